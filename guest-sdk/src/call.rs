@@ -1,0 +1,69 @@
+use crate::bindings::switchboard::flow::call::Call;
+use crate::{CallError, CollectOptions, DialOptions, DialOutcome, TimedLeg};
+
+/// The verbs a flow performs on its call.
+///
+/// Flows take `&impl CallApi` rather than the concrete [`WasmCall`] so that the same flow code
+/// runs against a scripted call in a native `cargo test`.
+pub trait CallApi {
+    fn id(&self) -> String;
+    /// The caller's number.
+    fn caller(&self) -> String;
+    /// The number the caller dialled.
+    fn dialled(&self) -> String;
+    fn answer(&self) -> Result<(), CallError>;
+    fn play(&self, prompt: &str) -> Result<(), CallError>;
+    /// Digits typed by the caller, `None` when nothing came before the first-digit timeout.
+    fn collect(&self, opts: &CollectOptions) -> Result<Option<String>, CallError>;
+    fn dial(&self, legs: &[TimedLeg], opts: &DialOptions) -> Result<DialOutcome, CallError>;
+    fn hangup(&self);
+}
+
+/// The real call, backed by the host.
+pub struct WasmCall(Call);
+
+impl WasmCall {
+    pub fn new(call: Call) -> Self {
+        Self(call)
+    }
+}
+
+impl CallApi for WasmCall {
+    fn id(&self) -> String {
+        self.0.id()
+    }
+    fn caller(&self) -> String {
+        self.0.caller()
+    }
+    fn dialled(&self) -> String {
+        self.0.dialled()
+    }
+    fn answer(&self) -> Result<(), CallError> {
+        self.0.answer()
+    }
+    fn play(&self, prompt: &str) -> Result<(), CallError> {
+        self.0.play(prompt)
+    }
+    fn collect(&self, opts: &CollectOptions) -> Result<Option<String>, CallError> {
+        self.0.collect(opts)
+    }
+    fn dial(&self, legs: &[TimedLeg], opts: &DialOptions) -> Result<DialOutcome, CallError> {
+        self.0.dial(legs, opts)
+    }
+    fn hangup(&self) {
+        self.0.hangup()
+    }
+}
+
+impl CollectOptions {
+    /// One digit, with `timeout_ms` to press it.
+    pub fn one_digit(prompt: Option<&str>, timeout_ms: u32) -> Self {
+        CollectOptions {
+            prompt: prompt.map(str::to_owned),
+            max_digits: 1,
+            terminators: String::new(),
+            first_digit_timeout_ms: timeout_ms,
+            inter_digit_timeout_ms: timeout_ms,
+        }
+    }
+}

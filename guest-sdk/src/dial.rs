@@ -1,0 +1,122 @@
+//! The dial builder: every ringing strategy is a schedule of timed legs.
+
+use crate::{CallApi, CallError, DialOptions, DialOutcome, Target, TimedLeg};
+
+/// Builds a `dial`: which targets ring when, and for how long.
+///
+/// ```ignore
+/// Dial::ring_all([Target::Employee("17".into())]).timeout_secs(30).run(call)?;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dial {
+    legs: Vec<TimedLeg>,
+    options: DialOptions,
+}
+
+impl Dial {
+    /// Every target rings at once; the first to answer wins.
+    pub fn ring_all(targets: impl IntoIterator<Item = Target>) -> Self {
+        Self::from_legs(targets.into_iter().map(|target| TimedLeg {
+            target,
+            start_after_ms: 0,
+            stop_after_ms: None,
+        }))
+    }
+
+    /// One target at a time, each for `delay_ms`; the previous leg stops when the next starts.
+    pub fn in_turn(targets: impl IntoIterator<Item = Target>, delay_ms: u32) -> Self {
+        Self::from_legs(targets.into_iter().enumerate().map(|(i, target)| TimedLeg {
+            target,
+            start_after_ms: delay_ms.saturating_mul(i as u32),
+            stop_after_ms: Some(delay_ms),
+        }))
+    }
+
+    /// One more target every `delay_ms`; earlier legs keep ringing.
+    pub fn increasingly(targets: impl IntoIterator<Item = Target>, delay_ms: u32) -> Self {
+        Self::from_legs(targets.into_iter().enumerate().map(|(i, target)| TimedLeg {
+            target,
+            start_after_ms: delay_ms.saturating_mul(i as u32),
+            stop_after_ms: None,
+        }))
+    }
+
+    fn from_legs(legs: impl Iterator<Item = TimedLeg>) -> Self {
+        let legs: Vec<TimedLeg> = legs.collect();
+        // Default timeout: long enough for the last leg to ring for 30 s.
+        let last_start = legs.iter().map(|l| l.start_after_ms).max().unwrap_or(0);
+        Dial {
+            legs,
+            options: DialOptions {
+                timeout_ms: last_start.saturating_add(30_000),
+                caller_id: None,
+                ringback: None,
+            },
+        }
+    }
+
+    /// Also ring `target` (e.g. a mobile) starting `secs` seconds after the dial begins.
+    pub fn then_after(mut self, target: Target, secs: u32) -> Self {
+        self.legs.push(TimedLeg {
+            target,
+            start_after_ms: secs.saturating_mul(1000),
+            stop_after_ms: None,
+        });
+        self
+    }
+
+    pub fn timeout_secs(mut self, secs: u32) -> Self {
+        self.options.timeout_ms = secs.saturating_mul(1000);
+        self
+    }
+
+    pub fn caller_id(mut self, number: impl Into<String>) -> Self {
+        self.options.caller_id = Some(number.into());
+        self
+    }
+
+    pub fn ringback(mut self, prompt: impl Into<String>) -> Self {
+        self.options.ringback = Some(prompt.into());
+        self
+    }
+
+    pub fn legs(&self) -> &[TimedLeg] {
+        &self.legs
+    }
+
+    pub fn run(&self, call: &impl CallApi) -> Result<DialOutcome, CallError> {
+        call.dial(&self.legs, &self.options)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(n: usize) -> Vec<Target> {
+        (0..n).map(|i| Target::Employee(i.to_string())).collect()
+    }
+
+    #[test]
+    fn in_turn_staggers_and_stops_each_leg() {
+        let d = Dial::in_turn(ids(3), 10_000);
+        let starts: Vec<u32> = d.legs().iter().map(|l| l.start_after_ms).collect();
+        assert_eq!(starts, [0, 10_000, 20_000]);
+        assert!(d.legs().iter().all(|l| l.stop_after_ms == Some(10_000)));
+    }
+
+    #[test]
+    fn increasingly_keeps_earlier_legs_ringing() {
+        let d = Dial::increasingly(ids(3), 5_000);
+        let starts: Vec<u32> = d.legs().iter().map(|l| l.start_after_ms).collect();
+        assert_eq!(starts, [0, 5_000, 10_000]);
+        assert!(d.legs().iter().all(|l| l.stop_after_ms.is_none()));
+        assert_eq!(d.options.timeout_ms, 40_000);
+    }
+
+    #[test]
+    fn mobile_after_adds_a_late_leg() {
+        let d = Dial::ring_all(ids(1)).then_after(Target::External("+15550100".into()), 10);
+        assert_eq!(d.legs()[1].start_after_ms, 10_000);
+    }
+}

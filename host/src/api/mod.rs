@@ -1,0 +1,141 @@
+//! The admin HTTP API (axum). JSON in and out; errors are `{ "error": ..., "detail": ... }`.
+
+mod auth;
+mod error;
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router, middleware};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub use auth::{Tokens, hash_token};
+use error::ApiError;
+
+use crate::flow::{FlowRegistry, RegistryError};
+use crate::store::Store;
+
+/// Flow uploads larger than this are refused (a flow is typically 50–500 KiB).
+const MAX_FLOW_BYTES: usize = 20 << 20;
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub registry: Arc<FlowRegistry>,
+    pub store: Store,
+    pub tokens: Tokens,
+}
+
+pub fn router(state: ApiState) -> Router {
+    let protected = Router::new()
+        .route("/flows", post(upload_flow).get(list_flows))
+        .route("/numbers", get(list_numbers))
+        .route("/numbers/{number}", put(assign_number))
+        .route("/calls", get(list_calls))
+        .layer(DefaultBodyLimit::max(MAX_FLOW_BYTES))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+    Router::new().route("/healthz", get(healthz)).merge(protected).with_state(state)
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    /// A name for the flow (versions of one flow share it). Default: "custom".
+    name: Option<String>,
+}
+
+async fn upload_flow(
+    State(s): State<ApiState>,
+    Query(q): Query<UploadQuery>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let name = q.name.unwrap_or_else(|| "custom".into());
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(ApiError::unprocessable("name", "use 1-64 letters, digits, '-', '_' or '.'"));
+    }
+    if body.is_empty() {
+        return Err(ApiError::bad_request("empty body", "send the .wasm component as the request body"));
+    }
+    let version = s.registry.upload(&name, &body, false).await.map_err(registry_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "sha256": version.sha256, "name": name, "size": body.len() })),
+    ))
+}
+
+async fn list_flows(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "flows": s.store.list_flows().await.map_err(ApiError::internal)? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignBody {
+    /// Flow name (newest version) or sha256.
+    flow: String,
+    #[serde(default = "empty_object")]
+    settings: Value,
+    #[serde(default = "utc")]
+    timezone: String,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+async fn assign_number(
+    State(s): State<ApiState>,
+    Path(number): Path<String>,
+    body: Result<Json<AssignBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body.map_err(ApiError::from_json)?;
+    let assignment =
+        s.registry.assign(&number, &body.flow, &body.settings, &body.timezone).await.map_err(registry_error)?;
+    Ok(Json(assignment_json(&assignment)))
+}
+
+async fn list_numbers(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let numbers = s.store.assignments().await.map_err(ApiError::internal)?;
+    Ok(Json(json!({ "numbers": numbers.iter().map(assignment_json).collect::<Vec<_>>() })))
+}
+
+fn assignment_json(a: &crate::store::Assignment) -> Value {
+    json!({
+        "number": a.number,
+        "timezone": a.timezone,
+        "flow": a.flow_sha256,
+        "settings": serde_json::from_str::<Value>(&a.settings).unwrap_or(Value::Null),
+        "updated_at": a.updated_at,
+    })
+}
+
+#[derive(Deserialize)]
+struct CallsQuery {
+    limit: Option<i64>,
+}
+
+async fn list_calls(State(s): State<ApiState>, Query(q): Query<CallsQuery>) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    let calls = s.store.call_records(limit).await.map_err(ApiError::internal)?;
+    Ok(Json(json!({ "calls": calls })))
+}
+
+fn registry_error(e: RegistryError) -> ApiError {
+    match e {
+        RegistryError::Flow(e) => ApiError::bad_request("invalid flow component", &e.to_string()),
+        RegistryError::UnknownFlow(_) => ApiError::unprocessable("flow", &e.to_string()),
+        RegistryError::BadNumber(_) => ApiError::unprocessable("number", &e.to_string()),
+        RegistryError::BadSettings => ApiError::unprocessable("settings", &e.to_string()),
+        RegistryError::Store(e) => ApiError::internal(e),
+    }
+}

@@ -1,0 +1,117 @@
+//! The call model: a plain async API over one call (DESIGN §2). `flow/` translates WIT verbs
+//! into [`CallControl`]; the real implementation drives SIP and RTP ([`InboundCall`]), the
+//! scripted one a virtual caller ([`script::ScriptedCall`]).
+
+mod collect;
+mod inbound;
+pub mod number;
+pub mod record;
+pub mod script;
+
+pub use inbound::{InboundCall, MediaEnv};
+pub use record::{CallRecord, Trace};
+
+/// Why a verb could not complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// The caller is gone.
+    Hangup,
+    Invalid(String),
+    Denied(String),
+    Failed(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Hangup => write!(f, "hangup"),
+            CallError::Invalid(m) => write!(f, "invalid: {m}"),
+            CallError::Denied(m) => write!(f, "denied: {m}"),
+            CallError::Failed(m) => write!(f, "failed: {m}"),
+        }
+    }
+}
+
+/// Who to ring, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Employee(String),
+    Department(String),
+    Extension(String),
+    External(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimedLeg {
+    pub target: Target,
+    pub start_after_ms: u32,
+    pub stop_after_ms: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialOptions {
+    pub timeout_ms: u32,
+    pub caller_id: Option<String>,
+    pub ringback: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialOutcome {
+    Answered { employee: Option<String>, talk_seconds: u32 },
+    NoAnswer,
+    Busy,
+    Unavailable,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectOptions {
+    pub prompt: Option<String>,
+    pub max_digits: u8,
+    pub terminators: String,
+    pub first_digit_timeout_ms: u32,
+    pub inter_digit_timeout_ms: u32,
+}
+
+/// Facts about a call for its record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallFacts {
+    pub sip_call_id: String,
+    /// Unix ms.
+    pub answered_at: Option<i64>,
+    /// The caller hung up or cancelled (nothing more can be sent to them).
+    pub caller_gone: bool,
+}
+
+/// The verbs of a call. Every blocking verb returns `Err(CallError::Hangup)` once the caller
+/// is gone, so flows unwind with `?`.
+#[async_trait::async_trait]
+pub trait CallControl: Send {
+    fn id(&self) -> &str;
+    fn caller(&self) -> &str;
+    fn dialled(&self) -> &str;
+    fn is_answered(&self) -> bool;
+    /// What the call record needs to know about the call.
+    fn facts(&self) -> CallFacts;
+    async fn answer(&mut self) -> Result<(), CallError>;
+    async fn play(&mut self, prompt: &str) -> Result<(), CallError>;
+    async fn collect(&mut self, opts: &CollectOptions) -> Result<Option<String>, CallError>;
+    async fn dial(&mut self, legs: &[TimedLeg], opts: &DialOptions) -> Result<DialOutcome, CallError>;
+    async fn hangup(&mut self);
+}
+
+/// Resolving dial targets to reachable contacts needs the registrar and the directory, which
+/// do not exist yet; until then nobody is reachable and `dial` reports `unavailable` once the
+/// schedule is validated. Shared by the real and the scripted call so both agree.
+pub(crate) fn validate_dial(legs: &[TimedLeg], opts: &DialOptions) -> Result<(), CallError> {
+    if legs.is_empty() {
+        return Err(CallError::Invalid("dial needs at least one leg".into()));
+    }
+    if let Some(leg) = legs.iter().find(|l| l.start_after_ms >= opts.timeout_ms) {
+        return Err(CallError::Invalid(format!(
+            "leg {:?} starts at {} ms, after the dial's {} ms timeout",
+            leg.target, leg.start_after_ms, opts.timeout_ms
+        )));
+    }
+    Ok(())
+}

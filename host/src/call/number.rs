@@ -1,0 +1,34 @@
+//! Phone numbers: the one place that decides when two spellings are the same number.
+
+/// The canonical key of a number: `+` and its digits (E.164 style). Separators are dropped;
+/// a SIP user part without `+` is taken as already international.
+pub fn canonical(number: &str) -> String {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    format!("+{digits}")
+}
+
+/// Whether `number` is written as E.164: `+`, then 8 to 15 digits, the first not 0.
+pub fn is_e164(number: &str) -> bool {
+    let Some(digits) = number.strip_prefix('+') else { return false };
+    (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_of_one_number_agree() {
+        assert_eq!(canonical("+1 (555) 010-0100"), "+15550100100");
+        assert_eq!(canonical("15550100100"), canonical("+15550100100"));
+    }
+
+    #[test]
+    fn e164_shape() {
+        assert!(is_e164("+15550100100"));
+        assert!(!is_e164("15550100100"));
+        assert!(!is_e164("+0123456789"));
+        assert!(!is_e164("+1234"));
+        assert!(!is_e164("+1555abc0100"));
+    }
+}

@@ -1,0 +1,282 @@
+//! A scripted caller on the call's clock, for `switchboard flow simulate` and tests.
+//!
+//! Script language: steps separated by `;` or new lines.
+//! - `<time> press <digits>`: the caller types digits at that time (`1s press 2`, `1500ms press 12#`)
+//! - `<time> hangup`: the caller hangs up at that time
+//! - `dial <outcome>`: what the next `dial` returns, in order: `answered [<employee>] [talk <time>]`,
+//!   `busy`, `no-answer`, `unavailable`, `failed <reason>`; without one, dials are `unavailable`
+//!
+//! Times count from the start of the call. Run it on a paused tokio clock and it takes no
+//! real time.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::collect::{DigitSource, collect_digits};
+use super::{CallControl, CallError, CollectOptions, DialOptions, DialOutcome, TimedLeg, validate_dial};
+use crate::media::PromptLibrary;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    /// (time since start, digit), in time order.
+    presses: Vec<(Duration, char)>,
+    hangup_at: Option<Duration>,
+    dials: Vec<DialOutcome>,
+}
+
+impl std::str::FromStr for Script {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut script = Script { presses: Vec::new(), hangup_at: None, dials: Vec::new() };
+        for step in text.split([';', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
+            let words: Vec<&str> = step.split_whitespace().collect();
+            match words.as_slice() {
+                ["dial", outcome @ ..] => script.dials.push(parse_outcome(outcome).map_err(|e| format!("{step:?}: {e}"))?),
+                [time, "press", digits] => {
+                    let at = parse_time(time)?;
+                    for (i, d) in digits.chars().enumerate() {
+                        if !d.is_ascii_digit() && !"*#ABCD".contains(d) {
+                            return Err(format!("{step:?}: {d:?} is not a DTMF digit"));
+                        }
+                        // Digits typed together still arrive one after another.
+                        script.presses.push((at + Duration::from_millis(200 * i as u64), d));
+                    }
+                }
+                [time, "hangup"] => script.hangup_at = Some(parse_time(time)?),
+                _ => return Err(format!("cannot read step {step:?}")),
+            }
+        }
+        script.presses.sort_by_key(|(at, _)| *at);
+        Ok(script)
+    }
+}
+
+fn parse_time(word: &str) -> Result<Duration, String> {
+    let bad = || format!("bad time {word:?} (write 3s, 2.5s or 1500ms)");
+    if let Some(ms) = word.strip_suffix("ms") {
+        return ms.parse::<u64>().map(Duration::from_millis).map_err(|_| bad());
+    }
+    let secs = word.strip_suffix('s').ok_or_else(bad)?;
+    let secs: f64 = secs.parse().map_err(|_| bad())?;
+    if !(0.0..=86_400.0).contains(&secs) {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_outcome(words: &[&str]) -> Result<DialOutcome, String> {
+    Ok(match words {
+        ["busy"] => DialOutcome::Busy,
+        ["no-answer"] => DialOutcome::NoAnswer,
+        ["unavailable"] => DialOutcome::Unavailable,
+        ["failed", reason @ ..] => DialOutcome::Failed(reason.join(" ")),
+        ["answered", rest @ ..] => {
+            let (employee, rest) = match rest {
+                [e, tail @ ..] if *e != "talk" => (Some(e.to_string()), tail),
+                _ => (None, rest),
+            };
+            let talk_seconds = match rest {
+                [] => 0,
+                ["talk", t] => parse_time(t)?.as_secs() as u32,
+                _ => return Err("expected `answered [employee] [talk <time>]`".into()),
+            };
+            DialOutcome::Answered { employee, talk_seconds }
+        }
+        _ => return Err("unknown dial outcome".into()),
+    })
+}
+
+/// A call whose caller follows a [`Script`].
+pub struct ScriptedCall {
+    start: Instant,
+    presses: VecDeque<(Duration, char)>,
+    hangup_at: Option<Duration>,
+    dials: VecDeque<DialOutcome>,
+    prompts: Arc<PromptLibrary>,
+    caller: String,
+    dialled: String,
+    answered: bool,
+    /// The flow or the script ended the call.
+    ended: bool,
+    /// The script's caller hung up.
+    caller_left: bool,
+}
+
+impl ScriptedCall {
+    pub fn new(script: Script, prompts: Arc<PromptLibrary>, caller: &str, dialled: &str) -> Self {
+        ScriptedCall {
+            start: Instant::now(),
+            presses: script.presses.into(),
+            hangup_at: script.hangup_at,
+            dials: script.dials.into(),
+            prompts,
+            caller: caller.into(),
+            dialled: dialled.into(),
+            answered: false,
+            ended: false,
+            caller_left: false,
+        }
+    }
+
+    /// Waits up to `d`, or until the scripted hangup.
+    async fn wait(&mut self, d: Duration) -> Result<(), CallError> {
+        let until = Instant::now() + d;
+        match self.hangup_at.map(|h| self.start + h) {
+            Some(h) if h <= until => {
+                tokio::time::sleep_until(h).await;
+                self.ended = true;
+                self.caller_left = true;
+                Err(CallError::Hangup)
+            }
+            _ => {
+                tokio::time::sleep_until(until).await;
+                Ok(())
+            }
+        }
+    }
+
+    fn live(&self) -> Result<(), CallError> {
+        if self.ended { Err(CallError::Hangup) } else { Ok(()) }
+    }
+
+    fn prompt_length(&self, name: &str) -> Result<Duration, CallError> {
+        let prompt = self.prompts.get(name).ok_or_else(|| CallError::Invalid(format!("unknown prompt {name:?}")))?;
+        Ok(Duration::from_millis(prompt.duration_ms()))
+    }
+
+    /// The next scripted digit if it comes within `d` (waiting for it), else waits `d`.
+    async fn next_press_within(&mut self, d: Duration) -> Result<Option<char>, CallError> {
+        let deadline = Instant::now() + d;
+        match self.presses.front().copied() {
+            Some((at, digit)) if self.start + at <= deadline => {
+                let until = (self.start + at).saturating_duration_since(Instant::now());
+                self.wait(until).await?;
+                self.presses.pop_front();
+                Ok(Some(digit))
+            }
+            _ => {
+                self.wait(d).await?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl CallControl for ScriptedCall {
+    fn id(&self) -> &str {
+        "simulated"
+    }
+    fn caller(&self) -> &str {
+        &self.caller
+    }
+    fn dialled(&self) -> &str {
+        &self.dialled
+    }
+    fn is_answered(&self) -> bool {
+        self.answered
+    }
+    fn facts(&self) -> super::CallFacts {
+        super::CallFacts { sip_call_id: "simulated".into(), answered_at: None, caller_gone: self.caller_left }
+    }
+
+    async fn answer(&mut self) -> Result<(), CallError> {
+        self.live()?;
+        self.answered = true;
+        Ok(())
+    }
+
+    async fn play(&mut self, prompt: &str) -> Result<(), CallError> {
+        let length = self.prompt_length(prompt)?;
+        self.answer().await?;
+        self.wait(length).await
+    }
+
+    async fn collect(&mut self, opts: &CollectOptions) -> Result<Option<String>, CallError> {
+        if let Some(p) = &opts.prompt {
+            self.prompt_length(p)?;
+        }
+        self.answer().await?;
+        collect_digits(self, opts).await
+    }
+
+    async fn dial(&mut self, legs: &[TimedLeg], opts: &DialOptions) -> Result<DialOutcome, CallError> {
+        self.live()?;
+        validate_dial(legs, opts)?;
+        let outcome = self.dials.pop_front().unwrap_or(DialOutcome::Unavailable);
+        // Ringing takes time; a talk takes its length.
+        let took = match &outcome {
+            DialOutcome::Answered { talk_seconds, .. } => Duration::from_secs(*talk_seconds as u64 + 3),
+            DialOutcome::NoAnswer => Duration::from_millis(opts.timeout_ms as u64),
+            _ => Duration::ZERO,
+        };
+        self.wait(took).await?;
+        Ok(outcome)
+    }
+
+    async fn hangup(&mut self) {
+        self.ended = true;
+    }
+}
+
+#[async_trait::async_trait]
+impl DigitSource for ScriptedCall {
+    async fn play_interruptible(&mut self, prompt: &str) -> Result<Option<char>, CallError> {
+        let length = self.prompt_length(prompt)?;
+        self.next_press_within(length).await
+    }
+
+    async fn digit_within(&mut self, timeout: Duration) -> Result<Option<char>, CallError> {
+        self.next_press_within(timeout).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_script_language() {
+        let s: Script = "1s press 2; 2.5s press 1#\n dial busy; dial answered 17 talk 30s; 10s hangup".parse().unwrap();
+        assert_eq!(s.presses[0], (Duration::from_secs(1), '2'));
+        assert_eq!(s.presses[2], (Duration::from_millis(2700), '#'));
+        assert_eq!(s.hangup_at, Some(Duration::from_secs(10)));
+        assert_eq!(s.dials[1], DialOutcome::Answered { employee: Some("17".into()), talk_seconds: 30 });
+        assert!("1s press x".parse::<Script>().is_err());
+        assert!("soon hangup".parse::<Script>().is_err());
+        assert!("dial maybe".parse::<Script>().is_err());
+    }
+
+    fn one_digit(timeout_ms: u32) -> CollectOptions {
+        CollectOptions { prompt: None, max_digits: 1, terminators: String::new(), first_digit_timeout_ms: timeout_ms, inter_digit_timeout_ms: timeout_ms }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn digits_arrive_on_the_virtual_clock() {
+        let script: Script = "3s press 2; 20s hangup".parse().unwrap();
+        let mut call = ScriptedCall::new(script, Arc::default(), "100", "200");
+        let t0 = Instant::now();
+        assert_eq!(call.collect(&one_digit(5000)).await, Ok(Some("2".into())));
+        assert_eq!(t0.elapsed(), Duration::from_secs(3));
+        assert_eq!(call.collect(&one_digit(5000)).await, Ok(None));
+        assert_eq!(t0.elapsed(), Duration::from_secs(8));
+        let long = one_digit(60_000);
+        assert_eq!(call.collect(&long).await, Err(CallError::Hangup));
+        assert_eq!(t0.elapsed(), Duration::from_secs(20));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn collect_stops_at_terminator_and_max_digits() {
+        let script: Script = "1s press 12#; 5s press 98765".parse().unwrap();
+        let mut call = ScriptedCall::new(script, Arc::default(), "100", "200");
+        let mut opts = one_digit(3000);
+        opts.max_digits = 4;
+        opts.terminators = "#".into();
+        assert_eq!(call.collect(&opts).await, Ok(Some("12".into())));
+        assert_eq!(call.collect(&opts).await, Ok(Some("9876".into())));
+    }
+}

@@ -1,0 +1,139 @@
+//! Configuration: command-line flags, then environment variables, then a TOML file, then
+//! defaults (in that order of precedence).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use ipnet::IpNet;
+use serde::Deserialize;
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (snake_case keys, e.g. `sip_listen = "0.0.0.0:5060"`).
+    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// SIP UDP address [default: 0.0.0.0:5060].
+    #[arg(long, env = "SWITCHBOARD_SIP_LISTEN")]
+    pub sip_listen: Option<SocketAddr>,
+    /// HTTP API address [default: 127.0.0.1:8080].
+    #[arg(long, env = "SWITCHBOARD_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+    /// Database: a SQLite file path or sqlite:// URL [default: ./switchboard.db].
+    #[arg(long, env = "SWITCHBOARD_DATABASE")]
+    pub database: Option<String>,
+    /// RTP port range, FIRST-LAST [default: 10000-20000].
+    #[arg(long, env = "SWITCHBOARD_RTP_PORTS")]
+    pub rtp_ports: Option<String>,
+    /// IP address for RTP (bound and advertised in SDP) [default: the address callers reach SIP on].
+    #[arg(long, env = "SWITCHBOARD_MEDIA_IP")]
+    pub media_ip: Option<IpAddr>,
+    /// Networks allowed to deliver calls (trunks), comma-separated CIDRs [default: 127.0.0.0/8,::1/128].
+    #[arg(long, env = "SWITCHBOARD_TRUNKS", value_delimiter = ',')]
+    pub trunks: Option<Vec<IpNet>>,
+    /// An API token to accept (besides those in the database).
+    #[arg(long, env = "SWITCHBOARD_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+    /// Guest CPU time a flow may use per call, in milliseconds [default: 500].
+    #[arg(long, env = "SWITCHBOARD_FLOW_CPU_MS")]
+    pub flow_cpu_ms: Option<u64>,
+    /// Concurrent flow instances (the pooling allocator's size) [default: 1000].
+    #[arg(long, env = "SWITCHBOARD_MAX_CALLS")]
+    pub max_calls: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    sip_listen: Option<SocketAddr>,
+    http_listen: Option<SocketAddr>,
+    database: Option<String>,
+    rtp_ports: Option<String>,
+    media_ip: Option<IpAddr>,
+    trunks: Option<Vec<IpNet>>,
+    api_token: Option<String>,
+    flow_cpu_ms: Option<u64>,
+    max_calls: Option<u32>,
+}
+
+/// The settings `serve` runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub sip_listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    pub database: String,
+    pub rtp_ports: (u16, u16),
+    pub media_ip: Option<IpAddr>,
+    pub trunks: Vec<IpNet>,
+    pub api_token: Option<String>,
+    pub flow_cpu: Duration,
+    pub max_calls: u32,
+}
+
+impl ServeArgs {
+    pub fn resolve(self) -> anyhow::Result<Config> {
+        let file: FileConfig = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+                toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let rtp = self.rtp_ports.or(file.rtp_ports).unwrap_or_else(|| "10000-20000".into());
+        Ok(Config {
+            sip_listen: self.sip_listen.or(file.sip_listen).unwrap_or(([0, 0, 0, 0], 5060).into()),
+            http_listen: self.http_listen.or(file.http_listen).unwrap_or(([127, 0, 0, 1], 8080).into()),
+            database: self.database.or(file.database).unwrap_or_else(|| "./switchboard.db".into()),
+            rtp_ports: parse_range(&rtp)?,
+            media_ip: self.media_ip.or(file.media_ip),
+            trunks: self
+                .trunks
+                .or(file.trunks)
+                .unwrap_or_else(|| vec!["127.0.0.0/8".parse().expect("literal"), "::1/128".parse().expect("literal")]),
+            api_token: self.api_token.or(file.api_token),
+            flow_cpu: Duration::from_millis(self.flow_cpu_ms.or(file.flow_cpu_ms).unwrap_or(500)),
+            max_calls: self.max_calls.or(file.max_calls).unwrap_or(1000).max(1),
+        })
+    }
+}
+
+fn parse_range(text: &str) -> anyhow::Result<(u16, u16)> {
+    let bad = || anyhow::anyhow!("RTP ports {text:?}: write FIRST-LAST, e.g. 10000-20000");
+    let (a, b) = text.split_once('-').ok_or_else(bad)?;
+    let (a, b): (u16, u16) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+    if a < 1024 || b <= a {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_and_defaults_fill_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sb.toml");
+        std::fs::write(&path, "http_listen = \"127.0.0.1:9000\"\nsip_listen = \"127.0.0.1:5070\"\n").unwrap();
+        let args = ServeArgs { config: Some(path), sip_listen: Some("127.0.0.1:5080".parse().unwrap()), ..Default::default() };
+        let c = args.resolve().unwrap();
+        assert_eq!(c.sip_listen, "127.0.0.1:5080".parse().unwrap());
+        assert_eq!(c.http_listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(c.database, "./switchboard.db");
+        assert_eq!(c.rtp_ports, (10000, 20000));
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        assert!(parse_range("20000-10000").is_err());
+        assert!(parse_range("abc").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sb.toml");
+        std::fs::write(&path, "sip_port = 1\n").unwrap();
+        let err = ServeArgs { config: Some(path), ..Default::default() }.resolve().unwrap_err();
+        assert!(err.to_string().contains("sip_port"), "{err}");
+    }
+}

@@ -1,0 +1,232 @@
+//! Compiling, validating and running flow components.
+//!
+//! - One `Engine` with the pooling allocator: a call's instance comes from a pre-reserved slot
+//!   and is reset copy-on-write, so instantiation is microseconds.
+//! - One `InstancePre` per flow version: imports are resolved and type-checked once, at upload,
+//!   which is also where a component that does not fit our world is refused.
+//! - CPU: epoch interruption ticks every 10 ms from a dedicated OS thread (a spinning guest
+//!   cannot starve it). The deadline callback counts ticks that land while the guest runs and
+//!   traps past the budget; waiting in a host call (a minute for a digit) costs nothing.
+//! - Memory: `StoreLimits` per call plus the pool's per-memory cap.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::bindings::{Flow, FlowPre};
+use super::host::{CallHandle, FlowState};
+use crate::call::{CallControl, Trace};
+
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Sandbox limits for every flow instance.
+#[derive(Debug, Clone)]
+pub struct FlowLimits {
+    /// Guest CPU time per call.
+    pub cpu_budget: Duration,
+    /// Whole-call wall time (a stuck flow is stopped after this).
+    pub max_call: Duration,
+    /// Linear memory per instance.
+    pub memory_bytes: usize,
+    /// Concurrent flow instances (pool size).
+    pub max_instances: u32,
+}
+
+impl Default for FlowLimits {
+    fn default() -> Self {
+        FlowLimits {
+            cpu_budget: Duration::from_millis(500),
+            max_call: Duration::from_secs(4 * 3600),
+            memory_bytes: 16 << 20,
+            max_instances: 1000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("not a WebAssembly component: {0}")]
+    NotAComponent(String),
+    #[error("the component does not fit the switchboard:flow world: {0}")]
+    WrongWorld(String),
+}
+
+/// A compiled, import-checked flow version.
+pub struct FlowVersion {
+    pub sha256: String,
+    pre: FlowPre<FlowState>,
+}
+
+/// How a flow run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowExit {
+    /// `run` returned `ok`.
+    Completed,
+    /// `run` returned `err(message)`.
+    Failed(String),
+    /// The guest trapped or overran a limit; the host must take care of the caller.
+    Trapped(String),
+}
+
+/// A finished run: how it ended, plus the call and its trace, handed back to the caller.
+pub struct FlowRun {
+    pub exit: FlowExit,
+    pub call: Box<dyn CallControl>,
+    pub trace: Trace,
+}
+
+#[derive(Clone)]
+pub struct FlowEngine {
+    engine: Engine,
+    linker: Arc<Linker<FlowState>>,
+    limits: FlowLimits,
+    /// Held, not read: when the last engine clone drops, the ticker thread stops.
+    _ticker: Arc<TickerStop>,
+}
+
+struct TickerStop(AtomicBool);
+
+impl Drop for TickerStop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+impl FlowEngine {
+    pub fn new(limits: FlowLimits) -> anyhow::Result<Self> {
+        let n = limits.max_instances;
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(n)
+            .total_core_instances(4 * n)
+            .total_memories(n)
+            .total_tables(2 * n)
+            .total_stacks(n)
+            .max_memory_size(limits.memory_bytes)
+            .max_memories_per_component(1)
+            .table_elements(10_000)
+            .linear_memory_keep_resident(64 << 10);
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            .memory_reservation(64 << 20)
+            .memory_guard_size(2 << 20)
+            .memory_init_cow(true)
+            .async_stack_size(512 << 10)
+            .max_wasm_stack(256 << 10);
+        let engine = Engine::new(&config)?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        Flow::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)?;
+
+        let ticker_stop = Arc::new(TickerStop(AtomicBool::new(false)));
+        let weak = engine.weak();
+        let stop = Arc::downgrade(&ticker_stop);
+        std::thread::Builder::new().name("flow-epoch".into()).spawn(move || {
+            while let (Some(engine), Some(stop)) = (weak.upgrade(), stop.upgrade()) {
+                if stop.0.load(Ordering::Relaxed) {
+                    break;
+                }
+                engine.increment_epoch();
+                drop((engine, stop));
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })?;
+        Ok(FlowEngine { engine, linker: Arc::new(linker), limits, _ticker: ticker_stop })
+    }
+
+    pub fn sha256(wasm: &[u8]) -> String {
+        hex::encode(Sha256::digest(wasm))
+    }
+
+    /// Compiles and type-checks a component against our world.
+    pub fn load(&self, wasm: &[u8]) -> Result<Arc<FlowVersion>, FlowError> {
+        if !is_component_binary(wasm) {
+            return Err(FlowError::NotAComponent(
+                "expected a component (build with --target wasm32-wasip2), got something else".into(),
+            ));
+        }
+        let component = Component::new(&self.engine, wasm).map_err(|e| FlowError::NotAComponent(format!("{e:#}")))?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| FlowError::WrongWorld(format!("{e:#}")))?;
+        let pre = FlowPre::new(pre).map_err(|e| FlowError::WrongWorld(format!("{e:#}")))?;
+        Ok(Arc::new(FlowVersion { sha256: Self::sha256(wasm), pre }))
+    }
+
+    /// Runs the flow on `call` until it returns, traps, overruns a limit, or the wall-clock cap.
+    pub async fn run(&self, version: &FlowVersion, call: Box<dyn CallControl>, settings: &str, trace: Trace) -> FlowRun {
+        let state = FlowState {
+            table: ResourceTable::new(),
+            // No preopens, no env, no network: a flow reaches the world only through our imports.
+            wasi: WasiCtxBuilder::new().build(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.limits.memory_bytes)
+                .instances(8)
+                .tables(8)
+                .memories(2)
+                .table_elements(10_000)
+                .trap_on_grow_failure(true)
+                .build(),
+            call,
+            trace,
+            guest_ticks: 0,
+            host_calls: 0,
+            log_bytes: 0,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let budget_ticks = (self.limits.cpu_budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |mut cx| {
+            let s = cx.data_mut();
+            s.guest_ticks += 1;
+            // Returning from each host wait shows up as one tick: do not charge those.
+            if s.guest_ticks.saturating_sub(s.host_calls) > budget_ticks {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())))
+        });
+
+        let run = async {
+            let flow = version.pre.instantiate_async(&mut store).await?;
+            let handle = store.data_mut().table.push(CallHandle)?;
+            flow.call_run(&mut store, handle, settings).await
+        };
+        let exit = match tokio::time::timeout(self.limits.max_call, run).await {
+            Ok(Ok(Ok(()))) => FlowExit::Completed,
+            Ok(Ok(Err(message))) => FlowExit::Failed(message),
+            Ok(Err(trap)) => FlowExit::Trapped(describe_trap(&trap, store.data())),
+            Err(_) => FlowExit::Trapped(format!("wall-clock limit of {:?} reached", self.limits.max_call)),
+        };
+        let FlowState { call, trace, .. } = store.into_data();
+        FlowRun { exit, call, trace }
+    }
+}
+
+impl Drop for FlowVersion {
+    fn drop(&mut self) {
+        tracing::debug!(sha256 = %self.sha256, "flow version unloaded");
+    }
+}
+
+fn describe_trap(error: &wasmtime::Error, state: &FlowState) -> String {
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => format!("CPU budget exceeded ({} ticks of guest time)", state.guest_ticks),
+        Some(trap) => format!("trap: {trap}"),
+        None => format!("{error:#}"),
+    }
+    .chars()
+    .take(1000)
+    .collect()
+}
+
+/// A component's preamble: magic, then layer 1 (a core module is layer 0).
+fn is_component_binary(wasm: &[u8]) -> bool {
+    wasm.len() >= 8 && wasm[0..4] == *b"\0asm" && wasm[6..8] == [1, 0]
+}

@@ -1,0 +1,197 @@
+//! The host side of the WIT imports: each verb goes to the call, and into the decision trace.
+
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::switchboard::flow::call::{Host as CallHost, HostCall};
+use super::bindings::types::{self as wit, Host as TypesHost};
+use super::bindings::wasi::logging::logging::{self, Level};
+use crate::call::{self, CallControl, Trace};
+
+/// The `call` resource. A flow instance serves exactly one call, held in [`FlowState`], so the
+/// handle carries nothing.
+pub struct CallHandle;
+
+/// Caps on what a guest can make the host keep.
+const MAX_LOG_BYTES_PER_CALL: usize = 64 * 1024;
+const MAX_LOG_LINE: usize = 1024;
+
+pub struct FlowState {
+    pub(super) table: ResourceTable,
+    pub(super) wasi: WasiCtx,
+    pub(super) limits: wasmtime::StoreLimits,
+    pub(super) call: Box<dyn CallControl>,
+    pub(super) trace: Trace,
+    /// Epoch ticks observed while the guest ran, and host calls made (each return from a host
+    /// call costs one spurious tick, see `engine.rs`).
+    pub(super) guest_ticks: u64,
+    pub(super) host_calls: u64,
+    pub(super) log_bytes: usize,
+}
+
+impl WasiView for FlowState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl FlowState {
+    fn record<T>(&mut self, verb: &str, result: &Result<T, call::CallError>, describe: impl Fn(&T) -> String) {
+        self.host_calls += 1;
+        let event = match result {
+            Ok(v) => format!("{verb} → {}", describe(v)),
+            Err(e) => format!("{verb} → error: {e}"),
+        };
+        tracing::info!(call = %self.call.id(), "{event}");
+        self.trace.push(event);
+    }
+}
+
+fn ok(_: &()) -> String {
+    "ok".into()
+}
+
+impl TypesHost for FlowState {}
+impl CallHost for FlowState {}
+
+impl HostCall for FlowState {
+    async fn id(&mut self, _: Resource<CallHandle>) -> wasmtime::Result<String> {
+        Ok(self.call.id().to_string())
+    }
+
+    async fn caller(&mut self, _: Resource<CallHandle>) -> wasmtime::Result<String> {
+        Ok(self.call.caller().to_string())
+    }
+
+    async fn dialled(&mut self, _: Resource<CallHandle>) -> wasmtime::Result<String> {
+        Ok(self.call.dialled().to_string())
+    }
+
+    async fn answer(&mut self, _: Resource<CallHandle>) -> wasmtime::Result<Result<(), wit::CallError>> {
+        let r = self.call.answer().await;
+        self.record("answer", &r, ok);
+        Ok(r.map_err(Into::into))
+    }
+
+    async fn play(&mut self, _: Resource<CallHandle>, prompt: String) -> wasmtime::Result<Result<(), wit::CallError>> {
+        let r = self.call.play(&prompt).await;
+        self.record(&format!("play {prompt}"), &r, ok);
+        Ok(r.map_err(Into::into))
+    }
+
+    async fn collect(
+        &mut self,
+        _: Resource<CallHandle>,
+        opts: wit::CollectOptions,
+    ) -> wasmtime::Result<Result<Option<String>, wit::CallError>> {
+        let opts = call::CollectOptions::from(opts);
+        let r = self.call.collect(&opts).await;
+        let verb = format!(
+            "collect (prompt {}, max {}, first digit {} ms)",
+            opts.prompt.as_deref().unwrap_or("-"),
+            opts.max_digits,
+            opts.first_digit_timeout_ms
+        );
+        self.record(&verb, &r, |d| d.clone().unwrap_or_else(|| "no digit (timeout)".into()));
+        Ok(r.map_err(Into::into))
+    }
+
+    async fn dial(
+        &mut self,
+        _: Resource<CallHandle>,
+        legs: Vec<wit::TimedLeg>,
+        opts: wit::DialOptions,
+    ) -> wasmtime::Result<Result<wit::DialOutcome, wit::CallError>> {
+        let legs: Vec<call::TimedLeg> = legs.into_iter().map(Into::into).collect();
+        let opts = call::DialOptions::from(opts);
+        let r = self.call.dial(&legs, &opts).await;
+        let targets: Vec<String> = legs.iter().map(|l| format!("{:?}@{}ms", l.target, l.start_after_ms)).collect();
+        self.record(&format!("dial [{}] timeout {} ms", targets.join(", "), opts.timeout_ms), &r, |o| format!("{o:?}"));
+        Ok(r.map(Into::into).map_err(Into::into))
+    }
+
+    async fn hangup(&mut self, _: Resource<CallHandle>) -> wasmtime::Result<()> {
+        self.call.hangup().await;
+        self.record("hangup", &Ok(()), ok);
+        Ok(())
+    }
+
+    async fn drop(&mut self, handle: Resource<CallHandle>) -> wasmtime::Result<()> {
+        self.table.delete(handle)?;
+        Ok(())
+    }
+}
+
+impl logging::Host for FlowState {
+    async fn log(&mut self, level: Level, context: String, message: String) -> wasmtime::Result<()> {
+        let line: String = message.chars().take(MAX_LOG_LINE).collect();
+        self.log_bytes += line.len() + context.len();
+        if self.log_bytes > MAX_LOG_BYTES_PER_CALL {
+            return Ok(()); // over budget: dropped, the call goes on
+        }
+        let call = self.call.id().to_string();
+        match level {
+            Level::Trace | Level::Debug => tracing::debug!(%call, %context, "{line}"),
+            Level::Info => tracing::info!(%call, %context, "{line}"),
+            Level::Warn => tracing::warn!(%call, %context, "{line}"),
+            Level::Error | Level::Critical => tracing::error!(%call, %context, "{line}"),
+        }
+        self.trace.push(format!("log {context}: {line}"));
+        Ok(())
+    }
+}
+
+impl From<call::CallError> for wit::CallError {
+    fn from(e: call::CallError) -> Self {
+        match e {
+            call::CallError::Hangup => wit::CallError::Hangup,
+            call::CallError::Invalid(m) => wit::CallError::Invalid(m),
+            call::CallError::Denied(m) => wit::CallError::Denied(m),
+            call::CallError::Failed(m) => wit::CallError::Failed(m),
+        }
+    }
+}
+
+impl From<wit::CollectOptions> for call::CollectOptions {
+    fn from(o: wit::CollectOptions) -> Self {
+        call::CollectOptions {
+            prompt: o.prompt,
+            max_digits: o.max_digits,
+            terminators: o.terminators,
+            first_digit_timeout_ms: o.first_digit_timeout_ms,
+            inter_digit_timeout_ms: o.inter_digit_timeout_ms,
+        }
+    }
+}
+
+impl From<wit::TimedLeg> for call::TimedLeg {
+    fn from(l: wit::TimedLeg) -> Self {
+        let target = match l.target {
+            wit::Target::Employee(s) => call::Target::Employee(s),
+            wit::Target::Department(s) => call::Target::Department(s),
+            wit::Target::Extension(s) => call::Target::Extension(s),
+            wit::Target::External(s) => call::Target::External(s),
+        };
+        call::TimedLeg { target, start_after_ms: l.start_after_ms, stop_after_ms: l.stop_after_ms }
+    }
+}
+
+impl From<wit::DialOptions> for call::DialOptions {
+    fn from(o: wit::DialOptions) -> Self {
+        call::DialOptions { timeout_ms: o.timeout_ms, caller_id: o.caller_id, ringback: o.ringback }
+    }
+}
+
+impl From<call::DialOutcome> for wit::DialOutcome {
+    fn from(o: call::DialOutcome) -> Self {
+        match o {
+            call::DialOutcome::Answered { employee, talk_seconds } => {
+                wit::DialOutcome::Answered(wit::Answered { employee, talk_seconds })
+            }
+            call::DialOutcome::NoAnswer => wit::DialOutcome::NoAnswer,
+            call::DialOutcome::Busy => wit::DialOutcome::Busy,
+            call::DialOutcome::Unavailable => wit::DialOutcome::Unavailable,
+            call::DialOutcome::Failed(m) => wit::DialOutcome::Failed(m),
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Which flow version answers which number: compiled versions cached by sha256, and the
+//! routing table swapped atomically on every change, so a new assignment applies to the next
+//! call while calls in progress keep the version they started with.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+
+use super::{FlowEngine, FlowError, FlowVersion};
+use crate::call::number;
+use crate::call::record::unix_ms;
+use crate::store::{Assignment, Store};
+
+/// What answers one number.
+pub struct Route {
+    pub assignment: Assignment,
+    pub version: Arc<FlowVersion>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+    #[error("no flow named or hashed {0:?}")]
+    UnknownFlow(String),
+    #[error("{0:?} is not an E.164 number (write it as +<country><number>, e.g. +15550100100)")]
+    BadNumber(String),
+    #[error("settings must be a JSON object")]
+    BadSettings,
+    #[error("database: {0}")]
+    Store(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for RegistryError {
+    fn from(e: sqlx::Error) -> Self {
+        RegistryError::Store(e.into())
+    }
+}
+
+pub struct FlowRegistry {
+    store: Store,
+    engine: FlowEngine,
+    versions: Mutex<HashMap<String, Arc<FlowVersion>>>,
+    routes: ArcSwap<HashMap<String, Arc<Route>>>,
+}
+
+impl FlowRegistry {
+    pub fn new(store: Store, engine: FlowEngine) -> Self {
+        FlowRegistry { store, engine, versions: Mutex::default(), routes: ArcSwap::default() }
+    }
+
+    pub fn engine(&self) -> &FlowEngine {
+        &self.engine
+    }
+
+    /// Validates, compiles and stores a flow version; returns its sha256.
+    pub async fn upload(&self, name: &str, wasm: &[u8], builtin: bool) -> Result<Arc<FlowVersion>, RegistryError> {
+        let sha = FlowEngine::sha256(wasm);
+        if let Some(v) = self.versions.lock().get(&sha) {
+            return Ok(v.clone());
+        }
+        let version = self.compile(wasm).await?;
+        self.store.put_flow(name, &sha, wasm, builtin, unix_ms()).await?;
+        self.versions.lock().insert(sha, version.clone());
+        Ok(version)
+    }
+
+    /// Compiling takes tens of milliseconds of CPU: keep it off the async workers.
+    async fn compile(&self, wasm: &[u8]) -> Result<Arc<FlowVersion>, RegistryError> {
+        let engine = self.engine.clone();
+        let wasm = wasm.to_vec();
+        tokio::task::spawn_blocking(move || engine.load(&wasm))
+            .await
+            .map_err(|e| RegistryError::Store(anyhow::anyhow!("compiler task: {e}")))?
+            .map_err(Into::into)
+    }
+
+    async fn version(&self, sha: &str) -> Result<Arc<FlowVersion>, RegistryError> {
+        if let Some(v) = self.versions.lock().get(sha) {
+            return Ok(v.clone());
+        }
+        let wasm = self.store.flow_wasm(sha).await?.ok_or_else(|| RegistryError::UnknownFlow(sha.into()))?;
+        let version = self.compile(&wasm).await?;
+        self.versions.lock().insert(sha.to_string(), version.clone());
+        Ok(version)
+    }
+
+    /// Assigns a flow (name or sha256) with its settings to a number.
+    pub async fn assign(&self, number: &str, flow: &str, settings: &serde_json::Value, timezone: &str) -> Result<Assignment, RegistryError> {
+        if !number::is_e164(number) {
+            return Err(RegistryError::BadNumber(number.into()));
+        }
+        if !settings.is_object() {
+            return Err(RegistryError::BadSettings);
+        }
+        let sha = self.store.resolve_flow(flow).await?.ok_or_else(|| RegistryError::UnknownFlow(flow.into()))?;
+        let assignment = Assignment {
+            number: number.to_string(),
+            timezone: timezone.to_string(),
+            flow_sha256: sha,
+            settings: settings.to_string(),
+            updated_at: unix_ms(),
+        };
+        self.version(&assignment.flow_sha256).await?;
+        self.store.assign(&assignment).await?;
+        self.refresh().await?;
+        Ok(assignment)
+    }
+
+    /// Rebuilds the routing table from the store.
+    pub async fn refresh(&self) -> Result<(), RegistryError> {
+        let mut table = HashMap::new();
+        for assignment in self.store.assignments().await? {
+            match self.version(&assignment.flow_sha256).await {
+                Ok(version) => {
+                    table.insert(number::canonical(&assignment.number), Arc::new(Route { assignment, version }));
+                }
+                Err(e) => tracing::error!(number = %assignment.number, error = %e, "cannot load the assigned flow"),
+            }
+        }
+        self.routes.store(Arc::new(table));
+        Ok(())
+    }
+
+    /// The route for a dialled number, however it is spelled.
+    pub fn route(&self, dialled: &str) -> Option<Arc<Route>> {
+        self.routes.load().get(&number::canonical(dialled)).cloned()
+    }
+}

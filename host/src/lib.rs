@@ -1,0 +1,15 @@
+//! Switchboard: a telephone exchange whose call logic is WebAssembly.
+//!
+//! Layers (DESIGN §2), dependencies pointing down: `api` and `flow` use `call` and `store`;
+//! `call` uses `sip` and `media`. `exchange` and `serve` wire them together.
+
+pub mod api;
+pub mod call;
+pub mod config;
+pub mod exchange;
+pub mod flow;
+pub mod media;
+pub mod serve;
+pub mod simulate;
+pub mod sip;
+pub mod store;

@@ -1,0 +1,79 @@
+use clap::{Parser, Subcommand};
+use switchboard::config::ServeArgs;
+use switchboard::simulate::{Simulation, simulate};
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "A telephone exchange whose call logic is WebAssembly")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the exchange: SIP, media, flows and the HTTP API.
+    Serve(ServeArgs),
+    /// Work with flows.
+    Flow {
+        #[command(subcommand)]
+        command: FlowCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FlowCommand {
+    /// Run a flow against a scripted call on a virtual clock and print what it does.
+    ///
+    /// Script steps, separated by `;`: `<time> press <digits>`, `<time> hangup`,
+    /// `dial answered [employee] [talk <time>] | busy | no-answer | unavailable | failed <why>`.
+    /// Example: --script "2s press 1; dial busy; 30s hangup"
+    Simulate {
+        /// A component (.wasm file) or a built-in flow's name (e.g. `ivr`).
+        flow: String,
+        /// The flow's settings as JSON.
+        #[arg(long, default_value = "{}")]
+        settings: String,
+        /// What the caller does.
+        #[arg(long, default_value = "")]
+        script: String,
+        #[arg(long, default_value = "+15550100001")]
+        caller: String,
+        #[arg(long, default_value = "+15550100100")]
+        dialled: String,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // The simulator prints its own report; the server logs what it does.
+    let default_filter = match cli.command {
+        Command::Serve(_) => "info,rsipstack=warn,sqlx=warn,wasmtime=warn,cranelift_codegen=warn",
+        Command::Flow { .. } => "warn",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Serve(args) => args.resolve().and_then(|config| {
+            tokio::runtime::Runtime::new()?.block_on(switchboard::serve::serve(config))
+        }),
+        Command::Flow { command: FlowCommand::Simulate { flow, settings, script, caller, dialled } } => {
+            simulate(&Simulation { flow, settings, script, caller, dialled }).map(|(report, ok)| {
+                print!("{report}");
+                if !ok {
+                    std::process::exit(1);
+                }
+            })
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Media: SDP offer/answer, RTP, G.711, RFC 4733 digits and prompts. Knows nothing about WASM
+//! or the database (DESIGN §2).
+
+pub mod dtmf;
+pub mod g711;
+pub mod prompt;
+pub mod rtp;
+pub mod sdp;
+pub mod session;
+
+pub use prompt::{Prompt, PromptLibrary};
+pub use sdp::{Codec, MediaOffer};
+pub use session::{MediaSession, PortRange};

@@ -1,0 +1,192 @@
+//! SDP offer/answer (RFC 3264) for one audio stream with G.711 and RFC 4733 telephone-events.
+//! Parsing goes through the `sdp` crate; the answer is small enough to write out directly.
+
+use std::io::Cursor;
+use std::net::{IpAddr, SocketAddr};
+
+/// The audio codecs the engine speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    Pcmu,
+    Pcma,
+}
+
+impl Codec {
+    /// The static RTP payload type (RFC 3551).
+    pub fn payload_type(self) -> u8 {
+        match self {
+            Codec::Pcmu => 0,
+            Codec::Pcma => 8,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Pcmu => "PCMU",
+            Codec::Pcma => "PCMA",
+        }
+    }
+
+    pub fn encode(self, sample: i16) -> u8 {
+        match self {
+            Codec::Pcmu => super::g711::linear_to_ulaw(sample),
+            Codec::Pcma => super::g711::linear_to_alaw(sample),
+        }
+    }
+
+    fn from_rtpmap(encoding: &str) -> Option<Self> {
+        let name = encoding.split('/').next()?;
+        if name.eq_ignore_ascii_case("PCMU") {
+            Some(Codec::Pcmu)
+        } else if name.eq_ignore_ascii_case("PCMA") {
+            Some(Codec::Pcma)
+        } else {
+            None
+        }
+    }
+}
+
+/// What we took from the caller's offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaOffer {
+    /// Where the caller wants our RTP.
+    pub remote: SocketAddr,
+    pub codec: Codec,
+    /// The codec's payload type in this session (0 or 8 unless the offer remapped it).
+    pub payload_type: u8,
+    /// The telephone-event payload type the offer negotiated, if any (never assumed to be 101).
+    pub telephone_event: Option<u8>,
+    /// Packet time in ms (20 unless the offer asks for another).
+    pub ptime: u32,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SdpError {
+    #[error("unparseable SDP: {0}")]
+    Malformed(String),
+    #[error("no audio stream in the offer")]
+    NoAudio,
+    #[error("no codec in common (we speak PCMU and PCMA)")]
+    NoCommonCodec,
+}
+
+impl MediaOffer {
+    pub fn parse(body: &[u8]) -> Result<Self, SdpError> {
+        let sd = sdp::SessionDescription::unmarshal(&mut Cursor::new(body))
+            .map_err(|e| SdpError::Malformed(e.to_string()))?;
+        let audio = sd
+            .media_descriptions
+            .iter()
+            .find(|m| m.media_name.media == "audio" && m.media_name.port.value > 0)
+            .ok_or(SdpError::NoAudio)?;
+        let connection = audio
+            .connection_information
+            .as_ref()
+            .or(sd.connection_information.as_ref())
+            .and_then(|c| c.address.as_ref())
+            .ok_or_else(|| SdpError::Malformed("no c= line".into()))?;
+        let ip: IpAddr = connection
+            .address
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .map_err(|_| SdpError::Malformed(format!("bad address {}", connection.address)))?;
+        let port = u16::try_from(audio.media_name.port.value)
+            .map_err(|_| SdpError::Malformed("bad port".into()))?;
+
+        let rtpmaps: Vec<(u8, &str)> = audio
+            .attributes
+            .iter()
+            .filter(|a| a.key == "rtpmap")
+            .filter_map(|a| {
+                let (pt, enc) = a.value.as_deref()?.split_once(' ')?;
+                Some((pt.trim().parse().ok()?, enc.trim()))
+            })
+            .collect();
+        let encoding_of = |pt: u8| rtpmaps.iter().find(|(p, _)| *p == pt).map(|(_, e)| *e);
+
+        let mut codec = None;
+        let mut telephone_event = None;
+        for format in &audio.media_name.formats {
+            let Ok(pt) = format.parse::<u8>() else { continue };
+            let found = match encoding_of(pt) {
+                Some(enc) if enc.to_ascii_lowercase().starts_with("telephone-event/8000") => {
+                    telephone_event.get_or_insert(pt);
+                    None
+                }
+                Some(enc) => Codec::from_rtpmap(enc),
+                None if pt == 0 => Some(Codec::Pcmu),
+                None if pt == 8 => Some(Codec::Pcma),
+                None => None,
+            };
+            if let (None, Some(c)) = (codec, found) {
+                codec = Some((c, pt));
+            }
+        }
+        let (codec, payload_type) = codec.ok_or(SdpError::NoCommonCodec)?;
+        let ptime = audio
+            .attribute("ptime")
+            .flatten()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .filter(|p| (10..=60).contains(p) && p % 10 == 0)
+            .unwrap_or(20);
+        Ok(MediaOffer { remote: SocketAddr::new(ip, port), codec, payload_type, telephone_event, ptime })
+    }
+
+    /// Our answer: the chosen codec and telephone-event, our RTP address.
+    pub fn answer(&self, local: SocketAddr, session_id: u64) -> String {
+        let ip_kind = if local.is_ipv6() { "IP6" } else { "IP4" };
+        let ip = local.ip();
+        let mut formats = self.payload_type.to_string();
+        let mut attrs = format!("a=rtpmap:{} {}/8000\r\n", self.payload_type, self.codec.name());
+        if let Some(te) = self.telephone_event {
+            formats.push_str(&format!(" {te}"));
+            attrs.push_str(&format!("a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-15\r\n"));
+        }
+        format!(
+            "v=0\r\no=switchboard {session_id} {session_id} IN {ip_kind} {ip}\r\ns=switchboard\r\n\
+             c=IN {ip_kind} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {formats}\r\n{attrs}\
+             a=ptime:{ptime}\r\na=sendrecv\r\n",
+            port = local.port(),
+            ptime = self.ptime,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIPP_OFFER: &str = "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\n\
+        c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n\
+        a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-11,16\r\n";
+
+    #[test]
+    fn sipp_offer_gives_pcma_with_events() {
+        let o = MediaOffer::parse(SIPP_OFFER.as_bytes()).unwrap();
+        assert_eq!(o.remote, "127.0.0.1:6000".parse().unwrap());
+        assert_eq!((o.codec, o.payload_type, o.telephone_event, o.ptime), (Codec::Pcma, 8, Some(101), 20));
+        let answer = o.answer("127.0.0.1:10000".parse().unwrap(), 7);
+        assert!(answer.contains("m=audio 10000 RTP/AVP 8 101\r\n"), "{answer}");
+        assert!(MediaOffer::parse(answer.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn desk_phone_offer_picks_first_supported_and_its_event_type() {
+        let offer = "v=0\no=- 1 1 IN IP4 10.0.0.5\ns=-\nc=IN IP4 10.0.0.5\nt=0 0\n\
+            m=audio 4000 RTP/AVP 9 0 8 18 96\na=rtpmap:9 G722/8000\na=rtpmap:96 telephone-event/8000\n\
+            a=ptime:30\n";
+        let o = MediaOffer::parse(offer.as_bytes()).unwrap();
+        assert_eq!((o.codec, o.telephone_event, o.ptime), (Codec::Pcmu, Some(96), 30));
+    }
+
+    #[test]
+    fn refusals() {
+        let no_common = SIPP_OFFER.replace("RTP/AVP 8 101", "RTP/AVP 18").replace("a=rtpmap:8 PCMA/8000\r\n", "");
+        assert_eq!(MediaOffer::parse(no_common.as_bytes()), Err(SdpError::NoCommonCodec));
+        assert!(matches!(MediaOffer::parse(b"garbage"), Err(SdpError::Malformed(_))));
+        let video_only = SIPP_OFFER.replace("m=audio", "m=video");
+        assert_eq!(MediaOffer::parse(video_only.as_bytes()), Err(SdpError::NoAudio));
+    }
+}

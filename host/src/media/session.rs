@@ -1,0 +1,158 @@
+//! One leg's media: an RTP socket, the prompt player and the digit receiver.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::dtmf::DtmfReceiver;
+use super::prompt::{Prompt, SAMPLE_RATE};
+use super::rtp::{HEADER_LEN, RtpPacket, RtpSender};
+use super::sdp::MediaOffer;
+
+/// The UDP ports RTP sockets are taken from (even ports; RTCP would use the odd one above).
+#[derive(Debug)]
+pub struct PortRange {
+    first: u16,
+    last: u16,
+    next: AtomicU16,
+}
+
+impl PortRange {
+    pub fn new(first: u16, last: u16) -> Self {
+        let first = first + first % 2;
+        PortRange { first, last: last.max(first), next: AtomicU16::new(first) }
+    }
+
+    /// Binds the next free even port, wrapping around the range once.
+    pub async fn bind(&self, ip: IpAddr) -> std::io::Result<UdpSocket> {
+        let slots = ((self.last - self.first) / 2 + 1) as usize;
+        for _ in 0..slots {
+            let port = self
+                .next
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                    Some(if p.saturating_add(2) > self.last { self.first } else { p + 2 })
+                })
+                .unwrap_or(self.first);
+            if let Ok(socket) = UdpSocket::bind(SocketAddr::new(ip, port)).await {
+                return Ok(socket);
+            }
+        }
+        Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free RTP port in the range"))
+    }
+}
+
+/// Counters for one session.
+#[derive(Debug, Default)]
+pub struct MediaStats {
+    pub packets_in: AtomicU64,
+    pub packets_out: AtomicU64,
+}
+
+/// How a prompt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlayEnd {
+    Finished,
+    /// A digit arrived and barge-in was on; the digit is handed over, not lost.
+    Interrupted(char),
+}
+
+pub struct MediaSession {
+    socket: Arc<UdpSocket>,
+    offer: MediaOffer,
+    sender: RtpSender,
+    digits: mpsc::UnboundedReceiver<char>,
+    stats: Arc<MediaStats>,
+    receiver: JoinHandle<()>,
+}
+
+impl MediaSession {
+    pub fn start(socket: UdpSocket, offer: MediaOffer) -> Self {
+        let socket = Arc::new(socket);
+        let (digit_tx, digits) = mpsc::unbounded_channel();
+        let stats = Arc::new(MediaStats::default());
+        let receiver = tokio::spawn(receive_loop(socket.clone(), offer.telephone_event, digit_tx, stats.clone()));
+        let sender = RtpSender::new(rand::random(), rand::random(), rand::random());
+        MediaSession { socket, offer, sender, digits, stats, receiver }
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    pub fn offer(&self) -> &MediaOffer {
+        &self.offer
+    }
+
+    pub fn stats(&self) -> &MediaStats {
+        &self.stats
+    }
+
+    /// Sends the prompt as RTP, one packet per ptime, paced by the clock.
+    pub async fn play(&mut self, prompt: &Prompt, barge_in: bool) -> PlayEnd {
+        let samples_per_packet = (SAMPLE_RATE / 1000 * self.offer.ptime) as usize;
+        let mut interval = tokio::time::interval(Duration::from_millis(self.offer.ptime as u64));
+        let mut payload = vec![0u8; samples_per_packet];
+        let mut packet = vec![0u8; HEADER_LEN + samples_per_packet];
+        self.sender.mark_talkspurt();
+        for frame in prompt.samples().chunks(samples_per_packet) {
+            if barge_in {
+                tokio::select! {
+                    biased;
+                    Some(digit) = self.digits.recv() => return PlayEnd::Interrupted(digit),
+                    _ = interval.tick() => {}
+                }
+            } else {
+                interval.tick().await;
+            }
+            let codec = self.offer.codec;
+            for (out, sample) in payload.iter_mut().zip(frame.iter().chain(std::iter::repeat(&0))) {
+                *out = codec.encode(*sample);
+            }
+            let n = self.sender.write(&mut packet, self.offer.payload_type, &payload, samples_per_packet as u32);
+            // A lost datagram is a media glitch, not a reason to stop the prompt.
+            if self.socket.send_to(&packet[..n], self.offer.remote).await.is_ok() {
+                self.stats.packets_out.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        PlayEnd::Finished
+    }
+
+    /// Waits for the next digit (the caller may have typed ahead).
+    pub async fn next_digit(&mut self) -> Option<char> {
+        self.digits.recv().await
+    }
+}
+
+impl Drop for MediaSession {
+    fn drop(&mut self) {
+        self.receiver.abort();
+    }
+}
+
+async fn receive_loop(
+    socket: Arc<UdpSocket>,
+    telephone_event: Option<u8>,
+    digits: mpsc::UnboundedSender<char>,
+    stats: Arc<MediaStats>,
+) {
+    let mut buf = [0u8; 2048];
+    let mut dtmf = DtmfReceiver::default();
+    loop {
+        let Ok((n, _from)) = socket.recv_from(&mut buf).await else { continue };
+        let Some(packet) = RtpPacket::parse(&buf[..n]) else { continue };
+        stats.packets_in.fetch_add(1, Ordering::Relaxed);
+        if Some(packet.payload_type) == telephone_event
+            && let Some(digit) = dtmf.on_packet(packet.timestamp, packet.payload)
+        {
+            tracing::debug!(%digit, "RFC 4733 digit");
+            if digits.send(digit).is_err() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! `switchboard serve`: open the store, load the flows, start SIP and HTTP.
+
+use std::sync::Arc;
+
+use crate::api::{self, ApiState, Tokens, hash_token};
+use crate::call::MediaEnv;
+use crate::call::record::unix_ms;
+use crate::config::Config;
+use crate::exchange::Exchange;
+use crate::flow::{BUILTIN_FLOWS, FlowEngine, FlowLimits, FlowRegistry};
+use crate::media::{PortRange, PromptLibrary};
+use crate::sip::{SipServer, TrunkAcl};
+use crate::store::Store;
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let store = Store::open(&config.database).await?;
+    let engine = FlowEngine::new(FlowLimits {
+        cpu_budget: config.flow_cpu,
+        max_instances: config.max_calls,
+        ..FlowLimits::default()
+    })?;
+    let registry = Arc::new(FlowRegistry::new(store.clone(), engine));
+    for (name, wasm) in BUILTIN_FLOWS {
+        registry.upload(name, wasm, true).await.map_err(|e| anyhow::anyhow!("built-in flow {name}: {e}"))?;
+    }
+    registry.refresh().await?;
+
+    let bootstrap = bootstrap_token(&store, &config).await?;
+    let media = Arc::new(MediaEnv {
+        ports: PortRange::new(config.rtp_ports.0, config.rtp_ports.1),
+        prompts: Arc::new(PromptLibrary::with_builtins()),
+        media_ip: config.media_ip,
+    });
+    let exchange = Arc::new(Exchange { registry: registry.clone(), store: store.clone(), media });
+    let sip = SipServer::start(config.sip_listen, TrunkAcl::new(config.trunks.clone()), exchange).await?;
+
+    let tokens = Tokens { configured: config.api_token.iter().map(|t| hash_token(t)).collect() };
+    let app = api::router(ApiState { registry, store, tokens });
+    let listener = tokio::net::TcpListener::bind(config.http_listen).await?;
+    let http = listener.local_addr()?;
+
+    // One line for people and scripts (the tests read the bound ports from it).
+    println!("switchboard ready: sip=udp:{} http=http://{} database={}", sip.local_addr(), http, config.database);
+    if let Some(token) = bootstrap {
+        println!("API token (shown once, keep it): {token}");
+    }
+    tracing::info!(sip = %sip.local_addr(), %http, "switchboard ready");
+
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    };
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    sip.shutdown();
+    Ok(())
+}
+
+/// On a fresh install with no token configured, make one, keep its hash and show it once.
+async fn bootstrap_token(store: &Store, config: &Config) -> anyhow::Result<Option<String>> {
+    if config.api_token.is_some() || store.token_count().await? > 0 {
+        return Ok(None);
+    }
+    let token = format!("sb_{}", hex::encode(rand::random::<[u8; 24]>()));
+    store.add_token(&hash_token(&token), "bootstrap", unix_ms()).await?;
+    Ok(Some(token))
+}

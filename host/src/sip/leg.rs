@@ -1,0 +1,120 @@
+//! An inbound call leg: the UAS side of an INVITE dialog.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip::prelude::*;
+use rsipstack::sip::{Header, StatusCode};
+use rsipstack::transaction::Transaction;
+
+/// What happened to the leg, as the call layer needs to know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegEvent {
+    /// The caller ACKed our 200 OK.
+    Confirmed,
+    /// The caller gave up before we answered (CANCEL).
+    Cancelled,
+    /// The caller hung up (BYE).
+    HungUp,
+    /// The dialog ended for another reason (no ACK, transport error...).
+    Ended(String),
+}
+
+pub struct InboundLeg {
+    dialog: InviteDialog,
+    dialogs: Arc<DialogLayer>,
+    events: DialogStateReceiver,
+    /// The SIP Call-ID.
+    pub call_id: String,
+    /// The caller's user part (From), as received.
+    pub caller: String,
+    /// The dialled user part (Request-URI).
+    pub dialled: String,
+    /// Where the INVITE came from.
+    pub source: SocketAddr,
+    /// Our SIP address as the caller can reach it.
+    pub local: SocketAddr,
+    /// The SDP offer, empty for an offerless INVITE.
+    pub offer: Vec<u8>,
+}
+
+impl InboundLeg {
+    pub(super) fn accept_transaction(
+        mut tx: Transaction,
+        dialogs: Arc<DialogLayer>,
+        source: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<Self, (Transaction, rsipstack::Error)> {
+        let (state_tx, events) = dialogs.new_dialog_state_channel();
+        let contact = match rsipstack::sip::Uri::try_from(format!("sip:switchboard@{local}").as_str()) {
+            Ok(uri) => uri,
+            Err(e) => return Err((tx, e.into())),
+        };
+        let dialog = match dialogs.get_or_create_server_invite(&tx, state_tx, None, Some(contact)) {
+            Ok(d) => d,
+            Err(e) => return Err((tx, e)),
+        };
+        let req = &tx.original;
+        let caller = req.from_header().and_then(|h| h.uri()).ok().and_then(|u| u.auth).map(|a| a.user).unwrap_or_default();
+        let dialled = req.uri.auth.as_ref().map(|a| a.user.clone()).unwrap_or_default();
+        let call_id = req.call_id_header().map(|h| h.value().to_string()).unwrap_or_default();
+        let offer = req.body.clone();
+        let mut driver = dialog.clone();
+        // The dialog drives the INVITE server transaction: 100 Trying, our responses and their
+        // retransmissions, the ACK, and the caller's CANCEL.
+        tokio::spawn(async move {
+            if let Err(e) = driver.handle(&mut tx).await {
+                tracing::debug!(error = %e, "INVITE transaction ended with an error");
+            }
+        });
+        Ok(InboundLeg { dialog, dialogs, events, call_id, caller, dialled, source, local, offer })
+    }
+
+    /// 180 Ringing.
+    pub fn ringing(&self) {
+        let _ = self.dialog.ringing(None, None);
+    }
+
+    /// 200 OK with our SDP answer.
+    pub fn answer(&self, sdp: String) -> anyhow::Result<()> {
+        let headers = vec![Header::ContentType("application/sdp".into())];
+        self.dialog.accept(Some(headers), Some(sdp.into_bytes()))?;
+        Ok(())
+    }
+
+    /// A final error response to the INVITE (before answer).
+    pub fn reject(&self, code: u16, reason: &str) {
+        let _ = self.dialog.reject(Some(StatusCode::from(code)), Some(reason.to_string()));
+    }
+
+    /// BYE to the caller (after answer).
+    pub async fn hangup(&self) {
+        if let Err(e) = self.dialog.bye().await {
+            tracing::debug!(error = %e, "BYE failed");
+        }
+    }
+
+    /// The next thing that happened to the leg; `None` once nothing more can happen.
+    pub async fn next_event(&mut self) -> Option<LegEvent> {
+        while let Some(state) = self.events.recv().await {
+            let event = match state {
+                DialogState::Confirmed(..) => LegEvent::Confirmed,
+                DialogState::Terminated(_, TerminatedReason::UacCancel) => LegEvent::Cancelled,
+                DialogState::Terminated(_, TerminatedReason::UacBye) => LegEvent::HungUp,
+                DialogState::Terminated(_, reason) => LegEvent::Ended(format!("{reason:?}")),
+                _ => continue,
+            };
+            return Some(event);
+        }
+        None
+    }
+}
+
+impl Drop for InboundLeg {
+    fn drop(&mut self) {
+        self.dialogs.remove_dialog(&self.dialog.id());
+    }
+}

@@ -1,0 +1,188 @@
+//! SIP signalling over UDP, through rsipstack (the only module that imports it).
+//!
+//! The server answers OPTIONS, refuses what it does not handle yet, and hands every new INVITE
+//! from a trunk to an [`InviteHandler`] as an [`InboundLeg`]: a UAS dialog the call layer can
+//! ring, answer, reject and hang up, and that reports the caller's CANCEL or BYE.
+
+pub mod guard;
+mod leg;
+mod socket;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use rsipstack::dialog::dialog::Dialog;
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::sip::prelude::*;
+use rsipstack::sip::{Header, Method, StatusCode};
+use rsipstack::transaction::{Transaction, TransactionReceiver};
+use rsipstack::transport::TransportLayer;
+use rsipstack::transport::udp::UdpConnection;
+use rsipstack::{EndpointBuilder, transaction::endpoint::Endpoint};
+use tokio_util::sync::CancellationToken;
+
+pub use leg::{InboundLeg, LegEvent};
+
+/// The methods this server handles (advertised in Allow).
+const ALLOWED: &[Method] = &[Method::Invite, Method::Ack, Method::Bye, Method::Cancel, Method::Options];
+
+/// Receives new inbound calls. Implemented by the exchange's composition root.
+pub trait InviteHandler: Send + Sync + 'static {
+    fn on_invite(&self, leg: InboundLeg);
+}
+
+/// Which source addresses may deliver calls (carriers' signalling IPs).
+#[derive(Debug, Clone)]
+pub struct TrunkAcl(Vec<IpNet>);
+
+impl TrunkAcl {
+    pub fn new(nets: Vec<IpNet>) -> Self {
+        TrunkAcl(nets)
+    }
+
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|n| n.contains(&ip))
+    }
+}
+
+pub struct SipServer {
+    endpoint: Endpoint,
+    local: SocketAddr,
+    cancel: CancellationToken,
+}
+
+impl SipServer {
+    /// Binds the UDP port and starts serving.
+    pub async fn start(listen: SocketAddr, acl: TrunkAcl, handler: Arc<dyn InviteHandler>) -> anyhow::Result<Self> {
+        let cancel = CancellationToken::new();
+        let socket = socket::GuardedSocket::bind(listen).await?;
+        let local = socket.local_addr()?;
+        let connection = UdpConnection::from_socket(Arc::new(socket), None, Some(cancel.child_token())).await?;
+        let transport = TransportLayer::new(cancel.clone());
+        transport.add_transport(connection.into());
+        let endpoint = EndpointBuilder::new()
+            .with_cancel_token(cancel.clone())
+            .with_transport_layer(transport)
+            .with_user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+            .with_allows(ALLOWED.to_vec())
+            .build();
+        let incoming = endpoint.incoming_transactions()?;
+        let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+        let inner = endpoint.inner.clone();
+        tokio::spawn(async move {
+            if let Err(e) = inner.serve().await {
+                tracing::error!(error = %e, "SIP endpoint stopped");
+            }
+        });
+        tokio::spawn(dispatch(incoming, dialogs, acl, handler, local));
+        tracing::info!(%local, "SIP listening (UDP)");
+        Ok(SipServer { endpoint, local, cancel })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    pub fn shutdown(&self) {
+        self.cancel.cancel();
+        self.endpoint.shutdown();
+    }
+}
+
+async fn dispatch(
+    mut incoming: TransactionReceiver,
+    dialogs: Arc<DialogLayer>,
+    acl: TrunkAcl,
+    handler: Arc<dyn InviteHandler>,
+    local: SocketAddr,
+) {
+    while let Some(mut tx) = incoming.recv().await {
+        let in_dialog = tx.original.to_header().ok().and_then(|t| t.tag().ok().flatten()).is_some();
+        if in_dialog {
+            match dialogs.match_dialog(&tx) {
+                Some(Dialog::Invite(mut dialog)) => {
+                    tokio::spawn(async move {
+                        if let Err(e) = dialog.handle(&mut tx).await {
+                            tracing::debug!(error = %e, "in-dialog request");
+                        }
+                    });
+                }
+                _ => reply(tx, StatusCode::CallTransactionDoesNotExist, vec![]),
+            }
+            continue;
+        }
+        match tx.original.method {
+            Method::Invite => on_invite(tx, &dialogs, &acl, handler.as_ref(), local),
+            Method::Options => reply(tx, StatusCode::OK, vec![allow_header()]),
+            Method::Bye => reply(tx, StatusCode::CallTransactionDoesNotExist, vec![]),
+            _ => reply(tx, StatusCode::MethodNotAllowed, vec![allow_header()]),
+        }
+    }
+}
+
+fn on_invite(tx: Transaction, dialogs: &Arc<DialogLayer>, acl: &TrunkAcl, handler: &dyn InviteHandler, local: SocketAddr) {
+    let Some(source) = source_of(&tx.original) else {
+        return reply(tx, StatusCode::BadRequest, vec![]);
+    };
+    if !acl.allows(source.ip()) {
+        tracing::warn!(%source, "INVITE from an address that is not a trunk: 403");
+        return reply(tx, StatusCode::Forbidden, vec![]);
+    }
+    let local_ip = reachable_ip(local, source);
+    match leg::InboundLeg::accept_transaction(tx, dialogs.clone(), source, SocketAddr::new(local_ip, local.port())) {
+        Ok(leg) => handler.on_invite(leg),
+        Err((tx, e)) => {
+            tracing::warn!(error = %e, "cannot create a dialog for the INVITE");
+            reply(tx, StatusCode::BadRequest, vec![]);
+        }
+    }
+}
+
+/// The request's source: the top Via's `received`/`rport` (the transport adds them on arrival
+/// when the sent-by differs from the packet's source), else its sent-by.
+fn source_of(req: &rsipstack::sip::Request) -> Option<SocketAddr> {
+    let via = req.via_header().ok()?.typed().ok()?;
+    let sent_by = &via.uri.host_with_port;
+    let received = via.received().and_then(Result::ok);
+    let ip = match received {
+        Some(ip) => ip,
+        None => sent_by.host.to_string().trim_matches(['[', ']']).parse().ok()?,
+    };
+    let rport = via.params.iter().find_map(|p| match p {
+        rsipstack::sip::Param::Rport(port) => *port,
+        _ => None,
+    });
+    let port = rport.or_else(|| sent_by.port.as_ref().map(|p| p.value())).unwrap_or(5060);
+    Some(SocketAddr::new(ip, port))
+}
+
+fn reply(mut tx: Transaction, status: StatusCode, headers: Vec<Header>) {
+    tokio::spawn(async move {
+        if let Err(e) = tx.reply_with(status, headers, None).await {
+            tracing::debug!(error = %e, "reply failed");
+        }
+    });
+}
+
+/// The local address a peer can reach us at: the listen IP, or when listening on the wildcard,
+/// the source address the kernel would use towards the peer (found without sending anything).
+pub fn reachable_ip(local: SocketAddr, peer: SocketAddr) -> IpAddr {
+    if !local.ip().is_unspecified() {
+        return local.ip();
+    }
+    let probe = std::net::UdpSocket::bind(SocketAddr::new(local.ip(), 0))
+        .and_then(|s| s.connect(peer).map(|_| s))
+        .and_then(|s| s.local_addr());
+    probe.map(|a| a.ip()).unwrap_or(local.ip())
+}
+
+fn allow_header() -> Header {
+    let methods: Vec<String> = ALLOWED.iter().map(ToString::to_string).collect();
+    Header::Allow(methods.join(", ").into())
+}
+
+/// A fresh random tag for To/From.
+pub fn new_tag() -> String {
+    rsipstack::transaction::make_tag().to_string()
+}

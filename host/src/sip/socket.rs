@@ -1,0 +1,46 @@
+//! The SIP UDP socket: rsipstack reads through it, and only receives what the guard passed.
+
+use std::net::SocketAddr;
+
+use rsipstack::platform::net::UdpSocket as PlatformUdpSocket;
+use tokio::net::UdpSocket;
+
+use super::guard::{self, Verdict};
+
+pub struct GuardedSocket(UdpSocket);
+
+impl GuardedSocket {
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
+        Ok(GuardedSocket(UdpSocket::bind(addr).await?))
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+#[async_trait::async_trait]
+impl PlatformUdpSocket for GuardedSocket {
+    async fn recv_from(&self, buf: &mut [u8]) -> rsipstack::Result<(usize, SocketAddr)> {
+        loop {
+            let (n, from) = self.0.recv_from(buf).await?;
+            match guard::inspect(&buf[..n]) {
+                Verdict::Pass => return Ok((n, from)),
+                Verdict::Reply(response) => {
+                    tracing::info!(%from, status = %String::from_utf8_lossy(&response[..12.min(response.len())]), "refused a malformed request");
+                    // Answer where it came from (RFC 3261 §18.2.2 with rport): never elsewhere.
+                    let _ = self.0.send_to(&response, from).await;
+                }
+                Verdict::Drop => tracing::debug!(%from, len = n, "dropped an unframeable datagram"),
+            }
+        }
+    }
+
+    async fn send_to(&self, buf: &[u8], addr: SocketAddr) -> rsipstack::Result<usize> {
+        Ok(self.0.send_to(buf, addr).await?)
+    }
+
+    fn local_addr(&self) -> rsipstack::Result<SocketAddr> {
+        Ok(self.0.local_addr()?)
+    }
+}

@@ -1,0 +1,206 @@
+//! Persistence: sqlx over a SQLite file (created on first start), with migrations.
+//! Queries are plain SQL kept portable so the PostgreSQL path can share them.
+
+use std::str::FromStr;
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+use crate::call::CallRecord;
+
+/// The one company of a fresh install.
+pub const DEFAULT_COMPANY: i64 = 1;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowInfo {
+    pub sha256: String,
+    pub name: String,
+    pub builtin: bool,
+    pub size: i64,
+    pub uploaded_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Assignment {
+    pub number: String,
+    pub timezone: String,
+    pub flow_sha256: String,
+    /// JSON text.
+    pub settings: String,
+    pub updated_at: i64,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path` or a plain path) and
+    /// runs the migrations.
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let url = if url.starts_with("sqlite:") { url.to_string() } else { format!("sqlite://{url}") };
+        let options = SqliteConnectOptions::from_str(&url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    pub async fn put_flow(&self, name: &str, sha256: &str, wasm: &[u8], builtin: bool, now: i64) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO flows (sha256, company_id, name, builtin, size, wasm, uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha256)
+        .bind(if builtin { None } else { Some(DEFAULT_COMPANY) })
+        .bind(name)
+        .bind(builtin)
+        .bind(wasm.len() as i64)
+        .bind(wasm)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn list_flows(&self) -> sqlx::Result<Vec<FlowInfo>> {
+        let rows = sqlx::query("SELECT sha256, name, builtin, size, uploaded_at FROM flows ORDER BY name, uploaded_at")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| FlowInfo {
+                sha256: r.get("sha256"),
+                name: r.get("name"),
+                builtin: r.get("builtin"),
+                size: r.get("size"),
+                uploaded_at: r.get("uploaded_at"),
+            })
+            .collect())
+    }
+
+    /// A flow reference (`sha256` or a name, meaning its newest version) → sha256.
+    pub async fn resolve_flow(&self, reference: &str) -> sqlx::Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT sha256 FROM flows WHERE sha256 = ? OR name = ? ORDER BY (sha256 = ?) DESC, uploaded_at DESC LIMIT 1",
+        )
+        .bind(reference)
+        .bind(reference)
+        .bind(reference)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn flow_wasm(&self, sha256: &str) -> sqlx::Result<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT wasm FROM flows WHERE sha256 = ?").bind(sha256).fetch_optional(&self.pool).await
+    }
+
+    pub async fn assign(&self, a: &Assignment) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO numbers (number, company_id, timezone, flow_sha256, settings, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (number) DO UPDATE SET timezone = excluded.timezone, flow_sha256 = excluded.flow_sha256,
+             settings = excluded.settings, updated_at = excluded.updated_at",
+        )
+        .bind(&a.number)
+        .bind(DEFAULT_COMPANY)
+        .bind(&a.timezone)
+        .bind(&a.flow_sha256)
+        .bind(&a.settings)
+        .bind(a.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn assignments(&self) -> sqlx::Result<Vec<Assignment>> {
+        let rows = sqlx::query("SELECT number, timezone, flow_sha256, settings, updated_at FROM numbers ORDER BY number")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Assignment {
+                number: r.get("number"),
+                timezone: r.get("timezone"),
+                flow_sha256: r.get("flow_sha256"),
+                settings: r.get("settings"),
+                updated_at: r.get("updated_at"),
+            })
+            .collect())
+    }
+
+    pub async fn insert_call_record(&self, rec: &CallRecord) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO call_records (id, company_id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at,
+             ended_at, outcome, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&rec.id)
+        .bind(DEFAULT_COMPANY)
+        .bind(&rec.sip_call_id)
+        .bind(&rec.caller)
+        .bind(&rec.dialled)
+        .bind(&rec.flow)
+        .bind(rec.started_at)
+        .bind(rec.answered_at)
+        .bind(rec.ended_at)
+        .bind(&rec.outcome)
+        .bind(serde_json::to_string(&rec.trace)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest call records first.
+    pub async fn call_records(&self, limit: i64) -> anyhow::Result<Vec<CallRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at, ended_at, outcome, trace
+             FROM call_records ORDER BY started_at DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CallRecord {
+                    id: r.get("id"),
+                    sip_call_id: r.get("sip_call_id"),
+                    caller: r.get("caller"),
+                    dialled: r.get("dialled"),
+                    flow: r.get("flow_sha256"),
+                    started_at: r.get("started_at"),
+                    answered_at: r.get("answered_at"),
+                    ended_at: r.get("ended_at"),
+                    outcome: r.get("outcome"),
+                    trace: serde_json::from_str(r.get::<&str, _>("trace"))?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn add_token(&self, token_sha256: &str, label: &str, now: i64) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO api_tokens (token_sha256, company_id, label, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(token_sha256)
+            .bind(DEFAULT_COMPANY)
+            .bind(label)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn token_known(&self, token_sha256: &str) -> sqlx::Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE token_sha256 = ?")
+            .bind(token_sha256)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    pub async fn token_count(&self) -> sqlx::Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(&self.pool).await
+    }
+}

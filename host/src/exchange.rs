@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use crate::call::record::unix_ms;
 use crate::call::{CallControl, CallRecord, InboundCall, MediaEnv, Trace};
 use crate::flow::{FlowExit, FlowRegistry};
@@ -23,15 +25,14 @@ impl InviteHandler for Exchange {
         let registry = self.registry.clone();
         let store = self.store.clone();
         let media = self.media.clone();
-        tokio::spawn(async move { handle_call(&registry, &store, media, leg).await });
+        let id = hex::encode(rand::random::<[u8; 8]>());
+        let span = tracing::info_span!("call", call = %id);
+        tokio::spawn(async move { handle_call(&registry, &store, media, leg, id).await }.instrument(span));
     }
 }
 
-async fn handle_call(registry: &FlowRegistry, store: &Store, media: Arc<MediaEnv>, leg: InboundLeg) {
-    let id = hex::encode(rand::random::<[u8; 8]>());
+async fn handle_call(registry: &FlowRegistry, store: &Store, media: Arc<MediaEnv>, leg: InboundLeg, id: String) {
     let started_at = unix_ms();
-    let span = tracing::info_span!("call", call = %id);
-    let _enter = span.enter();
     let (caller, dialled, sip_call_id) = (leg.caller.clone(), leg.dialled.clone(), leg.call_id.clone());
     tracing::info!(%caller, %dialled, source = %leg.source, "INVITE");
     let mut trace = Trace::default();
@@ -61,19 +62,13 @@ async fn handle_call(registry: &FlowRegistry, store: &Store, media: Arc<MediaEnv
     let run = registry.engine().run(&route.version, call, &route.assignment.settings, trace).await;
     let (mut call, mut trace) = (run.call, run.trace);
 
-    let outcome = match &run.exit {
-        _ if call.facts().caller_gone => "caller-hangup".to_string(),
-        FlowExit::Completed => "completed".to_string(),
-        FlowExit::Failed(reason) | FlowExit::Trapped(reason) => {
-            tracing::warn!(%reason, "flow failed: running the fallback");
-            trace.push(format!("flow failed: {reason}"));
-            fallback(call.as_mut(), &mut trace).await;
-            if matches!(run.exit, FlowExit::Trapped(_)) { "flow-trapped" } else { "flow-error" }.to_string()
-        }
-    };
-    if !call.facts().caller_gone {
-        call.hangup().await;
+    if let FlowExit::Failed(reason) | FlowExit::Trapped(reason) = &run.exit {
+        tracing::warn!(%reason, "flow failed: running the fallback");
+        trace.push(format!("flow failed: {reason}"));
+        fallback(call.as_mut(), &mut trace).await;
     }
+    // Ends the call unless the flow or the caller already did.
+    call.hangup().await;
     let facts = call.facts();
     let record = CallRecord {
         id,
@@ -84,11 +79,21 @@ async fn handle_call(registry: &FlowRegistry, store: &Store, media: Arc<MediaEnv
         started_at,
         answered_at: facts.answered_at,
         ended_at: unix_ms(),
-        outcome,
+        outcome: outcome(&run.exit, facts.caller_gone).into(),
         trace: trace.into_entries(),
     };
     tracing::info!(outcome = %record.outcome, "call ended");
     save(store, &record).await;
+}
+
+/// A failure of the flow is what the record must show first; then who ended the call.
+fn outcome(exit: &FlowExit, caller_gone: bool) -> &'static str {
+    match exit {
+        FlowExit::Trapped(_) => "flow-trapped",
+        FlowExit::Failed(_) => "flow-error",
+        FlowExit::Completed if caller_gone => "caller-hangup",
+        FlowExit::Completed => "completed",
+    }
 }
 
 /// The caller of a failed flow is never left in silence: an apology, then a clean end.

@@ -1,1 +1,10 @@
+//! End-to-end tests: the real `switchboard` binary on loopback, driven by sipp callers, a
+//! harness-owned RTP endpoint replaying sip-tester's pcaps, and the HTTP API.
 
+mod api;
+mod calls;
+mod harness;
+mod sandbox;
+mod signalling;
+mod simulate;
+mod sipp;

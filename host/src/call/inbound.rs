@@ -30,11 +30,13 @@ pub struct InboundCall {
     /// We ended the call (BYE or final response sent).
     ended: bool,
     answered_at: Option<i64>,
+    /// The final response if the call ends unanswered: 480, or 488 once the offer proved unusable.
+    reject_code: u16,
 }
 
 impl InboundCall {
     pub fn new(id: String, leg: InboundLeg, env: Arc<MediaEnv>) -> Self {
-        InboundCall { id, leg, env, media: None, gone: false, ended: false, answered_at: None }
+        InboundCall { id, leg, env, media: None, gone: false, ended: false, answered_at: None, reject_code: 480 }
     }
 
     /// RTP packets (received, sent) so far.
@@ -45,7 +47,7 @@ impl InboundCall {
 
     /// Ends the call from our side: BYE when answered, else a final response `code`.
     pub async fn finish(&mut self, code: u16, reason: &str) {
-        if self.gone || self.ended {
+        if self.over() {
             return;
         }
         if self.answered_at.is_some() {
@@ -56,7 +58,15 @@ impl InboundCall {
         self.ended = true;
     }
 
-    fn over(&self) -> bool {
+    /// Whether the call is over, noticing a CANCEL or BYE that arrived while no verb waited.
+    fn over(&mut self) -> bool {
+        while let Some(event) = self.leg.poll_event() {
+            // After our own BYE or final response, the dialog's end is ours, not the caller's.
+            if event != LegEvent::Confirmed && !self.ended {
+                tracing::info!(?event, "caller left");
+                self.gone = true;
+            }
+        }
         self.gone || self.ended
     }
 
@@ -118,9 +128,13 @@ impl CallControl for InboundCall {
             return Ok(());
         }
         if self.leg.offer.is_empty() {
+            self.reject_code = 488;
             return Err(CallError::Failed("offerless INVITE: not supported yet".into()));
         }
-        let offer = MediaOffer::parse(&self.leg.offer).map_err(|e| CallError::Failed(format!("SDP offer: {e}")))?;
+        let offer = MediaOffer::parse(&self.leg.offer).map_err(|e| {
+            self.reject_code = 488;
+            CallError::Failed(format!("SDP offer: {e}"))
+        })?;
         let ip = self.env.media_ip.unwrap_or(self.leg.local.ip());
         let socket = self.env.ports.bind(ip).await.map_err(|e| CallError::Failed(format!("RTP socket: {e}")))?;
         let session = MediaSession::start(socket, offer);
@@ -158,7 +172,8 @@ impl CallControl for InboundCall {
     }
 
     async fn hangup(&mut self) {
-        self.finish(480, "Temporarily Unavailable").await;
+        let reason = if self.reject_code == 488 { "Not Acceptable Here" } else { "Temporarily Unavailable" };
+        self.finish(self.reject_code, reason).await;
     }
 }
 

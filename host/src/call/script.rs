@@ -273,7 +273,7 @@ mod tests {
     async fn collect_stops_at_terminator_and_max_digits() {
         let script: Script = "1s press 12#; 5s press 98765".parse().unwrap();
         let mut call = ScriptedCall::new(script, Arc::default(), "100", "200");
-        let mut opts = one_digit(3000);
+        let mut opts = one_digit(4000);
         opts.max_digits = 4;
         opts.terminators = "#".into();
         assert_eq!(call.collect(&opts).await, Ok(Some("12".into())));

@@ -219,7 +219,13 @@ fn describe_trap(error: &wasmtime::Error, state: &FlowState) -> String {
     match error.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => format!("CPU budget exceeded ({} ticks of guest time)", state.guest_ticks),
         Some(trap) => format!("trap: {trap}"),
-        None => format!("{error:#}"),
+        // The chain without wasmtime's "error while executing at wasm backtrace" wrapper.
+        None => error
+            .chain()
+            .map(|e| e.to_string().lines().next().unwrap_or_default().to_string())
+            .filter(|line| !line.starts_with("error while executing"))
+            .collect::<Vec<_>>()
+            .join(": "),
     }
     .chars()
     .take(1000)

@@ -32,6 +32,9 @@ pub fn inspect(datagram: &[u8]) -> Verdict {
 }
 
 fn check_request(raw: &[u8], req: &rsipstack::sip::Request) -> Verdict {
+    if req.version != rsipstack::sip::Version::V2 {
+        return if req.method == Method::Ack { Verdict::Drop } else { reply(raw, 505, "Version Not Supported", "only SIP/2.0") };
+    }
     if let Some(declared) = raw_header(raw, &["content-length", "l"]) {
         match declared.trim().parse::<usize>() {
             Ok(n) if n > req.body.len() => return Verdict::Drop,

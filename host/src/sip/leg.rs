@@ -100,17 +100,32 @@ impl InboundLeg {
     /// The next thing that happened to the leg; `None` once nothing more can happen.
     pub async fn next_event(&mut self) -> Option<LegEvent> {
         while let Some(state) = self.events.recv().await {
-            let event = match state {
-                DialogState::Confirmed(..) => LegEvent::Confirmed,
-                DialogState::Terminated(_, TerminatedReason::UacCancel) => LegEvent::Cancelled,
-                DialogState::Terminated(_, TerminatedReason::UacBye) => LegEvent::HungUp,
-                DialogState::Terminated(_, reason) => LegEvent::Ended(format!("{reason:?}")),
-                _ => continue,
-            };
-            return Some(event);
+            if let Some(event) = leg_event(state) {
+                return Some(event);
+            }
         }
         None
     }
+
+    /// An event that already happened, without waiting.
+    pub fn poll_event(&mut self) -> Option<LegEvent> {
+        while let Ok(state) = self.events.try_recv() {
+            if let Some(event) = leg_event(state) {
+                return Some(event);
+            }
+        }
+        None
+    }
+}
+
+fn leg_event(state: DialogState) -> Option<LegEvent> {
+    Some(match state {
+        DialogState::Confirmed(..) => LegEvent::Confirmed,
+        DialogState::Terminated(_, TerminatedReason::UacCancel) => LegEvent::Cancelled,
+        DialogState::Terminated(_, TerminatedReason::UacBye) => LegEvent::HungUp,
+        DialogState::Terminated(_, reason) => LegEvent::Ended(format!("{reason:?}")),
+        _ => return None,
+    })
 }
 
 impl Drop for InboundLeg {

@@ -1,0 +1,198 @@
+//! The harness: starts the real binary on free loopback ports, talks to its API, and owns the
+//! caller's RTP endpoint.
+
+use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::UdpSocket;
+
+pub const TOKEN: &str = "e2e-secret-token";
+
+/// A free UDP port on loopback (released for the caller to bind; good enough on a test box).
+pub fn free_udp_port() -> u16 {
+    StdUdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct Server {
+    child: tokio::process::Child,
+    pub sip: SocketAddr,
+    pub http: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+    http_client: reqwest::Client,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("switchboard.log");
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("serve")
+            .args(["--sip-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .arg("--database")
+            .arg(dir.path().join("switchboard.db"))
+            .env("SWITCHBOARD_API_TOKEN", TOKEN)
+            .env("RUST_LOG", "info,switchboard=debug,rsipstack=warn")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start switchboard");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if line.starts_with("switchboard ready:") {
+                    return line;
+                }
+            }
+            panic!("switchboard exited before it was ready: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        })
+        .await
+        .expect("switchboard did not start in time");
+        let field = |key: &str| {
+            ready.split_whitespace().find_map(|w| w.strip_prefix(key)).unwrap_or_else(|| panic!("no {key} in {ready}")).to_string()
+        };
+        let sip = field("sip=udp:").parse().unwrap();
+        let http = field("http=");
+        Server { child, sip, http, log, _dir: dir, http_client: reqwest::Client::new() }
+    }
+
+    /// The server's log so far (for assertion messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http_client.request(method, format!("{}{path}", self.http)).bearer_auth(TOKEN)
+    }
+
+    pub async fn assign(&self, number: &str, flow: &str, settings: Value) {
+        let r = self
+            .request(reqwest::Method::PUT, &format!("/numbers/{number}"))
+            .json(&serde_json::json!({ "flow": flow, "settings": settings }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "assign {number}: {}", r.text().await.unwrap());
+    }
+
+    pub async fn upload(&self, name: &str, wasm: Vec<u8>) -> reqwest::Response {
+        self.request(reqwest::Method::POST, &format!("/flows?name={name}")).body(wasm).send().await.unwrap()
+    }
+
+    /// The call record for calls to `dialled`, waiting for it to be written.
+    pub async fn call_record(&self, dialled: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let calls: Value = self.request(reqwest::Method::GET, "/calls").send().await.unwrap().json().await.unwrap();
+            if let Some(c) = calls["calls"].as_array().unwrap().iter().find(|c| c["dialled"] == dialled) {
+                return c.clone();
+            }
+            assert!(Instant::now() < deadline, "no call record for {dialled}; log:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+/// The trace events of a call record.
+pub fn trace(record: &Value) -> Vec<String> {
+    record["trace"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap().to_string()).collect()
+}
+
+/// One received RTP datagram.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: Instant,
+    pub from: SocketAddr,
+    pub data: Vec<u8>,
+}
+
+/// The caller's RTP endpoint.
+pub struct RtpPeer {
+    socket: Arc<UdpSocket>,
+    received: Arc<Mutex<Vec<Received>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RtpPeer {
+    pub async fn bind() -> RtpPeer {
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let (s, r) = (socket.clone(), received.clone());
+        let task = tokio::spawn(async move {
+            let mut buf = [0u8; 2048];
+            while let Ok((n, from)) = s.recv_from(&mut buf).await {
+                r.lock().push(Received { at: Instant::now(), from, data: buf[..n].to_vec() });
+            }
+        });
+        RtpPeer { socket, received, task }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.socket.local_addr().unwrap().port()
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().clone()
+    }
+
+    /// The exchange's RTP address, once its first packet arrived.
+    pub async fn first_packet_from(&self, within: Duration) -> SocketAddr {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(p) = self.received.lock().first() {
+                return p.from;
+            }
+            assert!(Instant::now() < deadline, "no RTP from the exchange");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Sends a pcap's RTP packets to `to` with their recorded spacing.
+    pub async fn play_pcap(&self, pcap: &Path, to: SocketAddr) {
+        let start = tokio::time::Instant::now();
+        for (offset, packet) in pcap_rtp(pcap) {
+            tokio::time::sleep_until(start + offset).await;
+            self.socket.send_to(&packet, to).await.unwrap();
+        }
+    }
+}
+
+impl Drop for RtpPeer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The UDP payloads of a classic pcap file (Ethernet, IPv4), with their offsets in time.
+pub fn pcap_rtp(path: &Path) -> Vec<(Duration, Vec<u8>)> {
+    let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+    assert_eq!(u32_at(&data, 0), 0xa1b2_c3d4, "little-endian microsecond pcap expected");
+    assert_eq!(u32_at(&data, 20), 1, "Ethernet link type expected");
+    let mut out = Vec::new();
+    let mut first = None;
+    let mut i = 24;
+    while i + 16 <= data.len() {
+        let t = Duration::from_secs(u32_at(&data, i) as u64) + Duration::from_micros(u32_at(&data, i + 4) as u64);
+        let len = u32_at(&data, i + 8) as usize;
+        let frame = &data[i + 16..i + 16 + len];
+        i += 16 + len;
+        let ip = &frame[14..];
+        let udp = &ip[((ip[0] & 0x0f) as usize) * 4..];
+        let first = *first.get_or_insert(t);
+        out.push((t - first, udp[8..].to_vec()));
+    }
+    out
+}

@@ -1,0 +1,42 @@
+//! `switchboard flow simulate` prints the decision trace on a virtual clock.
+
+use std::process::Command;
+use std::time::Instant;
+
+fn simulate(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard")).args(["flow", "simulate"]).args(args).output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn ivr_timeout_takes_the_default_route_without_waiting() {
+    let started = Instant::now();
+    let (ok, report) = simulate(&["ivr", "--script", "30s hangup"]);
+    assert!(ok, "{report}");
+    // 5 s of silence after the greeting → the default route (sales), on the virtual clock.
+    let line = report.lines().find(|l| l.contains("collect")).expect(&report);
+    assert!(line.trim_start().starts_with("9.764s") && line.ends_with("no digit (timeout)"), "{report}");
+    assert!(report.contains("no digit: default route"), "{report}");
+    assert!(report.contains("dial [Department(\"sales\")@0ms]"), "{report}");
+    assert!(started.elapsed().as_secs() < 10, "the simulation waited in real time");
+}
+
+#[test]
+fn ivr_digit_and_settings_choose_the_route() {
+    let settings = r#"{"options": {"7": {"employee": "17"}}, "default": {"hangup": "all-busy"}}"#;
+    let (ok, report) = simulate(&["ivr", "--settings", settings, "--script", "1500ms press 7; dial answered 17 talk 20s"]);
+    assert!(ok, "{report}");
+    assert!(report.contains("collect (prompt ivr-greeting, max 1, first digit 5000 ms) → 7"), "{report}");
+    assert!(report.contains("dial [Employee(\"17\")@0ms] timeout 30000 ms → Answered"), "{report}");
+    assert!(report.ends_with("flow completed\n"), "{report}");
+}
+
+#[test]
+fn bad_input_is_explained() {
+    let (ok, report) = simulate(&["ivr", "--script", "soon press 1"]);
+    assert!(!ok && report.contains("bad time"), "{report}");
+    let (ok, report) = simulate(&["no-such-flow.wasm"]);
+    assert!(!ok && report.contains("built-in flows: ivr"), "{report}");
+    let (ok, report) = simulate(&["ivr", "--settings", r#"{"retries": "many"}"#]);
+    assert!(!ok && report.contains("invalid settings"), "{report}");
+}

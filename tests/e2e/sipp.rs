@@ -1,0 +1,177 @@
+//! sipp scenarios, composed from the pieces every caller shares. The offered RTP address is
+//! the harness's socket (`[rtp_port]`, set with `-key`), so the test sees the exchange's RTP.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+/// One branch for the INVITE and everything in its transaction (CANCEL, ACK of a failure).
+const BRANCH: &str = "z9hG4bK-[pid]-[call_number]-inv";
+
+fn invite() -> String {
+    format!(
+        r#"<send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch={BRANCH};rport
+From: "Caller" <sip:+15550100001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:+15550100001@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=caller 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [rtp_port] RTP/AVP 8 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+]]></send>
+"#
+    )
+}
+
+const MAY_TRY: &str = "<recv response=\"100\" optional=\"true\"/>\n";
+
+fn in_transaction(method: &str, to_tag: &str) -> String {
+    format!(
+        r#"<send><![CDATA[
+{method} sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch={BRANCH};rport
+From: "Caller" <sip:+15550100001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>{to_tag}
+Call-ID: [call_id]
+CSeq: 1 {method}
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+"#
+    )
+}
+
+const ANSWERED: &str = r#"<recv response="100" optional="true"/>
+<recv response="180" optional="true"/>
+<recv response="200" rtd="true" rrs="true"/>
+<send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: "Caller" <sip:+15550100001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+"#;
+
+fn scenario(name: &str, body: &str) -> String {
+    format!("<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"{name}\">\n{body}</scenario>\n")
+}
+
+/// Answered; waits for the exchange to hang up, and confirms its BYE.
+pub fn caller_waits_for_bye() -> String {
+    let body = invite()
+        + ANSWERED
+        + r#"<recv request="BYE"/>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+"#;
+    scenario("caller waits for the exchange's BYE", &body)
+}
+
+/// Answered; hangs up after `hold_ms`.
+pub fn caller_hangs_up(hold_ms: u64) -> String {
+    let body = invite()
+        + ANSWERED
+        + &format!(
+            r#"<pause milliseconds="{hold_ms}"/>
+<send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: "Caller" <sip:+15550100001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="200"/>
+"#
+        );
+    scenario("caller hangs up", &body)
+}
+
+/// Gives up before an answer: CANCEL after `after_ms`, expects 200 (CANCEL) and 487 (INVITE).
+pub fn caller_cancels(after_ms: u64) -> String {
+    let body = invite()
+        + "<recv response=\"100\"/>\n"
+        + &format!("<pause milliseconds=\"{after_ms}\"/>\n")
+        + &in_transaction("CANCEL", "")
+        + r#"<recv response="200"/>
+<recv response="487"/>
+"#
+        + &in_transaction("ACK", "[peer_tag_param]");
+    scenario("caller cancels", &body)
+}
+
+/// Expects the INVITE to be refused with `status` (and ACKs it).
+pub fn caller_refused(status: u16) -> String {
+    let body = invite() + MAY_TRY + &format!("<recv response=\"{status}\"/>\n") + &in_transaction("ACK", "[peer_tag_param]");
+    scenario(&format!("caller refused with {status}"), &body)
+}
+
+pub struct SippRun {
+    pub success: bool,
+    pub output: String,
+}
+
+/// Runs one call of `scenario` against `server`, dialling `service`, offering RTP at `rtp_port`.
+pub async fn call(server: SocketAddr, scenario: String, service: &'static str, rtp_port: u16) -> SippRun {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scenario.xml");
+    std::fs::write(&file, &scenario).unwrap();
+    let output = tokio::process::Command::new("sipp")
+        .arg(server.to_string())
+        .args(["-sf", file.to_str().unwrap(), "-s", service, "-m", "1", "-i", "127.0.0.1"])
+        .args(["-p", &super::harness::free_udp_port().to_string()])
+        .args(["-mp", &super::harness::free_udp_port().to_string()])
+        .args(["-key", "rtp_port", &rtp_port.to_string()])
+        .args(["-timeout", "40s", "-timeout_error", "-nostdin", "-trace_err"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output).await.expect("sipp hung").expect("run sipp");
+    let errors = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains("errors"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    SippRun {
+        success: output.status.success(),
+        output: format!(
+            "exit {:?}\nstdout:\n{}\nstderr:\n{}\nerrors:\n{errors}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}

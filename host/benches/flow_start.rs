@@ -1,1 +1,94 @@
-fn main() {}
+//! Flow start: instantiate the built-in IVR from its `InstancePre` (pooling allocator) and run
+//! it to its first host call (`answer`), which reports the caller gone so the flow unwinds.
+//!
+//! `cargo bench -p switchboard --bench flow_start` prints criterion's estimate, then p50/p99
+//! over individually timed starts.
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use switchboard::call::{
+    CallControl, CallError, CallFacts, CollectOptions, DialOptions, DialOutcome, TimedLeg, Trace,
+};
+use switchboard::flow::{BUILTIN_FLOWS, FlowEngine, FlowLimits};
+
+/// A call whose caller is gone by the time the flow first asks for anything.
+struct GoneCall;
+
+#[async_trait::async_trait]
+impl CallControl for GoneCall {
+    fn id(&self) -> &str {
+        "bench"
+    }
+    fn caller(&self) -> &str {
+        "+15550100001"
+    }
+    fn dialled(&self) -> &str {
+        "+15550100100"
+    }
+    fn is_answered(&self) -> bool {
+        false
+    }
+    fn facts(&self) -> CallFacts {
+        CallFacts::default()
+    }
+    async fn answer(&mut self) -> Result<(), CallError> {
+        Err(CallError::Hangup)
+    }
+    async fn play(&mut self, _: &str) -> Result<(), CallError> {
+        Err(CallError::Hangup)
+    }
+    async fn collect(&mut self, _: &CollectOptions) -> Result<Option<String>, CallError> {
+        Err(CallError::Hangup)
+    }
+    async fn dial(&mut self, _: &[TimedLeg], _: &DialOptions) -> Result<DialOutcome, CallError> {
+        Err(CallError::Hangup)
+    }
+    async fn hangup(&mut self) {}
+}
+
+fn flow_start(c: &mut Criterion) {
+    let engine = FlowEngine::new(FlowLimits { max_instances: 64, ..FlowLimits::default() }).unwrap();
+    let (_, wasm) = BUILTIN_FLOWS.iter().find(|(name, _)| *name == "ivr").unwrap();
+    let version = engine.load(wasm).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let start_once = || async {
+        let run = engine.run(&version, Box::new(GoneCall), "{}", Trace::default()).await;
+        assert_eq!(run.trace.entries().len(), 1, "the flow reached its first host call");
+    };
+
+    c.bench_function("flow start (ivr: instantiate + first host call)", |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    start_once().await;
+                }
+                t.elapsed()
+            })
+        })
+    });
+
+    // Percentiles from individually timed starts.
+    let mut samples: Vec<Duration> = runtime.block_on(async {
+        let mut v = Vec::with_capacity(20_000);
+        for _ in 0..20_000 {
+            let t = Instant::now();
+            start_once().await;
+            v.push(t.elapsed());
+        }
+        v
+    });
+    samples.sort();
+    let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
+    println!(
+        "flow start over {} runs: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+        samples.len(),
+        pct(0.50).as_secs_f64() * 1e6,
+        pct(0.99).as_secs_f64() * 1e6,
+        samples.last().unwrap().as_secs_f64() * 1e6
+    );
+}
+
+criterion_group!(benches, flow_start);
+criterion_main!(benches);

@@ -12,4 +12,4 @@ wasmtime::component::bindgen!({
     with: { "switchboard:flow/call.call": super::host::CallHandle },
 });
 
-pub use switchboard::flow::types;
+pub use self::switchboard::flow::types;

@@ -236,3 +236,71 @@ fn describe_trap(error: &wasmtime::Error, state: &FlowState) -> String {
 fn is_component_binary(wasm: &[u8]) -> bool {
     wasm.len() >= 8 && wasm[0..4] == *b"\0asm" && wasm[6..8] == [1, 0]
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::call::script::{Script, ScriptedCall};
+    use crate::media::PromptLibrary;
+
+    fn engine(cpu_budget_ms: u64) -> FlowEngine {
+        FlowEngine::new(FlowLimits {
+            cpu_budget: Duration::from_millis(cpu_budget_ms),
+            max_instances: 4,
+            ..FlowLimits::default()
+        })
+        .unwrap()
+    }
+
+    fn scripted(script: &str) -> Box<ScriptedCall> {
+        let script: Script = script.parse().unwrap();
+        Box::new(ScriptedCall::new(script, Arc::new(PromptLibrary::with_builtins()), "+15550100001", "+15550100100"))
+    }
+
+    /// Seconds of real waiting in host calls are not guest CPU time: a 30 ms budget survives them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiting_in_host_calls_is_not_charged_to_the_cpu_budget() {
+        let engine = engine(30);
+        let version = engine.load(crate::flow::BUILTIN_FLOWS[0].1).unwrap();
+        let settings = r#"{"greeting": "ivr-invalid", "options": {"1": {"hangup": "ivr-invalid"}}}"#;
+        let started = std::time::Instant::now();
+        let run = engine.run(&version, scripted("1s press 1"), settings, Trace::default()).await;
+        assert_eq!(run.exit, FlowExit::Completed, "{:?}", run.trace.entries());
+        assert!(started.elapsed() > Duration::from_secs(3), "the flow really waited");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_spinning_flow_is_stopped_at_its_budget() {
+        let engine = engine(50);
+        let wasm = std::fs::read(env!("SWITCHBOARD_TEST_FLOW_MISBEHAVE")).unwrap();
+        let version = engine.load(&wasm).unwrap();
+        let started = std::time::Instant::now();
+        let run = engine.run(&version, scripted(""), r#"{"mode": "spin"}"#, Trace::default()).await;
+        match run.exit {
+            FlowExit::Trapped(reason) => assert!(reason.starts_with("CPU budget exceeded"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(2), "stopped promptly: {:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn memory_hoarding_traps_at_the_cap() {
+        let engine = engine(5_000);
+        let wasm = std::fs::read(env!("SWITCHBOARD_TEST_FLOW_MISBEHAVE")).unwrap();
+        let version = engine.load(&wasm).unwrap();
+        let run = engine.run(&version, scripted(""), r#"{"mode": "grow"}"#, Trace::default()).await;
+        assert!(matches!(run.exit, FlowExit::Trapped(_)), "{:?}", run.exit);
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_flow() {
+        let engine = engine(50);
+        assert!(matches!(engine.load(b"not wasm"), Err(FlowError::NotAComponent(_))));
+        let core_module = wat::parse_str("(module)").unwrap();
+        assert!(matches!(engine.load(&core_module), Err(FlowError::NotAComponent(_))));
+        let foreign = wat::parse_str(r#"(component (import "acme:crm/lookup" (func)))"#).unwrap();
+        assert!(matches!(engine.load(&foreign), Err(FlowError::WrongWorld(_))));
+    }
+}

@@ -32,7 +32,12 @@ fn main() {
         cmd.args(["-p", &format!("flow-{name}")]);
     }
     // The outer build's flags are for the host, not for wasm.
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR"] {
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+    ] {
         cmd.env_remove(var);
     }
     let status = cmd.status().unwrap_or_else(|e| fail(&format!("cannot run cargo: {e}")));
@@ -45,10 +50,14 @@ fn main() {
     }
 
     let wasm_dir = target_dir.join(TARGET).join("flow");
-    let mut builtins = String::from("/// Built-in flows: (name, component bytes).\npub const BUILTIN_FLOWS: &[(&str, &[u8])] = &[\n");
+    let mut builtins =
+        String::from("/// Built-in flows: (name, component bytes).\npub const BUILTIN_FLOWS: &[(&str, &[u8])] = &[\n");
     for name in BUILTIN {
         let wasm = wasm_path(&wasm_dir, name);
-        builtins.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", wasm.display().to_string()));
+        builtins.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            wasm.display().to_string()
+        ));
     }
     builtins.push_str("];\n");
     std::fs::write(out_dir.join("builtin_flows.rs"), builtins).unwrap();
@@ -68,7 +77,11 @@ fn wasm_path(dir: &Path, name: &str) -> PathBuf {
 
 /// `<target>/<profile>/build/switchboard-<hash>/out` → `<target>`.
 fn workspace_target_dir(out_dir: &Path) -> PathBuf {
-    out_dir.ancestors().nth(4).map(Path::to_path_buf).unwrap_or_else(|| out_dir.join("target"))
+    out_dir
+        .ancestors()
+        .nth(4)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| out_dir.join("target"))
 }
 
 fn fail(message: &str) -> ! {

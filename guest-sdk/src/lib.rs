@@ -48,9 +48,7 @@ pub type FlowResult = Result<(), CallError>;
 
 /// Everything a flow usually needs.
 pub mod prelude {
-    pub use crate::{
-        CallApi, CallError, CollectOptions, Dial, DialOutcome, FlowResult, Target, log,
-    };
+    pub use crate::{CallApi, CallError, CollectOptions, Dial, DialOutcome, FlowResult, Target, log};
 }
 
 /// Exports `run` as the component's flow entry point.

@@ -7,9 +7,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use switchboard::call::{
-    CallControl, CallError, CallFacts, CollectOptions, DialOptions, DialOutcome, TimedLeg, Trace,
-};
+use switchboard::call::{CallControl, CallError, CallFacts, CollectOptions, DialOptions, DialOutcome, TimedLeg, Trace};
 use switchboard::flow::{BUILTIN_FLOWS, FlowEngine, FlowLimits};
 
 /// A call whose caller is gone by the time the flow first asks for anything.
@@ -48,10 +46,17 @@ impl CallControl for GoneCall {
 }
 
 fn flow_start(c: &mut Criterion) {
-    let engine = FlowEngine::new(FlowLimits { max_instances: 64, ..FlowLimits::default() }).unwrap();
+    let engine = FlowEngine::new(FlowLimits {
+        max_instances: 64,
+        ..FlowLimits::default()
+    })
+    .unwrap();
     let (_, wasm) = BUILTIN_FLOWS.iter().find(|(name, _)| *name == "ivr").unwrap();
     let version = engine.load(wasm).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let start_once = || async {
         let run = engine.run(&version, Box::new(GoneCall), "{}", Trace::default()).await;
         assert_eq!(run.trace.entries().len(), 1, "the flow reached its first host call");

@@ -81,17 +81,31 @@ impl ServeArgs {
             }
             None => FileConfig::default(),
         };
-        let rtp = self.rtp_ports.or(file.rtp_ports).unwrap_or_else(|| "10000-20000".into());
+        let rtp = self
+            .rtp_ports
+            .or(file.rtp_ports)
+            .unwrap_or_else(|| "10000-20000".into());
         Ok(Config {
-            sip_listen: self.sip_listen.or(file.sip_listen).unwrap_or(([0, 0, 0, 0], 5060).into()),
-            http_listen: self.http_listen.or(file.http_listen).unwrap_or(([127, 0, 0, 1], 8080).into()),
-            database: self.database.or(file.database).unwrap_or_else(|| "./switchboard.db".into()),
+            sip_listen: self
+                .sip_listen
+                .or(file.sip_listen)
+                .unwrap_or(([0, 0, 0, 0], 5060).into()),
+            http_listen: self
+                .http_listen
+                .or(file.http_listen)
+                .unwrap_or(([127, 0, 0, 1], 8080).into()),
+            database: self
+                .database
+                .or(file.database)
+                .unwrap_or_else(|| "./switchboard.db".into()),
             rtp_ports: parse_range(&rtp)?,
             media_ip: self.media_ip.or(file.media_ip),
-            trunks: self
-                .trunks
-                .or(file.trunks)
-                .unwrap_or_else(|| vec!["127.0.0.0/8".parse().expect("literal"), "::1/128".parse().expect("literal")]),
+            trunks: self.trunks.or(file.trunks).unwrap_or_else(|| {
+                vec![
+                    "127.0.0.0/8".parse().expect("literal"),
+                    "::1/128".parse().expect("literal"),
+                ]
+            }),
             api_token: self.api_token.or(file.api_token),
             flow_cpu: Duration::from_millis(self.flow_cpu_ms.or(file.flow_cpu_ms).unwrap_or(500)),
             max_calls: self.max_calls.or(file.max_calls).unwrap_or(1000).max(1),
@@ -102,7 +116,10 @@ impl ServeArgs {
 fn parse_range(text: &str) -> anyhow::Result<(u16, u16)> {
     let bad = || anyhow::anyhow!("RTP ports {text:?}: write FIRST-LAST, e.g. 10000-20000");
     let (a, b) = text.split_once('-').ok_or_else(bad)?;
-    let (a, b): (u16, u16) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+    let (a, b): (u16, u16) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
     if a < 1024 || b <= a {
         return Err(bad());
     }
@@ -117,8 +134,16 @@ mod tests {
     fn flags_beat_the_file_and_defaults_fill_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sb.toml");
-        std::fs::write(&path, "http_listen = \"127.0.0.1:9000\"\nsip_listen = \"127.0.0.1:5070\"\n").unwrap();
-        let args = ServeArgs { config: Some(path), sip_listen: Some("127.0.0.1:5080".parse().unwrap()), ..Default::default() };
+        std::fs::write(
+            &path,
+            "http_listen = \"127.0.0.1:9000\"\nsip_listen = \"127.0.0.1:5070\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            sip_listen: Some("127.0.0.1:5080".parse().unwrap()),
+            ..Default::default()
+        };
         let c = args.resolve().unwrap();
         assert_eq!(c.sip_listen, "127.0.0.1:5080".parse().unwrap());
         assert_eq!(c.http_listen, "127.0.0.1:9000".parse().unwrap());
@@ -133,7 +158,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sb.toml");
         std::fs::write(&path, "sip_port = 1\n").unwrap();
-        let err = ServeArgs { config: Some(path), ..Default::default() }.resolve().unwrap_err();
+        let err = ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
         assert!(err.to_string().contains("sip_port"), "{err}");
     }
 }

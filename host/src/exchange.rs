@@ -59,7 +59,10 @@ async fn handle_call(registry: &FlowRegistry, store: &Store, media: Arc<MediaEnv
 
     trace.push(format!("flow {} starts", &route.version.sha256[..12]));
     let call = Box::new(InboundCall::new(id.clone(), leg, media));
-    let run = registry.engine().run(&route.version, call, &route.assignment.settings, trace).await;
+    let run = registry
+        .engine()
+        .run(&route.version, call, &route.assignment.settings, trace)
+        .await;
     let (mut call, mut trace) = (run.call, run.trace);
 
     if let FlowExit::Failed(reason) | FlowExit::Trapped(reason) = &run.exit {

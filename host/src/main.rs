@@ -3,7 +3,11 @@ use switchboard::config::ServeArgs;
 use switchboard::simulate::{Simulation, simulate};
 
 #[derive(Parser)]
-#[command(name = "switchboard", version, about = "A telephone exchange whose call logic is WebAssembly")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "A telephone exchange whose call logic is WebAssembly"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,17 +61,31 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Serve(args) => args.resolve().and_then(|config| {
-            tokio::runtime::Runtime::new()?.block_on(switchboard::serve::serve(config))
+        Command::Serve(args) => args
+            .resolve()
+            .and_then(|config| tokio::runtime::Runtime::new()?.block_on(switchboard::serve::serve(config))),
+        Command::Flow {
+            command:
+                FlowCommand::Simulate {
+                    flow,
+                    settings,
+                    script,
+                    caller,
+                    dialled,
+                },
+        } => simulate(&Simulation {
+            flow,
+            settings,
+            script,
+            caller,
+            dialled,
+        })
+        .map(|(report, ok)| {
+            print!("{report}");
+            if !ok {
+                std::process::exit(1);
+            }
         }),
-        Command::Flow { command: FlowCommand::Simulate { flow, settings, script, caller, dialled } } => {
-            simulate(&Simulation { flow, settings, script, caller, dialled }).map(|(report, ok)| {
-                print!("{report}");
-                if !ok {
-                    std::process::exit(1);
-                }
-            })
-        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -21,7 +21,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     })?;
     let registry = Arc::new(FlowRegistry::new(store.clone(), engine));
     for (name, wasm) in BUILTIN_FLOWS {
-        registry.upload(name, wasm, true).await.map_err(|e| anyhow::anyhow!("built-in flow {name}: {e}"))?;
+        registry
+            .upload(name, wasm, true)
+            .await
+            .map_err(|e| anyhow::anyhow!("built-in flow {name}: {e}"))?;
     }
     registry.refresh().await?;
 
@@ -31,16 +34,31 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         prompts: Arc::new(PromptLibrary::with_builtins()),
         media_ip: config.media_ip,
     });
-    let exchange = Arc::new(Exchange { registry: registry.clone(), store: store.clone(), media });
+    let exchange = Arc::new(Exchange {
+        registry: registry.clone(),
+        store: store.clone(),
+        media,
+    });
     let sip = SipServer::start(config.sip_listen, TrunkAcl::new(config.trunks.clone()), exchange).await?;
 
-    let tokens = Tokens { configured: config.api_token.iter().map(|t| hash_token(t)).collect() };
-    let app = api::router(ApiState { registry, store, tokens });
+    let tokens = Tokens {
+        configured: config.api_token.iter().map(|t| hash_token(t)).collect(),
+    };
+    let app = api::router(ApiState {
+        registry,
+        store,
+        tokens,
+    });
     let listener = tokio::net::TcpListener::bind(config.http_listen).await?;
     let http = listener.local_addr()?;
 
     // One line for people and scripts (the tests read the bound ports from it).
-    println!("switchboard ready: sip=udp:{} http=http://{} database={}", sip.local_addr(), http, config.database);
+    println!(
+        "switchboard ready: sip=udp:{} http=http://{} database={}",
+        sip.local_addr(),
+        http,
+        config.database
+    );
     if let Some(token) = bootstrap {
         println!("API token (shown once, keep it): {token}");
     }

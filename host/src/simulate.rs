@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::call::script::{Script, ScriptedCall};
 use crate::call::Trace;
+use crate::call::script::{Script, ScriptedCall};
 use crate::flow::{BUILTIN_FLOWS, FlowEngine, FlowExit, FlowLimits};
 use crate::media::PromptLibrary;
 
@@ -27,21 +27,37 @@ pub fn simulate(sim: &Simulation) -> anyhow::Result<(String, bool)> {
         })?,
     };
     let script: Script = sim.script.parse().map_err(|e| anyhow::anyhow!("script: {e}"))?;
-    let settings: serde_json::Value =
-        serde_json::from_str(if sim.settings.trim().is_empty() { "{}" } else { &sim.settings })
-            .map_err(|e| anyhow::anyhow!("settings are not JSON: {e}"))?;
+    let settings: serde_json::Value = serde_json::from_str(if sim.settings.trim().is_empty() {
+        "{}"
+    } else {
+        &sim.settings
+    })
+    .map_err(|e| anyhow::anyhow!("settings are not JSON: {e}"))?;
 
-    let engine = FlowEngine::new(FlowLimits { max_instances: 4, ..FlowLimits::default() })?;
+    let engine = FlowEngine::new(FlowLimits {
+        max_instances: 4,
+        ..FlowLimits::default()
+    })?;
     let version = engine.load(&wasm)?;
     // A paused clock: every wait in the flow (a prompt, a digit timeout) passes instantly.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()?;
     let run = runtime.block_on(async {
         let prompts = Arc::new(PromptLibrary::with_builtins());
         let call = Box::new(ScriptedCall::new(script, prompts, &sim.caller, &sim.dialled));
-        engine.run(&version, call, &settings.to_string(), Trace::default()).await
+        engine
+            .run(&version, call, &settings.to_string(), Trace::default())
+            .await
     });
 
-    let mut out = format!("flow {} on a call from {} to {}\n", &version.sha256[..12], sim.caller, sim.dialled);
+    let mut out = format!(
+        "flow {} on a call from {} to {}\n",
+        &version.sha256[..12],
+        sim.caller,
+        sim.dialled
+    );
     for entry in run.trace.entries() {
         out.push_str(&format!("{:>9.3}s  {}\n", entry.at_ms as f64 / 1000.0, entry.event));
     }

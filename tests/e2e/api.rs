@@ -27,7 +27,11 @@ async fn api_refuses_bad_tokens_uploads_and_assignments_with_clear_errors() {
     // Not WebAssembly; a core module; a component that is not a flow.
     let core_module = b"\0asm\x01\0\0\0".to_vec();
     let foreign_component = wat_component("(component (import \"acme:crm/lookup\" (func)))");
-    for (what, bytes) in [("garbage", b"hello, I am not wasm".to_vec()), ("core module", core_module), ("foreign component", foreign_component)] {
+    for (what, bytes) in [
+        ("garbage", b"hello, I am not wasm".to_vec()),
+        ("core module", core_module),
+        ("foreign component", foreign_component),
+    ] {
         let r = server.upload("bad", bytes).await;
         assert_eq!(r.status(), 400, "{what}");
         let body: Value = r.json().await.unwrap();
@@ -35,12 +39,26 @@ async fn api_refuses_bad_tokens_uploads_and_assignments_with_clear_errors() {
         assert!(body["detail"].as_str().unwrap().len() > 10, "{what}: {body}");
     }
 
-    let put = |number: &str, body: Value| server.request(reqwest::Method::PUT, &format!("/numbers/{number}")).json(&body);
+    let put = |number: &str, body: Value| {
+        server
+            .request(reqwest::Method::PUT, &format!("/numbers/{number}"))
+            .json(&body)
+    };
     let cases = [
         ("5550100", json!({ "flow": "ivr" }), 422, "invalid number"),
         ("+15550100100", json!({ "flow": "no-such-flow" }), 422, "invalid flow"),
-        ("+15550100100", json!({ "flow": "ivr", "settings": [1, 2] }), 422, "invalid settings"),
-        ("+15550100100", json!({ "flow": "ivr", "colour": "blue" }), 422, "invalid JSON body"),
+        (
+            "+15550100100",
+            json!({ "flow": "ivr", "settings": [1, 2] }),
+            422,
+            "invalid settings",
+        ),
+        (
+            "+15550100100",
+            json!({ "flow": "ivr", "colour": "blue" }),
+            422,
+            "invalid JSON body",
+        ),
     ];
     for (number, body, status, error) in cases {
         let r = put(number, body.clone()).send().await.unwrap();
@@ -59,8 +77,25 @@ async fn api_refuses_bad_tokens_uploads_and_assignments_with_clear_errors() {
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid JSON body");
 
     // A good assignment is listed.
-    assert_eq!(put("+15550100100", json!({ "flow": "ivr", "settings": { "timeout_ms": 4000 } })).send().await.unwrap().status(), 200);
-    let numbers: Value = server.request(reqwest::Method::GET, "/numbers").send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        put(
+            "+15550100100",
+            json!({ "flow": "ivr", "settings": { "timeout_ms": 4000 } })
+        )
+        .send()
+        .await
+        .unwrap()
+        .status(),
+        200
+    );
+    let numbers: Value = server
+        .request(reqwest::Method::GET, "/numbers")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(numbers["numbers"][0]["number"], "+15550100100");
     assert_eq!(numbers["numbers"][0]["settings"]["timeout_ms"], 4000);
 }

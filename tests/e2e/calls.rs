@@ -32,7 +32,9 @@ fn rtp(data: &[u8]) -> Rtp {
 }
 
 fn prompt_samples(name: &str) -> usize {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts").join(format!("{name}.wav"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("prompts")
+        .join(format!("{name}.wav"));
     hound::WavReader::open(path).unwrap().len() as usize
 }
 
@@ -45,13 +47,19 @@ async fn ivr_call_plays_prompts_hears_a_digit_and_hangs_up() {
     server.assign("+15550100100", "ivr", serde_json::json!({})).await;
     let peer = RtpPeer::bind().await;
 
-    let caller = tokio::spawn(sipp::call(server.sip, sipp::caller_waits_for_bye(), "+15550100100", peer.port()));
+    let caller = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_waits_for_bye(),
+        "+15550100100",
+        peer.port(),
+    ));
     let exchange_rtp = peer.first_packet_from(Duration::from_secs(10)).await;
     let voice = Path::new(PCAPS).join("g711a.pcap");
     let audio = async { peer.play_pcap(&voice, exchange_rtp).await };
     let digit = async {
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        peer.play_pcap(&Path::new(PCAPS).join("dtmf_2833_1.pcap"), exchange_rtp).await;
+        peer.play_pcap(&Path::new(PCAPS).join("dtmf_2833_1.pcap"), exchange_rtp)
+            .await;
     };
     tokio::join!(audio, digit);
     let run = caller.await.unwrap();
@@ -60,31 +68,61 @@ async fn ivr_call_plays_prompts_hears_a_digit_and_hangs_up() {
     // What the caller heard: PCMA (as offered), one SSRC, consecutive sequence numbers,
     // 160 samples per 20 ms packet, a talkspurt (marker) at the start of each prompt.
     let packets: Vec<_> = peer.received().into_iter().map(|p| (p.at, rtp(&p.data))).collect();
-    assert!(packets.iter().all(|(_, p)| p.pt == 8 && p.payload_len == 160), "payload types/sizes");
+    assert!(
+        packets.iter().all(|(_, p)| p.pt == 8 && p.payload_len == 160),
+        "payload types/sizes"
+    );
     assert!(packets.iter().all(|(_, p)| p.ssrc == packets[0].1.ssrc));
     for pair in packets.windows(2) {
         let (a, b) = (pair[0].1, pair[1].1);
         assert_eq!(b.seq, a.seq.wrapping_add(1), "sequence gap");
         assert_eq!(b.ts, a.ts.wrapping_add(160), "timestamp step");
     }
-    let starts: Vec<usize> = packets.iter().enumerate().filter(|(_, (_, p))| p.marker).map(|(i, _)| i).collect();
-    assert_eq!(starts.len(), 2, "two prompts: the greeting (cut by the digit), then all-busy");
+    let starts: Vec<usize> = packets
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, p))| p.marker)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        starts.len(),
+        2,
+        "two prompts: the greeting (cut by the digit), then all-busy"
+    );
     let greeting = starts[1];
     let all_busy = &packets[starts[1]..];
     // The digit came 1.5 s after the first packet: the greeting stopped there (barge-in).
-    assert!((60..=110).contains(&greeting), "greeting packets before barge-in: {greeting}");
-    assert_eq!(all_busy.len(), prompt_samples("all-busy").div_ceil(160), "the whole all-busy prompt");
+    assert!(
+        (60..=110).contains(&greeting),
+        "greeting packets before barge-in: {greeting}"
+    );
+    assert_eq!(
+        all_busy.len(),
+        prompt_samples("all-busy").div_ceil(160),
+        "the whole all-busy prompt"
+    );
     // Paced every 20 ms: the prompt's packets span its length (allowing for scheduling jitter).
     let span = all_busy.last().unwrap().0 - all_busy[0].0;
     let expected = Duration::from_millis(20 * (all_busy.len() as u64 - 1));
-    assert!(span > expected.mul_f64(0.9) && span < expected.mul_f64(1.1), "span {span:?}, expected {expected:?}");
+    assert!(
+        span > expected.mul_f64(0.9) && span < expected.mul_f64(1.1),
+        "span {span:?}, expected {expected:?}"
+    );
 
     let record = server.call_record("+15550100100").await;
     let events = trace(&record);
     assert_eq!(record["outcome"], "completed", "{record:#}");
     assert!(record["answered_at"].is_i64());
-    assert!(events.iter().any(|e| e.starts_with("collect (prompt ivr-greeting") && e.ends_with("→ 1")), "{events:#?}");
-    assert!(events.iter().any(|e| e.contains("dial [Department(\"sales\")")), "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("collect (prompt ivr-greeting") && e.ends_with("→ 1")),
+        "{events:#?}"
+    );
+    assert!(
+        events.iter().any(|e| e.contains("dial [Department(\"sales\")")),
+        "{events:#?}"
+    );
     assert!(events.iter().any(|e| e == "play all-busy → ok"), "{events:#?}");
 }
 
@@ -100,7 +138,12 @@ async fn caller_bye_ends_the_call_and_the_pending_verb_returns_hangup() {
     let record = server.call_record("+15550100101").await;
     assert_eq!(record["outcome"], "caller-hangup", "{record:#}");
     let events = trace(&record);
-    assert!(events.iter().any(|e| e.starts_with("collect") && e.ends_with("error: hangup")), "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("collect") && e.ends_with("error: hangup")),
+        "{events:#?}"
+    );
     // About 2 s of greeting was sent before the BYE, and nothing after it.
     let heard = peer.received().len();
     assert!((80..=120).contains(&heard), "packets before hangup: {heard}");

@@ -51,16 +51,30 @@ impl Server {
                     return line;
                 }
             }
-            panic!("switchboard exited before it was ready: {}", std::fs::read_to_string(&log).unwrap_or_default());
+            panic!(
+                "switchboard exited before it was ready: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
         })
         .await
         .expect("switchboard did not start in time");
         let field = |key: &str| {
-            ready.split_whitespace().find_map(|w| w.strip_prefix(key)).unwrap_or_else(|| panic!("no {key} in {ready}")).to_string()
+            ready
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix(key))
+                .unwrap_or_else(|| panic!("no {key} in {ready}"))
+                .to_string()
         };
         let sip = field("sip=udp:").parse().unwrap();
         let http = field("http=");
-        Server { child, sip, http, log, _dir: dir, http_client: reqwest::Client::new() }
+        Server {
+            child,
+            sip,
+            http,
+            log,
+            _dir: dir,
+            http_client: reqwest::Client::new(),
+        }
     }
 
     /// The server's log so far (for assertion messages).
@@ -69,7 +83,9 @@ impl Server {
     }
 
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http_client.request(method, format!("{}{path}", self.http)).bearer_auth(TOKEN)
+        self.http_client
+            .request(method, format!("{}{path}", self.http))
+            .bearer_auth(TOKEN)
     }
 
     pub async fn assign(&self, number: &str, flow: &str, settings: Value) {
@@ -83,18 +99,38 @@ impl Server {
     }
 
     pub async fn upload(&self, name: &str, wasm: Vec<u8>) -> reqwest::Response {
-        self.request(reqwest::Method::POST, &format!("/flows?name={name}")).body(wasm).send().await.unwrap()
+        self.request(reqwest::Method::POST, &format!("/flows?name={name}"))
+            .body(wasm)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// The call record for calls to `dialled`, waiting for it to be written.
     pub async fn call_record(&self, dialled: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let calls: Value = self.request(reqwest::Method::GET, "/calls").send().await.unwrap().json().await.unwrap();
-            if let Some(c) = calls["calls"].as_array().unwrap().iter().find(|c| c["dialled"] == dialled) {
+            let calls: Value = self
+                .request(reqwest::Method::GET, "/calls")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if let Some(c) = calls["calls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["dialled"] == dialled)
+            {
                 return c.clone();
             }
-            assert!(Instant::now() < deadline, "no call record for {dialled}; log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "no call record for {dialled}; log:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -107,7 +143,12 @@ impl Server {
 
 /// The trace events of a call record.
 pub fn trace(record: &Value) -> Vec<String> {
-    record["trace"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap().to_string()).collect()
+    record["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// One received RTP datagram.
@@ -133,7 +174,11 @@ impl RtpPeer {
         let task = tokio::spawn(async move {
             let mut buf = [0u8; 2048];
             while let Ok((n, from)) = s.recv_from(&mut buf).await {
-                r.lock().push(Received { at: Instant::now(), from, data: buf[..n].to_vec() });
+                r.lock().push(Received {
+                    at: Instant::now(),
+                    from,
+                    data: buf[..n].to_vec(),
+                });
             }
         });
         RtpPeer { socket, received, task }

@@ -11,7 +11,11 @@ async fn misbehaving_flows_still_answer_the_caller_and_spare_other_calls() {
     assert_eq!(server.upload("misbehave", wasm).await.status(), 201);
     let cases = [
         ("+15550100201", serde_json::json!({ "mode": "trap" }), "trap"),
-        ("+15550100202", serde_json::json!({ "mode": "spin", "answer_first": true }), "CPU budget exceeded"),
+        (
+            "+15550100202",
+            serde_json::json!({ "mode": "spin", "answer_first": true }),
+            "CPU budget exceeded",
+        ),
         ("+15550100203", serde_json::json!({ "mode": "grow" }), "trap"),
     ];
     for (number, settings, _) in &cases {
@@ -20,7 +24,12 @@ async fn misbehaving_flows_still_answer_the_caller_and_spare_other_calls() {
     server.assign("+15550100200", "ivr", serde_json::json!({})).await;
 
     // All at once: the bad flows, and one good call that must not notice them.
-    let peers = [RtpPeer::bind().await, RtpPeer::bind().await, RtpPeer::bind().await, RtpPeer::bind().await];
+    let peers = [
+        RtpPeer::bind().await,
+        RtpPeer::bind().await,
+        RtpPeer::bind().await,
+        RtpPeer::bind().await,
+    ];
     let (good, bad0, bad1, bad2) = tokio::join!(
         sipp::call(server.sip, sipp::caller_hangs_up(3000), "+15550100200", peers[0].port()),
         sipp::call(server.sip, sipp::caller_waits_for_bye(), cases[0].0, peers[1].port()),
@@ -36,13 +45,28 @@ async fn misbehaving_flows_still_answer_the_caller_and_spare_other_calls() {
         let record = server.call_record(number).await;
         let events = trace(&record);
         assert_eq!(record["outcome"], "flow-trapped", "{record:#}");
-        assert!(events.iter().any(|e| e.starts_with("flow failed") && e.contains(reason)), "{number}: {events:#?}");
-        assert!(events.iter().any(|e| e == "fallback: played technical-difficulties"), "{events:#?}");
+        assert!(
+            events
+                .iter()
+                .any(|e| e.starts_with("flow failed") && e.contains(reason)),
+            "{number}: {events:#?}"
+        );
+        assert!(
+            events.iter().any(|e| e == "fallback: played technical-difficulties"),
+            "{events:#?}"
+        );
         // The apology was really sent.
-        assert!(peer.received().len() > 200, "{number}: {} packets", peer.received().len());
+        assert!(
+            peer.received().len() > 200,
+            "{number}: {} packets",
+            peer.received().len()
+        );
     }
     let good = server.call_record("+15550100200").await;
     assert_eq!(good["outcome"], "caller-hangup", "{good:#}");
     assert!(trace(&good).iter().any(|e| e == "answer → ok"));
-    assert!(peers[0].received().len() > 120, "the good call's greeting was cut short");
+    assert!(
+        peers[0].received().len() > 120,
+        "the good call's greeting was cut short"
+    );
 }

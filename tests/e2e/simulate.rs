@@ -4,8 +4,19 @@ use std::process::Command;
 use std::time::Instant;
 
 fn simulate(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_switchboard")).args(["flow", "simulate"]).args(args).output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["flow", "simulate"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 #[test]
@@ -15,7 +26,10 @@ fn ivr_timeout_takes_the_default_route_without_waiting() {
     assert!(ok, "{report}");
     // 5 s of silence after the greeting → the default route (sales), on the virtual clock.
     let line = report.lines().find(|l| l.contains("collect")).expect(&report);
-    assert!(line.trim_start().starts_with("9.764s") && line.ends_with("no digit (timeout)"), "{report}");
+    assert!(
+        line.trim_start().starts_with("9.764s") && line.ends_with("no digit (timeout)"),
+        "{report}"
+    );
     assert!(report.contains("no digit: default route"), "{report}");
     assert!(report.contains("dial [Department(\"sales\")@0ms]"), "{report}");
     assert!(started.elapsed().as_secs() < 10, "the simulation waited in real time");
@@ -24,10 +38,22 @@ fn ivr_timeout_takes_the_default_route_without_waiting() {
 #[test]
 fn ivr_digit_and_settings_choose_the_route() {
     let settings = r#"{"options": {"7": {"employee": "17"}}, "default": {"hangup": "all-busy"}}"#;
-    let (ok, report) = simulate(&["ivr", "--settings", settings, "--script", "1500ms press 7; dial answered 17 talk 20s"]);
+    let (ok, report) = simulate(&[
+        "ivr",
+        "--settings",
+        settings,
+        "--script",
+        "1500ms press 7; dial answered 17 talk 20s",
+    ]);
     assert!(ok, "{report}");
-    assert!(report.contains("collect (prompt ivr-greeting, max 1, first digit 5000 ms) → 7"), "{report}");
-    assert!(report.contains("dial [Employee(\"17\")@0ms] timeout 30000 ms → Answered"), "{report}");
+    assert!(
+        report.contains("collect (prompt ivr-greeting, max 1, first digit 5000 ms) → 7"),
+        "{report}"
+    );
+    assert!(
+        report.contains("dial [Employee(\"17\")@0ms] timeout 30000 ms → Answered"),
+        "{report}"
+    );
     assert!(report.ends_with("flow completed\n"), "{report}");
 }
 

@@ -125,14 +125,14 @@ pub fn caller_cancels(after_ms: u64) -> String {
         + &in_transaction("CANCEL", "")
         + r#"<recv response="200"/>
 <recv response="487"/>
-"#
-        + &in_transaction("ACK", "[peer_tag_param]");
+"# + &in_transaction("ACK", "[peer_tag_param]");
     scenario("caller cancels", &body)
 }
 
 /// Expects the INVITE to be refused with `status` (and ACKs it).
 pub fn caller_refused(status: u16) -> String {
-    let body = invite() + MAY_TRY + &format!("<recv response=\"{status}\"/>\n") + &in_transaction("ACK", "[peer_tag_param]");
+    let body =
+        invite() + MAY_TRY + &format!("<recv response=\"{status}\"/>\n") + &in_transaction("ACK", "[peer_tag_param]");
     scenario(&format!("caller refused with {status}"), &body)
 }
 
@@ -148,7 +148,16 @@ pub async fn call(server: SocketAddr, scenario: String, service: &'static str, r
     std::fs::write(&file, &scenario).unwrap();
     let output = tokio::process::Command::new("sipp")
         .arg(server.to_string())
-        .args(["-sf", file.to_str().unwrap(), "-s", service, "-m", "1", "-i", "127.0.0.1"])
+        .args([
+            "-sf",
+            file.to_str().unwrap(),
+            "-s",
+            service,
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+        ])
         .args(["-p", &super::harness::free_udp_port().to_string()])
         .args(["-mp", &super::harness::free_udp_port().to_string()])
         .args(["-key", "rtp_port", &rtp_port.to_string()])
@@ -157,7 +166,10 @@ pub async fn call(server: SocketAddr, scenario: String, service: &'static str, r
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output();
-    let output = tokio::time::timeout(Duration::from_secs(60), output).await.expect("sipp hung").expect("run sipp");
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .expect("sipp hung")
+        .expect("run sipp");
     let errors = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(Result::ok)

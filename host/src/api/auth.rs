@@ -20,8 +20,15 @@ pub fn hash_token(token: &str) -> String {
 }
 
 pub async fn require_token(State(s): State<ApiState>, request: Request, next: Next) -> Result<Response, ApiError> {
-    let header = request.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).filter(|t| !t.is_empty()) else {
+    let header = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let Some(token) = header
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    else {
         return Err(ApiError::unauthorized("send `Authorization: Bearer <token>`"));
     };
     let hash = hash_token(token);

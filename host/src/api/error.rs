@@ -15,25 +15,45 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn bad_request(error: &str, detail: &str) -> Self {
-        ApiError { status: StatusCode::BAD_REQUEST, error: error.into(), detail: detail.into() }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            error: error.into(),
+            detail: detail.into(),
+        }
     }
 
     /// 422 naming the field at fault.
     pub fn unprocessable(field: &str, detail: &str) -> Self {
-        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, error: format!("invalid {field}"), detail: detail.into() }
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            error: format!("invalid {field}"),
+            detail: detail.into(),
+        }
     }
 
     pub fn unauthorized(detail: &str) -> Self {
-        ApiError { status: StatusCode::UNAUTHORIZED, error: "unauthorized".into(), detail: detail.into() }
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            error: "unauthorized".into(),
+            detail: detail.into(),
+        }
     }
 
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "API request failed");
-        ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, error: "internal error".into(), detail: "see the server log".into() }
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "internal error".into(),
+            detail: "see the server log".into(),
+        }
     }
 
     pub fn from_json(rejection: JsonRejection) -> Self {
-        ApiError { status: rejection.status(), error: "invalid JSON body".into(), detail: rejection.body_text() }
+        ApiError {
+            status: rejection.status(),
+            error: "invalid JSON body".into(),
+            detail: rejection.body_text(),
+        }
     }
 }
 
@@ -41,7 +61,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(json!({ "error": self.error, "detail": self.detail }))).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert("www-authenticate", "Bearer".parse().expect("static header"));
+            response
+                .headers_mut()
+                .insert("www-authenticate", "Bearer".parse().expect("static header"));
         }
         response
     }

@@ -38,7 +38,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/calls", get(list_calls))
         .layer(DefaultBodyLimit::max(MAX_FLOW_BYTES))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
-    Router::new().route("/healthz", get(healthz)).merge(protected).with_state(state)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(protected)
+        .with_state(state)
 }
 
 async fn healthz() -> Json<Value> {
@@ -58,10 +61,16 @@ async fn upload_flow(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let name = q.name.unwrap_or_else(|| "custom".into());
     if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(ApiError::unprocessable("name", "use 1-64 letters, digits, '-', '_' or '.'"));
+        return Err(ApiError::unprocessable(
+            "name",
+            "use 1-64 letters, digits, '-', '_' or '.'",
+        ));
     }
     if body.is_empty() {
-        return Err(ApiError::bad_request("empty body", "send the .wasm component as the request body"));
+        return Err(ApiError::bad_request(
+            "empty body",
+            "send the .wasm component as the request body",
+        ));
     }
     let version = s.registry.upload(&name, &body, false).await.map_err(registry_error)?;
     Ok((
@@ -71,7 +80,9 @@ async fn upload_flow(
 }
 
 async fn list_flows(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "flows": s.store.list_flows().await.map_err(ApiError::internal)? })))
+    Ok(Json(
+        json!({ "flows": s.store.list_flows().await.map_err(ApiError::internal)? }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -99,14 +110,19 @@ async fn assign_number(
     body: Result<Json<AssignBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body.map_err(ApiError::from_json)?;
-    let assignment =
-        s.registry.assign(&number, &body.flow, &body.settings, &body.timezone).await.map_err(registry_error)?;
+    let assignment = s
+        .registry
+        .assign(&number, &body.flow, &body.settings, &body.timezone)
+        .await
+        .map_err(registry_error)?;
     Ok(Json(assignment_json(&assignment)))
 }
 
 async fn list_numbers(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let numbers = s.store.assignments().await.map_err(ApiError::internal)?;
-    Ok(Json(json!({ "numbers": numbers.iter().map(assignment_json).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "numbers": numbers.iter().map(assignment_json).collect::<Vec<_>>() }),
+    ))
 }
 
 fn assignment_json(a: &crate::store::Assignment) -> Value {

@@ -27,7 +27,11 @@ pub(crate) async fn collect_digits(
         None => None,
     };
     loop {
-        let timeout = if digits.is_empty() { opts.first_digit_timeout_ms } else { opts.inter_digit_timeout_ms };
+        let timeout = if digits.is_empty() {
+            opts.first_digit_timeout_ms
+        } else {
+            opts.inter_digit_timeout_ms
+        };
         let digit = match pending.take() {
             Some(d) => Some(d),
             None => source.digit_within(Duration::from_millis(timeout as u64)).await?,

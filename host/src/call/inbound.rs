@@ -36,13 +36,24 @@ pub struct InboundCall {
 
 impl InboundCall {
     pub fn new(id: String, leg: InboundLeg, env: Arc<MediaEnv>) -> Self {
-        InboundCall { id, leg, env, media: None, gone: false, ended: false, answered_at: None, reject_code: 480 }
+        InboundCall {
+            id,
+            leg,
+            env,
+            media: None,
+            gone: false,
+            ended: false,
+            answered_at: None,
+            reject_code: 480,
+        }
     }
 
     /// RTP packets (received, sent) so far.
     pub fn media_counters(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
-        self.media.as_ref().map_or((0, 0), |m| (m.stats().packets_in.load(Relaxed), m.stats().packets_out.load(Relaxed)))
+        self.media.as_ref().map_or((0, 0), |m| {
+            (m.stats().packets_in.load(Relaxed), m.stats().packets_out.load(Relaxed))
+        })
     }
 
     /// Ends the call from our side: BYE when answered, else a final response `code`.
@@ -71,11 +82,18 @@ impl InboundCall {
     }
 
     fn prompt(&self, name: &str) -> Result<crate::media::Prompt, CallError> {
-        self.env.prompts.get(name).ok_or_else(|| CallError::Invalid(format!("unknown prompt {name:?}")))
+        self.env
+            .prompts
+            .get(name)
+            .ok_or_else(|| CallError::Invalid(format!("unknown prompt {name:?}")))
     }
 
     /// Runs `work` until it completes or the caller leaves.
-    async fn until_hangup<T>(leg: &mut InboundLeg, gone: &mut bool, work: impl Future<Output = T>) -> Result<T, CallError> {
+    async fn until_hangup<T>(
+        leg: &mut InboundLeg,
+        gone: &mut bool,
+        work: impl Future<Output = T>,
+    ) -> Result<T, CallError> {
         tokio::pin!(work);
         loop {
             tokio::select! {
@@ -94,7 +112,9 @@ impl InboundCall {
 
     async fn media(&mut self) -> Result<&mut MediaSession, CallError> {
         self.answer().await?;
-        self.media.as_mut().ok_or_else(|| CallError::Failed("no media session".into()))
+        self.media
+            .as_mut()
+            .ok_or_else(|| CallError::Failed("no media session".into()))
     }
 }
 
@@ -117,7 +137,11 @@ impl CallControl for InboundCall {
     }
 
     fn facts(&self) -> super::CallFacts {
-        super::CallFacts { sip_call_id: self.leg.call_id.clone(), answered_at: self.answered_at, caller_gone: self.gone }
+        super::CallFacts {
+            sip_call_id: self.leg.call_id.clone(),
+            answered_at: self.answered_at,
+            caller_gone: self.gone,
+        }
     }
 
     async fn answer(&mut self) -> Result<(), CallError> {
@@ -136,11 +160,18 @@ impl CallControl for InboundCall {
             CallError::Failed(format!("SDP offer: {e}"))
         })?;
         let ip = self.env.media_ip.unwrap_or(self.leg.local.ip());
-        let socket = self.env.ports.bind(ip).await.map_err(|e| CallError::Failed(format!("RTP socket: {e}")))?;
+        let socket = self
+            .env
+            .ports
+            .bind(ip)
+            .await
+            .map_err(|e| CallError::Failed(format!("RTP socket: {e}")))?;
         let session = MediaSession::start(socket, offer);
         let local = session.local_addr().map_err(|e| CallError::Failed(e.to_string()))?;
         let sdp = session.offer().answer(local, rand::random::<u32>() as u64);
-        self.leg.answer(sdp).map_err(|e| CallError::Failed(format!("200 OK: {e}")))?;
+        self.leg
+            .answer(sdp)
+            .map_err(|e| CallError::Failed(format!("200 OK: {e}")))?;
         self.media = Some(session);
         self.answered_at = Some(unix_ms());
         Ok(())
@@ -172,7 +203,11 @@ impl CallControl for InboundCall {
     }
 
     async fn hangup(&mut self) {
-        let reason = if self.reject_code == 488 { "Not Acceptable Here" } else { "Temporarily Unavailable" };
+        let reason = if self.reject_code == 488 {
+            "Not Acceptable Here"
+        } else {
+            "Temporarily Unavailable"
+        };
         self.finish(self.reject_code, reason).await;
     }
 }

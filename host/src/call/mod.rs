@@ -57,7 +57,10 @@ pub struct DialOptions {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DialOutcome {
-    Answered { employee: Option<String>, talk_seconds: u32 },
+    Answered {
+        employee: Option<String>,
+        talk_seconds: u32,
+    },
     NoAnswer,
     Busy,
     Unavailable,

@@ -9,7 +9,9 @@ pub fn canonical(number: &str) -> String {
 
 /// Whether `number` is written as E.164: `+`, then 8 to 15 digits, the first not 0.
 pub fn is_e164(number: &str) -> bool {
-    let Some(digits) = number.strip_prefix('+') else { return false };
+    let Some(digits) = number.strip_prefix('+') else {
+        return false;
+    };
     (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
 }
 

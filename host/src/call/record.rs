@@ -24,7 +24,10 @@ const MAX_EVENT_LEN: usize = 500;
 
 impl Default for Trace {
     fn default() -> Self {
-        Trace { start: Instant::now(), entries: Vec::new() }
+        Trace {
+            start: Instant::now(),
+            entries: Vec::new(),
+        }
     }
 }
 
@@ -35,11 +38,17 @@ impl Trace {
         }
         let mut event = event.into();
         if event.len() > MAX_EVENT_LEN {
-            let cut = (0..=MAX_EVENT_LEN).rev().find(|i| event.is_char_boundary(*i)).unwrap_or(0);
+            let cut = (0..=MAX_EVENT_LEN)
+                .rev()
+                .find(|i| event.is_char_boundary(*i))
+                .unwrap_or(0);
             event.truncate(cut);
             event.push('…');
         }
-        self.entries.push(TraceEntry { at_ms: self.start.elapsed().as_millis() as u64, event });
+        self.entries.push(TraceEntry {
+            at_ms: self.start.elapsed().as_millis() as u64,
+            event,
+        });
     }
 
     pub fn entries(&self) -> &[TraceEntry] {

@@ -31,11 +31,17 @@ impl std::str::FromStr for Script {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let mut script = Script { presses: Vec::new(), hangup_at: None, dials: Vec::new() };
+        let mut script = Script {
+            presses: Vec::new(),
+            hangup_at: None,
+            dials: Vec::new(),
+        };
         for step in text.split([';', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
             let words: Vec<&str> = step.split_whitespace().collect();
             match words.as_slice() {
-                ["dial", outcome @ ..] => script.dials.push(parse_outcome(outcome).map_err(|e| format!("{step:?}: {e}"))?),
+                ["dial", outcome @ ..] => script
+                    .dials
+                    .push(parse_outcome(outcome).map_err(|e| format!("{step:?}: {e}"))?),
                 [time, "press", digits] => {
                     let at = parse_time(time)?;
                     for (i, d) in digits.chars().enumerate() {
@@ -144,7 +150,10 @@ impl ScriptedCall {
     }
 
     fn prompt_length(&self, name: &str) -> Result<Duration, CallError> {
-        let prompt = self.prompts.get(name).ok_or_else(|| CallError::Invalid(format!("unknown prompt {name:?}")))?;
+        let prompt = self
+            .prompts
+            .get(name)
+            .ok_or_else(|| CallError::Invalid(format!("unknown prompt {name:?}")))?;
         Ok(Duration::from_millis(prompt.duration_ms()))
     }
 
@@ -181,7 +190,11 @@ impl CallControl for ScriptedCall {
         self.answered
     }
     fn facts(&self) -> super::CallFacts {
-        super::CallFacts { sip_call_id: "simulated".into(), answered_at: None, caller_gone: self.caller_left }
+        super::CallFacts {
+            sip_call_id: "simulated".into(),
+            answered_at: None,
+            caller_gone: self.caller_left,
+        }
     }
 
     async fn answer(&mut self) -> Result<(), CallError> {
@@ -241,18 +254,32 @@ mod tests {
 
     #[test]
     fn reads_the_script_language() {
-        let s: Script = "1s press 2; 2.5s press 1#\n dial busy; dial answered 17 talk 30s; 10s hangup".parse().unwrap();
+        let s: Script = "1s press 2; 2.5s press 1#\n dial busy; dial answered 17 talk 30s; 10s hangup"
+            .parse()
+            .unwrap();
         assert_eq!(s.presses[0], (Duration::from_secs(1), '2'));
         assert_eq!(s.presses[2], (Duration::from_millis(2700), '#'));
         assert_eq!(s.hangup_at, Some(Duration::from_secs(10)));
-        assert_eq!(s.dials[1], DialOutcome::Answered { employee: Some("17".into()), talk_seconds: 30 });
+        assert_eq!(
+            s.dials[1],
+            DialOutcome::Answered {
+                employee: Some("17".into()),
+                talk_seconds: 30
+            }
+        );
         assert!("1s press x".parse::<Script>().is_err());
         assert!("soon hangup".parse::<Script>().is_err());
         assert!("dial maybe".parse::<Script>().is_err());
     }
 
     fn one_digit(timeout_ms: u32) -> CollectOptions {
-        CollectOptions { prompt: None, max_digits: 1, terminators: String::new(), first_digit_timeout_ms: timeout_ms, inter_digit_timeout_ms: timeout_ms }
+        CollectOptions {
+            prompt: None,
+            max_digits: 1,
+            terminators: String::new(),
+            first_digit_timeout_ms: timeout_ms,
+            inter_digit_timeout_ms: timeout_ms,
+        }
     }
 
     #[tokio::test(start_paused = true)]

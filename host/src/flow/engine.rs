@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder, UpdateDeadline,
+};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::bindings::{Flow, FlowPre};
@@ -139,7 +141,12 @@ impl FlowEngine {
                 std::thread::sleep(EPOCH_TICK);
             }
         })?;
-        Ok(FlowEngine { engine, linker: Arc::new(linker), limits, _ticker: ticker_stop })
+        Ok(FlowEngine {
+            engine,
+            linker: Arc::new(linker),
+            limits,
+            _ticker: ticker_stop,
+        })
     }
 
     pub fn sha256(wasm: &[u8]) -> String {
@@ -154,13 +161,25 @@ impl FlowEngine {
             ));
         }
         let component = Component::new(&self.engine, wasm).map_err(|e| FlowError::NotAComponent(format!("{e:#}")))?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| FlowError::WrongWorld(format!("{e:#}")))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| FlowError::WrongWorld(format!("{e:#}")))?;
         let pre = FlowPre::new(pre).map_err(|e| FlowError::WrongWorld(format!("{e:#}")))?;
-        Ok(Arc::new(FlowVersion { sha256: Self::sha256(wasm), pre }))
+        Ok(Arc::new(FlowVersion {
+            sha256: Self::sha256(wasm),
+            pre,
+        }))
     }
 
     /// Runs the flow on `call` until it returns, traps, overruns a limit, or the wall-clock cap.
-    pub async fn run(&self, version: &FlowVersion, call: Box<dyn CallControl>, settings: &str, trace: Trace) -> FlowRun {
+    pub async fn run(
+        &self,
+        version: &FlowVersion,
+        call: Box<dyn CallControl>,
+        settings: &str,
+        trace: Trace,
+    ) -> FlowRun {
         let state = FlowState {
             table: ResourceTable::new(),
             // No preopens, no env, no network: a flow reaches the world only through our imports.
@@ -256,7 +275,12 @@ mod tests {
 
     fn scripted(script: &str) -> Box<ScriptedCall> {
         let script: Script = script.parse().unwrap();
-        Box::new(ScriptedCall::new(script, Arc::new(PromptLibrary::with_builtins()), "+15550100001", "+15550100100"))
+        Box::new(ScriptedCall::new(
+            script,
+            Arc::new(PromptLibrary::with_builtins()),
+            "+15550100001",
+            "+15550100100",
+        ))
     }
 
     /// Seconds of real waiting in host calls are not guest CPU time: a 30 ms budget survives them.
@@ -266,7 +290,9 @@ mod tests {
         let version = engine.load(crate::flow::BUILTIN_FLOWS[0].1).unwrap();
         let settings = r#"{"greeting": "ivr-invalid", "options": {"1": {"hangup": "ivr-invalid"}}}"#;
         let started = std::time::Instant::now();
-        let run = engine.run(&version, scripted("1s press 1"), settings, Trace::default()).await;
+        let run = engine
+            .run(&version, scripted("1s press 1"), settings, Trace::default())
+            .await;
         assert_eq!(run.exit, FlowExit::Completed, "{:?}", run.trace.entries());
         assert!(started.elapsed() > Duration::from_secs(3), "the flow really waited");
     }
@@ -277,12 +303,18 @@ mod tests {
         let wasm = std::fs::read(env!("SWITCHBOARD_TEST_FLOW_MISBEHAVE")).unwrap();
         let version = engine.load(&wasm).unwrap();
         let started = std::time::Instant::now();
-        let run = engine.run(&version, scripted(""), r#"{"mode": "spin"}"#, Trace::default()).await;
+        let run = engine
+            .run(&version, scripted(""), r#"{"mode": "spin"}"#, Trace::default())
+            .await;
         match run.exit {
             FlowExit::Trapped(reason) => assert!(reason.starts_with("CPU budget exceeded"), "{reason}"),
             other => panic!("{other:?}"),
         }
-        assert!(started.elapsed() < Duration::from_secs(2), "stopped promptly: {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "stopped promptly: {:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]
@@ -290,7 +322,9 @@ mod tests {
         let engine = engine(5_000);
         let wasm = std::fs::read(env!("SWITCHBOARD_TEST_FLOW_MISBEHAVE")).unwrap();
         let version = engine.load(&wasm).unwrap();
-        let run = engine.run(&version, scripted(""), r#"{"mode": "grow"}"#, Trace::default()).await;
+        let run = engine
+            .run(&version, scripted(""), r#"{"mode": "grow"}"#, Trace::default())
+            .await;
         assert!(matches!(run.exit, FlowExit::Trapped(_)), "{:?}", run.exit);
     }
 

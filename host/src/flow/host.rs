@@ -31,7 +31,10 @@ pub struct FlowState {
 
 impl WasiView for FlowState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -105,8 +108,15 @@ impl HostCall for FlowState {
         let legs: Vec<call::TimedLeg> = legs.into_iter().map(Into::into).collect();
         let opts = call::DialOptions::from(opts);
         let r = self.call.dial(&legs, &opts).await;
-        let targets: Vec<String> = legs.iter().map(|l| format!("{:?}@{}ms", l.target, l.start_after_ms)).collect();
-        self.record(&format!("dial [{}] timeout {} ms", targets.join(", "), opts.timeout_ms), &r, |o| format!("{o:?}"));
+        let targets: Vec<String> = legs
+            .iter()
+            .map(|l| format!("{:?}@{}ms", l.target, l.start_after_ms))
+            .collect();
+        self.record(
+            &format!("dial [{}] timeout {} ms", targets.join(", "), opts.timeout_ms),
+            &r,
+            |o| format!("{o:?}"),
+        );
         Ok(r.map(Into::into).map_err(Into::into))
     }
 
@@ -172,13 +182,21 @@ impl From<wit::TimedLeg> for call::TimedLeg {
             wit::Target::Extension(s) => call::Target::Extension(s),
             wit::Target::External(s) => call::Target::External(s),
         };
-        call::TimedLeg { target, start_after_ms: l.start_after_ms, stop_after_ms: l.stop_after_ms }
+        call::TimedLeg {
+            target,
+            start_after_ms: l.start_after_ms,
+            stop_after_ms: l.stop_after_ms,
+        }
     }
 }
 
 impl From<wit::DialOptions> for call::DialOptions {
     fn from(o: wit::DialOptions) -> Self {
-        call::DialOptions { timeout_ms: o.timeout_ms, caller_id: o.caller_id, ringback: o.ringback }
+        call::DialOptions {
+            timeout_ms: o.timeout_ms,
+            caller_id: o.caller_id,
+            ringback: o.ringback,
+        }
     }
 }
 

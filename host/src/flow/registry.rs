@@ -48,7 +48,12 @@ pub struct FlowRegistry {
 
 impl FlowRegistry {
     pub fn new(store: Store, engine: FlowEngine) -> Self {
-        FlowRegistry { store, engine, versions: Mutex::default(), routes: ArcSwap::default() }
+        FlowRegistry {
+            store,
+            engine,
+            versions: Mutex::default(),
+            routes: ArcSwap::default(),
+        }
     }
 
     pub fn engine(&self) -> &FlowEngine {
@@ -81,21 +86,35 @@ impl FlowRegistry {
         if let Some(v) = self.versions.lock().get(sha) {
             return Ok(v.clone());
         }
-        let wasm = self.store.flow_wasm(sha).await?.ok_or_else(|| RegistryError::UnknownFlow(sha.into()))?;
+        let wasm = self
+            .store
+            .flow_wasm(sha)
+            .await?
+            .ok_or_else(|| RegistryError::UnknownFlow(sha.into()))?;
         let version = self.compile(&wasm).await?;
         self.versions.lock().insert(sha.to_string(), version.clone());
         Ok(version)
     }
 
     /// Assigns a flow (name or sha256) with its settings to a number.
-    pub async fn assign(&self, number: &str, flow: &str, settings: &serde_json::Value, timezone: &str) -> Result<Assignment, RegistryError> {
+    pub async fn assign(
+        &self,
+        number: &str,
+        flow: &str,
+        settings: &serde_json::Value,
+        timezone: &str,
+    ) -> Result<Assignment, RegistryError> {
         if !number::is_e164(number) {
             return Err(RegistryError::BadNumber(number.into()));
         }
         if !settings.is_object() {
             return Err(RegistryError::BadSettings);
         }
-        let sha = self.store.resolve_flow(flow).await?.ok_or_else(|| RegistryError::UnknownFlow(flow.into()))?;
+        let sha = self
+            .store
+            .resolve_flow(flow)
+            .await?
+            .ok_or_else(|| RegistryError::UnknownFlow(flow.into()))?;
         let assignment = Assignment {
             number: number.to_string(),
             timezone: timezone.to_string(),
@@ -115,7 +134,10 @@ impl FlowRegistry {
         for assignment in self.store.assignments().await? {
             match self.version(&assignment.flow_sha256).await {
                 Ok(version) => {
-                    table.insert(number::canonical(&assignment.number), Arc::new(Route { assignment, version }));
+                    table.insert(
+                        number::canonical(&assignment.number),
+                        Arc::new(Route { assignment, version }),
+                    );
                 }
                 Err(e) => tracing::error!(number = %assignment.number, error = %e, "cannot load the assigned flow"),
             }

@@ -40,10 +40,15 @@ impl Prompt {
         let samples = match spec.sample_rate {
             SAMPLE_RATE => samples,
             // Averaging pairs is a crude low-pass before decimation; good enough for speech prompts.
-            16_000 => samples.chunks(2).map(|p| ((p[0] as i32 + *p.get(1).unwrap_or(&p[0]) as i32) / 2) as i16).collect(),
+            16_000 => samples
+                .chunks(2)
+                .map(|p| ((p[0] as i32 + *p.get(1).unwrap_or(&p[0]) as i32) / 2) as i16)
+                .collect(),
             other => return Err(PromptError::Unsupported(format!("{other} Hz"))),
         };
-        Ok(Prompt { samples: samples.into() })
+        Ok(Prompt {
+            samples: samples.into(),
+        })
     }
 
     pub fn samples(&self) -> &[i16] {
@@ -66,7 +71,10 @@ const BUILTIN: &[(&str, &[u8])] = &[
     ("ivr-greeting", include_bytes!("../../prompts/ivr-greeting.wav")),
     ("ivr-invalid", include_bytes!("../../prompts/ivr-invalid.wav")),
     ("all-busy", include_bytes!("../../prompts/all-busy.wav")),
-    ("technical-difficulties", include_bytes!("../../prompts/technical-difficulties.wav")),
+    (
+        "technical-difficulties",
+        include_bytes!("../../prompts/technical-difficulties.wav"),
+    ),
 ];
 
 impl PromptLibrary {
@@ -94,7 +102,12 @@ mod tests {
     use super::*;
 
     fn wav(rate: u32, channels: u16, samples: usize) -> Vec<u8> {
-        let spec = hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let mut out = Cursor::new(Vec::new());
         let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
         for i in 0..samples {
@@ -119,8 +132,17 @@ mod tests {
 
     #[test]
     fn refuses_other_formats() {
-        assert!(matches!(Prompt::from_wav(&wav(44100, 1, 10)), Err(PromptError::Unsupported(_))));
-        assert!(matches!(Prompt::from_wav(&wav(8000, 2, 10)), Err(PromptError::Unsupported(_))));
-        assert!(matches!(Prompt::from_wav(b"RIFF nonsense"), Err(PromptError::NotWav(_))));
+        assert!(matches!(
+            Prompt::from_wav(&wav(44100, 1, 10)),
+            Err(PromptError::Unsupported(_))
+        ));
+        assert!(matches!(
+            Prompt::from_wav(&wav(8000, 2, 10)),
+            Err(PromptError::Unsupported(_))
+        ));
+        assert!(matches!(
+            Prompt::from_wav(b"RIFF nonsense"),
+            Err(PromptError::NotWav(_))
+        ));
     }
 }

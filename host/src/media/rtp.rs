@@ -58,7 +58,12 @@ pub struct RtpSender {
 
 impl RtpSender {
     pub fn new(ssrc: u32, first_sequence: u16, first_timestamp: u32) -> Self {
-        RtpSender { ssrc, sequence: first_sequence, timestamp: first_timestamp, talkspurt: true }
+        RtpSender {
+            ssrc,
+            sequence: first_sequence,
+            timestamp: first_timestamp,
+            talkspurt: true,
+        }
     }
 
     /// Writes header + payload into `buf` and returns the packet length; advances the stream by
@@ -94,7 +99,10 @@ mod tests {
         let n = s.write(&mut buf, 0, &[0xff; 160], 160);
         let p = RtpPacket::parse(&buf[..n]).unwrap();
         assert!(p.marker);
-        assert_eq!((p.payload_type, p.sequence, p.timestamp, p.ssrc), (0, 65535, 1000, 0xdead_beef));
+        assert_eq!(
+            (p.payload_type, p.sequence, p.timestamp, p.ssrc),
+            (0, 65535, 1000, 0xdead_beef)
+        );
         assert_eq!(p.payload.len(), 160);
         let n = s.write(&mut buf, 0, &[0xff; 160], 160);
         let p = RtpPacket::parse(&buf[..n]).unwrap();

@@ -92,8 +92,7 @@ impl MediaOffer {
             .unwrap_or_default()
             .parse()
             .map_err(|_| SdpError::Malformed(format!("bad address {}", connection.address)))?;
-        let port = u16::try_from(audio.media_name.port.value)
-            .map_err(|_| SdpError::Malformed("bad port".into()))?;
+        let port = u16::try_from(audio.media_name.port.value).map_err(|_| SdpError::Malformed("bad port".into()))?;
 
         let rtpmaps: Vec<(u8, &str)> = audio
             .attributes
@@ -131,7 +130,13 @@ impl MediaOffer {
             .and_then(|v| v.trim().parse::<u32>().ok())
             .filter(|p| (10..=60).contains(p) && p % 10 == 0)
             .unwrap_or(20);
-        Ok(MediaOffer { remote: SocketAddr::new(ip, port), codec, payload_type, telephone_event, ptime })
+        Ok(MediaOffer {
+            remote: SocketAddr::new(ip, port),
+            codec,
+            payload_type,
+            telephone_event,
+            ptime,
+        })
     }
 
     /// Our answer: the chosen codec and telephone-event, our RTP address.
@@ -166,7 +171,10 @@ mod tests {
     fn sipp_offer_gives_pcma_with_events() {
         let o = MediaOffer::parse(SIPP_OFFER.as_bytes()).unwrap();
         assert_eq!(o.remote, "127.0.0.1:6000".parse().unwrap());
-        assert_eq!((o.codec, o.payload_type, o.telephone_event, o.ptime), (Codec::Pcma, 8, Some(101), 20));
+        assert_eq!(
+            (o.codec, o.payload_type, o.telephone_event, o.ptime),
+            (Codec::Pcma, 8, Some(101), 20)
+        );
         let answer = o.answer("127.0.0.1:10000".parse().unwrap(), 7);
         assert!(answer.contains("m=audio 10000 RTP/AVP 8 101\r\n"), "{answer}");
         assert!(MediaOffer::parse(answer.as_bytes()).is_ok());
@@ -183,7 +191,9 @@ mod tests {
 
     #[test]
     fn refusals() {
-        let no_common = SIPP_OFFER.replace("RTP/AVP 8 101", "RTP/AVP 18").replace("a=rtpmap:8 PCMA/8000\r\n", "");
+        let no_common = SIPP_OFFER
+            .replace("RTP/AVP 8 101", "RTP/AVP 18")
+            .replace("a=rtpmap:8 PCMA/8000\r\n", "");
         assert_eq!(MediaOffer::parse(no_common.as_bytes()), Err(SdpError::NoCommonCodec));
         assert!(matches!(MediaOffer::parse(b"garbage"), Err(SdpError::Malformed(_))));
         let video_only = SIPP_OFFER.replace("m=audio", "m=video");

@@ -25,7 +25,11 @@ pub struct PortRange {
 impl PortRange {
     pub fn new(first: u16, last: u16) -> Self {
         let first = first + first % 2;
-        PortRange { first, last: last.max(first), next: AtomicU16::new(first) }
+        PortRange {
+            first,
+            last: last.max(first),
+            next: AtomicU16::new(first),
+        }
     }
 
     /// Binds the next free even port, wrapping around the range once.
@@ -35,14 +39,21 @@ impl PortRange {
             let port = self
                 .next
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
-                    Some(if p.saturating_add(2) > self.last { self.first } else { p + 2 })
+                    Some(if p.saturating_add(2) > self.last {
+                        self.first
+                    } else {
+                        p + 2
+                    })
                 })
                 .unwrap_or(self.first);
             if let Ok(socket) = UdpSocket::bind(SocketAddr::new(ip, port)).await {
                 return Ok(socket);
             }
         }
-        Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free RTP port in the range"))
+        Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "no free RTP port in the range",
+        ))
     }
 }
 
@@ -75,9 +86,21 @@ impl MediaSession {
         let socket = Arc::new(socket);
         let (digit_tx, digits) = mpsc::unbounded_channel();
         let stats = Arc::new(MediaStats::default());
-        let receiver = tokio::spawn(receive_loop(socket.clone(), offer.telephone_event, digit_tx, stats.clone()));
+        let receiver = tokio::spawn(receive_loop(
+            socket.clone(),
+            offer.telephone_event,
+            digit_tx,
+            stats.clone(),
+        ));
         let sender = RtpSender::new(rand::random(), rand::random(), rand::random());
-        MediaSession { socket, offer, sender, digits, stats, receiver }
+        MediaSession {
+            socket,
+            offer,
+            sender,
+            digits,
+            stats,
+            receiver,
+        }
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -113,7 +136,12 @@ impl MediaSession {
             for (out, sample) in payload.iter_mut().zip(frame.iter().chain(std::iter::repeat(&0))) {
                 *out = codec.encode(*sample);
             }
-            let n = self.sender.write(&mut packet, self.offer.payload_type, &payload, samples_per_packet as u32);
+            let n = self.sender.write(
+                &mut packet,
+                self.offer.payload_type,
+                &payload,
+                samples_per_packet as u32,
+            );
             // A lost datagram is a media glitch, not a reason to stop the prompt.
             if self.socket.send_to(&packet[..n], self.offer.remote).await.is_ok() {
                 self.stats.packets_out.fetch_add(1, Ordering::Relaxed);
@@ -143,8 +171,12 @@ async fn receive_loop(
     let mut buf = [0u8; 2048];
     let mut dtmf = DtmfReceiver::default();
     loop {
-        let Ok((n, _from)) = socket.recv_from(&mut buf).await else { continue };
-        let Some(packet) = RtpPacket::parse(&buf[..n]) else { continue };
+        let Ok((n, _from)) = socket.recv_from(&mut buf).await else {
+            continue;
+        };
+        let Some(packet) = RtpPacket::parse(&buf[..n]) else {
+            continue;
+        };
         stats.packets_in.fetch_add(1, Ordering::Relaxed);
         if Some(packet.payload_type) == telephone_event
             && let Some(digit) = dtmf.on_packet(packet.timestamp, packet.payload)

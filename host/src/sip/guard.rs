@@ -33,7 +33,11 @@ pub fn inspect(datagram: &[u8]) -> Verdict {
 
 fn check_request(raw: &[u8], req: &rsipstack::sip::Request) -> Verdict {
     if req.version != rsipstack::sip::Version::V2 {
-        return if req.method == Method::Ack { Verdict::Drop } else { reply(raw, 505, "Version Not Supported", "only SIP/2.0") };
+        return if req.method == Method::Ack {
+            Verdict::Drop
+        } else {
+            reply(raw, 505, "Version Not Supported", "only SIP/2.0")
+        };
     }
     if let Some(declared) = raw_header(raw, &["content-length", "l"]) {
         match declared.trim().parse::<usize>() {
@@ -42,7 +46,11 @@ fn check_request(raw: &[u8], req: &rsipstack::sip::Request) -> Verdict {
             Err(_) => return Verdict::Drop,
         }
     }
-    let method_ok = req.cseq_header().ok().and_then(|c| c.method().ok()).map(|m| m == req.method);
+    let method_ok = req
+        .cseq_header()
+        .ok()
+        .and_then(|c| c.method().ok())
+        .map(|m| m == req.method);
     let problem = if req.via_header().is_err() {
         Some("missing or bad Via")
     } else if req.from_header().and_then(|h| h.uri()).is_err() {
@@ -76,10 +84,17 @@ fn reject_unparsed(raw: &[u8], error: &str) -> Verdict {
     if version.starts_with("SIP/") && version != "SIP/2.0" {
         return reply(raw, 505, "Version Not Supported", "only SIP/2.0");
     }
-    let is_token = method.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
+    let is_token = method
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
     let known = Method::all().iter().any(|m| m.to_string() == method);
     if is_token && !known && version == "SIP/2.0" && parts.next().is_none() {
-        return reply(raw, 501, "Not Implemented", &format!("method {method} is not supported"));
+        return reply(
+            raw,
+            501,
+            "Not Implemented",
+            &format!("method {method} is not supported"),
+        );
     }
     reply(raw, 400, "Bad Request", error)
 }
@@ -91,7 +106,9 @@ fn reply(raw: &[u8], code: u16, phrase: &str, reason: &str) -> Verdict {
     let mut out = format!("SIP/2.0 {code} {phrase}\r\n");
     let mut has_via = false;
     for line in unfold(head).iter().skip(1) {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let name = name.trim().to_ascii_lowercase();
         let value = value.trim();
         match name.as_str() {
@@ -101,7 +118,11 @@ fn reply(raw: &[u8], code: u16, phrase: &str, reason: &str) -> Verdict {
             }
             "from" | "f" => out.push_str(&format!("From: {value}\r\n")),
             "to" | "t" => {
-                let tag = if value.contains(";tag=") { String::new() } else { format!(";tag={}", super::new_tag()) };
+                let tag = if value.contains(";tag=") {
+                    String::new()
+                } else {
+                    format!(";tag={}", super::new_tag())
+                };
                 out.push_str(&format!("To: {value}{tag}\r\n"));
             }
             "call-id" | "i" => out.push_str(&format!("Call-ID: {value}\r\n")),
@@ -112,8 +133,14 @@ fn reply(raw: &[u8], code: u16, phrase: &str, reason: &str) -> Verdict {
     if !has_via {
         return Verdict::Drop; // nowhere to send a response
     }
-    let reason: String = reason.chars().filter(|c| *c != '"' && !c.is_control()).take(120).collect();
-    out.push_str(&format!("Warning: 399 switchboard \"{reason}\"\r\nContent-Length: 0\r\n\r\n"));
+    let reason: String = reason
+        .chars()
+        .filter(|c| *c != '"' && !c.is_control())
+        .take(120)
+        .collect();
+    out.push_str(&format!(
+        "Warning: 399 switchboard \"{reason}\"\r\nContent-Length: 0\r\n\r\n"
+    ));
     Verdict::Reply(out.into_bytes())
 }
 
@@ -137,7 +164,9 @@ fn raw_header(raw: &[u8], names: &[&str]) -> Option<String> {
     let head = text.split("\r\n\r\n").next()?;
     unfold(head).into_iter().skip(1).find_map(|line| {
         let (name, value) = line.split_once(':')?;
-        names.contains(&name.trim().to_ascii_lowercase().as_str()).then(|| value.trim().to_string())
+        names
+            .contains(&name.trim().to_ascii_lowercase().as_str())
+            .then(|| value.trim().to_string())
     })
 }
 
@@ -164,7 +193,9 @@ mod tests {
 
     #[test]
     fn extension_method_is_not_implemented() {
-        let m = OPTIONS.replace("OPTIONS sip", "NEWMETHOD sip").replace("1 OPTIONS", "1 NEWMETHOD");
+        let m = OPTIONS
+            .replace("OPTIONS sip", "NEWMETHOD sip")
+            .replace("1 OPTIONS", "1 NEWMETHOD");
         assert_eq!(status(inspect(m.as_bytes())), "SIP/2.0 501 Not Implemented");
     }
 
@@ -192,13 +223,20 @@ mod tests {
 
     #[test]
     fn no_via_no_answer() {
-        let m = OPTIONS.replace("Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n", "").replace("1 OPTIONS", "1 INVITE");
+        let m = OPTIONS
+            .replace("Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n", "")
+            .replace("1 OPTIONS", "1 INVITE");
         assert_eq!(inspect(m.as_bytes()), Verdict::Drop);
     }
 
     #[test]
     fn garbage_is_dropped_or_refused_without_panic() {
-        for junk in [&b"\x00\x01\x02"[..], b"INVITE", b"INVITE sip:x SIP/2.0\r\n\r\n", b"SIP/2.0 200 OK\r\n"] {
+        for junk in [
+            &b"\x00\x01\x02"[..],
+            b"INVITE",
+            b"INVITE sip:x SIP/2.0\r\n\r\n",
+            b"SIP/2.0 200 OK\r\n",
+        ] {
             let _ = inspect(junk);
         }
     }

@@ -47,18 +47,29 @@ impl InboundLeg {
         dialogs: Arc<DialogLayer>,
         source: SocketAddr,
         local: SocketAddr,
-    ) -> Result<Self, (Transaction, rsipstack::Error)> {
+    ) -> Option<Self> {
         let (state_tx, events) = dialogs.new_dialog_state_channel();
-        let contact = match rsipstack::sip::Uri::try_from(format!("sip:switchboard@{local}").as_str()) {
-            Ok(uri) => uri,
-            Err(e) => return Err((tx, e.into())),
+        let contact = rsipstack::sip::Uri::try_from(format!("sip:switchboard@{local}").as_str());
+        let created = match contact {
+            Ok(c) => dialogs.get_or_create_server_invite(&tx, state_tx, None, Some(c)),
+            Err(e) => Err(e.into()),
         };
-        let dialog = match dialogs.get_or_create_server_invite(&tx, state_tx, None, Some(contact)) {
+        let dialog = match created {
             Ok(d) => d,
-            Err(e) => return Err((tx, e)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot create a dialog for the INVITE");
+                super::reply(tx, StatusCode::BadRequest, vec![]);
+                return None;
+            }
         };
         let req = &tx.original;
-        let caller = req.from_header().and_then(|h| h.uri()).ok().and_then(|u| u.auth).map(|a| a.user).unwrap_or_default();
+        let caller = req
+            .from_header()
+            .and_then(|h| h.uri())
+            .ok()
+            .and_then(|u| u.auth)
+            .map(|a| a.user)
+            .unwrap_or_default();
         let dialled = req.uri.auth.as_ref().map(|a| a.user.clone()).unwrap_or_default();
         let call_id = req.call_id_header().map(|h| h.value().to_string()).unwrap_or_default();
         let offer = req.body.clone();
@@ -70,7 +81,17 @@ impl InboundLeg {
                 tracing::debug!(error = %e, "INVITE transaction ended with an error");
             }
         });
-        Ok(InboundLeg { dialog, dialogs, events, call_id, caller, dialled, source, local, offer })
+        Some(InboundLeg {
+            dialog,
+            dialogs,
+            events,
+            call_id,
+            caller,
+            dialled,
+            source,
+            local,
+            offer,
+        })
     }
 
     /// 180 Ringing.
@@ -87,7 +108,9 @@ impl InboundLeg {
 
     /// A final error response to the INVITE (before answer).
     pub fn reject(&self, code: u16, reason: &str) {
-        let _ = self.dialog.reject(Some(StatusCode::from(code)), Some(reason.to_string()));
+        let _ = self
+            .dialog
+            .reject(Some(StatusCode::from(code)), Some(reason.to_string()));
     }
 
     /// BYE to the caller (after answer).

@@ -25,7 +25,13 @@ use tokio_util::sync::CancellationToken;
 pub use leg::{InboundLeg, LegEvent};
 
 /// The methods this server handles (advertised in Allow).
-const ALLOWED: &[Method] = &[Method::Invite, Method::Ack, Method::Bye, Method::Cancel, Method::Options];
+const ALLOWED: &[Method] = &[
+    Method::Invite,
+    Method::Ack,
+    Method::Bye,
+    Method::Cancel,
+    Method::Options,
+];
 
 /// Receives new inbound calls. Implemented by the exchange's composition root.
 pub trait InviteHandler: Send + Sync + 'static {
@@ -77,7 +83,11 @@ impl SipServer {
         });
         tokio::spawn(dispatch(incoming, dialogs, acl, handler, local));
         tracing::info!(%local, "SIP listening (UDP)");
-        Ok(SipServer { endpoint, local, cancel })
+        Ok(SipServer {
+            endpoint,
+            local,
+            cancel,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -98,7 +108,12 @@ async fn dispatch(
     local: SocketAddr,
 ) {
     while let Some(mut tx) = incoming.recv().await {
-        let in_dialog = tx.original.to_header().ok().and_then(|t| t.tag().ok().flatten()).is_some();
+        let in_dialog = tx
+            .original
+            .to_header()
+            .ok()
+            .and_then(|t| t.tag().ok().flatten())
+            .is_some();
         if in_dialog {
             match dialogs.match_dialog(&tx) {
                 Some(Dialog::Invite(mut dialog)) => {
@@ -121,7 +136,13 @@ async fn dispatch(
     }
 }
 
-fn on_invite(tx: Transaction, dialogs: &Arc<DialogLayer>, acl: &TrunkAcl, handler: &dyn InviteHandler, local: SocketAddr) {
+fn on_invite(
+    tx: Transaction,
+    dialogs: &Arc<DialogLayer>,
+    acl: &TrunkAcl,
+    handler: &dyn InviteHandler,
+    local: SocketAddr,
+) {
     let Some(source) = source_of(&tx.original) else {
         return reply(tx, StatusCode::BadRequest, vec![]);
     };
@@ -130,12 +151,10 @@ fn on_invite(tx: Transaction, dialogs: &Arc<DialogLayer>, acl: &TrunkAcl, handle
         return reply(tx, StatusCode::Forbidden, vec![]);
     }
     let local_ip = reachable_ip(local, source);
-    match leg::InboundLeg::accept_transaction(tx, dialogs.clone(), source, SocketAddr::new(local_ip, local.port())) {
-        Ok(leg) => handler.on_invite(leg),
-        Err((tx, e)) => {
-            tracing::warn!(error = %e, "cannot create a dialog for the INVITE");
-            reply(tx, StatusCode::BadRequest, vec![]);
-        }
+    if let Some(leg) =
+        leg::InboundLeg::accept_transaction(tx, dialogs.clone(), source, SocketAddr::new(local_ip, local.port()))
+    {
+        handler.on_invite(leg);
     }
 }
 
@@ -153,7 +172,9 @@ fn source_of(req: &rsipstack::sip::Request) -> Option<SocketAddr> {
         rsipstack::sip::Param::Rport(port) => *port,
         _ => None,
     });
-    let port = rport.or_else(|| sent_by.port.as_ref().map(|p| p.value())).unwrap_or(5060);
+    let port = rport
+        .or_else(|| sent_by.port.as_ref().map(|p| p.value()))
+        .unwrap_or(5060);
     Some(SocketAddr::new(ip, port))
 }
 

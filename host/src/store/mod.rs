@@ -40,13 +40,20 @@ impl Store {
     /// Opens (creating if missing) the database at `url` (`sqlite://path` or a plain path) and
     /// runs the migrations.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
-        let url = if url.starts_with("sqlite:") { url.to_string() } else { format!("sqlite://{url}") };
+        let url = if url.starts_with("sqlite:") {
+            url.to_string()
+        } else {
+            format!("sqlite://{url}")
+        };
         let options = SqliteConnectOptions::from_str(&url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Store { pool })
     }
@@ -97,7 +104,10 @@ impl Store {
     }
 
     pub async fn flow_wasm(&self, sha256: &str) -> sqlx::Result<Option<Vec<u8>>> {
-        sqlx::query_scalar("SELECT wasm FROM flows WHERE sha256 = ?").bind(sha256).fetch_optional(&self.pool).await
+        sqlx::query_scalar("SELECT wasm FROM flows WHERE sha256 = ?")
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await
     }
 
     pub async fn assign(&self, a: &Assignment) -> sqlx::Result<()> {
@@ -118,9 +128,10 @@ impl Store {
     }
 
     pub async fn assignments(&self) -> sqlx::Result<Vec<Assignment>> {
-        let rows = sqlx::query("SELECT number, timezone, flow_sha256, settings, updated_at FROM numbers ORDER BY number")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT number, timezone, flow_sha256, settings, updated_at FROM numbers ORDER BY number")
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows
             .iter()
             .map(|r| Assignment {
@@ -201,6 +212,8 @@ impl Store {
     }
 
     pub async fn token_count(&self) -> sqlx::Result<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(&self.pool).await
+        sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens")
+            .fetch_one(&self.pool)
+            .await
     }
 }

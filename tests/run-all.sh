@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, lints, unit tests, flow tests and the end-to-end tests against
+# real SIP peers on loopback. Installs the peers (sipp from Debian's sip-tester) when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_packages=()
+command -v sipp >/dev/null || need_packages+=(sip-tester)
+if ((${#need_packages[@]})); then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "installing ${need_packages[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_packages[@]}" >/dev/null
+  else
+    echo "error: the end-to-end tests need: ${need_packages[*]} (e.g. sudo apt-get install ${need_packages[*]})" >&2
+    exit 1
+  fi
+fi
+# The built-in flows are WebAssembly components; rustup adds the target from rust-toolchain.toml
+# on first use, but an already-installed toolchain needs it added explicitly.
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  rustup target add wasm32-wasip2
+fi
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace

@@ -57,6 +57,8 @@ async fn handle_call(registry: &FlowRegistry, store: &Store, media: Arc<MediaEnv
         return;
     };
 
+    // The exchange has taken the call: tell the caller while the flow decides what to do.
+    leg.ringing();
     trace.push(format!("flow {} starts", &route.version.sha256[..12]));
     let call = Box::new(InboundCall::new(id.clone(), leg, media));
     let run = registry

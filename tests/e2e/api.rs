@@ -103,3 +103,30 @@ async fn api_refuses_bad_tokens_uploads_and_assignments_with_clear_errors() {
 fn wat_component(text: &str) -> Vec<u8> {
     wat::parse_str(text).expect("valid WAT")
 }
+
+/// A fresh install prints a token once; it works, survives a restart with the data, and is not
+/// printed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_token_is_printed_once_and_survives_a_restart() {
+    let (mut server, printed) = Server::start_in(tempfile::tempdir().unwrap(), None).await;
+    let token = printed
+        .iter()
+        .find_map(|l| l.strip_prefix("API token (shown once, keep it): "))
+        .unwrap_or_else(|| panic!("no token in {printed:?}"))
+        .to_string();
+    server.use_token(&token);
+    server.assign("+15550100300", "ivr", json!({})).await;
+
+    let (mut again, printed) = Server::start_in(server.stop().await, None).await;
+    assert!(!printed.iter().any(|l| l.contains("API token")), "{printed:?}");
+    again.use_token(&token);
+    let numbers: Value = again
+        .request(reqwest::Method::GET, "/numbers")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(numbers["numbers"][0]["number"], "+15550100300", "{numbers}");
+}

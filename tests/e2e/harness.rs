@@ -24,29 +24,42 @@ pub struct Server {
     pub sip: SocketAddr,
     pub http: String,
     log: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     http_client: reqwest::Client,
+    token: Option<String>,
 }
 
 impl Server {
+    /// A fresh exchange that accepts [`TOKEN`].
     pub async fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), Some(TOKEN)).await.0
+    }
+
+    /// Starts the exchange on the database in `dir`; returns it and what it printed on stdout.
+    pub async fn start_in(dir: tempfile::TempDir, token: Option<&str>) -> (Server, Vec<String>) {
         let log = dir.path().join("switchboard.log");
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        command
             .arg("serve")
             .args(["--sip-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
             .arg("--database")
             .arg(dir.path().join("switchboard.db"))
-            .env("SWITCHBOARD_API_TOKEN", TOKEN)
-            .env("RUST_LOG", "info,switchboard=debug,rsipstack=warn")
+            .env_remove("SWITCHBOARD_API_TOKEN")
+            .env("RUST_LOG", "info,switchboard=debug,rsipstack=warn");
+        if let Some(token) = token {
+            command.env("SWITCHBOARD_API_TOKEN", token);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .kill_on_drop(true)
             .spawn()
             .expect("start switchboard");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut printed = Vec::new();
         let ready = tokio::time::timeout(Duration::from_secs(60), async {
             while let Some(line) = lines.next_line().await.unwrap() {
+                printed.push(line.clone());
                 if line.starts_with("switchboard ready:") {
                     return line;
                 }
@@ -67,14 +80,31 @@ impl Server {
         };
         let sip = field("sip=udp:").parse().unwrap();
         let http = field("http=");
-        Server {
+        // The line after "ready" may carry the bootstrap token.
+        if let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_millis(300), lines.next_line()).await {
+            printed.push(line);
+        }
+        let server = Server {
             child,
             sip,
             http,
             log,
-            _dir: dir,
+            dir,
             http_client: reqwest::Client::new(),
-        }
+            token: token.map(str::to_owned),
+        };
+        (server, printed)
+    }
+
+    /// Stops the exchange and hands back its data directory (to start it again on the same data).
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        self.child.kill().await.unwrap();
+        self.dir
+    }
+
+    /// Uses another token for the API from now on.
+    pub fn use_token(&mut self, token: &str) {
+        self.token = Some(token.to_owned());
     }
 
     /// The server's log so far (for assertion messages).
@@ -83,9 +113,11 @@ impl Server {
     }
 
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http_client
-            .request(method, format!("{}{path}", self.http))
-            .bearer_auth(TOKEN)
+        let request = self.http_client.request(method, format!("{}{path}", self.http));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
     }
 
     pub async fn assign(&self, number: &str, flow: &str, settings: Value) {

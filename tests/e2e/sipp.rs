@@ -120,7 +120,8 @@ Content-Length: 0
 /// Gives up before an answer: CANCEL after `after_ms`, expects 200 (CANCEL) and 487 (INVITE).
 pub fn caller_cancels(after_ms: u64) -> String {
     let body = invite()
-        + "<recv response=\"100\"/>\n"
+        + MAY_TRY
+        + "<recv response=\"180\"/>\n"
         + &format!("<pause milliseconds=\"{after_ms}\"/>\n")
         + &in_transaction("CANCEL", "")
         + r#"<recv response="200"/>

@@ -88,14 +88,7 @@ async fn api_refuses_bad_tokens_uploads_and_assignments_with_clear_errors() {
         .status(),
         200
     );
-    let numbers: Value = server
-        .request(reqwest::Method::GET, "/numbers")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let numbers = server.get_json("/numbers").await;
     assert_eq!(numbers["numbers"][0]["number"], "+15550100100");
     assert_eq!(numbers["numbers"][0]["settings"]["timeout_ms"], 4000);
 }
@@ -120,13 +113,6 @@ async fn bootstrap_token_is_printed_once_and_survives_a_restart() {
     let (mut again, printed) = Server::start_in(server.stop().await, None).await;
     assert!(!printed.iter().any(|l| l.contains("API token")), "{printed:?}");
     again.use_token(&token);
-    let numbers: Value = again
-        .request(reqwest::Method::GET, "/numbers")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let numbers = again.get_json("/numbers").await;
     assert_eq!(numbers["numbers"][0]["number"], "+15550100300", "{numbers}");
 }

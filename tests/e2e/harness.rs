@@ -138,18 +138,18 @@ impl Server {
             .unwrap()
     }
 
+    /// GET `path` and its JSON body.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.request(reqwest::Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
     /// The call record for calls to `dialled`, waiting for it to be written.
     pub async fn call_record(&self, dialled: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let calls: Value = self
-                .request(reqwest::Method::GET, "/calls")
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let calls = self.get_json("/calls").await;
             if let Some(c) = calls["calls"]
                 .as_array()
                 .unwrap()

@@ -9,7 +9,11 @@ wasmtime::component::bindgen!({
     world: "flow",
     imports: { default: async | trappable },
     exports: { default: async },
-    with: { "switchboard:flow/call.call": super::host::CallHandle },
+    with: { "switchboard:flow/call.call": CallHandle },
 });
 
 pub use self::switchboard::flow::types;
+
+/// The `call` resource. A flow instance serves exactly one call, held in the store's state, so
+/// the handle carries nothing.
+pub struct CallHandle;

@@ -20,8 +20,8 @@ use wasmtime::{
 };
 use wasmtime_wasi::WasiCtxBuilder;
 
-use super::bindings::{Flow, FlowPre};
-use super::host::{CallHandle, FlowState};
+use super::bindings::{CallHandle, Flow, FlowPre};
+use super::host::FlowState;
 use crate::call::{CallControl, Trace};
 
 const EPOCH_TICK: Duration = Duration::from_millis(10);

@@ -3,14 +3,11 @@
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::bindings::CallHandle;
 use super::bindings::switchboard::flow::call::{Host as CallHost, HostCall};
 use super::bindings::types::{self as wit, Host as TypesHost};
 use super::bindings::wasi::logging::logging::{self, Level};
 use crate::call::{self, CallControl, Trace};
-
-/// The `call` resource. A flow instance serves exactly one call, held in [`FlowState`], so the
-/// handle carries nothing.
-pub struct CallHandle;
 
 /// Caps on what a guest can make the host keep.
 const MAX_LOG_BYTES_PER_CALL: usize = 64 * 1024;

@@ -1,7 +1,7 @@
 //! The harness: starts the real binary on free loopback ports, talks to its API, and owns the
 //! caller's RTP endpoint.
 
-use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -13,11 +13,6 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::UdpSocket;
 
 pub const TOKEN: &str = "e2e-secret-token";
-
-/// A free UDP port on loopback (released for the caller to bind; good enough on a test box).
-pub fn free_udp_port() -> u16 {
-    StdUdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 pub struct Server {
     child: tokio::process::Child,

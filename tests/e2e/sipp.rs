@@ -159,8 +159,6 @@ pub async fn call(server: SocketAddr, scenario: String, service: &'static str, r
             "-i",
             "127.0.0.1",
         ])
-        .args(["-p", &super::harness::free_udp_port().to_string()])
-        .args(["-mp", &super::harness::free_udp_port().to_string()])
         .args(["-key", "rtp_port", &rtp_port.to_string()])
         .args(["-timeout", "40s", "-timeout_error", "-nostdin", "-trace_err"])
         .current_dir(dir.path())

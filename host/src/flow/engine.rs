@@ -111,7 +111,12 @@ impl FlowEngine {
             .max_memory_size(limits.memory_bytes)
             .max_memories_per_component(1)
             .table_elements(10_000)
-            .linear_memory_keep_resident(64 << 10);
+            // Reset a finished call's memory and tables by memset instead of madvise: releasing
+            // pages costs page faults on the next call and TLB shootdowns across cores, which
+            // made up most of a flow start (19 µs → 7 µs p50, docs/benchmarks.md). Only pages a
+            // flow touched stay resident, at most this much per pool slot.
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(64 << 10);
         let mut config = Config::new();
         config
             .wasm_component_model(true)

@@ -26,6 +26,11 @@ impl PlatformUdpSocket for GuardedSocket {
             let (n, from) = self.0.recv_from(buf).await?;
             match guard::inspect(&buf[..n]) {
                 Verdict::Pass => return Ok((n, from)),
+                Verdict::Rewrite(canonical) if canonical.len() <= buf.len() => {
+                    buf[..canonical.len()].copy_from_slice(&canonical);
+                    return Ok((canonical.len(), from));
+                }
+                Verdict::Rewrite(_) => tracing::debug!(%from, "canonical form does not fit the buffer"),
                 Verdict::Reply(response) => {
                     tracing::info!(%from, status = %String::from_utf8_lossy(&response[..12.min(response.len())]), "refused a malformed request");
                     // Answer where it came from (RFC 3261 §18.2.2 with rport): never elsewhere.

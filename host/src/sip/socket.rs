@@ -24,7 +24,12 @@ impl PlatformUdpSocket for GuardedSocket {
     async fn recv_from(&self, buf: &mut [u8]) -> rsipstack::Result<(usize, SocketAddr)> {
         loop {
             let (n, from) = self.0.recv_from(buf).await?;
-            match guard::inspect(&buf[..n]) {
+            // A parser bug must cost one datagram, never the SIP receive loop.
+            let verdict = std::panic::catch_unwind(|| guard::inspect(&buf[..n])).unwrap_or_else(|_| {
+                tracing::error!(%from, datagram = %String::from_utf8_lossy(&buf[..n]), "the SIP parser panicked");
+                Verdict::Drop
+            });
+            match verdict {
                 Verdict::Pass => return Ok((n, from)),
                 Verdict::Rewrite(canonical) if canonical.len() <= buf.len() => {
                     buf[..canonical.len()].copy_from_slice(&canonical);

@@ -23,20 +23,26 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_target_dir(&out_dir).join("flows"));
 
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    // The flows build with the repository's pinned toolchain (rust-toolchain.toml), whichever
+    // toolchain runs the outer build (e.g. `cargo +nightly fuzz`): so `cargo` from PATH (the
+    // rustup proxy, when there is one) and none of the outer toolchain's overrides.
+    let mut cmd = Command::new("cargo");
     cmd.current_dir(&root)
         .args(["build", "--profile", "flow", "--target", TARGET, "--target-dir"])
         .arg(&target_dir);
     for name in BUILTIN.iter().chain(TEST_ONLY) {
         cmd.args(["-p", &format!("flow-{name}")]);
     }
-    // The outer build's flags are for the host, not for wasm.
+    // The outer build's flags and toolchain are for the host, not for wasm.
     for var in [
         "RUSTFLAGS",
         "CARGO_ENCODED_RUSTFLAGS",
         "CARGO_BUILD_TARGET",
         "CARGO_TARGET_DIR",
+        "RUSTUP_TOOLCHAIN",
+        "RUSTC",
+        "RUSTDOC",
+        "CARGO",
     ] {
         cmd.env_remove(var);
     }

@@ -109,13 +109,6 @@ impl InboundCall {
             }
         }
     }
-
-    async fn media(&mut self) -> Result<&mut MediaSession, CallError> {
-        self.answer().await?;
-        self.media
-            .as_mut()
-            .ok_or_else(|| CallError::Failed("no media session".into()))
-    }
 }
 
 #[async_trait::async_trait]
@@ -179,9 +172,9 @@ impl CallControl for InboundCall {
 
     async fn play(&mut self, prompt: &str) -> Result<(), CallError> {
         let prompt = self.prompt(prompt)?;
-        self.media().await?;
+        self.answer().await?;
         let Self { leg, gone, media, .. } = self;
-        let media = media.as_mut().expect("answered above");
+        let media = session(media)?;
         Self::until_hangup(leg, gone, media.play(&prompt, false)).await?;
         Ok(())
     }
@@ -190,7 +183,7 @@ impl CallControl for InboundCall {
         if let Some(p) = &opts.prompt {
             self.prompt(p)?;
         }
-        self.media().await?;
+        self.answer().await?;
         collect_digits(self, opts).await
     }
 
@@ -220,7 +213,7 @@ impl DigitSource for InboundCall {
             return Err(CallError::Hangup);
         }
         let Self { leg, gone, media, .. } = self;
-        let media = media.as_mut().ok_or(CallError::Failed("not answered".into()))?;
+        let media = session(media)?;
         match Self::until_hangup(leg, gone, media.play(&prompt, true)).await? {
             PlayEnd::Finished => Ok(None),
             PlayEnd::Interrupted(d) => Ok(Some(d)),
@@ -232,8 +225,15 @@ impl DigitSource for InboundCall {
             return Err(CallError::Hangup);
         }
         let Self { leg, gone, media, .. } = self;
-        let media = media.as_mut().ok_or(CallError::Failed("not answered".into()))?;
+        let media = session(media)?;
         let wait = tokio::time::timeout(timeout, media.next_digit());
         Ok(Self::until_hangup(leg, gone, wait).await?.ok().flatten())
     }
+}
+
+/// The media session of an answered call.
+fn session(media: &mut Option<MediaSession>) -> Result<&mut MediaSession, CallError> {
+    media
+        .as_mut()
+        .ok_or_else(|| CallError::Failed("the call is not answered".into()))
 }

@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// Networks allowed to deliver calls (trunks), comma-separated CIDRs [default: 127.0.0.0/8,::1/128].
     #[arg(long, env = "SWITCHBOARD_TRUNKS", value_delimiter = ',')]
     pub trunks: Option<Vec<IpNet>>,
+    /// Digest realm employees' phones authenticate in [default: switchboard]. Passwords are
+    /// stored as hashes that include it: changing it means setting passwords again.
+    #[arg(long, env = "SWITCHBOARD_SIP_REALM")]
+    pub sip_realm: Option<String>,
     /// An API token to accept (besides those in the database).
     #[arg(long, env = "SWITCHBOARD_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
@@ -52,6 +56,7 @@ struct FileConfig {
     rtp_ports: Option<String>,
     media_ip: Option<IpAddr>,
     trunks: Option<Vec<IpNet>>,
+    sip_realm: Option<String>,
     api_token: Option<String>,
     flow_cpu_ms: Option<u64>,
     max_calls: Option<u32>,
@@ -66,6 +71,7 @@ pub struct Config {
     pub rtp_ports: (u16, u16),
     pub media_ip: Option<IpAddr>,
     pub trunks: Vec<IpNet>,
+    pub sip_realm: String,
     pub api_token: Option<String>,
     pub flow_cpu: Duration,
     pub max_calls: u32,
@@ -106,6 +112,10 @@ impl ServeArgs {
                     "::1/128".parse().expect("literal"),
                 ]
             }),
+            sip_realm: self
+                .sip_realm
+                .or(file.sip_realm)
+                .unwrap_or_else(|| "switchboard".into()),
             api_token: self.api_token.or(file.api_token),
             flow_cpu: Duration::from_millis(self.flow_cpu_ms.or(file.flow_cpu_ms).unwrap_or(500)),
             max_calls: self.max_calls.or(file.max_calls).unwrap_or(1000).max(1),

@@ -8,8 +8,9 @@ use crate::call::record::unix_ms;
 use crate::config::Config;
 use crate::exchange::Exchange;
 use crate::flow::{BUILTIN_FLOWS, FlowEngine, FlowLimits, FlowRegistry};
+use crate::location::StoreLocation;
 use crate::media::{PortRange, PromptLibrary};
-use crate::sip::{SipServer, TrunkAcl};
+use crate::sip::{Registrar, SipServer, TrunkAcl};
 use crate::store::Store;
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -39,7 +40,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store: store.clone(),
         media,
     });
-    let sip = SipServer::start(config.sip_listen, TrunkAcl::new(config.trunks.clone()), exchange).await?;
+    let registrar = Arc::new(Registrar::new(
+        config.sip_realm.clone(),
+        store.secret("nonce").await?,
+        Arc::new(StoreLocation(store.clone())),
+    ));
+    let sip = SipServer::start(
+        config.sip_listen,
+        TrunkAcl::new(config.trunks.clone()),
+        exchange,
+        registrar,
+    )
+    .await?;
 
     let tokens = Tokens {
         configured: config.api_token.iter().map(|t| hash_token(t)).collect(),
@@ -48,6 +60,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         registry,
         store,
         tokens,
+        realm: config.sip_realm.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.http_listen).await?;
     let http = listener.local_addr()?;

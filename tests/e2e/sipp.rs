@@ -142,8 +142,41 @@ pub struct SippRun {
     pub output: String,
 }
 
+/// A phone registering as `[service]` with the credentials given to sipp (`-au`/`-ap`): the
+/// first REGISTER is challenged, the second answers the challenge and must get `status`.
+pub fn phone_registers(status: u16) -> String {
+    let register = |cseq: u32, auth: &str| {
+        format!(
+            r#"<send retrans="500"><![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: <sip:[service]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]>
+Call-ID: [call_id]
+CSeq: {cseq} REGISTER
+Contact: <sip:[service]@[local_ip]:[local_port]>
+Expires: 300
+{auth}Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+"#
+        )
+    };
+    let body = register(1, "")
+        + "<recv response=\"401\" auth=\"true\"/>\n"
+        + &register(2, "[authentication]\n")
+        + &format!("<recv response=\"{status}\"/>\n");
+    scenario(&format!("phone registers, expects {status}"), &body)
+}
+
 /// Runs one call of `scenario` against `server`, dialling `service`, offering RTP at `rtp_port`.
 pub async fn call(server: SocketAddr, scenario: String, service: &'static str, rtp_port: u16) -> SippRun {
+    run(server, scenario, service, &["-key", "rtp_port", &rtp_port.to_string()]).await
+}
+
+/// Runs `scenario` once against `server` as `service`, with more sipp arguments.
+pub async fn run(server: SocketAddr, scenario: String, service: &str, args: &[&str]) -> SippRun {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("scenario.xml");
     std::fs::write(&file, &scenario).unwrap();
@@ -159,7 +192,7 @@ pub async fn call(server: SocketAddr, scenario: String, service: &'static str, r
             "-i",
             "127.0.0.1",
         ])
-        .args(["-key", "rtp_port", &rtp_port.to_string()])
+        .args(args)
         .args(["-timeout", "40s", "-timeout_error", "-nostdin", "-trace_err"])
         .current_dir(dir.path())
         .stdin(Stdio::null())

@@ -28,6 +28,8 @@ pub struct ApiState {
     pub registry: Arc<FlowRegistry>,
     pub store: Store,
     pub tokens: Tokens,
+    /// The SIP digest realm, part of every stored password hash.
+    pub realm: String,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -36,6 +38,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/numbers", get(list_numbers))
         .route("/numbers/{number}", put(assign_number))
         .route("/calls", get(list_calls))
+        .route("/employees", post(add_employee).get(list_employees))
+        .route("/registrations", get(list_registrations))
         .layer(DefaultBodyLimit::max(MAX_FLOW_BYTES))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
@@ -144,6 +148,66 @@ async fn list_calls(State(s): State<ApiState>, Query(q): Query<CallsQuery>) -> R
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
     let calls = s.store.call_records(limit).await.map_err(ApiError::internal)?;
     Ok(Json(json!({ "calls": calls })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewEmployee {
+    /// SIP user name and API login: lower-case letters, digits, `.`, `_`, `-`.
+    login: String,
+    /// At least 8 characters; kept only as the SIP digest hash.
+    password: String,
+    /// 2 to 6 digits.
+    extension: String,
+    #[serde(default)]
+    name: String,
+}
+
+async fn add_employee(
+    State(s): State<ApiState>,
+    body: Result<Json<NewEmployee>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(e) = body.map_err(ApiError::from_json)?;
+    let login_ok = (1..=64).contains(&e.login.len())
+        && e.login
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if !login_ok {
+        return Err(ApiError::unprocessable(
+            "login",
+            "use 1-64 lower-case letters, digits, '.', '_' or '-'",
+        ));
+    }
+    if e.password.chars().count() < 8 {
+        return Err(ApiError::unprocessable("password", "use at least 8 characters"));
+    }
+    if !(2..=6).contains(&e.extension.len()) || !e.extension.chars().all(|c| c.is_ascii_digit()) {
+        return Err(ApiError::unprocessable("extension", "use 2 to 6 digits"));
+    }
+    let ha1 = crate::sip::digest::ha1(&e.login, &s.realm, &e.password);
+    let now = crate::call::record::unix_ms();
+    match s
+        .store
+        .add_employee(&e.login, &e.name, &e.extension, &ha1, now)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Some(created) => Ok((StatusCode::CREATED, Json(json!(created)))),
+        None => Err(ApiError::unprocessable("login", "the login or the extension is taken")),
+    }
+}
+
+async fn list_employees(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        json!({ "employees": s.store.employees().await.map_err(ApiError::internal)? }),
+    ))
+}
+
+async fn list_registrations(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let now = crate::sip::unix_secs() as i64;
+    Ok(Json(
+        json!({ "registrations": s.store.registrations(None, now).await.map_err(ApiError::internal)? }),
+    ))
 }
 
 fn registry_error(e: RegistryError) -> ApiError {

@@ -4,8 +4,10 @@
 //! from a trunk to an [`InviteHandler`] as an [`InboundLeg`]: a UAS dialog the call layer can
 //! ring, answer, reject and hang up, and that reports the caller's CANCEL or BYE.
 
+pub mod digest;
 pub mod guard;
 mod leg;
+pub mod registrar;
 mod socket;
 
 use std::net::{IpAddr, SocketAddr};
@@ -23,6 +25,7 @@ use rsipstack::{EndpointBuilder, transaction::endpoint::Endpoint};
 use tokio_util::sync::CancellationToken;
 
 pub use leg::{InboundLeg, LegEvent};
+pub use registrar::{Binding, Location, Registrar};
 
 /// The methods this server handles (advertised in Allow).
 const ALLOWED: &[Method] = &[
@@ -60,7 +63,12 @@ pub struct SipServer {
 
 impl SipServer {
     /// Binds the UDP port and starts serving.
-    pub async fn start(listen: SocketAddr, acl: TrunkAcl, handler: Arc<dyn InviteHandler>) -> anyhow::Result<Self> {
+    pub async fn start(
+        listen: SocketAddr,
+        acl: TrunkAcl,
+        handler: Arc<dyn InviteHandler>,
+        registrar: Arc<Registrar>,
+    ) -> anyhow::Result<Self> {
         let cancel = CancellationToken::new();
         let socket = socket::GuardedSocket::bind(listen).await?;
         let local = socket.local_addr()?;
@@ -81,7 +89,7 @@ impl SipServer {
                 tracing::error!(error = %e, "SIP endpoint stopped");
             }
         });
-        tokio::spawn(dispatch(incoming, dialogs, acl, handler, local));
+        tokio::spawn(dispatch(incoming, dialogs, acl, handler, registrar, local));
         tracing::info!(%local, "SIP listening (UDP)");
         Ok(SipServer {
             endpoint,
@@ -105,6 +113,7 @@ async fn dispatch(
     dialogs: Arc<DialogLayer>,
     acl: TrunkAcl,
     handler: Arc<dyn InviteHandler>,
+    registrar: Arc<Registrar>,
     local: SocketAddr,
 ) {
     while let Some(mut tx) = incoming.recv().await {
@@ -130,6 +139,13 @@ async fn dispatch(
         match tx.original.method {
             Method::Invite => on_invite(tx, &dialogs, &acl, handler.as_ref(), local),
             Method::Options => reply(tx, StatusCode::OK, vec![allow_header()]),
+            Method::Register => match source_of(&tx.original) {
+                Some(source) => {
+                    let registrar = registrar.clone();
+                    tokio::spawn(async move { registrar.handle(tx, source).await });
+                }
+                None => reply(tx, StatusCode::BadRequest, vec![]),
+            },
             Method::Bye => reply(tx, StatusCode::CallTransactionDoesNotExist, vec![]),
             _ => reply(tx, StatusCode::MethodNotAllowed, vec![allow_header()]),
         }
@@ -201,6 +217,14 @@ pub fn reachable_ip(local: SocketAddr, peer: SocketAddr) -> IpAddr {
 fn allow_header() -> Header {
     let methods: Vec<String> = ALLOWED.iter().map(ToString::to_string).collect();
     Header::Allow(methods.join(", ").into())
+}
+
+/// Unix time in seconds.
+pub fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 /// A fresh random tag for To/From.

@@ -27,6 +27,24 @@ pub struct FlowInfo {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Employee {
+    pub id: i64,
+    pub login: String,
+    pub name: String,
+    pub extension: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Registration {
+    pub employee_id: i64,
+    pub login: String,
+    pub contact: String,
+    pub source: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Assignment {
     pub number: String,
     pub timezone: String,
@@ -213,6 +231,135 @@ impl Store {
 
     pub async fn token_count(&self) -> sqlx::Result<i64> {
         sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Creates an employee; `Ok(None)` when the login or extension is taken.
+    pub async fn add_employee(
+        &self,
+        login: &str,
+        name: &str,
+        extension: &str,
+        ha1: &str,
+        now: i64,
+    ) -> sqlx::Result<Option<Employee>> {
+        let inserted = sqlx::query(
+            "INSERT INTO employees (company_id, login, name, extension, sip_ha1, created_at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(login)
+        .bind(name)
+        .bind(extension)
+        .bind(ha1)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let id = inserted.last_insert_rowid();
+        Ok(Some(Employee {
+            id,
+            login: login.into(),
+            name: name.into(),
+            extension: extension.into(),
+        }))
+    }
+
+    pub async fn employees(&self) -> sqlx::Result<Vec<Employee>> {
+        let rows = sqlx::query("SELECT id, login, name, extension FROM employees ORDER BY extension")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Employee {
+                id: r.get("id"),
+                login: r.get("login"),
+                name: r.get("name"),
+                extension: r.get("extension"),
+            })
+            .collect())
+    }
+
+    /// An employee's id and SIP HA1 by login.
+    pub async fn sip_credentials(&self, login: &str) -> sqlx::Result<Option<(i64, String)>> {
+        let row = sqlx::query("SELECT id, sip_ha1 FROM employees WHERE company_id = ? AND login = ?")
+            .bind(DEFAULT_COMPANY)
+            .bind(login)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get("id"), r.get("sip_ha1"))))
+    }
+
+    pub async fn upsert_registration(
+        &self,
+        employee_id: i64,
+        contact: &str,
+        source: &str,
+        expires_at: i64,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO registrations (employee_id, contact, source, expires_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (employee_id, contact) DO UPDATE SET source = excluded.source, expires_at = excluded.expires_at",
+        )
+        .bind(employee_id)
+        .bind(contact)
+        .bind(source)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes one contact of an employee, or all of them.
+    pub async fn remove_registrations(&self, employee_id: i64, contact: Option<&str>) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM registrations WHERE employee_id = ? AND (? IS NULL OR contact = ?)")
+            .bind(employee_id)
+            .bind(contact)
+            .bind(contact)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Live registrations (of one employee, or everyone's), dropping expired ones first.
+    pub async fn registrations(&self, employee_id: Option<i64>, now: i64) -> sqlx::Result<Vec<Registration>> {
+        sqlx::query("DELETE FROM registrations WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let rows = sqlx::query(
+            "SELECT r.employee_id, e.login, r.contact, r.source, r.expires_at FROM registrations r
+             JOIN employees e ON e.id = r.employee_id WHERE (? IS NULL OR r.employee_id = ?) ORDER BY e.login, r.contact",
+        )
+        .bind(employee_id)
+        .bind(employee_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Registration {
+                employee_id: r.get("employee_id"),
+                login: r.get("login"),
+                contact: r.get("contact"),
+                source: r.get("source"),
+                expires_at: r.get("expires_at"),
+            })
+            .collect())
+    }
+
+    /// A secret shared by all nodes, created (random) on first use.
+    pub async fn secret(&self, name: &str) -> sqlx::Result<Vec<u8>> {
+        let fresh: [u8; 32] = rand::random();
+        sqlx::query("INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .bind(&fresh[..])
+            .execute(&self.pool)
+            .await?;
+        sqlx::query_scalar("SELECT value FROM secrets WHERE name = ?")
+            .bind(name)
             .fetch_one(&self.pool)
             .await
     }

@@ -1,0 +1,366 @@
+//! The registrar (RFC 3261 §10.3): employees' phones REGISTER with digest authentication and
+//! their contacts are kept by a [`Location`] service (the database, behind a trait so that
+//! `sip/` knows nothing about it).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use rsipstack::sip::prelude::*;
+use rsipstack::sip::{Header, StatusCode};
+use rsipstack::transaction::Transaction;
+
+use super::digest::{Credentials, NonceCheck, Nonces};
+
+/// Registrations shorter than this are refused with 423 (RFC 3261 §10.3 step 7).
+pub const MIN_EXPIRES: u32 = 60;
+/// Longer requests are shortened to this.
+pub const MAX_EXPIRES: u32 = 7200;
+const DEFAULT_EXPIRES: u32 = 3600;
+/// Failed authentications from one address before it is refused for a while.
+const MAX_FAILURES: u32 = 5;
+const FAILURE_WINDOW_SECS: u64 = 60;
+
+/// One registered contact of a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// The Contact URI as the phone sent it.
+    pub contact: String,
+    /// Where the REGISTER came from: the address to reach the phone behind NAT.
+    pub source: SocketAddr,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// Where users and their bindings live.
+#[async_trait::async_trait]
+pub trait Location: Send + Sync + 'static {
+    /// The user's id and HA1 in the registrar's realm, when `username` is a user.
+    async fn credentials(&self, username: &str) -> anyhow::Result<Option<(i64, String)>>;
+    /// The user's bindings that have not expired at `now`.
+    async fn bindings(&self, user: i64, now: i64) -> anyhow::Result<Vec<Binding>>;
+    async fn bind(&self, user: i64, binding: &Binding) -> anyhow::Result<()>;
+    /// Removes one contact, or every contact of the user when `contact` is `None`.
+    async fn unbind(&self, user: i64, contact: Option<&str>) -> anyhow::Result<()>;
+}
+
+pub struct Registrar {
+    realm: String,
+    nonces: Nonces,
+    location: Arc<dyn Location>,
+    /// Failed attempts per source address: (count, start of the window).
+    failures: Mutex<HashMap<IpAddr, (u32, u64)>>,
+}
+
+/// What a REGISTER asked for, once authenticated.
+#[derive(Debug, PartialEq, Eq)]
+enum Change {
+    /// `Contact: *` with `Expires: 0`.
+    RemoveAll,
+    /// (contact, expires) for each Contact; 0 removes it.
+    Set(Vec<(String, u32)>),
+    /// No Contact: a query for the current bindings.
+    Query,
+}
+
+impl Registrar {
+    pub fn new(realm: String, secret: Vec<u8>, location: Arc<dyn Location>) -> Self {
+        Registrar {
+            realm,
+            nonces: Nonces::new(secret),
+            location,
+            failures: Mutex::default(),
+        }
+    }
+
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    pub async fn handle(&self, mut tx: Transaction, source: SocketAddr) {
+        let (status, headers) = self.respond(&tx.original, source).await;
+        if let Err(e) = tx.reply_with(status, headers, None).await {
+            tracing::debug!(error = %e, "REGISTER reply failed");
+        }
+    }
+
+    async fn respond(&self, req: &rsipstack::sip::Request, source: SocketAddr) -> (StatusCode, Vec<Header>) {
+        let now = super::unix_secs();
+        if self.blocked(source.ip(), now) {
+            return (
+                StatusCode::Forbidden,
+                vec![warning("too many failed attempts, try later")],
+            );
+        }
+        let authorization = req.headers.iter().find_map(|h| match h {
+            Header::Authorization(a) => Some(a.value().to_string()),
+            _ => None,
+        });
+        let Some(creds) = authorization.as_deref().and_then(Credentials::parse) else {
+            return self.challenge(now, false);
+        };
+        if creds.realm != self.realm {
+            return self.challenge(now, false);
+        }
+        let freshness = self.nonces.check(&creds.nonce, now);
+        if freshness == NonceCheck::Invalid {
+            return self.challenge(now, false);
+        }
+        let user = match self.location.credentials(&creds.username).await {
+            Ok(Some((id, ha1))) if creds.expected_response(&ha1, "REGISTER").as_ref() == Some(&creds.response) => id,
+            Ok(_) => return self.failed(source, &creds.username, now),
+            Err(e) => return internal(e),
+        };
+        if freshness == NonceCheck::Stale {
+            return self.challenge(now, true);
+        }
+        if creds.qop.is_some() {
+            match creds.nonce_count() {
+                Some(nc) if self.nonces.accept_count(&creds.nonce, nc, now) => {}
+                Some(_) => return self.challenge(now, false), // a replayed nc: start afresh
+                None => return (StatusCode::BadRequest, vec![warning("qop without a valid nc")]),
+            }
+        }
+        let aor_user = req
+            .to_header()
+            .and_then(|t| t.uri())
+            .ok()
+            .and_then(|u| u.auth)
+            .map(|a| a.user);
+        if aor_user.as_deref() != Some(creds.username.as_str()) {
+            return (
+                StatusCode::Forbidden,
+                vec![warning("To must name the authenticated user")],
+            );
+        }
+        let change = match requested_change(req) {
+            Ok(change) => change,
+            Err(response) => return response,
+        };
+        match self.apply(user, change, source, now as i64).await {
+            Ok(bindings) => (
+                StatusCode::OK,
+                bindings.iter().map(|b| contact_header(b, now as i64)).collect(),
+            ),
+            Err(e) => internal(e),
+        }
+    }
+
+    async fn apply(&self, user: i64, change: Change, source: SocketAddr, now: i64) -> anyhow::Result<Vec<Binding>> {
+        match change {
+            Change::RemoveAll => self.location.unbind(user, None).await?,
+            Change::Set(contacts) => {
+                for (contact, expires) in contacts {
+                    if expires == 0 {
+                        self.location.unbind(user, Some(&contact)).await?;
+                    } else {
+                        let expires_at = now + expires.min(MAX_EXPIRES) as i64;
+                        self.location
+                            .bind(
+                                user,
+                                &Binding {
+                                    contact,
+                                    source,
+                                    expires_at,
+                                },
+                            )
+                            .await?;
+                    }
+                }
+            }
+            Change::Query => {}
+        }
+        self.location.bindings(user, now).await
+    }
+
+    fn challenge(&self, now: u64, stale: bool) -> (StatusCode, Vec<Header>) {
+        let nonce = self.nonces.issue(now);
+        let stale = if stale { ", stale=true" } else { "" };
+        let value = format!(
+            r#"Digest realm="{}", nonce="{nonce}", algorithm=MD5, qop="auth"{stale}"#,
+            self.realm
+        );
+        (StatusCode::Unauthorized, vec![Header::WwwAuthenticate(value.into())])
+    }
+
+    fn failed(&self, source: SocketAddr, username: &str, now: u64) -> (StatusCode, Vec<Header>) {
+        let mut failures = self.failures.lock();
+        let entry = failures.entry(source.ip()).or_insert((0, now));
+        if now.saturating_sub(entry.1) > FAILURE_WINDOW_SECS {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
+        tracing::warn!(%source, %username, failures = entry.0, "REGISTER with wrong credentials");
+        if entry.0 == MAX_FAILURES {
+            tracing::warn!(%source, "too many failed REGISTERs: refusing this address for {FAILURE_WINDOW_SECS} s");
+        }
+        (StatusCode::Forbidden, vec![warning("wrong credentials")])
+    }
+
+    fn blocked(&self, ip: IpAddr, now: u64) -> bool {
+        let mut failures = self.failures.lock();
+        if failures.len() > 10_000 {
+            failures.retain(|_, (_, start)| now.saturating_sub(*start) <= FAILURE_WINDOW_SECS);
+        }
+        failures
+            .get(&ip)
+            .is_some_and(|(n, start)| *n >= MAX_FAILURES && now.saturating_sub(*start) <= FAILURE_WINDOW_SECS)
+    }
+}
+
+/// Reads the Contact and Expires headers of a REGISTER.
+fn requested_change(req: &rsipstack::sip::Request) -> Result<Change, (StatusCode, Vec<Header>)> {
+    let expires_header = req.headers.iter().find_map(|h| match h {
+        Header::Expires(e) => Some(e.value().trim().parse::<u32>().ok()),
+        _ => None,
+    });
+    let expires_header = match expires_header {
+        Some(None) => return Err((StatusCode::BadRequest, vec![warning("bad Expires")])),
+        Some(Some(e)) => Some(e),
+        None => None,
+    };
+    let contacts: Vec<String> = req
+        .headers
+        .iter()
+        .filter_map(|h| match h {
+            Header::Contact(c) => Some(split_list(c.value())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    if contacts.is_empty() {
+        return Ok(Change::Query);
+    }
+    if contacts.iter().any(|c| c == "*") {
+        return if contacts.len() == 1 && expires_header == Some(0) {
+            Ok(Change::RemoveAll)
+        } else {
+            Err((
+                StatusCode::BadRequest,
+                vec![warning("Contact: * needs Expires: 0 and no other contact")],
+            ))
+        };
+    }
+    let mut set = Vec::new();
+    for contact in contacts {
+        let (uri, params) = match contact.find('<') {
+            Some(start) => {
+                let end = contact
+                    .find('>')
+                    .ok_or((StatusCode::BadRequest, vec![warning("unclosed <")]))?;
+                (contact[start + 1..end].to_string(), &contact[end + 1..])
+            }
+            None => {
+                let (uri, params) = contact.split_once(';').unwrap_or((&contact, ""));
+                (uri.trim().to_string(), params)
+            }
+        };
+        let param = params.split(';').find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("expires")
+                .then(|| v.trim().parse::<u32>().ok())
+        });
+        let expires = match param {
+            Some(None) => return Err((StatusCode::BadRequest, vec![warning("bad expires parameter")])),
+            Some(Some(e)) => e,
+            None => expires_header.unwrap_or(DEFAULT_EXPIRES),
+        };
+        if expires != 0 && expires < MIN_EXPIRES {
+            return Err((
+                StatusCode::IntervalTooBrief,
+                vec![Header::MinExpires(MIN_EXPIRES.to_string().into())],
+            ));
+        }
+        set.push((uri, expires));
+    }
+    Ok(Change::Set(set))
+}
+
+/// Splits a header list on commas outside quotes and `<>`.
+fn split_list(value: &str) -> Vec<String> {
+    let (mut out, mut current, mut quoted, mut angle) = (Vec::new(), String::new(), false, false);
+    for c in value.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => {
+                out.push(std::mem::take(&mut current).trim().to_string());
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    out.push(current.trim().to_string());
+    out.into_iter().filter(|c| !c.is_empty()).collect()
+}
+
+fn contact_header(binding: &Binding, now: i64) -> Header {
+    let remaining = (binding.expires_at - now).max(0);
+    Header::Contact(format!("<{}>;expires={remaining}", binding.contact).into())
+}
+
+fn warning(text: &str) -> Header {
+    Header::Warning(format!("399 switchboard \"{text}\"").into())
+}
+
+fn internal(e: anyhow::Error) -> (StatusCode, Vec<Header>) {
+    tracing::error!(error = %e, "registrar storage failed");
+    (StatusCode::ServerInternalError, vec![])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn register(extra: &str) -> rsipstack::sip::Request {
+        let text = format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n\
+             From: <sip:alice@127.0.0.1>;tag=1\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: r1\r\n\
+             CSeq: 1 REGISTER\r\n{extra}Content-Length: 0\r\n\r\n"
+        );
+        match rsipstack::sip::SipMessage::try_from(text.as_str()).unwrap() {
+            rsipstack::sip::SipMessage::Request(r) => r,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn reads_contacts_and_expiry() {
+        let r = register(
+            "Contact: <sip:alice@10.0.0.2:5062;transport=udp>;expires=120, <sip:alice@10.0.0.3>\r\nExpires: 600\r\n",
+        );
+        assert_eq!(
+            requested_change(&r).unwrap(),
+            Change::Set(vec![
+                ("sip:alice@10.0.0.2:5062;transport=udp".into(), 120),
+                ("sip:alice@10.0.0.3".into(), 600)
+            ])
+        );
+        assert_eq!(requested_change(&register("")).unwrap(), Change::Query);
+        assert_eq!(
+            requested_change(&register("Contact: *\r\nExpires: 0\r\n")).unwrap(),
+            Change::RemoveAll
+        );
+    }
+
+    #[test]
+    fn refuses_brief_and_malformed_requests() {
+        let brief = requested_change(&register("Contact: <sip:alice@10.0.0.2>;expires=10\r\n")).unwrap_err();
+        assert_eq!(brief.0, StatusCode::IntervalTooBrief);
+        assert!(matches!(&brief.1[0], Header::MinExpires(m) if m.value() == "60"));
+        assert_eq!(
+            requested_change(&register("Contact: *\r\n")).unwrap_err().0,
+            StatusCode::BadRequest
+        );
+        assert_eq!(
+            requested_change(&register("Contact: <sip:a@b>\r\nExpires: soon\r\n"))
+                .unwrap_err()
+                .0,
+            StatusCode::BadRequest
+        );
+    }
+}

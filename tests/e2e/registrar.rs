@@ -1,0 +1,137 @@
+//! Employees' phones register with digest authentication; registrations survive a restart;
+//! wrong passwords are refused and, repeated, refused for a while.
+
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use serde_json::{Value, json};
+use tokio::net::UdpSocket;
+
+use crate::harness::Server;
+use crate::sipp;
+
+const PASSWORD: &str = "correct-horse";
+
+async fn add_employee(server: &Server, login: &str, extension: &str) {
+    let r = server
+        .request(reqwest::Method::POST, "/employees")
+        .json(&json!({ "login": login, "password": PASSWORD, "extension": extension, "name": "Alice" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phones_register_with_digest_and_stay_registered_across_a_restart() {
+    let (server, _) = Server::start_in(tempfile::tempdir().unwrap(), Some(crate::harness::TOKEN)).await;
+    add_employee(&server, "alice", "101").await;
+    // The same extension twice is refused.
+    let r = server
+        .request(reqwest::Method::POST, "/employees")
+        .json(&json!({ "login": "bob", "password": PASSWORD, "extension": "101" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+
+    let good = sipp::run(
+        server.sip,
+        sipp::phone_registers(200),
+        "alice",
+        &["-au", "alice", "-ap", PASSWORD],
+    )
+    .await;
+    assert!(good.success, "sipp: {}\nserver log:\n{}", good.output, server.log());
+    let wrong = sipp::run(
+        server.sip,
+        sipp::phone_registers(403),
+        "alice",
+        &["-au", "alice", "-ap", "guess"],
+    )
+    .await;
+    assert!(wrong.success, "sipp: {}", wrong.output);
+    let stranger = sipp::run(
+        server.sip,
+        sipp::phone_registers(403),
+        "mallory",
+        &["-au", "mallory", "-ap", PASSWORD],
+    )
+    .await;
+    assert!(stranger.success, "sipp: {}", stranger.output);
+
+    let registered = |v: &Value| -> Vec<String> {
+        v["registrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {}", r["login"], r["contact"]))
+            .collect()
+    };
+    let before = server.get_json("/registrations").await;
+    assert_eq!(registered(&before).len(), 1, "{before}");
+    assert!(
+        registered(&before)[0].starts_with("\"alice\" \"sip:alice@127.0.0.1:"),
+        "{before}"
+    );
+
+    let (again, _) = Server::start_in(server.stop().await, Some(crate::harness::TOKEN)).await;
+    let after = again.get_json("/registrations").await;
+    assert_eq!(registered(&after), registered(&before), "lost over the restart");
+}
+
+/// The first line and the WWW-Authenticate nonce of the answer to a REGISTER for alice.
+async fn register(socket: &UdpSocket, server: std::net::SocketAddr, n: u32, authorization: &str) -> (String, String) {
+    let port = socket.local_addr().unwrap().port();
+    let message = format!(
+        "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKrl{n};rport\r\n\
+         From: <sip:alice@127.0.0.1>;tag=rl\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: ratelimit@test\r\n\
+         CSeq: {n} REGISTER\r\nContact: <sip:alice@127.0.0.1:{port}>\r\n{authorization}Max-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    socket.send_to(message.as_bytes(), server).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(2), socket.recv(&mut buf))
+        .await
+        .expect("an answer")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    let nonce = text
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    (text.lines().next().unwrap().to_string(), nonce)
+}
+
+fn md5_hex(s: &str) -> String {
+    hex::encode(Md5::digest(s.as_bytes()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_wrong_passwords_are_refused_for_a_while() {
+    let server = Server::start().await;
+    add_employee(&server, "alice", "101").await;
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let ha1 = md5_hex("alice:switchboard:not-the-password");
+    for attempt in 1..=5 {
+        let (status, nonce) = register(&socket, server.sip, attempt * 2, "").await;
+        assert_eq!(status, "SIP/2.0 401 Unauthorized");
+        let uri = "sip:127.0.0.1";
+        let response = md5_hex(&format!(
+            "{ha1}:{nonce}:00000001:c0ffee:auth:{}",
+            md5_hex(&format!("REGISTER:{uri}"))
+        ));
+        let authorization = format!(
+            "Authorization: Digest username=\"alice\", realm=\"switchboard\", nonce=\"{nonce}\", uri=\"{uri}\", \
+             response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n"
+        );
+        let (status, _) = register(&socket, server.sip, attempt * 2 + 1, &authorization).await;
+        assert_eq!(status, "SIP/2.0 403 Forbidden", "attempt {attempt}");
+    }
+    // Now even a fresh attempt is refused without a challenge, and the log says why.
+    let (status, _) = register(&socket, server.sip, 100, "").await;
+    assert_eq!(status, "SIP/2.0 403 Forbidden");
+    assert!(server.log().contains("too many failed REGISTERs"), "{}", server.log());
+}

@@ -168,6 +168,60 @@ impl Server {
     }
 }
 
+const IN_NETNS: &str = "SWITCHBOARD_TEST_IN_NETNS";
+
+/// Runs `body` in a network namespace that has only loopback: the test named `test` re-runs
+/// itself under `unshare -n` (root needed). For replays of foreign messages, whose headers name
+/// hosts that are not ours: whatever the exchange does, nothing can leave the machine.
+pub fn in_loopback_namespace<F: std::future::Future<Output = ()>>(test: &str, body: impl FnOnce() -> F) {
+    if std::env::var_os(IN_NETNS).is_some() {
+        return tokio::runtime::Runtime::new().unwrap().block_on(body());
+    }
+    let status = std::process::Command::new("unshare")
+        .args(["-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(IN_NETNS, "1")
+        .status()
+        .expect("run unshare (util-linux) and ip (iproute2)");
+    assert!(
+        status.success(),
+        "{test} failed inside its network namespace (unshare -n needs root)"
+    );
+}
+
+/// The value of the first header named one of `names` (lower case; compact forms included).
+pub fn sip_header(message: &[u8], names: &[&str]) -> Option<String> {
+    String::from_utf8_lossy(message).lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        names
+            .contains(&name.trim().to_ascii_lowercase().as_str())
+            .then(|| value.trim().to_string())
+    })
+}
+
+/// Sends an OPTIONS (its Call-ID made from `tag`) and returns the status line of its answer,
+/// ignoring anything else that arrives on the probe's socket.
+pub async fn options_probe(server: SocketAddr, tag: &str) -> Option<String> {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let call_id = format!("probe-{tag}@test");
+    let probe = format!(
+        "OPTIONS sip:{server} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKprobe{tag};rport\r\n\
+         From: <sip:probe@127.0.0.1>;tag=p{tag}\r\nTo: <sip:{server}>\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    socket.send_to(probe.as_bytes(), server).await.unwrap();
+    let mut buf = vec![0u8; 65536];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
+        if sip_header(&buf[..n], &["call-id", "i"]).as_deref() == Some(call_id.as_str()) {
+            return String::from_utf8_lossy(&buf[..n]).lines().next().map(str::to_owned);
+        }
+    }
+    None
+}
+
 /// The trace events of a call record.
 pub fn trace(record: &Value) -> Vec<String> {
     record["trace"]

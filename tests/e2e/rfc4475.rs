@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 
-use crate::harness::Server;
-
-const IN_NETNS: &str = "SWITCHBOARD_TEST_IN_NETNS";
+use crate::harness::{Server, options_probe, sip_header};
 
 fn corpus() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/rfc4475");
@@ -21,25 +19,7 @@ fn corpus() -> PathBuf {
 
 #[test]
 fn rfc4475_messages_on_the_wire() {
-    if std::env::var_os(IN_NETNS).is_some() {
-        return tokio::runtime::Runtime::new().unwrap().block_on(replay());
-    }
-    let status = std::process::Command::new("unshare")
-        .args(["-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "rfc4475::rfc4475_messages_on_the_wire",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(IN_NETNS, "1")
-        .status()
-        .expect("run unshare (util-linux) and ip (iproute2)");
-    assert!(
-        status.success(),
-        "the replay inside the network namespace failed (needs root for unshare -n)"
-    );
+    crate::harness::in_loopback_namespace("rfc4475::rfc4475_messages_on_the_wire", replay);
 }
 
 /// The status line of the final answer to `message` (or of its last provisional one), sent from
@@ -49,12 +29,12 @@ fn rfc4475_messages_on_the_wire() {
 async fn send(server: SocketAddr, message: &[u8]) -> Option<String> {
     let socket = UdpSocket::bind(("127.0.0.1", via_port(message))).await.unwrap();
     socket.send_to(message, server).await.unwrap();
-    let call_id = header(message, &["call-id", "i"]);
+    let call_id = sip_header(message, &["call-id", "i"]);
     let mut status = None;
     let mut buf = vec![0u8; 65536];
     let deadline = tokio::time::Instant::now() + Duration::from_millis(700);
     while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
-        if header(&buf[..n], &["call-id", "i"]) != call_id {
+        if sip_header(&buf[..n], &["call-id", "i"]) != call_id {
             continue;
         }
         let line = String::from_utf8_lossy(&buf[..n])
@@ -69,15 +49,6 @@ async fn send(server: SocketAddr, message: &[u8]) -> Option<String> {
         }
     }
     status
-}
-
-fn header(message: &[u8], names: &[&str]) -> Option<String> {
-    String::from_utf8_lossy(message).lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        names
-            .contains(&name.trim().to_ascii_lowercase().as_str())
-            .then(|| value.trim().to_string())
-    })
 }
 
 fn via_port(message: &[u8]) -> u16 {
@@ -131,13 +102,7 @@ async fn replay() {
         if !ok {
             wrong.push(format!("{name}: {status}"));
         }
-        let probe = format!(
-            "OPTIONS sip:{addr} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKprobe{i}\r\n\
-             From: <sip:probe@127.0.0.1>;tag=p{i}\r\nTo: <sip:{addr}>\r\nCall-ID: probe{i}@test\r\n\
-             CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-            addr = server.sip
-        );
-        let probed = send(server.sip, probe.as_bytes()).await;
+        let probed = options_probe(server.sip, &i.to_string()).await;
         assert_eq!(
             probed.as_deref(),
             Some("SIP/2.0 200 OK"),

@@ -1,0 +1,135 @@
+//! The PROTOS c07-sip robustness suite (4,527 malformed INVITEs, each followed by its teardown):
+//! no crash, no hang, and OPTIONS still answered after every hundred cases and at the end.
+//! Run inside a loopback-only network namespace, like every replay of foreign messages.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+
+use crate::harness::{Server, options_probe};
+
+/// The unpacked cases (`cases/0000000` ...), from `../shared/protos-c07-sip/cases.tar.xz`.
+fn cases() -> (tempfile::TempDir, Vec<PathBuf>) {
+    let archive = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/protos-c07-sip/cases.tar.xz");
+    assert!(archive.is_file(), "PROTOS cases expected at {}", archive.display());
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("tar")
+        .arg("-xJf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "unpack {}", archive.display());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.path().join("cases"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    (dir, files)
+}
+
+/// The two length-prefixed messages of a case file.
+fn messages(case: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = case;
+    while let Some(space) = rest.iter().position(|b| *b == b' ') {
+        let Some(len) = std::str::from_utf8(&rest[..space])
+            .ok()
+            .and_then(|n| n.trim().parse::<usize>().ok())
+        else {
+            break;
+        };
+        let start = space + 1;
+        let end = (start + len).min(rest.len());
+        out.push(rest[start..end].to_vec());
+        rest = &rest[end..];
+        while rest.first().is_some_and(u8::is_ascii_whitespace) {
+            rest = &rest[1..];
+        }
+    }
+    out
+}
+
+/// Fills the placeholders; `<Content-Length>` becomes the length of the body as sent.
+fn fill(message: &[u8], case: usize, port: u16, teardown: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(message)
+        .replace("<To>", "+15550199999@127.0.0.1")
+        .replace("<From>", "protos@127.0.0.1")
+        .replace("<From-Address>", "127.0.0.1")
+        .replace("<From-IP>", "127.0.0.1")
+        .replace("<Local-Port>", &port.to_string())
+        .replace("<Branch-ID>", &case.to_string())
+        .replace("<Call-ID>", &format!("protos{case}"))
+        .replace("<CSeq>", "1")
+        .replace("<Teardown-Method>", teardown);
+    let body_len = text
+        .split_once("\r\n\r\n")
+        .or_else(|| text.split_once("\n\n"))
+        .map_or(0, |(_, b)| b.len());
+    text.replace("<Content-Length>", &body_len.to_string()).into_bytes()
+}
+
+#[test]
+fn protos_c07_sip_cases_leave_the_exchange_answering() {
+    crate::harness::in_loopback_namespace("protos::protos_c07_sip_cases_leave_the_exchange_answering", replay);
+}
+
+async fn replay() {
+    let mut server = Server::start().await;
+    let (_dir, files) = cases();
+    assert_eq!(files.len(), 4527);
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let mut too_big = 0;
+    for (i, file) in files.iter().enumerate() {
+        let parts = messages(&std::fs::read(file).unwrap());
+        assert_eq!(parts.len(), 2, "{}", file.display());
+        // The INVITE goes to an unknown number (404), so the teardown is a CANCEL.
+        for message in &parts {
+            let datagram = fill(message, i, port, "CANCEL");
+            // Some cases are larger than any UDP datagram; they belong to a stream transport.
+            if datagram.len() > 65_507 {
+                too_big += 1;
+                continue;
+            }
+            socket.send_to(&datagram, server.sip).await.unwrap();
+        }
+        // Pace the replay so that the probe measures the exchange, not a full socket buffer.
+        if i % 20 == 19 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if i % 100 == 99 || i + 1 == files.len() {
+            let probed = options_probe(server.sip, &format!("protos{i}")).await;
+            assert_eq!(
+                probed.as_deref(),
+                Some("SIP/2.0 200 OK"),
+                "after case {i}\n{}",
+                tail(&server.log())
+            );
+            assert!(server.alive(), "the exchange died at case {i}");
+        }
+    }
+    assert!(
+        !server.log().contains("panicked"),
+        "a panic was caught:\n{}",
+        tail(&server.log())
+    );
+    println!(
+        "PROTOS: {} cases replayed; {too_big} messages larger than a UDP datagram skipped",
+        files.len()
+    );
+    assert!(too_big < 500, "{too_big} messages did not fit a datagram");
+}
+
+fn tail(log: &str) -> String {
+    log.lines()
+        .rev()
+        .take(40)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("\n")
+}

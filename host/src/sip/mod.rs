@@ -117,12 +117,15 @@ async fn dispatch(
     local: SocketAddr,
 ) {
     while let Some(mut tx) = incoming.recv().await {
-        let in_dialog = tx
-            .original
-            .to_header()
-            .ok()
-            .and_then(|t| t.tag().ok().flatten())
-            .is_some();
+        // A REGISTER is never part of a dialog, whatever its To says (some phones copy the tag
+        // of the 401 into their next attempt).
+        let in_dialog = tx.original.method != Method::Register
+            && tx
+                .original
+                .to_header()
+                .ok()
+                .and_then(|t| t.tag().ok().flatten())
+                .is_some();
         if in_dialog {
             match dialogs.match_dialog(&tx) {
                 Some(Dialog::Invite(mut dialog)) => {

@@ -32,28 +32,21 @@ impl InviteHandler for Exchange {
 }
 
 async fn handle_call(registry: &FlowRegistry, store: &Store, media: Arc<MediaEnv>, leg: InboundLeg, id: String) {
-    let started_at = unix_ms();
-    let (caller, dialled, sip_call_id) = (leg.caller.clone(), leg.dialled.clone(), leg.call_id.clone());
-    tracing::info!(%caller, %dialled, source = %leg.source, "INVITE");
+    let arrival = Arrival {
+        id: id.clone(),
+        sip_call_id: leg.call_id.clone(),
+        caller: leg.caller.clone(),
+        dialled: leg.dialled.clone(),
+        started_at: unix_ms(),
+    };
+    tracing::info!(caller = %arrival.caller, dialled = %arrival.dialled, source = %leg.source, "INVITE");
     let mut trace = Trace::default();
 
-    let Some(route) = registry.route(&dialled) else {
+    let Some(route) = registry.route(&arrival.dialled) else {
         leg.reject(404, "Not Found");
-        tracing::info!(%dialled, "unknown number: 404");
+        tracing::info!(dialled = %arrival.dialled, "unknown number: 404");
         trace.push("unknown number → 404 Not Found");
-        let record = CallRecord {
-            id,
-            sip_call_id,
-            caller,
-            dialled,
-            flow: None,
-            started_at,
-            answered_at: None,
-            ended_at: unix_ms(),
-            outcome: "not-found".into(),
-            trace: trace.into_entries(),
-        };
-        save(store, &record).await;
+        save(store, &arrival.record(None, None, "not-found", trace)).await;
         return;
     };
 
@@ -75,20 +68,36 @@ async fn handle_call(registry: &FlowRegistry, store: &Store, media: Arc<MediaEnv
     // Ends the call unless the flow or the caller already did.
     call.hangup().await;
     let facts = call.facts();
-    let record = CallRecord {
-        id,
-        sip_call_id: facts.sip_call_id,
-        caller,
-        dialled,
-        flow: Some(route.version.sha256.clone()),
-        started_at,
-        answered_at: facts.answered_at,
-        ended_at: unix_ms(),
-        outcome: outcome(&run.exit, facts.caller_gone).into(),
-        trace: trace.into_entries(),
-    };
+    let flow = Some(route.version.sha256.clone());
+    let record = arrival.record(flow, facts.answered_at, outcome(&run.exit, facts.caller_gone), trace);
     tracing::info!(outcome = %record.outcome, "call ended");
     save(store, &record).await;
+}
+
+/// What is known of a call when it arrives; completed into its record when it ends.
+struct Arrival {
+    id: String,
+    sip_call_id: String,
+    caller: String,
+    dialled: String,
+    started_at: i64,
+}
+
+impl Arrival {
+    fn record(self, flow: Option<String>, answered_at: Option<i64>, outcome: &str, trace: Trace) -> CallRecord {
+        CallRecord {
+            id: self.id,
+            sip_call_id: self.sip_call_id,
+            caller: self.caller,
+            dialled: self.dialled,
+            flow,
+            started_at: self.started_at,
+            answered_at,
+            ended_at: unix_ms(),
+            outcome: outcome.into(),
+            trace: trace.into_entries(),
+        }
+    }
 }
 
 /// A failure of the flow is what the record must show first; then who ended the call.

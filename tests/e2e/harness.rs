@@ -201,8 +201,18 @@ pub fn sip_header(message: &[u8], names: &[&str]) -> Option<String> {
 }
 
 /// Sends an OPTIONS (its Call-ID made from `tag`) and returns the status line of its answer,
-/// ignoring anything else that arrives on the probe's socket.
+/// ignoring anything else that arrives on the probe's socket. A datagram can be lost when a
+/// replay has just filled the server's socket buffer, so it asks up to three times.
 pub async fn options_probe(server: SocketAddr, tag: &str) -> Option<String> {
+    for attempt in 0..3 {
+        if let Some(status) = options_once(server, &format!("{tag}-{attempt}")).await {
+            return Some(status);
+        }
+    }
+    None
+}
+
+async fn options_once(server: SocketAddr, tag: &str) -> Option<String> {
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let port = socket.local_addr().unwrap().port();
     let call_id = format!("probe-{tag}@test");

@@ -97,7 +97,7 @@ async fn replay() {
             socket.send_to(&datagram, server.sip).await.unwrap();
         }
         // Pace the replay so that the probe measures the exchange, not a full socket buffer.
-        if i % 20 == 19 {
+        if i % 10 == 9 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         if i % 100 == 99 || i + 1 == files.len() {

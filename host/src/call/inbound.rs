@@ -131,7 +131,6 @@ impl CallControl for InboundCall {
 
     fn facts(&self) -> super::CallFacts {
         super::CallFacts {
-            sip_call_id: self.leg.call_id.clone(),
             answered_at: self.answered_at,
             caller_gone: self.gone,
         }

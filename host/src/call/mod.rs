@@ -79,7 +79,6 @@ pub struct CollectOptions {
 /// Facts about a call for its record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallFacts {
-    pub sip_call_id: String,
     /// Unix ms.
     pub answered_at: Option<i64>,
     /// The caller hung up or cancelled (nothing more can be sent to them).

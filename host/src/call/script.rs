@@ -191,7 +191,6 @@ impl CallControl for ScriptedCall {
     }
     fn facts(&self) -> super::CallFacts {
         super::CallFacts {
-            sip_call_id: "simulated".into(),
             answered_at: None,
             caller_gone: self.caller_left,
         }

@@ -18,6 +18,10 @@ CREATE TABLE registrations (
     contact     TEXT NOT NULL,
     source      TEXT NOT NULL,
     expires_at  BIGINT NOT NULL,
+    -- The REGISTER that made the binding: a later one from the same Call-ID must have a higher
+    -- CSeq (RFC 3261 §10.3 step 7).
+    call_id     TEXT NOT NULL,
+    cseq        BIGINT NOT NULL,
     PRIMARY KEY (employee_id, contact)
 );
 

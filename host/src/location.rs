@@ -1,7 +1,7 @@
 //! The registrar's location service, kept in the store.
 
 use crate::sip::{Binding, Location};
-use crate::store::Store;
+use crate::store::{Registration, Store};
 
 pub struct StoreLocation(pub Store);
 
@@ -20,16 +20,24 @@ impl Location for StoreLocation {
                     source: r.source.parse().ok()?,
                     contact: r.contact,
                     expires_at: r.expires_at,
+                    call_id: r.call_id,
+                    cseq: u32::try_from(r.cseq).ok()?,
                 })
             })
             .collect())
     }
 
     async fn bind(&self, user: i64, b: &Binding) -> anyhow::Result<()> {
-        Ok(self
-            .0
-            .upsert_registration(user, &b.contact, &b.source.to_string(), b.expires_at)
-            .await?)
+        let registration = Registration {
+            employee_id: user,
+            login: String::new(), // not stored with the binding
+            contact: b.contact.clone(),
+            source: b.source.to_string(),
+            expires_at: b.expires_at,
+            call_id: b.call_id.clone(),
+            cseq: b.cseq.into(),
+        };
+        Ok(self.0.upsert_registration(&registration).await?)
     }
 
     async fn unbind(&self, user: i64, contact: Option<&str>) -> anyhow::Result<()> {

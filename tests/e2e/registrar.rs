@@ -111,6 +111,20 @@ fn md5_hex(s: &str) -> String {
     hex::encode(Md5::digest(s.as_bytes()))
 }
 
+/// An `Authorization` header answering `nonce` for alice with `password`.
+fn digest(nonce: &str, password: &str) -> String {
+    let ha1 = md5_hex(&format!("alice:switchboard:{password}"));
+    let uri = "sip:127.0.0.1";
+    let response = md5_hex(&format!(
+        "{ha1}:{nonce}:00000001:c0ffee:auth:{}",
+        md5_hex(&format!("REGISTER:{uri}"))
+    ));
+    format!(
+        "Authorization: Digest username=\"alice\", realm=\"switchboard\", nonce=\"{nonce}\", uri=\"{uri}\", \
+         response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n"
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_wrong_passwords_are_refused_for_a_while() {
     let server = Server::start().await;
@@ -119,24 +133,36 @@ async fn repeated_wrong_passwords_are_refused_for_a_while() {
     // A To tag does not make a REGISTER part of a dialog: it is challenged, not refused with 481.
     let (status, _) = register(&socket, server.sip, 1, "").await;
     assert_eq!(status, "SIP/2.0 401 Unauthorized");
-    let ha1 = md5_hex("alice:switchboard:not-the-password");
     for attempt in 1..=5 {
         let (status, nonce) = register(&socket, server.sip, attempt * 2, "").await;
         assert_eq!(status, "SIP/2.0 401 Unauthorized");
-        let uri = "sip:127.0.0.1";
-        let response = md5_hex(&format!(
-            "{ha1}:{nonce}:00000001:c0ffee:auth:{}",
-            md5_hex(&format!("REGISTER:{uri}"))
-        ));
-        let authorization = format!(
-            "Authorization: Digest username=\"alice\", realm=\"switchboard\", nonce=\"{nonce}\", uri=\"{uri}\", \
-             response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n"
-        );
-        let (status, _) = register(&socket, server.sip, attempt * 2 + 1, &authorization).await;
+        let (status, _) = register(
+            &socket,
+            server.sip,
+            attempt * 2 + 1,
+            &digest(&nonce, "not-the-password"),
+        )
+        .await;
         assert_eq!(status, "SIP/2.0 403 Forbidden", "attempt {attempt}");
     }
     // Now even a fresh attempt is refused without a challenge, and the log says why.
     let (status, _) = register(&socket, server.sip, 100, "").await;
     assert_eq!(status, "SIP/2.0 403 Forbidden");
     assert!(server.log().contains("too many failed REGISTERs"), "{}", server.log());
+}
+
+/// A REGISTER from the same Call-ID with a lower CSeq arrives late: it must not undo the newer one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_out_of_order_register_changes_nothing() {
+    let server = Server::start().await;
+    add_employee(&server, "alice", "101").await;
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (_, nonce) = register(&socket, server.sip, 10, "").await;
+    let (status, _) = register(&socket, server.sip, 11, &digest(&nonce, PASSWORD)).await;
+    assert_eq!(status, "SIP/2.0 200 OK");
+    let (_, nonce) = register(&socket, server.sip, 5, "").await;
+    let (status, _) = register(&socket, server.sip, 6, &digest(&nonce, PASSWORD)).await;
+    assert_eq!(status, "SIP/2.0 500 Server Internal Error");
+    let registrations = server.get_json("/registrations").await;
+    assert_eq!(registrations["registrations"][0]["cseq"], 11, "{registrations}");
 }

@@ -163,22 +163,29 @@ impl Nonces {
         }
     }
 
-    fn mac(&self, issued_at: u64) -> String {
+    fn mac(&self, issued_at: u64, salt: &str) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
         mac.update(&issued_at.to_be_bytes());
+        mac.update(salt.as_bytes());
         hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
-    /// A fresh nonce for a challenge at `now` (Unix seconds).
+    /// A fresh nonce for a challenge at `now` (Unix seconds): issue time, a random salt (no two
+    /// challenges share a nonce, nor its `nc` window), and the HMAC of both.
     pub fn issue(&self, now: u64) -> String {
-        format!("{now:016x}{}", self.mac(now))
+        let salt = hex::encode(rand::random::<[u8; 8]>());
+        format!("{now:016x}{salt}{}", self.mac(now, &salt))
     }
 
     pub fn check(&self, nonce: &str, now: u64) -> NonceCheck {
-        let Some(issued_at) = nonce.get(..16).and_then(|t| u64::from_str_radix(t, 16).ok()) else {
+        if nonce.len() != 64 || !nonce.is_ascii() {
+            return NonceCheck::Invalid;
+        }
+        let (time, salt, mac) = (&nonce[..16], &nonce[16..32], &nonce[32..]);
+        let Ok(issued_at) = u64::from_str_radix(time, 16) else {
             return NonceCheck::Invalid;
         };
-        if nonce.len() != 48 || nonce[16..] != self.mac(issued_at) || issued_at > now + 5 {
+        if mac != self.mac(issued_at, salt) || issued_at > now + 5 {
             return NonceCheck::Invalid;
         }
         if now - issued_at.min(now) > NONCE_LIFETIME.as_secs() {
@@ -253,6 +260,13 @@ mod tests {
         assert_eq!(other.check(&n, 1_100), NonceCheck::Invalid);
         assert_eq!(nonces.check("0000000000000001deadbeef", 1_100), NonceCheck::Invalid);
         assert_eq!(nonces.check("", 1_100), NonceCheck::Invalid);
+        assert_ne!(nonces.issue(1_000), nonces.issue(1_000), "two challenges, two nonces");
+        let mut tampered = n.clone().into_bytes();
+        tampered[20] = if tampered[20] == b'0' { b'1' } else { b'0' };
+        assert_eq!(
+            nonces.check(std::str::from_utf8(&tampered).unwrap(), 1_100),
+            NonceCheck::Invalid
+        );
     }
 
     #[test]

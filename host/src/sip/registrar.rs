@@ -31,6 +31,9 @@ pub struct Binding {
     pub source: SocketAddr,
     /// Unix seconds.
     pub expires_at: i64,
+    /// The REGISTER that made it (for ordering, RFC 3261 §10.3 step 7).
+    pub call_id: String,
+    pub cseq: u32,
 }
 
 /// Where users and their bindings live.
@@ -138,8 +141,17 @@ impl Registrar {
             Ok(change) => change,
             Err(response) => return response,
         };
-        match self.apply(user, change, source, now as i64).await {
-            Ok(bindings) => (
+        let origin = Origin {
+            source,
+            call_id: req.call_id_header().map(|c| c.value().to_string()).unwrap_or_default(),
+            cseq: req.cseq_header().and_then(|c| c.seq()).unwrap_or_default(),
+        };
+        match self.apply(user, change, origin, now as i64).await {
+            Ok(None) => (
+                StatusCode::ServerInternalError,
+                vec![warning("out-of-order REGISTER: the CSeq must grow within a Call-ID")],
+            ),
+            Ok(Some(bindings)) => (
                 StatusCode::OK,
                 bindings.iter().map(|b| contact_header(b, now as i64)).collect(),
             ),
@@ -147,31 +159,36 @@ impl Registrar {
         }
     }
 
-    async fn apply(&self, user: i64, change: Change, source: SocketAddr, now: i64) -> anyhow::Result<Vec<Binding>> {
+    /// Applies the change; `Ok(None)` when it is out of order and nothing was changed.
+    async fn apply(&self, user: i64, change: Change, origin: Origin, now: i64) -> anyhow::Result<Option<Vec<Binding>>> {
         match change {
             Change::RemoveAll => self.location.unbind(user, None).await?,
             Change::Set(contacts) => {
+                let existing = self.location.bindings(user, now).await?;
+                if contacts
+                    .iter()
+                    .any(|(contact, _)| out_of_order(&existing, contact, &origin))
+                {
+                    return Ok(None);
+                }
                 for (contact, expires) in contacts {
                     if expires == 0 {
                         self.location.unbind(user, Some(&contact)).await?;
-                    } else {
-                        let expires_at = now + expires.min(MAX_EXPIRES) as i64;
-                        self.location
-                            .bind(
-                                user,
-                                &Binding {
-                                    contact,
-                                    source,
-                                    expires_at,
-                                },
-                            )
-                            .await?;
+                        continue;
                     }
+                    let binding = Binding {
+                        contact,
+                        source: origin.source,
+                        expires_at: now + expires.min(MAX_EXPIRES) as i64,
+                        call_id: origin.call_id.clone(),
+                        cseq: origin.cseq,
+                    };
+                    self.location.bind(user, &binding).await?;
                 }
             }
             Change::Query => {}
         }
-        self.location.bindings(user, now).await
+        Ok(Some(self.location.bindings(user, now).await?))
     }
 
     fn challenge(&self, now: u64, stale: bool) -> (StatusCode, Vec<Header>) {
@@ -207,6 +224,21 @@ impl Registrar {
             .get(&ip)
             .is_some_and(|(n, start)| *n >= MAX_FAILURES && now.saturating_sub(*start) <= FAILURE_WINDOW_SECS)
     }
+}
+
+/// Where a REGISTER came from, for the bindings it makes.
+struct Origin {
+    source: SocketAddr,
+    call_id: String,
+    cseq: u32,
+}
+
+/// A REGISTER from the Call-ID that made a binding must come with a higher CSeq (RFC 3261
+/// §10.3 step 7): an older one arriving late must not undo a newer one.
+fn out_of_order(existing: &[Binding], contact: &str, origin: &Origin) -> bool {
+    existing
+        .iter()
+        .any(|b| b.contact == contact && b.call_id == origin.call_id && origin.cseq <= b.cseq)
 }
 
 /// Reads the Contact and Expires headers of a REGISTER.
@@ -345,6 +377,31 @@ mod tests {
             requested_change(&register("Contact: *\r\nExpires: 0\r\n")).unwrap(),
             Change::RemoveAll
         );
+    }
+
+    #[test]
+    fn an_older_cseq_from_the_same_call_id_is_out_of_order() {
+        let source: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let existing = [Binding {
+            contact: "sip:a@h".into(),
+            source,
+            expires_at: 0,
+            call_id: "c1".into(),
+            cseq: 7,
+        }];
+        let origin = |call_id: &str, cseq| Origin {
+            source,
+            call_id: call_id.into(),
+            cseq,
+        };
+        assert!(out_of_order(&existing, "sip:a@h", &origin("c1", 7)));
+        assert!(out_of_order(&existing, "sip:a@h", &origin("c1", 3)));
+        assert!(!out_of_order(&existing, "sip:a@h", &origin("c1", 8)));
+        assert!(
+            !out_of_order(&existing, "sip:a@h", &origin("c2", 1)),
+            "another Call-ID (the phone restarted)"
+        );
+        assert!(!out_of_order(&existing, "sip:b@h", &origin("c1", 1)), "another contact");
     }
 
     #[test]

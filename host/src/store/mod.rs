@@ -42,6 +42,9 @@ pub struct Registration {
     pub source: String,
     /// Unix seconds.
     pub expires_at: i64,
+    /// The REGISTER that made it.
+    pub call_id: String,
+    pub cseq: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -293,21 +296,18 @@ impl Store {
         Ok(row.map(|r| (r.get("id"), r.get("sip_ha1"))))
     }
 
-    pub async fn upsert_registration(
-        &self,
-        employee_id: i64,
-        contact: &str,
-        source: &str,
-        expires_at: i64,
-    ) -> sqlx::Result<()> {
+    pub async fn upsert_registration(&self, r: &Registration) -> sqlx::Result<()> {
         sqlx::query(
-            "INSERT INTO registrations (employee_id, contact, source, expires_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (employee_id, contact) DO UPDATE SET source = excluded.source, expires_at = excluded.expires_at",
+            "INSERT INTO registrations (employee_id, contact, source, expires_at, call_id, cseq) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (employee_id, contact) DO UPDATE SET source = excluded.source,
+             expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq",
         )
-        .bind(employee_id)
-        .bind(contact)
-        .bind(source)
-        .bind(expires_at)
+        .bind(r.employee_id)
+        .bind(&r.contact)
+        .bind(&r.source)
+        .bind(r.expires_at)
+        .bind(&r.call_id)
+        .bind(r.cseq)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -331,7 +331,7 @@ impl Store {
             .execute(&self.pool)
             .await?;
         let rows = sqlx::query(
-            "SELECT r.employee_id, e.login, r.contact, r.source, r.expires_at FROM registrations r
+            "SELECT r.employee_id, e.login, r.contact, r.source, r.expires_at, r.call_id, r.cseq FROM registrations r
              JOIN employees e ON e.id = r.employee_id WHERE (? IS NULL OR r.employee_id = ?) ORDER BY e.login, r.contact",
         )
         .bind(employee_id)
@@ -346,6 +346,8 @@ impl Store {
                 contact: r.get("contact"),
                 source: r.get("source"),
                 expires_at: r.get("expires_at"),
+                call_id: r.get("call_id"),
+                cseq: r.get("cseq"),
             })
             .collect())
     }

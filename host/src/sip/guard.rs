@@ -27,37 +27,79 @@ pub fn inspect(datagram: &[u8]) -> Verdict {
     if datagram.iter().all(u8::is_ascii_whitespace) {
         return Verdict::Pass; // keep-alive, the transport answers it
     }
+    let head = Head::parse(datagram);
     match SipMessage::try_from(datagram) {
         Ok(SipMessage::Response(_)) => Verdict::Pass,
-        Ok(SipMessage::Request(req)) => match check_request(datagram, &req) {
-            Verdict::Pass if !identifiable(&req) => canonical_retry(datagram, &req),
+        Ok(SipMessage::Request(req)) => match check_request(&head, &req) {
+            Verdict::Pass if !identifiable(&req) => canonical_retry(datagram, &head, &req),
             verdict => verdict,
         },
-        Err(e) => reject_unparsed(datagram, &e.to_string()),
+        Err(e) => reject_unparsed(&head, &e.to_string()),
     }
 }
 
-fn check_request(raw: &[u8], req: &rsipstack::sip::Request) -> Verdict {
+/// A message's start line and header lines (continuation lines folded in), read once from the
+/// raw bytes: the checks and the replies below work from it even when the typed parser gave up.
+struct Head {
+    start_line: String,
+    /// (name as written, value), in order.
+    headers: Vec<(String, String)>,
+    /// Where the body starts in the datagram.
+    body_at: usize,
+}
+
+impl Head {
+    fn parse(raw: &[u8]) -> Self {
+        let body_at = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(raw.len(), |i| i + 4);
+        let text = String::from_utf8_lossy(&raw[..body_at]);
+        let mut lines = unfold(text.trim_end()).into_iter();
+        let start_line = lines.next().unwrap_or_default();
+        let headers = lines
+            .filter_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                Some((name.trim().to_string(), value.trim().to_string()))
+            })
+            .collect();
+        Head {
+            start_line,
+            headers,
+            body_at,
+        }
+    }
+
+    /// The values of every header named one of `names` (lower case, compact forms included).
+    fn values<'a>(&'a self, names: &'a [&str]) -> impl Iterator<Item = &'a str> {
+        self.headers
+            .iter()
+            .filter(|(name, _)| names.iter().any(|n| name.eq_ignore_ascii_case(n)))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+fn check_request(head: &Head, req: &rsipstack::sip::Request) -> Verdict {
     if req.version != rsipstack::sip::Version::V2 {
         return if req.method == Method::Ack {
             Verdict::Drop
         } else {
-            reply(raw, 505, "Version Not Supported", "only SIP/2.0")
+            reply(head, 505, "Version Not Supported", "only SIP/2.0")
         };
     }
-    let lengths = raw_headers(raw, &["content-length", "l"]);
+    let lengths: Vec<&str> = head.values(&["content-length", "l"]).collect();
     if lengths.iter().any(|l| l != &lengths[0]) {
-        return answer_unless_ack(raw, req, "conflicting Content-Length headers");
+        return answer_unless_ack(head, req, "conflicting Content-Length headers");
     }
     if let Some(declared) = lengths.first() {
-        match declared.trim().parse::<usize>() {
+        match declared.parse::<usize>() {
             Ok(n) if n > req.body.len() => return Verdict::Drop,
             Ok(_) => {}
             Err(_) => return Verdict::Drop,
         }
     }
-    match header_problem(raw, req) {
-        Some(reason) => answer_unless_ack(raw, req, reason),
+    match header_problem(head, req) {
+        Some(reason) => answer_unless_ack(head, req, reason),
         None => Verdict::Pass,
     }
 }
@@ -70,57 +112,46 @@ fn identifiable(req: &rsipstack::sip::Request) -> bool {
 
 /// The typed parser misses a From tag written `;\r\n tag = x` (legal LWS). Canonical
 /// whitespace usually fixes that; if not, the request cannot be handled and gets 400.
-fn canonical_retry(raw: &[u8], req: &rsipstack::sip::Request) -> Verdict {
-    let canonical = canonical_whitespace(raw);
+fn canonical_retry(raw: &[u8], head: &Head, req: &rsipstack::sip::Request) -> Verdict {
+    let canonical = canonical_whitespace(raw, head);
     if let Ok(SipMessage::Request(fixed)) = SipMessage::try_from(&canonical[..])
         && identifiable(&fixed)
-        && check_request(&canonical, &fixed) == Verdict::Pass
+        && check_request(&Head::parse(&canonical), &fixed) == Verdict::Pass
     {
         return Verdict::Rewrite(canonical);
     }
-    answer_unless_ack(raw, req, "cannot identify the transaction (From tag, Call-ID or CSeq)")
+    answer_unless_ack(head, req, "cannot identify the transaction (From tag, Call-ID or CSeq)")
 }
 
 /// The message with folded header lines joined and whitespace around `;`, `=`, `/` (Via's
 /// protocol) and `,` removed from header values. The body is kept byte for byte.
-fn canonical_whitespace(raw: &[u8]) -> Vec<u8> {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(raw.len(), |i| i + 4);
-    let (head, body) = raw.split_at(split);
-    let head = String::from_utf8_lossy(head);
-    let mut lines = unfold(head.trim_end()).into_iter();
-    let mut out = lines.next().unwrap_or_default();
-    out.push_str("\r\n");
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
+fn canonical_whitespace(raw: &[u8], head: &Head) -> Vec<u8> {
+    let mut out = format!("{}\r\n", head.start_line);
+    for (name, value) in &head.headers {
         let mut value = value.split_whitespace().collect::<Vec<_>>().join(" ");
         for sep in [";", "=", ",", "/"] {
             value = value.replace(&format!(" {sep}"), sep).replace(&format!("{sep} "), sep);
         }
-        out.push_str(&format!("{}: {value}\r\n", name.trim()));
+        out.push_str(&format!("{name}: {value}\r\n"));
     }
     out.push_str("\r\n");
     let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(body);
+    bytes.extend_from_slice(&raw[head.body_at..]);
     bytes
 }
 
 /// What is wrong with the request's headers, if anything. The typed parser is lenient; the
 /// raw checks catch what RFC 3261's grammar forbids and RFC 4475 tests (§3.1.2).
-fn header_problem(raw: &[u8], req: &rsipstack::sip::Request) -> Option<&'static str> {
+fn header_problem(head: &Head, req: &rsipstack::sip::Request) -> Option<&'static str> {
     let method_ok = req
         .cseq_header()
         .ok()
         .and_then(|c| c.method().ok())
         .map(|m| m == req.method);
-    let vias_ok = req.via_header().and_then(|v| v.typed()).is_ok()
-        && raw_headers(raw, &["via", "v"]).iter().all(|v| !v.contains(";;"));
-    let name_addrs = raw_headers(raw, &["from", "f", "to", "t", "contact", "m"]);
-    if req.via_header().is_err() || !vias_ok {
+    let vias_ok =
+        req.via_header().and_then(|v| v.typed()).is_ok() && head.values(&["via", "v"]).all(|v| !v.contains(";;"));
+    let name_addrs: Vec<&str> = head.values(&["from", "f", "to", "t", "contact", "m"]).collect();
+    if !vias_ok {
         Some("missing or bad Via")
     } else if req.from_header().and_then(|h| h.uri()).is_err() {
         Some("missing or bad From")
@@ -162,17 +193,16 @@ fn quotes_balanced(value: &str) -> bool {
 }
 
 /// 400 with `reason`, except for an ACK, which is never answered.
-fn answer_unless_ack(raw: &[u8], req: &rsipstack::sip::Request, reason: &str) -> Verdict {
+fn answer_unless_ack(head: &Head, req: &rsipstack::sip::Request, reason: &str) -> Verdict {
     if req.method == Method::Ack {
         Verdict::Drop
     } else {
-        reply(raw, 400, "Bad Request", reason)
+        reply(head, 400, "Bad Request", reason)
     }
 }
 
-fn reject_unparsed(raw: &[u8], error: &str) -> Verdict {
-    let text = String::from_utf8_lossy(raw);
-    let first = text.lines().next().unwrap_or_default();
+fn reject_unparsed(head: &Head, error: &str) -> Verdict {
+    let first = head.start_line.as_str();
     if first.contains("  ") || first.starts_with(char::is_whitespace) {
         return Verdict::Drop; // the request line cannot be framed (RFC 3261 §7.1: single SPs)
     }
@@ -182,42 +212,38 @@ fn reject_unparsed(raw: &[u8], error: &str) -> Verdict {
         return Verdict::Drop; // an unparseable response, or an ACK: never answered
     }
     if version.starts_with("SIP/") && version != "SIP/2.0" {
-        return reply(raw, 505, "Version Not Supported", "only SIP/2.0");
+        return reply(head, 505, "Version Not Supported", "only SIP/2.0");
     }
     let is_token = method
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
     let known = Method::all().iter().any(|m| m.to_string() == method);
-    let cseq_method = raw_headers(raw, &["cseq"])
-        .first()
-        .and_then(|c| c.split_whitespace().nth(1).map(str::to_owned));
-    if cseq_method.as_deref() != Some(method) {
-        return reply(raw, 400, "Bad Request", "CSeq method does not match the request method");
+    let cseq_method = head.values(&["cseq"]).next().and_then(|c| c.split_whitespace().nth(1));
+    if cseq_method != Some(method) {
+        return reply(
+            head,
+            400,
+            "Bad Request",
+            "CSeq method does not match the request method",
+        );
     }
     if is_token && !known && version == "SIP/2.0" && parts.next().is_none() {
         return reply(
-            raw,
+            head,
             501,
             "Not Implemented",
             &format!("method {method} is not supported"),
         );
     }
-    reply(raw, 400, "Bad Request", error)
+    reply(head, 400, "Bad Request", error)
 }
 
 /// A response built from the request's raw Via/From/To/Call-ID/CSeq lines.
-fn reply(raw: &[u8], code: u16, phrase: &str, reason: &str) -> Verdict {
-    let text = String::from_utf8_lossy(raw);
-    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+fn reply(head: &Head, code: u16, phrase: &str, reason: &str) -> Verdict {
     let mut out = format!("SIP/2.0 {code} {phrase}\r\n");
     let mut has_via = false;
-    for line in unfold(head).iter().skip(1) {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let name = name.trim().to_ascii_lowercase();
-        let value = value.trim();
-        match name.as_str() {
+    for (name, value) in &head.headers {
+        match name.to_ascii_lowercase().as_str() {
             "via" | "v" => {
                 has_via = true;
                 out.push_str(&format!("Via: {value}\r\n"));
@@ -263,22 +289,6 @@ fn unfold(head: &str) -> Vec<String> {
         }
     }
     lines
-}
-
-/// The values of every header named one of `names` (lower case, compact forms included).
-fn raw_headers(raw: &[u8], names: &[&str]) -> Vec<String> {
-    let text = String::from_utf8_lossy(raw);
-    let head = text.split("\r\n\r\n").next().unwrap_or_default();
-    unfold(head)
-        .into_iter()
-        .skip(1)
-        .filter_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            names
-                .contains(&name.trim().to_ascii_lowercase().as_str())
-                .then(|| value.trim().to_string())
-        })
-        .collect()
 }
 
 #[cfg(test)]

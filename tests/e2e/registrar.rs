@@ -12,53 +12,47 @@ use crate::sipp;
 
 const PASSWORD: &str = "correct-horse";
 
-async fn add_employee(server: &Server, login: &str, extension: &str) {
-    let r = server
+async fn post_employee(server: &Server, login: &str, extension: &str) -> reqwest::Response {
+    server
         .request(reqwest::Method::POST, "/employees")
         .json(&json!({ "login": login, "password": PASSWORD, "extension": extension, "name": "Alice" }))
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn add_employee(server: &Server, login: &str, extension: &str) {
+    let r = post_employee(server, login, extension).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+}
+
+/// A sipp phone registers as `user` with `password` and gets `status` after the challenge.
+async fn phone_registers(server: &Server, user: &str, password: &str, status: u16) {
+    let run = sipp::run(
+        server.sip,
+        sipp::phone_registers(status),
+        user,
+        &["-au", user, "-ap", password],
+    )
+    .await;
+    assert!(
+        run.success,
+        "{user}/{password}: sipp: {}\nserver log:\n{}",
+        run.output,
+        server.log()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phones_register_with_digest_and_stay_registered_across_a_restart() {
-    let (server, _) = Server::start_in(tempfile::tempdir().unwrap(), Some(crate::harness::TOKEN)).await;
+    let server = Server::start().await;
     add_employee(&server, "alice", "101").await;
     // The same extension twice is refused.
-    let r = server
-        .request(reqwest::Method::POST, "/employees")
-        .json(&json!({ "login": "bob", "password": PASSWORD, "extension": "101" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 422);
+    assert_eq!(post_employee(&server, "bob", "101").await.status(), 422);
 
-    let good = sipp::run(
-        server.sip,
-        sipp::phone_registers(200),
-        "alice",
-        &["-au", "alice", "-ap", PASSWORD],
-    )
-    .await;
-    assert!(good.success, "sipp: {}\nserver log:\n{}", good.output, server.log());
-    let wrong = sipp::run(
-        server.sip,
-        sipp::phone_registers(403),
-        "alice",
-        &["-au", "alice", "-ap", "guess"],
-    )
-    .await;
-    assert!(wrong.success, "sipp: {}", wrong.output);
-    let stranger = sipp::run(
-        server.sip,
-        sipp::phone_registers(403),
-        "mallory",
-        &["-au", "mallory", "-ap", PASSWORD],
-    )
-    .await;
-    assert!(stranger.success, "sipp: {}", stranger.output);
+    phone_registers(&server, "alice", PASSWORD, 200).await;
+    phone_registers(&server, "alice", "guess", 403).await;
+    phone_registers(&server, "mallory", PASSWORD, 403).await;
 
     let registered = |v: &Value| -> Vec<String> {
         v["registrations"]

@@ -48,16 +48,8 @@ impl InboundCall {
         }
     }
 
-    /// RTP packets (received, sent) so far.
-    pub fn media_counters(&self) -> (u64, u64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.media.as_ref().map_or((0, 0), |m| {
-            (m.stats().packets_in.load(Relaxed), m.stats().packets_out.load(Relaxed))
-        })
-    }
-
     /// Ends the call from our side: BYE when answered, else a final response `code`.
-    pub async fn finish(&mut self, code: u16, reason: &str) {
+    async fn finish(&mut self, code: u16, reason: &str) {
         if self.over() {
             return;
         }

@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
@@ -57,13 +57,6 @@ impl PortRange {
     }
 }
 
-/// Counters for one session.
-#[derive(Debug, Default)]
-pub struct MediaStats {
-    pub packets_in: AtomicU64,
-    pub packets_out: AtomicU64,
-}
-
 /// How a prompt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlayEnd {
@@ -77,7 +70,6 @@ pub struct MediaSession {
     offer: MediaOffer,
     sender: RtpSender,
     digits: mpsc::UnboundedReceiver<char>,
-    stats: Arc<MediaStats>,
     receiver: JoinHandle<()>,
 }
 
@@ -85,20 +77,13 @@ impl MediaSession {
     pub fn start(socket: UdpSocket, offer: MediaOffer) -> Self {
         let socket = Arc::new(socket);
         let (digit_tx, digits) = mpsc::unbounded_channel();
-        let stats = Arc::new(MediaStats::default());
-        let receiver = tokio::spawn(receive_loop(
-            socket.clone(),
-            offer.telephone_event,
-            digit_tx,
-            stats.clone(),
-        ));
+        let receiver = tokio::spawn(receive_loop(socket.clone(), offer.telephone_event, digit_tx));
         let sender = RtpSender::new(rand::random(), rand::random(), rand::random());
         MediaSession {
             socket,
             offer,
             sender,
             digits,
-            stats,
             receiver,
         }
     }
@@ -109,10 +94,6 @@ impl MediaSession {
 
     pub fn offer(&self) -> &MediaOffer {
         &self.offer
-    }
-
-    pub fn stats(&self) -> &MediaStats {
-        &self.stats
     }
 
     /// Sends the prompt as RTP, one packet per ptime, paced by the clock.
@@ -143,9 +124,7 @@ impl MediaSession {
                 samples_per_packet as u32,
             );
             // A lost datagram is a media glitch, not a reason to stop the prompt.
-            if self.socket.send_to(&packet[..n], self.offer.remote).await.is_ok() {
-                self.stats.packets_out.fetch_add(1, Ordering::Relaxed);
-            }
+            let _ = self.socket.send_to(&packet[..n], self.offer.remote).await;
         }
         PlayEnd::Finished
     }
@@ -162,12 +141,7 @@ impl Drop for MediaSession {
     }
 }
 
-async fn receive_loop(
-    socket: Arc<UdpSocket>,
-    telephone_event: Option<u8>,
-    digits: mpsc::UnboundedSender<char>,
-    stats: Arc<MediaStats>,
-) {
+async fn receive_loop(socket: Arc<UdpSocket>, telephone_event: Option<u8>, digits: mpsc::UnboundedSender<char>) {
     let mut buf = [0u8; 2048];
     let mut dtmf = DtmfReceiver::default();
     loop {
@@ -177,7 +151,6 @@ async fn receive_loop(
         let Some(packet) = RtpPacket::parse(&buf[..n]) else {
             continue;
         };
-        stats.packets_in.fetch_add(1, Ordering::Relaxed);
         if Some(packet.payload_type) == telephone_event
             && let Some(digit) = dtmf.on_packet(packet.timestamp, packet.payload)
         {

@@ -24,9 +24,6 @@ impl CallControl for GoneCall {
     fn dialled(&self) -> &str {
         "+15550100100"
     }
-    fn is_answered(&self) -> bool {
-        false
-    }
     fn facts(&self) -> CallFacts {
         CallFacts::default()
     }

@@ -117,10 +117,6 @@ impl CallControl for InboundCall {
         &self.leg.dialled
     }
 
-    fn is_answered(&self) -> bool {
-        self.answered_at.is_some()
-    }
-
     fn facts(&self) -> super::CallFacts {
         super::CallFacts {
             answered_at: self.answered_at,

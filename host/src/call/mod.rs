@@ -92,7 +92,6 @@ pub trait CallControl: Send {
     fn id(&self) -> &str;
     fn caller(&self) -> &str;
     fn dialled(&self) -> &str;
-    fn is_answered(&self) -> bool;
     /// What the call record needs to know about the call.
     fn facts(&self) -> CallFacts;
     async fn answer(&mut self) -> Result<(), CallError>;

@@ -105,7 +105,6 @@ pub struct ScriptedCall {
     prompts: Arc<PromptLibrary>,
     caller: String,
     dialled: String,
-    answered: bool,
     /// The flow or the script ended the call.
     ended: bool,
     /// The script's caller hung up.
@@ -122,7 +121,6 @@ impl ScriptedCall {
             prompts,
             caller: caller.into(),
             dialled: dialled.into(),
-            answered: false,
             ended: false,
             caller_left: false,
         }
@@ -186,9 +184,6 @@ impl CallControl for ScriptedCall {
     fn dialled(&self) -> &str {
         &self.dialled
     }
-    fn is_answered(&self) -> bool {
-        self.answered
-    }
     fn facts(&self) -> super::CallFacts {
         super::CallFacts {
             answered_at: None,
@@ -197,9 +192,7 @@ impl CallControl for ScriptedCall {
     }
 
     async fn answer(&mut self) -> Result<(), CallError> {
-        self.live()?;
-        self.answered = true;
-        Ok(())
+        self.live()
     }
 
     async fn play(&mut self, prompt: &str) -> Result<(), CallError> {

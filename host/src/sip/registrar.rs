@@ -77,10 +77,6 @@ impl Registrar {
         }
     }
 
-    pub fn realm(&self) -> &str {
-        &self.realm
-    }
-
     pub async fn handle(&self, mut tx: Transaction, source: SocketAddr) {
         let (status, headers) = self.respond(&tx.original, source).await;
         if let Err(e) = tx.reply_with(status, headers, None).await {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Flows compiled into the binary, by crate name (`flow-<name>`).
-const BUILTIN: &[&str] = &["ivr"];
+const BUILTIN: &[&str] = &["ivr", "hunt"];
 /// Flows built only for the tests (their `.wasm` paths are exported to the test crates).
 const TEST_ONLY: &[&str] = &["misbehave"];
 const TARGET: &str = "wasm32-wasip2";
@@ -49,9 +49,9 @@ fn main() {
     let status = cmd.status().unwrap_or_else(|e| fail(&format!("cannot run cargo: {e}")));
     if !status.success() {
         fail(
-            "building the built-in flows failed. They need the wasm32-wasip2 target: the repository's \
-             rust-toolchain.toml asks rustup for it; without rustup run `rustup target add wasm32-wasip2` \
-             or install the target for your toolchain.",
+            "building the built-in flows failed (errors above). When the wasm32-wasip2 target is missing: \
+             the repository's rust-toolchain.toml asks rustup for it; otherwise run \
+             `rustup target add wasm32-wasip2` or install the target for your toolchain.",
         );
     }
 

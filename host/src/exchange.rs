@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tracing::Instrument;
 
 use crate::call::record::unix_ms;
-use crate::call::{CallControl, CallRecord, InboundCall, MediaEnv, Trace};
+use crate::call::{CallControl, CallRecord, DialEnv, InboundCall, MediaEnv, Trace};
 use crate::flow::{FlowExit, FlowRegistry};
 use crate::sip::{InboundLeg, InviteHandler};
 use crate::store::Store;
@@ -18,6 +18,7 @@ pub struct Exchange {
     pub registry: Arc<FlowRegistry>,
     pub store: Store,
     pub media: Arc<MediaEnv>,
+    pub dial: Arc<DialEnv>,
 }
 
 impl InviteHandler for Exchange {
@@ -25,13 +26,21 @@ impl InviteHandler for Exchange {
         let registry = self.registry.clone();
         let store = self.store.clone();
         let media = self.media.clone();
+        let dial = self.dial.clone();
         let id = hex::encode(rand::random::<[u8; 8]>());
         let span = tracing::info_span!("call", call = %id);
-        tokio::spawn(async move { handle_call(&registry, &store, media, leg, id).await }.instrument(span));
+        tokio::spawn(async move { handle_call(&registry, &store, media, dial, leg, id).await }.instrument(span));
     }
 }
 
-async fn handle_call(registry: &FlowRegistry, store: &Store, media: Arc<MediaEnv>, leg: InboundLeg, id: String) {
+async fn handle_call(
+    registry: &FlowRegistry,
+    store: &Store,
+    media: Arc<MediaEnv>,
+    dial: Arc<DialEnv>,
+    leg: InboundLeg,
+    id: String,
+) {
     let arrival = Arrival {
         id: id.clone(),
         sip_call_id: leg.call_id.clone(),
@@ -53,7 +62,7 @@ async fn handle_call(registry: &FlowRegistry, store: &Store, media: Arc<MediaEnv
     // The exchange has taken the call: tell the caller while the flow decides what to do.
     leg.ringing();
     trace.push(format!("flow {} starts", &route.version.sha256[..12]));
-    let call = Box::new(InboundCall::new(id.clone(), leg, media));
+    let call = Box::new(InboundCall::new(id.clone(), leg, media, dial));
     let run = registry
         .engine()
         .run(&route.version, call, &route.assignment.settings, trace)

@@ -1,6 +1,8 @@
-//! The registrar's location service, kept in the store.
+//! Where employees are, kept in the store: the registrar's location service, and the directory
+//! `dial` resolves its targets with.
 
-use crate::sip::{Binding, Location};
+use crate::call::{Directory, Reachable, Target};
+use crate::sip::{Binding, Location, unix_secs};
 use crate::store::{Registration, Store};
 
 pub struct StoreLocation(pub Store);
@@ -42,5 +44,34 @@ impl Location for StoreLocation {
 
     async fn unbind(&self, user: i64, contact: Option<&str>) -> anyhow::Result<()> {
         Ok(self.0.remove_registrations(user, contact).await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl Directory for StoreLocation {
+    async fn resolve(&self, target: &Target) -> anyhow::Result<Vec<Reachable>> {
+        let employee = match target {
+            Target::Employee(login) => self.0.employee(login, false).await?,
+            Target::Extension(extension) => self.0.employee(extension, true).await?,
+            Target::Department(_) | Target::External(_) => {
+                // Departments arrive with the company model, outbound trunks with their
+                // configuration; until then they reach nobody (the flow hears `unavailable`).
+                tracing::warn!(?target, "no department or outbound trunk is configured for this target");
+                return Ok(Vec::new());
+            }
+        };
+        let Some(employee) = employee else {
+            anyhow::bail!("no employee {target:?}");
+        };
+        let bindings = self.bindings(employee.id, unix_secs() as i64).await?;
+        Ok(bindings
+            .into_iter()
+            .map(|b| Reachable {
+                uri: b.contact,
+                destination: b.source,
+                user: employee.login.clone(),
+                employee: Some(employee.login.clone()),
+            })
+            .collect())
     }
 }

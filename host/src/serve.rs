@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::api::{self, ApiState, Tokens, hash_token};
-use crate::call::MediaEnv;
 use crate::call::record::unix_ms;
+use crate::call::{DialEnv, MediaEnv};
 use crate::config::Config;
 use crate::exchange::Exchange;
 use crate::flow::{BUILTIN_FLOWS, FlowEngine, FlowLimits, FlowRegistry};
@@ -12,6 +12,10 @@ use crate::location::StoreLocation;
 use crate::media::{PortRange, PromptLibrary};
 use crate::sip::{Registrar, SipServer, TrunkAcl};
 use crate::store::Store;
+
+/// A bridged call in which neither party sent RTP for this long is dead (a phone lost power or
+/// network and will never send its BYE).
+const RTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let store = Store::open(&config.database).await?;
@@ -35,23 +39,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         prompts: Arc::new(PromptLibrary::with_builtins()),
         media_ip: config.media_ip,
     });
+    let sip = SipServer::bind(config.sip_listen).await?;
+    let location = Arc::new(StoreLocation(store.clone()));
+    let dial = Arc::new(DialEnv {
+        dialer: sip.dialer(),
+        directory: location.clone(),
+        rtp_timeout: RTP_TIMEOUT,
+    });
     let exchange = Arc::new(Exchange {
         registry: registry.clone(),
         store: store.clone(),
         media,
+        dial,
     });
     let registrar = Arc::new(Registrar::new(
         config.sip_realm.clone(),
         store.secret("nonce").await?,
-        Arc::new(StoreLocation(store.clone())),
+        location,
     ));
-    let sip = SipServer::start(
-        config.sip_listen,
-        TrunkAcl::new(config.trunks.clone()),
-        exchange,
-        registrar,
-    )
-    .await?;
+    sip.serve(TrunkAcl::new(config.trunks.clone()), exchange, registrar)?;
 
     let tokens = Tokens {
         configured: config.api_token.iter().map(|t| hash_token(t)).collect(),

@@ -297,11 +297,19 @@ impl RtpPeer {
 
     /// Sends a pcap's RTP packets to `to` with their recorded spacing.
     pub async fn play_pcap(&self, pcap: &Path, to: SocketAddr) {
+        self.play_pcap_for(pcap, to, Duration::MAX).await;
+    }
+
+    /// Sends the packets of the pcap's first `limit`; returns how many.
+    pub async fn play_pcap_for(&self, pcap: &Path, to: SocketAddr, limit: Duration) -> usize {
         let start = tokio::time::Instant::now();
-        for (offset, packet) in pcap_rtp(pcap) {
+        let packets: Vec<_> = pcap_rtp(pcap).into_iter().filter(|(at, _)| *at < limit).collect();
+        let sent = packets.len();
+        for (offset, packet) in packets {
             tokio::time::sleep_until(start + offset).await;
             self.socket.send_to(&packet, to).await.unwrap();
         }
+        sent
     }
 }
 

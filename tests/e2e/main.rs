@@ -4,6 +4,7 @@
 mod api;
 mod calls;
 mod harness;
+mod hunt;
 mod protos;
 mod registrar;
 mod rfc4475;

@@ -10,7 +10,7 @@ use tokio::net::UdpSocket;
 use crate::harness::Server;
 use crate::sipp;
 
-const PASSWORD: &str = "correct-horse";
+pub const PASSWORD: &str = "correct-horse";
 
 async fn post_employee(server: &Server, login: &str, extension: &str) -> reqwest::Response {
     server
@@ -21,7 +21,7 @@ async fn post_employee(server: &Server, login: &str, extension: &str) -> reqwest
         .unwrap()
 }
 
-async fn add_employee(server: &Server, login: &str, extension: &str) {
+pub async fn add_employee(server: &Server, login: &str, extension: &str) {
     let r = post_employee(server, login, extension).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 }

@@ -2,6 +2,7 @@
 //! the harness's socket (`[rtp_port]`, set with `-key`), so the test sees the exchange's RTP.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -35,6 +36,19 @@ a=fmtp:101 0-15
 "#
     )
 }
+
+/// 200 OK to the request just received (a BYE).
+const OK_TO_LAST_REQUEST: &str = r#"<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+"#;
 
 const MAY_TRY: &str = "<recv response=\"100\" optional=\"true\"/>\n";
 
@@ -77,20 +91,7 @@ fn scenario(name: &str, body: &str) -> String {
 
 /// Answered; waits for the exchange to hang up, and confirms its BYE.
 pub fn caller_waits_for_bye() -> String {
-    let body = invite()
-        + ANSWERED
-        + r#"<recv request="BYE"/>
-<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-"#;
+    let body = invite() + ANSWERED + "<recv request=\"BYE\"/>\n" + OK_TO_LAST_REQUEST;
     scenario("caller waits for the exchange's BYE", &body)
 }
 
@@ -132,8 +133,11 @@ pub fn caller_cancels(after_ms: u64) -> String {
 
 /// Expects the INVITE to be refused with `status` (and ACKs it).
 pub fn caller_refused(status: u16) -> String {
-    let body =
-        invite() + MAY_TRY + &format!("<recv response=\"{status}\"/>\n") + &in_transaction("ACK", "[peer_tag_param]");
+    let body = invite()
+        + MAY_TRY
+        + "<recv response=\"180\" optional=\"true\"/>\n"
+        + &format!("<recv response=\"{status}\"/>\n")
+        + &in_transaction("ACK", "[peer_tag_param]");
     scenario(&format!("caller refused with {status}"), &body)
 }
 
@@ -178,7 +182,12 @@ pub async fn call(server: SocketAddr, scenario: String, service: &'static str, r
 /// Runs `scenario` once against `server` as `service`, with more sipp arguments.
 pub async fn run(server: SocketAddr, scenario: String, service: &str, args: &[&str]) -> SippRun {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("scenario.xml");
+    run_in(dir.path(), server, scenario, service, args).await
+}
+
+/// [`run`] with `dir` as sipp's working directory (where scenarios write their event files).
+pub async fn run_in(dir: &Path, server: SocketAddr, scenario: String, service: &str, args: &[&str]) -> SippRun {
+    let file = dir.join("scenario.xml");
     std::fs::write(&file, &scenario).unwrap();
     let output = tokio::process::Command::new("sipp")
         .arg(server.to_string())
@@ -194,7 +203,7 @@ pub async fn run(server: SocketAddr, scenario: String, service: &str, args: &[&s
         ])
         .args(args)
         .args(["-timeout", "40s", "-timeout_error", "-nostdin", "-trace_err"])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output();
@@ -202,7 +211,7 @@ pub async fn run(server: SocketAddr, scenario: String, service: &str, args: &[&s
         .await
         .expect("sipp hung")
         .expect("run sipp");
-    let errors = std::fs::read_dir(dir.path())
+    let errors = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().contains("errors"))
@@ -218,4 +227,147 @@ pub async fn run(server: SocketAddr, scenario: String, service: &str, args: &[&s
             String::from_utf8_lossy(&output.stderr)
         ),
     }
+}
+
+/// What an employee's phone does with the INVITE it receives.
+#[derive(Debug, Clone, Copy)]
+pub enum Phone {
+    /// Rings, answers after `after_ms` (SDP for RTP at `[rtp_port]`), then waits for the BYE.
+    Answers { after_ms: u64 },
+    /// Rings, answers after `after_ms`, hangs up `hold_ms` later.
+    AnswersThenHangsUp { after_ms: u64, hold_ms: u64 },
+    /// Rings until cancelled; the CANCEL must (or must not) say the call was completed elsewhere.
+    RingsUntilCancelled { completed_elsewhere: bool },
+    /// 486 Busy Here.
+    Busy,
+}
+
+/// The event file a phone scenario writes (`EVENT <unix seconds> [our RTP port]` per line).
+pub const PHONE_EVENTS: &str = "events.txt";
+
+fn note(event: &str, extra: &str) -> String {
+    format!(r#"<exec command="echo {event} $(date +%s.%N) {extra} >> {PHONE_EVENTS}"/>"#)
+}
+
+/// A registered phone (sipp in server mode on the port it registered from).
+pub fn phone(behaviour: Phone) -> String {
+    // sipp refuses variables a scenario never reads, so each behaviour captures only what it
+    // uses: where to send RTP (all), the INVITE's CSeq (for the 487), its From (for our BYE).
+    let captures = match behaviour {
+        Phone::RingsUntilCancelled { .. } => {
+            r#"<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="cseq"/>"#.to_string()
+        }
+        Phone::AnswersThenHangsUp { .. } => {
+            r#"<ereg regexp="&lt;([^&gt;]*)&gt;.*tag=([^;]*)" search_in="hdr" header="From:" assign_to="from,from_uri,from_tag"/>
+<exec command="echo FROM $(date +%s.%N) 0 [$from] >> events.txt"/>"#
+                .to_string()
+        }
+        _ => String::new(),
+    };
+    let invite = format!(
+        r#"<recv request="INVITE">
+<action>
+<ereg regexp="m=audio ([0-9]+)" search_in="body" assign_to="m_line,m_port"/>
+{captures}
+{}
+</action>
+</recv>
+"#,
+        note("INVITE", "[$m_port] [$m_line]")
+    );
+    let response = |status: &str, body: bool| {
+        let (content, sdp) = if body {
+            (
+                "Content-Type: application/sdp\nContent-Length: [len]",
+                "\nv=0\no=phone 1 1 IN IP4 [local_ip]\ns=-\nc=IN IP4 [local_ip]\nt=0 0\n\
+                 m=audio [rtp_port] RTP/AVP 8 101\na=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000\n",
+            )
+        } else {
+            ("Content-Length: 0", "")
+        };
+        format!(
+            r#"<send><![CDATA[
+SIP/2.0 {status}
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[service]@[local_ip]:[local_port]>
+{content}
+{sdp}
+]]></send>
+"#
+        )
+    };
+    let ringing = response("180 Ringing", false);
+    let bye_received = format!(
+        "<recv request=\"BYE\"><action>{}</action></recv>\n{OK_TO_LAST_REQUEST}",
+        note("BYE", "")
+    );
+    let answer = |after_ms: u64| {
+        format!(
+            "<pause milliseconds=\"{after_ms}\"/>\n<nop><action>{}</action></nop>\n{}<recv request=\"ACK\"/>\n",
+            note("ANSWER", ""),
+            response("200 OK", true)
+        )
+    };
+    let body = match behaviour {
+        Phone::Answers { after_ms } => invite + &ringing + &answer(after_ms) + &bye_received,
+        Phone::AnswersThenHangsUp { after_ms, hold_ms } => {
+            invite
+                + &ringing
+                + &answer(after_ms)
+                + &format!(
+                    r#"<pause milliseconds="{hold_ms}"/>
+<send retrans="500"><![CDATA[
+BYE [$from_uri] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: <sip:[service]@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+To: <[$from_uri]>;tag=[$from_tag]
+Call-ID: [call_id]
+CSeq: 100 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="200"/>
+"#
+                )
+        }
+        Phone::RingsUntilCancelled { completed_elsewhere } => {
+            let check = if completed_elsewhere {
+                "check_it"
+            } else {
+                "check_it_inverse"
+            };
+            invite
+                + &ringing
+                + &format!(
+                    r#"<recv request="CANCEL">
+<action>
+<ereg regexp="cause=200" search_in="hdr" header="Reason:" {check}="true" assign_to="reason"/>
+{}
+</action>
+</recv>
+"#,
+                    note("CANCEL", "0 [$reason]")
+                )
+                + &response("200 OK", false)
+                + r#"<send><![CDATA[
+SIP/2.0 487 Request Terminated
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+CSeq: [$cseq] INVITE
+Content-Length: 0
+
+]]></send>
+<recv request="ACK"/>
+"#
+        }
+        Phone::Busy => invite + &response("486 Busy Here", false) + "<recv request=\"ACK\"/>\n",
+    };
+    scenario(&format!("phone: {behaviour:?}"), &body)
 }

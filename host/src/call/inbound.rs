@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::collect::{DigitSource, collect_digits};
+use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
 use super::record::unix_ms;
 use super::{CallControl, CallError, CollectOptions, DialOptions, DialOutcome, TimedLeg, validate_dial};
 use crate::media::session::PlayEnd;
-use crate::media::{MediaOffer, MediaSession, PortRange, PromptLibrary};
+use crate::media::{BridgeEnd, MediaOffer, MediaSession, PortRange, PromptLibrary, RINGBACK, bridge};
 use crate::sip::{InboundLeg, LegEvent};
 
 /// What every call's media needs: RTP ports, the prompts, the address to advertise.
@@ -24,32 +25,39 @@ pub struct InboundCall {
     id: String,
     leg: InboundLeg,
     env: Arc<MediaEnv>,
+    dial_env: Arc<DialEnv>,
     media: Option<MediaSession>,
     /// The caller hung up or cancelled.
     gone: bool,
     /// We ended the call (BYE or final response sent).
     ended: bool,
     answered_at: Option<i64>,
-    /// The final response if the call ends unanswered: 480, or 488 once the offer proved unusable.
-    reject_code: u16,
+    /// The final response if the call ends unanswered: 480, 486 after a dial found everyone
+    /// busy, 488 once the offer proved unusable.
+    reject: (u16, &'static str),
 }
 
+const UNAVAILABLE: (u16, &str) = (480, "Temporarily Unavailable");
+const BUSY: (u16, &str) = (486, "Busy Here");
+const NOT_ACCEPTABLE: (u16, &str) = (488, "Not Acceptable Here");
+
 impl InboundCall {
-    pub fn new(id: String, leg: InboundLeg, env: Arc<MediaEnv>) -> Self {
+    pub fn new(id: String, leg: InboundLeg, env: Arc<MediaEnv>, dial_env: Arc<DialEnv>) -> Self {
         InboundCall {
             id,
             leg,
             env,
+            dial_env,
             media: None,
             gone: false,
             ended: false,
             answered_at: None,
-            reject_code: 480,
+            reject: UNAVAILABLE,
         }
     }
 
-    /// Ends the call from our side: BYE when answered, else a final response `code`.
-    async fn finish(&mut self, code: u16, reason: &str) {
+    /// Ends the call from our side: BYE when answered, else the final response `reject`.
+    async fn finish(&mut self, (code, reason): (u16, &str)) {
         if self.over() {
             return;
         }
@@ -71,6 +79,121 @@ impl InboundCall {
             }
         }
         self.gone || self.ended
+    }
+
+    /// The caller's SDP offer; an unusable one makes the final response 488.
+    fn caller_offer(&mut self) -> Result<MediaOffer, CallError> {
+        if let Some(media) = &self.media {
+            return Ok(media.offer().clone());
+        }
+        if self.leg.offer.is_empty() {
+            self.reject = NOT_ACCEPTABLE;
+            return Err(CallError::Failed("offerless INVITE: not supported yet".into()));
+        }
+        MediaOffer::parse(&self.leg.offer).map_err(|e| {
+            self.reject = NOT_ACCEPTABLE;
+            CallError::Failed(format!("SDP offer: {e}"))
+        })
+    }
+
+    fn media_ip(&self) -> IpAddr {
+        self.env.media_ip.unwrap_or(self.leg.local.ip())
+    }
+
+    /// Rings the legs while the caller hears 180 (not answered yet) or the ringback / hold
+    /// prompt (answered), until one answers, all fail, or the caller leaves.
+    async fn ring(&mut self, legs: &[TimedLeg], opts: &DialOptions) -> Result<Result<Winner, DialOutcome>, CallError> {
+        let caller_offer = self.caller_offer()?;
+        let ringback = match &self.media {
+            Some(_) => Some(self.prompt(opts.ringback.as_deref().unwrap_or(RINGBACK))?),
+            None => None,
+        };
+        let params = ForkParams {
+            env: &self.dial_env,
+            ports: &self.env.ports,
+            media_ip: self.media_ip(),
+            caller_id: opts.caller_id.clone().unwrap_or_else(|| self.leg.caller.clone()),
+            codec: caller_offer.codec,
+            ptime: caller_offer.ptime,
+        };
+        let timeout = Duration::from_millis(opts.timeout_ms.into());
+        let mut fork = Fork::new(params, legs, timeout)
+            .await
+            .map_err(|e| CallError::Failed(format!("dial: {e}")))?;
+        let Self { leg, gone, media, .. } = self;
+        let tone = async {
+            match (media.as_mut(), &ringback) {
+                (Some(media), Some(prompt)) => loop {
+                    media.play(prompt, false).await;
+                },
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::pin!(tone);
+        loop {
+            tokio::select! {
+                event = fork.next() => match event {
+                    // The caller already heard 180 when the exchange took the call.
+                    ForkEvent::Ringing => {}
+                    ForkEvent::Answered(winner) => return Ok(Ok(winner)),
+                    ForkEvent::Finished(outcome) => return Ok(Err(outcome)),
+                },
+                _ = &mut tone => {}
+                event = leg.next_event() => match event {
+                    Some(LegEvent::Confirmed) => {}
+                    other => {
+                        tracing::info!(?other, "caller left while legs rang");
+                        *gone = true;
+                        fork.cancel_all(None).await;
+                        return Err(CallError::Hangup);
+                    }
+                },
+            }
+        }
+    }
+
+    /// Connects the caller to the leg that answered until either hangs up or the media dies;
+    /// the call is over afterwards.
+    async fn bridge(&mut self, mut winner: Winner) -> Result<DialOutcome, CallError> {
+        if let Err(e) = self.answer().await {
+            winner.leg.hangup().await;
+            return Err(e);
+        }
+        let caller = match self.media.take() {
+            Some(session) => session.into_bridge_side(),
+            None => return Err(CallError::Failed("the call is not answered".into())),
+        };
+        let started = std::time::Instant::now();
+        let timeout = self.dial_env.rtp_timeout;
+        let mut relay = std::pin::pin!(bridge::relay(&caller, &winner.media, timeout));
+        loop {
+            tokio::select! {
+                BridgeEnd::Silent = &mut relay => {
+                    tracing::warn!("no RTP from either party: ending a dead call");
+                    winner.leg.hangup().await;
+                    self.finish(UNAVAILABLE).await;
+                    break;
+                }
+                event = winner.leg.next_event() => {
+                    tracing::info!(?event, "the answering party hung up");
+                    self.finish(UNAVAILABLE).await;
+                    break;
+                }
+                event = self.leg.next_event() => match event {
+                    Some(LegEvent::Confirmed) => {}
+                    other => {
+                        tracing::info!(?other, "the caller hung up");
+                        self.gone = true;
+                        winner.leg.hangup().await;
+                        break;
+                    }
+                },
+            }
+        }
+        Ok(DialOutcome::Answered {
+            employee: winner.employee,
+            talk_seconds: started.elapsed().as_secs() as u32,
+        })
     }
 
     fn prompt(&self, name: &str) -> Result<crate::media::Prompt, CallError> {
@@ -131,15 +254,8 @@ impl CallControl for InboundCall {
         if self.media.is_some() {
             return Ok(());
         }
-        if self.leg.offer.is_empty() {
-            self.reject_code = 488;
-            return Err(CallError::Failed("offerless INVITE: not supported yet".into()));
-        }
-        let offer = MediaOffer::parse(&self.leg.offer).map_err(|e| {
-            self.reject_code = 488;
-            CallError::Failed(format!("SDP offer: {e}"))
-        })?;
-        let ip = self.env.media_ip.unwrap_or(self.leg.local.ip());
+        let offer = self.caller_offer()?;
+        let ip = self.media_ip();
         let socket = self
             .env
             .ports
@@ -179,16 +295,22 @@ impl CallControl for InboundCall {
             return Err(CallError::Hangup);
         }
         validate_dial(legs, opts)?;
-        Ok(DialOutcome::Unavailable)
+        match self.ring(legs, opts).await? {
+            Ok(winner) => self.bridge(winner).await,
+            Err(outcome) => {
+                // Should the flow give up now, the caller learns why (RFC 3261 §16.7).
+                self.reject = if outcome == DialOutcome::Busy {
+                    BUSY
+                } else {
+                    UNAVAILABLE
+                };
+                Ok(outcome)
+            }
+        }
     }
 
     async fn hangup(&mut self) {
-        let reason = if self.reject_code == 488 {
-            "Not Acceptable Here"
-        } else {
-            "Temporarily Unavailable"
-        };
-        self.finish(self.reject_code, reason).await;
+        self.finish(self.reject).await;
     }
 }
 

@@ -3,11 +3,13 @@
 //! scripted one a virtual caller ([`script::ScriptedCall`]).
 
 mod collect;
+pub mod fork;
 mod inbound;
 pub mod number;
 pub mod record;
 pub mod script;
 
+pub use fork::{DialEnv, Directory, Reachable};
 pub use inbound::{InboundCall, MediaEnv};
 pub use record::{CallRecord, Trace};
 
@@ -101,9 +103,8 @@ pub trait CallControl: Send {
     async fn hangup(&mut self);
 }
 
-/// Resolving dial targets to reachable contacts needs the registrar and the directory, which
-/// do not exist yet; until then nobody is reachable and `dial` reports `unavailable` once the
-/// schedule is validated. Shared by the real and the scripted call so both agree.
+/// Checks a dial schedule before anything rings. Shared by the real and the scripted call so
+/// both refuse the same mistakes.
 pub(crate) fn validate_dial(legs: &[TimedLeg], opts: &DialOptions) -> Result<(), CallError> {
     if legs.is_empty() {
         return Err(CallError::Invalid("dial needs at least one leg".into()));

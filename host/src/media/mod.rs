@@ -1,6 +1,7 @@
 //! Media: SDP offer/answer, RTP, G.711, RFC 4733 digits and prompts. Knows nothing about WASM
 //! or the database (DESIGN §2).
 
+pub mod bridge;
 pub mod dtmf;
 pub mod g711;
 pub mod prompt;
@@ -8,6 +9,7 @@ pub mod rtp;
 pub mod sdp;
 pub mod session;
 
-pub use prompt::{Prompt, PromptLibrary};
-pub use sdp::{Codec, MediaOffer};
+pub use bridge::{BridgeEnd, BridgeSide};
+pub use prompt::{Prompt, PromptLibrary, RINGBACK};
+pub use sdp::{Codec, MediaOffer, OFFERED_TELEPHONE_EVENT};
 pub use session::{MediaSession, PortRange};

@@ -51,6 +51,21 @@ impl Prompt {
         })
     }
 
+    /// A tone of `hz` for `on_ms`, then `off_ms` of silence (one cadence cycle).
+    pub fn tone(hz: f32, on_ms: u32, off_ms: u32) -> Self {
+        let on = (SAMPLE_RATE * on_ms / 1000) as usize;
+        let off = (SAMPLE_RATE * off_ms / 1000) as usize;
+        let step = std::f32::consts::TAU * hz / SAMPLE_RATE as f32;
+        // -13 dBm0-ish: loud enough to hear, far from clipping after G.711.
+        let samples = (0..on)
+            .map(|i| ((i as f32 * step).sin() * 7000.0) as i16)
+            .chain(std::iter::repeat_n(0, off))
+            .collect::<Vec<_>>();
+        Prompt {
+            samples: samples.into(),
+        }
+    }
+
     pub fn samples(&self) -> &[i16] {
         &self.samples
     }
@@ -59,6 +74,9 @@ impl Prompt {
         self.samples.len() as u64 * 1000 / SAMPLE_RATE as u64
     }
 }
+
+/// The tone callers hear while employees ring (played in a loop).
+pub const RINGBACK: &str = "ringback";
 
 /// Prompts by name. Built-in prompts are loaded at start; uploads are added at run time.
 #[derive(Debug, Default)]
@@ -85,6 +103,8 @@ impl PromptLibrary {
             let prompt = Prompt::from_wav(wav).unwrap_or_else(|e| panic!("built-in prompt {name} is broken: {e}"));
             library.insert(*name, prompt);
         }
+        // ITU-T E.180 ringing tone as most of Europe and Russia use it: 425 Hz, 1 s on, 4 s off.
+        library.insert(RINGBACK, Prompt::tone(425.0, 1000, 4000));
         library
     }
 
@@ -122,6 +142,7 @@ mod tests {
         let lib = PromptLibrary::with_builtins();
         assert!(lib.get("ivr-greeting").unwrap().duration_ms() > 1000);
         assert!(lib.get("nope").is_none());
+        assert_eq!(lib.get(RINGBACK).unwrap().duration_ms(), 5000);
     }
 
     #[test]

@@ -141,22 +141,50 @@ impl MediaOffer {
 
     /// Our answer: the chosen codec and telephone-event, our RTP address.
     pub fn answer(&self, local: SocketAddr, session_id: u64) -> String {
-        let ip_kind = if local.is_ipv6() { "IP6" } else { "IP4" };
-        let ip = local.ip();
-        let mut formats = self.payload_type.to_string();
-        let mut attrs = format!("a=rtpmap:{} {}/8000\r\n", self.payload_type, self.codec.name());
-        if let Some(te) = self.telephone_event {
-            formats.push_str(&format!(" {te}"));
-            attrs.push_str(&format!("a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-15\r\n"));
-        }
-        format!(
-            "v=0\r\no=switchboard {session_id} {session_id} IN {ip_kind} {ip}\r\ns=switchboard\r\n\
-             c=IN {ip_kind} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {formats}\r\n{attrs}\
-             a=ptime:{ptime}\r\na=sendrecv\r\n",
-            port = local.port(),
-            ptime = self.ptime,
-        )
+        let formats = [(self.payload_type, self.codec.name())];
+        write_sdp(local, session_id, &formats, self.telephone_event, self.ptime)
     }
+}
+
+/// The telephone-event payload type we offer (the answer may not change it, RFC 3264 §6.1).
+pub const OFFERED_TELEPHONE_EVENT: u8 = 101;
+
+/// Our offer to a callee: both G.711 laws, `preferred` first so a bridge to a caller who chose
+/// it needs no transcoding, and telephone-events.
+pub fn offer(local: SocketAddr, session_id: u64, preferred: Codec, ptime: u32) -> String {
+    let other = match preferred {
+        Codec::Pcmu => Codec::Pcma,
+        Codec::Pcma => Codec::Pcmu,
+    };
+    let formats = [preferred, other].map(|c| (c.payload_type(), c.name()));
+    write_sdp(local, session_id, &formats, Some(OFFERED_TELEPHONE_EVENT), ptime)
+}
+
+fn write_sdp(
+    local: SocketAddr,
+    session_id: u64,
+    codecs: &[(u8, &str)],
+    telephone_event: Option<u8>,
+    ptime: u32,
+) -> String {
+    let ip_kind = if local.is_ipv6() { "IP6" } else { "IP4" };
+    let ip = local.ip();
+    let mut formats: Vec<String> = codecs.iter().map(|(pt, _)| pt.to_string()).collect();
+    let mut attrs: String = codecs
+        .iter()
+        .map(|(pt, name)| format!("a=rtpmap:{pt} {name}/8000\r\n"))
+        .collect();
+    if let Some(te) = telephone_event {
+        formats.push(te.to_string());
+        attrs.push_str(&format!("a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-15\r\n"));
+    }
+    format!(
+        "v=0\r\no=switchboard {session_id} {session_id} IN {ip_kind} {ip}\r\ns=switchboard\r\n\
+         c=IN {ip_kind} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {formats}\r\n{attrs}\
+         a=ptime:{ptime}\r\na=sendrecv\r\n",
+        port = local.port(),
+        formats = formats.join(" "),
+    )
 }
 
 #[cfg(test)]
@@ -187,6 +215,17 @@ mod tests {
             a=ptime:30\n";
         let o = MediaOffer::parse(offer.as_bytes()).unwrap();
         assert_eq!((o.codec, o.telephone_event, o.ptime), (Codec::Pcmu, Some(96), 30));
+    }
+
+    #[test]
+    fn our_offer_puts_the_preferred_law_first_and_parses_back() {
+        let sdp = offer("127.0.0.1:10002".parse().unwrap(), 9, Codec::Pcma, 30);
+        assert!(sdp.contains("m=audio 10002 RTP/AVP 8 0 101\r\n"), "{sdp}");
+        let o = MediaOffer::parse(sdp.as_bytes()).unwrap();
+        assert_eq!(
+            (o.codec, o.telephone_event, o.ptime),
+            (Codec::Pcma, Some(OFFERED_TELEPHONE_EVENT), 30)
+        );
     }
 
     #[test]

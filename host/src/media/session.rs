@@ -129,6 +129,14 @@ impl MediaSession {
         PlayEnd::Finished
     }
 
+    /// Stops listening for digits and hands the socket to a bridge.
+    pub fn into_bridge_side(self) -> super::BridgeSide {
+        super::BridgeSide {
+            socket: self.socket.clone(),
+            media: self.offer.clone(),
+        }
+    }
+
     /// Waits for the next digit (the caller may have typed ahead).
     pub async fn next_digit(&mut self) -> Option<char> {
         self.digits.recv().await

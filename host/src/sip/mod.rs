@@ -7,6 +7,7 @@
 pub mod digest;
 pub mod guard;
 mod leg;
+mod outbound;
 pub mod registrar;
 mod socket;
 
@@ -25,6 +26,7 @@ use rsipstack::{EndpointBuilder, transaction::endpoint::Endpoint};
 use tokio_util::sync::CancellationToken;
 
 pub use leg::{InboundLeg, LegEvent};
+pub use outbound::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, OutboundLeg};
 pub use registrar::{Binding, Location, Registrar};
 
 /// The methods this server handles (advertised in Allow).
@@ -57,45 +59,73 @@ impl TrunkAcl {
 
 pub struct SipServer {
     endpoint: Endpoint,
+    dialogs: Arc<DialogLayer>,
+    dialer: Arc<Dialer>,
     local: SocketAddr,
     cancel: CancellationToken,
 }
 
 impl SipServer {
-    /// Binds the UDP port and starts serving.
-    pub async fn start(
-        listen: SocketAddr,
-        acl: TrunkAcl,
-        handler: Arc<dyn InviteHandler>,
-        registrar: Arc<Registrar>,
-    ) -> anyhow::Result<Self> {
+    /// Binds the UDP port and starts the transport; requests wait until [`SipServer::serve`].
+    pub async fn bind(listen: SocketAddr) -> anyhow::Result<Self> {
         let cancel = CancellationToken::new();
         let socket = socket::GuardedSocket::bind(listen).await?;
         let local = socket.local_addr()?;
         let connection = UdpConnection::from_socket(Arc::new(socket), None, Some(cancel.child_token())).await?;
         let transport = TransportLayer::new(cancel.clone());
         transport.add_transport(connection.into());
+        let reasons = Arc::new(outbound::CancelReasons::default());
         let endpoint = EndpointBuilder::new()
             .with_cancel_token(cancel.clone())
             .with_transport_layer(transport)
             .with_user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
             .with_allows(ALLOWED.to_vec())
+            .with_inspector(Box::new(outbound::ReasonInspector(reasons.clone())))
             .build();
-        let incoming = endpoint.incoming_transactions()?;
         let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
-        let inner = endpoint.inner.clone();
+        let dialer = Arc::new(Dialer {
+            dialogs: dialogs.clone(),
+            local,
+            reasons,
+        });
+        Ok(SipServer {
+            endpoint,
+            dialogs,
+            dialer,
+            local,
+            cancel,
+        })
+    }
+
+    /// Places outbound legs from this server's address.
+    pub fn dialer(&self) -> Arc<Dialer> {
+        self.dialer.clone()
+    }
+
+    /// Starts answering: INVITEs from trunks go to `handler`, REGISTERs to `registrar`.
+    pub fn serve(
+        &self,
+        acl: TrunkAcl,
+        handler: Arc<dyn InviteHandler>,
+        registrar: Arc<Registrar>,
+    ) -> anyhow::Result<()> {
+        let incoming = self.endpoint.incoming_transactions()?;
+        let inner = self.endpoint.inner.clone();
         tokio::spawn(async move {
             if let Err(e) = inner.serve().await {
                 tracing::error!(error = %e, "SIP endpoint stopped");
             }
         });
-        tokio::spawn(dispatch(incoming, dialogs, acl, handler, registrar, local));
-        tracing::info!(%local, "SIP listening (UDP)");
-        Ok(SipServer {
-            endpoint,
-            local,
-            cancel,
-        })
+        tokio::spawn(dispatch(
+            incoming,
+            self.dialogs.clone(),
+            acl,
+            handler,
+            registrar,
+            self.local,
+        ));
+        tracing::info!(local = %self.local, "SIP listening (UDP)");
+        Ok(())
     }
 
     pub fn local_addr(&self) -> SocketAddr {

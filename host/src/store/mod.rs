@@ -275,15 +275,20 @@ impl Store {
         let rows = sqlx::query("SELECT id, login, name, extension FROM employees ORDER BY extension")
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Employee {
-                id: r.get("id"),
-                login: r.get("login"),
-                name: r.get("name"),
-                extension: r.get("extension"),
-            })
-            .collect())
+        Ok(rows.iter().map(employee_row).collect())
+    }
+
+    /// The employee with this login, or (when `by_extension`) this extension.
+    pub async fn employee(&self, key: &str, by_extension: bool) -> sqlx::Result<Option<Employee>> {
+        let column = if by_extension { "extension" } else { "login" };
+        let row = sqlx::query(&format!(
+            "SELECT id, login, name, extension FROM employees WHERE company_id = ? AND {column} = ?"
+        ))
+        .bind(DEFAULT_COMPANY)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(employee_row))
     }
 
     /// An employee's id and SIP HA1 by login.
@@ -364,5 +369,14 @@ impl Store {
             .bind(name)
             .fetch_one(&self.pool)
             .await
+    }
+}
+
+fn employee_row(r: &sqlx::sqlite::SqliteRow) -> Employee {
+    Employee {
+        id: r.get("id"),
+        login: r.get("login"),
+        name: r.get("name"),
+        extension: r.get("extension"),
     }
 }

@@ -1,0 +1,80 @@
+//! The hunt group: rings a list of employees with one of three strategies, and tells the
+//! caller when nobody could take the call.
+//!
+//! - `ring_all`: everyone at once; the first to answer wins, the others stop ringing.
+//! - `in_turn`: one at a time for `step_secs` each; the previous phone stops when the next starts.
+//! - `increasingly`: one more every `step_secs`; earlier phones keep ringing.
+
+use serde::Deserialize;
+use switchboard_sdk::prelude::*;
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    #[default]
+    RingAll,
+    InTurn,
+    Increasingly,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Employees' logins, in hunting order.
+    pub members: Vec<String>,
+    pub strategy: Strategy,
+    /// In turn / increasingly: seconds between one member and the next.
+    pub step_secs: u32,
+    /// Give up after this many seconds; none: the last member rings for 30 s.
+    pub timeout_secs: Option<u32>,
+    /// Played (after answering) when nobody took the call; none: the call is refused with
+    /// 486 Busy Here or 480 Temporarily Unavailable, as the members' phones answered.
+    pub failure_prompt: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            members: Vec::new(),
+            strategy: Strategy::RingAll,
+            step_secs: 15,
+            timeout_secs: None,
+            failure_prompt: Some("all-busy".into()),
+        }
+    }
+}
+
+pub fn run(call: &impl CallApi, settings: Settings) -> FlowResult {
+    if settings.members.is_empty() {
+        return Err(CallError::Invalid("hunt: `members` lists nobody to ring".into()));
+    }
+    let members = settings.members.iter().cloned().map(Target::Employee);
+    let step_ms = settings.step_secs.saturating_mul(1000);
+    let mut dial = match settings.strategy {
+        Strategy::RingAll => Dial::ring_all(members),
+        Strategy::InTurn => Dial::in_turn(members, step_ms),
+        Strategy::Increasingly => Dial::increasingly(members, step_ms),
+    };
+    if let Some(secs) = settings.timeout_secs {
+        dial = dial.timeout_secs(secs);
+    }
+    match dial.run(call)? {
+        DialOutcome::Answered(a) => {
+            log::info(&format!(
+                "answered by {:?} after talking {} s",
+                a.employee, a.talk_seconds
+            ));
+            Ok(())
+        }
+        other => {
+            log::info(&format!("nobody took the call: {other:?}"));
+            if let Some(prompt) = &settings.failure_prompt {
+                call.play(prompt)?;
+            }
+            call.hangup();
+            Ok(())
+        }
+    }
+}
+
+switchboard_sdk::flow!(run);

@@ -1,0 +1,272 @@
+//! The forking half of `dial`: rings a schedule of timed legs, each resolved to every place its
+//! target can be reached, and reports progress until one answers, all fail, or time runs out.
+//! The caller's side (ringback, answering, bridging) is the call's business, not the fork's.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+use super::{DialOutcome, Target, TimedLeg};
+use crate::media::{BridgeSide, Codec, MediaOffer, PortRange, sdp};
+use crate::sip::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, OutboundLeg};
+
+/// One place a target can be rung: a registered phone, or a carrier for an external number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reachable {
+    /// The Request-URI (the phone's registered Contact).
+    pub uri: String,
+    /// Where the INVITE goes (the address the phone registered from, so NAT is no obstacle).
+    pub destination: SocketAddr,
+    /// The user part of To.
+    pub user: String,
+    /// The employee behind it, if any (reported to the flow when they answer).
+    pub employee: Option<String>,
+}
+
+/// Who can be reached for a target, right now.
+#[async_trait::async_trait]
+pub trait Directory: Send + Sync {
+    /// Every place `target` rings; empty when it exists but nobody is reachable.
+    async fn resolve(&self, target: &Target) -> anyhow::Result<Vec<Reachable>>;
+}
+
+/// What ringing and bridging need besides the call itself.
+pub struct DialEnv {
+    pub dialer: Arc<Dialer>,
+    pub directory: Arc<dyn Directory>,
+    /// A bridged call where neither party sent RTP for this long is dead and gets cleaned up.
+    pub rtp_timeout: Duration,
+}
+
+/// The leg that answered, ready to bridge.
+pub struct Winner {
+    pub leg: OutboundLeg,
+    pub media: BridgeSide,
+    pub employee: Option<String>,
+}
+
+pub enum ForkEvent {
+    /// A leg is ringing (first 180/183 of any leg).
+    Ringing,
+    Answered(Winner),
+    /// Nobody answered: the outcome to give the flow.
+    Finished(DialOutcome),
+}
+
+/// A leg that has been started and not finished.
+struct Branch {
+    leg: OutboundLeg,
+    socket: Arc<UdpSocket>,
+    stop_at: Option<Instant>,
+    employee: Option<String>,
+}
+
+/// Placing legs needs these from the call.
+pub struct ForkParams<'a> {
+    pub env: &'a DialEnv,
+    pub ports: &'a PortRange,
+    /// Our address for RTP towards the employees.
+    pub media_ip: IpAddr,
+    /// The caller ID to present.
+    pub caller_id: String,
+    /// Offer this G.711 law first, so the bridge can pass packets through.
+    pub codec: Codec,
+    pub ptime: u32,
+}
+
+pub struct Fork<'a> {
+    params: ForkParams<'a>,
+    /// Legs not started yet, earliest first: (start, stop-after, places).
+    pending: Vec<(Instant, Option<Duration>, Vec<Reachable>)>,
+    branches: Vec<Branch>,
+    deadline: Instant,
+    /// Final responses of failed branches.
+    failures: Vec<u16>,
+    rang: bool,
+    started_any: bool,
+}
+
+impl<'a> Fork<'a> {
+    /// Resolves every target up front; unknown targets are an error the flow should hear about.
+    pub async fn new(params: ForkParams<'a>, legs: &[TimedLeg], timeout: Duration) -> anyhow::Result<Fork<'a>> {
+        let now = Instant::now();
+        let mut pending = Vec::new();
+        for leg in legs {
+            let places = params.env.directory.resolve(&leg.target).await?;
+            tracing::info!(target = ?leg.target, places = places.len(), "dial target resolved");
+            let start = now + Duration::from_millis(leg.start_after_ms.into());
+            pending.push((
+                start,
+                leg.stop_after_ms.map(|ms| Duration::from_millis(ms.into())),
+                places,
+            ));
+        }
+        pending.sort_by_key(|(start, ..)| *start);
+        Ok(Fork {
+            params,
+            pending,
+            branches: Vec::new(),
+            deadline: now + timeout,
+            failures: Vec::new(),
+            rang: false,
+            started_any: false,
+        })
+    }
+
+    /// Drives the legs until something the call must act on happens.
+    pub async fn next(&mut self) -> ForkEvent {
+        loop {
+            if self.pending.is_empty() && self.branches.is_empty() {
+                return ForkEvent::Finished(self.outcome());
+            }
+            let next_start = self.pending.first().map(|(start, ..)| *start);
+            let next_stop = self.branches.iter().filter_map(|b| b.stop_at).min();
+            tokio::select! {
+                _ = tokio::time::sleep_until(self.deadline) => {
+                    self.cancel_all(None).await;
+                    self.pending.clear();
+                    return ForkEvent::Finished(self.outcome());
+                }
+                _ = sleep_until(next_start) => self.start_due().await,
+                _ = sleep_until(next_stop) => self.stop_due().await,
+                (event, index) = next_branch_event(&mut self.branches) => {
+                    if let Some(done) = self.on_branch_event(index, event).await {
+                        return done;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_branch_event(&mut self, index: usize, event: Option<OutboundEvent>) -> Option<ForkEvent> {
+        match event {
+            Some(OutboundEvent::Ringing { .. }) => {
+                let first = !self.rang;
+                self.rang = true;
+                first.then_some(ForkEvent::Ringing)
+            }
+            Some(OutboundEvent::Answered { sdp }) => {
+                let branch = self.branches.swap_remove(index);
+                let Ok(media) = MediaOffer::parse(&sdp) else {
+                    tracing::warn!("answered with unusable SDP: hanging up that leg");
+                    let mut leg = branch.leg;
+                    leg.hangup().await;
+                    self.failures.push(488);
+                    return None;
+                };
+                // First 2xx wins; every other leg learns the call was completed elsewhere.
+                self.cancel_all(Some(ANSWERED_ELSEWHERE)).await;
+                self.pending.clear();
+                Some(ForkEvent::Answered(Winner {
+                    leg: branch.leg,
+                    media: BridgeSide {
+                        socket: branch.socket,
+                        media,
+                    },
+                    employee: branch.employee,
+                }))
+            }
+            Some(OutboundEvent::Failed { code }) => {
+                tracing::info!(code, "leg failed");
+                self.failures.push(code);
+                self.branches.swap_remove(index);
+                None
+            }
+            Some(OutboundEvent::HungUp) | None => {
+                self.branches.swap_remove(index);
+                None
+            }
+        }
+    }
+
+    /// Starts every leg whose time has come.
+    async fn start_due(&mut self) {
+        let now = Instant::now();
+        while self.pending.first().is_some_and(|(start, ..)| *start <= now) {
+            let (_, stop_after, places) = self.pending.remove(0);
+            for place in places {
+                match self.place(&place).await {
+                    Ok((leg, socket)) => self.branches.push(Branch {
+                        leg,
+                        socket,
+                        stop_at: stop_after.map(|d| now + d),
+                        employee: place.employee.clone(),
+                    }),
+                    Err(e) => {
+                        tracing::warn!(error = %e, uri = %place.uri, "could not place a leg");
+                        self.failures.push(503);
+                    }
+                }
+                self.started_any = true;
+            }
+        }
+    }
+
+    async fn place(&self, place: &Reachable) -> anyhow::Result<(OutboundLeg, Arc<UdpSocket>)> {
+        let p = &self.params;
+        let socket = Arc::new(p.ports.bind(p.media_ip).await?);
+        let offer = sdp::offer(socket.local_addr()?, rand::random::<u32>().into(), p.codec, p.ptime);
+        let leg = p.env.dialer.invite(LegRequest {
+            uri: place.uri.clone(),
+            destination: place.destination,
+            from_user: p.caller_id.clone(),
+            to_user: place.user.clone(),
+            offer: offer.into_bytes(),
+        })?;
+        Ok((leg, socket))
+    }
+
+    /// Stops the legs whose ringing time is over (in turn: the previous one when the next starts).
+    async fn stop_due(&mut self) {
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.branches.len() {
+            if self.branches[i].stop_at.is_some_and(|t| t <= now) {
+                let mut branch = self.branches.swap_remove(i);
+                branch.leg.cancel(None).await;
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Cancels every ringing leg (the caller left, time ran out, or another leg answered).
+    pub async fn cancel_all(&mut self, reason: Option<&str>) {
+        for mut branch in self.branches.drain(..) {
+            branch.leg.cancel(reason).await;
+        }
+    }
+
+    /// The best outcome when nobody answered (RFC 3261 §16.7: a busy beats a ring-out).
+    fn outcome(&self) -> DialOutcome {
+        if !self.started_any {
+            DialOutcome::Unavailable
+        } else if self.failures.iter().any(|c| matches!(c, 486 | 600 | 603)) {
+            DialOutcome::Busy
+        } else if self.rang {
+            DialOutcome::NoAnswer
+        } else {
+            DialOutcome::Unavailable
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next event of any branch, and which branch it came from.
+async fn next_branch_event(branches: &mut [Branch]) -> (Option<OutboundEvent>, usize) {
+    if branches.is_empty() {
+        return std::future::pending().await;
+    }
+    let waits = branches.iter_mut().map(|b| Box::pin(b.leg.next_event()));
+    let (event, index, _) = futures::future::select_all(waits).await;
+    (event, index)
+}

@@ -1,0 +1,171 @@
+//! The RTP relay between two legs of a bridged call. Media stays anchored here (so hold, NAT
+//! and codec differences are ours to handle, not the phones'): packets keep their SSRC, sequence
+//! and timestamp; the payload type is mapped to what the far side negotiated, and PCMU↔PCMA is
+//! transcoded in place when the two sides chose different laws. One buffer per direction, no
+//! allocation per packet.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+
+use super::g711;
+use super::rtp::RtpPacket;
+use super::sdp::{Codec, MediaOffer};
+
+/// One side of a bridge: our socket towards a party, and what was negotiated with it.
+pub struct BridgeSide {
+    pub socket: Arc<UdpSocket>,
+    pub media: MediaOffer,
+}
+
+/// Why a relay stopped by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BridgeEnd {
+    /// Neither party sent anything for the whole timeout: a dead call (a phone that lost power
+    /// or network never sends its BYE).
+    Silent,
+}
+
+/// Relays both ways until neither side has sent RTP for `timeout`. Stop it earlier by dropping
+/// the future.
+pub async fn relay(a: &BridgeSide, b: &BridgeSide, timeout: Duration) -> BridgeEnd {
+    let forward = Direction::new(&a.media, &b.media);
+    let backward = Direction::new(&b.media, &a.media);
+    let (mut to_b, mut to_a) = (forward.remote_of_far, backward.remote_of_far);
+    let mut buf_ab = [0u8; 2048];
+    let mut buf_ba = [0u8; 2048];
+    loop {
+        let received = tokio::time::timeout(timeout, async {
+            tokio::select! {
+                r = a.socket.recv_from(&mut buf_ab) => r.map(|(n, from)| (true, n, from)),
+                r = b.socket.recv_from(&mut buf_ba) => r.map(|(n, from)| (false, n, from)),
+            }
+        })
+        .await;
+        let Ok(received) = received else {
+            return BridgeEnd::Silent;
+        };
+        let Ok((from_a, n, from)) = received else { continue };
+        let (direction, buf, near_remote, far_remote) = if from_a {
+            (&forward, &mut buf_ab, &mut to_a, to_b)
+        } else {
+            (&backward, &mut buf_ba, &mut to_b, to_a)
+        };
+        // Symmetric RTP: answer the address the party really sends from (NAT), not its SDP.
+        *near_remote = from;
+        if let Some(len) = direction.rewrite(&mut buf[..n]) {
+            let far = if from_a { b } else { a };
+            // A lost datagram is a glitch in the conversation, not a reason to stop relaying.
+            let _ = far.socket.send_to(&buf[..len], far_remote).await;
+        }
+    }
+}
+
+/// How packets from one side are rewritten for the other.
+struct Direction {
+    audio_in: u8,
+    audio_out: u8,
+    transcode: Option<fn(u8) -> u8>,
+    event_in: Option<u8>,
+    event_out: Option<u8>,
+    remote_of_far: SocketAddr,
+}
+
+impl Direction {
+    fn new(near: &MediaOffer, far: &MediaOffer) -> Self {
+        let transcode: Option<fn(u8) -> u8> = match (near.codec, far.codec) {
+            (Codec::Pcmu, Codec::Pcma) => Some(|b| g711::linear_to_alaw(g711::ulaw_to_linear(b))),
+            (Codec::Pcma, Codec::Pcmu) => Some(|b| g711::linear_to_ulaw(g711::alaw_to_linear(b))),
+            _ => None,
+        };
+        Direction {
+            audio_in: near.payload_type,
+            audio_out: far.payload_type,
+            transcode,
+            event_in: near.telephone_event,
+            event_out: far.telephone_event,
+            remote_of_far: far.remote,
+        }
+    }
+
+    /// Rewrites the packet for the far side in place; `None` drops it (not RTP, a payload the
+    /// far side did not negotiate, or digits it cannot receive as events).
+    fn rewrite(&self, packet: &mut [u8]) -> Option<usize> {
+        let parsed = RtpPacket::parse(packet)?;
+        let (payload_type, payload_len) = (parsed.payload_type, parsed.payload.len());
+        let payload_start = packet.len() - payload_len - padding_len(packet);
+        let (pt, is_audio) = if payload_type == self.audio_in {
+            (self.audio_out, true)
+        } else if Some(payload_type) == self.event_in {
+            (self.event_out?, false)
+        } else {
+            return None;
+        };
+        packet[1] = (packet[1] & 0x80) | pt;
+        if is_audio && let Some(transcode) = self.transcode {
+            let end = payload_start + payload_len;
+            for byte in &mut packet[payload_start..end] {
+                *byte = transcode(*byte);
+            }
+        }
+        Some(packet.len())
+    }
+}
+
+fn padding_len(packet: &[u8]) -> usize {
+    if packet[0] & 0x20 != 0 {
+        packet.last().copied().unwrap_or(0) as usize
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::rtp::RtpSender;
+
+    fn side(codec: Codec, pt: u8, event: Option<u8>) -> MediaOffer {
+        MediaOffer {
+            remote: "127.0.0.1:4000".parse().unwrap(),
+            codec,
+            payload_type: pt,
+            telephone_event: event,
+            ptime: 20,
+        }
+    }
+
+    #[test]
+    fn same_law_passes_through_and_events_are_renumbered() {
+        let d = Direction::new(&side(Codec::Pcma, 8, Some(101)), &side(Codec::Pcma, 8, Some(96)));
+        let mut sender = RtpSender::new(7, 100, 1000);
+        let mut buf = [0u8; 200];
+        let n = sender.write(&mut buf, 8, &[0xd5; 160], 160);
+        let before = buf;
+        assert_eq!(d.rewrite(&mut buf[..n]), Some(n));
+        assert_eq!(buf, before, "pass-through must not touch the packet");
+        let n = sender.write(&mut buf, 101, &[1, 0x80, 0, 160], 0);
+        d.rewrite(&mut buf[..n]).unwrap();
+        let p = RtpPacket::parse(&buf[..n]).unwrap();
+        assert_eq!((p.payload_type, p.sequence, p.ssrc), (96, 101, 7));
+    }
+
+    #[test]
+    fn different_laws_are_transcoded_and_unknown_payloads_dropped() {
+        let d = Direction::new(&side(Codec::Pcmu, 0, Some(101)), &side(Codec::Pcma, 8, None));
+        let mut sender = RtpSender::new(7, 1, 0);
+        let mut buf = [0u8; 200];
+        let silence_ulaw = g711::linear_to_ulaw(0);
+        let n = sender.write(&mut buf, 0, &[silence_ulaw; 160], 160);
+        d.rewrite(&mut buf[..n]).unwrap();
+        let p = RtpPacket::parse(&buf[..n]).unwrap();
+        assert_eq!(p.payload_type, 8);
+        assert!(p.payload.iter().all(|b| *b == g711::linear_to_alaw(0)));
+        let n = sender.write(&mut buf, 101, &[1, 0x80, 0, 160], 0);
+        assert_eq!(d.rewrite(&mut buf[..n]), None, "the far side has no telephone-event");
+        let n = sender.write(&mut buf, 13, &[0; 1], 0);
+        assert_eq!(d.rewrite(&mut buf[..n]), None, "comfort noise was not negotiated");
+    }
+}

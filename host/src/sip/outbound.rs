@@ -1,0 +1,261 @@
+//! Outbound call legs: the UAC side of an INVITE the B2BUA places towards a phone or a carrier.
+//!
+//! rsipstack drives the transaction (retransmissions, ACK of failures, CANCEL once a provisional
+//! arrived, ACK + BYE for a 2xx that races our CANCEL). What it cannot do is put a `Reason` on a
+//! CANCEL, which RFC 3326 phones use to tell "answered elsewhere" from "missed call"; the
+//! [`CancelReasons`] inspector adds it to the outgoing CANCEL of a leg that asked for one.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invitation::{InviteAsyncResult, InviteOption};
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip::prelude::*;
+use rsipstack::sip::{Header, Method, SipMessage, StatusCodeKind, Transport};
+use rsipstack::transaction::endpoint::MessageInspector;
+use rsipstack::transport::SipAddr;
+use tokio::sync::mpsc;
+
+/// RFC 3326 reason for the legs that lose a fork (RFC 3261 §16.7 step 10 wording).
+pub const ANSWERED_ELSEWHERE: &str = "SIP;cause=200;text=\"Call completed elsewhere\"";
+
+/// How long a CANCEL may still go out after it was asked for: rsipstack defers a CANCEL until
+/// the first provisional response, which comes within 64*T1 or never.
+const REASON_LIFETIME: Duration = Duration::from_secs(40);
+
+/// `Reason` headers waiting for the CANCEL of the leg (keyed by its Call-ID).
+#[derive(Default)]
+pub struct CancelReasons(Mutex<HashMap<String, (String, Instant)>>);
+
+impl CancelReasons {
+    fn mark(&self, call_id: &str, reason: &str) {
+        let mut map = self.0.lock();
+        map.retain(|_, (_, at)| at.elapsed() < REASON_LIFETIME);
+        map.insert(call_id.to_string(), (reason.to_string(), Instant::now()));
+    }
+
+    fn reason_for(&self, call_id: &str) -> Option<String> {
+        self.0.lock().get(call_id).map(|(r, _)| r.clone())
+    }
+}
+
+/// Adds the marked `Reason` to outgoing CANCELs (registered with the endpoint).
+pub(super) struct ReasonInspector(pub Arc<CancelReasons>);
+
+impl MessageInspector for ReasonInspector {
+    fn before_send(&self, msg: SipMessage, _dest: Option<&SipAddr>) -> SipMessage {
+        let SipMessage::Request(mut req) = msg else { return msg };
+        if req.method == Method::Cancel
+            && let Ok(call_id) = req.call_id_header().map(|h| h.value().to_string())
+            && let Some(reason) = self.0.reason_for(&call_id)
+        {
+            req.headers.push(Header::Reason(reason.into()));
+        }
+        SipMessage::Request(req)
+    }
+
+    fn after_received(&self, msg: SipMessage, _from: Option<&SipAddr>) -> SipMessage {
+        msg
+    }
+}
+
+/// Where and as whom to place a call.
+#[derive(Debug, Clone)]
+pub struct LegRequest {
+    /// Request-URI: the registered Contact, or the carrier's URI for the number.
+    pub uri: String,
+    /// Where to send it: the address the phone registered from (NAT-safe), or the carrier.
+    pub destination: SocketAddr,
+    /// The user part of From (the caller ID presented).
+    pub from_user: String,
+    /// The user part of To (who is called).
+    pub to_user: String,
+    pub offer: Vec<u8>,
+}
+
+/// What happened on an outbound leg.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboundEvent {
+    /// 180/183; `sdp` when the provisional carried early media.
+    Ringing { code: u16, sdp: Option<Vec<u8>> },
+    /// 2xx with the callee's SDP answer.
+    Answered { sdp: Vec<u8> },
+    /// A final failure (486, 480, 603...), a timeout (408) or a transport error (503).
+    Failed { code: u16 },
+    /// The callee ended the answered call (BYE), or the dialog died.
+    HungUp,
+}
+
+/// Places outbound legs through the server's endpoint.
+pub struct Dialer {
+    pub(super) dialogs: Arc<DialogLayer>,
+    pub(super) local: SocketAddr,
+    pub(super) reasons: Arc<CancelReasons>,
+}
+
+impl Dialer {
+    /// Sends the INVITE; the leg reports progress through [`OutboundLeg::next_event`].
+    pub fn invite(&self, req: LegRequest) -> anyhow::Result<OutboundLeg> {
+        let local_ip = super::reachable_ip(self.local, req.destination);
+        let host = SocketAddr::new(local_ip, self.local.port());
+        let caller = rsipstack::sip::Uri::try_from(format!("sip:{}@{host}", req.from_user).as_str())?;
+        let callee = rsipstack::sip::Uri::try_from(req.uri.as_str())?;
+        let contact = rsipstack::sip::Uri::try_from(format!("sip:switchboard@{host}").as_str())?;
+        let call_id = format!("{}@switchboard", hex::encode(rand::random::<[u8; 12]>()));
+        let option = InviteOption {
+            caller,
+            callee,
+            destination: Some(SipAddr {
+                r#type: Some(Transport::Udp),
+                addr: req.destination.into(),
+            }),
+            content_type: Some("application/sdp".into()),
+            offer: Some(req.offer),
+            contact,
+            call_id: Some(call_id.clone()),
+            ..Default::default()
+        };
+        let (state_tx, states) = self.dialogs.new_dialog_state_channel();
+        let (dialog, result) = self.dialogs.do_invite_async(option, state_tx)?;
+        let (events_tx, events) = mpsc::unbounded_channel();
+        tokio::spawn(report(states, result, events_tx));
+        Ok(OutboundLeg {
+            dialog,
+            dialogs: self.dialogs.clone(),
+            reasons: self.reasons.clone(),
+            call_id,
+            events,
+            answered: false,
+            ended: false,
+        })
+    }
+}
+
+/// Turns rsipstack's dialog states and the INVITE's result into [`OutboundEvent`]s.
+async fn report(
+    mut states: DialogStateReceiver,
+    result: tokio::task::JoinHandle<InviteAsyncResult>,
+    events: mpsc::UnboundedSender<OutboundEvent>,
+) {
+    tokio::pin!(result);
+    let (mut finished, mut answered, mut states_open) = (false, false, true);
+    loop {
+        tokio::select! {
+            outcome = &mut result, if !finished => {
+                finished = true;
+                let event = match outcome {
+                    Ok(Ok((_, Some(resp)))) if resp.status_code.kind() == StatusCodeKind::Successful => {
+                        answered = true;
+                        OutboundEvent::Answered { sdp: resp.body.clone() }
+                    }
+                    Ok(Ok((_, Some(resp)))) => OutboundEvent::Failed { code: resp.status_code.code() },
+                    Ok(Ok((_, None))) => OutboundEvent::Failed { code: 408 },
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "outbound INVITE failed");
+                        OutboundEvent::Failed { code: failure_code(&e) }
+                    }
+                    Err(_) => OutboundEvent::Failed { code: 500 },
+                };
+                if events.send(event).is_err() || !answered {
+                    return;
+                }
+            }
+            state = states.recv(), if states_open => match state {
+                Some(DialogState::Early(_, resp)) => {
+                    let sdp = (!resp.body.is_empty()).then(|| resp.body.clone());
+                    let _ = events.send(OutboundEvent::Ringing { code: resp.status_code.code(), sdp });
+                }
+                Some(DialogState::Terminated(..)) if answered => {
+                    let _ = events.send(OutboundEvent::HungUp);
+                    return;
+                }
+                Some(_) => {}
+                None if finished => {
+                    let _ = events.send(OutboundEvent::HungUp);
+                    return;
+                }
+                // The INVITE's result is still to come.
+                None => states_open = false,
+            },
+        }
+    }
+}
+
+/// The status a failed INVITE amounts to: the peer's, else 408 for a timeout, 503 otherwise.
+fn failure_code(e: &rsipstack::Error) -> u16 {
+    match e {
+        rsipstack::Error::DialogError(_, _, status) => status.code(),
+        rsipstack::Error::TransactionError(m, _) if m.contains("timeout") || m.contains("Timeout") => 408,
+        _ => 503,
+    }
+}
+
+pub struct OutboundLeg {
+    dialog: InviteDialog,
+    dialogs: Arc<DialogLayer>,
+    reasons: Arc<CancelReasons>,
+    call_id: String,
+    events: mpsc::UnboundedReceiver<OutboundEvent>,
+    answered: bool,
+    ended: bool,
+}
+
+impl OutboundLeg {
+    /// The next thing that happened; `None` once the leg is over.
+    pub async fn next_event(&mut self) -> Option<OutboundEvent> {
+        let event = self.events.recv().await;
+        match &event {
+            Some(OutboundEvent::Answered { .. }) => self.answered = true,
+            Some(OutboundEvent::Failed { .. } | OutboundEvent::HungUp) | None => self.ended = true,
+            Some(OutboundEvent::Ringing { .. }) => {}
+        }
+        event
+    }
+
+    /// Stops a ringing leg: CANCEL, with `reason` (RFC 3326) when given. A 2xx that crosses it
+    /// is ACKed and ended with a BYE by the stack.
+    pub async fn cancel(&mut self, reason: Option<&str>) {
+        if self.answered || self.ended {
+            return;
+        }
+        if let Some(reason) = reason {
+            self.reasons.mark(&self.call_id, reason);
+        }
+        self.ended = true;
+        if let Err(e) = self.dialog.cancel().await {
+            tracing::debug!(error = %e, "CANCEL failed");
+        }
+    }
+
+    /// Ends an answered leg with a BYE (or cancels one still ringing).
+    pub async fn hangup(&mut self) {
+        if !self.answered {
+            return self.cancel(None).await;
+        }
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        if let Err(e) = self.dialog.bye().await {
+            tracing::debug!(error = %e, "BYE failed");
+        }
+    }
+}
+
+impl Drop for OutboundLeg {
+    fn drop(&mut self) {
+        if !self.ended {
+            // Never leave a phone ringing or a call up because its owner went away.
+            let dialog = self.dialog.clone();
+            tokio::spawn(async move {
+                let _ = dialog.hangup().await;
+            });
+        }
+        self.dialogs.remove_dialog(&self.dialog.id());
+    }
+}

@@ -1,0 +1,334 @@
+//! The forking B2BUA behind `dial`, seen from real phones: sipp instances register as employees
+//! (digest auth), then answer, ring until cancelled, or are busy, exactly as the hunt flow's
+//! strategy asks; the caller is bridged to whoever answers, with RTP relayed both ways.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::{RtpPeer, Server, trace};
+use crate::registrar::{PASSWORD, add_employee};
+use crate::sipp::{self, PHONE_EVENTS, Phone, SippRun};
+
+const NUMBER: &str = "+15550100200";
+const VOICE: &str = "/usr/share/sip-tester/g711a.pcap";
+
+/// An employee's desk phone: registered from `port`, then sipp in server mode on that port.
+struct Desk {
+    login: &'static str,
+    port: u16,
+    dir: tempfile::TempDir,
+    rtp: RtpPeer,
+}
+
+/// One line of a phone's event file.
+#[derive(Debug, Clone)]
+struct Event {
+    name: String,
+    at: f64,
+    /// For INVITE: the RTP port the exchange offered to the phone.
+    port: Option<u16>,
+}
+
+impl Desk {
+    async fn register(server: &Server, login: &'static str, extension: &str) -> Desk {
+        add_employee(server, login, extension).await;
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let port_arg = port.to_string();
+        let run = sipp::run(
+            server.sip,
+            sipp::phone_registers(200),
+            login,
+            &["-au", login, "-ap", PASSWORD, "-p", &port_arg],
+        )
+        .await;
+        assert!(run.success, "{login} registers: {}", run.output);
+        Desk {
+            login,
+            port,
+            dir: tempfile::tempdir().unwrap(),
+            rtp: RtpPeer::bind().await,
+        }
+    }
+
+    /// Starts the phone's behaviour for the next call.
+    fn expect(&self, server: &Server, behaviour: Phone) -> tokio::task::JoinHandle<SippRun> {
+        let (dir, sip, login) = (self.dir.path().to_path_buf(), server.sip, self.login);
+        let args = [
+            "-p".to_string(),
+            self.port.to_string(),
+            "-key".into(),
+            "rtp_port".into(),
+            self.rtp.port().to_string(),
+        ];
+        tokio::spawn(async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            sipp::run_in(&dir, sip, sipp::phone(behaviour), login, &args).await
+        })
+    }
+
+    fn events(&self) -> Vec<Event> {
+        let text = std::fs::read_to_string(self.dir.path().join(PHONE_EVENTS)).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| {
+                let mut words = line.split_whitespace();
+                Some(Event {
+                    name: words.next()?.to_string(),
+                    at: words.next()?.parse().ok()?,
+                    port: words.next().and_then(|p| p.parse().ok()),
+                })
+            })
+            .collect()
+    }
+
+    fn event(&self, name: &str) -> Option<Event> {
+        self.events().into_iter().find(|e| e.name == name)
+    }
+
+    async fn wait_for(&self, name: &str, within: Duration) -> Event {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(e) = self.event(name) {
+                return e;
+            }
+            assert!(std::time::Instant::now() < deadline, "{}: no {name}", self.login);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn finished(server: &Server, who: &str, phone: tokio::task::JoinHandle<SippRun>) {
+    let run = phone.await.unwrap();
+    assert!(run.success, "{who}: {}\nserver log:\n{}", run.output, server.log());
+}
+
+/// sipp's UAS instances need a moment to bind before the call starts.
+async fn phones_listening() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+fn pcma_packets_from(peer: &RtpPeer, from: SocketAddr) -> usize {
+    peer.received()
+        .iter()
+        .filter(|p| p.from == from && p.data.len() > 12 && p.data[1] & 0x7f == 8)
+        .count()
+}
+
+/// Ring-all to three: the second answers; the other two get CANCEL with
+/// `Reason: SIP;cause=200` ("completed elsewhere"). Voice flows both ways through the relay; the
+/// employee hangs up and the caller gets the BYE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ring_all_second_answers_the_others_are_cancelled_as_completed_elsewhere() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let bob = Desk::register(&server, "bob", "102").await;
+    let carol = Desk::register(&server, "carol", "103").await;
+    server
+        .assign(
+            NUMBER,
+            "hunt",
+            json!({ "members": ["alice", "bob", "carol"], "strategy": "ring_all" }),
+        )
+        .await;
+    let ringing = Phone::RingsUntilCancelled {
+        completed_elsewhere: true,
+    };
+    let phones = [
+        alice.expect(&server, ringing),
+        bob.expect(
+            &server,
+            Phone::AnswersThenHangsUp {
+                after_ms: 1000,
+                hold_ms: 3000,
+            },
+        ),
+        carol.expect(&server, ringing),
+    ];
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let caller = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_waits_for_bye(),
+        NUMBER,
+        caller_rtp.port(),
+    ));
+
+    // Bob talks first (to the port the exchange offered him); the caller answers from where
+    // the exchange's relay reached it.
+    let offered = bob.wait_for("INVITE", Duration::from_secs(10)).await;
+    let exchange_to_bob = SocketAddr::from(([127, 0, 0, 1], offered.port.expect("SDP port in the INVITE")));
+    bob.wait_for("ANSWER", Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let talk = Duration::from_millis(1500);
+    let bob_talks = bob.rtp.play_pcap_for(Path::new(VOICE), exchange_to_bob, talk);
+    let caller_talks = async {
+        let exchange_to_caller = caller_rtp.first_packet_from(Duration::from_secs(5)).await;
+        (
+            exchange_to_caller,
+            caller_rtp
+                .play_pcap_for(Path::new(VOICE), exchange_to_caller, talk)
+                .await,
+        )
+    };
+    let (bob_sent, (exchange_to_caller, caller_sent)) = tokio::join!(bob_talks, caller_talks);
+
+    let run = caller.await.unwrap();
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    let [a, b, c] = phones;
+    finished(&server, "alice", a).await;
+    finished(&server, "bob", b).await;
+    finished(&server, "carol", c).await;
+
+    // Everyone rang at once; the losers were cancelled after bob answered.
+    let invites: Vec<f64> = [&alice, &bob, &carol]
+        .iter()
+        .map(|d| d.event("INVITE").unwrap().at)
+        .collect();
+    let spread = invites.iter().cloned().fold(f64::MIN, f64::max) - invites.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(spread < 0.5, "ring-all started legs {spread:.3} s apart");
+    // (Their CANCELs carried "completed elsewhere", which the exchange only says after a 2xx;
+    // the times are when each phone's shell noted the event, so allow for scheduling.)
+    let first_invite = invites.iter().cloned().fold(f64::MAX, f64::min);
+    for loser in [&alice, &carol] {
+        let rang = loser.event("CANCEL").unwrap().at - first_invite;
+        assert!(
+            rang >= 0.7,
+            "{} rang only {rang:.3} s; bob answered after 1 s",
+            loser.login
+        );
+    }
+
+    // The relay carried each side's voice to the other (a few packets may still be in flight
+    // at the edges, none may be lost in between on loopback).
+    let to_caller = pcma_packets_from(&caller_rtp, exchange_to_caller);
+    let to_bob = pcma_packets_from(&bob.rtp, exchange_to_bob);
+    assert!(
+        to_caller * 10 >= bob_sent * 9,
+        "caller heard {to_caller} of bob's {bob_sent} packets"
+    );
+    assert!(
+        to_bob * 10 >= caller_sent * 9,
+        "bob heard {to_bob} of the caller's {caller_sent} packets"
+    );
+
+    let record = server.call_record(NUMBER).await;
+    let events = trace(&record);
+    assert!(
+        events.iter().any(|e| e.contains("Answered") && e.contains("bob")),
+        "{events:#?}"
+    );
+    assert_eq!(record["outcome"], "completed", "{record}");
+}
+
+/// Alice and bob in a hunt group with `settings`; each phone does what it is told, the caller
+/// runs `caller`. Returns once everyone's scenario passed.
+async fn hunt_of_two(
+    settings: serde_json::Value,
+    alice_does: Phone,
+    bob_does: Phone,
+    caller: String,
+) -> (Server, Desk, Desk) {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let bob = Desk::register(&server, "bob", "102").await;
+    server.assign(NUMBER, "hunt", settings).await;
+    let a = alice.expect(&server, alice_does);
+    let b = bob.expect(&server, bob_does);
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let run = sipp::call(server.sip, caller, NUMBER, caller_rtp.port()).await;
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "alice", a).await;
+    finished(&server, "bob", b).await;
+    (server, alice, bob)
+}
+
+/// In turn: alice rings alone; when bob's turn comes her INVITE is cancelled (no "completed
+/// elsewhere": she simply missed it) as his starts. The caller hangs up; bob gets the BYE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_turn_cancels_the_previous_phone_when_the_next_starts() {
+    let (server, alice, bob) = hunt_of_two(
+        json!({ "members": ["alice", "bob"], "strategy": "in_turn", "step_secs": 2 }),
+        Phone::RingsUntilCancelled {
+            completed_elsewhere: false,
+        },
+        Phone::Answers { after_ms: 500 },
+        sipp::caller_hangs_up(1000),
+    )
+    .await;
+    let alice_invite = alice.event("INVITE").unwrap().at;
+    let alice_cancel = alice.event("CANCEL").unwrap().at;
+    let bob_invite = bob.event("INVITE").unwrap().at;
+    assert!(
+        (1.5..3.0).contains(&(bob_invite - alice_invite)),
+        "bob's turn came {:.3} s after alice's",
+        bob_invite - alice_invite
+    );
+    assert!(
+        (alice_cancel - bob_invite).abs() < 0.8,
+        "alice's CANCEL ({alice_cancel:.3}) and bob's INVITE ({bob_invite:.3}) should coincide"
+    );
+    assert!(bob.event("BYE").is_some(), "the caller's BYE reached bob");
+    let record = server.call_record(NUMBER).await;
+    assert_eq!(record["outcome"], "caller-hangup", "{record}");
+}
+
+/// Increasingly: bob joins after the step while alice keeps ringing; bob answers a second
+/// later, and only then is alice cancelled (as completed elsewhere).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn increasingly_keeps_earlier_phones_ringing() {
+    let (_server, alice, bob) = hunt_of_two(
+        json!({ "members": ["alice", "bob"], "strategy": "increasingly", "step_secs": 1 }),
+        Phone::RingsUntilCancelled {
+            completed_elsewhere: true,
+        },
+        Phone::Answers { after_ms: 1000 },
+        sipp::caller_hangs_up(500),
+    )
+    .await;
+    let bob_invite = bob.event("INVITE").unwrap().at;
+    let alice_cancel = alice.event("CANCEL").unwrap().at;
+    assert!(
+        alice_cancel - bob_invite >= 0.6,
+        "alice stopped ringing {:.3} s after bob started; she should ring on until he answered",
+        alice_cancel - bob_invite
+    );
+}
+
+/// Everyone busy: the flow sees `busy`; with no failure prompt the caller gets 486.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_busy_reaches_the_flow_as_busy_and_the_caller_as_486() {
+    let (server, ..) = hunt_of_two(
+        json!({ "members": ["alice", "bob"], "strategy": "ring_all", "failure_prompt": null }),
+        Phone::Busy,
+        Phone::Busy,
+        sipp::caller_refused(486),
+    )
+    .await;
+    let events = trace(&server.call_record(NUMBER).await);
+    assert!(
+        events.iter().any(|e| e.starts_with("dial") && e.ends_with("→ Busy")),
+        "{events:#?}"
+    );
+}
+
+/// Phones registered before a restart still receive calls after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registered_phones_still_ring_after_a_restart() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    server.assign(NUMBER, "hunt", json!({ "members": ["alice"] })).await;
+    let (server, _) = Server::start_in(server.stop().await, Some(crate::harness::TOKEN)).await;
+    let a = alice.expect(&server, Phone::Answers { after_ms: 200 });
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let run = sipp::call(server.sip, sipp::caller_hangs_up(500), NUMBER, caller_rtp.port()).await;
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "alice", a).await;
+}

@@ -36,6 +36,14 @@ pub struct ServeArgs {
     /// stored as hashes that include it: changing it means setting passwords again.
     #[arg(long, env = "SWITCHBOARD_SIP_REALM")]
     pub sip_realm: Option<String>,
+    /// The carrier's SIP address (IP:PORT) that calls to external numbers go through; none:
+    /// external numbers cannot be dialled.
+    #[arg(long, env = "SWITCHBOARD_OUTBOUND_TRUNK")]
+    pub outbound_trunk: Option<SocketAddr>,
+    /// The caller ID presented on calls out through the trunk (the company's main number),
+    /// unless a flow sets another [default: the caller's own number].
+    #[arg(long, env = "SWITCHBOARD_OUTBOUND_CALLER_ID")]
+    pub outbound_caller_id: Option<String>,
     /// An API token to accept (besides those in the database).
     #[arg(long, env = "SWITCHBOARD_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
@@ -57,6 +65,8 @@ struct FileConfig {
     media_ip: Option<IpAddr>,
     trunks: Option<Vec<IpNet>>,
     sip_realm: Option<String>,
+    outbound_trunk: Option<SocketAddr>,
+    outbound_caller_id: Option<String>,
     api_token: Option<String>,
     flow_cpu_ms: Option<u64>,
     max_calls: Option<u32>,
@@ -72,6 +82,8 @@ pub struct Config {
     pub media_ip: Option<IpAddr>,
     pub trunks: Vec<IpNet>,
     pub sip_realm: String,
+    pub outbound_trunk: Option<SocketAddr>,
+    pub outbound_caller_id: Option<String>,
     pub api_token: Option<String>,
     pub flow_cpu: Duration,
     pub max_calls: u32,
@@ -116,6 +128,8 @@ impl ServeArgs {
                 .sip_realm
                 .or(file.sip_realm)
                 .unwrap_or_else(|| "switchboard".into()),
+            outbound_trunk: self.outbound_trunk.or(file.outbound_trunk),
+            outbound_caller_id: self.outbound_caller_id.or(file.outbound_caller_id),
             api_token: self.api_token.or(file.api_token),
             flow_cpu: Duration::from_millis(self.flow_cpu_ms.or(file.flow_cpu_ms).unwrap_or(500)),
             max_calls: self.max_calls.or(file.max_calls).unwrap_or(1000).max(1),

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use tracing::Instrument;
 
 use crate::call::record::unix_ms;
-use crate::call::{CallControl, CallRecord, DialEnv, InboundCall, MediaEnv, Trace};
+use crate::call::{
+    CallControl, CallError, CallRecord, DialEnv, DialOptions, DialOutcome, InboundCall, MediaEnv, Target, TimedLeg,
+    Trace, number,
+};
 use crate::flow::{FlowExit, FlowRegistry};
 use crate::sip::{InboundLeg, InviteHandler};
 use crate::store::Store;
@@ -51,7 +54,12 @@ async fn handle_call(
     tracing::info!(caller = %arrival.caller, dialled = %arrival.dialled, source = %leg.source, "INVITE");
     let mut trace = Trace::default();
 
-    let Some(route) = registry.route(&arrival.dialled) else {
+    let route = registry.route(&arrival.dialled);
+    if let (None, Some(employee)) = (&route, leg.employee.clone()) {
+        let call = InboundCall::new(id, leg, media, dial);
+        return employee_call(store, call, employee, arrival).await;
+    }
+    let Some(route) = route else {
         leg.reject(404, "Not Found");
         tracing::info!(dialled = %arrival.dialled, "unknown number: 404");
         trace.push("unknown number → 404 Not Found");
@@ -81,6 +89,65 @@ async fn handle_call(
     let record = arrival.record(flow, facts.answered_at, outcome(&run.exit, facts.caller_gone), trace);
     tracing::info!(outcome = %record.outcome, "call ended");
     save(store, &record).await;
+}
+
+/// How long an employee's own call rings before giving up.
+const EMPLOYEE_CALL_TIMEOUT_MS: u32 = 60_000;
+
+/// An employee dialled a colleague's extension or an outside number: ring it directly, no flow.
+/// (The company's numbers, dialled from a desk phone, run their flows like any call.)
+async fn employee_call(store: &Store, mut call: InboundCall, employee: String, arrival: Arrival) {
+    let mut trace = Trace::default();
+    let dialled = arrival.dialled.clone();
+    let (target, caller_id) = match store.employee(&dialled, true).await {
+        Ok(Some(_)) => {
+            // Colleagues see the caller's extension, which they can call back.
+            let own = store.employee(&employee, false).await.ok().flatten();
+            (Target::Extension(dialled.clone()), own.map(|e| e.extension))
+        }
+        Ok(None) if is_dialable(&dialled) => (Target::External(number::canonical(&dialled)), None),
+        Ok(None) => {
+            trace.push(format!("{employee} dialled {dialled}: no such extension or number"));
+            call.reject_now(404, "Not Found");
+            save(store, &arrival.record(None, None, "not-found", trace)).await;
+            return;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "directory lookup failed");
+            call.reject_now(500, "Server Internal Error");
+            return;
+        }
+    };
+    trace.push(format!("{employee} dials {target:?}"));
+    let leg = TimedLeg {
+        target,
+        start_after_ms: 0,
+        stop_after_ms: None,
+    };
+    let opts = DialOptions {
+        timeout_ms: EMPLOYEE_CALL_TIMEOUT_MS,
+        caller_id,
+        ringback: None,
+    };
+    let outcome = match call.dial(&[leg], &opts).await {
+        Ok(DialOutcome::Answered { .. }) => "completed",
+        Ok(DialOutcome::Busy) => "busy",
+        Ok(DialOutcome::NoAnswer) => "no-answer",
+        Ok(DialOutcome::Unavailable | DialOutcome::Failed(_)) => "unavailable",
+        Err(CallError::Hangup) => "caller-hangup",
+        Err(_) => "error",
+    };
+    trace.push(format!("dial → {outcome}"));
+    call.hangup().await;
+    let record = arrival.record(None, call.facts().answered_at, outcome, trace);
+    tracing::info!(outcome = %record.outcome, "call ended");
+    save(store, &record).await;
+}
+
+/// Digits (and a leading `+`) long enough to be a phone number rather than a mistyped extension.
+fn is_dialable(dialled: &str) -> bool {
+    let digits = dialled.strip_prefix('+').unwrap_or(dialled);
+    digits.len() >= 7 && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// What is known of a call when it arrives; completed into its record when it ends.

@@ -1,20 +1,34 @@
 //! Where employees are, kept in the store: the registrar's location service, and the directory
-//! `dial` resolves its targets with.
+//! `dial` resolves its targets with (employees' phones, and the carrier for external numbers).
+
+use std::net::SocketAddr;
 
 use crate::call::{Directory, Reachable, Target};
 use crate::sip::{Binding, Location, unix_secs};
 use crate::store::{Registration, Store};
 
-pub struct StoreLocation(pub Store);
+pub struct StoreLocation {
+    pub store: Store,
+    /// Where calls to external numbers go.
+    pub outbound: Option<OutboundTrunk>,
+}
+
+/// The carrier external numbers are called through.
+#[derive(Debug, Clone)]
+pub struct OutboundTrunk {
+    pub target: SocketAddr,
+    /// Presented on calls out (the company's main number) unless the flow says otherwise.
+    pub caller_id: Option<String>,
+}
 
 #[async_trait::async_trait]
 impl Location for StoreLocation {
     async fn credentials(&self, username: &str) -> anyhow::Result<Option<(i64, String)>> {
-        Ok(self.0.sip_credentials(username).await?)
+        Ok(self.store.sip_credentials(username).await?)
     }
 
     async fn bindings(&self, user: i64, now: i64) -> anyhow::Result<Vec<Binding>> {
-        let registrations = self.0.registrations(Some(user), now).await?;
+        let registrations = self.store.registrations(Some(user), now).await?;
         Ok(registrations
             .into_iter()
             .filter_map(|r| {
@@ -39,11 +53,11 @@ impl Location for StoreLocation {
             call_id: b.call_id.clone(),
             cseq: b.cseq.into(),
         };
-        Ok(self.0.upsert_registration(&registration).await?)
+        Ok(self.store.upsert_registration(&registration).await?)
     }
 
     async fn unbind(&self, user: i64, contact: Option<&str>) -> anyhow::Result<()> {
-        Ok(self.0.remove_registrations(user, contact).await?)
+        Ok(self.store.remove_registrations(user, contact).await?)
     }
 }
 
@@ -51,12 +65,13 @@ impl Location for StoreLocation {
 impl Directory for StoreLocation {
     async fn resolve(&self, target: &Target) -> anyhow::Result<Vec<Reachable>> {
         let employee = match target {
-            Target::Employee(login) => self.0.employee(login, false).await?,
-            Target::Extension(extension) => self.0.employee(extension, true).await?,
-            Target::Department(_) | Target::External(_) => {
-                // Departments arrive with the company model, outbound trunks with their
-                // configuration; until then they reach nobody (the flow hears `unavailable`).
-                tracing::warn!(?target, "no department or outbound trunk is configured for this target");
+            Target::Employee(login) => self.store.employee(login, false).await?,
+            Target::Extension(extension) => self.store.employee(extension, true).await?,
+            Target::External(number) => return Ok(self.through_trunk(number)),
+            Target::Department(_) => {
+                // Departments arrive with the company model; until then they reach nobody (the
+                // flow hears `unavailable`).
+                tracing::warn!(?target, "departments are not configured yet");
                 return Ok(Vec::new());
             }
         };
@@ -71,7 +86,24 @@ impl Directory for StoreLocation {
                 destination: b.source,
                 user: employee.login.clone(),
                 employee: Some(employee.login.clone()),
+                caller_id: None,
             })
             .collect())
+    }
+}
+
+impl StoreLocation {
+    fn through_trunk(&self, number: &str) -> Vec<Reachable> {
+        let Some(trunk) = &self.outbound else {
+            tracing::warn!(%number, "no outbound trunk is configured: external numbers reach nobody");
+            return Vec::new();
+        };
+        vec![Reachable {
+            uri: format!("sip:{number}@{}", trunk.target),
+            destination: trunk.target,
+            user: number.to_string(),
+            employee: None,
+            caller_id: trunk.caller_id.clone(),
+        }]
     }
 }

@@ -8,9 +8,9 @@ use crate::call::{DialEnv, MediaEnv};
 use crate::config::Config;
 use crate::exchange::Exchange;
 use crate::flow::{BUILTIN_FLOWS, FlowEngine, FlowLimits, FlowRegistry};
-use crate::location::StoreLocation;
+use crate::location::{OutboundTrunk, StoreLocation};
 use crate::media::{PortRange, PromptLibrary};
-use crate::sip::{Registrar, SipServer, TrunkAcl};
+use crate::sip::{Authenticator, SipServer, TrunkAcl};
 use crate::store::Store;
 
 /// A bridged call in which neither party sent RTP for this long is dead (a phone lost power or
@@ -40,7 +40,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         media_ip: config.media_ip,
     });
     let sip = SipServer::bind(config.sip_listen).await?;
-    let location = Arc::new(StoreLocation(store.clone()));
+    let location = Arc::new(StoreLocation {
+        store: store.clone(),
+        outbound: config.outbound_trunk.map(|target| OutboundTrunk {
+            target,
+            caller_id: config.outbound_caller_id.clone(),
+        }),
+    });
     let dial = Arc::new(DialEnv {
         dialer: sip.dialer(),
         directory: location.clone(),
@@ -52,12 +58,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         media,
         dial,
     });
-    let registrar = Arc::new(Registrar::new(
+    let auth = Arc::new(Authenticator::new(
         config.sip_realm.clone(),
         store.secret("nonce").await?,
         location,
     ));
-    sip.serve(TrunkAcl::new(config.trunks.clone()), exchange, registrar)?;
+    sip.serve(TrunkAcl::new(config.trunks.clone()), exchange, auth)?;
 
     let tokens = Tokens {
         configured: config.api_token.iter().map(|t| hash_token(t)).collect(),

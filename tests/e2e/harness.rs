@@ -32,6 +32,11 @@ impl Server {
 
     /// Starts the exchange on the database in `dir`; returns it and what it printed on stdout.
     pub async fn start_in(dir: tempfile::TempDir, token: Option<&str>) -> (Server, Vec<String>) {
+        Self::start_with(dir, token, &[]).await
+    }
+
+    /// [`Server::start_in`] with more `serve` flags.
+    pub async fn start_with(dir: tempfile::TempDir, token: Option<&str>, flags: &[&str]) -> (Server, Vec<String>) {
         let log = dir.path().join("switchboard.log");
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
         command
@@ -39,6 +44,7 @@ impl Server {
             .args(["--sip-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
             .arg("--database")
             .arg(dir.path().join("switchboard.db"))
+            .args(flags)
             .env_remove("SWITCHBOARD_API_TOKEN")
             .env("RUST_LOG", "info,switchboard=debug,rsipstack=warn");
         if let Some(token) = token {

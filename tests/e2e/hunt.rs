@@ -16,7 +16,7 @@ const NUMBER: &str = "+15550100200";
 const VOICE: &str = "/usr/share/sip-tester/g711a.pcap";
 
 /// An employee's desk phone: registered from `port`, then sipp in server mode on that port.
-struct Desk {
+pub struct Desk {
     login: &'static str,
     port: u16,
     dir: tempfile::TempDir,
@@ -25,30 +25,27 @@ struct Desk {
 
 /// One line of a phone's event file.
 #[derive(Debug, Clone)]
-struct Event {
-    name: String,
-    at: f64,
-    /// For INVITE: the RTP port the exchange offered to the phone.
-    port: Option<u16>,
+pub struct Event {
+    pub name: String,
+    pub at: f64,
+    /// What the event noted (INVITE: the RTP port offered to the phone; CALLER: its caller ID).
+    pub details: Vec<String>,
+}
+
+impl Event {
+    pub fn port(&self) -> Option<u16> {
+        self.details.first()?.parse().ok()
+    }
 }
 
 impl Desk {
-    async fn register(server: &Server, login: &'static str, extension: &str) -> Desk {
-        add_employee(server, login, extension).await;
+    /// A SIP peer on a free port that has not registered (e.g. a carrier).
+    pub async fn unregistered(login: &'static str) -> Desk {
         let port = std::net::UdpSocket::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let port_arg = port.to_string();
-        let run = sipp::run(
-            server.sip,
-            sipp::phone_registers(200),
-            login,
-            &["-au", login, "-ap", PASSWORD, "-p", &port_arg],
-        )
-        .await;
-        assert!(run.success, "{login} registers: {}", run.output);
         Desk {
             login,
             port,
@@ -57,8 +54,28 @@ impl Desk {
         }
     }
 
+    /// A new employee whose phone registers with digest authentication.
+    pub async fn register(server: &Server, login: &'static str, extension: &str) -> Desk {
+        add_employee(server, login, extension).await;
+        let desk = Desk::unregistered(login).await;
+        let port_arg = desk.port.to_string();
+        let run = sipp::run(
+            server.sip,
+            sipp::phone_registers(200),
+            login,
+            &["-au", login, "-ap", PASSWORD, "-p", &port_arg],
+        )
+        .await;
+        assert!(run.success, "{login} registers: {}", run.output);
+        desk
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
     /// Starts the phone's behaviour for the next call.
-    fn expect(&self, server: &Server, behaviour: Phone) -> tokio::task::JoinHandle<SippRun> {
+    pub fn expect(&self, server: &Server, behaviour: Phone) -> tokio::task::JoinHandle<SippRun> {
         let (dir, sip, login) = (self.dir.path().to_path_buf(), server.sip, self.login);
         let args = [
             "-p".to_string(),
@@ -73,7 +90,7 @@ impl Desk {
         })
     }
 
-    fn events(&self) -> Vec<Event> {
+    pub fn events(&self) -> Vec<Event> {
         let text = std::fs::read_to_string(self.dir.path().join(PHONE_EVENTS)).unwrap_or_default();
         text.lines()
             .filter_map(|line| {
@@ -81,13 +98,13 @@ impl Desk {
                 Some(Event {
                     name: words.next()?.to_string(),
                     at: words.next()?.parse().ok()?,
-                    port: words.next().and_then(|p| p.parse().ok()),
+                    details: words.map(str::to_string).collect(),
                 })
             })
             .collect()
     }
 
-    fn event(&self, name: &str) -> Option<Event> {
+    pub fn event(&self, name: &str) -> Option<Event> {
         self.events().into_iter().find(|e| e.name == name)
     }
 
@@ -103,13 +120,13 @@ impl Desk {
     }
 }
 
-async fn finished(server: &Server, who: &str, phone: tokio::task::JoinHandle<SippRun>) {
+pub async fn finished(server: &Server, who: &str, phone: tokio::task::JoinHandle<SippRun>) {
     let run = phone.await.unwrap();
     assert!(run.success, "{who}: {}\nserver log:\n{}", run.output, server.log());
 }
 
 /// sipp's UAS instances need a moment to bind before the call starts.
-async fn phones_listening() {
+pub async fn phones_listening() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 }
 
@@ -162,7 +179,7 @@ async fn ring_all_second_answers_the_others_are_cancelled_as_completed_elsewhere
     // Bob talks first (to the port the exchange offered him); the caller answers from where
     // the exchange's relay reached it.
     let offered = bob.wait_for("INVITE", Duration::from_secs(10)).await;
-    let exchange_to_bob = SocketAddr::from(([127, 0, 0, 1], offered.port.expect("SDP port in the INVITE")));
+    let exchange_to_bob = SocketAddr::from(([127, 0, 0, 1], offered.port().expect("SDP port in the INVITE")));
     bob.wait_for("ANSWER", Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let talk = Duration::from_millis(1500);
@@ -316,6 +333,25 @@ async fn all_busy_reaches_the_flow_as_busy_and_the_caller_as_486() {
         events.iter().any(|e| e.starts_with("dial") && e.ends_with("→ Busy")),
         "{events:#?}"
     );
+}
+
+/// The caller gives up while the group rings: every ringing phone gets a plain CANCEL (a
+/// missed call, not "completed elsewhere"), and the caller's CANCEL gets 200 + 487.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callers_cancel_stops_every_ringing_phone() {
+    let ringing = Phone::RingsUntilCancelled {
+        completed_elsewhere: false,
+    };
+    let (server, alice, bob) = hunt_of_two(
+        json!({ "members": ["alice", "bob"], "strategy": "ring_all" }),
+        ringing,
+        ringing,
+        sipp::caller_cancels(1000),
+    )
+    .await;
+    assert!(alice.event("CANCEL").is_some() && bob.event("CANCEL").is_some());
+    let record = server.call_record(NUMBER).await;
+    assert_eq!(record["outcome"], "caller-hangup", "{record}");
 }
 
 /// Phones registered before a restart still receive calls after it.

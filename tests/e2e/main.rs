@@ -3,6 +3,7 @@
 
 mod api;
 mod calls;
+mod employee_calls;
 mod harness;
 mod hunt;
 mod protos;

@@ -9,17 +9,25 @@ use std::time::Duration;
 /// One branch for the INVITE and everything in its transaction (CANCEL, ACK of a failure).
 const BRANCH: &str = "z9hG4bK-[pid]-[call_number]-inv";
 
+/// The caller's number in every scenario from outside (an employee's phone uses its login).
+const CALLER: &str = "+15550100001";
+
 fn invite() -> String {
+    invite_from(CALLER, 1, BRANCH, "")
+}
+
+/// An INVITE from `caller` (user part), with `auth` lines (e.g. sipp's `[authentication]`).
+fn invite_from(caller: &str, cseq: u32, branch: &str, auth: &str) -> String {
     format!(
         r#"<send retrans="500"><![CDATA[
 INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch={BRANCH};rport
-From: "Caller" <sip:+15550100001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch={branch};rport
+From: "Caller" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
 To: <sip:[service]@[remote_ip]:[remote_port]>
 Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:+15550100001@[local_ip]:[local_port]>
-Max-Forwards: 70
+CSeq: {cseq} INVITE
+Contact: <sip:{caller}@[local_ip]:[local_port]>
+{auth}Max-Forwards: 70
 Content-Type: application/sdp
 Content-Length: [len]
 
@@ -53,14 +61,19 @@ Content-Length: 0
 const MAY_TRY: &str = "<recv response=\"100\" optional=\"true\"/>\n";
 
 fn in_transaction(method: &str, to_tag: &str) -> String {
+    in_transaction_of(CALLER, 1, BRANCH, method, to_tag)
+}
+
+/// A request in the INVITE transaction `branch`/`cseq` of `caller` (CANCEL, or ACK of a failure).
+fn in_transaction_of(caller: &str, cseq: u32, branch: &str, method: &str, to_tag: &str) -> String {
     format!(
         r#"<send><![CDATA[
 {method} sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch={BRANCH};rport
-From: "Caller" <sip:+15550100001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch={branch};rport
+From: "Caller" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
 To: <sip:[service]@[remote_ip]:[remote_port]>{to_tag}
 Call-ID: [call_id]
-CSeq: 1 {method}
+CSeq: {cseq} {method}
 Max-Forwards: 70
 Content-Length: 0
 
@@ -69,21 +82,46 @@ Content-Length: 0
     )
 }
 
-const ANSWERED: &str = r#"<recv response="100" optional="true"/>
+/// The answer to the INVITE `cseq` of `caller`, and our ACK.
+fn answered(caller: &str, cseq: u32) -> String {
+    format!(
+        r#"<recv response="100" optional="true"/>
 <recv response="180" optional="true"/>
 <recv response="200" rtd="true" rrs="true"/>
 <send><![CDATA[
 ACK [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-From: "Caller" <sip:+15550100001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+From: "Caller" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
 To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
 Call-ID: [call_id]
-CSeq: 1 ACK
+CSeq: {cseq} ACK
 Max-Forwards: 70
 Content-Length: 0
 
 ]]></send>
-"#;
+"#
+    )
+}
+
+/// `caller` hangs up after `hold_ms` with a BYE of CSeq `cseq`.
+fn hangs_up(caller: &str, cseq: u32, hold_ms: u64) -> String {
+    format!(
+        r#"<pause milliseconds="{hold_ms}"/>
+<send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: "Caller" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: {cseq} BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="200"/>
+"#
+    )
+}
 
 fn scenario(name: &str, body: &str) -> String {
     format!("<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"{name}\">\n{body}</scenario>\n")
@@ -91,30 +129,13 @@ fn scenario(name: &str, body: &str) -> String {
 
 /// Answered; waits for the exchange to hang up, and confirms its BYE.
 pub fn caller_waits_for_bye() -> String {
-    let body = invite() + ANSWERED + "<recv request=\"BYE\"/>\n" + OK_TO_LAST_REQUEST;
+    let body = invite() + &answered(CALLER, 1) + "<recv request=\"BYE\"/>\n" + OK_TO_LAST_REQUEST;
     scenario("caller waits for the exchange's BYE", &body)
 }
 
 /// Answered; hangs up after `hold_ms`.
 pub fn caller_hangs_up(hold_ms: u64) -> String {
-    let body = invite()
-        + ANSWERED
-        + &format!(
-            r#"<pause milliseconds="{hold_ms}"/>
-<send retrans="500"><![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-From: "Caller" <sip:+15550100001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-<recv response="200"/>
-"#
-        );
+    let body = invite() + &answered(CALLER, 1) + &hangs_up(CALLER, 2, hold_ms);
     scenario("caller hangs up", &body)
 }
 
@@ -139,6 +160,34 @@ pub fn caller_refused(status: u16) -> String {
         + &format!("<recv response=\"{status}\"/>\n")
         + &in_transaction("ACK", "[peer_tag_param]");
     scenario(&format!("caller refused with {status}"), &body)
+}
+
+/// What becomes of an employee's call once it authenticated.
+#[derive(Debug, Clone, Copy)]
+pub enum Then {
+    /// Answered; the employee hangs up after `hold_ms`.
+    HangsUpAfter(u64),
+    /// Refused with this status.
+    Refused(u16),
+}
+
+/// An employee's phone calling `[service]` as `login`: the INVITE is challenged (407), the
+/// second one carries the credentials given to sipp (`-au`/`-ap`).
+pub fn employee_calls(login: &str, then: Then) -> String {
+    const AUTHENTICATED: &str = "z9hG4bK-[pid]-[call_number]-auth";
+    let mut body = invite_from(login, 1, BRANCH, "")
+        + MAY_TRY
+        + "<recv response=\"407\" auth=\"true\"/>\n"
+        + &in_transaction_of(login, 1, BRANCH, "ACK", "[peer_tag_param]")
+        + &invite_from(login, 2, AUTHENTICATED, "[authentication]\n");
+    match then {
+        Then::HangsUpAfter(hold_ms) => body += &(answered(login, 2) + &hangs_up(login, 3, hold_ms)),
+        Then::Refused(status) => {
+            body += &format!("{MAY_TRY}<recv response=\"180\" optional=\"true\"/>\n<recv response=\"{status}\"/>\n");
+            body += &in_transaction_of(login, 2, AUTHENTICATED, "ACK", "[peer_tag_param]");
+        }
+    }
+    scenario(&format!("{login} calls, then {then:?}"), &body)
 }
 
 pub struct SippRun {
@@ -242,7 +291,8 @@ pub enum Phone {
     Busy,
 }
 
-/// The event file a phone scenario writes (`EVENT <unix seconds> [our RTP port]` per line).
+/// The event file a phone scenario writes: `EVENT <unix seconds> [details]` per line (INVITE:
+/// the RTP port offered to the phone; CALLER: the caller ID it was shown).
 pub const PHONE_EVENTS: &str = "events.txt";
 
 fn note(event: &str, extra: &str) -> String {
@@ -268,12 +318,15 @@ pub fn phone(behaviour: Phone) -> String {
         r#"<recv request="INVITE">
 <action>
 <ereg regexp="m=audio ([0-9]+)" search_in="body" assign_to="m_line,m_port"/>
+<ereg regexp="sip:([^@]*)@" search_in="hdr" header="From:" assign_to="from_match,caller"/>
 {captures}
+{}
 {}
 </action>
 </recv>
 "#,
-        note("INVITE", "[$m_port] [$m_line]")
+        note("INVITE", "[$m_port] [$m_line]"),
+        note("CALLER", "[$caller] [$from_match]")
     );
     let response = |status: &str, body: bool| {
         let (content, sdp) = if body {

@@ -24,6 +24,9 @@ pub struct Reachable {
     pub user: String,
     /// The employee behind it, if any (reported to the flow when they answer).
     pub employee: Option<String>,
+    /// The caller ID this place must be shown (a carrier's: the company's number), unless
+    /// the flow chose one.
+    pub caller_id: Option<String>,
 }
 
 /// Who can be reached for a target, right now.
@@ -70,8 +73,10 @@ pub struct ForkParams<'a> {
     pub ports: &'a PortRange,
     /// Our address for RTP towards the employees.
     pub media_ip: IpAddr,
-    /// The caller ID to present.
-    pub caller_id: String,
+    /// The caller ID the flow chose.
+    pub caller_id: Option<String>,
+    /// The caller's own number (presented to employees' phones).
+    pub caller: String,
     /// Offer this G.711 law first, so the bridge can pass packets through.
     pub codec: Codec,
     pub ptime: u32,
@@ -212,7 +217,11 @@ impl<'a> Fork<'a> {
         let leg = p.env.dialer.invite(LegRequest {
             uri: place.uri.clone(),
             destination: place.destination,
-            from_user: p.caller_id.clone(),
+            from_user: p
+                .caller_id
+                .clone()
+                .or_else(|| place.caller_id.clone())
+                .unwrap_or_else(|| p.caller.clone()),
             to_user: place.user.clone(),
             offer: offer.into_bytes(),
         })?;

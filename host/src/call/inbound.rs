@@ -81,6 +81,12 @@ impl InboundCall {
         self.gone || self.ended
     }
 
+    /// Refuses the call before anything else happened (e.g. 404 for a number that is nobody's).
+    pub fn reject_now(&mut self, code: u16, reason: &str) {
+        self.leg.reject(code, reason);
+        self.ended = true;
+    }
+
     /// The caller's SDP offer; an unusable one makes the final response 488.
     fn caller_offer(&mut self) -> Result<MediaOffer, CallError> {
         if let Some(media) = &self.media {
@@ -112,7 +118,8 @@ impl InboundCall {
             env: &self.dial_env,
             ports: &self.env.ports,
             media_ip: self.media_ip(),
-            caller_id: opts.caller_id.clone().unwrap_or_else(|| self.leg.caller.clone()),
+            caller_id: opts.caller_id.clone(),
+            caller: self.leg.caller.clone(),
             codec: caller_offer.codec,
             ptime: caller_offer.ptime,
         };
@@ -121,6 +128,7 @@ impl InboundCall {
             .await
             .map_err(|e| CallError::Failed(format!("dial: {e}")))?;
         let Self { leg, gone, media, .. } = self;
+        let answered = media.is_some();
         let tone = async {
             match (media.as_mut(), &ringback) {
                 (Some(media), Some(prompt)) => loop {
@@ -133,7 +141,8 @@ impl InboundCall {
         loop {
             tokio::select! {
                 event = fork.next() => match event {
-                    // The caller already heard 180 when the exchange took the call.
+                    // 180 relayed to a caller not answered yet (an answered one hears ringback).
+                    ForkEvent::Ringing if !answered => leg.ringing(),
                     ForkEvent::Ringing => {}
                     ForkEvent::Answered(winner) => return Ok(Ok(winner)),
                     ForkEvent::Finished(outcome) => return Ok(Err(outcome)),

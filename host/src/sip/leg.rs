@@ -39,6 +39,9 @@ pub struct InboundLeg {
     pub local: SocketAddr,
     /// The SDP offer, empty for an offerless INVITE.
     pub offer: Vec<u8>,
+    /// The employee who placed the call, when it came from an authenticated phone (else it
+    /// came from a trunk).
+    pub employee: Option<String>,
 }
 
 impl InboundLeg {
@@ -47,6 +50,7 @@ impl InboundLeg {
         dialogs: Arc<DialogLayer>,
         source: SocketAddr,
         local: SocketAddr,
+        employee: Option<String>,
     ) -> Option<Self> {
         let (state_tx, events) = dialogs.new_dialog_state_channel();
         let contact = rsipstack::sip::Uri::try_from(format!("sip:switchboard@{local}").as_str());
@@ -91,6 +95,7 @@ impl InboundLeg {
             source,
             local,
             offer,
+            employee,
         })
     }
 

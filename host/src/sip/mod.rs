@@ -4,6 +4,7 @@
 //! from a trunk to an [`InviteHandler`] as an [`InboundLeg`]: a UAS dialog the call layer can
 //! ring, answer, reject and hang up, and that reports the caller's CANCEL or BYE.
 
+pub mod auth;
 pub mod digest;
 pub mod guard;
 mod leg;
@@ -25,9 +26,12 @@ use rsipstack::transport::udp::UdpConnection;
 use rsipstack::{EndpointBuilder, transaction::endpoint::Endpoint};
 use tokio_util::sync::CancellationToken;
 
+pub use auth::Authenticator;
 pub use leg::{InboundLeg, LegEvent};
 pub use outbound::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, OutboundLeg};
 pub use registrar::{Binding, Location, Registrar};
+
+use auth::Challenge;
 
 /// The methods this server handles (advertised in Allow).
 const ALLOWED: &[Method] = &[
@@ -102,12 +106,13 @@ impl SipServer {
         self.dialer.clone()
     }
 
-    /// Starts answering: INVITEs from trunks go to `handler`, REGISTERs to `registrar`.
+    /// Starts answering: INVITEs from trunks and from authenticated employees go to `handler`,
+    /// REGISTERs to the registrar.
     pub fn serve(
         &self,
         acl: TrunkAcl,
         handler: Arc<dyn InviteHandler>,
-        registrar: Arc<Registrar>,
+        auth: Arc<Authenticator>,
     ) -> anyhow::Result<()> {
         let incoming = self.endpoint.incoming_transactions()?;
         let inner = self.endpoint.inner.clone();
@@ -116,14 +121,15 @@ impl SipServer {
                 tracing::error!(error = %e, "SIP endpoint stopped");
             }
         });
-        tokio::spawn(dispatch(
-            incoming,
-            self.dialogs.clone(),
+        let invites = Arc::new(Invites {
+            dialogs: self.dialogs.clone(),
             acl,
             handler,
-            registrar,
-            self.local,
-        ));
+            auth: auth.clone(),
+            local: self.local,
+        });
+        let registrar = Arc::new(Registrar::new(auth));
+        tokio::spawn(dispatch(incoming, self.dialogs.clone(), invites, registrar));
         tracing::info!(local = %self.local, "SIP listening (UDP)");
         Ok(())
     }
@@ -141,10 +147,8 @@ impl SipServer {
 async fn dispatch(
     mut incoming: TransactionReceiver,
     dialogs: Arc<DialogLayer>,
-    acl: TrunkAcl,
-    handler: Arc<dyn InviteHandler>,
+    invites: Arc<Invites>,
     registrar: Arc<Registrar>,
-    local: SocketAddr,
 ) {
     while let Some(mut tx) = incoming.recv().await {
         // A REGISTER is never part of a dialog, whatever its To says (some phones copy the tag
@@ -170,7 +174,10 @@ async fn dispatch(
             continue;
         }
         match tx.original.method {
-            Method::Invite => on_invite(tx, &dialogs, &acl, handler.as_ref(), local),
+            Method::Invite => {
+                let invites = invites.clone();
+                tokio::spawn(async move { invites.on_invite(tx).await });
+            }
             Method::Options => reply(tx, StatusCode::OK, vec![allow_header()]),
             Method::Register => match source_of(&tx.original) {
                 Some(source) => {
@@ -185,25 +192,60 @@ async fn dispatch(
     }
 }
 
-fn on_invite(
-    tx: Transaction,
-    dialogs: &Arc<DialogLayer>,
-    acl: &TrunkAcl,
-    handler: &dyn InviteHandler,
+/// Where new INVITEs go: employees' phones authenticate (407), carriers are known by address.
+struct Invites {
+    dialogs: Arc<DialogLayer>,
+    acl: TrunkAcl,
+    handler: Arc<dyn InviteHandler>,
+    auth: Arc<Authenticator>,
     local: SocketAddr,
-) {
-    let Some(source) = source_of(&tx.original) else {
-        return reply(tx, StatusCode::BadRequest, vec![]);
-    };
-    if !acl.allows(source.ip()) {
-        tracing::warn!(%source, "INVITE from an address that is not a trunk: 403");
-        return reply(tx, StatusCode::Forbidden, vec![]);
+}
+
+impl Invites {
+    async fn on_invite(&self, tx: Transaction) {
+        let Some(source) = source_of(&tx.original) else {
+            return reply(tx, StatusCode::BadRequest, vec![]);
+        };
+        // A request naming an employee in From, or carrying credentials, is an employee's call
+        // and must authenticate, wherever it comes from. Anything else is a carrier's call,
+        // which only trunk addresses may deliver, and only to the company's numbers: an
+        // unauthenticated INVITE never reaches a trunk (no toll fraud).
+        let employee = if self.is_employees_call(&tx.original).await {
+            match self.auth.authenticate(&tx.original, source, Challenge::Proxy).await {
+                Ok(user) => Some(user.username),
+                Err((status, headers)) => return reply(tx, status, headers),
+            }
+        } else if self.acl.allows(source.ip()) {
+            None
+        } else {
+            tracing::warn!(%source, "INVITE from an address that is neither a trunk nor an employee: 403");
+            return reply(
+                tx,
+                StatusCode::Forbidden,
+                vec![auth::warning("not a trunk; phones must authenticate")],
+            );
+        };
+        let local_ip = reachable_ip(self.local, source);
+        let local = SocketAddr::new(local_ip, self.local.port());
+        if let Some(leg) = leg::InboundLeg::accept_transaction(tx, self.dialogs.clone(), source, local, employee) {
+            self.handler.on_invite(leg);
+        }
     }
-    let local_ip = reachable_ip(local, source);
-    if let Some(leg) =
-        leg::InboundLeg::accept_transaction(tx, dialogs.clone(), source, SocketAddr::new(local_ip, local.port()))
-    {
-        handler.on_invite(leg);
+
+    async fn is_employees_call(&self, req: &rsipstack::sip::Request) -> bool {
+        if req.headers.iter().any(|h| matches!(h, Header::ProxyAuthorization(_))) {
+            return true;
+        }
+        let user = req
+            .from_header()
+            .and_then(|h| h.uri())
+            .ok()
+            .and_then(|u| u.auth)
+            .map(|a| a.user);
+        match user {
+            Some(user) => matches!(self.auth.location().credentials(&user).await, Ok(Some(_))),
+            None => false,
+        }
     }
 }
 

@@ -2,25 +2,20 @@
 //! their contacts are kept by a [`Location`] service (the database, behind a trait so that
 //! `sip/` knows nothing about it).
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use rsipstack::sip::prelude::*;
 use rsipstack::sip::{Header, StatusCode};
 use rsipstack::transaction::Transaction;
 
-use super::digest::{Credentials, NonceCheck, Nonces};
+use super::auth::{Authenticator, Challenge, internal, warning};
 
 /// Registrations shorter than this are refused with 423 (RFC 3261 §10.3 step 7).
 pub const MIN_EXPIRES: u32 = 60;
 /// Longer requests are shortened to this.
 pub const MAX_EXPIRES: u32 = 7200;
 const DEFAULT_EXPIRES: u32 = 3600;
-/// Failed authentications from one address before it is refused for a while.
-const MAX_FAILURES: u32 = 5;
-const FAILURE_WINDOW_SECS: u64 = 60;
 
 /// One registered contact of a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,11 +44,7 @@ pub trait Location: Send + Sync + 'static {
 }
 
 pub struct Registrar {
-    realm: String,
-    nonces: Nonces,
-    location: Arc<dyn Location>,
-    /// Failed attempts per source address: (count, start of the window).
-    failures: Mutex<HashMap<IpAddr, (u32, u64)>>,
+    auth: Arc<Authenticator>,
 }
 
 /// What a REGISTER asked for, once authenticated.
@@ -68,13 +59,8 @@ enum Change {
 }
 
 impl Registrar {
-    pub fn new(realm: String, secret: Vec<u8>, location: Arc<dyn Location>) -> Self {
-        Registrar {
-            realm,
-            nonces: Nonces::new(secret),
-            location,
-            failures: Mutex::default(),
-        }
+    pub fn new(auth: Arc<Authenticator>) -> Self {
+        Registrar { auth }
     }
 
     pub async fn handle(&self, mut tx: Transaction, source: SocketAddr) {
@@ -85,49 +71,17 @@ impl Registrar {
     }
 
     async fn respond(&self, req: &rsipstack::sip::Request, source: SocketAddr) -> (StatusCode, Vec<Header>) {
-        let now = super::unix_secs();
-        if self.blocked(source.ip(), now) {
-            return (
-                StatusCode::Forbidden,
-                vec![warning("too many failed attempts, try later")],
-            );
-        }
-        let authorization = req.headers.iter().find_map(|h| match h {
-            Header::Authorization(a) => Some(a.value().to_string()),
-            _ => None,
-        });
-        let Some(creds) = authorization.as_deref().and_then(Credentials::parse) else {
-            return self.challenge(now, false);
+        let user = match self.auth.authenticate(req, source, Challenge::Www).await {
+            Ok(user) => user,
+            Err(refusal) => return refusal,
         };
-        if creds.realm != self.realm {
-            return self.challenge(now, false);
-        }
-        let freshness = self.nonces.check(&creds.nonce, now);
-        if freshness == NonceCheck::Invalid {
-            return self.challenge(now, false);
-        }
-        let user = match self.location.credentials(&creds.username).await {
-            Ok(Some((id, ha1))) if creds.expected_response(&ha1, "REGISTER").as_ref() == Some(&creds.response) => id,
-            Ok(_) => return self.failed(source, &creds.username, now),
-            Err(e) => return internal(e),
-        };
-        if freshness == NonceCheck::Stale {
-            return self.challenge(now, true);
-        }
-        if creds.qop.is_some() {
-            match creds.nonce_count() {
-                Some(nc) if self.nonces.accept_count(&creds.nonce, nc, now) => {}
-                Some(_) => return self.challenge(now, false), // a replayed nc: start afresh
-                None => return (StatusCode::BadRequest, vec![warning("qop without a valid nc")]),
-            }
-        }
         let aor_user = req
             .to_header()
             .and_then(|t| t.uri())
             .ok()
             .and_then(|u| u.auth)
             .map(|a| a.user);
-        if aor_user.as_deref() != Some(creds.username.as_str()) {
+        if aor_user.as_deref() != Some(user.username.as_str()) {
             return (
                 StatusCode::Forbidden,
                 vec![warning("To must name the authenticated user")],
@@ -142,14 +96,15 @@ impl Registrar {
             call_id: req.call_id_header().map(|c| c.value().to_string()).unwrap_or_default(),
             cseq: req.cseq_header().and_then(|c| c.seq()).unwrap_or_default(),
         };
-        match self.apply(user, change, origin, now as i64).await {
+        let now = super::unix_secs() as i64;
+        match self.apply(user.id, change, origin, now).await {
             Ok(None) => (
                 StatusCode::ServerInternalError,
                 vec![warning("out-of-order REGISTER: the CSeq must grow within a Call-ID")],
             ),
             Ok(Some(bindings)) => (
                 StatusCode::OK,
-                bindings.iter().map(|b| contact_header(b, now as i64)).collect(),
+                bindings.iter().map(|b| contact_header(b, now)).collect(),
             ),
             Err(e) => internal(e),
         }
@@ -158,9 +113,9 @@ impl Registrar {
     /// Applies the change; `Ok(None)` when it is out of order and nothing was changed.
     async fn apply(&self, user: i64, change: Change, origin: Origin, now: i64) -> anyhow::Result<Option<Vec<Binding>>> {
         match change {
-            Change::RemoveAll => self.location.unbind(user, None).await?,
+            Change::RemoveAll => self.auth.location().unbind(user, None).await?,
             Change::Set(contacts) => {
-                let existing = self.location.bindings(user, now).await?;
+                let existing = self.auth.location().bindings(user, now).await?;
                 if contacts
                     .iter()
                     .any(|(contact, _)| out_of_order(&existing, contact, &origin))
@@ -169,7 +124,7 @@ impl Registrar {
                 }
                 for (contact, expires) in contacts {
                     if expires == 0 {
-                        self.location.unbind(user, Some(&contact)).await?;
+                        self.auth.location().unbind(user, Some(&contact)).await?;
                         continue;
                     }
                     let binding = Binding {
@@ -179,46 +134,12 @@ impl Registrar {
                         call_id: origin.call_id.clone(),
                         cseq: origin.cseq,
                     };
-                    self.location.bind(user, &binding).await?;
+                    self.auth.location().bind(user, &binding).await?;
                 }
             }
             Change::Query => {}
         }
-        Ok(Some(self.location.bindings(user, now).await?))
-    }
-
-    fn challenge(&self, now: u64, stale: bool) -> (StatusCode, Vec<Header>) {
-        let nonce = self.nonces.issue(now);
-        let stale = if stale { ", stale=true" } else { "" };
-        let value = format!(
-            r#"Digest realm="{}", nonce="{nonce}", algorithm=MD5, qop="auth"{stale}"#,
-            self.realm
-        );
-        (StatusCode::Unauthorized, vec![Header::WwwAuthenticate(value.into())])
-    }
-
-    fn failed(&self, source: SocketAddr, username: &str, now: u64) -> (StatusCode, Vec<Header>) {
-        let mut failures = self.failures.lock();
-        let entry = failures.entry(source.ip()).or_insert((0, now));
-        if now.saturating_sub(entry.1) > FAILURE_WINDOW_SECS {
-            *entry = (0, now);
-        }
-        entry.0 += 1;
-        tracing::warn!(%source, %username, failures = entry.0, "REGISTER with wrong credentials");
-        if entry.0 == MAX_FAILURES {
-            tracing::warn!(%source, "too many failed REGISTERs: refusing this address for {FAILURE_WINDOW_SECS} s");
-        }
-        (StatusCode::Forbidden, vec![warning("wrong credentials")])
-    }
-
-    fn blocked(&self, ip: IpAddr, now: u64) -> bool {
-        let mut failures = self.failures.lock();
-        if failures.len() > 10_000 {
-            failures.retain(|_, (_, start)| now.saturating_sub(*start) <= FAILURE_WINDOW_SECS);
-        }
-        failures
-            .get(&ip)
-            .is_some_and(|(n, start)| *n >= MAX_FAILURES && now.saturating_sub(*start) <= FAILURE_WINDOW_SECS)
+        Ok(Some(self.auth.location().bindings(user, now).await?))
     }
 }
 
@@ -329,15 +250,6 @@ fn split_list(value: &str) -> Vec<String> {
 fn contact_header(binding: &Binding, now: i64) -> Header {
     let remaining = (binding.expires_at - now).max(0);
     Header::Contact(format!("<{}>;expires={remaining}", binding.contact).into())
-}
-
-fn warning(text: &str) -> Header {
-    Header::Warning(format!("399 switchboard \"{text}\"").into())
-}
-
-fn internal(e: anyhow::Error) -> (StatusCode, Vec<Header>) {
-    tracing::error!(error = %e, "registrar storage failed");
-    (StatusCode::ServerInternalError, vec![])
 }
 
 #[cfg(test)]

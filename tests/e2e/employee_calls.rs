@@ -1,0 +1,83 @@
+//! Calls placed by employees' phones: they authenticate (407, digest), reach colleagues by
+//! extension and the outside world through the outbound trunk, presenting the company's number.
+//! Nobody else gets a trunk (no toll fraud).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::{Server, TOKEN, trace};
+use crate::hunt::{Desk, finished, phones_listening};
+use crate::registrar::PASSWORD;
+use crate::sipp::{self, Phone, Then};
+
+const MAIN_NUMBER: &str = "+15550100999";
+const OUTSIDE: &str = "+4930123456";
+
+/// alice's phone calls `dialled` with `password`.
+async fn alice_calls(server: &Server, dialled: &str, password: &str, then: Then) -> sipp::SippRun {
+    sipp::run(
+        server.sip,
+        sipp::employee_calls("alice", then),
+        dialled,
+        &["-au", "alice", "-ap", password, "-key", "rtp_port", "9"],
+    )
+    .await
+}
+
+async fn record_of(server: &Server, dialled: &str) -> Value {
+    server.call_record(dialled).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_employee_calls_a_colleague_by_extension() {
+    let server = Server::start().await;
+    let _alice = Desk::register(&server, "alice", "101").await;
+    let bob = Desk::register(&server, "bob", "102").await;
+    let answers = bob.expect(&server, Phone::Answers { after_ms: 300 });
+    phones_listening().await;
+    let run = alice_calls(&server, "102", PASSWORD, Then::HangsUpAfter(500)).await;
+    assert!(run.success, "alice: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "bob", answers).await;
+    // Bob's phone shows alice's extension, which he can call back.
+    assert_eq!(bob.event("CALLER").unwrap().details[0], "101");
+    let record = record_of(&server, "102").await;
+    assert_eq!(record["outcome"], "completed", "{record}");
+    assert!(
+        trace(&record).iter().any(|e| e == "alice dials Extension(\"102\")"),
+        "{record}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_calls_go_through_the_trunk_as_the_company_number_and_only_for_employees() {
+    let carrier = Desk::unregistered("carrier").await;
+    let trunk = carrier.addr().to_string();
+    let flags = ["--outbound-trunk", trunk.as_str(), "--outbound-caller-id", MAIN_NUMBER];
+    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let _alice = Desk::register(&server, "alice", "101").await;
+
+    let answers = carrier.expect(&server, Phone::Answers { after_ms: 300 });
+    phones_listening().await;
+    let run = alice_calls(&server, OUTSIDE, PASSWORD, Then::HangsUpAfter(500)).await;
+    assert!(run.success, "alice: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "carrier", answers).await;
+    assert_eq!(carrier.event("CALLER").unwrap().details[0], MAIN_NUMBER);
+
+    // A wrong password is refused after the challenge.
+    let run = alice_calls(&server, OUTSIDE, "guess", Then::Refused(403)).await;
+    assert!(
+        run.success,
+        "wrong password: {}\nserver log:\n{}",
+        run.output,
+        server.log()
+    );
+    // Someone who is not an employee, even from a trunk's address, cannot dial out: the
+    // number is not the company's, so there is nothing to call.
+    let run = sipp::call(server.sip, sipp::caller_refused(404), OUTSIDE, 9).await;
+    assert!(run.success, "stranger: {}\nserver log:\n{}", run.output, server.log());
+    // The carrier saw exactly one call (alice's first).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let invites = carrier.events().iter().filter(|e| e.name == "INVITE").count();
+    assert_eq!(invites, 1);
+}

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, lints, unit tests, flow tests and the end-to-end tests against
-# real SIP peers on loopback. Installs the peers (sipp from Debian's sip-tester) when missing.
+# real SIP peers on loopback. Installs the peers (sipp from Debian's sip-tester, baresip as an
+# employee's softphone) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_packages=()
 command -v sipp >/dev/null || need_packages+=(sip-tester)
+# baresip-core: the softphone without its GUI and video plugins.
+command -v baresip >/dev/null || need_packages+=(baresip-core)
 if ((${#need_packages[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
     echo "installing ${need_packages[*]}"

@@ -2,6 +2,7 @@
 //! harness-owned RTP endpoint replaying sip-tester's pcaps, and the HTTP API.
 
 mod api;
+mod baresip;
 mod calls;
 mod employee_calls;
 mod harness;

@@ -354,6 +354,21 @@ async fn the_callers_cancel_stops_every_ringing_phone() {
     assert_eq!(record["outcome"], "caller-hangup", "{record}");
 }
 
+/// Hold and resume during a bridged call: the caller's re-INVITEs are answered by the exchange
+/// (media stays anchored) and passed on to the employee's phone as re-INVITEs of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_and_resume_pass_through_the_bridge() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    server.assign(NUMBER, "hunt", json!({ "members": ["alice"] })).await;
+    let a = alice.expect(&server, Phone::AnswersAndIsHeld { after_ms: 200 });
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let run = sipp::call(server.sip, sipp::caller_holds_and_resumes(), NUMBER, caller_rtp.port()).await;
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "alice", a).await;
+}
+
 /// Phones registered before a restart still receive calls after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registered_phones_still_ring_after_a_restart() {

@@ -139,6 +139,61 @@ pub fn caller_hangs_up(hold_ms: u64) -> String {
     scenario("caller hangs up", &body)
 }
 
+/// Answered; puts the call on hold (re-INVITE `a=sendonly`, expects `a=recvonly` back), resumes
+/// it (`a=sendrecv`), then hangs up.
+pub fn caller_holds_and_resumes() -> String {
+    let reinvite = |cseq: u32, direction: &str, answer: &str| {
+        format!(
+            r#"<pause milliseconds="500"/>
+<send retrans="500"><![CDATA[
+INVITE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: "Caller" <sip:{CALLER}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: {cseq} INVITE
+Contact: <sip:{CALLER}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=caller 53655765 {cseq} IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [rtp_port] RTP/AVP 8 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a={direction}
+]]></send>
+<recv response="100" optional="true"/>
+<recv response="200">
+<action><ereg regexp="a={answer}" search_in="body" check_it="true" assign_to="answer_{cseq}"/>
+<log message="[$answer_{cseq}]"/></action>
+</recv>
+<send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: "Caller" <sip:{CALLER}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: {cseq} ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+"#
+        )
+    };
+    let body = invite()
+        + &answered(CALLER, 1)
+        + &reinvite(2, "sendonly", "recvonly")
+        + &reinvite(3, "sendrecv", "sendrecv")
+        + &hangs_up(CALLER, 4, 500);
+    scenario("caller holds and resumes", &body)
+}
+
 /// Gives up before an answer: CANCEL after `after_ms`, expects 200 (CANCEL) and 487 (INVITE).
 pub fn caller_cancels(after_ms: u64) -> String {
     let body = invite()
@@ -285,6 +340,9 @@ pub enum Phone {
     Answers { after_ms: u64 },
     /// Rings, answers after `after_ms`, hangs up `hold_ms` later.
     AnswersThenHangsUp { after_ms: u64, hold_ms: u64 },
+    /// Answers after `after_ms`; is put on hold (a re-INVITE with `a=sendonly`, answered
+    /// `recvonly`), then resumed (`sendrecv`); then waits for the BYE.
+    AnswersAndIsHeld { after_ms: u64 },
     /// Rings until cancelled; the CANCEL must (or must not) say the call was completed elsewhere.
     RingsUntilCancelled { completed_elsewhere: bool },
     /// 486 Busy Here.
@@ -367,6 +425,26 @@ Contact: <sip:[service]@[local_ip]:[local_port]>
     };
     let body = match behaviour {
         Phone::Answers { after_ms } => invite + &ringing + &answer(after_ms) + &bye_received,
+        Phone::AnswersAndIsHeld { after_ms } => {
+            let held = |offered: &str, answered: &str| {
+                format!(
+                    r#"<recv request="INVITE">
+<action><ereg regexp="a={offered}" search_in="body" check_it="true" assign_to="offer_{offered}"/>
+<log message="[$offer_{offered}]"/></action>
+</recv>
+"#
+                ) + &response("200 OK", true).replace(
+                    "a=rtpmap:101 telephone-event/8000\n",
+                    &format!("a=rtpmap:101 telephone-event/8000\na={answered}\n"),
+                ) + "<recv request=\"ACK\"/>\n"
+            };
+            invite
+                + &ringing
+                + &answer(after_ms)
+                + &held("sendonly", "recvonly")
+                + &held("sendrecv", "sendrecv")
+                + &bye_received
+        }
         Phone::AnswersThenHangsUp { after_ms, hold_ms } => {
             invite
                 + &ringing

@@ -63,6 +63,7 @@ pub enum ForkEvent {
 struct Branch {
     leg: OutboundLeg,
     socket: Arc<UdpSocket>,
+    session_id: u64,
     stop_at: Option<Instant>,
     employee: Option<String>,
 }
@@ -170,6 +171,7 @@ impl<'a> Fork<'a> {
                     media: BridgeSide {
                         socket: branch.socket,
                         media,
+                        session_id: branch.session_id,
                     },
                     employee: branch.employee,
                 }))
@@ -180,6 +182,8 @@ impl<'a> Fork<'a> {
                 self.branches.swap_remove(index);
                 None
             }
+            // Only a confirmed dialog can be re-INVITEd; refused (501) should one come early.
+            Some(OutboundEvent::Reinvite(_)) => None,
             Some(OutboundEvent::HungUp) | None => {
                 self.branches.swap_remove(index);
                 None
@@ -194,9 +198,10 @@ impl<'a> Fork<'a> {
             let (_, stop_after, places) = self.pending.remove(0);
             for place in places {
                 match self.place(&place).await {
-                    Ok((leg, socket)) => self.branches.push(Branch {
+                    Ok((leg, socket, session_id)) => self.branches.push(Branch {
                         leg,
                         socket,
+                        session_id,
                         stop_at: stop_after.map(|d| now + d),
                         employee: place.employee.clone(),
                     }),
@@ -210,10 +215,11 @@ impl<'a> Fork<'a> {
         }
     }
 
-    async fn place(&self, place: &Reachable) -> anyhow::Result<(OutboundLeg, Arc<UdpSocket>)> {
+    async fn place(&self, place: &Reachable) -> anyhow::Result<(OutboundLeg, Arc<UdpSocket>, u64)> {
         let p = &self.params;
         let socket = Arc::new(p.ports.bind(p.media_ip).await?);
-        let offer = sdp::offer(socket.local_addr()?, rand::random::<u32>().into(), p.codec, p.ptime);
+        let session_id = rand::random::<u32>().into();
+        let offer = sdp::offer(socket.local_addr()?, session_id, p.codec, p.ptime);
         let leg = p.env.dialer.invite(LegRequest {
             uri: place.uri.clone(),
             destination: place.destination,
@@ -225,7 +231,7 @@ impl<'a> Fork<'a> {
             to_user: place.user.clone(),
             offer: offer.into_bytes(),
         })?;
-        Ok((leg, socket))
+        Ok((leg, socket, session_id))
     }
 
     /// Stops the legs whose ringing time is over (in turn: the previous one when the next starts).

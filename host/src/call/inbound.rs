@@ -10,8 +10,10 @@ use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
 use super::record::unix_ms;
 use super::{CallControl, CallError, CollectOptions, DialOptions, DialOutcome, TimedLeg, validate_dial};
 use crate::media::session::PlayEnd;
-use crate::media::{BridgeEnd, MediaOffer, MediaSession, PortRange, PromptLibrary, RINGBACK, bridge};
-use crate::sip::{InboundLeg, LegEvent};
+use crate::media::{
+    BridgeEnd, Direction, LocalSdp, MediaOffer, MediaSession, PortRange, PromptLibrary, RINGBACK, bridge,
+};
+use crate::sip::{InboundLeg, LegEvent, OutboundEvent, Reinvite};
 
 /// What every call's media needs: RTP ports, the prompts, the address to advertise.
 pub struct MediaEnv {
@@ -73,7 +75,7 @@ impl InboundCall {
     fn over(&mut self) -> bool {
         while let Some(event) = self.leg.poll_event() {
             // After our own BYE or final response, the dialog's end is ours, not the caller's.
-            if event != LegEvent::Confirmed && !self.ended {
+            if !matches!(event, LegEvent::Confirmed | LegEvent::Reinvite(_)) && !self.ended {
                 tracing::info!(?event, "caller left");
                 self.gone = true;
             }
@@ -129,6 +131,7 @@ impl InboundCall {
             .map_err(|e| CallError::Failed(format!("dial: {e}")))?;
         let Self { leg, gone, media, .. } = self;
         let answered = media.is_some();
+        let ours = media.as_ref().and_then(|m| m.local_sdp().ok());
         let tone = async {
             match (media.as_mut(), &ringback) {
                 (Some(media), Some(prompt)) => loop {
@@ -150,6 +153,10 @@ impl InboundCall {
                 _ = &mut tone => {}
                 event = leg.next_event() => match event {
                     Some(LegEvent::Confirmed) => {}
+                    Some(LegEvent::Reinvite(reinvite)) => match &ours {
+                        Some(ours) => answer_reinvite(reinvite, ours),
+                        None => drop(reinvite), // not answered yet: refused
+                    },
                     other => {
                         tracing::info!(?other, "caller left while legs rang");
                         *gone = true;
@@ -174,6 +181,10 @@ impl InboundCall {
         };
         let started = std::time::Instant::now();
         let timeout = self.dial_env.rtp_timeout;
+        let (to_caller, to_callee) = match (caller.local_sdp(), winner.media.local_sdp()) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => return Err(CallError::Failed(e.to_string())),
+        };
         let mut relay = std::pin::pin!(bridge::relay(&caller, &winner.media, timeout));
         loop {
             tokio::select! {
@@ -183,13 +194,29 @@ impl InboundCall {
                     self.finish(UNAVAILABLE).await;
                     break;
                 }
-                event = winner.leg.next_event() => {
-                    tracing::info!(?event, "the answering party hung up");
-                    self.finish(UNAVAILABLE).await;
-                    break;
-                }
+                event = winner.leg.next_event() => match event {
+                    // Hold and resume pass through: each side is answered by us (media stays
+                    // anchored here) and the other side is told the new direction.
+                    Some(OutboundEvent::Reinvite(reinvite)) => {
+                        let offered = Direction::of(&reinvite.offer);
+                        tracing::info!(?offered, "re-INVITE from the answering party");
+                        answer_reinvite(reinvite, &to_callee);
+                        tokio::spawn(self.leg.reinvite(to_caller.describe(offered)));
+                    }
+                    event => {
+                        tracing::info!(?event, "the answering party hung up");
+                        self.finish(UNAVAILABLE).await;
+                        break;
+                    }
+                },
                 event = self.leg.next_event() => match event {
                     Some(LegEvent::Confirmed) => {}
+                    Some(LegEvent::Reinvite(reinvite)) => {
+                        let offered = Direction::of(&reinvite.offer);
+                        tracing::info!(?offered, "re-INVITE from the caller");
+                        answer_reinvite(reinvite, &to_caller);
+                        tokio::spawn(winner.leg.reinvite(to_callee.describe(offered)));
+                    }
                     other => {
                         tracing::info!(?other, "the caller hung up");
                         self.gone = true;
@@ -212,10 +239,12 @@ impl InboundCall {
             .ok_or_else(|| CallError::Invalid(format!("unknown prompt {name:?}")))
     }
 
-    /// Runs `work` until it completes or the caller leaves.
+    /// Runs `work` until it completes or the caller leaves. A re-INVITE meanwhile (the caller
+    /// puts the menu on hold, or resumes) is answered with `ours`, media unchanged.
     async fn until_hangup<T>(
         leg: &mut InboundLeg,
         gone: &mut bool,
+        ours: &LocalSdp,
         work: impl Future<Output = T>,
     ) -> Result<T, CallError> {
         tokio::pin!(work);
@@ -224,6 +253,7 @@ impl InboundCall {
                 out = &mut work => return Ok(out),
                 event = leg.next_event() => match event {
                     Some(LegEvent::Confirmed) => continue,
+                    Some(LegEvent::Reinvite(reinvite)) => answer_reinvite(reinvite, ours),
                     other => {
                         tracing::info!(?other, "caller left");
                         *gone = true;
@@ -271,9 +301,8 @@ impl CallControl for InboundCall {
             .bind(ip)
             .await
             .map_err(|e| CallError::Failed(format!("RTP socket: {e}")))?;
-        let session = MediaSession::start(socket, offer);
-        let local = session.local_addr().map_err(|e| CallError::Failed(e.to_string()))?;
-        let sdp = session.offer().answer(local, rand::random::<u32>() as u64);
+        let session = MediaSession::start(socket, offer, rand::random::<u32>().into());
+        let sdp = session.answer().map_err(|e| CallError::Failed(e.to_string()))?;
         self.leg
             .answer(sdp)
             .map_err(|e| CallError::Failed(format!("200 OK: {e}")))?;
@@ -286,8 +315,8 @@ impl CallControl for InboundCall {
         let prompt = self.prompt(prompt)?;
         self.answer().await?;
         let Self { leg, gone, media, .. } = self;
-        let media = session(media)?;
-        Self::until_hangup(leg, gone, media.play(&prompt, false)).await?;
+        let (media, ours) = session(media)?;
+        Self::until_hangup(leg, gone, &ours, media.play(&prompt, false)).await?;
         Ok(())
     }
 
@@ -331,8 +360,8 @@ impl DigitSource for InboundCall {
             return Err(CallError::Hangup);
         }
         let Self { leg, gone, media, .. } = self;
-        let media = session(media)?;
-        match Self::until_hangup(leg, gone, media.play(&prompt, true)).await? {
+        let (media, ours) = session(media)?;
+        match Self::until_hangup(leg, gone, &ours, media.play(&prompt, true)).await? {
             PlayEnd::Finished => Ok(None),
             PlayEnd::Interrupted(d) => Ok(Some(d)),
         }
@@ -343,15 +372,23 @@ impl DigitSource for InboundCall {
             return Err(CallError::Hangup);
         }
         let Self { leg, gone, media, .. } = self;
-        let media = session(media)?;
+        let (media, ours) = session(media)?;
         let wait = tokio::time::timeout(timeout, media.next_digit());
-        Ok(Self::until_hangup(leg, gone, wait).await?.ok().flatten())
+        Ok(Self::until_hangup(leg, gone, &ours, wait).await?.ok().flatten())
     }
 }
 
-/// The media session of an answered call.
-fn session(media: &mut Option<MediaSession>) -> Result<&mut MediaSession, CallError> {
-    media
+/// Answers a re-INVITE with our side of the session, mirroring the direction offered.
+fn answer_reinvite(reinvite: Reinvite, ours: &LocalSdp) {
+    let sdp = ours.describe(Direction::of(&reinvite.offer).answered());
+    tokio::spawn(reinvite.accept(sdp));
+}
+
+/// The media session of an answered call, and our side of its SDP.
+fn session(media: &mut Option<MediaSession>) -> Result<(&mut MediaSession, LocalSdp), CallError> {
+    let media = media
         .as_mut()
-        .ok_or_else(|| CallError::Failed("the call is not answered".into()))
+        .ok_or_else(|| CallError::Failed("the call is not answered".into()))?;
+    let ours = media.local_sdp().map_err(|e| CallError::Failed(e.to_string()))?;
+    Ok((media, ours))
 }

@@ -18,6 +18,19 @@ use super::sdp::{Codec, MediaOffer};
 pub struct BridgeSide {
     pub socket: Arc<UdpSocket>,
     pub media: MediaOffer,
+    /// The o= session id of our SDP towards this party (kept for re-offers).
+    pub session_id: u64,
+}
+
+impl BridgeSide {
+    /// Our end of the session with this party, to re-offer or re-answer it.
+    pub fn local_sdp(&self) -> std::io::Result<super::LocalSdp> {
+        Ok(super::LocalSdp {
+            local: self.socket.local_addr()?,
+            media: self.media.clone(),
+            session_id: self.session_id,
+        })
+    }
 }
 
 /// Why a relay stopped by itself.

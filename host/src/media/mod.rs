@@ -11,5 +11,5 @@ pub mod session;
 
 pub use bridge::{BridgeEnd, BridgeSide};
 pub use prompt::{Prompt, PromptLibrary, RINGBACK};
-pub use sdp::{Codec, MediaOffer, OFFERED_TELEPHONE_EVENT};
+pub use sdp::{Codec, Direction, LocalSdp, MediaOffer, OFFERED_TELEPHONE_EVENT};
 pub use session::{MediaSession, PortRange};

@@ -141,8 +141,92 @@ impl MediaOffer {
 
     /// Our answer: the chosen codec and telephone-event, our RTP address.
     pub fn answer(&self, local: SocketAddr, session_id: u64) -> String {
+        self.describe(local, session_id, session_id, Direction::SendRecv)
+    }
+
+    /// Our side of this negotiated session as SDP at origin `version` (which must grow with
+    /// every change, RFC 3264 §8): for a re-INVITE or the answer to one.
+    pub fn describe(&self, local: SocketAddr, session_id: u64, version: u64, direction: Direction) -> String {
         let formats = [(self.payload_type, self.codec.name())];
-        write_sdp(local, session_id, &formats, self.telephone_event, self.ptime)
+        let origin = (session_id, version);
+        write_sdp(local, origin, &formats, self.telephone_event, self.ptime, direction)
+    }
+}
+
+/// Our end of a negotiated session: enough to describe it again (a re-INVITE, or the answer
+/// to one) with the same address, codec and origin.
+#[derive(Debug, Clone)]
+pub struct LocalSdp {
+    pub local: SocketAddr,
+    pub media: MediaOffer,
+    pub session_id: u64,
+}
+
+impl LocalSdp {
+    /// The session with media flowing `direction`, at a new origin version.
+    pub fn describe(&self, direction: Direction) -> String {
+        self.media
+            .describe(self.local, self.session_id, next_version(), direction)
+    }
+}
+
+/// An SDP origin version for a changed session description: later than any earlier one we
+/// wrote (those start at a 32-bit random number; milliseconds since 1970 are far above it).
+fn next_version() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(u32::MAX as u64 + 1)
+}
+
+/// Which way media flows (RFC 3264 §5.1); `sendonly`/`inactive` put the other side on hold (§8.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    SendRecv,
+    SendOnly,
+    RecvOnly,
+    Inactive,
+}
+
+impl Direction {
+    /// The direction an SDP body asks for (the audio stream's, else the session's; sendrecv
+    /// when it says nothing or cannot be parsed).
+    pub fn of(body: &[u8]) -> Direction {
+        let Ok(sd) = sdp::SessionDescription::unmarshal(&mut Cursor::new(body)) else {
+            return Direction::SendRecv;
+        };
+        let find = |attrs: &[sdp::description::common::Attribute]| {
+            attrs.iter().find_map(|a| match a.key.as_str() {
+                "sendrecv" => Some(Direction::SendRecv),
+                "sendonly" => Some(Direction::SendOnly),
+                "recvonly" => Some(Direction::RecvOnly),
+                "inactive" => Some(Direction::Inactive),
+                _ => None,
+            })
+        };
+        let audio = sd.media_descriptions.iter().find(|m| m.media_name.media == "audio");
+        audio
+            .and_then(|m| find(&m.attributes))
+            .or_else(|| find(&sd.attributes))
+            .unwrap_or(Direction::SendRecv)
+    }
+
+    /// The direction that answers an offer of this one (RFC 3264 §6.1).
+    pub fn answered(self) -> Direction {
+        match self {
+            Direction::SendOnly => Direction::RecvOnly,
+            Direction::RecvOnly => Direction::SendOnly,
+            other => other,
+        }
+    }
+
+    fn attribute(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
     }
 }
 
@@ -157,15 +241,24 @@ pub fn offer(local: SocketAddr, session_id: u64, preferred: Codec, ptime: u32) -
         Codec::Pcma => Codec::Pcmu,
     };
     let formats = [preferred, other].map(|c| (c.payload_type(), c.name()));
-    write_sdp(local, session_id, &formats, Some(OFFERED_TELEPHONE_EVENT), ptime)
+    let origin = (session_id, session_id);
+    write_sdp(
+        local,
+        origin,
+        &formats,
+        Some(OFFERED_TELEPHONE_EVENT),
+        ptime,
+        Direction::SendRecv,
+    )
 }
 
 fn write_sdp(
     local: SocketAddr,
-    session_id: u64,
+    (session_id, version): (u64, u64),
     codecs: &[(u8, &str)],
     telephone_event: Option<u8>,
     ptime: u32,
+    direction: Direction,
 ) -> String {
     let ip_kind = if local.is_ipv6() { "IP6" } else { "IP4" };
     let ip = local.ip();
@@ -179,11 +272,12 @@ fn write_sdp(
         attrs.push_str(&format!("a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-15\r\n"));
     }
     format!(
-        "v=0\r\no=switchboard {session_id} {session_id} IN {ip_kind} {ip}\r\ns=switchboard\r\n\
+        "v=0\r\no=switchboard {session_id} {version} IN {ip_kind} {ip}\r\ns=switchboard\r\n\
          c=IN {ip_kind} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {formats}\r\n{attrs}\
-         a=ptime:{ptime}\r\na=sendrecv\r\n",
+         a=ptime:{ptime}\r\na={direction}\r\n",
         port = local.port(),
         formats = formats.join(" "),
+        direction = direction.attribute(),
     )
 }
 
@@ -226,6 +320,21 @@ mod tests {
             (o.codec, o.telephone_event, o.ptime),
             (Codec::Pcma, Some(OFFERED_TELEPHONE_EVENT), 30)
         );
+    }
+
+    #[test]
+    fn hold_directions_are_read_and_answered() {
+        let held = SIPP_OFFER.replace("a=fmtp:101 0-11,16\r\n", "a=fmtp:101 0-11,16\r\na=sendonly\r\n");
+        assert_eq!(Direction::of(held.as_bytes()), Direction::SendOnly);
+        assert_eq!(Direction::of(held.as_bytes()).answered(), Direction::RecvOnly);
+        assert_eq!(Direction::of(SIPP_OFFER.as_bytes()), Direction::SendRecv);
+        let o = MediaOffer::parse(SIPP_OFFER.as_bytes()).unwrap();
+        let sdp = o.describe("127.0.0.1:10000".parse().unwrap(), 7, 8, Direction::Inactive);
+        assert!(
+            sdp.contains("o=switchboard 7 8 IN IP4") && sdp.contains("a=inactive\r\n"),
+            "{sdp}"
+        );
+        assert_eq!(Direction::of(sdp.as_bytes()), Direction::Inactive);
     }
 
     #[test]

@@ -68,13 +68,15 @@ pub enum PlayEnd {
 pub struct MediaSession {
     socket: Arc<UdpSocket>,
     offer: MediaOffer,
+    /// The o= session id of our answer.
+    session_id: u64,
     sender: RtpSender,
     digits: mpsc::UnboundedReceiver<char>,
     receiver: JoinHandle<()>,
 }
 
 impl MediaSession {
-    pub fn start(socket: UdpSocket, offer: MediaOffer) -> Self {
+    pub fn start(socket: UdpSocket, offer: MediaOffer, session_id: u64) -> Self {
         let socket = Arc::new(socket);
         let (digit_tx, digits) = mpsc::unbounded_channel();
         let receiver = tokio::spawn(receive_loop(socket.clone(), offer.telephone_event, digit_tx));
@@ -82,6 +84,7 @@ impl MediaSession {
         MediaSession {
             socket,
             offer,
+            session_id,
             sender,
             digits,
             receiver,
@@ -94,6 +97,20 @@ impl MediaSession {
 
     pub fn offer(&self) -> &MediaOffer {
         &self.offer
+    }
+
+    /// Our end of the session, to answer re-INVITEs with.
+    pub fn local_sdp(&self) -> std::io::Result<super::LocalSdp> {
+        Ok(super::LocalSdp {
+            local: self.local_addr()?,
+            media: self.offer.clone(),
+            session_id: self.session_id,
+        })
+    }
+
+    /// Our SDP answer for this session.
+    pub fn answer(&self) -> std::io::Result<String> {
+        Ok(self.offer.answer(self.local_addr()?, self.session_id))
     }
 
     /// Sends the prompt as RTP, one packet per ptime, paced by the clock.
@@ -134,6 +151,7 @@ impl MediaSession {
         super::BridgeSide {
             socket: self.socket.clone(),
             media: self.offer.clone(),
+            session_id: self.session_id,
         }
     }
 

@@ -3,16 +3,18 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason};
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason, TransactionHandle};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::prelude::*;
-use rsipstack::sip::{Header, StatusCode};
+use rsipstack::sip::{Header, Method, StatusCode};
 use rsipstack::transaction::Transaction;
 
 /// What happened to the leg, as the call layer needs to know it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum LegEvent {
+    /// The caller sent a re-INVITE or UPDATE with SDP (hold, resume, a media change).
+    Reinvite(Reinvite),
     /// The caller ACKed our 200 OK.
     Confirmed,
     /// The caller gave up before we answered (CANCEL).
@@ -118,6 +120,12 @@ impl InboundLeg {
             .reject(Some(StatusCode::from(code)), Some(reason.to_string()));
     }
 
+    /// Sends a re-INVITE with our SDP (e.g. passing on the other party's hold); the peer's
+    /// status code, or `None` when it did not answer.
+    pub fn reinvite(&self, sdp: String) -> impl std::future::Future<Output = Option<u16>> + Send + 'static {
+        send_reinvite(self.dialog.clone(), sdp)
+    }
+
     /// BYE to the caller (after answer).
     pub async fn hangup(&self) {
         if let Err(e) = self.dialog.bye().await {
@@ -146,8 +154,54 @@ impl InboundLeg {
     }
 }
 
+/// A re-INVITE (or UPDATE) the peer sent within the dialog, waiting for our answer. Dropping
+/// it unanswered refuses it (501).
+#[derive(Debug)]
+pub struct Reinvite {
+    /// The peer's SDP offer; empty when it wants ours (RFC 3261 §14.2).
+    pub offer: Vec<u8>,
+    handle: TransactionHandle,
+}
+
+impl Reinvite {
+    /// 200 OK with our SDP.
+    pub async fn accept(self, sdp: String) {
+        let headers = vec![Header::ContentType("application/sdp".into())];
+        if let Err(e) = self
+            .handle
+            .respond(StatusCode::OK, Some(headers), Some(sdp.into_bytes()))
+            .await
+        {
+            tracing::debug!(error = %e, "re-INVITE answer not sent");
+        }
+    }
+}
+
+/// Turns an in-dialog request into an event, answering on the spot the ones nobody above
+/// needs to see: a session refresh (UPDATE without SDP) and in-dialog OPTIONS get 200.
+pub(super) fn in_dialog_request(req: &rsipstack::sip::Request, handle: TransactionHandle) -> Option<Reinvite> {
+    let reinvite = || Reinvite {
+        offer: req.body.clone(),
+        handle: handle.clone(),
+    };
+    match req.method {
+        Method::Invite => Some(reinvite()),
+        Method::Update if !req.body.is_empty() => Some(reinvite()),
+        Method::Update | Method::Options => {
+            tokio::spawn(async move {
+                let _ = handle.reply(StatusCode::OK).await;
+            });
+            None
+        }
+        _ => None,
+    }
+}
+
 fn leg_event(state: DialogState) -> Option<LegEvent> {
     Some(match state {
+        DialogState::Updated(_, req, handle) | DialogState::Options(_, req, handle) => {
+            LegEvent::Reinvite(in_dialog_request(&req, handle)?)
+        }
         DialogState::Confirmed(..) => LegEvent::Confirmed,
         DialogState::Terminated(_, TerminatedReason::UacCancel) => LegEvent::Cancelled,
         DialogState::Terminated(_, TerminatedReason::UacBye) => LegEvent::HungUp,
@@ -159,5 +213,17 @@ fn leg_event(state: DialogState) -> Option<LegEvent> {
 impl Drop for InboundLeg {
     fn drop(&mut self) {
         self.dialogs.remove_dialog(&self.dialog.id());
+    }
+}
+
+/// A re-INVITE on `dialog` (either role).
+pub(super) async fn send_reinvite(dialog: InviteDialog, sdp: String) -> Option<u16> {
+    let headers = vec![Header::ContentType("application/sdp".into())];
+    match dialog.reinvite(Some(headers), Some(sdp.into_bytes())).await {
+        Ok(response) => response.map(|r| r.status_code.code()),
+        Err(e) => {
+            tracing::debug!(error = %e, "re-INVITE failed");
+            None
+        }
     }
 }

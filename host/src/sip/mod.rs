@@ -27,7 +27,7 @@ use rsipstack::{EndpointBuilder, transaction::endpoint::Endpoint};
 use tokio_util::sync::CancellationToken;
 
 pub use auth::Authenticator;
-pub use leg::{InboundLeg, LegEvent};
+pub use leg::{InboundLeg, LegEvent, Reinvite};
 pub use outbound::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, OutboundLeg};
 pub use registrar::{Binding, Location, Registrar};
 

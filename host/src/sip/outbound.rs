@@ -21,6 +21,8 @@ use rsipstack::transaction::endpoint::MessageInspector;
 use rsipstack::transport::SipAddr;
 use tokio::sync::mpsc;
 
+use super::leg::Reinvite;
+
 /// RFC 3326 reason for the legs that lose a fork (RFC 3261 §16.7 step 10 wording).
 pub const ANSWERED_ELSEWHERE: &str = "SIP;cause=200;text=\"Call completed elsewhere\"";
 
@@ -79,8 +81,10 @@ pub struct LegRequest {
 }
 
 /// What happened on an outbound leg.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum OutboundEvent {
+    /// The answered party sent a re-INVITE or UPDATE with SDP (hold, resume).
+    Reinvite(Reinvite),
     /// 180/183; `sdp` when the provisional carried early media.
     Ringing { code: u16, sdp: Option<Vec<u8>> },
     /// 2xx with the callee's SDP answer.
@@ -170,6 +174,11 @@ async fn report(
                     let sdp = (!resp.body.is_empty()).then(|| resp.body.clone());
                     let _ = events.send(OutboundEvent::Ringing { code: resp.status_code.code(), sdp });
                 }
+                Some(DialogState::Updated(_, req, handle) | DialogState::Options(_, req, handle)) => {
+                    if let Some(reinvite) = super::leg::in_dialog_request(&req, handle) {
+                        let _ = events.send(OutboundEvent::Reinvite(reinvite));
+                    }
+                }
                 Some(DialogState::Terminated(..)) if answered => {
                     let _ = events.send(OutboundEvent::HungUp);
                     return;
@@ -212,7 +221,7 @@ impl OutboundLeg {
         match &event {
             Some(OutboundEvent::Answered { .. }) => self.answered = true,
             Some(OutboundEvent::Failed { .. } | OutboundEvent::HungUp) | None => self.ended = true,
-            Some(OutboundEvent::Ringing { .. }) => {}
+            Some(OutboundEvent::Ringing { .. } | OutboundEvent::Reinvite(_)) => {}
         }
         event
     }
@@ -230,6 +239,11 @@ impl OutboundLeg {
         if let Err(e) = self.dialog.cancel().await {
             tracing::debug!(error = %e, "CANCEL failed");
         }
+    }
+
+    /// Sends a re-INVITE with our SDP (e.g. passing on the caller's hold).
+    pub fn reinvite(&self, sdp: String) -> impl std::future::Future<Output = Option<u16>> + Send + 'static {
+        super::leg::send_reinvite(self.dialog.clone(), sdp)
     }
 
     /// Ends an answered leg with a BYE (or cancels one still ringing).

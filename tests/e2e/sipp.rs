@@ -84,11 +84,18 @@ Content-Length: 0
 
 /// The answer to the INVITE `cseq` of `caller`, and our ACK.
 fn answered(caller: &str, cseq: u32) -> String {
-    format!(
-        r#"<recv response="100" optional="true"/>
+    r#"<recv response="100" optional="true"/>
 <recv response="180" optional="true"/>
 <recv response="200" rtd="true" rrs="true"/>
-<send><![CDATA[
+"#
+    .to_string()
+        + &ack(caller, cseq)
+}
+
+/// `caller`'s ACK of the 2xx to its INVITE `cseq`.
+fn ack(caller: &str, cseq: u32) -> String {
+    format!(
+        r#"<send><![CDATA[
 ACK [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
 From: "Caller" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
@@ -172,19 +179,8 @@ a={direction}
 <action><ereg regexp="a={answer}" search_in="body" check_it="true" assign_to="answer_{cseq}"/>
 <log message="[$answer_{cseq}]"/></action>
 </recv>
-<send><![CDATA[
-ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-From: "Caller" <sip:{CALLER}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: {cseq} ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
 "#
-        )
+        ) + &ack(CALLER, cseq)
     };
     let body = invite()
         + &answered(CALLER, 1)

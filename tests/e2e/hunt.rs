@@ -383,3 +383,27 @@ async fn registered_phones_still_ring_after_a_restart() {
     assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
     finished(&server, "alice", a).await;
 }
+
+/// A caller on TCP reaches a phone on UDP: the exchange listens on both on one port, and
+/// answers each peer on the transport it used (the caller's BYE and our 200 travel over TCP).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_on_tcp_reaches_a_phone_on_udp() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    server.assign(NUMBER, "hunt", json!({ "members": ["alice"] })).await;
+    let a = alice.expect(&server, Phone::Answers { after_ms: 200 });
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let port = caller_rtp.port().to_string();
+    let args = ["-t", "t1", "-key", "rtp_port", port.as_str()];
+    let run = sipp::run(server.sip, sipp::caller_hangs_up(500), NUMBER, &args).await;
+    assert!(
+        run.success,
+        "caller on TCP: {}\nserver log:\n{}",
+        run.output,
+        server.log()
+    );
+    finished(&server, "alice", a).await;
+    let record = server.call_record(NUMBER).await;
+    assert_eq!(record["outcome"], "caller-hangup", "{record}");
+}

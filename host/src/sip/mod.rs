@@ -22,6 +22,7 @@ use rsipstack::sip::prelude::*;
 use rsipstack::sip::{Header, Method, StatusCode};
 use rsipstack::transaction::{Transaction, TransactionReceiver};
 use rsipstack::transport::TransportLayer;
+use rsipstack::transport::tcp_listener::TcpListenerConnection;
 use rsipstack::transport::udp::UdpConnection;
 use rsipstack::{EndpointBuilder, transaction::endpoint::Endpoint};
 use tokio_util::sync::CancellationToken;
@@ -78,6 +79,10 @@ impl SipServer {
         let connection = UdpConnection::from_socket(Arc::new(socket), None, Some(cancel.child_token())).await?;
         let transport = TransportLayer::new(cancel.clone());
         transport.add_transport(connection.into());
+        // TCP on the same port: for phones configured for it, and for requests too large for a
+        // UDP datagram (RFC 3261 §18.1.1).
+        let tcp = TcpListenerConnection::new(local, None).await?;
+        transport.add_transport(tcp.into());
         let reasons = Arc::new(outbound::CancelReasons::default());
         let endpoint = EndpointBuilder::new()
             .with_cancel_token(cancel.clone())
@@ -130,7 +135,7 @@ impl SipServer {
         });
         let registrar = Arc::new(Registrar::new(auth));
         tokio::spawn(dispatch(incoming, self.dialogs.clone(), invites, registrar));
-        tracing::info!(local = %self.local, "SIP listening (UDP)");
+        tracing::info!(local = %self.local, "SIP listening (UDP and TCP)");
         Ok(())
     }
 

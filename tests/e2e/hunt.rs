@@ -369,6 +369,36 @@ async fn hold_and_resume_pass_through_the_bridge() {
     finished(&server, "alice", a).await;
 }
 
+/// Blind transfer: alice answers, then REFERs the caller to extension 102; she hears how it
+/// goes (NOTIFY 100, then 200 when bob answers) and is released; the caller talks to bob.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blind_transfer_hands_the_caller_to_a_colleague() {
+    let (server, alice, bob) = hunt_of_two(
+        json!({ "members": ["alice"] }),
+        Phone::AnswersThenTransfers {
+            after_ms: 200,
+            to: "102",
+        },
+        Phone::AnswersThenHangsUp {
+            after_ms: 300,
+            hold_ms: 1000,
+        },
+        sipp::caller_waits_for_bye(),
+    )
+    .await;
+    assert_eq!(
+        bob.event("CALLER").unwrap().details[0],
+        "+15550100001",
+        "bob sees the caller"
+    );
+    assert!(alice.event("BYE").is_some(), "alice was released");
+    let events = trace(&server.call_record(NUMBER).await);
+    assert!(
+        events.iter().any(|e| e.contains("Answered") && e.contains("bob")),
+        "{events:#?}"
+    );
+}
+
 /// Phones registered before a restart still receive calls after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registered_phones_still_ring_after_a_restart() {

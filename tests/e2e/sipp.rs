@@ -339,6 +339,9 @@ pub enum Phone {
     /// Answers after `after_ms`; is put on hold (a re-INVITE with `a=sendonly`, answered
     /// `recvonly`), then resumed (`sendrecv`); then waits for the BYE.
     AnswersAndIsHeld { after_ms: u64 },
+    /// Answers after `after_ms`, then transfers the caller to `to` (blind REFER): expects 202,
+    /// a NOTIFY with `100 Trying`, one with `200 OK` once `to` answered, then our BYE.
+    AnswersThenTransfers { after_ms: u64, to: &'static str },
     /// Rings until cancelled; the CANCEL must (or must not) say the call was completed elsewhere.
     RingsUntilCancelled { completed_elsewhere: bool },
     /// 486 Busy Here.
@@ -361,7 +364,7 @@ pub fn phone(behaviour: Phone) -> String {
         Phone::RingsUntilCancelled { .. } => {
             r#"<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="cseq"/>"#.to_string()
         }
-        Phone::AnswersThenHangsUp { .. } => {
+        Phone::AnswersThenHangsUp { .. } | Phone::AnswersThenTransfers { .. } => {
             r#"<ereg regexp="&lt;([^&gt;]*)&gt;.*tag=([^;]*)" search_in="hdr" header="From:" assign_to="from,from_uri,from_tag"/>
 <exec command="echo FROM $(date +%s.%N) 0 [$from] >> events.txt"/>"#
                 .to_string()
@@ -461,6 +464,42 @@ Content-Length: 0
 <recv response="200"/>
 "#
                 )
+        }
+        Phone::AnswersThenTransfers { after_ms, to } => {
+            let notify = |status: &str| {
+                format!(
+                    r#"<recv request="NOTIFY">
+<action><ereg regexp="SIP/2.0 {status}" search_in="body" check_it="true" assign_to="frag_{status}"/>
+<log message="[$frag_{status}]"/></action>
+</recv>
+{OK_TO_LAST_REQUEST}"#
+                )
+            };
+            invite
+                + &ringing
+                + &answer(after_ms)
+                + &format!(
+                    r#"<pause milliseconds="300"/>
+<send retrans="500"><![CDATA[
+REFER [$from_uri] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: <sip:[service]@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+To: <[$from_uri]>;tag=[$from_tag]
+Call-ID: [call_id]
+CSeq: 100 REFER
+Contact: <sip:[service]@[local_ip]:[local_port]>
+Refer-To: <sip:{to}@[remote_ip]:[remote_port]>
+Referred-By: <sip:[service]@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="202"/>
+"#
+                )
+                + &notify("100")
+                + &notify("200")
+                + &bye_received
         }
         Phone::RingsUntilCancelled { completed_elsewhere } => {
             let check = if completed_elsewhere {

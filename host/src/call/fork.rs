@@ -183,7 +183,7 @@ impl<'a> Fork<'a> {
                 None
             }
             // Only a confirmed dialog can be re-INVITEd; refused (501) should one come early.
-            Some(OutboundEvent::Reinvite(_)) => None,
+            Some(OutboundEvent::Reinvite(_) | OutboundEvent::Refer(_)) => None,
             Some(OutboundEvent::HungUp) | None => {
                 self.branches.swap_remove(index);
                 None
@@ -197,6 +197,7 @@ impl<'a> Fork<'a> {
         while self.pending.first().is_some_and(|(start, ..)| *start <= now) {
             let (_, stop_after, places) = self.pending.remove(0);
             for place in places {
+                tracing::debug!(uri = %place.uri, "placing a leg");
                 match self.place(&place).await {
                     Ok((leg, socket, session_id)) => self.branches.push(Branch {
                         leg,

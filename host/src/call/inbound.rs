@@ -5,15 +5,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::bridged::{self, BridgeExit, TransferEnv, answer_reinvite};
 use super::collect::{DigitSource, collect_digits};
 use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
 use super::record::unix_ms;
 use super::{CallControl, CallError, CollectOptions, DialOptions, DialOutcome, TimedLeg, validate_dial};
 use crate::media::session::PlayEnd;
-use crate::media::{
-    BridgeEnd, Direction, LocalSdp, MediaOffer, MediaSession, PortRange, PromptLibrary, RINGBACK, bridge,
-};
-use crate::sip::{InboundLeg, LegEvent, OutboundEvent, Reinvite};
+use crate::media::{LocalSdp, MediaOffer, MediaSession, PortRange, PromptLibrary, RINGBACK};
+use crate::sip::{InboundLeg, LegEvent};
 
 /// What every call's media needs: RTP ports, the prompts, the address to advertise.
 pub struct MediaEnv {
@@ -154,7 +153,9 @@ impl InboundCall {
                 event = leg.next_event() => match event {
                     Some(LegEvent::Confirmed) => {}
                     Some(LegEvent::Reinvite(reinvite)) => match &ours {
-                        Some(ours) => answer_reinvite(reinvite, ours),
+                        Some(ours) => {
+                            answer_reinvite(reinvite, ours);
+                        }
                         None => drop(reinvite), // not answered yet: refused
                     },
                     other => {
@@ -168,8 +169,8 @@ impl InboundCall {
         }
     }
 
-    /// Connects the caller to the leg that answered until either hangs up or the media dies;
-    /// the call is over afterwards.
+    /// Connects the caller to the leg that answered (and whoever it transfers to) until either
+    /// hangs up or the media dies; the call is over afterwards.
     async fn bridge(&mut self, mut winner: Winner) -> Result<DialOutcome, CallError> {
         if let Err(e) = self.answer().await {
             winner.leg.hangup().await;
@@ -180,54 +181,21 @@ impl InboundCall {
             None => return Err(CallError::Failed("the call is not answered".into())),
         };
         let started = std::time::Instant::now();
-        let timeout = self.dial_env.rtp_timeout;
-        let (to_caller, to_callee) = match (caller.local_sdp(), winner.media.local_sdp()) {
-            (Ok(a), Ok(b)) => (a, b),
-            (Err(e), _) | (_, Err(e)) => return Err(CallError::Failed(e.to_string())),
+        let env = TransferEnv {
+            dial: &self.dial_env,
+            ports: &self.env.ports,
+            media_ip: self.media_ip(),
+            caller: self.leg.caller.clone(),
+            codec: caller.media.codec,
+            ptime: caller.media.ptime,
         };
-        let mut relay = std::pin::pin!(bridge::relay(&caller, &winner.media, timeout));
-        loop {
-            tokio::select! {
-                BridgeEnd::Silent = &mut relay => {
-                    tracing::warn!("no RTP from either party: ending a dead call");
-                    winner.leg.hangup().await;
-                    self.finish(UNAVAILABLE).await;
-                    break;
-                }
-                event = winner.leg.next_event() => match event {
-                    // Hold and resume pass through: each side is answered by us (media stays
-                    // anchored here) and the other side is told the new direction.
-                    Some(OutboundEvent::Reinvite(reinvite)) => {
-                        let offered = Direction::of(&reinvite.offer);
-                        tracing::info!(?offered, "re-INVITE from the answering party");
-                        answer_reinvite(reinvite, &to_callee);
-                        tokio::spawn(self.leg.reinvite(to_caller.describe(offered)));
-                    }
-                    event => {
-                        tracing::info!(?event, "the answering party hung up");
-                        self.finish(UNAVAILABLE).await;
-                        break;
-                    }
-                },
-                event = self.leg.next_event() => match event {
-                    Some(LegEvent::Confirmed) => {}
-                    Some(LegEvent::Reinvite(reinvite)) => {
-                        let offered = Direction::of(&reinvite.offer);
-                        tracing::info!(?offered, "re-INVITE from the caller");
-                        answer_reinvite(reinvite, &to_caller);
-                        tokio::spawn(winner.leg.reinvite(to_callee.describe(offered)));
-                    }
-                    other => {
-                        tracing::info!(?other, "the caller hung up");
-                        self.gone = true;
-                        winner.leg.hangup().await;
-                        break;
-                    }
-                },
-            }
+        let (exit, employee) = bridged::connect(&mut self.leg, &caller, winner, &env).await;
+        match exit {
+            BridgeExit::CallerLeft => self.gone = true,
+            BridgeExit::CalleeLeft | BridgeExit::Dead => self.finish(UNAVAILABLE).await,
         }
         Ok(DialOutcome::Answered {
-            employee: winner.employee,
+            employee,
             talk_seconds: started.elapsed().as_secs() as u32,
         })
     }
@@ -253,7 +221,9 @@ impl InboundCall {
                 out = &mut work => return Ok(out),
                 event = leg.next_event() => match event {
                     Some(LegEvent::Confirmed) => continue,
-                    Some(LegEvent::Reinvite(reinvite)) => answer_reinvite(reinvite, ours),
+                    Some(LegEvent::Reinvite(reinvite)) => {
+                        answer_reinvite(reinvite, ours);
+                    }
                     other => {
                         tracing::info!(?other, "caller left");
                         *gone = true;
@@ -376,12 +346,6 @@ impl DigitSource for InboundCall {
         let wait = tokio::time::timeout(timeout, media.next_digit());
         Ok(Self::until_hangup(leg, gone, &ours, wait).await?.ok().flatten())
     }
-}
-
-/// Answers a re-INVITE with our side of the session, mirroring the direction offered.
-fn answer_reinvite(reinvite: Reinvite, ours: &LocalSdp) {
-    let sdp = ours.describe(Direction::of(&reinvite.offer).answered());
-    tokio::spawn(reinvite.accept(sdp));
 }
 
 /// The media session of an answered call, and our side of its SDP.

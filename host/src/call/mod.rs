@@ -2,6 +2,7 @@
 //! into [`CallControl`]; the real implementation drives SIP and RTP ([`InboundCall`]), the
 //! scripted one a virtual caller ([`script::ScriptedCall`]).
 
+mod bridged;
 mod collect;
 pub mod fork;
 mod inbound;

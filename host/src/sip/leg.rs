@@ -177,6 +177,48 @@ impl Reinvite {
     }
 }
 
+/// A REFER (RFC 3515) waiting for our answer: a request to transfer the call.
+#[derive(Debug)]
+pub struct Refer {
+    /// The user part of Refer-To (an extension, a login or a number).
+    pub target: Option<String>,
+    /// Refer-To carries `Replaces` (attended transfer).
+    pub replaces: bool,
+    handle: TransactionHandle,
+}
+
+impl Refer {
+    pub(super) fn new(req: &rsipstack::sip::Request, handle: TransactionHandle) -> Self {
+        let refer_to = req.headers.iter().find_map(|h| match h {
+            Header::ReferTo(r) => Some(r.value().to_string()),
+            _ => None,
+        });
+        let uri = refer_to.as_deref().map(|v| v.trim().trim_start_matches('<'));
+        let target = uri
+            .and_then(|u| u.split_once(':'))
+            .and_then(|(_, rest)| rest.split(['@', ';', '>', '?']).next())
+            .filter(|user| !user.is_empty())
+            .map(str::to_string);
+        let replaces = refer_to.is_some_and(|v| v.to_ascii_lowercase().contains("replaces"));
+        Refer {
+            target,
+            replaces,
+            handle,
+        }
+    }
+
+    /// 202 Accepted: we will try, and NOTIFY how it goes.
+    pub async fn accept(self) {
+        let _ = self.handle.reply(StatusCode::Accepted).await;
+    }
+
+    /// Refuses the transfer with `code` and a Warning saying why.
+    pub async fn refuse(self, code: u16, why: &str) {
+        let headers = vec![super::auth::warning(why)];
+        let _ = self.handle.respond(StatusCode::from(code), Some(headers), None).await;
+    }
+}
+
 /// Turns an in-dialog request into an event, answering on the spot the ones nobody above
 /// needs to see: a session refresh (UPDATE without SDP) and in-dialog OPTIONS get 200.
 pub(super) fn in_dialog_request(req: &rsipstack::sip::Request, handle: TransactionHandle) -> Option<Reinvite> {

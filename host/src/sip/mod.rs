@@ -28,7 +28,7 @@ use rsipstack::{EndpointBuilder, transaction::endpoint::Endpoint};
 use tokio_util::sync::CancellationToken;
 
 pub use auth::Authenticator;
-pub use leg::{InboundLeg, LegEvent, Reinvite};
+pub use leg::{InboundLeg, LegEvent, Refer, Reinvite};
 pub use outbound::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, OutboundLeg};
 pub use registrar::{Binding, Location, Registrar};
 

@@ -6,6 +6,7 @@
 //! [`CancelReasons`] inspector adds it to the outgoing CANCEL of a leg that asked for one.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ use rsipstack::transaction::endpoint::MessageInspector;
 use rsipstack::transport::SipAddr;
 use tokio::sync::mpsc;
 
-use super::leg::Reinvite;
+use super::leg::{Refer, Reinvite};
 
 /// RFC 3326 reason for the legs that lose a fork (RFC 3261 §16.7 step 10 wording).
 pub const ANSWERED_ELSEWHERE: &str = "SIP;cause=200;text=\"Call completed elsewhere\"";
@@ -85,6 +86,8 @@ pub struct LegRequest {
 pub enum OutboundEvent {
     /// The answered party sent a re-INVITE or UPDATE with SDP (hold, resume).
     Reinvite(Reinvite),
+    /// The answered party asks us to transfer the call (REFER, RFC 3515).
+    Refer(Refer),
     /// 180/183; `sdp` when the provisional carried early media.
     Ringing { code: u16, sdp: Option<Vec<u8>> },
     /// 2xx with the callee's SDP answer.
@@ -174,6 +177,9 @@ async fn report(
                     let sdp = (!resp.body.is_empty()).then(|| resp.body.clone());
                     let _ = events.send(OutboundEvent::Ringing { code: resp.status_code.code(), sdp });
                 }
+                Some(DialogState::Refer(_, req, handle)) => {
+                    let _ = events.send(OutboundEvent::Refer(Refer::new(&req, handle)));
+                }
                 Some(DialogState::Updated(_, req, handle) | DialogState::Options(_, req, handle)) => {
                     if let Some(reinvite) = super::leg::in_dialog_request(&req, handle) {
                         let _ = events.send(OutboundEvent::Reinvite(reinvite));
@@ -221,7 +227,7 @@ impl OutboundLeg {
         match &event {
             Some(OutboundEvent::Answered { .. }) => self.answered = true,
             Some(OutboundEvent::Failed { .. } | OutboundEvent::HungUp) | None => self.ended = true,
-            Some(OutboundEvent::Ringing { .. } | OutboundEvent::Reinvite(_)) => {}
+            Some(OutboundEvent::Ringing { .. } | OutboundEvent::Reinvite(_) | OutboundEvent::Refer(_)) => {}
         }
         event
     }
@@ -242,8 +248,30 @@ impl OutboundLeg {
     }
 
     /// Sends a re-INVITE with our SDP (e.g. passing on the caller's hold).
-    pub fn reinvite(&self, sdp: String) -> impl std::future::Future<Output = Option<u16>> + Send + 'static {
+    pub fn reinvite(&self, sdp: String) -> impl Future<Output = Option<u16>> + Send + 'static {
         super::leg::send_reinvite(self.dialog.clone(), sdp)
+    }
+
+    /// Tells the party that asked for a transfer how it goes (RFC 3515 §2.4.5): a NOTIFY with
+    /// the status line of the new call as `message/sipfrag`; `done` ends the subscription.
+    pub fn notify_transfer(&self, status: u16, reason: &str, done: bool) -> impl Future<Output = ()> + Send + 'static {
+        let dialog = self.dialog.clone();
+        let state = if done {
+            "terminated;reason=noresource"
+        } else {
+            "active;expires=60"
+        };
+        let headers = vec![
+            Header::Event("refer".into()),
+            Header::SubscriptionState(state.into()),
+            Header::ContentType("message/sipfrag".into()),
+        ];
+        let body = format!("SIP/2.0 {status} {reason}").into_bytes();
+        async move {
+            if let Err(e) = dialog.notify(Some(headers), Some(body)).await {
+                tracing::debug!(error = %e, "transfer NOTIFY failed");
+            }
+        }
     }
 
     /// Ends an answered leg with a BYE (or cancels one still ringing).

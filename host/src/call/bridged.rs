@@ -1,0 +1,245 @@
+//! A bridged call: the caller talks to whoever answered, through our RTP relay, until one of
+//! them hangs up or the media dies. Hold and resume pass through; the answering party may hand
+//! the caller on to a colleague (blind transfer, REFER).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
+use super::{DialOutcome, Target, TimedLeg};
+use crate::media::{BridgeEnd, BridgeSide, Codec, Direction, LocalSdp, PortRange, bridge};
+use crate::sip::{InboundLeg, LegEvent, OutboundEvent, OutboundLeg, Refer, Reinvite};
+
+/// How long a transfer target rings before the transfer counts as failed.
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How a bridge ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BridgeExit {
+    CallerLeft,
+    /// The answering party hung up (and no transfer is under way).
+    CalleeLeft,
+    /// Neither party sent RTP for the timeout.
+    Dead,
+}
+
+/// What a transfer needs to place the new leg.
+pub struct TransferEnv<'a> {
+    pub dial: &'a DialEnv,
+    pub ports: &'a PortRange,
+    pub media_ip: std::net::IpAddr,
+    /// The caller's number, shown to the transfer target.
+    pub caller: String,
+    /// The caller's codec and packet time, offered first to the target.
+    pub codec: Codec,
+    pub ptime: u32,
+}
+
+/// Connects the caller to `winner` and whoever it transfers to. Returns how it ended and the
+/// last employee the caller talked to.
+pub async fn connect(
+    leg: &mut InboundLeg,
+    caller: &BridgeSide,
+    mut current: Winner,
+    env: &TransferEnv<'_>,
+) -> (BridgeExit, Option<String>) {
+    let Ok(to_caller) = caller.local_sdp() else {
+        current.leg.hangup().await;
+        return (BridgeExit::Dead, current.employee);
+    };
+    loop {
+        match talk(leg, caller, &to_caller, &mut current, env).await {
+            Talk::Ended(exit) => return (exit, current.employee),
+            Talk::Transferred { next, transferor_left } => {
+                tracing::info!(to = ?next.employee, "transferred");
+                let transferor = std::mem::replace(&mut current, next).leg;
+                if !transferor_left {
+                    // Off the conversation's path: a transferor slow to answer its NOTIFY must
+                    // not hold up the caller and the colleague now talking.
+                    tokio::spawn(release(transferor));
+                }
+            }
+        }
+    }
+}
+
+enum Talk {
+    Ended(BridgeExit),
+    Transferred { next: Winner, transferor_left: bool },
+}
+
+/// Tells the transferor its transfer succeeded (RFC 3515 final NOTIFY) and ends its leg.
+async fn release(mut transferor: OutboundLeg) {
+    transferor.notify_transfer(200, "OK", true).await;
+    transferor.hangup().await;
+}
+
+type Transfer<'a> = Pin<Box<dyn Future<Output = Result<Winner, DialOutcome>> + Send + 'a>>;
+
+/// One stretch of conversation with one answering party.
+async fn talk(
+    leg: &mut InboundLeg,
+    caller: &BridgeSide,
+    to_caller: &LocalSdp,
+    current: &mut Winner,
+    env: &TransferEnv<'_>,
+) -> Talk {
+    let Winner {
+        leg: callee,
+        media: callee_media,
+        ..
+    } = current;
+    let Ok(to_callee) = callee_media.local_sdp() else {
+        callee.hangup().await;
+        return Talk::Ended(BridgeExit::Dead);
+    };
+    let mut relay = std::pin::pin!(bridge::relay(caller, callee_media, env.dial.rtp_timeout));
+    let mut transfer: Option<Transfer<'_>> = None;
+    let mut callee_gone = false;
+    loop {
+        tokio::select! {
+            BridgeEnd::Silent = &mut relay => {
+                tracing::warn!("no RTP from either party: ending a dead call");
+                callee.hangup().await;
+                return Talk::Ended(BridgeExit::Dead);
+            }
+            event = callee.next_event(), if !callee_gone => match event {
+                // Hold and resume pass through: each side is answered by us (media stays
+                // anchored here) and the other side is told the new direction.
+                Some(OutboundEvent::Reinvite(reinvite)) => {
+                    let offered = answer_reinvite(reinvite, &to_callee);
+                    tokio::spawn(leg.reinvite(to_caller.describe(offered)));
+                }
+                Some(OutboundEvent::Refer(refer)) => {
+                    if let Some(started) = start_transfer(refer, callee, transfer.is_some(), env).await {
+                        transfer = Some(started);
+                    }
+                }
+                event if transfer.is_some() => {
+                    // The usual blind transfer: the transferor hangs up once it is accepted.
+                    tracing::info!(?event, "the transferring party left");
+                    callee_gone = true;
+                }
+                event => {
+                    tracing::info!(?event, "the answering party hung up");
+                    return Talk::Ended(BridgeExit::CalleeLeft);
+                }
+            },
+            outcome = async { transfer.as_mut().expect("guarded").await }, if transfer.is_some() => {
+                transfer = None;
+                match outcome {
+                    Ok(next) => return Talk::Transferred { next, transferor_left: callee_gone },
+                    Err(failed) => {
+                        tracing::info!(?failed, "transfer failed");
+                        if callee_gone {
+                            return Talk::Ended(BridgeExit::CalleeLeft);
+                        }
+                        let (code, reason) = sipfrag_of(&failed);
+                        tokio::spawn(callee.notify_transfer(code, reason, true));
+                    }
+                }
+            }
+            event = leg.next_event() => match event {
+                Some(LegEvent::Confirmed) => {}
+                Some(LegEvent::Reinvite(reinvite)) => {
+                    let offered = answer_reinvite(reinvite, to_caller);
+                    tokio::spawn(callee.reinvite(to_callee.describe(offered)));
+                }
+                other => {
+                    tracing::info!(?other, "the caller hung up");
+                    callee.hangup().await;
+                    // A transfer under way is dropped with its legs (they are cancelled).
+                    return Talk::Ended(BridgeExit::CallerLeft);
+                }
+            },
+        }
+    }
+}
+
+/// Answers a re-INVITE with our side of the session mirroring the direction offered, and
+/// returns that direction (to pass on to the other party).
+pub fn answer_reinvite(reinvite: Reinvite, ours: &LocalSdp) -> Direction {
+    let offered = Direction::of(&reinvite.offer);
+    tracing::info!(?offered, "re-INVITE");
+    tokio::spawn(reinvite.accept(ours.describe(offered.answered())));
+    offered
+}
+
+/// Accepts a blind transfer (202, NOTIFY 100) and starts ringing its target; refuses what we
+/// cannot do (a second transfer at once, attended transfer, no target).
+async fn start_transfer<'a>(
+    refer: Refer,
+    callee: &OutboundLeg,
+    busy: bool,
+    env: &'a TransferEnv<'a>,
+) -> Option<Transfer<'a>> {
+    let refusal = match (&refer.target, refer.replaces, busy) {
+        (_, _, true) => Some((491, "a transfer is already under way")),
+        (_, true, _) => Some((501, "attended transfer (Replaces) is not supported yet")),
+        (None, ..) => Some((400, "Refer-To names nobody")),
+        (Some(_), ..) => None,
+    };
+    if let Some((code, why)) = refusal {
+        refer.refuse(code, why).await;
+        return None;
+    }
+    let target = refer.target.clone().unwrap_or_default();
+    tracing::info!(%target, "blind transfer requested");
+    refer.accept().await;
+    // The first NOTIFY (RFC 3515 §2.4.4) follows the 202, which the handle above only queued:
+    // give the transaction a moment so that strict peers see them in order.
+    let trying = callee.notify_transfer(100, "Trying", false);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        trying.await;
+    });
+    let leg = TimedLeg {
+        target: target_of(&target),
+        start_after_ms: 0,
+        stop_after_ms: None,
+    };
+    Some(Box::pin(ring(env, leg)))
+}
+
+/// An extension is all digits and short; a longer number is external; anything else a login.
+fn target_of(user: &str) -> Target {
+    let digits = user.strip_prefix('+').unwrap_or(user);
+    match (digits.bytes().all(|b| b.is_ascii_digit()), digits.len()) {
+        (true, 1..=6) => Target::Extension(user.to_string()),
+        (true, _) => Target::External(super::number::canonical(user)),
+        (false, _) => Target::Employee(user.to_string()),
+    }
+}
+
+/// Rings one transfer target until it answers or fails.
+async fn ring(env: &TransferEnv<'_>, leg: TimedLeg) -> Result<Winner, DialOutcome> {
+    let caller_side = ForkParams {
+        env: env.dial,
+        ports: env.ports,
+        media_ip: env.media_ip,
+        caller_id: None,
+        caller: env.caller.clone(),
+        codec: env.codec,
+        ptime: env.ptime,
+    };
+    let mut fork = Fork::new(caller_side, &[leg], TRANSFER_TIMEOUT)
+        .await
+        .map_err(|e| DialOutcome::Failed(e.to_string()))?;
+    loop {
+        match fork.next().await {
+            ForkEvent::Ringing => {}
+            ForkEvent::Answered(winner) => return Ok(winner),
+            ForkEvent::Finished(outcome) => return Err(outcome),
+        }
+    }
+}
+
+/// The sipfrag status line for a failed transfer.
+fn sipfrag_of(outcome: &DialOutcome) -> (u16, &'static str) {
+    match outcome {
+        DialOutcome::Busy => (486, "Busy Here"),
+        DialOutcome::NoAnswer => (408, "Request Timeout"),
+        _ => (480, "Temporarily Unavailable"),
+    }
+}

@@ -56,6 +56,8 @@ async fn handle_call(
 
     let route = registry.route(&arrival.dialled);
     if let (None, Some(employee)) = (&route, leg.employee.clone()) {
+        // The caller's own lamp shows busy while they are on the phone.
+        let _line = dial.presence.talking(&employee);
         let call = InboundCall::new(id, leg, media, dial);
         return employee_call(store, call, employee, arrival).await;
     }

@@ -27,6 +27,15 @@ impl Location for StoreLocation {
         Ok(self.store.sip_credentials(username).await?)
     }
 
+    async fn login_of(&self, user: &str) -> anyhow::Result<Option<String>> {
+        let by_login = self.store.employee(user, false).await?;
+        let employee = match by_login {
+            Some(e) => Some(e),
+            None => self.store.employee(user, true).await?,
+        };
+        Ok(employee.map(|e| e.login))
+    }
+
     async fn bindings(&self, user: i64, now: i64) -> anyhow::Result<Vec<Binding>> {
         let registrations = self.store.registrations(Some(user), now).await?;
         Ok(registrations

@@ -19,7 +19,7 @@ const VOICE: &str = "/usr/share/sip-tester/g711a.pcap";
 pub struct Desk {
     login: &'static str,
     port: u16,
-    dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
     rtp: RtpPeer,
 }
 
@@ -108,7 +108,7 @@ impl Desk {
         self.events().into_iter().find(|e| e.name == name)
     }
 
-    async fn wait_for(&self, name: &str, within: Duration) -> Event {
+    pub async fn wait_for(&self, name: &str, within: Duration) -> Event {
         let deadline = std::time::Instant::now() + within;
         loop {
             if let Some(e) = self.event(name) {
@@ -397,6 +397,37 @@ async fn blind_transfer_hands_the_caller_to_a_colleague() {
         events.iter().any(|e| e.contains("Answered") && e.contains("bob")),
         "{events:#?}"
     );
+}
+
+/// Busy lamps: alice's phone watches extension 102 (RFC 4235 dialog package). Bob's line goes
+/// from idle to ringing to busy and back to idle as a call reaches him and ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_lamps_follow_a_colleagues_line() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let bob = Desk::register(&server, "bob", "102").await;
+    server.assign(NUMBER, "hunt", json!({ "members": ["bob"] })).await;
+    let states = ["terminated", "early", "confirmed", "terminated"];
+    let (dir, sip) = (alice.dir.path().to_path_buf(), server.sip);
+    let lamp = tokio::spawn(async move {
+        let args = ["-au", "alice", "-ap", PASSWORD];
+        sipp::run_in(&dir, sip, sipp::busy_lamp("alice", &states), "102", &args).await
+    });
+    alice.wait_for("LAMP", Duration::from_secs(10)).await;
+    let answers = bob.expect(&server, Phone::Answers { after_ms: 500 });
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let run = sipp::call(server.sip, sipp::caller_hangs_up(500), NUMBER, caller_rtp.port()).await;
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "bob", answers).await;
+    finished(&server, "alice's lamp", lamp).await;
+    let seen: Vec<String> = alice
+        .events()
+        .into_iter()
+        .filter(|e| e.name == "LAMP")
+        .map(|e| e.details[0].clone())
+        .collect();
+    assert_eq!(seen, states);
 }
 
 /// Phones registered before a restart still receive calls after it.

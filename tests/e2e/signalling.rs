@@ -84,13 +84,24 @@ async fn malformed_and_unsupported_requests_get_the_rfc_answers() {
         ),
         (
             request(
-                "SUBSCRIBE sip:+15550100100@127.0.0.1 SIP/2.0",
-                "1 SUBSCRIBE",
+                "MESSAGE sip:+15550100100@127.0.0.1 SIP/2.0",
+                "1 MESSAGE",
                 good_from,
                 port,
                 "bad6",
             ),
             "SIP/2.0 405 Method Not Allowed",
+        ),
+        (
+            // RFC 6665 §8.2.1: a SUBSCRIBE must name its event package.
+            request(
+                "SUBSCRIBE sip:+15550100100@127.0.0.1 SIP/2.0",
+                "1 SUBSCRIBE",
+                good_from,
+                port,
+                "bad7",
+            ),
+            "SIP/2.0 489 Bad Event",
         ),
     ];
     for (message, expected) in cases {

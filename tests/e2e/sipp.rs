@@ -241,6 +241,48 @@ pub fn employee_calls(login: &str, then: Then) -> String {
     scenario(&format!("{login} calls, then {then:?}"), &body)
 }
 
+/// A phone's busy-lamp key: SUBSCRIBEs to `[service]` (an extension) with the dialog event
+/// package as the user given to sipp (`-au`/`-ap`, challenged first), then expects one NOTIFY
+/// per entry of `states` (RFC 4235 `<state>` values, in order), noting each in the event file.
+pub fn busy_lamp(login: &str, states: &[&str]) -> String {
+    let subscribe = |cseq: u32, auth: &str| {
+        format!(
+            r#"<send retrans="500"><![CDATA[
+SUBSCRIBE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: <sip:{login}@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]>
+Call-ID: [call_id]
+CSeq: {cseq} SUBSCRIBE
+Contact: <sip:{login}@[local_ip]:[local_port]>
+Event: dialog
+Accept: application/dialog-info+xml
+Expires: 600
+{auth}Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+"#
+        )
+    };
+    let mut body = subscribe(1, "")
+        + "<recv response=\"401\" auth=\"true\"/>\n"
+        + &subscribe(2, "[authentication]\n")
+        + "<recv response=\"200\"/>\n";
+    for (i, state) in states.iter().enumerate() {
+        body += &format!(
+            r#"<recv request="NOTIFY">
+<action><ereg regexp="&lt;state&gt;{state}&lt;/state&gt;" search_in="body" check_it="true" assign_to="lamp_{i}"/>
+<log message="[$lamp_{i}]"/>
+{}</action>
+</recv>
+{OK_TO_LAST_REQUEST}"#,
+            note("LAMP", state)
+        );
+    }
+    scenario(&format!("busy lamp of {login}"), &body)
+}
+
 pub struct SippRun {
     pub success: bool,
     pub output: String,

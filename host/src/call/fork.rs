@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::{DialOutcome, Target, TimedLeg};
 use crate::media::{BridgeSide, Codec, MediaOffer, PortRange, sdp};
-use crate::sip::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, OutboundLeg};
+use crate::sip::{ANSWERED_ELSEWHERE, Dialer, LegRequest, LineUse, OutboundEvent, OutboundLeg, Presence};
 
 /// One place a target can be rung: a registered phone, or a carrier for an external number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,8 @@ pub trait Directory: Send + Sync {
 /// What ringing and bridging need besides the call itself.
 pub struct DialEnv {
     pub dialer: Arc<Dialer>,
+    /// Busy lamps: employees' phones show ringing while a leg rings them, busy while they talk.
+    pub presence: Arc<Presence>,
     pub directory: Arc<dyn Directory>,
     /// A bridged call where neither party sent RTP for this long is dead and gets cleaned up.
     pub rtp_timeout: Duration,
@@ -49,6 +51,8 @@ pub struct Winner {
     pub leg: OutboundLeg,
     pub media: BridgeSide,
     pub employee: Option<String>,
+    /// The employee's line is busy while this lives.
+    pub line: Option<LineUse>,
 }
 
 pub enum ForkEvent {
@@ -64,6 +68,8 @@ struct Branch {
     leg: OutboundLeg,
     socket: Arc<UdpSocket>,
     session_id: u64,
+    /// The employee's line shows ringing while this lives.
+    _ringing: Option<LineUse>,
     stop_at: Option<Instant>,
     employee: Option<String>,
 }
@@ -173,6 +179,7 @@ impl<'a> Fork<'a> {
                         media,
                         session_id: branch.session_id,
                     },
+                    line: branch.employee.as_deref().map(|e| self.params.env.presence.talking(e)),
                     employee: branch.employee,
                 }))
             }
@@ -203,6 +210,7 @@ impl<'a> Fork<'a> {
                         leg,
                         socket,
                         session_id,
+                        _ringing: place.employee.as_deref().map(|e| self.params.env.presence.ringing(e)),
                         stop_at: stop_after.map(|d| now + d),
                         employee: place.employee.clone(),
                     }),

@@ -131,6 +131,7 @@ impl InboundCall {
         let Self { leg, gone, media, .. } = self;
         let answered = media.is_some();
         let ours = media.as_ref().and_then(|m| m.local_sdp().ok());
+        let mut rang = false;
         let tone = async {
             match (media.as_mut(), &ringback) {
                 (Some(media), Some(prompt)) => loop {
@@ -143,13 +144,14 @@ impl InboundCall {
         loop {
             tokio::select! {
                 event = fork.next() => match event {
-                    // 180 relayed to a caller not answered yet (an answered one hears ringback).
+                    // 180 relayed to a caller not answered yet; an answered one hears ringback
+                    // from now on (not before: nobody may ring at all).
                     ForkEvent::Ringing if !answered => leg.ringing(),
-                    ForkEvent::Ringing => {}
+                    ForkEvent::Ringing => rang = true,
                     ForkEvent::Answered(winner) => return Ok(Ok(winner)),
                     ForkEvent::Finished(outcome) => return Ok(Err(outcome)),
                 },
-                _ = &mut tone => {}
+                _ = &mut tone, if rang => {}
                 event = leg.next_event() => match event {
                     Some(LegEvent::Confirmed) => {}
                     Some(LegEvent::Reinvite(reinvite)) => match &ours {

@@ -5,6 +5,7 @@
 //! ring, answer, reject and hang up, and that reports the caller's CANCEL or BYE.
 
 pub mod auth;
+pub mod blf;
 pub mod digest;
 pub mod guard;
 mod leg;
@@ -28,6 +29,7 @@ use rsipstack::{EndpointBuilder, transaction::endpoint::Endpoint};
 use tokio_util::sync::CancellationToken;
 
 pub use auth::Authenticator;
+pub use blf::{LineUse, Presence};
 pub use leg::{InboundLeg, LegEvent, Refer, Reinvite};
 pub use outbound::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, OutboundLeg};
 pub use registrar::{Binding, Location, Registrar};
@@ -41,6 +43,11 @@ const ALLOWED: &[Method] = &[
     Method::Bye,
     Method::Cancel,
     Method::Options,
+    Method::Register,
+    Method::Update,
+    Method::Refer,
+    Method::Subscribe,
+    Method::Notify,
 ];
 
 /// Receives new inbound calls. Implemented by the exchange's composition root.
@@ -64,6 +71,7 @@ impl TrunkAcl {
 
 pub struct SipServer {
     endpoint: Endpoint,
+    presence: Arc<Presence>,
     dialogs: Arc<DialogLayer>,
     dialer: Arc<Dialer>,
     local: SocketAddr,
@@ -99,11 +107,17 @@ impl SipServer {
         });
         Ok(SipServer {
             endpoint,
+            presence: Arc::default(),
             dialogs,
             dialer,
             local,
             cancel,
         })
+    }
+
+    /// Line states for busy lamps; the call layer reports who rings and who talks.
+    pub fn presence(&self) -> Arc<Presence> {
+        self.presence.clone()
     }
 
     /// Places outbound legs from this server's address.
@@ -133,8 +147,20 @@ impl SipServer {
             auth: auth.clone(),
             local: self.local,
         });
+        let subscriptions = Arc::new(blf::Subscriptions {
+            presence: self.presence.clone(),
+            dialogs: self.dialogs.clone(),
+            auth: auth.clone(),
+            local: self.local,
+        });
         let registrar = Arc::new(Registrar::new(auth));
-        tokio::spawn(dispatch(incoming, self.dialogs.clone(), invites, registrar));
+        tokio::spawn(dispatch(
+            incoming,
+            self.dialogs.clone(),
+            invites,
+            registrar,
+            subscriptions,
+        ));
         tracing::info!(local = %self.local, "SIP listening (UDP and TCP)");
         Ok(())
     }
@@ -154,6 +180,7 @@ async fn dispatch(
     dialogs: Arc<DialogLayer>,
     invites: Arc<Invites>,
     registrar: Arc<Registrar>,
+    subscriptions: Arc<blf::Subscriptions>,
 ) {
     while let Some(mut tx) = incoming.recv().await {
         // A REGISTER is never part of a dialog, whatever its To says (some phones copy the tag
@@ -174,6 +201,13 @@ async fn dispatch(
                         }
                     });
                 }
+                Some(Dialog::ServerSubscription(mut dialog)) => {
+                    tokio::spawn(async move {
+                        if let Err(e) = dialog.handle(&mut tx).await {
+                            tracing::debug!(error = %e, "in-subscription request");
+                        }
+                    });
+                }
                 _ => reply(tx, StatusCode::CallTransactionDoesNotExist, vec![]),
             }
             continue;
@@ -188,6 +222,13 @@ async fn dispatch(
                 Some(source) => {
                     let registrar = registrar.clone();
                     tokio::spawn(async move { registrar.handle(tx, source).await });
+                }
+                None => reply(tx, StatusCode::BadRequest, vec![]),
+            },
+            Method::Subscribe => match source_of(&tx.original) {
+                Some(source) => {
+                    let subscriptions = subscriptions.clone();
+                    tokio::spawn(async move { subscriptions.on_subscribe(tx, source).await });
                 }
                 None => reply(tx, StatusCode::BadRequest, vec![]),
             },

@@ -36,6 +36,8 @@ pub struct Binding {
 pub trait Location: Send + Sync + 'static {
     /// The user's id and HA1 in the registrar's realm, when `username` is a user.
     async fn credentials(&self, username: &str) -> anyhow::Result<Option<(i64, String)>>;
+    /// The login of the user `user` names: a login, or an extension.
+    async fn login_of(&self, user: &str) -> anyhow::Result<Option<String>>;
     /// The user's bindings that have not expired at `now`.
     async fn bindings(&self, user: i64, now: i64) -> anyhow::Result<Vec<Binding>>;
     async fn bind(&self, user: i64, binding: &Binding) -> anyhow::Result<()>;

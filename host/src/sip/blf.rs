@@ -1,0 +1,354 @@
+//! Busy-lamp fields: phones SUBSCRIBE to a colleague's extension with the dialog event package
+//! (RFC 6665, RFC 4235) and get a NOTIFY whenever the colleague's line goes idle, starts
+//! ringing or is in a call. The call layer reports line use through RAII [`LineUse`] guards,
+//! so a line can never stay "busy" after the call that made it so is gone.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::subscription::ServerSubscriptionDialog;
+use rsipstack::sip::{Header, Request, StatusCode};
+use rsipstack::transaction::Transaction;
+
+use super::auth::{Authenticator, Challenge, warning};
+
+/// Subscriptions asking for longer are shortened to this (RFC 6665 §4.2.1.1 lets us).
+const MAX_EXPIRES: u32 = 3600;
+const DEFAULT_EXPIRES: u32 = 3600;
+
+/// What a line is doing, as a busy lamp shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineState {
+    Idle,
+    Ringing,
+    Busy,
+}
+
+#[derive(Default)]
+struct Line {
+    ringing: u32,
+    talking: u32,
+    watchers: Vec<Watcher>,
+}
+
+impl Line {
+    fn state(&self) -> LineState {
+        match (self.talking, self.ringing) {
+            (0, 0) => LineState::Idle,
+            (0, _) => LineState::Ringing,
+            _ => LineState::Busy,
+        }
+    }
+}
+
+struct Watcher {
+    dialog: ServerSubscriptionDialog,
+    /// The dialog-info document version (RFC 4235 §4.1: grows by one per NOTIFY).
+    version: u32,
+    expires_at: std::time::Instant,
+}
+
+/// Who is on the phone, and who wants to know. One per server.
+#[derive(Default)]
+pub struct Presence {
+    lines: Mutex<HashMap<String, Line>>,
+}
+
+/// One use of a line (a leg ringing it, or a call on it); dropping it ends the use.
+pub struct LineUse {
+    presence: Arc<Presence>,
+    login: String,
+    talking: bool,
+}
+
+impl Drop for LineUse {
+    fn drop(&mut self) {
+        self.presence.change(&self.login, |line| {
+            let count = if self.talking {
+                &mut line.talking
+            } else {
+                &mut line.ringing
+            };
+            *count = count.saturating_sub(1);
+        });
+    }
+}
+
+impl Presence {
+    /// `login`'s phone rings until the guard is dropped.
+    pub fn ringing(self: &Arc<Self>, login: &str) -> LineUse {
+        self.change(login, |line| line.ringing += 1);
+        LineUse {
+            presence: self.clone(),
+            login: login.to_string(),
+            talking: false,
+        }
+    }
+
+    /// `login` is in a call until the guard is dropped.
+    pub fn talking(self: &Arc<Self>, login: &str) -> LineUse {
+        self.change(login, |line| line.talking += 1);
+        LineUse {
+            presence: self.clone(),
+            login: login.to_string(),
+            talking: true,
+        }
+    }
+
+    pub fn state(&self, login: &str) -> LineState {
+        self.lines.lock().get(login).map_or(LineState::Idle, Line::state)
+    }
+
+    /// Applies `f` to the line and NOTIFYs its watchers when what a lamp shows changed.
+    fn change(&self, login: &str, f: impl FnOnce(&mut Line)) {
+        let mut lines = self.lines.lock();
+        let line = lines.entry(login.to_string()).or_default();
+        let before = line.state();
+        f(line);
+        let now = line.state();
+        if before != now {
+            tracing::debug!(%login, ?now, "line state");
+            notify_all(login, line, now);
+        }
+    }
+}
+
+/// NOTIFYs every live watcher of the line; forgets the expired ones.
+fn notify_all(login: &str, line: &mut Line, state: LineState) {
+    let now = std::time::Instant::now();
+    line.watchers.retain(|w| w.expires_at > now);
+    for watcher in &mut line.watchers {
+        watcher.version += 1;
+        let left = watcher.expires_at.saturating_duration_since(now).as_secs() as u32;
+        tokio::spawn(notify(
+            watcher.dialog.clone(),
+            login.to_string(),
+            state,
+            watcher.version,
+            left,
+        ));
+    }
+}
+
+async fn notify(dialog: ServerSubscriptionDialog, login: String, state: LineState, version: u32, expires: u32) {
+    let subscription = if expires == 0 {
+        "terminated;reason=timeout".to_string()
+    } else {
+        format!("active;expires={expires}")
+    };
+    let headers = vec![
+        Header::Event("dialog".into()),
+        Header::SubscriptionState(subscription.into()),
+        Header::ContentType("application/dialog-info+xml".into()),
+    ];
+    let body = dialog_info(&login, state, version).into_bytes();
+    if let Err(e) = dialog.notify(Some(headers), Some(body)).await {
+        tracing::debug!(error = %e, %login, "BLF NOTIFY failed");
+    }
+}
+
+/// The RFC 4235 document for a line (a full state; idle is a terminated dialog, which every
+/// phone we know reads as a dark lamp).
+fn dialog_info(login: &str, state: LineState, version: u32) -> String {
+    let (dialog_state, direction) = match state {
+        LineState::Idle => ("terminated", ""),
+        LineState::Ringing => ("early", " direction=\"recipient\""),
+        LineState::Busy => ("confirmed", ""),
+    };
+    format!(
+        "<?xml version=\"1.0\"?>\n<dialog-info xmlns=\"urn:ietf:params:xml:ns:dialog-info\" version=\"{version}\" \
+         state=\"full\" entity=\"sip:{login}@switchboard\">\n<dialog id=\"{login}\"{direction}><state>{dialog_state}</state></dialog>\n\
+         </dialog-info>\n"
+    )
+}
+
+/// Answers SUBSCRIBEs: new ones (after digest authentication) and refreshes.
+pub(super) struct Subscriptions {
+    pub presence: Arc<Presence>,
+    pub dialogs: Arc<DialogLayer>,
+    pub auth: Arc<Authenticator>,
+    pub local: SocketAddr,
+}
+
+impl Subscriptions {
+    pub async fn on_subscribe(&self, mut tx: Transaction, source: SocketAddr) {
+        let first_notify = match self.accept(&tx, source).await {
+            Ok(notify) => notify,
+            Err((status, headers)) => {
+                let _ = tx.reply_with(status, headers, None).await;
+                return;
+            }
+        };
+        // The 200 was queued on the transaction: drive it until it is sent and done.
+        tokio::spawn(async move { while tx.receive().await.is_some() {} });
+        // RFC 6665 §4.2.1.2: a NOTIFY with the current state right away — just after the 200,
+        // which subscribers must tolerate the other way round but strict ones do not.
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        first_notify.await;
+    }
+
+    /// Accepts the subscription (200 queued) and returns its first NOTIFY, to send after it.
+    async fn accept(
+        &self,
+        tx: &Transaction,
+        source: SocketAddr,
+    ) -> Result<impl std::future::Future<Output = ()> + use<>, (StatusCode, Vec<Header>)> {
+        let req = &tx.original;
+        if event_package(req).as_deref() != Some("dialog") {
+            return Err((
+                StatusCode::BadEvent,
+                vec![Header::Other("Allow-Events".into(), "dialog".into())],
+            ));
+        }
+        self.auth.authenticate(req, source, Challenge::Www).await?;
+        let user = req.uri.auth.as_ref().map(|a| a.user.clone()).unwrap_or_default();
+        let login = match self.auth.location().login_of(&user).await {
+            Ok(Some(login)) => login,
+            Ok(None) => return Err((StatusCode::NotFound, vec![warning("no such extension")])),
+            Err(e) => return Err(super::auth::internal(e)),
+        };
+        let expires = requested_expires(req);
+        let (state_tx, states) = self.dialogs.new_dialog_state_channel();
+        let contact = rsipstack::sip::Uri::try_from(format!("sip:switchboard@{}", self.local).as_str()).ok();
+        let dialog = self
+            .dialogs
+            .get_or_create_server_subscription(tx, state_tx, None, contact)
+            .map_err(|e| {
+                tracing::debug!(error = %e, "cannot create a subscription dialog");
+                (StatusCode::BadRequest, vec![])
+            })?;
+        let headers = vec![Header::Expires(expires.into())];
+        dialog
+            .accept(Some(headers), None)
+            .map_err(|_| (StatusCode::ServerInternalError, vec![]))?;
+        tracing::info!(%login, %user, expires, "BLF subscription");
+        let state = self.presence.state(&login);
+        let first_notify = notify(dialog.clone(), login.clone(), state, 0, expires);
+        if expires > 0 {
+            let watcher = Watcher {
+                dialog: dialog.clone(),
+                version: 0,
+                expires_at: std::time::Instant::now() + std::time::Duration::from_secs(expires.into()),
+            };
+            self.presence
+                .lines
+                .lock()
+                .entry(login.clone())
+                .or_default()
+                .watchers
+                .push(watcher);
+            tokio::spawn(refreshes(
+                self.presence.clone(),
+                self.dialogs.clone(),
+                dialog,
+                login,
+                states,
+            ));
+        }
+        Ok(first_notify)
+    }
+}
+
+/// Answers the watcher's refreshing SUBSCRIBEs (and its unsubscribe, Expires: 0).
+async fn refreshes(
+    presence: Arc<Presence>,
+    dialogs: Arc<DialogLayer>,
+    dialog: ServerSubscriptionDialog,
+    login: String,
+    mut states: DialogStateReceiver,
+) {
+    while let Some(state) = states.recv().await {
+        let DialogState::Updated(_, req, handle) = state else {
+            if matches!(state, DialogState::Terminated(..)) {
+                break;
+            }
+            continue;
+        };
+        let expires = requested_expires(&req);
+        let _ = handle
+            .respond(StatusCode::OK, Some(vec![Header::Expires(expires.into())]), None)
+            .await;
+        let mut lines = presence.lines.lock();
+        let line = lines.entry(login.clone()).or_default();
+        let id = dialog.id();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(expires.into());
+        line.watchers.iter_mut().filter(|w| w.dialog.id() == id).for_each(|w| {
+            w.expires_at = until;
+            w.version += 1;
+        });
+        let version = line
+            .watchers
+            .iter()
+            .find(|w| w.dialog.id() == id)
+            .map_or(0, |w| w.version);
+        tokio::spawn(notify(dialog.clone(), login.clone(), line.state(), version, expires));
+        if expires == 0 {
+            line.watchers.retain(|w| w.dialog.id() != id);
+            break;
+        }
+    }
+    dialogs.remove_dialog(&dialog.id());
+}
+
+fn event_package(req: &Request) -> Option<String> {
+    req.headers.iter().find_map(|h| match h {
+        Header::Event(e) => Some(
+            e.value()
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase(),
+        ),
+        _ => None,
+    })
+}
+
+fn requested_expires(req: &Request) -> u32 {
+    let asked = req.headers.iter().find_map(|h| match h {
+        Header::Expires(e) => e.value().trim().parse::<u32>().ok(),
+        _ => None,
+    });
+    asked.unwrap_or(DEFAULT_EXPIRES).min(MAX_EXPIRES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_line_is_busy_while_any_call_is_on_it_and_idle_after() {
+        let presence = Arc::new(Presence::default());
+        assert_eq!(presence.state("bob"), LineState::Idle);
+        let ringing = presence.ringing("bob");
+        assert_eq!(presence.state("bob"), LineState::Ringing);
+        let talking = presence.talking("bob");
+        drop(ringing);
+        assert_eq!(presence.state("bob"), LineState::Busy);
+        let second = presence.ringing("bob");
+        assert_eq!(
+            presence.state("bob"),
+            LineState::Busy,
+            "a call waiting does not dim the lamp"
+        );
+        drop(talking);
+        assert_eq!(presence.state("bob"), LineState::Ringing);
+        drop(second);
+        assert_eq!(presence.state("bob"), LineState::Idle);
+    }
+
+    #[test]
+    fn dialog_info_documents() {
+        let doc = dialog_info("bob", LineState::Ringing, 3);
+        assert!(
+            doc.contains("version=\"3\"") && doc.contains("<state>early</state>"),
+            "{doc}"
+        );
+        assert!(dialog_info("bob", LineState::Busy, 4).contains("<state>confirmed</state>"));
+        assert!(dialog_info("bob", LineState::Idle, 5).contains("<state>terminated</state>"));
+    }
+}

@@ -9,6 +9,8 @@ use clap::Args;
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::sip::TrunkLogin;
+
 #[derive(Debug, Args, Default)]
 pub struct ServeArgs {
     /// TOML file with any of the settings below (snake_case keys, e.g. `sip_listen = "0.0.0.0:5060"`).
@@ -44,6 +46,16 @@ pub struct ServeArgs {
     /// unless a flow sets another [default: the caller's own number].
     #[arg(long, env = "SWITCHBOARD_OUTBOUND_CALLER_ID")]
     pub outbound_caller_id: Option<String>,
+    /// User name the carrier gave us (for its digest challenges, and for registering).
+    #[arg(long, env = "SWITCHBOARD_OUTBOUND_USERNAME")]
+    pub outbound_username: Option<String>,
+    /// Password for `outbound_username`.
+    #[arg(long, env = "SWITCHBOARD_OUTBOUND_PASSWORD", hide_env_values = true)]
+    pub outbound_password: Option<String>,
+    /// Keep the exchange registered with the carrier (for carriers that send calls only to
+    /// registered customers) [default: false].
+    #[arg(long, env = "SWITCHBOARD_OUTBOUND_REGISTER")]
+    pub outbound_register: Option<bool>,
     /// An API token to accept (besides those in the database).
     #[arg(long, env = "SWITCHBOARD_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
@@ -67,6 +79,9 @@ struct FileConfig {
     sip_realm: Option<String>,
     outbound_trunk: Option<SocketAddr>,
     outbound_caller_id: Option<String>,
+    outbound_username: Option<String>,
+    outbound_password: Option<String>,
+    outbound_register: Option<bool>,
     api_token: Option<String>,
     flow_cpu_ms: Option<u64>,
     max_calls: Option<u32>,
@@ -84,6 +99,8 @@ pub struct Config {
     pub sip_realm: String,
     pub outbound_trunk: Option<SocketAddr>,
     pub outbound_caller_id: Option<String>,
+    pub outbound_login: Option<TrunkLogin>,
+    pub outbound_register: bool,
     pub api_token: Option<String>,
     pub flow_cpu: Duration,
     pub max_calls: u32,
@@ -130,6 +147,15 @@ impl ServeArgs {
                 .unwrap_or_else(|| "switchboard".into()),
             outbound_trunk: self.outbound_trunk.or(file.outbound_trunk),
             outbound_caller_id: self.outbound_caller_id.or(file.outbound_caller_id),
+            outbound_login: match (
+                self.outbound_username.or(file.outbound_username),
+                self.outbound_password.or(file.outbound_password),
+            ) {
+                (Some(username), Some(password)) => Some(TrunkLogin { username, password }),
+                (None, None) => None,
+                _ => anyhow::bail!("outbound_username and outbound_password go together"),
+            },
+            outbound_register: self.outbound_register.or(file.outbound_register).unwrap_or(false),
             api_token: self.api_token.or(file.api_token),
             flow_cpu: Duration::from_millis(self.flow_cpu_ms.or(file.flow_cpu_ms).unwrap_or(500)),
             max_calls: self.max_calls.or(file.max_calls).unwrap_or(1000).max(1),

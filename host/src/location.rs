@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use crate::call::{Directory, Reachable, Target};
-use crate::sip::{Binding, Location, unix_secs};
+use crate::sip::{Binding, Location, TrunkLogin, unix_secs};
 use crate::store::{Registration, Store};
 
 pub struct StoreLocation {
@@ -19,6 +19,8 @@ pub struct OutboundTrunk {
     pub target: SocketAddr,
     /// Presented on calls out (the company's main number) unless the flow says otherwise.
     pub caller_id: Option<String>,
+    /// For the carrier's digest challenges.
+    pub login: Option<TrunkLogin>,
 }
 
 #[async_trait::async_trait]
@@ -96,6 +98,7 @@ impl Directory for StoreLocation {
                 user: employee.login.clone(),
                 employee: Some(employee.login.clone()),
                 caller_id: None,
+                login: None,
             })
             .collect())
     }
@@ -113,6 +116,7 @@ impl StoreLocation {
             user: number.to_string(),
             employee: None,
             caller_id: trunk.caller_id.clone(),
+            login: trunk.login.clone(),
         }]
     }
 }

@@ -45,6 +45,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         outbound: config.outbound_trunk.map(|target| OutboundTrunk {
             target,
             caller_id: config.outbound_caller_id.clone(),
+            login: config.outbound_login.clone(),
         }),
     });
     let dial = Arc::new(DialEnv {
@@ -65,6 +66,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         location,
     ));
     sip.serve(TrunkAcl::new(config.trunks.clone()), exchange, auth)?;
+    match (config.outbound_register, config.outbound_trunk, &config.outbound_login) {
+        (true, Some(carrier), Some(login)) => sip.register_with(carrier, login.clone()),
+        (true, ..) => anyhow::bail!("outbound_register needs outbound_trunk, outbound_username and outbound_password"),
+        _ => {}
+    }
 
     let tokens = Tokens {
         configured: config.api_token.iter().map(|t| hash_token(t)).collect(),

@@ -81,3 +81,64 @@ async fn outside_calls_go_through_the_trunk_as_the_company_number_and_only_for_e
     let invites = carrier.events().iter().filter(|e| e.name == "INVITE").count();
     assert_eq!(invites, 1);
 }
+
+/// The exchange keeps itself registered with its carrier (here: a second exchange, where the
+/// company is an employee) and answers the carrier's digest challenge on calls out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exchange_registers_with_its_carrier_and_answers_its_challenges() {
+    let carrier_exchange = Server::start().await;
+    crate::registrar::add_employee(&carrier_exchange, "acme", "900").await;
+    let carrier = carrier_exchange.sip.to_string();
+    let flags = [
+        "--outbound-trunk",
+        carrier.as_str(),
+        "--outbound-username",
+        "acme",
+        "--outbound-password",
+        PASSWORD,
+        "--outbound-register",
+        "true",
+    ];
+    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let registrations = carrier_exchange.get_json("/registrations").await;
+        if registrations["registrations"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|b| b["login"] == "acme"))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never registered:\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A carrier that challenges calls (407) gets them again with our credentials.
+    let carrier = Desk::unregistered("carrier").await;
+    let trunk = carrier.addr().to_string();
+    let flags = [
+        "--outbound-trunk",
+        trunk.as_str(),
+        "--outbound-username",
+        "acme",
+        "--outbound-password",
+        PASSWORD,
+    ];
+    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let _alice = Desk::register(&server, "alice", "101").await;
+    let answers = carrier.expect(
+        &server,
+        Phone::ChallengesThenAnswers {
+            user: "acme",
+            after_ms: 200,
+        },
+    );
+    phones_listening().await;
+    let run = alice_calls(&server, OUTSIDE, PASSWORD, Then::HangsUpAfter(500)).await;
+    assert!(run.success, "alice: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "carrier", answers).await;
+}

@@ -384,6 +384,9 @@ pub enum Phone {
     /// Answers after `after_ms`, then transfers the caller to `to` (blind REFER): expects 202,
     /// a NOTIFY with `100 Trying`, one with `200 OK` once `to` answered, then our BYE.
     AnswersThenTransfers { after_ms: u64, to: &'static str },
+    /// A carrier: challenges the INVITE (407), then expects it again with credentials for
+    /// `user` and answers it after `after_ms`; waits for the BYE.
+    ChallengesThenAnswers { user: &'static str, after_ms: u64 },
     /// Rings until cancelled; the CANCEL must (or must not) say the call was completed elsewhere.
     RingsUntilCancelled { completed_elsewhere: bool },
     /// 486 Busy Here.
@@ -506,6 +509,20 @@ Content-Length: 0
 <recv response="200"/>
 "#
                 )
+        }
+        Phone::ChallengesThenAnswers { user, after_ms } => {
+            let challenge = response("407 Proxy Authentication Required", false).replace(
+                "Content-Length: 0",
+                "Proxy-Authenticate: Digest realm=\"carrier\", nonce=\"c4rr13r\", algorithm=MD5\nContent-Length: 0",
+            );
+            let authenticated = format!(
+                r#"<recv request="INVITE">
+<action><ereg regexp="username=.{user}." search_in="hdr" header="Proxy-Authorization:" check_it="true" assign_to="authorized"/>
+<log message="[$authorized]"/></action>
+</recv>
+"#
+            );
+            invite + &challenge + "<recv request=\"ACK\"/>\n" + &authenticated + &answer(after_ms) + &bye_received
         }
         Phone::AnswersThenTransfers { after_ms, to } => {
             let notify = |status: &str| {

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::{DialOutcome, Target, TimedLeg};
 use crate::media::{BridgeSide, Codec, MediaOffer, PortRange, sdp};
-use crate::sip::{ANSWERED_ELSEWHERE, Dialer, LegRequest, LineUse, OutboundEvent, OutboundLeg, Presence};
+use crate::sip::{ANSWERED_ELSEWHERE, Dialer, LegRequest, LineUse, OutboundEvent, OutboundLeg, Presence, TrunkLogin};
 
 /// One place a target can be rung: a registered phone, or a carrier for an external number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub struct Reachable {
     /// The caller ID this place must be shown (a carrier's: the company's number), unless
     /// the flow chose one.
     pub caller_id: Option<String>,
+    /// Credentials for the far end's challenge (a carrier's).
+    pub login: Option<TrunkLogin>,
 }
 
 /// Who can be reached for a target, right now.
@@ -239,6 +241,7 @@ impl<'a> Fork<'a> {
                 .unwrap_or_else(|| p.caller.clone()),
             to_user: place.user.clone(),
             offer: offer.into_bytes(),
+            login: place.login.clone(),
         })?;
         Ok((leg, socket, session_id))
     }

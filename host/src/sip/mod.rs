@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 pub use auth::Authenticator;
 pub use blf::{LineUse, Presence};
 pub use leg::{InboundLeg, LegEvent, Refer, Reinvite};
-pub use outbound::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, OutboundLeg};
+pub use outbound::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, OutboundLeg, TrunkLogin};
 pub use registrar::{Binding, Location, Registrar};
 
 use auth::Challenge;
@@ -49,6 +49,9 @@ const ALLOWED: &[Method] = &[
     Method::Subscribe,
     Method::Notify,
 ];
+
+/// How long we ask a carrier to keep our registration.
+const TRUNK_REGISTRATION_SECS: u32 = 600;
 
 /// Receives new inbound calls. Implemented by the exchange's composition root.
 pub trait InviteHandler: Send + Sync + 'static {
@@ -118,6 +121,33 @@ impl SipServer {
     /// Line states for busy lamps; the call layer reports who rings and who talks.
     pub fn presence(&self) -> Arc<Presence> {
         self.presence.clone()
+    }
+
+    /// Keeps this exchange registered with a carrier (RFC 3261 §10), refreshing before the
+    /// granted expiry and backing off while it fails, until shutdown.
+    pub fn register_with(&self, carrier: SocketAddr, login: TrunkLogin) {
+        let mut registration =
+            rsipstack::dialog::registration::Registration::new(self.endpoint.inner.clone(), Some(login.credential()));
+        let cancel = self.cancel.child_token();
+        tokio::spawn(async move {
+            let Ok(server) = rsipstack::sip::Uri::try_from(format!("sip:{carrier}").as_str()) else {
+                return;
+            };
+            registration
+                .keep_alive(server, TRUNK_REGISTRATION_SECS, cancel, |outcome| {
+                    use rsipstack::dialog::registration::RefreshOutcome;
+                    match outcome {
+                        RefreshOutcome::Registered(_) => tracing::info!(%carrier, "registered with the carrier"),
+                        RefreshOutcome::Rejected(r) => {
+                            tracing::warn!(%carrier, status = %r.status_code, "the carrier refused our registration")
+                        }
+                        RefreshOutcome::Failed(e) => {
+                            tracing::warn!(%carrier, error = %e, "registration with the carrier failed")
+                        }
+                    }
+                })
+                .await;
+        });
     }
 
     /// Places outbound legs from this server's address.

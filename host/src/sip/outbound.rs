@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::{InviteAsyncResult, InviteOption};
@@ -67,6 +68,24 @@ impl MessageInspector for ReasonInspector {
     }
 }
 
+/// Credentials a carrier gave us, for its digest challenges (401/407) and registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrunkLogin {
+    pub username: String,
+    pub password: String,
+}
+
+impl TrunkLogin {
+    pub(super) fn credential(&self) -> Credential {
+        Credential {
+            username: self.username.clone(),
+            password: self.password.clone(),
+            realm: None,
+            auth_username: None,
+        }
+    }
+}
+
 /// Where and as whom to place a call.
 #[derive(Debug, Clone)]
 pub struct LegRequest {
@@ -79,6 +98,8 @@ pub struct LegRequest {
     /// The user part of To (who is called).
     pub to_user: String,
     pub offer: Vec<u8>,
+    /// Answers the far end's digest challenge (a carrier's), if it sends one.
+    pub login: Option<TrunkLogin>,
 }
 
 /// What happened on an outbound leg.
@@ -125,6 +146,7 @@ impl Dialer {
             offer: Some(req.offer),
             contact,
             call_id: Some(call_id.clone()),
+            credential: req.login.as_ref().map(TrunkLogin::credential),
             ..Default::default()
         };
         let (state_tx, states) = self.dialogs.new_dialog_state_channel();

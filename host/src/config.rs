@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// registered customers) [default: false].
     #[arg(long, env = "SWITCHBOARD_OUTBOUND_REGISTER")]
     pub outbound_register: Option<bool>,
+    /// Seconds between keep-alive OPTIONS to each registered phone, which keep NAT bindings
+    /// open; 0 turns them off [default: 30].
+    #[arg(long, env = "SWITCHBOARD_NAT_KEEPALIVE_SECS")]
+    pub nat_keepalive_secs: Option<u64>,
     /// An API token to accept (besides those in the database).
     #[arg(long, env = "SWITCHBOARD_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
@@ -82,6 +86,7 @@ struct FileConfig {
     outbound_username: Option<String>,
     outbound_password: Option<String>,
     outbound_register: Option<bool>,
+    nat_keepalive_secs: Option<u64>,
     api_token: Option<String>,
     flow_cpu_ms: Option<u64>,
     max_calls: Option<u32>,
@@ -101,6 +106,8 @@ pub struct Config {
     pub outbound_caller_id: Option<String>,
     pub outbound_login: Option<TrunkLogin>,
     pub outbound_register: bool,
+    /// `None`: no keep-alives.
+    pub nat_keepalive: Option<Duration>,
     pub api_token: Option<String>,
     pub flow_cpu: Duration,
     pub max_calls: u32,
@@ -156,6 +163,9 @@ impl ServeArgs {
                 _ => anyhow::bail!("outbound_username and outbound_password go together"),
             },
             outbound_register: self.outbound_register.or(file.outbound_register).unwrap_or(false),
+            nat_keepalive: Some(self.nat_keepalive_secs.or(file.nat_keepalive_secs).unwrap_or(30))
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs),
             api_token: self.api_token.or(file.api_token),
             flow_cpu: Duration::from_millis(self.flow_cpu_ms.or(file.flow_cpu_ms).unwrap_or(500)),
             max_calls: self.max_calls.or(file.max_calls).unwrap_or(1000).max(1),

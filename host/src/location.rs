@@ -38,20 +38,17 @@ impl Location for StoreLocation {
         Ok(employee.map(|e| e.login))
     }
 
-    async fn bindings(&self, user: i64, now: i64) -> anyhow::Result<Vec<Binding>> {
-        let registrations = self.store.registrations(Some(user), now).await?;
+    async fn all_bindings(&self, now: i64) -> anyhow::Result<Vec<(String, Binding)>> {
+        let registrations = self.store.registrations(None, now).await?;
         Ok(registrations
             .into_iter()
-            .filter_map(|r| {
-                Some(Binding {
-                    source: r.source.parse().ok()?,
-                    contact: r.contact,
-                    expires_at: r.expires_at,
-                    call_id: r.call_id,
-                    cseq: u32::try_from(r.cseq).ok()?,
-                })
-            })
+            .filter_map(|r| Some((r.login.clone(), binding(r)?)))
             .collect())
+    }
+
+    async fn bindings(&self, user: i64, now: i64) -> anyhow::Result<Vec<Binding>> {
+        let registrations = self.store.registrations(Some(user), now).await?;
+        Ok(registrations.into_iter().filter_map(binding).collect())
     }
 
     async fn bind(&self, user: i64, b: &Binding) -> anyhow::Result<()> {
@@ -102,6 +99,17 @@ impl Directory for StoreLocation {
             })
             .collect())
     }
+}
+
+/// A stored registration as the registrar's binding (`None` if the row is unreadable).
+fn binding(r: Registration) -> Option<Binding> {
+    Some(Binding {
+        source: r.source.parse().ok()?,
+        contact: r.contact,
+        expires_at: r.expires_at,
+        call_id: r.call_id,
+        cseq: u32::try_from(r.cseq).ok()?,
+    })
 }
 
 impl StoreLocation {

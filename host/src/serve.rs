@@ -63,9 +63,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let auth = Arc::new(Authenticator::new(
         config.sip_realm.clone(),
         store.secret("nonce").await?,
-        location,
+        location.clone(),
     ));
     sip.serve(TrunkAcl::new(config.trunks.clone()), exchange, auth)?;
+    if let Some(every) = config.nat_keepalive {
+        sip.keep_phones_reachable(location.clone(), every);
+    }
     match (config.outbound_register, config.outbound_trunk, &config.outbound_login) {
         (true, Some(carrier), Some(login)) => sip.register_with(carrier, login.clone()),
         (true, ..) => anyhow::bail!("outbound_register needs outbound_trunk, outbound_username and outbound_password"),

@@ -430,6 +430,18 @@ async fn busy_lamps_follow_a_colleagues_line() {
     assert_eq!(seen, states);
 }
 
+/// Registered phones get a keep-alive OPTIONS at the address they registered from, which keeps
+/// a NAT's UDP binding open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registered_phones_get_keep_alives() {
+    let flags = ["--nat-keepalive-secs", "1"];
+    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(crate::harness::TOKEN), &flags).await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let pinged = alice.expect(&server, Phone::AnswersKeepAlive);
+    finished(&server, "alice", pinged).await;
+    assert!(alice.event("KEEPALIVE").is_some());
+}
+
 /// Phones registered before a restart still receive calls after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registered_phones_still_ring_after_a_restart() {

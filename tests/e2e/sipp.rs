@@ -387,6 +387,8 @@ pub enum Phone {
     /// A carrier: challenges the INVITE (407), then expects it again with credentials for
     /// `user` and answers it after `after_ms`; waits for the BYE.
     ChallengesThenAnswers { user: &'static str, after_ms: u64 },
+    /// Answers the exchange's keep-alive OPTIONS (and notes it as KEEPALIVE).
+    AnswersKeepAlive,
     /// Rings until cancelled; the CANCEL must (or must not) say the call was completed elsewhere.
     RingsUntilCancelled { completed_elsewhere: bool },
     /// 486 Busy Here.
@@ -467,6 +469,13 @@ Contact: <sip:[service]@[local_ip]:[local_port]>
             response("200 OK", true)
         )
     };
+    if let Phone::AnswersKeepAlive = behaviour {
+        let body = format!(
+            "<recv request=\"OPTIONS\"><action>{}</action></recv>\n{OK_TO_LAST_REQUEST}",
+            note("KEEPALIVE", "")
+        );
+        return scenario("phone answers a keep-alive", &body);
+    }
     let body = match behaviour {
         Phone::Answers { after_ms } => invite + &ringing + &answer(after_ms) + &bye_received,
         Phone::AnswersAndIsHeld { after_ms } => {
@@ -592,6 +601,7 @@ Content-Length: 0
 <recv request="ACK"/>
 "#
         }
+        Phone::AnswersKeepAlive => unreachable!("handled above"),
         Phone::Busy => invite + &response("486 Busy Here", false) + "<recv request=\"ACK\"/>\n",
     };
     scenario(&format!("phone: {behaviour:?}"), &body)

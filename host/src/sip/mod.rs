@@ -8,6 +8,7 @@ pub mod auth;
 pub mod blf;
 pub mod digest;
 pub mod guard;
+mod keepalive;
 mod leg;
 mod outbound;
 pub mod registrar;
@@ -148,6 +149,13 @@ impl SipServer {
                 })
                 .await;
         });
+    }
+
+    /// Sends a keep-alive OPTIONS to every registered phone each `every` (NAT bindings).
+    pub fn keep_phones_reachable(&self, location: Arc<dyn Location>, every: std::time::Duration) {
+        let endpoint = self.endpoint.inner.clone();
+        let cancel = self.cancel.child_token();
+        tokio::spawn(keepalive::run(endpoint, location, self.local, every, cancel));
     }
 
     /// Places outbound legs from this server's address.

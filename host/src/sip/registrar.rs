@@ -38,6 +38,8 @@ pub trait Location: Send + Sync + 'static {
     async fn credentials(&self, username: &str) -> anyhow::Result<Option<(i64, String)>>;
     /// The login of the user `user` names: a login, or an extension.
     async fn login_of(&self, user: &str) -> anyhow::Result<Option<String>>;
+    /// Every user's live bindings at `now`, with the user's login.
+    async fn all_bindings(&self, now: i64) -> anyhow::Result<Vec<(String, Binding)>>;
     /// The user's bindings that have not expired at `now`.
     async fn bindings(&self, user: i64, now: i64) -> anyhow::Result<Vec<Binding>>;
     async fn bind(&self, user: i64, binding: &Binding) -> anyhow::Result<()>;

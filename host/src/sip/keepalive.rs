@@ -1,0 +1,91 @@
+//! NAT keep-alives for registered phones: an OPTIONS to each one every few seconds keeps the
+//! NAT binding between the phone and us open (a phone behind NAT is reachable only through
+//! the hole its REGISTER punched, and home routers close idle UDP holes within a minute or
+//! two), and tells the log which phones stopped answering. What Asterisk calls `qualify`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rsipstack::sip::{Method, SipMessage, StatusCodeKind, Transport, Uri};
+use rsipstack::transaction::endpoint::EndpointInnerRef;
+use rsipstack::transaction::key::{TransactionKey, TransactionRole};
+use rsipstack::transaction::{Transaction, make_tag};
+use rsipstack::transport::SipAddr;
+use tokio_util::sync::CancellationToken;
+
+use super::registrar::{Binding, Location};
+
+/// Pings every live binding each `every` until `cancel`.
+pub(super) async fn run(
+    endpoint: EndpointInnerRef,
+    location: Arc<dyn Location>,
+    local: SocketAddr,
+    every: Duration,
+    cancel: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let bindings = match location.all_bindings(super::unix_secs() as i64).await {
+            Ok(bindings) => bindings,
+            Err(e) => {
+                tracing::warn!(error = %e, "keep-alive: cannot read the registrations");
+                continue;
+            }
+        };
+        for (login, binding) in bindings {
+            let endpoint = endpoint.clone();
+            tokio::spawn(async move {
+                if !ping(endpoint, &binding, local).await {
+                    tracing::warn!(%login, contact = %binding.contact, source = %binding.source, "phone did not answer the keep-alive");
+                }
+            });
+        }
+    }
+}
+
+/// One OPTIONS to the phone, at the address it registered from; whether it answered.
+async fn ping(endpoint: EndpointInnerRef, binding: &Binding, local: SocketAddr) -> bool {
+    let sent = async {
+        let target = Uri::try_from(binding.contact.as_str())?;
+        let from_uri = Uri::try_from(format!("sip:switchboard@{local}").as_str())?;
+        let via = endpoint.get_via(None, None)?;
+        let from = rsipstack::sip::typed::From {
+            display_name: None,
+            uri: from_uri,
+            params: vec![],
+        }
+        .with_tag(make_tag());
+        let to = rsipstack::sip::typed::To {
+            display_name: None,
+            uri: target.clone(),
+            params: vec![],
+        };
+        let request = endpoint.make_request(Method::Options, target, via, from, to, 1, None);
+        let key = TransactionKey::from_request(&request, TransactionRole::Client)?;
+        let mut tx = Transaction::new_client(key, request, endpoint.clone(), None);
+        tx.destination = Some(SipAddr {
+            r#type: Some(Transport::Udp),
+            addr: binding.source.into(),
+        });
+        tx.send().await?;
+        while let Some(message) = tx.receive().await {
+            if let SipMessage::Response(r) = message
+                && r.status_code.kind() != StatusCodeKind::Provisional
+            {
+                return Ok(true);
+            }
+        }
+        Ok::<bool, anyhow::Error>(false)
+    };
+    match sent.await {
+        Ok(answered) => answered,
+        Err(e) => {
+            tracing::debug!(error = %e, "keep-alive not sent");
+            false
+        }
+    }
+}

@@ -61,7 +61,10 @@ impl Location for StoreLocation {
             call_id: b.call_id.clone(),
             cseq: b.cseq.into(),
         };
-        Ok(self.store.upsert_registration(&registration).await?)
+        Ok(self
+            .store
+            .upsert_registration(&registration, unix_secs() as i64)
+            .await?)
     }
 
     async fn unbind(&self, user: i64, contact: Option<&str>) -> anyhow::Result<()> {

@@ -137,6 +137,12 @@ impl<'a> Fork<'a> {
                 return ForkEvent::Finished(self.outcome());
             }
             let next_start = self.pending.first().map(|(start, ..)| *start);
+            // Legs due now start without a trip through the timer wheel (whose 1 ms ticks
+            // would add up to a millisecond of post-dial delay to every call).
+            if next_start.is_some_and(|t| t <= Instant::now()) {
+                self.start_due().await;
+                continue;
+            }
             let next_stop = self.branches.iter().filter_map(|b| b.stop_at).min();
             tokio::select! {
                 _ = tokio::time::sleep_until(self.deadline) => {

@@ -301,7 +301,12 @@ impl Store {
         Ok(row.map(|r| (r.get("id"), r.get("sip_ha1"))))
     }
 
-    pub async fn upsert_registration(&self, r: &Registration) -> sqlx::Result<()> {
+    /// Adds or refreshes a binding, sweeping the expired ones of every employee on the way.
+    pub async fn upsert_registration(&self, r: &Registration, now: i64) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM registrations WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         sqlx::query(
             "INSERT INTO registrations (employee_id, contact, source, expires_at, call_id, cseq) VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (employee_id, contact) DO UPDATE SET source = excluded.source,
@@ -329,18 +334,17 @@ impl Store {
         Ok(())
     }
 
-    /// Live registrations (of one employee, or everyone's), dropping expired ones first.
+    /// Live registrations (of one employee, or everyone's). Read on every call to an employee,
+    /// so it only reads; expired rows are swept when registrations are written.
     pub async fn registrations(&self, employee_id: Option<i64>, now: i64) -> sqlx::Result<Vec<Registration>> {
-        sqlx::query("DELETE FROM registrations WHERE expires_at <= ?")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
         let rows = sqlx::query(
             "SELECT r.employee_id, e.login, r.contact, r.source, r.expires_at, r.call_id, r.cseq FROM registrations r
-             JOIN employees e ON e.id = r.employee_id WHERE (? IS NULL OR r.employee_id = ?) ORDER BY e.login, r.contact",
+             JOIN employees e ON e.id = r.employee_id WHERE (? IS NULL OR r.employee_id = ?) AND r.expires_at > ?
+             ORDER BY e.login, r.contact",
         )
         .bind(employee_id)
         .bind(employee_id)
+        .bind(now)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows

@@ -442,6 +442,51 @@ async fn registered_phones_get_keep_alives() {
     assert!(alice.event("KEEPALIVE").is_some());
 }
 
+/// Early media: the employee's phone (as a carrier would) sends 183 with SDP and audio before
+/// answering; the caller gets a 183 of ours and hears that audio through the relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_media_reaches_the_caller_before_the_answer() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    server.assign(NUMBER, "hunt", json!({ "members": ["alice"] })).await;
+    let a = alice.expect(&server, Phone::EarlyMediaThenAnswers { after_ms: 2500 });
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let caller = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_hears_early_media(300),
+        NUMBER,
+        caller_rtp.port(),
+    ));
+    let offered = alice.wait_for("INVITE", Duration::from_secs(10)).await;
+    let exchange_to_alice = SocketAddr::from(([127, 0, 0, 1], offered.port().expect("SDP port")));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent = alice
+        .rtp
+        .play_pcap_for(Path::new(VOICE), exchange_to_alice, Duration::from_millis(1000))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let heard = caller_rtp
+        .received()
+        .iter()
+        .filter(|p| p.data.len() > 12 && p.data[1] & 0x7f == 8)
+        .count();
+    assert!(
+        alice.event("ANSWER").is_none(),
+        "the test ran too slowly: alice answered already: {:?}",
+        alice.events()
+    );
+    let run = caller.await.unwrap();
+    assert!(
+        heard * 10 >= sent * 9,
+        "the caller heard {heard} of {sent} early-media packets\n{}\n{}",
+        run.output,
+        server.log()
+    );
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "alice", a).await;
+}
+
 /// Phones registered before a restart still receive calls after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registered_phones_still_ring_after_a_restart() {

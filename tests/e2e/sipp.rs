@@ -190,6 +190,17 @@ a={direction}
     scenario("caller holds and resumes", &body)
 }
 
+/// Takes provisional responses (100, 180, 183 with early media) as they come, then the answer;
+/// hangs up after `hold_ms`.
+pub fn caller_hears_early_media(hold_ms: u64) -> String {
+    let body = invite()
+        + "<recv response=\"100\" optional=\"true\"/>\n<recv response=\"180\" optional=\"true\"/>\n"
+        + "<recv response=\"183\" optional=\"true\"/>\n"
+        + &answered(CALLER, 1)
+        + &hangs_up(CALLER, 2, hold_ms);
+    scenario("caller hears early media", &body)
+}
+
 /// Gives up before an answer: CANCEL after `after_ms`, expects 200 (CANCEL) and 487 (INVITE).
 pub fn caller_cancels(after_ms: u64) -> String {
     let body = invite()
@@ -387,6 +398,8 @@ pub enum Phone {
     /// A carrier: challenges the INVITE (407), then expects it again with credentials for
     /// `user` and answers it after `after_ms`; waits for the BYE.
     ChallengesThenAnswers { user: &'static str, after_ms: u64 },
+    /// Sends 183 with SDP (early media at `[rtp_port]`), answers `after_ms` later, waits for BYE.
+    EarlyMediaThenAnswers { after_ms: u64 },
     /// Answers the exchange's keep-alive OPTIONS (and notes it as KEEPALIVE).
     AnswersKeepAlive,
     /// Rings until cancelled; the CANCEL must (or must not) say the call was completed elsewhere.
@@ -478,6 +491,9 @@ Contact: <sip:[service]@[local_ip]:[local_port]>
     }
     let body = match behaviour {
         Phone::Answers { after_ms } => invite + &ringing + &answer(after_ms) + &bye_received,
+        Phone::EarlyMediaThenAnswers { after_ms } => {
+            invite + &response("183 Session Progress", true) + &answer(after_ms) + &bye_received
+        }
         Phone::AnswersAndIsHeld { after_ms } => {
             let held = |offered: &str, answered: &str| {
                 format!(

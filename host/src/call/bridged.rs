@@ -228,7 +228,7 @@ async fn ring(env: &TransferEnv<'_>, leg: TimedLeg) -> Result<Winner, DialOutcom
         .map_err(|e| DialOutcome::Failed(e.to_string()))?;
     loop {
         match fork.next().await {
-            ForkEvent::Ringing => {}
+            ForkEvent::Ringing | ForkEvent::EarlyMedia(_) => {}
             ForkEvent::Answered(winner) => return Ok(winner),
             ForkEvent::Finished(outcome) => return Err(outcome),
         }

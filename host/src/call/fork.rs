@@ -60,6 +60,9 @@ pub struct Winner {
 pub enum ForkEvent {
     /// A leg is ringing (first 180/183 of any leg).
     Ringing,
+    /// A leg sent early media (the first 18x with SDP of any leg, e.g. a carrier's ringback
+    /// or announcement): our socket towards it and what it negotiated.
+    EarlyMedia(BridgeSide),
     Answered(Winner),
     /// Nobody answered: the outcome to give the flow.
     Finished(DialOutcome),
@@ -100,6 +103,7 @@ pub struct Fork<'a> {
     /// Final responses of failed branches.
     failures: Vec<u16>,
     rang: bool,
+    early_media: bool,
     started_any: bool,
 }
 
@@ -126,6 +130,7 @@ impl<'a> Fork<'a> {
             deadline: now + timeout,
             failures: Vec::new(),
             rang: false,
+            early_media: false,
             started_any: false,
         })
     }
@@ -163,10 +168,22 @@ impl<'a> Fork<'a> {
 
     async fn on_branch_event(&mut self, index: usize, event: Option<OutboundEvent>) -> Option<ForkEvent> {
         match event {
-            Some(OutboundEvent::Ringing { .. }) => {
+            Some(OutboundEvent::Ringing { sdp, .. }) => {
                 let first = !self.rang;
                 self.rang = true;
-                first.then_some(ForkEvent::Ringing)
+                let early = sdp.as_deref().and_then(|sdp| MediaOffer::parse(sdp).ok());
+                match early {
+                    Some(media) if !self.early_media => {
+                        self.early_media = true;
+                        let branch = &self.branches[index];
+                        Some(ForkEvent::EarlyMedia(BridgeSide {
+                            socket: branch.socket.clone(),
+                            media,
+                            session_id: branch.session_id,
+                        }))
+                    }
+                    _ => first.then_some(ForkEvent::Ringing),
+                }
             }
             Some(OutboundEvent::Answered { sdp }) => {
                 let branch = self.branches.swap_remove(index);
@@ -234,7 +251,7 @@ impl<'a> Fork<'a> {
 
     async fn place(&self, place: &Reachable) -> anyhow::Result<(OutboundLeg, Arc<UdpSocket>, u64)> {
         let p = &self.params;
-        let socket = Arc::new(p.ports.bind(p.media_ip).await?);
+        let socket = Arc::new(p.ports.bind(p.media_ip)?);
         let session_id = rand::random::<u32>().into();
         let offer = sdp::offer(socket.local_addr()?, session_id, p.codec, p.ptime);
         let leg = p.env.dialer.invite(LegRequest {

@@ -11,7 +11,7 @@ use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
 use super::record::unix_ms;
 use super::{CallControl, CallError, CollectOptions, DialOptions, DialOutcome, TimedLeg, validate_dial};
 use crate::media::session::PlayEnd;
-use crate::media::{LocalSdp, MediaOffer, MediaSession, PortRange, PromptLibrary, RINGBACK};
+use crate::media::{LocalSdp, MediaOffer, MediaSession, PortRange, PromptLibrary, RINGBACK, bridge};
 use crate::sip::{InboundLeg, LegEvent};
 
 /// What every call's media needs: RTP ports, the prompts, the address to advertise.
@@ -88,6 +88,20 @@ impl InboundCall {
         self.ended = true;
     }
 
+    /// The caller's media session, made (RTP socket bound, our SDP answer ready) on first use.
+    async fn session(&mut self) -> Result<&mut MediaSession, CallError> {
+        if self.media.is_none() {
+            let offer = self.caller_offer()?;
+            let socket = self
+                .env
+                .ports
+                .bind(self.media_ip())
+                .map_err(|e| CallError::Failed(format!("RTP socket: {e}")))?;
+            self.media = Some(MediaSession::start(socket, offer, rand::random::<u32>().into()));
+        }
+        Ok(self.media.as_mut().expect("just made"))
+    }
+
     /// The caller's SDP offer; an unusable one makes the final response 488.
     fn caller_offer(&mut self) -> Result<MediaOffer, CallError> {
         if let Some(media) = &self.media {
@@ -107,68 +121,72 @@ impl InboundCall {
         self.env.media_ip.unwrap_or(self.leg.local.ip())
     }
 
-    /// Rings the legs while the caller hears 180 (not answered yet) or the ringback / hold
-    /// prompt (answered), until one answers, all fail, or the caller leaves.
-    async fn ring(&mut self, legs: &[TimedLeg], opts: &DialOptions) -> Result<Result<Winner, DialOutcome>, CallError> {
-        let caller_offer = self.caller_offer()?;
-        let ringback = match &self.media {
-            Some(_) => Some(self.prompt(opts.ringback.as_deref().unwrap_or(RINGBACK))?),
-            None => None,
-        };
-        let params = ForkParams {
-            env: &self.dial_env,
-            ports: &self.env.ports,
-            media_ip: self.media_ip(),
-            caller_id: opts.caller_id.clone(),
-            caller: self.leg.caller.clone(),
-            codec: caller_offer.codec,
-            ptime: caller_offer.ptime,
-        };
-        let timeout = Duration::from_millis(opts.timeout_ms.into());
-        let mut fork = Fork::new(params, legs, timeout)
-            .await
-            .map_err(|e| CallError::Failed(format!("dial: {e}")))?;
+    /// Drives the fork until it has something the call must act on, while the caller hears
+    /// 180, the callee's early media, or (answered already) the ringback prompt. `None`: a
+    /// first ring was relayed, go on.
+    async fn ring(&mut self, fork: &mut Fork<'_>, ringing: &mut Ringing) -> Result<Option<ForkEvent>, CallError> {
+        let answered = self.answered_at.is_some();
         let Self { leg, gone, media, .. } = self;
-        let answered = media.is_some();
         let ours = media.as_ref().and_then(|m| m.local_sdp().ok());
-        let mut rang = false;
-        let tone = async {
-            match (media.as_mut(), &ringback) {
-                (Some(media), Some(prompt)) => loop {
-                    media.play(prompt, false).await;
-                },
-                _ => std::future::pending().await,
+        // Early media: the caller's socket is lent to a relay while legs ring.
+        let caller_side = match (&ringing.early, media.as_mut()) {
+            (Some(_), Some(session)) => Some(session.suspend()),
+            _ => None,
+        };
+        let event = {
+            let tone = async {
+                match (media.as_mut(), &ringing.ringback, &caller_side) {
+                    (Some(media), Some(prompt), None) => loop {
+                        media.play(prompt, false).await;
+                    },
+                    _ => std::future::pending().await,
+                }
+            };
+            let relay = async {
+                match (&caller_side, &ringing.early) {
+                    (Some(caller), Some(early)) => bridge::relay(caller, early, EARLY_MEDIA_SILENCE).await,
+                    _ => std::future::pending().await,
+                }
+            };
+            tokio::pin!(tone, relay);
+            loop {
+                tokio::select! {
+                    event = fork.next() => match event {
+                        // 180 relayed to a caller not answered yet; an answered one hears
+                        // ringback from now on (not before: nobody may ring at all).
+                        ForkEvent::Ringing if !answered => {
+                            leg.ringing();
+                            break Ok(None);
+                        }
+                        ForkEvent::Ringing => ringing.rang = true,
+                        event => break Ok(Some(event)),
+                    },
+                    _ = &mut tone, if ringing.rang => {}
+                    _ = &mut relay => {}
+                    event = leg.next_event() => match event {
+                        Some(LegEvent::Confirmed) => {}
+                        Some(LegEvent::Reinvite(reinvite)) => match &ours {
+                            Some(ours) if answered => {
+                                answer_reinvite(reinvite, ours);
+                            }
+                            _ => drop(reinvite), // not answered yet: refused
+                        },
+                        other => {
+                            tracing::info!(?other, "caller left while legs rang");
+                            *gone = true;
+                            fork.cancel_all(None).await;
+                            break Err(CallError::Hangup);
+                        }
+                    },
+                }
             }
         };
-        tokio::pin!(tone);
-        loop {
-            tokio::select! {
-                event = fork.next() => match event {
-                    // 180 relayed to a caller not answered yet; an answered one hears ringback
-                    // from now on (not before: nobody may ring at all).
-                    ForkEvent::Ringing if !answered => leg.ringing(),
-                    ForkEvent::Ringing => rang = true,
-                    ForkEvent::Answered(winner) => return Ok(Ok(winner)),
-                    ForkEvent::Finished(outcome) => return Ok(Err(outcome)),
-                },
-                _ = &mut tone, if rang => {}
-                event = leg.next_event() => match event {
-                    Some(LegEvent::Confirmed) => {}
-                    Some(LegEvent::Reinvite(reinvite)) => match &ours {
-                        Some(ours) => {
-                            answer_reinvite(reinvite, ours);
-                        }
-                        None => drop(reinvite), // not answered yet: refused
-                    },
-                    other => {
-                        tracing::info!(?other, "caller left while legs rang");
-                        *gone = true;
-                        fork.cancel_all(None).await;
-                        return Err(CallError::Hangup);
-                    }
-                },
-            }
+        if caller_side.is_some()
+            && let Some(session) = media.as_mut()
+        {
+            session.resume();
         }
+        event
     }
 
     /// Connects the caller to the leg that answered (and whoever it transfers to) until either
@@ -262,23 +280,18 @@ impl CallControl for InboundCall {
         if self.over() {
             return Err(CallError::Hangup);
         }
-        if self.media.is_some() {
+        if self.answered_at.is_some() {
             return Ok(());
         }
-        let offer = self.caller_offer()?;
-        let ip = self.media_ip();
-        let socket = self
-            .env
-            .ports
-            .bind(ip)
-            .await
-            .map_err(|e| CallError::Failed(format!("RTP socket: {e}")))?;
-        let session = MediaSession::start(socket, offer, rand::random::<u32>().into());
-        let sdp = session.answer().map_err(|e| CallError::Failed(e.to_string()))?;
+        // After early media the session exists already; the 200 repeats its SDP.
+        let sdp = self
+            .session()
+            .await?
+            .answer()
+            .map_err(|e| CallError::Failed(e.to_string()))?;
         self.leg
             .answer(sdp)
             .map_err(|e| CallError::Failed(format!("200 OK: {e}")))?;
-        self.media = Some(session);
         self.answered_at = Some(unix_ms());
         Ok(())
     }
@@ -305,16 +318,54 @@ impl CallControl for InboundCall {
             return Err(CallError::Hangup);
         }
         validate_dial(legs, opts)?;
-        match self.ring(legs, opts).await? {
-            Ok(winner) => self.bridge(winner).await,
-            Err(outcome) => {
-                // Should the flow give up now, the caller learns why (RFC 3261 §16.7).
-                self.reject = if outcome == DialOutcome::Busy {
-                    BUSY
-                } else {
-                    UNAVAILABLE
-                };
-                Ok(outcome)
+        let caller_offer = self.caller_offer()?;
+        let ringback = match self.answered_at {
+            Some(_) => Some(self.prompt(opts.ringback.as_deref().unwrap_or(RINGBACK))?),
+            None => None,
+        };
+        let (dial_env, media_env) = (self.dial_env.clone(), self.env.clone());
+        let params = ForkParams {
+            env: &dial_env,
+            ports: &media_env.ports,
+            media_ip: self.media_ip(),
+            caller_id: opts.caller_id.clone(),
+            caller: self.leg.caller.clone(),
+            codec: caller_offer.codec,
+            ptime: caller_offer.ptime,
+        };
+        let timeout = Duration::from_millis(opts.timeout_ms.into());
+        let mut fork = Fork::new(params, legs, timeout)
+            .await
+            .map_err(|e| CallError::Failed(format!("dial: {e}")))?;
+        let mut ringing = Ringing {
+            rang: false,
+            early: None,
+            ringback,
+        };
+        loop {
+            match self.ring(&mut fork, &mut ringing).await? {
+                Some(ForkEvent::EarlyMedia(side)) if self.answered_at.is_none() && ringing.early.is_none() => {
+                    // 183 with our SDP, then the callee's early media relayed to the caller.
+                    tracing::info!(from = %side.media.remote, "early media");
+                    let sdp = self
+                        .session()
+                        .await?
+                        .answer()
+                        .map_err(|e| CallError::Failed(e.to_string()))?;
+                    self.leg.early_media(sdp);
+                    ringing.early = Some(side);
+                }
+                Some(ForkEvent::Answered(winner)) => return self.bridge(winner).await,
+                Some(ForkEvent::Finished(outcome)) => {
+                    // Should the flow give up now, the caller learns why (RFC 3261 §16.7).
+                    self.reject = if outcome == DialOutcome::Busy {
+                        BUSY
+                    } else {
+                        UNAVAILABLE
+                    };
+                    return Ok(outcome);
+                }
+                _ => {}
             }
         }
     }
@@ -348,6 +399,19 @@ impl DigitSource for InboundCall {
         let wait = tokio::time::timeout(timeout, media.next_digit());
         Ok(Self::until_hangup(leg, gone, &ours, wait).await?.ok().flatten())
     }
+}
+
+/// Early media may pause (an announcement, then silence) without ending anything.
+const EARLY_MEDIA_SILENCE: Duration = Duration::from_secs(3600);
+
+/// What the caller hears while a dial rings.
+struct Ringing {
+    /// A leg rang (an answered caller hears the ringback prompt from then on).
+    rang: bool,
+    /// The leg whose early media the caller hears.
+    early: Option<crate::media::BridgeSide>,
+    /// For an answered caller: the ringback or hold prompt.
+    ringback: Option<crate::media::Prompt>,
 }
 
 /// The media session of an answered call, and our side of its SDP.

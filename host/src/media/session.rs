@@ -32,8 +32,9 @@ impl PortRange {
         }
     }
 
-    /// Binds the next free even port, wrapping around the range once.
-    pub async fn bind(&self, ip: IpAddr) -> std::io::Result<UdpSocket> {
+    /// Binds the next free even port, wrapping around the range once. Not async: callers may
+    /// sit in a `select!`, and a bind must not be half done when its future is dropped.
+    pub fn bind(&self, ip: IpAddr) -> std::io::Result<UdpSocket> {
         let slots = ((self.last - self.first) / 2 + 1) as usize;
         for _ in 0..slots {
             let port = self
@@ -46,8 +47,9 @@ impl PortRange {
                     })
                 })
                 .unwrap_or(self.first);
-            if let Ok(socket) = UdpSocket::bind(SocketAddr::new(ip, port)).await {
-                return Ok(socket);
+            if let Ok(socket) = std::net::UdpSocket::bind(SocketAddr::new(ip, port)) {
+                socket.set_nonblocking(true)?;
+                return UdpSocket::from_std(socket);
             }
         }
         Err(std::io::Error::new(
@@ -144,6 +146,26 @@ impl MediaSession {
             let _ = self.socket.send_to(&packet[..n], self.offer.remote).await;
         }
         PlayEnd::Finished
+    }
+
+    /// Stops listening for digits so that a relay can use the socket for a while (early media);
+    /// [`MediaSession::resume`] listens again.
+    pub fn suspend(&mut self) -> super::BridgeSide {
+        self.receiver.abort();
+        super::BridgeSide {
+            socket: self.socket.clone(),
+            media: self.offer.clone(),
+            session_id: self.session_id,
+        }
+    }
+
+    pub fn resume(&mut self) {
+        if !self.receiver.is_finished() {
+            return;
+        }
+        let (digit_tx, digits) = mpsc::unbounded_channel();
+        self.digits = digits;
+        self.receiver = tokio::spawn(receive_loop(self.socket.clone(), self.offer.telephone_event, digit_tx));
     }
 
     /// Stops listening for digits and hands the socket to a bridge.

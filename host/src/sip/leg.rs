@@ -106,6 +106,12 @@ impl InboundLeg {
         let _ = self.dialog.ringing(None, None);
     }
 
+    /// 183 Session Progress with our SDP: the caller hears early media before the answer.
+    pub fn early_media(&self, sdp: String) {
+        let headers = vec![Header::ContentType("application/sdp".into())];
+        let _ = self.dialog.ringing(Some(headers), Some(sdp.into_bytes()));
+    }
+
     /// 200 OK with our SDP answer.
     pub fn answer(&self, sdp: String) -> anyhow::Result<()> {
         let headers = vec![Header::ContentType("application/sdp".into())];

@@ -51,6 +51,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let dial = Arc::new(DialEnv {
         dialer: sip.dialer(),
         presence: sip.presence(),
+        handovers: Arc::default(),
         directory: location.clone(),
         rtp_timeout: RTP_TIMEOUT,
     });

@@ -18,7 +18,7 @@ const VOICE: &str = "/usr/share/sip-tester/g711a.pcap";
 /// An employee's desk phone: registered from `port`, then sipp in server mode on that port.
 pub struct Desk {
     login: &'static str,
-    port: u16,
+    pub port: u16,
     pub dir: tempfile::TempDir,
     rtp: RtpPeer,
 }
@@ -57,6 +57,11 @@ impl Desk {
     /// A new employee whose phone registers with digest authentication.
     pub async fn register(server: &Server, login: &'static str, extension: &str) -> Desk {
         add_employee(server, login, extension).await;
+        Desk::another_phone_of(server, login).await
+    }
+
+    /// One more registered phone of an existing employee.
+    pub async fn another_phone_of(server: &Server, login: &'static str) -> Desk {
         let desk = Desk::unregistered(login).await;
         let port_arg = desk.port.to_string();
         let run = sipp::run(
@@ -114,7 +119,12 @@ impl Desk {
             if let Some(e) = self.event(name) {
                 return e;
             }
-            assert!(std::time::Instant::now() < deadline, "{}: no {name}", self.login);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: no {name}; events: {:?}",
+                self.login,
+                self.events()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -485,6 +495,97 @@ async fn early_media_reaches_the_caller_before_the_answer() {
     );
     assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
     finished(&server, "alice", a).await;
+}
+
+/// Attended transfer: the caller talks to alice (phone 1); alice's second phone calls bob;
+/// then alice transfers, REFER with `Replaces` naming her call to bob: the caller is bridged to
+/// bob, both of alice's calls end, and she hears the transfer succeeded (NOTIFY 200).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attended_transfer_replaces_the_transferor_with_the_colleague() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let bob = Desk::register(&server, "bob", "102").await;
+    server.assign(NUMBER, "hunt", json!({ "members": ["alice"] })).await;
+    let alice_1 = alice.expect(&server, Phone::AnswersThenIsReplaced { after_ms: 200 });
+    let bob_answers = bob.expect(&server, Phone::Answers { after_ms: 200 });
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let caller = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_hangs_up(4000),
+        NUMBER,
+        caller_rtp.port(),
+    ));
+    let first = alice.wait_for("DIALOG", Duration::from_secs(10)).await.details;
+
+    // Alice's other phone (registered now, so the caller's call did not ring it) calls bob.
+    let other = Desk::another_phone_of(&server, "alice").await;
+    let (dir, sip, port) = (other.dir.path().to_path_buf(), server.sip, other.port.to_string());
+    let alice_2 = tokio::spawn(async move {
+        let args = [
+            "-au",
+            "alice",
+            "-ap",
+            PASSWORD,
+            "-p",
+            port.as_str(),
+            "-key",
+            "rtp_port",
+            "9",
+        ];
+        sipp::run_in(
+            &dir,
+            sip,
+            sipp::employee_calls("alice", sipp::Then::WaitsForBye),
+            "102",
+            &args,
+        )
+        .await
+    });
+    let second = other.wait_for("DIALOG2", Duration::from_secs(10)).await.details;
+    bob.wait_for("ANSWER", Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Alice's transfer key: REFER on the first call, Replaces naming the second.
+    let (call_1, exchange_tag_1, alice_tag_1) = (&first[0], &first[1], &first[2]);
+    let (call_2, alice_tag_2, exchange_tag_2) = (&second[0], &second[1], &second[2]);
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = socket.local_addr().unwrap();
+    let escaped = call_2.replace('@', "%40");
+    let refer = format!(
+        "REFER sip:switchboard@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-attended;rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1:{alice_port}>;tag={alice_tag_1}\r\n\
+         To: <sip:+15550100001@{server}>;tag={exchange_tag_1}\r\nCall-ID: {call_1}\r\nCSeq: 100 REFER\r\n\
+         Contact: <sip:alice@127.0.0.1:{alice_port}>\r\n\
+         Refer-To: <sip:102@{server}?Replaces={escaped}%3Bto-tag%3D{exchange_tag_2}%3Bfrom-tag%3D{alice_tag_2}>\r\n\
+         Referred-By: <sip:alice@127.0.0.1>\r\nContent-Length: 0\r\n\r\n",
+        server = server.sip,
+        alice_port = alice.port,
+    );
+    socket.send_to(refer.as_bytes(), server.sip).await.unwrap();
+    let mut buf = [0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), socket.recv(&mut buf))
+        .await
+        .expect("an answer to the REFER")
+        .unwrap();
+    let status = String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(status, "SIP/2.0 202 Accepted", "{}", server.log());
+
+    let run = caller.await.unwrap();
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "alice's first phone", alice_1).await;
+    finished(&server, "alice's second phone", alice_2).await;
+    finished(&server, "bob", bob_answers).await;
+    assert!(bob.event("BYE").is_some(), "the caller's BYE reached bob");
+    let events = trace(&server.call_record(NUMBER).await);
+    assert!(
+        events.iter().any(|e| e.contains("Answered") && e.contains("bob")),
+        "{events:#?}"
+    );
 }
 
 /// Phones registered before a restart still receive calls after it.

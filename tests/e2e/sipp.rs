@@ -231,6 +231,9 @@ pub enum Then {
     HangsUpAfter(u64),
     /// Refused with this status.
     Refused(u16),
+    /// Answered; notes the dialog (DIALOG2 <call-id> <own tag> <exchange's tag>) and waits for
+    /// the exchange's BYE.
+    WaitsForBye,
 }
 
 /// An employee's phone calling `[service]` as `login`: the INVITE is challenged (407), the
@@ -244,6 +247,20 @@ pub fn employee_calls(login: &str, then: Then) -> String {
         + &invite_from(login, 2, AUTHENTICATED, "[authentication]\n");
     match then {
         Then::HangsUpAfter(hold_ms) => body += &(answered(login, 2) + &hangs_up(login, 3, hold_ms)),
+        Then::WaitsForBye => {
+            body += &answered(login, 2).replacen(
+                "<recv response=\"200\" rtd=\"true\" rrs=\"true\"/>",
+                r#"<recv response="200" rtd="true" rrs="true">
+<action><ereg regexp="tag=([^;&gt;]*)" search_in="hdr" header="To:" assign_to="to_all,to_tag"/>
+<log message="[$to_all]"/></action>
+</recv>"#,
+                1,
+            );
+            body += &format!(
+                "<nop><action>{}</action></nop>\n<recv request=\"BYE\"/>\n{OK_TO_LAST_REQUEST}",
+                note("DIALOG2", "[call_id] [pid]SIPpTag00[call_number] [$to_tag]")
+            );
+        }
         Then::Refused(status) => {
             body += &format!("{MAY_TRY}<recv response=\"180\" optional=\"true\"/>\n<recv response=\"{status}\"/>\n");
             body += &in_transaction_of(login, 2, AUTHENTICATED, "ACK", "[peer_tag_param]");
@@ -400,6 +417,9 @@ pub enum Phone {
     ChallengesThenAnswers { user: &'static str, after_ms: u64 },
     /// Sends 183 with SDP (early media at `[rtp_port]`), answers `after_ms` later, waits for BYE.
     EarlyMediaThenAnswers { after_ms: u64 },
+    /// Answers after `after_ms`, notes the dialog (DIALOG <call-id> <exchange's tag> <own tag>)
+    /// for a REFER sent on its behalf, then expects the transfer's final NOTIFY and our BYE.
+    AnswersThenIsReplaced { after_ms: u64 },
     /// Answers the exchange's keep-alive OPTIONS (and notes it as KEEPALIVE).
     AnswersKeepAlive,
     /// Rings until cancelled; the CANCEL must (or must not) say the call was completed elsewhere.
@@ -424,7 +444,7 @@ pub fn phone(behaviour: Phone) -> String {
         Phone::RingsUntilCancelled { .. } => {
             r#"<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="cseq"/>"#.to_string()
         }
-        Phone::AnswersThenHangsUp { .. } | Phone::AnswersThenTransfers { .. } => {
+        Phone::AnswersThenHangsUp { .. } | Phone::AnswersThenTransfers { .. } | Phone::AnswersThenIsReplaced { .. } => {
             r#"<ereg regexp="&lt;([^&gt;]*)&gt;.*tag=([^;]*)" search_in="hdr" header="From:" assign_to="from,from_uri,from_tag"/>
 <exec command="echo FROM $(date +%s.%N) 0 [$from] >> events.txt"/>"#
                 .to_string()
@@ -491,6 +511,26 @@ Contact: <sip:[service]@[local_ip]:[local_port]>
     }
     let body = match behaviour {
         Phone::Answers { after_ms } => invite + &ringing + &answer(after_ms) + &bye_received,
+        Phone::AnswersThenIsReplaced { after_ms } => {
+            invite
+                + &ringing
+                + &answer(after_ms)
+                + &format!(
+                    "<nop><action>{}</action></nop>\n",
+                    note(
+                        "DIALOG",
+                        "[call_id] [$from_tag] [pid]SIPpTag01[call_number] [$from_uri]"
+                    )
+                )
+                + &format!(
+                    r#"<recv request="NOTIFY">
+<action><ereg regexp="SIP/2.0 200" search_in="body" check_it="true" assign_to="frag"/>
+<log message="[$frag]"/></action>
+</recv>
+{OK_TO_LAST_REQUEST}"#
+                )
+                + &bye_received
+        }
         Phone::EarlyMediaThenAnswers { after_ms } => {
             invite + &response("183 Session Progress", true) + &answer(after_ms) + &bye_received
         }

@@ -1,12 +1,14 @@
 //! A bridged call: the caller talks to whoever answered, through our RTP relay, until one of
 //! them hangs up or the media dies. Hold and resume pass through; the answering party may hand
-//! the caller on to a colleague (blind transfer, REFER).
+//! the caller on to a colleague (blind transfer, REFER), or to a colleague it already called
+//! (attended transfer, REFER with Replaces naming that other call).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
 use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
+use super::handover::{HandoverRequest, Offer};
 use super::{DialOutcome, Target, TimedLeg};
 use crate::media::{BridgeEnd, BridgeSide, Codec, Direction, LocalSdp, PortRange, bridge};
 use crate::sip::{InboundLeg, LegEvent, OutboundEvent, OutboundLeg, Refer, Reinvite};
@@ -22,6 +24,8 @@ pub enum BridgeExit {
     CalleeLeft,
     /// Neither party sent RTP for the timeout.
     Dead,
+    /// Another call took the answering party over (attended transfer): this one is done.
+    HandedOver,
 }
 
 /// What a transfer needs to place the new leg.
@@ -43,14 +47,21 @@ pub async fn connect(
     caller: &BridgeSide,
     mut current: Winner,
     env: &TransferEnv<'_>,
+    handovers: &mut Offer,
 ) -> (BridgeExit, Option<String>) {
     let Ok(to_caller) = caller.local_sdp() else {
         current.leg.hangup().await;
         return (BridgeExit::Dead, current.employee);
     };
     loop {
-        match talk(leg, caller, &to_caller, &mut current, env).await {
+        match talk(leg, caller, &to_caller, &mut current, env, handovers).await {
             Talk::Ended(exit) => return (exit, current.employee),
+            Talk::HandedOver(request) => {
+                let employee = current.employee.clone();
+                tracing::info!(?employee, "the answering party is handed over to another call");
+                let _ = request.send(current);
+                return (BridgeExit::HandedOver, employee);
+            }
             Talk::Transferred { next, transferor_left } => {
                 tracing::info!(to = ?next.employee, "transferred");
                 let transferor = std::mem::replace(&mut current, next).leg;
@@ -66,7 +77,12 @@ pub async fn connect(
 
 enum Talk {
     Ended(BridgeExit),
-    Transferred { next: Winner, transferor_left: bool },
+    /// Another call asked for the answering party.
+    HandedOver(HandoverRequest),
+    Transferred {
+        next: Winner,
+        transferor_left: bool,
+    },
 }
 
 /// Tells the transferor its transfer succeeded (RFC 3515 final NOTIFY) and ends its leg.
@@ -84,6 +100,7 @@ async fn talk(
     to_caller: &LocalSdp,
     current: &mut Winner,
     env: &TransferEnv<'_>,
+    handovers: &mut Offer,
 ) -> Talk {
     let Winner {
         leg: callee,
@@ -110,6 +127,18 @@ async fn talk(
                 Some(OutboundEvent::Reinvite(reinvite)) => {
                     let offered = answer_reinvite(reinvite, &to_callee);
                     tokio::spawn(leg.reinvite(to_caller.describe(offered)));
+                }
+                Some(OutboundEvent::Refer(refer)) if refer.replaces.is_some() && transfer.is_none() => {
+                    // Attended: the transferor talked to the target in another call; that
+                    // call's party replaces the transferor in this one.
+                    let key = refer.replaces.clone().expect("guarded");
+                    match env.dial.handovers.take(&key).await {
+                        Some(next) => {
+                            refer.accept().await;
+                            return Talk::Transferred { next, transferor_left: false };
+                        }
+                        None => refer.refuse(481, "no bridged call matches Replaces").await,
+                    }
                 }
                 Some(OutboundEvent::Refer(refer)) => {
                     if let Some(started) = start_transfer(refer, callee, transfer.is_some(), env).await {
@@ -140,6 +169,7 @@ async fn talk(
                     }
                 }
             }
+            Some(request) = handovers.requests.recv(), if transfer.is_none() => return Talk::HandedOver(request),
             event = leg.next_event() => match event {
                 Some(LegEvent::Confirmed) => {}
                 Some(LegEvent::Reinvite(reinvite)) => {
@@ -167,18 +197,17 @@ pub fn answer_reinvite(reinvite: Reinvite, ours: &LocalSdp) -> Direction {
 }
 
 /// Accepts a blind transfer (202, NOTIFY 100) and starts ringing its target; refuses what we
-/// cannot do (a second transfer at once, attended transfer, no target).
+/// cannot do (a second transfer at once, no target).
 async fn start_transfer<'a>(
     refer: Refer,
     callee: &OutboundLeg,
     busy: bool,
     env: &'a TransferEnv<'a>,
 ) -> Option<Transfer<'a>> {
-    let refusal = match (&refer.target, refer.replaces, busy) {
-        (_, _, true) => Some((491, "a transfer is already under way")),
-        (_, true, _) => Some((501, "attended transfer (Replaces) is not supported yet")),
-        (None, ..) => Some((400, "Refer-To names nobody")),
-        (Some(_), ..) => None,
+    let refusal = match (&refer.target, busy) {
+        (_, true) => Some((491, "a transfer is already under way")),
+        (None, _) => Some((400, "Refer-To names nobody")),
+        (Some(_), _) => None,
     };
     if let Some((code, why)) = refusal {
         refer.refuse(code, why).await;

@@ -43,6 +43,8 @@ pub struct DialEnv {
     pub dialer: Arc<Dialer>,
     /// Busy lamps: employees' phones show ringing while a leg rings them, busy while they talk.
     pub presence: Arc<Presence>,
+    /// Bridged calls, for attended transfers between them.
+    pub handovers: Arc<super::Handovers>,
     pub directory: Arc<dyn Directory>,
     /// A bridged call where neither party sent RTP for this long is dead and gets cleaned up.
     pub rtp_timeout: Duration,

@@ -209,10 +209,13 @@ impl InboundCall {
             codec: caller.media.codec,
             ptime: caller.media.ptime,
         };
-        let (exit, employee) = bridged::connect(&mut self.leg, &caller, winner, &env).await;
+        // The caller's phone may transfer this call's party into another call (attended).
+        let mut offer = self.dial_env.handovers.offer(self.leg.dialog_key());
+        let (exit, employee) = bridged::connect(&mut self.leg, &caller, winner, &env, &mut offer).await;
+        drop(offer);
         match exit {
             BridgeExit::CallerLeft => self.gone = true,
-            BridgeExit::CalleeLeft | BridgeExit::Dead => self.finish(UNAVAILABLE).await,
+            BridgeExit::CalleeLeft | BridgeExit::Dead | BridgeExit::HandedOver => self.finish(UNAVAILABLE).await,
         }
         Ok(DialOutcome::Answered {
             employee,

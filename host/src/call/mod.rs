@@ -5,12 +5,14 @@
 mod bridged;
 mod collect;
 pub mod fork;
+mod handover;
 mod inbound;
 pub mod number;
 pub mod record;
 pub mod script;
 
 pub use fork::{DialEnv, Directory, Reachable};
+pub use handover::Handovers;
 pub use inbound::{InboundCall, MediaEnv};
 pub use record::{CallRecord, Trace};
 

@@ -106,6 +106,16 @@ impl InboundLeg {
         let _ = self.dialog.ringing(None, None);
     }
 
+    /// This dialog as the caller's phone knows it (for a transfer that replaces it).
+    pub fn dialog_key(&self) -> DialogKey {
+        let id = self.dialog.id();
+        DialogKey {
+            call_id: id.call_id,
+            local_tag: id.local_tag,
+            remote_tag: id.remote_tag,
+        }
+    }
+
     /// 183 Session Progress with our SDP: the caller hears early media before the answer.
     pub fn early_media(&self, sdp: String) {
         let headers = vec![Header::ContentType("application/sdp".into())];
@@ -183,13 +193,22 @@ impl Reinvite {
     }
 }
 
+/// Which dialog a party means, by Call-ID and tags: ours (local) and theirs (remote).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DialogKey {
+    pub call_id: String,
+    pub local_tag: String,
+    pub remote_tag: String,
+}
+
 /// A REFER (RFC 3515) waiting for our answer: a request to transfer the call.
 #[derive(Debug)]
 pub struct Refer {
     /// The user part of Refer-To (an extension, a login or a number).
     pub target: Option<String>,
-    /// Refer-To carries `Replaces` (attended transfer).
-    pub replaces: bool,
+    /// Attended transfer (RFC 3891): the transferor's other call, to be replaced by this one.
+    /// As the transferor sees that dialog, its `to-tag` is our tag and `from-tag` its own.
+    pub replaces: Option<DialogKey>,
     handle: TransactionHandle,
 }
 
@@ -205,7 +224,7 @@ impl Refer {
             .and_then(|(_, rest)| rest.split(['@', ';', '>', '?']).next())
             .filter(|user| !user.is_empty())
             .map(str::to_string);
-        let replaces = refer_to.is_some_and(|v| v.to_ascii_lowercase().contains("replaces"));
+        let replaces = refer_to.as_deref().and_then(replaces_of);
         Refer {
             target,
             replaces,
@@ -223,6 +242,56 @@ impl Refer {
         let headers = vec![super::auth::warning(why)];
         let _ = self.handle.respond(StatusCode::from(code), Some(headers), None).await;
     }
+}
+
+/// The dialog named by the `Replaces` header embedded in a Refer-To URI (RFC 3891 §6.1, the
+/// header escaped as a URI parameter: `?Replaces=callid%3Bto-tag%3DX%3Bfrom-tag%3DY`).
+fn replaces_of(refer_to: &str) -> Option<DialogKey> {
+    let query = refer_to.split_once('?')?.1.trim_end_matches('>');
+    let value = query
+        .split('&')
+        .find_map(|h| {
+            h.split_once('=')
+                .filter(|(name, _)| name.eq_ignore_ascii_case("replaces"))
+        })?
+        .1;
+    let value = percent_decode(value);
+    let mut parts = value.split(';');
+    let call_id = parts.next()?.trim().to_string();
+    let (mut local_tag, mut remote_tag) = (None, None);
+    for part in parts {
+        match part.trim().split_once('=') {
+            Some((name, tag)) if name.eq_ignore_ascii_case("to-tag") => local_tag = Some(tag.to_string()),
+            Some((name, tag)) if name.eq_ignore_ascii_case("from-tag") => remote_tag = Some(tag.to_string()),
+            _ => {}
+        }
+    }
+    Some(DialogKey {
+        call_id,
+        local_tag: local_tag?,
+        remote_tag: remote_tag?,
+    })
+}
+
+/// `%XX` escapes decoded (anything malformed is kept as it is).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Turns an in-dialog request into an event, answering on the spot the ones nobody above
@@ -273,5 +342,25 @@ pub(super) async fn send_reinvite(dialog: InviteDialog, sdp: String) -> Option<u
             tracing::debug!(error = %e, "re-INVITE failed");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_in_a_refer_to_names_the_dialog() {
+        let refer_to = "<sip:102@192.0.2.10?Replaces=a2%40host%3Bto-tag%3Dour7%3Bfrom-tag%3Dtheirs9>";
+        assert_eq!(
+            replaces_of(refer_to),
+            Some(DialogKey {
+                call_id: "a2@host".into(),
+                local_tag: "our7".into(),
+                remote_tag: "theirs9".into(),
+            })
+        );
+        assert_eq!(replaces_of("<sip:102@192.0.2.10>"), None);
+        assert_eq!(replaces_of("<sip:102@h?Replaces=only-a-call-id>"), None);
     }
 }

@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use auth::Authenticator;
 pub use blf::{LineUse, Presence};
-pub use leg::{InboundLeg, LegEvent, Refer, Reinvite};
+pub use leg::{DialogKey, InboundLeg, LegEvent, Refer, Reinvite};
 pub use outbound::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, OutboundLeg, TrunkLogin};
 pub use registrar::{Binding, Location, Registrar};
 

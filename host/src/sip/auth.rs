@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use rsipstack::sip::{Header, Request, StatusCode};
 
 use super::digest::{Credentials, NonceCheck, Nonces};
-use super::registrar::Location;
+use super::location::Location;
 
 /// Failed authentications from one address before it is refused for a while.
 const MAX_FAILURES: u32 = 5;

@@ -14,7 +14,7 @@ use rsipstack::transaction::{Transaction, make_tag};
 use rsipstack::transport::SipAddr;
 use tokio_util::sync::CancellationToken;
 
-use super::registrar::{Binding, Location};
+use super::location::{Binding, Location};
 
 /// Pings every live binding each `every` until `cancel`.
 pub(super) async fn run(

@@ -10,6 +10,7 @@ pub mod digest;
 pub mod guard;
 mod keepalive;
 mod leg;
+mod location;
 mod outbound;
 pub mod registrar;
 mod socket;
@@ -32,8 +33,9 @@ use tokio_util::sync::CancellationToken;
 pub use auth::Authenticator;
 pub use blf::{LineUse, Presence};
 pub use leg::{DialogKey, InboundLeg, LegEvent, Refer, Reinvite};
+pub use location::{Binding, Location};
 pub use outbound::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, OutboundLeg, TrunkLogin};
-pub use registrar::{Binding, Location, Registrar};
+pub use registrar::Registrar;
 
 use auth::Challenge;
 

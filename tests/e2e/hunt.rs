@@ -588,6 +588,23 @@ async fn attended_transfer_replaces_the_transferor_with_the_colleague() {
     );
 }
 
+/// A phone that rings and answers in the same instant (as baresip on auto-answer does): its
+/// 180 may reach the fork after the 2xx, and must not be taken for the end of the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_answering_at_once_stays_bridged() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    server.assign(NUMBER, "hunt", json!({ "members": ["alice"] })).await;
+    for _ in 0..3 {
+        let a = alice.expect(&server, Phone::Answers { after_ms: 0 });
+        phones_listening().await;
+        let caller_rtp = RtpPeer::bind().await;
+        let run = sipp::call(server.sip, sipp::caller_hangs_up(300), NUMBER, caller_rtp.port()).await;
+        assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+        finished(&server, "alice", a).await;
+    }
+}
+
 /// Phones registered before a restart still receive calls after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registered_phones_still_ring_after_a_restart() {

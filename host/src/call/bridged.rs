@@ -145,6 +145,8 @@ async fn talk(
                         transfer = Some(started);
                     }
                 }
+                // Stale news of the call's set-up (a 180 that lost the race with the 2xx).
+                Some(OutboundEvent::Ringing { .. } | OutboundEvent::Answered { .. }) => {}
                 event if transfer.is_some() => {
                     // The usual blind transfer: the transferor hangs up once it is accepted.
                     tracing::info!(?event, "the transferring party left");

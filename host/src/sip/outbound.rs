@@ -175,27 +175,12 @@ async fn report(
     let (mut finished, mut answered, mut states_open) = (false, false, true);
     loop {
         tokio::select! {
-            outcome = &mut result, if !finished => {
-                finished = true;
-                let event = match outcome {
-                    Ok(Ok((_, Some(resp)))) if resp.status_code.kind() == StatusCodeKind::Successful => {
-                        answered = true;
-                        OutboundEvent::Answered { sdp: resp.body.clone() }
-                    }
-                    Ok(Ok((_, Some(resp)))) => OutboundEvent::Failed { code: resp.status_code.code() },
-                    Ok(Ok((_, None))) => OutboundEvent::Failed { code: 408 },
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "outbound INVITE failed");
-                        OutboundEvent::Failed { code: failure_code(&e) }
-                    }
-                    Err(_) => OutboundEvent::Failed { code: 500 },
-                };
-                if events.send(event).is_err() || !answered {
-                    return;
-                }
-            }
+            // States first: a 180 queued before the 2xx must be reported before it.
+            biased;
             state = states.recv(), if states_open => match state {
-                Some(DialogState::Early(_, resp)) => {
+                // A provisional can reach us after the 2xx's outcome (two channels): once
+                // answered it is stale.
+                Some(DialogState::Early(_, resp)) if !answered => {
                     let sdp = (!resp.body.is_empty()).then(|| resp.body.clone());
                     let _ = events.send(OutboundEvent::Ringing { code: resp.status_code.code(), sdp });
                 }
@@ -219,6 +204,25 @@ async fn report(
                 // The INVITE's result is still to come.
                 None => states_open = false,
             },
+            outcome = &mut result, if !finished => {
+                finished = true;
+                let event = match outcome {
+                    Ok(Ok((_, Some(resp)))) if resp.status_code.kind() == StatusCodeKind::Successful => {
+                        answered = true;
+                        OutboundEvent::Answered { sdp: resp.body.clone() }
+                    }
+                    Ok(Ok((_, Some(resp)))) => OutboundEvent::Failed { code: resp.status_code.code() },
+                    Ok(Ok((_, None))) => OutboundEvent::Failed { code: 408 },
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "outbound INVITE failed");
+                        OutboundEvent::Failed { code: failure_code(&e) }
+                    }
+                    Err(_) => OutboundEvent::Failed { code: 500 },
+                };
+                if events.send(event).is_err() || !answered {
+                    return;
+                }
+            }
         }
     }
 }

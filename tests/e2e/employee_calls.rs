@@ -142,3 +142,27 @@ async fn the_exchange_registers_with_its_carrier_and_answers_its_challenges() {
     assert!(run.success, "alice: {}\nserver log:\n{}", run.output, server.log());
     finished(&server, "carrier", answers).await;
 }
+
+/// An employee who placed a call transfers the other party to a colleague (blind REFER from the
+/// caller's side): the two talk on without her, and she is released once the colleague answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_caller_transfers_the_call_to_a_colleague() {
+    let server = Server::start().await;
+    let _alice = Desk::register(&server, "alice", "101").await;
+    let bob = Desk::register(&server, "bob", "102").await;
+    let carol = Desk::register(&server, "carol", "103").await;
+    let bob_answers = bob.expect(&server, Phone::Answers { after_ms: 200 });
+    let carol_answers = carol.expect(
+        &server,
+        Phone::AnswersThenHangsUp {
+            after_ms: 200,
+            hold_ms: 1000,
+        },
+    );
+    phones_listening().await;
+    let run = alice_calls(&server, "102", PASSWORD, Then::TransfersTo("103")).await;
+    assert!(run.success, "alice: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "carol", carol_answers).await;
+    finished(&server, "bob", bob_answers).await;
+    assert!(bob.event("BYE").is_some(), "carol's hang-up reached bob");
+}

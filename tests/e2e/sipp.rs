@@ -234,6 +234,9 @@ pub enum Then {
     /// Answered; notes the dialog (DIALOG2 <call-id> <own tag> <exchange's tag>) and waits for
     /// the exchange's BYE.
     WaitsForBye,
+    /// Answered; transfers the other party to `to` (blind REFER), expects 202, NOTIFY 100 and
+    /// NOTIFY 200, then the exchange's BYE.
+    TransfersTo(&'static str),
 }
 
 /// An employee's phone calling `[service]` as `login`: the INVITE is challenged (407), the
@@ -260,6 +263,37 @@ pub fn employee_calls(login: &str, then: Then) -> String {
                 "<nop><action>{}</action></nop>\n<recv request=\"BYE\"/>\n{OK_TO_LAST_REQUEST}",
                 note("DIALOG2", "[call_id] [pid]SIPpTag00[call_number] [$to_tag]")
             );
+        }
+        Then::TransfersTo(to) => {
+            body += &answered(login, 2);
+            body += &format!(
+                r#"<pause milliseconds="300"/>
+<send retrans="500"><![CDATA[
+REFER [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: "Caller" <sip:{login}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 3 REFER
+Contact: <sip:{login}@[local_ip]:[local_port]>
+Refer-To: <sip:{to}@[remote_ip]:[remote_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="202"/>
+"#
+            );
+            for status in ["100", "200"] {
+                body += &format!(
+                    r#"<recv request="NOTIFY">
+<action><ereg regexp="SIP/2.0 {status}" search_in="body" check_it="true" assign_to="frag_{status}"/>
+<log message="[$frag_{status}]"/></action>
+</recv>
+{OK_TO_LAST_REQUEST}"#
+                );
+            }
+            body += &format!("<recv request=\"BYE\"/>\n{OK_TO_LAST_REQUEST}");
         }
         Then::Refused(status) => {
             body += &format!("{MAY_TRY}<recv response=\"180\" optional=\"true\"/>\n<recv response=\"{status}\"/>\n");

@@ -26,6 +26,8 @@ pub enum BridgeExit {
     Dead,
     /// Another call took the answering party over (attended transfer): this one is done.
     HandedOver,
+    /// The caller transferred the answering party to someone else and is to be hung up.
+    CallerTransferred,
 }
 
 /// What a transfer needs to place the new leg.
@@ -56,6 +58,16 @@ pub async fn connect(
     loop {
         match talk(leg, caller, &to_caller, &mut current, env, handovers).await {
             Talk::Ended(exit) => return (exit, current.employee),
+            Talk::CallerTransferred { next, transferor_left } => {
+                tracing::info!(to = ?next.employee, "the caller transferred the call");
+                let employee = current.employee.clone();
+                tokio::spawn(pair(current, next, env.dial.rtp_timeout));
+                if transferor_left {
+                    return (BridgeExit::CallerLeft, employee);
+                }
+                leg.notify_transfer(200, "OK", true).await;
+                return (BridgeExit::CallerTransferred, employee);
+            }
             Talk::HandedOver(request) => {
                 let employee = current.employee.clone();
                 tracing::info!(?employee, "the answering party is handed over to another call");
@@ -77,6 +89,11 @@ pub async fn connect(
 
 enum Talk {
     Ended(BridgeExit),
+    /// The caller transferred the answering party to `next`; the two talk on without it.
+    CallerTransferred {
+        next: Winner,
+        transferor_left: bool,
+    },
     /// Another call asked for the answering party.
     HandedOver(HandoverRequest),
     Transferred {
@@ -113,7 +130,9 @@ async fn talk(
     };
     let mut relay = std::pin::pin!(bridge::relay(caller, callee_media, env.dial.rtp_timeout));
     let mut transfer: Option<Transfer<'_>> = None;
-    let mut callee_gone = false;
+    // Who asked for the transfer under way (the caller, or the answering party), and whether
+    // that party already left (blind transfer: it hangs up once the REFER is accepted).
+    let (mut by_caller, mut callee_gone, mut caller_gone) = (false, false, false);
     loop {
         tokio::select! {
             BridgeEnd::Silent = &mut relay => {
@@ -141,13 +160,15 @@ async fn talk(
                     }
                 }
                 Some(OutboundEvent::Refer(refer)) => {
-                    if let Some(started) = start_transfer(refer, callee, transfer.is_some(), env).await {
+                    let trying = callee.notify_transfer(100, "Trying", false);
+                    if let Some(started) = start_transfer(refer, trying, transfer.is_some(), env).await {
                         transfer = Some(started);
+                        by_caller = false;
                     }
                 }
                 // Stale news of the call's set-up (a 180 that lost the race with the 2xx).
                 Some(OutboundEvent::Ringing { .. } | OutboundEvent::Answered { .. }) => {}
-                event if transfer.is_some() => {
+                event if transfer.is_some() && !by_caller => {
                     // The usual blind transfer: the transferor hangs up once it is accepted.
                     tracing::info!(?event, "the transferring party left");
                     callee_gone = true;
@@ -160,23 +181,48 @@ async fn talk(
             outcome = async { transfer.as_mut().expect("guarded").await }, if transfer.is_some() => {
                 transfer = None;
                 match outcome {
+                    Ok(next) if by_caller => return Talk::CallerTransferred { next, transferor_left: caller_gone },
                     Ok(next) => return Talk::Transferred { next, transferor_left: callee_gone },
                     Err(failed) => {
                         tracing::info!(?failed, "transfer failed");
-                        if callee_gone {
-                            return Talk::Ended(BridgeExit::CalleeLeft);
-                        }
                         let (code, reason) = sipfrag_of(&failed);
-                        tokio::spawn(callee.notify_transfer(code, reason, true));
+                        match (by_caller, caller_gone, callee_gone) {
+                            (true, true, _) => {
+                                callee.hangup().await;
+                                return Talk::Ended(BridgeExit::CallerLeft);
+                            }
+                            (true, false, _) => {
+                                tokio::spawn(leg.notify_transfer(code, reason, true));
+                            }
+                            (false, _, true) => return Talk::Ended(BridgeExit::CalleeLeft),
+                            (false, _, false) => {
+                                tokio::spawn(callee.notify_transfer(code, reason, true));
+                            }
+                        }
                     }
                 }
             }
             Some(request) = handovers.requests.recv(), if transfer.is_none() => return Talk::HandedOver(request),
-            event = leg.next_event() => match event {
+            event = leg.next_event(), if !caller_gone => match event {
                 Some(LegEvent::Confirmed) => {}
                 Some(LegEvent::Reinvite(reinvite)) => {
                     let offered = answer_reinvite(reinvite, to_caller);
                     tokio::spawn(callee.reinvite(to_callee.describe(offered)));
+                }
+                // The caller (an employee who placed the call) hands the other party on.
+                Some(LegEvent::Refer(refer)) if refer.replaces.is_some() => {
+                    refer.refuse(501, "attended transfer is taken from the answering party only").await;
+                }
+                Some(LegEvent::Refer(refer)) => {
+                    let trying = leg.notify_transfer(100, "Trying", false);
+                    if let Some(started) = start_transfer(refer, trying, transfer.is_some(), env).await {
+                        transfer = Some(started);
+                        by_caller = true;
+                    }
+                }
+                other if transfer.is_some() && by_caller => {
+                    tracing::info!(?other, "the transferring caller left");
+                    caller_gone = true;
                 }
                 other => {
                     tracing::info!(?other, "the caller hung up");
@@ -185,6 +231,65 @@ async fn talk(
                     return Talk::Ended(BridgeExit::CallerLeft);
                 }
             },
+        }
+    }
+}
+
+/// After the caller transferred the answering party away: that party and the transfer target
+/// talk on through the relay, without the caller, until either hangs up or the media dies.
+async fn pair(a: Winner, b: Winner, timeout: Duration) {
+    let (
+        Winner {
+            leg: mut leg_a,
+            media: media_a,
+            ..
+        },
+        Winner {
+            leg: mut leg_b,
+            media: media_b,
+            ..
+        },
+    ) = (a, b);
+    let (Ok(to_a), Ok(to_b)) = (media_a.local_sdp(), media_b.local_sdp()) else {
+        leg_a.hangup().await;
+        leg_b.hangup().await;
+        return;
+    };
+    let mut relay = std::pin::pin!(bridge::relay(&media_a, &media_b, timeout));
+    loop {
+        tokio::select! {
+            BridgeEnd::Silent = &mut relay => {
+                leg_a.hangup().await;
+                leg_b.hangup().await;
+                return;
+            }
+            event = leg_a.next_event() => if !pass_on(event, &to_a, &mut leg_b, &to_b).await {
+                return;
+            },
+            event = leg_b.next_event() => if !pass_on(event, &to_b, &mut leg_a, &to_a).await {
+                return;
+            },
+        }
+    }
+}
+
+/// One party's event in a pair: hold passed on to the other party, a second transfer refused;
+/// `false` when the party is gone (and the other has been hung up).
+async fn pass_on(event: Option<OutboundEvent>, ours: &LocalSdp, other: &mut OutboundLeg, theirs: &LocalSdp) -> bool {
+    match event {
+        Some(OutboundEvent::Reinvite(reinvite)) => {
+            let offered = answer_reinvite(reinvite, ours);
+            tokio::spawn(other.reinvite(theirs.describe(offered)));
+            true
+        }
+        Some(OutboundEvent::Refer(refer)) => {
+            refer.refuse(403, "this call was transferred already").await;
+            true
+        }
+        Some(OutboundEvent::Ringing { .. } | OutboundEvent::Answered { .. }) => true,
+        _ => {
+            other.hangup().await;
+            false
         }
     }
 }
@@ -202,7 +307,7 @@ pub fn answer_reinvite(reinvite: Reinvite, ours: &LocalSdp) -> Direction {
 /// cannot do (a second transfer at once, no target).
 async fn start_transfer<'a>(
     refer: Refer,
-    callee: &OutboundLeg,
+    trying: impl Future<Output = ()> + Send + 'static,
     busy: bool,
     env: &'a TransferEnv<'a>,
 ) -> Option<Transfer<'a>> {
@@ -220,7 +325,6 @@ async fn start_transfer<'a>(
     refer.accept().await;
     // The first NOTIFY (RFC 3515 §2.4.4) follows the 202, which the handle above only queued:
     // give the transaction a moment so that strict peers see them in order.
-    let trying = callee.notify_transfer(100, "Trying", false);
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(50)).await;
         trying.await;

@@ -74,7 +74,7 @@ impl InboundCall {
     fn over(&mut self) -> bool {
         while let Some(event) = self.leg.poll_event() {
             // After our own BYE or final response, the dialog's end is ours, not the caller's.
-            if !matches!(event, LegEvent::Confirmed | LegEvent::Reinvite(_)) && !self.ended {
+            if !matches!(event, LegEvent::Confirmed | LegEvent::Reinvite(_) | LegEvent::Refer(_)) && !self.ended {
                 tracing::info!(?event, "caller left");
                 self.gone = true;
             }
@@ -215,7 +215,9 @@ impl InboundCall {
         drop(offer);
         match exit {
             BridgeExit::CallerLeft => self.gone = true,
-            BridgeExit::CalleeLeft | BridgeExit::Dead | BridgeExit::HandedOver => self.finish(UNAVAILABLE).await,
+            BridgeExit::CalleeLeft | BridgeExit::Dead | BridgeExit::HandedOver | BridgeExit::CallerTransferred => {
+                self.finish(UNAVAILABLE).await
+            }
         }
         Ok(DialOutcome::Answered {
             employee,
@@ -247,6 +249,7 @@ impl InboundCall {
                     Some(LegEvent::Reinvite(reinvite)) => {
                         answer_reinvite(reinvite, ours);
                     }
+                    Some(LegEvent::Refer(refer)) => no_transfer_yet(refer),
                     other => {
                         tracing::info!(?other, "caller left");
                         *gone = true;
@@ -406,6 +409,11 @@ impl DigitSource for InboundCall {
 
 /// Early media may pause (an announcement, then silence) without ending anything.
 const EARLY_MEDIA_SILENCE: Duration = Duration::from_secs(3600);
+
+/// A REFER before anyone is bridged has nobody to transfer.
+fn no_transfer_yet(refer: crate::sip::Refer) {
+    tokio::spawn(refer.refuse(403, "nobody is connected to transfer yet"));
+}
 
 /// What the caller hears while a dial rings.
 struct Ringing {

@@ -15,6 +15,8 @@ use rsipstack::transaction::Transaction;
 pub enum LegEvent {
     /// The caller sent a re-INVITE or UPDATE with SDP (hold, resume, a media change).
     Reinvite(Reinvite),
+    /// The caller asks us to transfer the other party (REFER, RFC 3515).
+    Refer(Refer),
     /// The caller ACKed our 200 OK.
     Confirmed,
     /// The caller gave up before we answered (CANCEL).
@@ -140,6 +142,16 @@ impl InboundLeg {
     /// status code, or `None` when it did not answer.
     pub fn reinvite(&self, sdp: String) -> impl std::future::Future<Output = Option<u16>> + Send + 'static {
         send_reinvite(self.dialog.clone(), sdp)
+    }
+
+    /// Tells the caller how the transfer it asked for goes (RFC 3515 NOTIFY with sipfrag).
+    pub fn notify_transfer(
+        &self,
+        status: u16,
+        reason: &str,
+        done: bool,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        notify_transfer(self.dialog.clone(), status, reason, done)
     }
 
     /// BYE to the caller (after answer).
@@ -319,6 +331,7 @@ fn leg_event(state: DialogState) -> Option<LegEvent> {
         DialogState::Updated(_, req, handle) | DialogState::Options(_, req, handle) => {
             LegEvent::Reinvite(in_dialog_request(&req, handle)?)
         }
+        DialogState::Refer(_, req, handle) => LegEvent::Refer(Refer::new(&req, handle)),
         DialogState::Confirmed(..) => LegEvent::Confirmed,
         DialogState::Terminated(_, TerminatedReason::UacCancel) => LegEvent::Cancelled,
         DialogState::Terminated(_, TerminatedReason::UacBye) => LegEvent::HungUp,
@@ -341,6 +354,32 @@ pub(super) async fn send_reinvite(dialog: InviteDialog, sdp: String) -> Option<u
         Err(e) => {
             tracing::debug!(error = %e, "re-INVITE failed");
             None
+        }
+    }
+}
+
+/// A NOTIFY in the implicit subscription of a REFER (RFC 3515 §2.4.5): the status line of the
+/// new call as `message/sipfrag`; `done` ends the subscription.
+pub(super) fn notify_transfer(
+    dialog: InviteDialog,
+    status: u16,
+    reason: &str,
+    done: bool,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let state = if done {
+        "terminated;reason=noresource"
+    } else {
+        "active;expires=60"
+    };
+    let headers = vec![
+        Header::Event("refer".into()),
+        Header::SubscriptionState(state.into()),
+        Header::ContentType("message/sipfrag".into()),
+    ];
+    let body = format!("SIP/2.0 {status} {reason}").into_bytes();
+    async move {
+        if let Err(e) = dialog.notify(Some(headers), Some(body)).await {
+            tracing::debug!(error = %e, "transfer NOTIFY failed");
         }
     }
 }

@@ -281,23 +281,7 @@ impl OutboundLeg {
     /// Tells the party that asked for a transfer how it goes (RFC 3515 §2.4.5): a NOTIFY with
     /// the status line of the new call as `message/sipfrag`; `done` ends the subscription.
     pub fn notify_transfer(&self, status: u16, reason: &str, done: bool) -> impl Future<Output = ()> + Send + 'static {
-        let dialog = self.dialog.clone();
-        let state = if done {
-            "terminated;reason=noresource"
-        } else {
-            "active;expires=60"
-        };
-        let headers = vec![
-            Header::Event("refer".into()),
-            Header::SubscriptionState(state.into()),
-            Header::ContentType("message/sipfrag".into()),
-        ];
-        let body = format!("SIP/2.0 {status} {reason}").into_bytes();
-        async move {
-            if let Err(e) = dialog.notify(Some(headers), Some(body)).await {
-                tracing::debug!(error = %e, "transfer NOTIFY failed");
-            }
-        }
+        super::leg::notify_transfer(self.dialog.clone(), status, reason, done)
     }
 
     /// Ends an answered leg with a BYE (or cancels one still ringing).

@@ -150,3 +150,26 @@ async fn caller_bye_ends_the_call_and_the_pending_verb_returns_hangup() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(peer.received().len(), heard, "RTP continued after BYE");
 }
+
+/// Desk phones set to send DTMF as SIP INFO reach the menu too: the digit interrupts the
+/// greeting and chooses the route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digit_sent_as_sip_info_chooses_from_the_menu() {
+    let server = Server::start().await;
+    let settings = serde_json::json!({ "options": { "2": { "hangup": "all-busy" } } });
+    server.assign("+15550100100", "ivr", settings).await;
+    let peer = RtpPeer::bind().await;
+    let run = sipp::call(
+        server.sip,
+        sipp::caller_sends_info_digit(1000, '2'),
+        "+15550100100",
+        peer.port(),
+    )
+    .await;
+    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    let events = trace(&server.call_record("+15550100100").await);
+    assert!(
+        events.iter().any(|e| e.starts_with("collect") && e.ends_with("→ 2")),
+        "{events:#?}"
+    );
+}

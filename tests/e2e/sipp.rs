@@ -112,20 +112,26 @@ Content-Length: 0
 
 /// `caller` hangs up after `hold_ms` with a BYE of CSeq `cseq`.
 fn hangs_up(caller: &str, cseq: u32, hold_ms: u64) -> String {
+    format!("<pause milliseconds=\"{hold_ms}\"/>\n")
+        + &in_dialog(caller, cseq, "BYE", "", "")
+        + "<recv response=\"200\"/>\n"
+}
+
+/// A request of `caller` within the answered call's dialog, retransmitted until answered;
+/// `headers` end with a newline each.
+fn in_dialog(caller: &str, cseq: u32, method: &str, headers: &str, body: &str) -> String {
     format!(
-        r#"<pause milliseconds="{hold_ms}"/>
-<send retrans="500"><![CDATA[
-BYE [next_url] SIP/2.0
+        r#"<send retrans="500"><![CDATA[
+{method} [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
 From: "Caller" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
 To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
 Call-ID: [call_id]
-CSeq: {cseq} BYE
-Max-Forwards: 70
-Content-Length: 0
+CSeq: {cseq} {method}
+{headers}Max-Forwards: 70
+Content-Length: [len]
 
-]]></send>
-<recv response="200"/>
+{body}]]></send>
 "#
     )
 }
@@ -150,37 +156,23 @@ pub fn caller_hangs_up(hold_ms: u64) -> String {
 /// it (`a=sendrecv`), then hangs up.
 pub fn caller_holds_and_resumes() -> String {
     let reinvite = |cseq: u32, direction: &str, answer: &str| {
-        format!(
-            r#"<pause milliseconds="500"/>
-<send retrans="500"><![CDATA[
-INVITE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-From: "Caller" <sip:{CALLER}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: {cseq} INVITE
-Contact: <sip:{CALLER}@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=caller 53655765 {cseq} IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [rtp_port] RTP/AVP 8 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-a={direction}
-]]></send>
-<recv response="100" optional="true"/>
+        let sdp = format!(
+            "v=0\no=caller 53655765 {cseq} IN IP[local_ip_type] [local_ip]\ns=-\nc=IN IP[media_ip_type] [media_ip]\n\
+             t=0 0\nm=audio [rtp_port] RTP/AVP 8 101\na=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000\n\
+             a={direction}\n"
+        );
+        let headers = format!("Contact: <sip:{CALLER}@[local_ip]:[local_port]>\nContent-Type: application/sdp\n");
+        "<pause milliseconds=\"500\"/>\n".to_string()
+            + &in_dialog(CALLER, cseq, "INVITE", &headers, &sdp)
+            + &format!(
+                r#"<recv response="100" optional="true"/>
 <recv response="200">
 <action><ereg regexp="a={answer}" search_in="body" check_it="true" assign_to="answer_{cseq}"/>
 <log message="[$answer_{cseq}]"/></action>
 </recv>
 "#
-        ) + &ack(CALLER, cseq)
+            )
+            + &ack(CALLER, cseq)
     };
     let body = invite()
         + &answered(CALLER, 1)
@@ -199,6 +191,22 @@ pub fn caller_hears_early_media(hold_ms: u64) -> String {
         + &answered(CALLER, 1)
         + &hangs_up(CALLER, 2, hold_ms);
     scenario("caller hears early media", &body)
+}
+
+/// Answered; after `after_ms` sends `digit` as SIP INFO (`application/dtmf-relay`), then waits
+/// for the exchange's BYE.
+pub fn caller_sends_info_digit(after_ms: u64, digit: char) -> String {
+    let info = format!("<pause milliseconds=\"{after_ms}\"/>\n")
+        + &in_dialog(
+            CALLER,
+            2,
+            "INFO",
+            "Content-Type: application/dtmf-relay\n",
+            &format!("Signal={digit}\nDuration=160\n"),
+        )
+        + "<recv response=\"200\"/>\n";
+    let body = invite() + &answered(CALLER, 1) + &info + "<recv request=\"BYE\"/>\n" + OK_TO_LAST_REQUEST;
+    scenario("caller sends a SIP INFO digit", &body)
 }
 
 /// Gives up before an answer: CANCEL after `after_ms`, expects 200 (CANCEL) and 487 (INVITE).
@@ -266,24 +274,12 @@ pub fn employee_calls(login: &str, then: Then) -> String {
         }
         Then::TransfersTo(to) => {
             body += &answered(login, 2);
-            body += &format!(
-                r#"<pause milliseconds="300"/>
-<send retrans="500"><![CDATA[
-REFER [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-From: "Caller" <sip:{login}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 3 REFER
-Contact: <sip:{login}@[local_ip]:[local_port]>
-Refer-To: <sip:{to}@[remote_ip]:[remote_port]>
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-<recv response="202"/>
-"#
+            let headers = format!(
+                "Contact: <sip:{login}@[local_ip]:[local_port]>\nRefer-To: <sip:{to}@[remote_ip]:[remote_port]>\n"
             );
+            body += "<pause milliseconds=\"300\"/>\n";
+            body += &in_dialog(login, 3, "REFER", &headers, "");
+            body += "<recv response=\"202\"/>\n";
             for status in ["100", "200"] {
                 body += &format!(
                     r#"<recv request="NOTIFY">

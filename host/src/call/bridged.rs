@@ -209,6 +209,8 @@ async fn talk(
                     let offered = answer_reinvite(reinvite, to_caller);
                     tokio::spawn(callee.reinvite(to_callee.describe(offered)));
                 }
+                // Digits signalled with SIP INFO are not passed on (RTP events are relayed).
+                Some(LegEvent::Digit(_)) => {}
                 // The caller (an employee who placed the call) hands the other party on.
                 Some(LegEvent::Refer(refer)) if refer.replaces.is_some() => {
                     refer.refuse(501, "attended transfer is taken from the answering party only").await;

@@ -74,7 +74,11 @@ impl InboundCall {
     fn over(&mut self) -> bool {
         while let Some(event) = self.leg.poll_event() {
             // After our own BYE or final response, the dialog's end is ours, not the caller's.
-            if !matches!(event, LegEvent::Confirmed | LegEvent::Reinvite(_) | LegEvent::Refer(_)) && !self.ended {
+            let caller_spoke = matches!(
+                event,
+                LegEvent::Confirmed | LegEvent::Reinvite(_) | LegEvent::Refer(_) | LegEvent::Digit(_)
+            );
+            if !caller_spoke && !self.ended {
                 tracing::info!(?event, "caller left");
                 self.gone = true;
             }
@@ -237,7 +241,7 @@ impl InboundCall {
     async fn until_hangup<T>(
         leg: &mut InboundLeg,
         gone: &mut bool,
-        ours: &LocalSdp,
+        (ours, digits): &SessionHandles,
         work: impl Future<Output = T>,
     ) -> Result<T, CallError> {
         tokio::pin!(work);
@@ -250,6 +254,10 @@ impl InboundCall {
                         answer_reinvite(reinvite, ours);
                     }
                     Some(LegEvent::Refer(refer)) => no_transfer_yet(refer),
+                    // A SIP INFO digit joins the RTP ones the verb is waiting for.
+                    Some(LegEvent::Digit(digit)) => {
+                        let _ = digits.send(digit);
+                    }
                     other => {
                         tracing::info!(?other, "caller left");
                         *gone = true;
@@ -425,11 +433,16 @@ struct Ringing {
     ringback: Option<crate::media::Prompt>,
 }
 
-/// The media session of an answered call, and our side of its SDP.
-fn session(media: &mut Option<MediaSession>) -> Result<(&mut MediaSession, LocalSdp), CallError> {
+/// What `until_hangup` needs of the media session while a verb holds it: our SDP (to answer
+/// re-INVITEs) and the digit channel (for SIP INFO digits).
+type SessionHandles = (LocalSdp, tokio::sync::mpsc::UnboundedSender<char>);
+
+/// The media session of an answered call, and the handles `until_hangup` needs.
+fn session(media: &mut Option<MediaSession>) -> Result<(&mut MediaSession, SessionHandles), CallError> {
     let media = media
         .as_mut()
         .ok_or_else(|| CallError::Failed("the call is not answered".into()))?;
     let ours = media.local_sdp().map_err(|e| CallError::Failed(e.to_string()))?;
-    Ok((media, ours))
+    let digits = media.digit_injector();
+    Ok((media, (ours, digits)))
 }

@@ -74,6 +74,8 @@ pub struct MediaSession {
     session_id: u64,
     sender: RtpSender,
     digits: mpsc::UnboundedReceiver<char>,
+    /// Feeds `digits`: the RTP receiver's, and digits signalled otherwise (SIP INFO).
+    digit_tx: mpsc::UnboundedSender<char>,
     receiver: JoinHandle<()>,
 }
 
@@ -81,7 +83,7 @@ impl MediaSession {
     pub fn start(socket: UdpSocket, offer: MediaOffer, session_id: u64) -> Self {
         let socket = Arc::new(socket);
         let (digit_tx, digits) = mpsc::unbounded_channel();
-        let receiver = tokio::spawn(receive_loop(socket.clone(), offer.telephone_event, digit_tx));
+        let receiver = tokio::spawn(receive_loop(socket.clone(), offer.telephone_event, digit_tx.clone()));
         let sender = RtpSender::new(rand::random(), rand::random(), rand::random());
         MediaSession {
             socket,
@@ -89,6 +91,7 @@ impl MediaSession {
             session_id,
             sender,
             digits,
+            digit_tx,
             receiver,
         }
     }
@@ -148,6 +151,11 @@ impl MediaSession {
         PlayEnd::Finished
     }
 
+    /// Where digits that arrive outside RTP (SIP INFO) join the ones from RFC 4733 events.
+    pub fn digit_injector(&self) -> mpsc::UnboundedSender<char> {
+        self.digit_tx.clone()
+    }
+
     /// Stops listening for digits so that a relay can use the socket for a while (early media);
     /// [`MediaSession::resume`] listens again.
     pub fn suspend(&mut self) -> super::BridgeSide {
@@ -163,8 +171,7 @@ impl MediaSession {
         if !self.receiver.is_finished() {
             return;
         }
-        let (digit_tx, digits) = mpsc::unbounded_channel();
-        self.digits = digits;
+        let digit_tx = self.digit_tx.clone();
         self.receiver = tokio::spawn(receive_loop(self.socket.clone(), self.offer.telephone_event, digit_tx));
     }
 

@@ -17,6 +17,8 @@ pub enum LegEvent {
     Reinvite(Reinvite),
     /// The caller asks us to transfer the other party (REFER, RFC 3515).
     Refer(Refer),
+    /// A digit signalled with SIP INFO (`application/dtmf-relay` or `application/dtmf`).
+    Digit(char),
     /// The caller ACKed our 200 OK.
     Confirmed,
     /// The caller gave up before we answered (CANCEL).
@@ -332,6 +334,19 @@ fn leg_event(state: DialogState) -> Option<LegEvent> {
             LegEvent::Reinvite(in_dialog_request(&req, handle)?)
         }
         DialogState::Refer(_, req, handle) => LegEvent::Refer(Refer::new(&req, handle)),
+        DialogState::Info(_, req, handle) => {
+            let digit = info_digit(&req);
+            // RFC 6086 §4.2.2: a body we do not understand gets 415.
+            let status = if digit.is_some() {
+                StatusCode::OK
+            } else {
+                StatusCode::UnsupportedMediaType
+            };
+            tokio::spawn(async move {
+                let _ = handle.reply(status).await;
+            });
+            LegEvent::Digit(digit?)
+        }
         DialogState::Confirmed(..) => LegEvent::Confirmed,
         DialogState::Terminated(_, TerminatedReason::UacCancel) => LegEvent::Cancelled,
         DialogState::Terminated(_, TerminatedReason::UacBye) => LegEvent::HungUp,
@@ -355,6 +370,29 @@ pub(super) async fn send_reinvite(dialog: InviteDialog, sdp: String) -> Option<u
             tracing::debug!(error = %e, "re-INVITE failed");
             None
         }
+    }
+}
+
+/// The digit a SIP INFO carries: `application/dtmf-relay` (`Signal=5`, as Cisco and most desk
+/// phones send it) or `application/dtmf` (just `5`).
+fn info_digit(req: &rsipstack::sip::Request) -> Option<char> {
+    let content_type = req.headers.iter().find_map(|h| match h {
+        Header::ContentType(c) => Some(c.value().trim().to_ascii_lowercase()),
+        _ => None,
+    })?;
+    let body = std::str::from_utf8(&req.body).ok()?;
+    let signal = match content_type.split(';').next()?.trim() {
+        "application/dtmf-relay" => body.lines().find_map(|line| {
+            let (name, value) = line.split_once('=')?;
+            name.trim().eq_ignore_ascii_case("signal").then(|| value.trim())
+        })?,
+        "application/dtmf" => body.trim(),
+        _ => return None,
+    };
+    let mut chars = signal.chars();
+    match (chars.next()?.to_ascii_uppercase(), chars.next()) {
+        (d @ ('0'..='9' | '*' | '#' | 'A'..='D'), None) => Some(d),
+        _ => None,
     }
 }
 
@@ -387,6 +425,28 @@ pub(super) fn notify_transfer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn info(content_type: &str, body: &str) -> rsipstack::sip::Request {
+        let text = format!(
+            "INFO sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\n\
+             From: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>;tag=2\r\nCall-ID: c\r\n\
+             CSeq: 2 INFO\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        rsipstack::sip::Request::try_from(text.as_str()).unwrap()
+    }
+
+    #[test]
+    fn digits_in_sip_info() {
+        assert_eq!(
+            info_digit(&info("application/dtmf-relay", "Signal=5\r\nDuration=160\r\n")),
+            Some('5')
+        );
+        assert_eq!(info_digit(&info("application/dtmf-relay", "Signal= #\r\n")), Some('#'));
+        assert_eq!(info_digit(&info("application/dtmf", "7")), Some('7'));
+        assert_eq!(info_digit(&info("application/dtmf-relay", "Signal=17\r\n")), None);
+        assert_eq!(info_digit(&info("text/plain", "5")), None);
+    }
 
     #[test]
     fn replaces_in_a_refer_to_names_the_dialog() {

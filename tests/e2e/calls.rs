@@ -155,21 +155,45 @@ async fn caller_bye_ends_the_call_and_the_pending_verb_returns_hangup() {
 /// greeting and chooses the route.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_digit_sent_as_sip_info_chooses_from_the_menu() {
+    let server = menu_that_hangs_up_on_2().await;
+    let peer = RtpPeer::bind().await;
+    let info = sipp::caller_sends_info_digit(1000, '2');
+    let run = sipp::call(server.sip, info, "+15550100100", peer.port()).await;
+    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    menu_heard_2(&server).await;
+}
+
+/// An exchange whose +15550100100 menu plays all-busy and hangs up on 2.
+async fn menu_that_hangs_up_on_2() -> Server {
     let server = Server::start().await;
     let settings = serde_json::json!({ "options": { "2": { "hangup": "all-busy" } } });
     server.assign("+15550100100", "ivr", settings).await;
-    let peer = RtpPeer::bind().await;
-    let run = sipp::call(
-        server.sip,
-        sipp::caller_sends_info_digit(1000, '2'),
-        "+15550100100",
-        peer.port(),
-    )
-    .await;
-    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    server
+}
+
+async fn menu_heard_2(server: &Server) {
     let events = trace(&server.call_record("+15550100100").await);
     assert!(
         events.iter().any(|e| e.starts_with("collect") && e.ends_with("→ 2")),
         "{events:#?}"
     );
+}
+
+/// A caller whose phone offers no telephone-event presses 2 as a tone in the audio (in-band
+/// DTMF); the menu hears it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_band_digit_chooses_from_the_menu() {
+    let server = menu_that_hangs_up_on_2().await;
+    let peer = RtpPeer::bind().await;
+    let scenario = sipp::without_telephone_events(sipp::caller_waits_for_bye());
+    let caller = tokio::spawn(sipp::call(server.sip, scenario, "+15550100100", peer.port()));
+    let exchange_rtp = peer.first_packet_from(Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut audio = vec![0i16; 800];
+    audio.extend(switchboard::media::inband::tone('2', 120));
+    audio.extend(vec![0i16; 1600]);
+    peer.send_pcma(&audio, exchange_rtp).await;
+    let run = caller.await.unwrap();
+    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    menu_heard_2(&server).await;
 }

@@ -301,6 +301,21 @@ impl RtpPeer {
         }
     }
 
+    /// Sends 8 kHz audio to `to` as PCMA, 20 ms a packet, paced in real time.
+    pub async fn send_pcma(&self, samples: &[i16], to: SocketAddr) {
+        let mut interval = tokio::time::interval(Duration::from_millis(20));
+        let ssrc: u32 = 0x5eed;
+        for (i, frame) in samples.chunks(160).enumerate() {
+            interval.tick().await;
+            let mut packet = vec![0x80, 8];
+            packet.extend_from_slice(&(i as u16).to_be_bytes());
+            packet.extend_from_slice(&(i as u32 * 160).to_be_bytes());
+            packet.extend_from_slice(&ssrc.to_be_bytes());
+            packet.extend(frame.iter().map(|s| switchboard::media::g711::linear_to_alaw(*s)));
+            self.socket.send_to(&packet, to).await.unwrap();
+        }
+    }
+
     /// Sends a pcap's RTP packets to `to` with their recorded spacing.
     pub async fn play_pcap(&self, pcap: &Path, to: SocketAddr) {
         self.play_pcap_for(pcap, to, Duration::MAX).await;

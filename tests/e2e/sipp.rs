@@ -209,6 +209,14 @@ pub fn caller_sends_info_digit(after_ms: u64, digit: char) -> String {
     scenario("caller sends a SIP INFO digit", &body)
 }
 
+/// The same scenario from a caller that offers no telephone-event (digits come in-band).
+pub fn without_telephone_events(scenario: String) -> String {
+    scenario
+        .replace("RTP/AVP 8 101", "RTP/AVP 8")
+        .replace("a=rtpmap:101 telephone-event/8000\n", "")
+        .replace("a=fmtp:101 0-15\n", "")
+}
+
 /// Gives up before an answer: CANCEL after `after_ms`, expects 200 (CANCEL) and 487 (INVITE).
 pub fn caller_cancels(after_ms: u64) -> String {
     let body = invite()

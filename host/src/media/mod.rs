@@ -4,6 +4,7 @@
 pub mod bridge;
 pub mod dtmf;
 pub mod g711;
+pub mod inband;
 pub mod prompt;
 pub mod rtp;
 pub mod sdp;

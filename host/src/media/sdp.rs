@@ -27,6 +27,13 @@ impl Codec {
         }
     }
 
+    pub fn decode(self, byte: u8) -> i16 {
+        match self {
+            Codec::Pcmu => super::g711::ulaw_to_linear(byte),
+            Codec::Pcma => super::g711::alaw_to_linear(byte),
+        }
+    }
+
     pub fn encode(self, sample: i16) -> u8 {
         match self {
             Codec::Pcmu => super::g711::linear_to_ulaw(sample),

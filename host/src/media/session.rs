@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::dtmf::DtmfReceiver;
+use super::inband::InbandDetector;
 use super::prompt::{Prompt, SAMPLE_RATE};
 use super::rtp::{HEADER_LEN, RtpPacket, RtpSender};
 use super::sdp::MediaOffer;
@@ -83,7 +84,7 @@ impl MediaSession {
     pub fn start(socket: UdpSocket, offer: MediaOffer, session_id: u64) -> Self {
         let socket = Arc::new(socket);
         let (digit_tx, digits) = mpsc::unbounded_channel();
-        let receiver = tokio::spawn(receive_loop(socket.clone(), offer.telephone_event, digit_tx.clone()));
+        let receiver = tokio::spawn(receive_loop(socket.clone(), offer.clone(), digit_tx.clone()));
         let sender = RtpSender::new(rand::random(), rand::random(), rand::random());
         MediaSession {
             socket,
@@ -172,7 +173,7 @@ impl MediaSession {
             return;
         }
         let digit_tx = self.digit_tx.clone();
-        self.receiver = tokio::spawn(receive_loop(self.socket.clone(), self.offer.telephone_event, digit_tx));
+        self.receiver = tokio::spawn(receive_loop(self.socket.clone(), self.offer.clone(), digit_tx));
     }
 
     /// Stops listening for digits and hands the socket to a bridge.
@@ -196,9 +197,12 @@ impl Drop for MediaSession {
     }
 }
 
-async fn receive_loop(socket: Arc<UdpSocket>, telephone_event: Option<u8>, digits: mpsc::UnboundedSender<char>) {
+/// Turns the caller's RTP into digits: RFC 4733 events when negotiated, else tones heard in
+/// the audio (in-band DTMF).
+async fn receive_loop(socket: Arc<UdpSocket>, offer: MediaOffer, digits: mpsc::UnboundedSender<char>) {
     let mut buf = [0u8; 2048];
-    let mut dtmf = DtmfReceiver::default();
+    let mut events = DtmfReceiver::default();
+    let mut inband = offer.telephone_event.is_none().then(InbandDetector::default);
     loop {
         let Ok((n, _from)) = socket.recv_from(&mut buf).await else {
             continue;
@@ -206,10 +210,15 @@ async fn receive_loop(socket: Arc<UdpSocket>, telephone_event: Option<u8>, digit
         let Some(packet) = RtpPacket::parse(&buf[..n]) else {
             continue;
         };
-        if Some(packet.payload_type) == telephone_event
-            && let Some(digit) = dtmf.on_packet(packet.timestamp, packet.payload)
-        {
-            tracing::debug!(%digit, "RFC 4733 digit");
+        let digit = if Some(packet.payload_type) == offer.telephone_event {
+            events.on_packet(packet.timestamp, packet.payload)
+        } else if let (Some(detector), true) = (inband.as_mut(), packet.payload_type == offer.payload_type) {
+            detector.push(packet.payload.iter().map(|b| offer.codec.decode(*b)))
+        } else {
+            None
+        };
+        if let Some(digit) = digit {
+            tracing::debug!(%digit, "digit");
             if digits.send(digit).is_err() {
                 return;
             }

@@ -107,7 +107,7 @@ async fn employee_call(store: &Store, mut call: InboundCall, employee: String, a
             let own = store.employee(&employee, false).await.ok().flatten();
             (Target::Extension(dialled.clone()), own.map(|e| e.extension))
         }
-        Ok(None) if is_dialable(&dialled) => (Target::External(number::canonical(&dialled)), None),
+        Ok(None) if number::is_outside_number(&dialled) => (Target::External(number::canonical(&dialled)), None),
         Ok(None) => {
             trace.push(format!("{employee} dialled {dialled}: no such extension or number"));
             call.reject_now(404, "Not Found");
@@ -144,12 +144,6 @@ async fn employee_call(store: &Store, mut call: InboundCall, employee: String, a
     let record = arrival.record(None, call.facts().answered_at, outcome, trace);
     tracing::info!(outcome = %record.outcome, "call ended");
     save(store, &record).await;
-}
-
-/// Digits (and a leading `+`) long enough to be a phone number rather than a mistyped extension.
-fn is_dialable(dialled: &str) -> bool {
-    let digits = dialled.strip_prefix('+').unwrap_or(dialled);
-    digits.len() >= 7 && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// What is known of a call when it arrives; completed into its record when it ends.

@@ -339,13 +339,16 @@ async fn start_transfer<'a>(
     Some(Box::pin(ring(env, leg)))
 }
 
-/// An extension is all digits and short; a longer number is external; anything else a login.
+/// An outside number goes through the trunk; other digits are an extension; anything else a
+/// login.
 fn target_of(user: &str) -> Target {
     let digits = user.strip_prefix('+').unwrap_or(user);
-    match (digits.bytes().all(|b| b.is_ascii_digit()), digits.len()) {
-        (true, 1..=6) => Target::Extension(user.to_string()),
-        (true, _) => Target::External(super::number::canonical(user)),
-        (false, _) => Target::Employee(user.to_string()),
+    if super::number::is_outside_number(user) {
+        Target::External(super::number::canonical(user))
+    } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Target::Extension(user.to_string())
+    } else {
+        Target::Employee(user.to_string())
     }
 }
 

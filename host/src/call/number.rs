@@ -15,6 +15,13 @@ pub fn is_e164(number: &str) -> bool {
     (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
 }
 
+/// Whether a dialled string is a phone number to call outside (digits, an optional `+`, at
+/// least 7 of them) rather than an extension. Employees' own calls and transfers both use it.
+pub fn is_outside_number(dialled: &str) -> bool {
+    let digits = dialled.strip_prefix('+').unwrap_or(dialled);
+    digits.len() >= 7 && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -23,6 +30,13 @@ mod tests {
     fn spellings_of_one_number_agree() {
         assert_eq!(canonical("+1 (555) 010-0100"), "+15550100100");
         assert_eq!(canonical("15550100100"), canonical("+15550100100"));
+    }
+
+    #[test]
+    fn outside_numbers_and_extensions() {
+        assert!(is_outside_number("+4930123456") && is_outside_number("5550100"));
+        assert!(!is_outside_number("102"));
+        assert!(!is_outside_number("+123") && !is_outside_number("alice1234567"));
     }
 
     #[test]

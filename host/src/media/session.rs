@@ -107,11 +107,16 @@ impl MediaSession {
 
     /// Our end of the session, to answer re-INVITEs with.
     pub fn local_sdp(&self) -> std::io::Result<super::LocalSdp> {
-        Ok(super::LocalSdp {
-            local: self.local_addr()?,
+        self.bridge_side().local_sdp()
+    }
+
+    /// The socket and what was negotiated on it, as a relay sees them.
+    fn bridge_side(&self) -> super::BridgeSide {
+        super::BridgeSide {
+            socket: self.socket.clone(),
             media: self.offer.clone(),
             session_id: self.session_id,
-        })
+        }
     }
 
     /// Our SDP answer for this session.
@@ -161,11 +166,7 @@ impl MediaSession {
     /// [`MediaSession::resume`] listens again.
     pub fn suspend(&mut self) -> super::BridgeSide {
         self.receiver.abort();
-        super::BridgeSide {
-            socket: self.socket.clone(),
-            media: self.offer.clone(),
-            session_id: self.session_id,
-        }
+        self.bridge_side()
     }
 
     pub fn resume(&mut self) {
@@ -177,12 +178,8 @@ impl MediaSession {
     }
 
     /// Stops listening for digits and hands the socket to a bridge.
-    pub fn into_bridge_side(self) -> super::BridgeSide {
-        super::BridgeSide {
-            socket: self.socket.clone(),
-            media: self.offer.clone(),
-            session_id: self.session_id,
-        }
+    pub fn into_bridge_side(mut self) -> super::BridgeSide {
+        self.suspend()
     }
 
     /// Waits for the next digit (the caller may have typed ahead).

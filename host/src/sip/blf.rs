@@ -213,7 +213,7 @@ impl Subscriptions {
         };
         let expires = requested_expires(req);
         let (state_tx, states) = self.dialogs.new_dialog_state_channel();
-        let contact = rsipstack::sip::Uri::try_from(format!("sip:switchboard@{}", self.local).as_str()).ok();
+        let contact = super::our_uri(self.local).ok();
         let dialog = self
             .dialogs
             .get_or_create_server_subscription(tx, state_tx, None, contact)

@@ -51,7 +51,7 @@ pub(super) async fn run(
 async fn ping(endpoint: EndpointInnerRef, binding: &Binding, local: SocketAddr) -> bool {
     let sent = async {
         let target = Uri::try_from(binding.contact.as_str())?;
-        let from_uri = Uri::try_from(format!("sip:switchboard@{local}").as_str())?;
+        let from_uri = super::our_uri(local)?;
         let via = endpoint.get_via(None, None)?;
         let from = rsipstack::sip::typed::From {
             display_name: None,

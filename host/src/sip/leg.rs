@@ -59,7 +59,7 @@ impl InboundLeg {
         employee: Option<String>,
     ) -> Option<Self> {
         let (state_tx, events) = dialogs.new_dialog_state_channel();
-        let contact = rsipstack::sip::Uri::try_from(format!("sip:switchboard@{local}").as_str());
+        let contact = super::our_uri(local);
         let created = match contact {
             Ok(c) => dialogs.get_or_create_server_invite(&tx, state_tx, None, Some(c)),
             Err(e) => Err(e.into()),

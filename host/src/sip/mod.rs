@@ -388,6 +388,11 @@ pub fn unix_secs() -> u64 {
         .unwrap_or_default()
 }
 
+/// The exchange's own SIP URI at `host` (our Contact, and From on requests we originate).
+pub(crate) fn our_uri(host: SocketAddr) -> Result<rsipstack::sip::Uri, rsipstack::sip::Error> {
+    rsipstack::sip::Uri::try_from(format!("sip:switchboard@{host}").as_str())
+}
+
 /// A fresh random tag for To/From.
 pub fn new_tag() -> String {
     rsipstack::transaction::make_tag().to_string()

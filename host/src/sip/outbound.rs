@@ -133,7 +133,7 @@ impl Dialer {
         let host = SocketAddr::new(local_ip, self.local.port());
         let caller = rsipstack::sip::Uri::try_from(format!("sip:{}@{host}", req.from_user).as_str())?;
         let callee = rsipstack::sip::Uri::try_from(req.uri.as_str())?;
-        let contact = rsipstack::sip::Uri::try_from(format!("sip:switchboard@{host}").as_str())?;
+        let contact = super::our_uri(host)?;
         let call_id = format!("{}@switchboard", hex::encode(rand::random::<[u8; 12]>()));
         let option = InviteOption {
             caller,

@@ -9,6 +9,8 @@ need_packages=()
 command -v sipp >/dev/null || need_packages+=(sip-tester)
 # baresip-core: the softphone without its GUI and video plugins.
 command -v baresip >/dev/null || need_packages+=(baresip-core)
+# espeak-ng: `tts:` prompts.
+command -v espeak-ng >/dev/null || need_packages+=(espeak-ng)
 if ((${#need_packages[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
     echo "installing ${need_packages[*]}"

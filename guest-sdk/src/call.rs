@@ -1,5 +1,5 @@
 use crate::bindings::switchboard::flow::call::Call;
-use crate::{CallError, CollectOptions, DialOptions, DialOutcome, TimedLeg};
+use crate::{CallError, CollectOptions, DialOptions, DialOutcome, RecordOptions, Recording, TimedLeg};
 
 /// The verbs a flow performs on its call.
 ///
@@ -16,6 +16,11 @@ pub trait CallApi {
     /// Digits typed by the caller, `None` when nothing came before the first-digit timeout.
     fn collect(&self, opts: &CollectOptions) -> Result<Option<String>, CallError>;
     fn dial(&self, legs: &[TimedLeg], opts: &DialOptions) -> Result<DialOutcome, CallError>;
+    /// Records what the caller says; `None` when nothing but silence was heard. A caller who
+    /// hangs up while recording still leaves the recording (the verb returns `Hangup`).
+    fn record(&self, opts: &RecordOptions) -> Result<Option<Recording>, CallError>;
+    /// Joins the conference room `room` until the caller leaves (then `Hangup`).
+    fn conference(&self, room: &str) -> Result<(), CallError>;
     fn hangup(&self);
 }
 
@@ -50,8 +55,26 @@ impl CallApi for WasmCall {
     fn dial(&self, legs: &[TimedLeg], opts: &DialOptions) -> Result<DialOutcome, CallError> {
         self.0.dial(legs, opts)
     }
+    fn record(&self, opts: &RecordOptions) -> Result<Option<Recording>, CallError> {
+        self.0.record(opts)
+    }
+    fn conference(&self, room: &str) -> Result<(), CallError> {
+        self.0.conference(room)
+    }
     fn hangup(&self) {
         self.0.hangup()
+    }
+}
+
+impl RecordOptions {
+    /// A voicemail: a beep, then up to `max_seconds`, ended early by `#` or 5 s of silence.
+    pub fn voicemail(max_seconds: u32) -> Self {
+        RecordOptions {
+            max_seconds,
+            silence_seconds: 5,
+            terminators: "#".into(),
+            beep: true,
+        }
     }
 }
 

@@ -40,7 +40,7 @@ pub use call::{CallApi, WasmCall};
 pub use dial::Dial;
 
 pub use bindings::switchboard::flow::types::{
-    Answered, CallError, CollectOptions, DialOptions, DialOutcome, Target, TimedLeg,
+    Answered, CallError, CollectOptions, DialOptions, DialOutcome, RecordOptions, Recording, Target, TimedLeg,
 };
 
 /// What a flow function returns. `Err(CallError::Hangup)` is a normal end: the caller left.
@@ -48,7 +48,9 @@ pub type FlowResult = Result<(), CallError>;
 
 /// Everything a flow usually needs.
 pub mod prelude {
-    pub use crate::{CallApi, CallError, CollectOptions, Dial, DialOutcome, FlowResult, Target, log};
+    pub use crate::{
+        CallApi, CallError, CollectOptions, Dial, DialOutcome, FlowResult, RecordOptions, Recording, Target, log,
+    };
 }
 
 /// Exports `run` as the component's flow entry point.

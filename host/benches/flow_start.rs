@@ -7,7 +7,10 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use switchboard::call::{CallControl, CallError, CallFacts, CollectOptions, DialOptions, DialOutcome, TimedLeg, Trace};
+use switchboard::call::{
+    CallControl, CallError, CallFacts, CollectOptions, DialOptions, DialOutcome, RecordOptions, Recording, TimedLeg,
+    Trace,
+};
 use switchboard::flow::{BUILTIN_FLOWS, FlowEngine, FlowLimits};
 
 /// A call whose caller is gone by the time the flow first asks for anything.
@@ -37,6 +40,12 @@ impl CallControl for GoneCall {
         Err(CallError::Hangup)
     }
     async fn dial(&mut self, _: &[TimedLeg], _: &DialOptions) -> Result<DialOutcome, CallError> {
+        Err(CallError::Hangup)
+    }
+    async fn record(&mut self, _: &RecordOptions) -> Result<Option<Recording>, CallError> {
+        Err(CallError::Hangup)
+    }
+    async fn conference(&mut self, _: &str) -> Result<(), CallError> {
         Err(CallError::Hangup)
     }
     async fn hangup(&mut self) {}

@@ -7,12 +7,12 @@ use tracing::Instrument;
 
 use crate::call::record::unix_ms;
 use crate::call::{
-    CallControl, CallError, CallRecord, DialEnv, DialOptions, DialOutcome, InboundCall, MediaEnv, Target, TimedLeg,
-    Trace, number,
+    CallControl, CallError, CallRecord, CallRecording, DialEnv, DialOptions, DialOutcome, InboundCall, MediaEnv,
+    Target, TimedLeg, Trace, number,
 };
 use crate::flow::{FlowExit, FlowRegistry};
 use crate::sip::{InboundLeg, InviteHandler};
-use crate::store::Store;
+use crate::store::{RecordingInfo, Store};
 
 /// Played when a flow fails, before the call is ended cleanly.
 pub const APOLOGY_PROMPT: &str = "technical-difficulties";
@@ -87,10 +87,12 @@ async fn handle_call(
     // Ends the call unless the flow or the caller already did.
     call.hangup().await;
     let facts = call.facts();
+    let recordings = call.take_recordings();
     let flow = Some(route.version.sha256.clone());
     let record = arrival.record(flow, facts.answered_at, outcome(&run.exit, facts.caller_gone), trace);
     tracing::info!(outcome = %record.outcome, "call ended");
     save(store, &record).await;
+    save_recordings(store, &record, recordings).await;
 }
 
 /// How long an employee's own call rings before giving up.
@@ -187,6 +189,25 @@ async fn fallback(call: &mut dyn CallControl, trace: &mut Trace) {
     match call.play(APOLOGY_PROMPT).await {
         Ok(()) => trace.push(format!("fallback: played {APOLOGY_PROMPT}")),
         Err(e) => trace.push(format!("fallback: could not play the apology ({e})")),
+    }
+}
+
+/// Stores what callers said, each recording linked to its call record.
+async fn save_recordings(store: &Store, record: &CallRecord, recordings: Vec<CallRecording>) {
+    for made in recordings {
+        let info = RecordingInfo {
+            id: made.id,
+            call_id: record.id.clone(),
+            caller: record.caller.clone(),
+            dialled: record.dialled.clone(),
+            duration_ms: made.duration_ms.into(),
+            ended_by: made.ended_by,
+            created_at: made.made_at,
+        };
+        if let Err(e) = store.insert_recording(&info, &made.wav).await {
+            // The audio cannot go to a log line; say loudly what was lost.
+            tracing::error!(error = %e, recording = ?info, "could not store a recording");
+        }
     }
 }
 

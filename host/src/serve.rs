@@ -9,7 +9,8 @@ use crate::config::Config;
 use crate::exchange::Exchange;
 use crate::flow::{BUILTIN_FLOWS, FlowEngine, FlowLimits, FlowRegistry};
 use crate::location::{OutboundTrunk, StoreLocation};
-use crate::media::{PortRange, PromptLibrary};
+use crate::media::mixer::Rooms;
+use crate::media::{PortRange, Prompt, PromptLibrary};
 use crate::sip::{Authenticator, SipServer, TrunkAcl};
 use crate::store::Store;
 
@@ -34,10 +35,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     registry.refresh().await?;
 
     let bootstrap = bootstrap_token(&store, &config).await?;
+    let prompts = Arc::new(PromptLibrary::with_builtins());
+    for (name, wav) in store.prompts().await? {
+        match Prompt::from_wav(&wav) {
+            Ok(prompt) => prompts.insert(name, prompt),
+            Err(e) => tracing::error!(%name, error = %e, "stored prompt unreadable; skipped"),
+        }
+    }
     let media = Arc::new(MediaEnv {
         ports: PortRange::new(config.rtp_ports.0, config.rtp_ports.1),
-        prompts: Arc::new(PromptLibrary::with_builtins()),
+        prompts: prompts.clone(),
         media_ip: config.media_ip,
+        rooms: Rooms::default(),
     });
     let sip = SipServer::bind(config.sip_listen).await?;
     let location = Arc::new(StoreLocation {
@@ -84,6 +93,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store,
         tokens,
         realm: config.sip_realm.clone(),
+        prompts,
     });
     let listener = tokio::net::TcpListener::bind(config.http_listen).await?;
     let http = listener.local_addr()?;

@@ -7,6 +7,7 @@ mod calls;
 mod employee_calls;
 mod harness;
 mod hunt;
+mod media;
 mod protos;
 mod registrar;
 mod rfc4475;

@@ -31,6 +31,14 @@ impl ApiError {
         }
     }
 
+    pub fn not_found(what: &str, id: &str) -> Self {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            error: format!("no such {what}"),
+            detail: format!("there is no {what} {id:?}"),
+        }
+    }
+
     pub fn unauthorized(detail: &str) -> Self {
         ApiError {
             status: StatusCode::UNAUTHORIZED,

@@ -2,6 +2,7 @@
 
 mod auth;
 mod error;
+mod media;
 
 use std::sync::Arc;
 
@@ -18,9 +19,11 @@ pub use auth::{Tokens, hash_token};
 use error::ApiError;
 
 use crate::flow::{FlowRegistry, RegistryError};
+use crate::media::PromptLibrary;
 use crate::store::Store;
 
-/// Flow uploads larger than this are refused (a flow is typically 50–500 KiB).
+/// Uploads (flows, prompts) larger than this are refused (a flow is typically 50–500 KiB, a
+/// minute of 16 kHz speech 1.9 MiB).
 const MAX_FLOW_BYTES: usize = 20 << 20;
 
 #[derive(Clone)]
@@ -30,6 +33,8 @@ pub struct ApiState {
     pub tokens: Tokens,
     /// The SIP digest realm, part of every stored password hash.
     pub realm: String,
+    /// Where uploaded prompts go live.
+    pub prompts: Arc<PromptLibrary>,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -40,6 +45,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/calls", get(list_calls))
         .route("/employees", post(add_employee).get(list_employees))
         .route("/registrations", get(list_registrations))
+        .route("/prompts", post(media::upload_prompt).get(media::list_prompts))
+        .route("/recordings", get(media::list_recordings))
+        .route(
+            "/recordings/{id}",
+            get(media::get_recording).delete(media::delete_recording),
+        )
         .layer(DefaultBodyLimit::max(MAX_FLOW_BYTES))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
@@ -64,7 +75,7 @@ async fn upload_flow(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let name = q.name.unwrap_or_else(|| "custom".into());
-    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+    if !is_name(&name, |c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
         return Err(ApiError::unprocessable(
             "name",
             "use 1-64 letters, digits, '-', '_' or '.'",
@@ -168,11 +179,7 @@ async fn add_employee(
     body: Result<Json<NewEmployee>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(e) = body.map_err(ApiError::from_json)?;
-    let login_ok = (1..=64).contains(&e.login.len())
-        && e.login
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-    if !login_ok {
+    if !is_name(&e.login, lower_name_char) {
         return Err(ApiError::unprocessable(
             "login",
             "use 1-64 lower-case letters, digits, '.', '_' or '-'",
@@ -208,6 +215,16 @@ async fn list_registrations(State(s): State<ApiState>) -> Result<Json<Value>, Ap
     Ok(Json(
         json!({ "registrations": s.store.registrations(None, now).await.map_err(ApiError::internal)? }),
     ))
+}
+
+/// 1 to 64 characters, each one `allowed`: the rule for flow, prompt and login names.
+fn is_name(name: &str, allowed: impl Fn(char) -> bool) -> bool {
+    (1..=64).contains(&name.len()) && name.chars().all(allowed)
+}
+
+/// Lower-case letters, digits, '.', '_', '-' (logins and prompt names: safe in SIP URIs and paths).
+fn lower_name_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)
 }
 
 fn registry_error(e: RegistryError) -> ApiError {

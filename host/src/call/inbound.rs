@@ -9,9 +9,15 @@ use super::bridged::{self, BridgeExit, TransferEnv, answer_reinvite};
 use super::collect::{DigitSource, collect_digits};
 use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
 use super::record::unix_ms;
-use super::{CallControl, CallError, CollectOptions, DialOptions, DialOutcome, TimedLeg, validate_dial};
+use super::{
+    CallControl, CallError, CallRecording, CollectOptions, DialOptions, DialOutcome, MAX_RECORD_SECONDS, RecordOptions,
+    Recording, TimedLeg, validate_dial,
+};
+use crate::media::mixer::Rooms;
 use crate::media::session::PlayEnd;
-use crate::media::{LocalSdp, MediaOffer, MediaSession, PortRange, PromptLibrary, RINGBACK, bridge};
+use crate::media::{
+    BEEP, LocalSdp, MediaOffer, MediaSession, PortRange, PromptLibrary, RINGBACK, RecordEnd, Recorder, bridge,
+};
 use crate::sip::{InboundLeg, LegEvent};
 
 /// What every call's media needs: RTP ports, the prompts, the address to advertise.
@@ -20,6 +26,8 @@ pub struct MediaEnv {
     pub prompts: Arc<PromptLibrary>,
     /// Advertised (and bound) RTP address; `None`: the address the caller reached SIP on.
     pub media_ip: Option<IpAddr>,
+    /// Conference rooms.
+    pub rooms: Rooms,
 }
 
 pub struct InboundCall {
@@ -36,6 +44,7 @@ pub struct InboundCall {
     /// The final response if the call ends unanswered: 480, 486 after a dial found everyone
     /// busy, 488 once the offer proved unusable.
     reject: (u16, &'static str),
+    recordings: Vec<CallRecording>,
 }
 
 const UNAVAILABLE: (u16, &str) = (480, "Temporarily Unavailable");
@@ -54,6 +63,7 @@ impl InboundCall {
             ended: false,
             answered_at: None,
             reject: UNAVAILABLE,
+            recordings: Vec::new(),
         }
     }
 
@@ -229,11 +239,8 @@ impl InboundCall {
         })
     }
 
-    fn prompt(&self, name: &str) -> Result<crate::media::Prompt, CallError> {
-        self.env
-            .prompts
-            .get(name)
-            .ok_or_else(|| CallError::Invalid(format!("unknown prompt {name:?}")))
+    async fn prompt(&self, name: &str) -> Result<crate::media::Prompt, CallError> {
+        self.env.prompts.resolve(name).await.map_err(super::prompt_error)
     }
 
     /// Runs `work` until it completes or the caller leaves. A re-INVITE meanwhile (the caller
@@ -311,7 +318,7 @@ impl CallControl for InboundCall {
     }
 
     async fn play(&mut self, prompt: &str) -> Result<(), CallError> {
-        let prompt = self.prompt(prompt)?;
+        let prompt = self.prompt(prompt).await?;
         self.answer().await?;
         let Self { leg, gone, media, .. } = self;
         let (media, ours) = session(media)?;
@@ -321,7 +328,7 @@ impl CallControl for InboundCall {
 
     async fn collect(&mut self, opts: &CollectOptions) -> Result<Option<String>, CallError> {
         if let Some(p) = &opts.prompt {
-            self.prompt(p)?;
+            self.prompt(p).await?;
         }
         self.answer().await?;
         collect_digits(self, opts).await
@@ -334,7 +341,7 @@ impl CallControl for InboundCall {
         validate_dial(legs, opts)?;
         let caller_offer = self.caller_offer()?;
         let ringback = match self.answered_at {
-            Some(_) => Some(self.prompt(opts.ringback.as_deref().unwrap_or(RINGBACK))?),
+            Some(_) => Some(self.prompt(opts.ringback.as_deref().unwrap_or(RINGBACK)).await?),
             None => None,
         };
         let (dial_env, media_env) = (self.dial_env.clone(), self.env.clone());
@@ -384,15 +391,84 @@ impl CallControl for InboundCall {
         }
     }
 
+    async fn record(&mut self, opts: &RecordOptions) -> Result<Option<Recording>, CallError> {
+        if opts.max_seconds == 0 {
+            return Err(CallError::Invalid("record needs max-seconds of at least 1".into()));
+        }
+        if opts.beep {
+            self.play(BEEP).await?;
+        } else {
+            self.answer().await?;
+        }
+        let max = Duration::from_secs(opts.max_seconds.min(MAX_RECORD_SECONDS).into());
+        let silence = (opts.silence_seconds > 0).then(|| Duration::from_secs(opts.silence_seconds.into()));
+        let mut recorder = Recorder::new(max);
+        let Self { leg, gone, media, .. } = self;
+        let (media, ours) = session(media)?;
+        let end = Self::until_hangup(
+            leg,
+            gone,
+            &ours,
+            media.record(&mut recorder, silence, &opts.terminators),
+        )
+        .await;
+        let ended_by = match end {
+            Ok(RecordEnd::MaxLength) => "max-length".to_string(),
+            Ok(RecordEnd::Silence) => "silence".to_string(),
+            Ok(RecordEnd::Digit(d)) => d.to_string(),
+            Err(_) => "hangup".to_string(),
+        };
+        // What was said is kept whatever ended it: most voicemails end with the caller hanging up.
+        let made = recorder.finish().map(|recorded| {
+            let id = format!("{}-{}", self.id, self.recordings.len() + 1);
+            tracing::info!(%id, ms = recorded.duration_ms, %ended_by, "recorded");
+            self.recordings.push(CallRecording {
+                id: id.clone(),
+                wav: recorded.wav,
+                duration_ms: recorded.duration_ms,
+                ended_by: ended_by.clone(),
+                made_at: unix_ms(),
+            });
+            Recording {
+                id,
+                duration_ms: recorded.duration_ms,
+                ended_by,
+            }
+        });
+        end?;
+        Ok(made)
+    }
+
+    async fn conference(&mut self, room: &str) -> Result<(), CallError> {
+        super::validate_room(room)?;
+        self.play(BEEP).await?;
+        let side = match self.media.take() {
+            Some(session) => session.into_bridge_side(),
+            None => return Err(CallError::Failed("the call is not answered".into())),
+        };
+        let ours = side.local_sdp().map_err(|e| CallError::Failed(e.to_string()))?;
+        let mut member = self.env.rooms.join(room, side, self.dial_env.rtp_timeout);
+        // Digits are not for anyone in a room; they are dropped.
+        let handles = (ours, tokio::sync::mpsc::unbounded_channel().0);
+        Self::until_hangup(&mut self.leg, &mut self.gone, &handles, member.dead()).await?;
+        tracing::info!(%room, "no RTP from the caller in the conference: ending the call");
+        self.finish(UNAVAILABLE).await;
+        Err(CallError::Hangup)
+    }
+
     async fn hangup(&mut self) {
         self.finish(self.reject).await;
+    }
+
+    fn take_recordings(&mut self) -> Vec<CallRecording> {
+        std::mem::take(&mut self.recordings)
     }
 }
 
 #[async_trait::async_trait]
 impl DigitSource for InboundCall {
     async fn play_interruptible(&mut self, prompt: &str) -> Result<Option<char>, CallError> {
-        let prompt = self.prompt(prompt)?;
+        let prompt = self.prompt(prompt).await?;
         if self.over() {
             return Err(CallError::Hangup);
         }

@@ -14,7 +14,7 @@ pub mod script;
 pub use fork::{DialEnv, Directory, Reachable};
 pub use handover::Handovers;
 pub use inbound::{InboundCall, MediaEnv};
-pub use record::{CallRecord, Trace};
+pub use record::{CallRecord, CallRecording, Trace};
 
 /// Why a verb could not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +81,28 @@ pub struct CollectOptions {
     pub inter_digit_timeout_ms: u32,
 }
 
+/// How to record the caller (voicemail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordOptions {
+    pub max_seconds: u32,
+    /// 0: silence does not end the recording.
+    pub silence_seconds: u32,
+    pub terminators: String,
+    pub beep: bool,
+}
+
+/// The longest recording one `record` makes (a voicemail, not a call recording).
+pub const MAX_RECORD_SECONDS: u32 = 600;
+
+/// What `record` tells the flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recording {
+    pub id: String,
+    pub duration_ms: u32,
+    /// `max-length`, `silence`, or the terminator digit.
+    pub ended_by: String,
+}
+
 /// Facts about a call for its record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallFacts {
@@ -103,7 +125,36 @@ pub trait CallControl: Send {
     async fn play(&mut self, prompt: &str) -> Result<(), CallError>;
     async fn collect(&mut self, opts: &CollectOptions) -> Result<Option<String>, CallError>;
     async fn dial(&mut self, legs: &[TimedLeg], opts: &DialOptions) -> Result<DialOutcome, CallError>;
+    /// Records the caller. The recording is kept even when the caller hangs up meanwhile (the
+    /// verb then returns `Hangup`); `None`: nothing but silence was heard.
+    async fn record(&mut self, opts: &RecordOptions) -> Result<Option<Recording>, CallError>;
+    /// Puts the caller into a conference room until they leave (then `Hangup`).
+    async fn conference(&mut self, room: &str) -> Result<(), CallError>;
     async fn hangup(&mut self);
+    /// The recordings made during the call, to be stored with its record (taken once).
+    fn take_recordings(&mut self) -> Vec<CallRecording> {
+        Vec::new()
+    }
+}
+
+/// A prompt the flow named but cannot have: its mistake (unknown name) or the host's trouble.
+pub(crate) fn prompt_error(e: crate::media::PromptError) -> CallError {
+    match e {
+        crate::media::PromptError::Unknown(_) => CallError::Invalid(e.to_string()),
+        _ => CallError::Failed(e.to_string()),
+    }
+}
+
+/// Room names are the flow's to choose, within reason.
+pub(crate) fn validate_room(room: &str) -> Result<(), CallError> {
+    let ok = (1..=64).contains(&room.len()) && room.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(CallError::Invalid(format!(
+            "room {room:?}: use 1-64 letters, digits, '-', '_' or '.'"
+        )))
+    }
 }
 
 /// Checks a dial schedule before anything rings. Shared by the real and the scripted call so

@@ -78,6 +78,19 @@ pub struct CallRecord {
     pub trace: Vec<TraceEntry>,
 }
 
+/// A recording the call made, waiting to be stored with the call record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecording {
+    pub id: String,
+    /// 8 kHz 16-bit mono WAV.
+    pub wav: Vec<u8>,
+    pub duration_ms: u32,
+    /// `max-length`, `silence`, `hangup` or the terminator digit.
+    pub ended_by: String,
+    /// Unix ms.
+    pub made_at: i64,
+}
+
 pub fn unix_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

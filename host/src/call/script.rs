@@ -16,7 +16,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::collect::{DigitSource, collect_digits};
-use super::{CallControl, CallError, CollectOptions, DialOptions, DialOutcome, TimedLeg, validate_dial};
+use super::{
+    CallControl, CallError, CollectOptions, DialOptions, DialOutcome, MAX_RECORD_SECONDS, RecordOptions, Recording,
+    TimedLeg, validate_dial,
+};
 use crate::media::PromptLibrary;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,11 +150,8 @@ impl ScriptedCall {
         if self.ended { Err(CallError::Hangup) } else { Ok(()) }
     }
 
-    fn prompt_length(&self, name: &str) -> Result<Duration, CallError> {
-        let prompt = self
-            .prompts
-            .get(name)
-            .ok_or_else(|| CallError::Invalid(format!("unknown prompt {name:?}")))?;
+    async fn prompt_length(&self, name: &str) -> Result<Duration, CallError> {
+        let prompt = self.prompts.resolve(name).await.map_err(super::prompt_error)?;
         Ok(Duration::from_millis(prompt.duration_ms()))
     }
 
@@ -196,14 +196,14 @@ impl CallControl for ScriptedCall {
     }
 
     async fn play(&mut self, prompt: &str) -> Result<(), CallError> {
-        let length = self.prompt_length(prompt)?;
+        let length = self.prompt_length(prompt).await?;
         self.answer().await?;
         self.wait(length).await
     }
 
     async fn collect(&mut self, opts: &CollectOptions) -> Result<Option<String>, CallError> {
         if let Some(p) = &opts.prompt {
-            self.prompt_length(p)?;
+            self.prompt_length(p).await?;
         }
         self.answer().await?;
         collect_digits(self, opts).await
@@ -223,6 +223,42 @@ impl CallControl for ScriptedCall {
         Ok(outcome)
     }
 
+    /// The scripted caller speaks from the start until a terminator digit, the maximum length
+    /// or their hangup (silence cannot be scripted).
+    async fn record(&mut self, opts: &RecordOptions) -> Result<Option<Recording>, CallError> {
+        if opts.max_seconds == 0 {
+            return Err(CallError::Invalid("record needs max-seconds of at least 1".into()));
+        }
+        self.live()?;
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(opts.max_seconds.min(MAX_RECORD_SECONDS).into());
+        let ended_by = loop {
+            match self
+                .next_press_within(deadline.saturating_duration_since(Instant::now()))
+                .await?
+            {
+                Some(d) if opts.terminators.contains(d) => break d.to_string(),
+                Some(_) => continue,
+                None => break "max-length".to_string(),
+            }
+        };
+        Ok(Some(Recording {
+            id: "simulated-1".into(),
+            duration_ms: started.elapsed().as_millis() as u32,
+            ended_by,
+        }))
+    }
+
+    /// The scripted caller stays in the room until their hangup (an hour without one).
+    async fn conference(&mut self, room: &str) -> Result<(), CallError> {
+        super::validate_room(room)?;
+        self.live()?;
+        self.wait(Duration::from_secs(3600)).await?;
+        self.ended = true;
+        self.caller_left = true;
+        Err(CallError::Hangup)
+    }
+
     async fn hangup(&mut self) {
         self.ended = true;
     }
@@ -231,7 +267,7 @@ impl CallControl for ScriptedCall {
 #[async_trait::async_trait]
 impl DigitSource for ScriptedCall {
     async fn play_interruptible(&mut self, prompt: &str) -> Result<Option<char>, CallError> {
-        let length = self.prompt_length(prompt)?;
+        let length = self.prompt_length(prompt).await?;
         self.next_press_within(length).await
     }
 
@@ -297,5 +333,22 @@ mod tests {
         opts.terminators = "#".into();
         assert_eq!(call.collect(&opts).await, Ok(Some("12".into())));
         assert_eq!(call.collect(&opts).await, Ok(Some("9876".into())));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_recording_ends_at_the_terminator_or_the_maximum() {
+        let script: Script = "4s press 1#".parse().unwrap();
+        let mut call = ScriptedCall::new(script, Arc::default(), "100", "200");
+        let opts = RecordOptions {
+            max_seconds: 60,
+            silence_seconds: 0,
+            terminators: "#".into(),
+            beep: false,
+        };
+        let made = call.record(&opts).await.unwrap().unwrap();
+        assert_eq!((made.duration_ms, made.ended_by.as_str()), (4200, "#"));
+        let short = RecordOptions { max_seconds: 2, ..opts };
+        let made = call.record(&short).await.unwrap().unwrap();
+        assert_eq!((made.duration_ms, made.ended_by.as_str()), (2000, "max-length"));
     }
 }

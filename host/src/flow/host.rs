@@ -36,7 +36,7 @@ impl WasiView for FlowState {
 }
 
 impl FlowState {
-    fn record<T>(&mut self, verb: &str, result: &Result<T, call::CallError>, describe: impl Fn(&T) -> String) {
+    fn trace_verb<T>(&mut self, verb: &str, result: &Result<T, call::CallError>, describe: impl Fn(&T) -> String) {
         self.host_calls += 1;
         let event = match result {
             Ok(v) => format!("{verb} → {}", describe(v)),
@@ -69,13 +69,13 @@ impl HostCall for FlowState {
 
     async fn answer(&mut self, _: Resource<CallHandle>) -> wasmtime::Result<Result<(), wit::CallError>> {
         let r = self.call.answer().await;
-        self.record("answer", &r, ok);
+        self.trace_verb("answer", &r, ok);
         Ok(r.map_err(Into::into))
     }
 
     async fn play(&mut self, _: Resource<CallHandle>, prompt: String) -> wasmtime::Result<Result<(), wit::CallError>> {
         let r = self.call.play(&prompt).await;
-        self.record(&format!("play {prompt}"), &r, ok);
+        self.trace_verb(&format!("play {prompt}"), &r, ok);
         Ok(r.map_err(Into::into))
     }
 
@@ -92,7 +92,7 @@ impl HostCall for FlowState {
             opts.max_digits,
             opts.first_digit_timeout_ms
         );
-        self.record(&verb, &r, |d| d.clone().unwrap_or_else(|| "no digit (timeout)".into()));
+        self.trace_verb(&verb, &r, |d| d.clone().unwrap_or_else(|| "no digit (timeout)".into()));
         Ok(r.map_err(Into::into))
     }
 
@@ -109,7 +109,7 @@ impl HostCall for FlowState {
             .iter()
             .map(|l| format!("{:?}@{}ms", l.target, l.start_after_ms))
             .collect();
-        self.record(
+        self.trace_verb(
             &format!("dial [{}] timeout {} ms", targets.join(", "), opts.timeout_ms),
             &r,
             |o| format!("{o:?}"),
@@ -117,9 +117,45 @@ impl HostCall for FlowState {
         Ok(r.map(Into::into).map_err(Into::into))
     }
 
+    async fn record(
+        &mut self,
+        _: Resource<CallHandle>,
+        opts: wit::RecordOptions,
+    ) -> wasmtime::Result<Result<Option<wit::Recording>, wit::CallError>> {
+        let opts = call::RecordOptions {
+            max_seconds: opts.max_seconds,
+            silence_seconds: opts.silence_seconds,
+            terminators: opts.terminators,
+            beep: opts.beep,
+        };
+        let r = self.call.record(&opts).await;
+        self.trace_verb(&format!("record (max {} s)", opts.max_seconds), &r, |made| match made {
+            Some(m) => format!("{} ({} ms, ended by {})", m.id, m.duration_ms, m.ended_by),
+            None => "nothing heard".into(),
+        });
+        Ok(r.map(|made| {
+            made.map(|m| wit::Recording {
+                id: m.id,
+                duration_ms: m.duration_ms,
+                ended_by: m.ended_by,
+            })
+        })
+        .map_err(Into::into))
+    }
+
+    async fn conference(
+        &mut self,
+        _: Resource<CallHandle>,
+        room: String,
+    ) -> wasmtime::Result<Result<(), wit::CallError>> {
+        let r = self.call.conference(&room).await;
+        self.trace_verb(&format!("conference {room}"), &r, ok);
+        Ok(r.map_err(Into::into))
+    }
+
     async fn hangup(&mut self, _: Resource<CallHandle>) -> wasmtime::Result<()> {
         self.call.hangup().await;
-        self.record("hangup", &Ok(()), ok);
+        self.trace_verb("hangup", &Ok(()), ok);
         Ok(())
     }
 

@@ -5,12 +5,16 @@ pub mod bridge;
 pub mod dtmf;
 pub mod g711;
 pub mod inband;
+pub mod mixer;
 pub mod prompt;
+pub mod recorder;
 pub mod rtp;
 pub mod sdp;
 pub mod session;
+pub mod speech;
 
 pub use bridge::{BridgeEnd, BridgeSide};
-pub use prompt::{Prompt, PromptLibrary, RINGBACK};
+pub use prompt::{BEEP, Prompt, PromptError, PromptLibrary, RINGBACK};
+pub use recorder::{Recorded, Recorder};
 pub use sdp::{Codec, Direction, LocalSdp, MediaOffer, OFFERED_TELEPHONE_EVENT};
-pub use session::{MediaSession, PortRange};
+pub use session::{MediaSession, PortRange, RecordEnd};

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use super::speech::{self, Speech};
+
 pub const SAMPLE_RATE: u32 = 8_000;
 
 /// Decoded audio at 8 kHz.
@@ -18,12 +20,16 @@ pub struct Prompt {
 pub enum PromptError {
     #[error("not a WAV file: {0}")]
     NotWav(String),
-    #[error("unsupported WAV format: {0} (use 16-bit PCM mono at 8 or 16 kHz)")]
+    #[error("unsupported WAV format: {0} (use 16-bit PCM mono at 8 to 48 kHz)")]
     Unsupported(String),
+    #[error("unknown prompt {0:?}")]
+    Unknown(String),
+    #[error("text-to-speech: {0}")]
+    Speech(String),
 }
 
 impl Prompt {
-    /// Reads a 16-bit PCM mono WAV at 8 kHz, or 16 kHz (downsampled).
+    /// Reads a 16-bit PCM mono WAV at 8 to 48 kHz (resampled to 8 kHz).
     pub fn from_wav(bytes: &[u8]) -> Result<Self, PromptError> {
         let reader = hound::WavReader::new(Cursor::new(bytes)).map_err(|e| PromptError::NotWav(e.to_string()))?;
         let spec = reader.spec();
@@ -33,21 +39,15 @@ impl Prompt {
                 spec.channels, spec.bits_per_sample, spec.sample_format
             )));
         }
+        if !(SAMPLE_RATE..=48_000).contains(&spec.sample_rate) {
+            return Err(PromptError::Unsupported(format!("{} Hz", spec.sample_rate)));
+        }
         let samples: Vec<i16> = reader
             .into_samples::<i16>()
             .collect::<Result<_, _>>()
             .map_err(|e| PromptError::NotWav(e.to_string()))?;
-        let samples = match spec.sample_rate {
-            SAMPLE_RATE => samples,
-            // Averaging pairs is a crude low-pass before decimation; good enough for speech prompts.
-            16_000 => samples
-                .chunks(2)
-                .map(|p| ((p[0] as i32 + *p.get(1).unwrap_or(&p[0]) as i32) / 2) as i16)
-                .collect(),
-            other => return Err(PromptError::Unsupported(format!("{other} Hz"))),
-        };
         Ok(Prompt {
-            samples: samples.into(),
+            samples: resample(&samples, spec.sample_rate, SAMPLE_RATE).into(),
         })
     }
 
@@ -70,18 +70,91 @@ impl Prompt {
         &self.samples
     }
 
+    /// The prompt as a WAV (8 kHz 16-bit mono), as it is stored.
+    pub fn to_wav(&self) -> Vec<u8> {
+        wav_bytes(&self.samples)
+    }
+
     pub fn duration_ms(&self) -> u64 {
         self.samples.len() as u64 * 1000 / SAMPLE_RATE as u64
     }
 }
 
+/// 16-bit PCM mono WAV at 8 kHz.
+pub fn wav_bytes(samples: &[i16]) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut out = Cursor::new(Vec::with_capacity(44 + samples.len() * 2));
+    {
+        // Writing into memory cannot fail.
+        let mut writer = hound::WavWriter::new(&mut out, spec).expect("WAV header into memory");
+        let mut fast = writer.get_i16_writer(samples.len() as u32);
+        for s in samples {
+            fast.write_sample(*s);
+        }
+        fast.flush().expect("WAV samples into memory");
+        writer.finalize().expect("WAV into memory");
+    }
+    out.into_inner()
+}
+
 /// The tone callers hear while employees ring (played in a loop).
 pub const RINGBACK: &str = "ringback";
 
+/// Converts `samples` from `from` Hz to `to` Hz (`to` ≤ `from`) with a windowed-sinc filter
+/// whose cut-off sits below the new Nyquist frequency, so speech keeps its clarity and nothing
+/// above 4 kHz folds back as noise. Written here rather than taken from a resampling crate: it
+/// runs once per prompt (upload, text-to-speech), and 30 lines need no FFT machinery.
+fn resample(samples: &[i16], from: u32, to: u32) -> Vec<i16> {
+    if from == to {
+        return samples.to_vec();
+    }
+    const HALF_TAPS: isize = 16;
+    let ratio = from as f64 / to as f64;
+    // Cut-off at 90 % of the output's Nyquist frequency, in input samples.
+    let cutoff = 0.9 / ratio;
+    let out_len = (samples.len() as f64 / ratio) as usize;
+    (0..out_len)
+        .map(|n| {
+            let centre = n as f64 * ratio;
+            let first = centre.floor() as isize - HALF_TAPS * ratio.ceil() as isize;
+            let last = centre.floor() as isize + HALF_TAPS * ratio.ceil() as isize;
+            let (mut sum, mut weights) = (0.0, 0.0);
+            for k in first.max(0)..=last.min(samples.len() as isize - 1) {
+                let x = k as f64 - centre;
+                let window = 0.5 + 0.5 * (std::f64::consts::PI * x / (last - first) as f64 * 2.0).cos();
+                let arg = std::f64::consts::PI * x * cutoff;
+                let sinc = if arg.abs() < 1e-9 { 1.0 } else { arg.sin() / arg };
+                sum += samples[k as usize] as f64 * sinc * window;
+                weights += sinc * window;
+            }
+            (sum / weights).round().clamp(i16::MIN as f64, i16::MAX as f64) as i16
+        })
+        .collect()
+}
+
+/// The tone before a recording starts.
+pub const BEEP: &str = "beep";
+
 /// Prompts by name. Built-in prompts are loaded at start; uploads are added at run time.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PromptLibrary {
     prompts: RwLock<HashMap<String, Prompt>>,
+    speech: Speech,
+}
+
+impl Default for PromptLibrary {
+    /// An empty library whose `tts:` prompts are spoken by espeak-ng's US English voice.
+    fn default() -> Self {
+        PromptLibrary {
+            prompts: RwLock::default(),
+            speech: Speech::new("espeak-ng", "en-us"),
+        }
+    }
 }
 
 /// The built-in prompts (English, espeak-ng voice), 8 kHz 16-bit mono WAV.
@@ -93,6 +166,11 @@ const BUILTIN: &[(&str, &[u8])] = &[
         "technical-difficulties",
         include_bytes!("../../prompts/technical-difficulties.wav"),
     ),
+    (
+        "voicemail-greeting",
+        include_bytes!("../../prompts/voicemail-greeting.wav"),
+    ),
+    ("voicemail-thanks", include_bytes!("../../prompts/voicemail-thanks.wav")),
 ];
 
 impl PromptLibrary {
@@ -105,6 +183,7 @@ impl PromptLibrary {
         }
         // ITU-T E.180 ringing tone as most of Europe and Russia use it: 425 Hz, 1 s on, 4 s off.
         library.insert(RINGBACK, Prompt::tone(425.0, 1000, 4000));
+        library.insert(BEEP, Prompt::tone(1000.0, 300, 100));
         library
     }
 
@@ -114,6 +193,18 @@ impl PromptLibrary {
 
     pub fn get(&self, name: &str) -> Option<Prompt> {
         self.prompts.read().get(name).cloned()
+    }
+
+    /// The prompt a flow names: a built-in or uploaded one, or `tts:` text rendered now (or
+    /// taken from the speech cache).
+    pub async fn resolve(&self, name: &str) -> Result<Prompt, PromptError> {
+        match speech::parse(name) {
+            Some(spoken) => {
+                let (voice, text) = spoken?;
+                self.speech.render(voice, text).await
+            }
+            None => self.get(name).ok_or_else(|| PromptError::Unknown(name.into())),
+        }
     }
 }
 
@@ -146,15 +237,39 @@ mod tests {
     }
 
     #[test]
-    fn reads_8k_and_downsamples_16k() {
+    fn reads_8k_and_resamples_higher_rates() {
         assert_eq!(Prompt::from_wav(&wav(8000, 1, 8000)).unwrap().duration_ms(), 1000);
         assert_eq!(Prompt::from_wav(&wav(16000, 1, 16000)).unwrap().duration_ms(), 1000);
+        assert_eq!(Prompt::from_wav(&wav(22050, 1, 22050)).unwrap().duration_ms(), 1000);
+    }
+
+    fn sine(hz: f64, rate: u32) -> Vec<i16> {
+        (0..rate)
+            .map(|i| ((i as f64 * std::f64::consts::TAU * hz / rate as f64).sin() * 10_000.0) as i16)
+            .collect()
+    }
+
+    fn rms(s: &[i16]) -> f64 {
+        (s.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / s.len() as f64).sqrt()
+    }
+
+    #[test]
+    fn resampling_keeps_speech_and_drops_what_would_fold_back() {
+        for from in [16_000, 22_050, 44_100] {
+            let kept = resample(&sine(1000.0, from), from, SAMPLE_RATE);
+            assert_eq!(kept.len(), SAMPLE_RATE as usize);
+            // 10 000 peak → RMS 7071 when the tone passes untouched.
+            assert!((rms(&kept[100..7900]) - 7071.0).abs() < 300.0, "{from}: {}", rms(&kept));
+            // 6 kHz would alias to 2 kHz at 8 kHz: the filter must remove it.
+            let folded = resample(&sine(6000.0, from), from, SAMPLE_RATE);
+            assert!(rms(&folded[100..7900]) < 400.0, "{from}: {}", rms(&folded));
+        }
     }
 
     #[test]
     fn refuses_other_formats() {
         assert!(matches!(
-            Prompt::from_wav(&wav(44100, 1, 10)),
+            Prompt::from_wav(&wav(96000, 1, 10)),
             Err(PromptError::Unsupported(_))
         ));
         assert!(matches!(

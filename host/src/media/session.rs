@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use super::dtmf::DtmfReceiver;
 use super::inband::InbandDetector;
 use super::prompt::{Prompt, SAMPLE_RATE};
+use super::recorder::Recorder;
 use super::rtp::{HEADER_LEN, RtpPacket, RtpSender};
 use super::sdp::MediaOffer;
 
@@ -68,6 +69,20 @@ pub enum PlayEnd {
     Interrupted(char),
 }
 
+/// How a recording ended (the caller hanging up ends it from outside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordEnd {
+    MaxLength,
+    Silence,
+    Digit(char),
+}
+
+/// A decoded audio frame and its RTP timestamp.
+type Frame = (u32, Vec<i16>);
+
+/// Where the receive loop sends the party's audio while something records it.
+type AudioTap = Arc<parking_lot::Mutex<Option<mpsc::Sender<Frame>>>>;
+
 pub struct MediaSession {
     socket: Arc<UdpSocket>,
     offer: MediaOffer,
@@ -78,13 +93,20 @@ pub struct MediaSession {
     /// Feeds `digits`: the RTP receiver's, and digits signalled otherwise (SIP INFO).
     digit_tx: mpsc::UnboundedSender<char>,
     receiver: JoinHandle<()>,
+    tap: AudioTap,
 }
 
 impl MediaSession {
     pub fn start(socket: UdpSocket, offer: MediaOffer, session_id: u64) -> Self {
         let socket = Arc::new(socket);
         let (digit_tx, digits) = mpsc::unbounded_channel();
-        let receiver = tokio::spawn(receive_loop(socket.clone(), offer.clone(), digit_tx.clone()));
+        let tap = AudioTap::default();
+        let receiver = tokio::spawn(receive_loop(
+            socket.clone(),
+            offer.clone(),
+            digit_tx.clone(),
+            tap.clone(),
+        ));
         let sender = RtpSender::new(rand::random(), rand::random(), rand::random());
         MediaSession {
             socket,
@@ -94,6 +116,7 @@ impl MediaSession {
             digits,
             digit_tx,
             receiver,
+            tap,
         }
     }
 
@@ -173,8 +196,12 @@ impl MediaSession {
         if !self.receiver.is_finished() {
             return;
         }
-        let digit_tx = self.digit_tx.clone();
-        self.receiver = tokio::spawn(receive_loop(self.socket.clone(), self.offer.clone(), digit_tx));
+        self.receiver = tokio::spawn(receive_loop(
+            self.socket.clone(),
+            self.offer.clone(),
+            self.digit_tx.clone(),
+            self.tap.clone(),
+        ));
     }
 
     /// Stops listening for digits and hands the socket to a bridge.
@@ -182,9 +209,62 @@ impl MediaSession {
         self.suspend()
     }
 
+    /// Records the party into `recorder` until it is full, `silence` passes without speech (or
+    /// without any audio), or a terminator digit comes. Digits typed before it started are
+    /// not terminators. Dropping the future stops recording; what was heard stays in `recorder`.
+    pub async fn record(&mut self, recorder: &mut Recorder, silence: Option<Duration>, terminators: &str) -> RecordEnd {
+        while self.digits.try_recv().is_ok() {}
+        let (tx, mut frames) = mpsc::channel(64);
+        let _tapped = Tapped::new(&self.tap, tx);
+        // Without audio, the wall clock still ends it (a phone that sends nothing on mute).
+        let max = tokio::time::sleep(recorder.max_length() + Duration::from_secs(1));
+        tokio::pin!(max);
+        let no_audio = silence.unwrap_or(Duration::MAX);
+        loop {
+            tokio::select! {
+                biased;
+                Some(digit) = self.digits.recv() => {
+                    if terminators.contains(digit) {
+                        return RecordEnd::Digit(digit);
+                    }
+                }
+                frame = tokio::time::timeout(no_audio, frames.recv()) => match frame {
+                    Ok(Some((timestamp, samples))) => {
+                        recorder.push(timestamp, samples.into_iter());
+                        if recorder.is_full() {
+                            return RecordEnd::MaxLength;
+                        }
+                        if silence.is_some_and(|s| recorder.silence() >= s) {
+                            return RecordEnd::Silence;
+                        }
+                    }
+                    Ok(None) => return RecordEnd::Silence, // the receiver stopped: nothing more to hear
+                    Err(_) => return RecordEnd::Silence,
+                },
+                _ = &mut max => return RecordEnd::MaxLength,
+            }
+        }
+    }
+
     /// Waits for the next digit (the caller may have typed ahead).
     pub async fn next_digit(&mut self) -> Option<char> {
         self.digits.recv().await
+    }
+}
+
+/// Routes the party's audio to a recorder while it lives.
+struct Tapped<'a>(&'a AudioTap);
+
+impl<'a> Tapped<'a> {
+    fn new(tap: &'a AudioTap, to: mpsc::Sender<Frame>) -> Self {
+        *tap.lock() = Some(to);
+        Tapped(tap)
+    }
+}
+
+impl Drop for Tapped<'_> {
+    fn drop(&mut self) {
+        self.0.lock().take();
     }
 }
 
@@ -195,8 +275,8 @@ impl Drop for MediaSession {
 }
 
 /// Turns the caller's RTP into digits: RFC 4733 events when negotiated, else tones heard in
-/// the audio (in-band DTMF).
-async fn receive_loop(socket: Arc<UdpSocket>, offer: MediaOffer, digits: mpsc::UnboundedSender<char>) {
+/// the audio (in-band DTMF); and into audio frames while a recorder listens.
+async fn receive_loop(socket: Arc<UdpSocket>, offer: MediaOffer, digits: mpsc::UnboundedSender<char>, tap: AudioTap) {
     let mut buf = [0u8; 2048];
     let mut events = DtmfReceiver::default();
     let mut inband = offer.telephone_event.is_none().then(InbandDetector::default);
@@ -207,6 +287,13 @@ async fn receive_loop(socket: Arc<UdpSocket>, offer: MediaOffer, digits: mpsc::U
         let Some(packet) = RtpPacket::parse(&buf[..n]) else {
             continue;
         };
+        if packet.payload_type == offer.payload_type
+            && let Some(tap) = tap.lock().as_ref()
+        {
+            let frame = packet.payload.iter().map(|b| offer.codec.decode(*b)).collect();
+            // A recorder that falls behind loses a frame, not the call.
+            let _ = tap.try_send((packet.timestamp, frame));
+        }
         let digit = if Some(packet.payload_type) == offer.telephone_event {
             events.on_packet(packet.timestamp, packet.payload)
         } else if let (Some(detector), true) = (inband.as_mut(), packet.payload_type == offer.payload_type) {

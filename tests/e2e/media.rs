@@ -1,0 +1,344 @@
+//! Prompts callers hear (uploaded WAVs, text-to-speech) and recordings of what they say
+//! (voicemail), with sipp callers and the harness's RTP endpoint.
+
+use std::io::Cursor;
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{RtpPeer, Server, trace};
+use crate::sipp;
+
+const PCAPS: &str = "/usr/share/sip-tester";
+
+/// A 16-bit mono WAV of a `hz` tone.
+fn tone_wav(hz: f64, rate: u32, ms: u32) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut out = Cursor::new(Vec::new());
+    let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+    for i in 0..rate * ms / 1000 {
+        let t = i as f64 / rate as f64;
+        w.write_sample(((t * hz * std::f64::consts::TAU).sin() * 8000.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    out.into_inner()
+}
+
+async fn upload_prompt(server: &Server, name: &str, wav: Vec<u8>) -> (u16, Value) {
+    let r = server
+        .request(Method::POST, &format!("/prompts?name={name}"))
+        .body(wav)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+fn rms(samples: &[i16]) -> f64 {
+    (samples.iter().map(|s| (*s as f64).powi(2)).sum::<f64>() / samples.len().max(1) as f64).sqrt()
+}
+
+/// The recordings the API lists, waiting for the call's to be stored.
+async fn recordings(server: &Server, want: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let list = server.get_json("/recordings").await["recordings"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if list.len() >= want || tokio::time::Instant::now() > deadline {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A voicemail number whose greeting is a 1 s uploaded tone; the beep follows, so the caller
+/// starts speaking 1.6 s after the first packet it hears.
+async fn voicemail(settings: Value) -> Server {
+    let server = Server::start().await;
+    let (status, body) = upload_prompt(&server, "short-greeting", tone_wav(440.0, 16_000, 1000)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["duration_ms"], 1000);
+    let mut all = json!({ "greeting": "short-greeting", "thanks": null });
+    all.as_object_mut()
+        .unwrap()
+        .extend(settings.as_object().unwrap().clone());
+    server.assign("+15550100300", "voicemail", all).await;
+    server
+}
+
+/// The caller speaks for 3 s (sip-tester's G.711 voice) and then falls silent; 2 s of silence
+/// end the message, the exchange hangs up, and the API serves the message as a WAV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voicemail_records_the_message_until_silence() {
+    let server = voicemail(json!({ "max_secs": 30, "silence_secs": 2 })).await;
+    let peer = RtpPeer::bind().await;
+    let caller = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_waits_for_bye(),
+        "+15550100300",
+        peer.port(),
+    ));
+    let exchange_rtp = peer.first_packet_from(Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let spoke = peer
+        .play_pcap_for(
+            &Path::new(PCAPS).join("g711a.pcap"),
+            exchange_rtp,
+            Duration::from_secs(3),
+        )
+        .await;
+    assert!(spoke > 90, "voice packets sent: {spoke}");
+    peer.send_pcma(&vec![0i16; 8000 * 4], exchange_rtp).await;
+    let run = caller.await.unwrap();
+    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+
+    let list = recordings(&server, 1).await;
+    assert_eq!(list.len(), 1, "{list:#?}\n{}", server.log());
+    let rec = &list[0];
+    let call = server.call_record("+15550100300").await;
+    assert_eq!(rec["call_id"], call["id"]);
+    assert_eq!(rec["ended_by"], "silence", "{rec}");
+    let ms = rec["duration_ms"].as_i64().unwrap();
+    // 3 s of voice and at most half a second of the silence after it.
+    assert!((2700..=3700).contains(&ms), "duration {ms} ms");
+    assert!(
+        trace(&call).iter().any(|e| e.starts_with("record (max 30 s) → ")),
+        "{call:#}"
+    );
+
+    let id = rec["id"].as_str().unwrap();
+    let audio = server
+        .request(Method::GET, &format!("/recordings/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(audio.status(), 200);
+    assert_eq!(audio.headers()["content-type"], "audio/wav");
+    let wav = audio.bytes().await.unwrap();
+    let reader = hound::WavReader::new(Cursor::new(wav.to_vec())).unwrap();
+    assert_eq!((reader.spec().sample_rate, reader.spec().channels), (8000, 1));
+    let samples: Vec<i16> = reader.into_samples().map(Result::unwrap).collect();
+    assert_eq!(samples.len() as i64, ms * 8);
+    assert!(
+        rms(&samples[..16_000]) > 300.0,
+        "the voice is in the file: {}",
+        rms(&samples[..16_000])
+    );
+
+    let gone = server
+        .request(Method::DELETE, &format!("/recordings/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    let again = server
+        .request(Method::GET, &format!("/recordings/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404);
+}
+
+/// Most messages end with the caller hanging up: what they said is kept all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_hangs_up_still_leaves_the_message() {
+    let server = voicemail(json!({ "max_secs": 30, "silence_secs": 0 })).await;
+    let peer = RtpPeer::bind().await;
+    let caller = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_hangs_up(4500),
+        "+15550100300",
+        peer.port(),
+    ));
+    let exchange_rtp = peer.first_packet_from(Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    peer.play_pcap_for(
+        &Path::new(PCAPS).join("g711a.pcap"),
+        exchange_rtp,
+        Duration::from_secs(4),
+    )
+    .await;
+    let run = caller.await.unwrap();
+    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    let list = recordings(&server, 1).await;
+    assert_eq!(list.len(), 1, "{list:#?}\n{}", server.log());
+    assert_eq!(list[0]["ended_by"], "hangup");
+    let ms = list[0]["duration_ms"].as_i64().unwrap();
+    assert!((1500..=4000).contains(&ms), "duration {ms} ms");
+    let call = server.call_record("+15550100300").await;
+    assert_eq!(call["outcome"], "caller-hangup", "{call:#}");
+}
+
+/// Uploads are checked (a clear 400 for what is not a usable WAV), a 16 kHz WAV is resampled
+/// and played whole, and `tts:` text is spoken by espeak-ng.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploaded_and_spoken_prompts_reach_the_caller() {
+    let server = Server::start().await;
+    let (status, body) = upload_prompt(&server, "bad", b"ID3 this is an mp3".to_vec()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("not a WAV"), "{body}");
+    let stereo = {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut out = Cursor::new(Vec::new());
+        let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+        (0..100).for_each(|_| w.write_sample(0i16).unwrap());
+        w.finalize().unwrap();
+        out.into_inner()
+    };
+    let (status, body) = upload_prompt(&server, "stereo", stereo).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("2 channel"), "{body}");
+    let (status, _) = upload_prompt(&server, "Bad Name", tone_wav(440.0, 8000, 100)).await;
+    assert_eq!(status, 422);
+    let (status, body) = upload_prompt(&server, "goodbye-tone", tone_wav(440.0, 16_000, 1000)).await;
+    assert_eq!(status, 201, "{body}");
+    let listed = server.get_json("/prompts").await;
+    assert_eq!(listed["prompts"][0]["name"], "goodbye-tone", "{listed}");
+
+    // The menu speaks its greeting, hears nothing, and its default route plays the upload.
+    let settings = json!({
+        "greeting": "tts:Thank you for calling the test company.",
+        "timeout_ms": 1000,
+        "retries": 0,
+        "default": { "hangup": "goodbye-tone" },
+    });
+    server.assign("+15550100301", "ivr", settings).await;
+    let peer = RtpPeer::bind().await;
+    let caller = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_waits_for_bye(),
+        "+15550100301",
+        peer.port(),
+    ));
+    let run = caller.await.unwrap();
+    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+
+    let packets = peer.received();
+    let starts: Vec<usize> = (0..packets.len()).filter(|i| packets[*i].data[1] & 0x80 != 0).collect();
+    assert_eq!(starts.len(), 2, "two prompts, each starting a talkspurt");
+    let decode = |range: &[crate::harness::Received]| -> Vec<i16> {
+        range
+            .iter()
+            .flat_map(|p| {
+                p.data[12..]
+                    .iter()
+                    .map(|b| switchboard::media::g711::alaw_to_linear(*b))
+            })
+            .collect()
+    };
+    let speech = decode(&packets[..starts[1]]);
+    assert!(
+        speech.len() >= 8000,
+        "at least a second of speech: {} samples",
+        speech.len()
+    );
+    assert!(rms(&speech) > 300.0, "speech is audible: RMS {}", rms(&speech));
+    let goodbye = &packets[starts[1]..];
+    assert_eq!(goodbye.len(), 50, "1 s of the 16 kHz upload at 8 kHz, 20 ms per packet");
+    assert!(rms(&decode(goodbye)) > 4000.0, "the tone survives resampling");
+
+    let call = server.call_record("+15550100301").await;
+    let events = trace(&call);
+    assert!(
+        events.iter().any(|e| e.starts_with("collect (prompt tts:Thank you")),
+        "{events:#?}"
+    );
+    assert!(events.iter().any(|e| e == "play goodbye-tone → ok"), "{events:#?}");
+}
+
+/// Power of `hz` in `samples` (Goertzel), per sample.
+fn power_at(samples: &[i16], hz: f64) -> f64 {
+    let coeff = 2.0 * (std::f64::consts::TAU * hz / 8000.0).cos();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for x in samples {
+        let s0 = *x as f64 + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - coeff * s1 * s2) / samples.len().max(1) as f64
+}
+
+/// Three callers in one room, each playing its own tone: everyone hears the two others and not
+/// themselves; the room closes when they have all hung up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_callers_in_a_conference_hear_each_other() {
+    let server = Server::start().await;
+    server
+        .assign("+15550100302", "conference", json!({ "room": "team" }))
+        .await;
+    let tones = [500.0, 700.0, 1300.0];
+    let mut peers = Vec::new();
+    let mut callers = Vec::new();
+    for _ in tones {
+        let peer = RtpPeer::bind().await;
+        callers.push(tokio::spawn(sipp::call(
+            server.sip,
+            sipp::caller_hangs_up(6000),
+            "+15550100302",
+            peer.port(),
+        )));
+        peers.push(peer);
+    }
+    let mut rtp = Vec::new();
+    for peer in &peers {
+        rtp.push(peer.first_packet_from(Duration::from_secs(10)).await);
+    }
+    // After everyone's beep, each speaks (its tone) for 3 s at the same time.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let speaking = peers.iter().zip(&rtp).zip(tones).map(|((peer, to), hz)| async move {
+        let tone = switchboard::media::Prompt::tone(hz as f32, 3000, 0);
+        peer.send_pcma(tone.samples(), *to).await;
+    });
+    futures::future::join_all(speaking).await;
+    for caller in callers {
+        let run = caller.await.unwrap();
+        assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    }
+    for (i, peer) in peers.iter().enumerate() {
+        // Skip the beep (1 kHz, 0.3 s + 0.1 s pause) at the start of what each one heard.
+        let heard: Vec<i16> = peer
+            .received()
+            .iter()
+            .skip(20)
+            .flat_map(|p| {
+                p.data[12..]
+                    .iter()
+                    .map(|b| switchboard::media::g711::alaw_to_linear(*b))
+            })
+            .collect();
+        let own = power_at(&heard, tones[i]);
+        for (j, hz) in tones.iter().enumerate().filter(|(j, _)| *j != i) {
+            let other = power_at(&heard, *hz);
+            assert!(
+                other > 100.0 * own.max(1.0),
+                "caller {i} hears caller {j} ({hz} Hz) at {other:.0}, itself at {own:.0}"
+            );
+        }
+    }
+    // The last BYE is answered before the room notices it is empty.
+    let closed = async {
+        while !server.log().contains("conference room closes") {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), closed).await.is_ok(),
+        "the empty room stays open:\n{}",
+        server.log()
+    );
+}

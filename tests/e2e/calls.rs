@@ -197,3 +197,33 @@ async fn an_in_band_digit_chooses_from_the_menu() {
     assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
     menu_heard_2(&server).await;
 }
+
+/// A caller whose INVITE carries no SDP gets our offer in the 200 OK, answers in its ACK, and
+/// hears the menu at the address its answer gave (RFC 3261 §13.2.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_without_an_offer_answers_ours_in_the_ack() {
+    let server = Server::start().await;
+    server.assign("+15550100100", "ivr", serde_json::json!({})).await;
+    let peer = RtpPeer::bind().await;
+    let run = sipp::call(
+        server.sip,
+        sipp::caller_without_offer(3000),
+        "+15550100100",
+        peer.port(),
+    )
+    .await;
+    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    let packets: Vec<Rtp> = peer.received().iter().map(|p| rtp(&p.data)).collect();
+    assert!(
+        packets.len() >= 100,
+        "the greeting reached the caller: {} packets",
+        packets.len()
+    );
+    assert!(
+        packets.iter().all(|p| p.pt == 8 && p.payload_len == 160),
+        "PCMA as answered"
+    );
+    let record = server.call_record("+15550100100").await;
+    assert_eq!(record["outcome"], "caller-hangup", "{record:#}");
+    assert!(record["answered_at"].is_i64());
+}

@@ -16,8 +16,31 @@ fn invite() -> String {
     invite_from(CALLER, 1, BRANCH, "")
 }
 
+/// The caller's SDP: PCMA and telephone-event at the harness's RTP port.
+const CALLER_SDP: &str = "v=0
+o=caller 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [rtp_port] RTP/AVP 8 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+";
+
 /// An INVITE from `caller` (user part), with `auth` lines (e.g. sipp's `[authentication]`).
 fn invite_from(caller: &str, cseq: u32, branch: &str, auth: &str) -> String {
+    invite_with(caller, cseq, branch, auth, Some(CALLER_SDP))
+}
+
+/// An INVITE with `sdp` as its offer, or none (the exchange then offers in its 200 OK).
+fn invite_with(caller: &str, cseq: u32, branch: &str, auth: &str, sdp: Option<&str>) -> String {
+    let content_type = if sdp.is_some() {
+        "Content-Type: application/sdp\n"
+    } else {
+        ""
+    };
+    let body = sdp.unwrap_or_default();
     format!(
         r#"<send retrans="500"><![CDATA[
 INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -28,19 +51,9 @@ Call-ID: [call_id]
 CSeq: {cseq} INVITE
 Contact: <sip:{caller}@[local_ip]:[local_port]>
 {auth}Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
+{content_type}Content-Length: [len]
 
-v=0
-o=caller 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [rtp_port] RTP/AVP 8 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-]]></send>
+{body}]]></send>
 "#
     )
 }
@@ -144,6 +157,36 @@ fn scenario(name: &str, body: &str) -> String {
 pub fn caller_waits_for_bye() -> String {
     let body = invite() + &answered(CALLER, 1) + "<recv request=\"BYE\"/>\n" + OK_TO_LAST_REQUEST;
     scenario("caller waits for the exchange's BYE", &body)
+}
+
+/// Makes no offer in its INVITE: checks the exchange's offer in the 200 OK, answers it in the
+/// ACK (PCMA, its RTP port), hangs up after `hold_ms`.
+pub fn caller_without_offer(hold_ms: u64) -> String {
+    let ack = format!(
+        r#"<send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: "Caller" <sip:{CALLER}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+{CALLER_SDP}]]></send>
+"#
+    );
+    let body = invite_with(CALLER, 1, BRANCH, "", None)
+        + r#"<recv response="100" optional="true"/>
+<recv response="180" optional="true"/>
+<recv response="200" rrs="true">
+<action><ereg regexp="m=audio [0-9]+ RTP/AVP 8 0 101" search_in="body" check_it="true" assign_to="offer"/>
+<log message="[$offer]"/></action>
+</recv>
+"# + &ack
+        + &hangs_up(CALLER, 2, hold_ms);
+    scenario("caller without an SDP offer", &body)
 }
 
 /// Answered; hangs up after `hold_ms`.

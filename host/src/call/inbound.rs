@@ -14,9 +14,10 @@ use super::{
     Recording, TimedLeg, validate_dial,
 };
 use crate::media::mixer::Rooms;
+use crate::media::sdp;
 use crate::media::session::PlayEnd;
 use crate::media::{
-    BEEP, LocalSdp, MediaOffer, MediaSession, PortRange, PromptLibrary, RINGBACK, RecordEnd, Recorder, bridge,
+    BEEP, Codec, LocalSdp, MediaOffer, MediaSession, PortRange, PromptLibrary, RINGBACK, RecordEnd, Recorder, bridge,
 };
 use crate::sip::{InboundLeg, LegEvent};
 
@@ -103,17 +104,21 @@ impl InboundCall {
     }
 
     /// The caller's media session, made (RTP socket bound, our SDP answer ready) on first use.
+    /// A caller who sent no offer has a session only once answered (the answer is in the ACK).
     async fn session(&mut self) -> Result<&mut MediaSession, CallError> {
         if self.media.is_none() {
             let offer = self.caller_offer()?;
-            let socket = self
-                .env
-                .ports
-                .bind(self.media_ip())
-                .map_err(|e| CallError::Failed(format!("RTP socket: {e}")))?;
+            let socket = self.bind_rtp()?;
             self.media = Some(MediaSession::start(socket, offer, rand::random::<u32>().into()));
         }
         Ok(self.media.as_mut().expect("just made"))
+    }
+
+    fn bind_rtp(&self) -> Result<tokio::net::UdpSocket, CallError> {
+        self.env
+            .ports
+            .bind(self.media_ip())
+            .map_err(|e| CallError::Failed(format!("RTP socket: {e}")))
     }
 
     /// The caller's SDP offer; an unusable one makes the final response 488.
@@ -121,14 +126,66 @@ impl InboundCall {
         if let Some(media) = &self.media {
             return Ok(media.offer().clone());
         }
-        if self.leg.offer.is_empty() {
-            self.reject = NOT_ACCEPTABLE;
-            return Err(CallError::Failed("offerless INVITE: not supported yet".into()));
+        if self.offerless() {
+            return Err(CallError::Failed("the caller made no SDP offer: answer first".into()));
         }
         MediaOffer::parse(&self.leg.offer).map_err(|e| {
             self.reject = NOT_ACCEPTABLE;
             CallError::Failed(format!("SDP offer: {e}"))
         })
+    }
+
+    /// The INVITE carried no SDP: we offer in the 200 OK and the caller answers in its ACK
+    /// (RFC 3261 §13.2.1).
+    fn offerless(&self) -> bool {
+        self.media.is_none() && self.leg.offer.is_empty()
+    }
+
+    /// The codec and packet time legs are offered: the caller's, or for a caller who has not
+    /// made an offer yet, PCMA at 20 ms (transcoded in the bridge if the caller picks PCMU).
+    fn caller_media(&mut self) -> Result<(Codec, u32), CallError> {
+        if self.offerless() {
+            return Ok((Codec::Pcma, 20));
+        }
+        let offer = self.caller_offer()?;
+        Ok((offer.codec, offer.ptime))
+    }
+
+    /// Answers a caller who made no offer: our offer goes in the 200 OK, the media session
+    /// starts with the answer in the ACK.
+    async fn answer_with_offer(&mut self) -> Result<(), CallError> {
+        let socket = self.bind_rtp()?;
+        let local = socket.local_addr().map_err(|e| CallError::Failed(e.to_string()))?;
+        let session_id: u64 = rand::random::<u32>().into();
+        self.leg
+            .answer(sdp::offer(local, session_id, Codec::Pcma, 20))
+            .map_err(|e| CallError::Failed(format!("200 OK: {e}")))?;
+        self.answered_at = Some(unix_ms());
+        let acked = tokio::time::timeout(ACK_WAIT, self.leg.next_event()).await;
+        let answer = match acked {
+            Ok(Some(LegEvent::Confirmed)) => self.leg.ack_body().unwrap_or_default(),
+            Ok(other) => {
+                tracing::info!(?other, "caller left before its ACK");
+                self.gone = true;
+                return Err(CallError::Hangup);
+            }
+            Err(_) => {
+                self.finish(UNAVAILABLE).await;
+                return Err(CallError::Failed("no ACK to our 200 OK".into()));
+            }
+        };
+        match MediaOffer::parse(&answer) {
+            Ok(media) => {
+                self.media = Some(MediaSession::start(socket, media, session_id));
+                Ok(())
+            }
+            Err(e) => {
+                // Too late for 488: the call is up. It ends with a BYE that says why.
+                tracing::info!(error = %e, "the ACK carried no usable SDP answer");
+                self.finish(UNAVAILABLE).await;
+                Err(CallError::Failed(format!("SDP answer in the ACK: {e}")))
+            }
+        }
     }
 
     fn media_ip(&self) -> IpAddr {
@@ -304,6 +361,9 @@ impl CallControl for InboundCall {
         if self.answered_at.is_some() {
             return Ok(());
         }
+        if self.offerless() {
+            return self.answer_with_offer().await;
+        }
         // After early media the session exists already; the 200 repeats its SDP.
         let sdp = self
             .session()
@@ -339,7 +399,7 @@ impl CallControl for InboundCall {
             return Err(CallError::Hangup);
         }
         validate_dial(legs, opts)?;
-        let caller_offer = self.caller_offer()?;
+        let (codec, ptime) = self.caller_media()?;
         let ringback = match self.answered_at {
             Some(_) => Some(self.prompt(opts.ringback.as_deref().unwrap_or(RINGBACK)).await?),
             None => None,
@@ -351,8 +411,8 @@ impl CallControl for InboundCall {
             media_ip: self.media_ip(),
             caller_id: opts.caller_id.clone(),
             caller: self.leg.caller.clone(),
-            codec: caller_offer.codec,
-            ptime: caller_offer.ptime,
+            codec,
+            ptime,
         };
         let timeout = Duration::from_millis(opts.timeout_ms.into());
         let mut fork = Fork::new(params, legs, timeout)
@@ -365,7 +425,11 @@ impl CallControl for InboundCall {
         };
         loop {
             match self.ring(&mut fork, &mut ringing).await? {
-                Some(ForkEvent::EarlyMedia(side)) if self.answered_at.is_none() && ringing.early.is_none() => {
+                // (A caller who made no offer cannot get early media without reliable
+                // provisional responses; it hears its own ringback until the answer.)
+                Some(ForkEvent::EarlyMedia(side))
+                    if self.answered_at.is_none() && ringing.early.is_none() && !self.offerless() =>
+                {
                     // 183 with our SDP, then the callee's early media relayed to the caller.
                     tracing::info!(from = %side.media.remote, "early media");
                     let sdp = self
@@ -490,6 +554,9 @@ impl DigitSource for InboundCall {
         Ok(Self::until_hangup(leg, gone, &ours, wait).await?.ok().flatten())
     }
 }
+
+/// How long a caller has to ACK our 200 OK (64 × T1, RFC 3261 §13.3.1.4).
+const ACK_WAIT: Duration = Duration::from_secs(32);
 
 /// Early media may pause (an announcement, then silence) without ending anything.
 const EARLY_MEDIA_SILENCE: Duration = Duration::from_secs(3600);

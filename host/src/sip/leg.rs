@@ -133,6 +133,11 @@ impl InboundLeg {
         Ok(())
     }
 
+    /// The body of the caller's ACK: its SDP answer when the INVITE made no offer.
+    pub fn ack_body(&self) -> Option<Vec<u8>> {
+        self.dialog.last_remote_ack().map(|ack| ack.body)
+    }
+
     /// A final error response to the INVITE (before answer).
     pub fn reject(&self, code: u16, reason: &str) {
         let _ = self

@@ -1,0 +1,180 @@
+//! Relay capacity: how many bridged G.711 calls one core of relay carries, and its CPU per
+//! packet.
+//!
+//! `cargo bench -p switchboard --bench relay -- [CALLS...] [--secs N]` (default 100 250 500
+//! 1000 calls, 10 s each). For each step, the real relay (`media::bridge::relay`, as a bridged
+//! call runs it) runs on one thread with its own tokio runtime; a load generator on another
+//! thread plays both phones of every call: one 160-byte PCMA packet every 20 ms in each
+//! direction, all on loopback. Reported: packets sent and received, loss, and the relay
+//! thread's CPU time per relayed packet (from /proc/thread-self/stat, 10 ms ticks).
+
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket as StdSocket};
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+
+use switchboard::media::rtp::RtpSender;
+use switchboard::media::{BridgeSide, Codec, MediaOffer, bridge};
+use tokio::net::UdpSocket;
+
+const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
+
+fn main() {
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    let mut calls = Vec::new();
+    let mut secs = 10u64;
+    while let Some(arg) = args.next() {
+        if arg == "--secs" {
+            secs = args.next().and_then(|s| s.parse().ok()).expect("--secs N");
+        } else if let Ok(n) = arg.parse() {
+            calls.push(n);
+        }
+    }
+    if calls.is_empty() {
+        calls = vec![100, 250, 500, 1000];
+    }
+    println!("calls  sent      received  loss%    relay-CPU%  µs/packet");
+    for n in calls {
+        let r = run(n, Duration::from_secs(secs));
+        println!(
+            "{n:<6} {:<9} {:<9} {:<8.3} {:<11.1} {:.2}",
+            r.sent,
+            r.received,
+            100.0 * (r.sent - r.received) as f64 / r.sent.max(1) as f64,
+            100.0 * r.relay_cpu.as_secs_f64() / r.wall.as_secs_f64(),
+            r.relay_cpu.as_secs_f64() * 1e6 / r.received.max(1) as f64,
+        );
+    }
+}
+
+struct Outcome {
+    sent: u64,
+    received: u64,
+    relay_cpu: Duration,
+    wall: Duration,
+}
+
+/// A call's two phones (the generator's sockets) and the relay's two sockets towards them.
+struct Call {
+    phones: [StdSocket; 2],
+    relay: [StdSocket; 2],
+}
+
+fn bind() -> StdSocket {
+    let s = StdSocket::bind(SocketAddr::from((LOOPBACK, 0))).expect("bind (raise ulimit -n for many calls)");
+    s.set_nonblocking(true).unwrap();
+    s
+}
+
+fn run(calls: usize, length: Duration) -> Outcome {
+    let calls: Vec<Call> = (0..calls)
+        .map(|_| Call {
+            phones: [bind(), bind()],
+            relay: [bind(), bind()],
+        })
+        .collect();
+    let sides: Vec<[(StdSocket, SocketAddr); 2]> = calls
+        .iter()
+        .map(|c| [0, 1].map(|i| (c.relay[i].try_clone().unwrap(), c.phones[i].local_addr().unwrap())))
+        .collect();
+    let targets: Vec<[SocketAddr; 2]> = calls
+        .iter()
+        .map(|c| [0, 1].map(|i| c.relay[i].local_addr().unwrap()))
+        .collect();
+    let phones: Vec<[StdSocket; 2]> = calls.into_iter().map(|c| c.phones).collect();
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (cpu_tx, cpu_rx) = std_mpsc::channel();
+    let relay = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            for pair in sides {
+                let [a, b] = pair.map(|(socket, phone)| BridgeSide {
+                    socket: Arc::new(UdpSocket::from_std(socket).unwrap()),
+                    media: MediaOffer {
+                        remote: phone,
+                        codec: Codec::Pcma,
+                        payload_type: 8,
+                        telephone_event: None,
+                        ptime: 20,
+                    },
+                    session_id: 1,
+                });
+                tokio::spawn(async move { bridge::relay(&a, &b, Duration::from_secs(60)).await });
+            }
+            let start = thread_cpu();
+            let _ = stop_rx.await;
+            cpu_tx.send(thread_cpu() - start).unwrap();
+        });
+    });
+
+    // The generator: every 20 ms one packet from each phone, then whatever arrived is counted.
+    let mut senders: Vec<[RtpSender; 2]> = (0..phones.len())
+        .map(|_| {
+            [
+                RtpSender::new(rand::random(), 0, 0),
+                RtpSender::new(rand::random(), 0, 0),
+            ]
+        })
+        .collect();
+    let (mut sent, mut received) = (0u64, 0u64);
+    let mut packet = [0u8; 172];
+    let mut buf = [0u8; 2048];
+    let payload = [0xd5u8; 160];
+    let start = Instant::now();
+    let mut next = start;
+    while start.elapsed() < length {
+        for ((phones, senders), targets) in phones.iter().zip(&mut senders).zip(&targets) {
+            for i in 0..2 {
+                let n = senders[i].write(&mut packet, 8, &payload, 160);
+                if phones[i].send_to(&packet[..n], targets[i]).is_ok() {
+                    sent += 1;
+                }
+            }
+        }
+        received += drain(&phones, &mut buf);
+        next += Duration::from_millis(20);
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    // Let the last packets through, then stop the relay.
+    std::thread::sleep(Duration::from_millis(200));
+    received += drain(&phones, &mut buf);
+    let wall = start.elapsed();
+    let _ = stop_tx.send(());
+    let relay_cpu = cpu_rx.recv().unwrap();
+    relay.join().unwrap();
+    Outcome {
+        sent,
+        received,
+        relay_cpu,
+        wall,
+    }
+}
+
+fn drain(phones: &[[StdSocket; 2]], buf: &mut [u8]) -> u64 {
+    let mut n = 0;
+    for socket in phones.iter().flatten() {
+        while socket.recv_from(buf).is_ok() {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// CPU time (user + system) of the calling thread so far.
+fn thread_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of the line; after the name, fields count from 3.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}

@@ -14,7 +14,7 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use switchboard::media::rtp::RtpSender;
-use switchboard::media::{BridgeSide, Codec, MediaOffer, bridge};
+use switchboard::media::{BridgeSide, Codec, MediaOffer, RtpSocket, bridge};
 use tokio::net::UdpSocket;
 
 const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
@@ -93,7 +93,7 @@ fn run(calls: usize, length: Duration) -> Outcome {
         rt.block_on(async move {
             for pair in sides {
                 let [a, b] = pair.map(|(socket, phone)| BridgeSide {
-                    socket: Arc::new(UdpSocket::from_std(socket).unwrap()),
+                    socket: Arc::new(RtpSocket::plain(UdpSocket::from_std(socket).unwrap())),
                     media: MediaOffer {
                         remote: phone,
                         codec: Codec::Pcma,

@@ -227,3 +227,36 @@ async fn a_caller_without_an_offer_answers_ours_in_the_ack() {
     assert_eq!(record["outcome"], "caller-hangup", "{record:#}");
     assert!(record["answered_at"].is_i64());
 }
+
+/// A caller asking for 30 ms packets (as sip-tester's own `g711a.pcap` is made) gets the menu in
+/// 240-sample packets every 30 ms, and its 30 ms voice and digits are understood.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_with_30_ms_packets_gets_30_ms_packets() {
+    let server = menu_that_hangs_up_on_2().await;
+    let peer = RtpPeer::bind().await;
+    let scenario = sipp::with_ptime(sipp::caller_sends_info_digit(2500, '2'), 30);
+    let caller = tokio::spawn(sipp::call(server.sip, scenario, "+15550100100", peer.port()));
+    let exchange_rtp = peer.first_packet_from(Duration::from_secs(10)).await;
+    peer.play_pcap_for(&Path::new(PCAPS).join("g711a.pcap"), exchange_rtp, Duration::from_secs(2))
+        .await;
+    let run = caller.await.unwrap();
+    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    let received = peer.received();
+    let greeting: Vec<(std::time::Instant, Rtp)> = received
+        .iter()
+        .map(|p| (p.at, rtp(&p.data)))
+        .take_while(|(_, p)| !p.marker || p.seq == rtp(&received[0].data).seq)
+        .collect();
+    assert!(greeting.len() > 50, "{} packets", greeting.len());
+    for pair in greeting.windows(2) {
+        assert_eq!(pair[1].1.payload_len, 240, "30 ms of PCMA per packet");
+        assert_eq!(pair[1].1.ts, pair[0].1.ts.wrapping_add(240), "timestamp step");
+    }
+    let span = greeting.last().unwrap().0 - greeting[0].0;
+    let expected = Duration::from_millis(30 * (greeting.len() as u64 - 1));
+    assert!(
+        span > expected.mul_f64(0.9) && span < expected.mul_f64(1.1),
+        "span {span:?}, expected {expected:?}"
+    );
+    menu_heard_2(&server).await;
+}

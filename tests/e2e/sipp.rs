@@ -260,6 +260,11 @@ pub fn without_telephone_events(scenario: String) -> String {
         .replace("a=fmtp:101 0-15\n", "")
 }
 
+/// The same caller asking for `ms` of audio per packet (`a=ptime`).
+pub fn with_ptime(scenario: String, ms: u32) -> String {
+    scenario.replace("a=fmtp:101 0-15\n", &format!("a=fmtp:101 0-15\na=ptime:{ms}\n"))
+}
+
 /// Gives up before an answer: CANCEL after `after_ms`, expects 200 (CANCEL) and 487 (INVITE).
 pub fn caller_cancels(after_ms: u64) -> String {
     let body = invite()

@@ -6,7 +6,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
 use super::{DialOutcome, Target, TimedLeg};
@@ -73,7 +72,7 @@ pub enum ForkEvent {
 /// A leg that has been started and not finished.
 struct Branch {
     leg: OutboundLeg,
-    socket: Arc<UdpSocket>,
+    socket: Arc<crate::media::RtpSocket>,
     session_id: u64,
     /// The employee's line shows ringing while this lives.
     _ringing: Option<LineUse>,
@@ -251,7 +250,7 @@ impl<'a> Fork<'a> {
         }
     }
 
-    async fn place(&self, place: &Reachable) -> anyhow::Result<(OutboundLeg, Arc<UdpSocket>, u64)> {
+    async fn place(&self, place: &Reachable) -> anyhow::Result<(OutboundLeg, Arc<crate::media::RtpSocket>, u64)> {
         let p = &self.params;
         let socket = Arc::new(p.ports.bind(p.media_ip)?);
         let session_id = rand::random::<u32>().into();

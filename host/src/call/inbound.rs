@@ -114,7 +114,7 @@ impl InboundCall {
         Ok(self.media.as_mut().expect("just made"))
     }
 
-    fn bind_rtp(&self) -> Result<tokio::net::UdpSocket, CallError> {
+    fn bind_rtp(&self) -> Result<crate::media::RtpSocket, CallError> {
         self.env
             .ports
             .bind(self.media_ip())

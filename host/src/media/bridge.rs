@@ -8,15 +8,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
 
 use super::g711;
+use super::ports::RtpSocket;
 use super::rtp::RtpPacket;
 use super::sdp::{Codec, MediaOffer};
 
 /// One side of a bridge: our socket towards a party, and what was negotiated with it.
 pub struct BridgeSide {
-    pub socket: Arc<UdpSocket>,
+    pub socket: Arc<RtpSocket>,
     pub media: MediaOffer,
     /// The o= session id of our SDP towards this party (kept for re-offers).
     pub session_id: u64,

@@ -251,7 +251,7 @@ mod tests {
         let phone = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let ours = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let side = BridgeSide {
-            socket: Arc::new(ours),
+            socket: Arc::new(crate::media::RtpSocket::plain(ours)),
             media: MediaOffer {
                 remote: phone.local_addr().unwrap(),
                 codec,

@@ -1,65 +1,19 @@
 //! One leg's media: an RTP socket, the prompt player and the digit receiver.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::dtmf::DtmfReceiver;
+use super::ports::RtpSocket;
 use super::inband::InbandDetector;
 use super::prompt::{Prompt, SAMPLE_RATE};
 use super::recorder::Recorder;
 use super::rtp::{HEADER_LEN, RtpPacket, RtpSender};
 use super::sdp::MediaOffer;
-
-/// The UDP ports RTP sockets are taken from (even ports; RTCP would use the odd one above).
-#[derive(Debug)]
-pub struct PortRange {
-    first: u16,
-    last: u16,
-    next: AtomicU16,
-}
-
-impl PortRange {
-    pub fn new(first: u16, last: u16) -> Self {
-        let first = first + first % 2;
-        PortRange {
-            first,
-            last: last.max(first),
-            next: AtomicU16::new(first),
-        }
-    }
-
-    /// Binds the next free even port, wrapping around the range once. Not async: callers may
-    /// sit in a `select!`, and a bind must not be half done when its future is dropped.
-    pub fn bind(&self, ip: IpAddr) -> std::io::Result<UdpSocket> {
-        let slots = ((self.last - self.first) / 2 + 1) as usize;
-        for _ in 0..slots {
-            let port = self
-                .next
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
-                    Some(if p.saturating_add(2) > self.last {
-                        self.first
-                    } else {
-                        p + 2
-                    })
-                })
-                .unwrap_or(self.first);
-            if let Ok(socket) = std::net::UdpSocket::bind(SocketAddr::new(ip, port)) {
-                socket.set_nonblocking(true)?;
-                return UdpSocket::from_std(socket);
-            }
-        }
-        Err(std::io::Error::new(
-            std::io::ErrorKind::AddrInUse,
-            "no free RTP port in the range",
-        ))
-    }
-}
 
 /// How a prompt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +38,7 @@ type Frame = (u32, Vec<i16>);
 type AudioTap = Arc<parking_lot::Mutex<Option<mpsc::Sender<Frame>>>>;
 
 pub struct MediaSession {
-    socket: Arc<UdpSocket>,
+    socket: Arc<RtpSocket>,
     offer: MediaOffer,
     /// The o= session id of our answer.
     session_id: u64,
@@ -97,7 +51,7 @@ pub struct MediaSession {
 }
 
 impl MediaSession {
-    pub fn start(socket: UdpSocket, offer: MediaOffer, session_id: u64) -> Self {
+    pub fn start(socket: RtpSocket, offer: MediaOffer, session_id: u64) -> Self {
         let socket = Arc::new(socket);
         let (digit_tx, digits) = mpsc::unbounded_channel();
         let tap = AudioTap::default();
@@ -276,7 +230,7 @@ impl Drop for MediaSession {
 
 /// Turns the caller's RTP into digits: RFC 4733 events when negotiated, else tones heard in
 /// the audio (in-band DTMF); and into audio frames while a recorder listens.
-async fn receive_loop(socket: Arc<UdpSocket>, offer: MediaOffer, digits: mpsc::UnboundedSender<char>, tap: AudioTap) {
+async fn receive_loop(socket: Arc<RtpSocket>, offer: MediaOffer, digits: mpsc::UnboundedSender<char>, tap: AudioTap) {
     let mut buf = [0u8; 2048];
     let mut events = DtmfReceiver::default();
     let mut inband = offer.telephone_event.is_none().then(InbandDetector::default);

@@ -237,8 +237,12 @@ async fn a_caller_with_30_ms_packets_gets_30_ms_packets() {
     let scenario = sipp::with_ptime(sipp::caller_sends_info_digit(2500, '2'), 30);
     let caller = tokio::spawn(sipp::call(server.sip, scenario, "+15550100100", peer.port()));
     let exchange_rtp = peer.first_packet_from(Duration::from_secs(10)).await;
-    peer.play_pcap_for(&Path::new(PCAPS).join("g711a.pcap"), exchange_rtp, Duration::from_secs(2))
-        .await;
+    peer.play_pcap_for(
+        &Path::new(PCAPS).join("g711a.pcap"),
+        exchange_rtp,
+        Duration::from_secs(2),
+    )
+    .await;
     let run = caller.await.unwrap();
     assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
     let received = peer.received();

@@ -316,6 +316,36 @@ impl RtpPeer {
         }
     }
 
+    /// Types `digits` as RFC 4733 events (payload type 101): per key three packets of the tone
+    /// growing in duration, then three End packets, 100 ms apart from the next key.
+    pub async fn send_digits(&self, digits: &str, to: SocketAddr) {
+        let ssrc: u32 = 0xd1d1;
+        let mut seq: u16 = 0;
+        for (k, digit) in digits.chars().enumerate() {
+            let event = match digit {
+                '0'..='9' => digit as u8 - b'0',
+                '*' => 10,
+                '#' => 11,
+                other => panic!("not a DTMF key: {other}"),
+            };
+            let timestamp = 8000 * k as u32;
+            for step in 0..6u16 {
+                let end = step >= 3;
+                let duration = 160 * (step.min(3) + 1);
+                let mut packet = vec![0x80, 101 | if step == 0 { 0x80 } else { 0 }];
+                packet.extend_from_slice(&seq.to_be_bytes());
+                packet.extend_from_slice(&timestamp.to_be_bytes());
+                packet.extend_from_slice(&ssrc.to_be_bytes());
+                packet.extend_from_slice(&[event, if end { 0x80 | 10 } else { 10 }]);
+                packet.extend_from_slice(&duration.to_be_bytes());
+                self.socket.send_to(&packet, to).await.unwrap();
+                seq = seq.wrapping_add(1);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Sends a pcap's RTP packets to `to` with their recorded spacing.
     pub async fn play_pcap(&self, pcap: &Path, to: SocketAddr) {
         self.play_pcap_for(pcap, to, Duration::MAX).await;

@@ -20,7 +20,7 @@ pub struct Desk {
     login: &'static str,
     pub port: u16,
     pub dir: tempfile::TempDir,
-    rtp: RtpPeer,
+    pub rtp: RtpPeer,
 }
 
 /// One line of a phone's event file.

@@ -8,8 +8,12 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use std::net::SocketAddr;
+
 use crate::harness::{RtpPeer, Server, trace};
+use crate::hunt::{Desk, finished, phones_listening};
 use crate::sipp;
+use crate::sipp::Phone;
 
 const PCAPS: &str = "/usr/share/sip-tester";
 
@@ -298,38 +302,21 @@ async fn three_callers_in_a_conference_hear_each_other() {
     for peer in &peers {
         rtp.push(peer.first_packet_from(Duration::from_secs(10)).await);
     }
-    // After everyone's beep, each speaks (its tone) for 3 s at the same time.
+    // After everyone's beep, each speaks (its tone) for 2 s at the same time.
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let speaking = peers.iter().zip(&rtp).zip(tones).map(|((peer, to), hz)| async move {
-        let tone = switchboard::media::Prompt::tone(hz as f32, 3000, 0);
-        peer.send_pcma(tone.samples(), *to).await;
-    });
+    let speaking = peers
+        .iter()
+        .zip(&rtp)
+        .zip(tones)
+        .map(|((peer, to), hz)| talk(peer, *to, hz));
     futures::future::join_all(speaking).await;
     for caller in callers {
         let run = caller.await.unwrap();
         assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
     }
-    for (i, peer) in peers.iter().enumerate() {
-        // Skip the beep (1 kHz, 0.3 s + 0.1 s pause) at the start of what each one heard.
-        let heard: Vec<i16> = peer
-            .received()
-            .iter()
-            .skip(20)
-            .flat_map(|p| {
-                p.data[12..]
-                    .iter()
-                    .map(|b| switchboard::media::g711::alaw_to_linear(*b))
-            })
-            .collect();
-        let own = power_at(&heard, tones[i]);
-        for (j, hz) in tones.iter().enumerate().filter(|(j, _)| *j != i) {
-            let other = power_at(&heard, *hz);
-            assert!(
-                other > 100.0 * own.max(1.0),
-                "caller {i} hears caller {j} ({hz} Hz) at {other:.0}, itself at {own:.0}"
-            );
-        }
-    }
+    // Skip the beep (1 kHz, 0.3 s + 0.1 s pause) at the start of what each one heard.
+    let heard: Vec<Vec<i16>> = peers.iter().map(|p| pcma_heard(p)[3200..].to_vec()).collect();
+    assert_each_hears_the_others(&heard, &tones);
     // The last BYE is answered before the room notices it is empty.
     let closed = async {
         while !server.log().contains("conference room closes") {
@@ -341,4 +328,94 @@ async fn three_callers_in_a_conference_hear_each_other() {
         "the empty room stays open:\n{}",
         server.log()
     );
+}
+
+/// Hears `hz` at least 100 times louder than its own tone: checks every pair of a conference.
+fn assert_each_hears_the_others(heard: &[Vec<i16>], tones: &[f64]) {
+    for (i, samples) in heard.iter().enumerate() {
+        let own = power_at(samples, tones[i]);
+        for (j, hz) in tones.iter().enumerate().filter(|(j, _)| *j != i) {
+            let other = power_at(samples, *hz);
+            assert!(
+                other > 100.0 * own.max(1.0),
+                "party {i} hears party {j} ({hz} Hz) at {other:.0}, itself at {own:.0}"
+            );
+        }
+    }
+}
+
+/// `peer` plays a 2 s tone of `hz` to `to`.
+async fn talk(peer: &RtpPeer, to: SocketAddr, hz: f64) {
+    peer.send_pcma(switchboard::media::Prompt::tone(hz as f32, 2000, 0).samples(), to)
+        .await
+}
+
+fn pcma_heard(peer: &RtpPeer) -> Vec<i16> {
+    peer.received()
+        .iter()
+        .filter(|p| p.data.len() > 12 && p.data[1] & 0x7f == 8)
+        .flat_map(|p| {
+            p.data[12..]
+                .iter()
+                .map(|b| switchboard::media::g711::alaw_to_linear(*b))
+        })
+        .collect()
+}
+
+/// Alice, talking to a caller her hunt group gave her, types `*3102#` (RFC 4733 events): bob
+/// (extension 102) is rung and, once he answers, the three talk together, each hearing the other
+/// two. Bob leaves, then alice; the caller, left alone, is hung up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_employee_brings_a_colleague_into_the_call_with_star_3() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let bob = Desk::register(&server, "bob", "102").await;
+    server
+        .assign("+15550100303", "hunt", json!({ "members": ["alice"] }))
+        .await;
+    let alice_phone = alice.expect(
+        &server,
+        Phone::AnswersThenHangsUp {
+            after_ms: 200,
+            hold_ms: 7000,
+        },
+    );
+    let bob_phone = bob.expect(
+        &server,
+        Phone::AnswersThenHangsUp {
+            after_ms: 300,
+            hold_ms: 4000,
+        },
+    );
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let caller = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_waits_for_bye(),
+        "+15550100303",
+        caller_rtp.port(),
+    ));
+    let port_of = |e: crate::hunt::Event| SocketAddr::from(([127, 0, 0, 1], e.port().expect("SDP port")));
+    let to_alice = port_of(alice.wait_for("INVITE", Duration::from_secs(10)).await);
+    alice.wait_for("ANSWER", Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    alice.rtp.send_digits("*3102#", to_alice).await;
+    let to_bob = port_of(bob.wait_for("INVITE", Duration::from_secs(10)).await);
+    bob.wait_for("ANSWER", Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let to_caller = caller_rtp.first_packet_from(Duration::from_secs(5)).await;
+
+    let tones = [500.0, 700.0, 1300.0];
+    tokio::join!(
+        talk(&caller_rtp, to_caller, tones[0]),
+        talk(&alice.rtp, to_alice, tones[1]),
+        talk(&bob.rtp, to_bob, tones[2]),
+    );
+    finished(&server, "bob", bob_phone).await;
+    finished(&server, "alice", alice_phone).await;
+    let run = caller.await.unwrap();
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    let heard = [pcma_heard(&caller_rtp), pcma_heard(&alice.rtp), pcma_heard(&bob.rtp)];
+    assert_each_hears_the_others(&heard, &tones);
+    assert!(server.log().contains("three-way call"), "{}", server.log());
 }

@@ -7,9 +7,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use super::feature::{Feature, FeatureCodes};
 use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
 use super::handover::{HandoverRequest, Offer};
 use super::{DialOutcome, Target, TimedLeg};
+use crate::media::bridge::Party;
+use crate::media::mixer::Rooms;
 use crate::media::{BridgeEnd, BridgeSide, Codec, Direction, LocalSdp, PortRange, bridge};
 use crate::sip::{InboundLeg, LegEvent, OutboundEvent, OutboundLeg, Refer, Reinvite};
 
@@ -40,6 +43,10 @@ pub struct TransferEnv<'a> {
     /// The caller's codec and packet time, offered first to the target.
     pub codec: Codec,
     pub ptime: u32,
+    /// Where three-way calls meet.
+    pub rooms: &'a Rooms,
+    /// The caller is an employee (who may use feature codes).
+    pub caller_is_employee: bool,
 }
 
 /// Connects the caller to `winner` and whoever it transfers to. Returns how it ended and the
@@ -58,6 +65,14 @@ pub async fn connect(
     loop {
         match talk(leg, caller, &to_caller, &mut current, env, handovers).await {
             Talk::Ended(exit) => return (exit, current.employee),
+            Talk::ThreeWay(colleague) => {
+                tracing::info!(with = ?colleague.employee, "a colleague joins: three-way call");
+                let employee = current.employee.clone();
+                return (
+                    super::threeway::run(leg, caller, current, colleague, env).await,
+                    employee,
+                );
+            }
             Talk::CallerTransferred { next, transferor_left } => {
                 tracing::info!(to = ?next.employee, "the caller transferred the call");
                 let employee = current.employee.clone();
@@ -100,6 +115,8 @@ enum Talk {
         next: Winner,
         transferor_left: bool,
     },
+    /// An employee typed the three-way code and the colleague answered.
+    ThreeWay(Winner),
 }
 
 /// Tells the transferor its transfer succeeded (RFC 3515 final NOTIFY) and ends its leg.
@@ -122,14 +139,30 @@ async fn talk(
     let Winner {
         leg: callee,
         media: callee_media,
+        employee: callee_employee,
         ..
     } = current;
     let Ok(to_callee) = callee_media.local_sdp() else {
         callee.hangup().await;
         return Talk::Ended(BridgeExit::Dead);
     };
-    let mut relay = std::pin::pin!(bridge::relay(caller, callee_media, env.dial.rtp_timeout));
+    // Feature codes: RTP events seen by the relay, and the caller's SIP INFO digits.
+    let (typed_tx, mut typed) = tokio::sync::mpsc::unbounded_channel();
+    let info_digits = typed_tx.clone();
+    let watch = move |party, digit| {
+        let _ = typed_tx.send((party, digit));
+    };
+    let mut relay = std::pin::pin!(bridge::relay_watching(
+        caller,
+        callee_media,
+        env.dial.rtp_timeout,
+        watch
+    ));
+    let mut codes = [FeatureCodes::default(), FeatureCodes::default()];
+    let callee_is_employee = callee_employee.is_some();
     let mut transfer: Option<Transfer<'_>> = None;
+    // The colleague being rung for a three-way call.
+    let mut joining: Option<Transfer<'_>> = None;
     // Who asked for the transfer under way (the caller, or the answering party), and whether
     // that party already left (blind transfer: it hangs up once the REFER is accepted).
     let (mut by_caller, mut callee_gone, mut caller_gone) = (false, false, false);
@@ -203,14 +236,39 @@ async fn talk(
                 }
             }
             Some(request) = handovers.requests.recv(), if transfer.is_none() => return Talk::HandedOver(request),
+            Some((party, digit)) = typed.recv() => {
+                let (may, codes) = match party {
+                    Party::A => (env.caller_is_employee, &mut codes[0]),
+                    Party::B => (callee_is_employee, &mut codes[1]),
+                };
+                if may && let Some(Feature::ThreeWay { extension }) = codes.push(digit) {
+                    if joining.is_some() || transfer.is_some() {
+                        tracing::info!("three-way code ignored: a colleague is already being rung");
+                    } else {
+                        tracing::info!(%extension, "three-way call: ringing the colleague");
+                        let leg = TimedLeg { target: Target::Extension(extension), start_after_ms: 0, stop_after_ms: None };
+                        joining = Some(Box::pin(ring(env, leg)));
+                    }
+                }
+            }
+            outcome = async { joining.as_mut().expect("guarded").await }, if joining.is_some() => {
+                joining = None;
+                match outcome {
+                    Ok(colleague) => return Talk::ThreeWay(colleague),
+                    Err(failed) => tracing::info!(?failed, "the colleague did not join"),
+                }
+            }
             event = leg.next_event(), if !caller_gone => match event {
                 Some(LegEvent::Confirmed) => {}
                 Some(LegEvent::Reinvite(reinvite)) => {
                     let offered = answer_reinvite(reinvite, to_caller);
                     tokio::spawn(callee.reinvite(to_callee.describe(offered)));
                 }
-                // Digits signalled with SIP INFO are not passed on (RTP events are relayed).
-                Some(LegEvent::Digit(_)) => {}
+                // Digits signalled with SIP INFO are not passed on (RTP events are relayed),
+                // but an employee's may be a feature code.
+                Some(LegEvent::Digit(digit)) => {
+                    let _ = info_digits.send((Party::A, digit));
+                }
                 // The caller (an employee who placed the call) hands the other party on.
                 Some(LegEvent::Refer(refer)) if refer.replaces.is_some() => {
                     refer.refuse(501, "attended transfer is taken from the answering party only").await;

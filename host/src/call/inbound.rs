@@ -279,6 +279,8 @@ impl InboundCall {
             caller: self.leg.caller.clone(),
             codec: caller.media.codec,
             ptime: caller.media.ptime,
+            rooms: &self.env.rooms,
+            caller_is_employee: self.leg.employee.is_some(),
         };
         // The caller's phone may transfer this call's party into another call (attended).
         let mut offer = self.dial_env.handovers.offer(self.leg.dialog_key());

@@ -4,12 +4,14 @@
 
 mod bridged;
 mod collect;
+mod feature;
 pub mod fork;
 mod handover;
 mod inbound;
 pub mod number;
 pub mod record;
 pub mod script;
+mod threeway;
 
 pub use fork::{DialEnv, Directory, Reachable};
 pub use handover::Handovers;

@@ -8,13 +8,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-
+use super::dtmf::DtmfReceiver;
 use super::g711;
 use super::ports::RtpSocket;
 use super::rtp::RtpPacket;
 use super::sdp::{Codec, MediaOffer};
 
 /// One side of a bridge: our socket towards a party, and what was negotiated with it.
+#[derive(Clone)]
 pub struct BridgeSide {
     pub socket: Arc<RtpSocket>,
     pub media: MediaOffer,
@@ -41,9 +42,28 @@ pub enum BridgeEnd {
     Silent,
 }
 
+/// Which party of a bridge did something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    A,
+    B,
+}
+
 /// Relays both ways until neither side has sent RTP for `timeout`. Stop it earlier by dropping
 /// the future.
 pub async fn relay(a: &BridgeSide, b: &BridgeSide, timeout: Duration) -> BridgeEnd {
+    relay_watching(a, b, timeout, |_, _| {}).await
+}
+
+/// [`relay`], telling `on_digit` of every RFC 4733 digit either party sends (the events are
+/// relayed all the same), for feature codes typed during a call.
+pub async fn relay_watching(
+    a: &BridgeSide,
+    b: &BridgeSide,
+    timeout: Duration,
+    mut on_digit: impl FnMut(Party, char),
+) -> BridgeEnd {
+    let mut digits = [DtmfReceiver::default(), DtmfReceiver::default()];
     let forward = Direction::new(&a.media, &b.media);
     let backward = Direction::new(&b.media, &a.media);
     let (mut to_b, mut to_a) = (forward.remote_of_far, backward.remote_of_far);
@@ -68,6 +88,16 @@ pub async fn relay(a: &BridgeSide, b: &BridgeSide, timeout: Duration) -> BridgeE
         };
         // Symmetric RTP: answer the address the party really sends from (NAT), not its SDP.
         *near_remote = from;
+        if let Some(event) = RtpPacket::parse(&buf[..n]).filter(|p| Some(p.payload_type) == direction.event_in) {
+            let (party, receiver) = if from_a {
+                (Party::A, &mut digits[0])
+            } else {
+                (Party::B, &mut digits[1])
+            };
+            if let Some(digit) = receiver.on_packet(event.timestamp, event.payload) {
+                on_digit(party, digit);
+            }
+        }
         if let Some(len) = direction.rewrite(&mut buf[..n]) {
             let far = if from_a { b } else { a };
             // A lost datagram is a glitch in the conversation, not a reason to stop relaying.

@@ -15,8 +15,8 @@ pub mod session;
 pub mod speech;
 
 pub use bridge::{BridgeEnd, BridgeSide};
+pub use ports::{PortRange, RtpSocket};
 pub use prompt::{BEEP, Prompt, PromptError, PromptLibrary, RINGBACK};
 pub use recorder::{Recorded, Recorder};
 pub use sdp::{Codec, Direction, LocalSdp, MediaOffer, OFFERED_TELEPHONE_EVENT};
-pub use ports::{PortRange, RtpSocket};
 pub use session::{MediaSession, RecordEnd};

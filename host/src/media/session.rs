@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::dtmf::DtmfReceiver;
-use super::ports::RtpSocket;
 use super::inband::InbandDetector;
+use super::ports::RtpSocket;
 use super::prompt::{Prompt, SAMPLE_RATE};
 use super::recorder::Recorder;
 use super::rtp::{HEADER_LEN, RtpPacket, RtpSender};

@@ -8,11 +8,13 @@ CREATE TABLE prompts (
     PRIMARY KEY (company_id, name)
 );
 
--- What callers said (voicemail), as 8 kHz 16-bit mono WAV, with the call it belongs to.
+-- What callers said (voicemail, 8 kHz 16-bit mono WAV) and whole calls (stereo: the caller on
+-- the left, the other party on the right), with the call each belongs to.
 CREATE TABLE recordings (
     id          TEXT PRIMARY KEY,
     company_id  INTEGER NOT NULL REFERENCES companies(id),
     call_id     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
     caller      TEXT NOT NULL,
     dialled     TEXT NOT NULL,
     duration_ms BIGINT NOT NULL,
@@ -21,3 +23,6 @@ CREATE TABLE recordings (
     created_at  BIGINT NOT NULL
 );
 CREATE INDEX recordings_by_time ON recordings (company_id, created_at);
+
+-- Numbers whose calls are recorded whole (both parties of every bridged call).
+ALTER TABLE numbers ADD COLUMN record_calls BOOLEAN NOT NULL DEFAULT FALSE;

@@ -72,7 +72,11 @@ async fn handle_call(
     // The exchange has taken the call: tell the caller while the flow decides what to do.
     leg.ringing();
     trace.push(format!("flow {} starts", &route.version.sha256[..12]));
-    let call = Box::new(InboundCall::new(id.clone(), leg, media, dial));
+    let mut call = InboundCall::new(id.clone(), leg, media, dial);
+    if route.assignment.record_calls {
+        call.record_whole_call();
+    }
+    let call = Box::new(call);
     let run = registry
         .engine()
         .run(&route.version, call, &route.assignment.settings, trace)
@@ -198,6 +202,7 @@ async fn save_recordings(store: &Store, record: &CallRecord, recordings: Vec<Cal
         let info = RecordingInfo {
             id: made.id,
             call_id: record.id.clone(),
+            kind: made.kind.into(),
             caller: record.caller.clone(),
             dialled: record.dialled.clone(),
             duration_ms: made.duration_ms.into(),

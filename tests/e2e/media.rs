@@ -419,3 +419,75 @@ async fn an_employee_brings_a_colleague_into_the_call_with_star_3() {
     assert_each_hears_the_others(&heard, &tones);
     assert!(server.log().contains("three-way call"), "{}", server.log());
 }
+
+/// A number that records its calls: the bridged conversation is stored as a stereo WAV, the
+/// caller on the left and the employee on the right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_number_keeps_both_sides_of_the_conversation() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let assigned = server
+        .request(Method::PUT, "/numbers/+15550100304")
+        .json(&json!({ "flow": "hunt", "settings": { "members": ["alice"] }, "record_calls": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assigned.status(), 200);
+    assert_eq!(assigned.json::<Value>().await.unwrap()["record_calls"], true);
+    let alice_phone = alice.expect(&server, Phone::Answers { after_ms: 200 });
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let caller = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_hangs_up(3000),
+        "+15550100304",
+        caller_rtp.port(),
+    ));
+    let to_alice = alice
+        .wait_for("INVITE", Duration::from_secs(10))
+        .await
+        .port()
+        .expect("SDP port");
+    let to_alice = SocketAddr::from(([127, 0, 0, 1], to_alice));
+    alice.wait_for("ANSWER", Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The caller's exchange address: where the exchange relays alice's first packet from.
+    let alice_first = talk(&alice.rtp, to_alice, 1300.0);
+    let caller_talks = async {
+        let to_caller = caller_rtp.first_packet_from(Duration::from_secs(5)).await;
+        talk(&caller_rtp, to_caller, 500.0).await;
+    };
+    tokio::join!(alice_first, caller_talks);
+    let run = caller.await.unwrap();
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "alice", alice_phone).await;
+
+    let list = recordings(&server, 1).await;
+    assert_eq!(list.len(), 1, "{list:#?}\n{}", server.log());
+    assert_eq!(
+        (list[0]["kind"].as_str(), list[0]["ended_by"].as_str()),
+        (Some("call"), Some("call-end"))
+    );
+    let id = list[0]["id"].as_str().unwrap();
+    let wav = server
+        .request(Method::GET, &format!("/recordings/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let reader = hound::WavReader::new(Cursor::new(wav.to_vec())).unwrap();
+    assert_eq!(reader.spec().channels, 2);
+    let samples: Vec<i16> = reader.into_samples().map(Result::unwrap).collect();
+    let (left, right): (Vec<i16>, Vec<i16>) = samples.chunks(2).map(|f| (f[0], f[1])).unzip();
+    assert!(left.len() >= 8000, "{} frames", left.len());
+    assert!(
+        power_at(&left, 500.0) > 100.0 * power_at(&left, 1300.0).max(1.0),
+        "left is the caller"
+    );
+    assert!(
+        power_at(&right, 1300.0) > 100.0 * power_at(&right, 500.0).max(1.0),
+        "right is alice"
+    );
+}

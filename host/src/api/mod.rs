@@ -109,6 +109,9 @@ struct AssignBody {
     settings: Value,
     #[serde(default = "utc")]
     timezone: String,
+    /// Record both parties of every bridged call to the number.
+    #[serde(default)]
+    record_calls: bool,
 }
 
 fn empty_object() -> Value {
@@ -127,7 +130,7 @@ async fn assign_number(
     let Json(body) = body.map_err(ApiError::from_json)?;
     let assignment = s
         .registry
-        .assign(&number, &body.flow, &body.settings, &body.timezone)
+        .assign(&number, &body.flow, &body.settings, &body.timezone, body.record_calls)
         .await
         .map_err(registry_error)?;
     Ok(Json(assignment_json(&assignment)))
@@ -146,6 +149,7 @@ fn assignment_json(a: &crate::store::Assignment) -> Value {
         "timezone": a.timezone,
         "flow": a.flow_sha256,
         "settings": serde_json::from_str::<Value>(&a.settings).unwrap_or(Value::Null),
+        "record_calls": a.record_calls,
         "updated_at": a.updated_at,
     })
 }

@@ -11,9 +11,9 @@ use super::feature::{Feature, FeatureCodes};
 use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
 use super::handover::{HandoverRequest, Offer};
 use super::{DialOutcome, Target, TimedLeg};
-use crate::media::bridge::Party;
+use crate::media::bridge::{Party, RelayWatch};
 use crate::media::mixer::Rooms;
-use crate::media::{BridgeEnd, BridgeSide, Codec, Direction, LocalSdp, PortRange, bridge};
+use crate::media::{BridgeEnd, BridgeSide, CallRecorder, Codec, Direction, LocalSdp, PortRange, bridge};
 use crate::sip::{InboundLeg, LegEvent, OutboundEvent, OutboundLeg, Refer, Reinvite};
 
 /// How long a transfer target rings before the transfer counts as failed.
@@ -57,13 +57,14 @@ pub async fn connect(
     mut current: Winner,
     env: &TransferEnv<'_>,
     handovers: &mut Offer,
+    recording: &mut Option<CallRecorder>,
 ) -> (BridgeExit, Option<String>) {
     let Ok(to_caller) = caller.local_sdp() else {
         current.leg.hangup().await;
         return (BridgeExit::Dead, current.employee);
     };
     loop {
-        match talk(leg, caller, &to_caller, &mut current, env, handovers).await {
+        match talk(leg, caller, &to_caller, &mut current, env, handovers, recording).await {
             Talk::Ended(exit) => return (exit, current.employee),
             Talk::ThreeWay(colleague) => {
                 tracing::info!(with = ?colleague.employee, "a colleague joins: three-way call");
@@ -135,6 +136,7 @@ async fn talk(
     current: &mut Winner,
     env: &TransferEnv<'_>,
     handovers: &mut Offer,
+    recording: &mut Option<CallRecorder>,
 ) -> Talk {
     let Winner {
         leg: callee,
@@ -149,14 +151,15 @@ async fn talk(
     // Feature codes: RTP events seen by the relay, and the caller's SIP INFO digits.
     let (typed_tx, mut typed) = tokio::sync::mpsc::unbounded_channel();
     let info_digits = typed_tx.clone();
-    let watch = move |party, digit| {
-        let _ = typed_tx.send((party, digit));
+    let mut watch = Watch {
+        typed: typed_tx,
+        recording: recording.as_mut(),
     };
     let mut relay = std::pin::pin!(bridge::relay_watching(
         caller,
         callee_media,
         env.dial.rtp_timeout,
-        watch
+        &mut watch
     ));
     let mut codes = [FeatureCodes::default(), FeatureCodes::default()];
     let callee_is_employee = callee_employee.is_some();
@@ -291,6 +294,29 @@ async fn talk(
                     return Talk::Ended(BridgeExit::CallerLeft);
                 }
             },
+        }
+    }
+}
+
+/// What a bridged call watches in its relay: digits (feature codes) and, when the number records
+/// its calls, both parties' audio.
+struct Watch<'r> {
+    typed: tokio::sync::mpsc::UnboundedSender<(Party, char)>,
+    recording: Option<&'r mut CallRecorder>,
+}
+
+impl RelayWatch for Watch<'_> {
+    fn digit(&mut self, party: Party, digit: char) {
+        let _ = self.typed.send((party, digit));
+    }
+
+    fn wants_audio(&self) -> bool {
+        self.recording.is_some()
+    }
+
+    fn audio(&mut self, party: Party, timestamp: u32, codec: Codec, payload: &[u8]) {
+        if let Some(recording) = self.recording.as_mut() {
+            recording.push(party, timestamp, payload.iter().map(|b| codec.decode(*b)));
         }
     }
 }

@@ -17,7 +17,8 @@ use crate::media::mixer::Rooms;
 use crate::media::sdp;
 use crate::media::session::PlayEnd;
 use crate::media::{
-    BEEP, Codec, LocalSdp, MediaOffer, MediaSession, PortRange, PromptLibrary, RINGBACK, RecordEnd, Recorder, bridge,
+    BEEP, CallRecorder, Codec, LocalSdp, MediaOffer, MediaSession, PortRange, PromptLibrary, RINGBACK, RecordEnd,
+    Recorded, Recorder, bridge,
 };
 use crate::sip::{InboundLeg, LegEvent};
 
@@ -46,6 +47,8 @@ pub struct InboundCall {
     /// busy, 488 once the offer proved unusable.
     reject: (u16, &'static str),
     recordings: Vec<CallRecording>,
+    /// The number records its calls: both parties of every bridge are recorded.
+    records_calls: bool,
 }
 
 const UNAVAILABLE: (u16, &str) = (480, "Temporarily Unavailable");
@@ -65,6 +68,31 @@ impl InboundCall {
             answered_at: None,
             reject: UNAVAILABLE,
             recordings: Vec::new(),
+            records_calls: false,
+        }
+    }
+
+    /// Records both parties whenever this call is bridged (the number records its calls).
+    pub fn record_whole_call(&mut self) {
+        self.records_calls = true;
+    }
+
+    /// Keeps a recording for the call record; what the flow is told about it.
+    fn keep(&mut self, recorded: Recorded, kind: &'static str, ended_by: String) -> Recording {
+        let id = format!("{}-{}", self.id, self.recordings.len() + 1);
+        tracing::info!(%id, kind, ms = recorded.duration_ms, %ended_by, "recorded");
+        self.recordings.push(CallRecording {
+            id: id.clone(),
+            kind,
+            wav: recorded.wav,
+            duration_ms: recorded.duration_ms,
+            ended_by: ended_by.clone(),
+            made_at: unix_ms(),
+        });
+        Recording {
+            id,
+            duration_ms: recorded.duration_ms,
+            ended_by,
         }
     }
 
@@ -284,8 +312,12 @@ impl InboundCall {
         };
         // The caller's phone may transfer this call's party into another call (attended).
         let mut offer = self.dial_env.handovers.offer(self.leg.dialog_key());
-        let (exit, employee) = bridged::connect(&mut self.leg, &caller, winner, &env, &mut offer).await;
+        let mut recording = self.records_calls.then(|| CallRecorder::new(MAX_CALL_RECORDING));
+        let (exit, employee) = bridged::connect(&mut self.leg, &caller, winner, &env, &mut offer, &mut recording).await;
         drop(offer);
+        if let Some(recorded) = recording.and_then(CallRecorder::finish) {
+            self.keep(recorded, "call", "call-end".into());
+        }
         match exit {
             BridgeExit::CallerLeft => self.gone = true,
             BridgeExit::CalleeLeft | BridgeExit::Dead | BridgeExit::HandedOver | BridgeExit::CallerTransferred => {
@@ -485,22 +517,9 @@ impl CallControl for InboundCall {
             Err(_) => "hangup".to_string(),
         };
         // What was said is kept whatever ended it: most voicemails end with the caller hanging up.
-        let made = recorder.finish().map(|recorded| {
-            let id = format!("{}-{}", self.id, self.recordings.len() + 1);
-            tracing::info!(%id, ms = recorded.duration_ms, %ended_by, "recorded");
-            self.recordings.push(CallRecording {
-                id: id.clone(),
-                wav: recorded.wav,
-                duration_ms: recorded.duration_ms,
-                ended_by: ended_by.clone(),
-                made_at: unix_ms(),
-            });
-            Recording {
-                id,
-                duration_ms: recorded.duration_ms,
-                ended_by,
-            }
-        });
+        let made = recorder
+            .finish()
+            .map(|recorded| self.keep(recorded, "voicemail", ended_by));
         end?;
         Ok(made)
     }
@@ -556,6 +575,9 @@ impl DigitSource for InboundCall {
         Ok(Self::until_hangup(leg, gone, &ours, wait).await?.ok().flatten())
     }
 }
+
+/// A whole-call recording keeps the first hour (both tracks are held in memory until the end).
+const MAX_CALL_RECORDING: Duration = Duration::from_secs(3600);
 
 /// How long a caller has to ACK our 200 OK (64 × T1, RFC 3261 §13.3.1.4).
 const ACK_WAIT: Duration = Duration::from_secs(32);

@@ -82,6 +82,8 @@ pub struct CallRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRecording {
     pub id: String,
+    /// `voicemail` (the `record` verb) or `call` (the number records its calls).
+    pub kind: &'static str,
     /// 8 kHz 16-bit mono WAV.
     pub wav: Vec<u8>,
     pub duration_ms: u32,

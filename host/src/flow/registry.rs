@@ -103,6 +103,7 @@ impl FlowRegistry {
         flow: &str,
         settings: &serde_json::Value,
         timezone: &str,
+        record_calls: bool,
     ) -> Result<Assignment, RegistryError> {
         if !number::is_e164(number) {
             return Err(RegistryError::BadNumber(number.into()));
@@ -120,6 +121,7 @@ impl FlowRegistry {
             timezone: timezone.to_string(),
             flow_sha256: sha,
             settings: settings.to_string(),
+            record_calls,
             updated_at: unix_ms(),
         };
         self.version(&assignment.flow_sha256).await?;

@@ -45,23 +45,37 @@ pub enum BridgeEnd {
 /// Which party of a bridge did something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Party {
-    A,
-    B,
+    A = 0,
+    B = 1,
 }
+
+/// What a relay tells its watcher as packets pass through (they are relayed all the same).
+pub trait RelayWatch {
+    /// An RFC 4733 digit (feature codes typed during a call).
+    fn digit(&mut self, _party: Party, _digit: char) {}
+    /// Whether [`RelayWatch::audio`] is wanted (it costs a decode per packet).
+    fn wants_audio(&self) -> bool {
+        false
+    }
+    /// A packet of a party's audio as it arrived (call recording).
+    fn audio(&mut self, _party: Party, _timestamp: u32, _codec: Codec, _payload: &[u8]) {}
+}
+
+/// Nobody watching.
+impl RelayWatch for () {}
 
 /// Relays both ways until neither side has sent RTP for `timeout`. Stop it earlier by dropping
 /// the future.
 pub async fn relay(a: &BridgeSide, b: &BridgeSide, timeout: Duration) -> BridgeEnd {
-    relay_watching(a, b, timeout, |_, _| {}).await
+    relay_watching(a, b, timeout, &mut ()).await
 }
 
-/// [`relay`], telling `on_digit` of every RFC 4733 digit either party sends (the events are
-/// relayed all the same), for feature codes typed during a call.
+/// [`relay`], telling `watch` of the digits and (if it wants it) the audio either party sends.
 pub async fn relay_watching(
     a: &BridgeSide,
     b: &BridgeSide,
     timeout: Duration,
-    mut on_digit: impl FnMut(Party, char),
+    watch: &mut impl RelayWatch,
 ) -> BridgeEnd {
     let mut digits = [DtmfReceiver::default(), DtmfReceiver::default()];
     let forward = Direction::new(&a.media, &b.media);
@@ -88,14 +102,18 @@ pub async fn relay_watching(
         };
         // Symmetric RTP: answer the address the party really sends from (NAT), not its SDP.
         *near_remote = from;
-        if let Some(event) = RtpPacket::parse(&buf[..n]).filter(|p| Some(p.payload_type) == direction.event_in) {
-            let (party, receiver) = if from_a {
-                (Party::A, &mut digits[0])
+        if let Some(packet) = RtpPacket::parse(&buf[..n]) {
+            let (party, receiver, near) = if from_a {
+                (Party::A, &mut digits[0], a)
             } else {
-                (Party::B, &mut digits[1])
+                (Party::B, &mut digits[1], b)
             };
-            if let Some(digit) = receiver.on_packet(event.timestamp, event.payload) {
-                on_digit(party, digit);
+            if Some(packet.payload_type) == direction.event_in {
+                if let Some(digit) = receiver.on_packet(packet.timestamp, packet.payload) {
+                    watch.digit(party, digit);
+                }
+            } else if packet.payload_type == direction.audio_in && watch.wants_audio() {
+                watch.audio(party, packet.timestamp, near.media.codec, packet.payload);
             }
         }
         if let Some(len) = direction.rewrite(&mut buf[..n]) {

@@ -17,6 +17,6 @@ pub mod speech;
 pub use bridge::{BridgeEnd, BridgeSide};
 pub use ports::{PortRange, RtpSocket};
 pub use prompt::{BEEP, Prompt, PromptError, PromptLibrary, RINGBACK};
-pub use recorder::{Recorded, Recorder};
+pub use recorder::{CallRecorder, Recorded, Recorder};
 pub use sdp::{Codec, Direction, LocalSdp, MediaOffer, OFFERED_TELEPHONE_EVENT};
 pub use session::{MediaSession, RecordEnd};

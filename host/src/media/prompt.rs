@@ -72,7 +72,7 @@ impl Prompt {
 
     /// The prompt as a WAV (8 kHz 16-bit mono), as it is stored.
     pub fn to_wav(&self) -> Vec<u8> {
-        wav_bytes(&self.samples)
+        wav_bytes(&self.samples, 1)
     }
 
     pub fn duration_ms(&self) -> u64 {
@@ -80,10 +80,10 @@ impl Prompt {
     }
 }
 
-/// 16-bit PCM mono WAV at 8 kHz.
-pub fn wav_bytes(samples: &[i16]) -> Vec<u8> {
+/// 16-bit PCM WAV at 8 kHz; `samples` interleaved when `channels` is 2.
+pub fn wav_bytes(samples: &[i16], channels: u16) -> Vec<u8> {
     let spec = hound::WavSpec {
-        channels: 1,
+        channels,
         sample_rate: SAMPLE_RATE,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
@@ -101,9 +101,6 @@ pub fn wav_bytes(samples: &[i16]) -> Vec<u8> {
     }
     out.into_inner()
 }
-
-/// The tone callers hear while employees ring (played in a loop).
-pub const RINGBACK: &str = "ringback";
 
 /// Converts `samples` from `from` Hz to `to` Hz (`to` ≤ `from`) with a windowed-sinc filter
 /// whose cut-off sits below the new Nyquist frequency, so speech keeps its clarity and nothing
@@ -136,6 +133,9 @@ fn resample(samples: &[i16], from: u32, to: u32) -> Vec<i16> {
         })
         .collect()
 }
+
+/// The tone callers hear while employees ring (played in a loop).
+pub const RINGBACK: &str = "ringback";
 
 /// The tone before a recording starts.
 pub const BEEP: &str = "beep";

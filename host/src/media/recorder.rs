@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
+use super::bridge::Party;
 use super::prompt::{SAMPLE_RATE, wav_bytes};
 
 /// A frame whose RMS is below this is silence (≈ -38 dBFS: quiet room noise and G.711's idle
@@ -24,6 +27,61 @@ pub struct Recorder {
     heard_speech: bool,
     /// The RTP timestamp the next frame should carry.
     next_timestamp: Option<u32>,
+}
+
+/// A whole call: each party of a bridge on its own track, placed in time by when its audio
+/// first arrived; finished as a stereo WAV (party A, the caller, on the left).
+#[derive(Debug)]
+pub struct CallRecorder {
+    start: Instant,
+    tracks: [Track; 2],
+}
+
+#[derive(Debug)]
+struct Track {
+    recorder: Recorder,
+    /// Samples between the start of the recording and this party's first audio.
+    offset: Option<usize>,
+}
+
+impl CallRecorder {
+    pub fn new(max: Duration) -> Self {
+        let track = || Track {
+            recorder: Recorder::new(max),
+            offset: None,
+        };
+        CallRecorder {
+            start: Instant::now(),
+            tracks: [track(), track()],
+        }
+    }
+
+    pub fn push(&mut self, party: Party, timestamp: u32, frame: impl ExactSizeIterator<Item = i16>) {
+        let track = &mut self.tracks[party as usize];
+        let since_start = self.start.elapsed().as_millis() as usize * SAMPLE_RATE as usize / 1000;
+        track.offset.get_or_insert(since_start);
+        track.recorder.push(timestamp, frame);
+    }
+
+    /// The stereo WAV; `None` when neither party said anything.
+    pub fn finish(self) -> Option<Recorded> {
+        if !self.tracks.iter().any(|t| t.recorder.heard_speech()) {
+            return None;
+        }
+        let [a, b] = self.tracks.map(|t| (t.offset.unwrap_or(0), t.recorder.samples));
+        let frames = (a.0 + a.1.len()).max(b.0 + b.1.len());
+        let at = |(offset, samples): &(usize, Vec<i16>), i: usize| {
+            i.checked_sub(*offset)
+                .and_then(|i| samples.get(i))
+                .copied()
+                .unwrap_or(0)
+        };
+        let interleaved: Vec<i16> = (0..frames).flat_map(|i| [at(&a, i), at(&b, i)]).collect();
+        Some(Recorded {
+            wav: wav_bytes(&interleaved, 2),
+            duration_ms: (frames as u64 * 1000 / SAMPLE_RATE as u64) as u32,
+        })
+    }
 }
 
 /// A finished recording.
@@ -109,7 +167,7 @@ impl Recorder {
         let cut = self.silent_tail.saturating_sub(KEPT_TAIL);
         self.samples.truncate(self.samples.len() - cut);
         Some(Recorded {
-            wav: wav_bytes(&self.samples),
+            wav: wav_bytes(&self.samples, 1),
             duration_ms: (self.samples.len() as u64 * 1000 / SAMPLE_RATE as u64) as u32,
         })
     }
@@ -150,6 +208,22 @@ mod tests {
         assert_eq!(r.silence(), Duration::from_secs(2));
         // 0.1 s silence + 1 s speech + 0.5 s of the 2 s silence kept.
         assert_eq!(r.finish().unwrap().duration_ms, 1600);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_recording_places_each_party_in_time_on_its_own_channel() {
+        let mut call = CallRecorder::new(Duration::from_secs(60));
+        call.push(Party::A, 0, speech(160));
+        tokio::time::advance(Duration::from_millis(100)).await;
+        call.push(Party::B, 5000, speech(160));
+        let rec = call.finish().unwrap();
+        assert_eq!(rec.duration_ms, 120);
+        let reader = hound::WavReader::new(std::io::Cursor::new(rec.wav)).unwrap();
+        assert_eq!(reader.spec().channels, 2);
+        let samples: Vec<i16> = reader.into_samples().map(Result::unwrap).collect();
+        let (left, right): (Vec<i16>, Vec<i16>) = samples.chunks(2).map(|f| (f[0], f[1])).unzip();
+        assert!(left[..160].iter().all(|s| s.abs() == 3000) && left[160..].iter().all(|s| *s == 0));
+        assert!(right[..800].iter().all(|s| *s == 0) && right[800..].iter().all(|s| s.abs() == 3000));
     }
 
     #[test]

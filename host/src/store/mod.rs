@@ -61,6 +61,8 @@ pub struct RecordingInfo {
     pub id: String,
     /// The call record it belongs to.
     pub call_id: String,
+    /// `voicemail` or `call` (a whole-call recording, stereo: caller left, the other party right).
+    pub kind: String,
     pub caller: String,
     pub dialled: String,
     pub duration_ms: i64,
@@ -76,6 +78,8 @@ pub struct Assignment {
     pub flow_sha256: String,
     /// JSON text.
     pub settings: String,
+    /// Both parties of every bridged call to the number are recorded.
+    pub record_calls: bool,
     pub updated_at: i64,
 }
 
@@ -155,15 +159,17 @@ impl Store {
 
     pub async fn assign(&self, a: &Assignment) -> sqlx::Result<()> {
         sqlx::query(
-            "INSERT INTO numbers (number, company_id, timezone, flow_sha256, settings, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+            "INSERT INTO numbers (number, company_id, timezone, flow_sha256, settings, record_calls, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (number) DO UPDATE SET timezone = excluded.timezone, flow_sha256 = excluded.flow_sha256,
-             settings = excluded.settings, updated_at = excluded.updated_at",
+             settings = excluded.settings, record_calls = excluded.record_calls, updated_at = excluded.updated_at",
         )
         .bind(&a.number)
         .bind(DEFAULT_COMPANY)
         .bind(&a.timezone)
         .bind(&a.flow_sha256)
         .bind(&a.settings)
+        .bind(a.record_calls)
         .bind(a.updated_at)
         .execute(&self.pool)
         .await?;
@@ -171,10 +177,11 @@ impl Store {
     }
 
     pub async fn assignments(&self) -> sqlx::Result<Vec<Assignment>> {
-        let rows =
-            sqlx::query("SELECT number, timezone, flow_sha256, settings, updated_at FROM numbers ORDER BY number")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT number, timezone, flow_sha256, settings, record_calls, updated_at FROM numbers ORDER BY number",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .iter()
             .map(|r| Assignment {
@@ -182,6 +189,7 @@ impl Store {
                 timezone: r.get("timezone"),
                 flow_sha256: r.get("flow_sha256"),
                 settings: r.get("settings"),
+                record_calls: r.get("record_calls"),
                 updated_at: r.get("updated_at"),
             })
             .collect())
@@ -276,12 +284,13 @@ impl Store {
 
     pub async fn insert_recording(&self, r: &RecordingInfo, wav: &[u8]) -> sqlx::Result<()> {
         sqlx::query(
-            "INSERT INTO recordings (id, company_id, call_id, caller, dialled, duration_ms, ended_by, wav, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO recordings (id, company_id, call_id, kind, caller, dialled, duration_ms, ended_by, wav, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&r.id)
         .bind(DEFAULT_COMPANY)
         .bind(&r.call_id)
+        .bind(&r.kind)
         .bind(&r.caller)
         .bind(&r.dialled)
         .bind(r.duration_ms)
@@ -296,7 +305,7 @@ impl Store {
     /// The newest recordings first.
     pub async fn recordings(&self, limit: i64) -> sqlx::Result<Vec<RecordingInfo>> {
         let rows = sqlx::query(
-            "SELECT id, call_id, caller, dialled, duration_ms, ended_by, created_at FROM recordings
+            "SELECT id, call_id, kind, caller, dialled, duration_ms, ended_by, created_at FROM recordings
              ORDER BY created_at DESC LIMIT ?",
         )
         .bind(limit)
@@ -307,6 +316,7 @@ impl Store {
             .map(|r| RecordingInfo {
                 id: r.get("id"),
                 call_id: r.get("call_id"),
+                kind: r.get("kind"),
                 caller: r.get("caller"),
                 dialled: r.get("dialled"),
                 duration_ms: r.get("duration_ms"),

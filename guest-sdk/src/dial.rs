@@ -75,6 +75,9 @@ impl Dial {
         self
     }
 
+    /// What the caller hears while the legs ring instead of the ringback tone, e.g. the
+    /// built-in `hold-music`: it plays from the start, looped (as early media to a caller not
+    /// answered yet).
     pub fn ringback(mut self, prompt: impl Into<String>) -> Self {
         self.options.ringback = Some(prompt.into());
         self

@@ -491,3 +491,41 @@ async fn a_recorded_number_keeps_both_sides_of_the_conversation() {
         "right is alice"
     );
 }
+
+/// A hunt group with hold music: the caller, not answered yet, gets 183 with SDP and hears the
+/// music from the start until alice answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_hear_hold_music_while_the_group_rings() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let settings = json!({ "members": ["alice"], "music": "hold-music" });
+    server.assign("+15550100305", "hunt", settings).await;
+    let alice_phone = alice.expect(&server, Phone::Answers { after_ms: 2000 });
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let run = sipp::call(
+        server.sip,
+        sipp::caller_hears_early_media(500),
+        "+15550100305",
+        caller_rtp.port(),
+    )
+    .await;
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "alice", alice_phone).await;
+    let answered = alice.event("ANSWER").expect("alice answered").at;
+    let invited = alice.event("INVITE").expect("alice rang").at;
+    let ringing_for = Duration::from_secs_f64(answered - invited);
+    // Music from the start: about one 20 ms packet per 20 ms of ringing, and not silence.
+    let music = pcma_heard(&caller_rtp);
+    let expected = ringing_for.as_millis() as usize * 8;
+    assert!(
+        music.len() * 10 >= expected * 8,
+        "{} samples of music for {ringing_for:?} of ringing",
+        music.len()
+    );
+    assert!(
+        rms(&music[..8000]) > 1000.0,
+        "music, not silence: RMS {}",
+        rms(&music[..8000])
+    );
+}

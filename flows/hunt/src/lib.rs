@@ -30,6 +30,8 @@ pub struct Settings {
     /// Played (after answering) when nobody took the call; none: the call is refused with
     /// 486 Busy Here or 480 Temporarily Unavailable, as the members' phones answered.
     pub failure_prompt: Option<String>,
+    /// Played in a loop while the members' phones ring (e.g. `hold-music`); none: ringback.
+    pub music: Option<String>,
 }
 
 impl Default for Settings {
@@ -40,6 +42,7 @@ impl Default for Settings {
             step_secs: 15,
             timeout_secs: None,
             failure_prompt: Some("all-busy".into()),
+            music: None,
         }
     }
 }
@@ -57,6 +60,9 @@ pub fn run(call: &impl CallApi, settings: Settings) -> FlowResult {
     };
     if let Some(secs) = settings.timeout_secs {
         dial = dial.timeout_secs(secs);
+    }
+    if let Some(music) = &settings.music {
+        dial = dial.ringback(music);
     }
     match dial.run(call)? {
         DialOutcome::Answered(a) => {

@@ -225,6 +225,9 @@ impl InboundCall {
     /// first ring was relayed, go on.
     async fn ring(&mut self, fork: &mut Fork<'_>, ringing: &mut Ringing) -> Result<Option<ForkEvent>, CallError> {
         let answered = self.answered_at.is_some();
+        // The caller hears our media (after the answer, or hold music as early media): a 180
+        // now would make its phone play its own ringback instead.
+        let hears_us = answered || ringing.early_music;
         let Self { leg, gone, media, .. } = self;
         let ours = media.as_ref().and_then(|m| m.local_sdp().ok());
         // Early media: the caller's socket is lent to a relay while legs ring.
@@ -253,7 +256,7 @@ impl InboundCall {
                     event = fork.next() => match event {
                         // 180 relayed to a caller not answered yet; an answered one hears
                         // ringback from now on (not before: nobody may ring at all).
-                        ForkEvent::Ringing if !answered => {
+                        ForkEvent::Ringing if !hears_us => {
                             leg.ringing();
                             break Ok(None);
                         }
@@ -434,9 +437,26 @@ impl CallControl for InboundCall {
         }
         validate_dial(legs, opts)?;
         let (codec, ptime) = self.caller_media()?;
-        let ringback = match self.answered_at {
-            Some(_) => Some(self.prompt(opts.ringback.as_deref().unwrap_or(RINGBACK)).await?),
-            None => None,
+        // An answered caller hears the ringback tone once a leg rings, or the flow's prompt
+        // (hold music) at once; a caller not answered yet hears its phone's own ringback after
+        // our 180, or the flow's prompt as early media (183).
+        let music = match &opts.ringback {
+            Some(name) if self.answered_at.is_some() || !self.offerless() => Some(self.prompt(name).await?),
+            _ => None,
+        };
+        let early_music = music.is_some() && self.answered_at.is_none();
+        if early_music {
+            let sdp = self
+                .session()
+                .await?
+                .answer()
+                .map_err(|e| CallError::Failed(e.to_string()))?;
+            self.leg.early_media(sdp);
+        }
+        let ringback = match (self.answered_at, music) {
+            (_, Some(music)) => Some(music),
+            (Some(_), None) => Some(self.prompt(RINGBACK).await?),
+            (None, None) => None,
         };
         let (dial_env, media_env) = (self.dial_env.clone(), self.env.clone());
         let params = ForkParams {
@@ -453,7 +473,8 @@ impl CallControl for InboundCall {
             .await
             .map_err(|e| CallError::Failed(format!("dial: {e}")))?;
         let mut ringing = Ringing {
-            rang: false,
+            rang: early_music || (self.answered_at.is_some() && opts.ringback.is_some()),
+            early_music,
             early: None,
             ringback,
         };
@@ -462,7 +483,10 @@ impl CallControl for InboundCall {
                 // (A caller who made no offer cannot get early media without reliable
                 // provisional responses; it hears its own ringback until the answer.)
                 Some(ForkEvent::EarlyMedia(side))
-                    if self.answered_at.is_none() && ringing.early.is_none() && !self.offerless() =>
+                    if self.answered_at.is_none()
+                        && ringing.early.is_none()
+                        && !ringing.early_music
+                        && !self.offerless() =>
                 {
                     // 183 with our SDP, then the callee's early media relayed to the caller.
                     tracing::info!(from = %side.media.remote, "early media");
@@ -592,8 +616,11 @@ fn no_transfer_yet(refer: crate::sip::Refer) {
 
 /// What the caller hears while a dial rings.
 struct Ringing {
-    /// A leg rang (an answered caller hears the ringback prompt from then on).
+    /// A leg rang (an answered caller hears the ringback prompt from then on), or the flow
+    /// asked for a prompt (hold music), which plays from the start.
     rang: bool,
+    /// The flow's prompt plays to a caller not answered yet, as early media.
+    early_music: bool,
     /// The leg whose early media the caller hears.
     early: Option<crate::media::BridgeSide>,
     /// For an answered caller: the ringback or hold prompt.

@@ -171,6 +171,8 @@ const BUILTIN: &[(&str, &[u8])] = &[
         include_bytes!("../../prompts/voicemail-greeting.wav"),
     ),
     ("voicemail-thanks", include_bytes!("../../prompts/voicemail-thanks.wav")),
+    // An arpeggio (C, Am, F, G) made with sox's plucked-string synth; loops every 8.4 s.
+    ("hold-music", include_bytes!("../../prompts/hold-music.wav")),
 ];
 
 impl PromptLibrary {

@@ -157,7 +157,7 @@ async fn caller_bye_ends_the_call_and_the_pending_verb_returns_hangup() {
 async fn a_digit_sent_as_sip_info_chooses_from_the_menu() {
     let server = menu_that_hangs_up_on_2().await;
     let peer = RtpPeer::bind().await;
-    let info = sipp::caller_sends_info_digit(1000, '2');
+    let info = sipp::caller_sends_info_digit(1000, '2', None);
     let run = sipp::call(server.sip, info, "+15550100100", peer.port()).await;
     assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
     menu_heard_2(&server).await;
@@ -234,7 +234,7 @@ async fn a_caller_without_an_offer_answers_ours_in_the_ack() {
 async fn a_caller_with_30_ms_packets_gets_30_ms_packets() {
     let server = menu_that_hangs_up_on_2().await;
     let peer = RtpPeer::bind().await;
-    let scenario = sipp::with_ptime(sipp::caller_sends_info_digit(2500, '2'), 30);
+    let scenario = sipp::with_ptime(sipp::caller_sends_info_digit(2500, '2', None), 30);
     let caller = tokio::spawn(sipp::call(server.sip, scenario, "+15550100100", peer.port()));
     let exchange_rtp = peer.first_packet_from(Duration::from_secs(10)).await;
     peer.play_pcap_for(

@@ -529,3 +529,27 @@ async fn callers_hear_hold_music_while_the_group_rings() {
         rms(&music[..8000])
     );
 }
+
+/// A caller who signals digits with SIP INFO reaches, through the bridge, an employee's phone
+/// that way too (RTP events are relayed as RTP).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digit_sent_as_sip_info_is_passed_through_the_bridge() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    server
+        .assign("+15550100306", "hunt", json!({ "members": ["alice"] }))
+        .await;
+    let alice_phone = alice.expect(&server, Phone::AnswersAndHearsInfoDigit { after_ms: 200 });
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let run = sipp::call(
+        server.sip,
+        sipp::caller_sends_info_digit(1000, '5', Some(500)),
+        "+15550100306",
+        caller_rtp.port(),
+    )
+    .await;
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "alice", alice_phone).await;
+    assert_eq!(alice.event("DIGIT").expect("alice got the digit").details[0], "5");
+}

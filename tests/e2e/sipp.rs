@@ -237,8 +237,8 @@ pub fn caller_hears_early_media(hold_ms: u64) -> String {
 }
 
 /// Answered; after `after_ms` sends `digit` as SIP INFO (`application/dtmf-relay`), then waits
-/// for the exchange's BYE.
-pub fn caller_sends_info_digit(after_ms: u64, digit: char) -> String {
+/// for the exchange's BYE, or hangs up `hangs_up_after` ms later.
+pub fn caller_sends_info_digit(after_ms: u64, digit: char, hangs_up_after: Option<u64>) -> String {
     let info = format!("<pause milliseconds=\"{after_ms}\"/>\n")
         + &in_dialog(
             CALLER,
@@ -248,7 +248,11 @@ pub fn caller_sends_info_digit(after_ms: u64, digit: char) -> String {
             &format!("Signal={digit}\nDuration=160\n"),
         )
         + "<recv response=\"200\"/>\n";
-    let body = invite() + &answered(CALLER, 1) + &info + "<recv request=\"BYE\"/>\n" + OK_TO_LAST_REQUEST;
+    let end = match hangs_up_after {
+        Some(ms) => hangs_up(CALLER, 3, ms),
+        None => "<recv request=\"BYE\"/>\n".to_string() + OK_TO_LAST_REQUEST,
+    };
+    let body = invite() + &answered(CALLER, 1) + &info + &end;
     scenario("caller sends a SIP INFO digit", &body)
 }
 
@@ -506,6 +510,9 @@ pub enum Phone {
     /// Answers after `after_ms`, notes the dialog (DIALOG <call-id> <exchange's tag> <own tag>)
     /// for a REFER sent on its behalf, then expects the transfer's final NOTIFY and our BYE.
     AnswersThenIsReplaced { after_ms: u64 },
+    /// Answers after `after_ms`, then expects a digit as SIP INFO (notes it: DIGIT <key>),
+    /// answers it 200, and waits for the BYE.
+    AnswersAndHearsInfoDigit { after_ms: u64 },
     /// Answers the exchange's keep-alive OPTIONS (and notes it as KEEPALIVE).
     AnswersKeepAlive,
     /// Rings until cancelled; the CANCEL must (or must not) say the call was completed elsewhere.
@@ -597,6 +604,19 @@ Contact: <sip:[service]@[local_ip]:[local_port]>
     }
     let body = match behaviour {
         Phone::Answers { after_ms } => invite + &ringing + &answer(after_ms) + &bye_received,
+        Phone::AnswersAndHearsInfoDigit { after_ms } => {
+            let info = format!(
+                r#"<recv request="INFO">
+<action>
+<ereg regexp="Signal=([0-9*#A-D])" search_in="body" check_it="true" assign_to="signal,key"/>
+{}
+</action>
+</recv>
+"#,
+                note("DIGIT", "[$key] [$signal]")
+            );
+            invite + &ringing + &answer(after_ms) + &info + OK_TO_LAST_REQUEST + &bye_received
+        }
         Phone::AnswersThenIsReplaced { after_ms } => {
             invite
                 + &ringing

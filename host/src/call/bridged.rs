@@ -204,6 +204,10 @@ async fn talk(
                 }
                 // Stale news of the call's set-up (a 180 that lost the race with the 2xx).
                 Some(OutboundEvent::Ringing { .. } | OutboundEvent::Answered { .. }) => {}
+                Some(OutboundEvent::Digit(digit)) => {
+                    tokio::spawn(leg.send_digit(digit));
+                    let _ = info_digits.send((Party::B, digit));
+                }
                 event if transfer.is_some() && !by_caller => {
                     // The usual blind transfer: the transferor hangs up once it is accepted.
                     tracing::info!(?event, "the transferring party left");
@@ -267,9 +271,10 @@ async fn talk(
                     let offered = answer_reinvite(reinvite, to_caller);
                     tokio::spawn(callee.reinvite(to_callee.describe(offered)));
                 }
-                // Digits signalled with SIP INFO are not passed on (RTP events are relayed),
-                // but an employee's may be a feature code.
+                // A digit signalled with SIP INFO goes on as INFO (RTP events are relayed by
+                // the relay); an employee's may be a feature code.
                 Some(LegEvent::Digit(digit)) => {
+                    tokio::spawn(callee.send_digit(digit));
                     let _ = info_digits.send((Party::A, digit));
                 }
                 // The caller (an employee who placed the call) hands the other party on.
@@ -373,6 +378,10 @@ async fn pass_on(event: Option<OutboundEvent>, ours: &LocalSdp, other: &mut Outb
             true
         }
         Some(OutboundEvent::Ringing { .. } | OutboundEvent::Answered { .. }) => true,
+        Some(OutboundEvent::Digit(digit)) => {
+            tokio::spawn(other.send_digit(digit));
+            true
+        }
         _ => {
             other.hangup().await;
             false

@@ -216,7 +216,7 @@ impl<'a> Fork<'a> {
                 None
             }
             // Only a confirmed dialog can be re-INVITEd; refused (501) should one come early.
-            Some(OutboundEvent::Reinvite(_) | OutboundEvent::Refer(_)) => None,
+            Some(OutboundEvent::Reinvite(_) | OutboundEvent::Refer(_) | OutboundEvent::Digit(_)) => None,
             Some(OutboundEvent::HungUp) | None => {
                 self.branches.swap_remove(index);
                 None

@@ -33,7 +33,8 @@ impl Seat {
                 answer_reinvite(reinvite, &self.ours);
             }
             Some(OutboundEvent::Refer(refer)) => refer.refuse(403, "no transfers during a three-way call").await,
-            Some(OutboundEvent::Ringing { .. } | OutboundEvent::Answered { .. }) => {}
+            // Digits are for no one in a room.
+            Some(OutboundEvent::Ringing { .. } | OutboundEvent::Answered { .. } | OutboundEvent::Digit(_)) => {}
             other => {
                 tracing::info!(?other, "a party left the three-way call");
                 self.member = None;

@@ -161,6 +161,11 @@ impl InboundLeg {
         notify_transfer(self.dialog.clone(), status, reason, done)
     }
 
+    /// A digit to the caller as SIP INFO.
+    pub fn send_digit(&self, digit: char) -> impl std::future::Future<Output = ()> + Send + 'static {
+        send_info_digit(self.dialog.clone(), digit)
+    }
+
     /// BYE to the caller (after answer).
     pub async fn hangup(&self) {
         if let Err(e) = self.dialog.bye().await {
@@ -339,19 +344,7 @@ fn leg_event(state: DialogState) -> Option<LegEvent> {
             LegEvent::Reinvite(in_dialog_request(&req, handle)?)
         }
         DialogState::Refer(_, req, handle) => LegEvent::Refer(Refer::new(&req, handle)),
-        DialogState::Info(_, req, handle) => {
-            let digit = info_digit(&req);
-            // RFC 6086 §4.2.2: a body we do not understand gets 415.
-            let status = if digit.is_some() {
-                StatusCode::OK
-            } else {
-                StatusCode::UnsupportedMediaType
-            };
-            tokio::spawn(async move {
-                let _ = handle.reply(status).await;
-            });
-            LegEvent::Digit(digit?)
-        }
+        DialogState::Info(_, req, handle) => LegEvent::Digit(take_info(&req, handle)?),
         DialogState::Confirmed(..) => LegEvent::Confirmed,
         DialogState::Terminated(_, TerminatedReason::UacCancel) => LegEvent::Cancelled,
         DialogState::Terminated(_, TerminatedReason::UacBye) => LegEvent::HungUp,
@@ -403,6 +396,36 @@ fn info_digit(req: &rsipstack::sip::Request) -> Option<char> {
 
 /// A NOTIFY in the implicit subscription of a REFER (RFC 3515 §2.4.5): the status line of the
 /// new call as `message/sipfrag`; `done` ends the subscription.
+/// Answers an in-dialog INFO and returns the digit it carried: 200 for a DTMF body, 415 for a
+/// body we do not understand (RFC 6086 §4.2.2).
+pub(super) fn take_info(req: &rsipstack::sip::Request, handle: TransactionHandle) -> Option<char> {
+    let digit = info_digit(req);
+    let status = if digit.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::UnsupportedMediaType
+    };
+    tokio::spawn(async move {
+        let _ = handle.reply(status).await;
+    });
+    digit
+}
+
+/// Sends `digit` to the peer as SIP INFO (`application/dtmf-relay`), as phones that signal
+/// digits with INFO expect them back.
+pub(super) fn send_info_digit(
+    dialog: InviteDialog,
+    digit: char,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    async move {
+        let headers = vec![Header::ContentType("application/dtmf-relay".into())];
+        let body = format!("Signal={digit}\r\nDuration=160\r\n").into_bytes();
+        if let Err(e) = dialog.info(Some(headers), Some(body)).await {
+            tracing::debug!(error = %e, "INFO digit not delivered");
+        }
+    }
+}
+
 pub(super) fn notify_transfer(
     dialog: InviteDialog,
     status: u16,

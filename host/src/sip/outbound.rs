@@ -117,6 +117,8 @@ pub enum OutboundEvent {
     Failed { code: u16 },
     /// The callee ended the answered call (BYE), or the dialog died.
     HungUp,
+    /// The answered party sent a digit as SIP INFO.
+    Digit(char),
 }
 
 /// Places outbound legs through the server's endpoint.
@@ -187,6 +189,11 @@ async fn report(
                 Some(DialogState::Refer(_, req, handle)) => {
                     let _ = events.send(OutboundEvent::Refer(Refer::new(&req, handle)));
                 }
+                Some(DialogState::Info(_, req, handle)) => {
+                    if let Some(digit) = super::leg::take_info(&req, handle) {
+                        let _ = events.send(OutboundEvent::Digit(digit));
+                    }
+                }
                 Some(DialogState::Updated(_, req, handle) | DialogState::Options(_, req, handle)) => {
                     if let Some(reinvite) = super::leg::in_dialog_request(&req, handle) {
                         let _ = events.send(OutboundEvent::Reinvite(reinvite));
@@ -253,7 +260,12 @@ impl OutboundLeg {
         match &event {
             Some(OutboundEvent::Answered { .. }) => self.answered = true,
             Some(OutboundEvent::Failed { .. } | OutboundEvent::HungUp) | None => self.ended = true,
-            Some(OutboundEvent::Ringing { .. } | OutboundEvent::Reinvite(_) | OutboundEvent::Refer(_)) => {}
+            Some(
+                OutboundEvent::Ringing { .. }
+                | OutboundEvent::Reinvite(_)
+                | OutboundEvent::Refer(_)
+                | OutboundEvent::Digit(_),
+            ) => {}
         }
         event
     }
@@ -282,6 +294,11 @@ impl OutboundLeg {
     /// the status line of the new call as `message/sipfrag`; `done` ends the subscription.
     pub fn notify_transfer(&self, status: u16, reason: &str, done: bool) -> impl Future<Output = ()> + Send + 'static {
         super::leg::notify_transfer(self.dialog.clone(), status, reason, done)
+    }
+
+    /// A digit to the answered party as SIP INFO.
+    pub fn send_digit(&self, digit: char) -> impl Future<Output = ()> + Send + 'static {
+        super::leg::send_info_digit(self.dialog.clone(), digit)
     }
 
     /// Ends an answered leg with a BYE (or cancels one still ringing).

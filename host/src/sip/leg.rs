@@ -413,16 +413,11 @@ pub(super) fn take_info(req: &rsipstack::sip::Request, handle: TransactionHandle
 
 /// Sends `digit` to the peer as SIP INFO (`application/dtmf-relay`), as phones that signal
 /// digits with INFO expect them back.
-pub(super) fn send_info_digit(
-    dialog: InviteDialog,
-    digit: char,
-) -> impl std::future::Future<Output = ()> + Send + 'static {
-    async move {
-        let headers = vec![Header::ContentType("application/dtmf-relay".into())];
-        let body = format!("Signal={digit}\r\nDuration=160\r\n").into_bytes();
-        if let Err(e) = dialog.info(Some(headers), Some(body)).await {
-            tracing::debug!(error = %e, "INFO digit not delivered");
-        }
+pub(super) async fn send_info_digit(dialog: InviteDialog, digit: char) {
+    let headers = vec![Header::ContentType("application/dtmf-relay".into())];
+    let body = format!("Signal={digit}\r\nDuration=160\r\n").into_bytes();
+    if let Err(e) = dialog.info(Some(headers), Some(body)).await {
+        tracing::debug!(error = %e, "INFO digit not delivered");
     }
 }
 

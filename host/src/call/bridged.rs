@@ -7,47 +7,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use super::conversation::{BridgeExit, TransferEnv, answer_reinvite};
 use super::feature::{Feature, FeatureCodes};
-use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
+use super::fork::{Fork, ForkEvent, ForkParams, Winner};
 use super::handover::{HandoverRequest, Offer};
 use super::{DialOutcome, Target, TimedLeg};
 use crate::media::bridge::{Party, RelayWatch};
-use crate::media::mixer::Rooms;
-use crate::media::{BridgeEnd, BridgeSide, CallRecorder, Codec, Direction, LocalSdp, PortRange, bridge};
-use crate::sip::{InboundLeg, LegEvent, OutboundEvent, OutboundLeg, Refer, Reinvite};
+use crate::media::{BridgeEnd, BridgeSide, CallRecorder, Codec, LocalSdp, bridge};
+use crate::sip::{InboundLeg, LegEvent, OutboundEvent, OutboundLeg, Refer};
 
 /// How long a transfer target rings before the transfer counts as failed.
 const TRANSFER_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How a bridge ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BridgeExit {
-    CallerLeft,
-    /// The answering party hung up (and no transfer is under way).
-    CalleeLeft,
-    /// Neither party sent RTP for the timeout.
-    Dead,
-    /// Another call took the answering party over (attended transfer): this one is done.
-    HandedOver,
-    /// The caller transferred the answering party to someone else and is to be hung up.
-    CallerTransferred,
-}
-
-/// What a transfer needs to place the new leg.
-pub struct TransferEnv<'a> {
-    pub dial: &'a DialEnv,
-    pub ports: &'a PortRange,
-    pub media_ip: std::net::IpAddr,
-    /// The caller's number, shown to the transfer target.
-    pub caller: String,
-    /// The caller's codec and packet time, offered first to the target.
-    pub codec: Codec,
-    pub ptime: u32,
-    /// Where three-way calls meet.
-    pub rooms: &'a Rooms,
-    /// The caller is an employee (who may use feature codes).
-    pub caller_is_employee: bool,
-}
 
 /// Connects the caller to `winner` and whoever it transfers to. Returns how it ended and the
 /// last employee the caller talked to.
@@ -387,15 +357,6 @@ async fn pass_on(event: Option<OutboundEvent>, ours: &LocalSdp, other: &mut Outb
             false
         }
     }
-}
-
-/// Answers a re-INVITE with our side of the session mirroring the direction offered, and
-/// returns that direction (to pass on to the other party).
-pub fn answer_reinvite(reinvite: Reinvite, ours: &LocalSdp) -> Direction {
-    let offered = Direction::of(&reinvite.offer);
-    tracing::info!(?offered, "re-INVITE");
-    tokio::spawn(reinvite.accept(ours.describe(offered.answered())));
-    offered
 }
 
 /// Accepts a blind transfer (202, NOTIFY 100) and starts ringing its target; refuses what we

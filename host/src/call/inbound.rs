@@ -5,8 +5,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::bridged::{self, BridgeExit, TransferEnv, answer_reinvite};
+use super::bridged;
 use super::collect::{DigitSource, collect_digits};
+use super::conversation::{BridgeExit, TransferEnv, answer_reinvite};
 use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
 use super::record::unix_ms;
 use super::{

@@ -4,6 +4,7 @@
 
 mod bridged;
 mod collect;
+mod conversation;
 mod feature;
 pub mod fork;
 mod handover;

@@ -2,7 +2,7 @@
 //! code talk in a conference room of their own, until only one of them is left (who is then hung
 //! up). Hold from any of them is answered (the room keeps mixing); transfers are refused.
 
-use super::bridged::{BridgeExit, TransferEnv, answer_reinvite};
+use super::conversation::{BridgeExit, TransferEnv, answer_reinvite};
 use super::fork::Winner;
 use crate::media::mixer::Member;
 use crate::media::{BridgeSide, LocalSdp};

@@ -5,6 +5,7 @@ pub mod bridge;
 pub mod dtmf;
 pub mod g711;
 pub mod inband;
+pub mod library;
 pub mod mixer;
 pub mod ports;
 pub mod prompt;
@@ -15,8 +16,9 @@ pub mod session;
 pub mod speech;
 
 pub use bridge::{BridgeEnd, BridgeSide};
+pub use library::{BEEP, PromptLibrary, RINGBACK};
 pub use ports::{PortRange, RtpSocket};
-pub use prompt::{BEEP, Prompt, PromptError, PromptLibrary, RINGBACK};
+pub use prompt::{Prompt, PromptError};
 pub use recorder::{CallRecorder, Recorded, Recorder};
 pub use sdp::{Codec, Direction, LocalSdp, MediaOffer, OFFERED_TELEPHONE_EVENT};
 pub use session::{MediaSession, RecordEnd};

@@ -1,5 +1,6 @@
 //! baresip, a real softphone, as an employee: it registers with digest auth, auto-answers a
-//! call the hunt flow rings it with, and talks (a WAV file as its microphone) through our relay.
+//! call the hunt flow rings it with, and talks (a WAV file as its microphone) through our relay;
+//! the caller's voice reaches it the other way (its sndfile module dumps what it decoded).
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -27,7 +28,9 @@ fn start_baresip(server: &Server, dir: &std::path::Path, login: &str, microphone
         "poll_method epoll\nsip_listen 127.0.0.1:{sip}\nrtp_ports {rtp}-{rtp_end}\n\
          audio_player aubridge,nil\naudio_alert aubridge,nil\naudio_source aufile,{microphone}\n\
          module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule aubridge.so\n\
+         module sndfile.so\nsnd_path {dumps}\n\
          module_app account.so\nmodule_app menu.so\n",
+        dumps = dir.display(),
         sip = free_udp_port(),
         rtp_end = rtp + 10,
     );
@@ -51,21 +54,12 @@ fn start_baresip(server: &Server, dir: &std::path::Path, login: &str, microphone
 
 /// Root mean square of A-law audio.
 fn alaw_rms(payloads: &[Vec<u8>]) -> f64 {
-    let samples: Vec<f64> = payloads.iter().flatten().map(|b| alaw_to_linear(*b) as f64).collect();
+    let samples: Vec<f64> = payloads
+        .iter()
+        .flatten()
+        .map(|b| switchboard::media::g711::alaw_to_linear(*b) as f64)
+        .collect();
     (samples.iter().map(|s| s * s).sum::<f64>() / samples.len().max(1) as f64).sqrt()
-}
-
-/// ITU-T G.711 A-law expansion.
-fn alaw_to_linear(byte: u8) -> i16 {
-    let a = byte ^ 0x55;
-    let exponent = (a & 0x70) >> 4;
-    let mantissa = (a & 0x0f) as i16;
-    let magnitude = if exponent == 0 {
-        (mantissa << 4) + 8
-    } else {
-        ((mantissa << 4) + 0x108) << (exponent - 1)
-    };
-    if a & 0x80 != 0 { magnitude } else { -magnitude }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,7 +86,19 @@ async fn baresip_registers_auto_answers_and_its_voice_reaches_the_caller() {
 
     server.assign(NUMBER, "hunt", json!({ "members": ["alice"] })).await;
     let caller_rtp = RtpPeer::bind().await;
-    let run = sipp::call(server.sip, sipp::caller_hangs_up(2000), NUMBER, caller_rtp.port()).await;
+    let caller = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_hangs_up(2500),
+        NUMBER,
+        caller_rtp.port(),
+    ));
+    // The caller talks too (sip-tester's G.711 voice), from where the exchange reaches it.
+    let to_exchange = caller_rtp.first_packet_from(Duration::from_secs(10)).await;
+    let voice = std::path::Path::new("/usr/share/sip-tester/g711a.pcap");
+    caller_rtp
+        .play_pcap_for(voice, to_exchange, Duration::from_millis(1500))
+        .await;
+    let run = caller.await.unwrap();
     let phone_log = std::fs::read_to_string(dir.path().join("baresip.log")).unwrap_or_default();
     assert!(
         run.success,
@@ -115,6 +121,20 @@ async fn baresip_registers_auto_answers_and_its_voice_reaches_the_caller() {
     );
     let rms = alaw_rms(&voice);
     assert!(rms > 300.0, "the relayed audio is near silence (RMS {rms:.0})");
+
+    // And the caller's voice reached baresip: its sndfile module keeps what it decoded.
+    let heard = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        .unwrap_or_else(|| panic!("no decoded-audio dump from baresip\n{phone_log}"));
+    let reader = hound::WavReader::open(&heard).unwrap();
+    let rate = reader.spec().sample_rate;
+    let samples: Vec<i16> = reader.into_samples().map(Result::unwrap).collect();
+    let secs = samples.len() as f64 / rate as f64;
+    let loud = (samples.iter().map(|s| (*s as f64).powi(2)).sum::<f64>() / samples.len().max(1) as f64).sqrt();
+    assert!((1.0..4.0).contains(&secs), "baresip heard {secs:.2} s of the call");
+    assert!(loud > 300.0, "what baresip heard is near silence (RMS {loud:.0})");
 
     let record = server.call_record(NUMBER).await;
     assert!(

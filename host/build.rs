@@ -14,6 +14,8 @@ const TARGET: &str = "wasm32-wasip2";
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
+    // The migrations are embedded by `sqlx::migrate!`, which does not notice new files itself.
+    println!("cargo:rerun-if-changed={}", manifest_dir.join("migrations").display());
     for watched in ["flows", "guest-sdk", "wit", ".cargo/config.toml", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }

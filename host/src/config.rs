@@ -22,7 +22,8 @@ pub struct ServeArgs {
     /// HTTP API address [default: 127.0.0.1:8080].
     #[arg(long, env = "SWITCHBOARD_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
-    /// Database: a SQLite file path or sqlite:// URL [default: ./switchboard.db].
+    /// Database: a SQLite file path or sqlite:// URL, or postgres://user:password@host/db
+    /// (also read from DATABASE_URL) [default: ./switchboard.db].
     #[arg(long, env = "SWITCHBOARD_DATABASE")]
     pub database: Option<String>,
     /// RTP port range, FIRST-LAST [default: 10000-20000].
@@ -138,6 +139,7 @@ impl ServeArgs {
                 .unwrap_or(([127, 0, 0, 1], 8080).into()),
             database: self
                 .database
+                .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
                 .or(file.database)
                 .unwrap_or_else(|| "./switchboard.db".into()),
             rtp_ports: parse_range(&rtp)?,

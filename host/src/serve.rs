@@ -103,7 +103,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         "switchboard ready: sip=udp:{} http=http://{} database={}",
         sip.local_addr(),
         http,
-        config.database
+        without_password(&config.database)
     );
     if let Some(token) = bootstrap {
         println!("API token (shown once, keep it): {token}");
@@ -127,4 +127,30 @@ async fn bootstrap_token(store: &Store, config: &Config) -> anyhow::Result<Optio
     let token = format!("sb_{}", hex::encode(rand::random::<[u8; 24]>()));
     store.add_token(&hash_token(&token), "bootstrap", unix_ms()).await?;
     Ok(Some(token))
+}
+
+/// A database URL fit for a log line: `postgres://user:secret@host/db` → `postgres://user@host/db`.
+fn without_password(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, rest)), Some(_)) => {
+            let (credentials, host) = rest.rsplit_once('@').expect("has @");
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}@{host}")
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_urls_are_printed_without_passwords() {
+        use super::without_password;
+        assert_eq!(
+            without_password("postgres://sb:s3cr@t@db:5432/x"),
+            "postgres://sb@db:5432/x"
+        );
+        assert_eq!(without_password("postgres://sb@db/x"), "postgres://sb@db/x");
+        assert_eq!(without_password("./switchboard.db"), "./switchboard.db");
+    }
 }

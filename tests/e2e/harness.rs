@@ -41,11 +41,14 @@ impl Server {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
         command
             .arg("serve")
-            .args(["--sip-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
-            .arg("--database")
-            .arg(dir.path().join("switchboard.db"))
+            .args(["--sip-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"]);
+        if !flags.contains(&"--database") {
+            command.arg("--database").arg(dir.path().join("switchboard.db"));
+        }
+        command
             .args(flags)
             .env_remove("SWITCHBOARD_API_TOKEN")
+            .env_remove("DATABASE_URL")
             .env("RUST_LOG", "info,switchboard=debug,rsipstack=warn");
         if let Some(token) = token {
             command.env("SWITCHBOARD_API_TOKEN", token);

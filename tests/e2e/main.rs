@@ -8,6 +8,7 @@ mod employee_calls;
 mod harness;
 mod hunt;
 mod media;
+mod postgres;
 mod protos;
 mod registrar;
 mod rfc4475;

@@ -1,11 +1,12 @@
-//! Persistence: sqlx over a SQLite file (created on first start), with migrations.
-//! Queries are plain SQL kept portable so the PostgreSQL path can share them.
-
-use std::str::FromStr;
+//! Persistence: sqlx over a SQLite file (created on first start) or PostgreSQL, with migrations
+//! for each. One set of queries serves both through sqlx's `Any` driver: `$N` placeholders
+//! (both understand them), `ON CONFLICT`, `RETURNING`, and booleans read back as integers
+//! (`Any` cannot decode SQLite's BOOLEAN columns).
 
 use serde::Serialize;
+use sqlx::AnyPool;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::any::{AnyPoolOptions, AnyRow};
 
 use crate::call::CallRecord;
 
@@ -14,7 +15,7 @@ pub const DEFAULT_COMPANY: i64 = 1;
 
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,30 +85,43 @@ pub struct Assignment {
 }
 
 impl Store {
-    /// Opens (creating if missing) the database at `url` (`sqlite://path` or a plain path) and
-    /// runs the migrations.
+    /// Opens the database at `url`: `postgres://…` (the database must exist), or a SQLite file
+    /// (`sqlite://path` or a plain path, created if missing); then runs the migrations.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
-        let url = if url.starts_with("sqlite:") {
-            url.to_string()
+        sqlx::any::install_default_drivers();
+        let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+        let pool = if postgres {
+            AnyPoolOptions::new().max_connections(8).connect(url).await?
         } else {
-            format!("sqlite://{url}")
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            let url = format!("sqlite://{path}?mode=rwc");
+            // sqlx's SQLite defaults hold: foreign keys on, a 5 s busy timeout. WAL lets the
+            // API read while calls write.
+            AnyPoolOptions::new()
+                .max_connections(4)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(conn).await?;
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+                .await?
         };
-        let options = SqliteConnectOptions::from_str(&url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        if postgres {
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        } else {
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        }
         Ok(Store { pool })
     }
 
     pub async fn put_flow(&self, name: &str, sha256: &str, wasm: &[u8], builtin: bool, now: i64) -> sqlx::Result<()> {
         sqlx::query(
-            "INSERT INTO flows (sha256, company_id, name, builtin, size, wasm, uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO flows (sha256, company_id, name, builtin, size, wasm, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (sha256) DO NOTHING",
         )
         .bind(sha256)
@@ -123,7 +137,9 @@ impl Store {
     }
 
     pub async fn list_flows(&self) -> sqlx::Result<Vec<FlowInfo>> {
-        let rows = sqlx::query("SELECT sha256, name, builtin, size, uploaded_at FROM flows ORDER BY name, uploaded_at")
+        let rows = sqlx::query(
+            "SELECT sha256, name, CAST(builtin AS INTEGER) AS builtin, size, uploaded_at FROM flows ORDER BY name, uploaded_at",
+        )
             .fetch_all(&self.pool)
             .await?;
         Ok(rows
@@ -131,7 +147,7 @@ impl Store {
             .map(|r| FlowInfo {
                 sha256: r.get("sha256"),
                 name: r.get("name"),
-                builtin: r.get("builtin"),
+                builtin: r.get::<i64, _>("builtin") != 0,
                 size: r.get("size"),
                 uploaded_at: r.get("uploaded_at"),
             })
@@ -141,7 +157,7 @@ impl Store {
     /// A flow reference (`sha256` or a name, meaning its newest version) → sha256.
     pub async fn resolve_flow(&self, reference: &str) -> sqlx::Result<Option<String>> {
         sqlx::query_scalar(
-            "SELECT sha256 FROM flows WHERE sha256 = ? OR name = ? ORDER BY (sha256 = ?) DESC, uploaded_at DESC LIMIT 1",
+            "SELECT sha256 FROM flows WHERE sha256 = $1 OR name = $2 ORDER BY (sha256 = $3) DESC, uploaded_at DESC LIMIT 1",
         )
         .bind(reference)
         .bind(reference)
@@ -151,7 +167,7 @@ impl Store {
     }
 
     pub async fn flow_wasm(&self, sha256: &str) -> sqlx::Result<Option<Vec<u8>>> {
-        sqlx::query_scalar("SELECT wasm FROM flows WHERE sha256 = ?")
+        sqlx::query_scalar("SELECT wasm FROM flows WHERE sha256 = $1")
             .bind(sha256)
             .fetch_optional(&self.pool)
             .await
@@ -160,7 +176,7 @@ impl Store {
     pub async fn assign(&self, a: &Assignment) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO numbers (number, company_id, timezone, flow_sha256, settings, record_calls, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (number) DO UPDATE SET timezone = excluded.timezone, flow_sha256 = excluded.flow_sha256,
              settings = excluded.settings, record_calls = excluded.record_calls, updated_at = excluded.updated_at",
         )
@@ -178,7 +194,8 @@ impl Store {
 
     pub async fn assignments(&self) -> sqlx::Result<Vec<Assignment>> {
         let rows = sqlx::query(
-            "SELECT number, timezone, flow_sha256, settings, record_calls, updated_at FROM numbers ORDER BY number",
+            "SELECT number, timezone, flow_sha256, settings, CAST(record_calls AS INTEGER) AS record_calls, updated_at
+             FROM numbers ORDER BY number",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -189,7 +206,7 @@ impl Store {
                 timezone: r.get("timezone"),
                 flow_sha256: r.get("flow_sha256"),
                 settings: r.get("settings"),
-                record_calls: r.get("record_calls"),
+                record_calls: r.get::<i64, _>("record_calls") != 0,
                 updated_at: r.get("updated_at"),
             })
             .collect())
@@ -198,7 +215,7 @@ impl Store {
     pub async fn insert_call_record(&self, rec: &CallRecord) -> anyhow::Result<()> {
         sqlx::query(
             "INSERT INTO call_records (id, company_id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at,
-             ended_at, outcome, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             ended_at, outcome, trace) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&rec.id)
         .bind(DEFAULT_COMPANY)
@@ -220,7 +237,7 @@ impl Store {
     pub async fn call_records(&self, limit: i64) -> anyhow::Result<Vec<CallRecord>> {
         let rows = sqlx::query(
             "SELECT id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at, ended_at, outcome, trace
-             FROM call_records ORDER BY started_at DESC LIMIT ?",
+             FROM call_records ORDER BY started_at DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -246,7 +263,7 @@ impl Store {
     /// Stores an uploaded prompt (replacing one of the same name).
     pub async fn put_prompt(&self, name: &str, wav: &[u8], duration_ms: u64, now: i64) -> sqlx::Result<()> {
         sqlx::query(
-            "INSERT INTO prompts (company_id, name, wav, duration_ms, created_at) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO prompts (company_id, name, wav, duration_ms, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (company_id, name) DO UPDATE SET wav = excluded.wav, duration_ms = excluded.duration_ms,
              created_at = excluded.created_at",
         )
@@ -285,7 +302,7 @@ impl Store {
     pub async fn insert_recording(&self, r: &RecordingInfo, wav: &[u8]) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO recordings (id, company_id, call_id, kind, caller, dialled, duration_ms, ended_by, wav, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&r.id)
         .bind(DEFAULT_COMPANY)
@@ -306,7 +323,7 @@ impl Store {
     pub async fn recordings(&self, limit: i64) -> sqlx::Result<Vec<RecordingInfo>> {
         let rows = sqlx::query(
             "SELECT id, call_id, kind, caller, dialled, duration_ms, ended_by, created_at FROM recordings
-             ORDER BY created_at DESC LIMIT ?",
+             ORDER BY created_at DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -327,7 +344,7 @@ impl Store {
     }
 
     pub async fn recording_wav(&self, id: &str) -> sqlx::Result<Option<Vec<u8>>> {
-        sqlx::query_scalar("SELECT wav FROM recordings WHERE id = ?")
+        sqlx::query_scalar("SELECT wav FROM recordings WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -335,7 +352,7 @@ impl Store {
 
     /// Deletes a recording; false when there was none.
     pub async fn delete_recording(&self, id: &str) -> sqlx::Result<bool> {
-        let done = sqlx::query("DELETE FROM recordings WHERE id = ?")
+        let done = sqlx::query("DELETE FROM recordings WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -343,7 +360,7 @@ impl Store {
     }
 
     pub async fn add_token(&self, token_sha256: &str, label: &str, now: i64) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO api_tokens (token_sha256, company_id, label, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        sqlx::query("INSERT INTO api_tokens (token_sha256, company_id, label, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
             .bind(token_sha256)
             .bind(DEFAULT_COMPANY)
             .bind(label)
@@ -354,7 +371,7 @@ impl Store {
     }
 
     pub async fn token_known(&self, token_sha256: &str) -> sqlx::Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE token_sha256 = ?")
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE token_sha256 = $1")
             .bind(token_sha256)
             .fetch_one(&self.pool)
             .await?;
@@ -376,9 +393,9 @@ impl Store {
         ha1: &str,
         now: i64,
     ) -> sqlx::Result<Option<Employee>> {
-        let inserted = sqlx::query(
-            "INSERT INTO employees (company_id, login, name, extension, sip_ha1, created_at) VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT DO NOTHING",
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO employees (company_id, login, name, extension, sip_ha1, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT DO NOTHING RETURNING id",
         )
         .bind(DEFAULT_COMPANY)
         .bind(login)
@@ -386,12 +403,11 @@ impl Store {
         .bind(extension)
         .bind(ha1)
         .bind(now)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        if inserted.rows_affected() == 0 {
+        let Some(id) = inserted else {
             return Ok(None);
-        }
-        let id = inserted.last_insert_rowid();
+        };
         Ok(Some(Employee {
             id,
             login: login.into(),
@@ -411,7 +427,7 @@ impl Store {
     pub async fn employee(&self, key: &str, by_extension: bool) -> sqlx::Result<Option<Employee>> {
         let column = if by_extension { "extension" } else { "login" };
         let row = sqlx::query(&format!(
-            "SELECT id, login, name, extension FROM employees WHERE company_id = ? AND {column} = ?"
+            "SELECT id, login, name, extension FROM employees WHERE company_id = $1 AND {column} = $2"
         ))
         .bind(DEFAULT_COMPANY)
         .bind(key)
@@ -422,7 +438,7 @@ impl Store {
 
     /// An employee's id and SIP HA1 by login.
     pub async fn sip_credentials(&self, login: &str) -> sqlx::Result<Option<(i64, String)>> {
-        let row = sqlx::query("SELECT id, sip_ha1 FROM employees WHERE company_id = ? AND login = ?")
+        let row = sqlx::query("SELECT id, sip_ha1 FROM employees WHERE company_id = $1 AND login = $2")
             .bind(DEFAULT_COMPANY)
             .bind(login)
             .fetch_optional(&self.pool)
@@ -432,12 +448,12 @@ impl Store {
 
     /// Adds or refreshes a binding, sweeping the expired ones of every employee on the way.
     pub async fn upsert_registration(&self, r: &Registration, now: i64) -> sqlx::Result<()> {
-        sqlx::query("DELETE FROM registrations WHERE expires_at <= ?")
+        sqlx::query("DELETE FROM registrations WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
             .await?;
         sqlx::query(
-            "INSERT INTO registrations (employee_id, contact, source, expires_at, call_id, cseq) VALUES (?, ?, ?, ?, ?, ?)
+            "INSERT INTO registrations (employee_id, contact, source, expires_at, call_id, cseq) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (employee_id, contact) DO UPDATE SET source = excluded.source,
              expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq",
         )
@@ -454,7 +470,7 @@ impl Store {
 
     /// Removes one contact of an employee, or all of them.
     pub async fn remove_registrations(&self, employee_id: i64, contact: Option<&str>) -> sqlx::Result<()> {
-        sqlx::query("DELETE FROM registrations WHERE employee_id = ? AND (? IS NULL OR contact = ?)")
+        sqlx::query("DELETE FROM registrations WHERE employee_id = $1 AND (CAST($2 AS TEXT) IS NULL OR contact = $3)")
             .bind(employee_id)
             .bind(contact)
             .bind(contact)
@@ -468,7 +484,7 @@ impl Store {
     pub async fn registrations(&self, employee_id: Option<i64>, now: i64) -> sqlx::Result<Vec<Registration>> {
         let rows = sqlx::query(
             "SELECT r.employee_id, e.login, r.contact, r.source, r.expires_at, r.call_id, r.cseq FROM registrations r
-             JOIN employees e ON e.id = r.employee_id WHERE (? IS NULL OR r.employee_id = ?) AND r.expires_at > ?
+             JOIN employees e ON e.id = r.employee_id WHERE (CAST($1 AS BIGINT) IS NULL OR r.employee_id = $2) AND r.expires_at > $3
              ORDER BY e.login, r.contact",
         )
         .bind(employee_id)
@@ -493,19 +509,19 @@ impl Store {
     /// A secret shared by all nodes, created (random) on first use.
     pub async fn secret(&self, name: &str) -> sqlx::Result<Vec<u8>> {
         let fresh: [u8; 32] = rand::random();
-        sqlx::query("INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(name)
             .bind(&fresh[..])
             .execute(&self.pool)
             .await?;
-        sqlx::query_scalar("SELECT value FROM secrets WHERE name = ?")
+        sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")
             .bind(name)
             .fetch_one(&self.pool)
             .await
     }
 }
 
-fn employee_row(r: &sqlx::sqlite::SqliteRow) -> Employee {
+fn employee_row(r: &AnyRow) -> Employee {
     Employee {
         id: r.get("id"),
         login: r.get("login"),
@@ -513,3 +529,6 @@ fn employee_row(r: &sqlx::sqlite::SqliteRow) -> Employee {
         extension: r.get("extension"),
     }
 }
+
+#[cfg(test)]
+mod tests;

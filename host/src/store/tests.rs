@@ -1,0 +1,245 @@
+//! Every query, on SQLite and — when `SWITCHBOARD_TEST_POSTGRES` names a PostgreSQL database
+//! the tests may create databases beside (e.g. `postgres://postgres@127.0.0.1:5432/test`) — on
+//! PostgreSQL too, each test in a database of its own.
+
+use sqlx::Connection;
+
+use super::*;
+use crate::call::record::TraceEntry;
+
+/// A fresh store of each kind this machine offers, with its name, and what removes it.
+async fn stores() -> Vec<(&'static str, Store, Cleanup)> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Store::open(dir.path().join("t.db").to_str().unwrap()).await.unwrap();
+    let mut all = vec![("sqlite", sqlite, Cleanup::Dir(dir))];
+    if let Ok(admin) = std::env::var("SWITCHBOARD_TEST_POSTGRES") {
+        let (url, name) = fresh_postgres(&admin).await;
+        let store = Store::open(&url).await.unwrap_or_else(|e| panic!("migrate {url}: {e}"));
+        all.push(("postgres", store, Cleanup::Postgres { admin, name }));
+    }
+    all
+}
+
+enum Cleanup {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin: String, name: String },
+}
+
+impl Cleanup {
+    async fn run(self, store: Store) {
+        store.pool.close().await;
+        if let Cleanup::Postgres { admin, name } = self {
+            let mut conn = sqlx::postgres::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Creates an empty database next to `admin`'s; its URL and name.
+pub(crate) async fn fresh_postgres(admin: &str) -> (String, String) {
+    let name = format!("switchboard_test_{}", hex::encode(rand::random::<[u8; 6]>()));
+    let mut conn = sqlx::postgres::PgConnection::connect(admin)
+        .await
+        .unwrap_or_else(|e| panic!("SWITCHBOARD_TEST_POSTGRES={admin}: {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(admin);
+    (format!("{base}/{name}"), name)
+}
+
+#[tokio::test]
+async fn flows_and_numbers() {
+    for (db, store, cleanup) in stores().await {
+        store.put_flow("ivr", "aaa", b"wasm-1", true, 10).await.unwrap();
+        store.put_flow("mine", "bbb", b"wasm-2", false, 20).await.unwrap();
+        store.put_flow("mine", "ccc", b"wasm-3", false, 30).await.unwrap();
+        store.put_flow("mine", "ccc", b"again", false, 40).await.unwrap(); // same version: kept
+        let flows = store.list_flows().await.unwrap();
+        assert_eq!(flows.len(), 3, "{db}");
+        assert!(flows[0].builtin && !flows[1].builtin, "{db}: {flows:?}");
+        assert_eq!(
+            store.resolve_flow("mine").await.unwrap().as_deref(),
+            Some("ccc"),
+            "{db}: newest"
+        );
+        assert_eq!(
+            store.resolve_flow("bbb").await.unwrap().as_deref(),
+            Some("bbb"),
+            "{db}: by hash"
+        );
+        assert_eq!(store.resolve_flow("nope").await.unwrap(), None, "{db}");
+        assert_eq!(
+            store.flow_wasm("ccc").await.unwrap().as_deref(),
+            Some(&b"wasm-3"[..]),
+            "{db}"
+        );
+
+        let mut a = Assignment {
+            number: "+15550100100".into(),
+            timezone: "Europe/Berlin".into(),
+            flow_sha256: "bbb".into(),
+            settings: "{\"x\":1}".into(),
+            record_calls: true,
+            updated_at: 50,
+        };
+        store.assign(&a).await.unwrap();
+        a.flow_sha256 = "ccc".into();
+        a.record_calls = false;
+        store.assign(&a).await.unwrap();
+        assert_eq!(store.assignments().await.unwrap(), vec![a.clone()], "{db}");
+        cleanup.run(store).await;
+    }
+}
+
+#[tokio::test]
+async fn call_records_prompts_and_recordings() {
+    for (db, store, cleanup) in stores().await {
+        let record = CallRecord {
+            id: "c1".into(),
+            sip_call_id: "x@y".into(),
+            caller: "+15550100001".into(),
+            dialled: "+15550100100".into(),
+            flow: None,
+            started_at: 1,
+            answered_at: Some(2),
+            ended_at: 3,
+            outcome: "completed".into(),
+            trace: vec![TraceEntry {
+                at_ms: 5,
+                event: "answer → ok".into(),
+            }],
+        };
+        store.insert_call_record(&record).await.unwrap();
+        assert_eq!(store.call_records(10).await.unwrap(), vec![record], "{db}");
+
+        store.put_prompt("hello", b"RIFF1", 1000, 1).await.unwrap();
+        store.put_prompt("hello", b"RIFF2", 2000, 2).await.unwrap();
+        assert_eq!(
+            store.prompts().await.unwrap(),
+            vec![("hello".to_string(), b"RIFF2".to_vec())],
+            "{db}"
+        );
+        assert_eq!(store.prompt_list().await.unwrap()[0].duration_ms, 2000, "{db}");
+
+        let info = RecordingInfo {
+            id: "c1-1".into(),
+            call_id: "c1".into(),
+            kind: "voicemail".into(),
+            caller: "+15550100001".into(),
+            dialled: "+15550100100".into(),
+            duration_ms: 3000,
+            ended_by: "#".into(),
+            created_at: 9,
+        };
+        store.insert_recording(&info, b"RIFFwav").await.unwrap();
+        assert_eq!(store.recordings(5).await.unwrap(), vec![info], "{db}");
+        assert_eq!(
+            store.recording_wav("c1-1").await.unwrap(),
+            Some(b"RIFFwav".to_vec()),
+            "{db}"
+        );
+        assert!(store.delete_recording("c1-1").await.unwrap(), "{db}");
+        assert!(!store.delete_recording("c1-1").await.unwrap(), "{db}");
+        assert_eq!(store.recording_wav("c1-1").await.unwrap(), None, "{db}");
+        cleanup.run(store).await;
+    }
+}
+
+#[tokio::test]
+async fn employees_registrations_tokens_and_secrets() {
+    for (db, store, cleanup) in stores().await {
+        let alice = store
+            .add_employee("alice", "Alice", "101", "ha1a", 1)
+            .await
+            .unwrap()
+            .unwrap();
+        let bob = store.add_employee("bob", "", "102", "ha1b", 1).await.unwrap().unwrap();
+        assert_ne!(alice.id, bob.id, "{db}");
+        assert_eq!(
+            store.add_employee("alice", "", "103", "x", 1).await.unwrap(),
+            None,
+            "{db}: login taken"
+        );
+        assert_eq!(
+            store.add_employee("carol", "", "101", "x", 1).await.unwrap(),
+            None,
+            "{db}: extension taken"
+        );
+        assert_eq!(
+            store.employees().await.unwrap(),
+            vec![alice.clone(), bob.clone()],
+            "{db}"
+        );
+        assert_eq!(store.employee("102", true).await.unwrap(), Some(bob.clone()), "{db}");
+        assert_eq!(
+            store.employee("alice", false).await.unwrap(),
+            Some(alice.clone()),
+            "{db}"
+        );
+        assert_eq!(
+            store.sip_credentials("alice").await.unwrap(),
+            Some((alice.id, "ha1a".into())),
+            "{db}"
+        );
+        assert_eq!(store.sip_credentials("zed").await.unwrap(), None, "{db}");
+
+        let binding = |employee_id, login: &str, contact: &str, expires_at| Registration {
+            employee_id,
+            login: login.into(),
+            contact: contact.into(),
+            source: "127.0.0.1:5062".into(),
+            expires_at,
+            call_id: "reg".into(),
+            cseq: 1,
+        };
+        store
+            .upsert_registration(&binding(alice.id, "alice", "sip:a1", 100), 10)
+            .await
+            .unwrap();
+        store
+            .upsert_registration(&binding(alice.id, "alice", "sip:a2", 100), 10)
+            .await
+            .unwrap();
+        store
+            .upsert_registration(&binding(bob.id, "bob", "sip:b1", 20), 10)
+            .await
+            .unwrap();
+        assert_eq!(store.registrations(None, 10).await.unwrap().len(), 3, "{db}");
+        assert_eq!(store.registrations(Some(alice.id), 10).await.unwrap().len(), 2, "{db}");
+        assert_eq!(
+            store.registrations(None, 50).await.unwrap().len(),
+            2,
+            "{db}: bob's expired"
+        );
+        store.remove_registrations(alice.id, Some("sip:a1")).await.unwrap();
+        assert_eq!(
+            store.registrations(Some(alice.id), 10).await.unwrap()[0].contact,
+            "sip:a2",
+            "{db}"
+        );
+        store.remove_registrations(alice.id, None).await.unwrap();
+        assert!(
+            store.registrations(Some(alice.id), 10).await.unwrap().is_empty(),
+            "{db}"
+        );
+
+        assert_eq!(store.token_count().await.unwrap(), 0, "{db}");
+        store.add_token("hash", "ops", 1).await.unwrap();
+        store.add_token("hash", "ops", 2).await.unwrap();
+        assert_eq!(store.token_count().await.unwrap(), 1, "{db}");
+        assert!(
+            store.token_known("hash").await.unwrap() && !store.token_known("other").await.unwrap(),
+            "{db}"
+        );
+
+        let key = store.secret("nonce").await.unwrap();
+        assert_eq!(key.len(), 32, "{db}");
+        assert_eq!(store.secret("nonce").await.unwrap(), key, "{db}: kept, not regenerated");
+        cleanup.run(store).await;
+    }
+}

@@ -1,0 +1,105 @@
+//! The exchange on PostgreSQL: the same calls, API and restarts as on SQLite, in a database of
+//! its own next to `SWITCHBOARD_TEST_POSTGRES` (tests/run-all.sh sets it to the machine's
+//! `postgres://postgres@127.0.0.1:5432/test`).
+
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::Connection;
+
+use crate::harness::{RtpPeer, Server, TOKEN, trace};
+use crate::hunt::{Desk, finished, phones_listening};
+use crate::sipp::{self, Phone};
+
+/// A fresh database beside the test server's; `None` when no PostgreSQL is configured.
+async fn fresh_database() -> Option<(String, String, String)> {
+    let admin = std::env::var("SWITCHBOARD_TEST_POSTGRES").ok()?;
+    let name = format!("switchboard_e2e_{}", hex::encode(rand::random::<[u8; 6]>()));
+    let mut conn = sqlx::postgres::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("SWITCHBOARD_TEST_POSTGRES={admin}: {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin
+        .rsplit_once('/')
+        .map(|(base, _)| base.to_string())
+        .unwrap_or(admin.clone());
+    Some((format!("{base}/{name}"), admin, name))
+}
+
+/// An employee's phone registers, a hunt call reaches it and is recorded, and after a restart
+/// the registration, the number and the records are all still there — on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exchange_keeps_everything_in_postgresql() {
+    let Some((url, admin, name)) = fresh_database().await else {
+        eprintln!("SWITCHBOARD_TEST_POSTGRES is not set: the PostgreSQL path is not tested here");
+        return;
+    };
+    let flags = ["--database", url.as_str()];
+    let (server, printed) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    assert!(
+        printed[0].contains(&format!("database=postgres://postgres@127.0.0.1:5432/{name}")),
+        "{printed:?}"
+    );
+    let alice = Desk::register(&server, "alice", "101").await;
+    let settings = json!({ "members": ["alice"] });
+    let assigned = server
+        .request(reqwest::Method::PUT, "/numbers/+15550100307")
+        .json(&json!({ "flow": "hunt", "settings": settings, "record_calls": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assigned.status(), 200);
+    let answers = alice.expect(&server, Phone::Answers { after_ms: 200 });
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let caller = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_hangs_up(2000),
+        "+15550100307",
+        caller_rtp.port(),
+    ));
+    // Alice talks, so that the recording has something in it.
+    let offered = alice
+        .wait_for("INVITE", Duration::from_secs(10))
+        .await
+        .port()
+        .expect("SDP port");
+    alice.wait_for("ANSWER", Duration::from_secs(10)).await;
+    let voice = std::path::Path::new("/usr/share/sip-tester/g711a.pcap");
+    let to_exchange = std::net::SocketAddr::from(([127, 0, 0, 1], offered));
+    alice
+        .rtp
+        .play_pcap_for(voice, to_exchange, Duration::from_secs(1))
+        .await;
+    let run = caller.await.unwrap();
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "alice", answers).await;
+    let record = server.call_record("+15550100307").await;
+    assert!(
+        trace(&record)
+            .iter()
+            .any(|e| e.contains("Answered") && e.contains("alice")),
+        "{record:#}"
+    );
+
+    // A restart on the same database: nothing is lost.
+    let dir = server.stop().await;
+    let (server, _) = Server::start_with(dir, Some(TOKEN), &flags).await;
+    let registrations = server.get_json("/registrations").await;
+    assert_eq!(registrations["registrations"][0]["login"], "alice", "{registrations}");
+    let numbers = server.get_json("/numbers").await;
+    assert_eq!(numbers["numbers"][0]["record_calls"], true, "{numbers}");
+    assert_eq!(server.get_json("/calls").await["calls"].as_array().unwrap().len(), 1);
+    let recordings = server.get_json("/recordings").await;
+    assert_eq!(recordings["recordings"][0]["kind"], "call", "{recordings}");
+    drop(server.stop().await);
+
+    let mut conn = sqlx::postgres::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}

@@ -107,7 +107,7 @@ const EMPLOYEE_CALL_TIMEOUT_MS: u32 = 60_000;
 async fn employee_call(store: &Store, mut call: InboundCall, employee: String, arrival: Arrival) {
     let mut trace = Trace::default();
     let dialled = arrival.dialled.clone();
-    let (target, caller_id) = match store.employee(&dialled, true).await {
+    let (target, caller_id) = match store.extension_owner(&dialled).await {
         Ok(Some(_)) => {
             // Colleagues see the caller's extension, which they can call back.
             let own = store.employee(&employee, false).await.ok().flatten();

@@ -1,11 +1,14 @@
 //! Where employees are, kept in the store: the registrar's location service, and the directory
-//! `dial` resolves its targets with (employees' phones, and the carrier for external numbers).
+//! `dial` resolves its targets with (employees' phones, departments' members by their hunting
+//! strategy, and the carrier for external numbers).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use crate::call::{Directory, Reachable, Target};
+use crate::call::hunting::{self, Strategy};
+use crate::call::{Directory, Reachable, RingStep, Target};
 use crate::sip::{Binding, Location, TrunkLogin, unix_secs};
-use crate::store::{Registration, Store};
+use crate::store::{Department, Employee, Registration, Store};
 
 pub struct StoreLocation {
     pub store: Store,
@@ -74,33 +77,26 @@ impl Location for StoreLocation {
 
 #[async_trait::async_trait]
 impl Directory for StoreLocation {
-    async fn resolve(&self, target: &Target) -> anyhow::Result<Vec<Reachable>> {
+    async fn resolve(&self, target: &Target) -> anyhow::Result<Vec<RingStep>> {
         let employee = match target {
             Target::Employee(login) => self.store.employee(login, false).await?,
-            Target::Extension(extension) => self.store.employee(extension, true).await?,
-            Target::External(number) => return Ok(self.through_trunk(number)),
-            Target::Department(_) => {
-                // Departments arrive with the company model; until then they reach nobody (the
-                // flow hears `unavailable`).
-                tracing::warn!(?target, "departments are not configured yet");
-                return Ok(Vec::new());
-            }
+            Target::Extension(extension) => match self.store.employee(extension, true).await? {
+                Some(employee) => Some(employee),
+                None => match self.store.department(extension, true).await? {
+                    Some(department) => return self.department_plan(department).await,
+                    None => None,
+                },
+            },
+            Target::External(number) => return Ok(RingStep::now(self.through_trunk(number))),
+            Target::Department(id) => match self.store.department(id, false).await? {
+                Some(department) => return self.department_plan(department).await,
+                None => anyhow::bail!("no department {id:?}"),
+            },
         };
         let Some(employee) = employee else {
             anyhow::bail!("no employee {target:?}");
         };
-        let bindings = self.bindings(employee.id, unix_secs() as i64).await?;
-        Ok(bindings
-            .into_iter()
-            .map(|b| Reachable {
-                uri: b.contact,
-                destination: b.source,
-                user: employee.login.clone(),
-                employee: Some(employee.login.clone()),
-                caller_id: None,
-                login: None,
-            })
-            .collect())
+        Ok(RingStep::now(self.phones_of(&employee).await?))
     }
 }
 
@@ -116,6 +112,41 @@ fn binding(r: Registration) -> Option<Binding> {
 }
 
 impl StoreLocation {
+    /// Every registered phone of an employee.
+    async fn phones_of(&self, employee: &Employee) -> anyhow::Result<Vec<Reachable>> {
+        let bindings = self.bindings(employee.id, unix_secs() as i64).await?;
+        Ok(bindings
+            .into_iter()
+            .map(|b| Reachable {
+                uri: b.contact,
+                destination: b.source,
+                user: employee.login.clone(),
+                employee: Some(employee.login.clone()),
+                caller_id: None,
+                login: None,
+            })
+            .collect())
+    }
+
+    /// The department's members' phones, ringing by its strategy.
+    async fn department_plan(&self, department: Department) -> anyhow::Result<Vec<RingStep>> {
+        let mut members = Vec::with_capacity(department.members.len());
+        for login in &department.members {
+            match self.store.employee(login, false).await? {
+                Some(employee) => members.push(self.phones_of(&employee).await?),
+                None => members.push(Vec::new()),
+            }
+        }
+        let strategy: Strategy = department.strategy.parse().map_err(anyhow::Error::msg)?;
+        let secs = |s: i64| Duration::from_secs(s.max(1) as u64);
+        Ok(hunting::plan(
+            strategy,
+            secs(department.step_secs),
+            secs(department.timeout_secs),
+            members,
+        ))
+    }
+
     fn through_trunk(&self, number: &str) -> Vec<Reachable> {
         let Some(trunk) = &self.outbound else {
             tracing::warn!(%number, "no outbound trunk is configured: external numbers reach nobody");

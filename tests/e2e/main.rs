@@ -4,6 +4,7 @@
 mod api;
 mod baresip;
 mod calls;
+mod departments;
 mod employee_calls;
 mod harness;
 mod hunt;

@@ -1,6 +1,7 @@
 //! The admin HTTP API (axum). JSON in and out; errors are `{ "error": ..., "detail": ... }`.
 
 mod auth;
+mod departments;
 mod error;
 mod media;
 
@@ -45,6 +46,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/calls", get(list_calls))
         .route("/employees", post(add_employee).get(list_employees))
         .route("/registrations", get(list_registrations))
+        .route("/departments", post(departments::create).get(departments::list))
+        .route(
+            "/departments/{id}",
+            get(departments::show)
+                .put(departments::replace)
+                .delete(departments::delete),
+        )
         .route("/prompts", post(media::upload_prompt).get(media::list_prompts))
         .route("/recordings", get(media::list_recordings))
         .route(
@@ -192,8 +200,14 @@ async fn add_employee(
     if e.password.chars().count() < 8 {
         return Err(ApiError::unprocessable("password", "use at least 8 characters"));
     }
-    if !(2..=6).contains(&e.extension.len()) || !e.extension.chars().all(|c| c.is_ascii_digit()) {
-        return Err(ApiError::unprocessable("extension", "use 2 to 6 digits"));
+    check_extension(&e.extension)?;
+    if let Some(owner) = s
+        .store
+        .extension_owner(&e.extension)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::unprocessable("extension", &format!("{owner} has it")));
     }
     let ha1 = crate::sip::digest::ha1(&e.login, &s.realm, &e.password);
     let now = crate::call::record::unix_ms();
@@ -219,6 +233,15 @@ async fn list_registrations(State(s): State<ApiState>) -> Result<Json<Value>, Ap
     Ok(Json(
         json!({ "registrations": s.store.registrations(None, now).await.map_err(ApiError::internal)? }),
     ))
+}
+
+/// Extensions are 2 to 6 digits (one numbering plan for employees and departments).
+fn check_extension(extension: &str) -> Result<(), ApiError> {
+    if (2..=6).contains(&extension.len()) && extension.chars().all(|c| c.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable("extension", "use 2 to 6 digits"))
+    }
 }
 
 /// 1 to 64 characters, each one `allowed`: the rule for flow, prompt and login names.

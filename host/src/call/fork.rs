@@ -30,11 +30,32 @@ pub struct Reachable {
     pub login: Option<TrunkLogin>,
 }
 
-/// Who can be reached for a target, right now.
+/// One step of ringing a target: the places that ring `after` the target starts, for
+/// `ring_for` (none: until the dial ends). An employee is one step; a department hunting in
+/// turn is a step per member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RingStep {
+    pub after: Duration,
+    pub ring_for: Option<Duration>,
+    pub places: Vec<Reachable>,
+}
+
+impl RingStep {
+    /// Every place at once, for as long as the dial lasts.
+    pub fn now(places: Vec<Reachable>) -> Vec<RingStep> {
+        vec![RingStep {
+            after: Duration::ZERO,
+            ring_for: None,
+            places,
+        }]
+    }
+}
+
+/// Who can be reached for a target, right now, and in what order.
 #[async_trait::async_trait]
 pub trait Directory: Send + Sync {
-    /// Every place `target` rings; empty when it exists but nobody is reachable.
-    async fn resolve(&self, target: &Target) -> anyhow::Result<Vec<Reachable>>;
+    /// How `target` rings; no places when it exists but nobody is reachable.
+    async fn resolve(&self, target: &Target) -> anyhow::Result<Vec<RingStep>>;
 }
 
 /// What ringing and bridging need besides the call itself.
@@ -114,14 +135,21 @@ impl<'a> Fork<'a> {
         let now = Instant::now();
         let mut pending = Vec::new();
         for leg in legs {
-            let places = params.env.directory.resolve(&leg.target).await?;
-            tracing::info!(target = ?leg.target, places = places.len(), "dial target resolved");
+            let steps = params.env.directory.resolve(&leg.target).await?;
+            let places: usize = steps.iter().map(|s| s.places.len()).sum();
+            tracing::info!(target = ?leg.target, steps = steps.len(), places, "dial target resolved");
             let start = now + Duration::from_millis(leg.start_after_ms.into());
-            pending.push((
-                start,
-                leg.stop_after_ms.map(|ms| Duration::from_millis(ms.into())),
-                places,
-            ));
+            let leg_stop = leg.stop_after_ms.map(|ms| Duration::from_millis(ms.into()));
+            for step in steps {
+                // The leg's own stop bounds every step of it.
+                let ring_for = match (step.ring_for, leg_stop) {
+                    (_, Some(stop)) if stop <= step.after => continue,
+                    (Some(own), Some(stop)) => Some(own.min(stop - step.after)),
+                    (None, Some(stop)) => Some(stop - step.after),
+                    (own, None) => own,
+                };
+                pending.push((start + step.after, ring_for, step.places));
+            }
         }
         pending.sort_by_key(|(start, ..)| *start);
         Ok(Fork {

@@ -8,13 +8,14 @@ mod conversation;
 mod feature;
 pub mod fork;
 mod handover;
+pub mod hunting;
 mod inbound;
 pub mod number;
 pub mod record;
 pub mod script;
 mod threeway;
 
-pub use fork::{DialEnv, Directory, Reachable};
+pub use fork::{DialEnv, Directory, Reachable, RingStep};
 pub use handover::Handovers;
 pub use inbound::{InboundCall, MediaEnv};
 pub use record::{CallRecord, CallRecording, Trace};

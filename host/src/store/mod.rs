@@ -10,6 +10,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 
 use crate::call::CallRecord;
 
+mod departments;
+pub use departments::Department;
+
 /// The one company of a fresh install.
 pub const DEFAULT_COMPANY: i64 = 1;
 

@@ -243,3 +243,52 @@ async fn employees_registrations_tokens_and_secrets() {
         cleanup.run(store).await;
     }
 }
+
+#[tokio::test]
+async fn departments_and_their_members() {
+    for (db, store, cleanup) in stores().await {
+        let seeded = store.departments().await.unwrap();
+        let ids: Vec<&str> = seeded.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["sales", "support"], "{db}: a fresh install has them");
+        assert_eq!(seeded[0].name, "Sales Department");
+        let alice = store.add_employee("alice", "", "101", "h", 1).await.unwrap().unwrap();
+        let bob = store.add_employee("bob", "", "102", "h", 1).await.unwrap().unwrap();
+        let mut sales = seeded[0].clone();
+        sales.strategy = "in_turn".into();
+        sales.step_secs = 10;
+        sales.members = vec!["bob".into(), "alice".into()];
+        store.put_department(&sales, &[bob.id, alice.id], 5).await.unwrap();
+        assert_eq!(
+            store.department("sales", false).await.unwrap(),
+            Some(sales.clone()),
+            "{db}"
+        );
+        assert_eq!(
+            store.department("600", true).await.unwrap(),
+            Some(sales.clone()),
+            "{db}"
+        );
+        assert_eq!(
+            store.extension_owner("600").await.unwrap().as_deref(),
+            Some("department sales")
+        );
+        assert_eq!(
+            store.extension_owner("101").await.unwrap().as_deref(),
+            Some("employee alice")
+        );
+        assert_eq!(store.extension_owner("999").await.unwrap(), None, "{db}");
+        // Replacing keeps one row and the new order.
+        sales.members = vec!["alice".into()];
+        store.put_department(&sales, &[alice.id], 6).await.unwrap();
+        assert_eq!(
+            store.department("sales", false).await.unwrap().unwrap().members,
+            ["alice"],
+            "{db}"
+        );
+        assert_eq!(store.departments().await.unwrap().len(), 2, "{db}");
+        assert!(store.delete_department("support").await.unwrap(), "{db}");
+        assert!(!store.delete_department("support").await.unwrap(), "{db}");
+        assert_eq!(store.department("601", true).await.unwrap(), None, "{db}");
+        cleanup.run(store).await;
+    }
+}

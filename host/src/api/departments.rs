@@ -1,0 +1,157 @@
+//! Departments: who rings when a flow routes to one (or a colleague dials its extension).
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ApiState;
+use super::error::ApiError;
+use crate::call::hunting::Strategy;
+use crate::call::record::unix_ms;
+use crate::store::Department;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentBody {
+    /// What flows name (`{"department": "sales"}`); in the path for PUT.
+    id: Option<String>,
+    name: String,
+    extension: String,
+    #[serde(default = "ring_all")]
+    strategy: String,
+    #[serde(default = "fifteen")]
+    step_secs: i64,
+    #[serde(default = "sixty")]
+    timeout_secs: i64,
+    /// Employees' logins, in hunting order.
+    #[serde(default)]
+    members: Vec<String>,
+}
+
+fn ring_all() -> String {
+    "ring_all".into()
+}
+fn fifteen() -> i64 {
+    15
+}
+fn sixty() -> i64 {
+    60
+}
+
+/// `POST /departments`: 201 with the department; 422 when the id is taken.
+pub async fn create(
+    State(s): State<ApiState>,
+    body: Result<Json<DepartmentBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(body) = body.map_err(ApiError::from_json)?;
+    let id = body.id.clone().unwrap_or_default();
+    if s.store
+        .department(&id, false)
+        .await
+        .map_err(ApiError::internal)?
+        .is_some()
+    {
+        return Err(ApiError::unprocessable(
+            "id",
+            &format!("department {id:?} exists (PUT replaces it)"),
+        ));
+    }
+    let department = save(&s, id, body).await?;
+    Ok((StatusCode::CREATED, Json(json!(department))))
+}
+
+/// `PUT /departments/{id}`: creates or replaces it, members included.
+pub async fn replace(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    body: Result<Json<DepartmentBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body.map_err(ApiError::from_json)?;
+    if body.id.as_ref().is_some_and(|b| *b != id) {
+        return Err(ApiError::unprocessable("id", "the body's id differs from the path's"));
+    }
+    Ok(Json(json!(save(&s, id, body).await?)))
+}
+
+/// Checks the body and stores it as department `id`.
+async fn save(s: &ApiState, id: String, body: DepartmentBody) -> Result<Department, ApiError> {
+    if !super::is_name(&id, super::lower_name_char) {
+        return Err(ApiError::unprocessable(
+            "id",
+            "use 1-64 lower-case letters, digits, '.', '_' or '-'",
+        ));
+    }
+    if body.name.trim().is_empty() || body.name.len() > 200 {
+        return Err(ApiError::unprocessable("name", "use 1-200 characters"));
+    }
+    super::check_extension(&body.extension)?;
+    if let Some(owner) = s
+        .store
+        .extension_owner(&body.extension)
+        .await
+        .map_err(ApiError::internal)?
+        && owner != format!("department {id}")
+    {
+        return Err(ApiError::unprocessable("extension", &format!("{} has it", owner)));
+    }
+    body.strategy
+        .parse::<Strategy>()
+        .map_err(|e| ApiError::unprocessable("strategy", &e))?;
+    if !(1..=300).contains(&body.step_secs) {
+        return Err(ApiError::unprocessable("step_secs", "use 1 to 300 seconds"));
+    }
+    if !(5..=3600).contains(&body.timeout_secs) {
+        return Err(ApiError::unprocessable("timeout_secs", "use 5 to 3600 seconds"));
+    }
+    let mut member_ids = Vec::with_capacity(body.members.len());
+    for login in &body.members {
+        let employee = s.store.employee(login, false).await.map_err(ApiError::internal)?;
+        let Some(employee) = employee else {
+            return Err(ApiError::unprocessable("members", &format!("no employee {login:?}")));
+        };
+        if member_ids.contains(&employee.id) {
+            return Err(ApiError::unprocessable(
+                "members",
+                &format!("{login:?} is listed twice"),
+            ));
+        }
+        member_ids.push(employee.id);
+    }
+    let department = Department {
+        id,
+        name: body.name,
+        extension: body.extension,
+        strategy: body.strategy,
+        step_secs: body.step_secs,
+        timeout_secs: body.timeout_secs,
+        members: body.members,
+    };
+    s.store
+        .put_department(&department, &member_ids, unix_ms())
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(department)
+}
+
+pub async fn list(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let departments = s.store.departments().await.map_err(ApiError::internal)?;
+    Ok(Json(json!({ "departments": departments })))
+}
+
+pub async fn show(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    match s.store.department(&id, false).await.map_err(ApiError::internal)? {
+        Some(d) => Ok(Json(json!(d))),
+        None => Err(ApiError::not_found("department", &id)),
+    }
+}
+
+pub async fn delete(State(s): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    if s.store.delete_department(&id).await.map_err(ApiError::internal)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("department", &id))
+    }
+}

@@ -1,0 +1,123 @@
+//! Departments and their members, in hunting order.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{DEFAULT_COMPANY, Store};
+
+/// A department as admins and flows see it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Department {
+    /// What flows name (`{"department": "sales"}`).
+    pub id: String,
+    pub name: String,
+    pub extension: String,
+    /// `ring_all`, `in_turn` or `increasingly`.
+    pub strategy: String,
+    pub step_secs: i64,
+    pub timeout_secs: i64,
+    /// Employees' logins, in hunting order.
+    pub members: Vec<String>,
+}
+
+impl Store {
+    pub async fn departments(&self) -> sqlx::Result<Vec<Department>> {
+        self.departments_where("", None).await
+    }
+
+    /// The department named `slug`, or (with `by_extension`) the one at that extension.
+    pub async fn department(&self, key: &str, by_extension: bool) -> sqlx::Result<Option<Department>> {
+        let column = if by_extension { "d.extension" } else { "d.slug" };
+        let condition = format!("AND {column} = $2");
+        Ok(self.departments_where(&condition, Some(key)).await?.pop())
+    }
+
+    async fn departments_where(&self, condition: &str, key: Option<&str>) -> sqlx::Result<Vec<Department>> {
+        let query = format!(
+            "SELECT d.id, d.slug, d.name, d.extension, d.strategy, d.step_secs, d.timeout_secs
+             FROM departments d WHERE d.company_id = $1 {condition} ORDER BY d.extension"
+        );
+        let mut select = sqlx::query(&query).bind(DEFAULT_COMPANY);
+        if let Some(key) = key {
+            select = select.bind(key);
+        }
+        let rows = select.fetch_all(&self.pool).await?;
+        let mut departments = Vec::with_capacity(rows.len());
+        for r in rows {
+            let members: Vec<String> = sqlx::query_scalar(
+                "SELECT e.login FROM department_members m JOIN employees e ON e.id = m.employee_id
+                 WHERE m.department_id = $1 ORDER BY m.position",
+            )
+            .bind(r.get::<i64, _>("id"))
+            .fetch_all(&self.pool)
+            .await?;
+            departments.push(Department {
+                id: r.get("slug"),
+                name: r.get("name"),
+                extension: r.get("extension"),
+                strategy: r.get("strategy"),
+                step_secs: r.get("step_secs"),
+                timeout_secs: r.get("timeout_secs"),
+                members,
+            });
+        }
+        Ok(departments)
+    }
+
+    /// Creates or replaces the department `d.id` with its members (employee ids, in order).
+    pub async fn put_department(&self, d: &Department, member_ids: &[i64], now: i64) -> sqlx::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO departments (company_id, slug, name, extension, strategy, step_secs, timeout_secs, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (company_id, slug) DO UPDATE SET name = excluded.name, extension = excluded.extension,
+             strategy = excluded.strategy, step_secs = excluded.step_secs, timeout_secs = excluded.timeout_secs
+             RETURNING id",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(&d.id)
+        .bind(&d.name)
+        .bind(&d.extension)
+        .bind(&d.strategy)
+        .bind(d.step_secs)
+        .bind(d.timeout_secs)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM department_members WHERE department_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for (position, employee) in member_ids.iter().enumerate() {
+            sqlx::query("INSERT INTO department_members (department_id, employee_id, position) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(employee)
+                .bind(position as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Deletes a department; false when there was none.
+    pub async fn delete_department(&self, slug: &str) -> sqlx::Result<bool> {
+        let done = sqlx::query("DELETE FROM departments WHERE company_id = $1 AND slug = $2")
+            .bind(DEFAULT_COMPANY)
+            .bind(slug)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Who has `extension` (an employee's login or a department's id), if anyone: extensions are
+    /// one numbering plan for both.
+    pub async fn extension_owner(&self, extension: &str) -> sqlx::Result<Option<String>> {
+        if let Some(e) = self.employee(extension, true).await? {
+            return Ok(Some(format!("employee {}", e.login)));
+        }
+        Ok(self
+            .department(extension, true)
+            .await?
+            .map(|d| format!("department {}", d.id)))
+    }
+}

@@ -95,8 +95,9 @@ async fn handle_call(
     let flow = Some(route.version.sha256.clone());
     let record = arrival.record(flow, facts.answered_at, outcome(&run.exit, facts.caller_gone), trace);
     tracing::info!(outcome = %record.outcome, "call ended");
-    save(store, &record).await;
+    // Recordings first: once the call record is there, everything of the call is.
     save_recordings(store, &record, recordings).await;
+    save(store, &record).await;
 }
 
 /// How long an employee's own call rings before giving up.
@@ -111,7 +112,7 @@ async fn employee_call(store: &Store, mut call: InboundCall, employee: String, a
         Ok(Some(_)) => {
             // Colleagues see the caller's extension, which they can call back.
             let own = store.employee(&employee, false).await.ok().flatten();
-            (Target::Extension(dialled.clone()), own.map(|e| e.extension))
+            (Target::Extension(dialled.clone()), own.map(|e| e.fields.extension))
         }
         Ok(None) if number::is_outside_number(&dialled) => (Target::External(number::canonical(&dialled)), None),
         Ok(None) => {

@@ -96,7 +96,30 @@ impl Directory for StoreLocation {
         let Some(employee) = employee else {
             anyhow::bail!("no employee {target:?}");
         };
-        Ok(RingStep::now(self.phones_of(&employee).await?))
+        let phones = self.phones_of(&employee).await?;
+        let mobile = &employee.fields.mobile;
+        let mut steps = RingStep::now(phones);
+        if let (Some(after), false) = (employee.fields.mobile_after_secs, mobile.is_empty()) {
+            // "Mobile after N seconds" — at once when no desk phone is registered.
+            let after = match steps[0].places.is_empty() {
+                true => Duration::ZERO,
+                false => Duration::from_secs(after.max(0) as u64),
+            };
+            let places = self
+                .through_trunk(mobile)
+                .into_iter()
+                .map(|p| Reachable {
+                    employee: Some(employee.login.clone()),
+                    ..p
+                })
+                .collect();
+            steps.push(RingStep {
+                after,
+                ring_for: None,
+                places,
+            });
+        }
+        Ok(steps)
     }
 }
 

@@ -6,6 +6,7 @@ mod baresip;
 mod calls;
 mod departments;
 mod employee_calls;
+mod employees;
 mod harness;
 mod hunt;
 mod media;

@@ -2,6 +2,7 @@
 
 mod auth;
 mod departments;
+mod employees;
 mod error;
 mod media;
 
@@ -44,7 +45,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/numbers", get(list_numbers))
         .route("/numbers/{number}", put(assign_number))
         .route("/calls", get(list_calls))
-        .route("/employees", post(add_employee).get(list_employees))
+        .route("/employees", post(employees::create).get(employees::list))
+        .route(
+            "/employees/{login}",
+            get(employees::show).patch(employees::update).delete(employees::delete),
+        )
         .route("/registrations", get(list_registrations))
         .route("/departments", post(departments::create).get(departments::list))
         .route(
@@ -171,61 +176,6 @@ async fn list_calls(State(s): State<ApiState>, Query(q): Query<CallsQuery>) -> R
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
     let calls = s.store.call_records(limit).await.map_err(ApiError::internal)?;
     Ok(Json(json!({ "calls": calls })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewEmployee {
-    /// SIP user name and API login: lower-case letters, digits, `.`, `_`, `-`.
-    login: String,
-    /// At least 8 characters; kept only as the SIP digest hash.
-    password: String,
-    /// 2 to 6 digits.
-    extension: String,
-    #[serde(default)]
-    name: String,
-}
-
-async fn add_employee(
-    State(s): State<ApiState>,
-    body: Result<Json<NewEmployee>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let Json(e) = body.map_err(ApiError::from_json)?;
-    if !is_name(&e.login, lower_name_char) {
-        return Err(ApiError::unprocessable(
-            "login",
-            "use 1-64 lower-case letters, digits, '.', '_' or '-'",
-        ));
-    }
-    if e.password.chars().count() < 8 {
-        return Err(ApiError::unprocessable("password", "use at least 8 characters"));
-    }
-    check_extension(&e.extension)?;
-    if let Some(owner) = s
-        .store
-        .extension_owner(&e.extension)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        return Err(ApiError::unprocessable("extension", &format!("{owner} has it")));
-    }
-    let ha1 = crate::sip::digest::ha1(&e.login, &s.realm, &e.password);
-    let now = crate::call::record::unix_ms();
-    match s
-        .store
-        .add_employee(&e.login, &e.name, &e.extension, &ha1, now)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        Some(created) => Ok((StatusCode::CREATED, Json(json!(created)))),
-        None => Err(ApiError::unprocessable("login", "the login or the extension is taken")),
-    }
-}
-
-async fn list_employees(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        json!({ "employees": s.store.employees().await.map_err(ApiError::internal)? }),
-    ))
 }
 
 async fn list_registrations(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {

@@ -6,12 +6,14 @@
 use serde::Serialize;
 use sqlx::AnyPool;
 use sqlx::Row;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyPoolOptions;
 
 use crate::call::CallRecord;
 
 mod departments;
+mod employees;
 pub use departments::Department;
+pub use employees::{Employee, EmployeeFields};
 
 /// The one company of a fresh install.
 pub const DEFAULT_COMPANY: i64 = 1;
@@ -28,14 +30,6 @@ pub struct FlowInfo {
     pub builtin: bool,
     pub size: i64,
     pub uploaded_at: i64,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Employee {
-    pub id: i64,
-    pub login: String,
-    pub name: String,
-    pub extension: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -387,59 +381,6 @@ impl Store {
             .await
     }
 
-    /// Creates an employee; `Ok(None)` when the login or extension is taken.
-    pub async fn add_employee(
-        &self,
-        login: &str,
-        name: &str,
-        extension: &str,
-        ha1: &str,
-        now: i64,
-    ) -> sqlx::Result<Option<Employee>> {
-        let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO employees (company_id, login, name, extension, sip_ha1, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT DO NOTHING RETURNING id",
-        )
-        .bind(DEFAULT_COMPANY)
-        .bind(login)
-        .bind(name)
-        .bind(extension)
-        .bind(ha1)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(id) = inserted else {
-            return Ok(None);
-        };
-        Ok(Some(Employee {
-            id,
-            login: login.into(),
-            name: name.into(),
-            extension: extension.into(),
-        }))
-    }
-
-    pub async fn employees(&self) -> sqlx::Result<Vec<Employee>> {
-        let rows = sqlx::query("SELECT id, login, name, extension FROM employees ORDER BY extension")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(employee_row).collect())
-    }
-
-    /// The employee with this login, or (when `by_extension`) this extension.
-    pub async fn employee(&self, key: &str, by_extension: bool) -> sqlx::Result<Option<Employee>> {
-        let column = if by_extension { "extension" } else { "login" };
-        let row = sqlx::query(&format!(
-            "SELECT id, login, name, extension FROM employees WHERE company_id = $1 AND {column} = $2"
-        ))
-        .bind(DEFAULT_COMPANY)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(employee_row))
-    }
-
-    /// An employee's id and SIP HA1 by login.
     pub async fn sip_credentials(&self, login: &str) -> sqlx::Result<Option<(i64, String)>> {
         let row = sqlx::query("SELECT id, sip_ha1 FROM employees WHERE company_id = $1 AND login = $2")
             .bind(DEFAULT_COMPANY)
@@ -521,15 +462,6 @@ impl Store {
             .bind(name)
             .fetch_one(&self.pool)
             .await
-    }
-}
-
-fn employee_row(r: &AnyRow) -> Employee {
-    Employee {
-        id: r.get("id"),
-        login: r.get("login"),
-        name: r.get("name"),
-        extension: r.get("extension"),
     }
 }
 

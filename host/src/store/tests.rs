@@ -7,6 +7,15 @@ use sqlx::Connection;
 use super::*;
 use crate::call::record::TraceEntry;
 
+fn fields(name: &str, extension: &str) -> EmployeeFields {
+    EmployeeFields {
+        name: name.into(),
+        extension: extension.into(),
+        role: "user".into(),
+        ..EmployeeFields::default()
+    }
+}
+
 /// A fresh store of each kind this machine offers, with its name, and what removes it.
 async fn stores() -> Vec<(&'static str, Store, Cleanup)> {
     let dir = tempfile::tempdir().unwrap();
@@ -154,19 +163,23 @@ async fn call_records_prompts_and_recordings() {
 async fn employees_registrations_tokens_and_secrets() {
     for (db, store, cleanup) in stores().await {
         let alice = store
-            .add_employee("alice", "Alice", "101", "ha1a", 1)
+            .add_employee("alice", &fields("Alice", "101"), "ha1a", 1)
             .await
             .unwrap()
             .unwrap();
-        let bob = store.add_employee("bob", "", "102", "ha1b", 1).await.unwrap().unwrap();
+        let bob = store
+            .add_employee("bob", &fields("", "102"), "ha1b", 1)
+            .await
+            .unwrap()
+            .unwrap();
         assert_ne!(alice.id, bob.id, "{db}");
         assert_eq!(
-            store.add_employee("alice", "", "103", "x", 1).await.unwrap(),
+            store.add_employee("alice", &fields("", "103"), "x", 1).await.unwrap(),
             None,
             "{db}: login taken"
         );
         assert_eq!(
-            store.add_employee("carol", "", "101", "x", 1).await.unwrap(),
+            store.add_employee("carol", &fields("", "101"), "x", 1).await.unwrap(),
             None,
             "{db}: extension taken"
         );
@@ -187,6 +200,29 @@ async fn employees_registrations_tokens_and_secrets() {
             "{db}"
         );
         assert_eq!(store.sip_credentials("zed").await.unwrap(), None, "{db}");
+        let mut changed = alice.fields.clone();
+        changed.mobile = "+15550100777".into();
+        changed.mobile_after_secs = Some(10);
+        changed.role = "admin".into();
+        assert!(
+            store.update_employee("alice", &changed, Some("ha1new")).await.unwrap(),
+            "{db}"
+        );
+        assert!(!store.update_employee("zed", &changed, None).await.unwrap(), "{db}");
+        let again = store.employee("alice", false).await.unwrap().unwrap();
+        assert_eq!(again.fields, changed, "{db}");
+        assert_eq!(
+            store.sip_credentials("alice").await.unwrap().unwrap().1,
+            "ha1new",
+            "{db}"
+        );
+        store.update_employee("alice", &changed, None).await.unwrap();
+        assert_eq!(
+            store.sip_credentials("alice").await.unwrap().unwrap().1,
+            "ha1new",
+            "{db}: kept"
+        );
+        let alice = again;
 
         let binding = |employee_id, login: &str, contact: &str, expires_at| Registration {
             employee_id,
@@ -251,8 +287,16 @@ async fn departments_and_their_members() {
         let ids: Vec<&str> = seeded.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(ids, ["sales", "support"], "{db}: a fresh install has them");
         assert_eq!(seeded[0].name, "Sales Department");
-        let alice = store.add_employee("alice", "", "101", "h", 1).await.unwrap().unwrap();
-        let bob = store.add_employee("bob", "", "102", "h", 1).await.unwrap().unwrap();
+        let alice = store
+            .add_employee("alice", &fields("", "101"), "h", 1)
+            .await
+            .unwrap()
+            .unwrap();
+        let bob = store
+            .add_employee("bob", &fields("", "102"), "h", 1)
+            .await
+            .unwrap()
+            .unwrap();
         let mut sales = seeded[0].clone();
         sales.strategy = "in_turn".into();
         sales.step_secs = 10;

@@ -1,0 +1,194 @@
+//! Employees: created with a password (kept only as the SIP digest hash), edited, removed.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ApiState;
+use super::error::ApiError;
+use crate::call::number;
+use crate::call::record::unix_ms;
+use crate::store::EmployeeFields;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEmployee {
+    /// SIP user name and API login: lower-case letters, digits, `.`, `_`, `-`.
+    login: String,
+    /// At least 8 characters; kept only as the SIP digest hash.
+    password: String,
+    extension: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default = "user")]
+    role: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    mobile: String,
+    #[serde(default)]
+    mobile_after_secs: Option<i64>,
+}
+
+fn user() -> String {
+    "user".into()
+}
+
+/// `PATCH` body: only what is given changes; `mobile_after_secs: null` stops ringing the mobile.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmployeeChange {
+    password: Option<String>,
+    extension: Option<String>,
+    name: Option<String>,
+    role: Option<String>,
+    email: Option<String>,
+    mobile: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    mobile_after_secs: Option<Option<i64>>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+pub async fn create(
+    State(s): State<ApiState>,
+    body: Result<Json<NewEmployee>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(e) = body.map_err(ApiError::from_json)?;
+    if !super::is_name(&e.login, super::lower_name_char) {
+        return Err(ApiError::unprocessable(
+            "login",
+            "use 1-64 lower-case letters, digits, '.', '_' or '-'",
+        ));
+    }
+    check_password(&e.password)?;
+    let fields = EmployeeFields {
+        name: e.name,
+        extension: e.extension,
+        role: e.role,
+        email: e.email,
+        mobile: e.mobile,
+        mobile_after_secs: e.mobile_after_secs,
+    };
+    check(&s, &fields, None).await?;
+    let ha1 = crate::sip::digest::ha1(&e.login, &s.realm, &e.password);
+    match s
+        .store
+        .add_employee(&e.login, &fields, &ha1, unix_ms())
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Some(created) => Ok((StatusCode::CREATED, Json(json!(created)))),
+        None => Err(ApiError::unprocessable("login", "the login is taken")),
+    }
+}
+
+pub async fn update(
+    State(s): State<ApiState>,
+    Path(login): Path<String>,
+    body: Result<Json<EmployeeChange>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(change) = body.map_err(ApiError::from_json)?;
+    let Some(mut employee) = s.store.employee(&login, false).await.map_err(ApiError::internal)? else {
+        return Err(ApiError::not_found("employee", &login));
+    };
+    let f = &mut employee.fields;
+    let replace = |field: &mut String, new: Option<String>| {
+        if let Some(new) = new {
+            *field = new;
+        }
+    };
+    replace(&mut f.name, change.name);
+    replace(&mut f.extension, change.extension);
+    replace(&mut f.role, change.role);
+    replace(&mut f.email, change.email);
+    replace(&mut f.mobile, change.mobile);
+    if let Some(after) = change.mobile_after_secs {
+        f.mobile_after_secs = after;
+    }
+    check(&s, f, Some(&login)).await?;
+    let ha1 = match &change.password {
+        Some(password) => {
+            check_password(password)?;
+            Some(crate::sip::digest::ha1(&login, &s.realm, password))
+        }
+        None => None,
+    };
+    s.store
+        .update_employee(&login, f, ha1.as_deref())
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!(employee)))
+}
+
+pub async fn list(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        json!({ "employees": s.store.employees().await.map_err(ApiError::internal)? }),
+    ))
+}
+
+pub async fn show(State(s): State<ApiState>, Path(login): Path<String>) -> Result<Json<Value>, ApiError> {
+    match s.store.employee(&login, false).await.map_err(ApiError::internal)? {
+        Some(e) => Ok(Json(json!(e))),
+        None => Err(ApiError::not_found("employee", &login)),
+    }
+}
+
+/// Deletes the employee with their registrations and department memberships.
+pub async fn delete(State(s): State<ApiState>, Path(login): Path<String>) -> Result<StatusCode, ApiError> {
+    if s.store.delete_employee(&login).await.map_err(ApiError::internal)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("employee", &login))
+    }
+}
+
+fn check_password(password: &str) -> Result<(), ApiError> {
+    if password.chars().count() < 8 {
+        return Err(ApiError::unprocessable("password", "use at least 8 characters"));
+    }
+    Ok(())
+}
+
+/// Checks what an admin set; `login` is the employee being edited (whose own extension is no
+/// conflict).
+async fn check(s: &ApiState, f: &EmployeeFields, login: Option<&str>) -> Result<(), ApiError> {
+    super::check_extension(&f.extension)?;
+    if let Some(owner) = s
+        .store
+        .extension_owner(&f.extension)
+        .await
+        .map_err(ApiError::internal)?
+        && login.is_none_or(|l| owner != format!("employee {l}"))
+    {
+        return Err(ApiError::unprocessable("extension", &format!("{owner} has it")));
+    }
+    if !["admin", "user"].contains(&f.role.as_str()) {
+        return Err(ApiError::unprocessable("role", "use admin or user"));
+    }
+    if f.name.len() > 200 {
+        return Err(ApiError::unprocessable("name", "use at most 200 characters"));
+    }
+    if !f.email.is_empty() && (f.email.len() > 254 || !f.email.contains('@')) {
+        return Err(ApiError::unprocessable("email", "not an e-mail address"));
+    }
+    if !f.mobile.is_empty() && !number::is_e164(&f.mobile) {
+        return Err(ApiError::unprocessable("mobile", "use E.164, e.g. +15550100123"));
+    }
+    match f.mobile_after_secs {
+        Some(secs) if !(0..=300).contains(&secs) => {
+            Err(ApiError::unprocessable("mobile_after_secs", "use 0 to 300 seconds"))
+        }
+        Some(_) if f.mobile.is_empty() => Err(ApiError::unprocessable(
+            "mobile_after_secs",
+            "set a mobile number first",
+        )),
+        _ => Ok(()),
+    }
+}

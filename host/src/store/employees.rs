@@ -1,0 +1,131 @@
+//! Employees: who they are, how they are reached (extension, mobile), and their SIP secret.
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{DEFAULT_COMPANY, Store};
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Employee {
+    pub id: i64,
+    pub login: String,
+    #[serde(flatten)]
+    pub fields: EmployeeFields,
+}
+
+/// What an admin sets about an employee (besides the login and the password).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct EmployeeFields {
+    pub name: String,
+    pub extension: String,
+    /// `admin` or `user`.
+    pub role: String,
+    pub email: String,
+    /// E.164, or empty.
+    pub mobile: String,
+    /// Ring the mobile this long after the desk phones (none: never).
+    pub mobile_after_secs: Option<i64>,
+}
+
+const COLUMNS: &str = "id, login, name, extension, role, email, mobile, mobile_after_secs";
+
+fn employee_row(r: &AnyRow) -> Employee {
+    Employee {
+        id: r.get("id"),
+        login: r.get("login"),
+        fields: EmployeeFields {
+            name: r.get("name"),
+            extension: r.get("extension"),
+            role: r.get("role"),
+            email: r.get("email"),
+            mobile: r.get("mobile"),
+            mobile_after_secs: r.get("mobile_after_secs"),
+        },
+    }
+}
+
+impl Store {
+    /// Creates an employee; `Ok(None)` when the login or extension is taken.
+    pub async fn add_employee(
+        &self,
+        login: &str,
+        f: &EmployeeFields,
+        ha1: &str,
+        now: i64,
+    ) -> sqlx::Result<Option<Employee>> {
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO employees (company_id, login, name, extension, role, email, mobile, mobile_after_secs, sip_ha1,
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(login)
+        .bind(&f.name)
+        .bind(&f.extension)
+        .bind(&f.role)
+        .bind(&f.email)
+        .bind(&f.mobile)
+        .bind(f.mobile_after_secs)
+        .bind(ha1)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(inserted.map(|id| Employee {
+            id,
+            login: login.into(),
+            fields: f.clone(),
+        }))
+    }
+
+    /// Rewrites what an admin sets about `login` (and its SIP secret, when given); false when
+    /// there is no such employee.
+    pub async fn update_employee(&self, login: &str, f: &EmployeeFields, ha1: Option<&str>) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE employees SET name = $1, extension = $2, role = $3, email = $4, mobile = $5,
+             mobile_after_secs = $6, sip_ha1 = COALESCE($7, sip_ha1) WHERE company_id = $8 AND login = $9",
+        )
+        .bind(&f.name)
+        .bind(&f.extension)
+        .bind(&f.role)
+        .bind(&f.email)
+        .bind(&f.mobile)
+        .bind(f.mobile_after_secs)
+        .bind(ha1)
+        .bind(DEFAULT_COMPANY)
+        .bind(login)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes an employee with their registrations and department memberships.
+    pub async fn delete_employee(&self, login: &str) -> sqlx::Result<bool> {
+        let done = sqlx::query("DELETE FROM employees WHERE company_id = $1 AND login = $2")
+            .bind(DEFAULT_COMPANY)
+            .bind(login)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn employees(&self) -> sqlx::Result<Vec<Employee>> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM employees ORDER BY extension"))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(employee_row).collect())
+    }
+
+    /// The employee with this login, or (with `by_extension`) at this extension.
+    pub async fn employee(&self, key: &str, by_extension: bool) -> sqlx::Result<Option<Employee>> {
+        let column = if by_extension { "extension" } else { "login" };
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM employees WHERE company_id = $1 AND {column} = $2"
+        ))
+        .bind(DEFAULT_COMPANY)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(employee_row))
+    }
+}

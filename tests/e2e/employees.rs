@@ -1,0 +1,120 @@
+//! Employees over the API (role, e-mail, mobile; edit, delete) and "mobile after N seconds".
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{RtpPeer, Server, TOKEN, trace};
+use crate::hunt::{Desk, finished, phones_listening};
+use crate::sipp::{self, Phone};
+
+async fn send(server: &Server, method: Method, path: &str, body: Value) -> (u16, Value) {
+    let r = server.request(method, path).json(&body).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// The desk phone rings first; two seconds later the employee's mobile rings too (through the
+/// carrier); the mobile answers and the desk phone hears the call was completed elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mobile_rings_some_seconds_after_the_desk_phone() {
+    let carrier = Desk::unregistered("carrier").await;
+    let trunk = carrier.addr().to_string();
+    let flags = ["--outbound-trunk", trunk.as_str()];
+    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let change = json!({ "mobile": "+15550100777", "mobile_after_secs": 2 });
+    let (status, body) = send(&server, Method::PATCH, "/employees/alice", change).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["mobile"].as_str(), body["mobile_after_secs"].as_i64()),
+        (Some("+15550100777"), Some(2))
+    );
+    server
+        .assign("+15550100500", "hunt", json!({ "members": ["alice"] }))
+        .await;
+    let desk = alice.expect(
+        &server,
+        Phone::RingsUntilCancelled {
+            completed_elsewhere: true,
+        },
+    );
+    let mobile = carrier.expect(
+        &server,
+        Phone::AnswersThenHangsUp {
+            after_ms: 300,
+            hold_ms: 500,
+        },
+    );
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let run = sipp::call(
+        server.sip,
+        sipp::caller_waits_for_bye(),
+        "+15550100500",
+        caller_rtp.port(),
+    )
+    .await;
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "desk phone", desk).await;
+    finished(&server, "mobile", mobile).await;
+    let desk_rang = alice.event("INVITE").unwrap().at;
+    let mobile_rang = carrier.event("INVITE").unwrap().at;
+    assert!(
+        (1.5..3.0).contains(&(mobile_rang - desk_rang)),
+        "mobile after {:.2} s",
+        mobile_rang - desk_rang
+    );
+    let events = trace(&server.call_record("+15550100500").await);
+    assert!(
+        events.iter().any(|e| e.contains("Answered") && e.contains("alice")),
+        "{events:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn employees_are_created_edited_and_removed() {
+    let server = Server::start().await;
+    let (status, body) = send(
+        &server,
+        Method::POST,
+        "/employees",
+        json!({ "login": "alice", "password": "correct-horse", "extension": "101", "role": "admin",
+                "email": "alice@example.com", "mobile": "+15550100777" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        (body["role"].as_str(), body["mobile_after_secs"].is_null()),
+        (Some("admin"), true)
+    );
+    assert!(
+        body.get("password").is_none() && body.get("sip_ha1").is_none(),
+        "{body}"
+    );
+    let bad = [
+        (json!({ "role": "owner" }), "invalid role"),
+        (json!({ "mobile": "0170 123" }), "invalid mobile"),
+        (json!({ "email": "nobody" }), "invalid email"),
+        (json!({ "mobile_after_secs": 900 }), "invalid mobile_after_secs"),
+        (json!({ "extension": "600" }), "invalid extension"),
+        (json!({ "password": "short" }), "invalid password"),
+    ];
+    for (change, error) in bad {
+        let (status, body) = send(&server, Method::PATCH, "/employees/alice", change.clone()).await;
+        assert_eq!((status, body["error"].as_str()), (422, Some(error)), "{change}: {body}");
+    }
+    let (status, body) = send(
+        &server,
+        Method::PATCH,
+        "/employees/alice",
+        json!({ "name": "Alice", "extension": "105" }),
+    )
+    .await;
+    assert_eq!((status, body["extension"].as_str()), (200, Some("105")), "{body}");
+    assert_eq!(server.get_json("/employees/alice").await["name"], "Alice");
+    let (status, _) = send(&server, Method::PATCH, "/employees/zed", json!({ "name": "Z" })).await;
+    assert_eq!(status, 404);
+    let gone = server.request(Method::DELETE, "/employees/alice").send().await.unwrap();
+    assert_eq!(gone.status(), 204);
+    let again = server.request(Method::GET, "/employees/alice").send().await.unwrap();
+    assert_eq!(again.status(), 404);
+}

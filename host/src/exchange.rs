@@ -52,6 +52,7 @@ async fn handle_call(
         started_at: unix_ms(),
     };
     tracing::info!(caller = %arrival.caller, dialled = %arrival.dialled, source = %leg.source, "INVITE");
+    let _active = ActiveCall::new();
     let mut trace = Trace::default();
 
     let route = registry.route(&arrival.dialled);
@@ -217,7 +218,25 @@ async fn save_recordings(store: &Store, record: &CallRecord, recordings: Vec<Cal
     }
 }
 
+/// `switchboard_active_calls` counts a call while this lives.
+struct ActiveCall;
+
+impl ActiveCall {
+    fn new() -> Self {
+        metrics::gauge!("switchboard_active_calls").increment(1.0);
+        ActiveCall
+    }
+}
+
+impl Drop for ActiveCall {
+    fn drop(&mut self) {
+        metrics::gauge!("switchboard_active_calls").decrement(1.0);
+    }
+}
+
 async fn save(store: &Store, record: &CallRecord) {
+    // Every call ends here, flow or not: counted by how it ended (flow-trapped, completed...).
+    metrics::counter!("switchboard_calls_total", "outcome" => record.outcome.clone()).increment(1);
     if let Err(e) = store.insert_call_record(record).await {
         // Never lose a record silently: it goes to the log in full.
         tracing::error!(error = %e, record = ?record, "could not store the call record");

@@ -19,6 +19,8 @@ use crate::store::Store;
 const RTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    // The process-wide recorder behind every `metrics::` counter; rendered by `/metrics`.
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
     let store = Store::open(&config.database).await?;
     let engine = FlowEngine::new(FlowLimits {
         cpu_budget: config.flow_cpu,
@@ -94,6 +96,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tokens,
         realm: config.sip_realm.clone(),
         prompts,
+        metrics: Some(metrics),
     });
     let listener = tokio::net::TcpListener::bind(config.http_listen).await?;
     let http = listener.local_addr()?;

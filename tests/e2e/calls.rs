@@ -264,3 +264,62 @@ async fn a_caller_with_30_ms_packets_gets_30_ms_packets() {
     );
     menu_heard_2(&server).await;
 }
+
+/// The value of a Prometheus sample whose name and labels start with `prefix`.
+pub fn metric(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// `/metrics` (no token needed, like `/healthz`) counts calls by outcome, SIP messages by
+/// method and status, API requests by route, and the calls up right now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_calls_sip_messages_and_api_requests() {
+    let server = menu_that_hangs_up_on_2().await;
+    let peer = RtpPeer::bind().await;
+    let info = sipp::caller_sends_info_digit(500, '2', None);
+    let run = sipp::call(server.sip, info, "+15550100100", peer.port()).await;
+    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    menu_heard_2(&server).await;
+    let response = reqwest::get(format!("{}/metrics", server.http)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert_eq!(
+        metric(&text, "switchboard_calls_total{outcome=\"completed\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(metric(&text, "switchboard_active_calls"), Some(0.0), "{text}");
+    assert!(
+        metric(
+            &text,
+            "switchboard_sip_messages_total{direction=\"in\",message=\"INVITE\"}"
+        ) >= Some(1.0),
+        "{text}"
+    );
+    assert!(
+        metric(
+            &text,
+            "switchboard_sip_messages_total{direction=\"in\",message=\"INFO\"}"
+        ) >= Some(1.0),
+        "{text}"
+    );
+    assert!(
+        metric(
+            &text,
+            "switchboard_sip_messages_total{direction=\"out\",message=\"200\"}"
+        ) >= Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "switchboard_api_requests_total{method=\"PUT\",route=\"/numbers/{number}\",status=\"200\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(metric(&text, "switchboard_registrations"), Some(0.0), "{text}");
+}

@@ -490,6 +490,20 @@ async fn a_recorded_number_keeps_both_sides_of_the_conversation() {
         power_at(&right, 1300.0) > 100.0 * power_at(&right, 500.0).max(1.0),
         "right is alice"
     );
+    // Both tones went through the relay: 2 × 100 packets, none lost.
+    let metrics = reqwest::get(format!("{}/metrics", server.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let relayed = crate::calls::metric(&metrics, "switchboard_rtp_relayed_packets_total").unwrap_or(0.0);
+    assert!(relayed >= 190.0, "relayed {relayed}\n{metrics}");
+    assert_eq!(
+        crate::calls::metric(&metrics, "switchboard_rtp_lost_packets_total"),
+        Some(0.0),
+        "{metrics}"
+    );
 }
 
 /// A hunt group with hold music: the caller, not answered yet, gets 183 with SDP and hears the

@@ -37,6 +37,8 @@ pub struct ApiState {
     pub realm: String,
     /// Where uploaded prompts go live.
     pub prompts: Arc<PromptLibrary>,
+    /// Renders `/metrics` (the process's Prometheus recorder).
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -68,8 +70,41 @@ pub fn router(state: ApiState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
         .merge(protected)
+        // After routing, so that requests are counted by route, not by path.
+        .route_layer(middleware::from_fn(count_request))
         .with_state(state)
+}
+
+/// `switchboard_api_requests_total{method, route, status}`.
+async fn count_request(request: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("switchboard_api_requests_total", "method" => method, "route" => route, "status" => status)
+        .increment(1);
+    response
+}
+
+/// Prometheus text format. Registrations are counted from the store at scrape time (they
+/// expire without anyone touching them).
+async fn metrics_text(State(s): State<ApiState>) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let Some(handle) = &s.metrics else {
+        return Err(ApiError::not_found("metrics recorder", "this process"));
+    };
+    let now = crate::sip::unix_secs() as i64;
+    let live = s.store.registrations(None, now).await.map_err(ApiError::internal)?;
+    metrics::gauge!("switchboard_registrations").set(live.len() as f64);
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    ))
 }
 
 async fn healthz() -> Json<Value> {

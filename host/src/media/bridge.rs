@@ -78,6 +78,10 @@ pub async fn relay_watching(
     watch: &mut impl RelayWatch,
 ) -> BridgeEnd {
     let mut digits = [DtmfReceiver::default(), DtmfReceiver::default()];
+    // For /metrics: handles taken once, so counting a packet is one atomic add.
+    let relayed = metrics::counter!("switchboard_rtp_relayed_packets_total");
+    let lost = metrics::counter!("switchboard_rtp_lost_packets_total");
+    let mut next_sequence: [Option<u16>; 2] = [None, None];
     let forward = Direction::new(&a.media, &b.media);
     let backward = Direction::new(&b.media, &a.media);
     let (mut to_b, mut to_a) = (forward.remote_of_far, backward.remote_of_far);
@@ -108,6 +112,17 @@ pub async fn relay_watching(
             } else {
                 (Party::B, &mut digits[1], b)
             };
+            // Loss as the sequence numbers show it (a jump forward; late packets are not loss).
+            let expected = &mut next_sequence[party as usize];
+            if let Some(gap) = expected
+                .map(|e| packet.sequence.wrapping_sub(e))
+                .filter(|g| (1..1000).contains(g))
+            {
+                lost.increment(gap.into());
+            }
+            if expected.is_none_or(|e| packet.sequence.wrapping_sub(e) < 0x8000) {
+                *expected = Some(packet.sequence.wrapping_add(1));
+            }
             if Some(packet.payload_type) == direction.event_in {
                 if let Some(digit) = receiver.on_packet(packet.timestamp, packet.payload) {
                     watch.digit(party, digit);
@@ -120,6 +135,7 @@ pub async fn relay_watching(
             let far = if from_a { b } else { a };
             // A lost datagram is a glitch in the conversation, not a reason to stop relaying.
             let _ = far.socket.send_to(&buf[..len], far_remote).await;
+            relayed.increment(1);
         }
     }
 }

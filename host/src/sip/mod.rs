@@ -8,6 +8,7 @@ pub mod auth;
 pub mod blf;
 pub mod digest;
 pub mod guard;
+mod inspector;
 mod keepalive;
 mod leg;
 mod location;
@@ -103,7 +104,9 @@ impl SipServer {
             .with_transport_layer(transport)
             .with_user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
             .with_allows(ALLOWED.to_vec())
-            .with_inspector(Box::new(outbound::ReasonInspector(reasons.clone())))
+            .with_inspector(Box::new(inspector::Inspector {
+                reasons: reasons.clone(),
+            }))
             .build();
         let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
         let dialer = Arc::new(Dialer {

@@ -18,8 +18,7 @@ use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::{InviteAsyncResult, InviteOption};
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::prelude::*;
-use rsipstack::sip::{Header, Method, SipMessage, StatusCodeKind, Transport};
-use rsipstack::transaction::endpoint::MessageInspector;
+use rsipstack::sip::{Header, Method, StatusCodeKind, Transport};
 use rsipstack::transport::SipAddr;
 use tokio::sync::mpsc;
 
@@ -46,25 +45,15 @@ impl CancelReasons {
     fn reason_for(&self, call_id: &str) -> Option<String> {
         self.0.lock().get(call_id).map(|(r, _)| r.clone())
     }
-}
 
-/// Adds the marked `Reason` to outgoing CANCELs (registered with the endpoint).
-pub(super) struct ReasonInspector(pub Arc<CancelReasons>);
-
-impl MessageInspector for ReasonInspector {
-    fn before_send(&self, msg: SipMessage, _dest: Option<&SipAddr>) -> SipMessage {
-        let SipMessage::Request(mut req) = msg else { return msg };
+    /// Adds the marked `Reason` to an outgoing CANCEL.
+    pub(super) fn add_to(&self, req: &mut rsipstack::sip::Request) {
         if req.method == Method::Cancel
             && let Ok(call_id) = req.call_id_header().map(|h| h.value().to_string())
-            && let Some(reason) = self.0.reason_for(&call_id)
+            && let Some(reason) = self.reason_for(&call_id)
         {
             req.headers.push(Header::Reason(reason.into()));
         }
-        SipMessage::Request(req)
-    }
-
-    fn after_received(&self, msg: SipMessage, _from: Option<&SipAddr>) -> SipMessage {
-        msg
     }
 }
 

@@ -20,6 +20,10 @@ use tokio::net::UdpSocket;
 const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
 fn main() {
+    // As in the exchange: the relay's packet counters count into a real recorder.
+    let _metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("metrics recorder");
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let mut calls = Vec::new();
     let mut secs = 10u64;

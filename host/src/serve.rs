@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::api::{self, ApiState, Tokens, hash_token};
+use crate::api::{self, ApiState, Tokens, hash_token, new_token};
 use crate::call::record::unix_ms;
 use crate::call::{DialEnv, MediaEnv};
 use crate::config::Config;
@@ -127,8 +127,10 @@ async fn bootstrap_token(store: &Store, config: &Config) -> anyhow::Result<Optio
     if config.api_token.is_some() || store.token_count().await? > 0 {
         return Ok(None);
     }
-    let token = format!("sb_{}", hex::encode(rand::random::<[u8; 24]>()));
-    store.add_token(&hash_token(&token), "bootstrap", unix_ms()).await?;
+    let token = new_token();
+    store
+        .add_token(&hash_token(&token), "bootstrap", None, unix_ms())
+        .await?;
     Ok(Some(token))
 }
 

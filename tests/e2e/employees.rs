@@ -118,3 +118,89 @@ async fn employees_are_created_edited_and_removed() {
     let again = server.request(Method::GET, "/employees/alice").send().await.unwrap();
     assert_eq!(again.status(), 404);
 }
+
+/// Employees log in with their password and get a token of their own: a `user` sees and edits
+/// only himself (not his role or extension), an `admin` everything; no token is 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn employees_log_in_and_users_reach_only_themselves() {
+    let mut server = Server::start().await;
+    for (login, extension, role) in [("alice", "101", "user"), ("bob", "102", "admin")] {
+        let body = json!({ "login": login, "password": "correct-horse", "extension": extension, "role": role });
+        let (status, body) = send(&server, Method::POST, "/employees", body).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    // Logging in needs no token.
+    let http = server.http.clone();
+    let login = |login: &str, password: &str| {
+        let request = reqwest::Client::new()
+            .post(format!("{http}/login"))
+            .json(&json!({ "login": login, "password": password }));
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = login("alice", "wrong-horse").await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (401, Some("wrong login or password"))
+    );
+    let (status, body) = login("zed", "correct-horse").await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (401, Some("wrong login or password"))
+    );
+    let (status, alice) = login("alice", "correct-horse").await;
+    assert_eq!((status, alice["role"].as_str()), (201, Some("user")), "{alice}");
+    let (_, bob) = login("bob", "correct-horse").await;
+
+    server.use_token(alice["token"].as_str().unwrap());
+    assert_eq!(server.get_json("/employees/alice").await["login"], "alice");
+    let (status, body) = send(
+        &server,
+        Method::PATCH,
+        "/employees/alice",
+        json!({ "mobile": "+15550100777" }),
+    )
+    .await;
+    assert_eq!((status, body["mobile"].as_str()), (200, Some("+15550100777")), "{body}");
+    for (method, path, change) in [
+        (Method::PATCH, "/employees/alice", json!({ "role": "admin" })),
+        (Method::PATCH, "/employees/alice", json!({ "extension": "109" })),
+        (Method::GET, "/employees/bob", json!({})),
+        (Method::GET, "/employees", json!({})),
+        (Method::GET, "/calls", json!({})),
+        (Method::DELETE, "/employees/alice", json!({})),
+    ] {
+        let (status, body) = send(&server, method.clone(), path, change).await;
+        assert_eq!(status, 403, "{method} {path}: {body}");
+    }
+    // A new password works at once (the phone's digest hash changes with it).
+    let (status, _) = send(
+        &server,
+        Method::PATCH,
+        "/employees/alice",
+        json!({ "password": "battery-staple" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(login("alice", "battery-staple").await.0, 201);
+
+    server.use_token(bob["token"].as_str().unwrap());
+    assert_eq!(
+        server.get_json("/employees").await["employees"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let (status, _) = send(&server, Method::PATCH, "/employees/alice", json!({ "role": "admin" })).await;
+    assert_eq!(status, 200, "an admin employee changes roles");
+
+    let anonymous = reqwest::Client::new()
+        .get(format!("{}/employees", server.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}

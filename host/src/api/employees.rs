@@ -2,16 +2,17 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ApiState;
+use super::auth::hash_password;
 use super::error::ApiError;
+use super::{ApiState, Principal};
 use crate::call::number;
 use crate::call::record::unix_ms;
-use crate::store::EmployeeFields;
+use crate::store::{EmployeeFields, Secrets};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,9 +79,14 @@ pub async fn create(
     };
     check(&s, &fields, None).await?;
     let ha1 = crate::sip::digest::ha1(&e.login, &s.realm, &e.password);
+    let api_password = hash_password(e.password).await?;
+    let secrets = Secrets {
+        ha1: &ha1,
+        api_password: &api_password,
+    };
     match s
         .store
-        .add_employee(&e.login, &fields, &ha1, unix_ms())
+        .add_employee(&e.login, &fields, secrets, unix_ms())
         .await
         .map_err(ApiError::internal)?
     {
@@ -91,10 +97,14 @@ pub async fn create(
 
 pub async fn update(
     State(s): State<ApiState>,
+    Extension(principal): Extension<Principal>,
     Path(login): Path<String>,
     body: Result<Json<EmployeeChange>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(change) = body.map_err(ApiError::from_json)?;
+    if principal != Principal::Admin && (change.role.is_some() || change.extension.is_some()) {
+        return Err(ApiError::forbidden("only an admin changes a role or an extension"));
+    }
     let Some(mut employee) = s.store.employee(&login, false).await.map_err(ApiError::internal)? else {
         return Err(ApiError::not_found("employee", &login));
     };
@@ -113,15 +123,17 @@ pub async fn update(
         f.mobile_after_secs = after;
     }
     check(&s, f, Some(&login)).await?;
-    let ha1 = match &change.password {
+    let hashes = match change.password {
         Some(password) => {
-            check_password(password)?;
-            Some(crate::sip::digest::ha1(&login, &s.realm, password))
+            check_password(&password)?;
+            let ha1 = crate::sip::digest::ha1(&login, &s.realm, &password);
+            Some((ha1, hash_password(password).await?))
         }
         None => None,
     };
+    let secrets = hashes.as_ref().map(|(ha1, api_password)| Secrets { ha1, api_password });
     s.store
-        .update_employee(&login, f, ha1.as_deref())
+        .update_employee(&login, f, secrets)
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(json!(employee)))

@@ -47,6 +47,14 @@ impl ApiError {
         }
     }
 
+    pub fn forbidden(detail: &str) -> Self {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            error: "forbidden".into(),
+            detail: detail.into(),
+        }
+    }
+
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "API request failed");
         ApiError {

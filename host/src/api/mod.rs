@@ -17,7 +17,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub use auth::{Tokens, hash_token};
+pub use auth::{Principal, Tokens, hash_token, new_token};
 use error::ApiError;
 
 use crate::flow::{FlowRegistry, RegistryError};
@@ -71,6 +71,7 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
+        .route("/login", post(auth::login))
         .merge(protected)
         // After routing, so that requests are counted by route, not by path.
         .route_layer(middleware::from_fn(count_request))

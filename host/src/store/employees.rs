@@ -28,6 +28,13 @@ pub struct EmployeeFields {
     pub mobile_after_secs: Option<i64>,
 }
 
+/// An employee's two password hashes: the SIP digest HA1 and the API's Argon2 PHC string.
+#[derive(Debug, Clone, Copy)]
+pub struct Secrets<'a> {
+    pub ha1: &'a str,
+    pub api_password: &'a str,
+}
+
 const COLUMNS: &str = "id, login, name, extension, role, email, mobile, mobile_after_secs";
 
 fn employee_row(r: &AnyRow) -> Employee {
@@ -51,12 +58,12 @@ impl Store {
         &self,
         login: &str,
         f: &EmployeeFields,
-        ha1: &str,
+        secrets: Secrets<'_>,
         now: i64,
     ) -> sqlx::Result<Option<Employee>> {
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO employees (company_id, login, name, extension, role, email, mobile, mobile_after_secs, sip_ha1,
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             api_password, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT DO NOTHING RETURNING id",
         )
         .bind(DEFAULT_COMPANY)
@@ -67,7 +74,8 @@ impl Store {
         .bind(&f.email)
         .bind(&f.mobile)
         .bind(f.mobile_after_secs)
-        .bind(ha1)
+        .bind(secrets.ha1)
+        .bind(secrets.api_password)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
@@ -78,12 +86,18 @@ impl Store {
         }))
     }
 
-    /// Rewrites what an admin sets about `login` (and its SIP secret, when given); false when
-    /// there is no such employee.
-    pub async fn update_employee(&self, login: &str, f: &EmployeeFields, ha1: Option<&str>) -> sqlx::Result<bool> {
+    /// Rewrites what an admin sets about `login` (and its password hashes, when given); false
+    /// when there is no such employee.
+    pub async fn update_employee(
+        &self,
+        login: &str,
+        f: &EmployeeFields,
+        secrets: Option<Secrets<'_>>,
+    ) -> sqlx::Result<bool> {
         let done = sqlx::query(
             "UPDATE employees SET name = $1, extension = $2, role = $3, email = $4, mobile = $5,
-             mobile_after_secs = $6, sip_ha1 = COALESCE($7, sip_ha1) WHERE company_id = $8 AND login = $9",
+             mobile_after_secs = $6, sip_ha1 = COALESCE($7, sip_ha1), api_password = COALESCE($8, api_password)
+             WHERE company_id = $9 AND login = $10",
         )
         .bind(&f.name)
         .bind(&f.extension)
@@ -91,7 +105,8 @@ impl Store {
         .bind(&f.email)
         .bind(&f.mobile)
         .bind(f.mobile_after_secs)
-        .bind(ha1)
+        .bind(secrets.map(|s| s.ha1))
+        .bind(secrets.map(|s| s.api_password))
         .bind(DEFAULT_COMPANY)
         .bind(login)
         .execute(&self.pool)
@@ -127,5 +142,15 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(employee_row))
+    }
+
+    /// The employee's id and API password hash (empty when none was ever set).
+    pub async fn api_password(&self, login: &str) -> sqlx::Result<Option<(i64, String)>> {
+        let row = sqlx::query("SELECT id, api_password FROM employees WHERE company_id = $1 AND login = $2")
+            .bind(DEFAULT_COMPANY)
+            .bind(login)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get("id"), r.get("api_password"))))
     }
 }

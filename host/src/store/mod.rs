@@ -13,7 +13,7 @@ use crate::call::CallRecord;
 mod departments;
 mod employees;
 pub use departments::Department;
-pub use employees::{Employee, EmployeeFields};
+pub use employees::{Employee, EmployeeFields, Secrets};
 
 /// The one company of a fresh install.
 pub const DEFAULT_COMPANY: i64 = 1;
@@ -43,6 +43,15 @@ pub struct Registration {
     /// The REGISTER that made it.
     pub call_id: String,
     pub cseq: i64,
+}
+
+/// Who an API token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenOwner {
+    /// An admin token of the company (bootstrap, or made by an admin).
+    Company,
+    /// An employee who logged in.
+    Employee { login: String, role: String },
 }
 
 /// An uploaded prompt, without its audio.
@@ -356,23 +365,44 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    pub async fn add_token(&self, token_sha256: &str, label: &str, now: i64) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO api_tokens (token_sha256, company_id, label, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
-            .bind(token_sha256)
-            .bind(DEFAULT_COMPANY)
-            .bind(label)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+    /// Keeps a token's hash: the company's (admin) when `employee` is none, else that employee's.
+    pub async fn add_token(
+        &self,
+        token_sha256: &str,
+        label: &str,
+        employee: Option<i64>,
+        now: i64,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO api_tokens (token_sha256, company_id, label, employee_id, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(token_sha256)
+        .bind(DEFAULT_COMPANY)
+        .bind(label)
+        .bind(employee)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
-    pub async fn token_known(&self, token_sha256: &str) -> sqlx::Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE token_sha256 = $1")
-            .bind(token_sha256)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n > 0)
+    /// Whose token this is; `None` for an unknown token.
+    pub async fn token_owner(&self, token_sha256: &str) -> sqlx::Result<Option<TokenOwner>> {
+        let row = sqlx::query(
+            "SELECT t.employee_id, e.login, e.role FROM api_tokens t LEFT JOIN employees e ON e.id = t.employee_id
+             WHERE t.token_sha256 = $1",
+        )
+        .bind(token_sha256)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| match r.get::<Option<i64>, _>("employee_id") {
+            None => TokenOwner::Company,
+            Some(_) => TokenOwner::Employee {
+                login: r.get("login"),
+                role: r.get("role"),
+            },
+        }))
     }
 
     pub async fn token_count(&self) -> sqlx::Result<i64> {

@@ -7,6 +7,13 @@ use sqlx::Connection;
 use super::*;
 use crate::call::record::TraceEntry;
 
+fn secrets(ha1: &str) -> Secrets<'_> {
+    Secrets {
+        ha1,
+        api_password: "$argon2id$test",
+    }
+}
+
 fn fields(name: &str, extension: &str) -> EmployeeFields {
     EmployeeFields {
         name: name.into(),
@@ -163,23 +170,29 @@ async fn call_records_prompts_and_recordings() {
 async fn employees_registrations_tokens_and_secrets() {
     for (db, store, cleanup) in stores().await {
         let alice = store
-            .add_employee("alice", &fields("Alice", "101"), "ha1a", 1)
+            .add_employee("alice", &fields("Alice", "101"), secrets("ha1a"), 1)
             .await
             .unwrap()
             .unwrap();
         let bob = store
-            .add_employee("bob", &fields("", "102"), "ha1b", 1)
+            .add_employee("bob", &fields("", "102"), secrets("ha1b"), 1)
             .await
             .unwrap()
             .unwrap();
         assert_ne!(alice.id, bob.id, "{db}");
         assert_eq!(
-            store.add_employee("alice", &fields("", "103"), "x", 1).await.unwrap(),
+            store
+                .add_employee("alice", &fields("", "103"), secrets("x"), 1)
+                .await
+                .unwrap(),
             None,
             "{db}: login taken"
         );
         assert_eq!(
-            store.add_employee("carol", &fields("", "101"), "x", 1).await.unwrap(),
+            store
+                .add_employee("carol", &fields("", "101"), secrets("x"), 1)
+                .await
+                .unwrap(),
             None,
             "{db}: extension taken"
         );
@@ -205,7 +218,10 @@ async fn employees_registrations_tokens_and_secrets() {
         changed.mobile_after_secs = Some(10);
         changed.role = "admin".into();
         assert!(
-            store.update_employee("alice", &changed, Some("ha1new")).await.unwrap(),
+            store
+                .update_employee("alice", &changed, Some(secrets("ha1new")))
+                .await
+                .unwrap(),
             "{db}"
         );
         assert!(!store.update_employee("zed", &changed, None).await.unwrap(), "{db}");
@@ -265,14 +281,27 @@ async fn employees_registrations_tokens_and_secrets() {
         );
 
         assert_eq!(store.token_count().await.unwrap(), 0, "{db}");
-        store.add_token("hash", "ops", 1).await.unwrap();
-        store.add_token("hash", "ops", 2).await.unwrap();
+        store.add_token("hash", "ops", None, 1).await.unwrap();
+        store.add_token("hash", "ops", None, 2).await.unwrap();
         assert_eq!(store.token_count().await.unwrap(), 1, "{db}");
         assert!(
-            store.token_known("hash").await.unwrap() && !store.token_known("other").await.unwrap(),
+            store.token_owner("hash").await.unwrap() == Some(TokenOwner::Company)
+                && store.token_owner("other").await.unwrap().is_none(),
             "{db}"
         );
 
+        store.add_token("mine", "login", Some(alice.id), 3).await.unwrap();
+        let owner = store.token_owner("mine").await.unwrap();
+        let expected = TokenOwner::Employee {
+            login: "alice".into(),
+            role: "admin".into(),
+        };
+        assert_eq!(owner, Some(expected), "{db}");
+        assert_eq!(
+            store.api_password("alice").await.unwrap().unwrap().1,
+            "$argon2id$test",
+            "{db}"
+        );
         let key = store.secret("nonce").await.unwrap();
         assert_eq!(key.len(), 32, "{db}");
         assert_eq!(store.secret("nonce").await.unwrap(), key, "{db}: kept, not regenerated");
@@ -288,12 +317,12 @@ async fn departments_and_their_members() {
         assert_eq!(ids, ["sales", "support"], "{db}: a fresh install has them");
         assert_eq!(seeded[0].name, "Sales Department");
         let alice = store
-            .add_employee("alice", &fields("", "101"), "h", 1)
+            .add_employee("alice", &fields("", "101"), secrets("h"), 1)
             .await
             .unwrap()
             .unwrap();
         let bob = store
-            .add_employee("bob", &fields("", "102"), "h", 1)
+            .add_employee("bob", &fields("", "102"), secrets("h"), 1)
             .await
             .unwrap()
             .unwrap();

@@ -121,6 +121,15 @@ async fn voicemail_records_the_message_until_silence() {
     );
 
     let id = rec["id"].as_str().unwrap();
+    // The call, looked up by id and by filter, shows the message it left.
+    let one = server.get_json(&format!("/calls/{}", call["id"].as_str().unwrap())).await;
+    assert_eq!(one["recordings"][0]["id"], id, "{one:#}");
+    let filtered = server.get_json("/calls?caller=%2B15550100001&outcome=completed&limit=5").await;
+    assert_eq!(filtered["calls"][0]["id"], call["id"], "{filtered:#}");
+    let none = server.get_json("/calls?outcome=busy").await;
+    assert_eq!(none["calls"], json!([]), "{none:#}");
+    let bad = server.request(Method::GET, "/calls?limit=lots").send().await.unwrap();
+    assert_eq!(bad.status(), 400);
     let audio = server
         .request(Method::GET, &format!("/recordings/{id}"))
         .send()

@@ -65,7 +65,7 @@ pub struct ListQuery {
 
 pub async fn list_recordings(State(s): State<ApiState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    let recordings = s.store.recordings(limit).await.map_err(ApiError::internal)?;
+    let recordings = s.store.recordings(None, limit).await.map_err(ApiError::internal)?;
     Ok(Json(json!({ "recordings": recordings })))
 }
 

@@ -22,7 +22,7 @@ use error::ApiError;
 
 use crate::flow::{FlowRegistry, RegistryError};
 use crate::media::PromptLibrary;
-use crate::store::Store;
+use crate::store::{CallFilter, Store};
 
 /// Uploads (flows, prompts) larger than this are refused (a flow is typically 50–500 KiB, a
 /// minute of 16 kHz speech 1.9 MiB).
@@ -47,6 +47,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/numbers", get(list_numbers))
         .route("/numbers/{number}", put(assign_number))
         .route("/calls", get(list_calls))
+        .route("/calls/{id}", get(show_call))
         .route("/employees", post(employees::create).get(employees::list))
         .route(
             "/employees/{login}",
@@ -204,14 +205,54 @@ fn assignment_json(a: &crate::store::Assignment) -> Value {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CallsQuery {
     limit: Option<i64>,
+    caller: Option<String>,
+    dialled: Option<String>,
+    outcome: Option<String>,
+    /// Unix ms: calls that started at or after it.
+    since: Option<i64>,
+    /// Unix ms: calls that started before it (the next page: the last call's `started_at`).
+    before: Option<i64>,
 }
 
-async fn list_calls(State(s): State<ApiState>, Query(q): Query<CallsQuery>) -> Result<Json<Value>, ApiError> {
-    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    let calls = s.store.call_records(limit).await.map_err(ApiError::internal)?;
-    Ok(Json(json!({ "calls": calls })))
+/// `GET /calls`: the newest first, filtered; `next` is the query for the following page.
+async fn list_calls(
+    State(s): State<ApiState>,
+    q: Result<Query<CallsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid query", &e.body_text()))?;
+    let filter = CallFilter {
+        id: None,
+        caller: q.caller,
+        dialled: q.dialled,
+        outcome: q.outcome,
+        since: q.since,
+        until: q.before,
+        limit: q.limit.unwrap_or(50).clamp(1, 1000),
+    };
+    let calls = s.store.call_records(&filter).await.map_err(ApiError::internal)?;
+    let next = (calls.len() as i64 == filter.limit)
+        .then(|| calls.last().map(|c| c.started_at))
+        .flatten();
+    Ok(Json(json!({ "calls": calls, "next_before": next })))
+}
+
+/// `GET /calls/{id}`: one call with its decision trace and the recordings it left.
+async fn show_call(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let filter = CallFilter {
+        id: Some(id.clone()),
+        limit: 1,
+        ..CallFilter::default()
+    };
+    let Some(call) = s.store.call_records(&filter).await.map_err(ApiError::internal)?.pop() else {
+        return Err(ApiError::not_found("call", &id));
+    };
+    let recordings = s.store.recordings(Some(&id), 100).await.map_err(ApiError::internal)?;
+    let mut body = json!(call);
+    body["recordings"] = json!(recordings);
+    Ok(Json(body))
 }
 
 async fn list_registrations(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {

@@ -45,6 +45,20 @@ pub struct Registration {
     pub cseq: i64,
 }
 
+/// Which call records to list; `None` fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub id: Option<String>,
+    pub caller: Option<String>,
+    pub dialled: Option<String>,
+    pub outcome: Option<String>,
+    /// Started at or after (Unix ms).
+    pub since: Option<i64>,
+    /// Started before (Unix ms): the next page starts before the last record's `started_at`.
+    pub until: Option<i64>,
+    pub limit: i64,
+}
+
 /// Who an API token speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenOwner {
@@ -239,13 +253,23 @@ impl Store {
         Ok(())
     }
 
-    /// The newest call records first.
-    pub async fn call_records(&self, limit: i64) -> anyhow::Result<Vec<CallRecord>> {
+    /// The newest call records first, as `filter` selects them.
+    pub async fn call_records(&self, filter: &CallFilter) -> anyhow::Result<Vec<CallRecord>> {
         let rows = sqlx::query(
             "SELECT id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at, ended_at, outcome, trace
-             FROM call_records ORDER BY started_at DESC LIMIT $1",
+             FROM call_records
+             WHERE (CAST($1 AS TEXT) IS NULL OR caller = $1) AND (CAST($2 AS TEXT) IS NULL OR dialled = $2)
+               AND (CAST($3 AS TEXT) IS NULL OR outcome = $3) AND (CAST($4 AS TEXT) IS NULL OR id = $4)
+               AND started_at >= $5 AND started_at < $6
+             ORDER BY started_at DESC, id DESC LIMIT $7",
         )
-        .bind(limit)
+        .bind(filter.caller.as_deref())
+        .bind(filter.dialled.as_deref())
+        .bind(filter.outcome.as_deref())
+        .bind(filter.id.as_deref())
+        .bind(filter.since.unwrap_or(i64::MIN))
+        .bind(filter.until.unwrap_or(i64::MAX))
+        .bind(filter.limit)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -325,12 +349,13 @@ impl Store {
         Ok(())
     }
 
-    /// The newest recordings first.
-    pub async fn recordings(&self, limit: i64) -> sqlx::Result<Vec<RecordingInfo>> {
+    /// The newest recordings first (of one call, or all).
+    pub async fn recordings(&self, call_id: Option<&str>, limit: i64) -> sqlx::Result<Vec<RecordingInfo>> {
         let rows = sqlx::query(
             "SELECT id, call_id, kind, caller, dialled, duration_ms, ended_by, created_at FROM recordings
-             ORDER BY created_at DESC LIMIT $1",
+             WHERE CAST($1 AS TEXT) IS NULL OR call_id = $1 ORDER BY created_at DESC LIMIT $2",
         )
+        .bind(call_id)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;

@@ -131,7 +131,44 @@ async fn call_records_prompts_and_recordings() {
             }],
         };
         store.insert_call_record(&record).await.unwrap();
-        assert_eq!(store.call_records(10).await.unwrap(), vec![record], "{db}");
+        let later = CallRecord {
+            id: "c2".into(),
+            caller: "+15550100002".into(),
+            started_at: 10,
+            outcome: "caller-hangup".into(),
+            ..record.clone()
+        };
+        store.insert_call_record(&later).await.unwrap();
+        let page = |f: CallFilter| {
+            let store = store.clone();
+            async move { store.call_records(&CallFilter { limit: 10, ..f }).await.unwrap() }
+        };
+        assert_eq!(
+            page(CallFilter::default()).await,
+            vec![later.clone(), record.clone()],
+            "{db}: newest first"
+        );
+        let by_caller = CallFilter {
+            caller: Some("+15550100001".into()),
+            ..Default::default()
+        };
+        assert_eq!(page(by_caller).await, vec![record.clone()], "{db}");
+        let by_outcome = CallFilter {
+            outcome: Some("caller-hangup".into()),
+            ..Default::default()
+        };
+        assert_eq!(page(by_outcome).await, vec![later.clone()], "{db}");
+        let before = CallFilter {
+            until: Some(10),
+            ..Default::default()
+        };
+        assert_eq!(page(before).await, vec![record.clone()], "{db}: the next page");
+        let since = CallFilter {
+            since: Some(5),
+            id: Some("c2".into()),
+            ..Default::default()
+        };
+        assert_eq!(page(since).await, vec![later], "{db}");
 
         store.put_prompt("hello", b"RIFF1", 1000, 1).await.unwrap();
         store.put_prompt("hello", b"RIFF2", 2000, 2).await.unwrap();
@@ -153,7 +190,9 @@ async fn call_records_prompts_and_recordings() {
             created_at: 9,
         };
         store.insert_recording(&info, b"RIFFwav").await.unwrap();
-        assert_eq!(store.recordings(5).await.unwrap(), vec![info], "{db}");
+        assert_eq!(store.recordings(None, 5).await.unwrap(), vec![info.clone()], "{db}");
+        assert_eq!(store.recordings(Some("c1"), 5).await.unwrap(), vec![info], "{db}");
+        assert!(store.recordings(Some("c2"), 5).await.unwrap().is_empty(), "{db}");
         assert_eq!(
             store.recording_wav("c1-1").await.unwrap(),
             Some(b"RIFFwav".to_vec()),

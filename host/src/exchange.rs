@@ -11,6 +11,7 @@ use crate::call::{
     Target, TimedLeg, Trace, number,
 };
 use crate::flow::{FlowExit, FlowRegistry};
+use crate::live::{LiveCall, LiveCalls};
 use crate::sip::{InboundLeg, InviteHandler};
 use crate::store::{RecordingInfo, Store};
 
@@ -19,6 +20,7 @@ pub const APOLOGY_PROMPT: &str = "technical-difficulties";
 
 pub struct Exchange {
     pub registry: Arc<FlowRegistry>,
+    pub live: Arc<LiveCalls>,
     pub store: Store,
     pub media: Arc<MediaEnv>,
     pub dial: Arc<DialEnv>,
@@ -31,8 +33,18 @@ impl InviteHandler for Exchange {
         let media = self.media.clone();
         let dial = self.dial.clone();
         let id = hex::encode(rand::random::<[u8; 8]>());
+        let live = self.live.enter(LiveCall {
+            id: id.clone(),
+            caller: leg.caller.clone(),
+            dialled: leg.dialled.clone(),
+            started_at: unix_ms(),
+        });
         let span = tracing::info_span!("call", call = %id);
-        tokio::spawn(async move { handle_call(&registry, &store, media, dial, leg, id).await }.instrument(span));
+        let call = async move {
+            handle_call(&registry, &store, media, dial, leg, id).await;
+            drop(live);
+        };
+        tokio::spawn(call.instrument(span));
     }
 }
 
@@ -52,7 +64,6 @@ async fn handle_call(
         started_at: unix_ms(),
     };
     tracing::info!(caller = %arrival.caller, dialled = %arrival.dialled, source = %leg.source, "INVITE");
-    let _active = ActiveCall::new();
     let mut trace = Trace::default();
 
     let route = registry.route(&arrival.dialled);
@@ -215,22 +226,6 @@ async fn save_recordings(store: &Store, record: &CallRecord, recordings: Vec<Cal
             // The audio cannot go to a log line; say loudly what was lost.
             tracing::error!(error = %e, recording = ?info, "could not store a recording");
         }
-    }
-}
-
-/// `switchboard_active_calls` counts a call while this lives.
-struct ActiveCall;
-
-impl ActiveCall {
-    fn new() -> Self {
-        metrics::gauge!("switchboard_active_calls").increment(1.0);
-        ActiveCall
-    }
-}
-
-impl Drop for ActiveCall {
-    fn drop(&mut self) {
-        metrics::gauge!("switchboard_active_calls").decrement(1.0);
     }
 }
 

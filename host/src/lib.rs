@@ -8,6 +8,7 @@ pub mod call;
 pub mod config;
 pub mod exchange;
 pub mod flow;
+pub mod live;
 pub mod location;
 pub mod media;
 pub mod serve;

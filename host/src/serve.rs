@@ -8,6 +8,7 @@ use crate::call::{DialEnv, MediaEnv};
 use crate::config::Config;
 use crate::exchange::Exchange;
 use crate::flow::{BUILTIN_FLOWS, FlowEngine, FlowLimits, FlowRegistry};
+use crate::live::LiveCalls;
 use crate::location::{OutboundTrunk, StoreLocation};
 use crate::media::mixer::Rooms;
 use crate::media::{PortRange, Prompt, PromptLibrary};
@@ -66,8 +67,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         directory: location.clone(),
         rtp_timeout: RTP_TIMEOUT,
     });
+    let live = Arc::new(LiveCalls::default());
     let exchange = Arc::new(Exchange {
         registry: registry.clone(),
+        live: live.clone(),
         store: store.clone(),
         media,
         dial,
@@ -97,6 +100,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         realm: config.sip_realm.clone(),
         prompts,
         metrics: Some(metrics),
+        live,
     });
     let listener = tokio::net::TcpListener::bind(config.http_listen).await?;
     let http = listener.local_addr()?;

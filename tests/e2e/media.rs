@@ -122,9 +122,13 @@ async fn voicemail_records_the_message_until_silence() {
 
     let id = rec["id"].as_str().unwrap();
     // The call, looked up by id and by filter, shows the message it left.
-    let one = server.get_json(&format!("/calls/{}", call["id"].as_str().unwrap())).await;
+    let one = server
+        .get_json(&format!("/calls/{}", call["id"].as_str().unwrap()))
+        .await;
     assert_eq!(one["recordings"][0]["id"], id, "{one:#}");
-    let filtered = server.get_json("/calls?caller=%2B15550100001&outcome=completed&limit=5").await;
+    let filtered = server
+        .get_json("/calls?caller=%2B15550100001&outcome=completed&limit=5")
+        .await;
     assert_eq!(filtered["calls"][0]["id"], call["id"], "{filtered:#}");
     let none = server.get_json("/calls?outcome=busy").await;
     assert_eq!(none["calls"], json!([]), "{none:#}");
@@ -174,7 +178,11 @@ async fn a_caller_who_hangs_up_still_leaves_the_message() {
         peer.port(),
     ));
     let exchange_rtp = peer.first_packet_from(Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    // While it lasts, the call is listed as live (with the id its record will have).
+    let live = server.get_json("/calls/live").await;
+    assert_eq!(live["calls"][0]["dialled"], "+15550100300", "{live}");
+    let live_id = live["calls"][0]["id"].clone();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     peer.play_pcap_for(
         &Path::new(PCAPS).join("g711a.pcap"),
         exchange_rtp,
@@ -190,6 +198,8 @@ async fn a_caller_who_hangs_up_still_leaves_the_message() {
     assert!((1500..=4000).contains(&ms), "duration {ms} ms");
     let call = server.call_record("+15550100300").await;
     assert_eq!(call["outcome"], "caller-hangup", "{call:#}");
+    assert_eq!(call["id"], live_id);
+    assert_eq!(server.get_json("/calls/live").await["calls"], json!([]));
 }
 
 /// Uploads are checked (a clear 400 for what is not a usable WAV), a 16 kHz WAV is resampled

@@ -21,6 +21,7 @@ pub use auth::{Principal, Tokens, hash_token, new_token};
 use error::ApiError;
 
 use crate::flow::{FlowRegistry, RegistryError};
+use crate::live::LiveCalls;
 use crate::media::PromptLibrary;
 use crate::store::{CallFilter, Store};
 
@@ -37,6 +38,8 @@ pub struct ApiState {
     pub realm: String,
     /// Where uploaded prompts go live.
     pub prompts: Arc<PromptLibrary>,
+    /// Calls in progress.
+    pub live: Arc<LiveCalls>,
     /// Renders `/metrics` (the process's Prometheus recorder).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -47,6 +50,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/numbers", get(list_numbers))
         .route("/numbers/{number}", put(assign_number))
         .route("/calls", get(list_calls))
+        .route("/calls/live", get(live_calls))
         .route("/calls/{id}", get(show_call))
         .route("/employees", post(employees::create).get(employees::list))
         .route(
@@ -237,6 +241,11 @@ async fn list_calls(
         .then(|| calls.last().map(|c| c.started_at))
         .flatten();
     Ok(Json(json!({ "calls": calls, "next_before": next })))
+}
+
+/// `GET /calls/live`: calls in progress on this node, oldest first.
+async fn live_calls(State(s): State<ApiState>) -> Json<Value> {
+    Json(json!({ "calls": s.live.list() }))
 }
 
 /// `GET /calls/{id}`: one call with its decision trace and the recordings it left.

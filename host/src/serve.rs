@@ -13,7 +13,7 @@ use crate::location::{OutboundTrunk, StoreLocation};
 use crate::media::mixer::Rooms;
 use crate::media::{PortRange, Prompt, PromptLibrary};
 use crate::sip::{Authenticator, SipServer, TrunkAcl};
-use crate::store::Store;
+use crate::store::{Change, Store};
 
 /// A bridged call in which neither party sent RTP for this long is dead (a phone lost power or
 /// network and will never send its BYE).
@@ -39,12 +39,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let bootstrap = bootstrap_token(&store, &config).await?;
     let prompts = Arc::new(PromptLibrary::with_builtins());
-    for (name, wav) in store.prompts().await? {
-        match Prompt::from_wav(&wav) {
-            Ok(prompt) => prompts.insert(name, prompt),
-            Err(e) => tracing::error!(%name, error = %e, "stored prompt unreadable; skipped"),
-        }
-    }
+    load_prompts(&store, &prompts).await?;
+    follow_other_nodes(&store, &registry, &prompts).await?;
     let media = Arc::new(MediaEnv {
         ports: PortRange::new(config.rtp_ports.0, config.rtp_ports.1),
         prompts: prompts.clone(),
@@ -123,6 +119,43 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     sip.shutdown();
+    Ok(())
+}
+
+/// Puts the uploaded prompts into the library (over built-ins of the same name).
+async fn load_prompts(store: &Store, prompts: &PromptLibrary) -> anyhow::Result<()> {
+    for (name, wav) in store.prompts().await? {
+        match Prompt::from_wav(&wav) {
+            Ok(prompt) => prompts.insert(name, prompt),
+            Err(e) => tracing::error!(%name, error = %e, "stored prompt unreadable; skipped"),
+        }
+    }
+    Ok(())
+}
+
+/// On PostgreSQL, several nodes may share the database: what one changes in the tables this
+/// node keeps in memory (routes, prompts) is reloaded when it is announced.
+async fn follow_other_nodes(
+    store: &Store,
+    registry: &Arc<FlowRegistry>,
+    prompts: &Arc<PromptLibrary>,
+) -> anyhow::Result<()> {
+    let Some(mut changes) = store.changes().await? else {
+        return Ok(());
+    };
+    let (store, registry, prompts) = (store.clone(), registry.clone(), prompts.clone());
+    tokio::spawn(async move {
+        while let Some(change) = changes.recv().await {
+            tracing::debug!(?change, "reloading after a change");
+            let reloaded = match change {
+                Change::Numbers => registry.refresh().await.map_err(anyhow::Error::from),
+                Change::Prompts => load_prompts(&store, &prompts).await,
+            };
+            if let Err(e) = reloaded {
+                tracing::error!(error = %e, ?change, "could not reload after a change");
+            }
+        }
+    });
     Ok(())
 }
 

@@ -29,6 +29,14 @@ async fn fresh_database() -> Option<(String, String, String)> {
     Some((format!("{base}/{name}"), admin, name))
 }
 
+async fn drop_database(admin: &str, name: &str) {
+    let mut conn = sqlx::postgres::PgConnection::connect(admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
 /// An employee's phone registers, a hunt call reaches it and is recorded, and after a restart
 /// the registration, the number and the records are all still there — on PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,9 +105,40 @@ async fn the_exchange_keeps_everything_in_postgresql() {
     assert_eq!(recordings["recordings"][0]["kind"], "call", "{recordings}");
     drop(server.stop().await);
 
-    let mut conn = sqlx::postgres::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut conn)
+    drop_database(&admin, &name).await;
+}
+
+/// Two nodes on one PostgreSQL database: a prompt uploaded and a number assigned on one are
+/// live on the other at once (LISTEN/NOTIFY), without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_on_one_node_reaches_the_other_at_once() {
+    let Some((url, admin, name)) = fresh_database().await else {
+        eprintln!("SWITCHBOARD_TEST_POSTGRES is not set: the PostgreSQL path is not tested here");
+        return;
+    };
+    let flags = ["--database", url.as_str()];
+    let (a, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let (b, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+
+    let wav = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/ivr-invalid.wav")).unwrap();
+    let uploaded = a
+        .request(reqwest::Method::POST, "/prompts?name=promo")
+        .body(wav)
+        .send()
         .await
         .unwrap();
+    assert_eq!(uploaded.status(), 201);
+    let settings = json!({ "greeting": "promo", "timeout_ms": 500, "retries": 0, "default": { "hangup": "promo" } });
+    a.assign("+15550100308", "ivr", settings).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let caller_rtp = RtpPeer::bind().await;
+    let run = sipp::call(b.sip, sipp::caller_waits_for_bye(), "+15550100308", caller_rtp.port()).await;
+    assert!(run.success, "caller via b: {}\nb's log:\n{}", run.output, b.log());
+    let events = trace(&b.call_record("+15550100308").await);
+    assert!(events.iter().any(|e| e == "play promo → ok"), "{events:#?}");
+    drop(a.stop().await);
+    drop(b.stop().await);
+
+    drop_database(&admin, &name).await;
 }

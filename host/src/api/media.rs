@@ -12,6 +12,7 @@ use super::ApiState;
 use super::error::ApiError;
 use crate::call::record::unix_ms;
 use crate::media::{Prompt, PromptError};
+use crate::store::Change;
 
 #[derive(Deserialize)]
 pub struct PromptQuery {
@@ -47,6 +48,7 @@ pub async fn upload_prompt(
         .map_err(ApiError::internal)?;
     let duration_ms = prompt.duration_ms();
     s.prompts.insert(name.clone(), prompt);
+    s.store.announce(Change::Prompts).await;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "name": name, "duration_ms": duration_ms })),

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use super::{FlowEngine, FlowError, FlowVersion};
 use crate::call::number;
 use crate::call::record::unix_ms;
-use crate::store::{Assignment, Store};
+use crate::store::{Assignment, Change, Store};
 
 /// What answers one number.
 pub struct Route {
@@ -127,6 +127,7 @@ impl FlowRegistry {
         self.version(&assignment.flow_sha256).await?;
         self.store.assign(&assignment).await?;
         self.refresh().await?;
+        self.store.announce(Change::Numbers).await;
         Ok(assignment)
     }
 

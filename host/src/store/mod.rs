@@ -21,7 +21,30 @@ pub const DEFAULT_COMPANY: i64 = 1;
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// The PostgreSQL URL (for listening to other nodes' changes); `None` on SQLite.
+    postgres: Option<String>,
 }
+
+/// What changed in the database, for other nodes that keep it in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Number assignments (the routing table).
+    Numbers,
+    /// Uploaded prompts.
+    Prompts,
+}
+
+impl Change {
+    fn name(self) -> &'static str {
+        match self {
+            Change::Numbers => "numbers",
+            Change::Prompts => "prompts",
+        }
+    }
+}
+
+/// The PostgreSQL channel nodes tell each other about changes on.
+const CHANGES_CHANNEL: &str = "switchboard_changes";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FlowInfo {
@@ -136,7 +159,58 @@ impl Store {
         } else {
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         }
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            postgres: postgres.then(|| url.to_string()),
+        })
+    }
+
+    /// Tells the other nodes on this database that `what` changed (PostgreSQL NOTIFY; one node
+    /// on SQLite has nobody to tell). Best effort: a lost notice is logged.
+    pub async fn announce(&self, what: Change) {
+        if self.postgres.is_none() {
+            return;
+        }
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANGES_CHANNEL)
+            .bind(what.name())
+            .execute(&self.pool)
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, ?what, "could not tell the other nodes of a change");
+        }
+    }
+
+    /// Other nodes' (and this node's) changes as they are announced; `None` on SQLite. The
+    /// listener reconnects by itself after a lost connection.
+    pub async fn changes(&self) -> anyhow::Result<Option<tokio::sync::mpsc::UnboundedReceiver<Change>>> {
+        let Some(url) = &self.postgres else {
+            return Ok(None);
+        };
+        let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+        listener.listen(CHANGES_CHANNEL).await?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                match listener.recv().await {
+                    Ok(notice) => {
+                        let change = match notice.payload() {
+                            "numbers" => Change::Numbers,
+                            "prompts" => Change::Prompts,
+                            _ => continue,
+                        };
+                        if tx.send(change).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "listening for other nodes' changes");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(Some(rx))
     }
 
     pub async fn put_flow(&self, name: &str, sha256: &str, wasm: &[u8], builtin: bool, now: i64) -> sqlx::Result<()> {

@@ -98,7 +98,7 @@ async fn handle_call(
     if let FlowExit::Failed(reason) | FlowExit::Trapped(reason) = &run.exit {
         tracing::warn!(%reason, "flow failed: running the fallback");
         trace.push(format!("flow failed: {reason}"));
-        fallback(call.as_mut(), &mut trace).await;
+        fallback(call.as_mut(), &route.assignment.fallback, &mut trace).await;
     }
     // Ends the call unless the flow or the caller already did.
     call.hangup().await;
@@ -201,11 +201,38 @@ fn outcome(exit: &FlowExit, caller_gone: bool) -> &'static str {
     }
 }
 
-/// The caller of a failed flow is never left in silence: an apology, then a clean end.
-async fn fallback(call: &mut dyn CallControl, trace: &mut Trace) {
+/// How long the fallback route rings.
+const FALLBACK_TIMEOUT_MS: u32 = 30_000;
+
+/// The caller of a failed flow is never dropped: an apology, then the number's fallback route
+/// (`fallback`, a target as JSON; empty: the sales department). Who answers talks to the caller;
+/// when nobody does, the call ends cleanly.
+async fn fallback(call: &mut dyn CallControl, fallback: &str, trace: &mut Trace) {
     match call.play(APOLOGY_PROMPT).await {
         Ok(()) => trace.push(format!("fallback: played {APOLOGY_PROMPT}")),
+        Err(CallError::Hangup) => return trace.push("fallback: the caller left"),
         Err(e) => trace.push(format!("fallback: could not play the apology ({e})")),
+    }
+    let target = match fallback {
+        "" => Target::Department("sales".into()),
+        route => match serde_json::from_str::<Target>(route) {
+            Ok(target) => target,
+            Err(e) => return trace.push(format!("fallback: unreadable route {route:?} ({e})")),
+        },
+    };
+    let leg = TimedLeg {
+        target: target.clone(),
+        start_after_ms: 0,
+        stop_after_ms: None,
+    };
+    let opts = DialOptions {
+        timeout_ms: FALLBACK_TIMEOUT_MS,
+        caller_id: None,
+        ringback: None,
+    };
+    match call.dial(&[leg], &opts).await {
+        Ok(outcome) => trace.push(format!("fallback: dial {target:?} → {outcome:?}")),
+        Err(e) => trace.push(format!("fallback: dial {target:?} → error: {e}")),
     }
 }
 

@@ -70,3 +70,60 @@ async fn misbehaving_flows_still_answer_the_caller_and_spare_other_calls() {
         "the good call's greeting was cut short"
     );
 }
+
+/// A flow that traps hands its caller to the number's fallback route: after the apology, alice
+/// (the fallback) is rung and talks to the caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trapping_flow_hands_the_caller_to_the_fallback_route() {
+    let server = Server::start().await;
+    let wasm = std::fs::read(env!("SWITCHBOARD_TEST_FLOW_MISBEHAVE")).unwrap();
+    assert_eq!(server.upload("misbehave", wasm).await.status(), 201);
+    let alice = crate::hunt::Desk::register(&server, "alice", "101").await;
+    let body =
+        serde_json::json!({ "flow": "misbehave", "settings": { "mode": "trap" }, "fallback": { "employee": "alice" } });
+    let assigned = server
+        .request(reqwest::Method::PUT, "/numbers/+15550100204")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assigned.status(), 200);
+    assert_eq!(
+        assigned.json::<serde_json::Value>().await.unwrap()["fallback"]["employee"],
+        "alice"
+    );
+    let bad = serde_json::json!({ "flow": "ivr", "fallback": { "room": "x" } });
+    let refused = server
+        .request(reqwest::Method::PUT, "/numbers/+15550100205")
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+
+    let answers = alice.expect(
+        &server,
+        crate::sipp::Phone::AnswersThenHangsUp {
+            after_ms: 300,
+            hold_ms: 500,
+        },
+    );
+    crate::hunt::phones_listening().await;
+    let peer = RtpPeer::bind().await;
+    let run = sipp::call(server.sip, sipp::caller_waits_for_bye(), "+15550100204", peer.port()).await;
+    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    crate::hunt::finished(&server, "alice", answers).await;
+    let record = server.call_record("+15550100204").await;
+    assert_eq!(record["outcome"], "flow-trapped", "{record:#}");
+    let events = trace(&record);
+    assert!(
+        events.iter().any(|e| e == "fallback: played technical-difficulties"),
+        "{events:#?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("fallback: dial Employee(\"alice\") → Answered")),
+        "{events:#?}"
+    );
+}

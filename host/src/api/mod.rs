@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 pub use auth::{Principal, Tokens, hash_token, new_token};
 use error::ApiError;
 
-use crate::flow::{FlowRegistry, RegistryError};
+use crate::call::Target;
+use crate::flow::{FlowRegistry, NumberOptions, RegistryError};
 use crate::live::LiveCalls;
 use crate::media::PromptLibrary;
 use crate::store::{CallFilter, Store};
@@ -166,6 +167,9 @@ struct AssignBody {
     /// Record both parties of every bridged call to the number.
     #[serde(default)]
     record_calls: bool,
+    /// Where calls go when the flow fails, e.g. `{"department": "sales"}` (the default).
+    #[serde(default)]
+    fallback: Option<Value>,
 }
 
 fn empty_object() -> Value {
@@ -182,9 +186,23 @@ async fn assign_number(
     body: Result<Json<AssignBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body.map_err(ApiError::from_json)?;
+    let fallback = match body.fallback {
+        None | Some(Value::Null) => None,
+        Some(route) => Some(serde_json::from_value::<Target>(route).map_err(|e| {
+            ApiError::unprocessable(
+                "fallback",
+                &format!("{e}: use {{\"department\": id}}, {{\"employee\": login}}, {{\"extension\": \"101\"}} or {{\"external\": \"+1555…\"}}"),
+            )
+        })?),
+    };
+    let options = NumberOptions {
+        timezone: body.timezone,
+        record_calls: body.record_calls,
+        fallback,
+    };
     let assignment = s
         .registry
-        .assign(&number, &body.flow, &body.settings, &body.timezone, body.record_calls)
+        .assign(&number, &body.flow, &body.settings, &options)
         .await
         .map_err(registry_error)?;
     Ok(Json(assignment_json(&assignment)))
@@ -204,6 +222,7 @@ fn assignment_json(a: &crate::store::Assignment) -> Value {
         "flow": a.flow_sha256,
         "settings": serde_json::from_str::<Value>(&a.settings).unwrap_or(Value::Null),
         "record_calls": a.record_calls,
+        "fallback": serde_json::from_str::<Value>(&a.fallback).unwrap_or(Value::Null),
         "updated_at": a.updated_at,
     })
 }

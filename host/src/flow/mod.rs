@@ -7,6 +7,6 @@ mod host;
 mod registry;
 
 pub use engine::{FlowEngine, FlowError, FlowExit, FlowLimits, FlowRun, FlowVersion};
-pub use registry::{FlowRegistry, RegistryError, Route};
+pub use registry::{FlowRegistry, NumberOptions, RegistryError, Route};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_flows.rs"));

@@ -9,9 +9,19 @@ use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
 use super::{FlowEngine, FlowError, FlowVersion};
-use crate::call::number;
 use crate::call::record::unix_ms;
+use crate::call::{Target, number};
 use crate::store::{Assignment, Change, Store};
+
+/// What a number has besides its flow and the flow's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberOptions {
+    pub timezone: String,
+    /// Record both parties of every bridged call.
+    pub record_calls: bool,
+    /// Where calls go when the flow fails; none: the sales department.
+    pub fallback: Option<Target>,
+}
 
 /// What answers one number.
 pub struct Route {
@@ -102,8 +112,7 @@ impl FlowRegistry {
         number: &str,
         flow: &str,
         settings: &serde_json::Value,
-        timezone: &str,
-        record_calls: bool,
+        options: &NumberOptions,
     ) -> Result<Assignment, RegistryError> {
         if !number::is_e164(number) {
             return Err(RegistryError::BadNumber(number.into()));
@@ -118,10 +127,15 @@ impl FlowRegistry {
             .ok_or_else(|| RegistryError::UnknownFlow(flow.into()))?;
         let assignment = Assignment {
             number: number.to_string(),
-            timezone: timezone.to_string(),
+            timezone: options.timezone.clone(),
             flow_sha256: sha,
             settings: settings.to_string(),
-            record_calls,
+            record_calls: options.record_calls,
+            fallback: options
+                .fallback
+                .as_ref()
+                .map(|t| serde_json::to_string(t).expect("a target serialises"))
+                .unwrap_or_default(),
             updated_at: unix_ms(),
         };
         self.version(&assignment.flow_sha256).await?;

@@ -124,6 +124,8 @@ pub struct Assignment {
     pub settings: String,
     /// Both parties of every bridged call to the number are recorded.
     pub record_calls: bool,
+    /// Where calls go when the flow fails: a route as JSON (empty: the default).
+    pub fallback: String,
     pub updated_at: i64,
 }
 
@@ -269,10 +271,11 @@ impl Store {
 
     pub async fn assign(&self, a: &Assignment) -> sqlx::Result<()> {
         sqlx::query(
-            "INSERT INTO numbers (number, company_id, timezone, flow_sha256, settings, record_calls, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO numbers (number, company_id, timezone, flow_sha256, settings, record_calls, fallback, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (number) DO UPDATE SET timezone = excluded.timezone, flow_sha256 = excluded.flow_sha256,
-             settings = excluded.settings, record_calls = excluded.record_calls, updated_at = excluded.updated_at",
+             settings = excluded.settings, record_calls = excluded.record_calls, fallback = excluded.fallback,
+             updated_at = excluded.updated_at",
         )
         .bind(&a.number)
         .bind(DEFAULT_COMPANY)
@@ -280,6 +283,7 @@ impl Store {
         .bind(&a.flow_sha256)
         .bind(&a.settings)
         .bind(a.record_calls)
+        .bind(&a.fallback)
         .bind(a.updated_at)
         .execute(&self.pool)
         .await?;
@@ -288,7 +292,8 @@ impl Store {
 
     pub async fn assignments(&self) -> sqlx::Result<Vec<Assignment>> {
         let rows = sqlx::query(
-            "SELECT number, timezone, flow_sha256, settings, CAST(record_calls AS INTEGER) AS record_calls, updated_at
+            "SELECT number, timezone, flow_sha256, settings, CAST(record_calls AS INTEGER) AS record_calls, fallback,
+             updated_at
              FROM numbers ORDER BY number",
         )
         .fetch_all(&self.pool)
@@ -301,6 +306,7 @@ impl Store {
                 flow_sha256: r.get("flow_sha256"),
                 settings: r.get("settings"),
                 record_calls: r.get::<i64, _>("record_calls") != 0,
+                fallback: r.get("fallback"),
                 updated_at: r.get("updated_at"),
             })
             .collect())

@@ -101,6 +101,7 @@ async fn flows_and_numbers() {
             flow_sha256: "bbb".into(),
             settings: "{\"x\":1}".into(),
             record_calls: true,
+            fallback: "{\"employee\":\"alice\"}".into(),
             updated_at: 50,
         };
         store.assign(&a).await.unwrap();

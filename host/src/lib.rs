@@ -11,6 +11,7 @@ pub mod flow;
 pub mod live;
 pub mod location;
 pub mod media;
+pub mod schedule;
 pub mod serve;
 pub mod simulate;
 pub mod sip;

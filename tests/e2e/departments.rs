@@ -141,3 +141,55 @@ async fn departments_are_managed_over_the_api() {
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+/// Schedules over the API: weekly hours, holidays and extra days, with mistakes named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_are_managed_over_the_api() {
+    let server = Server::start().await;
+    let office = json!({
+        "name": "Office hours",
+        "weekly": { "mon": [["09:00", "13:00"], ["14:00", "18:00"]], "fri": [["09:00", "16:00"]] },
+        "holidays": ["2026-12-25"],
+        "extra_days": [{ "date": "2026-12-26", "hours": [["10:00", "12:00"]] }],
+    });
+    let (status, body) = put(&server, "/schedules/office", office.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["weekly"]["mon"][1], json!(["14:00", "18:00"]), "{body}");
+    let shown = server.get_json("/schedules/office").await;
+    assert_eq!(
+        (shown["name"].as_str(), &shown["holidays"]),
+        (Some("Office hours"), &json!(["2026-12-25"]))
+    );
+    for (mistake, field) in [
+        (json!({ "name": "x", "weekly": { "monday": [] } }), "invalid schedule"),
+        (
+            json!({ "name": "x", "weekly": { "mon": [["18:00", "09:00"]] } }),
+            "invalid schedule",
+        ),
+        (json!({ "name": "x", "holidays": ["2026-02-30"] }), "invalid schedule"),
+        (json!({ "name": "x", "opening": "always" }), "invalid schedule"),
+        (json!({ "name": "" }), "invalid name"),
+    ] {
+        let (status, body) = put(&server, "/schedules/bad", mistake.clone()).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (422, Some(field)),
+            "{mistake}: {body}"
+        );
+    }
+    assert_eq!(
+        server.get_json("/schedules").await["schedules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let gone = server
+        .request(Method::DELETE, "/schedules/office")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    let missing = server.request(Method::GET, "/schedules/office").send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+}

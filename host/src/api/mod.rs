@@ -5,6 +5,7 @@ mod departments;
 mod employees;
 mod error;
 mod media;
+mod schedules;
 
 use std::sync::Arc;
 
@@ -59,6 +60,11 @@ pub fn router(state: ApiState) -> Router {
             get(employees::show).patch(employees::update).delete(employees::delete),
         )
         .route("/registrations", get(list_registrations))
+        .route("/schedules", get(schedules::list))
+        .route(
+            "/schedules/{id}",
+            get(schedules::show).put(schedules::put).delete(schedules::delete),
+        )
         .route("/departments", post(departments::create).get(departments::list))
         .route(
             "/departments/{id}",

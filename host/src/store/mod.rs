@@ -12,8 +12,10 @@ use crate::call::CallRecord;
 
 mod departments;
 mod employees;
+mod schedules;
 pub use departments::Department;
 pub use employees::{Employee, EmployeeFields, Secrets};
+pub use schedules::StoredSchedule;
 
 /// The one company of a fresh install.
 pub const DEFAULT_COMPANY: i64 = 1;

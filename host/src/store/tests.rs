@@ -405,3 +405,28 @@ async fn departments_and_their_members() {
         cleanup.run(store).await;
     }
 }
+
+#[tokio::test]
+async fn schedules() {
+    for (db, store, cleanup) in stores().await {
+        let office = StoredSchedule {
+            id: "office".into(),
+            name: "Office hours".into(),
+            definition: "{\"weekly\":{}}".into(),
+            updated_at: 1,
+        };
+        store.put_schedule(&office).await.unwrap();
+        let renamed = StoredSchedule {
+            name: "Hours".into(),
+            updated_at: 2,
+            ..office.clone()
+        };
+        store.put_schedule(&renamed).await.unwrap();
+        assert_eq!(store.schedules(None).await.unwrap(), vec![renamed.clone()], "{db}");
+        assert_eq!(store.schedules(Some("office")).await.unwrap(), vec![renamed], "{db}");
+        assert!(store.schedules(Some("other")).await.unwrap().is_empty(), "{db}");
+        assert!(store.delete_schedule("office").await.unwrap(), "{db}");
+        assert!(!store.delete_schedule("office").await.unwrap(), "{db}");
+        cleanup.run(store).await;
+    }
+}

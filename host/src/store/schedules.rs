@@ -1,0 +1,63 @@
+//! Schedules (business hours), kept as their JSON definition.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{DEFAULT_COMPANY, Store};
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StoredSchedule {
+    pub id: String,
+    pub name: String,
+    /// The schedule as JSON (`schedule::Schedule`).
+    pub definition: String,
+    pub updated_at: i64,
+}
+
+impl Store {
+    pub async fn put_schedule(&self, s: &StoredSchedule) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO schedules (company_id, slug, name, definition, updated_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (company_id, slug) DO UPDATE SET name = excluded.name, definition = excluded.definition,
+             updated_at = excluded.updated_at",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(&s.id)
+        .bind(&s.name)
+        .bind(&s.definition)
+        .bind(s.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// All schedules, or the one named `id`.
+    pub async fn schedules(&self, id: Option<&str>) -> sqlx::Result<Vec<StoredSchedule>> {
+        let rows = sqlx::query(
+            "SELECT slug, name, definition, updated_at FROM schedules
+             WHERE company_id = $1 AND (CAST($2 AS TEXT) IS NULL OR slug = $2) ORDER BY slug",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| StoredSchedule {
+                id: r.get("slug"),
+                name: r.get("name"),
+                definition: r.get("definition"),
+                updated_at: r.get("updated_at"),
+            })
+            .collect())
+    }
+
+    pub async fn delete_schedule(&self, id: &str) -> sqlx::Result<bool> {
+        let done = sqlx::query("DELETE FROM schedules WHERE company_id = $1 AND slug = $2")
+            .bind(DEFAULT_COMPANY)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

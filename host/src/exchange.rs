@@ -38,6 +38,7 @@ impl InviteHandler for Exchange {
             caller: leg.caller.clone(),
             dialled: leg.dialled.clone(),
             started_at: unix_ms(),
+            stop: leg.stopper(),
         });
         let span = tracing::info_span!("call", call = %id);
         let call = async move {
@@ -64,6 +65,8 @@ async fn handle_call(
         started_at: unix_ms(),
     };
     tracing::info!(caller = %arrival.caller, dialled = %arrival.dialled, source = %leg.source, "INVITE");
+    // Cancelled when an admin hangs the call up (`DELETE /calls/live/{id}`).
+    let stopped = leg.stopper();
     let mut trace = Trace::default();
 
     let route = registry.route(&arrival.dialled);
@@ -71,7 +74,7 @@ async fn handle_call(
         // The caller's own lamp shows busy while they are on the phone.
         let _line = dial.presence.talking(&employee);
         let call = InboundCall::new(id, leg, media, dial);
-        return employee_call(store, call, employee, arrival).await;
+        return employee_call(store, call, employee, arrival, stopped).await;
     }
     let Some(route) = route else {
         leg.reject(404, "Not Found");
@@ -105,7 +108,11 @@ async fn handle_call(
     let facts = call.facts();
     let recordings = call.take_recordings();
     let flow = Some(route.version.sha256.clone());
-    let record = arrival.record(flow, facts.answered_at, outcome(&run.exit, facts.caller_gone), trace);
+    let outcome = match stopped.is_cancelled() {
+        true => HUNG_UP_BY_ADMIN,
+        false => outcome(&run.exit, facts.caller_gone),
+    };
+    let record = arrival.record(flow, facts.answered_at, outcome, trace);
     tracing::info!(outcome = %record.outcome, "call ended");
     // Recordings first: once the call record is there, everything of the call is.
     save_recordings(store, &record, recordings).await;
@@ -117,7 +124,13 @@ const EMPLOYEE_CALL_TIMEOUT_MS: u32 = 60_000;
 
 /// An employee dialled a colleague's extension or an outside number: ring it directly, no flow.
 /// (The company's numbers, dialled from a desk phone, run their flows like any call.)
-async fn employee_call(store: &Store, mut call: InboundCall, employee: String, arrival: Arrival) {
+async fn employee_call(
+    store: &Store,
+    mut call: InboundCall,
+    employee: String,
+    arrival: Arrival,
+    stopped: tokio_util::sync::CancellationToken,
+) {
     let mut trace = Trace::default();
     let dialled = arrival.dialled.clone();
     let (target, caller_id) = match store.extension_owner(&dialled).await {
@@ -155,6 +168,7 @@ async fn employee_call(store: &Store, mut call: InboundCall, employee: String, a
         Ok(DialOutcome::Busy) => "busy",
         Ok(DialOutcome::NoAnswer) => "no-answer",
         Ok(DialOutcome::Unavailable | DialOutcome::Failed(_)) => "unavailable",
+        Err(CallError::Hangup) if stopped.is_cancelled() => HUNG_UP_BY_ADMIN,
         Err(CallError::Hangup) => "caller-hangup",
         Err(_) => "error",
     };
@@ -190,6 +204,9 @@ impl Arrival {
         }
     }
 }
+
+/// The outcome of a call an admin hung up.
+const HUNG_UP_BY_ADMIN: &str = "hung-up-by-admin";
 
 /// A failure of the flow is what the record must show first; then who ended the call.
 fn outcome(exit: &FlowExit, caller_gone: bool) -> &'static str {

@@ -10,7 +10,7 @@ use serde::Serialize;
 pub struct LiveCalls(Mutex<BTreeMap<String, LiveCall>>);
 
 /// A call as it is now.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize)]
 pub struct LiveCall {
     /// The id its call record will have.
     pub id: String,
@@ -18,6 +18,9 @@ pub struct LiveCall {
     pub dialled: String,
     /// Unix ms.
     pub started_at: i64,
+    /// Ends the call from outside (an admin hanging it up).
+    #[serde(skip)]
+    pub stop: tokio_util::sync::CancellationToken,
 }
 
 /// The call is live while this lives.
@@ -34,6 +37,17 @@ impl LiveCalls {
         Live {
             calls: self.clone(),
             id,
+        }
+    }
+
+    /// Hangs up the call `id`; false when no such call is up.
+    pub fn end(&self, id: &str) -> bool {
+        match self.0.lock().get(id) {
+            Some(call) => {
+                call.stop.cancel();
+                true
+            }
+            None => false,
         }
     }
 
@@ -64,6 +78,7 @@ mod tests {
             caller: "+15550100001".into(),
             dialled: "+15550100100".into(),
             started_at: at,
+            stop: Default::default(),
         };
         let b = calls.enter(call("b", 2));
         let a = calls.enter(call("a", 1));
@@ -71,6 +86,8 @@ mod tests {
             calls.list().iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
             ["a", "b"]
         );
+        assert!(calls.end("a") && !calls.end("zed"));
+        assert!(calls.list()[0].stop.is_cancelled());
         drop(a);
         drop(b);
         assert!(calls.list().is_empty());

@@ -204,3 +204,39 @@ async fn employees_log_in_and_users_reach_only_themselves() {
         .unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+/// An admin hangs up a live call: both the caller and the employee get a BYE, and the record
+/// says who ended it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_hangs_up_a_live_call() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    server
+        .assign("+15550100501", "hunt", json!({ "members": ["alice"] }))
+        .await;
+    let answers = alice.expect(&server, Phone::Answers { after_ms: 200 });
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let caller = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_waits_for_bye(),
+        "+15550100501",
+        caller_rtp.port(),
+    ));
+    alice.wait_for("ANSWER", std::time::Duration::from_secs(10)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let live = server.get_json("/calls/live").await;
+    let id = live["calls"][0]["id"].as_str().expect("the call is live").to_string();
+    let (status, _) = send(&server, Method::DELETE, &format!("/calls/live/{id}"), json!({})).await;
+    assert_eq!(status, 202);
+    let run = caller.await.unwrap();
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "alice", answers).await;
+    let record = server.call_record("+15550100501").await;
+    assert_eq!(
+        (record["id"].as_str(), record["outcome"].as_str()),
+        (Some(id.as_str()), Some("hung-up-by-admin"))
+    );
+    let (status, _) = send(&server, Method::DELETE, &format!("/calls/live/{id}"), json!({})).await;
+    assert_eq!(status, 404);
+}

@@ -53,6 +53,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/numbers/{number}", put(assign_number))
         .route("/calls", get(list_calls))
         .route("/calls/live", get(live_calls))
+        .route("/calls/live/{id}", axum::routing::delete(hang_up_live_call))
         .route("/calls/{id}", get(show_call))
         .route("/employees", post(employees::create).get(employees::list))
         .route(
@@ -271,6 +272,16 @@ async fn list_calls(
 /// `GET /calls/live`: calls in progress on this node, oldest first.
 async fn live_calls(State(s): State<ApiState>) -> Json<Value> {
     Json(json!({ "calls": s.live.list() }))
+}
+
+/// `DELETE /calls/live/{id}`: hangs the call up (BYE to everyone in it); 202, the call record
+/// follows with outcome `hung-up-by-admin`.
+async fn hang_up_live_call(State(s): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    if s.live.end(&id) {
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(ApiError::not_found("live call", &id))
+    }
 }
 
 /// `GET /calls/{id}`: one call with its decision trace and the recordings it left.

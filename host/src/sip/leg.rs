@@ -48,6 +48,9 @@ pub struct InboundLeg {
     /// The employee who placed the call, when it came from an authenticated phone (else it
     /// came from a trunk).
     pub employee: Option<String>,
+    /// Cancelled when someone else (an admin) ends the call.
+    stop: tokio_util::sync::CancellationToken,
+    stopped: bool,
 }
 
 impl InboundLeg {
@@ -92,6 +95,8 @@ impl InboundLeg {
             }
         });
         Some(InboundLeg {
+            stop: tokio_util::sync::CancellationToken::new(),
+            stopped: false,
             dialog,
             dialogs,
             events,
@@ -175,15 +180,35 @@ impl InboundLeg {
 
     /// The next thing that happened to the leg; `None` once nothing more can happen.
     pub async fn next_event(&mut self) -> Option<LegEvent> {
-        while let Some(state) = self.events.recv().await {
-            if let Some(event) = leg_event(state) {
-                return Some(event);
+        loop {
+            tokio::select! {
+                _ = self.stop.cancelled(), if !self.stopped => return Some(self.end_from_outside().await),
+                state = self.events.recv() => match state.map(leg_event) {
+                    Some(Some(event)) => return Some(event),
+                    Some(None) => continue,
+                    None => return None,
+                },
             }
         }
-        None
     }
 
-    /// An event that already happened, without waiting.
+    /// A handle that ends the call from outside (an admin hanging it up): the caller gets a
+    /// BYE (or 480 before the answer) and the leg reports `Ended`, as if the caller had left.
+    pub fn stopper(&self) -> tokio_util::sync::CancellationToken {
+        self.stop.clone()
+    }
+
+    async fn end_from_outside(&mut self) -> LegEvent {
+        self.stopped = true;
+        if self.dialog.bye().await.is_err() {
+            self.reject(480, "Temporarily Unavailable");
+        }
+        tracing::info!("the call was ended from outside");
+        LegEvent::Ended(ENDED_FROM_OUTSIDE.into())
+    }
+
+    /// An event that already happened, without waiting (an outside end is noticed by the next
+    /// wait).
     pub fn poll_event(&mut self) -> Option<LegEvent> {
         while let Ok(state) = self.events.try_recv() {
             if let Some(event) = leg_event(state) {
@@ -193,6 +218,9 @@ impl InboundLeg {
         None
     }
 }
+
+/// Why a leg ended that was hung up from outside.
+pub const ENDED_FROM_OUTSIDE: &str = "ended from outside";
 
 /// A re-INVITE (or UPDATE) the peer sent within the dialog, waiting for our answer. Dropping
 /// it unanswered refuses it (501).

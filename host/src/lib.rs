@@ -16,3 +16,4 @@ pub mod serve;
 pub mod simulate;
 pub mod sip;
 pub mod store;
+pub mod throttle;

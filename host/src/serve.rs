@@ -14,6 +14,7 @@ use crate::media::mixer::Rooms;
 use crate::media::{PortRange, Prompt, PromptLibrary};
 use crate::sip::{Authenticator, SipServer, TrunkAcl};
 use crate::store::{Change, Store};
+use crate::throttle::FailureLimit;
 
 /// A bridged call in which neither party sent RTP for this long is dead (a phone lost power or
 /// network and will never send its BYE).
@@ -71,10 +72,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         media,
         dial,
     });
+    // Wrong passwords count together, whether they come over SIP or the API.
+    let failures = Arc::new(FailureLimit::default());
     let auth = Arc::new(Authenticator::new(
         config.sip_realm.clone(),
         store.secret("nonce").await?,
         location.clone(),
+        failures.clone(),
     ));
     sip.serve(TrunkAcl::new(config.trunks.clone()), exchange, auth)?;
     if let Some(every) = config.nat_keepalive {
@@ -97,6 +101,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         prompts,
         metrics: Some(metrics),
         live,
+        failures,
     });
     let listener = tokio::net::TcpListener::bind(config.http_listen).await?;
     let http = listener.local_addr()?;
@@ -117,6 +122,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
     };
+    // Logins are throttled by the client's address.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     sip.shutdown();
     Ok(())

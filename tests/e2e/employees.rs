@@ -203,6 +203,14 @@ async fn employees_log_in_and_users_reach_only_themselves() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
+
+    // Guessing is slowed down: after five wrong passwords (two above) the address is refused
+    // for a minute, even with the right password.
+    for _ in 0..3 {
+        assert_eq!(login("bob", "guess").await.0, 401);
+    }
+    let (status, body) = login("bob", "correct-horse").await;
+    assert_eq!(status, 429, "{body}");
 }
 
 /// An admin hangs up a live call: both the caller and the employee get a BYE, and the record

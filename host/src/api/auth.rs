@@ -108,19 +108,25 @@ pub struct LoginBody {
 /// login or password (which of the two is not said).
 pub async fn login(
     State(s): State<ApiState>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
     body: Result<axum::Json<LoginBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(axum::http::StatusCode, axum::Json<serde_json::Value>), ApiError> {
     let axum::Json(body) = body.map_err(ApiError::from_json)?;
+    if s.failures.blocked(client.ip()) {
+        return Err(ApiError::too_many(
+            "too many wrong passwords from this address: try again in a minute",
+        ));
+    }
     let known = s.store.api_password(&body.login).await.map_err(ApiError::internal)?;
     let (id, phc) = known.unwrap_or_default();
     // Unknown logins are checked against nothing, so they take as long as wrong passwords.
     let matches = password_matches(body.password, phc).await;
-    let Some(employee) = s.store.employee(&body.login, false).await.map_err(ApiError::internal)? else {
+    let employee = s.store.employee(&body.login, false).await.map_err(ApiError::internal)?;
+    let Some(employee) = employee.filter(|_| matches) else {
+        tracing::warn!(%client, login = %body.login, "wrong API login");
+        s.failures.failed(client.ip());
         return Err(ApiError::unauthorized("wrong login or password"));
     };
-    if !matches {
-        return Err(ApiError::unauthorized("wrong login or password"));
-    }
     let token = new_token();
     s.store
         .add_token(&hash_token(&token), "login", Some(id), crate::call::record::unix_ms())

@@ -55,6 +55,14 @@ impl ApiError {
         }
     }
 
+    pub fn too_many(detail: &str) -> Self {
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            error: "too many requests".into(),
+            detail: detail.into(),
+        }
+    }
+
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "API request failed");
         ApiError {

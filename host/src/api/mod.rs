@@ -26,6 +26,7 @@ use crate::flow::{FlowRegistry, NumberOptions, RegistryError};
 use crate::live::LiveCalls;
 use crate::media::PromptLibrary;
 use crate::store::{CallFilter, Store};
+use crate::throttle::FailureLimit;
 
 /// Uploads (flows, prompts) larger than this are refused (a flow is typically 50–500 KiB, a
 /// minute of 16 kHz speech 1.9 MiB).
@@ -42,6 +43,8 @@ pub struct ApiState {
     pub prompts: Arc<PromptLibrary>,
     /// Calls in progress.
     pub live: Arc<LiveCalls>,
+    /// Wrong passwords per address (shared with SIP's digest authentication).
+    pub failures: Arc<FailureLimit>,
     /// Renders `/metrics` (the process's Prometheus recorder).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }

@@ -2,19 +2,14 @@
 //! REGISTERs are challenged with 401, INVITEs with 407. Failures are counted per source
 //! address across both, so guessing passwords through calls is as slow as through REGISTERs.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use rsipstack::sip::{Header, Request, StatusCode};
 
 use super::digest::{Credentials, NonceCheck, Nonces};
 use super::location::Location;
-
-/// Failed authentications from one address before it is refused for a while.
-const MAX_FAILURES: u32 = 5;
-const FAILURE_WINDOW_SECS: u64 = 60;
+use crate::throttle::FailureLimit;
 
 /// Which challenge a request gets: a registrar's (401) or a proxy's (407).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,17 +32,17 @@ pub struct Authenticator {
     realm: String,
     nonces: Nonces,
     location: Arc<dyn Location>,
-    /// Failed attempts per source address: (count, start of the window).
-    failures: Mutex<HashMap<IpAddr, (u32, u64)>>,
+    /// Wrong passwords per source address (shared with the API's logins).
+    failures: Arc<FailureLimit>,
 }
 
 impl Authenticator {
-    pub fn new(realm: String, secret: Vec<u8>, location: Arc<dyn Location>) -> Self {
+    pub fn new(realm: String, secret: Vec<u8>, location: Arc<dyn Location>, failures: Arc<FailureLimit>) -> Self {
         Authenticator {
             realm,
             nonces: Nonces::new(secret),
             location,
-            failures: Mutex::default(),
+            failures,
         }
     }
 
@@ -58,7 +53,7 @@ impl Authenticator {
     /// The user the request authenticates as, or the response that challenges or refuses it.
     pub async fn authenticate(&self, req: &Request, source: SocketAddr, kind: Challenge) -> Result<User, Refusal> {
         let now = super::unix_secs();
-        if self.blocked(source.ip(), now) {
+        if self.failures.blocked(source.ip()) {
             return Err((
                 StatusCode::Forbidden,
                 vec![warning("too many failed attempts, try later")],
@@ -82,7 +77,7 @@ impl Authenticator {
         let method = req.method.to_string();
         let id = match self.location.credentials(&creds.username).await {
             Ok(Some((id, ha1))) if creds.expected_response(&ha1, &method).as_ref() == Some(&creds.response) => id,
-            Ok(_) => return Err(self.failed(source, &creds.username, &method, now)),
+            Ok(_) => return Err(self.failed(source, &creds.username, &method)),
             Err(e) => return Err(internal(e)),
         };
         if freshness == NonceCheck::Stale {
@@ -117,28 +112,10 @@ impl Authenticator {
         }
     }
 
-    fn failed(&self, source: SocketAddr, username: &str, method: &str, now: u64) -> Refusal {
-        let mut failures = self.failures.lock();
-        let entry = failures.entry(source.ip()).or_insert((0, now));
-        if now.saturating_sub(entry.1) > FAILURE_WINDOW_SECS {
-            *entry = (0, now);
-        }
-        entry.0 += 1;
-        tracing::warn!(%source, %username, %method, failures = entry.0, "wrong credentials");
-        if entry.0 == MAX_FAILURES {
-            tracing::warn!(%source, "too many failed authentications: refusing this address for {FAILURE_WINDOW_SECS} s");
-        }
+    fn failed(&self, source: SocketAddr, username: &str, method: &str) -> Refusal {
+        tracing::warn!(%source, %username, %method, "wrong credentials");
+        self.failures.failed(source.ip());
         (StatusCode::Forbidden, vec![warning("wrong credentials")])
-    }
-
-    fn blocked(&self, ip: IpAddr, now: u64) -> bool {
-        let mut failures = self.failures.lock();
-        if failures.len() > 10_000 {
-            failures.retain(|_, (_, start)| now.saturating_sub(*start) <= FAILURE_WINDOW_SECS);
-        }
-        failures
-            .get(&ip)
-            .is_some_and(|(n, start)| *n >= MAX_FAILURES && now.saturating_sub(*start) <= FAILURE_WINDOW_SECS)
     }
 }
 

@@ -122,20 +122,6 @@ async fn baresip_registers_auto_answers_and_its_voice_reaches_the_caller() {
     let rms = alaw_rms(&voice);
     assert!(rms > 300.0, "the relayed audio is near silence (RMS {rms:.0})");
 
-    // And the caller's voice reached baresip: its sndfile module keeps what it decoded.
-    let heard = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
-        .unwrap_or_else(|| panic!("no decoded-audio dump from baresip\n{phone_log}"));
-    let reader = hound::WavReader::open(&heard).unwrap();
-    let rate = reader.spec().sample_rate;
-    let samples: Vec<i16> = reader.into_samples().map(Result::unwrap).collect();
-    let secs = samples.len() as f64 / rate as f64;
-    let loud = (samples.iter().map(|s| (*s as f64).powi(2)).sum::<f64>() / samples.len().max(1) as f64).sqrt();
-    assert!((1.0..4.0).contains(&secs), "baresip heard {secs:.2} s of the call");
-    assert!(loud > 300.0, "what baresip heard is near silence (RMS {loud:.0})");
-
     let record = server.call_record(NUMBER).await;
     assert!(
         trace(&record)
@@ -152,4 +138,27 @@ async fn baresip_registers_auto_answers_and_its_voice_reaches_the_caller() {
         assert!(Instant::now() < deadline, "baresip never saw the call end");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // And the caller's voice reached baresip: its sndfile module keeps what it decoded, in a
+    // WAV whose header gets its length when the call ends there (so: wait for it).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (secs, loud) = loop {
+        let heard = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.to_string_lossy().ends_with("-dec.wav"));
+        let measured = heard.and_then(|path| {
+            let reader = hound::WavReader::open(&path).ok()?;
+            let rate = reader.spec().sample_rate as f64;
+            let samples: Vec<i16> = reader.into_samples().filter_map(Result::ok).collect();
+            let rms = (samples.iter().map(|s| (*s as f64).powi(2)).sum::<f64>() / samples.len().max(1) as f64).sqrt();
+            (!samples.is_empty()).then(|| (samples.len() as f64 / rate, rms))
+        });
+        match measured {
+            Some(m) => break m,
+            None if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+            None => panic!("no decoded-audio dump from baresip\n{phone_log}"),
+        }
+    };
+    assert!((1.0..4.0).contains(&secs), "baresip heard {secs:.2} s of the call");
+    assert!(loud > 300.0, "what baresip heard is near silence (RMS {loud:.0})");
 }

@@ -5,50 +5,24 @@
 use std::time::Duration;
 
 use serde_json::json;
-use sqlx::Connection;
+use switchboard::store::test_support::TestDatabase;
 
 use crate::harness::{RtpPeer, Server, TOKEN, trace};
 use crate::hunt::{Desk, finished, phones_listening};
 use crate::sipp::{self, Phone};
 
-/// A fresh database beside the test server's; `None` when no PostgreSQL is configured.
-async fn fresh_database() -> Option<(String, String, String)> {
-    let admin = std::env::var("SWITCHBOARD_TEST_POSTGRES").ok()?;
-    let name = format!("switchboard_e2e_{}", hex::encode(rand::random::<[u8; 6]>()));
-    let mut conn = sqlx::postgres::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("SWITCHBOARD_TEST_POSTGRES={admin}: {e}"));
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin
-        .rsplit_once('/')
-        .map(|(base, _)| base.to_string())
-        .unwrap_or(admin.clone());
-    Some((format!("{base}/{name}"), admin, name))
-}
-
-async fn drop_database(admin: &str, name: &str) {
-    let mut conn = sqlx::postgres::PgConnection::connect(admin).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-}
-
 /// An employee's phone registers, a hunt call reaches it and is recorded, and after a restart
 /// the registration, the number and the records are all still there — on PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_exchange_keeps_everything_in_postgresql() {
-    let Some((url, admin, name)) = fresh_database().await else {
+    let Some(db) = TestDatabase::create("switchboard_e2e").await else {
         eprintln!("SWITCHBOARD_TEST_POSTGRES is not set: the PostgreSQL path is not tested here");
         return;
     };
-    let flags = ["--database", url.as_str()];
+    let flags = ["--database", db.url.as_str()];
     let (server, printed) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
     assert!(
-        printed[0].contains(&format!("database=postgres://postgres@127.0.0.1:5432/{name}")),
+        printed[0].contains(&format!("database=postgres://postgres@127.0.0.1:5432/{}", db.name)),
         "{printed:?}"
     );
     let alice = Desk::register(&server, "alice", "101").await;
@@ -104,19 +78,17 @@ async fn the_exchange_keeps_everything_in_postgresql() {
     let recordings = server.get_json("/recordings").await;
     assert_eq!(recordings["recordings"][0]["kind"], "call", "{recordings}");
     drop(server.stop().await);
-
-    drop_database(&admin, &name).await;
 }
 
 /// Two nodes on one PostgreSQL database: a prompt uploaded and a number assigned on one are
 /// live on the other at once (LISTEN/NOTIFY), without a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_on_one_node_reaches_the_other_at_once() {
-    let Some((url, admin, name)) = fresh_database().await else {
+    let Some(db) = TestDatabase::create("switchboard_e2e").await else {
         eprintln!("SWITCHBOARD_TEST_POSTGRES is not set: the PostgreSQL path is not tested here");
         return;
     };
-    let flags = ["--database", url.as_str()];
+    let flags = ["--database", db.url.as_str()];
     let (a, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
     let (b, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
 
@@ -139,6 +111,4 @@ async fn a_change_on_one_node_reaches_the_other_at_once() {
     assert!(events.iter().any(|e| e == "play promo → ok"), "{events:#?}");
     drop(a.stop().await);
     drop(b.stop().await);
-
-    drop_database(&admin, &name).await;
 }

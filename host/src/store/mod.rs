@@ -602,5 +602,7 @@ impl Store {
     }
 }
 
+#[doc(hidden)]
+pub mod test_support;
 #[cfg(test)]
 mod tests;

@@ -2,8 +2,7 @@
 //! the tests may create databases beside (e.g. `postgres://postgres@127.0.0.1:5432/test`) — on
 //! PostgreSQL too, each test in a database of its own.
 
-use sqlx::Connection;
-
+use super::test_support::TestDatabase;
 use super::*;
 use crate::call::record::TraceEntry;
 
@@ -28,44 +27,26 @@ async fn stores() -> Vec<(&'static str, Store, Cleanup)> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = Store::open(dir.path().join("t.db").to_str().unwrap()).await.unwrap();
     let mut all = vec![("sqlite", sqlite, Cleanup::Dir(dir))];
-    if let Ok(admin) = std::env::var("SWITCHBOARD_TEST_POSTGRES") {
-        let (url, name) = fresh_postgres(&admin).await;
-        let store = Store::open(&url).await.unwrap_or_else(|e| panic!("migrate {url}: {e}"));
-        all.push(("postgres", store, Cleanup::Postgres { admin, name }));
+    if let Some(db) = TestDatabase::create("switchboard_test").await {
+        let store = Store::open(&db.url)
+            .await
+            .unwrap_or_else(|e| panic!("migrate {}: {e}", db.url));
+        all.push(("postgres", store, Cleanup::Postgres(db)));
     }
     all
 }
 
+/// What goes when a test is done with a store (also when it fails).
 enum Cleanup {
     Dir(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin: String, name: String },
+    Postgres(#[allow(dead_code)] TestDatabase),
 }
 
 impl Cleanup {
+    /// Closes the store, then lets its database go.
     async fn run(self, store: Store) {
         store.pool.close().await;
-        if let Cleanup::Postgres { admin, name } = self {
-            let mut conn = sqlx::postgres::PgConnection::connect(&admin).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
     }
-}
-
-/// Creates an empty database next to `admin`'s; its URL and name.
-pub(crate) async fn fresh_postgres(admin: &str) -> (String, String) {
-    let name = format!("switchboard_test_{}", hex::encode(rand::random::<[u8; 6]>()));
-    let mut conn = sqlx::postgres::PgConnection::connect(admin)
-        .await
-        .unwrap_or_else(|e| panic!("SWITCHBOARD_TEST_POSTGRES={admin}: {e}"));
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(admin);
-    (format!("{base}/{name}"), name)
 }
 
 #[tokio::test]

@@ -143,6 +143,21 @@ impl InboundCall {
         Ok(self.media.as_mut().expect("just made"))
     }
 
+    /// Our SDP answer for the caller's session (made on first use).
+    async fn session_answer(&mut self) -> Result<String, CallError> {
+        self.session()
+            .await?
+            .answer()
+            .map_err(|e| CallError::Failed(e.to_string()))
+    }
+
+    /// 183 Session Progress with our SDP: from now on the caller hears what we send.
+    async fn early_media(&mut self) -> Result<(), CallError> {
+        let sdp = self.session_answer().await?;
+        self.leg.early_media(sdp);
+        Ok(())
+    }
+
     fn bind_rtp(&self) -> Result<crate::media::RtpSocket, CallError> {
         self.env
             .ports
@@ -403,11 +418,7 @@ impl CallControl for InboundCall {
             return self.answer_with_offer().await;
         }
         // After early media the session exists already; the 200 repeats its SDP.
-        let sdp = self
-            .session()
-            .await?
-            .answer()
-            .map_err(|e| CallError::Failed(e.to_string()))?;
+        let sdp = self.session_answer().await?;
         self.leg
             .answer(sdp)
             .map_err(|e| CallError::Failed(format!("200 OK: {e}")))?;
@@ -445,14 +456,11 @@ impl CallControl for InboundCall {
             Some(name) if self.answered_at.is_some() || !self.offerless() => Some(self.prompt(name).await?),
             _ => None,
         };
-        let early_music = music.is_some() && self.answered_at.is_none();
+        // Music plays from the start; the ringback tone only once a leg rings.
+        let plays_at_once = music.is_some();
+        let early_music = plays_at_once && self.answered_at.is_none();
         if early_music {
-            let sdp = self
-                .session()
-                .await?
-                .answer()
-                .map_err(|e| CallError::Failed(e.to_string()))?;
-            self.leg.early_media(sdp);
+            self.early_media().await?;
         }
         let ringback = match (self.answered_at, music) {
             (_, Some(music)) => Some(music),
@@ -474,7 +482,7 @@ impl CallControl for InboundCall {
             .await
             .map_err(|e| CallError::Failed(format!("dial: {e}")))?;
         let mut ringing = Ringing {
-            rang: early_music || (self.answered_at.is_some() && opts.ringback.is_some()),
+            rang: plays_at_once,
             early_music,
             early: None,
             ringback,
@@ -491,12 +499,7 @@ impl CallControl for InboundCall {
                 {
                     // 183 with our SDP, then the callee's early media relayed to the caller.
                     tracing::info!(from = %side.media.remote, "early media");
-                    let sdp = self
-                        .session()
-                        .await?
-                        .answer()
-                        .map_err(|e| CallError::Failed(e.to_string()))?;
-                    self.leg.early_media(sdp);
+                    self.early_media().await?;
                     ringing.early = Some(side);
                 }
                 Some(ForkEvent::Answered(winner)) => return self.bridge(winner).await,

@@ -106,32 +106,35 @@ pub async fn relay_watching(
         };
         // Symmetric RTP: answer the address the party really sends from (NAT), not its SDP.
         *near_remote = from;
-        if let Some(packet) = RtpPacket::parse(&buf[..n]) {
-            let (party, receiver, near) = if from_a {
-                (Party::A, &mut digits[0], a)
-            } else {
-                (Party::B, &mut digits[1], b)
-            };
-            // Loss as the sequence numbers show it (a jump forward; late packets are not loss).
-            let expected = &mut next_sequence[party as usize];
-            if let Some(gap) = expected
-                .map(|e| packet.sequence.wrapping_sub(e))
-                .filter(|g| (1..1000).contains(g))
-            {
-                lost.increment(gap.into());
-            }
-            if expected.is_none_or(|e| packet.sequence.wrapping_sub(e) < 0x8000) {
-                *expected = Some(packet.sequence.wrapping_add(1));
-            }
-            if Some(packet.payload_type) == direction.event_in {
-                if let Some(digit) = receiver.on_packet(packet.timestamp, packet.payload) {
-                    watch.digit(party, digit);
-                }
-            } else if packet.payload_type == direction.audio_in && watch.wants_audio() {
-                watch.audio(party, packet.timestamp, near.media.codec, packet.payload);
-            }
+        // Parsed once: what is watched here, and what the rewrite needs.
+        let Some(packet) = RtpPacket::parse(&buf[..n]) else {
+            continue; // not RTP: nothing to relay
+        };
+        let (party, receiver, near) = if from_a {
+            (Party::A, &mut digits[0], a)
+        } else {
+            (Party::B, &mut digits[1], b)
+        };
+        // Loss as the sequence numbers show it (a jump forward; late packets are not loss).
+        let expected = &mut next_sequence[party as usize];
+        if let Some(gap) = expected
+            .map(|e| packet.sequence.wrapping_sub(e))
+            .filter(|g| (1..1000).contains(g))
+        {
+            lost.increment(gap.into());
         }
-        if let Some(len) = direction.rewrite(&mut buf[..n]) {
+        if expected.is_none_or(|e| packet.sequence.wrapping_sub(e) < 0x8000) {
+            *expected = Some(packet.sequence.wrapping_add(1));
+        }
+        if Some(packet.payload_type) == direction.event_in {
+            if let Some(digit) = receiver.on_packet(packet.timestamp, packet.payload) {
+                watch.digit(party, digit);
+            }
+        } else if packet.payload_type == direction.audio_in && watch.wants_audio() {
+            watch.audio(party, packet.timestamp, near.media.codec, packet.payload);
+        }
+        let (payload_type, payload_len) = (packet.payload_type, packet.payload.len());
+        if let Some(len) = direction.rewrite(&mut buf[..n], payload_type, payload_len) {
             let far = if from_a { b } else { a };
             // A lost datagram is a glitch in the conversation, not a reason to stop relaying.
             let _ = far.socket.send_to(&buf[..len], far_remote).await;
@@ -167,11 +170,9 @@ impl Direction {
         }
     }
 
-    /// Rewrites the packet for the far side in place; `None` drops it (not RTP, a payload the
+    /// Rewrites the (parsed) packet for the far side in place; `None` drops it (a payload the
     /// far side did not negotiate, or digits it cannot receive as events).
-    fn rewrite(&self, packet: &mut [u8]) -> Option<usize> {
-        let parsed = RtpPacket::parse(packet)?;
-        let (payload_type, payload_len) = (parsed.payload_type, parsed.payload.len());
+    fn rewrite(&self, packet: &mut [u8], payload_type: u8, payload_len: usize) -> Option<usize> {
         let payload_start = packet.len() - payload_len - padding_len(packet);
         let (pt, is_audio) = if payload_type == self.audio_in {
             (self.audio_out, true)
@@ -204,6 +205,13 @@ mod tests {
     use super::*;
     use crate::media::rtp::RtpSender;
 
+    /// Parses, then rewrites, as the relay does.
+    fn relayed(d: &Direction, packet: &mut [u8]) -> Option<usize> {
+        let parsed = RtpPacket::parse(packet)?;
+        let (payload_type, payload_len) = (parsed.payload_type, parsed.payload.len());
+        d.rewrite(packet, payload_type, payload_len)
+    }
+
     fn side(codec: Codec, pt: u8, event: Option<u8>) -> MediaOffer {
         MediaOffer {
             remote: "127.0.0.1:4000".parse().unwrap(),
@@ -221,10 +229,10 @@ mod tests {
         let mut buf = [0u8; 200];
         let n = sender.write(&mut buf, 8, &[0xd5; 160], 160);
         let before = buf;
-        assert_eq!(d.rewrite(&mut buf[..n]), Some(n));
+        assert_eq!(relayed(&d, &mut buf[..n]), Some(n));
         assert_eq!(buf, before, "pass-through must not touch the packet");
         let n = sender.write(&mut buf, 101, &[1, 0x80, 0, 160], 0);
-        d.rewrite(&mut buf[..n]).unwrap();
+        relayed(&d, &mut buf[..n]).unwrap();
         let p = RtpPacket::parse(&buf[..n]).unwrap();
         assert_eq!((p.payload_type, p.sequence, p.ssrc), (96, 101, 7));
     }
@@ -236,13 +244,13 @@ mod tests {
         let mut buf = [0u8; 200];
         let silence_ulaw = g711::linear_to_ulaw(0);
         let n = sender.write(&mut buf, 0, &[silence_ulaw; 160], 160);
-        d.rewrite(&mut buf[..n]).unwrap();
+        relayed(&d, &mut buf[..n]).unwrap();
         let p = RtpPacket::parse(&buf[..n]).unwrap();
         assert_eq!(p.payload_type, 8);
         assert!(p.payload.iter().all(|b| *b == g711::linear_to_alaw(0)));
         let n = sender.write(&mut buf, 101, &[1, 0x80, 0, 160], 0);
-        assert_eq!(d.rewrite(&mut buf[..n]), None, "the far side has no telephone-event");
+        assert_eq!(relayed(&d, &mut buf[..n]), None, "the far side has no telephone-event");
         let n = sender.write(&mut buf, 13, &[0; 1], 0);
-        assert_eq!(d.rewrite(&mut buf[..n]), None, "comfort noise was not negotiated");
+        assert_eq!(relayed(&d, &mut buf[..n]), None, "comfort noise was not negotiated");
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::call::hunting::{self, Strategy};
 use crate::call::{Directory, Reachable, RingStep, Target};
 use crate::sip::{Binding, Location, TrunkLogin, unix_secs};
-use crate::store::{Department, Employee, Registration, Store};
+use crate::store::{Department, Registration, Store};
 
 pub struct StoreLocation {
     pub store: Store,
@@ -96,7 +96,7 @@ impl Directory for StoreLocation {
         let Some(employee) = employee else {
             anyhow::bail!("no employee {target:?}");
         };
-        let phones = self.phones_of(&employee).await?;
+        let phones = self.phones_of(employee.id, &employee.login).await?;
         let mobile = &employee.fields.mobile;
         let mut steps = RingStep::now(phones);
         if let (Some(after), false) = (employee.fields.mobile_after_secs, mobile.is_empty()) {
@@ -135,16 +135,16 @@ fn binding(r: Registration) -> Option<Binding> {
 }
 
 impl StoreLocation {
-    /// Every registered phone of an employee.
-    async fn phones_of(&self, employee: &Employee) -> anyhow::Result<Vec<Reachable>> {
-        let bindings = self.bindings(employee.id, unix_secs() as i64).await?;
+    /// Every registered phone of an employee (`id`, `login`).
+    async fn phones_of(&self, id: i64, login: &str) -> anyhow::Result<Vec<Reachable>> {
+        let bindings = self.bindings(id, unix_secs() as i64).await?;
         Ok(bindings
             .into_iter()
             .map(|b| Reachable {
                 uri: b.contact,
                 destination: b.source,
-                user: employee.login.clone(),
-                employee: Some(employee.login.clone()),
+                user: login.to_string(),
+                employee: Some(login.to_string()),
                 caller_id: None,
                 login: None,
             })
@@ -154,11 +154,8 @@ impl StoreLocation {
     /// The department's members' phones, ringing by its strategy.
     async fn department_plan(&self, department: Department) -> anyhow::Result<Vec<RingStep>> {
         let mut members = Vec::with_capacity(department.members.len());
-        for login in &department.members {
-            match self.store.employee(login, false).await? {
-                Some(employee) => members.push(self.phones_of(&employee).await?),
-                None => members.push(Vec::new()),
-            }
+        for (id, login) in department.member_ids.iter().zip(&department.members) {
+            members.push(self.phones_of(*id, login).await?);
         }
         let strategy: Strategy = department.strategy.parse().map_err(anyhow::Error::msg)?;
         let secs = |s: i64| Duration::from_secs(s.max(1) as u64);

@@ -128,9 +128,10 @@ async fn save(s: &ApiState, id: String, body: DepartmentBody) -> Result<Departme
         step_secs: body.step_secs,
         timeout_secs: body.timeout_secs,
         members: body.members,
+        member_ids,
     };
     s.store
-        .put_department(&department, &member_ids, unix_ms())
+        .put_department(&department, unix_ms())
         .await
         .map_err(ApiError::internal)?;
     Ok(department)

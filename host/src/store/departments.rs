@@ -18,6 +18,10 @@ pub struct Department {
     pub timeout_secs: i64,
     /// Employees' logins, in hunting order.
     pub members: Vec<String>,
+    /// The same employees' ids, in the same order (what the store keeps and the directory
+    /// looks registrations up by).
+    #[serde(skip)]
+    pub member_ids: Vec<i64>,
 }
 
 impl Store {
@@ -44,8 +48,8 @@ impl Store {
         let rows = select.fetch_all(&self.pool).await?;
         let mut departments = Vec::with_capacity(rows.len());
         for r in rows {
-            let members: Vec<String> = sqlx::query_scalar(
-                "SELECT e.login FROM department_members m JOIN employees e ON e.id = m.employee_id
+            let members = sqlx::query(
+                "SELECT e.id, e.login FROM department_members m JOIN employees e ON e.id = m.employee_id
                  WHERE m.department_id = $1 ORDER BY m.position",
             )
             .bind(r.get::<i64, _>("id"))
@@ -58,14 +62,15 @@ impl Store {
                 strategy: r.get("strategy"),
                 step_secs: r.get("step_secs"),
                 timeout_secs: r.get("timeout_secs"),
-                members,
+                members: members.iter().map(|m| m.get("login")).collect(),
+                member_ids: members.iter().map(|m| m.get("id")).collect(),
             });
         }
         Ok(departments)
     }
 
-    /// Creates or replaces the department `d.id` with its members (employee ids, in order).
-    pub async fn put_department(&self, d: &Department, member_ids: &[i64], now: i64) -> sqlx::Result<()> {
+    /// Creates or replaces the department `d.id` with its members (`d.member_ids`, in order).
+    pub async fn put_department(&self, d: &Department, now: i64) -> sqlx::Result<()> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO departments (company_id, slug, name, extension, strategy, step_secs, timeout_secs, created_at)
@@ -88,7 +93,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        for (position, employee) in member_ids.iter().enumerate() {
+        for (position, employee) in d.member_ids.iter().enumerate() {
             sqlx::query("INSERT INTO department_members (department_id, employee_id, position) VALUES ($1, $2, $3)")
                 .bind(id)
                 .bind(employee)

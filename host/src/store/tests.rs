@@ -351,7 +351,8 @@ async fn departments_and_their_members() {
         sales.strategy = "in_turn".into();
         sales.step_secs = 10;
         sales.members = vec!["bob".into(), "alice".into()];
-        store.put_department(&sales, &[bob.id, alice.id], 5).await.unwrap();
+        sales.member_ids = vec![bob.id, alice.id];
+        store.put_department(&sales, 5).await.unwrap();
         assert_eq!(
             store.department("sales", false).await.unwrap(),
             Some(sales.clone()),
@@ -373,7 +374,8 @@ async fn departments_and_their_members() {
         assert_eq!(store.extension_owner("999").await.unwrap(), None, "{db}");
         // Replacing keeps one row and the new order.
         sales.members = vec!["alice".into()];
-        store.put_department(&sales, &[alice.id], 6).await.unwrap();
+        sales.member_ids = vec![alice.id];
+        store.put_department(&sales, 6).await.unwrap();
         assert_eq!(
             store.department("sales", false).await.unwrap().unwrap().members,
             ["alice"],

@@ -119,7 +119,8 @@ pub async fn login(
     }
     let known = s.store.api_password(&body.login).await.map_err(ApiError::internal)?;
     let (id, phc) = known.unwrap_or_default();
-    // Unknown logins are checked against nothing, so they take as long as wrong passwords.
+    // An unknown login has no hash to check against, so it is refused sooner than a wrong
+    // password (a timing difference that tells which logins exist; not mended yet).
     let matches = password_matches(body.password, phc).await;
     let employee = s.store.employee(&body.login, false).await.map_err(ApiError::internal)?;
     let Some(employee) = employee.filter(|_| matches) else {

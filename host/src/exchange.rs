@@ -7,13 +7,13 @@ use tracing::Instrument;
 
 use crate::call::record::unix_ms;
 use crate::call::{
-    CallControl, CallError, CallRecord, CallRecording, DialEnv, DialOptions, DialOutcome, InboundCall, MediaEnv,
-    Target, TimedLeg, Trace, number,
+    CallControl, CallError, CallFacts, CallRecord, CallRecording, DialEnv, DialOptions, DialOutcome, InboundCall,
+    MediaEnv, Target, TimedLeg, Trace, number,
 };
 use crate::flow::{FlowExit, FlowRegistry};
 use crate::live::{LiveCall, LiveCalls};
 use crate::sip::{InboundLeg, InviteHandler};
-use crate::store::{RecordingInfo, Store};
+use crate::store::{NewLogEntry, RecordingInfo, Store};
 
 /// Played when a flow fails, before the call is ended cleanly.
 pub const APOLOGY_PROMPT: &str = "technical-difficulties";
@@ -80,7 +80,7 @@ async fn handle_call(
         leg.reject(404, "Not Found");
         tracing::info!(dialled = %arrival.dialled, "unknown number: 404");
         trace.push("unknown number → 404 Not Found");
-        save(store, &arrival.record(None, None, "not-found", trace)).await;
+        save(store, &arrival.record(None, CallFacts::default(), "not-found", trace)).await;
         return;
     };
 
@@ -112,7 +112,7 @@ async fn handle_call(
         true => HUNG_UP_BY_ADMIN,
         false => outcome(&run.exit, facts.caller_gone),
     };
-    let record = arrival.record(flow, facts.answered_at, outcome, trace);
+    let record = arrival.record(flow, facts, outcome, trace);
     tracing::info!(outcome = %record.outcome, "call ended");
     // Recordings first: once the call record is there, everything of the call is.
     save_recordings(store, &record, recordings).await;
@@ -143,7 +143,7 @@ async fn employee_call(
         Ok(None) => {
             trace.push(format!("{employee} dialled {dialled}: no such extension or number"));
             call.reject_now(404, "Not Found");
-            save(store, &arrival.record(None, None, "not-found", trace)).await;
+            save(store, &arrival.record(None, CallFacts::default(), "not-found", trace)).await;
             return;
         }
         Err(e) => {
@@ -174,7 +174,7 @@ async fn employee_call(
     };
     trace.push(format!("dial → {outcome}"));
     call.hangup().await;
-    let record = arrival.record(None, call.facts().answered_at, outcome, trace);
+    let record = arrival.record(None, call.facts(), outcome, trace);
     tracing::info!(outcome = %record.outcome, "call ended");
     save(store, &record).await;
 }
@@ -189,7 +189,7 @@ struct Arrival {
 }
 
 impl Arrival {
-    fn record(self, flow: Option<String>, answered_at: Option<i64>, outcome: &str, trace: Trace) -> CallRecord {
+    fn record(self, flow: Option<String>, facts: CallFacts, outcome: &str, trace: Trace) -> CallRecord {
         CallRecord {
             id: self.id,
             sip_call_id: self.sip_call_id,
@@ -197,7 +197,8 @@ impl Arrival {
             dialled: self.dialled,
             flow,
             started_at: self.started_at,
-            answered_at,
+            answered_at: facts.answered_at,
+            answered_by: facts.answered_by,
             ended_at: unix_ms(),
             outcome: outcome.into(),
             trace: trace.into_entries(),
@@ -276,8 +277,28 @@ async fn save_recordings(store: &Store, record: &CallRecord, recordings: Vec<Cal
 async fn save(store: &Store, record: &CallRecord) {
     // Every call ends here, flow or not: counted by how it ended (flow-trapped, completed...).
     metrics::counter!("switchboard_calls_total", "outcome" => record.outcome.clone()).increment(1);
+    // The contact cards first: once the call record is there, everything of the call is.
+    log_on_contact_cards(store, record).await;
     if let Err(e) = store.insert_call_record(record).await {
         // Never lose a record silently: it goes to the log in full.
         tracing::error!(error = %e, record = ?record, "could not store the call record");
+    }
+}
+
+/// A call from or to a number with a contact card goes into the card's history; a call in which
+/// someone talked to the contact makes it the last contact.
+async fn log_on_contact_cards(store: &Store, record: &CallRecord) {
+    let reached = record.answered_by.is_some();
+    for (phone, action) in [(&record.caller, "call-in"), (&record.dialled, "call-out")] {
+        let entry = NewLogEntry {
+            at: record.started_at,
+            action,
+            result: &record.outcome,
+            employee: record.answered_by.as_deref(),
+            call_id: Some(&record.id),
+        };
+        if let Err(e) = store.log_call_to_contact(phone, &entry, reached).await {
+            tracing::warn!(error = %e, "could not log the call on the contact card");
+        }
     }
 }

@@ -7,11 +7,6 @@ use crate::harness::{RtpPeer, Server, TOKEN, trace};
 use crate::hunt::{Desk, finished, phones_listening};
 use crate::sipp::{self, Phone};
 
-async fn send(server: &Server, method: Method, path: &str, body: Value) -> (u16, Value) {
-    let r = server.request(method, path).json(&body).send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
 /// The desk phone rings first; two seconds later the employee's mobile rings too (through the
 /// carrier); the mobile answers and the desk phone hears the call was completed elsewhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,7 +17,7 @@ async fn the_mobile_rings_some_seconds_after_the_desk_phone() {
     let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
     let alice = Desk::register(&server, "alice", "101").await;
     let change = json!({ "mobile": "+15550100777", "mobile_after_secs": 2 });
-    let (status, body) = send(&server, Method::PATCH, "/employees/alice", change).await;
+    let (status, body) = server.send(Method::PATCH, "/employees/alice", change).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         (body["mobile"].as_str(), body["mobile_after_secs"].as_i64()),
@@ -73,14 +68,14 @@ async fn the_mobile_rings_some_seconds_after_the_desk_phone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn employees_are_created_edited_and_removed() {
     let server = Server::start().await;
-    let (status, body) = send(
-        &server,
-        Method::POST,
-        "/employees",
-        json!({ "login": "alice", "password": "correct-horse", "extension": "101", "role": "admin",
+    let (status, body) = server
+        .send(
+            Method::POST,
+            "/employees",
+            json!({ "login": "alice", "password": "correct-horse", "extension": "101", "role": "admin",
                 "email": "alice@example.com", "mobile": "+15550100777" }),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(
         (body["role"].as_str(), body["mobile_after_secs"].is_null()),
@@ -99,19 +94,21 @@ async fn employees_are_created_edited_and_removed() {
         (json!({ "password": "short" }), "invalid password"),
     ];
     for (change, error) in bad {
-        let (status, body) = send(&server, Method::PATCH, "/employees/alice", change.clone()).await;
+        let (status, body) = server.send(Method::PATCH, "/employees/alice", change.clone()).await;
         assert_eq!((status, body["error"].as_str()), (422, Some(error)), "{change}: {body}");
     }
-    let (status, body) = send(
-        &server,
-        Method::PATCH,
-        "/employees/alice",
-        json!({ "name": "Alice", "extension": "105" }),
-    )
-    .await;
+    let (status, body) = server
+        .send(
+            Method::PATCH,
+            "/employees/alice",
+            json!({ "name": "Alice", "extension": "105" }),
+        )
+        .await;
     assert_eq!((status, body["extension"].as_str()), (200, Some("105")), "{body}");
     assert_eq!(server.get_json("/employees/alice").await["name"], "Alice");
-    let (status, _) = send(&server, Method::PATCH, "/employees/zed", json!({ "name": "Z" })).await;
+    let (status, _) = server
+        .send(Method::PATCH, "/employees/zed", json!({ "name": "Z" }))
+        .await;
     assert_eq!(status, 404);
     let gone = server.request(Method::DELETE, "/employees/alice").send().await.unwrap();
     assert_eq!(gone.status(), 204);
@@ -126,7 +123,7 @@ async fn employees_log_in_and_users_reach_only_themselves() {
     let mut server = Server::start().await;
     for (login, extension, role) in [("alice", "101", "user"), ("bob", "102", "admin")] {
         let body = json!({ "login": login, "password": "correct-horse", "extension": extension, "role": role });
-        let (status, body) = send(&server, Method::POST, "/employees", body).await;
+        let (status, body) = server.send(Method::POST, "/employees", body).await;
         assert_eq!(status, 201, "{body}");
     }
     // Logging in needs no token.
@@ -156,13 +153,9 @@ async fn employees_log_in_and_users_reach_only_themselves() {
 
     server.use_token(alice["token"].as_str().unwrap());
     assert_eq!(server.get_json("/employees/alice").await["login"], "alice");
-    let (status, body) = send(
-        &server,
-        Method::PATCH,
-        "/employees/alice",
-        json!({ "mobile": "+15550100777" }),
-    )
-    .await;
+    let (status, body) = server
+        .send(Method::PATCH, "/employees/alice", json!({ "mobile": "+15550100777" }))
+        .await;
     assert_eq!((status, body["mobile"].as_str()), (200, Some("+15550100777")), "{body}");
     for (method, path, change) in [
         (Method::PATCH, "/employees/alice", json!({ "role": "admin" })),
@@ -172,17 +165,17 @@ async fn employees_log_in_and_users_reach_only_themselves() {
         (Method::GET, "/calls", json!({})),
         (Method::DELETE, "/employees/alice", json!({})),
     ] {
-        let (status, body) = send(&server, method.clone(), path, change).await;
+        let (status, body) = server.send(method.clone(), path, change).await;
         assert_eq!(status, 403, "{method} {path}: {body}");
     }
     // A new password works at once (the phone's digest hash changes with it).
-    let (status, _) = send(
-        &server,
-        Method::PATCH,
-        "/employees/alice",
-        json!({ "password": "battery-staple" }),
-    )
-    .await;
+    let (status, _) = server
+        .send(
+            Method::PATCH,
+            "/employees/alice",
+            json!({ "password": "battery-staple" }),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(login("alice", "battery-staple").await.0, 201);
 
@@ -194,7 +187,9 @@ async fn employees_log_in_and_users_reach_only_themselves() {
             .len(),
         2
     );
-    let (status, _) = send(&server, Method::PATCH, "/employees/alice", json!({ "role": "admin" })).await;
+    let (status, _) = server
+        .send(Method::PATCH, "/employees/alice", json!({ "role": "admin" }))
+        .await;
     assert_eq!(status, 200, "an admin employee changes roles");
 
     let anonymous = reqwest::Client::new()
@@ -235,7 +230,9 @@ async fn an_admin_hangs_up_a_live_call() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let live = server.get_json("/calls/live").await;
     let id = live["calls"][0]["id"].as_str().expect("the call is live").to_string();
-    let (status, _) = send(&server, Method::DELETE, &format!("/calls/live/{id}"), json!({})).await;
+    let (status, _) = server
+        .send(Method::DELETE, &format!("/calls/live/{id}"), json!({}))
+        .await;
     assert_eq!(status, 202);
     let run = caller.await.unwrap();
     assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
@@ -245,6 +242,8 @@ async fn an_admin_hangs_up_a_live_call() {
         (record["id"].as_str(), record["outcome"].as_str()),
         (Some(id.as_str()), Some("hung-up-by-admin"))
     );
-    let (status, _) = send(&server, Method::DELETE, &format!("/calls/live/{id}"), json!({})).await;
+    let (status, _) = server
+        .send(Method::DELETE, &format!("/calls/live/{id}"), json!({}))
+        .await;
     assert_eq!(status, 404);
 }

@@ -143,6 +143,12 @@ impl Server {
     }
 
     /// GET `path` and its JSON body.
+    /// A JSON request; the status and the JSON body (null when there is none).
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+        let r = self.request(method, path).json(&body).send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get_json(&self, path: &str) -> Value {
         let response = self.request(reqwest::Method::GET, path).send().await.unwrap();
         assert_eq!(response.status(), 200, "GET {path}");

@@ -4,6 +4,7 @@
 mod api;
 mod baresip;
 mod calls;
+mod contacts;
 mod departments;
 mod employee_calls;
 mod employees;

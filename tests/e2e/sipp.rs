@@ -10,7 +10,7 @@ use std::time::Duration;
 const BRANCH: &str = "z9hG4bK-[pid]-[call_number]-inv";
 
 /// The caller's number in every scenario from outside (an employee's phone uses its login).
-const CALLER: &str = "+15550100001";
+pub const CALLER: &str = "+15550100001";
 
 fn invite() -> String {
     invite_from(CALLER, 1, BRANCH, "")

@@ -48,13 +48,8 @@ pub struct EmployeeChange {
     role: Option<String>,
     email: Option<String>,
     mobile: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::present")]
     mobile_after_secs: Option<Option<i64>>,
-}
-
-/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
-    Ok(Some(Option::deserialize(d)?))
 }
 
 pub async fn create(

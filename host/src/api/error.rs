@@ -55,6 +55,14 @@ impl ApiError {
         }
     }
 
+    pub fn conflict(detail: &str) -> Self {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            error: "conflict".into(),
+            detail: detail.into(),
+        }
+    }
+
     pub fn too_many(detail: &str) -> Self {
         ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,

@@ -1,6 +1,7 @@
 //! The admin HTTP API (axum). JSON in and out; errors are `{ "error": ..., "detail": ... }`.
 
 mod auth;
+mod contacts;
 mod departments;
 mod employees;
 mod error;
@@ -76,6 +77,18 @@ pub fn router(state: ApiState) -> Router {
                 .put(departments::replace)
                 .delete(departments::delete),
         )
+        .route("/contacts", post(contacts::create).get(contacts::list))
+        .route(
+            "/contacts/{id}",
+            get(contacts::show).patch(contacts::update).delete(contacts::delete),
+        )
+        .route("/contacts/{id}/log", post(contacts::add_log))
+        .route(
+            "/callbacks",
+            post(contacts::create_callback).get(contacts::list_callbacks),
+        )
+        .route("/callbacks/{id}", get(contacts::show_callback))
+        .route("/callbacks/{id}/complete", post(contacts::complete_callback))
         .route("/prompts", post(media::upload_prompt).get(media::list_prompts))
         .route("/recordings", get(media::list_recordings))
         .route(
@@ -308,6 +321,26 @@ async fn list_registrations(State(s): State<ApiState>) -> Result<Json<Value>, Ap
     Ok(Json(
         json!({ "registrations": s.store.registrations(None, now).await.map_err(ApiError::internal)? }),
     ))
+}
+
+/// A numeric id from the path (`/contacts/{id}`); anything else is a 400 in our JSON error shape.
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<i64>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(Id(id)),
+            Err(e) => Err(ApiError::bad_request("invalid id", &e.body_text())),
+        }
+    }
+}
+
+/// For `PATCH` bodies: tells an absent field (`None`, with `#[serde(default)]`) from an explicit
+/// `null` (`Some(None)`).
+fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
 }
 
 /// Extensions are 2 to 6 digits (one numbering plan for employees and departments).

@@ -44,6 +44,8 @@ pub struct InboundCall {
     /// We ended the call (BYE or final response sent).
     ended: bool,
     answered_at: Option<i64>,
+    /// The employee the caller talked to last.
+    answered_by: Option<String>,
     /// The final response if the call ends unanswered: 480, 486 after a dial found everyone
     /// busy, 488 once the offer proved unusable.
     reject: (u16, &'static str),
@@ -67,6 +69,7 @@ impl InboundCall {
             gone: false,
             ended: false,
             answered_at: None,
+            answered_by: None,
             reject: UNAVAILABLE,
             recordings: Vec::new(),
             records_calls: false,
@@ -334,6 +337,9 @@ impl InboundCall {
         let mut recording = self.records_calls.then(|| CallRecorder::new(MAX_CALL_RECORDING));
         let (exit, employee) = bridged::connect(&mut self.leg, &caller, winner, &env, &mut offer, &mut recording).await;
         drop(offer);
+        if employee.is_some() {
+            self.answered_by.clone_from(&employee);
+        }
         if let Some(recorded) = recording.and_then(CallRecorder::finish) {
             self.keep(recorded, "call", "call-end".into());
         }
@@ -403,6 +409,7 @@ impl CallControl for InboundCall {
     fn facts(&self) -> super::CallFacts {
         super::CallFacts {
             answered_at: self.answered_at,
+            answered_by: self.answered_by.clone(),
             caller_gone: self.gone,
         }
     }

@@ -114,6 +114,8 @@ pub struct Recording {
 pub struct CallFacts {
     /// Unix ms.
     pub answered_at: Option<i64>,
+    /// Login of the employee the caller talked to last (none: nobody answered a dial).
+    pub answered_by: Option<String>,
     /// The caller hung up or cancelled (nothing more can be sent to them).
     pub caller_gone: bool,
 }

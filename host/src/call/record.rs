@@ -72,6 +72,9 @@ pub struct CallRecord {
     /// Unix milliseconds.
     pub started_at: i64,
     pub answered_at: Option<i64>,
+    /// Login of the employee the caller talked to (last, after transfers).
+    #[serde(default)]
+    pub answered_by: Option<String>,
     pub ended_at: i64,
     /// `completed`, `caller-hangup`, `flow-failed`, `rejected`...
     pub outcome: String,

@@ -187,6 +187,7 @@ impl CallControl for ScriptedCall {
     fn facts(&self) -> super::CallFacts {
         super::CallFacts {
             answered_at: None,
+            answered_by: None,
             caller_gone: self.caller_left,
         }
     }

@@ -10,9 +10,13 @@ use sqlx::any::AnyPoolOptions;
 
 use crate::call::CallRecord;
 
+mod contacts;
 mod departments;
 mod employees;
 mod schedules;
+pub use contacts::{
+    Callback, CallbackFilter, CallbackResult, Contact, ContactFields, ContactLogEntry, NewCallback, NewLogEntry,
+};
 pub use departments::Department;
 pub use employees::{Employee, EmployeeFields, Secrets};
 pub use schedules::StoredSchedule;
@@ -317,7 +321,7 @@ impl Store {
     pub async fn insert_call_record(&self, rec: &CallRecord) -> anyhow::Result<()> {
         sqlx::query(
             "INSERT INTO call_records (id, company_id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at,
-             ended_at, outcome, trace) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             answered_by, ended_at, outcome, trace) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&rec.id)
         .bind(DEFAULT_COMPANY)
@@ -327,6 +331,7 @@ impl Store {
         .bind(&rec.flow)
         .bind(rec.started_at)
         .bind(rec.answered_at)
+        .bind(&rec.answered_by)
         .bind(rec.ended_at)
         .bind(&rec.outcome)
         .bind(serde_json::to_string(&rec.trace)?)
@@ -338,7 +343,7 @@ impl Store {
     /// The newest call records first, as `filter` selects them.
     pub async fn call_records(&self, filter: &CallFilter) -> anyhow::Result<Vec<CallRecord>> {
         let rows = sqlx::query(
-            "SELECT id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at, ended_at, outcome, trace
+            "SELECT id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at, answered_by, ended_at, outcome, trace
              FROM call_records
              WHERE (CAST($1 AS TEXT) IS NULL OR caller = $1) AND (CAST($2 AS TEXT) IS NULL OR dialled = $2)
                AND (CAST($3 AS TEXT) IS NULL OR outcome = $3) AND (CAST($4 AS TEXT) IS NULL OR id = $4)
@@ -364,6 +369,7 @@ impl Store {
                     flow: r.get("flow_sha256"),
                     started_at: r.get("started_at"),
                     answered_at: r.get("answered_at"),
+                    answered_by: r.get("answered_by"),
                     ended_at: r.get("ended_at"),
                     outcome: r.get("outcome"),
                     trace: serde_json::from_str(r.get::<&str, _>("trace"))?,

@@ -105,6 +105,7 @@ async fn call_records_prompts_and_recordings() {
             flow: None,
             started_at: 1,
             answered_at: Some(2),
+            answered_by: Some("anna".into()),
             ended_at: 3,
             outcome: "completed".into(),
             trace: vec![TraceEntry {
@@ -410,6 +411,141 @@ async fn schedules() {
         assert!(store.schedules(Some("other")).await.unwrap().is_empty(), "{db}");
         assert!(store.delete_schedule("office").await.unwrap(), "{db}");
         assert!(!store.delete_schedule("office").await.unwrap(), "{db}");
+        cleanup.run(store).await;
+    }
+}
+
+#[tokio::test]
+async fn contacts_and_callbacks() {
+    for (db, store, cleanup) in stores().await {
+        let anna = store
+            .add_employee("anna", &fields("Anna", "201"), secrets("h"), 1)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        // A callback request makes the caller's card.
+        let first = NewCallback {
+            phone: "+15550001",
+            employee_id: Some(anna),
+            reason: "price list",
+            recording_id: Some("rec-1"),
+            due_at: 1_000,
+            now: 10,
+        };
+        let id = store.add_callback(&first).await.unwrap();
+        let later = store
+            .add_callback(&NewCallback {
+                due_at: 5_000,
+                employee_id: None,
+                recording_id: None,
+                ..first.clone()
+            })
+            .await
+            .unwrap();
+        let cards = store.contacts(None, Some("+15550001"), None, 10).await.unwrap();
+        assert_eq!(cards.len(), 1, "{db}: one card for both requests");
+        let card = &cards[0];
+        assert_eq!((card.last_contact_at, card.employee.as_deref()), (None, None), "{db}");
+
+        let open = |due_by| CallbackFilter {
+            status: Some("open".into()),
+            due_by,
+            limit: 10,
+            ..CallbackFilter::default()
+        };
+        let due = store.callbacks(&open(Some(2_000))).await.unwrap();
+        assert_eq!(due.iter().map(|c| c.id).collect::<Vec<_>>(), vec![id], "{db}");
+        assert_eq!(due[0].employee.as_deref(), Some("anna"), "{db}");
+        assert_eq!(due[0].recording_id.as_deref(), Some("rec-1"), "{db}");
+        assert_eq!(store.callbacks(&open(None)).await.unwrap().len(), 2, "{db}");
+
+        let done = CallbackResult {
+            status: "done",
+            result: "sent the price list",
+            reached: true,
+            employee: Some("anna"),
+            next_follow_up_at: Some(9_000),
+            at: 2_000,
+        };
+        assert!(store.complete_callback(id, &done).await.unwrap(), "{db}");
+        assert!(!store.complete_callback(id, &done).await.unwrap(), "{db}: only once");
+        let mine = CallbackFilter {
+            id: Some(id),
+            limit: 1,
+            ..CallbackFilter::default()
+        };
+        let closed = &store.callbacks(&mine).await.unwrap()[0];
+        assert_eq!(
+            (closed.status.as_str(), closed.result.as_deref(), closed.completed_at),
+            ("done", Some("sent the price list"), Some(2_000)),
+            "{db}"
+        );
+        assert_eq!(store.callbacks(&open(None)).await.unwrap()[0].id, later, "{db}");
+
+        let card = &store.contacts(Some(card.id), None, None, 1).await.unwrap()[0];
+        assert_eq!(
+            (card.last_contact_at, card.next_follow_up_at),
+            (Some(2_000), Some(9_000)),
+            "{db}"
+        );
+        // Due follow-ups.
+        assert!(
+            store.contacts(None, None, Some(8_999), 10).await.unwrap().is_empty(),
+            "{db}"
+        );
+        assert_eq!(
+            store.contacts(None, None, Some(9_000), 10).await.unwrap().len(),
+            1,
+            "{db}"
+        );
+
+        // A call from the number is logged; an unanswered one does not move the last contact.
+        let call = |at, result| NewLogEntry {
+            at,
+            action: "call-in",
+            result,
+            employee: None,
+            call_id: Some("call-1"),
+        };
+        store
+            .log_call_to_contact("+15550001", &call(3_000, "no-answer"), false)
+            .await
+            .unwrap();
+        store
+            .log_call_to_contact("+15559999", &call(3_000, "completed"), true)
+            .await
+            .unwrap();
+        let log = store.contact_log(card.id, 10).await.unwrap();
+        assert_eq!(
+            log.iter()
+                .map(|l| (l.action.as_str(), l.result.as_str()))
+                .collect::<Vec<_>>(),
+            vec![("call-in", "no-answer"), ("callback", "sent the price list")],
+            "{db}"
+        );
+        assert_eq!(log[1].employee.as_deref(), Some("anna"), "{db}");
+        assert_eq!(
+            store.contacts(None, Some("+15559999"), None, 1).await.unwrap(),
+            vec![],
+            "{db}"
+        );
+
+        // Editing the card; deleting it takes its callbacks and log along.
+        let edited = ContactFields {
+            name: "ACME Ltd".into(),
+            employee_id: Some(anna),
+            next_follow_up_at: None,
+        };
+        assert!(store.update_contact(card.id, &edited).await.unwrap(), "{db}");
+        let card = &store.contacts(Some(card.id), None, None, 1).await.unwrap()[0];
+        assert_eq!(
+            (card.name.as_str(), card.employee.as_deref()),
+            ("ACME Ltd", Some("anna")),
+            "{db}"
+        );
+        assert!(store.delete_contact(card.id).await.unwrap(), "{db}");
+        assert!(store.callbacks(&open(None)).await.unwrap().is_empty(), "{db}");
         cleanup.run(store).await;
     }
 }

@@ -1,0 +1,387 @@
+//! Contacts (cards with the responsible employee, last contact, next follow-up and a log) and
+//! callback requests (create, list what is due, complete with a result).
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::{ApiState, Id};
+use crate::call::number;
+use crate::call::record::unix_ms;
+use crate::store::{CallbackFilter, CallbackResult, Contact, ContactFields, NewCallback, NewLogEntry};
+
+/// Lists are capped at this many entries per request.
+const MAX_LIMIT: i64 = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactsQuery {
+    phone: Option<String>,
+    /// Only contacts whose follow-up date has passed, soonest first.
+    #[serde(default)]
+    due: bool,
+    limit: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewContact {
+    phone: String,
+    #[serde(default)]
+    name: String,
+    /// Login of the responsible employee.
+    employee: Option<String>,
+    /// Unix ms.
+    next_follow_up_at: Option<i64>,
+}
+
+/// `PATCH` body: only what is given changes; `null` clears.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactChange {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "super::present")]
+    employee: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::present")]
+    next_follow_up_at: Option<Option<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewNote {
+    /// `note`, `call-in`, `call-out`, `email` or `meeting`.
+    #[serde(default = "note")]
+    action: String,
+    result: String,
+    employee: Option<String>,
+}
+
+fn note() -> String {
+    "note".into()
+}
+
+/// What a log line can say was done (`callback` lines come from completed callbacks).
+const LOG_ACTIONS: [&str; 5] = ["note", "call-in", "call-out", "email", "meeting"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbacksQuery {
+    /// `open` (the default), `done`, `cancelled` or `all`.
+    status: Option<String>,
+    /// Only those due now.
+    #[serde(default)]
+    due: bool,
+    employee: Option<String>,
+    limit: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCallbackBody {
+    phone: String,
+    /// Who should call back.
+    employee: Option<String>,
+    #[serde(default)]
+    reason: String,
+    /// A voicemail left with the request.
+    recording: Option<String>,
+    /// Unix ms; default: now.
+    due_at: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Completion {
+    /// What came of it, e.g. "sent the price list".
+    result: String,
+    /// The two talked (moves the contact's last contact to now).
+    #[serde(default)]
+    reached: bool,
+    /// `done` (the default) or `cancelled`.
+    #[serde(default = "done")]
+    status: String,
+    /// Who called back.
+    employee: Option<String>,
+    /// Call the contact again then (Unix ms).
+    next_follow_up_at: Option<i64>,
+}
+
+fn done() -> String {
+    "done".into()
+}
+
+fn check_phone(phone: &str) -> Result<(), ApiError> {
+    if number::is_e164(phone) {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable("phone", "use E.164, e.g. +15550100123"))
+    }
+}
+
+fn check_text(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
+    if text.len() <= max {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(field, &format!("use at most {max} characters")))
+    }
+}
+
+/// The employee a login names, as its id; 422 when there is none.
+async fn employee_id(s: &ApiState, login: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(login) = login else { return Ok(None) };
+    match s.store.employee(login, false).await.map_err(ApiError::internal)? {
+        Some(e) => Ok(Some(e.id)),
+        None => Err(ApiError::unprocessable(
+            "employee",
+            &format!("there is no employee {login:?}"),
+        )),
+    }
+}
+
+fn limit(limit: Option<i64>) -> i64 {
+    limit.unwrap_or(100).clamp(1, MAX_LIMIT)
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request("invalid query", &e.body_text()))
+}
+
+/// `GET /contacts`: by phone order, or those due for a follow-up.
+pub async fn list(
+    State(s): State<ApiState>,
+    q: Result<Query<ContactsQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let q = query(q)?;
+    let due_by = q.due.then(unix_ms);
+    let contacts = s
+        .store
+        .contacts(None, q.phone.as_deref(), due_by, limit(q.limit))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "contacts": contacts })))
+}
+
+/// `POST /contacts`: 201 with the card; 422 when the phone already has one.
+pub async fn create(
+    State(s): State<ApiState>,
+    body: Result<Json<NewContact>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(c) = body.map_err(ApiError::from_json)?;
+    check_phone(&c.phone)?;
+    check_text("name", &c.name, 200)?;
+    let fields = ContactFields {
+        name: c.name,
+        employee_id: employee_id(&s, c.employee.as_deref()).await?,
+        next_follow_up_at: c.next_follow_up_at,
+    };
+    let existing = s.store.contacts(None, Some(&c.phone), None, 1).await;
+    if !existing.map_err(ApiError::internal)?.is_empty() {
+        return Err(ApiError::unprocessable(
+            "phone",
+            "the number has a contact card already: PATCH /contacts/{id}",
+        ));
+    }
+    let id = s
+        .store
+        .put_contact(&c.phone, &fields, unix_ms())
+        .await
+        .map_err(ApiError::internal)?;
+    Ok((StatusCode::CREATED, card(&s, id).await?))
+}
+
+async fn contact(s: &ApiState, id: i64) -> Result<Contact, ApiError> {
+    let found = s.store.contacts(Some(id), None, None, 1).await;
+    match found.map_err(ApiError::internal)?.pop() {
+        Some(contact) => Ok(contact),
+        None => Err(ApiError::not_found("contact", &id.to_string())),
+    }
+}
+
+/// The card with its log and open callbacks.
+async fn card(s: &ApiState, id: i64) -> Result<Json<Value>, ApiError> {
+    let contact = contact(s, id).await?;
+    let log = s.store.contact_log(id, 200).await.map_err(ApiError::internal)?;
+    let filter = CallbackFilter {
+        contact_id: Some(id),
+        status: Some("open".into()),
+        limit: MAX_LIMIT,
+        ..CallbackFilter::default()
+    };
+    let callbacks = s.store.callbacks(&filter).await.map_err(ApiError::internal)?;
+    let mut body = json!(contact);
+    body["log"] = json!(log);
+    body["callbacks"] = json!(callbacks);
+    Ok(Json(body))
+}
+
+/// `GET /contacts/{id}`.
+pub async fn show(State(s): State<ApiState>, Id(id): Id) -> Result<Json<Value>, ApiError> {
+    card(&s, id).await
+}
+
+/// `PATCH /contacts/{id}`.
+pub async fn update(
+    State(s): State<ApiState>,
+    Id(id): Id,
+    body: Result<Json<ContactChange>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(change) = body.map_err(ApiError::from_json)?;
+    let current = contact(&s, id).await?;
+    let employee = change.employee.unwrap_or(current.employee);
+    let fields = ContactFields {
+        name: change.name.unwrap_or(current.name),
+        employee_id: employee_id(&s, employee.as_deref()).await?,
+        next_follow_up_at: change.next_follow_up_at.unwrap_or(current.next_follow_up_at),
+    };
+    check_text("name", &fields.name, 200)?;
+    s.store.update_contact(id, &fields).await.map_err(ApiError::internal)?;
+    card(&s, id).await
+}
+
+/// `DELETE /contacts/{id}`: the card, its log and its callbacks.
+pub async fn delete(State(s): State<ApiState>, Id(id): Id) -> Result<StatusCode, ApiError> {
+    if s.store.delete_contact(id).await.map_err(ApiError::internal)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("contact", &id.to_string()))
+    }
+}
+
+/// `POST /contacts/{id}/log`: notes what was done and how it went.
+pub async fn add_log(
+    State(s): State<ApiState>,
+    Id(id): Id,
+    body: Result<Json<NewNote>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(n) = body.map_err(ApiError::from_json)?;
+    if !LOG_ACTIONS.contains(&n.action.as_str()) {
+        return Err(ApiError::unprocessable(
+            "action",
+            &format!("use one of {LOG_ACTIONS:?}"),
+        ));
+    }
+    check_text("result", &n.result, 2000)?;
+    employee_id(&s, n.employee.as_deref()).await?;
+    contact(&s, id).await?;
+    let entry = NewLogEntry {
+        at: unix_ms(),
+        action: &n.action,
+        result: &n.result,
+        employee: n.employee.as_deref(),
+        call_id: None,
+    };
+    // A note is not a contact; a call or meeting someone logs by hand is.
+    let reached = n.action != "note";
+    s.store
+        .log_contact(id, &entry, reached)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok((StatusCode::CREATED, card(&s, id).await?))
+}
+
+/// `GET /callbacks`: open ones by default, the soonest due first.
+pub async fn list_callbacks(
+    State(s): State<ApiState>,
+    q: Result<Query<CallbacksQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let q = query(q)?;
+    let status = match q.status.as_deref() {
+        None => Some("open".to_owned()),
+        Some("all") => None,
+        Some(st @ ("open" | "done" | "cancelled")) => Some(st.to_owned()),
+        Some(_) => return Err(ApiError::unprocessable("status", "use open, done, cancelled or all")),
+    };
+    let filter = CallbackFilter {
+        status,
+        due_by: q.due.then(unix_ms),
+        employee_id: employee_id(&s, q.employee.as_deref()).await?,
+        limit: limit(q.limit),
+        ..CallbackFilter::default()
+    };
+    let callbacks = s.store.callbacks(&filter).await.map_err(ApiError::internal)?;
+    Ok(Json(json!({ "callbacks": callbacks })))
+}
+
+async fn one_callback(s: &ApiState, id: i64) -> Result<Value, ApiError> {
+    let filter = CallbackFilter {
+        id: Some(id),
+        limit: 1,
+        ..CallbackFilter::default()
+    };
+    match s.store.callbacks(&filter).await.map_err(ApiError::internal)?.pop() {
+        Some(callback) => Ok(json!(callback)),
+        None => Err(ApiError::not_found("callback", &id.to_string())),
+    }
+}
+
+/// `POST /callbacks`: 201 with the request (and a contact card for the phone when it had none).
+pub async fn create_callback(
+    State(s): State<ApiState>,
+    body: Result<Json<NewCallbackBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(c) = body.map_err(ApiError::from_json)?;
+    check_phone(&c.phone)?;
+    check_text("reason", &c.reason, 2000)?;
+    if let Some(id) = &c.recording
+        && s.store.recording_wav(id).await.map_err(ApiError::internal)?.is_none()
+    {
+        return Err(ApiError::unprocessable(
+            "recording",
+            &format!("there is no recording {id:?}"),
+        ));
+    }
+    let now = unix_ms();
+    let new = NewCallback {
+        phone: &c.phone,
+        employee_id: employee_id(&s, c.employee.as_deref()).await?,
+        reason: &c.reason,
+        recording_id: c.recording.as_deref(),
+        due_at: c.due_at.unwrap_or(now),
+        now,
+    };
+    let id = s.store.add_callback(&new).await.map_err(ApiError::internal)?;
+    Ok((StatusCode::CREATED, Json(one_callback(&s, id).await?)))
+}
+
+/// `GET /callbacks/{id}`.
+pub async fn show_callback(State(s): State<ApiState>, Id(id): Id) -> Result<Json<Value>, ApiError> {
+    Ok(Json(one_callback(&s, id).await?))
+}
+
+/// `POST /callbacks/{id}/complete`: closes it with its result (on the contact's log too); 409
+/// when it was completed already.
+pub async fn complete_callback(
+    State(s): State<ApiState>,
+    Id(id): Id,
+    body: Result<Json<Completion>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(c) = body.map_err(ApiError::from_json)?;
+    if !matches!(c.status.as_str(), "done" | "cancelled") {
+        return Err(ApiError::unprocessable("status", "use done or cancelled"));
+    }
+    check_text("result", &c.result, 2000)?;
+    employee_id(&s, c.employee.as_deref()).await?;
+    let result = CallbackResult {
+        status: &c.status,
+        result: &c.result,
+        reached: c.reached,
+        employee: c.employee.as_deref(),
+        next_follow_up_at: c.next_follow_up_at,
+        at: unix_ms(),
+    };
+    if s.store
+        .complete_callback(id, &result)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Ok(Json(one_callback(&s, id).await?));
+    }
+    // Either unknown (404) or no longer open (409).
+    one_callback(&s, id).await?;
+    Err(ApiError::conflict("the callback is completed already"))
+}

@@ -1,0 +1,391 @@
+//! Contacts (one card per phone number: responsible employee, last contact, next follow-up, a log
+//! of actions and results) and callback requests ("call me back", due at a time, completed with a
+//! result).
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{DEFAULT_COMPANY, Store};
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Contact {
+    pub id: i64,
+    /// E.164.
+    pub phone: String,
+    pub name: String,
+    /// Login of the employee responsible for the contact.
+    pub employee: Option<String>,
+    /// The last connected call or completed callback (Unix ms).
+    pub last_contact_at: Option<i64>,
+    /// When to call again (Unix ms); due when it has passed.
+    pub next_follow_up_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// What an admin sets on a contact card.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactFields {
+    pub name: String,
+    pub employee_id: Option<i64>,
+    pub next_follow_up_at: Option<i64>,
+}
+
+/// One line of a contact's history.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ContactLogEntry {
+    pub at: i64,
+    /// `call-in`, `call-out`, `callback` or `note`.
+    pub action: String,
+    pub result: String,
+    pub employee: Option<String>,
+    pub call_id: Option<String>,
+}
+
+/// A log line to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLogEntry<'a> {
+    pub at: i64,
+    pub action: &'a str,
+    pub result: &'a str,
+    /// Login of the employee who acted.
+    pub employee: Option<&'a str>,
+    pub call_id: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Callback {
+    pub id: i64,
+    pub contact_id: i64,
+    pub phone: String,
+    /// Who should call back (none: whoever takes it).
+    pub employee: Option<String>,
+    pub reason: String,
+    /// A voicemail the caller left with the request.
+    pub recording_id: Option<String>,
+    pub due_at: i64,
+    /// `open`, `done` or `cancelled`.
+    pub status: String,
+    pub result: Option<String>,
+    pub created_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCallback<'a> {
+    pub phone: &'a str,
+    pub employee_id: Option<i64>,
+    pub reason: &'a str,
+    pub recording_id: Option<&'a str>,
+    pub due_at: i64,
+    pub now: i64,
+}
+
+/// Which callbacks to list; `None` fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct CallbackFilter {
+    pub id: Option<i64>,
+    pub contact_id: Option<i64>,
+    pub status: Option<String>,
+    /// Due at or before (Unix ms).
+    pub due_by: Option<i64>,
+    pub employee_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// How a callback ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackResult<'a> {
+    /// `done` or `cancelled`.
+    pub status: &'a str,
+    pub result: &'a str,
+    /// The two talked (the contact's last contact moves to `at`).
+    pub reached: bool,
+    /// Login of the employee who completed it.
+    pub employee: Option<&'a str>,
+    /// Call again then (Unix ms).
+    pub next_follow_up_at: Option<i64>,
+    pub at: i64,
+}
+
+const CONTACT_COLUMNS: &str =
+    "c.id, c.phone, c.name, e.login AS employee, c.last_contact_at, c.next_follow_up_at, c.created_at
+     FROM contacts c LEFT JOIN employees e ON e.id = c.employee_id";
+
+fn contact_row(r: &AnyRow) -> Contact {
+    Contact {
+        id: r.get("id"),
+        phone: r.get("phone"),
+        name: r.get("name"),
+        employee: r.get("employee"),
+        last_contact_at: r.get("last_contact_at"),
+        next_follow_up_at: r.get("next_follow_up_at"),
+        created_at: r.get("created_at"),
+    }
+}
+
+fn callback_row(r: &AnyRow) -> Callback {
+    Callback {
+        id: r.get("id"),
+        contact_id: r.get("contact_id"),
+        phone: r.get("phone"),
+        employee: r.get("employee"),
+        reason: r.get("reason"),
+        recording_id: r.get("recording_id"),
+        due_at: r.get("due_at"),
+        status: r.get("status"),
+        result: r.get("result"),
+        created_at: r.get("created_at"),
+        completed_at: r.get("completed_at"),
+    }
+}
+
+impl Store {
+    /// Creates the card for `phone`, or updates it when it exists; returns its id.
+    pub async fn put_contact(&self, phone: &str, f: &ContactFields, now: i64) -> sqlx::Result<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO contacts (company_id, phone, name, employee_id, next_follow_up_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (company_id, phone) DO UPDATE SET name = excluded.name, employee_id = excluded.employee_id,
+             next_follow_up_at = excluded.next_follow_up_at
+             RETURNING id",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(phone)
+        .bind(&f.name)
+        .bind(f.employee_id)
+        .bind(f.next_follow_up_at)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// The card for `phone`, made (empty) when there is none; returns its id.
+    async fn contact_for(&self, phone: &str, now: i64) -> sqlx::Result<i64> {
+        sqlx::query(
+            "INSERT INTO contacts (company_id, phone, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (company_id, phone) DO NOTHING",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(phone)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query_scalar("SELECT id FROM contacts WHERE company_id = $1 AND phone = $2")
+            .bind(DEFAULT_COMPANY)
+            .bind(phone)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Contacts by phone order: all, one (`id`), one phone, or those whose follow-up is due by
+    /// `due_by` (soonest first).
+    pub async fn contacts(
+        &self,
+        id: Option<i64>,
+        phone: Option<&str>,
+        due_by: Option<i64>,
+        limit: i64,
+    ) -> sqlx::Result<Vec<Contact>> {
+        let order = if due_by.is_some() {
+            "c.next_follow_up_at, c.id"
+        } else {
+            "c.phone"
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {CONTACT_COLUMNS}
+             WHERE c.company_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR c.id = $2)
+               AND (CAST($3 AS TEXT) IS NULL OR c.phone = $3)
+               AND (CAST($4 AS BIGINT) IS NULL OR c.next_follow_up_at <= $4)
+             ORDER BY {order} LIMIT $5"
+        ))
+        .bind(DEFAULT_COMPANY)
+        .bind(id)
+        .bind(phone)
+        .bind(due_by)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(contact_row).collect())
+    }
+
+    pub async fn update_contact(&self, id: i64, f: &ContactFields) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE contacts SET name = $1, employee_id = $2, next_follow_up_at = $3
+             WHERE company_id = $4 AND id = $5",
+        )
+        .bind(&f.name)
+        .bind(f.employee_id)
+        .bind(f.next_follow_up_at)
+        .bind(DEFAULT_COMPANY)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn delete_contact(&self, id: i64) -> sqlx::Result<bool> {
+        let done = sqlx::query("DELETE FROM contacts WHERE company_id = $1 AND id = $2")
+            .bind(DEFAULT_COMPANY)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Adds a line to a contact's history; a connected call or callback (`reached`) also makes
+    /// it the last contact.
+    pub async fn log_contact(&self, contact_id: i64, entry: &NewLogEntry<'_>, reached: bool) -> sqlx::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO contact_log (contact_id, at, action, result, employee_id, call_id)
+             VALUES ($1, $2, $3, $4, (SELECT id FROM employees WHERE company_id = $5 AND login = $6), $7)",
+        )
+        .bind(contact_id)
+        .bind(entry.at)
+        .bind(entry.action)
+        .bind(entry.result)
+        .bind(DEFAULT_COMPANY)
+        .bind(entry.employee)
+        .bind(entry.call_id)
+        .execute(&mut *tx)
+        .await?;
+        if reached {
+            sqlx::query(
+                "UPDATE contacts SET last_contact_at = $1
+                 WHERE id = $2 AND (last_contact_at IS NULL OR last_contact_at < $1)",
+            )
+            .bind(entry.at)
+            .bind(contact_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// A contact's history, newest first.
+    pub async fn contact_log(&self, contact_id: i64, limit: i64) -> sqlx::Result<Vec<ContactLogEntry>> {
+        let rows = sqlx::query(
+            "SELECT l.at, l.action, l.result, e.login AS employee, l.call_id
+             FROM contact_log l LEFT JOIN employees e ON e.id = l.employee_id
+             WHERE l.contact_id = $1 ORDER BY l.at DESC, l.id DESC LIMIT $2",
+        )
+        .bind(contact_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| ContactLogEntry {
+                at: r.get("at"),
+                action: r.get("action"),
+                result: r.get("result"),
+                employee: r.get("employee"),
+                call_id: r.get("call_id"),
+            })
+            .collect())
+    }
+
+    /// A finished call to or from a number with a contact card goes into its history (calls
+    /// from numbers without a card leave no trace here: the call records have them).
+    pub async fn log_call_to_contact(&self, phone: &str, entry: &NewLogEntry<'_>, reached: bool) -> sqlx::Result<()> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM contacts WHERE company_id = $1 AND phone = $2")
+            .bind(DEFAULT_COMPANY)
+            .bind(phone)
+            .fetch_optional(&self.pool)
+            .await?;
+        match id {
+            Some(id) => self.log_contact(id, entry, reached).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Files a callback request (and the caller's contact card when there is none yet).
+    pub async fn add_callback(&self, c: &NewCallback<'_>) -> sqlx::Result<i64> {
+        let contact_id = self.contact_for(c.phone, c.now).await?;
+        sqlx::query_scalar(
+            "INSERT INTO callbacks (company_id, contact_id, employee_id, reason, recording_id, due_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(contact_id)
+        .bind(c.employee_id)
+        .bind(c.reason)
+        .bind(c.recording_id)
+        .bind(c.due_at)
+        .bind(c.now)
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// Callbacks as `filter` selects them, the soonest due first.
+    pub async fn callbacks(&self, filter: &CallbackFilter) -> sqlx::Result<Vec<Callback>> {
+        let rows = sqlx::query(
+            "SELECT b.id, b.contact_id, c.phone, e.login AS employee, b.reason, b.recording_id, b.due_at, b.status,
+                    b.result, b.created_at, b.completed_at
+             FROM callbacks b JOIN contacts c ON c.id = b.contact_id LEFT JOIN employees e ON e.id = b.employee_id
+             WHERE b.company_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR b.id = $2)
+               AND (CAST($3 AS TEXT) IS NULL OR b.status = $3)
+               AND (CAST($4 AS BIGINT) IS NULL OR b.due_at <= $4)
+               AND (CAST($5 AS BIGINT) IS NULL OR b.employee_id = $5)
+               AND (CAST($6 AS BIGINT) IS NULL OR b.contact_id = $6)
+             ORDER BY b.due_at, b.id LIMIT $7",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(filter.id)
+        .bind(filter.status.as_deref())
+        .bind(filter.due_by)
+        .bind(filter.employee_id)
+        .bind(filter.contact_id)
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(callback_row).collect())
+    }
+
+    /// Closes an open callback with its result, logs it on the contact's card (moving the last
+    /// contact when they talked) and sets the card's next follow-up. False when there is no
+    /// such open callback (unknown, or already completed).
+    pub async fn complete_callback(&self, id: i64, r: &CallbackResult<'_>) -> sqlx::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let contact_id: Option<i64> = sqlx::query_scalar(
+            "UPDATE callbacks SET status = $1, result = $2, completed_at = $3
+             WHERE company_id = $4 AND id = $5 AND status = 'open' RETURNING contact_id",
+        )
+        .bind(r.status)
+        .bind(r.result)
+        .bind(r.at)
+        .bind(DEFAULT_COMPANY)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(contact_id) = contact_id else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "INSERT INTO contact_log (contact_id, at, action, result, employee_id)
+             VALUES ($1, $2, 'callback', $3, (SELECT id FROM employees WHERE company_id = $4 AND login = $5))",
+        )
+        .bind(contact_id)
+        .bind(r.at)
+        .bind(r.result)
+        .bind(DEFAULT_COMPANY)
+        .bind(r.employee)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE contacts SET
+               last_contact_at = CASE WHEN $1 = 1 THEN $2 ELSE last_contact_at END,
+               next_follow_up_at = COALESCE($3, next_follow_up_at)
+             WHERE id = $4",
+        )
+        .bind(i64::from(r.reached))
+        .bind(r.at)
+        .bind(r.next_follow_up_at)
+        .bind(contact_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,142 @@
+//! Contacts and callbacks over the API, and calls landing on the caller's contact card.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{RtpPeer, Server, TOKEN};
+use crate::hunt::{Desk, finished, phones_listening};
+use crate::sipp::{self, CALLER, Phone};
+
+/// A callback request is filed, shows as due, is completed with a result (once), and the
+/// contact card keeps the date, the result and the next follow-up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_is_filed_found_due_and_completed() {
+    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &[]).await;
+    let alice = json!({ "login": "alice", "password": "secret-pass", "extension": "101" });
+    assert_eq!(server.send(Method::POST, "/employees", alice).await.0, 201);
+
+    let request = json!({ "phone": "+15550100999", "employee": "alice", "reason": "wants a quote", "due_at": 0 });
+    let (status, callback) = server.send(Method::POST, "/callbacks", request).await;
+    assert_eq!(status, 201, "{callback}");
+    assert_eq!(
+        (callback["status"].as_str(), callback["employee"].as_str()),
+        (Some("open"), Some("alice"))
+    );
+    let later = json!({ "phone": "+15550100999", "due_at": i64::MAX / 2 });
+    assert_eq!(server.send(Method::POST, "/callbacks", later).await.0, 201);
+
+    let due = server.get_json("/callbacks?due=true").await;
+    let due: Vec<_> = due["callbacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].clone())
+        .collect();
+    assert_eq!(due, vec![callback["id"].clone()], "only the first is due");
+    assert_eq!(
+        server.get_json("/callbacks").await["callbacks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let id = callback["id"].as_i64().unwrap();
+    let result =
+        json!({ "result": "sent the quote", "reached": true, "employee": "alice", "next_follow_up_at": 1_000 });
+    let path = format!("/callbacks/{id}/complete");
+    let (status, done) = server.send(Method::POST, &path, result.clone()).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(
+        (done["status"].as_str(), done["result"].as_str()),
+        (Some("done"), Some("sent the quote"))
+    );
+    assert_eq!(
+        server.send(Method::POST, &path, result).await.0,
+        409,
+        "completed once only"
+    );
+
+    let card = server.get_json(&format!("/contacts/{}", callback["contact_id"])).await;
+    assert_eq!(card["phone"], "+15550100999");
+    assert!(card["last_contact_at"].as_i64().unwrap() > 0, "{card}");
+    assert_eq!(card["next_follow_up_at"], 1_000);
+    assert_eq!(card["log"][0]["action"], "callback");
+    assert_eq!(card["log"][0]["result"], "sent the quote");
+    assert_eq!(card["log"][0]["employee"], "alice");
+    assert_eq!(
+        card["callbacks"].as_array().unwrap().len(),
+        1,
+        "the later one is still open"
+    );
+    let follow_ups = server.get_json("/contacts?due=true").await;
+    assert_eq!(
+        follow_ups["contacts"][0]["phone"], "+15550100999",
+        "follow-up date passed"
+    );
+
+    // Bad input: clear 4xx, never a 500.
+    let bad_phone = json!({ "phone": "0555" });
+    let (status, body) = server.send(Method::POST, "/callbacks", bad_phone).await;
+    assert_eq!((status, body["error"].as_str()), (422, Some("invalid phone")));
+    let nobody = json!({ "phone": "+15550100998", "employee": "nobody" });
+    assert_eq!(server.send(Method::POST, "/callbacks", nobody).await.0, 422);
+    assert_eq!(server.send(Method::GET, "/callbacks/999999", Value::Null).await.0, 404);
+    assert_eq!(
+        server
+            .send(Method::POST, "/callbacks/999999/complete", json!({"result": "x"}))
+            .await
+            .0,
+        404
+    );
+    let (status, body) = server.send(Method::GET, "/contacts/abc", Value::Null).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid id")));
+    let twice = json!({ "phone": "+15550100999" });
+    assert_eq!(
+        server.send(Method::POST, "/contacts", twice).await.0,
+        422,
+        "one card per number"
+    );
+}
+
+/// A caller with a contact card talks to Alice: the call record says Alice answered, and the
+/// card's log and last contact show the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_lands_on_the_callers_contact_card() {
+    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &[]).await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let card = json!({ "phone": CALLER, "name": "ACME Ltd", "employee": "alice" });
+    let (status, card) = server.send(Method::POST, "/contacts", card).await;
+    assert_eq!(status, 201, "{card}");
+    assert!(card["last_contact_at"].is_null());
+    server
+        .assign("+15550100500", "hunt", json!({ "members": ["alice"] }))
+        .await;
+
+    let phone = alice.expect(
+        &server,
+        Phone::AnswersThenHangsUp {
+            after_ms: 200,
+            hold_ms: 500,
+        },
+    );
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let run = sipp::call(
+        server.sip,
+        sipp::caller_waits_for_bye(),
+        "+15550100500",
+        caller_rtp.port(),
+    )
+    .await;
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "alice", phone).await;
+
+    let record = server.call_record("+15550100500").await;
+    assert_eq!(record["answered_by"], "alice", "{record}");
+    let card = server.get_json(&format!("/contacts/{}", card["id"])).await;
+    assert_eq!(card["log"][0]["action"], "call-in", "{card}");
+    assert_eq!(card["log"][0]["employee"], "alice");
+    assert_eq!(card["log"][0]["call_id"], record["id"]);
+    assert_eq!(card["last_contact_at"], record["started_at"]);
+}

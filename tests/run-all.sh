@@ -21,6 +21,11 @@ if ((${#need_packages[@]})); then
     exit 1
   fi
 fi
+# schemathesis checks the API against its OpenAPI document (tests/e2e/openapi.rs).
+if ! command -v st >/dev/null; then
+  echo "installing schemathesis"
+  python3 -m pip install --quiet 'schemathesis==4.32.5'
+fi
 # The built-in flows are WebAssembly components; rustup adds the target from rust-toolchain.toml
 # on first use, but an already-installed toolchain needs it added explicitly.
 if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then

@@ -57,8 +57,30 @@ pub mod prelude {
 ///
 /// `$run` is `fn(&impl CallApi, S) -> FlowResult` where `S: serde::de::DeserializeOwned + Default`;
 /// empty settings (`""` or `{}` for a struct with defaults) give `S::default()` values.
+///
+/// `flow!(run, settings_schema = "../settings.schema.json")` also embeds the JSON Schema of the
+/// settings (a path relative to the calling file, as for `include_bytes!`) in the component: the
+/// exchange shows it (`GET /flows/{sha256}`) and refuses settings that do not match it when the
+/// flow is assigned to a number (422 naming the setting). The crate's `cargo test` then also
+/// checks that the schema describes the settings struct (see [`check_settings_schema`]).
 #[macro_export]
 macro_rules! flow {
+    ($run:path, settings_schema = $schema:literal) => {
+        $crate::flow!($run);
+        // A custom section of the core module, which the component keeps as it is.
+        #[unsafe(link_section = "switchboard:settings-schema")]
+        #[used]
+        static __SWITCHBOARD_SETTINGS_SCHEMA: [u8; include_bytes!($schema).len()] = *include_bytes!($schema);
+
+        #[cfg(test)]
+        #[test]
+        fn the_settings_schema_describes_the_settings() {
+            $crate::check_settings_schema_of(
+                |call: &$crate::WasmCall, settings| $run(call, settings),
+                include_str!($schema),
+            );
+        }
+    };
     ($run:path) => {
         struct __SwitchboardFlow;
         impl $crate::bindings::Guest for __SwitchboardFlow {
@@ -82,6 +104,33 @@ pub fn parse_settings<S: serde::de::DeserializeOwned + Default>(raw: &str) -> Re
         return Ok(S::default());
     }
     serde_json::from_str(raw).map_err(|e| format!("invalid settings: {e}"))
+}
+
+/// [`check_settings_schema`] for the settings type `run` takes.
+pub fn check_settings_schema_of<S: serde::de::DeserializeOwned>(
+    _run: impl Fn(&WasmCall, S) -> FlowResult,
+    schema: &str,
+) {
+    check_settings_schema::<S>(schema)
+}
+
+/// For a flow's tests: panics unless `schema` (the settings schema the flow embeds) describes `S`
+/// — an object whose every property, at its `default`, deserialises into `S` (whose serde
+/// attributes should deny unknown fields, so a property the struct lacks fails).
+pub fn check_settings_schema<S: serde::de::DeserializeOwned>(schema: &str) {
+    let schema: serde_json::Value = serde_json::from_str(schema).expect("the settings schema is JSON");
+    assert_eq!(schema["type"], "object", "settings are a JSON object");
+    let properties = schema["properties"].as_object().expect("the schema lists properties");
+    let mut defaults = serde_json::Map::new();
+    for (name, property) in properties {
+        let default = property
+            .get("default")
+            .unwrap_or_else(|| panic!("property {name:?} has no default"));
+        defaults.insert(name.clone(), default.clone());
+    }
+    if let Err(e) = serde_json::from_value::<S>(serde_json::Value::Object(defaults)) {
+        panic!("the schema's defaults do not fit the settings struct: {e}");
+    }
 }
 
 /// Maps a flow's result to the export's: a hangup is a normal end of the call.

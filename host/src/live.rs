@@ -10,7 +10,7 @@ use serde::Serialize;
 pub struct LiveCalls(Mutex<BTreeMap<String, LiveCall>>);
 
 /// A call as it is now.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LiveCall {
     /// The id its call record will have.
     pub id: String,

@@ -116,3 +116,83 @@ async fn bootstrap_token_is_printed_once_and_survives_a_restart() {
     let numbers = again.get_json("/numbers").await;
     assert_eq!(numbers["numbers"][0]["number"], "+15550100300", "{numbers}");
 }
+
+/// A flow version shows what it imports and its settings schema; settings that do not fit the
+/// schema are refused naming the setting; a version goes when no number uses it, built-ins stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flows_show_imports_and_schema_refuse_unfit_settings_and_go_when_unused() {
+    let server = Server::start().await;
+    let voicemail = server.get_json("/flows/voicemail").await;
+    assert_eq!(voicemail["name"], "voicemail");
+    assert_eq!(voicemail["builtin"], true);
+    let imports: Vec<&str> = voicemail["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_str().unwrap())
+        .collect();
+    assert!(
+        imports.iter().any(|i| i.starts_with("switchboard:flow/call@")),
+        "{imports:?}"
+    );
+    assert_eq!(voicemail["settings_schema"]["properties"]["max_secs"]["maximum"], 600);
+
+    let put = |body: Value| {
+        server
+            .request(reqwest::Method::PUT, "/numbers/+15550100400")
+            .json(&body)
+    };
+    for (settings, names) in [
+        (json!({ "max_secs": 9000 }), "/max_secs"),
+        (json!({ "greting": "hello" }), "greting"),
+        (json!({ "thanks": 7 }), "/thanks"),
+    ] {
+        let r = put(json!({ "flow": "voicemail", "settings": settings }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{settings}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "invalid settings", "{body}");
+        assert!(body["detail"].as_str().unwrap().contains(names), "{settings}: {body}");
+    }
+    let fits = put(json!({ "flow": "voicemail", "settings": { "max_secs": 60, "thanks": null } }));
+    assert_eq!(fits.send().await.unwrap().status(), 200);
+    let ivr_default = json!({ "flow": "ivr", "settings": { "default": { "department": "sales", "employee": "x" } } });
+    assert_eq!(
+        put(ivr_default).send().await.unwrap().status(),
+        422,
+        "a route is one target"
+    );
+
+    // An uploaded flow without a schema takes any object; it cannot go while a number uses it.
+    let wasm = std::fs::read(env!("SWITCHBOARD_TEST_FLOW_MISBEHAVE")).unwrap();
+    let uploaded: Value = server.upload("misbehave", wasm).await.json().await.unwrap();
+    let sha = uploaded["sha256"].as_str().unwrap().to_string();
+    let detail = server.get_json(&format!("/flows/{sha}")).await;
+    assert!(detail["settings_schema"].is_null(), "{detail}");
+    assert_eq!(detail["numbers"], json!([]));
+    server.assign("+15550100401", &sha, json!({ "anything": true })).await;
+    assert_eq!(
+        server.get_json(&format!("/flows/{sha}")).await["numbers"],
+        json!(["+15550100401"])
+    );
+    let delete = || server.request(reqwest::Method::DELETE, &format!("/flows/{sha}"));
+    let refused = delete().send().await.unwrap();
+    assert_eq!(refused.status(), 409);
+    let body: Value = refused.json().await.unwrap();
+    assert!(body["detail"].as_str().unwrap().contains("+15550100401"), "{body}");
+    server.assign("+15550100401", "ivr", json!({})).await;
+    assert_eq!(delete().send().await.unwrap().status(), 204);
+    assert_eq!(delete().send().await.unwrap().status(), 404);
+    let gone = server
+        .request(reqwest::Method::GET, &format!("/flows/{sha}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+
+    let builtin_sha = voicemail["sha256"].as_str().unwrap();
+    let builtin = server.request(reqwest::Method::DELETE, &format!("/flows/{builtin_sha}"));
+    assert_eq!(builtin.send().await.unwrap().status(), 409, "built-ins stay");
+}

@@ -11,6 +11,7 @@ mod employees;
 mod harness;
 mod hunt;
 mod media;
+mod openapi;
 mod postgres;
 mod protos;
 mod registrar;

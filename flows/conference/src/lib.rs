@@ -31,4 +31,4 @@ pub fn run(call: &impl CallApi, settings: Settings) -> FlowResult {
     call.conference(&settings.room)
 }
 
-switchboard_sdk::flow!(run);
+switchboard_sdk::flow!(run, settings_schema = "../settings.schema.json");

@@ -83,4 +83,4 @@ pub fn run(call: &impl CallApi, settings: Settings) -> FlowResult {
     }
 }
 
-switchboard_sdk::flow!(run);
+switchboard_sdk::flow!(run, settings_schema = "../settings.schema.json");

@@ -95,4 +95,4 @@ fn route(call: &impl CallApi, settings: &Settings, route: &Route) -> FlowResult 
     }
 }
 
-switchboard_sdk::flow!(run);
+switchboard_sdk::flow!(run, settings_schema = "../settings.schema.json");

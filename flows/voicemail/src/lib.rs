@@ -52,4 +52,4 @@ pub fn run(call: &impl CallApi, settings: Settings) -> FlowResult {
     Ok(())
 }
 
-switchboard_sdk::flow!(run);
+switchboard_sdk::flow!(run, settings_schema = "../settings.schema.json");

@@ -13,7 +13,7 @@ use axum::response::Response;
 use sha2::{Digest, Sha256};
 
 use super::ApiState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::store::TokenOwner;
 
 /// The hashes of tokens accepted besides those in the store (from the configuration).
@@ -97,20 +97,32 @@ pub async fn require_token(State(s): State<ApiState>, mut request: Request, next
     Ok(next.run(request).await)
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     login: String,
     password: String,
 }
 
-/// `POST /login`: an employee's own token (201 `{"token","login","role"}`); 401 for a wrong
-/// login or password (which of the two is not said).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct LoginToken {
+    /// `Authorization: Bearer <token>` for the employee's requests.
+    token: String,
+    login: String,
+    /// `admin` or `user`.
+    role: String,
+}
+
+/// An employee's own token. 401 for a wrong login or password (which of the two is not said);
+/// 429 after five wrong passwords from one address within a minute.
+#[utoipa::path(post, path = "/login", tag = "employees", security(()), request_body = LoginBody,
+    responses((status = 201, body = LoginToken), (status = 401, description = "wrong login or password", body = ErrorBody),
+        (status = 429, description = "too many wrong passwords", body = ErrorBody)))]
 pub async fn login(
     State(s): State<ApiState>,
     axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
     body: Result<axum::Json<LoginBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<(axum::http::StatusCode, axum::Json<serde_json::Value>), ApiError> {
+) -> Result<(axum::http::StatusCode, axum::Json<LoginToken>), ApiError> {
     let axum::Json(body) = body.map_err(ApiError::from_json)?;
     if s.failures.blocked(client.ip()) {
         return Err(ApiError::too_many(
@@ -118,10 +130,14 @@ pub async fn login(
         ));
     }
     let known = s.store.api_password(&body.login).await.map_err(ApiError::internal)?;
-    let (id, phc) = known.unwrap_or_default();
-    // An unknown login has no hash to check against, so it is refused sooner than a wrong
-    // password (a timing difference that tells which logins exist; not mended yet).
-    let matches = password_matches(body.password, phc).await;
+    let exists = known.is_some();
+    // An unknown login is checked against a stand-in hash with the same parameters, so it takes
+    // as long to refuse as a wrong password: the answer's timing does not tell which logins exist.
+    let (id, phc) = match known {
+        Some(known) => known,
+        None => (0, stand_in_hash().await?),
+    };
+    let matches = password_matches(body.password, phc).await && exists;
     let employee = s.store.employee(&body.login, false).await.map_err(ApiError::internal)?;
     let Some(employee) = employee.filter(|_| matches) else {
         tracing::warn!(%client, login = %body.login, "wrong API login");
@@ -135,8 +151,25 @@ pub async fn login(
         .map_err(ApiError::internal)?;
     Ok((
         axum::http::StatusCode::CREATED,
-        axum::Json(serde_json::json!({ "token": token, "login": employee.login, "role": employee.fields.role })),
+        axum::Json(LoginToken {
+            token,
+            login: employee.login,
+            role: employee.fields.role,
+        }),
     ))
+}
+
+/// Makes the stand-in hash ahead of the first login (so that one is not slower either).
+pub async fn prepare() {
+    let _ = stand_in_hash().await;
+}
+
+/// An Argon2 hash of a random password, made once, for refusing unknown logins.
+async fn stand_in_hash() -> Result<String, ApiError> {
+    static HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    HASH.get_or_try_init(|| hash_password(hex::encode(rand::random::<[u8; 16]>())))
+        .await
+        .cloned()
 }
 
 /// What an employee with the `user` role may do: read and edit his own employee record.

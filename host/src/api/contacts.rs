@@ -2,22 +2,24 @@
 //! callback requests (create, list what is due, complete with a result).
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiError;
-use super::{ApiState, Id};
+use super::error::{ApiError, ErrorBody};
+use super::{ApiState, Id, ValidQuery};
 use crate::call::number;
 use crate::call::record::unix_ms;
-use crate::store::{CallbackFilter, CallbackResult, Contact, ContactFields, NewCallback, NewLogEntry};
+use crate::store::{
+    Callback, CallbackFilter, CallbackResult, Contact, ContactFields, ContactLogEntry, NewCallback, NewLogEntry,
+};
 
 /// Lists are capped at this many entries per request.
 const MAX_LIMIT: i64 = 1000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ContactsQuery {
     phone: Option<String>,
@@ -27,9 +29,11 @@ pub struct ContactsQuery {
     limit: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewContact {
+    /// E.164.
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
     phone: String,
     #[serde(default)]
     name: String,
@@ -40,21 +44,24 @@ pub struct NewContact {
 }
 
 /// `PATCH` body: only what is given changes; `null` clears.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactChange {
     name: Option<String>,
     #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<String>)]
     employee: Option<Option<String>>,
     #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<i64>)]
     next_follow_up_at: Option<Option<i64>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewNote {
     /// `note`, `call-in`, `call-out`, `email` or `meeting`.
     #[serde(default = "note")]
+    #[schema(pattern = r"^(note|call-in|call-out|email|meeting)$")]
     action: String,
     result: String,
     employee: Option<String>,
@@ -67,7 +74,7 @@ fn note() -> String {
 /// What a log line can say was done (`callback` lines come from completed callbacks).
 const LOG_ACTIONS: [&str; 5] = ["note", "call-in", "call-out", "email", "meeting"];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct CallbacksQuery {
     /// `open` (the default), `done`, `cancelled` or `all`.
@@ -79,9 +86,11 @@ pub struct CallbacksQuery {
     limit: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCallbackBody {
+    /// E.164.
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
     phone: String,
     /// Who should call back.
     employee: Option<String>,
@@ -93,7 +102,7 @@ pub struct NewCallbackBody {
     due_at: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Completion {
     /// What came of it, e.g. "sent the price list".
@@ -103,6 +112,7 @@ pub struct Completion {
     reached: bool,
     /// `done` (the default) or `cancelled`.
     #[serde(default = "done")]
+    #[schema(pattern = r"^(done|cancelled)$")]
     status: String,
     /// Who called back.
     employee: Option<String>,
@@ -112,6 +122,26 @@ pub struct Completion {
 
 fn done() -> String {
     "done".into()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContactList {
+    contacts: Vec<Contact>,
+}
+
+/// A contact card: the contact, its history and its open callbacks.
+#[derive(Serialize, ToSchema)]
+pub struct ContactCard {
+    #[serde(flatten)]
+    contact: Contact,
+    /// Newest first.
+    log: Vec<ContactLogEntry>,
+    callbacks: Vec<Callback>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CallbackList {
+    callbacks: Vec<Callback>,
 }
 
 fn check_phone(phone: &str) -> Result<(), ApiError> {
@@ -146,31 +176,28 @@ fn limit(limit: Option<i64>) -> i64 {
     limit.unwrap_or(100).clamp(1, MAX_LIMIT)
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(q)| q)
-        .map_err(|e| ApiError::bad_request("invalid query", &e.body_text()))
-}
-
-/// `GET /contacts`: by phone order, or those due for a follow-up.
+/// Contact cards by phone, or those due for a follow-up (soonest first).
+#[utoipa::path(get, path = "/contacts", tag = "contacts", params(ContactsQuery), responses((status = 200, body = ContactList)))]
 pub async fn list(
     State(s): State<ApiState>,
-    q: Result<Query<ContactsQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let q = query(q)?;
+    ValidQuery(q): ValidQuery<ContactsQuery>,
+) -> Result<Json<ContactList>, ApiError> {
     let due_by = q.due.then(unix_ms);
     let contacts = s
         .store
         .contacts(None, q.phone.as_deref(), due_by, limit(q.limit))
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(json!({ "contacts": contacts })))
+    Ok(Json(ContactList { contacts }))
 }
 
-/// `POST /contacts`: 201 with the card; 422 when the phone already has one.
+/// Create a contact card (one per number: 422 when the number has one).
+#[utoipa::path(post, path = "/contacts", tag = "contacts", request_body = NewContact,
+    responses((status = 201, body = ContactCard), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn create(
     State(s): State<ApiState>,
     body: Result<Json<NewContact>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ContactCard>), ApiError> {
     let Json(c) = body.map_err(ApiError::from_json)?;
     check_phone(&c.phone)?;
     check_text("name", &c.name, 200)?;
@@ -203,7 +230,7 @@ async fn contact(s: &ApiState, id: i64) -> Result<Contact, ApiError> {
 }
 
 /// The card with its log and open callbacks.
-async fn card(s: &ApiState, id: i64) -> Result<Json<Value>, ApiError> {
+async fn card(s: &ApiState, id: i64) -> Result<Json<ContactCard>, ApiError> {
     let contact = contact(s, id).await?;
     let log = s.store.contact_log(id, 200).await.map_err(ApiError::internal)?;
     let filter = CallbackFilter {
@@ -213,23 +240,27 @@ async fn card(s: &ApiState, id: i64) -> Result<Json<Value>, ApiError> {
         ..CallbackFilter::default()
     };
     let callbacks = s.store.callbacks(&filter).await.map_err(ApiError::internal)?;
-    let mut body = json!(contact);
-    body["log"] = json!(log);
-    body["callbacks"] = json!(callbacks);
-    Ok(Json(body))
+    Ok(Json(ContactCard {
+        contact,
+        log,
+        callbacks,
+    }))
 }
 
-/// `GET /contacts/{id}`.
-pub async fn show(State(s): State<ApiState>, Id(id): Id) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/contacts/{id}", tag = "contacts", params(("id" = i64, Path)),
+    responses((status = 200, body = ContactCard), (status = 404, description = "no such contact", body = ErrorBody)))]
+pub async fn show(State(s): State<ApiState>, Id(id): Id) -> Result<Json<ContactCard>, ApiError> {
     card(&s, id).await
 }
 
-/// `PATCH /contacts/{id}`.
+/// Change what is given; `null` clears.
+#[utoipa::path(patch, path = "/contacts/{id}", tag = "contacts", params(("id" = i64, Path)), request_body = ContactChange,
+    responses((status = 200, body = ContactCard), (status = 404, description = "no such contact", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn update(
     State(s): State<ApiState>,
     Id(id): Id,
     body: Result<Json<ContactChange>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ContactCard>, ApiError> {
     let Json(change) = body.map_err(ApiError::from_json)?;
     let current = contact(&s, id).await?;
     let employee = change.employee.unwrap_or(current.employee);
@@ -243,7 +274,9 @@ pub async fn update(
     card(&s, id).await
 }
 
-/// `DELETE /contacts/{id}`: the card, its log and its callbacks.
+/// Delete the card with its log and callbacks.
+#[utoipa::path(delete, path = "/contacts/{id}", tag = "contacts", params(("id" = i64, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such contact", body = ErrorBody)))]
 pub async fn delete(State(s): State<ApiState>, Id(id): Id) -> Result<StatusCode, ApiError> {
     if s.store.delete_contact(id).await.map_err(ApiError::internal)? {
         Ok(StatusCode::NO_CONTENT)
@@ -252,12 +285,14 @@ pub async fn delete(State(s): State<ApiState>, Id(id): Id) -> Result<StatusCode,
     }
 }
 
-/// `POST /contacts/{id}/log`: notes what was done and how it went.
+/// Note what was done and how it went.
+#[utoipa::path(post, path = "/contacts/{id}/log", tag = "contacts", params(("id" = i64, Path)), request_body = NewNote,
+    responses((status = 201, body = ContactCard), (status = 404, description = "no such contact", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn add_log(
     State(s): State<ApiState>,
     Id(id): Id,
     body: Result<Json<NewNote>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ContactCard>), ApiError> {
     let Json(n) = body.map_err(ApiError::from_json)?;
     if !LOG_ACTIONS.contains(&n.action.as_str()) {
         return Err(ApiError::unprocessable(
@@ -284,12 +319,13 @@ pub async fn add_log(
     Ok((StatusCode::CREATED, card(&s, id).await?))
 }
 
-/// `GET /callbacks`: open ones by default, the soonest due first.
+/// Callback requests, open ones by default, the soonest due first.
+#[utoipa::path(get, path = "/callbacks", tag = "contacts", params(CallbacksQuery),
+    responses((status = 200, body = CallbackList), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn list_callbacks(
     State(s): State<ApiState>,
-    q: Result<Query<CallbacksQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let q = query(q)?;
+    ValidQuery(q): ValidQuery<CallbacksQuery>,
+) -> Result<Json<CallbackList>, ApiError> {
     let status = match q.status.as_deref() {
         None => Some("open".to_owned()),
         Some("all") => None,
@@ -304,26 +340,28 @@ pub async fn list_callbacks(
         ..CallbackFilter::default()
     };
     let callbacks = s.store.callbacks(&filter).await.map_err(ApiError::internal)?;
-    Ok(Json(json!({ "callbacks": callbacks })))
+    Ok(Json(CallbackList { callbacks }))
 }
 
-async fn one_callback(s: &ApiState, id: i64) -> Result<Value, ApiError> {
+async fn one_callback(s: &ApiState, id: i64) -> Result<Callback, ApiError> {
     let filter = CallbackFilter {
         id: Some(id),
         limit: 1,
         ..CallbackFilter::default()
     };
     match s.store.callbacks(&filter).await.map_err(ApiError::internal)?.pop() {
-        Some(callback) => Ok(json!(callback)),
+        Some(callback) => Ok(callback),
         None => Err(ApiError::not_found("callback", &id.to_string())),
     }
 }
 
-/// `POST /callbacks`: 201 with the request (and a contact card for the phone when it had none).
+/// File a "call me back" request (the number gets a contact card when it had none).
+#[utoipa::path(post, path = "/callbacks", tag = "contacts", request_body = NewCallbackBody,
+    responses((status = 201, body = Callback), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn create_callback(
     State(s): State<ApiState>,
     body: Result<Json<NewCallbackBody>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Callback>), ApiError> {
     let Json(c) = body.map_err(ApiError::from_json)?;
     check_phone(&c.phone)?;
     check_text("reason", &c.reason, 2000)?;
@@ -348,18 +386,21 @@ pub async fn create_callback(
     Ok((StatusCode::CREATED, Json(one_callback(&s, id).await?)))
 }
 
-/// `GET /callbacks/{id}`.
-pub async fn show_callback(State(s): State<ApiState>, Id(id): Id) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/callbacks/{id}", tag = "contacts", params(("id" = i64, Path)),
+    responses((status = 200, body = Callback), (status = 404, description = "no such callback", body = ErrorBody)))]
+pub async fn show_callback(State(s): State<ApiState>, Id(id): Id) -> Result<Json<Callback>, ApiError> {
     Ok(Json(one_callback(&s, id).await?))
 }
 
-/// `POST /callbacks/{id}/complete`: closes it with its result (on the contact's log too); 409
-/// when it was completed already.
+/// Close a callback with its result (logged on the contact's card; 409 when it was completed
+/// already).
+#[utoipa::path(post, path = "/callbacks/{id}/complete", tag = "contacts", params(("id" = i64, Path)), request_body = Completion,
+    responses((status = 200, body = Callback), (status = 404, description = "no such callback", body = ErrorBody), (status = 409, description = "completed already", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn complete_callback(
     State(s): State<ApiState>,
     Id(id): Id,
     body: Result<Json<Completion>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Callback>, ApiError> {
     let Json(c) = body.map_err(ApiError::from_json)?;
     if !matches!(c.status.as_str(), "done" | "cancelled") {
         return Err(ApiError::unprocessable("status", "use done or cancelled"));

@@ -4,27 +4,36 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::ApiState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::call::hunting::Strategy;
 use crate::call::record::unix_ms;
 use crate::store::Department;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentBody {
     /// What flows name (`{"department": "sales"}`); in the path for PUT.
     id: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
+    /// 2 to 6 digits, unique across employees and departments.
+    #[schema(pattern = r"^[0-9]{2,6}$")]
     extension: String,
+    /// `ring_all`, `in_turn` or `increasingly`.
     #[serde(default = "ring_all")]
+    #[schema(pattern = r"^(ring_all|in_turn|increasingly)$")]
     strategy: String,
+    /// Seconds between one member and the next.
     #[serde(default = "fifteen")]
+    #[schema(minimum = 1, maximum = 300)]
     step_secs: i64,
+    /// Nothing rings after this many seconds.
     #[serde(default = "sixty")]
+    #[schema(minimum = 5, maximum = 3600)]
     timeout_secs: i64,
     /// Employees' logins, in hunting order.
     #[serde(default)]
@@ -41,11 +50,18 @@ fn sixty() -> i64 {
     60
 }
 
-/// `POST /departments`: 201 with the department; 422 when the id is taken.
+#[derive(Serialize, ToSchema)]
+pub struct DepartmentList {
+    departments: Vec<Department>,
+}
+
+/// Create a department (422 when the id is taken: `PUT` replaces).
+#[utoipa::path(post, path = "/departments", tag = "departments", request_body = DepartmentBody,
+    responses((status = 201, body = Department), (status = 422, description = "a field is invalid or taken", body = ErrorBody)))]
 pub async fn create(
     State(s): State<ApiState>,
     body: Result<Json<DepartmentBody>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Department>), ApiError> {
     let Json(body) = body.map_err(ApiError::from_json)?;
     let id = body.id.clone().unwrap_or_default();
     if s.store
@@ -60,20 +76,23 @@ pub async fn create(
         ));
     }
     let department = save(&s, id, body).await?;
-    Ok((StatusCode::CREATED, Json(json!(department))))
+    Ok((StatusCode::CREATED, Json(department)))
 }
 
-/// `PUT /departments/{id}`: creates or replaces it, members included.
+/// Create or replace a department, members included.
+#[utoipa::path(put, path = "/departments/{id}", tag = "departments", params(("id" = String, Path)),
+    request_body = DepartmentBody,
+    responses((status = 200, body = Department), (status = 422, description = "a field is invalid or taken", body = ErrorBody)))]
 pub async fn replace(
     State(s): State<ApiState>,
     Path(id): Path<String>,
     body: Result<Json<DepartmentBody>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Department>, ApiError> {
     let Json(body) = body.map_err(ApiError::from_json)?;
     if body.id.as_ref().is_some_and(|b| *b != id) {
         return Err(ApiError::unprocessable("id", "the body's id differs from the path's"));
     }
-    Ok(Json(json!(save(&s, id, body).await?)))
+    Ok(Json(save(&s, id, body).await?))
 }
 
 /// Checks the body and stores it as department `id`.
@@ -137,18 +156,23 @@ async fn save(s: &ApiState, id: String, body: DepartmentBody) -> Result<Departme
     Ok(department)
 }
 
-pub async fn list(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/departments", tag = "departments", responses((status = 200, body = DepartmentList)))]
+pub async fn list(State(s): State<ApiState>) -> Result<Json<DepartmentList>, ApiError> {
     let departments = s.store.departments().await.map_err(ApiError::internal)?;
-    Ok(Json(json!({ "departments": departments })))
+    Ok(Json(DepartmentList { departments }))
 }
 
-pub async fn show(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/departments/{id}", tag = "departments", params(("id" = String, Path)),
+    responses((status = 200, body = Department), (status = 404, description = "no such department", body = ErrorBody)))]
+pub async fn show(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<Department>, ApiError> {
     match s.store.department(&id, false).await.map_err(ApiError::internal)? {
-        Some(d) => Ok(Json(json!(d))),
+        Some(d) => Ok(Json(d)),
         None => Err(ApiError::not_found("department", &id)),
     }
 }
 
+#[utoipa::path(delete, path = "/departments/{id}", tag = "departments", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such department", body = ErrorBody)))]
 pub async fn delete(State(s): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     if s.store.delete_department(&id).await.map_err(ApiError::internal)? {
         Ok(StatusCode::NO_CONTENT)

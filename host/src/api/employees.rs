@@ -4,33 +4,44 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::auth::hash_password;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::{ApiState, Principal};
 use crate::call::number;
 use crate::call::record::unix_ms;
-use crate::store::{EmployeeFields, Secrets};
+use crate::store::{Employee, EmployeeFields, Secrets};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEmployee {
     /// SIP user name and API login: lower-case letters, digits, `.`, `_`, `-`.
+    #[schema(pattern = r"^[a-z0-9._-]{1,64}$")]
     login: String,
-    /// At least 8 characters; kept only as the SIP digest hash.
+    /// At least 8 characters; kept only as hashes.
+    #[schema(min_length = 8)]
     password: String,
+    /// 2 to 6 digits, unique across employees and departments.
+    #[schema(pattern = r"^[0-9]{2,6}$")]
     extension: String,
     #[serde(default)]
+    #[schema(max_length = 200)]
     name: String,
+    /// `admin` or `user`.
     #[serde(default = "user")]
+    #[schema(pattern = r"^(admin|user)$")]
     role: String,
     #[serde(default)]
     email: String,
+    /// E.164, or empty.
     #[serde(default)]
+    #[schema(pattern = r"^(\+[1-9][0-9]{7,14})?$")]
     mobile: String,
+    /// Ring the mobile this many seconds after the desk phones (needs `mobile`).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 300)]
     mobile_after_secs: Option<i64>,
 }
 
@@ -39,7 +50,7 @@ fn user() -> String {
 }
 
 /// `PATCH` body: only what is given changes; `mobile_after_secs: null` stops ringing the mobile.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmployeeChange {
     password: Option<String>,
@@ -49,13 +60,23 @@ pub struct EmployeeChange {
     email: Option<String>,
     mobile: Option<String>,
     #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<i64>)]
     mobile_after_secs: Option<Option<i64>>,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct EmployeeList {
+    employees: Vec<Employee>,
+}
+
+/// Create an employee; the password becomes the phone's SIP digest hash and the API's Argon2
+/// hash, never kept in clear.
+#[utoipa::path(post, path = "/employees", tag = "employees", request_body = NewEmployee,
+    responses((status = 201, body = Employee), (status = 422, description = "a field is invalid or taken", body = ErrorBody)))]
 pub async fn create(
     State(s): State<ApiState>,
     body: Result<Json<NewEmployee>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Employee>), ApiError> {
     let Json(e) = body.map_err(ApiError::from_json)?;
     if !super::is_name(&e.login, super::lower_name_char) {
         return Err(ApiError::unprocessable(
@@ -85,17 +106,22 @@ pub async fn create(
         .await
         .map_err(ApiError::internal)?
     {
-        Some(created) => Ok((StatusCode::CREATED, Json(json!(created)))),
+        Some(created) => Ok((StatusCode::CREATED, Json(created))),
         None => Err(ApiError::unprocessable("login", "the login is taken")),
     }
 }
 
+/// Change what is given (a `user` may change his own password, name, e-mail and mobile).
+#[utoipa::path(patch, path = "/employees/{login}", tag = "employees", params(("login" = String, Path)),
+    request_body = EmployeeChange,
+    responses((status = 200, body = Employee), (status = 404, description = "no such employee", body = ErrorBody),
+        (status = 422, description = "a field is invalid or taken", body = ErrorBody)))]
 pub async fn update(
     State(s): State<ApiState>,
     Extension(principal): Extension<Principal>,
     Path(login): Path<String>,
     body: Result<Json<EmployeeChange>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Employee>, ApiError> {
     let Json(change) = body.map_err(ApiError::from_json)?;
     if principal != Principal::Admin && (change.role.is_some() || change.extension.is_some()) {
         return Err(ApiError::forbidden("only an admin changes a role or an extension"));
@@ -131,23 +157,27 @@ pub async fn update(
         .update_employee(&login, f, secrets)
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(json!(employee)))
+    Ok(Json(employee))
 }
 
-pub async fn list(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        json!({ "employees": s.store.employees().await.map_err(ApiError::internal)? }),
-    ))
+#[utoipa::path(get, path = "/employees", tag = "employees", responses((status = 200, body = EmployeeList)))]
+pub async fn list(State(s): State<ApiState>) -> Result<Json<EmployeeList>, ApiError> {
+    let employees = s.store.employees().await.map_err(ApiError::internal)?;
+    Ok(Json(EmployeeList { employees }))
 }
 
-pub async fn show(State(s): State<ApiState>, Path(login): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/employees/{login}", tag = "employees", params(("login" = String, Path)),
+    responses((status = 200, body = Employee), (status = 404, description = "no such employee", body = ErrorBody)))]
+pub async fn show(State(s): State<ApiState>, Path(login): Path<String>) -> Result<Json<Employee>, ApiError> {
     match s.store.employee(&login, false).await.map_err(ApiError::internal)? {
-        Some(e) => Ok(Json(json!(e))),
+        Some(e) => Ok(Json(e)),
         None => Err(ApiError::not_found("employee", &login)),
     }
 }
 
-/// Deletes the employee with their registrations and department memberships.
+/// Delete the employee with their registrations and department memberships.
+#[utoipa::path(delete, path = "/employees/{login}", tag = "employees", params(("login" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such employee", body = ErrorBody)))]
 pub async fn delete(State(s): State<ApiState>, Path(login): Path<String>) -> Result<StatusCode, ApiError> {
     if s.store.delete_employee(&login).await.map_err(ApiError::internal)? {
         Ok(StatusCode::NO_CONTENT)

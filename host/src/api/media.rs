@@ -1,31 +1,51 @@
 //! Prompts (uploaded WAVs callers hear) and recordings (what callers said) over the API.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::ApiState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
+use super::{ApiState, ValidQuery};
 use crate::call::record::unix_ms;
 use crate::media::{Prompt, PromptError};
-use crate::store::Change;
+use crate::store::{Change, PromptInfo, RecordingInfo};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct PromptQuery {
+    /// 1-64 lower-case letters, digits, `-`, `_`, `.`; a built-in's name replaces it.
     name: Option<String>,
 }
 
-/// `POST /prompts?name=…` with a WAV body: stored (as 8 kHz mono, replacing a prompt of the same
-/// name, built-ins included) and playable at once.
+#[derive(Serialize, ToSchema)]
+pub struct PromptUploaded {
+    name: String,
+    duration_ms: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PromptList {
+    prompts: Vec<PromptInfo>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecordingList {
+    recordings: Vec<RecordingInfo>,
+}
+
+/// Upload a prompt (a WAV body: 16-bit PCM mono, 8–48 kHz): stored as 8 kHz mono, replacing a
+/// prompt of the same name (built-ins included), playable at once.
+#[utoipa::path(post, path = "/prompts", tag = "media", params(PromptQuery),
+    request_body(content = Vec<u8>, content_type = "audio/wav"),
+    responses((status = 201, body = PromptUploaded), (status = 422, description = "bad name", body = ErrorBody)))]
 pub async fn upload_prompt(
     State(s): State<ApiState>,
-    Query(q): Query<PromptQuery>,
+    ValidQuery(q): ValidQuery<PromptQuery>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<PromptUploaded>), ApiError> {
     let name = q.name.unwrap_or_default();
     if !super::is_name(&name, super::lower_name_char) {
         return Err(ApiError::unprocessable(
@@ -49,29 +69,37 @@ pub async fn upload_prompt(
     let duration_ms = prompt.duration_ms();
     s.prompts.insert(name.clone(), prompt);
     s.store.announce(Change::Prompts).await;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "name": name, "duration_ms": duration_ms })),
-    ))
+    Ok((StatusCode::CREATED, Json(PromptUploaded { name, duration_ms })))
 }
 
-pub async fn list_prompts(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
+/// Uploaded prompts.
+#[utoipa::path(get, path = "/prompts", tag = "media", responses((status = 200, body = PromptList)))]
+pub async fn list_prompts(State(s): State<ApiState>) -> Result<Json<PromptList>, ApiError> {
     let prompts = s.store.prompt_list().await.map_err(ApiError::internal)?;
-    Ok(Json(json!({ "prompts": prompts })))
+    Ok(Json(PromptList { prompts }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct ListQuery {
+    /// 1 to 1000; default 50.
     limit: Option<i64>,
 }
 
-pub async fn list_recordings(State(s): State<ApiState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+/// Voicemail and call recordings, newest first.
+#[utoipa::path(get, path = "/recordings", tag = "media", params(ListQuery), responses((status = 200, body = RecordingList)))]
+pub async fn list_recordings(
+    State(s): State<ApiState>,
+    ValidQuery(q): ValidQuery<ListQuery>,
+) -> Result<Json<RecordingList>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
     let recordings = s.store.recordings(None, limit).await.map_err(ApiError::internal)?;
-    Ok(Json(json!({ "recordings": recordings })))
+    Ok(Json(RecordingList { recordings }))
 }
 
-/// `GET /recordings/{id}`: the audio, as `audio/wav`.
+/// The recording's audio (`audio/wav`).
+#[utoipa::path(get, path = "/recordings/{id}", tag = "media", params(("id" = String, Path)),
+    responses((status = 200, description = "8 kHz 16-bit WAV", content_type = "audio/wav", body = Vec<u8>),
+        (status = 404, description = "no such recording", body = ErrorBody)))]
 pub async fn get_recording(State(s): State<ApiState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
     match s.store.recording_wav(&id).await.map_err(ApiError::internal)? {
         Some(wav) => Ok(([(header::CONTENT_TYPE, "audio/wav")], wav)),
@@ -79,6 +107,8 @@ pub async fn get_recording(State(s): State<ApiState>, Path(id): Path<String>) ->
     }
 }
 
+#[utoipa::path(delete, path = "/recordings/{id}", tag = "media", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such recording", body = ErrorBody)))]
 pub async fn delete_recording(State(s): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     if s.store.delete_recording(&id).await.map_err(ApiError::internal)? {
         Ok(StatusCode::NO_CONTENT)

@@ -4,16 +4,17 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::ApiState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::call::record::unix_ms;
 use crate::schedule::Schedule;
 use crate::store::StoredSchedule;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleBody {
     name: String,
@@ -21,20 +22,39 @@ pub struct ScheduleBody {
     schedule: Schedule,
 }
 
-fn to_json(stored: &StoredSchedule) -> Value {
-    let mut body = serde_json::from_str::<Value>(&stored.definition).unwrap_or(Value::Null);
-    body["id"] = json!(stored.id);
-    body["name"] = json!(stored.name);
-    body["updated_at"] = json!(stored.updated_at);
-    body
+/// A schedule as stored.
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleView {
+    id: String,
+    name: String,
+    #[serde(flatten)]
+    schedule: Schedule,
+    updated_at: i64,
 }
 
-/// `PUT /schedules/{id}`: creates or replaces it.
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleList {
+    schedules: Vec<ScheduleView>,
+}
+
+fn view(stored: &StoredSchedule) -> Result<ScheduleView, ApiError> {
+    Ok(ScheduleView {
+        id: stored.id.clone(),
+        name: stored.name.clone(),
+        schedule: serde_json::from_str(&stored.definition).map_err(ApiError::internal)?,
+        updated_at: stored.updated_at,
+    })
+}
+
+/// Create or replace a schedule: weekly hours per weekday, holidays, extra working days.
+#[utoipa::path(put, path = "/schedules/{id}", tag = "schedules", params(("id" = String, Path)),
+    request_body = ScheduleBody,
+    responses((status = 200, body = ScheduleView), (status = 422, description = "names the mistake", body = ErrorBody)))]
 pub async fn put(
     State(s): State<ApiState>,
     Path(id): Path<String>,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ScheduleView>, ApiError> {
     let Json(raw) = body.map_err(ApiError::from_json)?;
     if !super::is_name(&id, super::lower_name_char) {
         return Err(ApiError::unprocessable(
@@ -57,23 +77,27 @@ pub async fn put(
         updated_at: unix_ms(),
     };
     s.store.put_schedule(&stored).await.map_err(ApiError::internal)?;
-    Ok(Json(to_json(&stored)))
+    Ok(Json(view(&stored)?))
 }
 
-pub async fn list(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/schedules", tag = "schedules", responses((status = 200, body = ScheduleList)))]
+pub async fn list(State(s): State<ApiState>) -> Result<Json<ScheduleList>, ApiError> {
     let all = s.store.schedules(None).await.map_err(ApiError::internal)?;
-    Ok(Json(
-        json!({ "schedules": all.iter().map(to_json).collect::<Vec<_>>() }),
-    ))
+    let schedules = all.iter().map(view).collect::<Result<_, _>>()?;
+    Ok(Json(ScheduleList { schedules }))
 }
 
-pub async fn show(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/schedules/{id}", tag = "schedules", params(("id" = String, Path)),
+    responses((status = 200, body = ScheduleView), (status = 404, description = "no such schedule", body = ErrorBody)))]
+pub async fn show(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<ScheduleView>, ApiError> {
     match s.store.schedules(Some(&id)).await.map_err(ApiError::internal)?.first() {
-        Some(stored) => Ok(Json(to_json(stored))),
+        Some(stored) => Ok(Json(view(stored)?)),
         None => Err(ApiError::not_found("schedule", &id)),
     }
 }
 
+#[utoipa::path(delete, path = "/schedules/{id}", tag = "schedules", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such schedule", body = ErrorBody)))]
 pub async fn delete(State(s): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     if s.store.delete_schedule(&id).await.map_err(ApiError::internal)? {
         Ok(StatusCode::NO_CONTENT)

@@ -43,7 +43,7 @@ impl std::fmt::Display for CallError {
 
 /// Who to ring, by name. As JSON (a number's fallback route): `{"department": "sales"}`,
 /// `{"employee": "alice"}`, `{"extension": "101"}`, `{"external": "+15550100199"}`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Target {
     Employee(String),

@@ -4,7 +4,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 /// One step of the flow, with its time since the call started.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct TraceEntry {
     pub at_ms: u64,
     pub event: String,
@@ -61,7 +61,7 @@ impl Trace {
 }
 
 /// The call record written when a call ends.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CallRecord {
     pub id: String,
     pub sip_call_id: String,

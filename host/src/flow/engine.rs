@@ -22,6 +22,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 use super::bindings::{CallHandle, Flow, FlowPre};
 use super::host::FlowState;
+use super::schema::SettingsSchema;
 use crate::call::{CallControl, Trace};
 
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -56,11 +57,17 @@ pub enum FlowError {
     NotAComponent(String),
     #[error("the component does not fit the switchboard:flow world: {0}")]
     WrongWorld(String),
+    #[error("{0}")]
+    BadSettingsSchema(String),
 }
 
 /// A compiled, import-checked flow version.
 pub struct FlowVersion {
     pub sha256: String,
+    /// The interfaces the component imports (`switchboard:flow/call@0.1.1`, `wasi:…`).
+    pub imports: Vec<String>,
+    /// The JSON Schema its settings must match, when the author embedded one.
+    pub settings_schema: Option<SettingsSchema>,
     pre: FlowPre<FlowState>,
 }
 
@@ -166,6 +173,12 @@ impl FlowEngine {
             ));
         }
         let component = Component::new(&self.engine, wasm).map_err(|e| FlowError::NotAComponent(format!("{e:#}")))?;
+        let settings_schema = SettingsSchema::of_component(wasm).map_err(FlowError::BadSettingsSchema)?;
+        let imports = component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -173,6 +186,8 @@ impl FlowEngine {
         let pre = FlowPre::new(pre).map_err(|e| FlowError::WrongWorld(format!("{e:#}")))?;
         Ok(Arc::new(FlowVersion {
             sha256: Self::sha256(wasm),
+            imports,
+            settings_schema,
             pre,
         }))
     }

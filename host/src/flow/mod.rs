@@ -5,8 +5,10 @@ mod bindings;
 mod engine;
 mod host;
 mod registry;
+mod schema;
 
 pub use engine::{FlowEngine, FlowError, FlowExit, FlowLimits, FlowRun, FlowVersion};
 pub use registry::{FlowRegistry, NumberOptions, RegistryError, Route};
+pub use schema::SettingsSchema;
 
 include!(concat!(env!("OUT_DIR"), "/builtin_flows.rs"));

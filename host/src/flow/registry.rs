@@ -39,6 +39,8 @@ pub enum RegistryError {
     BadNumber(String),
     #[error("settings must be a JSON object")]
     BadSettings,
+    #[error("the settings do not fit the flow: {0}")]
+    SettingsRejected(String),
     #[error("database: {0}")]
     Store(#[from] anyhow::Error),
 }
@@ -92,7 +94,8 @@ impl FlowRegistry {
             .map_err(Into::into)
     }
 
-    async fn version(&self, sha: &str) -> Result<Arc<FlowVersion>, RegistryError> {
+    /// A stored version, compiled on first use.
+    pub async fn version(&self, sha: &str) -> Result<Arc<FlowVersion>, RegistryError> {
         if let Some(v) = self.versions.lock().get(sha) {
             return Ok(v.clone());
         }
@@ -104,6 +107,11 @@ impl FlowRegistry {
         let version = self.compile(&wasm).await?;
         self.versions.lock().insert(sha.to_string(), version.clone());
         Ok(version)
+    }
+
+    /// Drops a deleted version from the cache.
+    pub fn forget(&self, sha256: &str) {
+        self.versions.lock().remove(sha256);
     }
 
     /// Assigns a flow (name or sha256) with its settings to a number.
@@ -138,7 +146,10 @@ impl FlowRegistry {
                 .unwrap_or_default(),
             updated_at: unix_ms(),
         };
-        self.version(&assignment.flow_sha256).await?;
+        let version = self.version(&assignment.flow_sha256).await?;
+        if let Some(schema) = &version.settings_schema {
+            schema.check(settings).map_err(RegistryError::SettingsRejected)?;
+        }
         self.store.assign(&assignment).await?;
         self.refresh().await?;
         self.store.announce(Change::Numbers).await;

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 
 use super::{DEFAULT_COMPANY, Store};
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Contact {
     pub id: i64,
     /// E.164.
@@ -32,7 +32,7 @@ pub struct ContactFields {
 }
 
 /// One line of a contact's history.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ContactLogEntry {
     pub at: i64,
     /// `call-in`, `call-out`, `callback` or `note`.
@@ -53,7 +53,7 @@ pub struct NewLogEntry<'a> {
     pub call_id: Option<&'a str>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Callback {
     pub id: i64,
     pub contact_id: i64,

@@ -6,7 +6,7 @@ use sqlx::Row;
 use super::{DEFAULT_COMPANY, Store};
 
 /// A department as admins and flows see it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Department {
     /// What flows name (`{"department": "sales"}`).
     pub id: String,

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 
 use super::{DEFAULT_COMPANY, Store};
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Employee {
     pub id: i64,
     pub login: String,
@@ -15,7 +15,7 @@ pub struct Employee {
 }
 
 /// What an admin sets about an employee (besides the login and the password).
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct EmployeeFields {
     pub name: String,
     pub extension: String,

@@ -52,7 +52,7 @@ impl Change {
 /// The PostgreSQL channel nodes tell each other about changes on.
 const CHANGES_CHANNEL: &str = "switchboard_changes";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FlowInfo {
     pub sha256: String,
     pub name: String,
@@ -61,7 +61,7 @@ pub struct FlowInfo {
     pub uploaded_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Registration {
     pub employee_id: i64,
     pub login: String,
@@ -98,7 +98,7 @@ pub enum TokenOwner {
 }
 
 /// An uploaded prompt, without its audio.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct PromptInfo {
     pub name: String,
     pub duration_ms: i64,
@@ -106,7 +106,7 @@ pub struct PromptInfo {
 }
 
 /// A recording, without its audio.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RecordingInfo {
     pub id: String,
     /// The call record it belongs to.
@@ -239,11 +239,22 @@ impl Store {
     }
 
     pub async fn list_flows(&self) -> sqlx::Result<Vec<FlowInfo>> {
+        self.flows(None).await
+    }
+
+    /// One version, without its bytes.
+    pub async fn flow_info(&self, sha256: &str) -> sqlx::Result<Option<FlowInfo>> {
+        Ok(self.flows(Some(sha256)).await?.pop())
+    }
+
+    async fn flows(&self, sha256: Option<&str>) -> sqlx::Result<Vec<FlowInfo>> {
         let rows = sqlx::query(
-            "SELECT sha256, name, CAST(builtin AS INTEGER) AS builtin, size, uploaded_at FROM flows ORDER BY name, uploaded_at",
+            "SELECT sha256, name, CAST(builtin AS INTEGER) AS builtin, size, uploaded_at FROM flows
+             WHERE CAST($1 AS TEXT) IS NULL OR sha256 = $1 ORDER BY name, uploaded_at",
         )
-            .fetch_all(&self.pool)
-            .await?;
+        .bind(sha256)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .iter()
             .map(|r| FlowInfo {
@@ -254,6 +265,17 @@ impl Store {
                 uploaded_at: r.get("uploaded_at"),
             })
             .collect())
+    }
+
+    /// Deletes a version; the caller has made sure no number uses it.
+    pub async fn delete_flow(&self, sha256: &str) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM flows WHERE sha256 = $1 AND NOT EXISTS (SELECT 1 FROM numbers WHERE flow_sha256 = $1)",
+        )
+        .bind(sha256)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// A flow reference (`sha256` or a name, meaning its newest version) → sha256.

@@ -1,0 +1,105 @@
+//! Calls: the records of finished calls (CDRs with their decision trace), calls in progress and
+//! hanging one up.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ErrorBody};
+use super::{ApiState, ValidQuery};
+use crate::call::CallRecord;
+use crate::live::LiveCall;
+use crate::store::{CallFilter, RecordingInfo};
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CallsQuery {
+    /// 1 to 1000; default 50.
+    limit: Option<i64>,
+    caller: Option<String>,
+    dialled: Option<String>,
+    outcome: Option<String>,
+    /// Unix ms: calls that started at or after it.
+    since: Option<i64>,
+    /// Unix ms: calls that started before it (the next page: the previous page's `next_before`).
+    before: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CallPage {
+    calls: Vec<CallRecord>,
+    /// `before` for the next page; null on the last.
+    next_before: Option<i64>,
+}
+
+/// A call record with the recordings the call left.
+#[derive(Serialize, ToSchema)]
+pub struct CallDetail {
+    #[serde(flatten)]
+    call: CallRecord,
+    recordings: Vec<RecordingInfo>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LiveCallList {
+    calls: Vec<LiveCall>,
+}
+
+/// Call records, newest first, filtered.
+#[utoipa::path(get, path = "/calls", tag = "calls", params(CallsQuery),
+    responses((status = 200, body = CallPage)))]
+pub async fn list(
+    State(s): State<ApiState>,
+    ValidQuery(q): ValidQuery<CallsQuery>,
+) -> Result<Json<CallPage>, ApiError> {
+    let filter = CallFilter {
+        id: None,
+        caller: q.caller,
+        dialled: q.dialled,
+        outcome: q.outcome,
+        since: q.since,
+        until: q.before,
+        limit: q.limit.unwrap_or(50).clamp(1, 1000),
+    };
+    let calls = s.store.call_records(&filter).await.map_err(ApiError::internal)?;
+    let next_before = (calls.len() as i64 == filter.limit)
+        .then(|| calls.last().map(|c| c.started_at))
+        .flatten();
+    Ok(Json(CallPage { calls, next_before }))
+}
+
+/// Calls in progress on this node, oldest first (`id` is the id their record will have).
+#[utoipa::path(get, path = "/calls/live", tag = "calls", responses((status = 200, body = LiveCallList)))]
+pub async fn live(State(s): State<ApiState>) -> Json<LiveCallList> {
+    Json(LiveCallList { calls: s.live.list() })
+}
+
+/// Hang a call up (BYE to everyone in it); its record follows with outcome `hung-up-by-admin`.
+#[utoipa::path(delete, path = "/calls/live/{id}", tag = "calls",
+    params(("id" = String, Path)),
+    responses((status = 202, description = "hanging up"), (status = 404, description = "no such call up", body = ErrorBody)))]
+pub async fn hang_up(State(s): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    if s.live.end(&id) {
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(ApiError::not_found("live call", &id))
+    }
+}
+
+/// One call with its decision trace and the recordings it left.
+#[utoipa::path(get, path = "/calls/{id}", tag = "calls", params(("id" = String, Path)),
+    responses((status = 200, body = CallDetail), (status = 404, description = "no such call", body = ErrorBody)))]
+pub async fn show(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<CallDetail>, ApiError> {
+    let filter = CallFilter {
+        id: Some(id.clone()),
+        limit: 1,
+        ..CallFilter::default()
+    };
+    let Some(call) = s.store.call_records(&filter).await.map_err(ApiError::internal)?.pop() else {
+        return Err(ApiError::not_found("call", &id));
+    };
+    let recordings = s.store.recordings(Some(&id), 100).await.map_err(ApiError::internal)?;
+    Ok(Json(CallDetail { call, recordings }))
+}

@@ -1,0 +1,110 @@
+//! Numbers: which flow (and settings) answers each company number, in which timezone, whether
+//! its calls are recorded, and where calls go when the flow fails.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::ApiState;
+use super::error::{ApiError, ErrorBody};
+use crate::call::Target;
+use crate::flow::NumberOptions;
+use crate::store::Assignment;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBody {
+    /// Flow name (its newest version) or sha256.
+    flow: String,
+    /// The flow's settings; checked against the flow's settings schema when it has one.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    settings: Value,
+    /// IANA timezone the number's schedule is read in.
+    #[serde(default = "utc")]
+    timezone: String,
+    /// Record both parties of every bridged call to the number.
+    #[serde(default)]
+    record_calls: bool,
+    /// Where calls go when the flow fails; default the sales department.
+    #[serde(default)]
+    fallback: Option<Target>,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+/// A number as assigned.
+#[derive(Serialize, ToSchema)]
+pub struct NumberView {
+    number: String,
+    timezone: String,
+    /// sha256 of the flow version.
+    flow: String,
+    #[schema(value_type = Object)]
+    settings: Value,
+    record_calls: bool,
+    fallback: Option<Target>,
+    updated_at: i64,
+}
+
+impl From<&Assignment> for NumberView {
+    fn from(a: &Assignment) -> Self {
+        NumberView {
+            number: a.number.clone(),
+            timezone: a.timezone.clone(),
+            flow: a.flow_sha256.clone(),
+            settings: serde_json::from_str(&a.settings).unwrap_or_else(|_| empty_object()),
+            record_calls: a.record_calls,
+            fallback: serde_json::from_str(&a.fallback).ok(),
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NumberList {
+    numbers: Vec<NumberView>,
+}
+
+/// Assign a flow to a number (E.164). Atomic: new calls get the new version at once, calls in
+/// progress finish on the one they started with.
+#[utoipa::path(put, path = "/numbers/{number}", tag = "numbers",
+    params(("number" = String, Path, description = "E.164, e.g. +15550100100")),
+    request_body = AssignBody,
+    responses((status = 200, body = NumberView),
+        (status = 422, description = "bad number, unknown flow, settings that do not fit", body = ErrorBody)))]
+pub async fn assign(
+    State(s): State<ApiState>,
+    Path(number): Path<String>,
+    body: Result<Json<AssignBody>, JsonRejection>,
+) -> Result<Json<NumberView>, ApiError> {
+    let Json(body) = body.map_err(ApiError::from_json)?;
+    let options = NumberOptions {
+        timezone: body.timezone,
+        record_calls: body.record_calls,
+        fallback: body.fallback,
+    };
+    let assignment = s
+        .registry
+        .assign(&number, &body.flow, &body.settings, &options)
+        .await
+        .map_err(super::registry_error)?;
+    Ok(Json(NumberView::from(&assignment)))
+}
+
+#[utoipa::path(get, path = "/numbers", tag = "numbers", responses((status = 200, body = NumberList)))]
+pub async fn list(State(s): State<ApiState>) -> Result<Json<NumberList>, ApiError> {
+    let numbers = s.store.assignments().await.map_err(ApiError::internal)?;
+    Ok(Json(NumberList {
+        numbers: numbers.iter().map(NumberView::from).collect(),
+    }))
+}

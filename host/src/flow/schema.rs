@@ -1,0 +1,108 @@
+//! A flow's settings schema: JSON Schema that the flow's author embeds in the component (the
+//! SDK's `flow!(run, settings_schema = "...")` puts it in a custom section of the core module),
+//! shown by the API and checked when the flow is assigned to a number.
+
+use serde_json::Value;
+
+/// The custom section the SDK writes the schema into.
+const SECTION: &str = "switchboard:settings-schema";
+
+/// A schema much larger than any settings struct needs is refused.
+const MAX_SCHEMA_BYTES: usize = 256 << 10;
+
+pub struct SettingsSchema {
+    pub json: Value,
+    validator: jsonschema::Validator,
+}
+
+impl std::fmt::Debug for SettingsSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SettingsSchema").field("json", &self.json).finish()
+    }
+}
+
+impl SettingsSchema {
+    /// The schema the component carries, if any; an error says why an embedded one is unusable.
+    pub fn of_component(wasm: &[u8]) -> Result<Option<SettingsSchema>, String> {
+        let Some(bytes) = custom_section(wasm, SECTION)? else {
+            return Ok(None);
+        };
+        if bytes.len() > MAX_SCHEMA_BYTES {
+            return Err(format!("the settings schema is over {MAX_SCHEMA_BYTES} bytes"));
+        }
+        let json: Value = serde_json::from_slice(bytes).map_err(|e| format!("the settings schema is not JSON: {e}"))?;
+        let validator =
+            jsonschema::validator_for(&json).map_err(|e| format!("the settings schema is not a JSON Schema: {e}"))?;
+        Ok(Some(SettingsSchema { json, validator }))
+    }
+
+    /// `Err` names what is wrong with `settings`, e.g. `/max_secs: 9000 is greater than the
+    /// maximum of 600` (at most three problems).
+    pub fn check(&self, settings: &Value) -> Result<(), String> {
+        let problems: Vec<String> = self
+            .validator
+            .iter_errors(settings)
+            .take(3)
+            .map(|e| match e.instance_path().as_str() {
+                "" => e.to_string(),
+                path => format!("{path}: {e}"),
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+}
+
+/// The first custom section called `name`, in the component or any module nested in it.
+fn custom_section<'a>(wasm: &'a [u8], name: &str) -> Result<Option<&'a [u8]>, String> {
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        match payload.map_err(|e| format!("unreadable component: {e}"))? {
+            wasmparser::Payload::CustomSection(section) if section.name() == name => {
+                return Ok(Some(section.data()));
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A component with the schema in a nested core module, as the SDK makes it.
+    fn component_with(schema: &str) -> Vec<u8> {
+        let escaped: String = schema.bytes().map(|b| format!("\\{b:02x}")).collect();
+        wat::parse_str(format!(
+            r#"(component (core module (@custom "switchboard:settings-schema" "{escaped}")))"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn reads_the_schema_and_checks_settings_against_it() {
+        let schema = r#"{"type": "object", "additionalProperties": false,
+            "properties": {"max_secs": {"type": "integer", "maximum": 600}}}"#;
+        let schema = SettingsSchema::of_component(&component_with(schema)).unwrap().unwrap();
+        assert_eq!(schema.json["properties"]["max_secs"]["maximum"], 600);
+        assert_eq!(schema.check(&json!({"max_secs": 60})), Ok(()));
+        let problem = schema.check(&json!({"max_secs": 9000})).unwrap_err();
+        assert!(problem.starts_with("/max_secs: 9000"), "{problem}");
+        assert!(schema.check(&json!({"max_sec": 1})).unwrap_err().contains("max_sec"));
+    }
+
+    #[test]
+    fn no_schema_and_broken_schemas() {
+        let plain = wat::parse_str("(component (core module))").unwrap();
+        assert!(SettingsSchema::of_component(&plain).unwrap().is_none());
+        let not_json = SettingsSchema::of_component(&component_with("{oops")).unwrap_err();
+        assert!(not_json.contains("not JSON"), "{not_json}");
+        let not_schema = SettingsSchema::of_component(&component_with(r#"{"type": 7}"#)).unwrap_err();
+        assert!(not_schema.contains("not a JSON Schema"), "{not_schema}");
+    }
+}

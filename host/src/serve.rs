@@ -98,6 +98,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store,
         tokens,
         realm: config.sip_realm.clone(),
+        sip: sip.local_addr(),
         prompts,
         metrics: Some(metrics),
         live,

@@ -49,6 +49,12 @@ async fn api_refuses_bad_tokens_uploads_and_assignments_with_clear_errors() {
         ("+15550100100", json!({ "flow": "no-such-flow" }), 422, "invalid flow"),
         (
             "+15550100100",
+            json!({ "flow": "ivr", "timezone": "Mars/Olympus" }),
+            422,
+            "invalid timezone",
+        ),
+        (
+            "+15550100100",
             json!({ "flow": "ivr", "settings": [1, 2] }),
             422,
             "invalid settings",

@@ -153,6 +153,21 @@ async fn employees_log_in_and_users_reach_only_themselves() {
 
     server.use_token(alice["token"].as_str().unwrap());
     assert_eq!(server.get_json("/employees/alice").await["login"], "alice");
+    // Her phone's access details: where to register and as whom (never a password).
+    let access = server.get_json("/employees/alice/access").await;
+    let sip = server.sip.to_string();
+    assert_eq!(
+        (
+            access["server"].as_str(),
+            access["username"].as_str(),
+            access["extension"].as_str()
+        ),
+        (Some(sip.as_str()), Some("alice"), Some("101")),
+        "{access}"
+    );
+    assert_eq!(access["sip_uri"], format!("sip:alice@{sip}"));
+    assert!(access["text"].as_str().unwrap().contains(&sip), "{access}");
+    assert!(!access.to_string().contains("correct-horse"), "{access}");
     let (status, body) = server
         .send(Method::PATCH, "/employees/alice", json!({ "mobile": "+15550100777" }))
         .await;
@@ -161,6 +176,7 @@ async fn employees_log_in_and_users_reach_only_themselves() {
         (Method::PATCH, "/employees/alice", json!({ "role": "admin" })),
         (Method::PATCH, "/employees/alice", json!({ "extension": "109" })),
         (Method::GET, "/employees/bob", json!({})),
+        (Method::GET, "/employees/bob/access", json!({})),
         (Method::GET, "/employees", json!({})),
         (Method::GET, "/calls", json!({})),
         (Method::DELETE, "/employees/alice", json!({})),

@@ -172,9 +172,16 @@ async fn stand_in_hash() -> Result<String, ApiError> {
         .cloned()
 }
 
-/// What an employee with the `user` role may do: read and edit his own employee record.
+/// What an employee with the `user` role may do: read and edit his own employee record, and
+/// read his phone's access details.
 fn user_may(method: &Method, path: &str, login: &str) -> bool {
-    path.strip_prefix("/employees/") == Some(login) && (method == Method::GET || method == Method::PATCH)
+    let Some(rest) = path.strip_prefix("/employees/") else {
+        return false;
+    };
+    if rest == login {
+        return method == Method::GET || method == Method::PATCH;
+    }
+    rest.strip_prefix(login) == Some("/access") && method == Method::GET
 }
 
 #[cfg(test)]
@@ -190,6 +197,10 @@ mod tests {
         assert!(!user_may(&Method::GET, "/employees", "alice"));
         assert!(!user_may(&Method::GET, "/employees/alice/../bob", "alice"));
         assert!(!user_may(&Method::GET, "/calls", "alice"));
+        assert!(user_may(&Method::GET, "/employees/alice/access", "alice"));
+        assert!(!user_may(&Method::GET, "/employees/bob/access", "alice"));
+        assert!(!user_may(&Method::GET, "/employees/alicex/access", "alice"));
+        assert!(!user_may(&Method::PATCH, "/employees/alice/access", "alice"));
     }
 
     #[tokio::test]

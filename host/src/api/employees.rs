@@ -186,6 +186,73 @@ pub async fn delete(State(s): State<ApiState>, Path(login): Path<String>) -> Res
     }
 }
 
+/// What a softphone needs to register as the employee (the password is the one the admin set;
+/// it is kept only as hashes and never shown).
+#[derive(Serialize, ToSchema)]
+pub struct AccessDetails {
+    login: String,
+    name: String,
+    extension: String,
+    /// SIP server (registrar and proxy) as host:port.
+    server: String,
+    transport: &'static str,
+    /// User name and authentication user name.
+    username: String,
+    /// Digest realm (some phones call it "domain" or "auth realm").
+    realm: String,
+    /// The account's address of record.
+    sip_uri: String,
+    /// The same, as text to send to the employee.
+    text: String,
+}
+
+/// The employee's phone set-up data, to hand over (a `user` may read his own).
+#[utoipa::path(get, path = "/employees/{login}/access", tag = "employees", params(("login" = String, Path)),
+    responses((status = 200, body = AccessDetails), (status = 404, description = "no such employee", body = ErrorBody)))]
+pub async fn access(
+    State(s): State<ApiState>,
+    Path(login): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<AccessDetails>, ApiError> {
+    let Some(employee) = s.store.employee(&login, false).await.map_err(ApiError::internal)? else {
+        return Err(ApiError::not_found("employee", &login));
+    };
+    // Listening on every interface: the address the admin reached the API on is the one to give.
+    let host = if s.sip.ip().is_unspecified() {
+        let from_request = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.parse::<axum::http::uri::Authority>().ok())
+            .map(|a| a.host().to_owned());
+        from_request.unwrap_or_else(|| s.sip.ip().to_string())
+    } else {
+        s.sip.ip().to_string()
+    };
+    let host = match host.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) => format!("[{v6}]"),
+        Err(_) => host,
+    };
+    let server = format!("{host}:{}", s.sip.port());
+    let sip_uri = format!("sip:{login}@{server}");
+    let text = format!(
+        "Your phone account\n  SIP server: {server} (UDP)\n  User name: {login}\n  Password: the one you were given\n  \
+         Realm: {realm}\n  Your extension: {extension}\n",
+        realm = s.realm,
+        extension = employee.fields.extension
+    );
+    Ok(Json(AccessDetails {
+        username: login.clone(),
+        login,
+        name: employee.fields.name,
+        extension: employee.fields.extension,
+        server,
+        transport: "udp",
+        realm: s.realm.clone(),
+        sip_uri,
+        text,
+    }))
+}
+
 fn check_password(password: &str) -> Result<(), ApiError> {
     if password.chars().count() < 8 {
         return Err(ApiError::unprocessable("password", "use at least 8 characters"));

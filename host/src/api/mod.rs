@@ -41,6 +41,8 @@ pub struct ApiState {
     pub tokens: Tokens,
     /// The SIP digest realm, part of every stored password hash.
     pub realm: String,
+    /// Where phones register (told to employees in their access details).
+    pub sip: std::net::SocketAddr,
     /// Where uploaded prompts go live.
     pub prompts: Arc<PromptLibrary>,
     /// Calls in progress.
@@ -64,6 +66,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(calls::show))
         .routes(routes!(employees::create, employees::list))
         .routes(routes!(employees::show, employees::update, employees::delete))
+        .routes(routes!(employees::access))
         .routes(routes!(list_registrations))
         .routes(routes!(schedules::list))
         .routes(routes!(schedules::show, schedules::put, schedules::delete))
@@ -229,6 +232,7 @@ fn registry_error(e: RegistryError) -> ApiError {
         RegistryError::Flow(e) => ApiError::bad_request("invalid flow component", &e.to_string()),
         RegistryError::UnknownFlow(_) => ApiError::unprocessable("flow", &e.to_string()),
         RegistryError::BadNumber(_) => ApiError::unprocessable("number", &e.to_string()),
+        RegistryError::BadTimezone(_) => ApiError::unprocessable("timezone", &e.to_string()),
         RegistryError::BadSettings | RegistryError::SettingsRejected(_) => {
             ApiError::unprocessable("settings", &e.to_string())
         }

@@ -39,6 +39,8 @@ pub enum RegistryError {
     BadNumber(String),
     #[error("settings must be a JSON object")]
     BadSettings,
+    #[error("{0:?} is not an IANA timezone (e.g. Europe/Berlin, America/New_York, UTC)")]
+    BadTimezone(String),
     #[error("the settings do not fit the flow: {0}")]
     SettingsRejected(String),
     #[error("database: {0}")]
@@ -127,6 +129,9 @@ impl FlowRegistry {
         }
         if !settings.is_object() {
             return Err(RegistryError::BadSettings);
+        }
+        if jiff::tz::TimeZone::get(&options.timezone).is_err() {
+            return Err(RegistryError::BadTimezone(options.timezone.clone()));
         }
         let sha = self
             .store

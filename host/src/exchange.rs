@@ -115,7 +115,8 @@ async fn handle_call(
     let record = arrival.record(flow, facts, outcome, trace);
     tracing::info!(outcome = %record.outcome, "call ended");
     // Recordings first: once the call record is there, everything of the call is.
-    save_recordings(store, &record, recordings).await;
+    let mailbox = Some(route.assignment.mailbox.as_str()).filter(|m| !m.is_empty());
+    save_recordings(store, &record, recordings, mailbox).await;
     save(store, &record).await;
 }
 
@@ -255,8 +256,10 @@ async fn fallback(call: &mut dyn CallControl, fallback: &str, trace: &mut Trace)
 }
 
 /// Stores what callers said, each recording linked to its call record.
-async fn save_recordings(store: &Store, record: &CallRecord, recordings: Vec<CallRecording>) {
+/// Stores what the call recorded; voicemail goes to `mailbox` (the number's), if it has one.
+async fn save_recordings(store: &Store, record: &CallRecord, recordings: Vec<CallRecording>, mailbox: Option<&str>) {
     for made in recordings {
+        let mailbox = (made.kind == "voicemail").then(|| mailbox.map(str::to_owned)).flatten();
         let info = RecordingInfo {
             id: made.id,
             call_id: record.id.clone(),
@@ -266,6 +269,7 @@ async fn save_recordings(store: &Store, record: &CallRecord, recordings: Vec<Cal
             duration_ms: made.duration_ms.into(),
             ended_by: made.ended_by,
             created_at: made.made_at,
+            mailbox,
         };
         if let Err(e) = store.insert_recording(&info, &made.wav).await {
             // The audio cannot go to a log line; say loudly what was lost.

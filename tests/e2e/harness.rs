@@ -124,6 +124,38 @@ impl Server {
         }
     }
 
+    /// A request with an employee's token instead of the admin's.
+    pub fn request_as(&self, token: &str, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http_client
+            .request(method, format!("{}{path}", self.http))
+            .bearer_auth(token)
+    }
+
+    /// Creates an employee with the `user` role and logs them in; their token.
+    pub async fn user_token(&self, login: &str, extension: &str) -> String {
+        let password = "correct-horse";
+        let employee = serde_json::json!({ "login": login, "password": password, "extension": extension });
+        let (status, body) = self.send(reqwest::Method::POST, "/employees", employee).await;
+        assert_eq!(status, 201, "{body}");
+        self.login(login, password).await
+    }
+
+    /// An employee's token from `POST /login`.
+    pub async fn login(&self, login: &str, password: &str) -> String {
+        let r = self
+            .http_client
+            .post(format!("{}/login", self.http))
+            .json(&serde_json::json!({ "login": login, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = r.json().await.unwrap();
+        body["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login: {body}"))
+            .to_owned()
+    }
+
     pub async fn assign(&self, number: &str, flow: &str, settings: Value) {
         let r = self
             .request(reqwest::Method::PUT, &format!("/numbers/{number}"))

@@ -76,7 +76,18 @@ async fn voicemail(settings: Value) -> Server {
     all.as_object_mut()
         .unwrap()
         .extend(settings.as_object().unwrap().clone());
-    server.assign("+15550100300", "voicemail", all).await;
+    // Alice has the number's mailbox.
+    let (status, body) = server
+        .send(
+            Method::POST,
+            "/employees",
+            json!({ "login": "alice", "password": "correct-horse", "extension": "101" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let number = json!({ "flow": "voicemail", "settings": all, "mailbox": "alice" });
+    let (status, body) = server.send(Method::PUT, "/numbers/+15550100300", number).await;
+    assert_eq!((status, body["mailbox"].as_str()), (200, Some("alice")), "{body}");
     server
 }
 
@@ -152,12 +163,50 @@ async fn voicemail_records_the_message_until_silence() {
         rms(&samples[..16_000])
     );
 
-    let gone = server
-        .request(Method::DELETE, &format!("/recordings/{id}"))
+    // The message is in Alice's mailbox: she lists and hears it with her own token; another
+    // employee sees nothing of it.
+    assert_eq!(rec["mailbox"], "alice", "{rec}");
+    let alice = server.login("alice", "correct-horse").await;
+    let hers: Value = server
+        .request_as(&alice, Method::GET, "/recordings")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hers["recordings"][0]["id"], id, "{hers}");
+    let heard = server
+        .request_as(&alice, Method::GET, &format!("/recordings/{id}"))
         .send()
         .await
         .unwrap();
-    assert_eq!(gone.status(), 204);
+    assert_eq!(heard.status(), 200);
+    let bob = server.user_token("bob", "102").await;
+    let his: Value = server
+        .request_as(&bob, Method::GET, "/recordings")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(his["recordings"], json!([]), "{his}");
+    for method in [Method::GET, Method::DELETE] {
+        let r = server
+            .request_as(&bob, method.clone(), &format!("/recordings/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{method}: not his");
+    }
+
+    let gone = server
+        .request_as(&alice, Method::DELETE, &format!("/recordings/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204, "she deletes her message");
     let again = server
         .request(Method::GET, &format!("/recordings/{id}"))
         .send()

@@ -172,9 +172,16 @@ async fn stand_in_hash() -> Result<String, ApiError> {
         .cloned()
 }
 
-/// What an employee with the `user` role may do: read and edit his own employee record, and
-/// read his phone's access details.
+/// What an employee with the `user` role may do: read and edit his own employee record, read
+/// his phone's access details, and list, hear and delete his voicemail (the handlers show him
+/// only what is in his mailbox).
 fn user_may(method: &Method, path: &str, login: &str) -> bool {
+    if path == "/recordings" {
+        return method == Method::GET;
+    }
+    if let Some(id) = path.strip_prefix("/recordings/") {
+        return !id.contains('/') && (method == Method::GET || method == Method::DELETE);
+    }
     let Some(rest) = path.strip_prefix("/employees/") else {
         return false;
     };
@@ -201,6 +208,10 @@ mod tests {
         assert!(!user_may(&Method::GET, "/employees/bob/access", "alice"));
         assert!(!user_may(&Method::GET, "/employees/alicex/access", "alice"));
         assert!(!user_may(&Method::PATCH, "/employees/alice/access", "alice"));
+        assert!(user_may(&Method::GET, "/recordings", "alice"));
+        assert!(user_may(&Method::DELETE, "/recordings/r1", "alice"));
+        assert!(!user_may(&Method::POST, "/recordings", "alice"));
+        assert!(!user_may(&Method::GET, "/recordings/r1/x", "alice"));
     }
 
     #[tokio::test]

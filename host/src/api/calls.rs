@@ -11,7 +11,7 @@ use super::error::{ApiError, ErrorBody};
 use super::{ApiState, ValidQuery};
 use crate::call::CallRecord;
 use crate::live::LiveCall;
-use crate::store::{CallFilter, RecordingInfo};
+use crate::store::{CallFilter, RecordingFilter, RecordingInfo};
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -100,6 +100,11 @@ pub async fn show(State(s): State<ApiState>, Path(id): Path<String>) -> Result<J
     let Some(call) = s.store.call_records(&filter).await.map_err(ApiError::internal)?.pop() else {
         return Err(ApiError::not_found("call", &id));
     };
-    let recordings = s.store.recordings(Some(&id), 100).await.map_err(ApiError::internal)?;
+    let filter = RecordingFilter {
+        call_id: Some(id),
+        limit: 100,
+        ..RecordingFilter::default()
+    };
+    let recordings = s.store.recordings(&filter).await.map_err(ApiError::internal)?;
     Ok(Json(CallDetail { call, recordings }))
 }

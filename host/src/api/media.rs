@@ -1,7 +1,7 @@
 //! Prompts (uploaded WAVs callers hear) and recordings (what callers said) over the API.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use bytes::Bytes;
@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
-use super::{ApiState, ValidQuery};
+use super::{ApiState, Principal, ValidQuery};
 use crate::call::record::unix_ms;
 use crate::media::{Prompt, PromptError};
-use crate::store::{Change, PromptInfo, RecordingInfo};
+use crate::store::{Change, PromptInfo, RecordingFilter, RecordingInfo};
 
 #[derive(Deserialize, IntoParams)]
 pub struct PromptQuery {
@@ -81,26 +81,59 @@ pub async fn list_prompts(State(s): State<ApiState>) -> Result<Json<PromptList>,
 
 #[derive(Deserialize, IntoParams)]
 pub struct ListQuery {
+    /// Only this employee's voicemail (login).
+    mailbox: Option<String>,
     /// 1 to 1000; default 50.
     limit: Option<i64>,
 }
 
-/// Voicemail and call recordings, newest first.
+/// Voicemail and call recordings, newest first; an employee with the `user` role sees the
+/// voicemail in his own mailbox.
 #[utoipa::path(get, path = "/recordings", tag = "media", params(ListQuery), responses((status = 200, body = RecordingList)))]
 pub async fn list_recordings(
     State(s): State<ApiState>,
+    Extension(principal): Extension<Principal>,
     ValidQuery(q): ValidQuery<ListQuery>,
 ) -> Result<Json<RecordingList>, ApiError> {
-    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    let recordings = s.store.recordings(None, limit).await.map_err(ApiError::internal)?;
+    let mailbox = match principal {
+        Principal::Admin => q.mailbox,
+        Principal::User(login) => Some(login),
+    };
+    let filter = RecordingFilter {
+        mailbox,
+        limit: q.limit.unwrap_or(50).clamp(1, 1000),
+        ..RecordingFilter::default()
+    };
+    let recordings = s.store.recordings(&filter).await.map_err(ApiError::internal)?;
     Ok(Json(RecordingList { recordings }))
+}
+
+/// The recording if `principal` may have it: an admin any, a user those in his mailbox (to
+/// anyone else, someone else's recording does not exist).
+async fn recording_for(s: &ApiState, principal: &Principal, id: &str) -> Result<RecordingInfo, ApiError> {
+    let filter = RecordingFilter {
+        id: Some(id.to_owned()),
+        limit: 1,
+        ..RecordingFilter::default()
+    };
+    let found = s.store.recordings(&filter).await.map_err(ApiError::internal)?.pop();
+    match (found, principal) {
+        (Some(r), Principal::Admin) => Ok(r),
+        (Some(r), Principal::User(login)) if r.mailbox.as_ref() == Some(login) => Ok(r),
+        _ => Err(ApiError::not_found("recording", id)),
+    }
 }
 
 /// The recording's audio (`audio/wav`).
 #[utoipa::path(get, path = "/recordings/{id}", tag = "media", params(("id" = String, Path)),
     responses((status = 200, description = "8 kHz 16-bit WAV", content_type = "audio/wav", body = Vec<u8>),
         (status = 404, description = "no such recording", body = ErrorBody)))]
-pub async fn get_recording(State(s): State<ApiState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+pub async fn get_recording(
+    State(s): State<ApiState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    recording_for(&s, &principal, &id).await?;
     match s.store.recording_wav(&id).await.map_err(ApiError::internal)? {
         Some(wav) => Ok(([(header::CONTENT_TYPE, "audio/wav")], wav)),
         None => Err(ApiError::not_found("recording", &id)),
@@ -109,7 +142,12 @@ pub async fn get_recording(State(s): State<ApiState>, Path(id): Path<String>) ->
 
 #[utoipa::path(delete, path = "/recordings/{id}", tag = "media", params(("id" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such recording", body = ErrorBody)))]
-pub async fn delete_recording(State(s): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_recording(
+    State(s): State<ApiState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    recording_for(&s, &principal, &id).await?;
     if s.store.delete_recording(&id).await.map_err(ApiError::internal)? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -233,6 +233,7 @@ fn registry_error(e: RegistryError) -> ApiError {
         RegistryError::UnknownFlow(_) => ApiError::unprocessable("flow", &e.to_string()),
         RegistryError::BadNumber(_) => ApiError::unprocessable("number", &e.to_string()),
         RegistryError::BadTimezone(_) => ApiError::unprocessable("timezone", &e.to_string()),
+        RegistryError::NoSuchMailbox(_) => ApiError::unprocessable("mailbox", &e.to_string()),
         RegistryError::BadSettings | RegistryError::SettingsRejected(_) => {
             ApiError::unprocessable("settings", &e.to_string())
         }

@@ -32,6 +32,10 @@ pub struct AssignBody {
     /// Where calls go when the flow fails; default the sales department.
     #[serde(default)]
     fallback: Option<Target>,
+    /// Login of the employee whose mailbox takes voicemail left on the number (he lists and
+    /// hears it with his own token).
+    #[serde(default)]
+    mailbox: Option<String>,
 }
 
 fn empty_object() -> Value {
@@ -53,6 +57,7 @@ pub struct NumberView {
     settings: Value,
     record_calls: bool,
     fallback: Option<Target>,
+    mailbox: Option<String>,
     updated_at: i64,
 }
 
@@ -65,6 +70,7 @@ impl From<&Assignment> for NumberView {
             settings: serde_json::from_str(&a.settings).unwrap_or_else(|_| empty_object()),
             record_calls: a.record_calls,
             fallback: serde_json::from_str(&a.fallback).ok(),
+            mailbox: Some(a.mailbox.clone()).filter(|m| !m.is_empty()),
             updated_at: a.updated_at,
         }
     }
@@ -92,6 +98,7 @@ pub async fn assign(
         timezone: body.timezone,
         record_calls: body.record_calls,
         fallback: body.fallback,
+        mailbox: body.mailbox,
     };
     let assignment = s
         .registry

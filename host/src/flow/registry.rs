@@ -21,6 +21,8 @@ pub struct NumberOptions {
     pub record_calls: bool,
     /// Where calls go when the flow fails; none: the sales department.
     pub fallback: Option<Target>,
+    /// Login of the employee whose mailbox takes voicemail left on the number.
+    pub mailbox: Option<String>,
 }
 
 /// What answers one number.
@@ -39,6 +41,8 @@ pub enum RegistryError {
     BadNumber(String),
     #[error("settings must be a JSON object")]
     BadSettings,
+    #[error("no employee {0:?} to take the number's voicemail")]
+    NoSuchMailbox(String),
     #[error("{0:?} is not an IANA timezone (e.g. Europe/Berlin, America/New_York, UTC)")]
     BadTimezone(String),
     #[error("the settings do not fit the flow: {0}")]
@@ -133,6 +137,11 @@ impl FlowRegistry {
         if jiff::tz::TimeZone::get(&options.timezone).is_err() {
             return Err(RegistryError::BadTimezone(options.timezone.clone()));
         }
+        if let Some(login) = &options.mailbox
+            && self.store.employee(login, false).await?.is_none()
+        {
+            return Err(RegistryError::NoSuchMailbox(login.clone()));
+        }
         let sha = self
             .store
             .resolve_flow(flow)
@@ -149,6 +158,7 @@ impl FlowRegistry {
                 .as_ref()
                 .map(|t| serde_json::to_string(t).expect("a target serialises"))
                 .unwrap_or_default(),
+            mailbox: options.mailbox.clone().unwrap_or_default(),
             updated_at: unix_ms(),
         };
         let version = self.version(&assignment.flow_sha256).await?;

@@ -119,6 +119,17 @@ pub struct RecordingInfo {
     /// `max-length`, `silence`, `hangup` or the terminator digit.
     pub ended_by: String,
     pub created_at: i64,
+    /// Login of the employee whose voicemail it is (the number's mailbox), if any.
+    pub mailbox: Option<String>,
+}
+
+/// Which recordings to list; `None` fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct RecordingFilter {
+    pub id: Option<String>,
+    pub call_id: Option<String>,
+    pub mailbox: Option<String>,
+    pub limit: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -132,6 +143,8 @@ pub struct Assignment {
     pub record_calls: bool,
     /// Where calls go when the flow fails: a route as JSON (empty: the default).
     pub fallback: String,
+    /// Login of the employee whose mailbox takes voicemail left on the number (empty: nobody's).
+    pub mailbox: String,
     pub updated_at: i64,
 }
 
@@ -299,11 +312,11 @@ impl Store {
 
     pub async fn assign(&self, a: &Assignment) -> sqlx::Result<()> {
         sqlx::query(
-            "INSERT INTO numbers (number, company_id, timezone, flow_sha256, settings, record_calls, fallback, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            "INSERT INTO numbers (number, company_id, timezone, flow_sha256, settings, record_calls, fallback, mailbox,
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (number) DO UPDATE SET timezone = excluded.timezone, flow_sha256 = excluded.flow_sha256,
              settings = excluded.settings, record_calls = excluded.record_calls, fallback = excluded.fallback,
-             updated_at = excluded.updated_at",
+             mailbox = excluded.mailbox, updated_at = excluded.updated_at",
         )
         .bind(&a.number)
         .bind(DEFAULT_COMPANY)
@@ -312,6 +325,7 @@ impl Store {
         .bind(&a.settings)
         .bind(a.record_calls)
         .bind(&a.fallback)
+        .bind(&a.mailbox)
         .bind(a.updated_at)
         .execute(&self.pool)
         .await?;
@@ -321,7 +335,7 @@ impl Store {
     pub async fn assignments(&self) -> sqlx::Result<Vec<Assignment>> {
         let rows = sqlx::query(
             "SELECT number, timezone, flow_sha256, settings, CAST(record_calls AS INTEGER) AS record_calls, fallback,
-             updated_at
+             mailbox, updated_at
              FROM numbers ORDER BY number",
         )
         .fetch_all(&self.pool)
@@ -335,6 +349,7 @@ impl Store {
                 settings: r.get("settings"),
                 record_calls: r.get::<i64, _>("record_calls") != 0,
                 fallback: r.get("fallback"),
+                mailbox: r.get("mailbox"),
                 updated_at: r.get("updated_at"),
             })
             .collect())
@@ -441,8 +456,8 @@ impl Store {
 
     pub async fn insert_recording(&self, r: &RecordingInfo, wav: &[u8]) -> sqlx::Result<()> {
         sqlx::query(
-            "INSERT INTO recordings (id, company_id, call_id, kind, caller, dialled, duration_ms, ended_by, wav, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO recordings (id, company_id, call_id, kind, caller, dialled, duration_ms, ended_by, wav, created_at,
+             mailbox) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&r.id)
         .bind(DEFAULT_COMPANY)
@@ -454,19 +469,24 @@ impl Store {
         .bind(&r.ended_by)
         .bind(wav)
         .bind(r.created_at)
+        .bind(&r.mailbox)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// The newest recordings first (of one call, or all).
-    pub async fn recordings(&self, call_id: Option<&str>, limit: i64) -> sqlx::Result<Vec<RecordingInfo>> {
+    /// The newest recordings first, as `filter` selects them.
+    pub async fn recordings(&self, filter: &RecordingFilter) -> sqlx::Result<Vec<RecordingInfo>> {
         let rows = sqlx::query(
-            "SELECT id, call_id, kind, caller, dialled, duration_ms, ended_by, created_at FROM recordings
-             WHERE CAST($1 AS TEXT) IS NULL OR call_id = $1 ORDER BY created_at DESC LIMIT $2",
+            "SELECT id, call_id, kind, caller, dialled, duration_ms, ended_by, created_at, mailbox FROM recordings
+             WHERE (CAST($1 AS TEXT) IS NULL OR call_id = $1) AND (CAST($2 AS TEXT) IS NULL OR mailbox = $2)
+               AND (CAST($3 AS TEXT) IS NULL OR id = $3)
+             ORDER BY created_at DESC LIMIT $4",
         )
-        .bind(call_id)
-        .bind(limit)
+        .bind(filter.call_id.as_deref())
+        .bind(filter.mailbox.as_deref())
+        .bind(filter.id.as_deref())
+        .bind(filter.limit)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -480,6 +500,7 @@ impl Store {
                 duration_ms: r.get("duration_ms"),
                 ended_by: r.get("ended_by"),
                 created_at: r.get("created_at"),
+                mailbox: r.get("mailbox"),
             })
             .collect())
     }

@@ -83,6 +83,7 @@ async fn flows_and_numbers() {
             settings: "{\"x\":1}".into(),
             record_calls: true,
             fallback: "{\"employee\":\"alice\"}".into(),
+            mailbox: "alice".into(),
             updated_at: 50,
         };
         store.assign(&a).await.unwrap();
@@ -171,11 +172,26 @@ async fn call_records_prompts_and_recordings() {
             duration_ms: 3000,
             ended_by: "#".into(),
             created_at: 9,
+            mailbox: Some("alice".into()),
         };
         store.insert_recording(&info, b"RIFFwav").await.unwrap();
-        assert_eq!(store.recordings(None, 5).await.unwrap(), vec![info.clone()], "{db}");
-        assert_eq!(store.recordings(Some("c1"), 5).await.unwrap(), vec![info], "{db}");
-        assert!(store.recordings(Some("c2"), 5).await.unwrap().is_empty(), "{db}");
+        let filter = |call_id: Option<&str>, mailbox: Option<&str>, id: Option<&str>| RecordingFilter {
+            call_id: call_id.map(Into::into),
+            mailbox: mailbox.map(Into::into),
+            id: id.map(Into::into),
+            limit: 5,
+        };
+        let all = filter(None, None, None);
+        assert_eq!(store.recordings(&all).await.unwrap(), vec![info.clone()], "{db}");
+        let by_call = filter(Some("c1"), None, None);
+        assert_eq!(store.recordings(&by_call).await.unwrap(), vec![info.clone()], "{db}");
+        let by_mailbox = filter(None, Some("alice"), None);
+        assert_eq!(store.recordings(&by_mailbox).await.unwrap(), vec![info.clone()], "{db}");
+        let by_id = filter(None, None, Some("c1-1"));
+        assert_eq!(store.recordings(&by_id).await.unwrap(), vec![info], "{db}");
+        for none in [filter(Some("c2"), None, None), filter(None, Some("bob"), None)] {
+            assert!(store.recordings(&none).await.unwrap().is_empty(), "{db}");
+        }
         assert_eq!(
             store.recording_wav("c1-1").await.unwrap(),
             Some(b"RIFFwav".to_vec()),

@@ -200,6 +200,7 @@ impl Arrival {
             started_at: self.started_at,
             answered_at: facts.answered_at,
             answered_by: facts.answered_by,
+            legs: facts.legs,
             ended_at: unix_ms(),
             outcome: outcome.into(),
             trace: trace.into_entries(),

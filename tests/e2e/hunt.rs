@@ -304,6 +304,27 @@ async fn in_turn_cancels_the_previous_phone_when_the_next_starts() {
     assert!(bob.event("BYE").is_some(), "the caller's BYE reached bob");
     let record = server.call_record(NUMBER).await;
     assert_eq!(record["outcome"], "caller-hangup", "{record}");
+    // The record's legs: alice's turn ran out, bob answered and talked until the caller left.
+    let legs = record["legs"].as_array().unwrap();
+    let summary: Vec<_> = legs
+        .iter()
+        .map(|l| (l["employee"].as_str(), l["result"].as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![(Some("alice"), Some("stopped")), (Some("bob"), Some("answered"))],
+        "{record}"
+    );
+    let (alice_leg, bob_leg) = (&legs[0], &legs[1]);
+    assert!(alice_leg["answered_at"].is_null());
+    let ms = |leg: &serde_json::Value, key: &str| leg[key].as_i64().unwrap();
+    let turn = ms(bob_leg, "started_at") - ms(alice_leg, "started_at");
+    assert!(
+        (1500..3000).contains(&turn),
+        "bob's leg started {turn} ms after alice's"
+    );
+    assert!(ms(bob_leg, "ended_at") >= ms(bob_leg, "answered_at"), "{record}");
+    assert_eq!(record["answered_by"], "bob");
 }
 
 /// Increasingly: bob joins after the step while alice keeps ringing; bob answers a second
@@ -338,11 +359,19 @@ async fn all_busy_reaches_the_flow_as_busy_and_the_caller_as_486() {
         sipp::caller_refused(486),
     )
     .await;
-    let events = trace(&server.call_record(NUMBER).await);
+    let record = server.call_record(NUMBER).await;
+    let events = trace(&record);
     assert!(
         events.iter().any(|e| e.starts_with("dial") && e.ends_with("→ Busy")),
         "{events:#?}"
     );
+    let results: Vec<_> = record["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["result"].as_str())
+        .collect();
+    assert_eq!(results, vec![Some("busy"), Some("busy")], "{record}");
 }
 
 /// The caller gives up while the group rings: every ringing phone gets a plain CANCEL (a

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::record::{LegRecord, unix_ms};
 use super::{DialOutcome, Target, TimedLeg};
 use crate::media::{BridgeSide, Codec, MediaOffer, PortRange, sdp};
 use crate::sip::{ANSWERED_ELSEWHERE, Dialer, LegRequest, LineUse, OutboundEvent, OutboundLeg, Presence, TrunkLogin};
@@ -99,6 +100,8 @@ struct Branch {
     _ringing: Option<LineUse>,
     stop_at: Option<Instant>,
     employee: Option<String>,
+    /// Its entry in `Fork::legs`.
+    record: usize,
 }
 
 /// Placing legs needs these from the call.
@@ -127,6 +130,8 @@ pub struct Fork<'a> {
     rang: bool,
     early_media: bool,
     started_any: bool,
+    /// What became of every leg started so far (for the call record).
+    legs: Vec<LegRecord>,
 }
 
 impl<'a> Fork<'a> {
@@ -161,6 +166,7 @@ impl<'a> Fork<'a> {
             rang: false,
             early_media: false,
             started_any: false,
+            legs: Vec::new(),
         })
     }
 
@@ -180,7 +186,7 @@ impl<'a> Fork<'a> {
             let next_stop = self.branches.iter().filter_map(|b| b.stop_at).min();
             tokio::select! {
                 _ = tokio::time::sleep_until(self.deadline) => {
-                    self.cancel_all(None).await;
+                    self.cancel_legs(None, "no-answer").await;
                     self.pending.clear();
                     return ForkEvent::Finished(self.outcome());
                 }
@@ -218,11 +224,15 @@ impl<'a> Fork<'a> {
                 let branch = self.branches.swap_remove(index);
                 let Ok(media) = MediaOffer::parse(&sdp) else {
                     tracing::warn!("answered with unusable SDP: hanging up that leg");
+                    self.ended(branch.record, "failed 488".into());
                     let mut leg = branch.leg;
                     leg.hangup().await;
                     self.failures.push(488);
                     return None;
                 };
+                let record = &mut self.legs[branch.record];
+                record.answered_at = Some(unix_ms());
+                record.result = "answered".into();
                 // First 2xx wins; every other leg learns the call was completed elsewhere.
                 self.cancel_all(Some(ANSWERED_ELSEWHERE)).await;
                 self.pending.clear();
@@ -240,13 +250,20 @@ impl<'a> Fork<'a> {
             Some(OutboundEvent::Failed { code }) => {
                 tracing::info!(code, "leg failed");
                 self.failures.push(code);
-                self.branches.swap_remove(index);
+                let branch = self.branches.swap_remove(index);
+                let result = match code {
+                    486 | 600 => "busy".into(),
+                    603 => "declined".into(),
+                    code => format!("failed {code}"),
+                };
+                self.ended(branch.record, result);
                 None
             }
             // Only a confirmed dialog can be re-INVITEd; refused (501) should one come early.
             Some(OutboundEvent::Reinvite(_) | OutboundEvent::Refer(_) | OutboundEvent::Digit(_)) => None,
             Some(OutboundEvent::HungUp) | None => {
-                self.branches.swap_remove(index);
+                let branch = self.branches.swap_remove(index);
+                self.ended(branch.record, "failed".into());
                 None
             }
         }
@@ -259,6 +276,15 @@ impl<'a> Fork<'a> {
             let (_, stop_after, places) = self.pending.remove(0);
             for place in places {
                 tracing::debug!(uri = %place.uri, "placing a leg");
+                let record = self.legs.len();
+                self.legs.push(LegRecord {
+                    to: place.user.clone(),
+                    employee: place.employee.clone(),
+                    started_at: unix_ms(),
+                    answered_at: None,
+                    ended_at: None,
+                    result: "ringing".into(),
+                });
                 match self.place(&place).await {
                     Ok((leg, socket, session_id)) => self.branches.push(Branch {
                         leg,
@@ -267,10 +293,12 @@ impl<'a> Fork<'a> {
                         _ringing: place.employee.as_deref().map(|e| self.params.env.presence.ringing(e)),
                         stop_at: stop_after.map(|d| now + d),
                         employee: place.employee.clone(),
+                        record,
                     }),
                     Err(e) => {
                         tracing::warn!(error = %e, uri = %place.uri, "could not place a leg");
                         self.failures.push(503);
+                        self.ended(record, "unreachable".into());
                     }
                 }
                 self.started_any = true;
@@ -305,6 +333,7 @@ impl<'a> Fork<'a> {
         while i < self.branches.len() {
             if self.branches[i].stop_at.is_some_and(|t| t <= now) {
                 let mut branch = self.branches.swap_remove(i);
+                self.ended(branch.record, "stopped".into());
                 branch.leg.cancel(None).await;
             } else {
                 i += 1;
@@ -314,9 +343,31 @@ impl<'a> Fork<'a> {
 
     /// Cancels every ringing leg (the caller left, time ran out, or another leg answered).
     pub async fn cancel_all(&mut self, reason: Option<&str>) {
-        for mut branch in self.branches.drain(..) {
+        let result = match reason {
+            Some(ANSWERED_ELSEWHERE) => "answered-elsewhere",
+            _ => "cancelled",
+        };
+        self.cancel_legs(reason, result).await;
+    }
+
+    /// Cancels every ringing leg, recording `result` for each.
+    async fn cancel_legs(&mut self, reason: Option<&str>, result: &str) {
+        for mut branch in std::mem::take(&mut self.branches) {
+            self.ended(branch.record, result.into());
             branch.leg.cancel(reason).await;
         }
+    }
+
+    /// A leg is over, unanswered.
+    fn ended(&mut self, record: usize, result: String) {
+        let leg = &mut self.legs[record];
+        leg.ended_at = Some(unix_ms());
+        leg.result = result;
+    }
+
+    /// The legs rung so far, and what became of them; the fork keeps none.
+    pub fn take_legs(&mut self) -> Vec<LegRecord> {
+        std::mem::take(&mut self.legs)
     }
 
     /// The best outcome when nobody answered (RFC 3261 §16.7: a busy beats a ring-out).

@@ -9,7 +9,7 @@ use super::bridged;
 use super::collect::{DigitSource, collect_digits};
 use super::conversation::{BridgeExit, TransferEnv, answer_reinvite};
 use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
-use super::record::unix_ms;
+use super::record::{LegRecord, unix_ms};
 use super::{
     CallControl, CallError, CallRecording, CollectOptions, DialOptions, DialOutcome, MAX_RECORD_SECONDS, RecordOptions,
     Recording, TimedLeg, validate_dial,
@@ -46,6 +46,8 @@ pub struct InboundCall {
     answered_at: Option<i64>,
     /// The employee the caller talked to last.
     answered_by: Option<String>,
+    /// Every leg the dials rang.
+    legs: Vec<LegRecord>,
     /// The final response if the call ends unanswered: 480, 486 after a dial found everyone
     /// busy, 488 once the offer proved unusable.
     reject: (u16, &'static str),
@@ -70,6 +72,7 @@ impl InboundCall {
             ended: false,
             answered_at: None,
             answered_by: None,
+            legs: Vec::new(),
             reject: UNAVAILABLE,
             recordings: Vec::new(),
             records_calls: false,
@@ -237,6 +240,42 @@ impl InboundCall {
 
     fn media_ip(&self) -> IpAddr {
         self.env.media_ip.unwrap_or(self.leg.local.ip())
+    }
+
+    /// Rings until a leg answers (`Ok(Ok(winner))`) or the fork is done (`Ok(Err(outcome))`).
+    async fn ring_until_done(
+        &mut self,
+        fork: &mut Fork<'_>,
+        ringing: &mut Ringing,
+    ) -> Result<Result<Winner, DialOutcome>, CallError> {
+        loop {
+            match self.ring(fork, ringing).await? {
+                // (A caller who made no offer cannot get early media without reliable
+                // provisional responses; it hears its own ringback until the answer.)
+                Some(ForkEvent::EarlyMedia(side))
+                    if self.answered_at.is_none()
+                        && ringing.early.is_none()
+                        && !ringing.early_music
+                        && !self.offerless() =>
+                {
+                    // 183 with our SDP, then the callee's early media relayed to the caller.
+                    tracing::info!(from = %side.media.remote, "early media");
+                    self.early_media().await?;
+                    ringing.early = Some(side);
+                }
+                Some(ForkEvent::Answered(winner)) => return Ok(Ok(winner)),
+                Some(ForkEvent::Finished(outcome)) => {
+                    // Should the flow give up now, the caller learns why (RFC 3261 §16.7).
+                    self.reject = if outcome == DialOutcome::Busy {
+                        BUSY
+                    } else {
+                        UNAVAILABLE
+                    };
+                    return Ok(Err(outcome));
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Drives the fork until it has something the call must act on, while the caller hears
@@ -410,6 +449,7 @@ impl CallControl for InboundCall {
         super::CallFacts {
             answered_at: self.answered_at,
             answered_by: self.answered_by.clone(),
+            legs: self.legs.clone(),
             caller_gone: self.gone,
         }
     }
@@ -494,33 +534,18 @@ impl CallControl for InboundCall {
             early: None,
             ringback,
         };
-        loop {
-            match self.ring(&mut fork, &mut ringing).await? {
-                // (A caller who made no offer cannot get early media without reliable
-                // provisional responses; it hears its own ringback until the answer.)
-                Some(ForkEvent::EarlyMedia(side))
-                    if self.answered_at.is_none()
-                        && ringing.early.is_none()
-                        && !ringing.early_music
-                        && !self.offerless() =>
-                {
-                    // 183 with our SDP, then the callee's early media relayed to the caller.
-                    tracing::info!(from = %side.media.remote, "early media");
-                    self.early_media().await?;
-                    ringing.early = Some(side);
+        let outcome = self.ring_until_done(&mut fork, &mut ringing).await;
+        self.legs.extend(fork.take_legs());
+        match outcome? {
+            Ok(winner) => {
+                let answered = self.bridge(winner).await;
+                // The answered leg's conversation is over now.
+                if let Some(leg) = self.legs.iter_mut().rev().find(|l| l.answered_at.is_some()) {
+                    leg.ended_at.get_or_insert_with(unix_ms);
                 }
-                Some(ForkEvent::Answered(winner)) => return self.bridge(winner).await,
-                Some(ForkEvent::Finished(outcome)) => {
-                    // Should the flow give up now, the caller learns why (RFC 3261 §16.7).
-                    self.reject = if outcome == DialOutcome::Busy {
-                        BUSY
-                    } else {
-                        UNAVAILABLE
-                    };
-                    return Ok(outcome);
-                }
-                _ => {}
+                answered
             }
+            Err(outcome) => Ok(outcome),
         }
     }
 

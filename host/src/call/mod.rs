@@ -116,6 +116,8 @@ pub struct CallFacts {
     pub answered_at: Option<i64>,
     /// Login of the employee the caller talked to last (none: nobody answered a dial).
     pub answered_by: Option<String>,
+    /// The legs the call's dials rang.
+    pub legs: Vec<record::LegRecord>,
     /// The caller hung up or cancelled (nothing more can be sent to them).
     pub caller_gone: bool,
 }

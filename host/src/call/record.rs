@@ -79,6 +79,27 @@ pub struct CallRecord {
     /// `completed`, `caller-hangup`, `flow-failed`, `rejected`...
     pub outcome: String,
     pub trace: Vec<TraceEntry>,
+    /// Every leg the call's dials rang, in the order they started.
+    #[serde(default)]
+    pub legs: Vec<LegRecord>,
+}
+
+/// One leg a dial rang: who, when, and what became of it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct LegRecord {
+    /// Who was rung: the To user (a login, an extension, an external number).
+    pub to: String,
+    /// The employee behind it, if any.
+    pub employee: Option<String>,
+    /// Unix ms.
+    pub started_at: i64,
+    pub answered_at: Option<i64>,
+    /// When it stopped ringing, or (answered) when the conversation ended.
+    pub ended_at: Option<i64>,
+    /// `answered`, `busy`, `declined`, `failed <status>`, `stopped` (its ringing time was over:
+    /// in turn moved on), `answered-elsewhere`, `cancelled` (the caller left or the dial timed
+    /// out) or `unreachable`.
+    pub result: String,
 }
 
 /// A recording the call made, waiting to be stored with the call record.

@@ -188,6 +188,7 @@ impl CallControl for ScriptedCall {
         super::CallFacts {
             answered_at: None,
             answered_by: None,
+            legs: Vec::new(),
             caller_gone: self.caller_left,
         }
     }

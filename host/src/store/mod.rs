@@ -358,7 +358,7 @@ impl Store {
     pub async fn insert_call_record(&self, rec: &CallRecord) -> anyhow::Result<()> {
         sqlx::query(
             "INSERT INTO call_records (id, company_id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at,
-             answered_by, ended_at, outcome, trace) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             answered_by, ended_at, outcome, trace, legs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&rec.id)
         .bind(DEFAULT_COMPANY)
@@ -372,6 +372,7 @@ impl Store {
         .bind(rec.ended_at)
         .bind(&rec.outcome)
         .bind(serde_json::to_string(&rec.trace)?)
+        .bind(serde_json::to_string(&rec.legs)?)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -380,7 +381,7 @@ impl Store {
     /// The newest call records first, as `filter` selects them.
     pub async fn call_records(&self, filter: &CallFilter) -> anyhow::Result<Vec<CallRecord>> {
         let rows = sqlx::query(
-            "SELECT id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at, answered_by, ended_at, outcome, trace
+            "SELECT id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at, answered_by, ended_at, outcome, trace, legs
              FROM call_records
              WHERE (CAST($1 AS TEXT) IS NULL OR caller = $1) AND (CAST($2 AS TEXT) IS NULL OR dialled = $2)
                AND (CAST($3 AS TEXT) IS NULL OR outcome = $3) AND (CAST($4 AS TEXT) IS NULL OR id = $4)
@@ -410,6 +411,7 @@ impl Store {
                     ended_at: r.get("ended_at"),
                     outcome: r.get("outcome"),
                     trace: serde_json::from_str(r.get::<&str, _>("trace"))?,
+                    legs: serde_json::from_str(r.get::<&str, _>("legs"))?,
                 })
             })
             .collect()

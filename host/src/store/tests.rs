@@ -4,7 +4,7 @@
 
 use super::test_support::TestDatabase;
 use super::*;
-use crate::call::record::TraceEntry;
+use crate::call::record::{LegRecord, TraceEntry};
 
 fn secrets(ha1: &str) -> Secrets<'_> {
     Secrets {
@@ -112,6 +112,14 @@ async fn call_records_prompts_and_recordings() {
             trace: vec![TraceEntry {
                 at_ms: 5,
                 event: "answer → ok".into(),
+            }],
+            legs: vec![LegRecord {
+                to: "anna".into(),
+                employee: Some("anna".into()),
+                started_at: 1,
+                answered_at: Some(2),
+                ended_at: Some(3),
+                result: "answered".into(),
             }],
         };
         store.insert_call_record(&record).await.unwrap();

@@ -10,6 +10,7 @@ use crate::call::{
     CallControl, CallError, CallFacts, CallRecord, CallRecording, DialEnv, DialOptions, DialOutcome, InboundCall,
     MediaEnv, Target, TimedLeg, Trace, number,
 };
+use crate::cluster::Cluster;
 use crate::flow::{FlowExit, FlowRegistry};
 use crate::live::{LiveCall, LiveCalls};
 use crate::sip::{InboundLeg, InviteHandler};
@@ -21,6 +22,8 @@ pub const APOLOGY_PROMPT: &str = "technical-difficulties";
 pub struct Exchange {
     pub registry: Arc<FlowRegistry>,
     pub live: Arc<LiveCalls>,
+    /// Other nodes sharing the database (none on SQLite).
+    pub cluster: Option<Arc<Cluster>>,
     pub store: Store,
     pub media: Arc<MediaEnv>,
     pub dial: Arc<DialEnv>,
@@ -33,17 +36,20 @@ impl InviteHandler for Exchange {
         let media = self.media.clone();
         let dial = self.dial.clone();
         let id = hex::encode(rand::random::<[u8; 8]>());
-        let live = self.live.enter(LiveCall {
+        let call = LiveCall {
             id: id.clone(),
+            node: None,
             caller: leg.caller.clone(),
             dialled: leg.dialled.clone(),
             started_at: unix_ms(),
             stop: leg.stopper(),
-        });
+        };
+        let mirrored = self.cluster.as_ref().map(|cluster| cluster.mirror(&call));
+        let live = self.live.enter(call);
         let span = tracing::info_span!("call", call = %id);
         let call = async move {
             handle_call(&registry, &store, media, dial, leg, id).await;
-            drop(live);
+            drop((live, mirrored));
         };
         tokio::spawn(call.instrument(span));
     }

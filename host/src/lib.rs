@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod call;
+pub mod cluster;
 pub mod config;
 pub mod exchange;
 pub mod flow;

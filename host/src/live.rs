@@ -14,6 +14,9 @@ pub struct LiveCalls(Mutex<BTreeMap<String, LiveCall>>);
 pub struct LiveCall {
     /// The id its call record will have.
     pub id: String,
+    /// The node that has it (listed when several nodes share the database).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     pub caller: String,
     pub dialled: String,
     /// Unix ms.
@@ -75,6 +78,7 @@ mod tests {
         let calls = Arc::new(LiveCalls::default());
         let call = |id: &str, at| LiveCall {
             id: id.into(),
+            node: None,
             caller: "+15550100001".into(),
             dialled: "+15550100100".into(),
             started_at: at,

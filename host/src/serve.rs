@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::api::{self, ApiState, Tokens, hash_token, new_token};
 use crate::call::record::unix_ms;
 use crate::call::{DialEnv, MediaEnv};
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::exchange::Exchange;
 use crate::flow::{BUILTIN_FLOWS, FlowEngine, FlowLimits, FlowRegistry};
@@ -41,7 +42,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let bootstrap = bootstrap_token(&store, &config).await?;
     let prompts = Arc::new(PromptLibrary::with_builtins());
     load_prompts(&store, &prompts).await?;
-    follow_other_nodes(&store, &registry, &prompts).await?;
     let media = Arc::new(MediaEnv {
         ports: PortRange::new(config.rtp_ports.0, config.rtp_ports.1),
         prompts: prompts.clone(),
@@ -65,9 +65,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         rtp_timeout: RTP_TIMEOUT,
     });
     let live = Arc::new(LiveCalls::default());
+    let cluster = Cluster::join(&store).await?;
+    follow_other_nodes(&store, &registry, &prompts, &live).await?;
     let exchange = Arc::new(Exchange {
         registry: registry.clone(),
         live: live.clone(),
+        cluster: cluster.clone(),
         store: store.clone(),
         media,
         dial,
@@ -102,6 +105,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         prompts,
         metrics: Some(metrics),
         live,
+        cluster,
         failures,
     });
     let listener = tokio::net::TcpListener::bind(config.http_listen).await?;
@@ -147,17 +151,23 @@ async fn follow_other_nodes(
     store: &Store,
     registry: &Arc<FlowRegistry>,
     prompts: &Arc<PromptLibrary>,
+    live: &Arc<LiveCalls>,
 ) -> anyhow::Result<()> {
     let Some(mut changes) = store.changes().await? else {
         return Ok(());
     };
-    let (store, registry, prompts) = (store.clone(), registry.clone(), prompts.clone());
+    let (store, registry, prompts, live) = (store.clone(), registry.clone(), prompts.clone(), live.clone());
     tokio::spawn(async move {
         while let Some(change) = changes.recv().await {
             tracing::debug!(?change, "reloading after a change");
             let reloaded = match change {
                 Change::Numbers => registry.refresh().await.map_err(anyhow::Error::from),
                 Change::Prompts => load_prompts(&store, &prompts).await,
+                // Only the node that has the call can end it; the others do not know it.
+                Change::HangUp(ref call) => {
+                    live.end(call);
+                    Ok(())
+                }
             };
             if let Err(e) = reloaded {
                 tracing::error!(error = %e, ?change, "could not reload after a change");

@@ -112,3 +112,60 @@ async fn a_change_on_one_node_reaches_the_other_at_once() {
     drop(a.stop().await);
     drop(b.stop().await);
 }
+
+/// Two nodes on one database: a call in progress on node a is listed by node b, and hanging it
+/// up through b ends it on a (b tells a through NOTIFY).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_node_lists_and_hangs_up_every_nodes_calls() {
+    let Some(db) = TestDatabase::create("switchboard_e2e").await else {
+        eprintln!("SWITCHBOARD_TEST_POSTGRES is not set: the PostgreSQL path is not tested here");
+        return;
+    };
+    let flags = ["--database", db.url.as_str()];
+    let (a, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let (b, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let alice = Desk::register(&a, "alice", "101").await;
+    a.assign("+15550100502", "hunt", json!({ "members": ["alice"] })).await;
+    let answers = alice.expect(&a, Phone::Answers { after_ms: 200 });
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let caller = tokio::spawn(sipp::call(
+        a.sip,
+        sipp::caller_waits_for_bye(),
+        "+15550100502",
+        caller_rtp.port(),
+    ));
+    alice.wait_for("ANSWER", Duration::from_secs(10)).await;
+
+    // Node b lists node a's call (the mirror write is off the call's path: give it a moment).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let listed = loop {
+        let live = b.get_json("/calls/live").await;
+        if let Some(call) = live["calls"].as_array().and_then(|c| c.first()) {
+            break call.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "b never listed a's call: {live}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(listed["dialled"], "+15550100502", "{listed}");
+    assert!(listed["node"].is_string(), "{listed}");
+    let id = listed["id"].as_str().unwrap().to_string();
+
+    let hang_up = b.request(reqwest::Method::DELETE, &format!("/calls/live/{id}"));
+    assert_eq!(hang_up.send().await.unwrap().status(), 202);
+    let run = caller.await.unwrap();
+    assert!(run.success, "caller: {}\na's log:\n{}", run.output, a.log());
+    finished(&a, "alice", answers).await;
+    let record = b.call_record("+15550100502").await;
+    assert_eq!(
+        (record["id"].as_str(), record["outcome"].as_str()),
+        (Some(id.as_str()), Some("hung-up-by-admin"))
+    );
+    let unknown = b.request(reqwest::Method::DELETE, "/calls/live/no-such-call");
+    assert_eq!(unknown.send().await.unwrap().status(), 404);
+    drop(a.stop().await);
+    drop(b.stop().await);
+}

@@ -70,10 +70,15 @@ pub async fn list(
     Ok(Json(CallPage { calls, next_before }))
 }
 
-/// Calls in progress on this node, oldest first (`id` is the id their record will have).
+/// Calls in progress, oldest first (`id` is the id their record will have); with several
+/// nodes on one database, every node's (each with its `node`).
 #[utoipa::path(get, path = "/calls/live", tag = "calls", responses((status = 200, body = LiveCallList)))]
-pub async fn live(State(s): State<ApiState>) -> Json<LiveCallList> {
-    Json(LiveCallList { calls: s.live.list() })
+pub async fn live(State(s): State<ApiState>) -> Result<Json<LiveCallList>, ApiError> {
+    let calls = match &s.cluster {
+        Some(cluster) => cluster.calls().await.map_err(ApiError::internal)?,
+        None => s.live.list(),
+    };
+    Ok(Json(LiveCallList { calls }))
 }
 
 /// Hang a call up (BYE to everyone in it); its record follows with outcome `hung-up-by-admin`.
@@ -82,6 +87,14 @@ pub async fn live(State(s): State<ApiState>) -> Json<LiveCallList> {
     responses((status = 202, description = "hanging up"), (status = 404, description = "no such call up", body = ErrorBody)))]
 pub async fn hang_up(State(s): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     if s.live.end(&id) {
+        return Ok(StatusCode::ACCEPTED);
+    }
+    // Another node's call: that node is told to hang it up.
+    let elsewhere = match &s.cluster {
+        Some(cluster) => cluster.hang_up(&id).await.map_err(ApiError::internal)?,
+        None => false,
+    };
+    if elsewhere {
         Ok(StatusCode::ACCEPTED)
     } else {
         Err(ApiError::not_found("live call", &id))

@@ -45,8 +45,10 @@ pub struct ApiState {
     pub sip: std::net::SocketAddr,
     /// Where uploaded prompts go live.
     pub prompts: Arc<PromptLibrary>,
-    /// Calls in progress.
+    /// Calls in progress on this node.
     pub live: Arc<LiveCalls>,
+    /// Every node's calls, when several share the database.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Wrong passwords per address (shared with SIP's digest authentication).
     pub failures: Arc<FailureLimit>,
     /// Renders `/metrics` (the process's Prometheus recorder).

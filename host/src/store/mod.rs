@@ -13,6 +13,7 @@ use crate::call::CallRecord;
 mod contacts;
 mod departments;
 mod employees;
+mod live;
 mod schedules;
 pub use contacts::{
     Callback, CallbackFilter, CallbackResult, Contact, ContactFields, ContactLogEntry, NewCallback, NewLogEntry,
@@ -31,20 +32,34 @@ pub struct Store {
     postgres: Option<String>,
 }
 
-/// What changed in the database, for other nodes that keep it in memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What changed in the database, for other nodes that keep it in memory, or what another node
+/// is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// Number assignments (the routing table).
     Numbers,
     /// Uploaded prompts.
     Prompts,
+    /// Hang up this call (whichever node has it).
+    HangUp(String),
 }
 
 impl Change {
-    fn name(self) -> &'static str {
+    fn payload(&self) -> String {
         match self {
-            Change::Numbers => "numbers",
-            Change::Prompts => "prompts",
+            Change::Numbers => "numbers".into(),
+            Change::Prompts => "prompts".into(),
+            Change::HangUp(call) => format!("hangup:{call}"),
+        }
+    }
+
+    fn from_payload(payload: &str) -> Option<Change> {
+        match payload {
+            "numbers" => Some(Change::Numbers),
+            "prompts" => Some(Change::Prompts),
+            other => other
+                .strip_prefix("hangup:")
+                .map(|call| Change::HangUp(call.to_owned())),
         }
     }
 }
@@ -188,13 +203,18 @@ impl Store {
 
     /// Tells the other nodes on this database that `what` changed (PostgreSQL NOTIFY; one node
     /// on SQLite has nobody to tell). Best effort: a lost notice is logged.
+    /// Whether other nodes may share the database (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        self.postgres.is_some()
+    }
+
     pub async fn announce(&self, what: Change) {
         if self.postgres.is_none() {
             return;
         }
         let sent = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANGES_CHANNEL)
-            .bind(what.name())
+            .bind(what.payload())
             .execute(&self.pool)
             .await;
         if let Err(e) = sent {
@@ -215,10 +235,8 @@ impl Store {
             loop {
                 match listener.recv().await {
                     Ok(notice) => {
-                        let change = match notice.payload() {
-                            "numbers" => Change::Numbers,
-                            "prompts" => Change::Prompts,
-                            _ => continue,
+                        let Some(change) = Change::from_payload(notice.payload()) else {
+                            continue;
                         };
                         if tx.send(change).is_err() {
                             return;

@@ -1,0 +1,90 @@
+//! Several nodes on one PostgreSQL database: each mirrors its calls in progress into the
+//! database and says every few seconds that it is alive, so any node lists every node's calls
+//! and can hang up another node's call (it tells that node through NOTIFY). A node that stops
+//! saying it is alive drops out of the list, and its rows are cleared. On SQLite there is one
+//! node and none of this runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::call::record::unix_ms;
+use crate::live::LiveCall;
+use crate::store::{Change, Store};
+
+/// How often a node says it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// A node silent for this long is gone (three heartbeats missed).
+const GONE_AFTER_MS: i64 = 3 * 5_000;
+
+pub struct Cluster {
+    store: Store,
+    /// This process's node id (new on every start).
+    node: String,
+}
+
+impl Cluster {
+    /// Joins the cluster when the store is shared (PostgreSQL); `None` on SQLite.
+    pub async fn join(store: &Store) -> anyhow::Result<Option<Arc<Cluster>>> {
+        if !store.is_shared() {
+            return Ok(None);
+        }
+        let cluster = Arc::new(Cluster {
+            store: store.clone(),
+            node: hex::encode(rand::random::<[u8; 6]>()),
+        });
+        cluster.store.node_seen(&cluster.node, unix_ms()).await?;
+        let alive = cluster.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(HEARTBEAT);
+            loop {
+                every.tick().await;
+                let now = unix_ms();
+                if let Err(e) = alive.store.node_seen(&alive.node, now).await {
+                    tracing::warn!(error = %e, "could not tell the other nodes this one is alive");
+                }
+                if let Err(e) = alive.store.forget_nodes(now - GONE_AFTER_MS).await {
+                    tracing::warn!(error = %e, "could not clear nodes that are gone");
+                }
+            }
+        });
+        tracing::info!(node = %cluster.node, "joined the nodes sharing the database");
+        Ok(Some(cluster))
+    }
+
+    /// Lists `call` for every node while the returned guard lives. The writes happen off the
+    /// call's path, in order (the row goes after it came, however short the call).
+    pub fn mirror(&self, call: &LiveCall) -> Mirrored {
+        let (ended, wait_for_end) = tokio::sync::oneshot::channel::<()>();
+        let (store, node, call) = (self.store.clone(), self.node.clone(), call.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store.put_live_call(&node, &call).await {
+                tracing::warn!(error = %e, call = %call.id, "could not list the call for the other nodes");
+            }
+            let _ = wait_for_end.await;
+            if let Err(e) = store.remove_live_call(&call.id).await {
+                tracing::warn!(error = %e, call = %call.id, "could not unlist the call");
+            }
+        });
+        Mirrored { _ended: ended }
+    }
+
+    /// Every node's calls in progress, oldest first.
+    pub async fn calls(&self) -> anyhow::Result<Vec<LiveCall>> {
+        Ok(self.store.live_calls(None, unix_ms() - GONE_AFTER_MS).await?)
+    }
+
+    /// Asks the node that has call `id` to hang it up; false when no live node has it.
+    pub async fn hang_up(&self, id: &str) -> anyhow::Result<bool> {
+        let found = self.store.live_calls(Some(id), unix_ms() - GONE_AFTER_MS).await?;
+        if found.is_empty() {
+            return Ok(false);
+        }
+        self.store.announce(Change::HangUp(id.to_owned())).await;
+        Ok(true)
+    }
+}
+
+/// The call is listed for the other nodes while this lives.
+pub struct Mirrored {
+    _ended: tokio::sync::oneshot::Sender<()>,
+}

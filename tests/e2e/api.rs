@@ -202,3 +202,41 @@ async fn flows_show_imports_and_schema_refuse_unfit_settings_and_go_when_unused(
     let builtin = server.request(reqwest::Method::DELETE, &format!("/flows/{builtin_sha}"));
     assert_eq!(builtin.send().await.unwrap().status(), 409, "built-ins stay");
 }
+
+/// An admin makes a token for a script (shown once), it works, it is listed without its secret,
+/// and once revoked it gets 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_tokens_are_made_listed_and_revoked() {
+    let server = Server::start().await;
+    let (status, made) = server
+        .send(reqwest::Method::POST, "/tokens", json!({ "label": "CRM sync" }))
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let token = made["token"].as_str().unwrap().to_string();
+    let id = made["id"].as_str().unwrap().to_string();
+    let with_it = || server.request_as(&token, reqwest::Method::GET, "/numbers");
+    assert_eq!(with_it().send().await.unwrap().status(), 200);
+
+    let listed = server.get_json("/tokens").await;
+    let mine = listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id)
+        .cloned();
+    let mine = mine.unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(
+        (mine["label"].as_str(), mine["employee"].as_str()),
+        (Some("CRM sync"), None)
+    );
+    assert!(!listed.to_string().contains(&token), "the secret is never listed");
+
+    let revoke = || server.request(reqwest::Method::DELETE, &format!("/tokens/{id}"));
+    assert_eq!(revoke().send().await.unwrap().status(), 204);
+    assert_eq!(with_it().send().await.unwrap().status(), 401);
+    assert_eq!(revoke().send().await.unwrap().status(), 404);
+    let (status, body) = server
+        .send(reqwest::Method::POST, "/tokens", json!({ "label": "" }))
+        .await;
+    assert_eq!((status, body["error"].as_str()), (422, Some("invalid label")));
+}

@@ -11,6 +11,7 @@ mod media;
 mod numbers;
 mod openapi;
 mod schedules;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -80,6 +81,8 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(contacts::create_callback, contacts::list_callbacks))
         .routes(routes!(contacts::show_callback))
         .routes(routes!(contacts::complete_callback))
+        .routes(routes!(tokens::create, tokens::list))
+        .routes(routes!(tokens::revoke))
         .routes(routes!(media::upload_prompt, media::list_prompts))
         .routes(routes!(media::list_recordings))
         .routes(routes!(media::get_recording, media::delete_recording))

@@ -103,6 +103,20 @@ pub struct CallFilter {
     pub limit: i64,
 }
 
+/// Characters of a token's sha256 (hex) that name it in the API.
+pub const TOKEN_ID_LEN: usize = 16;
+
+/// A token as the API lists it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct TokenInfo {
+    /// The start of the token's sha256: names it for revoking (the token itself is never kept).
+    pub id: String,
+    pub label: String,
+    /// The employee it belongs to (a login token); none: a company admin token.
+    pub employee: Option<String>,
+    pub created_at: i64,
+}
+
 /// Who an API token speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenOwner {
@@ -561,6 +575,41 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Every token, newest first (never the secret: an id that is the start of its hash).
+    pub async fn tokens(&self) -> sqlx::Result<Vec<TokenInfo>> {
+        let rows = sqlx::query(
+            "SELECT t.token_sha256, t.label, e.login, t.created_at FROM api_tokens t
+             LEFT JOIN employees e ON e.id = t.employee_id
+             WHERE t.company_id = $1 ORDER BY t.created_at DESC, t.token_sha256",
+        )
+        .bind(DEFAULT_COMPANY)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| TokenInfo {
+                id: r.get::<String, _>("token_sha256").chars().take(TOKEN_ID_LEN).collect(),
+                label: r.get("label"),
+                employee: r.get("login"),
+                created_at: r.get("created_at"),
+            })
+            .collect())
+    }
+
+    /// Revokes the token whose id (the start of its hash) is `id`; false when there is none.
+    pub async fn revoke_token(&self, id: &str) -> sqlx::Result<bool> {
+        if id.len() != TOKEN_ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        // `id` is hex, so it holds no LIKE wildcards.
+        let done = sqlx::query("DELETE FROM api_tokens WHERE company_id = $1 AND token_sha256 LIKE $2")
+            .bind(DEFAULT_COMPANY)
+            .bind(format!("{}%", id.to_ascii_lowercase()))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Whose token this is; `None` for an unknown token.

@@ -348,6 +348,27 @@ async fn employees_registrations_tokens_and_secrets() {
             "$argon2id$test",
             "{db}"
         );
+        let ci = "c1".repeat(32);
+        store.add_token(&ci, "CI", None, 4).await.unwrap();
+        let listed = store.tokens().await.unwrap();
+        assert_eq!(
+            listed[0].id,
+            "c1".repeat(8),
+            "{db}: newest first, named by its hash's start"
+        );
+        assert_eq!(
+            (listed[0].label.as_str(), listed[0].employee.as_deref()),
+            ("CI", None),
+            "{db}"
+        );
+        assert_eq!(listed[1].employee.as_deref(), Some("alice"), "{db}");
+        assert!(
+            !store.revoke_token("c1c1").await.unwrap(),
+            "{db}: too short to name one"
+        );
+        assert!(!store.revoke_token("%%%%%%%%%%%%%%%%").await.unwrap(), "{db}: not hex");
+        assert!(store.revoke_token(&"C1".repeat(8)).await.unwrap(), "{db}");
+        assert!(store.token_owner(&ci).await.unwrap().is_none(), "{db}: revoked");
         let key = store.secret("nonce").await.unwrap();
         assert_eq!(key.len(), 32, "{db}");
         assert_eq!(store.secret("nonce").await.unwrap(), key, "{db}: kept, not regenerated");

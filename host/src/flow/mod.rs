@@ -9,6 +9,6 @@ mod schema;
 
 pub use engine::{FlowEngine, FlowError, FlowExit, FlowLimits, FlowRun, FlowVersion};
 pub use registry::{FlowRegistry, NumberOptions, RegistryError, Route};
-pub use schema::SettingsSchema;
+pub use schema::{KnownNames, SettingsSchema};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_flows.rs"));

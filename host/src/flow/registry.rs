@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
-use super::{FlowEngine, FlowError, FlowVersion};
+use super::{FlowEngine, FlowError, FlowVersion, KnownNames};
 use crate::call::record::unix_ms;
 use crate::call::{Target, number};
 use crate::store::{Assignment, Change, Store};
@@ -115,6 +115,16 @@ impl FlowRegistry {
         Ok(version)
     }
 
+    /// The departments and employees settings may name.
+    async fn known_names(&self) -> Result<KnownNames, RegistryError> {
+        let departments = self.store.departments().await?;
+        let employees = self.store.employees().await?;
+        Ok(KnownNames {
+            departments: departments.into_iter().map(|d| d.id).collect(),
+            employees: employees.into_iter().map(|e| e.login).collect(),
+        })
+    }
+
     /// Drops a deleted version from the cache.
     pub fn forget(&self, sha256: &str) {
         self.versions.lock().remove(sha256);
@@ -163,7 +173,10 @@ impl FlowRegistry {
         };
         let version = self.version(&assignment.flow_sha256).await?;
         if let Some(schema) = &version.settings_schema {
-            schema.check(settings).map_err(RegistryError::SettingsRejected)?;
+            let known = self.known_names().await?;
+            schema
+                .check(settings, &known)
+                .map_err(RegistryError::SettingsRejected)?;
         }
         self.store.assign(&assignment).await?;
         self.refresh().await?;

@@ -1,6 +1,13 @@
 //! A flow's settings schema: JSON Schema that the flow's author embeds in the component (the
 //! SDK's `flow!(run, settings_schema = "...")` puts it in a custom section of the core module),
 //! shown by the API and checked when the flow is assigned to a number.
+//!
+//! Besides JSON Schema's own rules, a schema may mark strings that name the company's things
+//! with our formats — `"format": "department"` (a department's id), `"format": "employee"` (an
+//! employee's login) — and a setting naming one that does not exist is refused too.
+
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -12,7 +19,13 @@ const MAX_SCHEMA_BYTES: usize = 256 << 10;
 
 pub struct SettingsSchema {
     pub json: Value,
-    validator: jsonschema::Validator,
+}
+
+/// The names settings may refer to (what the `department` and `employee` formats accept).
+#[derive(Debug, Clone, Default)]
+pub struct KnownNames {
+    pub departments: HashSet<String>,
+    pub employees: HashSet<String>,
 }
 
 impl std::fmt::Debug for SettingsSchema {
@@ -31,16 +44,17 @@ impl SettingsSchema {
             return Err(format!("the settings schema is over {MAX_SCHEMA_BYTES} bytes"));
         }
         let json: Value = serde_json::from_slice(bytes).map_err(|e| format!("the settings schema is not JSON: {e}"))?;
-        let validator =
-            jsonschema::validator_for(&json).map_err(|e| format!("the settings schema is not a JSON Schema: {e}"))?;
-        Ok(Some(SettingsSchema { json, validator }))
+        validator(&json, &KnownNames::default())
+            .map_err(|e| format!("the settings schema is not a JSON Schema: {e}"))?;
+        Ok(Some(SettingsSchema { json }))
     }
 
     /// `Err` names what is wrong with `settings`, e.g. `/max_secs: 9000 is greater than the
-    /// maximum of 600` (at most three problems).
-    pub fn check(&self, settings: &Value) -> Result<(), String> {
-        let problems: Vec<String> = self
-            .validator
+    /// maximum of 600` or `/default/department: "sails" is not a "department"` (at most three
+    /// problems).
+    pub fn check(&self, settings: &Value, known: &KnownNames) -> Result<(), String> {
+        let validator = validator(&self.json, known).map_err(|e| e.to_string())?;
+        let problems: Vec<String> = validator
             .iter_errors(settings)
             .take(3)
             .map(|e| match e.instance_path().as_str() {
@@ -54,6 +68,20 @@ impl SettingsSchema {
             Err(problems.join("; "))
         }
     }
+}
+
+/// A validator for `schema` whose `department` and `employee` formats accept `known`'s names.
+fn validator(
+    schema: &Value,
+    known: &KnownNames,
+) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
+    let departments = Arc::new(known.departments.clone());
+    let employees = Arc::new(known.employees.clone());
+    jsonschema::options()
+        .should_validate_formats(true)
+        .with_format("department", move |name: &str| departments.contains(name))
+        .with_format("employee", move |name: &str| employees.contains(name))
+        .build(schema)
 }
 
 /// The first custom section called `name`, in the component or any module nested in it.
@@ -89,11 +117,37 @@ mod tests {
         let schema = r#"{"type": "object", "additionalProperties": false,
             "properties": {"max_secs": {"type": "integer", "maximum": 600}}}"#;
         let schema = SettingsSchema::of_component(&component_with(schema)).unwrap().unwrap();
+        let known = KnownNames::default();
         assert_eq!(schema.json["properties"]["max_secs"]["maximum"], 600);
-        assert_eq!(schema.check(&json!({"max_secs": 60})), Ok(()));
-        let problem = schema.check(&json!({"max_secs": 9000})).unwrap_err();
+        assert_eq!(schema.check(&json!({"max_secs": 60}), &known), Ok(()));
+        let problem = schema.check(&json!({"max_secs": 9000}), &known).unwrap_err();
         assert!(problem.starts_with("/max_secs: 9000"), "{problem}");
-        assert!(schema.check(&json!({"max_sec": 1})).unwrap_err().contains("max_sec"));
+        assert!(
+            schema
+                .check(&json!({"max_sec": 1}), &known)
+                .unwrap_err()
+                .contains("max_sec")
+        );
+    }
+
+    #[test]
+    fn names_of_departments_and_employees_must_exist() {
+        let schema = r#"{"type": "object", "properties": {
+            "to": {"type": "string", "format": "department"},
+            "members": {"type": "array", "items": {"type": "string", "format": "employee"}}}}"#;
+        let schema = SettingsSchema::of_component(&component_with(schema)).unwrap().unwrap();
+        let known = KnownNames {
+            departments: HashSet::from(["sales".to_owned()]),
+            employees: HashSet::from(["alice".to_owned()]),
+        };
+        assert_eq!(
+            schema.check(&json!({"to": "sales", "members": ["alice"]}), &known),
+            Ok(())
+        );
+        let problem = schema.check(&json!({"to": "sails"}), &known).unwrap_err();
+        assert!(problem.starts_with("/to: ") && problem.contains("sails"), "{problem}");
+        let problem = schema.check(&json!({"members": ["alice", "zed"]}), &known).unwrap_err();
+        assert!(problem.starts_with("/members/1: "), "{problem}");
     }
 
     #[test]

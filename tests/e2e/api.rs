@@ -172,10 +172,16 @@ async fn flows_show_imports_and_schema_refuse_unfit_settings_and_go_when_unused(
     );
     // Settings naming a department or employee that does not exist are refused too.
     for (settings, names) in [
-        (json!({ "options": { "1": { "department": "sails" } } }), "/options/1/department"),
+        (
+            json!({ "options": { "1": { "department": "sails" } } }),
+            "/options/1/department",
+        ),
         (json!({ "default": { "employee": "nobody" } }), "/default/employee"),
     ] {
-        let r = put(json!({ "flow": "ivr", "settings": settings })).send().await.unwrap();
+        let r = put(json!({ "flow": "ivr", "settings": settings }))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 422, "{settings}");
         let body: Value = r.json().await.unwrap();
         assert!(body["detail"].as_str().unwrap().contains(names), "{settings}: {body}");
@@ -183,7 +189,11 @@ async fn flows_show_imports_and_schema_refuse_unfit_settings_and_go_when_unused(
     let hunt = json!({ "flow": "hunt", "settings": { "members": ["ghost"] } });
     assert_eq!(put(hunt).send().await.unwrap().status(), 422, "members must exist");
     let support = json!({ "flow": "ivr", "settings": { "default": { "department": "support" } } });
-    assert_eq!(put(support).send().await.unwrap().status(), 200, "a fresh install has support");
+    assert_eq!(
+        put(support).send().await.unwrap().status(),
+        200,
+        "a fresh install has support"
+    );
 
     // An uploaded flow without a schema takes any object; it cannot go while a number uses it.
     let wasm = std::fs::read(env!("SWITCHBOARD_TEST_FLOW_MISBEHAVE")).unwrap();

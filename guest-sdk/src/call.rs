@@ -1,5 +1,6 @@
 use crate::bindings::switchboard::flow::call::Call;
-use crate::{CallError, CollectOptions, DialOptions, DialOutcome, RecordOptions, Recording, TimedLeg};
+use crate::bindings::switchboard::flow::clock;
+use crate::{CallError, CollectOptions, DialOptions, DialOutcome, LocalTime, RecordOptions, Recording, TimedLeg};
 
 /// The verbs a flow performs on its call.
 ///
@@ -22,6 +23,11 @@ pub trait CallApi {
     /// Joins the conference room `room` until the caller leaves (then `Hangup`).
     fn conference(&self, room: &str) -> Result<(), CallError>;
     fn hangup(&self);
+    /// Now on the number's clocks (its timezone).
+    fn now(&self) -> LocalTime;
+    /// Whether the business-hours schedule `id` (`PUT /schedules/{id}`) is open now; an error
+    /// when there is no such schedule.
+    fn is_open(&self, schedule: &str) -> Result<bool, String>;
 }
 
 /// The real call, backed by the host.
@@ -63,6 +69,12 @@ impl CallApi for WasmCall {
     }
     fn hangup(&self) {
         self.0.hangup()
+    }
+    fn now(&self) -> LocalTime {
+        clock::now()
+    }
+    fn is_open(&self, schedule: &str) -> Result<bool, String> {
+        clock::is_open(schedule)
     }
 }
 

@@ -39,6 +39,7 @@ pub mod log;
 pub use call::{CallApi, WasmCall};
 pub use dial::Dial;
 
+pub use bindings::switchboard::flow::clock::LocalTime;
 pub use bindings::switchboard::flow::types::{
     Answered, CallError, CollectOptions, DialOptions, DialOutcome, RecordOptions, Recording, Target, TimedLeg,
 };
@@ -49,7 +50,8 @@ pub type FlowResult = Result<(), CallError>;
 /// Everything a flow usually needs.
 pub mod prelude {
     pub use crate::{
-        CallApi, CallError, CollectOptions, Dial, DialOutcome, FlowResult, RecordOptions, Recording, Target, log,
+        CallApi, CallError, CollectOptions, Dial, DialOutcome, FlowResult, LocalTime, RecordOptions, Recording, Target,
+        log,
     };
 }
 

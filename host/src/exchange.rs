@@ -97,6 +97,8 @@ async fn handle_call(
     if route.assignment.record_calls {
         call.record_whole_call();
     }
+    // Checked when the number was assigned; a zone that vanished from the database is UTC.
+    call.set_timezone(jiff::tz::TimeZone::get(&route.assignment.timezone).unwrap_or(jiff::tz::TimeZone::UTC));
     let call = Box::new(call);
     let run = registry
         .engine()

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::call::hunting::{self, Strategy};
-use crate::call::{Directory, Reachable, RingStep, Target};
+use crate::call::{Calendar, Directory, Reachable, RingStep, Target};
+use crate::schedule::Schedule;
 use crate::sip::{Binding, Location, TrunkLogin, unix_secs};
 use crate::store::{Department, Registration, Store};
 
@@ -24,6 +25,16 @@ pub struct OutboundTrunk {
     pub caller_id: Option<String>,
     /// For the carrier's digest challenges.
     pub login: Option<TrunkLogin>,
+}
+
+#[async_trait::async_trait]
+impl Calendar for StoreLocation {
+    async fn schedule(&self, id: &str) -> anyhow::Result<Option<Schedule>> {
+        match self.store.schedules(Some(id)).await?.pop() {
+            Some(stored) => Ok(Some(serde_json::from_str(&stored.definition)?)),
+            None => Ok(None),
+        }
+    }
 }
 
 #[async_trait::async_trait]

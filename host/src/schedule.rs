@@ -39,6 +39,24 @@ pub struct LocalTime {
     pub minute: u32,
 }
 
+impl LocalTime {
+    /// The moment `at` on the clocks of `zone`.
+    pub fn of(at: jiff::Timestamp, zone: &jiff::tz::TimeZone) -> LocalTime {
+        let local = zone.to_datetime(at);
+        LocalTime {
+            date: (i32::from(local.year()), local.month() as u32, local.day() as u32),
+            weekday: local.weekday().to_monday_zero_offset() as usize,
+            minute: local.hour() as u32 * 60 + local.minute() as u32,
+        }
+    }
+
+    /// `YYYY-MM-DD`.
+    pub fn date_text(&self) -> String {
+        let (y, m, d) = self.date;
+        format!("{y:04}-{m:02}-{d:02}")
+    }
+}
+
 impl Schedule {
     /// What is wrong with it, for a 422 (`None`: nothing).
     pub fn problem(&self) -> Option<String> {
@@ -129,6 +147,17 @@ fn parse_date(text: &str) -> Option<(i32, u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_time_follows_the_zone() {
+        // 2026-11-27 23:30 UTC is Saturday 00:30 in Berlin and Friday 18:30 in New York.
+        let at: jiff::Timestamp = "2026-11-27T23:30:00Z".parse().unwrap();
+        let berlin = LocalTime::of(at, &jiff::tz::TimeZone::get("Europe/Berlin").unwrap());
+        assert_eq!((berlin.date, berlin.weekday, berlin.minute), ((2026, 11, 28), 5, 30));
+        assert_eq!(berlin.date_text(), "2026-11-28");
+        let new_york = LocalTime::of(at, &jiff::tz::TimeZone::get("America/New_York").unwrap());
+        assert_eq!((new_york.date, new_york.weekday, new_york.minute), ((2026, 11, 27), 4, 18 * 60 + 30));
+    }
 
     fn office() -> Schedule {
         serde_json::from_value(serde_json::json!({

@@ -62,6 +62,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         presence: sip.presence(),
         handovers: Arc::default(),
         directory: location.clone(),
+        calendar: location.clone(),
         rtp_timeout: RTP_TIMEOUT,
     });
     let live = Arc::new(LiveCalls::default());

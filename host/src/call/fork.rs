@@ -52,6 +52,13 @@ impl RingStep {
     }
 }
 
+/// The company's business-hours schedules (`PUT /schedules/{id}`).
+#[async_trait::async_trait]
+pub trait Calendar: Send + Sync {
+    /// The schedule `id`; none when there is no such schedule.
+    async fn schedule(&self, id: &str) -> anyhow::Result<Option<crate::schedule::Schedule>>;
+}
+
 /// Who can be reached for a target, right now, and in what order.
 #[async_trait::async_trait]
 pub trait Directory: Send + Sync {
@@ -67,6 +74,8 @@ pub struct DialEnv {
     /// Bridged calls, for attended transfers between them.
     pub handovers: Arc<super::Handovers>,
     pub directory: Arc<dyn Directory>,
+    /// Business hours, for flows that ask whether a schedule is open.
+    pub calendar: Arc<dyn Calendar>,
     /// A bridged call where neither party sent RTP for this long is dead and gets cleaned up.
     pub rtp_timeout: Duration,
 }

@@ -10,6 +10,7 @@ use super::collect::{DigitSource, collect_digits};
 use super::conversation::{BridgeExit, TransferEnv, answer_reinvite};
 use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
 use super::record::{LegRecord, unix_ms};
+use crate::schedule::LocalTime;
 use super::{
     CallControl, CallError, CallRecording, CollectOptions, DialOptions, DialOutcome, MAX_RECORD_SECONDS, RecordOptions,
     Recording, TimedLeg, validate_dial,
@@ -54,6 +55,8 @@ pub struct InboundCall {
     recordings: Vec<CallRecording>,
     /// The number records its calls: both parties of every bridge are recorded.
     records_calls: bool,
+    /// The number's timezone (its business hours are local to it).
+    timezone: jiff::tz::TimeZone,
 }
 
 const UNAVAILABLE: (u16, &str) = (480, "Temporarily Unavailable");
@@ -76,12 +79,18 @@ impl InboundCall {
             reject: UNAVAILABLE,
             recordings: Vec::new(),
             records_calls: false,
+            timezone: jiff::tz::TimeZone::UTC,
         }
     }
 
     /// Records both parties whenever this call is bridged (the number records its calls).
     pub fn record_whole_call(&mut self) {
         self.records_calls = true;
+    }
+
+    /// The number's timezone, for `local_time` and `is_open`.
+    pub fn set_timezone(&mut self, zone: jiff::tz::TimeZone) {
+        self.timezone = zone;
     }
 
     /// Keeps a recording for the call record; what the flow is told about it.
@@ -582,6 +591,19 @@ impl CallControl for InboundCall {
             .map(|recorded| self.keep(recorded, "voicemail", ended_by));
         end?;
         Ok(made)
+    }
+
+    fn local_time(&self) -> (LocalTime, String) {
+        let name = self.timezone.iana_name().unwrap_or("UTC").to_owned();
+        (LocalTime::of(jiff::Timestamp::now(), &self.timezone), name)
+    }
+
+    async fn is_open(&mut self, schedule: &str) -> Result<bool, CallError> {
+        let found = self.dial_env.calendar.schedule(schedule).await;
+        match found.map_err(|e| CallError::Failed(format!("schedule {schedule:?}: {e}")))? {
+            Some(hours) => Ok(hours.is_open(self.local_time().0)),
+            None => Err(CallError::Invalid(format!("there is no schedule {schedule:?}"))),
+        }
     }
 
     async fn conference(&mut self, room: &str) -> Result<(), CallError> {

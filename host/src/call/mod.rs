@@ -15,7 +15,7 @@ pub mod record;
 pub mod script;
 mod threeway;
 
-pub use fork::{DialEnv, Directory, Reachable, RingStep};
+pub use fork::{Calendar, DialEnv, Directory, Reachable, RingStep};
 pub use handover::Handovers;
 pub use inbound::{InboundCall, MediaEnv};
 pub use record::{CallRecord, CallRecording, Trace};
@@ -140,6 +140,10 @@ pub trait CallControl: Send {
     async fn record(&mut self, opts: &RecordOptions) -> Result<Option<Recording>, CallError>;
     /// Puts the caller into a conference room until they leave (then `Hangup`).
     async fn conference(&mut self, room: &str) -> Result<(), CallError>;
+    /// Now on the number's clocks, and the number's timezone.
+    fn local_time(&self) -> (crate::schedule::LocalTime, String);
+    /// Whether business-hours schedule `id` is open now on the number's clocks.
+    async fn is_open(&mut self, schedule: &str) -> Result<bool, CallError>;
     async fn hangup(&mut self);
     /// The recordings made during the call, to be stored with its record (taken once).
     fn take_recordings(&mut self) -> Vec<CallRecording> {

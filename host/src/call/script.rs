@@ -5,6 +5,9 @@
 //! - `<time> hangup`: the caller hangs up at that time
 //! - `dial <outcome>`: what the next `dial` returns, in order: `answered [<employee>] [talk <time>]`,
 //!   `busy`, `no-answer`, `unavailable`, `failed <reason>`; without one, dials are `unavailable`
+//! - `clock <YYYY-MM-DDTHH:MM> [<timezone>]`: the number's local time when the call starts (default
+//!   Monday 2026-01-05 10:00 UTC); it runs on with the call
+//! - `schedule <id> open|closed`: what `is-open` says of business-hours schedule `id`
 //!
 //! Times count from the start of the call. Run it on a paused tokio clock and it takes no
 //! real time.
@@ -28,6 +31,15 @@ pub struct Script {
     presses: Vec<(Duration, char)>,
     hangup_at: Option<Duration>,
     dials: Vec<DialOutcome>,
+    /// The number's local time at the start, and its zone.
+    clock: (jiff::civil::DateTime, jiff::tz::TimeZone),
+    /// Schedule id → open.
+    schedules: Vec<(String, bool)>,
+}
+
+/// Monday 2026-01-05, 10:00: a working morning.
+fn default_clock() -> (jiff::civil::DateTime, jiff::tz::TimeZone) {
+    (jiff::civil::date(2026, 1, 5).at(10, 0, 0, 0), jiff::tz::TimeZone::UTC)
 }
 
 impl std::str::FromStr for Script {
@@ -38,6 +50,8 @@ impl std::str::FromStr for Script {
             presses: Vec::new(),
             hangup_at: None,
             dials: Vec::new(),
+            clock: default_clock(),
+            schedules: Vec::new(),
         };
         for step in text.split([';', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
             let words: Vec<&str> = step.split_whitespace().collect();
@@ -56,6 +70,19 @@ impl std::str::FromStr for Script {
                     }
                 }
                 [time, "hangup"] => script.hangup_at = Some(parse_time(time)?),
+                ["clock", at, zone @ ..] if zone.len() <= 1 => {
+                    let local: jiff::civil::DateTime =
+                        at.parse().map_err(|_| format!("{step:?}: write the time as 2026-11-27T18:30"))?;
+                    let zone = match zone.first() {
+                        Some(name) => jiff::tz::TimeZone::get(name)
+                            .map_err(|_| format!("{step:?}: {name:?} is not an IANA timezone"))?,
+                        None => jiff::tz::TimeZone::UTC,
+                    };
+                    script.clock = (local, zone);
+                }
+                ["schedule", id, state @ ("open" | "closed")] => {
+                    script.schedules.push((id.to_string(), *state == "open"));
+                }
                 _ => return Err(format!("cannot read step {step:?}")),
             }
         }
@@ -112,11 +139,21 @@ pub struct ScriptedCall {
     ended: bool,
     /// The script's caller hung up.
     caller_left: bool,
+    /// The number's clock when the call started.
+    clock_start: jiff::Timestamp,
+    zone: jiff::tz::TimeZone,
+    schedules: Vec<(String, bool)>,
 }
 
 impl ScriptedCall {
     pub fn new(script: Script, prompts: Arc<PromptLibrary>, caller: &str, dialled: &str) -> Self {
+        let (local, zone) = script.clock;
+        // A local time that does not exist (a spring-forward gap) is taken as the next that does.
+        let clock_start = zone.to_ambiguous_timestamp(local).compatible().unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         ScriptedCall {
+            clock_start,
+            zone,
+            schedules: script.schedules,
             start: Instant::now(),
             presses: script.presses.into(),
             hangup_at: script.hangup_at,
@@ -195,6 +232,22 @@ impl CallControl for ScriptedCall {
 
     async fn answer(&mut self) -> Result<(), CallError> {
         self.live()
+    }
+
+    fn local_time(&self) -> (crate::schedule::LocalTime, String) {
+        let elapsed = jiff::SignedDuration::try_from(self.start.elapsed()).unwrap_or_default();
+        let now = self.clock_start.checked_add(elapsed).unwrap_or(self.clock_start);
+        let name = self.zone.iana_name().unwrap_or("UTC").to_owned();
+        (crate::schedule::LocalTime::of(now, &self.zone), name)
+    }
+
+    async fn is_open(&mut self, schedule: &str) -> Result<bool, CallError> {
+        match self.schedules.iter().find(|(id, _)| id == schedule) {
+            Some((_, open)) => Ok(*open),
+            None => Err(CallError::Invalid(format!(
+                "the script does not say whether schedule {schedule:?} is open (add `schedule {schedule} open`)"
+            ))),
+        }
     }
 
     async fn play(&mut self, prompt: &str) -> Result<(), CallError> {

@@ -5,6 +5,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::CallHandle;
 use super::bindings::switchboard::flow::call::{Host as CallHost, HostCall};
+use super::bindings::switchboard::flow::clock;
 use super::bindings::types::{self as wit, Host as TypesHost};
 use super::bindings::wasi::logging::logging::{self, Level};
 use crate::call::{self, CallControl, Trace};
@@ -162,6 +163,27 @@ impl HostCall for FlowState {
     async fn drop(&mut self, handle: Resource<CallHandle>) -> wasmtime::Result<()> {
         self.table.delete(handle)?;
         Ok(())
+    }
+}
+
+impl clock::Host for FlowState {
+    async fn now(&mut self) -> wasmtime::Result<clock::LocalTime> {
+        self.host_calls += 1;
+        let (local, timezone) = self.call.local_time();
+        Ok(clock::LocalTime {
+            date: local.date_text(),
+            weekday: local.weekday as u8,
+            minute: local.minute as u16,
+            timezone,
+        })
+    }
+
+    async fn is_open(&mut self, schedule: String) -> wasmtime::Result<Result<bool, String>> {
+        let r = self.call.is_open(&schedule).await;
+        self.trace_verb(&format!("is-open {schedule}"), &r, |open| {
+            if *open { "open" } else { "closed" }.into()
+        });
+        Ok(r.map_err(|e| e.to_string()))
     }
 }
 

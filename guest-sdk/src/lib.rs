@@ -35,6 +35,7 @@ pub mod bindings {
 mod call;
 mod dial;
 pub mod log;
+pub mod routes;
 
 pub use call::{CallApi, WasmCall};
 pub use dial::Dial;

@@ -49,6 +49,17 @@ impl CallControl for GoneCall {
         Err(CallError::Hangup)
     }
     async fn hangup(&mut self) {}
+    fn local_time(&self) -> (switchboard::schedule::LocalTime, String) {
+        let noon = switchboard::schedule::LocalTime {
+            date: (2026, 1, 5),
+            weekday: 0,
+            minute: 12 * 60,
+        };
+        (noon, "UTC".into())
+    }
+    async fn is_open(&mut self, _: &str) -> Result<bool, CallError> {
+        Err(CallError::Hangup)
+    }
 }
 
 fn flow_start(c: &mut Criterion) {

@@ -156,7 +156,10 @@ mod tests {
         assert_eq!((berlin.date, berlin.weekday, berlin.minute), ((2026, 11, 28), 5, 30));
         assert_eq!(berlin.date_text(), "2026-11-28");
         let new_york = LocalTime::of(at, &jiff::tz::TimeZone::get("America/New_York").unwrap());
-        assert_eq!((new_york.date, new_york.weekday, new_york.minute), ((2026, 11, 27), 4, 18 * 60 + 30));
+        assert_eq!(
+            (new_york.date, new_york.weekday, new_york.minute),
+            ((2026, 11, 27), 4, 18 * 60 + 30)
+        );
     }
 
     fn office() -> Schedule {

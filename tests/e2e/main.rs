@@ -17,6 +17,7 @@ mod protos;
 mod registrar;
 mod rfc4475;
 mod sandbox;
+mod schedule;
 mod signalling;
 mod simulate;
 mod sipp;

@@ -66,3 +66,30 @@ fn bad_input_is_explained() {
     let (ok, report) = simulate(&["ivr", "--settings", r#"{"retries": "many"}"#]);
     assert!(!ok && report.contains("invalid settings"), "{report}");
 }
+
+/// Business hours in the simulator: the script says whether the schedule is open and sets the
+/// number's clock; closed → voicemail, open → the menu.
+#[test]
+fn schedule_takes_the_closed_route_after_hours() {
+    let settings = r#"{"schedule": "office"}"#;
+    let script = "schedule office closed; clock 2026-11-27T20:00 Europe/Berlin; 20s hangup";
+    let (ok, report) = simulate(&["schedule", "--settings", settings, "--script", script]);
+    assert!(ok, "{report}");
+    assert!(report.contains("is-open office → closed"), "{report}");
+    assert!(report.contains("Europe/Berlin 2026-11-27 20:00: closed"), "{report}");
+    assert!(report.contains("play voicemail-greeting"), "{report}");
+    assert!(report.contains("record (max 120 s)"), "{report}");
+
+    let script = "schedule office open; 1s press 2; dial answered";
+    let (ok, report) = simulate(&["schedule", "--settings", settings, "--script", script]);
+    assert!(ok, "{report}");
+    assert!(report.contains("is-open office → open"), "{report}");
+    assert!(report.contains("dial [Department(\"support\")@0ms]"), "{report}");
+
+    let (ok, report) = simulate(&["schedule", "--settings", settings, "--script", "5s hangup"]);
+    assert!(ok, "{report}");
+    assert!(
+        report.contains("does not say whether schedule \"office\" is open"),
+        "{report}"
+    );
+}

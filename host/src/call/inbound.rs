@@ -10,7 +10,6 @@ use super::collect::{DigitSource, collect_digits};
 use super::conversation::{BridgeExit, TransferEnv, answer_reinvite};
 use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
 use super::record::{LegRecord, unix_ms};
-use crate::schedule::LocalTime;
 use super::{
     CallControl, CallError, CallRecording, CollectOptions, DialOptions, DialOutcome, MAX_RECORD_SECONDS, RecordOptions,
     Recording, TimedLeg, validate_dial,
@@ -22,6 +21,7 @@ use crate::media::{
     BEEP, CallRecorder, Codec, LocalSdp, MediaOffer, MediaSession, PortRange, PromptLibrary, RINGBACK, RecordEnd,
     Recorded, Recorder, bridge,
 };
+use crate::schedule::LocalTime;
 use crate::sip::{InboundLeg, LegEvent};
 
 /// What every call's media needs: RTP ports, the prompts, the address to advertise.

@@ -71,8 +71,9 @@ impl std::str::FromStr for Script {
                 }
                 [time, "hangup"] => script.hangup_at = Some(parse_time(time)?),
                 ["clock", at, zone @ ..] if zone.len() <= 1 => {
-                    let local: jiff::civil::DateTime =
-                        at.parse().map_err(|_| format!("{step:?}: write the time as 2026-11-27T18:30"))?;
+                    let local: jiff::civil::DateTime = at
+                        .parse()
+                        .map_err(|_| format!("{step:?}: write the time as 2026-11-27T18:30"))?;
                     let zone = match zone.first() {
                         Some(name) => jiff::tz::TimeZone::get(name)
                             .map_err(|_| format!("{step:?}: {name:?} is not an IANA timezone"))?,
@@ -149,7 +150,10 @@ impl ScriptedCall {
     pub fn new(script: Script, prompts: Arc<PromptLibrary>, caller: &str, dialled: &str) -> Self {
         let (local, zone) = script.clock;
         // A local time that does not exist (a spring-forward gap) is taken as the next that does.
-        let clock_start = zone.to_ambiguous_timestamp(local).compatible().unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let clock_start = zone
+            .to_ambiguous_timestamp(local)
+            .compatible()
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         ScriptedCall {
             clock_start,
             zone,

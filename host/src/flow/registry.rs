@@ -115,13 +115,15 @@ impl FlowRegistry {
         Ok(version)
     }
 
-    /// The departments and employees settings may name.
+    /// The departments, employees and schedules settings may name.
     async fn known_names(&self) -> Result<KnownNames, RegistryError> {
         let departments = self.store.departments().await?;
         let employees = self.store.employees().await?;
+        let schedules = self.store.schedules(None).await?;
         Ok(KnownNames {
             departments: departments.into_iter().map(|d| d.id).collect(),
             employees: employees.into_iter().map(|e| e.login).collect(),
+            schedules: schedules.into_iter().map(|s| s.id).collect(),
         })
     }
 

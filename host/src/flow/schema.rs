@@ -4,7 +4,8 @@
 //!
 //! Besides JSON Schema's own rules, a schema may mark strings that name the company's things
 //! with our formats — `"format": "department"` (a department's id), `"format": "employee"` (an
-//! employee's login) — and a setting naming one that does not exist is refused too.
+//! employee's login), `"format": "schedule"` (a business-hours schedule's id) — and a setting
+//! naming one that does not exist is refused too.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub struct SettingsSchema {
 pub struct KnownNames {
     pub departments: HashSet<String>,
     pub employees: HashSet<String>,
+    pub schedules: HashSet<String>,
 }
 
 impl std::fmt::Debug for SettingsSchema {
@@ -77,10 +79,12 @@ fn validator(
 ) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
     let departments = Arc::new(known.departments.clone());
     let employees = Arc::new(known.employees.clone());
+    let schedules = Arc::new(known.schedules.clone());
     jsonschema::options()
         .should_validate_formats(true)
         .with_format("department", move |name: &str| departments.contains(name))
         .with_format("employee", move |name: &str| employees.contains(name))
+        .with_format("schedule", move |name: &str| schedules.contains(name))
         .build(schema)
 }
 
@@ -139,6 +143,7 @@ mod tests {
         let known = KnownNames {
             departments: HashSet::from(["sales".to_owned()]),
             employees: HashSet::from(["alice".to_owned()]),
+            ..KnownNames::default()
         };
         assert_eq!(
             schema.check(&json!({"to": "sales", "members": ["alice"]}), &known),

@@ -36,6 +36,7 @@ mod call;
 mod dial;
 pub mod log;
 pub mod routes;
+pub mod testing;
 
 pub use call::{CallApi, WasmCall};
 pub use dial::Dial;

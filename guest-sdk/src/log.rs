@@ -1,15 +1,27 @@
-//! Logging from a flow: lines land in the host's log and the call's decision trace.
+//! Logging from a flow: lines land in the host's log and the call's decision trace. In a native
+//! `cargo test` (the `testing` harness) they go to standard error instead.
 
-use crate::bindings::wasi::logging::logging::{Level, log};
+use crate::bindings::wasi::logging::logging::Level;
 
 pub fn info(message: &str) {
-    log(Level::Info, "flow", message);
+    emit(Level::Info, message);
 }
 
 pub fn warn(message: &str) {
-    log(Level::Warn, "flow", message);
+    emit(Level::Warn, message);
 }
 
 pub fn debug(message: &str) {
-    log(Level::Debug, "flow", message);
+    emit(Level::Debug, message);
+}
+
+#[cfg(target_arch = "wasm32")]
+fn emit(level: Level, message: &str) {
+    crate::bindings::wasi::logging::logging::log(level, "flow", message);
+}
+
+/// Not in the exchange: there is no host to log to.
+#[cfg(not(target_arch = "wasm32"))]
+fn emit(level: Level, message: &str) {
+    eprintln!("[{level:?}] {message}");
 }

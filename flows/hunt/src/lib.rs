@@ -84,3 +84,63 @@ pub fn run(call: &impl CallApi, settings: Settings) -> FlowResult {
 }
 
 switchboard_sdk::flow!(run, settings_schema = "../settings.schema.json");
+
+#[cfg(test)]
+mod tests {
+    use switchboard_sdk::testing::TestCall;
+
+    use super::*;
+
+    fn settings(json: &str) -> Settings {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn in_turn_rings_one_member_at_a_time() {
+        let call = TestCall::new().dial_answers(Some("bob"));
+        run(
+            &call,
+            settings(r#"{"members": ["alice", "bob"], "strategy": "in_turn", "step_secs": 10}"#),
+        )
+        .unwrap();
+        assert_eq!(
+            call.decisions(),
+            ["dial employee alice, employee bob → answered by bob"]
+        );
+        let legs = call.dials().remove(0);
+        let timing: Vec<_> = legs.iter().map(|l| (l.start_after_ms, l.stop_after_ms)).collect();
+        assert_eq!(timing, [(0, Some(10_000)), (10_000, Some(10_000))]);
+    }
+
+    #[test]
+    fn increasingly_keeps_earlier_members_ringing() {
+        let call = TestCall::new().dial_answers(None);
+        run(
+            &call,
+            settings(r#"{"members": ["a", "b", "c"], "strategy": "increasingly", "step_secs": 5}"#),
+        )
+        .unwrap();
+        let legs = call.dials().remove(0);
+        let timing: Vec<_> = legs.iter().map(|l| (l.start_after_ms, l.stop_after_ms)).collect();
+        assert_eq!(timing, [(0, None), (5_000, None), (10_000, None)]);
+    }
+
+    #[test]
+    fn nobody_answering_plays_the_failure_prompt_or_refuses() {
+        let call = TestCall::new().dial_ends(DialOutcome::Busy);
+        run(&call, settings(r#"{"members": ["alice"]}"#)).unwrap();
+        assert_eq!(
+            call.decisions(),
+            ["dial employee alice → busy", "play all-busy", "hangup"]
+        );
+        let call = TestCall::new().dial_ends(DialOutcome::NoAnswer);
+        run(&call, settings(r#"{"members": ["alice"], "failure_prompt": null}"#)).unwrap();
+        assert_eq!(call.decisions(), ["dial employee alice → no-answer", "hangup"]);
+    }
+
+    #[test]
+    fn no_members_is_a_mistake_the_flow_reports() {
+        let result = run(&TestCall::new(), Settings::default());
+        assert!(matches!(result, Err(CallError::Invalid(_))));
+    }
+}

@@ -58,3 +58,63 @@ pub fn run(call: &impl CallApi, settings: Settings) -> FlowResult {
 }
 
 switchboard_sdk::flow!(run, settings_schema = "../settings.schema.json");
+
+#[cfg(test)]
+mod tests {
+    use switchboard_sdk::testing::TestCall;
+
+    use super::*;
+
+    fn settings(json: &str) -> Settings {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn after_hours_the_caller_reaches_voicemail() {
+        let call = TestCall::new().schedule("office", false);
+        run(&call, settings(r#"{"schedule": "office"}"#)).unwrap();
+        assert_eq!(
+            call.decisions(),
+            [
+                "is-open office → closed",
+                "answer",
+                "play voicemail-greeting",
+                "record max 120 s",
+                "play voicemail-thanks",
+                "hangup"
+            ]
+        );
+    }
+
+    #[test]
+    fn in_hours_the_menu_answers() {
+        let call = TestCall::new()
+            .schedule("office", true)
+            .presses("1")
+            .dial_answers(Some("alice"));
+        run(&call, settings(r#"{"schedule": "office"}"#)).unwrap();
+        assert_eq!(call.decisions()[0], "is-open office → open");
+        assert_eq!(call.decisions()[3], "dial department sales → answered by alice");
+    }
+
+    #[test]
+    fn without_a_schedule_it_is_open_around_the_clock() {
+        let call = TestCall::new().dial_answers(None);
+        run(&call, settings(r#"{"open": {"department": "support"}}"#)).unwrap();
+        assert_eq!(call.decisions(), ["dial department support → answered"]);
+    }
+
+    #[test]
+    fn a_schedule_that_is_gone_counts_as_open() {
+        let call = TestCall::new();
+        run(
+            &call,
+            settings(r#"{"schedule": "deleted", "open": {"hangup": "tts:Hello"}}"#),
+        )
+        .unwrap();
+        assert_eq!(
+            call.decisions(),
+            ["is-open deleted → no such schedule", "play tts:Hello", "hangup"]
+        );
+    }
+}

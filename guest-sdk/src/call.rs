@@ -23,6 +23,8 @@ pub trait CallApi {
     /// Joins the conference room `room` until the caller leaves (then `Hangup`).
     fn conference(&self, room: &str) -> Result<(), CallError>;
     fn hangup(&self);
+    /// Voicemail recorded from now on in this call goes to employee `login`'s mailbox.
+    fn set_mailbox(&self, login: &str) -> Result<(), CallError>;
     /// Now on the number's clocks (its timezone).
     fn now(&self) -> LocalTime;
     /// Whether the business-hours schedule `id` (`PUT /schedules/{id}`) is open now; an error
@@ -69,6 +71,9 @@ impl CallApi for WasmCall {
     }
     fn hangup(&self) {
         self.0.hangup()
+    }
+    fn set_mailbox(&self, login: &str) -> Result<(), CallError> {
+        self.0.set_mailbox(login)
     }
     fn now(&self) -> LocalTime {
         clock::now()

@@ -233,6 +233,9 @@ impl CallApi for TestCall {
     fn hangup(&self) {
         let _ = self.verb("hangup".into());
     }
+    fn set_mailbox(&self, login: &str) -> Result<(), CallError> {
+        self.verb(format!("set-mailbox {login}"))
+    }
     fn now(&self) -> LocalTime {
         self.state.borrow().clock.clone().unwrap_or(LocalTime {
             date: "2026-01-05".into(),

@@ -60,6 +60,9 @@ impl CallControl for GoneCall {
     async fn is_open(&mut self, _: &str) -> Result<bool, CallError> {
         Err(CallError::Hangup)
     }
+    async fn set_mailbox(&mut self, _: &str) -> Result<(), CallError> {
+        Err(CallError::Hangup)
+    }
 }
 
 fn flow_start(c: &mut Criterion) {

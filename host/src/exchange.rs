@@ -268,7 +268,10 @@ async fn fallback(call: &mut dyn CallControl, fallback: &str, trace: &mut Trace)
 /// Stores what the call recorded; voicemail goes to `mailbox` (the number's), if it has one.
 async fn save_recordings(store: &Store, record: &CallRecord, recordings: Vec<CallRecording>, mailbox: Option<&str>) {
     for made in recordings {
-        let mailbox = (made.kind == "voicemail").then(|| mailbox.map(str::to_owned)).flatten();
+        let mailbox = match made.kind {
+            "voicemail" => made.mailbox.or_else(|| mailbox.map(str::to_owned)),
+            _ => None,
+        };
         let info = RecordingInfo {
             id: made.id,
             call_id: record.id.clone(),

@@ -88,6 +88,10 @@ impl Location for StoreLocation {
 
 #[async_trait::async_trait]
 impl Directory for StoreLocation {
+    async fn is_employee(&self, login: &str) -> anyhow::Result<bool> {
+        Ok(self.store.employee(login, false).await?.is_some())
+    }
+
     async fn resolve(&self, target: &Target) -> anyhow::Result<Vec<RingStep>> {
         let employee = match target {
             Target::Employee(login) => self.store.employee(login, false).await?,

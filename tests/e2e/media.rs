@@ -635,3 +635,54 @@ async fn a_digit_sent_as_sip_info_is_passed_through_the_bridge() {
     finished(&server, "alice", alice_phone).await;
     assert_eq!(alice.event("DIGIT").expect("alice got the digit").details[0], "5");
 }
+
+/// The `employee` flow: alice's phone is busy, so the caller leaves a message — in alice's
+/// mailbox, which she lists and hears with her own token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_employee_gets_the_message_in_her_mailbox() {
+    let server = Server::start().await;
+    let short = tone_wav(440.0, 16_000, 1000);
+    assert_eq!(upload_prompt(&server, "voicemail-greeting", short).await.0, 201);
+    let alice = Desk::register(&server, "alice", "101").await;
+    server
+        .assign("+15550100310", "employee", json!({ "employee": "alice" }))
+        .await;
+    let busy = alice.expect(&server, Phone::Busy);
+    phones_listening().await;
+
+    let peer = RtpPeer::bind().await;
+    let caller = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_hangs_up(5000),
+        "+15550100310",
+        peer.port(),
+    ));
+    let exchange_rtp = peer.first_packet_from(Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    peer.play_pcap_for(
+        &Path::new(PCAPS).join("g711a.pcap"),
+        exchange_rtp,
+        Duration::from_secs(3),
+    )
+    .await;
+    let run = caller.await.unwrap();
+    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "alice", busy).await;
+
+    let list = recordings(&server, 1).await;
+    assert_eq!(list.len(), 1, "{list:#?}\n{}", server.log());
+    assert_eq!(list[0]["mailbox"], "alice", "{list:#?}");
+    let events = trace(&server.call_record("+15550100310").await);
+    assert!(events.iter().any(|e| e.ends_with("→ Busy")), "{events:#?}");
+    assert!(events.iter().any(|e| e == "set-mailbox alice → ok"), "{events:#?}");
+    let token = server.login("alice", crate::registrar::PASSWORD).await;
+    let hers: Value = server
+        .request_as(&token, Method::GET, "/recordings")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hers["recordings"][0]["id"], list[0]["id"], "{hers}");
+}

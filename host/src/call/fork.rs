@@ -64,6 +64,8 @@ pub trait Calendar: Send + Sync {
 pub trait Directory: Send + Sync {
     /// How `target` rings; no places when it exists but nobody is reachable.
     async fn resolve(&self, target: &Target) -> anyhow::Result<Vec<RingStep>>;
+    /// Whether `login` is an employee.
+    async fn is_employee(&self, login: &str) -> anyhow::Result<bool>;
 }
 
 /// What ringing and bridging need besides the call itself.

@@ -57,6 +57,8 @@ pub struct InboundCall {
     records_calls: bool,
     /// The number's timezone (its business hours are local to it).
     timezone: jiff::tz::TimeZone,
+    /// The mailbox the flow chose for voicemail.
+    mailbox: Option<String>,
 }
 
 const UNAVAILABLE: (u16, &str) = (480, "Temporarily Unavailable");
@@ -80,6 +82,7 @@ impl InboundCall {
             recordings: Vec::new(),
             records_calls: false,
             timezone: jiff::tz::TimeZone::UTC,
+            mailbox: None,
         }
     }
 
@@ -104,6 +107,7 @@ impl InboundCall {
             duration_ms: recorded.duration_ms,
             ended_by: ended_by.clone(),
             made_at: unix_ms(),
+            mailbox: self.mailbox.clone().filter(|_| kind == "voicemail"),
         });
         Recording {
             id,
@@ -591,6 +595,17 @@ impl CallControl for InboundCall {
             .map(|recorded| self.keep(recorded, "voicemail", ended_by));
         end?;
         Ok(made)
+    }
+
+    async fn set_mailbox(&mut self, login: &str) -> Result<(), CallError> {
+        let known = self.dial_env.directory.is_employee(login).await;
+        match known.map_err(|e| CallError::Failed(format!("mailbox {login:?}: {e}")))? {
+            true => {
+                self.mailbox = Some(login.to_owned());
+                Ok(())
+            }
+            false => Err(CallError::Invalid(format!("there is no employee {login:?}"))),
+        }
     }
 
     fn local_time(&self) -> (LocalTime, String) {

@@ -140,6 +140,8 @@ pub trait CallControl: Send {
     async fn record(&mut self, opts: &RecordOptions) -> Result<Option<Recording>, CallError>;
     /// Puts the caller into a conference room until they leave (then `Hangup`).
     async fn conference(&mut self, room: &str) -> Result<(), CallError>;
+    /// Voicemail recorded from now on goes to employee `login`'s mailbox.
+    async fn set_mailbox(&mut self, login: &str) -> Result<(), CallError>;
     /// Now on the number's clocks, and the number's timezone.
     fn local_time(&self) -> (crate::schedule::LocalTime, String);
     /// Whether business-hours schedule `id` is open now on the number's clocks.

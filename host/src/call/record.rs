@@ -115,6 +115,8 @@ pub struct CallRecording {
     pub ended_by: String,
     /// Unix ms.
     pub made_at: i64,
+    /// The employee whose mailbox the flow chose for it (else the number's).
+    pub mailbox: Option<String>,
 }
 
 pub fn unix_ms() -> i64 {

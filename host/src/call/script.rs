@@ -238,6 +238,11 @@ impl CallControl for ScriptedCall {
         self.live()
     }
 
+    async fn set_mailbox(&mut self, _login: &str) -> Result<(), CallError> {
+        // The simulator keeps no recordings; any employee will do.
+        self.live()
+    }
+
     fn local_time(&self) -> (crate::schedule::LocalTime, String) {
         let elapsed = jiff::SignedDuration::try_from(self.start.elapsed()).unwrap_or_default();
         let now = self.clock_start.checked_add(elapsed).unwrap_or(self.clock_start);

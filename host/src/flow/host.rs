@@ -154,6 +154,16 @@ impl HostCall for FlowState {
         Ok(r.map_err(Into::into))
     }
 
+    async fn set_mailbox(
+        &mut self,
+        _: Resource<CallHandle>,
+        login: String,
+    ) -> wasmtime::Result<Result<(), wit::CallError>> {
+        let r = self.call.set_mailbox(&login).await;
+        self.trace_verb(&format!("set-mailbox {login}"), &r, ok);
+        Ok(r.map_err(Into::into))
+    }
+
     async fn hangup(&mut self, _: Resource<CallHandle>) -> wasmtime::Result<()> {
         self.call.hangup().await;
         self.trace_verb("hangup", &Ok(()), ok);

@@ -12,6 +12,7 @@ pub mod flow;
 pub mod live;
 pub mod location;
 pub mod media;
+pub mod new_flow;
 pub mod schedule;
 pub mod serve;
 pub mod simulate;

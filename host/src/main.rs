@@ -29,7 +29,8 @@ enum FlowCommand {
     /// Run a flow against a scripted call on a virtual clock and print what it does.
     ///
     /// Script steps, separated by `;`: `<time> press <digits>`, `<time> hangup`,
-    /// `dial answered [employee] [talk <time>] | busy | no-answer | unavailable | failed <why>`.
+    /// `dial answered [employee] [talk <time>] | busy | no-answer | unavailable | failed <why>`,
+    /// `clock <YYYY-MM-DDTHH:MM> [<timezone>]`, `schedule <id> open|closed`.
     /// Example: --script "2s press 1; dial busy; 30s hangup"
     Simulate {
         /// A component (.wasm file) or a built-in flow's name (e.g. `ivr`).
@@ -44,6 +45,12 @@ enum FlowCommand {
         caller: String,
         #[arg(long, default_value = "+15550100100")]
         dialled: String,
+    },
+    /// Make a new flow crate NAME (from the template: settings, schema, tests) in DIR.
+    New {
+        name: String,
+        #[arg(long, default_value = ".")]
+        dir: std::path::PathBuf,
     },
 }
 
@@ -85,6 +92,14 @@ fn main() -> std::process::ExitCode {
             if !ok {
                 std::process::exit(1);
             }
+        }),
+        Command::Flow {
+            command: FlowCommand::New { name, dir },
+        } => switchboard::new_flow::create(&name, &dir).map(|made| {
+            println!("made {}", made.display());
+            println!("  cargo test                                  # the flow's tests, natively");
+            println!("  cargo build --release --target wasm32-wasip2  # the component");
+            println!("  switchboard flow simulate target/wasm32-wasip2/release/{}.wasm --script \"1s press 101#; dial answered\"", name.replace('-', "_"));
         }),
     };
     match result {

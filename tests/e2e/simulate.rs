@@ -93,3 +93,47 @@ fn schedule_takes_the_closed_route_after_hours() {
         "{report}"
     );
 }
+
+/// `switchboard flow new` makes a crate whose tests pass natively, which builds into a
+/// component, and which the simulator runs (and so would the exchange: it is the same check).
+#[test]
+fn a_new_flow_crate_tests_builds_and_simulates() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["flow", "new", "my-flow", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let crate_dir = dir.path().join("my-flow");
+    // A target directory of its own: the outer build's is locked while these tests run.
+    let cargo = |args: &[&str]| {
+        let out = Command::new("cargo")
+            .args(args)
+            .current_dir(&crate_dir)
+            .env("CARGO_TARGET_DIR", crate_dir.join("target"))
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "cargo {args:?}:\n{text}");
+        text
+    };
+    let tests = cargo(&["test", "--quiet"]);
+    assert!(tests.contains("4 passed"), "{tests}");
+    cargo(&["build", "--release", "--target", "wasm32-wasip2", "--quiet"]);
+    let wasm = crate_dir.join("target/wasm32-wasip2/release/my_flow.wasm");
+    let (ok, report) = simulate(&[wasm.to_str().unwrap(), "--script", "1s press 101#; dial answered alice"]);
+    assert!(ok, "{report}");
+    assert!(report.contains("→ 101"), "{report}");
+    assert!(report.contains("dial [Extension(\"101\")@0ms]"), "{report}");
+    let again = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["flow", "new", "my-flow", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!again.status.success(), "an existing directory is not overwritten");
+}

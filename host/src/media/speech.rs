@@ -84,28 +84,52 @@ impl Speech {
             "switchboard-tts-{}.wav",
             hex::encode(rand::random::<[u8; 8]>())
         ));
-        let run = tokio::process::Command::new(&self.program)
-            .args(["-v", voice, "-s", "150", "-w"])
-            .arg(&path)
-            // After `--`, text that starts with '-' is still text.
-            .arg("--")
-            .arg(text)
-            .kill_on_drop(true)
-            .output();
-        let output = tokio::time::timeout(RENDER_TIMEOUT, run).await;
+        let (program, voice_arg, text_arg, out) =
+            (self.program.clone(), voice.to_owned(), text.to_owned(), path.clone());
+        let output = tokio::task::spawn_blocking(move || espeak(&program, &voice_arg, &text_arg, &out))
+            .await
+            .map_err(|e| PromptError::Speech(format!("espeak-ng task: {e}")));
         let wav = tokio::fs::read(&path).await;
         let _ = tokio::fs::remove_file(&path).await;
-        let output = match output {
-            Err(_) => return Err(PromptError::Speech("espeak-ng took too long".into())),
-            Ok(Err(e)) => return Err(PromptError::Speech(format!("cannot run {}: {e}", self.program))),
-            Ok(Ok(output)) => output,
-        };
+        let output = output??;
         if !output.status.success() {
             let why = String::from_utf8_lossy(&output.stderr);
             return Err(PromptError::Speech(format!("espeak-ng: {}", why.trim())));
         }
         let wav = wav.map_err(|e| PromptError::Speech(format!("espeak-ng wrote nothing: {e}")))?;
         Prompt::from_wav(&wav)
+    }
+}
+
+/// Runs espeak-ng to write `path`, killing it after `RENDER_TIMEOUT` of real time — not tokio's
+/// time, which the simulator pauses and fast-forwards while a real process takes real time.
+fn espeak(program: &str, voice: &str, text: &str, path: &std::path::Path) -> Result<std::process::Output, PromptError> {
+    let mut child = std::process::Command::new(program)
+        .args(["-v", voice, "-s", "150", "-w"])
+        .arg(path)
+        // After `--`, text that starts with '-' is still text.
+        .arg("--")
+        .arg(text)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| PromptError::Speech(format!("cannot run {program}: {e}")))?;
+    let deadline = std::time::Instant::now() + RENDER_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => {
+                return child
+                    .wait_with_output()
+                    .map_err(|e| PromptError::Speech(format!("espeak-ng: {e}")));
+            }
+            Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(PromptError::Speech("espeak-ng took too long".into()));
+            }
+            Err(e) => return Err(PromptError::Speech(format!("espeak-ng: {e}"))),
+        }
     }
 }
 

@@ -304,17 +304,18 @@ async fn save(store: &Store, record: &CallRecord) {
 /// A call from or to a number with a contact card goes into the card's history; a call in which
 /// someone talked to the contact makes it the last contact.
 async fn log_on_contact_cards(store: &Store, record: &CallRecord) {
-    let reached = record.answered_by.is_some();
-    for (phone, action) in [(&record.caller, "call-in"), (&record.dialled, "call-out")] {
-        let entry = NewLogEntry {
-            at: record.started_at,
-            action,
-            result: &record.outcome,
-            employee: record.answered_by.as_deref(),
-            call_id: Some(&record.id),
-        };
-        if let Err(e) = store.log_call_to_contact(phone, &entry, reached).await {
-            tracing::warn!(error = %e, "could not log the call on the contact card");
-        }
+    let line = |action| NewLogEntry {
+        at: record.started_at,
+        action,
+        result: &record.outcome,
+        employee: record.answered_by.as_deref(),
+        call_id: Some(&record.id),
+    };
+    let lines = [
+        (record.caller.as_str(), line("call-in")),
+        (record.dialled.as_str(), line("call-out")),
+    ];
+    if let Err(e) = store.log_call_on_cards(&lines, record.answered_by.is_some()).await {
+        tracing::warn!(error = %e, "could not log the call on the contact cards");
     }
 }

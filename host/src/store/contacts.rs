@@ -162,20 +162,16 @@ impl Store {
 
     /// The card for `phone`, made (empty) when there is none; returns its id.
     async fn contact_for(&self, phone: &str, now: i64) -> sqlx::Result<i64> {
-        sqlx::query(
+        // The no-op update makes RETURNING give the existing card's id too.
+        sqlx::query_scalar(
             "INSERT INTO contacts (company_id, phone, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT (company_id, phone) DO NOTHING",
+             ON CONFLICT (company_id, phone) DO UPDATE SET phone = excluded.phone RETURNING id",
         )
         .bind(DEFAULT_COMPANY)
         .bind(phone)
         .bind(now)
-        .execute(&self.pool)
-        .await?;
-        sqlx::query_scalar("SELECT id FROM contacts WHERE company_id = $1 AND phone = $2")
-            .bind(DEFAULT_COMPANY)
-            .bind(phone)
-            .fetch_one(&self.pool)
-            .await
+        .fetch_one(&self.pool)
+        .await
     }
 
     /// Contacts by phone order: all, one (`id`), one phone, or those whose follow-up is due by
@@ -286,18 +282,30 @@ impl Store {
             .collect())
     }
 
-    /// A finished call to or from a number with a contact card goes into its history (calls
-    /// from numbers without a card leave no trace here: the call records have them).
-    pub async fn log_call_to_contact(&self, phone: &str, entry: &NewLogEntry<'_>, reached: bool) -> sqlx::Result<()> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM contacts WHERE company_id = $1 AND phone = $2")
-            .bind(DEFAULT_COMPANY)
-            .bind(phone)
-            .fetch_optional(&self.pool)
-            .await?;
-        match id {
-            Some(id) => self.log_contact(id, entry, reached).await,
-            None => Ok(()),
+    /// A finished call goes into the history of the cards of the numbers in it — each phone
+    /// with its own line (`call-in` for the caller, `call-out` for the dialled number); numbers
+    /// without a card leave no trace here (the call records have them). One lookup for all.
+    pub async fn log_call_on_cards(&self, lines: &[(&str, NewLogEntry<'_>)], reached: bool) -> sqlx::Result<()> {
+        if lines.is_empty() {
+            return Ok(());
         }
+        let placeholders: Vec<String> = (2..lines.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id, phone FROM contacts WHERE company_id = $1 AND phone IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(DEFAULT_COMPANY);
+        for (phone, _) in lines {
+            query = query.bind(*phone);
+        }
+        let cards = query.fetch_all(&self.pool).await?;
+        for card in &cards {
+            let phone: String = card.get("phone");
+            if let Some((_, entry)) = lines.iter().find(|(p, _)| *p == phone) {
+                self.log_contact(card.get("id"), entry, reached).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Files a callback request (and the caller's contact card when there is none yet).

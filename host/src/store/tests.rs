@@ -553,14 +553,10 @@ async fn contacts_and_callbacks() {
             employee: None,
             call_id: Some("call-1"),
         };
-        store
-            .log_call_to_contact("+15550001", &call(3_000, "no-answer"), false)
-            .await
-            .unwrap();
-        store
-            .log_call_to_contact("+15559999", &call(3_000, "completed"), true)
-            .await
-            .unwrap();
+        let lines = [("+15550001", call(3_000, "no-answer"))];
+        store.log_call_on_cards(&lines, false).await.unwrap();
+        let no_card = [("+15559999", call(3_000, "completed"))];
+        store.log_call_on_cards(&no_card, true).await.unwrap();
         let log = store.contact_log(card.id, 10).await.unwrap();
         assert_eq!(
             log.iter()

@@ -50,6 +50,12 @@ impl LocalTime {
         }
     }
 
+    /// The moment `at` on the clocks of `zone`, and the zone's IANA name (what a flow is told).
+    pub fn with_zone_name(at: jiff::Timestamp, zone: &jiff::tz::TimeZone) -> (LocalTime, String) {
+        let name = zone.iana_name().unwrap_or("UTC").to_owned();
+        (LocalTime::of(at, zone), name)
+    }
+
     /// `YYYY-MM-DD`.
     pub fn date_text(&self) -> String {
         let (y, m, d) = self.date;

@@ -10,7 +10,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::{ApiState, Id, ValidQuery};
-use crate::call::number;
 use crate::call::record::unix_ms;
 use crate::store::{
     Callback, CallbackFilter, CallbackResult, Contact, ContactFields, ContactLogEntry, NewCallback, NewLogEntry,
@@ -144,14 +143,6 @@ pub struct CallbackList {
     callbacks: Vec<Callback>,
 }
 
-fn check_phone(phone: &str) -> Result<(), ApiError> {
-    if number::is_e164(phone) {
-        Ok(())
-    } else {
-        Err(ApiError::unprocessable("phone", "use E.164, e.g. +15550100123"))
-    }
-}
-
 fn check_text(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
     if text.len() <= max {
         Ok(())
@@ -199,7 +190,7 @@ pub async fn create(
     body: Result<Json<NewContact>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ContactCard>), ApiError> {
     let Json(c) = body.map_err(ApiError::from_json)?;
-    check_phone(&c.phone)?;
+    super::check_e164("phone", &c.phone)?;
     check_text("name", &c.name, 200)?;
     let fields = ContactFields {
         name: c.name,
@@ -363,7 +354,7 @@ pub async fn create_callback(
     body: Result<Json<NewCallbackBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Callback>), ApiError> {
     let Json(c) = body.map_err(ApiError::from_json)?;
-    check_phone(&c.phone)?;
+    super::check_e164("phone", &c.phone)?;
     check_text("reason", &c.reason, 2000)?;
     if let Some(id) = &c.recording
         && s.store.recording_wav(id).await.map_err(ApiError::internal)?.is_none()

@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 use super::auth::hash_password;
 use super::error::{ApiError, ErrorBody};
 use super::{ApiState, Principal};
-use crate::call::number;
 use crate::call::record::unix_ms;
 use crate::store::{Employee, EmployeeFields, Secrets};
 
@@ -282,8 +281,8 @@ async fn check(s: &ApiState, f: &EmployeeFields, login: Option<&str>) -> Result<
     if !f.email.is_empty() && (f.email.len() > 254 || !f.email.contains('@')) {
         return Err(ApiError::unprocessable("email", "not an e-mail address"));
     }
-    if !f.mobile.is_empty() && !number::is_e164(&f.mobile) {
-        return Err(ApiError::unprocessable("mobile", "use E.164, e.g. +15550100123"));
+    if !f.mobile.is_empty() {
+        super::check_e164("mobile", &f.mobile)?;
     }
     match f.mobile_after_secs {
         Some(secs) if !(0..=300).contains(&secs) => {

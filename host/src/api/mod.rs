@@ -212,6 +212,15 @@ fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Resul
     Ok(Some(Option::deserialize(d)?))
 }
 
+/// A phone number field must be E.164.
+fn check_e164(field: &str, number: &str) -> Result<(), ApiError> {
+    if crate::call::number::is_e164(number) {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(field, "use E.164, e.g. +15550100123"))
+    }
+}
+
 /// Extensions are 2 to 6 digits (one numbering plan for employees and departments).
 fn check_extension(extension: &str) -> Result<(), ApiError> {
     if (2..=6).contains(&extension.len()) && extension.chars().all(|c| c.is_ascii_digit()) {

@@ -2,7 +2,7 @@
 //! attributes and the types they take and return, so it cannot drift from the code.
 
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder, Schema};
 use utoipa::{Modify, PartialSchema, ToSchema};
 
@@ -81,10 +81,10 @@ fn complete_operation(operation: &mut Operation) {
     }
 
     // An operation that says `security(())` is public.
-    let public = operation.security.as_ref().is_some_and(|s| {
-        s.iter()
-            .all(|r| serde_json::to_value(r).is_ok_and(|v| v == serde_json::json!({})))
-    });
+    let public = operation
+        .security
+        .as_ref()
+        .is_some_and(|s| s.iter().all(|r| *r == SecurityRequirement::default()));
     let mut codes = vec!["400"];
     if !public {
         codes.extend(["401", "403"]);

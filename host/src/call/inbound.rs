@@ -609,8 +609,7 @@ impl CallControl for InboundCall {
     }
 
     fn local_time(&self) -> (LocalTime, String) {
-        let name = self.timezone.iana_name().unwrap_or("UTC").to_owned();
-        (LocalTime::of(jiff::Timestamp::now(), &self.timezone), name)
+        LocalTime::with_zone_name(jiff::Timestamp::now(), &self.timezone)
     }
 
     async fn is_open(&mut self, schedule: &str) -> Result<bool, CallError> {

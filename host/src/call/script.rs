@@ -246,8 +246,7 @@ impl CallControl for ScriptedCall {
     fn local_time(&self) -> (crate::schedule::LocalTime, String) {
         let elapsed = jiff::SignedDuration::try_from(self.start.elapsed()).unwrap_or_default();
         let now = self.clock_start.checked_add(elapsed).unwrap_or(self.clock_start);
-        let name = self.zone.iana_name().unwrap_or("UTC").to_owned();
-        (crate::schedule::LocalTime::of(now, &self.zone), name)
+        crate::schedule::LocalTime::with_zone_name(now, &self.zone)
     }
 
     async fn is_open(&mut self, schedule: &str) -> Result<bool, CallError> {

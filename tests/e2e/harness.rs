@@ -131,6 +131,12 @@ impl Server {
             .bearer_auth(token)
     }
 
+    /// `GET path` with an employee's token; the JSON body.
+    pub async fn get_json_as(&self, token: &str, path: &str) -> Value {
+        let r = self.request_as(token, reqwest::Method::GET, path).send().await.unwrap();
+        r.json().await.unwrap()
+    }
+
     /// Creates an employee with the `user` role and logs them in; their token.
     pub async fn user_token(&self, login: &str, extension: &str) -> String {
         let password = "correct-horse";

@@ -167,14 +167,7 @@ async fn voicemail_records_the_message_until_silence() {
     // employee sees nothing of it.
     assert_eq!(rec["mailbox"], "alice", "{rec}");
     let alice = server.login("alice", "correct-horse").await;
-    let hers: Value = server
-        .request_as(&alice, Method::GET, "/recordings")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hers: Value = server.get_json_as(&alice, "/recordings").await;
     assert_eq!(hers["recordings"][0]["id"], id, "{hers}");
     let heard = server
         .request_as(&alice, Method::GET, &format!("/recordings/{id}"))
@@ -183,14 +176,7 @@ async fn voicemail_records_the_message_until_silence() {
         .unwrap();
     assert_eq!(heard.status(), 200);
     let bob = server.user_token("bob", "102").await;
-    let his: Value = server
-        .request_as(&bob, Method::GET, "/recordings")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let his: Value = server.get_json_as(&bob, "/recordings").await;
     assert_eq!(his["recordings"], json!([]), "{his}");
     for method in [Method::GET, Method::DELETE] {
         let r = server
@@ -676,13 +662,6 @@ async fn a_busy_employee_gets_the_message_in_her_mailbox() {
     assert!(events.iter().any(|e| e.ends_with("→ Busy")), "{events:#?}");
     assert!(events.iter().any(|e| e == "set-mailbox alice → ok"), "{events:#?}");
     let token = server.login("alice", crate::registrar::PASSWORD).await;
-    let hers: Value = server
-        .request_as(&token, Method::GET, "/recordings")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hers: Value = server.get_json_as(&token, "/recordings").await;
     assert_eq!(hers["recordings"][0]["id"], list[0]["id"], "{hers}");
 }

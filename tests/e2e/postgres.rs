@@ -84,13 +84,9 @@ async fn the_exchange_keeps_everything_in_postgresql() {
 /// live on the other at once (LISTEN/NOTIFY), without a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_on_one_node_reaches_the_other_at_once() {
-    let Some(db) = TestDatabase::create("switchboard_e2e").await else {
-        eprintln!("SWITCHBOARD_TEST_POSTGRES is not set: the PostgreSQL path is not tested here");
+    let Some((_db, a, b)) = two_nodes().await else {
         return;
     };
-    let flags = ["--database", db.url.as_str()];
-    let (a, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
-    let (b, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
 
     let wav = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts/ivr-invalid.wav")).unwrap();
     let uploaded = a
@@ -117,13 +113,9 @@ async fn a_change_on_one_node_reaches_the_other_at_once() {
 /// up through b ends it on a (b tells a through NOTIFY).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_node_lists_and_hangs_up_every_nodes_calls() {
-    let Some(db) = TestDatabase::create("switchboard_e2e").await else {
-        eprintln!("SWITCHBOARD_TEST_POSTGRES is not set: the PostgreSQL path is not tested here");
+    let Some((_db, a, b)) = two_nodes().await else {
         return;
     };
-    let flags = ["--database", db.url.as_str()];
-    let (a, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
-    let (b, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
     let alice = Desk::register(&a, "alice", "101").await;
     a.assign("+15550100502", "hunt", json!({ "members": ["alice"] })).await;
     let answers = alice.expect(&a, Phone::Answers { after_ms: 200 });
@@ -168,4 +160,17 @@ async fn any_node_lists_and_hangs_up_every_nodes_calls() {
     assert_eq!(unknown.send().await.unwrap().status(), 404);
     drop(a.stop().await);
     drop(b.stop().await);
+}
+
+/// Two exchanges on one fresh PostgreSQL database (dropped with the first value); none when
+/// `SWITCHBOARD_TEST_POSTGRES` is not set.
+async fn two_nodes() -> Option<(TestDatabase, Server, Server)> {
+    let Some(db) = TestDatabase::create("switchboard_e2e").await else {
+        eprintln!("SWITCHBOARD_TEST_POSTGRES is not set: the PostgreSQL path is not tested here");
+        return None;
+    };
+    let flags = ["--database", db.url.as_str()];
+    let (a, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let (b, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    Some((db, a, b))
 }

@@ -32,6 +32,12 @@ use crate::{
     Target, TimedLeg,
 };
 
+/// Settings from JSON, read exactly as the exchange hands them to the flow (blank: defaults);
+/// panics with serde's message when they do not fit.
+pub fn settings<S: serde::de::DeserializeOwned + Default>(json: &str) -> S {
+    crate::parse_settings(json).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// A scripted call; see the module documentation.
 pub struct TestCall {
     caller: String,

@@ -41,9 +41,6 @@ crate-type = ["cdylib", "rlib"]
 switchboard-sdk = {{ path = {sdk:?} }}
 serde = {{ version = "1", features = ["derive"] }}
 
-[dev-dependencies]
-serde_json = "1"
-
 # Small components; a panic becomes a trap (the exchange still takes care of the caller).
 [profile.release]
 opt-level = "s"

@@ -52,13 +52,9 @@ switchboard_sdk::flow!(run, settings_schema = "../settings.schema.json");
 
 #[cfg(test)]
 mod tests {
-    use switchboard_sdk::testing::TestCall;
+    use switchboard_sdk::testing::{TestCall, settings};
 
     use super::*;
-
-    fn settings(json: &str) -> Settings {
-        serde_json::from_str(json).unwrap()
-    }
 
     #[test]
     fn his_phones_ring_and_he_answers() {
@@ -92,7 +88,7 @@ mod tests {
             .dial_answers(Some("bob"));
         run(
             &call,
-            settings(r#"{"employee": "alice", "unavailable": {"department": "sales"}}"#),
+            settings::<Settings>(r#"{"employee": "alice", "unavailable": {"department": "sales"}}"#),
         )
         .unwrap();
         assert_eq!(

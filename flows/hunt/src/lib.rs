@@ -87,20 +87,16 @@ switchboard_sdk::flow!(run, settings_schema = "../settings.schema.json");
 
 #[cfg(test)]
 mod tests {
-    use switchboard_sdk::testing::TestCall;
+    use switchboard_sdk::testing::{TestCall, settings};
 
     use super::*;
-
-    fn settings(json: &str) -> Settings {
-        serde_json::from_str(json).unwrap()
-    }
 
     #[test]
     fn in_turn_rings_one_member_at_a_time() {
         let call = TestCall::new().dial_answers(Some("bob"));
         run(
             &call,
-            settings(r#"{"members": ["alice", "bob"], "strategy": "in_turn", "step_secs": 10}"#),
+            settings::<Settings>(r#"{"members": ["alice", "bob"], "strategy": "in_turn", "step_secs": 10}"#),
         )
         .unwrap();
         assert_eq!(
@@ -117,7 +113,7 @@ mod tests {
         let call = TestCall::new().dial_answers(None);
         run(
             &call,
-            settings(r#"{"members": ["a", "b", "c"], "strategy": "increasingly", "step_secs": 5}"#),
+            settings::<Settings>(r#"{"members": ["a", "b", "c"], "strategy": "increasingly", "step_secs": 5}"#),
         )
         .unwrap();
         let legs = call.dials().remove(0);
@@ -134,7 +130,11 @@ mod tests {
             ["dial employee alice → busy", "play all-busy", "hangup"]
         );
         let call = TestCall::new().dial_ends(DialOutcome::NoAnswer);
-        run(&call, settings(r#"{"members": ["alice"], "failure_prompt": null}"#)).unwrap();
+        run(
+            &call,
+            settings::<Settings>(r#"{"members": ["alice"], "failure_prompt": null}"#),
+        )
+        .unwrap();
         assert_eq!(call.decisions(), ["dial employee alice → no-answer", "hangup"]);
     }
 

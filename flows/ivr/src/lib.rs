@@ -15,13 +15,9 @@ switchboard_sdk::flow!(run, settings_schema = "../settings.schema.json");
 
 #[cfg(test)]
 mod tests {
-    use switchboard_sdk::testing::TestCall;
+    use switchboard_sdk::testing::{TestCall, settings};
 
     use super::*;
-
-    fn menu(json: &str) -> Settings {
-        serde_json::from_str(json).unwrap()
-    }
 
     #[test]
     fn no_digit_takes_the_default_route_to_sales() {
@@ -47,7 +43,7 @@ mod tests {
 
     #[test]
     fn invalid_digits_replay_the_menu_then_the_default_route() {
-        let settings = menu(r#"{"retries": 1, "default": {"hangup": "all-busy"}}"#);
+        let settings: Settings = settings(r#"{"retries": 1, "default": {"hangup": "all-busy"}}"#);
         let call = TestCall::new().presses("7").presses("8");
         run(&call, settings).unwrap();
         assert_eq!(
@@ -66,7 +62,7 @@ mod tests {
 
     #[test]
     fn a_route_nobody_answers_apologises_and_a_nested_menu_works() {
-        let settings = menu(
+        let settings: Settings = settings(
             r#"{"options": {"3": {"menu": {"greeting": "tts:Press 1 for billing",
                 "options": {"1": {"employee": "bob"}}}}}}"#,
         );

@@ -61,13 +61,9 @@ switchboard_sdk::flow!(run, settings_schema = "../settings.schema.json");
 
 #[cfg(test)]
 mod tests {
-    use switchboard_sdk::testing::TestCall;
+    use switchboard_sdk::testing::{TestCall, settings};
 
     use super::*;
-
-    fn settings(json: &str) -> Settings {
-        serde_json::from_str(json).unwrap()
-    }
 
     #[test]
     fn after_hours_the_caller_reaches_voicemail() {
@@ -109,7 +105,7 @@ mod tests {
         let call = TestCall::new();
         run(
             &call,
-            settings(r#"{"schedule": "deleted", "open": {"hangup": "tts:Hello"}}"#),
+            settings::<Settings>(r#"{"schedule": "deleted", "open": {"hangup": "tts:Hello"}}"#),
         )
         .unwrap();
         assert_eq!(

@@ -60,7 +60,7 @@ switchboard_sdk::flow!(run, settings_schema = "../settings.schema.json");
 
 #[cfg(test)]
 mod tests {
-    use switchboard_sdk::testing::TestCall;
+    use switchboard_sdk::testing::{TestCall, settings};
 
     use super::*;
 
@@ -80,7 +80,7 @@ mod tests {
 
     #[test]
     fn settings_come_from_json() {
-        let settings: Settings = serde_json::from_str(r#"{"wait_ms": 3000}"#).unwrap();
+        let settings: Settings = settings(r#"{"wait_ms": 3000}"#);
         let call = TestCall::new().presses_nothing();
         run(&call, settings).unwrap();
         assert_eq!(

@@ -1,6 +1,11 @@
+use std::cell::Cell;
+
 use crate::bindings::switchboard::flow::call::Call;
-use crate::bindings::switchboard::flow::clock;
-use crate::{CallError, CollectOptions, DialOptions, DialOutcome, LocalTime, RecordOptions, Recording, TimedLeg};
+use crate::bindings::switchboard::flow::{clock, directory, history, http};
+use crate::{
+    CallError, CollectOptions, DialOptions, DialOutcome, EmployeeCard, HttpRequest, HttpResponse, LineStatus,
+    LocalTime, RecordOptions, Recording, TimedLeg,
+};
 
 /// The verbs a flow performs on its call.
 ///
@@ -30,56 +35,100 @@ pub trait CallApi {
     /// Whether the business-hours schedule `id` (`PUT /schedules/{id}`) is open now; an error
     /// when there is no such schedule.
     fn is_open(&self, schedule: &str) -> Result<bool, String>;
+    /// Whether dials from now on ring employees' mobiles by their own "mobile after N s" rule
+    /// (on, the default) or only their registered phones (off).
+    fn ring_mobiles(&self, on: bool);
+    /// What [`CallApi::ring_mobiles`] last set (on at the start of a call).
+    fn rings_mobiles(&self) -> bool;
+    /// The employee `login`, if there is one.
+    fn employee(&self, login: &str) -> Option<EmployeeCard>;
+    /// The employee with this e-mail address (case-insensitive), e.g. a CRM's responsible user.
+    fn employee_by_email(&self, email: &str) -> Option<EmployeeCard>;
+    /// Whether `login` can take a call now (offline: no phone registered).
+    fn presence(&self, login: &str) -> LineStatus;
+    /// Login of the employee who last had a connected call with `number` (in or out) within
+    /// `days` days.
+    fn last_connected(&self, number: &str, days: u32) -> Option<String>;
+    /// Sends an HTTP request, only to hosts allow-listed on the number (`allowed_hosts`).
+    fn fetch(&self, request: &HttpRequest) -> Result<HttpResponse, String>;
 }
 
 /// The real call, backed by the host.
-pub struct WasmCall(Call);
+pub struct WasmCall {
+    call: Call,
+    rings_mobiles: Cell<bool>,
+}
 
 impl WasmCall {
     pub fn new(call: Call) -> Self {
-        Self(call)
+        WasmCall {
+            call,
+            rings_mobiles: Cell::new(true),
+        }
     }
 }
 
 impl CallApi for WasmCall {
     fn id(&self) -> String {
-        self.0.id()
+        self.call.id()
     }
     fn caller(&self) -> String {
-        self.0.caller()
+        self.call.caller()
     }
     fn dialled(&self) -> String {
-        self.0.dialled()
+        self.call.dialled()
     }
     fn answer(&self) -> Result<(), CallError> {
-        self.0.answer()
+        self.call.answer()
     }
     fn play(&self, prompt: &str) -> Result<(), CallError> {
-        self.0.play(prompt)
+        self.call.play(prompt)
     }
     fn collect(&self, opts: &CollectOptions) -> Result<Option<String>, CallError> {
-        self.0.collect(opts)
+        self.call.collect(opts)
     }
     fn dial(&self, legs: &[TimedLeg], opts: &DialOptions) -> Result<DialOutcome, CallError> {
-        self.0.dial(legs, opts)
+        self.call.dial(legs, opts)
     }
     fn record(&self, opts: &RecordOptions) -> Result<Option<Recording>, CallError> {
-        self.0.record(opts)
+        self.call.record(opts)
     }
     fn conference(&self, room: &str) -> Result<(), CallError> {
-        self.0.conference(room)
+        self.call.conference(room)
     }
     fn hangup(&self) {
-        self.0.hangup()
+        self.call.hangup()
     }
     fn set_mailbox(&self, login: &str) -> Result<(), CallError> {
-        self.0.set_mailbox(login)
+        self.call.set_mailbox(login)
     }
     fn now(&self) -> LocalTime {
         clock::now()
     }
     fn is_open(&self, schedule: &str) -> Result<bool, String> {
         clock::is_open(schedule)
+    }
+    fn ring_mobiles(&self, on: bool) {
+        self.rings_mobiles.set(on);
+        self.call.ring_mobiles(on)
+    }
+    fn rings_mobiles(&self) -> bool {
+        self.rings_mobiles.get()
+    }
+    fn employee(&self, login: &str) -> Option<EmployeeCard> {
+        directory::employee(login)
+    }
+    fn employee_by_email(&self, email: &str) -> Option<EmployeeCard> {
+        directory::employee_by_email(email)
+    }
+    fn presence(&self, login: &str) -> LineStatus {
+        directory::presence(login)
+    }
+    fn last_connected(&self, number: &str, days: u32) -> Option<String> {
+        history::last_connected(number, days)
+    }
+    fn fetch(&self, request: &HttpRequest) -> Result<HttpResponse, String> {
+        http::fetch(request)
     }
 }
 

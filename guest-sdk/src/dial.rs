@@ -11,6 +11,8 @@ use crate::{CallApi, CallError, DialOptions, DialOutcome, Target, TimedLeg};
 pub struct Dial {
     legs: Vec<TimedLeg>,
     options: DialOptions,
+    /// Ring each employee's mobile this long after his phones (instead of his own rule).
+    mobile_after_ms: Option<u32>,
 }
 
 impl Dial {
@@ -52,6 +54,7 @@ impl Dial {
                 caller_id: None,
                 ringback: None,
             },
+            mobile_after_ms: None,
         }
     }
 
@@ -62,6 +65,15 @@ impl Dial {
             start_after_ms: secs.saturating_mul(1000),
             stop_after_ms: None,
         });
+        self
+    }
+
+    /// Rings each employee's mobile `secs` seconds after his phones start (and stops it with
+    /// them), instead of by the employee's own "mobile after N s" setting — "desk phone now,
+    /// mobile after 10 s" for everyone this dial rings. Employees without a mobile ring as
+    /// before.
+    pub fn then_mobile_after(mut self, secs: u32) -> Self {
+        self.mobile_after_ms = Some(secs.saturating_mul(1000));
         self
     }
 
@@ -88,7 +100,32 @@ impl Dial {
     }
 
     pub fn run(&self, call: &impl CallApi) -> Result<DialOutcome, CallError> {
-        call.dial(&self.legs, &self.options)
+        let Some(after) = self.mobile_after_ms else {
+            return call.dial(&self.legs, &self.options);
+        };
+        let mut legs = self.legs.clone();
+        for leg in &self.legs {
+            let Target::Employee(login) = &leg.target else { continue };
+            let Some(mobile) = call.employee(login).map(|e| e.mobile).filter(|m| !m.is_empty()) else {
+                continue;
+            };
+            // A leg that stops before its mobile's turn rings no mobile.
+            if leg.stop_after_ms.is_some_and(|stop| stop <= after) {
+                continue;
+            }
+            legs.push(TimedLeg {
+                target: Target::External(mobile),
+                start_after_ms: leg.start_after_ms.saturating_add(after),
+                stop_after_ms: leg.stop_after_ms.map(|stop| stop - after),
+            });
+        }
+        legs.retain(|l| l.start_after_ms < self.options.timeout_ms);
+        // The mobiles are this dial's legs now, not the employees' own rule.
+        let before = call.rings_mobiles();
+        call.ring_mobiles(false);
+        let outcome = call.dial(&legs, &self.options);
+        call.ring_mobiles(before);
+        outcome
     }
 }
 
@@ -115,6 +152,41 @@ mod tests {
         assert_eq!(starts, [0, 5_000, 10_000]);
         assert!(d.legs().iter().all(|l| l.stop_after_ms.is_none()));
         assert_eq!(d.options.timeout_ms, 40_000);
+    }
+
+    #[test]
+    fn then_mobile_after_rings_each_employees_mobile_in_his_turn() {
+        use crate::EmployeeCard;
+        use crate::testing::{TestCall, employee};
+        let with_mobile = |login: &str, mobile: &str| EmployeeCard {
+            mobile: mobile.into(),
+            ..employee(login)
+        };
+        let call = TestCall::new()
+            .employee(with_mobile("0", "+15550100900"))
+            .employee(with_mobile("1", ""))
+            .employee(with_mobile("2", "+15550100902"));
+        Dial::in_turn(ids(3), 15_000).then_mobile_after(10).run(&call).unwrap();
+        let legs = &call.dials()[0];
+        let mobiles: Vec<(String, u32, Option<u32>)> = legs[3..]
+            .iter()
+            .map(|l| match &l.target {
+                Target::External(n) => (n.clone(), l.start_after_ms, l.stop_after_ms),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            mobiles,
+            [
+                ("+15550100900".to_string(), 10_000, Some(5_000)),
+                ("+15550100902".to_string(), 40_000, Some(5_000))
+            ],
+            "employee 1 has no mobile"
+        );
+        // The employees' own rule is off for this dial only.
+        assert!(call.decisions().contains(&"ring-mobiles off".to_string()));
+        assert_eq!(call.decisions().last().unwrap(), "ring-mobiles on");
+        assert!(call.rings_mobiles());
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub mod bindings {
 
 mod call;
 mod dial;
+pub mod http;
 pub mod log;
 pub mod routes;
 pub mod testing;
@@ -42,6 +43,8 @@ pub use call::{CallApi, WasmCall};
 pub use dial::Dial;
 
 pub use bindings::switchboard::flow::clock::LocalTime;
+pub use bindings::switchboard::flow::directory::{EmployeeCard, LineStatus};
+pub use bindings::switchboard::flow::http::{Request as HttpRequest, Response as HttpResponse};
 pub use bindings::switchboard::flow::types::{
     Answered, CallError, CollectOptions, DialOptions, DialOutcome, RecordOptions, Recording, Target, TimedLeg,
 };
@@ -52,8 +55,8 @@ pub type FlowResult = Result<(), CallError>;
 /// Everything a flow usually needs.
 pub mod prelude {
     pub use crate::{
-        CallApi, CallError, CollectOptions, Dial, DialOutcome, FlowResult, LocalTime, RecordOptions, Recording, Target,
-        log,
+        CallApi, CallError, CollectOptions, Dial, DialOutcome, EmployeeCard, FlowResult, HttpRequest, HttpResponse,
+        LineStatus, LocalTime, RecordOptions, Recording, Target, log,
     };
 }
 

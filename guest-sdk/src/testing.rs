@@ -1,7 +1,8 @@
 //! A call for a flow's own `cargo test`: no SIP, no WebAssembly. The caller and the world follow
 //! what the test sets up — the digits the caller presses, what each dial comes to, whether a
-//! schedule is open, the clock, when the caller hangs up — and every verb the flow performs is
-//! kept as a line the test asserts on.
+//! schedule is open, the clock, when the caller hangs up, the employees and who is busy, who
+//! last talked to the caller, what a CRM answers — and every verb and lookup the flow performs
+//! is kept as a line the test asserts on.
 //!
 //! ```
 //! use switchboard_sdk::prelude::*;
@@ -28,9 +29,21 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use crate::{
-    Answered, CallApi, CallError, CollectOptions, DialOptions, DialOutcome, LocalTime, RecordOptions, Recording,
-    Target, TimedLeg,
+    Answered, CallApi, CallError, CollectOptions, DialOptions, DialOutcome, EmployeeCard, HttpRequest, HttpResponse,
+    LineStatus, LocalTime, RecordOptions, Recording, Target, TimedLeg,
 };
+
+/// An employee known by login only (name = login, no extension, e-mail or mobile); fill in
+/// what a test needs: `EmployeeCard { email: "bob@example.com".into(), ..employee("bob") }`.
+pub fn employee(login: &str) -> EmployeeCard {
+    EmployeeCard {
+        login: login.into(),
+        name: login.into(),
+        extension: String::new(),
+        email: String::new(),
+        mobile: String::new(),
+    }
+}
 
 /// Settings from JSON, read exactly as the exchange hands them to the flow (blank: defaults);
 /// panics with serde's message when they do not fit.
@@ -59,6 +72,16 @@ struct State {
     gone: bool,
     decisions: Vec<String>,
     dialled: Vec<Vec<TimedLeg>>,
+    /// The directory: employees and how their lines are (unlisted: available).
+    employees: Vec<EmployeeCard>,
+    presence: Vec<(String, LineStatus)>,
+    /// Who last talked to the caller.
+    last_connected: Option<String>,
+    /// What each HTTP request gets, in order; when empty, requests fail.
+    replies: VecDeque<Result<HttpResponse, String>>,
+    requests: Vec<HttpRequest>,
+    /// Employees' mobiles ring by their own rule (`ring_mobiles(false)` turns it off).
+    mobiles_off: bool,
 }
 
 impl Default for TestCall {
@@ -130,6 +153,51 @@ impl TestCall {
     pub fn hangs_up_at_verb(self, n: usize) -> Self {
         self.state.borrow_mut().hangs_up_at = Some(n);
         self
+    }
+
+    /// The directory knows this employee (see [`employee`]).
+    pub fn employee(self, card: EmployeeCard) -> Self {
+        self.state.borrow_mut().employees.push(card);
+        self
+    }
+
+    /// How `login`'s line is (unlisted employees are available).
+    pub fn presence(self, login: &str, status: LineStatus) -> Self {
+        self.state.borrow_mut().presence.push((login.into(), status));
+        self
+    }
+
+    /// The call history says `login` last talked to the caller.
+    pub fn last_connected(self, login: &str) -> Self {
+        self.state.borrow_mut().last_connected = Some(login.into());
+        self
+    }
+
+    /// The next HTTP request gets this answer (e.g. a CRM's JSON).
+    pub fn http_reply(self, status: u16, body: &str) -> Self {
+        let reply = HttpResponse {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.into(),
+        };
+        self.state.borrow_mut().replies.push_back(Ok(reply));
+        self
+    }
+
+    /// The next HTTP request fails (timeout, refused, not allow-listed ...).
+    pub fn http_fails(self, why: &str) -> Self {
+        self.state.borrow_mut().replies.push_back(Err(why.into()));
+        self
+    }
+
+    /// Every HTTP request the flow sent, in order.
+    pub fn requests(&self) -> Vec<HttpRequest> {
+        self.state.borrow().requests.clone()
+    }
+
+    /// Notes a lookup (not a verb: the caller cannot hang up on it) and what it found.
+    fn looked_up(&self, line: String) {
+        self.state.borrow_mut().decisions.push(line);
     }
 
     /// Every verb the flow performed, as lines like `play all-busy`, `collect ivr-greeting → 1`,
@@ -249,6 +317,71 @@ impl CallApi for TestCall {
             minute: 10 * 60,
             timezone: "UTC".into(),
         })
+    }
+    fn ring_mobiles(&self, on: bool) {
+        self.state.borrow_mut().mobiles_off = !on;
+        self.looked_up(format!("ring-mobiles {}", if on { "on" } else { "off" }));
+    }
+    fn rings_mobiles(&self) -> bool {
+        !self.state.borrow().mobiles_off
+    }
+    fn employee(&self, login: &str) -> Option<EmployeeCard> {
+        let found = self.state.borrow().employees.iter().find(|e| e.login == login).cloned();
+        self.looked_up(format!(
+            "employee {login} → {}",
+            if found.is_some() { "found" } else { "none" }
+        ));
+        found
+    }
+    fn employee_by_email(&self, email: &str) -> Option<EmployeeCard> {
+        let state = self.state.borrow();
+        let found = state
+            .employees
+            .iter()
+            .find(|e| e.email.eq_ignore_ascii_case(email))
+            .cloned();
+        drop(state);
+        let login = found.as_ref().map_or("none", |e| e.login.as_str());
+        self.looked_up(format!("employee-by-email {email} → {login}"));
+        found
+    }
+    fn presence(&self, login: &str) -> LineStatus {
+        let state = self.state.borrow();
+        let status = state
+            .presence
+            .iter()
+            .find(|(l, _)| l == login)
+            .map_or(LineStatus::Available, |(_, s)| *s);
+        drop(state);
+        let name = match status {
+            LineStatus::Offline => "offline",
+            LineStatus::Available => "available",
+            LineStatus::Ringing => "ringing",
+            LineStatus::Busy => "busy",
+        };
+        self.looked_up(format!("presence {login} → {name}"));
+        status
+    }
+    fn last_connected(&self, number: &str, days: u32) -> Option<String> {
+        let found = self.state.borrow().last_connected.clone();
+        self.looked_up(format!(
+            "last-connected {number} within {days} days → {}",
+            found.as_deref().unwrap_or("nobody")
+        ));
+        found
+    }
+    fn fetch(&self, request: &HttpRequest) -> Result<HttpResponse, String> {
+        let reply = {
+            let mut s = self.state.borrow_mut();
+            s.requests.push(request.clone());
+            s.replies.pop_front().unwrap_or_else(|| Err("no reply scripted".into()))
+        };
+        let result = match &reply {
+            Ok(r) => r.status.to_string(),
+            Err(why) => format!("failed: {why}"),
+        };
+        self.looked_up(format!("http {} {} → {result}", request.method, request.url));
+        reply
     }
     fn is_open(&self, schedule: &str) -> Result<bool, String> {
         let open = self

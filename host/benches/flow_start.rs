@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use switchboard::call::{
-    CallControl, CallError, CallFacts, CollectOptions, DialOptions, DialOutcome, RecordOptions, Recording, TimedLeg,
-    Trace,
+    CallControl, CallError, CallFacts, CollectOptions, DialOptions, DialOutcome, EmployeeCard, EmployeeKey,
+    HttpRequest, HttpResponse, LineStatus, RecordOptions, Recording, TimedLeg, Trace,
 };
 use switchboard::flow::{BUILTIN_FLOWS, FlowEngine, FlowLimits};
 
@@ -62,6 +62,19 @@ impl CallControl for GoneCall {
     }
     async fn set_mailbox(&mut self, _: &str) -> Result<(), CallError> {
         Err(CallError::Hangup)
+    }
+    fn ring_mobiles(&mut self, _: bool) {}
+    async fn employee(&mut self, _: EmployeeKey<'_>) -> Result<Option<EmployeeCard>, CallError> {
+        Err(CallError::Hangup)
+    }
+    async fn presence(&mut self, _: &str) -> Result<LineStatus, CallError> {
+        Err(CallError::Hangup)
+    }
+    async fn last_connected(&mut self, _: &str, _: u32) -> Result<Option<String>, CallError> {
+        Err(CallError::Hangup)
+    }
+    async fn fetch(&mut self, _: HttpRequest) -> Result<HttpResponse, String> {
+        Err("the caller is gone".into())
     }
 }
 

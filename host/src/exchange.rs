@@ -99,6 +99,7 @@ async fn handle_call(
     }
     // Checked when the number was assigned; a zone that vanished from the database is UTC.
     call.set_timezone(jiff::tz::TimeZone::get(&route.assignment.timezone).unwrap_or(jiff::tz::TimeZone::UTC));
+    call.allow_hosts(route.assignment.allowed_hosts.clone());
     let call = Box::new(call);
     let run = registry
         .engine()
@@ -183,7 +184,13 @@ async fn employee_call(
     };
     trace.push(format!("dial → {outcome}"));
     call.hangup().await;
-    let record = arrival.record(None, call.facts(), outcome, trace);
+    let mut facts = call.facts();
+    if facts.answered_at.is_some() && facts.answered_by.is_none() {
+        // A call out that connected: the employee who made it talked to the number (the ICM
+        // finds him by it).
+        facts.answered_by = Some(employee);
+    }
+    let record = arrival.record(None, facts, outcome, trace);
     tracing::info!(outcome = %record.outcome, "call ended");
     save(store, &record).await;
 }

@@ -19,3 +19,4 @@ pub mod simulate;
 pub mod sip;
 pub mod store;
 pub mod throttle;
+pub mod web;

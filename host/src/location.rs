@@ -1,15 +1,15 @@
 //! Where employees are, kept in the store: the registrar's location service, and the directory
 //! `dial` resolves its targets with (employees' phones, departments' members by their hunting
-//! strategy, and the carrier for external numbers).
+//! strategy, and the carrier for external numbers), and the call history flows ask about.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::call::hunting::{self, Strategy};
-use crate::call::{Calendar, Directory, Reachable, RingStep, Target};
+use crate::call::{Calendar, Directory, EmployeeCard, EmployeeKey, History, Reachable, RingStep, Target, number};
 use crate::schedule::Schedule;
 use crate::sip::{Binding, Location, TrunkLogin, unix_secs};
-use crate::store::{Department, Registration, Store};
+use crate::store::{Department, Employee, Registration, Store};
 
 pub struct StoreLocation {
     pub store: Store,
@@ -87,9 +87,34 @@ impl Location for StoreLocation {
 }
 
 #[async_trait::async_trait]
+impl History for StoreLocation {
+    async fn last_connected(&self, number: &str, since: i64) -> anyhow::Result<Option<String>> {
+        // Records keep numbers as they came (`+4930...` from one carrier, `4930...` from another).
+        let canonical = number::canonical(number);
+        let bare = canonical.trim_start_matches('+').to_string();
+        Ok(self.store.last_connected(&[canonical, bare], since).await?)
+    }
+}
+
+#[async_trait::async_trait]
 impl Directory for StoreLocation {
     async fn is_employee(&self, login: &str) -> anyhow::Result<bool> {
         Ok(self.store.employee(login, false).await?.is_some())
+    }
+
+    async fn card(&self, by: EmployeeKey<'_>) -> anyhow::Result<Option<EmployeeCard>> {
+        let found = match by {
+            EmployeeKey::Login(login) => self.store.employee(login, false).await?,
+            EmployeeKey::Email(email) => self.store.employee_by_email(email).await?,
+        };
+        Ok(found.map(card))
+    }
+
+    async fn has_phones(&self, login: &str) -> anyhow::Result<bool> {
+        match self.store.employee(login, false).await? {
+            Some(employee) => Ok(!self.bindings(employee.id, unix_secs() as i64).await?.is_empty()),
+            None => Ok(false),
+        }
     }
 
     async fn resolve(&self, target: &Target) -> anyhow::Result<Vec<RingStep>> {
@@ -132,9 +157,20 @@ impl Directory for StoreLocation {
                 after,
                 ring_for: None,
                 places,
+                mobile: true,
             });
         }
         Ok(steps)
+    }
+}
+
+fn card(e: Employee) -> EmployeeCard {
+    EmployeeCard {
+        login: e.login,
+        name: e.fields.name,
+        extension: e.fields.extension,
+        email: e.fields.email,
+        mobile: e.fields.mobile,
     }
 }
 

@@ -16,6 +16,7 @@ use crate::media::{PortRange, Prompt, PromptLibrary};
 use crate::sip::{Authenticator, SipServer, TrunkAcl};
 use crate::store::{Change, Store};
 use crate::throttle::FailureLimit;
+use crate::web::HttpClient;
 
 /// A bridged call in which neither party sent RTP for this long is dead (a phone lost power or
 /// network and will never send its BYE).
@@ -63,6 +64,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         handovers: Arc::default(),
         directory: location.clone(),
         calendar: location.clone(),
+        history: location.clone(),
+        web: Arc::new(HttpClient::new()?),
         rtp_timeout: RTP_TIMEOUT,
     });
     let live = Arc::new(LiveCalls::default());

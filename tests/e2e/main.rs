@@ -10,6 +10,7 @@ mod employee_calls;
 mod employees;
 mod harness;
 mod hunt;
+mod icm;
 mod media;
 mod openapi;
 mod postgres;

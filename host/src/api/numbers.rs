@@ -36,6 +36,11 @@ pub struct AssignBody {
     /// hears it with his own token).
     #[serde(default)]
     mailbox: Option<String>,
+    /// Hosts the flow may send HTTP requests to, e.g. the company's CRM (`example.amocrm.ru`, or
+    /// `name:port` for one port only). None by default.
+    #[serde(default)]
+    #[schema(max_items = 32)]
+    allowed_hosts: Vec<String>,
 }
 
 fn empty_object() -> Value {
@@ -58,6 +63,7 @@ pub struct NumberView {
     record_calls: bool,
     fallback: Option<Target>,
     mailbox: Option<String>,
+    allowed_hosts: Vec<String>,
     updated_at: i64,
 }
 
@@ -71,6 +77,7 @@ impl From<&Assignment> for NumberView {
             record_calls: a.record_calls,
             fallback: serde_json::from_str(&a.fallback).ok(),
             mailbox: Some(a.mailbox.clone()).filter(|m| !m.is_empty()),
+            allowed_hosts: a.allowed_hosts.clone(),
             updated_at: a.updated_at,
         }
     }
@@ -99,6 +106,7 @@ pub async fn assign(
         record_calls: body.record_calls,
         fallback: body.fallback,
         mailbox: body.mailbox,
+        allowed_hosts: body.allowed_hosts,
     };
     let assignment = s
         .registry

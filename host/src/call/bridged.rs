@@ -416,6 +416,7 @@ async fn ring(env: &TransferEnv<'_>, leg: TimedLeg) -> Result<Winner, DialOutcom
         caller: env.caller.clone(),
         codec: env.codec,
         ptime: env.ptime,
+        ring_mobiles: true,
     };
     let mut fork = Fork::new(caller_side, &[leg], TRANSFER_TIMEOUT)
         .await

@@ -39,6 +39,8 @@ pub struct RingStep {
     pub after: Duration,
     pub ring_for: Option<Duration>,
     pub places: Vec<Reachable>,
+    /// An employee's mobile, rung by his "mobile after N s" rule (a flow may turn these off).
+    pub mobile: bool,
 }
 
 impl RingStep {
@@ -48,6 +50,7 @@ impl RingStep {
             after: Duration::ZERO,
             ring_for: None,
             places,
+            mobile: false,
         }]
     }
 }
@@ -66,6 +69,10 @@ pub trait Directory: Send + Sync {
     async fn resolve(&self, target: &Target) -> anyhow::Result<Vec<RingStep>>;
     /// Whether `login` is an employee.
     async fn is_employee(&self, login: &str) -> anyhow::Result<bool>;
+    /// The employee `by` names, as flows may see them.
+    async fn card(&self, by: super::EmployeeKey<'_>) -> anyhow::Result<Option<super::EmployeeCard>>;
+    /// Whether employee `login` has a phone registered.
+    async fn has_phones(&self, login: &str) -> anyhow::Result<bool>;
 }
 
 /// What ringing and bridging need besides the call itself.
@@ -78,6 +85,10 @@ pub struct DialEnv {
     pub directory: Arc<dyn Directory>,
     /// Business hours, for flows that ask whether a schedule is open.
     pub calendar: Arc<dyn Calendar>,
+    /// Past calls, for flows that ask who last talked to a number.
+    pub history: Arc<dyn super::History>,
+    /// Outbound HTTP for flows (allow-listed per number).
+    pub web: Arc<dyn super::Web>,
     /// A bridged call where neither party sent RTP for this long is dead and gets cleaned up.
     pub rtp_timeout: Duration,
 }
@@ -128,6 +139,8 @@ pub struct ForkParams<'a> {
     /// Offer this G.711 law first, so the bridge can pass packets through.
     pub codec: Codec,
     pub ptime: u32,
+    /// Employees' mobiles ring by their rule; off: only their registered phones.
+    pub ring_mobiles: bool,
 }
 
 pub struct Fork<'a> {
@@ -156,7 +169,7 @@ impl<'a> Fork<'a> {
             tracing::info!(target = ?leg.target, steps = steps.len(), places, "dial target resolved");
             let start = now + Duration::from_millis(leg.start_after_ms.into());
             let leg_stop = leg.stop_after_ms.map(|ms| Duration::from_millis(ms.into()));
-            for step in steps {
+            for step in steps.into_iter().filter(|s| params.ring_mobiles || !s.mobile) {
                 // The leg's own stop bounds every step of it.
                 let ring_for = match (step.ring_for, leg_stop) {
                     (_, Some(stop)) if stop <= step.after => continue,

@@ -37,6 +37,7 @@ pub fn plan(strategy: Strategy, step: Duration, timeout: Duration, members: Vec<
             after: Duration::ZERO,
             ring_for: Some(timeout),
             places: reachable.into_iter().flatten().collect(),
+            mobile: false,
         }];
     }
     reachable
@@ -53,6 +54,7 @@ pub fn plan(strategy: Strategy, step: Duration, timeout: Duration, members: Vec<
                     _ => left,
                 }),
                 places,
+                mobile: false,
             }
         })
         .collect()

@@ -11,8 +11,8 @@ use super::conversation::{BridgeExit, TransferEnv, answer_reinvite};
 use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
 use super::record::{LegRecord, unix_ms};
 use super::{
-    CallControl, CallError, CallRecording, CollectOptions, DialOptions, DialOutcome, MAX_RECORD_SECONDS, RecordOptions,
-    Recording, TimedLeg, validate_dial,
+    CallControl, CallError, CallRecording, CollectOptions, DialOptions, DialOutcome, EmployeeCard, EmployeeKey,
+    HttpRequest, HttpResponse, LineStatus, MAX_RECORD_SECONDS, RecordOptions, Recording, TimedLeg, validate_dial,
 };
 use crate::media::mixer::Rooms;
 use crate::media::sdp;
@@ -22,7 +22,7 @@ use crate::media::{
     Recorded, Recorder, bridge,
 };
 use crate::schedule::LocalTime;
-use crate::sip::{InboundLeg, LegEvent};
+use crate::sip::{InboundLeg, LegEvent, LineState};
 
 /// What every call's media needs: RTP ports, the prompts, the address to advertise.
 pub struct MediaEnv {
@@ -59,6 +59,10 @@ pub struct InboundCall {
     timezone: jiff::tz::TimeZone,
     /// The mailbox the flow chose for voicemail.
     mailbox: Option<String>,
+    /// Dials ring employees' mobiles by their rule (the flow may turn it off).
+    ring_mobiles: bool,
+    /// Hosts the number lets its flow reach over HTTP.
+    allowed_hosts: Vec<String>,
 }
 
 const UNAVAILABLE: (u16, &str) = (480, "Temporarily Unavailable");
@@ -83,7 +87,14 @@ impl InboundCall {
             records_calls: false,
             timezone: jiff::tz::TimeZone::UTC,
             mailbox: None,
+            ring_mobiles: true,
+            allowed_hosts: Vec::new(),
         }
+    }
+
+    /// The hosts the number's flow may reach over HTTP.
+    pub fn allow_hosts(&mut self, hosts: Vec<String>) {
+        self.allowed_hosts = hosts;
     }
 
     /// Records both parties whenever this call is bridged (the number records its calls).
@@ -536,6 +547,7 @@ impl CallControl for InboundCall {
             caller: self.leg.caller.clone(),
             codec,
             ptime,
+            ring_mobiles: self.ring_mobiles,
         };
         let timeout = Duration::from_millis(opts.timeout_ms.into());
         let mut fork = Fork::new(params, legs, timeout)
@@ -618,6 +630,37 @@ impl CallControl for InboundCall {
             Some(hours) => Ok(hours.is_open(self.local_time().0)),
             None => Err(CallError::Invalid(format!("there is no schedule {schedule:?}"))),
         }
+    }
+
+    fn ring_mobiles(&mut self, on: bool) {
+        self.ring_mobiles = on;
+    }
+
+    async fn employee(&mut self, by: EmployeeKey<'_>) -> Result<Option<EmployeeCard>, CallError> {
+        let found = self.dial_env.directory.card(by).await;
+        found.map_err(|e| CallError::Failed(format!("directory: {e}")))
+    }
+
+    async fn presence(&mut self, login: &str) -> Result<LineStatus, CallError> {
+        let phones = self.dial_env.directory.has_phones(login).await;
+        if !phones.map_err(|e| CallError::Failed(format!("directory: {e}")))? {
+            return Ok(LineStatus::Offline);
+        }
+        Ok(match self.dial_env.presence.state(login) {
+            LineState::Idle => LineStatus::Available,
+            LineState::Ringing => LineStatus::Ringing,
+            LineState::Busy => LineStatus::Busy,
+        })
+    }
+
+    async fn last_connected(&mut self, number: &str, days: u32) -> Result<Option<String>, CallError> {
+        let since = unix_ms() - i64::from(days) * 86_400_000;
+        let found = self.dial_env.history.last_connected(number, since).await;
+        found.map_err(|e| CallError::Failed(format!("history: {e}")))
+    }
+
+    async fn fetch(&mut self, request: HttpRequest) -> Result<HttpResponse, String> {
+        self.dial_env.web.fetch(&self.allowed_hosts, request).await
     }
 
     async fn conference(&mut self, room: &str) -> Result<(), CallError> {

@@ -13,12 +13,14 @@ mod inbound;
 pub mod number;
 pub mod record;
 pub mod script;
+pub mod services;
 mod threeway;
 
 pub use fork::{Calendar, DialEnv, Directory, Reachable, RingStep};
 pub use handover::Handovers;
 pub use inbound::{InboundCall, MediaEnv};
 pub use record::{CallRecord, CallRecording, Trace};
+pub use services::{EmployeeCard, EmployeeKey, History, HttpRequest, HttpResponse, LineStatus, Web};
 
 /// Why a verb could not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +148,16 @@ pub trait CallControl: Send {
     fn local_time(&self) -> (crate::schedule::LocalTime, String);
     /// Whether business-hours schedule `id` is open now on the number's clocks.
     async fn is_open(&mut self, schedule: &str) -> Result<bool, CallError>;
+    /// Dials from now on ring employees' mobiles by their own rule (on) or only their phones.
+    fn ring_mobiles(&mut self, on: bool);
+    /// An employee as flows may see them; none when there is none.
+    async fn employee(&mut self, by: EmployeeKey<'_>) -> Result<Option<EmployeeCard>, CallError>;
+    /// Whether employee `login` can take a call now.
+    async fn presence(&mut self, login: &str) -> Result<LineStatus, CallError>;
+    /// The employee who last had a connected call with `number` within `days` days.
+    async fn last_connected(&mut self, number: &str, days: u32) -> Result<Option<String>, CallError>;
+    /// Outbound HTTP for the flow, only to the hosts the number allows.
+    async fn fetch(&mut self, request: HttpRequest) -> Result<HttpResponse, String>;
     async fn hangup(&mut self);
     /// The recordings made during the call, to be stored with its record (taken once).
     fn take_recordings(&mut self) -> Vec<CallRecording> {

@@ -8,6 +8,11 @@
 //! - `clock <YYYY-MM-DDTHH:MM> [<timezone>]`: the number's local time when the call starts (default
 //!   Monday 2026-01-05 10:00 UTC); it runs on with the call
 //! - `schedule <id> open|closed`: what `is-open` says of business-hours schedule `id`
+//! - `employee <login> [ext <extension>] [email <address>] [mobile <number>] [available|busy|offline|ringing]`:
+//!   who the directory knows (any other login is an available employee with no details)
+//! - `history <login>`: who last talked to the caller (by default nobody)
+//! - `http <status> <body>`: what the next outbound HTTP request gets, in order (the body is
+//!   the rest of the step); without one, requests fail
 //!
 //! Times count from the start of the call. Run it on a paused tokio clock and it takes no
 //! real time.
@@ -20,8 +25,8 @@ use tokio::time::Instant;
 
 use super::collect::{DigitSource, collect_digits};
 use super::{
-    CallControl, CallError, CollectOptions, DialOptions, DialOutcome, MAX_RECORD_SECONDS, RecordOptions, Recording,
-    TimedLeg, validate_dial,
+    CallControl, CallError, CollectOptions, DialOptions, DialOutcome, EmployeeCard, EmployeeKey, HttpRequest,
+    HttpResponse, LineStatus, MAX_RECORD_SECONDS, RecordOptions, Recording, TimedLeg, validate_dial,
 };
 use crate::media::PromptLibrary;
 
@@ -35,6 +40,9 @@ pub struct Script {
     clock: (jiff::civil::DateTime, jiff::tz::TimeZone),
     /// Schedule id → open.
     schedules: Vec<(String, bool)>,
+    employees: Vec<(EmployeeCard, LineStatus)>,
+    history: Option<String>,
+    replies: Vec<HttpResponse>,
 }
 
 /// Monday 2026-01-05, 10:00: a working morning.
@@ -52,6 +60,9 @@ impl std::str::FromStr for Script {
             dials: Vec::new(),
             clock: default_clock(),
             schedules: Vec::new(),
+            employees: Vec::new(),
+            history: None,
+            replies: Vec::new(),
         };
         for step in text.split([';', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
             let words: Vec<&str> = step.split_whitespace().collect();
@@ -84,6 +95,23 @@ impl std::str::FromStr for Script {
                 ["schedule", id, state @ ("open" | "closed")] => {
                     script.schedules.push((id.to_string(), *state == "open"));
                 }
+                ["employee", login, details @ ..] => script
+                    .employees
+                    .push(parse_employee(login, details).map_err(|e| format!("{step:?}: {e}"))?),
+                ["history", login] => script.history = Some(login.to_string()),
+                ["http", word, ..] => {
+                    let status: u16 = word
+                        .parse()
+                        .ok()
+                        .filter(|s| (100..600).contains(s))
+                        .ok_or_else(|| format!("{step:?}: {word:?} is not an HTTP status"))?;
+                    let body = step["http".len()..].trim_start()[word.len()..].trim();
+                    script.replies.push(HttpResponse {
+                        status,
+                        headers: vec![("content-type".into(), "application/json".into())],
+                        body: body.to_string(),
+                    });
+                }
                 _ => return Err(format!("cannot read step {step:?}")),
             }
         }
@@ -103,6 +131,42 @@ fn parse_time(word: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_employee(login: &str, details: &[&str]) -> Result<(EmployeeCard, LineStatus), String> {
+    let mut card = anyone(login);
+    let mut status = LineStatus::Available;
+    let mut words = details.iter();
+    while let Some(word) = words.next() {
+        let mut value = || {
+            words
+                .next()
+                .map(|v| v.to_string())
+                .ok_or(format!("{word} needs a value"))
+        };
+        match *word {
+            "ext" => card.extension = value()?,
+            "email" => card.email = value()?,
+            "mobile" => card.mobile = value()?,
+            "available" => status = LineStatus::Available,
+            "busy" => status = LineStatus::Busy,
+            "offline" => status = LineStatus::Offline,
+            "ringing" => status = LineStatus::Ringing,
+            other => return Err(format!("{other:?}: expected ext, email, mobile or a presence")),
+        }
+    }
+    Ok((card, status))
+}
+
+/// An employee the script says nothing about: known by login only.
+fn anyone(login: &str) -> EmployeeCard {
+    EmployeeCard {
+        login: login.into(),
+        name: login.into(),
+        extension: String::new(),
+        email: String::new(),
+        mobile: String::new(),
+    }
 }
 
 fn parse_outcome(words: &[&str]) -> Result<DialOutcome, String> {
@@ -144,6 +208,9 @@ pub struct ScriptedCall {
     clock_start: jiff::Timestamp,
     zone: jiff::tz::TimeZone,
     schedules: Vec<(String, bool)>,
+    employees: Vec<(EmployeeCard, LineStatus)>,
+    history: Option<String>,
+    replies: VecDeque<HttpResponse>,
 }
 
 impl ScriptedCall {
@@ -158,6 +225,9 @@ impl ScriptedCall {
             clock_start,
             zone,
             schedules: script.schedules,
+            employees: script.employees,
+            history: script.history,
+            replies: script.replies.into(),
             start: Instant::now(),
             presses: script.presses.into(),
             hangup_at: script.hangup_at,
@@ -247,6 +317,40 @@ impl CallControl for ScriptedCall {
         let elapsed = jiff::SignedDuration::try_from(self.start.elapsed()).unwrap_or_default();
         let now = self.clock_start.checked_add(elapsed).unwrap_or(self.clock_start);
         crate::schedule::LocalTime::with_zone_name(now, &self.zone)
+    }
+
+    fn ring_mobiles(&mut self, _on: bool) {}
+
+    async fn employee(&mut self, by: EmployeeKey<'_>) -> Result<Option<EmployeeCard>, CallError> {
+        let scripted = self.employees.iter().map(|(card, _)| card);
+        Ok(match by {
+            EmployeeKey::Login(login) => Some(
+                scripted
+                    .clone()
+                    .find(|c| c.login == login)
+                    .cloned()
+                    .unwrap_or(anyone(login)),
+            ),
+            EmployeeKey::Email(email) => scripted.clone().find(|c| c.email.eq_ignore_ascii_case(email)).cloned(),
+        })
+    }
+
+    async fn presence(&mut self, login: &str) -> Result<LineStatus, CallError> {
+        let scripted = self.employees.iter().find(|(card, _)| card.login == login);
+        Ok(scripted.map_or(LineStatus::Available, |(_, status)| *status))
+    }
+
+    async fn last_connected(&mut self, _number: &str, _days: u32) -> Result<Option<String>, CallError> {
+        Ok(self.history.clone())
+    }
+
+    async fn fetch(&mut self, request: HttpRequest) -> Result<HttpResponse, String> {
+        self.replies.pop_front().ok_or_else(|| {
+            format!(
+                "{} {}: the script has no `http` reply for it",
+                request.method, request.url
+            )
+        })
     }
 
     async fn is_open(&mut self, schedule: &str) -> Result<bool, CallError> {
@@ -361,6 +465,22 @@ mod tests {
         assert!("1s press x".parse::<Script>().is_err());
         assert!("soon hangup".parse::<Script>().is_err());
         assert!("dial maybe".parse::<Script>().is_err());
+    }
+
+    #[test]
+    fn reads_the_world_a_flow_looks_up() {
+        let s: Script = "employee bob ext 102 email Bob@example.com busy; history bob; http 200 {\"a\": [1, 2]}"
+            .parse()
+            .unwrap();
+        assert_eq!(s.employees[0].0.extension, "102");
+        assert_eq!(s.employees[0].1, LineStatus::Busy);
+        assert_eq!(s.history.as_deref(), Some("bob"));
+        assert_eq!(
+            (s.replies[0].status, s.replies[0].body.as_str()),
+            (200, "{\"a\": [1, 2]}")
+        );
+        assert!("employee bob fax 1".parse::<Script>().is_err());
+        assert!("http 99 x".parse::<Script>().is_err());
     }
 
     fn one_digit(timeout_ms: u32) -> CollectOptions {

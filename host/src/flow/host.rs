@@ -5,7 +5,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::CallHandle;
 use super::bindings::switchboard::flow::call::{Host as CallHost, HostCall};
-use super::bindings::switchboard::flow::clock;
+use super::bindings::switchboard::flow::{clock, directory, history, http};
 use super::bindings::types::{self as wit, Host as TypesHost};
 use super::bindings::wasi::logging::logging::{self, Level};
 use crate::call::{self, CallControl, Trace};
@@ -164,6 +164,12 @@ impl HostCall for FlowState {
         Ok(r.map_err(Into::into))
     }
 
+    async fn ring_mobiles(&mut self, _: Resource<CallHandle>, on: bool) -> wasmtime::Result<()> {
+        self.call.ring_mobiles(on);
+        self.trace_verb(&format!("ring-mobiles {}", if on { "on" } else { "off" }), &Ok(()), ok);
+        Ok(())
+    }
+
     async fn hangup(&mut self, _: Resource<CallHandle>) -> wasmtime::Result<()> {
         self.call.hangup().await;
         self.trace_verb("hangup", &Ok(()), ok);
@@ -194,6 +200,88 @@ impl clock::Host for FlowState {
             if *open { "open" } else { "closed" }.into()
         });
         Ok(r.map_err(|e| e.to_string()))
+    }
+}
+
+impl directory::Host for FlowState {
+    async fn employee(&mut self, login: String) -> wasmtime::Result<Option<directory::EmployeeCard>> {
+        self.lookup(&format!("employee {login}"), call::EmployeeKey::Login(&login))
+            .await
+    }
+
+    async fn employee_by_email(&mut self, email: String) -> wasmtime::Result<Option<directory::EmployeeCard>> {
+        self.lookup(&format!("employee-by-email {email}"), call::EmployeeKey::Email(&email))
+            .await
+    }
+
+    async fn presence(&mut self, login: String) -> wasmtime::Result<directory::LineStatus> {
+        let r = self.call.presence(&login).await;
+        self.trace_verb(&format!("presence {login}"), &r, |p| format!("{p:?}").to_lowercase());
+        // A directory the host cannot read is no reason to end the flow: nobody is reachable.
+        Ok(match r.unwrap_or(call::LineStatus::Offline) {
+            call::LineStatus::Offline => directory::LineStatus::Offline,
+            call::LineStatus::Available => directory::LineStatus::Available,
+            call::LineStatus::Ringing => directory::LineStatus::Ringing,
+            call::LineStatus::Busy => directory::LineStatus::Busy,
+        })
+    }
+}
+
+impl FlowState {
+    /// One directory lookup, traced; the host's trouble reads as "no such employee".
+    async fn lookup(
+        &mut self,
+        verb: &str,
+        by: call::EmployeeKey<'_>,
+    ) -> wasmtime::Result<Option<directory::EmployeeCard>> {
+        let r = self.call.employee(by).await;
+        self.trace_verb(verb, &r, |found| match found {
+            Some(card) => card.login.clone(),
+            None => "none".into(),
+        });
+        Ok(r.ok().flatten().map(|c| directory::EmployeeCard {
+            login: c.login,
+            name: c.name,
+            extension: c.extension,
+            email: c.email,
+            mobile: c.mobile,
+        }))
+    }
+}
+
+impl history::Host for FlowState {
+    async fn last_connected(&mut self, number: String, days: u32) -> wasmtime::Result<Option<String>> {
+        let r = self.call.last_connected(&number, days).await;
+        self.trace_verb(&format!("last-connected {number} within {days} days"), &r, |found| {
+            found.clone().unwrap_or_else(|| "nobody".into())
+        });
+        Ok(r.ok().flatten())
+    }
+}
+
+impl http::Host for FlowState {
+    async fn fetch(&mut self, req: http::Request) -> wasmtime::Result<Result<http::Response, String>> {
+        let verb = format!("http {} {}", req.method, req.url);
+        let request = call::HttpRequest {
+            method: req.method,
+            url: req.url,
+            headers: req.headers,
+            body: req.body,
+            timeout: std::time::Duration::from_millis(req.timeout_ms.into()),
+        };
+        let r = self.call.fetch(request).await.map_err(call::CallError::Failed);
+        self.trace_verb(&verb, &r, |response| {
+            format!("{} ({} bytes)", response.status, response.body.len())
+        });
+        Ok(r.map(|response| http::Response {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        })
+        .map_err(|e| match e {
+            call::CallError::Failed(why) => why,
+            other => other.to_string(),
+        }))
     }
 }
 

@@ -23,6 +23,8 @@ pub struct NumberOptions {
     pub fallback: Option<Target>,
     /// Login of the employee whose mailbox takes voicemail left on the number.
     pub mailbox: Option<String>,
+    /// Hosts the flow may send HTTP requests to (`name` or `name:port`).
+    pub allowed_hosts: Vec<String>,
 }
 
 /// What answers one number.
@@ -45,6 +47,8 @@ pub enum RegistryError {
     NoSuchMailbox(String),
     #[error("{0:?} is not an IANA timezone (e.g. Europe/Berlin, America/New_York, UTC)")]
     BadTimezone(String),
+    #[error("allowed_hosts: {0}")]
+    BadAllowedHost(String),
     #[error("the settings do not fit the flow: {0}")]
     SettingsRejected(String),
     #[error("database: {0}")]
@@ -154,6 +158,13 @@ impl FlowRegistry {
         {
             return Err(RegistryError::NoSuchMailbox(login.clone()));
         }
+        if let Some(bad) = options
+            .allowed_hosts
+            .iter()
+            .find_map(|h| crate::web::check_allowed_host(h).err())
+        {
+            return Err(RegistryError::BadAllowedHost(bad));
+        }
         let sha = self
             .store
             .resolve_flow(flow)
@@ -171,6 +182,7 @@ impl FlowRegistry {
                 .map(|t| serde_json::to_string(t).expect("a target serialises"))
                 .unwrap_or_default(),
             mailbox: options.mailbox.clone().unwrap_or_default(),
+            allowed_hosts: options.allowed_hosts.clone(),
             updated_at: unix_ms(),
         };
         let version = self.version(&assignment.flow_sha256).await?;

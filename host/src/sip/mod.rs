@@ -32,7 +32,7 @@ use rsipstack::{EndpointBuilder, transaction::endpoint::Endpoint};
 use tokio_util::sync::CancellationToken;
 
 pub use auth::Authenticator;
-pub use blf::{LineUse, Presence};
+pub use blf::{LineState, LineUse, Presence};
 pub use leg::{DialogKey, InboundLeg, LegEvent, Refer, Reinvite};
 pub use location::{Binding, Location};
 pub use outbound::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, OutboundLeg, TrunkLogin};

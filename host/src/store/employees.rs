@@ -144,6 +144,20 @@ impl Store {
         Ok(row.as_ref().map(employee_row))
     }
 
+    /// The employee with e-mail address `email` (case-insensitive); the first made when several
+    /// share it.
+    pub async fn employee_by_email(&self, email: &str) -> sqlx::Result<Option<Employee>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM employees WHERE company_id = $1 AND LOWER(email) = LOWER($2) AND email <> ''
+             ORDER BY id LIMIT 1"
+        ))
+        .bind(DEFAULT_COMPANY)
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(employee_row))
+    }
+
     /// The employee's id and API password hash (empty when none was ever set).
     pub async fn api_password(&self, login: &str) -> sqlx::Result<Option<(i64, String)>> {
         let row = sqlx::query("SELECT id, api_password FROM employees WHERE company_id = $1 AND login = $2")

@@ -174,6 +174,8 @@ pub struct Assignment {
     pub fallback: String,
     /// Login of the employee whose mailbox takes voicemail left on the number (empty: nobody's).
     pub mailbox: String,
+    /// Hosts (`name` or `name:port`) the flow may send HTTP requests to.
+    pub allowed_hosts: Vec<String>,
     pub updated_at: i64,
 }
 
@@ -345,10 +347,10 @@ impl Store {
     pub async fn assign(&self, a: &Assignment) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO numbers (number, company_id, timezone, flow_sha256, settings, record_calls, fallback, mailbox,
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             allowed_hosts, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (number) DO UPDATE SET timezone = excluded.timezone, flow_sha256 = excluded.flow_sha256,
              settings = excluded.settings, record_calls = excluded.record_calls, fallback = excluded.fallback,
-             mailbox = excluded.mailbox, updated_at = excluded.updated_at",
+             mailbox = excluded.mailbox, allowed_hosts = excluded.allowed_hosts, updated_at = excluded.updated_at",
         )
         .bind(&a.number)
         .bind(DEFAULT_COMPANY)
@@ -358,6 +360,7 @@ impl Store {
         .bind(a.record_calls)
         .bind(&a.fallback)
         .bind(&a.mailbox)
+        .bind(serde_json::to_string(&a.allowed_hosts).expect("strings serialise"))
         .bind(a.updated_at)
         .execute(&self.pool)
         .await?;
@@ -367,7 +370,7 @@ impl Store {
     pub async fn assignments(&self) -> sqlx::Result<Vec<Assignment>> {
         let rows = sqlx::query(
             "SELECT number, timezone, flow_sha256, settings, CAST(record_calls AS INTEGER) AS record_calls, fallback,
-             mailbox, updated_at
+             mailbox, allowed_hosts, updated_at
              FROM numbers ORDER BY number",
         )
         .fetch_all(&self.pool)
@@ -382,6 +385,7 @@ impl Store {
                 record_calls: r.get::<i64, _>("record_calls") != 0,
                 fallback: r.get("fallback"),
                 mailbox: r.get("mailbox"),
+                allowed_hosts: serde_json::from_str(r.get("allowed_hosts")).unwrap_or_default(),
                 updated_at: r.get("updated_at"),
             })
             .collect())
@@ -408,6 +412,23 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Login of the employee who last talked to `spellings` (one number, written as it may
+    /// have been recorded) since `since`: the employee who answered its call, or who called it.
+    pub async fn last_connected(&self, spellings: &[String; 2], since: i64) -> sqlx::Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT answered_by FROM call_records
+             WHERE company_id = $1 AND answered_by IS NOT NULL AND started_at >= $2
+               AND (caller IN ($3, $4) OR dialled IN ($3, $4))
+             ORDER BY started_at DESC LIMIT 1",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(since)
+        .bind(&spellings[0])
+        .bind(&spellings[1])
+        .fetch_optional(&self.pool)
+        .await
     }
 
     /// The newest call records first, as `filter` selects them.

@@ -84,6 +84,7 @@ async fn flows_and_numbers() {
             record_calls: true,
             fallback: "{\"employee\":\"alice\"}".into(),
             mailbox: "alice".into(),
+            allowed_hosts: vec!["crm.example.com".into(), "127.0.0.1:8080".into()],
             updated_at: 50,
         };
         store.assign(&a).await.unwrap();
@@ -161,6 +162,35 @@ async fn call_records_prompts_and_recordings() {
             ..Default::default()
         };
         assert_eq!(page(since).await, vec![later], "{db}");
+
+        // Who last talked to a number: anna answered +15550100001 (at 1) and +15550100002 (at 10,
+        // unanswered, so not her); bob called 15550100001 out (recorded without '+') at 20.
+        let out = CallRecord {
+            id: "c3".into(),
+            caller: "102".into(),
+            dialled: "15550100001".into(),
+            started_at: 20,
+            answered_by: Some("bob".into()),
+            ..record.clone()
+        };
+        store.insert_call_record(&out).await.unwrap();
+        let spellings = |n: &str| [format!("+{n}"), n.to_string()];
+        let last = |n, since| {
+            let store = store.clone();
+            async move { store.last_connected(&spellings(n), since).await.unwrap() }
+        };
+        assert_eq!(
+            last("15550100001", 0).await.as_deref(),
+            Some("bob"),
+            "{db}: the newest, outbound"
+        );
+        assert_eq!(
+            last("15550100002", 0).await.as_deref(),
+            Some("anna"),
+            "{db}: c2 copied anna in"
+        );
+        assert_eq!(last("15550100001", 21).await, None, "{db}: too long ago");
+        assert_eq!(last("15550100009", 0).await, None, "{db}: nobody");
 
         store.put_prompt("hello", b"RIFF1", 1000, 1).await.unwrap();
         store.put_prompt("hello", b"RIFF2", 2000, 2).await.unwrap();

@@ -1,0 +1,211 @@
+//! The Intelligent Contact Manager with real SIP: a returning caller rings the manager who last
+//! talked to him; a busy manager hands the call back to the flow, which takes the fallback; a
+//! CRM served on loopback (amoCRM's API v4) names the manager of a caller the history does not
+//! know; a CRM host the number does not allow-list is never asked.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{RtpPeer, Server, trace};
+use crate::hunt::{Desk, finished, phones_listening};
+use crate::sipp::{self, CALLER, Phone};
+
+const EMPLOYEE_NUMBER: &str = "+15550100701";
+const ICM_NUMBER: &str = "+15550100702";
+const CRM_NUMBER: &str = "+15550100703";
+const UNLISTED_CRM_NUMBER: &str = "+15550100704";
+
+/// One call from sipp's caller to `number`; waits for the exchange's BYE.
+async fn call(server: &Server, number: &'static str) {
+    let caller_rtp = RtpPeer::bind().await;
+    let run = sipp::call(server.sip, sipp::caller_waits_for_bye(), number, caller_rtp.port()).await;
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+}
+
+fn leg_results(record: &Value) -> Vec<(String, String)> {
+    let legs = record["legs"].as_array().cloned().unwrap_or_default();
+    legs.iter()
+        .map(|l| {
+            (
+                l["to"].as_str().unwrap_or("").to_string(),
+                l["result"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+const TALKS: Phone = Phone::AnswersThenHangsUp {
+    after_ms: 200,
+    hold_ms: 300,
+};
+
+/// The caller talked to bob a moment ago (through bob's own number); calling the ICM number he
+/// rings bob first. Bob is busy: the dial returns to the flow, which rings the sales department
+/// (alice), who answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_caller_rings_his_manager_first_and_busy_falls_back() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let bob = Desk::register(&server, "bob", "102").await;
+    let sales = json!({ "name": "Sales", "extension": "600", "members": ["alice"] });
+    assert_eq!(server.send(Method::PUT, "/departments/sales", sales).await.0, 200);
+    server
+        .assign(EMPLOYEE_NUMBER, "employee", json!({ "employee": "bob" }))
+        .await;
+    server.assign(ICM_NUMBER, "icm", json!({})).await;
+
+    let talks = bob.expect(&server, TALKS);
+    phones_listening().await;
+    call(&server, EMPLOYEE_NUMBER).await;
+    finished(&server, "bob", talks).await;
+    assert_eq!(server.call_record(EMPLOYEE_NUMBER).await["answered_by"], "bob");
+
+    let busy = bob.expect(&server, Phone::Busy);
+    let answers = alice.expect(&server, TALKS);
+    phones_listening().await;
+    call(&server, ICM_NUMBER).await;
+    finished(&server, "bob", busy).await;
+    finished(&server, "alice", answers).await;
+
+    let record = server.call_record(ICM_NUMBER).await;
+    let events = trace(&record);
+    assert!(
+        events
+            .iter()
+            .any(|e| e == &format!("last-connected {CALLER} within 30 days → bob")),
+        "{events:#?}"
+    );
+    assert_eq!(
+        leg_results(&record),
+        [
+            ("bob".to_string(), "busy".to_string()),
+            ("alice".to_string(), "answered".to_string())
+        ],
+        "bob first, then the fallback: {record}"
+    );
+    assert_eq!(record["answered_by"], "alice", "{record}");
+}
+
+/// What the fake amoCRM was asked: (path and query, Authorization header).
+type Asked = Arc<Mutex<Vec<(String, String)>>>;
+
+/// amoCRM's API v4 as far as the ICM uses it: the caller's contact, whose responsible user 42 has
+/// carol's e-mail.
+async fn fake_amocrm() -> (std::net::SocketAddr, Asked) {
+    async fn contacts(
+        State(asked): State<Asked>,
+        headers: HeaderMap,
+        Query(query): Query<std::collections::HashMap<String, String>>,
+    ) -> axum::response::Response {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let q = query.get("query").cloned().unwrap_or_default();
+        asked
+            .lock()
+            .unwrap()
+            .push((format!("/api/v4/contacts?query={q}"), auth.to_string()));
+        if q != CALLER.trim_start_matches('+') {
+            return axum::http::StatusCode::NO_CONTENT.into_response();
+        }
+        axum::Json(json!({ "_embedded": { "contacts": [{ "id": 7, "name": "ACME", "responsible_user_id": 42 }] } }))
+            .into_response()
+    }
+    async fn user(State(asked): State<Asked>, headers: HeaderMap, Path(id): Path<String>) -> axum::Json<Value> {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        asked
+            .lock()
+            .unwrap()
+            .push((format!("/api/v4/users/{id}"), auth.to_string()));
+        axum::Json(json!({ "id": 42, "name": "Carol", "email": "Carol@Example.com" }))
+    }
+    use axum::response::IntoResponse;
+    let asked = Asked::default();
+    let app = axum::Router::new()
+        .route("/api/v4/contacts", axum::routing::get(contacts))
+        .route("/api/v4/users/{id}", axum::routing::get(user))
+        .with_state(asked.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, asked)
+}
+
+/// The history knows nothing of the caller; amoCRM (on loopback, allow-listed on the number)
+/// names user 42, whose e-mail is carol's: carol's phone rings and she answers. A second number
+/// with the same settings but no `allowed_hosts` never reaches the CRM and takes its fallback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crm_on_loopback_names_the_manager() {
+    let server = Server::start().await;
+    let carol = Desk::register(&server, "carol", "103").await;
+    let (status, body) = server
+        .send(
+            Method::PATCH,
+            "/employees/carol",
+            json!({ "email": "carol@example.com" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (crm, asked) = fake_amocrm().await;
+    let settings = json!({
+        "sources": ["history", "amocrm"],
+        "amocrm": { "url": format!("http://{crm}"), "token": "t0k" },
+        "fallback": { "hangup": "all-busy" },
+    });
+    // The second number asks the CRM only: the history knows carol by then.
+    let mut crm_only = settings.clone();
+    crm_only["sources"] = json!(["amocrm"]);
+    for (number, settings, allowed) in [
+        (CRM_NUMBER, settings, json!([crm.to_string()])),
+        (UNLISTED_CRM_NUMBER, crm_only, json!([])),
+    ] {
+        let assignment = json!({ "flow": "icm", "settings": settings, "allowed_hosts": allowed });
+        let (status, body) = server
+            .send(Method::PUT, &format!("/numbers/{number}"), assignment)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["allowed_hosts"], allowed, "{body}");
+    }
+
+    let answers = carol.expect(&server, TALKS);
+    phones_listening().await;
+    call(&server, CRM_NUMBER).await;
+    finished(&server, "carol", answers).await;
+    let record = server.call_record(CRM_NUMBER).await;
+    assert_eq!(record["answered_by"], "carol", "{record}");
+    assert_eq!(
+        *asked.lock().unwrap(),
+        [
+            (
+                "/api/v4/contacts?query=15550100001".to_string(),
+                "Bearer t0k".to_string()
+            ),
+            ("/api/v4/users/42".to_string(), "Bearer t0k".to_string()),
+        ]
+    );
+    let events = trace(&record);
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "employee-by-email Carol@Example.com → carol"),
+        "{events:#?}"
+    );
+
+    call(&server, UNLISTED_CRM_NUMBER).await;
+    let record = server.call_record(UNLISTED_CRM_NUMBER).await;
+    let events = trace(&record);
+    assert!(
+        events.iter().any(|e| e.contains("is not allow-listed for this number")),
+        "{events:#?}"
+    );
+    assert!(events.iter().any(|e| e == "play all-busy → ok"), "{events:#?}");
+    assert_eq!(asked.lock().unwrap().len(), 2, "the CRM was not asked again");
+
+    // An allow-list entry that is not a host is refused.
+    let bad = json!({ "flow": "icm", "allowed_hosts": ["https://crm.example.com/api"] });
+    let (status, body) = server.send(Method::PUT, "/numbers/+15550100705", bad).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("allowed_hosts"), "{body}");
+}

@@ -35,6 +35,10 @@ pub trait CallApi {
     /// Whether the business-hours schedule `id` (`PUT /schedules/{id}`) is open now; an error
     /// when there is no such schedule.
     fn is_open(&self, schedule: &str) -> Result<bool, String>;
+    /// Files a callback request for the caller when the call ends (for the employee whose
+    /// mailbox takes the call's voicemail, with the last voicemail attached); `Invalid` when
+    /// the caller has no number to call back.
+    fn request_callback(&self, reason: &str) -> Result<(), CallError>;
     /// Whether dials from now on ring employees' mobiles by their own "mobile after N s" rule
     /// (on, the default) or only their registered phones (off).
     fn ring_mobiles(&self, on: bool);
@@ -107,6 +111,9 @@ impl CallApi for WasmCall {
     }
     fn is_open(&self, schedule: &str) -> Result<bool, String> {
         clock::is_open(schedule)
+    }
+    fn request_callback(&self, reason: &str) -> Result<(), CallError> {
+        self.call.request_callback(reason)
     }
     fn ring_mobiles(&self, on: bool) {
         self.rings_mobiles.set(on);

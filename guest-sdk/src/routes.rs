@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::{CallApi, CollectOptions, Dial, DialOutcome, FlowResult, RecordOptions, Target, log};
+use crate::{CallApi, CallError, CollectOptions, Dial, DialOutcome, FlowResult, RecordOptions, Target, log};
 
 /// Where a call goes.
 #[derive(Debug, Clone, Deserialize)]
@@ -129,6 +129,9 @@ pub struct Voicemail {
     pub silence_secs: u32,
     /// Played after the message, before hanging up; none: hang up at once.
     pub thanks: Option<String>,
+    /// File a callback request for the caller (`/callbacks`, with the message attached), even
+    /// when he hangs up without leaving one.
+    pub callback: bool,
 }
 
 impl Default for Voicemail {
@@ -138,6 +141,7 @@ impl Default for Voicemail {
             max_secs: 120,
             silence_secs: 5,
             thanks: Some("voicemail-thanks".into()),
+            callback: true,
         }
     }
 }
@@ -145,6 +149,14 @@ impl Default for Voicemail {
 impl Voicemail {
     pub fn run(&self, call: &impl CallApi) -> FlowResult {
         call.answer()?;
+        if self.callback {
+            // Filed now, it stands even if the caller hangs up during the message.
+            match call.request_callback("voicemail") {
+                Err(CallError::Hangup) => return Err(CallError::Hangup),
+                Err(e) => log::warn(&format!("no callback request: {e}")),
+                Ok(()) => {}
+            }
+        }
         call.play(&self.greeting)?;
         let opts = RecordOptions {
             max_seconds: self.max_secs,

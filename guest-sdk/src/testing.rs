@@ -318,6 +318,9 @@ impl CallApi for TestCall {
             timezone: "UTC".into(),
         })
     }
+    fn request_callback(&self, reason: &str) -> Result<(), CallError> {
+        self.verb(format!("request-callback {reason}"))
+    }
     fn ring_mobiles(&self, on: bool) {
         self.state.borrow_mut().mobiles_off = !on;
         self.looked_up(format!("ring-mobiles {}", if on { "on" } else { "off" }));

@@ -63,6 +63,9 @@ impl CallControl for GoneCall {
     async fn set_mailbox(&mut self, _: &str) -> Result<(), CallError> {
         Err(CallError::Hangup)
     }
+    async fn request_callback(&mut self, _: &str) -> Result<(), CallError> {
+        Err(CallError::Hangup)
+    }
     fn ring_mobiles(&mut self, _: bool) {}
     async fn employee(&mut self, _: EmployeeKey<'_>) -> Result<Option<EmployeeCard>, CallError> {
         Err(CallError::Hangup)

@@ -14,7 +14,7 @@ use crate::cluster::Cluster;
 use crate::flow::{FlowExit, FlowRegistry};
 use crate::live::{LiveCall, LiveCalls};
 use crate::sip::{InboundLeg, InviteHandler};
-use crate::store::{NewLogEntry, RecordingInfo, Store};
+use crate::store::{NewCallback, NewLogEntry, RecordingInfo, Store};
 
 /// Played when a flow fails, before the call is ended cleanly.
 pub const APOLOGY_PROMPT: &str = "technical-difficulties";
@@ -114,18 +114,36 @@ async fn handle_call(
     }
     // Ends the call unless the flow or the caller already did.
     call.hangup().await;
-    let facts = call.facts();
+    let mut facts = call.facts();
     let recordings = call.take_recordings();
     let flow = Some(route.version.sha256.clone());
     let outcome = match stopped.is_cancelled() {
         true => HUNG_UP_BY_ADMIN,
         false => outcome(&run.exit, facts.caller_gone),
     };
+    let callbacks = std::mem::take(&mut facts.callbacks);
+    let mailbox = facts
+        .mailbox
+        .clone()
+        .or_else(|| Some(route.assignment.mailbox.clone()).filter(|m| !m.is_empty()));
     let record = arrival.record(flow, facts, outcome, trace);
     tracing::info!(outcome = %record.outcome, "call ended");
-    // Recordings first: once the call record is there, everything of the call is.
-    let mailbox = Some(route.assignment.mailbox.as_str()).filter(|m| !m.is_empty());
-    save_recordings(store, &record, recordings, mailbox).await;
+    // Recordings first, then what refers to them: once the call record is there, everything of
+    // the call is.
+    let voicemail = recordings
+        .iter()
+        .rev()
+        .find(|r| r.kind == "voicemail")
+        .map(|r| r.id.clone());
+    save_recordings(store, &record, recordings, mailbox.as_deref()).await;
+    let callback = |reason| FiledCallback {
+        reason,
+        employee: mailbox.as_deref(),
+        recording: voicemail.as_deref(),
+    };
+    for reason in &callbacks {
+        file_callback(store, &record, callback(reason)).await;
+    }
     save(store, &record).await;
 }
 
@@ -294,6 +312,38 @@ async fn save_recordings(store: &Store, record: &CallRecord, recordings: Vec<Cal
             // The audio cannot go to a log line; say loudly what was lost.
             tracing::error!(error = %e, recording = ?info, "could not store a recording");
         }
+    }
+}
+
+/// A callback request a flow filed during the call.
+struct FiledCallback<'a> {
+    reason: &'a str,
+    /// Login of the employee to call back (the call's mailbox).
+    employee: Option<&'a str>,
+    /// The call's last voicemail.
+    recording: Option<&'a str>,
+}
+
+/// Files a callback request for the call's caller, due at once.
+async fn file_callback(store: &Store, record: &CallRecord, filed: FiledCallback<'_>) {
+    let employee_id = match filed.employee {
+        Some(login) => store.employee(login, false).await.ok().flatten().map(|e| e.id),
+        None => None,
+    };
+    let now = unix_ms();
+    let phone = number::canonical(&record.caller);
+    let request = NewCallback {
+        phone: &phone,
+        employee_id,
+        reason: filed.reason,
+        recording_id: filed.recording,
+        due_at: now,
+        now,
+    };
+    match store.add_callback(&request).await {
+        Ok(id) => tracing::info!(id, %phone, "callback requested"),
+        // Never lose it silently: the log has everything needed to file it by hand.
+        Err(e) => tracing::error!(error = %e, %phone, reason = filed.reason, "could not file a callback request"),
     }
 }
 

@@ -166,6 +166,19 @@ async fn voicemail_records_the_message_until_silence() {
     // The message is in Alice's mailbox: she lists and hears it with her own token; another
     // employee sees nothing of it.
     assert_eq!(rec["mailbox"], "alice", "{rec}");
+    // ... and the caller is to be called back: by her, with the message attached.
+    let callbacks = server.get_json("/callbacks?due=true").await;
+    let callback = &callbacks["callbacks"][0];
+    assert_eq!(
+        (
+            &callback["phone"],
+            &callback["employee"],
+            &callback["recording_id"],
+            &callback["reason"]
+        ),
+        (&json!("+15550100001"), &json!("alice"), &json!(id), &json!("voicemail")),
+        "{callbacks:#}"
+    );
     let alice = server.login("alice", "correct-horse").await;
     let hers: Value = server.get_json_as(&alice, "/recordings").await;
     assert_eq!(hers["recordings"][0]["id"], id, "{hers}");

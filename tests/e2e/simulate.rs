@@ -142,10 +142,20 @@ fn a_new_flow_crate_tests_builds_and_simulates() {
 /// answer; the trace shows every lookup and where the call went.
 #[test]
 fn icm_follows_the_history_then_a_crm_then_the_fallback() {
-    let (ok, report) = simulate(&["icm", "--script", "history bob; employee bob ext 102; dial busy; dial answered alice"]);
+    let (ok, report) = simulate(&[
+        "icm",
+        "--script",
+        "history bob; employee bob ext 102; dial busy; dial answered alice",
+    ]);
     assert!(ok, "{report}");
-    assert!(report.contains("last-connected +15550100001 within 30 days → bob"), "{report}");
-    assert!(report.contains("dial [Employee(\"bob\")@0ms] timeout 20000 ms → Busy"), "{report}");
+    assert!(
+        report.contains("last-connected +15550100001 within 30 days → bob"),
+        "{report}"
+    );
+    assert!(
+        report.contains("dial [Employee(\"bob\")@0ms] timeout 20000 ms → Busy"),
+        "{report}"
+    );
     assert!(report.contains("dial [Department(\"sales\")@0ms]"), "{report}");
 
     let settings = r#"{"sources": ["amocrm"], "amocrm": {"url": "https://acme.amocrm.ru", "token": "t", "users": {"42": "carol"}}}"#;
@@ -156,5 +166,8 @@ fn icm_follows_the_history_then_a_crm_then_the_fallback() {
         report.contains("http GET https://acme.amocrm.ru/api/v4/contacts?query=15550100001&limit=1 → 200"),
         "{report}"
     );
-    assert!(report.contains("dial [Employee(\"carol\")@0ms] timeout 20000 ms → Answered"), "{report}");
+    assert!(
+        report.contains("dial [Employee(\"carol\")@0ms] timeout 20000 ms → Answered"),
+        "{report}"
+    );
 }

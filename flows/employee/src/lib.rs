@@ -73,6 +73,7 @@ mod tests {
                 "dial employee alice → busy",
                 "set-mailbox alice",
                 "answer",
+                "request-callback voicemail",
                 "play voicemail-greeting",
                 "record max 120 s",
                 "play voicemail-thanks",

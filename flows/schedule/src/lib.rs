@@ -74,6 +74,7 @@ mod tests {
             [
                 "is-open office → closed",
                 "answer",
+                "request-callback voicemail",
                 "play voicemail-greeting",
                 "record max 120 s",
                 "play voicemail-thanks",

@@ -9,6 +9,7 @@ use super::bridged;
 use super::collect::{DigitSource, collect_digits};
 use super::conversation::{BridgeExit, TransferEnv, answer_reinvite};
 use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
+use super::number;
 use super::record::{LegRecord, unix_ms};
 use super::{
     CallControl, CallError, CallRecording, CollectOptions, DialOptions, DialOutcome, EmployeeCard, EmployeeKey,
@@ -63,6 +64,8 @@ pub struct InboundCall {
     ring_mobiles: bool,
     /// Hosts the number lets its flow reach over HTTP.
     allowed_hosts: Vec<String>,
+    /// Callback requests to file when the call ends.
+    callbacks: Vec<String>,
 }
 
 const UNAVAILABLE: (u16, &str) = (480, "Temporarily Unavailable");
@@ -89,6 +92,7 @@ impl InboundCall {
             mailbox: None,
             ring_mobiles: true,
             allowed_hosts: Vec::new(),
+            callbacks: Vec::new(),
         }
     }
 
@@ -475,6 +479,8 @@ impl CallControl for InboundCall {
             answered_by: self.answered_by.clone(),
             legs: self.legs.clone(),
             caller_gone: self.gone,
+            callbacks: self.callbacks.clone(),
+            mailbox: self.mailbox.clone(),
         }
     }
 
@@ -630,6 +636,18 @@ impl CallControl for InboundCall {
             Some(hours) => Ok(hours.is_open(self.local_time().0)),
             None => Err(CallError::Invalid(format!("there is no schedule {schedule:?}"))),
         }
+    }
+
+    async fn request_callback(&mut self, reason: &str) -> Result<(), CallError> {
+        if !number::is_outside_number(&self.leg.caller) {
+            return Err(CallError::Invalid(format!(
+                "the caller {:?} has no number to call back",
+                self.leg.caller
+            )));
+        }
+        let reason = super::callback_reason(reason, self.callbacks.len())?;
+        self.callbacks.push(reason);
+        Ok(())
     }
 
     fn ring_mobiles(&mut self, on: bool) {

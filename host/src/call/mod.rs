@@ -122,6 +122,10 @@ pub struct CallFacts {
     pub legs: Vec<record::LegRecord>,
     /// The caller hung up or cancelled (nothing more can be sent to them).
     pub caller_gone: bool,
+    /// Callback requests the flow filed for the caller (their reasons).
+    pub callbacks: Vec<String>,
+    /// The mailbox the flow chose for the call's voicemail.
+    pub mailbox: Option<String>,
 }
 
 /// The verbs of a call. Every blocking verb returns `Err(CallError::Hangup)` once the caller
@@ -148,6 +152,8 @@ pub trait CallControl: Send {
     fn local_time(&self) -> (crate::schedule::LocalTime, String);
     /// Whether business-hours schedule `id` is open now on the number's clocks.
     async fn is_open(&mut self, schedule: &str) -> Result<bool, CallError>;
+    /// Files a callback request for the caller when the call ends.
+    async fn request_callback(&mut self, reason: &str) -> Result<(), CallError>;
     /// Dials from now on ring employees' mobiles by their own rule (on) or only their phones.
     fn ring_mobiles(&mut self, on: bool);
     /// An employee as flows may see them; none when there is none.
@@ -171,6 +177,17 @@ pub(crate) fn prompt_error(e: crate::media::PromptError) -> CallError {
         crate::media::PromptError::Unknown(_) => CallError::Invalid(e.to_string()),
         _ => CallError::Failed(e.to_string()),
     }
+}
+
+/// The longest reason a flow may give for a callback request.
+pub const MAX_CALLBACK_REASON: usize = 500;
+
+/// A callback request's reason as kept: a flow may file a few, each of a sensible length.
+pub(crate) fn callback_reason(reason: &str, filed: usize) -> Result<String, CallError> {
+    if filed >= 3 {
+        return Err(CallError::Invalid("a call files at most 3 callback requests".into()));
+    }
+    Ok(reason.chars().take(MAX_CALLBACK_REASON).collect())
 }
 
 /// Room names are the flow's to choose, within reason.

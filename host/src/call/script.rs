@@ -211,6 +211,7 @@ pub struct ScriptedCall {
     employees: Vec<(EmployeeCard, LineStatus)>,
     history: Option<String>,
     replies: VecDeque<HttpResponse>,
+    callbacks: Vec<String>,
 }
 
 impl ScriptedCall {
@@ -228,6 +229,7 @@ impl ScriptedCall {
             employees: script.employees,
             history: script.history,
             replies: script.replies.into(),
+            callbacks: Vec::new(),
             start: Instant::now(),
             presses: script.presses.into(),
             hangup_at: script.hangup_at,
@@ -301,6 +303,8 @@ impl CallControl for ScriptedCall {
             answered_by: None,
             legs: Vec::new(),
             caller_gone: self.caller_left,
+            callbacks: self.callbacks.clone(),
+            mailbox: None,
         }
     }
 
@@ -317,6 +321,12 @@ impl CallControl for ScriptedCall {
         let elapsed = jiff::SignedDuration::try_from(self.start.elapsed()).unwrap_or_default();
         let now = self.clock_start.checked_add(elapsed).unwrap_or(self.clock_start);
         crate::schedule::LocalTime::with_zone_name(now, &self.zone)
+    }
+
+    async fn request_callback(&mut self, reason: &str) -> Result<(), CallError> {
+        let reason = super::callback_reason(reason, self.callbacks.len())?;
+        self.callbacks.push(reason);
+        Ok(())
     }
 
     fn ring_mobiles(&mut self, _on: bool) {}

@@ -164,6 +164,16 @@ impl HostCall for FlowState {
         Ok(r.map_err(Into::into))
     }
 
+    async fn request_callback(
+        &mut self,
+        _: Resource<CallHandle>,
+        reason: String,
+    ) -> wasmtime::Result<Result<(), wit::CallError>> {
+        let r = self.call.request_callback(&reason).await;
+        self.trace_verb(&format!("request-callback {reason:?}"), &r, ok);
+        Ok(r.map_err(Into::into))
+    }
+
     async fn ring_mobiles(&mut self, _: Resource<CallHandle>, on: bool) -> wasmtime::Result<()> {
         self.call.ring_mobiles(on);
         self.trace_verb(&format!("ring-mobiles {}", if on { "on" } else { "off" }), &Ok(()), ok);

@@ -136,31 +136,7 @@ impl Directory for StoreLocation {
         let Some(employee) = employee else {
             anyhow::bail!("no employee {target:?}");
         };
-        let phones = self.phones_of(employee.id, &employee.login).await?;
-        let mobile = &employee.fields.mobile;
-        let mut steps = RingStep::now(phones);
-        if let (Some(after), false) = (employee.fields.mobile_after_secs, mobile.is_empty()) {
-            // "Mobile after N seconds" — at once when no desk phone is registered.
-            let after = match steps[0].places.is_empty() {
-                true => Duration::ZERO,
-                false => Duration::from_secs(after.max(0) as u64),
-            };
-            let places = self
-                .through_trunk(mobile)
-                .into_iter()
-                .map(|p| Reachable {
-                    employee: Some(employee.login.clone()),
-                    ..p
-                })
-                .collect();
-            steps.push(RingStep {
-                after,
-                ring_for: None,
-                places,
-                mobile: true,
-            });
-        }
-        Ok(steps)
+        self.employee_steps(&employee).await
     }
 }
 
@@ -202,11 +178,41 @@ impl StoreLocation {
             .collect())
     }
 
-    /// The department's members' phones, ringing by its strategy.
+    /// An employee's phones now, and his mobile by his "mobile after N seconds" (at once when no
+    /// phone is registered).
+    async fn employee_steps(&self, employee: &Employee) -> anyhow::Result<Vec<RingStep>> {
+        let phones = self.phones_of(employee.id, &employee.login).await?;
+        let mobile = &employee.fields.mobile;
+        let mut steps = RingStep::now(phones);
+        if let (Some(after), false) = (employee.fields.mobile_after_secs, mobile.is_empty()) {
+            let after = match steps[0].places.is_empty() {
+                true => Duration::ZERO,
+                false => Duration::from_secs(after.max(0) as u64),
+            };
+            let places = self
+                .through_trunk(mobile)
+                .into_iter()
+                .map(|p| Reachable {
+                    employee: Some(employee.login.clone()),
+                    ..p
+                })
+                .collect();
+            steps.push(RingStep {
+                after,
+                ring_for: None,
+                places,
+                mobile: true,
+            });
+        }
+        Ok(steps)
+    }
+
+    /// The department's members — each his phones and mobile — ringing by its strategy.
     async fn department_plan(&self, department: Department) -> anyhow::Result<Vec<RingStep>> {
-        let mut members = Vec::with_capacity(department.members.len());
-        for (id, login) in department.member_ids.iter().zip(&department.members) {
-            members.push(self.phones_of(*id, login).await?);
+        let employees = self.store.employees_with_ids(&department.member_ids).await?;
+        let mut members = Vec::with_capacity(employees.len());
+        for employee in &employees {
+            members.push(self.employee_steps(employee).await?);
         }
         let strategy: Strategy = department.strategy.parse().map_err(anyhow::Error::msg)?;
         let secs = |s: i64| Duration::from_secs(s.max(1) as u64);

@@ -65,6 +65,60 @@ async fn the_mobile_rings_some_seconds_after_the_desk_phone() {
     );
 }
 
+/// A department hunting in turn: its member's own "mobile after 1 s" rings his mobile a second
+/// into his turn, and the mobile answers (the department reached through the ICM's fallback,
+/// with no sources to ask).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_mobile_rings_by_his_own_rule_inside_a_department_hunt() {
+    let carrier = Desk::unregistered("carrier").await;
+    let trunk = carrier.addr().to_string();
+    let flags = ["--outbound-trunk", trunk.as_str()];
+    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    Desk::register(&server, "bob", "102").await;
+    let change = json!({ "mobile": "+15550100777", "mobile_after_secs": 1 });
+    assert_eq!(server.send(Method::PATCH, "/employees/alice", change).await.0, 200);
+    let sales = json!({ "name": "Sales", "extension": "600", "members": ["alice", "bob"],
+        "strategy": "in_turn", "step_secs": 4 });
+    assert_eq!(server.send(Method::PUT, "/departments/sales", sales).await.0, 200);
+    server
+        .assign(
+            "+15550100500",
+            "icm",
+            json!({ "sources": [], "fallback": { "department": "sales" } }),
+        )
+        .await;
+    let desk = alice.expect(
+        &server,
+        Phone::RingsUntilCancelled {
+            completed_elsewhere: true,
+        },
+    );
+    let mobile = carrier.expect(
+        &server,
+        Phone::AnswersThenHangsUp {
+            after_ms: 300,
+            hold_ms: 500,
+        },
+    );
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let run = sipp::call(
+        server.sip,
+        sipp::caller_waits_for_bye(),
+        "+15550100500",
+        caller_rtp.port(),
+    )
+    .await;
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "desk phone", desk).await;
+    finished(&server, "mobile", mobile).await;
+    let after = carrier.event("INVITE").unwrap().at - alice.event("INVITE").unwrap().at;
+    assert!((0.6..2.0).contains(&after), "mobile after {after:.2} s");
+    let record = server.call_record("+15550100500").await;
+    assert_eq!(record["answered_by"], "alice", "her mobile answered: {record}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn employees_are_created_edited_and_removed() {
     let server = Server::start().await;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::fork::{Reachable, RingStep};
+use super::fork::RingStep;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
@@ -28,51 +28,76 @@ impl std::str::FromStr for Strategy {
     }
 }
 
-/// The ring steps for members (each with their places, in hunting order). Members nobody can
-/// reach take no turn; nothing rings after `timeout`.
-pub fn plan(strategy: Strategy, step: Duration, timeout: Duration, members: Vec<Vec<Reachable>>) -> Vec<RingStep> {
-    let reachable: Vec<Vec<Reachable>> = members.into_iter().filter(|p| !p.is_empty()).collect();
-    if strategy == Strategy::RingAll {
-        return vec![RingStep {
-            after: Duration::ZERO,
-            ring_for: Some(timeout),
-            places: reachable.into_iter().flatten().collect(),
-            mobile: false,
-        }];
-    }
-    reachable
+/// The ring steps for members (each with their own steps — phones now, the mobile after his
+/// "mobile after N s" — in hunting order). A member's steps count from his turn: in turn they
+/// end with it (a mobile due after the turn never rings). Members nobody can reach take no turn;
+/// nothing rings after `timeout`.
+pub fn plan(strategy: Strategy, step: Duration, timeout: Duration, members: Vec<Vec<RingStep>>) -> Vec<RingStep> {
+    let reachable = members
         .into_iter()
-        .enumerate()
-        .map(|(turn, places)| (step * turn as u32, places))
-        .take_while(|(after, _)| *after < timeout)
-        .map(|(after, places)| {
-            let left = timeout - after;
-            RingStep {
-                after,
-                ring_for: Some(match strategy {
-                    Strategy::InTurn => step.min(left),
-                    _ => left,
-                }),
-                places,
-                mobile: false,
+        .filter(|steps| steps.iter().any(|s| !s.places.is_empty()));
+    let mut plan = Vec::new();
+    for (turn, steps) in reachable.enumerate() {
+        let start = match strategy {
+            Strategy::RingAll => Duration::ZERO,
+            _ => step * turn as u32,
+        };
+        // How long the member's turn lasts from its start.
+        let turn_length = match strategy {
+            Strategy::InTurn => step,
+            _ => timeout,
+        };
+        for own in steps.into_iter().filter(|s| !s.places.is_empty()) {
+            let after = start + own.after;
+            if own.after >= turn_length || after >= timeout {
+                continue;
             }
-        })
-        .collect()
+            let left = (turn_length - own.after).min(timeout - after);
+            plan.push(RingStep {
+                after,
+                ring_for: Some(own.ring_for.map_or(left, |r| r.min(left))),
+                ..own
+            });
+        }
+    }
+    plan
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call::fork::Reachable;
 
-    fn phone(who: &str) -> Vec<Reachable> {
-        vec![Reachable {
+    fn place(who: &str) -> Reachable {
+        Reachable {
             uri: format!("sip:{who}@127.0.0.1"),
             destination: "127.0.0.1:5060".parse().unwrap(),
             user: who.into(),
             employee: Some(who.into()),
             caller_id: None,
             login: None,
-        }]
+        }
+    }
+
+    /// A member with one registered phone.
+    fn phone(who: &str) -> Vec<RingStep> {
+        RingStep::now(vec![place(who)])
+    }
+
+    /// A member with a phone and a mobile `after` into his turn.
+    fn phone_and_mobile(who: &str, after: u64) -> Vec<RingStep> {
+        let mut steps = phone(who);
+        steps.push(RingStep {
+            after: Duration::from_secs(after),
+            ring_for: None,
+            places: vec![place(&format!("{who}-mobile"))],
+            mobile: true,
+        });
+        steps
+    }
+
+    fn nobody() -> Vec<RingStep> {
+        RingStep::now(vec![])
     }
 
     fn timing(steps: &[RingStep]) -> Vec<(u64, Option<u64>, usize)> {
@@ -87,8 +112,8 @@ mod tests {
 
     #[test]
     fn ring_all_rings_every_reachable_member_at_once() {
-        let steps = plan(Strategy::RingAll, S, T, vec![phone("a"), vec![], phone("c")]);
-        assert_eq!(timing(&steps), [(0, Some(25), 2)]);
+        let steps = plan(Strategy::RingAll, S, T, vec![phone("a"), nobody(), phone("c")]);
+        assert_eq!(timing(&steps), [(0, Some(25), 1), (0, Some(25), 1)]);
     }
 
     #[test]
@@ -97,7 +122,7 @@ mod tests {
             Strategy::InTurn,
             S,
             T,
-            vec![phone("a"), vec![], phone("b"), phone("c"), phone("d")],
+            vec![phone("a"), nobody(), phone("b"), phone("c"), phone("d")],
         );
         assert_eq!(timing(&steps), [(0, Some(10), 1), (10, Some(10), 1), (20, Some(5), 1)]);
     }
@@ -108,5 +133,34 @@ mod tests {
         assert_eq!(timing(&steps), [(0, Some(25), 1), (10, Some(15), 1)]);
         assert_eq!("in_turn".parse(), Ok(Strategy::InTurn));
         assert!("round_robin".parse::<Strategy>().is_err());
+    }
+
+    #[test]
+    fn each_members_mobile_rings_by_his_own_rule_within_his_turn() {
+        let members = || vec![phone_and_mobile("a", 5), phone_and_mobile("b", 12), phone("c")];
+        // In turn (10 s each): a's mobile at 5 s for the rest of his turn; b's would come after
+        // his turn ends, so it never rings.
+        let steps = plan(Strategy::InTurn, S, T, members());
+        assert_eq!(
+            timing(&steps),
+            [(0, Some(10), 1), (5, Some(5), 1), (10, Some(10), 1), (20, Some(5), 1)]
+        );
+        assert!(steps[1].mobile && !steps[2].mobile);
+        // Increasingly: b's mobile 12 s into his turn (at 22 s), until the timeout.
+        let steps = plan(Strategy::Increasingly, S, T, members());
+        assert_eq!(
+            timing(&steps),
+            [
+                (0, Some(25), 1),
+                (5, Some(20), 1),
+                (10, Some(15), 1),
+                (22, Some(3), 1),
+                (20, Some(5), 1)
+            ]
+        );
+        // A member whose only way in is his mobile still takes his turn.
+        let offline = vec![nobody()[0].clone(), phone_and_mobile("d", 0)[1].clone()];
+        let steps = plan(Strategy::InTurn, S, T, vec![offline, phone("e")]);
+        assert_eq!(timing(&steps), [(0, Some(10), 1), (10, Some(10), 1)]);
     }
 }

@@ -144,6 +144,27 @@ impl Store {
         Ok(row.as_ref().map(employee_row))
     }
 
+    /// The employees with these ids, in the order given (ids of nobody are left out).
+    pub async fn employees_with_ids(&self, ids: &[i64]) -> sqlx::Result<Vec<Employee>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM employees WHERE company_id = $1 AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(DEFAULT_COMPANY);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        let found: Vec<Employee> = query.fetch_all(&self.pool).await?.iter().map(employee_row).collect();
+        Ok(ids
+            .iter()
+            .filter_map(|id| found.iter().find(|e| e.id == *id).cloned())
+            .collect())
+    }
+
     /// The employee with e-mail address `email` (case-insensitive); the first made when several
     /// share it.
     pub async fn employee_by_email(&self, email: &str) -> sqlx::Result<Option<Employee>> {

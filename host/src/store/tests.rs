@@ -18,6 +18,11 @@ fn fields(name: &str, extension: &str) -> EmployeeFields {
         name: name.into(),
         extension: extension.into(),
         role: "user".into(),
+        // Alice is alice@example.com; nameless employees have no address.
+        email: match name {
+            "" => String::new(),
+            name => format!("{}@example.com", name.to_lowercase()),
+        },
         ..EmployeeFields::default()
     }
 }
@@ -278,6 +283,21 @@ async fn employees_registrations_tokens_and_secrets() {
             "{db}"
         );
         assert_eq!(store.employee("102", true).await.unwrap(), Some(bob.clone()), "{db}");
+        assert_eq!(
+            store.employees_with_ids(&[bob.id, 9999, alice.id]).await.unwrap(),
+            vec![bob.clone(), alice.clone()],
+            "{db}: in the order asked, nobody's ids left out"
+        );
+        assert_eq!(
+            store.employee_by_email("ALICE@example.com").await.unwrap(),
+            Some(alice.clone()),
+            "{db}: e-mail compared case-insensitively"
+        );
+        assert_eq!(
+            store.employee_by_email("").await.unwrap(),
+            None,
+            "{db}: empty matches nobody"
+        );
         assert_eq!(
             store.employee("alice", false).await.unwrap(),
             Some(alice.clone()),

@@ -1,7 +1,7 @@
 //! The `schedule` flow with real SIP: the number's business hours decide where a call goes.
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::harness::{RtpPeer, Server, TOKEN, trace};
 use crate::hunt::{Desk, finished, phones_listening};
@@ -90,4 +90,68 @@ async fn business_hours_decide_the_route() {
     let (status, body) = server.send(Method::PUT, "/numbers/+15550100603", missing).await;
     assert_eq!(status, 422, "{body}");
     assert!(body["detail"].as_str().unwrap().contains("/schedule"), "{body}");
+}
+
+/// A number assigned without a flow gets the default chain: `schedule` on the fresh install's
+/// `office` hours (here made open around the clock) → the voice menu; the caller presses
+/// nothing, and 5 s after the greeting started the sales department's phone rings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_number_greets_and_rings_sales_after_five_silent_seconds() {
+    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &[]).await;
+    let office = server.get_json("/schedules/office").await;
+    assert_eq!(office["weekly"]["mon"], json!([["09:00", "18:00"]]), "{office}");
+    assert_eq!(office["weekly"]["sat"], Value::Null, "{office}");
+    let (status, body) = server.send(Method::PUT, "/schedules/office", always(true)).await;
+    assert_eq!(status, 200, "{body}");
+    let alice = Desk::register(&server, "alice", "101").await;
+    let sales = json!({ "name": "Sales", "extension": "600", "members": ["alice"] });
+    assert_eq!(server.send(Method::PUT, "/departments/sales", sales).await.0, 200);
+
+    let (status, number) = server.send(Method::PUT, "/numbers/+15550100610", json!({})).await;
+    assert_eq!(status, 200, "{number}");
+    let schedule_flow = server.get_json("/flows/schedule").await;
+    assert_eq!(number["flow"], schedule_flow["sha256"], "{number}\n{schedule_flow}");
+    assert_eq!(number["settings"], json!({ "schedule": "office" }), "{number}");
+
+    let answers = alice.expect(
+        &server,
+        Phone::AnswersThenHangsUp {
+            after_ms: 200,
+            hold_ms: 300,
+        },
+    );
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let run = sipp::call(
+        server.sip,
+        sipp::caller_waits_for_bye(),
+        "+15550100610",
+        caller_rtp.port(),
+    )
+    .await;
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "alice", answers).await;
+    let rang_after = alice.event("INVITE").unwrap().at - started;
+    assert!(
+        (5.0..12.0).contains(&rang_after),
+        "sales rang {rang_after:.2} s into the call"
+    );
+    let record = server.call_record("+15550100610").await;
+    let events = trace(&record);
+    assert!(events.iter().any(|e| e == "is-open office → open"), "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("collect (prompt ivr-greeting, max 1, first digit 5000 ms) → no digit")),
+        "{events:#?}"
+    );
+    assert!(
+        events.iter().any(|e| e.starts_with("dial [Department(\"sales\")@0ms]")),
+        "{events:#?}"
+    );
+    assert_eq!(record["answered_by"], "alice", "{record}");
 }

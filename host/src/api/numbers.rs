@@ -17,8 +17,11 @@ use crate::store::Assignment;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignBody {
-    /// Flow name (its newest version) or sha256.
-    flow: String,
+    /// Flow name (its newest version) or sha256; none: the default chain — the `schedule` flow
+    /// on the `office` schedule (a fresh install's Mon–Fri 09:00–18:00): the voice menu to the
+    /// departments in business hours, voicemail outside them.
+    #[serde(default)]
+    flow: Option<String>,
     /// The flow's settings; checked against the flow's settings schema when it has one.
     #[serde(default = "empty_object")]
     #[schema(value_type = Object)]
@@ -101,6 +104,10 @@ pub async fn assign(
     body: Result<Json<AssignBody>, JsonRejection>,
 ) -> Result<Json<NumberView>, ApiError> {
     let Json(body) = body.map_err(ApiError::from_json)?;
+    let (flow, settings) = match body.flow {
+        Some(flow) => (flow, body.settings),
+        None => default_chain(&s, body.settings).await?,
+    };
     let options = NumberOptions {
         timezone: body.timezone,
         record_calls: body.record_calls,
@@ -110,10 +117,34 @@ pub async fn assign(
     };
     let assignment = s
         .registry
-        .assign(&number, &body.flow, &body.settings, &options)
+        .assign(&number, &flow, &settings, &options)
         .await
         .map_err(super::registry_error)?;
     Ok(Json(NumberView::from(&assignment)))
+}
+
+/// The flow for a number assigned without one.
+const DEFAULT_FLOW: &str = "schedule";
+/// The schedule the default chain keeps (made by a fresh install; an admin may delete it).
+const DEFAULT_SCHEDULE: &str = "office";
+
+/// A fresh number's chain: the `schedule` flow with the settings given, or — given none — on the
+/// `office` schedule while it exists (else open around the clock).
+async fn default_chain(s: &ApiState, settings: Value) -> Result<(String, Value), ApiError> {
+    let given = settings.as_object().is_some_and(|o| !o.is_empty());
+    if given {
+        return Ok((DEFAULT_FLOW.into(), settings));
+    }
+    let office = s
+        .store
+        .schedules(Some(DEFAULT_SCHEDULE))
+        .await
+        .map_err(ApiError::internal)?;
+    let settings = match office.is_empty() {
+        true => empty_object(),
+        false => json!({ "schedule": DEFAULT_SCHEDULE }),
+    };
+    Ok((DEFAULT_FLOW.into(), settings))
 }
 
 #[utoipa::path(get, path = "/numbers", tag = "numbers", responses((status = 200, body = NumberList)))]

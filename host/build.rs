@@ -6,7 +6,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Flows compiled into the binary, by crate name (`flow-<name>`).
-const BUILTIN: &[&str] = &["ivr", "hunt", "voicemail", "conference", "schedule", "employee", "icm"];
+const BUILTIN: &[&str] = &[
+    "ivr",
+    "hunt",
+    "voicemail",
+    "conference",
+    "schedule",
+    "employee",
+    "icm",
+    "secretary",
+];
 /// Flows built only for the tests (their `.wasm` paths are exported to the test crates).
 const TEST_ONLY: &[&str] = &["misbehave"];
 const TARGET: &str = "wasm32-wasip2";

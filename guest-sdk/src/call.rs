@@ -4,7 +4,7 @@ use crate::bindings::switchboard::flow::call::Call;
 use crate::bindings::switchboard::flow::{clock, directory, history, http};
 use crate::{
     CallError, CollectOptions, DialOptions, DialOutcome, EmployeeCard, HttpRequest, HttpResponse, LineStatus,
-    LocalTime, RecordOptions, Recording, TimedLeg,
+    LocalTime, RecordOptions, Recording, ScreenedOutcome, Screening, TimedLeg,
 };
 
 /// The verbs a flow performs on its call.
@@ -22,6 +22,14 @@ pub trait CallApi {
     /// Digits typed by the caller, `None` when nothing came before the first-digit timeout.
     fn collect(&self, opts: &CollectOptions) -> Result<Option<String>, CallError>;
     fn dial(&self, legs: &[TimedLeg], opts: &DialOptions) -> Result<DialOutcome, CallError>;
+    /// `dial`, but whoever answers first hears `screening.announce` and accepts the call with
+    /// `screening.accept_digit` before the caller is put through.
+    fn dial_screened(
+        &self,
+        legs: &[TimedLeg],
+        opts: &DialOptions,
+        screening: &Screening,
+    ) -> Result<ScreenedOutcome, CallError>;
     /// Records what the caller says; `None` when nothing but silence was heard. A caller who
     /// hangs up while recording still leaves the recording (the verb returns `Hangup`).
     fn record(&self, opts: &RecordOptions) -> Result<Option<Recording>, CallError>;
@@ -93,6 +101,14 @@ impl CallApi for WasmCall {
     }
     fn dial(&self, legs: &[TimedLeg], opts: &DialOptions) -> Result<DialOutcome, CallError> {
         self.call.dial(legs, opts)
+    }
+    fn dial_screened(
+        &self,
+        legs: &[TimedLeg],
+        opts: &DialOptions,
+        screening: &Screening,
+    ) -> Result<ScreenedOutcome, CallError> {
+        self.call.dial_screened(legs, opts, screening)
     }
     fn record(&self, opts: &RecordOptions) -> Result<Option<Recording>, CallError> {
         self.call.record(opts)

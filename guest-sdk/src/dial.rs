@@ -1,6 +1,6 @@
 //! The dial builder: every ringing strategy is a schedule of timed legs.
 
-use crate::{CallApi, CallError, DialOptions, DialOutcome, Target, TimedLeg};
+use crate::{CallApi, CallError, DialOptions, DialOutcome, ScreenedOutcome, Screening, Target, TimedLeg};
 
 /// Builds a `dial`: which targets ring when, and for how long.
 ///
@@ -100,8 +100,21 @@ impl Dial {
     }
 
     pub fn run(&self, call: &impl CallApi) -> Result<DialOutcome, CallError> {
+        self.with_legs(call, |legs| call.dial(legs, &self.options))
+    }
+
+    /// Rings like [`Dial::run`], but whoever answers first is screened: he hears
+    /// `screening.announce` and accepts with `screening.accept_digit` before the caller is put
+    /// through.
+    pub fn run_screened(&self, call: &impl CallApi, screening: &Screening) -> Result<ScreenedOutcome, CallError> {
+        self.with_legs(call, |legs| call.dial_screened(legs, &self.options, screening))
+    }
+
+    /// Calls `dial` with this dial's legs — and the employees' mobiles, with
+    /// [`Dial::then_mobile_after`], instead of their own rule.
+    fn with_legs<T>(&self, call: &impl CallApi, dial: impl FnOnce(&[TimedLeg]) -> T) -> T {
         let Some(after) = self.mobile_after_ms else {
-            return call.dial(&self.legs, &self.options);
+            return dial(&self.legs);
         };
         let mut legs = self.legs.clone();
         for leg in &self.legs {
@@ -123,7 +136,7 @@ impl Dial {
         // The mobiles are this dial's legs now, not the employees' own rule.
         let before = call.rings_mobiles();
         call.ring_mobiles(false);
-        let outcome = call.dial(&legs, &self.options);
+        let outcome = dial(&legs);
         call.ring_mobiles(before);
         outcome
     }

@@ -46,7 +46,8 @@ pub use bindings::switchboard::flow::clock::LocalTime;
 pub use bindings::switchboard::flow::directory::{EmployeeCard, LineStatus};
 pub use bindings::switchboard::flow::http::{Request as HttpRequest, Response as HttpResponse};
 pub use bindings::switchboard::flow::types::{
-    Answered, CallError, CollectOptions, DialOptions, DialOutcome, RecordOptions, Recording, Target, TimedLeg,
+    Answered, CallError, CollectOptions, DialOptions, DialOutcome, RecordOptions, Recording, ScreenedOutcome,
+    Screening, Target, TimedLeg,
 };
 
 /// What a flow function returns. `Err(CallError::Hangup)` is a normal end: the caller left.
@@ -56,7 +57,7 @@ pub type FlowResult = Result<(), CallError>;
 pub mod prelude {
     pub use crate::{
         CallApi, CallError, CollectOptions, Dial, DialOutcome, EmployeeCard, FlowResult, HttpRequest, HttpResponse,
-        LineStatus, LocalTime, RecordOptions, Recording, Target, log,
+        LineStatus, LocalTime, RecordOptions, Recording, ScreenedOutcome, Screening, Target, log,
     };
 }
 

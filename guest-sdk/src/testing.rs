@@ -30,7 +30,7 @@ use std::collections::VecDeque;
 
 use crate::{
     Answered, CallApi, CallError, CollectOptions, DialOptions, DialOutcome, EmployeeCard, HttpRequest, HttpResponse,
-    LineStatus, LocalTime, RecordOptions, Recording, Target, TimedLeg,
+    LineStatus, LocalTime, RecordOptions, Recording, ScreenedOutcome, Screening, Target, TimedLeg,
 };
 
 /// An employee known by login only (name = login, no extension, e-mail or mobile); fill in
@@ -82,6 +82,8 @@ struct State {
     requests: Vec<HttpRequest>,
     /// Employees' mobiles ring by their own rule (`ring_mobiles(false)` turns it off).
     mobiles_off: bool,
+    /// Whether each screened party accepts (when empty: he accepts).
+    verdicts: VecDeque<bool>,
 }
 
 impl Default for TestCall {
@@ -152,6 +154,18 @@ impl TestCall {
     /// every later one return `CallError::Hangup`.
     pub fn hangs_up_at_verb(self, n: usize) -> Self {
         self.state.borrow_mut().hangs_up_at = Some(n);
+        self
+    }
+
+    /// Whoever answers the next screened dial accepts the call (the default).
+    pub fn screened_accepts(self) -> Self {
+        self.state.borrow_mut().verdicts.push_back(true);
+        self
+    }
+
+    /// Whoever answers the next screened dial declines it.
+    pub fn screened_declines(self) -> Self {
+        self.state.borrow_mut().verdicts.push_back(false);
         self
     }
 
@@ -290,6 +304,38 @@ impl CallApi for TestCall {
         };
         self.came_to(&describe_outcome(&outcome));
         Ok(outcome)
+    }
+    fn dial_screened(
+        &self,
+        legs: &[TimedLeg],
+        _opts: &DialOptions,
+        screening: &Screening,
+    ) -> Result<ScreenedOutcome, CallError> {
+        let targets: Vec<String> = legs.iter().map(|l| describe(&l.target)).collect();
+        let announce = screening.announce.join(" + ");
+        self.verb(format!(
+            "dial-screened {} (announce {announce}, accept {})",
+            targets.join(", "),
+            screening.accept_digit
+        ))?;
+        let (outcome, accepts) = {
+            let mut s = self.state.borrow_mut();
+            s.dialled.push(legs.to_vec());
+            let outcome = s.dials.pop_front().unwrap_or(DialOutcome::Unavailable);
+            let accepts = matches!(outcome, DialOutcome::Answered(_)) && s.verdicts.pop_front().unwrap_or(true);
+            (outcome, accepts)
+        };
+        let screened = match outcome {
+            DialOutcome::Answered(a) if accepts => ScreenedOutcome::Accepted(a),
+            DialOutcome::Answered(_) => ScreenedOutcome::Declined,
+            other => ScreenedOutcome::NotAnswered(other),
+        };
+        self.came_to(&match &screened {
+            ScreenedOutcome::Accepted(a) => describe_outcome(&DialOutcome::Answered(a.clone())),
+            ScreenedOutcome::Declined => "declined".into(),
+            ScreenedOutcome::NotAnswered(o) => describe_outcome(o),
+        });
+        Ok(screened)
     }
     fn record(&self, opts: &RecordOptions) -> Result<Option<Recording>, CallError> {
         self.verb(format!("record max {} s", opts.max_seconds))?;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use switchboard::call::{
     CallControl, CallError, CallFacts, CollectOptions, DialOptions, DialOutcome, EmployeeCard, EmployeeKey,
-    HttpRequest, HttpResponse, LineStatus, RecordOptions, Recording, TimedLeg, Trace,
+    HttpRequest, HttpResponse, LineStatus, RecordOptions, Recording, ScreenedOutcome, Screening, TimedLeg, Trace,
 };
 use switchboard::flow::{BUILTIN_FLOWS, FlowEngine, FlowLimits};
 
@@ -40,6 +40,14 @@ impl CallControl for GoneCall {
         Err(CallError::Hangup)
     }
     async fn dial(&mut self, _: &[TimedLeg], _: &DialOptions) -> Result<DialOutcome, CallError> {
+        Err(CallError::Hangup)
+    }
+    async fn dial_screened(
+        &mut self,
+        _: &[TimedLeg],
+        _: &DialOptions,
+        _: &Screening,
+    ) -> Result<ScreenedOutcome, CallError> {
         Err(CallError::Hangup)
     }
     async fn record(&mut self, _: &RecordOptions) -> Result<Option<Recording>, CallError> {

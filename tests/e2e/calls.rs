@@ -3,10 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::harness::{RtpPeer, Server, trace};
+use crate::harness::{PCAPS, RtpPeer, Server, trace};
 use crate::sipp;
-
-const PCAPS: &str = "/usr/share/sip-tester";
 
 /// A parsed RTP header.
 #[derive(Debug, Clone, Copy)]

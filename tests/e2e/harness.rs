@@ -285,6 +285,9 @@ async fn options_once(server: SocketAddr, tag: &str) -> Option<String> {
     None
 }
 
+/// Where Debian's sip-tester keeps its pcaps (G.711 voice, RFC 2833 digits).
+pub const PCAPS: &str = "/usr/share/sip-tester";
+
 /// The trace events of a call record.
 pub fn trace(record: &Value) -> Vec<String> {
     record["trace"]

@@ -19,6 +19,7 @@ mod registrar;
 mod rfc4475;
 mod sandbox;
 mod schedule;
+mod secretary;
 mod signalling;
 mod simulate;
 mod sipp;

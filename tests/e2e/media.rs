@@ -10,12 +10,10 @@ use serde_json::{Value, json};
 
 use std::net::SocketAddr;
 
-use crate::harness::{RtpPeer, Server, trace};
+use crate::harness::{PCAPS, RtpPeer, Server, trace};
 use crate::hunt::{Desk, finished, phones_listening};
 use crate::sipp;
 use crate::sipp::Phone;
-
-const PCAPS: &str = "/usr/share/sip-tester";
 
 /// A 16-bit mono WAV of a `hz` tone.
 fn tone_wav(hz: f64, rate: u32, ms: u32) -> Vec<u8> {

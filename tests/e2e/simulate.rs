@@ -171,3 +171,20 @@ fn icm_follows_the_history_then_a_crm_then_the_fallback() {
         "{report}"
     );
 }
+
+/// The secretary in the simulator: `screen decline` makes the director decline; the caller is
+/// offered the voicemail, on the virtual clock.
+#[test]
+fn secretary_screens_and_a_declined_caller_leaves_a_message() {
+    let settings = r#"{"employee": "boss"}"#;
+    let script = "8s press #; dial answered boss; screen decline; 40s press #";
+    let (ok, report) = simulate(&["secretary", "--settings", settings, "--script", script]);
+    assert!(ok, "{report}");
+    assert!(
+        report.contains("(announce screening-intro + recording:simulated-1 + screening-accept, accept 1) → Declined"),
+        "{report}"
+    );
+    assert!(report.contains("set-mailbox boss → ok"), "{report}");
+    assert!(report.contains("request-callback \"voicemail\" → ok"), "{report}");
+    assert!(report.contains("play secretary-declined → ok"), "{report}");
+}

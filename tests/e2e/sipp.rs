@@ -513,6 +513,15 @@ pub enum Phone {
     /// Answers after `after_ms`, then expects a digit as SIP INFO (notes it: DIGIT <key>),
     /// answers it 200, and waits for the BYE.
     AnswersAndHearsInfoDigit { after_ms: u64 },
+    /// Answers after `after_ms`, sends `digit` as SIP INFO `press_after_ms` later (a screened
+    /// call: 1 accepts), then hangs up `hangs_up_after_ms` later — or, without it, waits for the
+    /// exchange's BYE (declined).
+    AnswersThenPresses {
+        after_ms: u64,
+        press_after_ms: u64,
+        digit: char,
+        hangs_up_after_ms: Option<u64>,
+    },
     /// Answers the exchange's keep-alive OPTIONS (and notes it as KEEPALIVE).
     AnswersKeepAlive,
     /// Rings until cancelled; the CANCEL must (or must not) say the call was completed elsewhere.
@@ -529,6 +538,27 @@ fn note(event: &str, extra: &str) -> String {
     format!(r#"<exec command="echo {event} $(date +%s.%N) {extra} >> {PHONE_EVENTS}"/>"#)
 }
 
+/// The answered phone hangs up after `hold_ms` (its dialog's From captured as `from_uri`,
+/// `from_tag`).
+fn phone_hangs_up(hold_ms: u64) -> String {
+    format!(
+        r#"<pause milliseconds="{hold_ms}"/>
+<send retrans="500"><![CDATA[
+BYE [$from_uri] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: <sip:[service]@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+To: <[$from_uri]>;tag=[$from_tag]
+Call-ID: [call_id]
+CSeq: 100 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="200"/>
+"#
+    )
+}
+
 /// A registered phone (sipp in server mode on the port it registered from).
 pub fn phone(behaviour: Phone) -> String {
     // sipp refuses variables a scenario never reads, so each behaviour captures only what it
@@ -537,7 +567,10 @@ pub fn phone(behaviour: Phone) -> String {
         Phone::RingsUntilCancelled { .. } => {
             r#"<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="cseq"/>"#.to_string()
         }
-        Phone::AnswersThenHangsUp { .. } | Phone::AnswersThenTransfers { .. } | Phone::AnswersThenIsReplaced { .. } => {
+        Phone::AnswersThenHangsUp { .. }
+        | Phone::AnswersThenTransfers { .. }
+        | Phone::AnswersThenIsReplaced { .. }
+        | Phone::AnswersThenPresses { .. } => {
             r#"<ereg regexp="&lt;([^&gt;]*)&gt;.*tag=([^;]*)" search_in="hdr" header="From:" assign_to="from,from_uri,from_tag"/>
 <exec command="echo FROM $(date +%s.%N) 0 [$from] >> events.txt"/>"#
                 .to_string()
@@ -661,25 +694,40 @@ Contact: <sip:[service]@[local_ip]:[local_port]>
                 + &bye_received
         }
         Phone::AnswersThenHangsUp { after_ms, hold_ms } => {
-            invite
-                + &ringing
-                + &answer(after_ms)
-                + &format!(
-                    r#"<pause milliseconds="{hold_ms}"/>
+            invite + &ringing + &answer(after_ms) + &phone_hangs_up(hold_ms)
+        }
+        Phone::AnswersThenPresses {
+            after_ms,
+            press_after_ms,
+            digit,
+            hangs_up_after_ms,
+        } => {
+            let press = format!(
+                r#"<pause milliseconds="{press_after_ms}"/>
+<nop><action>{}</action></nop>
 <send retrans="500"><![CDATA[
-BYE [$from_uri] SIP/2.0
+INFO [$from_uri] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
 From: <sip:[service]@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
 To: <[$from_uri]>;tag=[$from_tag]
 Call-ID: [call_id]
-CSeq: 100 BYE
+CSeq: 50 INFO
+Content-Type: application/dtmf-relay
 Max-Forwards: 70
-Content-Length: 0
+Content-Length: [len]
 
+Signal={digit}
+Duration=160
 ]]></send>
 <recv response="200"/>
-"#
-                )
+"#,
+                note("PRESS", "")
+            );
+            let then = match hangs_up_after_ms {
+                Some(ms) => phone_hangs_up(ms),
+                None => bye_received,
+            };
+            invite + &ringing + &answer(after_ms) + &press + &then
         }
         Phone::ChallengesThenAnswers { user, after_ms } => {
             let challenge = response("407 Proxy Authentication Required", false).replace(

@@ -11,9 +11,11 @@ use super::conversation::{BridgeExit, TransferEnv, answer_reinvite};
 use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
 use super::number;
 use super::record::{LegRecord, unix_ms};
+use super::screening::{self, Verdict};
 use super::{
     CallControl, CallError, CallRecording, CollectOptions, DialOptions, DialOutcome, EmployeeCard, EmployeeKey,
-    HttpRequest, HttpResponse, LineStatus, MAX_RECORD_SECONDS, RecordOptions, Recording, TimedLeg, validate_dial,
+    HttpRequest, HttpResponse, LineStatus, MAX_RECORD_SECONDS, RECORDING_PROMPT, RecordOptions, Recording,
+    ScreenedOutcome, Screening, TimedLeg, validate_dial,
 };
 use crate::media::mixer::Rooms;
 use crate::media::sdp;
@@ -377,6 +379,168 @@ impl InboundCall {
         event
     }
 
+    /// `dial`, with the answering party screened first when `screening` says so.
+    async fn dial_with(
+        &mut self,
+        legs: &[TimedLeg],
+        opts: &DialOptions,
+        screening: Option<&Screening>,
+    ) -> Result<ScreenedOutcome, CallError> {
+        if self.over() {
+            return Err(CallError::Hangup);
+        }
+        validate_dial(legs, opts)?;
+        let (codec, ptime) = self.caller_media()?;
+        // An answered caller hears the ringback tone once a leg rings, or the flow's prompt
+        // (hold music) at once; a caller not answered yet hears its phone's own ringback after
+        // our 180, or the flow's prompt as early media (183).
+        let music = match &opts.ringback {
+            Some(name) if self.answered_at.is_some() || !self.offerless() => Some(self.prompt(name).await?),
+            _ => None,
+        };
+        // Music plays from the start; the ringback tone only once a leg rings.
+        let plays_at_once = music.is_some();
+        let early_music = plays_at_once && self.answered_at.is_none();
+        if early_music {
+            self.early_media().await?;
+        }
+        let ringback = match (self.answered_at, music) {
+            (_, Some(music)) => Some(music),
+            (Some(_), None) => Some(self.prompt(RINGBACK).await?),
+            (None, None) => None,
+        };
+        let (dial_env, media_env) = (self.dial_env.clone(), self.env.clone());
+        let params = ForkParams {
+            env: &dial_env,
+            ports: &media_env.ports,
+            media_ip: self.media_ip(),
+            caller_id: opts.caller_id.clone(),
+            caller: self.leg.caller.clone(),
+            codec,
+            ptime,
+            ring_mobiles: self.ring_mobiles,
+        };
+        let timeout = Duration::from_millis(opts.timeout_ms.into());
+        let mut fork = Fork::new(params, legs, timeout)
+            .await
+            .map_err(|e| CallError::Failed(format!("dial: {e}")))?;
+        let mut ringing = Ringing {
+            rang: plays_at_once,
+            early_music,
+            early: None,
+            ringback,
+        };
+        let outcome = self.ring_until_done(&mut fork, &mut ringing).await;
+        self.legs.extend(fork.take_legs());
+        let winner = match (outcome?, screening) {
+            (Err(outcome), _) => return Ok(ScreenedOutcome::NotAnswered(outcome)),
+            (Ok(winner), None) => winner,
+            (Ok(winner), Some(screening)) => match self.screen(winner, screening, &ringing).await? {
+                Some(accepted) => accepted,
+                None => return Ok(ScreenedOutcome::Declined),
+            },
+        };
+        let answered = self.bridge(winner).await;
+        // The answered leg's conversation is over now.
+        if let Some(leg) = self.legs.iter_mut().rev().find(|l| l.answered_at.is_some()) {
+            leg.ended_at.get_or_insert_with(unix_ms);
+        }
+        answered.map(ScreenedOutcome::Accepted)
+    }
+
+    /// The party that answered hears the screening's announcement while the caller hears
+    /// ringback; `Some(winner)` when he accepts, `None` (his leg hung up) when he declines.
+    async fn screen(
+        &mut self,
+        mut winner: Winner,
+        screening: &Screening,
+        ringing: &Ringing,
+    ) -> Result<Option<Winner>, CallError> {
+        let mut announce = Vec::with_capacity(screening.announce.len());
+        for name in &screening.announce {
+            match self.announcement(name).await {
+                Ok(prompt) => announce.push(prompt),
+                Err(e) => {
+                    winner.leg.hangup().await;
+                    return Err(e);
+                }
+            }
+        }
+        let mut callee = MediaSession::on_side(winner.media.clone());
+        let wait = Duration::from_millis(screening.timeout_ms.into());
+        let asked = screening::ask(&mut callee, &mut winner.leg, &announce, screening.accept_digit, wait);
+        let verdict = match self.while_waiting(asked, ringing).await {
+            Ok(verdict) => verdict,
+            Err(gone) => {
+                winner.leg.hangup().await;
+                return Err(gone);
+            }
+        };
+        tracing::info!(?verdict, employee = ?winner.employee, "screened");
+        match verdict {
+            Verdict::Accepted => {
+                winner.media = callee.into_bridge_side();
+                Ok(Some(winner))
+            }
+            Verdict::Declined(why) => {
+                winner.leg.hangup().await;
+                if let Some(leg) = self.legs.iter_mut().rev().find(|l| l.answered_at.is_some()) {
+                    leg.result = format!("declined ({why})");
+                    leg.ended_at = Some(unix_ms());
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// A prompt for an announcement: a prompt's name, or `recording:<id>` for a recording
+    /// made earlier in this call.
+    async fn announcement(&self, name: &str) -> Result<crate::media::Prompt, CallError> {
+        let Some(id) = name.strip_prefix(RECORDING_PROMPT) else {
+            return self.prompt(name).await;
+        };
+        let made = self.recordings.iter().find(|r| r.id == id);
+        let made = made.ok_or_else(|| CallError::Invalid(format!("this call made no recording {id:?}")))?;
+        crate::media::Prompt::from_wav(&made.wav).map_err(|e| CallError::Failed(format!("recording {id}: {e}")))
+    }
+
+    /// Runs `work` while the caller waits — hearing the ringback prompt if answered (his own
+    /// phone's ringback otherwise) — and watches him: `Err(Hangup)` when he leaves first.
+    async fn while_waiting<T>(&mut self, work: impl Future<Output = T>, ringing: &Ringing) -> Result<T, CallError> {
+        let answered = self.answered_at.is_some();
+        let Self { leg, gone, media, .. } = self;
+        let ours = media.as_ref().and_then(|m| m.local_sdp().ok());
+        let tone = async {
+            match (media.as_mut(), &ringing.ringback) {
+                (Some(media), Some(prompt)) => loop {
+                    media.play(prompt, false).await;
+                },
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::pin!(work, tone);
+        loop {
+            tokio::select! {
+                done = &mut work => return Ok(done),
+                _ = &mut tone => {}
+                event = leg.next_event() => match event {
+                    Some(LegEvent::Confirmed) => {}
+                    Some(LegEvent::Reinvite(reinvite)) => match &ours {
+                        Some(ours) if answered => {
+                            answer_reinvite(reinvite, ours);
+                        }
+                        _ => drop(reinvite),
+                    },
+                    other => {
+                        tracing::info!(?other, "caller left while the callee was screened");
+                        *gone = true;
+                        return Err(CallError::Hangup);
+                    }
+                },
+            }
+        }
+    }
+
     /// Connects the caller to the leg that answered (and whoever it transfers to) until either
     /// hangs up or the media dies; the call is over afterwards.
     async fn bridge(&mut self, mut winner: Winner) -> Result<DialOutcome, CallError> {
@@ -521,63 +685,20 @@ impl CallControl for InboundCall {
     }
 
     async fn dial(&mut self, legs: &[TimedLeg], opts: &DialOptions) -> Result<DialOutcome, CallError> {
-        if self.over() {
-            return Err(CallError::Hangup);
+        match self.dial_with(legs, opts, None).await? {
+            ScreenedOutcome::Accepted(outcome) | ScreenedOutcome::NotAnswered(outcome) => Ok(outcome),
+            ScreenedOutcome::Declined => unreachable!("nobody screens an unscreened dial"),
         }
-        validate_dial(legs, opts)?;
-        let (codec, ptime) = self.caller_media()?;
-        // An answered caller hears the ringback tone once a leg rings, or the flow's prompt
-        // (hold music) at once; a caller not answered yet hears its phone's own ringback after
-        // our 180, or the flow's prompt as early media (183).
-        let music = match &opts.ringback {
-            Some(name) if self.answered_at.is_some() || !self.offerless() => Some(self.prompt(name).await?),
-            _ => None,
-        };
-        // Music plays from the start; the ringback tone only once a leg rings.
-        let plays_at_once = music.is_some();
-        let early_music = plays_at_once && self.answered_at.is_none();
-        if early_music {
-            self.early_media().await?;
-        }
-        let ringback = match (self.answered_at, music) {
-            (_, Some(music)) => Some(music),
-            (Some(_), None) => Some(self.prompt(RINGBACK).await?),
-            (None, None) => None,
-        };
-        let (dial_env, media_env) = (self.dial_env.clone(), self.env.clone());
-        let params = ForkParams {
-            env: &dial_env,
-            ports: &media_env.ports,
-            media_ip: self.media_ip(),
-            caller_id: opts.caller_id.clone(),
-            caller: self.leg.caller.clone(),
-            codec,
-            ptime,
-            ring_mobiles: self.ring_mobiles,
-        };
-        let timeout = Duration::from_millis(opts.timeout_ms.into());
-        let mut fork = Fork::new(params, legs, timeout)
-            .await
-            .map_err(|e| CallError::Failed(format!("dial: {e}")))?;
-        let mut ringing = Ringing {
-            rang: plays_at_once,
-            early_music,
-            early: None,
-            ringback,
-        };
-        let outcome = self.ring_until_done(&mut fork, &mut ringing).await;
-        self.legs.extend(fork.take_legs());
-        match outcome? {
-            Ok(winner) => {
-                let answered = self.bridge(winner).await;
-                // The answered leg's conversation is over now.
-                if let Some(leg) = self.legs.iter_mut().rev().find(|l| l.answered_at.is_some()) {
-                    leg.ended_at.get_or_insert_with(unix_ms);
-                }
-                answered
-            }
-            Err(outcome) => Ok(outcome),
-        }
+    }
+
+    async fn dial_screened(
+        &mut self,
+        legs: &[TimedLeg],
+        opts: &DialOptions,
+        screening: &Screening,
+    ) -> Result<ScreenedOutcome, CallError> {
+        super::validate_screening(screening)?;
+        self.dial_with(legs, opts, Some(screening)).await
     }
 
     async fn record(&mut self, opts: &RecordOptions) -> Result<Option<Recording>, CallError> {

@@ -12,6 +12,7 @@ pub mod hunting;
 mod inbound;
 pub mod number;
 pub mod record;
+mod screening;
 pub mod script;
 pub mod services;
 mod threeway;
@@ -80,6 +81,47 @@ pub enum DialOutcome {
     Failed(String),
 }
 
+/// A secretary's announcement to whoever answers a screened dial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Screening {
+    /// Prompt names, or `recording:<id>` for a recording made earlier in the call.
+    pub announce: Vec<String>,
+    pub accept_digit: char,
+    pub timeout_ms: u32,
+}
+
+/// How a screened dial ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScreenedOutcome {
+    /// Accepted and bridged: `DialOutcome::Answered`.
+    Accepted(DialOutcome),
+    Declined,
+    NotAnswered(DialOutcome),
+}
+
+/// The longest a screened party may take to accept after the announcement.
+pub const MAX_SCREENING_MS: u32 = 60_000;
+
+/// A prompt that names a recording made earlier in the call.
+pub const RECORDING_PROMPT: &str = "recording:";
+
+/// Checks a screening before anything rings.
+pub(crate) fn validate_screening(s: &Screening) -> Result<(), CallError> {
+    if !s.accept_digit.is_ascii_digit() && !"*#".contains(s.accept_digit) {
+        return Err(CallError::Invalid(format!(
+            "accept-digit {:?} is not a DTMF digit",
+            s.accept_digit
+        )));
+    }
+    if s.announce.is_empty() || s.announce.len() > 16 {
+        return Err(CallError::Invalid("announce 1 to 16 prompts".into()));
+    }
+    if s.timeout_ms == 0 || s.timeout_ms > MAX_SCREENING_MS {
+        return Err(CallError::Invalid(format!("timeout-ms: 1 to {MAX_SCREENING_MS}")));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectOptions {
     pub prompt: Option<String>,
@@ -141,6 +183,13 @@ pub trait CallControl: Send {
     async fn play(&mut self, prompt: &str) -> Result<(), CallError>;
     async fn collect(&mut self, opts: &CollectOptions) -> Result<Option<String>, CallError>;
     async fn dial(&mut self, legs: &[TimedLeg], opts: &DialOptions) -> Result<DialOutcome, CallError>;
+    /// `dial` whose answering party hears an announcement and accepts with a digit first.
+    async fn dial_screened(
+        &mut self,
+        legs: &[TimedLeg],
+        opts: &DialOptions,
+        screening: &Screening,
+    ) -> Result<ScreenedOutcome, CallError>;
     /// Records the caller. The recording is kept even when the caller hangs up meanwhile (the
     /// verb then returns `Hangup`); `None`: nothing but silence was heard.
     async fn record(&mut self, opts: &RecordOptions) -> Result<Option<Recording>, CallError>;

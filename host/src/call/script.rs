@@ -13,6 +13,8 @@
 //! - `history <login>`: who last talked to the caller (by default nobody)
 //! - `http <status> <body>`: what the next outbound HTTP request gets, in order (the body is
 //!   the rest of the step); without one, requests fail
+//! - `screen accept|decline`: what the party who answers the next screened dial decides, in
+//!   order (by default he accepts)
 //!
 //! Times count from the start of the call. Run it on a paused tokio clock and it takes no
 //! real time.
@@ -26,7 +28,8 @@ use tokio::time::Instant;
 use super::collect::{DigitSource, collect_digits};
 use super::{
     CallControl, CallError, CollectOptions, DialOptions, DialOutcome, EmployeeCard, EmployeeKey, HttpRequest,
-    HttpResponse, LineStatus, MAX_RECORD_SECONDS, RecordOptions, Recording, TimedLeg, validate_dial,
+    HttpResponse, LineStatus, MAX_RECORD_SECONDS, RecordOptions, Recording, ScreenedOutcome, Screening, TimedLeg,
+    validate_dial,
 };
 use crate::media::PromptLibrary;
 
@@ -43,6 +46,8 @@ pub struct Script {
     employees: Vec<(EmployeeCard, LineStatus)>,
     history: Option<String>,
     replies: Vec<HttpResponse>,
+    /// Whether each screened party accepts.
+    verdicts: Vec<bool>,
 }
 
 /// Monday 2026-01-05, 10:00: a working morning.
@@ -63,6 +68,7 @@ impl std::str::FromStr for Script {
             employees: Vec::new(),
             history: None,
             replies: Vec::new(),
+            verdicts: Vec::new(),
         };
         for step in text.split([';', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
             let words: Vec<&str> = step.split_whitespace().collect();
@@ -99,6 +105,7 @@ impl std::str::FromStr for Script {
                     .employees
                     .push(parse_employee(login, details).map_err(|e| format!("{step:?}: {e}"))?),
                 ["history", login] => script.history = Some(login.to_string()),
+                ["screen", verdict @ ("accept" | "decline")] => script.verdicts.push(*verdict == "accept"),
                 ["http", word, ..] => {
                     let status: u16 = word
                         .parse()
@@ -212,6 +219,7 @@ pub struct ScriptedCall {
     history: Option<String>,
     replies: VecDeque<HttpResponse>,
     callbacks: Vec<String>,
+    verdicts: VecDeque<bool>,
 }
 
 impl ScriptedCall {
@@ -230,6 +238,7 @@ impl ScriptedCall {
             history: script.history,
             replies: script.replies.into(),
             callbacks: Vec::new(),
+            verdicts: script.verdicts.into(),
             start: Instant::now(),
             presses: script.presses.into(),
             hangup_at: script.hangup_at,
@@ -398,6 +407,37 @@ impl CallControl for ScriptedCall {
         };
         self.wait(took).await?;
         Ok(outcome)
+    }
+
+    async fn dial_screened(
+        &mut self,
+        legs: &[TimedLeg],
+        opts: &DialOptions,
+        screening: &Screening,
+    ) -> Result<ScreenedOutcome, CallError> {
+        super::validate_screening(screening)?;
+        let answered = self
+            .dials
+            .front()
+            .is_some_and(|o| matches!(o, DialOutcome::Answered { .. }));
+        if !answered {
+            return Ok(ScreenedOutcome::NotAnswered(self.dial(legs, opts).await?));
+        }
+        // The announcement takes its length (a recording of the call: a few seconds).
+        let mut listening = Duration::ZERO;
+        for name in &screening.announce {
+            listening += match name.strip_prefix(super::RECORDING_PROMPT) {
+                Some(_) => Duration::from_secs(3),
+                None => self.prompt_length(name).await?,
+            };
+        }
+        self.wait(Duration::from_secs(3) + listening).await?;
+        if self.verdicts.pop_front().unwrap_or(true) {
+            Ok(ScreenedOutcome::Accepted(self.dial(legs, opts).await?))
+        } else {
+            self.dials.pop_front();
+            Ok(ScreenedOutcome::Declined)
+        }
     }
 
     /// The scripted caller speaks from the start until a terminator digit, the maximum length

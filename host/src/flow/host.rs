@@ -48,6 +48,15 @@ impl FlowState {
     }
 }
 
+/// A dial's legs as the trace shows them: `[Employee("bob")@0ms, ...]`.
+fn describe_legs(legs: &[call::TimedLeg]) -> String {
+    let targets: Vec<String> = legs
+        .iter()
+        .map(|l| format!("{:?}@{}ms", l.target, l.start_after_ms))
+        .collect();
+    format!("[{}]", targets.join(", "))
+}
+
 fn ok(_: &()) -> String {
     "ok".into()
 }
@@ -106,16 +115,53 @@ impl HostCall for FlowState {
         let legs: Vec<call::TimedLeg> = legs.into_iter().map(Into::into).collect();
         let opts = call::DialOptions::from(opts);
         let r = self.call.dial(&legs, &opts).await;
-        let targets: Vec<String> = legs
-            .iter()
-            .map(|l| format!("{:?}@{}ms", l.target, l.start_after_ms))
-            .collect();
         self.trace_verb(
-            &format!("dial [{}] timeout {} ms", targets.join(", "), opts.timeout_ms),
+            &format!("dial {} timeout {} ms", describe_legs(&legs), opts.timeout_ms),
             &r,
             |o| format!("{o:?}"),
         );
         Ok(r.map(Into::into).map_err(Into::into))
+    }
+
+    async fn dial_screened(
+        &mut self,
+        _: Resource<CallHandle>,
+        legs: Vec<wit::TimedLeg>,
+        opts: wit::DialOptions,
+        screening: wit::Screening,
+    ) -> wasmtime::Result<Result<wit::ScreenedOutcome, wit::CallError>> {
+        let legs: Vec<call::TimedLeg> = legs.into_iter().map(Into::into).collect();
+        let opts = call::DialOptions::from(opts);
+        let mut digits = screening.accept_digit.chars();
+        let screening = match (digits.next(), digits.next()) {
+            (Some(digit), None) => call::Screening {
+                announce: screening.announce,
+                accept_digit: digit,
+                timeout_ms: screening.timeout_ms,
+            },
+            _ => {
+                let e = call::CallError::Invalid(format!("accept-digit {:?}: one digit", screening.accept_digit));
+                return Ok(Err(e.into()));
+            }
+        };
+        let r = self.call.dial_screened(&legs, &opts, &screening).await;
+        let verb = format!(
+            "dial-screened {} (announce {}, accept {})",
+            describe_legs(&legs),
+            screening.announce.join(" + "),
+            screening.accept_digit
+        );
+        self.trace_verb(&verb, &r, |o| format!("{o:?}"));
+        Ok(r.map(|outcome| match outcome {
+            call::ScreenedOutcome::Accepted(call::DialOutcome::Answered { employee, talk_seconds }) => {
+                wit::ScreenedOutcome::Accepted(wit::Answered { employee, talk_seconds })
+            }
+            call::ScreenedOutcome::Accepted(other) | call::ScreenedOutcome::NotAnswered(other) => {
+                wit::ScreenedOutcome::NotAnswered(other.into())
+            }
+            call::ScreenedOutcome::Declined => wit::ScreenedOutcome::Declined,
+        })
+        .map_err(Into::into))
     }
 
     async fn record(

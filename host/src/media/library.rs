@@ -44,6 +44,15 @@ const BUILTIN: &[(&str, &[u8])] = &[
         include_bytes!("../../prompts/voicemail-greeting.wav"),
     ),
     ("voicemail-thanks", include_bytes!("../../prompts/voicemail-thanks.wav")),
+    // The secretary: to the caller, then to the person screened.
+    ("secretary-ask", include_bytes!("../../prompts/secretary-ask.wav")),
+    ("secretary-hold", include_bytes!("../../prompts/secretary-hold.wav")),
+    (
+        "secretary-declined",
+        include_bytes!("../../prompts/secretary-declined.wav"),
+    ),
+    ("screening-intro", include_bytes!("../../prompts/screening-intro.wav")),
+    ("screening-accept", include_bytes!("../../prompts/screening-accept.wav")),
     // An arpeggio (C, Am, F, G) made with sox's plucked-string synth; loops every 8.4 s.
     ("hold-music", include_bytes!("../../prompts/hold-music.wav")),
 ];

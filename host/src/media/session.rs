@@ -52,7 +52,16 @@ pub struct MediaSession {
 
 impl MediaSession {
     pub fn start(socket: RtpSocket, offer: MediaOffer, session_id: u64) -> Self {
-        let socket = Arc::new(socket);
+        Self::on_socket(Arc::new(socket), offer, session_id)
+    }
+
+    /// A session on one side of a bridge not yet made — to speak to a callee before he is put
+    /// through (screening); [`MediaSession::into_bridge_side`] gives the side back.
+    pub fn on_side(side: super::BridgeSide) -> Self {
+        Self::on_socket(side.socket, side.media, side.session_id)
+    }
+
+    fn on_socket(socket: Arc<RtpSocket>, offer: MediaOffer, session_id: u64) -> Self {
         let (digit_tx, digits) = mpsc::unbounded_channel();
         let tap = AudioTap::default();
         let receiver = tokio::spawn(receive_loop(

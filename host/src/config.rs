@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// open; 0 turns them off [default: 30].
     #[arg(long, env = "SWITCHBOARD_NAT_KEEPALIVE_SECS")]
     pub nat_keepalive_secs: Option<u64>,
+    /// Seconds between looks for due callback requests and follow-ups, which the exchange then
+    /// calls back (the employee first, then the contact); 0 turns that off [default: 30].
+    #[arg(long, env = "SWITCHBOARD_CALLBACK_CHECK_SECS")]
+    pub callback_check_secs: Option<u64>,
     /// An API token to accept (besides those in the database).
     #[arg(long, env = "SWITCHBOARD_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
@@ -88,6 +92,7 @@ struct FileConfig {
     outbound_password: Option<String>,
     outbound_register: Option<bool>,
     nat_keepalive_secs: Option<u64>,
+    callback_check_secs: Option<u64>,
     api_token: Option<String>,
     flow_cpu_ms: Option<u64>,
     max_calls: Option<u32>,
@@ -109,6 +114,8 @@ pub struct Config {
     pub outbound_register: bool,
     /// `None`: no keep-alives.
     pub nat_keepalive: Option<Duration>,
+    /// `None`: due callbacks are not called automatically.
+    pub callback_check: Option<Duration>,
     pub api_token: Option<String>,
     pub flow_cpu: Duration,
     pub max_calls: u32,
@@ -166,6 +173,9 @@ impl ServeArgs {
             },
             outbound_register: self.outbound_register.or(file.outbound_register).unwrap_or(false),
             nat_keepalive: Some(self.nat_keepalive_secs.or(file.nat_keepalive_secs).unwrap_or(30))
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs),
+            callback_check: Some(self.callback_check_secs.or(file.callback_check_secs).unwrap_or(30))
                 .filter(|s| *s > 0)
                 .map(Duration::from_secs),
             api_token: self.api_token.or(file.api_token),

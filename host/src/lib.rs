@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod call;
+pub mod callbacks;
 pub mod cluster;
 pub mod config;
 pub mod exchange;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::api::{self, ApiState, Tokens, hash_token, new_token};
 use crate::call::record::unix_ms;
 use crate::call::{DialEnv, MediaEnv};
+use crate::callbacks::CallbackScheduler;
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::exchange::Exchange;
@@ -68,6 +69,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         web: Arc::new(HttpClient::new()?),
         rtp_timeout: RTP_TIMEOUT,
     });
+    if let Some(every) = config.callback_check {
+        CallbackScheduler {
+            store: store.clone(),
+            dial: dial.clone(),
+            media: media.clone(),
+            every,
+        }
+        .spawn();
+    }
     let live = Arc::new(LiveCalls::default());
     let cluster = Cluster::join(&store).await?;
     follow_other_nodes(&store, &registry, &prompts, &live).await?;

@@ -140,3 +140,139 @@ async fn a_call_lands_on_the_callers_contact_card() {
     assert_eq!(card["log"][0]["call_id"], record["id"]);
     assert_eq!(card["last_contact_at"], record["started_at"]);
 }
+
+/// A due callback request: the exchange rings the employee (who sees the contact's number),
+/// then — while she hears ringback — the contact through the carrier; they talk; the request is
+/// done, the card logs it with the call, and the call record says alice talked to the number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exchange_calls_a_due_callback_back_employee_first() {
+    let carrier = Desk::unregistered("carrier").await;
+    let trunk = carrier.addr().to_string();
+    let flags = ["--outbound-trunk", trunk.as_str(), "--callback-check-secs", "1"];
+    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let answers = alice.expect(&server, Phone::Answers { after_ms: 300 });
+    let contact = carrier.expect(
+        &server,
+        Phone::AnswersThenHangsUp {
+            after_ms: 1000,
+            hold_ms: 1500,
+        },
+    );
+    phones_listening().await;
+    let request = json!({ "phone": "+15550100999", "employee": "alice", "reason": "wants a quote" });
+    let (status, callback) = server.send(Method::POST, "/callbacks", request).await;
+    assert_eq!(status, 201, "{callback}");
+    finished(&server, "alice", answers).await;
+    finished(&server, "contact", contact).await;
+
+    let alice_rang = alice.event("INVITE").unwrap().at;
+    let contact_rang = carrier.event("INVITE").unwrap().at;
+    assert!(contact_rang > alice_rang + 0.2, "the contact rang after alice answered");
+    assert_eq!(
+        alice.event("CALLER").unwrap().details[0],
+        "+15550100999",
+        "alice sees the contact's number"
+    );
+    // Alice heard ringback while the contact's phone rang: the 425 Hz tone, not silence.
+    assert!(
+        alice.rtp.received().len() > 20,
+        "ringback packets: {}",
+        alice.rtp.received().len()
+    );
+
+    let id = callback["id"].as_i64().unwrap();
+    let done = wait_for(&server, &format!("/callbacks/{id}"), |c| c["status"] == "done").await;
+    assert!(done["result"].as_str().unwrap().starts_with("talked "), "{done}");
+    let card = server.get_json(&format!("/contacts/{}", done["contact_id"])).await;
+    assert_eq!(
+        (&card["log"][0]["action"], &card["log"][0]["employee"]),
+        (&json!("callback"), &json!("alice")),
+        "{card}"
+    );
+    assert!(card["last_contact_at"].is_i64(), "{card}");
+    let record = server.call_record("+15550100999").await;
+    assert_eq!(card["log"][0]["call_id"], record["id"], "{card}\n{record}");
+    assert_eq!(
+        (&record["caller"], &record["answered_by"], &record["outcome"]),
+        (&json!("alice"), &json!("alice"), &json!("completed")),
+        "{record}"
+    );
+    let results: Vec<&str> = record["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["answered", "answered"], "{record}");
+}
+
+/// The employee is busy: the request stays open for a later attempt, and the card says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_employee_gets_the_callback_again_later() {
+    let flags = ["--callback-check-secs", "1"];
+    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let busy = alice.expect(&server, Phone::Busy);
+    phones_listening().await;
+    let request = json!({ "phone": "+15550100999", "employee": "alice" });
+    let (status, callback) = server.send(Method::POST, "/callbacks", request).await;
+    assert_eq!(status, 201, "{callback}");
+    finished(&server, "alice", busy).await;
+    let id = callback["id"].as_i64().unwrap();
+    let card = wait_for(&server, &format!("/contacts/{}", callback["contact_id"]), |c| {
+        c["log"].as_array().is_some_and(|l| !l.is_empty())
+    })
+    .await;
+    assert_eq!(card["log"][0]["result"], "alice was busy", "{card}");
+    let open = server.get_json(&format!("/callbacks/{id}")).await;
+    assert_eq!(open["status"], "open", "{open}");
+    let later = open["due_at"].as_i64().unwrap() - callback["due_at"].as_i64().unwrap();
+    assert!(
+        (9 * 60_000..11 * 60_000).contains(&later),
+        "tried again {later} ms later"
+    );
+}
+
+/// GETs `path` until `done` says yes (up to 15 s).
+async fn wait_for(server: &Server, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let body = server.get_json(path).await;
+        if done(&body) {
+            return body;
+        }
+        assert!(std::time::Instant::now() < deadline, "{path}: {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// A contact's follow-up date has come: his responsible employee's phone rings; busy, the date
+/// moves an hour on and the card says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_follow_up_rings_the_responsible_employee() {
+    let flags = ["--callback-check-secs", "1"];
+    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let busy = alice.expect(&server, Phone::Busy);
+    phones_listening().await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let card = json!({ "phone": "+15550100998", "name": "ACME", "employee": "alice", "next_follow_up_at": now });
+    let (status, card) = server.send(Method::POST, "/contacts", card).await;
+    assert_eq!(status, 201, "{card}");
+    finished(&server, "alice", busy).await;
+    let card = wait_for(&server, &format!("/contacts/{}", card["id"]), |c| {
+        c["log"].as_array().is_some_and(|l| !l.is_empty())
+    })
+    .await;
+    assert_eq!(card["log"][0]["result"], "follow-up: alice was busy", "{card}");
+    let later = card["next_follow_up_at"].as_i64().unwrap() - now;
+    assert!(
+        (59 * 60_000..61 * 60_000).contains(&later),
+        "due again {later} ms later: {card}"
+    );
+    assert_eq!(alice.event("CALLER").unwrap().details[0], "+15550100998");
+}

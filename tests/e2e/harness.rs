@@ -49,6 +49,9 @@ impl Server {
             .args(flags)
             .env_remove("SWITCHBOARD_API_TOKEN")
             .env_remove("DATABASE_URL")
+            // The exchange calls due callbacks back by itself; only the tests of that turn it on
+            // (`--callback-check-secs`), so that no other test's phone rings unexpectedly.
+            .env("SWITCHBOARD_CALLBACK_CHECK_SECS", "0")
             .env("RUST_LOG", "info,switchboard=debug,rsipstack=warn");
         if let Some(token) = token {
             command.env("SWITCHBOARD_API_TOKEN", token);

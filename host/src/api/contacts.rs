@@ -405,6 +405,7 @@ pub async fn complete_callback(
         employee: c.employee.as_deref(),
         next_follow_up_at: c.next_follow_up_at,
         at: unix_ms(),
+        call_id: None,
     };
     if s.store
         .complete_callback(id, &result)

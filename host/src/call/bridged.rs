@@ -296,9 +296,10 @@ impl RelayWatch for Watch<'_> {
     }
 }
 
-/// After the caller transferred the answering party away: that party and the transfer target
-/// talk on through the relay, without the caller, until either hangs up or the media dies.
-async fn pair(a: Winner, b: Winner, timeout: Duration) {
+/// Two answered parties talk through the relay until either hangs up or the media dies; both
+/// legs end then. (After the caller transferred the answering party away: that party and the
+/// transfer target; a callback: the employee and the contact.)
+pub(super) async fn pair(a: Winner, b: Winner, timeout: Duration) {
     let (
         Winner {
             leg: mut leg_a,

@@ -11,6 +11,7 @@ mod handover;
 pub mod hunting;
 mod inbound;
 pub mod number;
+pub mod originate;
 pub mod record;
 mod screening;
 pub mod script;

@@ -119,6 +119,11 @@ pub struct Dialer {
 
 impl Dialer {
     /// Sends the INVITE; the leg reports progress through [`OutboundLeg::next_event`].
+    /// Our address as `destination` sees it (for SDP towards it).
+    pub fn local_ip_towards(&self, destination: SocketAddr) -> std::net::IpAddr {
+        super::reachable_ip(self.local, destination)
+    }
+
     pub fn invite(&self, req: LegRequest) -> anyhow::Result<OutboundLeg> {
         let local_ip = super::reachable_ip(self.local, req.destination);
         let host = SocketAddr::new(local_ip, self.local.port());

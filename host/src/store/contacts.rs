@@ -64,7 +64,7 @@ pub struct Callback {
     /// A voicemail the caller left with the request.
     pub recording_id: Option<String>,
     pub due_at: i64,
-    /// `open`, `done` or `cancelled`.
+    /// `open`, `calling` (the exchange is calling it back now), `done` or `cancelled`.
     pub status: String,
     pub result: Option<String>,
     pub created_at: i64,
@@ -106,6 +106,8 @@ pub struct CallbackResult<'a> {
     /// Call again then (Unix ms).
     pub next_follow_up_at: Option<i64>,
     pub at: i64,
+    /// The call in which it was done, if the exchange made it.
+    pub call_id: Option<&'a str>,
 }
 
 const CONTACT_COLUMNS: &str =
@@ -358,7 +360,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let contact_id: Option<i64> = sqlx::query_scalar(
             "UPDATE callbacks SET status = $1, result = $2, completed_at = $3
-             WHERE company_id = $4 AND id = $5 AND status = 'open' RETURNING contact_id",
+             WHERE company_id = $4 AND id = $5 AND status IN ('open', 'calling') RETURNING contact_id",
         )
         .bind(r.status)
         .bind(r.result)
@@ -371,14 +373,15 @@ impl Store {
             return Ok(false);
         };
         sqlx::query(
-            "INSERT INTO contact_log (contact_id, at, action, result, employee_id)
-             VALUES ($1, $2, 'callback', $3, (SELECT id FROM employees WHERE company_id = $4 AND login = $5))",
+            "INSERT INTO contact_log (contact_id, at, action, result, employee_id, call_id)
+             VALUES ($1, $2, 'callback', $3, (SELECT id FROM employees WHERE company_id = $4 AND login = $5), $6)",
         )
         .bind(contact_id)
         .bind(r.at)
         .bind(r.result)
         .bind(DEFAULT_COMPANY)
         .bind(r.employee)
+        .bind(r.call_id)
         .execute(&mut *tx)
         .await?;
         sqlx::query(

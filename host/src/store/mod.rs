@@ -10,11 +10,13 @@ use sqlx::any::AnyPoolOptions;
 
 use crate::call::CallRecord;
 
+mod callback_queue;
 mod contacts;
 mod departments;
 mod employees;
 mod live;
 mod schedules;
+pub use callback_queue::DueCall;
 pub use contacts::{
     Callback, CallbackFilter, CallbackResult, Contact, ContactFields, ContactLogEntry, NewCallback, NewLogEntry,
 };

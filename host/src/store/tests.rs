@@ -562,6 +562,7 @@ async fn contacts_and_callbacks() {
             employee: Some("anna"),
             next_follow_up_at: Some(9_000),
             at: 2_000,
+            call_id: None,
         };
         assert!(store.complete_callback(id, &done).await.unwrap(), "{db}");
         assert!(!store.complete_callback(id, &done).await.unwrap(), "{db}: only once");
@@ -637,6 +638,132 @@ async fn contacts_and_callbacks() {
         );
         assert!(store.delete_contact(card.id).await.unwrap(), "{db}");
         assert!(store.callbacks(&open(None)).await.unwrap().is_empty(), "{db}");
+        cleanup.run(store).await;
+    }
+}
+
+#[tokio::test]
+async fn the_callback_queue_hands_each_call_to_one_node() {
+    for (db, store, cleanup) in stores().await {
+        let anna = store
+            .add_employee("anna", &fields("Anna", "201"), secrets("h"), 1)
+            .await
+            .unwrap()
+            .unwrap();
+        let request = NewCallback {
+            phone: "+15550001",
+            employee_id: Some(anna.id),
+            reason: "voicemail",
+            recording_id: None,
+            due_at: 1_000,
+            now: 10,
+        };
+        let id = store.add_callback(&request).await.unwrap();
+        // Nobody's request is for humans to take; the scheduler does not see it.
+        store
+            .add_callback(&NewCallback {
+                employee_id: None,
+                ..request.clone()
+            })
+            .await
+            .unwrap();
+        assert!(
+            store.due_callbacks(999, 0, 10).await.unwrap().is_empty(),
+            "{db}: not yet"
+        );
+        let due = store.due_callbacks(2_000, 0, 10).await.unwrap();
+        assert_eq!(due.len(), 1, "{db}");
+        assert_eq!(
+            (due[0].id, due[0].employee.as_str(), due[0].attempts),
+            (id, "anna", 0),
+            "{db}"
+        );
+        assert!(store.claim_callback(id, 2_000, 0).await.unwrap(), "{db}");
+        assert!(!store.claim_callback(id, 2_000, 0).await.unwrap(), "{db}: claimed once");
+        assert!(
+            store.due_callbacks(2_000, 0, 10).await.unwrap().is_empty(),
+            "{db}: taken"
+        );
+
+        let attempt = NewLogEntry {
+            at: 2_500,
+            action: "callback",
+            result: "anna did not answer",
+            employee: Some("anna"),
+            call_id: Some("c1"),
+        };
+        store.retry_callback(&due[0], 5_000, &attempt).await.unwrap();
+        assert!(store.due_callbacks(4_999, 0, 10).await.unwrap().is_empty(), "{db}");
+        let again = store.due_callbacks(5_000, 0, 10).await.unwrap();
+        assert_eq!(again[0].attempts, 1, "{db}");
+        // A node that claimed it and died: after the stale time another node takes it over.
+        assert!(store.claim_callback(id, 6_000, 0).await.unwrap(), "{db}");
+        assert!(store.due_callbacks(7_000, 6_000, 10).await.unwrap().is_empty(), "{db}");
+        assert_eq!(
+            store.due_callbacks(7_000, 6_001, 10).await.unwrap()[0].attempts,
+            2,
+            "{db}"
+        );
+        assert!(store.claim_callback(id, 7_000, 6_001).await.unwrap(), "{db}");
+        let done = CallbackResult {
+            status: "done",
+            result: "talked 12 s",
+            reached: true,
+            employee: Some("anna"),
+            next_follow_up_at: None,
+            at: 7_500,
+            call_id: Some("c2"),
+        };
+        assert!(
+            store.complete_callback(id, &done).await.unwrap(),
+            "{db}: a claimed callback completes"
+        );
+        let log = store.contact_log(due[0].contact_id, 10).await.unwrap();
+        assert_eq!(
+            log.iter()
+                .map(|l| (l.result.as_str(), l.call_id.as_deref()))
+                .collect::<Vec<_>>(),
+            vec![("talked 12 s", Some("c2")), ("anna did not answer", Some("c1"))],
+            "{db}"
+        );
+
+        // Follow-ups: due ones with a responsible employee, claimed by moving the date.
+        let card = ContactFields {
+            name: "ACME".into(),
+            employee_id: Some(anna.id),
+            next_follow_up_at: Some(9_000),
+        };
+        let contact = store.put_contact("+15550002", &card, 10).await.unwrap();
+        assert!(store.due_follow_ups(8_999, 10).await.unwrap().is_empty(), "{db}");
+        let follow = store.due_follow_ups(9_000, 10).await.unwrap();
+        assert_eq!(
+            (follow[0].contact_id, follow[0].follow_up_at),
+            (contact, Some(9_000)),
+            "{db}"
+        );
+        assert!(store.claim_follow_up(&follow[0], 12_000).await.unwrap(), "{db}");
+        assert!(
+            !store.claim_follow_up(&follow[0], 12_000).await.unwrap(),
+            "{db}: claimed once"
+        );
+        assert!(
+            store.due_follow_ups(11_999, 10).await.unwrap().is_empty(),
+            "{db}: put off"
+        );
+        let talked = NewLogEntry {
+            at: 12_500,
+            action: "callback",
+            result: "talked 30 s",
+            employee: Some("anna"),
+            call_id: None,
+        };
+        store.finish_follow_up(contact, &talked).await.unwrap();
+        let card = &store.contacts(Some(contact), None, None, 1).await.unwrap()[0];
+        assert_eq!(
+            (card.last_contact_at, card.next_follow_up_at),
+            (Some(12_500), None),
+            "{db}"
+        );
         cleanup.run(store).await;
     }
 }

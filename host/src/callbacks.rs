@@ -1,0 +1,213 @@
+//! The callback scheduler: due callback requests (`/callbacks`, e.g. left with a voicemail) and
+//! contacts' follow-up dates become calls the exchange makes itself — the employee's phones ring
+//! first, then the contact's number (`call/originate.rs`). Each is claimed in the store before
+//! it rings, so several nodes on one database never call the same request twice. The result goes
+//! on the contact card, and the call into the call records (so the ICM knows who talked last).
+//!
+//! Requests without an employee are left to people (`GET /callbacks?due=true`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::call::originate::{self, CallbackCall, CallbackOrder, CallbackOutcome};
+use crate::call::record::unix_ms;
+use crate::call::{CallRecord, DialEnv, DialOutcome, MediaEnv, Trace};
+use crate::store::{CallbackResult, DueCall, NewLogEntry, Store};
+
+/// A request not reached is tried again this much later, up to `MAX_ATTEMPTS` times.
+const RETRY_AFTER: Duration = Duration::from_secs(10 * 60);
+const MAX_ATTEMPTS: i64 = 3;
+/// A follow-up not reached stays due, this much later.
+const FOLLOW_UP_RETRY: Duration = Duration::from_secs(60 * 60);
+/// A claim older than this whose request is still being called belonged to a node that died.
+const STALE_CLAIM: Duration = Duration::from_secs(15 * 60);
+/// Due requests taken per round.
+const BATCH: i64 = 20;
+
+pub struct CallbackScheduler {
+    pub store: Store,
+    pub dial: Arc<DialEnv>,
+    pub media: Arc<MediaEnv>,
+    /// How often to look for due requests.
+    pub every: Duration,
+}
+
+impl CallbackScheduler {
+    /// Looks for due requests every `every`, calling them one after another (an employee is
+    /// never rung for two callbacks at once).
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(self.every).await;
+                self.run_due().await;
+            }
+        })
+    }
+
+    async fn run_due(&self) {
+        let now = unix_ms();
+        let stale = now - STALE_CLAIM.as_millis() as i64;
+        match self.store.due_callbacks(now, stale, BATCH).await {
+            Ok(due) => {
+                for call in due {
+                    match self.store.claim_callback(call.id, unix_ms(), stale).await {
+                        Ok(true) => self.callback(call).await,
+                        Ok(false) => {} // another node took it
+                        Err(e) => tracing::warn!(error = %e, id = call.id, "cannot claim a callback"),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read due callbacks"),
+        }
+        match self.store.due_follow_ups(now, BATCH).await {
+            Ok(due) => {
+                for call in due {
+                    let retry_at = unix_ms() + FOLLOW_UP_RETRY.as_millis() as i64;
+                    match self.store.claim_follow_up(&call, retry_at).await {
+                        Ok(true) => self.follow_up(call).await,
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(error = %e, contact = call.contact_id, "cannot claim a follow-up"),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read due follow-ups"),
+        }
+    }
+
+    /// Calls a callback request back; done when the two talked, else tried again later (or
+    /// given up after `MAX_ATTEMPTS`).
+    async fn callback(&self, call: DueCall) {
+        let (made, call_id) = self.place(&call, &format!("callback {}", call.id)).await;
+        let at = unix_ms();
+        let attempts = call.attempts + 1;
+        // Closed (reached, or given up), or put back for another attempt.
+        let closing = match &made.outcome {
+            CallbackOutcome::Talked { seconds } => Some(("done", format!("talked {seconds} s"), true)),
+            missed if attempts >= MAX_ATTEMPTS => {
+                let why = why(missed, &call.employee);
+                Some(("cancelled", format!("gave up after {attempts} attempts: {why}"), false))
+            }
+            _ => None,
+        };
+        let settled = match closing {
+            Some((status, result, reached)) => {
+                let closing = CallbackResult {
+                    status,
+                    result: &result,
+                    reached,
+                    employee: Some(&call.employee),
+                    next_follow_up_at: None,
+                    at,
+                    call_id: Some(&call_id),
+                };
+                self.store.complete_callback(call.id, &closing).await.map(drop)
+            }
+            None => {
+                let result = why(&made.outcome, &call.employee);
+                let attempt = entry(at, &result, &call.employee, &call_id);
+                let due_at = at + RETRY_AFTER.as_millis() as i64;
+                self.store.retry_callback(&call, due_at, &attempt).await
+            }
+        };
+        if let Err(e) = settled {
+            tracing::error!(error = %e, id = call.id, outcome = ?made.outcome, "could not settle a callback");
+        }
+    }
+
+    /// Calls a contact whose follow-up date has come; reached, the date is cleared (else it
+    /// stays, `FOLLOW_UP_RETRY` later, as claimed).
+    async fn follow_up(&self, call: DueCall) {
+        let (made, call_id) = self
+            .place(&call, &format!("follow-up of contact {}", call.contact_id))
+            .await;
+        let at = unix_ms();
+        let settled = match &made.outcome {
+            CallbackOutcome::Talked { seconds } => {
+                let result = format!("follow-up: talked {seconds} s");
+                let talked = entry(at, &result, &call.employee, &call_id);
+                self.store.finish_follow_up(call.contact_id, &talked).await
+            }
+            missed => {
+                let result = format!("follow-up: {}", why(missed, &call.employee));
+                let attempt = entry(at, &result, &call.employee, &call_id);
+                self.store.log_contact(call.contact_id, &attempt, false).await
+            }
+        };
+        if let Err(e) = settled {
+            tracing::error!(error = %e, contact = call.contact_id, "could not note a follow-up call");
+        }
+    }
+
+    /// Makes the call and writes its call record; the record's id.
+    async fn place(&self, call: &DueCall, what: &str) -> (CallbackCall, String) {
+        let id = hex::encode(rand::random::<[u8; 8]>());
+        let started_at = unix_ms();
+        let mut trace = Trace::default();
+        trace.push(format!("{what}: ring {}, then {}", call.employee, call.phone));
+        tracing::info!(call = %id, employee = %call.employee, phone = %call.phone, "{what}");
+        let order = CallbackOrder {
+            employee: call.employee.clone(),
+            phone: call.phone.clone(),
+        };
+        let made = originate::call_back(&self.dial, &self.media, &order).await;
+        trace.push(format!("{:?}", made.outcome));
+        let talked = matches!(made.outcome, CallbackOutcome::Talked { .. });
+        let record = CallRecord {
+            id: id.clone(),
+            sip_call_id: String::new(),
+            // An outbound call: from the employee, to the contact.
+            caller: call.employee.clone(),
+            dialled: call.phone.clone(),
+            flow: None,
+            started_at,
+            answered_at: made.answered_at,
+            answered_by: talked.then(|| call.employee.clone()),
+            ended_at: unix_ms(),
+            outcome: outcome(&made.outcome).into(),
+            trace: trace.into_entries(),
+            legs: made.legs.clone(),
+        };
+        metrics::counter!("switchboard_calls_total", "outcome" => record.outcome.clone()).increment(1);
+        if let Err(e) = self.store.insert_call_record(&record).await {
+            tracing::error!(error = %e, record = ?record, "could not store the call record");
+        }
+        (made, id)
+    }
+}
+
+fn entry<'a>(at: i64, result: &'a str, employee: &'a str, call_id: &'a str) -> NewLogEntry<'a> {
+    NewLogEntry {
+        at,
+        action: "callback",
+        result,
+        employee: Some(employee),
+        call_id: Some(call_id),
+    }
+}
+
+/// The call record's outcome of a callback call.
+fn outcome(made: &CallbackOutcome) -> &'static str {
+    match made {
+        CallbackOutcome::Talked { .. } => "completed",
+        CallbackOutcome::EmployeeUnavailable(_) => "employee-unavailable",
+        CallbackOutcome::ContactUnreached(DialOutcome::Busy) => "busy",
+        CallbackOutcome::ContactUnreached(DialOutcome::NoAnswer) => "no-answer",
+        CallbackOutcome::ContactUnreached(_) => "unavailable",
+    }
+}
+
+/// Why a callback did not reach the contact, for the card.
+fn why(missed: &CallbackOutcome, employee: &str) -> String {
+    let reason = |o: &DialOutcome| match o {
+        DialOutcome::Busy => "was busy".to_string(),
+        DialOutcome::NoAnswer => "did not answer".to_string(),
+        DialOutcome::Unavailable => "could not be reached".to_string(),
+        DialOutcome::Failed(why) => format!("could not be reached ({why})"),
+        DialOutcome::Answered { .. } => "answered".to_string(),
+    };
+    match missed {
+        CallbackOutcome::EmployeeUnavailable(o) => format!("{employee} {}", reason(o)),
+        CallbackOutcome::ContactUnreached(o) => format!("the contact {}", reason(o)),
+        CallbackOutcome::Talked { seconds } => format!("talked {seconds} s"),
+    }
+}

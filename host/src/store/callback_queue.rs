@@ -1,0 +1,133 @@
+//! What the callback scheduler works through: due callback requests and contacts' follow-up
+//! dates, each claimed by one node at a time (an atomic update, so two nodes on one PostgreSQL
+//! never ring the same employee for the same request), then settled or put back for later.
+
+use sqlx::Row;
+
+use super::{DEFAULT_COMPANY, NewLogEntry, Store};
+
+/// A due request to call someone back, as the scheduler needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueCall {
+    /// The callback's id, or (for a follow-up) the contact's.
+    pub id: i64,
+    pub contact_id: i64,
+    pub phone: String,
+    /// Login of the employee who calls back.
+    pub employee: String,
+    /// Attempts made before this one.
+    pub attempts: i64,
+    /// A follow-up: the contact's follow-up date it was due at.
+    pub follow_up_at: Option<i64>,
+}
+
+impl Store {
+    /// Open callbacks due by `now` that name an employee, soonest first — and those claimed
+    /// before `stale` that were never settled (their node died).
+    pub async fn due_callbacks(&self, now: i64, stale: i64, limit: i64) -> sqlx::Result<Vec<DueCall>> {
+        let rows = sqlx::query(
+            "SELECT b.id, b.contact_id, c.phone, e.login, b.attempts
+             FROM callbacks b JOIN contacts c ON c.id = b.contact_id JOIN employees e ON e.id = b.employee_id
+             WHERE b.company_id = $1 AND b.due_at <= $2
+               AND (b.status = 'open' OR (b.status = 'calling' AND b.claimed_at < $3))
+             ORDER BY b.due_at, b.id LIMIT $4",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(now)
+        .bind(stale)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DueCall {
+                id: r.get("id"),
+                contact_id: r.get("contact_id"),
+                phone: r.get("phone"),
+                employee: r.get("login"),
+                attempts: r.get("attempts"),
+                follow_up_at: None,
+            })
+            .collect())
+    }
+
+    /// Takes callback `id` for this node (counting the attempt); false when another node took
+    /// it first or it was settled meanwhile.
+    pub async fn claim_callback(&self, id: i64, now: i64, stale: i64) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE callbacks SET status = 'calling', claimed_at = $1, attempts = attempts + 1
+             WHERE company_id = $2 AND id = $3 AND (status = 'open' OR (status = 'calling' AND claimed_at < $4))",
+        )
+        .bind(now)
+        .bind(DEFAULT_COMPANY)
+        .bind(id)
+        .bind(stale)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Puts a claimed callback back, due again at `due_at`, and notes the attempt on the card.
+    pub async fn retry_callback(&self, call: &DueCall, due_at: i64, attempt: &NewLogEntry<'_>) -> sqlx::Result<()> {
+        sqlx::query("UPDATE callbacks SET status = 'open', due_at = $1 WHERE company_id = $2 AND id = $3 AND status = 'calling'")
+            .bind(due_at)
+            .bind(DEFAULT_COMPANY)
+            .bind(call.id)
+            .execute(&self.pool)
+            .await?;
+        self.log_contact(call.contact_id, attempt, false).await
+    }
+
+    /// Contacts whose follow-up date has come and who have a responsible employee.
+    pub async fn due_follow_ups(&self, now: i64, limit: i64) -> sqlx::Result<Vec<DueCall>> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.phone, e.login, c.next_follow_up_at
+             FROM contacts c JOIN employees e ON e.id = c.employee_id
+             WHERE c.company_id = $1 AND c.next_follow_up_at <= $2
+             ORDER BY c.next_follow_up_at, c.id LIMIT $3",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DueCall {
+                id: r.get("id"),
+                contact_id: r.get("id"),
+                phone: r.get("phone"),
+                employee: r.get("login"),
+                attempts: 0,
+                follow_up_at: r.get("next_follow_up_at"),
+            })
+            .collect())
+    }
+
+    /// Takes a due follow-up for this node by moving its date to `retry_at` (where it stays
+    /// should the call fail); false when another node took it first.
+    pub async fn claim_follow_up(&self, call: &DueCall, retry_at: i64) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE contacts SET next_follow_up_at = $1 WHERE company_id = $2 AND id = $3 AND next_follow_up_at = $4",
+        )
+        .bind(retry_at)
+        .bind(DEFAULT_COMPANY)
+        .bind(call.contact_id)
+        .bind(call.follow_up_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A follow-up call that reached the contact: logged, his last contact, and no follow-up
+    /// date any more (the employee sets the next one).
+    pub async fn finish_follow_up(&self, contact_id: i64, entry: &NewLogEntry<'_>) -> sqlx::Result<()> {
+        self.log_contact(contact_id, entry, true).await?;
+        sqlx::query("UPDATE contacts SET next_follow_up_at = NULL WHERE company_id = $1 AND id = $2")
+            .bind(DEFAULT_COMPANY)
+            .bind(contact_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -209,3 +209,50 @@ async fn a_crm_on_loopback_names_the_manager() {
     assert_eq!(status, 422, "{body}");
     assert!(body["detail"].as_str().unwrap().contains("allowed_hosts"), "{body}");
 }
+
+/// Extension 6100 is the ICM: alice answers a caller bob talked to before and transfers him
+/// (blind REFER) to 6100 — bob's phone rings, showing the caller, and takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_to_6100_reaches_the_callers_manager() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let bob = Desk::register(&server, "bob", "102").await;
+    server
+        .assign(EMPLOYEE_NUMBER, "employee", json!({ "employee": "bob" }))
+        .await;
+    server
+        .assign(ICM_NUMBER, "employee", json!({ "employee": "alice" }))
+        .await;
+    let talks = bob.expect(&server, TALKS);
+    phones_listening().await;
+    call(&server, EMPLOYEE_NUMBER).await;
+    finished(&server, "bob", talks).await;
+
+    let transfers = alice.expect(
+        &server,
+        Phone::AnswersThenTransfers {
+            after_ms: 200,
+            to: "6100",
+        },
+    );
+    let takes_over = bob.expect(
+        &server,
+        Phone::AnswersThenHangsUp {
+            after_ms: 300,
+            hold_ms: 1000,
+        },
+    );
+    phones_listening().await;
+    call(&server, ICM_NUMBER).await;
+    finished(&server, "alice", transfers).await;
+    finished(&server, "bob", takes_over).await;
+    assert_eq!(bob.event("CALLER").unwrap().details[0], CALLER, "bob sees the caller");
+    let record = server.call_record(ICM_NUMBER).await;
+    assert_eq!(record["answered_by"], "bob", "{record}");
+
+    // Nobody can take the ICM's extension.
+    let (status, body) = server
+        .send(Method::PATCH, "/employees/alice", json!({ "extension": "6100" }))
+        .await;
+    assert_eq!(status, 422, "{body}");
+}

@@ -221,8 +221,15 @@ fn check_e164(field: &str, number: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Extensions are 2 to 6 digits (one numbering plan for employees and departments).
+/// Extensions are 2 to 6 digits (one numbering plan for employees and departments); the ICM's
+/// is taken.
 fn check_extension(extension: &str) -> Result<(), ApiError> {
+    if extension == crate::call::fork::ICM_EXTENSION {
+        return Err(ApiError::unprocessable(
+            "extension",
+            "6100 reaches the ICM (the caller's manager)",
+        ));
+    }
     if (2..=6).contains(&extension.len()) && extension.chars().all(|c| c.is_ascii_digit()) {
         Ok(())
     } else {

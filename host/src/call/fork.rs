@@ -55,6 +55,11 @@ impl RingStep {
     }
 }
 
+/// The ICM's extension: dialled (a transfer, a flow's route), it rings the employee who last had
+/// a connected call with the caller — the exchange's call history, `ICM_DAYS` back.
+pub const ICM_EXTENSION: &str = "6100";
+const ICM_DAYS: i64 = 30;
+
 /// The company's business-hours schedules (`PUT /schedules/{id}`).
 #[async_trait::async_trait]
 pub trait Calendar: Send + Sync {
@@ -113,6 +118,23 @@ pub enum ForkEvent {
     Finished(DialOutcome),
 }
 
+/// How `target` rings for this dial's caller: the directory's answer, but the ICM's extension
+/// is the caller's manager.
+async fn resolve(params: &ForkParams<'_>, target: &Target) -> anyhow::Result<Vec<RingStep>> {
+    if !matches!(target, Target::Extension(e) if e == ICM_EXTENSION) {
+        return params.env.directory.resolve(target).await;
+    }
+    let since = unix_ms() - ICM_DAYS * 86_400_000;
+    let Some(manager) = params.env.history.last_connected(&params.caller, since).await? else {
+        anyhow::bail!(
+            "extension {ICM_EXTENSION} (ICM): nobody talked to {} in the last {ICM_DAYS} days",
+            params.caller
+        );
+    };
+    tracing::info!(caller = %params.caller, %manager, "ICM: the caller's manager");
+    params.env.directory.resolve(&Target::Employee(manager)).await
+}
+
 /// A leg that has been started and not finished.
 struct Branch {
     leg: OutboundLeg,
@@ -164,7 +186,7 @@ impl<'a> Fork<'a> {
         let now = Instant::now();
         let mut pending = Vec::new();
         for leg in legs {
-            let steps = params.env.directory.resolve(&leg.target).await?;
+            let steps = resolve(&params, &leg.target).await?;
             let places: usize = steps.iter().map(|s| s.places.len()).sum();
             tracing::info!(target = ?leg.target, steps = steps.len(), places, "dial target resolved");
             let start = now + Duration::from_millis(leg.start_after_ms.into());

@@ -75,11 +75,26 @@ impl Cluster {
 
     /// Asks the node that has call `id` to hang it up; false when no live node has it.
     pub async fn hang_up(&self, id: &str) -> anyhow::Result<bool> {
+        self.tell_node_of(id, Change::HangUp(id.to_owned())).await
+    }
+
+    /// Asks the node that has call `id` to bring the colleague at `extension` in; false when no
+    /// live node has it.
+    pub async fn three_way(&self, id: &str, extension: &str) -> anyhow::Result<bool> {
+        let change = Change::ThreeWay {
+            call: id.to_owned(),
+            extension: extension.to_owned(),
+        };
+        self.tell_node_of(id, change).await
+    }
+
+    /// Announces `change` when a live node has call `id`.
+    async fn tell_node_of(&self, id: &str, change: Change) -> anyhow::Result<bool> {
         let found = self.store.live_calls(Some(id), unix_ms() - GONE_AFTER_MS).await?;
         if found.is_empty() {
             return Ok(false);
         }
-        self.store.announce(Change::HangUp(id.to_owned())).await;
+        self.store.announce(change).await;
         Ok(true)
     }
 }

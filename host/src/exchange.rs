@@ -7,8 +7,8 @@ use tracing::Instrument;
 
 use crate::call::record::unix_ms;
 use crate::call::{
-    CallControl, CallError, CallFacts, CallRecord, CallRecording, DialEnv, DialOptions, DialOutcome, InboundCall,
-    MediaEnv, Target, TimedLeg, Trace, number,
+    CallControl, CallError, CallFacts, CallRecord, CallRecording, DialEnv, DialOptions, DialOutcome, FeatureRequests,
+    InboundCall, MediaEnv, Target, TimedLeg, Trace, number,
 };
 use crate::cluster::Cluster;
 use crate::flow::{FlowExit, FlowRegistry};
@@ -36,6 +36,7 @@ impl InviteHandler for Exchange {
         let media = self.media.clone();
         let dial = self.dial.clone();
         let id = hex::encode(rand::random::<[u8; 8]>());
+        let (asks, requests) = tokio::sync::mpsc::unbounded_channel();
         let call = LiveCall {
             id: id.clone(),
             node: None,
@@ -43,12 +44,13 @@ impl InviteHandler for Exchange {
             dialled: leg.dialled.clone(),
             started_at: unix_ms(),
             stop: leg.stopper(),
+            requests: Some(asks),
         };
         let mirrored = self.cluster.as_ref().map(|cluster| cluster.mirror(&call));
         let live = self.live.enter(call);
         let span = tracing::info_span!("call", call = %id);
         let call = async move {
-            handle_call(&registry, &store, media, dial, leg, id).await;
+            handle_call(&registry, &store, media, dial, leg, id, requests).await;
             drop((live, mirrored));
         };
         tokio::spawn(call.instrument(span));
@@ -62,6 +64,7 @@ async fn handle_call(
     dial: Arc<DialEnv>,
     leg: InboundLeg,
     id: String,
+    requests: FeatureRequests,
 ) {
     let arrival = Arrival {
         id: id.clone(),
@@ -79,7 +82,8 @@ async fn handle_call(
     if let (None, Some(employee)) = (&route, leg.employee.clone()) {
         // The caller's own lamp shows busy while they are on the phone.
         let _line = dial.presence.talking(&employee);
-        let call = InboundCall::new(id, leg, media, dial);
+        let mut call = InboundCall::new(id, leg, media, dial);
+        call.take_requests(requests);
         return employee_call(store, call, employee, arrival, stopped).await;
     }
     let Some(route) = route else {
@@ -94,6 +98,7 @@ async fn handle_call(
     leg.ringing();
     trace.push(format!("flow {} starts", &route.version.sha256[..12]));
     let mut call = InboundCall::new(id.clone(), leg, media, dial);
+    call.take_requests(requests);
     if route.assignment.record_calls {
         call.record_whole_call();
     }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde::Serialize;
 
+use crate::call::{Feature, FeatureRequest};
+
 #[derive(Debug, Default)]
 pub struct LiveCalls(Mutex<BTreeMap<String, LiveCall>>);
 
@@ -24,7 +26,22 @@ pub struct LiveCall {
     /// Ends the call from outside (an admin hanging it up).
     #[serde(skip)]
     pub stop: tokio_util::sync::CancellationToken,
+    /// Asks the call for a feature (a three-way call); none for another node's call.
+    #[serde(skip)]
+    pub requests: Option<tokio::sync::mpsc::UnboundedSender<FeatureRequest>>,
 }
+
+/// Why a feature asked of a live call is not under way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AskError {
+    NoSuchCall,
+    /// The call cannot do it now (not in a two-party conversation, a colleague already ringing).
+    Refused(String),
+}
+
+/// How long a call in a conversation takes to take up a feature (it answers at once); one that
+/// does not is not in a conversation.
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The call is live while this lives.
 pub struct Live {
@@ -51,6 +68,25 @@ impl LiveCalls {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Asks call `id` for `feature`; what it answered.
+    pub async fn ask(&self, id: &str, feature: Feature) -> Result<String, AskError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let sent = {
+            let calls = self.0.lock();
+            let requests = calls.get(id).and_then(|c| c.requests.clone());
+            requests.is_some_and(|r| r.send(FeatureRequest { feature, reply }).is_ok())
+        };
+        if !sent {
+            return Err(AskError::NoSuchCall);
+        }
+        match tokio::time::timeout(ANSWER_WITHIN, answer).await {
+            Ok(Ok(answer)) => answer.map_err(AskError::Refused),
+            // Dropped unanswered: the call ended meanwhile.
+            Ok(Err(_)) => Err(AskError::NoSuchCall),
+            Err(_) => Err(AskError::Refused("the call is not in a two-party conversation".into())),
         }
     }
 
@@ -83,6 +119,7 @@ mod tests {
             dialled: "+15550100100".into(),
             started_at: at,
             stop: Default::default(),
+            requests: None,
         };
         let b = calls.enter(call("b", 2));
         let a = calls.enter(call("a", 1));
@@ -95,5 +132,36 @@ mod tests {
         drop(a);
         drop(b);
         assert!(calls.list().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_not_in_a_conversation_does_not_take_up_a_feature() {
+        let calls = Arc::new(LiveCalls::default());
+        let (asks, mut requests) = tokio::sync::mpsc::unbounded_channel();
+        let _live = calls.enter(LiveCall {
+            id: "c".into(),
+            node: None,
+            caller: "+15550100001".into(),
+            dialled: "+15550100100".into(),
+            started_at: 1,
+            stop: Default::default(),
+            requests: Some(asks),
+        });
+        let three_way = || Feature::ThreeWay {
+            extension: "102".into(),
+        };
+        assert_eq!(calls.ask("zed", three_way()).await, Err(AskError::NoSuchCall));
+        // Nobody reads the requests (the call is in its menu): refused after a while.
+        let refused = calls.ask("c", three_way()).await;
+        assert!(matches!(refused, Err(AskError::Refused(_))), "{refused:?}");
+        // In a conversation the call answers.
+        let answering = tokio::spawn(async move {
+            let request = requests.recv().await.unwrap(); // the stale one
+            assert!(request.reply.is_closed());
+            let request = requests.recv().await.unwrap();
+            request.reply.send(Ok("ringing 102".into())).unwrap();
+        });
+        assert_eq!(calls.ask("c", three_way()).await, Ok("ringing 102".into()));
+        answering.await.unwrap();
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::api::{self, ApiState, Tokens, hash_token, new_token};
+use crate::call::Feature;
 use crate::call::record::unix_ms;
 use crate::call::{DialEnv, MediaEnv};
 use crate::callbacks::CallbackScheduler;
@@ -180,6 +181,19 @@ async fn follow_other_nodes(
                 // Only the node that has the call can end it; the others do not know it.
                 Change::HangUp(ref call) => {
                     live.end(call);
+                    Ok(())
+                }
+                Change::ThreeWay {
+                    ref call,
+                    ref extension,
+                } => {
+                    let (live, call, extension) = (live.clone(), call.clone(), extension.clone());
+                    tokio::spawn(async move {
+                        let feature = Feature::ThreeWay { extension };
+                        if let Err(why) = live.ask(&call, feature).await {
+                            tracing::info!(%call, ?why, "three-way call asked by another node: not started");
+                        }
+                    });
                     Ok(())
                 }
             };

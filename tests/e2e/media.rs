@@ -432,6 +432,24 @@ fn pcma_heard(peer: &RtpPeer) -> Vec<i16> {
 /// two. Bob leaves, then alice; the caller, left alone, is hung up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_employee_brings_a_colleague_into_the_call_with_star_3() {
+    three_way_call(ThreeWayBy::FeatureCode).await;
+}
+
+/// The same, asked for over the API (`POST /calls/live/{id}/three-way`): a second request while
+/// bob rings is refused (409), an unknown call is 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_brings_a_colleague_into_the_call_over_the_api() {
+    three_way_call(ThreeWayBy::Api).await;
+}
+
+/// How a three-way call is asked for.
+#[derive(Clone, Copy)]
+enum ThreeWayBy {
+    FeatureCode,
+    Api,
+}
+
+async fn three_way_call(by: ThreeWayBy) {
     let server = Server::start().await;
     let alice = Desk::register(&server, "alice", "101").await;
     let bob = Desk::register(&server, "bob", "102").await;
@@ -464,7 +482,21 @@ async fn an_employee_brings_a_colleague_into_the_call_with_star_3() {
     let to_alice = port_of(alice.wait_for("INVITE", Duration::from_secs(10)).await);
     alice.wait_for("ANSWER", Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    alice.rtp.send_digits("*3102#", to_alice).await;
+    match by {
+        ThreeWayBy::FeatureCode => alice.rtp.send_digits("*3102#", to_alice).await,
+        ThreeWayBy::Api => {
+            let live = server.get_json("/calls/live").await;
+            let id = live["calls"][0]["id"].as_str().unwrap().to_string();
+            let path = format!("/calls/live/{id}/three-way");
+            let (status, body) = server.send(Method::POST, &path, json!({ "extension": "102" })).await;
+            assert_eq!((status, body["status"].as_str()), (202, Some("ringing 102")), "{body}");
+            let (status, body) = server.send(Method::POST, &path, json!({ "extension": "102" })).await;
+            assert_eq!(status, 409, "bob is ringing already: {body}");
+            let unknown = json!({ "extension": "102" });
+            let (status, _) = server.send(Method::POST, "/calls/live/nope/three-way", unknown).await;
+            assert_eq!(status, 404);
+        }
+    }
     let to_bob = port_of(bob.wait_for("INVITE", Duration::from_secs(10)).await);
     bob.wait_for("ANSWER", Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;

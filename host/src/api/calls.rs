@@ -1,7 +1,8 @@
-//! Calls: the records of finished calls (CDRs with their decision trace), calls in progress and
-//! hanging one up.
+//! Calls: the records of finished calls (CDRs with their decision trace), calls in progress,
+//! hanging one up and bringing a colleague into one.
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -9,8 +10,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::{ApiState, ValidQuery};
-use crate::call::CallRecord;
-use crate::live::LiveCall;
+use crate::call::{CallRecord, Feature};
+use crate::live::{AskError, LiveCall};
 use crate::store::{CallFilter, RecordingFilter, RecordingInfo};
 
 #[derive(Deserialize, IntoParams)]
@@ -99,6 +100,59 @@ pub async fn hang_up(State(s): State<ApiState>, Path(id): Path<String>) -> Resul
     } else {
         Err(ApiError::not_found("live call", &id))
     }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThreeWayBody {
+    /// The colleague's (or a department's) extension.
+    #[schema(pattern = "^[0-9]{2,6}$")]
+    extension: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ThreeWayStarted {
+    /// What the call is doing about it, e.g. `ringing 102`.
+    status: String,
+}
+
+/// Bring a colleague into a call in progress: his phone rings, and once he answers the caller,
+/// the employee on the call and he talk together (a three-way conference), as when the employee
+/// types `*3<extension>#`.
+#[utoipa::path(post, path = "/calls/live/{id}/three-way", tag = "calls", params(("id" = String, Path)),
+    request_body = ThreeWayBody,
+    responses((status = 202, body = ThreeWayStarted),
+        (status = 404, description = "no such call up", body = ErrorBody),
+        (status = 409, description = "the call is not in a two-party conversation, or a colleague is already ringing", body = ErrorBody)))]
+pub async fn three_way(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    body: Result<Json<ThreeWayBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<ThreeWayStarted>), ApiError> {
+    let Json(body) = body.map_err(ApiError::from_json)?;
+    let extension = body.extension;
+    if !(2..=6).contains(&extension.len()) || !extension.chars().all(|c| c.is_ascii_digit()) {
+        return Err(ApiError::unprocessable("extension", "use 2 to 6 digits"));
+    }
+    let feature = Feature::ThreeWay {
+        extension: extension.clone(),
+    };
+    let status = match s.live.ask(&id, feature).await {
+        Ok(status) => status,
+        Err(AskError::Refused(why)) => return Err(ApiError::conflict(&why)),
+        Err(AskError::NoSuchCall) => {
+            // Another node's call: that node is told (it answers nobody).
+            let elsewhere = match &s.cluster {
+                Some(cluster) => cluster.three_way(&id, &extension).await.map_err(ApiError::internal)?,
+                None => false,
+            };
+            if !elsewhere {
+                return Err(ApiError::not_found("live call", &id));
+            }
+            format!("asked the node that has the call to ring {extension}")
+        }
+    };
+    Ok((StatusCode::ACCEPTED, Json(ThreeWayStarted { status })))
 }
 
 /// One call with its decision trace and the recordings it left.

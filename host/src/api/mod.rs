@@ -66,6 +66,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(calls::list))
         .routes(routes!(calls::live))
         .routes(routes!(calls::hang_up))
+        .routes(routes!(calls::three_way))
         .routes(routes!(calls::show))
         .routes(routes!(employees::create, employees::list))
         .routes(routes!(employees::show, employees::update, employees::delete))

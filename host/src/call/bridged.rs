@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use super::conversation::{BridgeExit, TransferEnv, answer_reinvite};
-use super::feature::{Feature, FeatureCodes};
+use super::feature::{Feature, FeatureCodes, FeatureRequest, FeatureRequests};
 use super::fork::{Fork, ForkEvent, ForkParams, Winner};
 use super::handover::{HandoverRequest, Offer};
 use super::{DialOutcome, Target, TimedLeg};
@@ -28,13 +28,25 @@ pub async fn connect(
     env: &TransferEnv<'_>,
     handovers: &mut Offer,
     recording: &mut Option<CallRecorder>,
+    requests: &mut Option<FeatureRequests>,
 ) -> (BridgeExit, Option<String>) {
     let Ok(to_caller) = caller.local_sdp() else {
         current.leg.hangup().await;
         return (BridgeExit::Dead, current.employee);
     };
     loop {
-        match talk(leg, caller, &to_caller, &mut current, env, handovers, recording).await {
+        match talk(
+            leg,
+            caller,
+            &to_caller,
+            &mut current,
+            env,
+            handovers,
+            recording,
+            requests,
+        )
+        .await
+        {
             Talk::Ended(exit) => return (exit, current.employee),
             Talk::ThreeWay(colleague) => {
                 tracing::info!(with = ?colleague.employee, "a colleague joins: three-way call");
@@ -90,6 +102,28 @@ enum Talk {
     ThreeWay(Winner),
 }
 
+/// Starts ringing the colleague at `extension` for a three-way call.
+fn three_way<'a>(env: &'a TransferEnv<'a>, extension: String) -> Transfer<'a> {
+    tracing::info!(%extension, "three-way call: ringing the colleague");
+    let leg = TimedLeg {
+        target: Target::Extension(extension),
+        start_after_ms: 0,
+        stop_after_ms: None,
+    };
+    Box::pin(ring(env, leg))
+}
+
+/// The next feature asked of the call from outside; never, when nobody can ask.
+async fn next_request(requests: &mut Option<FeatureRequests>) -> Option<FeatureRequest> {
+    if let Some(incoming) = requests {
+        if let Some(request) = incoming.recv().await {
+            return Some(request);
+        }
+        *requests = None;
+    }
+    std::future::pending().await
+}
+
 /// Tells the transferor its transfer succeeded (RFC 3515 final NOTIFY) and ends its leg.
 async fn release(mut transferor: OutboundLeg) {
     transferor.notify_transfer(200, "OK", true).await;
@@ -99,6 +133,7 @@ async fn release(mut transferor: OutboundLeg) {
 type Transfer<'a> = Pin<Box<dyn Future<Output = Result<Winner, DialOutcome>> + Send + 'a>>;
 
 /// One stretch of conversation with one answering party.
+#[allow(clippy::too_many_arguments)]
 async fn talk(
     leg: &mut InboundLeg,
     caller: &BridgeSide,
@@ -107,6 +142,7 @@ async fn talk(
     env: &TransferEnv<'_>,
     handovers: &mut Offer,
     recording: &mut Option<CallRecorder>,
+    requests: &mut Option<FeatureRequests>,
 ) -> Talk {
     let Winner {
         leg: callee,
@@ -219,14 +255,27 @@ async fn talk(
                     Party::B => (callee_is_employee, &mut codes[1]),
                 };
                 if may && let Some(Feature::ThreeWay { extension }) = codes.push(digit) {
-                    if joining.is_some() || transfer.is_some() {
-                        tracing::info!("three-way code ignored: a colleague is already being rung");
-                    } else {
-                        tracing::info!(%extension, "three-way call: ringing the colleague");
-                        let leg = TimedLeg { target: Target::Extension(extension), start_after_ms: 0, stop_after_ms: None };
-                        joining = Some(Box::pin(ring(env, leg)));
+                    match joining.is_some() || transfer.is_some() {
+                        true => tracing::info!("three-way code ignored: a colleague is already being rung"),
+                        false => joining = Some(three_way(env, extension)),
                     }
                 }
+            }
+            Some(request) = next_request(requests) => {
+                // Asked over the API; a request nobody waits for any more is stale.
+                if request.reply.is_closed() {
+                    continue;
+                }
+                let Feature::ThreeWay { extension } = request.feature;
+                let reply = match joining.is_some() || transfer.is_some() {
+                    true => Err("a colleague is already being rung".to_string()),
+                    false => {
+                        let answer = Ok(format!("ringing {extension}"));
+                        joining = Some(three_way(env, extension));
+                        answer
+                    }
+                };
+                let _ = request.reply.send(reply);
             }
             outcome = async { joining.as_mut().expect("guarded").await }, if joining.is_some() => {
                 joining = None;

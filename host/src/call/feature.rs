@@ -1,11 +1,22 @@
 //! Feature codes an employee types during a bridged call. `*3<extension>#` brings the colleague
-//! at that extension into the call (three-way calling).
+//! at that extension into the call (three-way calling). The same features can be asked for from
+//! outside the call (the API), as [`FeatureRequest`]s.
 
 /// What a feature code asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Feature {
     ThreeWay { extension: String },
 }
+
+/// A feature asked for from outside the call; `reply` says what came of it (`Ok`: under way).
+#[derive(Debug)]
+pub struct FeatureRequest {
+    pub feature: Feature,
+    pub reply: tokio::sync::oneshot::Sender<Result<String, String>>,
+}
+
+/// Where a call receives the features asked of it.
+pub type FeatureRequests = tokio::sync::mpsc::UnboundedReceiver<FeatureRequest>;
 
 /// Longest code kept (`*3` and a long extension); longer input is not a code.
 const MAX_CODE: usize = 12;

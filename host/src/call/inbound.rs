@@ -14,8 +14,8 @@ use super::record::{LegRecord, unix_ms};
 use super::screening::{self, Verdict};
 use super::{
     CallControl, CallError, CallRecording, CollectOptions, DialOptions, DialOutcome, EmployeeCard, EmployeeKey,
-    HttpRequest, HttpResponse, LineStatus, MAX_RECORD_SECONDS, RECORDING_PROMPT, RecordOptions, Recording,
-    ScreenedOutcome, Screening, TimedLeg, validate_dial,
+    FeatureRequests, HttpRequest, HttpResponse, LineStatus, MAX_RECORD_SECONDS, RECORDING_PROMPT, RecordOptions,
+    Recording, ScreenedOutcome, Screening, TimedLeg, validate_dial,
 };
 use crate::media::mixer::Rooms;
 use crate::media::sdp;
@@ -68,6 +68,8 @@ pub struct InboundCall {
     allowed_hosts: Vec<String>,
     /// Callback requests to file when the call ends.
     callbacks: Vec<String>,
+    /// Features asked of the call from outside (the API's three-way calling).
+    requests: Option<FeatureRequests>,
 }
 
 const UNAVAILABLE: (u16, &str) = (480, "Temporarily Unavailable");
@@ -95,7 +97,13 @@ impl InboundCall {
             ring_mobiles: true,
             allowed_hosts: Vec::new(),
             callbacks: Vec::new(),
+            requests: None,
         }
+    }
+
+    /// Where the call receives features asked of it from outside while bridged.
+    pub fn take_requests(&mut self, requests: FeatureRequests) {
+        self.requests = Some(requests);
     }
 
     /// The hosts the number's flow may reach over HTTP.
@@ -566,7 +574,17 @@ impl InboundCall {
         // The caller's phone may transfer this call's party into another call (attended).
         let mut offer = self.dial_env.handovers.offer(self.leg.dialog_key());
         let mut recording = self.records_calls.then(|| CallRecorder::new(MAX_CALL_RECORDING));
-        let (exit, employee) = bridged::connect(&mut self.leg, &caller, winner, &env, &mut offer, &mut recording).await;
+        let requests = &mut self.requests;
+        let (exit, employee) = bridged::connect(
+            &mut self.leg,
+            &caller,
+            winner,
+            &env,
+            &mut offer,
+            &mut recording,
+            requests,
+        )
+        .await;
         drop(offer);
         if employee.is_some() {
             self.answered_by.clone_from(&employee);

@@ -18,6 +18,7 @@ pub mod script;
 pub mod services;
 mod threeway;
 
+pub use feature::{Feature, FeatureRequest, FeatureRequests};
 pub use fork::{Calendar, DialEnv, Directory, Reachable, RingStep};
 pub use handover::Handovers;
 pub use inbound::{InboundCall, MediaEnv};

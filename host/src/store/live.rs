@@ -78,6 +78,7 @@ impl Store {
                 dialled: r.get("dialled"),
                 started_at: r.get("started_at"),
                 stop: Default::default(),
+                requests: None,
             })
             .collect())
     }

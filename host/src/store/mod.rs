@@ -44,6 +44,8 @@ pub enum Change {
     Prompts,
     /// Hang up this call (whichever node has it).
     HangUp(String),
+    /// Bring the colleague at `extension` into this call (whichever node has it).
+    ThreeWay { call: String, extension: String },
 }
 
 impl Change {
@@ -52,6 +54,7 @@ impl Change {
             Change::Numbers => "numbers".into(),
             Change::Prompts => "prompts".into(),
             Change::HangUp(call) => format!("hangup:{call}"),
+            Change::ThreeWay { call, extension } => format!("threeway:{call}:{extension}"),
         }
     }
 
@@ -59,9 +62,14 @@ impl Change {
         match payload {
             "numbers" => Some(Change::Numbers),
             "prompts" => Some(Change::Prompts),
-            other => other
-                .strip_prefix("hangup:")
-                .map(|call| Change::HangUp(call.to_owned())),
+            other => match (other.strip_prefix("hangup:"), other.strip_prefix("threeway:")) {
+                (Some(call), _) => Some(Change::HangUp(call.to_owned())),
+                (_, Some(rest)) => rest.split_once(':').map(|(call, extension)| Change::ThreeWay {
+                    call: call.to_owned(),
+                    extension: extension.to_owned(),
+                }),
+                _ => None,
+            },
         }
     }
 }

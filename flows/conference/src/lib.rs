@@ -32,3 +32,32 @@ pub fn run(call: &impl CallApi, settings: Settings) -> FlowResult {
 }
 
 switchboard_sdk::flow!(run, settings_schema = "../settings.schema.json");
+
+#[cfg(test)]
+mod tests {
+    use switchboard_sdk::testing::{TestCall, settings};
+
+    use super::*;
+
+    #[test]
+    fn every_caller_joins_the_room() {
+        let call = TestCall::new();
+        let left = run(&call, settings(r#"{"room": "weekly-sales"}"#));
+        assert!(matches!(left, Err(CallError::Hangup)), "the caller stays until he hangs up");
+        assert_eq!(call.decisions(), ["answer", "conference weekly-sales"]);
+    }
+
+    #[test]
+    fn a_greeting_plays_first() {
+        let call = TestCall::new();
+        let _ = run(&call, settings(r#"{"greeting": "tts:Welcome."}"#));
+        assert_eq!(call.decisions(), ["answer", "play tts:Welcome.", "conference main"]);
+    }
+
+    #[test]
+    fn a_caller_who_leaves_during_the_greeting_never_joins() {
+        let call = TestCall::new().hangs_up_at_verb(1);
+        let _ = run(&call, settings(r#"{"greeting": "tts:Welcome."}"#));
+        assert_eq!(call.decisions(), ["answer", "play tts:Welcome. → caller gone"]);
+    }
+}

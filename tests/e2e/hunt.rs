@@ -431,11 +431,22 @@ async fn blind_transfer_hands_the_caller_to_a_colleague() {
         "bob sees the caller"
     );
     assert!(alice.event("BYE").is_some(), "alice was released");
-    let events = trace(&server.call_record(NUMBER).await);
+    let record = server.call_record(NUMBER).await;
+    let events = trace(&record);
     assert!(
         events.iter().any(|e| e.contains("Answered") && e.contains("bob")),
         "{events:#?}"
     );
+    // The transfer's leg is in the record too, after alice's.
+    let legs: Vec<(&str, &str)> = record["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["to"].as_str().unwrap(), l["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(legs, [("alice", "answered"), ("bob", "answered")], "{record}");
+    assert!(record["legs"][1]["ended_at"].is_i64(), "{record}");
+    assert_eq!(record["answered_by"], "bob", "{record}");
 }
 
 /// Busy lamps: alice's phone watches extension 102 (RFC 4235 dialog package). Bob's line goes

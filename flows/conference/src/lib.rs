@@ -43,7 +43,10 @@ mod tests {
     fn every_caller_joins_the_room() {
         let call = TestCall::new();
         let left = run(&call, settings(r#"{"room": "weekly-sales"}"#));
-        assert!(matches!(left, Err(CallError::Hangup)), "the caller stays until he hangs up");
+        assert!(
+            matches!(left, Err(CallError::Hangup)),
+            "the caller stays until he hangs up"
+        );
         assert_eq!(call.decisions(), ["answer", "conference weekly-sales"]);
     }
 

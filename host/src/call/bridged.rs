@@ -11,6 +11,7 @@ use super::conversation::{BridgeExit, TransferEnv, answer_reinvite};
 use super::feature::{Feature, FeatureCodes, FeatureRequest, FeatureRequests};
 use super::fork::{Fork, ForkEvent, ForkParams, Winner};
 use super::handover::{HandoverRequest, Offer};
+use super::record::{LegRecord, unix_ms};
 use super::{DialOutcome, Target, TimedLeg};
 use crate::media::bridge::{Party, RelayWatch};
 use crate::media::{BridgeEnd, BridgeSide, CallRecorder, Codec, LocalSdp, bridge};
@@ -457,6 +458,8 @@ fn target_of(user: &str) -> Target {
 }
 
 /// Rings one transfer target until it answers or fails.
+/// Rings a transfer's or three-way call's target; its legs go to `env.legs`, also when the
+/// ringing is abandoned (the caller left).
 async fn ring(env: &TransferEnv<'_>, leg: TimedLeg) -> Result<Winner, DialOutcome> {
     let caller_side = ForkParams {
         env: env.dial,
@@ -468,15 +471,38 @@ async fn ring(env: &TransferEnv<'_>, leg: TimedLeg) -> Result<Winner, DialOutcom
         ptime: env.ptime,
         ring_mobiles: true,
     };
-    let mut fork = Fork::new(caller_side, &[leg], TRANSFER_TIMEOUT)
+    let fork = Fork::new(caller_side, &[leg], TRANSFER_TIMEOUT)
         .await
         .map_err(|e| DialOutcome::Failed(e.to_string()))?;
+    let mut fork = RecordedFork { fork, sink: env.legs };
     loop {
-        match fork.next().await {
+        match fork.fork.next().await {
             ForkEvent::Ringing | ForkEvent::EarlyMedia(_) => {}
             ForkEvent::Answered(winner) => return Ok(winner),
             ForkEvent::Finished(outcome) => return Err(outcome),
         }
+    }
+}
+
+/// A fork whose legs go to the call's record when it is done with — finished or dropped.
+struct RecordedFork<'a, 'f> {
+    fork: Fork<'f>,
+    sink: &'a parking_lot::Mutex<Vec<LegRecord>>,
+}
+
+impl Drop for RecordedFork<'_, '_> {
+    fn drop(&mut self) {
+        let now = unix_ms();
+        let mut legs = self.fork.take_legs();
+        // Still ringing when dropped: the caller (or the transfer) gave up on them.
+        for leg in legs
+            .iter_mut()
+            .filter(|l| l.ended_at.is_none() && l.answered_at.is_none())
+        {
+            leg.ended_at = Some(now);
+            leg.result = "cancelled".into();
+        }
+        self.sink.lock().extend(legs);
     }
 }
 

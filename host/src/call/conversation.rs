@@ -2,6 +2,7 @@
 //! ring someone new, and how it answers a party's re-INVITE.
 
 use super::fork::DialEnv;
+use super::record::LegRecord;
 use crate::media::mixer::Rooms;
 use crate::media::{Codec, Direction, LocalSdp, PortRange};
 use crate::sip::Reinvite;
@@ -34,6 +35,8 @@ pub struct TransferEnv<'a> {
     pub rooms: &'a Rooms,
     /// The caller is an employee (who may use feature codes).
     pub caller_is_employee: bool,
+    /// Where the legs rung for transfers and three-way calls are recorded (for the call record).
+    pub legs: &'a parking_lot::Mutex<Vec<LegRecord>>,
 }
 
 /// Answers a re-INVITE with our side of the session mirroring the direction offered, and

@@ -449,9 +449,11 @@ impl InboundCall {
             },
         };
         let answered = self.bridge(winner).await;
-        // The answered leg's conversation is over now.
-        if let Some(leg) = self.legs.iter_mut().rev().find(|l| l.answered_at.is_some()) {
-            leg.ended_at.get_or_insert_with(unix_ms);
+        // The answered legs' conversations are over now (with a transfer: the transferor's
+        // too — it ended when the transfer did, which the record does not know more exactly).
+        let now = unix_ms();
+        for leg in self.legs.iter_mut().filter(|l| l.answered_at.is_some()) {
+            leg.ended_at.get_or_insert(now);
         }
         answered.map(ScreenedOutcome::Accepted)
     }
@@ -561,6 +563,7 @@ impl InboundCall {
             None => return Err(CallError::Failed("the call is not answered".into())),
         };
         let started = std::time::Instant::now();
+        let transfer_legs = parking_lot::Mutex::default();
         let env = TransferEnv {
             dial: &self.dial_env,
             ports: &self.env.ports,
@@ -570,6 +573,7 @@ impl InboundCall {
             ptime: caller.media.ptime,
             rooms: &self.env.rooms,
             caller_is_employee: self.leg.employee.is_some(),
+            legs: &transfer_legs,
         };
         // The caller's phone may transfer this call's party into another call (attended).
         let mut offer = self.dial_env.handovers.offer(self.leg.dialog_key());
@@ -585,7 +589,8 @@ impl InboundCall {
             requests,
         )
         .await;
-        drop(offer);
+        drop((offer, env));
+        self.legs.extend(transfer_legs.into_inner());
         if employee.is_some() {
             self.answered_by.clone_from(&employee);
         }

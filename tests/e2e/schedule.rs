@@ -155,3 +155,65 @@ async fn a_fresh_number_greets_and_rings_sales_after_five_silent_seconds() {
     );
     assert_eq!(record["answered_by"], "alice", "{record}");
 }
+
+/// After hours — decided by the host from the real clock, in a timezone where it is now about
+/// noon, for hours that ended at 11:00 — the caller gets the closed route, voicemail, at once;
+/// nothing rings, and the message comes with a callback request for the number's mailbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_hours_the_caller_leaves_a_voicemail() {
+    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &[]).await;
+    let day = json!([["08:00", "11:00"]]);
+    let morning = json!({ "name": "Mornings", "weekly": {
+        "mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day } });
+    assert_eq!(server.send(Method::PUT, "/schedules/mornings", morning).await.0, 200);
+    Desk::register(&server, "alice", "101").await;
+    // A zone where it is 12:xx now: UTC+h is "Etc/GMT-h".
+    let utc_hour = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 3600
+        % 24) as i64;
+    let zone = match 12 - utc_hour {
+        0 => "Etc/GMT".to_string(),
+        h if h > 0 => format!("Etc/GMT-{h}"),
+        h => format!("Etc/GMT+{}", -h),
+    };
+    let assignment = json!({ "flow": "schedule", "timezone": zone, "mailbox": "alice", "settings": {
+        "schedule": "mornings",
+        "open": { "department": "sales" },
+        "closed": { "voicemail": { "silence_secs": 2, "thanks": null } },
+    }});
+    let (status, body) = server.send(Method::PUT, "/numbers/+15550100611", assignment).await;
+    assert_eq!(status, 200, "{body}");
+
+    let caller_rtp = RtpPeer::bind().await;
+    let run = sipp::call(
+        server.sip,
+        sipp::caller_waits_for_bye(),
+        "+15550100611",
+        caller_rtp.port(),
+    )
+    .await;
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    let record = server.call_record("+15550100611").await;
+    let events = trace(&record);
+    assert!(events.iter().any(|e| e == "is-open mornings → closed"), "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains(&format!("{zone} ")) && e.contains(" 12:") && e.ends_with("closed")),
+        "{events:#?}"
+    );
+    assert!(
+        events.iter().any(|e| e == "play voicemail-greeting → ok"),
+        "{events:#?}"
+    );
+    assert!(
+        events.iter().any(|e| e.starts_with("record (max 120 s)")),
+        "{events:#?}"
+    );
+    assert_eq!(record["legs"], json!([]), "nobody rang: {record}");
+    let callbacks = server.get_json("/callbacks?due=true").await;
+    assert_eq!(callbacks["callbacks"][0]["employee"], "alice", "{callbacks}");
+}

@@ -5,8 +5,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -90,47 +90,50 @@ async fn a_returning_caller_rings_his_manager_first_and_busy_falls_back() {
     assert_eq!(record["answered_by"], "alice", "{record}");
 }
 
-/// What the fake amoCRM was asked: (path and query, Authorization header).
+/// What the fake CRM was asked: (path and query as sent, Authorization header).
 type Asked = Arc<Mutex<Vec<(String, String)>>>;
 
-/// amoCRM's API v4 as far as the ICM uses it: the caller's contact, whose responsible user 42 has
-/// carol's e-mail.
-async fn fake_amocrm() -> (std::net::SocketAddr, Asked) {
-    async fn contacts(
-        State(asked): State<Asked>,
-        headers: HeaderMap,
-        Query(query): Query<std::collections::HashMap<String, String>>,
-    ) -> axum::response::Response {
+/// amoCRM's API v4, Bitrix24's REST (webhook `/rest/1/key`) and Megaplan's API v3, as far as the
+/// ICM uses them, on one loopback server: the caller's contact, whose responsible user has
+/// carol's e-mail (amoCRM's user 42, Bitrix24's 5, Megaplan's 1000005).
+async fn fake_crm() -> (std::net::SocketAddr, Asked) {
+    async fn answer(State(asked): State<Asked>, headers: HeaderMap, uri: Uri) -> axum::response::Response {
+        use axum::response::IntoResponse;
         let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
-        let q = query.get("query").cloned().unwrap_or_default();
-        asked
-            .lock()
-            .unwrap()
-            .push((format!("/api/v4/contacts?query={q}"), auth.to_string()));
-        if q != CALLER.trim_start_matches('+') {
-            return axum::http::StatusCode::NO_CONTENT.into_response();
-        }
-        axum::Json(json!({ "_embedded": { "contacts": [{ "id": 7, "name": "ACME", "responsible_user_id": 42 }] } }))
-            .into_response()
+        let query = uri.query().unwrap_or("");
+        asked.lock().unwrap().push((uri.to_string(), auth.to_string()));
+        let ours = query.contains(CALLER.trim_start_matches('+'));
+        let found = match uri.path() {
+            "/api/v4/contacts" if ours => json!({ "_embedded": { "contacts": [{ "id": 7, "responsible_user_id": 42 }] } }),
+            "/api/v4/contacts" => return axum::http::StatusCode::NO_CONTENT.into_response(),
+            "/api/v4/users/42" => json!({ "id": 42, "name": "Carol", "email": "Carol@Example.com" }),
+            "/rest/1/key/crm.contact.list.json" if ours => json!({ "result": [{ "ID": "7", "ASSIGNED_BY_ID": "5" }], "total": 1 }),
+            "/rest/1/key/crm.contact.list.json" => json!({ "result": [], "total": 0 }),
+            "/rest/1/key/user.get.json" => json!({ "result": [{ "ID": "5", "EMAIL": "carol@example.com" }] }),
+            "/api/v3/contractorHuman" if ours => json!({ "meta": { "status": 200 }, "data": [{ "id": "1000123",
+                "contentType": "ContractorHuman", "responsibles": [{ "contentType": "Employee", "id": "1000005" }] }] }),
+            "/api/v3/contractorHuman" => json!({ "meta": { "status": 200 }, "data": [] }),
+            "/api/v3/employee/1000005" => json!({ "meta": { "status": 200 }, "data": { "id": "1000005",
+                "contactInfo": [{ "type": "phone", "value": "+15550100103" }, { "type": "email", "value": "carol@example.com" }] } }),
+            _ => return axum::http::StatusCode::NOT_FOUND.into_response(),
+        };
+        axum::Json(found).into_response()
     }
-    async fn user(State(asked): State<Asked>, headers: HeaderMap, Path(id): Path<String>) -> axum::Json<Value> {
-        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
-        asked
-            .lock()
-            .unwrap()
-            .push((format!("/api/v4/users/{id}"), auth.to_string()));
-        axum::Json(json!({ "id": 42, "name": "Carol", "email": "Carol@Example.com" }))
-    }
-    use axum::response::IntoResponse;
     let asked = Asked::default();
-    let app = axum::Router::new()
-        .route("/api/v4/contacts", axum::routing::get(contacts))
-        .route("/api/v4/users/{id}", axum::routing::get(user))
-        .with_state(asked.clone());
+    let app = axum::Router::new().fallback(answer).with_state(asked.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (addr, asked)
+}
+
+/// carol, with the e-mail the fake CRMs give their responsible user.
+async fn carol(server: &Server) -> Desk {
+    let carol = Desk::register(server, "carol", "103").await;
+    let email = json!({ "email": "carol@example.com" });
+    let (status, body) = server.send(Method::PATCH, "/employees/carol", email).await;
+    assert_eq!(status, 200, "{body}");
+    carol
 }
 
 /// The history knows nothing of the caller; amoCRM (on loopback, allow-listed on the number)
@@ -139,16 +142,8 @@ async fn fake_amocrm() -> (std::net::SocketAddr, Asked) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crm_on_loopback_names_the_manager() {
     let server = Server::start().await;
-    let carol = Desk::register(&server, "carol", "103").await;
-    let (status, body) = server
-        .send(
-            Method::PATCH,
-            "/employees/carol",
-            json!({ "email": "carol@example.com" }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let (crm, asked) = fake_amocrm().await;
+    let carol = carol(&server).await;
+    let (crm, asked) = fake_crm().await;
     let settings = json!({
         "sources": ["history", "amocrm"],
         "amocrm": { "url": format!("http://{crm}"), "token": "t0k" },
@@ -179,7 +174,7 @@ async fn a_crm_on_loopback_names_the_manager() {
         *asked.lock().unwrap(),
         [
             (
-                "/api/v4/contacts?query=15550100001".to_string(),
+                "/api/v4/contacts?query=15550100001&limit=1".to_string(),
                 "Bearer t0k".to_string()
             ),
             ("/api/v4/users/42".to_string(), "Bearer t0k".to_string()),
@@ -255,4 +250,48 @@ async fn a_transfer_to_6100_reaches_the_callers_manager() {
         .send(Method::PATCH, "/employees/alice", json!({ "extension": "6100" }))
         .await;
     assert_eq!(status, 422, "{body}");
+}
+
+/// Bitrix24 (its webhook carries the key, no token) and Megaplan (a token), each the only source
+/// of a number, each on loopback: both name carol, whose phone rings each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bitrix24_and_megaplan_on_loopback_name_the_manager() {
+    let server = Server::start().await;
+    let carol = carol(&server).await;
+    let (crm, asked) = fake_crm().await;
+    let crms = [
+        ("+15550100706", "bitrix24", json!({ "url": format!("http://{crm}/rest/1/key") })),
+        ("+15550100707", "megaplan", json!({ "url": format!("http://{crm}"), "token": "m3g" })),
+    ];
+    for (number, source, reach) in crms {
+        let mut settings = json!({ "sources": [source], "fallback": { "hangup": "all-busy" } });
+        settings[source] = reach;
+        let assignment = json!({ "flow": "icm", "settings": settings, "allowed_hosts": [crm.to_string()] });
+        let (status, body) = server.send(Method::PUT, &format!("/numbers/{number}"), assignment).await;
+        assert_eq!(status, 200, "{body}");
+        let answers = carol.expect(&server, TALKS);
+        phones_listening().await;
+        let number: &'static str = number;
+        call(&server, number).await;
+        finished(&server, "carol", answers).await;
+        let record = server.call_record(number).await;
+        assert_eq!(record["answered_by"], "carol", "{source}: {record}");
+    }
+    let asked = asked.lock().unwrap().clone();
+    assert_eq!(
+        asked,
+        [
+            (
+                "/rest/1/key/crm.contact.list.json?filter[PHONE]=%2B15550100001&select[]=ID&select[]=ASSIGNED_BY_ID"
+                    .to_string(),
+                String::new()
+            ),
+            ("/rest/1/key/user.get.json?ID=5".to_string(), String::new()),
+            (
+                "/api/v3/contractorHuman?%7B%22limit%22%3A1%2C%22q%22%3A%2215550100001%22%7D".to_string(),
+                "Bearer m3g".to_string()
+            ),
+            ("/api/v3/employee/1000005".to_string(), "Bearer m3g".to_string()),
+        ]
+    );
 }

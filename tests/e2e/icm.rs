@@ -104,10 +104,14 @@ async fn fake_crm() -> (std::net::SocketAddr, Asked) {
         asked.lock().unwrap().push((uri.to_string(), auth.to_string()));
         let ours = query.contains(CALLER.trim_start_matches('+'));
         let found = match uri.path() {
-            "/api/v4/contacts" if ours => json!({ "_embedded": { "contacts": [{ "id": 7, "responsible_user_id": 42 }] } }),
+            "/api/v4/contacts" if ours => {
+                json!({ "_embedded": { "contacts": [{ "id": 7, "responsible_user_id": 42 }] } })
+            }
             "/api/v4/contacts" => return axum::http::StatusCode::NO_CONTENT.into_response(),
             "/api/v4/users/42" => json!({ "id": 42, "name": "Carol", "email": "Carol@Example.com" }),
-            "/rest/1/key/crm.contact.list.json" if ours => json!({ "result": [{ "ID": "7", "ASSIGNED_BY_ID": "5" }], "total": 1 }),
+            "/rest/1/key/crm.contact.list.json" if ours => {
+                json!({ "result": [{ "ID": "7", "ASSIGNED_BY_ID": "5" }], "total": 1 })
+            }
             "/rest/1/key/crm.contact.list.json" => json!({ "result": [], "total": 0 }),
             "/rest/1/key/user.get.json" => json!({ "result": [{ "ID": "5", "EMAIL": "carol@example.com" }] }),
             "/api/v3/contractorHuman" if ours => json!({ "meta": { "status": 200 }, "data": [{ "id": "1000123",
@@ -260,14 +264,24 @@ async fn bitrix24_and_megaplan_on_loopback_name_the_manager() {
     let carol = carol(&server).await;
     let (crm, asked) = fake_crm().await;
     let crms = [
-        ("+15550100706", "bitrix24", json!({ "url": format!("http://{crm}/rest/1/key") })),
-        ("+15550100707", "megaplan", json!({ "url": format!("http://{crm}"), "token": "m3g" })),
+        (
+            "+15550100706",
+            "bitrix24",
+            json!({ "url": format!("http://{crm}/rest/1/key") }),
+        ),
+        (
+            "+15550100707",
+            "megaplan",
+            json!({ "url": format!("http://{crm}"), "token": "m3g" }),
+        ),
     ];
     for (number, source, reach) in crms {
         let mut settings = json!({ "sources": [source], "fallback": { "hangup": "all-busy" } });
         settings[source] = reach;
         let assignment = json!({ "flow": "icm", "settings": settings, "allowed_hosts": [crm.to_string()] });
-        let (status, body) = server.send(Method::PUT, &format!("/numbers/{number}"), assignment).await;
+        let (status, body) = server
+            .send(Method::PUT, &format!("/numbers/{number}"), assignment)
+            .await;
         assert_eq!(status, 200, "{body}");
         let answers = carol.expect(&server, TALKS);
         phones_listening().await;

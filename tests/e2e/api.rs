@@ -177,6 +177,9 @@ async fn flows_show_imports_and_schema_refuse_unfit_settings_and_go_when_unused(
             "/options/1/department",
         ),
         (json!({ "default": { "employee": "nobody" } }), "/default/employee"),
+        // ... and prompts that are neither built in, uploaded, nor spoken text.
+        (json!({ "greeting": "ivr-greetnig" }), "/greeting"),
+        (json!({ "default": { "hangup": "tts@-w:x" } }), "/default/hangup"),
     ] {
         let r = put(json!({ "flow": "ivr", "settings": settings }))
             .send()
@@ -188,6 +191,12 @@ async fn flows_show_imports_and_schema_refuse_unfit_settings_and_go_when_unused(
     }
     let hunt = json!({ "flow": "hunt", "settings": { "members": ["ghost"] } });
     assert_eq!(put(hunt).send().await.unwrap().status(), 422, "members must exist");
+    let spoken = json!({ "flow": "ivr", "settings": { "greeting": "tts:Welcome to Acme.", "invalid_prompt": "beep" } });
+    assert_eq!(
+        put(spoken).send().await.unwrap().status(),
+        200,
+        "spoken text and built-in prompts"
+    );
     let support = json!({ "flow": "ivr", "settings": { "default": { "department": "support" } } });
     assert_eq!(
         put(support).send().await.unwrap().status(),

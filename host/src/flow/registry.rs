@@ -124,10 +124,13 @@ impl FlowRegistry {
         let departments = self.store.departments().await?;
         let employees = self.store.employees().await?;
         let schedules = self.store.schedules(None).await?;
+        let uploaded = self.store.prompt_list().await?;
+        let builtin = crate::media::library::builtin_names().map(str::to_owned);
         Ok(KnownNames {
             departments: departments.into_iter().map(|d| d.id).collect(),
             employees: employees.into_iter().map(|e| e.login).collect(),
             schedules: schedules.into_iter().map(|s| s.id).collect(),
+            prompts: uploaded.into_iter().map(|p| p.name).chain(builtin).collect(),
         })
     }
 

@@ -4,8 +4,9 @@
 //!
 //! Besides JSON Schema's own rules, a schema may mark strings that name the company's things
 //! with our formats — `"format": "department"` (a department's id), `"format": "employee"` (an
-//! employee's login), `"format": "schedule"` (a business-hours schedule's id) — and a setting
-//! naming one that does not exist is refused too.
+//! employee's login), `"format": "schedule"` (a business-hours schedule's id), `"format":
+//! "prompt"` (a built-in or uploaded prompt, or `tts:` text) — and a setting naming one that does
+//! not exist is refused too.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -28,6 +29,8 @@ pub struct KnownNames {
     pub departments: HashSet<String>,
     pub employees: HashSet<String>,
     pub schedules: HashSet<String>,
+    /// Built-in and uploaded prompts (spoken text is accepted besides).
+    pub prompts: HashSet<String>,
 }
 
 impl std::fmt::Debug for SettingsSchema {
@@ -80,11 +83,15 @@ fn validator(
     let departments = Arc::new(known.departments.clone());
     let employees = Arc::new(known.employees.clone());
     let schedules = Arc::new(known.schedules.clone());
+    let prompts = Arc::new(known.prompts.clone());
     jsonschema::options()
         .should_validate_formats(true)
         .with_format("department", move |name: &str| departments.contains(name))
         .with_format("employee", move |name: &str| employees.contains(name))
         .with_format("schedule", move |name: &str| schedules.contains(name))
+        .with_format("prompt", move |name: &str| {
+            prompts.contains(name) || crate::media::library::is_spoken(name)
+        })
         .build(schema)
 }
 
@@ -153,6 +160,29 @@ mod tests {
         assert!(problem.starts_with("/to: ") && problem.contains("sails"), "{problem}");
         let problem = schema.check(&json!({"members": ["alice", "zed"]}), &known).unwrap_err();
         assert!(problem.starts_with("/members/1: "), "{problem}");
+    }
+
+    #[test]
+    fn prompts_are_known_or_spoken() {
+        let schema =
+            r#"{"type": "object", "properties": {"greeting": {"type": ["string", "null"], "format": "prompt"}}}"#;
+        let schema = SettingsSchema::of_component(&component_with(schema)).unwrap().unwrap();
+        let known = KnownNames {
+            prompts: HashSet::from(["welcome".to_owned()]),
+            ..KnownNames::default()
+        };
+        for fine in [
+            json!("welcome"),
+            json!("tts:Hello."),
+            json!("tts@de:Hallo."),
+            json!(null),
+        ] {
+            assert_eq!(schema.check(&json!({ "greeting": fine }), &known), Ok(()), "{fine}");
+        }
+        for wrong in ["welcom", "tts:", "tts@-w:x"] {
+            let problem = schema.check(&json!({ "greeting": wrong }), &known).unwrap_err();
+            assert!(problem.starts_with("/greeting: "), "{wrong}: {problem}");
+        }
     }
 
     #[test]

@@ -57,6 +57,16 @@ const BUILTIN: &[(&str, &[u8])] = &[
     ("hold-music", include_bytes!("../../prompts/hold-music.wav")),
 ];
 
+/// The names of the prompts every exchange has (recorded ones and generated tones).
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    BUILTIN.iter().map(|(name, _)| *name).chain([RINGBACK, BEEP])
+}
+
+/// Whether `name` is a prompt that needs no recording: well-formed spoken text (`tts:...`).
+pub fn is_spoken(name: &str) -> bool {
+    matches!(super::speech::parse(name), Some(Ok(_)))
+}
+
 impl PromptLibrary {
     /// A library holding the built-in prompts.
     pub fn with_builtins() -> Self {

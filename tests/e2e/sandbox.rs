@@ -127,3 +127,41 @@ async fn a_trapping_flow_hands_the_caller_to_the_fallback_route() {
         "{events:#?}"
     );
 }
+
+/// A flow that keeps asking the host — 10,000 directory lookups, 100 HTTP requests — costs no
+/// CPU while it waits, so the host caps it per call: 256 lookups, 32 requests; the rest are
+/// refused at once (noted once in the trace), and the call goes on to its prompt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_that_keeps_asking_the_host_is_capped_and_the_call_goes_on() {
+    let server = Server::start().await;
+    let wasm = std::fs::read(env!("SWITCHBOARD_TEST_FLOW_MISBEHAVE")).unwrap();
+    assert_eq!(server.upload("misbehave", wasm).await.status(), 201);
+    // Port 9 (discard) on loopback: nothing listens, a request fails at once.
+    let body = serde_json::json!({ "flow": "misbehave", "settings": { "mode": "ask" },
+        "allowed_hosts": ["127.0.0.1:9"] });
+    let (status, body) = server.send(reqwest::Method::PUT, "/numbers/+15550100207", body).await;
+    assert_eq!(status, 200, "{body}");
+    let peer = RtpPeer::bind().await;
+    let run = sipp::call(server.sip, sipp::caller_waits_for_bye(), "+15550100207", peer.port()).await;
+    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    let record = server.call_record("+15550100207").await;
+    assert_eq!(record["outcome"], "completed", "{record:#}");
+    let events = trace(&record);
+    let asked = events.iter().filter(|e| e.starts_with("employee nobody")).count();
+    assert_eq!(asked, 256, "{events:#?}");
+    let sent = events.iter().filter(|e| e.starts_with("http GET")).count();
+    assert_eq!(sent, 32, "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "lookups: over 256 in one call, refused from now on"),
+        "{events:#?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "log flow: 10000 lookups; last HTTP error: Some(\"over 32 HTTP requests in one call\")"),
+        "{events:#?}"
+    );
+    assert!(events.iter().any(|e| e == "play all-busy → ok"), "{events:#?}");
+}

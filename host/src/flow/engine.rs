@@ -217,6 +217,8 @@ impl FlowEngine {
             guest_ticks: 0,
             host_calls: 0,
             log_bytes: 0,
+            lookups: 0,
+            http_requests: 0,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);

@@ -13,6 +13,10 @@ use crate::call::{self, CallControl, Trace};
 /// Caps on what a guest can make the host keep.
 const MAX_LOG_BYTES_PER_CALL: usize = 64 * 1024;
 const MAX_LOG_LINE: usize = 1024;
+/// Caps on what a guest can make the host do for one call: waiting for the database or a CRM
+/// costs the guest no CPU, so the CPU budget alone would not bound a lookup loop.
+const MAX_LOOKUPS_PER_CALL: u32 = 256;
+const MAX_HTTP_REQUESTS_PER_CALL: u32 = 32;
 
 pub struct FlowState {
     pub(super) table: ResourceTable,
@@ -25,6 +29,9 @@ pub struct FlowState {
     pub(super) guest_ticks: u64,
     pub(super) host_calls: u64,
     pub(super) log_bytes: usize,
+    /// Directory, history and schedule lookups made, and HTTP requests sent.
+    pub(super) lookups: u32,
+    pub(super) http_requests: u32,
 }
 
 impl WasiView for FlowState {
@@ -37,6 +44,18 @@ impl WasiView for FlowState {
 }
 
 impl FlowState {
+    /// Counts a lookup; false (noted in the trace once, not each time: the trace is capped too)
+    /// when the call has used its share.
+    fn may_look_up(&mut self) -> bool {
+        self.lookups += 1;
+        if self.lookups == MAX_LOOKUPS_PER_CALL + 1 {
+            self.trace.push(format!(
+                "lookups: over {MAX_LOOKUPS_PER_CALL} in one call, refused from now on"
+            ));
+        }
+        self.lookups <= MAX_LOOKUPS_PER_CALL
+    }
+
     fn trace_verb<T>(&mut self, verb: &str, result: &Result<T, call::CallError>, describe: impl Fn(&T) -> String) {
         self.host_calls += 1;
         let event = match result {
@@ -251,6 +270,9 @@ impl clock::Host for FlowState {
     }
 
     async fn is_open(&mut self, schedule: String) -> wasmtime::Result<Result<bool, String>> {
+        if !self.may_look_up() {
+            return Ok(Err(format!("over {MAX_LOOKUPS_PER_CALL} lookups in one call")));
+        }
         let r = self.call.is_open(&schedule).await;
         self.trace_verb(&format!("is-open {schedule}"), &r, |open| {
             if *open { "open" } else { "closed" }.into()
@@ -271,6 +293,9 @@ impl directory::Host for FlowState {
     }
 
     async fn presence(&mut self, login: String) -> wasmtime::Result<directory::LineStatus> {
+        if !self.may_look_up() {
+            return Ok(directory::LineStatus::Offline);
+        }
         let r = self.call.presence(&login).await;
         self.trace_verb(&format!("presence {login}"), &r, |p| format!("{p:?}").to_lowercase());
         // A directory the host cannot read is no reason to end the flow: nobody is reachable.
@@ -290,6 +315,9 @@ impl FlowState {
         verb: &str,
         by: call::EmployeeKey<'_>,
     ) -> wasmtime::Result<Option<directory::EmployeeCard>> {
+        if !self.may_look_up() {
+            return Ok(None);
+        }
         let r = self.call.employee(by).await;
         self.trace_verb(verb, &r, |found| match found {
             Some(card) => card.login.clone(),
@@ -307,6 +335,9 @@ impl FlowState {
 
 impl history::Host for FlowState {
     async fn last_connected(&mut self, number: String, days: u32) -> wasmtime::Result<Option<String>> {
+        if !self.may_look_up() {
+            return Ok(None);
+        }
         let r = self.call.last_connected(&number, days).await;
         self.trace_verb(&format!("last-connected {number} within {days} days"), &r, |found| {
             found.clone().unwrap_or_else(|| "nobody".into())
@@ -325,6 +356,14 @@ impl http::Host for FlowState {
             body: req.body,
             timeout: std::time::Duration::from_millis(req.timeout_ms.into()),
         };
+        self.http_requests += 1;
+        if self.http_requests > MAX_HTTP_REQUESTS_PER_CALL {
+            let refused = format!("over {MAX_HTTP_REQUESTS_PER_CALL} HTTP requests in one call");
+            if self.http_requests == MAX_HTTP_REQUESTS_PER_CALL + 1 {
+                self.trace.push(format!("{refused}: refused from now on"));
+            }
+            return Ok(Err(refused));
+        }
         let r = self.call.fetch(request).await.map_err(call::CallError::Failed);
         self.trace_verb(&verb, &r, |response| {
             format!("{} ({} bytes)", response.status, response.body.len())

@@ -188,3 +188,57 @@ fn secretary_screens_and_a_declined_caller_leaves_a_message() {
     assert!(report.contains("request-callback \"voicemail\" → ok"), "{report}");
     assert!(report.contains("play secretary-declined → ok"), "{report}");
 }
+
+/// Every built-in flow runs in the simulator with the same script language, on the virtual
+/// clock: a minute of call in well under the minute.
+#[test]
+fn every_built_in_flow_simulates() {
+    let cases = [
+        (
+            "ivr",
+            "{}",
+            "10s press 1; dial answered alice",
+            "dial [Department(\"sales\")@0ms]",
+        ),
+        (
+            "hunt",
+            r#"{"members": ["alice", "bob"], "strategy": "in_turn", "step_secs": 10}"#,
+            "dial no-answer",
+            "dial [Employee(\"alice\")@0ms, Employee(\"bob\")@10000ms] timeout 40000 ms → NoAnswer",
+        ),
+        (
+            "employee",
+            r#"{"employee": "alice"}"#,
+            "dial busy; 20s hangup",
+            "request-callback \"voicemail\" → ok",
+        ),
+        ("voicemail", "{}", "12s press #", "record (max 120 s) → simulated-1"),
+        ("conference", "{}", "5s hangup", "conference main → error: hangup"),
+        (
+            "schedule",
+            "{}",
+            "7s press 2; dial answered bob",
+            "dial [Department(\"support\")@0ms]",
+        ),
+        (
+            "icm",
+            "{}",
+            "history alice; dial answered alice",
+            "dial [Employee(\"alice\")@0ms] timeout 20000 ms → Answered",
+        ),
+        (
+            "secretary",
+            r#"{"employee": "boss"}"#,
+            "8s press #; dial answered boss",
+            "→ Accepted",
+        ),
+    ];
+    for (flow, settings, script, expected) in cases {
+        let started = Instant::now();
+        let (ok, report) = simulate(&[flow, "--settings", settings, "--script", script]);
+        assert!(ok, "{flow}: {report}");
+        assert!(report.contains(expected), "{flow}: {report}");
+        assert!(report.ends_with("flow completed\n"), "{flow}: {report}");
+        assert!(started.elapsed().as_secs() < 20, "{flow} waited in real time");
+    }
+}

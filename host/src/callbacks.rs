@@ -4,10 +4,15 @@
 //! it rings, so several nodes on one database never call the same request twice. The result goes
 //! on the contact card, and the call into the call records (so the ICM knows who talked last).
 //!
-//! Requests without an employee are left to people (`GET /callbacks?due=true`).
+//! Calls run side by side, but an employee gets one callback at a time: his other due requests
+//! wait for a later round. Requests without an employee are left to people
+//! (`GET /callbacks?due=true`).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use crate::call::originate::{self, CallbackCall, CallbackOrder, CallbackOutcome};
 use crate::call::record::unix_ms;
@@ -30,28 +35,61 @@ pub struct CallbackScheduler {
     pub media: Arc<MediaEnv>,
     /// How often to look for due requests.
     pub every: Duration,
+    /// Employees this node is calling back right now (each gets one callback at a time; the
+    /// others wait for a later round).
+    pub calling: Mutex<HashSet<String>>,
+}
+
+/// An employee is being called back while this lives.
+struct Calling {
+    scheduler: Arc<CallbackScheduler>,
+    employee: String,
+}
+
+impl Drop for Calling {
+    fn drop(&mut self) {
+        self.scheduler.calling.lock().remove(&self.employee);
+    }
 }
 
 impl CallbackScheduler {
-    /// Looks for due requests every `every`, calling them one after another (an employee is
-    /// never rung for two callbacks at once).
+    /// Looks for due requests every `every` and calls each back in a task of its own.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        let scheduler = Arc::new(self);
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(self.every).await;
-                self.run_due().await;
+                tokio::time::sleep(scheduler.every).await;
+                scheduler.run_due().await;
             }
         })
     }
 
-    async fn run_due(&self) {
+    /// Marks `employee` as being called back; none when he already is.
+    fn start_calling(self: &Arc<Self>, employee: &str) -> Option<Calling> {
+        let fresh = self.calling.lock().insert(employee.to_owned());
+        fresh.then(|| Calling {
+            scheduler: self.clone(),
+            employee: employee.to_owned(),
+        })
+    }
+
+    async fn run_due(self: &Arc<Self>) {
         let now = unix_ms();
         let stale = now - STALE_CLAIM.as_millis() as i64;
         match self.store.due_callbacks(now, stale, BATCH).await {
             Ok(due) => {
                 for call in due {
+                    let Some(calling) = self.start_calling(&call.employee) else {
+                        continue;
+                    };
                     match self.store.claim_callback(call.id, unix_ms(), stale).await {
-                        Ok(true) => self.callback(call).await,
+                        Ok(true) => {
+                            let scheduler = self.clone();
+                            tokio::spawn(async move {
+                                scheduler.callback(call).await;
+                                drop(calling);
+                            });
+                        }
                         Ok(false) => {} // another node took it
                         Err(e) => tracing::warn!(error = %e, id = call.id, "cannot claim a callback"),
                     }
@@ -62,9 +100,18 @@ impl CallbackScheduler {
         match self.store.due_follow_ups(now, BATCH).await {
             Ok(due) => {
                 for call in due {
+                    let Some(calling) = self.start_calling(&call.employee) else {
+                        continue;
+                    };
                     let retry_at = unix_ms() + FOLLOW_UP_RETRY.as_millis() as i64;
                     match self.store.claim_follow_up(&call, retry_at).await {
-                        Ok(true) => self.follow_up(call).await,
+                        Ok(true) => {
+                            let scheduler = self.clone();
+                            tokio::spawn(async move {
+                                scheduler.follow_up(call).await;
+                                drop(calling);
+                            });
+                        }
                         Ok(false) => {}
                         Err(e) => tracing::warn!(error = %e, contact = call.contact_id, "cannot claim a follow-up"),
                     }

@@ -76,6 +76,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             dial: dial.clone(),
             media: media.clone(),
             every,
+            calling: Default::default(),
         }
         .spawn();
     }

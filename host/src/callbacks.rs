@@ -191,11 +191,13 @@ impl CallbackScheduler {
         let started_at = unix_ms();
         let mut trace = Trace::default();
         trace.push(format!("{what}: ring {}, then {}", call.employee, call.phone));
-        tracing::info!(call = %id, employee = %call.employee, phone = %call.phone, "{what}");
         let order = CallbackOrder {
             employee: call.employee.clone(),
             phone: call.phone.clone(),
+            announce: vec![announcement(call)],
         };
+        trace.push(format!("announce to {}: {}", call.employee, order.announce.join(" + ")));
+        tracing::info!(call = %id, employee = %call.employee, phone = %call.phone, "{what}");
         let made = originate::call_back(&self.dial, &self.media, &order).await;
         trace.push(format!("{:?}", made.outcome));
         let talked = matches!(made.outcome, CallbackOutcome::Talked { .. });
@@ -220,6 +222,31 @@ impl CallbackScheduler {
         }
         (made, id)
     }
+}
+
+/// What the employee hears before the contact rings: whom he calls back and why.
+fn announcement(call: &DueCall) -> String {
+    // Digits one by one, as a number is read out.
+    let spelled: Vec<String> = call
+        .phone
+        .chars()
+        .filter(char::is_ascii_digit)
+        .map(String::from)
+        .collect();
+    let whom = match call.name.trim() {
+        "" => spelled.join(" "),
+        name => format!("{name}, {}", spelled.join(" ")),
+    };
+    let mut text = match call.follow_up_at {
+        Some(_) => format!("Follow-up call to {whom}."),
+        None => format!("Callback to {whom}."),
+    };
+    if !call.reason.trim().is_empty() {
+        text.push_str(&format!(" {}.", call.reason.trim().trim_end_matches('.')));
+    }
+    // Spoken text must stay a prompt, not an audiobook.
+    let text: String = text.chars().take(300).collect();
+    format!("tts:{text}")
 }
 
 fn entry<'a>(at: i64, result: &'a str, employee: &'a str, call_id: &'a str) -> NewLogEntry<'a> {
@@ -256,5 +283,53 @@ fn why(missed: &CallbackOutcome, employee: &str) -> String {
         CallbackOutcome::EmployeeUnavailable(o) => format!("{employee} {}", reason(o)),
         CallbackOutcome::ContactUnreached(o) => format!("the contact {}", reason(o)),
         CallbackOutcome::Talked { seconds } => format!("talked {seconds} s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn due(name: &str, reason: &str, follow_up_at: Option<i64>) -> DueCall {
+        DueCall {
+            id: 1,
+            contact_id: 2,
+            phone: "+15550100999".into(),
+            name: name.into(),
+            reason: reason.into(),
+            employee: "alice".into(),
+            attempts: 0,
+            follow_up_at,
+        }
+    }
+
+    #[test]
+    fn the_employee_hears_whom_he_calls_and_why() {
+        assert_eq!(
+            announcement(&due("", "wants a quote.", None)),
+            "tts:Callback to 1 5 5 5 0 1 0 0 9 9 9. wants a quote."
+        );
+        assert_eq!(
+            announcement(&due("ACME", "", Some(5))),
+            "tts:Follow-up call to ACME, 1 5 5 5 0 1 0 0 9 9 9."
+        );
+        let long = announcement(&due("", &"x".repeat(2000), None));
+        assert_eq!(long.chars().count(), "tts:".len() + 300);
+        assert!(crate::media::library::is_spoken(&long));
+    }
+
+    #[test]
+    fn outcomes_and_reasons_read_well() {
+        assert_eq!(outcome(&CallbackOutcome::Talked { seconds: 3 }), "completed");
+        let busy = CallbackOutcome::EmployeeUnavailable(DialOutcome::Busy);
+        assert_eq!(
+            (outcome(&busy), why(&busy, "alice").as_str()),
+            ("employee-unavailable", "alice was busy")
+        );
+        let away = CallbackOutcome::ContactUnreached(DialOutcome::NoAnswer);
+        assert_eq!(
+            (outcome(&away), why(&away, "alice").as_str()),
+            ("no-answer", "the contact did not answer")
+        );
     }
 }

@@ -174,12 +174,10 @@ async fn the_exchange_calls_a_due_callback_back_employee_first() {
         "+15550100999",
         "alice sees the contact's number"
     );
-    // Alice heard ringback while the contact's phone rang: the 425 Hz tone, not silence.
-    assert!(
-        alice.rtp.received().len() > 20,
-        "ringback packets: {}",
-        alice.rtp.received().len()
-    );
+    // Alice heard whom she calls back and why (spoken), then ringback while the contact's phone
+    // rang: well over a second of audio before the contact answered.
+    let heard = alice.rtp.received().len();
+    assert!(heard > 75, "packets to alice: {heard}");
 
     let id = callback["id"].as_i64().unwrap();
     let done = wait_for(&server, &format!("/callbacks/{id}"), |c| c["status"] == "done").await;
@@ -193,6 +191,13 @@ async fn the_exchange_calls_a_due_callback_back_employee_first() {
     assert!(card["last_contact_at"].is_i64(), "{card}");
     let record = server.call_record("+15550100999").await;
     assert_eq!(card["log"][0]["call_id"], record["id"], "{card}\n{record}");
+    let events = crate::harness::trace(&record);
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "announce to alice: tts:Callback to 1 5 5 5 0 1 0 0 9 9 9. wants a quote."),
+        "{events:#?}"
+    );
     assert_eq!(
         (&record["caller"], &record["answered_by"], &record["outcome"]),
         (&json!("alice"), &json!("alice"), &json!("completed")),

@@ -23,6 +23,9 @@ pub struct CallbackOrder {
     pub employee: String,
     /// The contact's number (E.164), rung through the outbound trunk.
     pub phone: String,
+    /// Played to the employee once he answers, before the contact rings (what the call is
+    /// about); a prompt that cannot be had is skipped.
+    pub announce: Vec<String>,
 }
 
 /// How a callback went.
@@ -60,6 +63,14 @@ pub async fn call_back(dial: &DialEnv, media: &MediaEnv, order: &CallbackOrder) 
     // Meanwhile the employee hears ringback; should he hang up, the contact stops ringing.
     let mut employee = employee;
     let mut session = MediaSession::on_side(employee.media.clone());
+    for name in &order.announce {
+        match media.prompts.resolve(name).await {
+            Ok(prompt) => {
+                session.play(&prompt, false).await;
+            }
+            Err(e) => tracing::warn!(error = %e, %name, "callback announcement skipped"),
+        }
+    }
     let tone = media.prompts.resolve(RINGBACK).await.ok();
     let contact = {
         let ringback = async {

@@ -13,6 +13,10 @@ pub struct DueCall {
     pub id: i64,
     pub contact_id: i64,
     pub phone: String,
+    /// The contact's name (may be empty).
+    pub name: String,
+    /// Why to call (a callback request's reason; empty for a follow-up).
+    pub reason: String,
     /// Login of the employee who calls back.
     pub employee: String,
     /// Attempts made before this one.
@@ -26,7 +30,7 @@ impl Store {
     /// before `stale` that were never settled (their node died).
     pub async fn due_callbacks(&self, now: i64, stale: i64, limit: i64) -> sqlx::Result<Vec<DueCall>> {
         let rows = sqlx::query(
-            "SELECT b.id, b.contact_id, c.phone, e.login, b.attempts
+            "SELECT b.id, b.contact_id, c.phone, c.name, b.reason, e.login, b.attempts
              FROM callbacks b JOIN contacts c ON c.id = b.contact_id JOIN employees e ON e.id = b.employee_id
              WHERE b.company_id = $1 AND b.due_at <= $2
                AND (b.status = 'open' OR (b.status = 'calling' AND b.claimed_at < $3))
@@ -44,6 +48,8 @@ impl Store {
                 id: r.get("id"),
                 contact_id: r.get("contact_id"),
                 phone: r.get("phone"),
+                name: r.get("name"),
+                reason: r.get("reason"),
                 employee: r.get("login"),
                 attempts: r.get("attempts"),
                 follow_up_at: None,
@@ -81,7 +87,7 @@ impl Store {
     /// Contacts whose follow-up date has come and who have a responsible employee.
     pub async fn due_follow_ups(&self, now: i64, limit: i64) -> sqlx::Result<Vec<DueCall>> {
         let rows = sqlx::query(
-            "SELECT c.id, c.phone, e.login, c.next_follow_up_at
+            "SELECT c.id, c.phone, c.name, e.login, c.next_follow_up_at
              FROM contacts c JOIN employees e ON e.id = c.employee_id
              WHERE c.company_id = $1 AND c.next_follow_up_at <= $2
              ORDER BY c.next_follow_up_at, c.id LIMIT $3",
@@ -97,6 +103,8 @@ impl Store {
                 id: r.get("id"),
                 contact_id: r.get("id"),
                 phone: r.get("phone"),
+                name: r.get("name"),
+                reason: String::new(),
                 employee: r.get("login"),
                 attempts: 0,
                 follow_up_at: r.get("next_follow_up_at"),

@@ -719,13 +719,14 @@ Content-Length: [len]
 Signal={digit}
 Duration=160
 ]]></send>
-<recv response="200"/>
 "#,
                 note("PRESS", "")
             );
+            // Declined, the exchange's BYE may overtake its 200 to the INFO (two transactions,
+            // no order between them on UDP): then the late 200 is a dead call's message.
             let then = match hangs_up_after_ms {
-                Some(ms) => phone_hangs_up(ms),
-                None => bye_received,
+                Some(ms) => "<recv response=\"200\"/>\n".to_string() + &phone_hangs_up(ms),
+                None => "<recv response=\"200\" optional=\"true\"/>\n".to_string() + &bye_received,
             };
             invite + &ringing + &answer(after_ms) + &press + &then
         }

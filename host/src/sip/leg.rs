@@ -427,16 +427,29 @@ fn info_digit(req: &rsipstack::sip::Request) -> Option<char> {
 /// Answers an in-dialog INFO and returns the digit it carried: 200 for a DTMF body, 415 for a
 /// body we do not understand (RFC 6086 §4.2.2).
 pub(super) fn take_info(req: &rsipstack::sip::Request, handle: TransactionHandle) -> Option<char> {
-    let digit = info_digit(req);
-    let status = if digit.is_some() {
-        StatusCode::OK
-    } else {
-        StatusCode::UnsupportedMediaType
-    };
+    let (digit, status) = info_answer(req);
     tokio::spawn(async move {
         let _ = handle.reply(status).await;
     });
     digit
+}
+
+/// [`take_info`], the answer sent before the digit is reported: what the digit makes us do (a
+/// BYE, when it declines a screened call) must not overtake the 200 to the INFO.
+pub(super) async fn take_info_answered(req: &rsipstack::sip::Request, handle: TransactionHandle) -> Option<char> {
+    let (digit, status) = info_answer(req);
+    let _ = handle.reply(status).await;
+    digit
+}
+
+/// The digit an INFO carries, and its answer: 200, or 415 for a body we cannot read.
+fn info_answer(req: &rsipstack::sip::Request) -> (Option<char>, StatusCode) {
+    let digit = info_digit(req);
+    let status = match digit {
+        Some(_) => StatusCode::OK,
+        None => StatusCode::UnsupportedMediaType,
+    };
+    (digit, status)
 }
 
 /// Sends `digit` to the peer as SIP INFO (`application/dtmf-relay`), as phones that signal

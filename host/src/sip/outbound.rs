@@ -184,7 +184,7 @@ async fn report(
                     let _ = events.send(OutboundEvent::Refer(Refer::new(&req, handle)));
                 }
                 Some(DialogState::Info(_, req, handle)) => {
-                    if let Some(digit) = super::leg::take_info(&req, handle) {
+                    if let Some(digit) = super::leg::take_info_answered(&req, handle).await {
                         let _ = events.send(OutboundEvent::Digit(digit));
                     }
                 }

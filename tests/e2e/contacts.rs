@@ -3,9 +3,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{RtpPeer, Server, TOKEN};
+use crate::harness::{Server, TOKEN};
 use crate::hunt::{Desk, finished, phones_listening};
-use crate::sipp::{self, CALLER, Phone};
+use crate::sipp::{CALLER, Phone};
 
 /// A callback request is filed, shows as due, is completed with a result (once), and the
 /// contact card keeps the date, the result and the next follow-up.
@@ -121,15 +121,7 @@ async fn a_call_lands_on_the_callers_contact_card() {
         },
     );
     phones_listening().await;
-    let caller_rtp = RtpPeer::bind().await;
-    let run = sipp::call(
-        server.sip,
-        sipp::caller_waits_for_bye(),
-        "+15550100500",
-        caller_rtp.port(),
-    )
-    .await;
-    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    server.call_until_bye("+15550100500").await;
     finished(&server, "alice", phone).await;
 
     let record = server.call_record("+15550100500").await;
@@ -180,7 +172,9 @@ async fn the_exchange_calls_a_due_callback_back_employee_first() {
     assert!(heard > 75, "packets to alice: {heard}");
 
     let id = callback["id"].as_i64().unwrap();
-    let done = wait_for(&server, &format!("/callbacks/{id}"), |c| c["status"] == "done").await;
+    let done = server
+        .get_json_until(&format!("/callbacks/{id}"), |c| c["status"] == "done")
+        .await;
     assert!(done["result"].as_str().unwrap().starts_with("talked "), "{done}");
     let card = server.get_json(&format!("/contacts/{}", done["contact_id"])).await;
     assert_eq!(
@@ -225,10 +219,11 @@ async fn a_busy_employee_gets_the_callback_again_later() {
     assert_eq!(status, 201, "{callback}");
     finished(&server, "alice", busy).await;
     let id = callback["id"].as_i64().unwrap();
-    let card = wait_for(&server, &format!("/contacts/{}", callback["contact_id"]), |c| {
-        c["log"].as_array().is_some_and(|l| !l.is_empty())
-    })
-    .await;
+    let card = server
+        .get_json_until(&format!("/contacts/{}", callback["contact_id"]), |c| {
+            c["log"].as_array().is_some_and(|l| !l.is_empty())
+        })
+        .await;
     assert_eq!(card["log"][0]["result"], "alice was busy", "{card}");
     let open = server.get_json(&format!("/callbacks/{id}")).await;
     assert_eq!(open["status"], "open", "{open}");
@@ -237,19 +232,6 @@ async fn a_busy_employee_gets_the_callback_again_later() {
         (9 * 60_000..11 * 60_000).contains(&later),
         "tried again {later} ms later"
     );
-}
-
-/// GETs `path` until `done` says yes (up to 15 s).
-async fn wait_for(server: &Server, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
-        let body = server.get_json(path).await;
-        if done(&body) {
-            return body;
-        }
-        assert!(std::time::Instant::now() < deadline, "{path}: {body}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
 }
 
 /// A contact's follow-up date has come: his responsible employee's phone rings; busy, the date
@@ -269,10 +251,11 @@ async fn a_due_follow_up_rings_the_responsible_employee() {
     let (status, card) = server.send(Method::POST, "/contacts", card).await;
     assert_eq!(status, 201, "{card}");
     finished(&server, "alice", busy).await;
-    let card = wait_for(&server, &format!("/contacts/{}", card["id"]), |c| {
-        c["log"].as_array().is_some_and(|l| !l.is_empty())
-    })
-    .await;
+    let card = server
+        .get_json_until(&format!("/contacts/{}", card["id"]), |c| {
+            c["log"].as_array().is_some_and(|l| !l.is_empty())
+        })
+        .await;
     assert_eq!(card["log"][0]["result"], "follow-up: alice was busy", "{card}");
     let later = card["next_follow_up_at"].as_i64().unwrap() - now;
     assert!(

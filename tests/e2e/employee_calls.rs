@@ -99,23 +99,12 @@ async fn the_exchange_registers_with_its_carrier_and_answers_its_challenges() {
         "--outbound-register",
         "true",
     ];
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let registrations = carrier_exchange.get_json("/registrations").await;
-        if registrations["registrations"]
-            .as_array()
-            .is_some_and(|r| r.iter().any(|b| b["login"] == "acme"))
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never registered:\n{}",
-            server.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let (_server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let registered = |r: &Value| {
+        let bindings = r["registrations"].as_array();
+        bindings.is_some_and(|b| b.iter().any(|b| b["login"] == "acme"))
+    };
+    carrier_exchange.get_json_until("/registrations", registered).await;
 
     // A carrier that challenges calls (407) gets them again with our credentials.
     let carrier = Desk::unregistered("carrier").await;

@@ -26,38 +26,8 @@ async fn the_mobile_rings_some_seconds_after_the_desk_phone() {
     server
         .assign("+15550100500", "hunt", json!({ "members": ["alice"] }))
         .await;
-    let desk = alice.expect(
-        &server,
-        Phone::RingsUntilCancelled {
-            completed_elsewhere: true,
-        },
-    );
-    let mobile = carrier.expect(
-        &server,
-        Phone::AnswersThenHangsUp {
-            after_ms: 300,
-            hold_ms: 500,
-        },
-    );
-    phones_listening().await;
-    let caller_rtp = RtpPeer::bind().await;
-    let run = sipp::call(
-        server.sip,
-        sipp::caller_waits_for_bye(),
-        "+15550100500",
-        caller_rtp.port(),
-    )
-    .await;
-    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
-    finished(&server, "desk phone", desk).await;
-    finished(&server, "mobile", mobile).await;
-    let desk_rang = alice.event("INVITE").unwrap().at;
-    let mobile_rang = carrier.event("INVITE").unwrap().at;
-    assert!(
-        (1.5..3.0).contains(&(mobile_rang - desk_rang)),
-        "mobile after {:.2} s",
-        mobile_rang - desk_rang
-    );
+    let after = desk_rings_then_mobile_answers(&server, &alice, &carrier, "+15550100500").await;
+    assert!((1.5..3.0).contains(&after), "mobile after {after:.2} s");
     let events = trace(&server.call_record("+15550100500").await);
     assert!(
         events.iter().any(|e| e.contains("Answered") && e.contains("alice")),
@@ -88,35 +58,34 @@ async fn a_members_mobile_rings_by_his_own_rule_inside_a_department_hunt() {
             json!({ "sources": [], "fallback": { "department": "sales" } }),
         )
         .await;
-    let desk = alice.expect(
-        &server,
+    let after = desk_rings_then_mobile_answers(&server, &alice, &carrier, "+15550100500").await;
+    assert!((0.6..2.0).contains(&after), "mobile after {after:.2} s");
+    let record = server.call_record("+15550100500").await;
+    assert_eq!(record["answered_by"], "alice", "her mobile answered: {record}");
+}
+
+/// A call to `number` rings the employee's desk phone (which rings on until cancelled as
+/// completed elsewhere), then her mobile through the carrier, which answers; how many seconds
+/// after the desk phone the mobile rang.
+async fn desk_rings_then_mobile_answers(server: &Server, desk: &Desk, carrier: &Desk, number: &'static str) -> f64 {
+    let rings = desk.expect(
+        server,
         Phone::RingsUntilCancelled {
             completed_elsewhere: true,
         },
     );
-    let mobile = carrier.expect(
-        &server,
+    let answers = carrier.expect(
+        server,
         Phone::AnswersThenHangsUp {
             after_ms: 300,
             hold_ms: 500,
         },
     );
     phones_listening().await;
-    let caller_rtp = RtpPeer::bind().await;
-    let run = sipp::call(
-        server.sip,
-        sipp::caller_waits_for_bye(),
-        "+15550100500",
-        caller_rtp.port(),
-    )
-    .await;
-    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
-    finished(&server, "desk phone", desk).await;
-    finished(&server, "mobile", mobile).await;
-    let after = carrier.event("INVITE").unwrap().at - alice.event("INVITE").unwrap().at;
-    assert!((0.6..2.0).contains(&after), "mobile after {after:.2} s");
-    let record = server.call_record("+15550100500").await;
-    assert_eq!(record["answered_by"], "alice", "her mobile answered: {record}");
+    server.call_until_bye(number).await;
+    finished(server, "desk phone", rings).await;
+    finished(server, "mobile", answers).await;
+    carrier.event("INVITE").unwrap().at - desk.event("INVITE").unwrap().at
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -198,24 +198,35 @@ impl Server {
 
     /// The call record for calls to `dialled`, waiting for it to be written.
     pub async fn call_record(&self, dialled: &str) -> Value {
+        let record_of = |calls: &Value| {
+            let calls = calls["calls"].as_array()?;
+            calls.iter().find(|c| c["dialled"] == dialled).cloned()
+        };
+        let calls = self.get_json_until("/calls", |calls| record_of(calls).is_some()).await;
+        record_of(&calls).expect("waited for")
+    }
+
+    /// GETs `path` until `done` says yes of its JSON (up to 15 s; then the test fails with the
+    /// last body and the server's log).
+    pub async fn get_json_until(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let calls = self.get_json("/calls").await;
-            if let Some(c) = calls["calls"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["dialled"] == dialled)
-            {
-                return c.clone();
+            let body = self.get_json(path).await;
+            if done(&body) {
+                return body;
             }
-            assert!(
-                Instant::now() < deadline,
-                "no call record for {dialled}; log:\n{}",
-                self.log()
-            );
+            assert!(Instant::now() < deadline, "{path}: {body}\nlog:\n{}", self.log());
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// A sipp caller calls `number` and stays until the exchange hangs up; its RTP endpoint,
+    /// with what it heard.
+    pub async fn call_until_bye(&self, number: &'static str) -> RtpPeer {
+        let caller_rtp = RtpPeer::bind().await;
+        let run = crate::sipp::call(self.sip, crate::sipp::caller_waits_for_bye(), number, caller_rtp.port()).await;
+        assert!(run.success, "caller: {}\nserver log:\n{}", run.output, self.log());
+        caller_rtp
     }
 
     /// Whether the process is still running.

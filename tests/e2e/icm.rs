@@ -10,21 +10,14 @@ use axum::http::{HeaderMap, Uri};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{RtpPeer, Server, trace};
+use crate::harness::{Server, trace};
 use crate::hunt::{Desk, finished, phones_listening};
-use crate::sipp::{self, CALLER, Phone};
+use crate::sipp::{CALLER, Phone};
 
 const EMPLOYEE_NUMBER: &str = "+15550100701";
 const ICM_NUMBER: &str = "+15550100702";
 const CRM_NUMBER: &str = "+15550100703";
 const UNLISTED_CRM_NUMBER: &str = "+15550100704";
-
-/// One call from sipp's caller to `number`; waits for the exchange's BYE.
-async fn call(server: &Server, number: &'static str) {
-    let caller_rtp = RtpPeer::bind().await;
-    let run = sipp::call(server.sip, sipp::caller_waits_for_bye(), number, caller_rtp.port()).await;
-    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
-}
 
 fn leg_results(record: &Value) -> Vec<(String, String)> {
     let legs = record["legs"].as_array().cloned().unwrap_or_default();
@@ -60,14 +53,14 @@ async fn a_returning_caller_rings_his_manager_first_and_busy_falls_back() {
 
     let talks = bob.expect(&server, TALKS);
     phones_listening().await;
-    call(&server, EMPLOYEE_NUMBER).await;
+    server.call_until_bye(EMPLOYEE_NUMBER).await;
     finished(&server, "bob", talks).await;
     assert_eq!(server.call_record(EMPLOYEE_NUMBER).await["answered_by"], "bob");
 
     let busy = bob.expect(&server, Phone::Busy);
     let answers = alice.expect(&server, TALKS);
     phones_listening().await;
-    call(&server, ICM_NUMBER).await;
+    server.call_until_bye(ICM_NUMBER).await;
     finished(&server, "bob", busy).await;
     finished(&server, "alice", answers).await;
 
@@ -170,7 +163,7 @@ async fn a_crm_on_loopback_names_the_manager() {
 
     let answers = carol.expect(&server, TALKS);
     phones_listening().await;
-    call(&server, CRM_NUMBER).await;
+    server.call_until_bye(CRM_NUMBER).await;
     finished(&server, "carol", answers).await;
     let record = server.call_record(CRM_NUMBER).await;
     assert_eq!(record["answered_by"], "carol", "{record}");
@@ -192,7 +185,7 @@ async fn a_crm_on_loopback_names_the_manager() {
         "{events:#?}"
     );
 
-    call(&server, UNLISTED_CRM_NUMBER).await;
+    server.call_until_bye(UNLISTED_CRM_NUMBER).await;
     let record = server.call_record(UNLISTED_CRM_NUMBER).await;
     let events = trace(&record);
     assert!(
@@ -224,7 +217,7 @@ async fn a_transfer_to_6100_reaches_the_callers_manager() {
         .await;
     let talks = bob.expect(&server, TALKS);
     phones_listening().await;
-    call(&server, EMPLOYEE_NUMBER).await;
+    server.call_until_bye(EMPLOYEE_NUMBER).await;
     finished(&server, "bob", talks).await;
 
     let transfers = alice.expect(
@@ -242,7 +235,7 @@ async fn a_transfer_to_6100_reaches_the_callers_manager() {
         },
     );
     phones_listening().await;
-    call(&server, ICM_NUMBER).await;
+    server.call_until_bye(ICM_NUMBER).await;
     finished(&server, "alice", transfers).await;
     finished(&server, "bob", takes_over).await;
     assert_eq!(bob.event("CALLER").unwrap().details[0], CALLER, "bob sees the caller");
@@ -286,7 +279,7 @@ async fn bitrix24_and_megaplan_on_loopback_name_the_manager() {
         let answers = carol.expect(&server, TALKS);
         phones_listening().await;
         let number: &'static str = number;
-        call(&server, number).await;
+        server.call_until_bye(number).await;
         finished(&server, "carol", answers).await;
         let record = server.call_record(number).await;
         assert_eq!(record["answered_by"], "carol", "{source}: {record}");

@@ -109,9 +109,7 @@ async fn a_trapping_flow_hands_the_caller_to_the_fallback_route() {
         },
     );
     crate::hunt::phones_listening().await;
-    let peer = RtpPeer::bind().await;
-    let run = sipp::call(server.sip, sipp::caller_waits_for_bye(), "+15550100204", peer.port()).await;
-    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    server.call_until_bye("+15550100204").await;
     crate::hunt::finished(&server, "alice", answers).await;
     let record = server.call_record("+15550100204").await;
     assert_eq!(record["outcome"], "flow-trapped", "{record:#}");
@@ -141,9 +139,7 @@ async fn a_flow_that_keeps_asking_the_host_is_capped_and_the_call_goes_on() {
         "allowed_hosts": ["127.0.0.1:9"] });
     let (status, body) = server.send(reqwest::Method::PUT, "/numbers/+15550100207", body).await;
     assert_eq!(status, 200, "{body}");
-    let peer = RtpPeer::bind().await;
-    let run = sipp::call(server.sip, sipp::caller_waits_for_bye(), "+15550100207", peer.port()).await;
-    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    server.call_until_bye("+15550100207").await;
     let record = server.call_record("+15550100207").await;
     assert_eq!(record["outcome"], "completed", "{record:#}");
     let events = trace(&record);

@@ -3,9 +3,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{RtpPeer, Server, TOKEN, trace};
+use crate::harness::{Server, TOKEN, trace};
 use crate::hunt::{Desk, finished, phones_listening};
-use crate::sipp::{self, Phone};
+use crate::sipp::Phone;
 
 /// Open around the clock every day of the week; never open (no hours at all).
 fn always(open: bool) -> serde_json::Value {
@@ -53,15 +53,7 @@ async fn business_hours_decide_the_route() {
         },
     );
     phones_listening().await;
-    let caller_rtp = RtpPeer::bind().await;
-    let run = sipp::call(
-        server.sip,
-        sipp::caller_waits_for_bye(),
-        "+15550100601",
-        caller_rtp.port(),
-    )
-    .await;
-    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    server.call_until_bye("+15550100601").await;
     finished(&server, "alice", answers).await;
     let open = server.call_record("+15550100601").await;
     let events = trace(&open);
@@ -70,15 +62,7 @@ async fn business_hours_decide_the_route() {
     assert_eq!(open["answered_by"], "alice", "{open}");
 
     // Closed: the message plays and the call ends; nobody rings.
-    let caller_rtp = RtpPeer::bind().await;
-    let run = sipp::call(
-        server.sip,
-        sipp::caller_waits_for_bye(),
-        "+15550100602",
-        caller_rtp.port(),
-    )
-    .await;
-    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    server.call_until_bye("+15550100602").await;
     let closed = server.call_record("+15550100602").await;
     let events = trace(&closed);
     assert!(events.iter().any(|e| e == "is-open never → closed"), "{events:#?}");
@@ -121,19 +105,11 @@ async fn a_fresh_number_greets_and_rings_sales_after_five_silent_seconds() {
         },
     );
     phones_listening().await;
-    let caller_rtp = RtpPeer::bind().await;
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
-    let run = sipp::call(
-        server.sip,
-        sipp::caller_waits_for_bye(),
-        "+15550100610",
-        caller_rtp.port(),
-    )
-    .await;
-    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    server.call_until_bye("+15550100610").await;
     finished(&server, "alice", answers).await;
     let rang_after = alice.event("INVITE").unwrap().at - started;
     assert!(
@@ -187,15 +163,7 @@ async fn after_hours_the_caller_leaves_a_voicemail() {
     let (status, body) = server.send(Method::PUT, "/numbers/+15550100611", assignment).await;
     assert_eq!(status, 200, "{body}");
 
-    let caller_rtp = RtpPeer::bind().await;
-    let run = sipp::call(
-        server.sip,
-        sipp::caller_waits_for_bye(),
-        "+15550100611",
-        caller_rtp.port(),
-    )
-    .await;
-    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    server.call_until_bye("+15550100611").await;
     let record = server.call_record("+15550100611").await;
     let events = trace(&record);
     assert!(events.iter().any(|e| e == "is-open mornings → closed"), "{events:#?}");

@@ -93,9 +93,7 @@ async fn a_declined_call_leaves_a_message_and_a_callback_request() {
         },
     );
     phones_listening().await;
-    let caller_rtp = RtpPeer::bind().await;
-    let run = sipp::call(server.sip, sipp::caller_waits_for_bye(), NUMBER, caller_rtp.port()).await;
-    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    server.call_until_bye(NUMBER).await;
     finished(&server, "boss", declines).await;
 
     let record = server.call_record(NUMBER).await;

@@ -3,6 +3,7 @@
 //! never ring the same employee for the same request), then settled or put back for later.
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::{DEFAULT_COMPANY, NewLogEntry, Store};
 
@@ -25,12 +26,28 @@ pub struct DueCall {
     pub follow_up_at: Option<i64>,
 }
 
+/// A row of either query: a callback request (no follow-up date) or a follow-up (its id is the
+/// contact's, no attempts counted).
+fn due_call(r: &AnyRow) -> DueCall {
+    DueCall {
+        id: r.get("id"),
+        contact_id: r.get("contact_id"),
+        phone: r.get("phone"),
+        name: r.get("name"),
+        reason: r.get("reason"),
+        employee: r.get("login"),
+        attempts: r.get("attempts"),
+        follow_up_at: r.get("follow_up_at"),
+    }
+}
+
 impl Store {
     /// Open callbacks due by `now` that name an employee, soonest first — and those claimed
     /// before `stale` that were never settled (their node died).
     pub async fn due_callbacks(&self, now: i64, stale: i64, limit: i64) -> sqlx::Result<Vec<DueCall>> {
         let rows = sqlx::query(
-            "SELECT b.id, b.contact_id, c.phone, c.name, b.reason, e.login, b.attempts
+            "SELECT b.id, b.contact_id, c.phone, c.name, b.reason, e.login, b.attempts,
+                    CAST(NULL AS BIGINT) AS follow_up_at
              FROM callbacks b JOIN contacts c ON c.id = b.contact_id JOIN employees e ON e.id = b.employee_id
              WHERE b.company_id = $1 AND b.due_at <= $2
                AND (b.status = 'open' OR (b.status = 'calling' AND b.claimed_at < $3))
@@ -42,19 +59,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| DueCall {
-                id: r.get("id"),
-                contact_id: r.get("contact_id"),
-                phone: r.get("phone"),
-                name: r.get("name"),
-                reason: r.get("reason"),
-                employee: r.get("login"),
-                attempts: r.get("attempts"),
-                follow_up_at: None,
-            })
-            .collect())
+        Ok(rows.iter().map(due_call).collect())
     }
 
     /// Takes callback `id` for this node (counting the attempt); false when another node took
@@ -87,7 +92,8 @@ impl Store {
     /// Contacts whose follow-up date has come and who have a responsible employee.
     pub async fn due_follow_ups(&self, now: i64, limit: i64) -> sqlx::Result<Vec<DueCall>> {
         let rows = sqlx::query(
-            "SELECT c.id, c.phone, c.name, e.login, c.next_follow_up_at
+            "SELECT c.id, c.id AS contact_id, c.phone, c.name, '' AS reason, e.login, 0 AS attempts,
+                    c.next_follow_up_at AS follow_up_at
              FROM contacts c JOIN employees e ON e.id = c.employee_id
              WHERE c.company_id = $1 AND c.next_follow_up_at <= $2
              ORDER BY c.next_follow_up_at, c.id LIMIT $3",
@@ -97,19 +103,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| DueCall {
-                id: r.get("id"),
-                contact_id: r.get("id"),
-                phone: r.get("phone"),
-                name: r.get("name"),
-                reason: String::new(),
-                employee: r.get("login"),
-                attempts: 0,
-                follow_up_at: r.get("next_follow_up_at"),
-            })
-            .collect())
+        Ok(rows.iter().map(due_call).collect())
     }
 
     /// Takes a due follow-up for this node by moving its date to `retry_at` (where it stays

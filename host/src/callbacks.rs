@@ -216,10 +216,8 @@ impl CallbackScheduler {
             trace: trace.into_entries(),
             legs: made.legs.clone(),
         };
-        metrics::counter!("switchboard_calls_total", "outcome" => record.outcome.clone()).increment(1);
-        if let Err(e) = self.store.insert_call_record(&record).await {
-            tracing::error!(error = %e, record = ?record, "could not store the call record");
-        }
+        // The card is settled by the caller of `place`, with the request's result.
+        crate::exchange::store_record(&self.store, &record).await;
         (made, id)
     }
 }

@@ -353,10 +353,15 @@ async fn file_callback(store: &Store, record: &CallRecord, filed: FiledCallback<
 }
 
 async fn save(store: &Store, record: &CallRecord) {
-    // Every call ends here, flow or not: counted by how it ended (flow-trapped, completed...).
-    metrics::counter!("switchboard_calls_total", "outcome" => record.outcome.clone()).increment(1);
     // The contact cards first: once the call record is there, everything of the call is.
     log_on_contact_cards(store, record).await;
+    store_record(store, record).await;
+}
+
+/// Counts a finished call by how it ended (flow-trapped, completed...) and stores its record —
+/// every call ends here, flow or not, the exchange's own callbacks too.
+pub(crate) async fn store_record(store: &Store, record: &CallRecord) {
+    metrics::counter!("switchboard_calls_total", "outcome" => record.outcome.clone()).increment(1);
     if let Err(e) = store.insert_call_record(record).await {
         // Never lose a record silently: it goes to the log in full.
         tracing::error!(error = %e, record = ?record, "could not store the call record");

@@ -464,7 +464,7 @@ async fn ring(env: &TransferEnv<'_>, leg: TimedLeg) -> Result<Winner, DialOutcom
     let caller_side = ForkParams {
         env: env.dial,
         ports: env.ports,
-        media_ip: env.media_ip,
+        media_ip: Some(env.media_ip),
         caller_id: None,
         caller: env.caller.clone(),
         codec: env.codec,

@@ -152,8 +152,8 @@ struct Branch {
 pub struct ForkParams<'a> {
     pub env: &'a DialEnv,
     pub ports: &'a PortRange,
-    /// Our address for RTP towards the employees.
-    pub media_ip: IpAddr,
+    /// Our address for RTP towards the employees; none: the one each place sees us at.
+    pub media_ip: Option<IpAddr>,
     /// The caller ID the flow chose.
     pub caller_id: Option<String>,
     /// The caller's own number (presented to employees' phones).
@@ -354,7 +354,10 @@ impl<'a> Fork<'a> {
 
     async fn place(&self, place: &Reachable) -> anyhow::Result<(OutboundLeg, Arc<crate::media::RtpSocket>, u64)> {
         let p = &self.params;
-        let socket = Arc::new(p.ports.bind(p.media_ip)?);
+        let media_ip = p
+            .media_ip
+            .unwrap_or_else(|| p.env.dialer.local_ip_towards(place.destination));
+        let socket = Arc::new(p.ports.bind(media_ip)?);
         let session_id = rand::random::<u32>().into();
         let offer = sdp::offer(socket.local_addr()?, session_id, p.codec, p.ptime);
         let leg = p.env.dialer.invite(LegRequest {

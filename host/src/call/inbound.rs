@@ -421,7 +421,7 @@ impl InboundCall {
         let params = ForkParams {
             env: &dial_env,
             ports: &media_env.ports,
-            media_ip: self.media_ip(),
+            media_ip: Some(self.media_ip()),
             caller_id: opts.caller_id.clone(),
             caller: self.leg.caller.clone(),
             codec,

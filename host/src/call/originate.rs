@@ -142,18 +142,11 @@ async fn ring(
     legs: &mut Vec<LegRecord>,
     stop: impl Future<Output = ()>,
 ) -> Result<Winner, DialOutcome> {
-    let steps = dial.directory.resolve(&target).await;
-    let first = steps.ok().and_then(|s| s.into_iter().flat_map(|s| s.places).next());
-    let Some(first) = first else {
-        return Err(DialOutcome::Unavailable);
-    };
-    let media_ip = media
-        .media_ip
-        .unwrap_or_else(|| dial.dialer.local_ip_towards(first.destination));
     let params = ForkParams {
         env: dial,
         ports: &media.ports,
-        media_ip,
+        // Unless configured, the address each phone or carrier sees us at.
+        media_ip: media.media_ip,
         caller_id: None,
         caller: shown,
         codec: Codec::Pcma,

@@ -66,7 +66,7 @@ pub fn lookup(
     phone: &str,
 ) -> Result<Option<EmployeeCard>, String> {
     let crm = match source {
-        Source::History => unreachable!("the history is not a CRM"),
+        Source::History => return Err("the call history is not a CRM".into()),
         Source::Amocrm => settings.amocrm.as_ref(),
         Source::Bitrix24 => settings.bitrix24.as_ref(),
         Source::Megaplan => settings.megaplan.as_ref(),

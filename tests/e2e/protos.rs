@@ -9,9 +9,9 @@ use tokio::net::UdpSocket;
 
 use crate::harness::{Server, options_probe};
 
-/// The unpacked cases (`cases/0000000` ...), from `../shared/protos-c07-sip/cases.tar.xz`.
+/// The unpacked cases (`cases/0000000` ...), from `tests/data/protos-c07-sip/cases.tar.xz`.
 fn cases() -> (tempfile::TempDir, Vec<PathBuf>) {
-    let archive = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/protos-c07-sip/cases.tar.xz");
+    let archive = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/protos-c07-sip/cases.tar.xz");
     assert!(archive.is_file(), "PROTOS cases expected at {}", archive.display());
     let dir = tempfile::tempdir().unwrap();
     let status = std::process::Command::new("tar")

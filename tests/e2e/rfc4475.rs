@@ -12,7 +12,7 @@ use tokio::net::UdpSocket;
 use crate::harness::{Server, options_probe, sip_header};
 
 fn corpus() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/rfc4475");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/rfc4475");
     assert!(dir.is_dir(), "RFC 4475 messages expected in {}", dir.display());
     dir
 }

@@ -368,9 +368,9 @@ mod tests {
 mod rfc4475 {
     use super::{Verdict, inspect};
 
-    /// `../shared/rfc4475` beside the repository (see its README for the expected behaviour).
+    /// `tests/data/rfc4475` (see its README for the expected behaviour).
     fn corpus() -> std::path::PathBuf {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/rfc4475");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/rfc4475");
         assert!(dir.is_dir(), "RFC 4475 messages expected in {}", dir.display());
         dir
     }

@@ -1,9 +1,11 @@
-//! Sees every SIP message the stack sends or receives: adds RFC 3326 `Reason` headers to our
-//! CANCELs (rsipstack cannot put headers on a CANCEL) and counts messages for `/metrics`.
+//! Sees every SIP message the stack sends or receives: stamps each request with the address it
+//! really came from (source.rs), adds RFC 3326 `Reason` headers to our CANCELs (rsipstack cannot
+//! put headers on a CANCEL) and counts messages for `/metrics`.
 
 use std::sync::Arc;
 
 use rsipstack::sip::SipMessage;
+use rsipstack::sip::prelude::*;
 use rsipstack::transaction::endpoint::MessageInspector;
 use rsipstack::transport::SipAddr;
 
@@ -25,9 +27,26 @@ impl MessageInspector for Inspector {
         }
     }
 
-    fn after_received(&self, msg: SipMessage, _from: Option<&SipAddr>) -> SipMessage {
+    fn after_received(&self, msg: SipMessage, from: Option<&SipAddr>) -> SipMessage {
         count("in", &msg);
-        msg
+        match (msg, from.and_then(|f| f.get_socketaddr().ok())) {
+            (SipMessage::Request(mut req), Some(from)) => {
+                // The UDP socket stamped it already; TCP's connection peer is only known here.
+                if let Ok(via) = req.via_header_mut() {
+                    let stamped = via.update_first_value(|value| {
+                        super::source::stamp_via_value(value.value(), from)
+                            .map(Into::into)
+                            .ok_or_else(|| rsipstack::sip::Error::ParseError("empty Via".into()))
+                    });
+                    if stamped.is_err() {
+                        // Unstamped, it has no source: the dispatcher refuses it (400).
+                        tracing::debug!(%from, "a request whose Via cannot be stamped");
+                    }
+                }
+                SipMessage::Request(req)
+            }
+            (msg, _) => msg,
+        }
     }
 }
 

@@ -15,6 +15,7 @@ mod location;
 mod outbound;
 pub mod registrar;
 mod socket;
+mod source;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub use outbound::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, Outbou
 pub use registrar::Registrar;
 
 use auth::Challenge;
+use source::source_of;
 
 /// The methods this server handles (advertised in Allow).
 const ALLOWED: &[Method] = &[
@@ -336,26 +338,6 @@ impl Invites {
             None => false,
         }
     }
-}
-
-/// The request's source: the top Via's `received`/`rport` (the transport adds them on arrival
-/// when the sent-by differs from the packet's source), else its sent-by.
-fn source_of(req: &rsipstack::sip::Request) -> Option<SocketAddr> {
-    let via = req.via_header().ok()?.typed().ok()?;
-    let sent_by = &via.uri.host_with_port;
-    let received = via.received().and_then(Result::ok);
-    let ip = match received {
-        Some(ip) => ip,
-        None => sent_by.host.to_string().trim_matches(['[', ']']).parse().ok()?,
-    };
-    let rport = via.params.iter().find_map(|p| match p {
-        rsipstack::sip::Param::Rport(port) => *port,
-        _ => None,
-    });
-    let port = rport
-        .or_else(|| sent_by.port.as_ref().map(|p| p.value()))
-        .unwrap_or(5060);
-    Some(SocketAddr::new(ip, port))
 }
 
 fn reply(mut tx: Transaction, status: StatusCode, headers: Vec<Header>) {

@@ -6,6 +6,7 @@ use rsipstack::platform::net::UdpSocket as PlatformUdpSocket;
 use tokio::net::UdpSocket;
 
 use super::guard::{self, Verdict};
+use super::source;
 
 pub struct GuardedSocket(UdpSocket);
 
@@ -29,19 +30,40 @@ impl PlatformUdpSocket for GuardedSocket {
                 tracing::error!(%from, datagram = %String::from_utf8_lossy(&buf[..n]), "the SIP parser panicked");
                 Verdict::Drop
             });
-            match verdict {
-                Verdict::Pass => return Ok((n, from)),
-                Verdict::Rewrite(canonical) if canonical.len() <= buf.len() => {
-                    buf[..canonical.len()].copy_from_slice(&canonical);
-                    return Ok((canonical.len(), from));
-                }
-                Verdict::Rewrite(_) => tracing::debug!(%from, "canonical form does not fit the buffer"),
+            let passed = match verdict {
+                Verdict::Pass => Some(None),
+                Verdict::Rewrite(canonical) => Some(Some(canonical)),
                 Verdict::Reply(response) => {
                     tracing::info!(%from, status = %String::from_utf8_lossy(&response[..12.min(response.len())]), "refused a malformed request");
                     // Answer where it came from (RFC 3261 §18.2.2 with rport): never elsewhere.
                     let _ = self.0.send_to(&response, from).await;
+                    None
                 }
-                Verdict::Drop => tracing::debug!(%from, len = n, "dropped an unframeable datagram"),
+                Verdict::Drop => {
+                    tracing::debug!(%from, len = n, "dropped an unframeable datagram");
+                    None
+                }
+            };
+            let Some(rewritten) = passed else { continue };
+            let message = rewritten.as_deref().unwrap_or(&buf[..n]);
+            let is_request = !(message.starts_with(b"SIP/") || message.iter().all(u8::is_ascii_whitespace));
+            // Requests get the real source stamped on (source.rs); responses carry our own Via.
+            let out = if is_request {
+                let Some(stamped) = source::stamp_datagram(message, from) else {
+                    tracing::debug!(%from, "a request without a Via to stamp: dropped");
+                    continue;
+                };
+                Some(stamped)
+            } else {
+                rewritten
+            };
+            match out {
+                None => return Ok((n, from)),
+                Some(bytes) if bytes.len() <= buf.len() => {
+                    buf[..bytes.len()].copy_from_slice(&bytes);
+                    return Ok((bytes.len(), from));
+                }
+                Some(_) => tracing::debug!(%from, "the request does not fit the buffer once stamped"),
             }
         }
     }

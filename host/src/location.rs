@@ -3,6 +3,7 @@
 //! strategy, and the carrier for external numbers), and the call history flows ask about.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::call::hunting::{self, Strategy};
@@ -15,6 +16,63 @@ pub struct StoreLocation {
     pub store: Store,
     /// Where calls to external numbers go.
     pub outbound: Option<OutboundTrunk>,
+    credentials: CredentialCache,
+}
+
+/// Every employee's SIP credentials, in memory: the registrar answers strangers (who may send
+/// any user name) without a database query. Reloaded whole when the store says employees
+/// changed, and at least every [`CREDENTIALS_MAX_AGE`] (a change notice from another node may be
+/// lost).
+#[derive(Default)]
+struct CredentialCache {
+    loaded: arc_swap::ArcSwapOption<Credentials>,
+    reloading: tokio::sync::Mutex<()>,
+}
+
+struct Credentials {
+    version: u64,
+    at: std::time::Instant,
+    by_login: std::collections::HashMap<String, (i64, String)>,
+}
+
+const CREDENTIALS_MAX_AGE: Duration = Duration::from_secs(60);
+
+impl StoreLocation {
+    pub fn new(store: Store, outbound: Option<OutboundTrunk>) -> Self {
+        StoreLocation {
+            store,
+            outbound,
+            credentials: CredentialCache::default(),
+        }
+    }
+
+    /// The credentials in memory, reloaded first if stale.
+    async fn credentials_now(&self) -> anyhow::Result<Arc<Credentials>> {
+        let fresh = |c: &Credentials, version| c.version == version && c.at.elapsed() < CREDENTIALS_MAX_AGE;
+        let version = self.store.employees_version();
+        if let Some(loaded) = self.credentials.loaded.load_full().filter(|c| fresh(c, version)) {
+            return Ok(loaded);
+        }
+        // One reload at a time; those who waited find it done.
+        let _reloading = self.credentials.reloading.lock().await;
+        if let Some(loaded) = self.credentials.loaded.load_full().filter(|c| fresh(c, version)) {
+            return Ok(loaded);
+        }
+        let by_login = self
+            .store
+            .all_sip_credentials()
+            .await?
+            .into_iter()
+            .map(|(login, id, ha1)| (login, (id, ha1)))
+            .collect();
+        let loaded = Arc::new(Credentials {
+            version,
+            at: std::time::Instant::now(),
+            by_login,
+        });
+        self.credentials.loaded.store(Some(loaded.clone()));
+        Ok(loaded)
+    }
 }
 
 /// The carrier external numbers are called through.
@@ -40,7 +98,7 @@ impl Calendar for StoreLocation {
 #[async_trait::async_trait]
 impl Location for StoreLocation {
     async fn credentials(&self, username: &str) -> anyhow::Result<Option<(i64, String)>> {
-        Ok(self.store.sip_credentials(username).await?)
+        Ok(self.credentials_now().await?.by_login.get(username).cloned())
     }
 
     async fn login_of(&self, user: &str) -> anyhow::Result<Option<String>> {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::api::{self, ApiState, Tokens, hash_token, new_token};
+use crate::api::{self, ApiState, LoginThrottle, Tokens, hash_token, new_token};
 use crate::call::Feature;
 use crate::call::record::unix_ms;
 use crate::call::{DialEnv, MediaEnv};
@@ -17,7 +17,6 @@ use crate::media::mixer::Rooms;
 use crate::media::{PortRange, Prompt, PromptLibrary};
 use crate::sip::{Authenticator, SipServer, TrunkAcl};
 use crate::store::{Change, Store};
-use crate::throttle::FailureLimit;
 use crate::web::HttpClient;
 
 /// A bridged call in which neither party sent RTP for this long is dead (a phone lost power or
@@ -52,14 +51,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         rooms: Rooms::default(),
     });
     let sip = SipServer::bind(config.sip_listen).await?;
-    let location = Arc::new(StoreLocation {
-        store: store.clone(),
-        outbound: config.outbound_trunk.map(|target| OutboundTrunk {
+    let location = Arc::new(StoreLocation::new(
+        store.clone(),
+        config.outbound_trunk.map(|target| OutboundTrunk {
             target,
             caller_id: config.outbound_caller_id.clone(),
             login: config.outbound_login.clone(),
         }),
-    });
+    ));
     let dial = Arc::new(DialEnv {
         dialer: sip.dialer(),
         presence: sip.presence(),
@@ -91,13 +90,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         media,
         dial,
     });
-    // Wrong passwords count together, whether they come over SIP or the API.
-    let failures = Arc::new(FailureLimit::default());
     let auth = Arc::new(Authenticator::new(
         config.sip_realm.clone(),
         store.secret("nonce").await?,
         location.clone(),
-        failures.clone(),
     ));
     sip.serve(TrunkAcl::new(config.trunks.clone()), exchange, auth)?;
     if let Some(every) = config.nat_keepalive {
@@ -122,7 +118,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         metrics: Some(metrics),
         live,
         cluster,
-        failures,
+        logins: Arc::new(LoginThrottle::default()),
     });
     let listener = tokio::net::TcpListener::bind(config.http_listen).await?;
     let http = listener.local_addr()?;
@@ -179,6 +175,10 @@ async fn follow_other_nodes(
             let reloaded = match change {
                 Change::Numbers => registry.refresh().await.map_err(anyhow::Error::from),
                 Change::Prompts => load_prompts(&store, &prompts).await,
+                Change::Employees => {
+                    store.employees_changed();
+                    Ok(())
+                }
                 // Only the node that has the call can end it; the others do not know it.
                 Change::HangUp(ref call) => {
                     live.end(call);

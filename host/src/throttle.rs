@@ -1,52 +1,319 @@
-//! Password guessing is slowed down per source address: after a few wrong attempts within a
-//! minute, that address is refused for the rest of the minute. One counter serves SIP (REGISTER,
-//! INVITE, SUBSCRIBE digests) and the API's logins, so guesses through either count together.
+//! Limits on what strangers can make the exchange do, each bounded in memory:
+//! - [`Guesses`]: password guessing slowed down per source *and* account, so that a stranger's
+//!   wrong guesses lock out only the stranger (never the real owner at another address), with a
+//!   cap per source for one that sprays many accounts. SIP digests and API logins each have one
+//!   of their own.
+//! - [`Buckets`]: a token bucket per source address (requests a stranger may send per second),
+//!   and [`Rate`], one bucket for all strangers together.
+//! - [`QuietLog`]: at most so many log lines per interval for a kind of event a stranger can
+//!   cause at will (malformed packets), with the number left out said in the next one.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-const MAX_FAILURES: u32 = 5;
-pub const WINDOW_SECS: u64 = 60;
+/// How many addresses or (address, account) pairs a limiter remembers at most: a spoofing
+/// flood from millions of addresses must not grow it without end. Past it, entries that carry
+/// no lock are forgotten first.
+const MAX_ENTRIES: usize = 100_000;
+/// Longer account names are cut to this for the key (what a stranger sends is not stored whole).
+const MAX_ACCOUNT_LEN: usize = 64;
 
-/// Failed attempts per source address: (count, start of the window in Unix seconds).
-#[derive(Debug, Default)]
-pub struct FailureLimit(Mutex<HashMap<IpAddr, (u32, u64)>>);
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
+/// How password guessing is slowed down.
+#[derive(Debug, Clone, Copy)]
+pub struct GuessLimits {
+    /// Wrong passwords for one account from one address within `window` before it is locked.
+    pub free: u32,
+    pub window: Duration,
+    /// The first lock; each further one doubles, up to `max_lock`.
+    pub first_lock: Duration,
+    pub max_lock: Duration,
+    /// Wrong passwords from one address, any accounts, within `window` before the address is
+    /// locked for `source_lock`; `None`: never (an API behind a proxy sees one address for all).
+    pub source_failures: Option<u32>,
+    pub source_lock: Duration,
 }
 
-impl FailureLimit {
-    /// Counts a wrong attempt from `ip`.
-    pub fn failed(&self, ip: IpAddr) {
-        let now = now();
-        let mut failures = self.0.lock();
-        let entry = failures.entry(ip).or_insert((0, now));
-        if now.saturating_sub(entry.1) > WINDOW_SECS {
-            *entry = (0, now);
-        }
-        entry.0 += 1;
-        if entry.0 == MAX_FAILURES {
-            tracing::warn!(%ip, "too many failed authentications: refusing this address for {WINDOW_SECS} s");
+impl GuessLimits {
+    /// SIP digest authentication: a nonce is bound to the address it was issued to, so an
+    /// address lock cannot be aimed at someone else by spoofing it.
+    pub const SIP: GuessLimits = GuessLimits {
+        free: 5,
+        window: Duration::from_secs(600),
+        first_lock: Duration::from_secs(60),
+        max_lock: Duration::from_secs(3600),
+        source_failures: Some(30),
+        source_lock: Duration::from_secs(600),
+    };
+    /// API logins: per address and login only.
+    pub const API: GuessLimits = GuessLimits {
+        source_failures: None,
+        ..GuessLimits::SIP
+    };
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pair {
+    failures: u32,
+    since: Instant,
+    locked_until: Option<Instant>,
+    /// Locks so far (each doubles the next).
+    locks: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    failures: u32,
+    since: Instant,
+    locked_until: Option<Instant>,
+}
+
+#[derive(Default)]
+struct GuessState {
+    pairs: HashMap<(IpAddr, String), Pair>,
+    sources: HashMap<IpAddr, Source>,
+}
+
+/// Wrong passwords per (address, account) and per address.
+pub struct Guesses {
+    limits: GuessLimits,
+    state: Mutex<GuessState>,
+}
+
+fn key(ip: IpAddr, account: &str) -> (IpAddr, String) {
+    (ip, account.chars().take(MAX_ACCOUNT_LEN).collect())
+}
+
+impl Guesses {
+    pub fn new(limits: GuessLimits) -> Self {
+        Guesses {
+            limits,
+            state: Mutex::default(),
         }
     }
 
-    /// Whether `ip` is refused for now.
-    pub fn blocked(&self, ip: IpAddr) -> bool {
-        let now = now();
-        let mut failures = self.0.lock();
-        if failures.len() > 10_000 {
-            failures.retain(|_, (_, start)| now.saturating_sub(*start) <= WINDOW_SECS);
+    /// How long `ip` stays locked out altogether; `None`: it may try.
+    pub fn source_locked(&self, ip: IpAddr) -> Option<Duration> {
+        self.source_locked_at(ip, Instant::now())
+    }
+
+    /// How long `ip` may not try `account` (or anything); `None`: it may try.
+    pub fn locked(&self, ip: IpAddr, account: &str) -> Option<Duration> {
+        self.locked_at(ip, account, Instant::now())
+    }
+
+    /// Counts a wrong password for `account` from `ip`.
+    pub fn failed(&self, ip: IpAddr, account: &str) {
+        self.failed_at(ip, account, Instant::now());
+    }
+
+    /// The right password: `ip`'s earlier wrong guesses at `account` are forgiven.
+    pub fn succeeded(&self, ip: IpAddr, account: &str) {
+        self.state.lock().pairs.remove(&key(ip, account));
+    }
+
+    fn source_locked_at(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let state = self.state.lock();
+        let until = state.sources.get(&ip)?.locked_until?;
+        (until > now).then(|| until - now)
+    }
+
+    fn locked_at(&self, ip: IpAddr, account: &str, now: Instant) -> Option<Duration> {
+        if let Some(left) = self.source_locked_at(ip, now) {
+            return Some(left);
         }
-        failures
-            .get(&ip)
-            .is_some_and(|(n, start)| *n >= MAX_FAILURES && now.saturating_sub(*start) <= WINDOW_SECS)
+        let state = self.state.lock();
+        let until = state.pairs.get(&key(ip, account))?.locked_until?;
+        (until > now).then(|| until - now)
+    }
+
+    fn failed_at(&self, ip: IpAddr, account: &str, now: Instant) {
+        let limits = self.limits;
+        let mut state = self.state.lock();
+        forget_quiet(&mut state, now, limits.window);
+        let pair = state.pairs.entry(key(ip, account)).or_insert(Pair {
+            failures: 0,
+            since: now,
+            locked_until: None,
+            locks: 0,
+        });
+        if now.duration_since(pair.since) > limits.window {
+            pair.failures = 0;
+            pair.since = now;
+        }
+        pair.failures += 1;
+        if pair.failures >= limits.free {
+            let lock = limits
+                .first_lock
+                .saturating_mul(1u32 << pair.locks.min(16))
+                .min(limits.max_lock);
+            pair.locked_until = Some(now + lock);
+            pair.locks += 1;
+            pair.failures = 0;
+            tracing::warn!(%ip, account, secs = lock.as_secs(), "too many wrong passwords: this address may not try this account for a while");
+        }
+        let Some(cap) = limits.source_failures else { return };
+        let source = state.sources.entry(ip).or_insert(Source {
+            failures: 0,
+            since: now,
+            locked_until: None,
+        });
+        if now.duration_since(source.since) > limits.window {
+            source.failures = 0;
+            source.since = now;
+        }
+        source.failures += 1;
+        if source.failures >= cap {
+            source.locked_until = Some(now + limits.source_lock);
+            source.failures = 0;
+            tracing::warn!(%ip, secs = limits.source_lock.as_secs(), "wrong passwords for many accounts: this address is refused for a while");
+        }
+    }
+}
+
+/// Bounds the memory: past [`MAX_ENTRIES`], entries without a lock that ran quiet go first, then
+/// every entry without a lock.
+fn forget_quiet(state: &mut GuessState, now: Instant, window: Duration) {
+    if state.pairs.len() + state.sources.len() < MAX_ENTRIES {
+        return;
+    }
+    let locked = |until: Option<Instant>| until.is_some_and(|u| u > now);
+    state
+        .pairs
+        .retain(|_, p| locked(p.locked_until) || now.duration_since(p.since) <= window);
+    state
+        .sources
+        .retain(|_, s| locked(s.locked_until) || now.duration_since(s.since) <= window);
+    if state.pairs.len() + state.sources.len() >= MAX_ENTRIES {
+        state.pairs.retain(|_, p| locked(p.locked_until));
+        state.sources.retain(|_, s| locked(s.locked_until));
+    }
+}
+
+/// `rate` tokens a second, at most `burst` saved up.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn full(burst: f64, now: Instant) -> Self {
+        Bucket { tokens: burst, at: now }
+    }
+
+    fn refilled(&self, now: Instant, rate: f64, burst: f64) -> f64 {
+        (self.tokens + now.duration_since(self.at).as_secs_f64() * rate).min(burst)
+    }
+
+    fn take(&mut self, now: Instant, rate: f64, burst: f64) -> bool {
+        self.tokens = self.refilled(now, rate, burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// One token bucket: `rate` tokens a second, at most `burst` saved up.
+pub struct Rate {
+    rate: f64,
+    burst: f64,
+    bucket: Mutex<Bucket>,
+}
+
+impl Rate {
+    pub fn new(rate: f64, burst: f64) -> Self {
+        Rate {
+            rate,
+            burst,
+            bucket: Mutex::new(Bucket::full(burst, Instant::now())),
+        }
+    }
+
+    /// Takes a token; false when the bucket is empty.
+    pub fn take(&self) -> bool {
+        self.bucket.lock().take(Instant::now(), self.rate, self.burst)
+    }
+}
+
+/// A token bucket per address: `rate` tokens a second, at most `burst` saved up.
+pub struct Buckets {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+impl Buckets {
+    pub fn new(rate: f64, burst: f64) -> Self {
+        Buckets {
+            rate,
+            burst,
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// Takes a token for `ip`; false when its bucket is empty.
+    pub fn take(&self, ip: IpAddr) -> bool {
+        self.take_at(ip, Instant::now())
+    }
+
+    fn take_at(&self, ip: IpAddr, now: Instant) -> bool {
+        let (rate, burst) = (self.rate, self.burst);
+        let mut buckets = self.buckets.lock();
+        if buckets.len() >= MAX_ENTRIES {
+            // Full buckets are the same as forgotten ones.
+            buckets.retain(|_, b| b.refilled(now, rate, burst) < burst);
+            if buckets.len() >= MAX_ENTRIES {
+                // A flood from more addresses than we remember: they start afresh.
+                buckets.clear();
+            }
+        }
+        buckets
+            .entry(ip)
+            .or_insert_with(|| Bucket::full(burst, now))
+            .take(now, rate, burst)
+    }
+}
+
+/// Lets through at most `per_interval` events each `interval`; says how many were left out.
+pub struct QuietLog {
+    per_interval: u32,
+    interval: Duration,
+    state: Mutex<(Instant, u32, u64)>,
+}
+
+impl QuietLog {
+    pub fn new(per_interval: u32, interval: Duration) -> Self {
+        QuietLog {
+            per_interval,
+            interval,
+            state: Mutex::new((Instant::now(), 0, 0)),
+        }
+    }
+
+    /// `Some(n)` when this event may be logged, `n` being how many were left out before it;
+    /// `None` when it is one too many.
+    pub fn admit(&self) -> Option<u64> {
+        let now = Instant::now();
+        let mut state = self.state.lock();
+        let (start, logged, suppressed) = &mut *state;
+        if now.duration_since(*start) >= self.interval {
+            *start = now;
+            *logged = 0;
+        }
+        if *logged < self.per_interval {
+            *logged += 1;
+            Some(std::mem::take(suppressed))
+        } else {
+            *suppressed += 1;
+            None
+        }
     }
 }
 
@@ -54,15 +321,72 @@ impl FailureLimit {
 mod tests {
     use super::*;
 
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
     #[test]
-    fn an_address_is_refused_after_five_failures() {
-        let limit = FailureLimit::default();
-        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+    fn a_stranger_locks_out_only_himself_and_longer_each_time() {
+        let guesses = Guesses::new(GuessLimits::SIP);
+        let (stranger, owner) = (ip("192.0.2.1"), ip("192.0.2.2"));
+        let t0 = Instant::now();
         for _ in 0..4 {
-            limit.failed(a);
+            guesses.failed_at(stranger, "alice", t0);
         }
-        assert!(!limit.blocked(a));
-        limit.failed(a);
-        assert!(limit.blocked(a) && !limit.blocked(b));
+        assert_eq!(guesses.locked_at(stranger, "alice", t0), None);
+        guesses.failed_at(stranger, "alice", t0);
+        assert_eq!(guesses.locked_at(stranger, "alice", t0), Some(Duration::from_secs(60)));
+        assert_eq!(
+            guesses.locked_at(owner, "alice", t0),
+            None,
+            "the owner elsewhere is not locked out"
+        );
+        assert_eq!(guesses.locked_at(stranger, "bob", t0), None, "nor another account");
+        // After the lock, five more wrong guesses lock twice as long.
+        let t1 = t0 + Duration::from_secs(61);
+        for _ in 0..5 {
+            guesses.failed_at(stranger, "alice", t1);
+        }
+        assert_eq!(guesses.locked_at(stranger, "alice", t1), Some(Duration::from_secs(120)));
+        guesses.succeeded(stranger, "alice");
+        assert_eq!(guesses.locked_at(stranger, "alice", t1), None);
+    }
+
+    #[test]
+    fn spraying_many_accounts_locks_the_address_unless_there_is_no_source_cap() {
+        let sip = Guesses::new(GuessLimits::SIP);
+        let api = Guesses::new(GuessLimits::API);
+        let (stranger, t0) = (ip("192.0.2.9"), Instant::now());
+        for n in 0..30 {
+            sip.failed_at(stranger, &format!("user{n}"), t0);
+            api.failed_at(stranger, &format!("user{n}"), t0);
+        }
+        assert_eq!(
+            sip.locked_at(stranger, "someone-else", t0),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(api.locked_at(stranger, "someone-else", t0), None);
+    }
+
+    #[test]
+    fn buckets_refill_at_their_rate() {
+        let buckets = Buckets::new(10.0, 3.0);
+        let (a, b, t0) = (ip("192.0.2.1"), ip("192.0.2.2"), Instant::now());
+        assert!((0..3).all(|_| buckets.take_at(a, t0)));
+        assert!(!buckets.take_at(a, t0));
+        assert!(buckets.take_at(b, t0), "another address has its own bucket");
+        assert!(buckets.take_at(a, t0 + Duration::from_millis(100)));
+        assert!(!buckets.take_at(a, t0 + Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn a_quiet_log_says_how_many_it_left_out() {
+        let log = QuietLog::new(2, Duration::from_millis(50));
+        assert_eq!(log.admit(), Some(0));
+        assert_eq!(log.admit(), Some(0));
+        assert_eq!(log.admit(), None);
+        assert_eq!(log.admit(), None);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(log.admit(), Some(2));
     }
 }

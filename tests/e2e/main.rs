@@ -20,6 +20,7 @@ mod rfc4475;
 mod sandbox;
 mod schedule;
 mod secretary;
+mod security;
 mod signalling;
 mod simulate;
 mod sipp;

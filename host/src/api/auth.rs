@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::ApiState;
 use super::error::{ApiError, ErrorBody};
 use crate::store::TokenOwner;
+use crate::throttle::{Buckets, GuessLimits, Guesses};
 
 /// The hashes of tokens accepted besides those in the store (from the configuration).
 #[derive(Clone, Default)]
@@ -113,35 +114,93 @@ pub struct LoginToken {
     role: String,
 }
 
+/// What keeps `POST /login` from being a password-guessing service or a way to burn the CPU:
+/// wrong passwords are counted per (address, login) with growing locks — never per address
+/// alone, which behind a reverse proxy is everybody's —, an address may try so many logins a
+/// minute whatever the outcome, and only a few Argon2 checks run at once, whoever asks.
+pub struct LoginThrottle {
+    guesses: Guesses,
+    attempts: Buckets,
+    hashing: tokio::sync::Semaphore,
+}
+
+/// Login attempts an address may make: a burst of 20, then one every 2 s.
+const LOGIN_BURST: f64 = 20.0;
+const LOGINS_PER_SEC: f64 = 0.5;
+/// Argon2 checks at once (each takes a core for tens of milliseconds).
+const CONCURRENT_HASHES: usize = 2;
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        LoginThrottle {
+            guesses: Guesses::new(GuessLimits::API),
+            attempts: Buckets::new(LOGINS_PER_SEC, LOGIN_BURST),
+            hashing: tokio::sync::Semaphore::new(CONCURRENT_HASHES),
+        }
+    }
+}
+
+impl LoginThrottle {
+    /// Whether `password` is `login`'s, if `client` may ask now: `Err` is the 429 to send.
+    async fn check(
+        &self,
+        store: &crate::store::Store,
+        client: std::net::IpAddr,
+        login: &str,
+        password: String,
+    ) -> Result<Option<i64>, ApiError> {
+        if !self.attempts.take(client) {
+            return Err(ApiError::too_many(
+                "too many logins from this address: try again in a few seconds",
+                std::time::Duration::from_secs(3),
+            ));
+        }
+        if let Some(left) = self.guesses.locked(client, login) {
+            return Err(ApiError::too_many(
+                "too many wrong passwords for this login from this address: try again later",
+                left,
+            ));
+        }
+        let known = store.api_password(login).await.map_err(ApiError::internal)?;
+        // An unknown login is checked against a stand-in hash with the same parameters, so it
+        // takes as long to refuse as a wrong password: the timing does not tell which exist.
+        let (id, phc, exists) = match known {
+            Some((id, phc)) => (id, phc, true),
+            None => (0, stand_in_hash().await?, false),
+        };
+        let _permit = self.hashing.acquire().await.map_err(ApiError::internal)?;
+        if password_matches(password, phc).await && exists {
+            self.guesses.succeeded(client, login);
+            Ok(Some(id))
+        } else {
+            self.guesses.failed(client, login);
+            Ok(None)
+        }
+    }
+}
+
 /// An employee's own token. 401 for a wrong login or password (which of the two is not said);
-/// 429 after five wrong passwords from one address within a minute.
+/// 429 after five wrong passwords for one login from one address (for a minute, then longer
+/// each time), or more than a burst of logins from one address.
 #[utoipa::path(post, path = "/login", tag = "employees", security(()), request_body = LoginBody,
     responses((status = 201, body = LoginToken), (status = 401, description = "wrong login or password", body = ErrorBody),
-        (status = 429, description = "too many wrong passwords", body = ErrorBody)))]
+        (status = 429, description = "too many attempts; see Retry-After", body = ErrorBody)))]
 pub async fn login(
     State(s): State<ApiState>,
     axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
     body: Result<axum::Json<LoginBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(axum::http::StatusCode, axum::Json<LoginToken>), ApiError> {
     let axum::Json(body) = body.map_err(ApiError::from_json)?;
-    if s.failures.blocked(client.ip()) {
-        return Err(ApiError::too_many(
-            "too many wrong passwords from this address: try again in a minute",
-        ));
-    }
-    let known = s.store.api_password(&body.login).await.map_err(ApiError::internal)?;
-    let exists = known.is_some();
-    // An unknown login is checked against a stand-in hash with the same parameters, so it takes
-    // as long to refuse as a wrong password: the answer's timing does not tell which logins exist.
-    let (id, phc) = match known {
-        Some(known) => known,
-        None => (0, stand_in_hash().await?),
+    let checked = s
+        .logins
+        .check(&s.store, client.ip(), &body.login, body.password)
+        .await?;
+    let employee = match checked {
+        Some(_) => s.store.employee(&body.login, false).await.map_err(ApiError::internal)?,
+        None => None,
     };
-    let matches = password_matches(body.password, phc).await && exists;
-    let employee = s.store.employee(&body.login, false).await.map_err(ApiError::internal)?;
-    let Some(employee) = employee.filter(|_| matches) else {
-        tracing::warn!(%client, login = %body.login, "wrong API login");
-        s.failures.failed(client.ip());
+    let (Some(id), Some(employee)) = (checked, employee) else {
+        tracing::warn!(%client, login = %body.login.chars().take(64).collect::<String>(), "wrong API login");
         return Err(ApiError::unauthorized("wrong login or password"));
     };
     let token = new_token();

@@ -10,6 +10,8 @@ pub struct ApiError {
     status: StatusCode,
     error: String,
     detail: String,
+    /// Seconds, for `Retry-After` (429).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -18,6 +20,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             error: error.into(),
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -27,6 +30,7 @@ impl ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             error: format!("invalid {field}"),
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -35,6 +39,7 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             error: format!("no such {what}"),
             detail: format!("there is no {what} {id:?}"),
+            retry_after: None,
         }
     }
 
@@ -43,6 +48,7 @@ impl ApiError {
             status: StatusCode::UNAUTHORIZED,
             error: "unauthorized".into(),
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -51,6 +57,7 @@ impl ApiError {
             status: StatusCode::FORBIDDEN,
             error: "forbidden".into(),
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -59,14 +66,17 @@ impl ApiError {
             status: StatusCode::CONFLICT,
             error: "conflict".into(),
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
-    pub fn too_many(detail: &str) -> Self {
+    /// 429, come back after `retry_after`.
+    pub fn too_many(detail: &str, retry_after: std::time::Duration) -> Self {
         ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,
             error: "too many requests".into(),
             detail: detail.into(),
+            retry_after: Some(retry_after.as_secs().max(1)),
         }
     }
 
@@ -76,6 +86,7 @@ impl ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             error: "internal error".into(),
             detail: "see the server log".into(),
+            retry_after: None,
         }
     }
 
@@ -84,6 +95,7 @@ impl ApiError {
             status: rejection.status(),
             error: "invalid JSON body".into(),
             detail: rejection.body_text(),
+            retry_after: None,
         }
     }
 }
@@ -104,6 +116,9 @@ impl IntoResponse for ApiError {
             detail: self.detail,
         };
         let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert("retry-after", secs.into());
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

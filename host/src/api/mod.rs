@@ -22,14 +22,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use auth::{Principal, Tokens, hash_token, new_token};
+pub use auth::{LoginThrottle, Principal, Tokens, hash_token, new_token};
 use error::ApiError;
 
 use crate::flow::{FlowRegistry, RegistryError};
 use crate::live::LiveCalls;
 use crate::media::PromptLibrary;
 use crate::store::{Registration, Store};
-use crate::throttle::FailureLimit;
 
 /// Uploads (flows, prompts) larger than this are refused (a flow is typically 50–500 KiB, a
 /// minute of 16 kHz speech 1.9 MiB).
@@ -50,8 +49,8 @@ pub struct ApiState {
     pub live: Arc<LiveCalls>,
     /// Every node's calls, when several share the database.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
-    /// Wrong passwords per address (shared with SIP's digest authentication).
-    pub failures: Arc<FailureLimit>,
+    /// Password guessing at `POST /login`.
+    pub logins: Arc<LoginThrottle>,
     /// Renders `/metrics` (the process's Prometheus recorder).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }

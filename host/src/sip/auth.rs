@@ -1,15 +1,25 @@
 //! Digest authentication of employees' requests (RFC 3261 §22, RFC 2617 with `qop=auth`):
-//! REGISTERs are challenged with 401, INVITEs with 407. Failures are counted per source
-//! address across both, so guessing passwords through calls is as slow as through REGISTERs.
+//! REGISTERs and SUBSCRIBEs are challenged with 401, INVITEs with 407.
+//!
+//! What a stranger learns and can do here is bounded:
+//! - every request without valid credentials gets the same challenge, whether its user exists
+//!   or not, and wrong credentials the same 403 (no enumeration of logins);
+//! - a nonce is good only from the address it was issued to, and each use of it only once;
+//! - the digest's `uri` must name the request's own Request-URI (a response computed for one
+//!   request does not authenticate another);
+//! - wrong passwords are counted per source and account ([`Guesses`]): a locked pair, or a
+//!   source that sprayed many accounts, gets no answer at all for a while;
+//! - users' credentials come from the [`Location`] service's memory, never from a database
+//!   query a stranger can cause.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use rsipstack::sip::{Header, Request, StatusCode};
 
-use super::digest::{Credentials, NonceCheck, Nonces};
+use super::digest::{Credentials, MemoryLedger, NonceCheck, NonceLedger, Nonces};
 use super::location::Location;
-use crate::throttle::FailureLimit;
+use crate::throttle::{GuessLimits, Guesses, QuietLog};
 
 /// Which challenge a request gets: a registrar's (401) or a proxy's (407).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,24 +35,49 @@ pub struct User {
     pub username: String,
 }
 
-/// The answer to give instead of going on.
-pub type Refusal = (StatusCode, Vec<Header>);
+/// A final response: its status and extra headers.
+pub type Answer = (StatusCode, Vec<Header>);
+
+/// What to do instead of going on.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Answer with this.
+    Answer(Answer),
+    /// Answer nothing (a source locked out for guessing passwords: its tool just times out).
+    Silence,
+}
+
+impl Refusal {
+    pub fn answer(status: StatusCode, headers: Vec<Header>) -> Self {
+        Refusal::Answer((status, headers))
+    }
+}
+
+impl From<Answer> for Refusal {
+    fn from(answer: Answer) -> Self {
+        Refusal::Answer(answer)
+    }
+}
 
 pub struct Authenticator {
     realm: String,
     nonces: Nonces,
+    ledger: Arc<dyn NonceLedger>,
     location: Arc<dyn Location>,
-    /// Wrong passwords per source address (shared with the API's logins).
-    failures: Arc<FailureLimit>,
+    guesses: Guesses,
+    /// Failures are a stranger's to cause: logged at a bounded rate.
+    failure_log: QuietLog,
 }
 
 impl Authenticator {
-    pub fn new(realm: String, secret: Vec<u8>, location: Arc<dyn Location>, failures: Arc<FailureLimit>) -> Self {
+    pub fn new(realm: String, secret: Vec<u8>, location: Arc<dyn Location>) -> Self {
         Authenticator {
             realm,
             nonces: Nonces::new(secret),
+            ledger: Arc::new(MemoryLedger::default()),
             location,
-            failures,
+            guesses: Guesses::new(GuessLimits::SIP),
+            failure_log: QuietLog::new(20, std::time::Duration::from_secs(10)),
         }
     }
 
@@ -50,14 +85,18 @@ impl Authenticator {
         self.location.as_ref()
     }
 
-    /// The user the request authenticates as, or the response that challenges or refuses it.
+    /// Whether `source` is locked out altogether for guessing passwords.
+    pub fn source_locked(&self, source: SocketAddr) -> bool {
+        self.guesses.source_locked(source.ip()).is_some()
+    }
+
+    /// The user the request authenticates as, or what to do instead (challenge, refuse, or
+    /// nothing).
     pub async fn authenticate(&self, req: &Request, source: SocketAddr, kind: Challenge) -> Result<User, Refusal> {
         let now = super::unix_secs();
-        if self.failures.blocked(source.ip()) {
-            return Err((
-                StatusCode::Forbidden,
-                vec![warning("too many failed attempts, try later")],
-            ));
+        let ip = source.ip();
+        if self.guesses.source_locked(ip).is_some() {
+            return Err(Refusal::Silence);
         }
         let authorization = req.headers.iter().find_map(|h| match (h, kind) {
             (Header::Authorization(a), Challenge::Www) => Some(a.value().to_string()),
@@ -65,58 +104,104 @@ impl Authenticator {
             _ => None,
         });
         let Some(creds) = authorization.as_deref().and_then(Credentials::parse) else {
-            return Err(self.challenge(now, false, kind));
+            return Err(self.challenge(now, source, false, kind));
         };
         if creds.realm != self.realm {
-            return Err(self.challenge(now, false, kind));
+            return Err(self.challenge(now, source, false, kind));
         }
-        let freshness = self.nonces.check(&creds.nonce, now);
+        let freshness = self.nonces.check(&creds.nonce, now, ip);
         if freshness == NonceCheck::Invalid {
-            return Err(self.challenge(now, false, kind));
+            return Err(self.challenge(now, source, false, kind));
+        }
+        if self.guesses.locked(ip, &creds.username).is_some() {
+            return Err(Refusal::Silence);
         }
         let method = req.method.to_string();
-        let id = match self.location.credentials(&creds.username).await {
-            Ok(Some((id, ha1))) if creds.expected_response(&ha1, &method).as_ref() == Some(&creds.response) => id,
-            Ok(_) => return Err(self.failed(source, &creds.username, &method)),
-            Err(e) => return Err(internal(e)),
+        let known = match self.location.credentials(&creds.username).await {
+            Ok(known) => known,
+            Err(e) => return Err(internal(e).into()),
         };
+        // An unknown user costs the same hash as a wrong password (no timing to tell them apart).
+        let ha1 = known.as_ref().map_or(UNKNOWN_HA1, |(_, ha1)| ha1.as_str());
+        let expected = creds.expected_response(ha1, &method);
+        let id = match known {
+            Some((id, _)) if expected.as_ref() == Some(&creds.response) => id,
+            _ => return Err(self.failed(source, &creds.username, &method, "wrong credentials")),
+        };
+        if !same_target(&creds.uri, &req.uri) {
+            // Right for another request: a response captured elsewhere, replayed here.
+            tracing::debug!(digest_uri = %creds.uri, request_uri = %req.uri, "digest for another Request-URI");
+            return Err(self.failed(source, &creds.username, &method, "digest uri is not the Request-URI"));
+        }
         if freshness == NonceCheck::Stale {
-            return Err(self.challenge(now, true, kind));
+            return Err(self.challenge(now, source, true, kind));
         }
-        if creds.qop.is_some() {
-            match creds.nonce_count() {
-                Some(nc) if self.nonces.accept_count(&creds.nonce, nc, now) => {}
-                Some(_) => return Err(self.challenge(now, false, kind)), // a replayed nc: start afresh
-                None => return Err((StatusCode::BadRequest, vec![warning("qop without a valid nc")])),
+        let nc = match (&creds.qop, creds.nonce_count()) {
+            (Some(_), Some(nc)) if nc > 0 => nc,
+            (Some(_), _) => {
+                return Err(Refusal::answer(
+                    StatusCode::BadRequest,
+                    vec![warning("qop without a valid nc")],
+                ));
             }
+            // RFC 2069 style: the nonce is good for this one request.
+            (None, _) => 0,
+        };
+        if !self.ledger.first_use(&creds.nonce, nc, now) {
+            return Err(self.challenge(now, source, false, kind)); // a replay: start afresh
         }
+        self.guesses.succeeded(ip, &creds.username);
         Ok(User {
             id,
             username: creds.username,
         })
     }
 
-    fn challenge(&self, now: u64, stale: bool, kind: Challenge) -> Refusal {
-        let nonce = self.nonces.issue(now);
+    fn challenge(&self, now: u64, source: SocketAddr, stale: bool, kind: Challenge) -> Refusal {
+        let nonce = self.nonces.issue(now, source.ip());
         let stale = if stale { ", stale=true" } else { "" };
         let value = format!(
             r#"Digest realm="{}", nonce="{nonce}", algorithm=MD5, qop="auth"{stale}"#,
             self.realm
         );
         match kind {
-            Challenge::Www => (StatusCode::Unauthorized, vec![Header::WwwAuthenticate(value.into())]),
-            Challenge::Proxy => (
+            Challenge::Www => Refusal::answer(StatusCode::Unauthorized, vec![Header::WwwAuthenticate(value.into())]),
+            Challenge::Proxy => Refusal::answer(
                 StatusCode::ProxyAuthenticationRequired,
                 vec![Header::ProxyAuthenticate(value.into())],
             ),
         }
     }
 
-    fn failed(&self, source: SocketAddr, username: &str, method: &str) -> Refusal {
-        tracing::warn!(%source, %username, %method, "wrong credentials");
-        self.failures.failed(source.ip());
-        (StatusCode::Forbidden, vec![warning("wrong credentials")])
+    fn failed(&self, source: SocketAddr, username: &str, method: &str, why: &str) -> Refusal {
+        if let Some(left_out) = self.failure_log.admit() {
+            let username: String = username.chars().take(64).collect();
+            tracing::warn!(%source, %username, %method, why, left_out, "authentication failed");
+        }
+        self.guesses.failed(source.ip(), username);
+        // The same answer whatever was wrong (an unknown user, a wrong password, a replay).
+        Refusal::answer(StatusCode::Forbidden, vec![warning("wrong credentials")])
     }
+}
+
+/// Stands in for the HA1 of a user who does not exist.
+const UNKNOWN_HA1: &str = "00000000000000000000000000000000";
+
+/// Whether the digest's `uri` names the same resource as the Request-URI: scheme, host and port
+/// (5060 when none is written), and the user when it names one (some clients, sipp among them,
+/// hash the Request-URI without its user part; the method is in the hash all the same, and the
+/// nonce's use is single). Parameters may differ in spelling.
+fn same_target(digest_uri: &str, request_uri: &rsipstack::sip::Uri) -> bool {
+    let Ok(named) = rsipstack::sip::Uri::try_from(digest_uri) else {
+        return false;
+    };
+    let user = |u: &rsipstack::sip::Uri| u.auth.as_ref().map(|a| a.user.clone());
+    let port = |u: &rsipstack::sip::Uri| u.host_with_port.port.as_ref().map_or(5060, |p| p.value());
+    let host = |u: &rsipstack::sip::Uri| u.host_with_port.host.to_string().to_ascii_lowercase();
+    named.scheme == request_uri.scheme
+        && user(&named).is_none_or(|u| Some(u) == user(request_uri))
+        && host(&named) == host(request_uri)
+        && port(&named) == port(request_uri)
 }
 
 /// A `Warning` (RFC 3261 §20.43) explaining a refusal to the person reading the phone's log.
@@ -124,7 +209,29 @@ pub fn warning(text: &str) -> Header {
     Header::Warning(format!("399 switchboard \"{text}\"").into())
 }
 
-pub fn internal(e: anyhow::Error) -> Refusal {
+pub fn internal(e: anyhow::Error) -> Answer {
     tracing::error!(error = %e, "user storage failed");
     (StatusCode::ServerInternalError, vec![])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digest_uri_must_name_the_request_uri() {
+        let r = rsipstack::sip::Uri::try_from("sip:127.0.0.1").unwrap();
+        assert!(same_target("sip:127.0.0.1:5060", &r));
+        assert!(same_target("sip:127.0.0.1;transport=udp", &r));
+        assert!(!same_target("sip:127.0.0.1:5070", &r));
+        assert!(!same_target("sip:+15550100100@127.0.0.1", &r));
+        let invite = rsipstack::sip::Uri::try_from("sip:102@pbx.example").unwrap();
+        assert!(same_target("sip:102@PBX.example", &invite));
+        assert!(!same_target("sip:103@pbx.example", &invite));
+        assert!(
+            same_target("sip:pbx.example", &invite),
+            "without its user part, as sipp hashes it"
+        );
+        assert!(!same_target("not a uri", &invite));
+    }
 }

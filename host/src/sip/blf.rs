@@ -14,10 +14,12 @@ use rsipstack::dialog::subscription::ServerSubscriptionDialog;
 use rsipstack::sip::{Header, Request, StatusCode};
 use rsipstack::transaction::Transaction;
 
-use super::auth::{Authenticator, Challenge, warning};
+use super::auth::{Authenticator, Challenge, Refusal, warning};
 
 /// Subscriptions asking for longer are shortened to this (RFC 6665 §4.2.1.1 lets us).
 const MAX_EXPIRES: u32 = 3600;
+/// Live subscriptions one account may hold (a phone with expansion modules has a hundred keys).
+pub const MAX_PER_SUBSCRIBER: usize = 200;
 const DEFAULT_EXPIRES: u32 = 3600;
 
 /// What a line is doing, as a busy lamp shows it.
@@ -46,6 +48,8 @@ impl Line {
 }
 
 struct Watcher {
+    /// The account that subscribed.
+    subscriber: String,
     dialog: ServerSubscriptionDialog,
     /// The dialog-info document version (RFC 4235 §4.1: grows by one per NOTIFY).
     version: u32,
@@ -97,6 +101,17 @@ impl Presence {
             login: login.to_string(),
             talking: true,
         }
+    }
+
+    /// How many live subscriptions `subscriber` holds.
+    fn watching(&self, subscriber: &str) -> usize {
+        let now = std::time::Instant::now();
+        let lines = self.lines.lock();
+        lines
+            .values()
+            .flat_map(|line| &line.watchers)
+            .filter(|w| w.subscriber == subscriber && w.expires_at > now)
+            .count()
     }
 
     pub fn state(&self, login: &str) -> LineState {
@@ -178,7 +193,8 @@ impl Subscriptions {
     pub async fn on_subscribe(&self, mut tx: Transaction, source: SocketAddr) {
         let first_notify = match self.accept(&tx, source).await {
             Ok(notify) => notify,
-            Err((status, headers)) => {
+            Err(Refusal::Silence) => return,
+            Err(Refusal::Answer((status, headers))) => {
                 let _ = tx.reply_with(status, headers, None).await;
                 return;
             }
@@ -196,20 +212,33 @@ impl Subscriptions {
         &self,
         tx: &Transaction,
         source: SocketAddr,
-    ) -> Result<impl std::future::Future<Output = ()> + use<>, (StatusCode, Vec<Header>)> {
+    ) -> Result<impl std::future::Future<Output = ()> + use<>, Refusal> {
         let req = &tx.original;
         if event_package(req).as_deref() != Some("dialog") {
-            return Err((
+            return Err(Refusal::answer(
                 StatusCode::BadEvent,
                 vec![Header::Other("Allow-Events".into(), "dialog".into())],
             ));
         }
-        self.auth.authenticate(req, source, Challenge::Www).await?;
+        let subscriber = self.auth.authenticate(req, source, Challenge::Www).await?.username;
+        if self.presence.watching(&subscriber) >= MAX_PER_SUBSCRIBER {
+            return Err(Refusal::answer(
+                StatusCode::Forbidden,
+                vec![warning(&format!(
+                    "at most {MAX_PER_SUBSCRIBER} busy-lamp subscriptions per account"
+                ))],
+            ));
+        }
         let user = req.uri.auth.as_ref().map(|a| a.user.clone()).unwrap_or_default();
         let login = match self.auth.location().login_of(&user).await {
             Ok(Some(login)) => login,
-            Ok(None) => return Err((StatusCode::NotFound, vec![warning("no such extension")])),
-            Err(e) => return Err(super::auth::internal(e)),
+            Ok(None) => {
+                return Err(Refusal::answer(
+                    StatusCode::NotFound,
+                    vec![warning("no such extension")],
+                ));
+            }
+            Err(e) => return Err(super::auth::internal(e).into()),
         };
         let expires = requested_expires(req);
         let (state_tx, states) = self.dialogs.new_dialog_state_channel();
@@ -230,6 +259,7 @@ impl Subscriptions {
         let first_notify = notify(dialog.clone(), login.clone(), state, 0, expires);
         if expires > 0 {
             let watcher = Watcher {
+                subscriber,
                 dialog: dialog.clone(),
                 version: 0,
                 expires_at: std::time::Instant::now() + std::time::Duration::from_secs(expires.into()),
@@ -247,6 +277,7 @@ impl Subscriptions {
                 dialog,
                 login,
                 states,
+                expires,
             ));
         }
         Ok(first_notify)
@@ -260,8 +291,26 @@ async fn refreshes(
     dialog: ServerSubscriptionDialog,
     login: String,
     mut states: DialogStateReceiver,
+    expires: u32,
 ) {
-    while let Some(state) = states.recv().await {
+    let mut ends = tokio::time::Instant::now() + std::time::Duration::from_secs(expires.into());
+    loop {
+        // A subscriber that stops refreshing is gone when its subscription runs out.
+        let state = tokio::select! {
+            state = states.recv() => state,
+            _ = tokio::time::sleep_until(ends) => None,
+        };
+        let Some(state) = state else {
+            let id = dialog.id();
+            presence
+                .lines
+                .lock()
+                .entry(login.clone())
+                .or_default()
+                .watchers
+                .retain(|w| w.dialog.id() != id);
+            break;
+        };
         let DialogState::Updated(_, req, handle) = state else {
             if matches!(state, DialogState::Terminated(..)) {
                 break;
@@ -276,6 +325,7 @@ async fn refreshes(
         let line = lines.entry(login.clone()).or_default();
         let id = dialog.id();
         let until = std::time::Instant::now() + std::time::Duration::from_secs(expires.into());
+        ends = tokio::time::Instant::now() + std::time::Duration::from_secs(expires.into());
         line.watchers.iter_mut().filter(|w| w.dialog.id() == id).for_each(|w| {
             w.expires_at = until;
             w.version += 1;

@@ -1,15 +1,17 @@
 //! HTTP digest authentication for SIP (RFC 3261 §22, RFC 2617): MD5 with `qop=auth`.
 //!
 //! - Only HA1 = MD5(user:realm:password) is stored, never a password.
-//! - Nonces carry their issue time and an HMAC of it under a shared secret, so any node holding
-//!   the secret can check them without shared state; an old nonce is answered `stale=true`.
+//! - Nonces carry their issue time and an HMAC of it (and of the client's address) under a
+//!   shared secret, so any node holding the secret can check them without shared state; an old
+//!   nonce is answered `stale=true`.
 //! - `nc` is a 32-bit hex counter (a phone's 256th request on one nonce is fine); each nonce
-//!   keeps a 64-wide replay window.
+//!   keeps a 64-wide replay window, and a response without `qop` uses its nonce up.
 //!
 //! Written here rather than taken from rsipstack because its verifier wants the plaintext
 //! password and reads `nc` into a byte.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -138,46 +140,42 @@ pub enum NonceCheck {
     Valid,
     /// Ours, but too old: challenge again with `stale=true` (the password was right).
     Stale,
+    /// Not ours, forged, or issued to another address.
     Invalid,
 }
 
-/// Issues and checks nonces, and remembers which `nc` values each nonce has seen.
+/// Issues and checks nonces. A nonce carries its issue time and a random salt, bound with an
+/// HMAC to the address it was issued to: any node holding the secret can check it without
+/// shared state, and a nonce a stranger fetched from his own address is no good from an address
+/// he spoofs (so his wrong guesses count against him, never against the address he names).
 pub struct Nonces {
     secret: Vec<u8>,
-    seen: Mutex<HashMap<String, ReplayWindow>>,
-}
-
-/// The highest `nc` seen and a bitmap of the 64 below it.
-#[derive(Debug, Clone, Copy, Default)]
-struct ReplayWindow {
-    highest: u32,
-    bits: u64,
-    issued_at: u64,
 }
 
 impl Nonces {
     pub fn new(secret: Vec<u8>) -> Self {
-        Nonces {
-            secret,
-            seen: Mutex::default(),
-        }
+        Nonces { secret }
     }
 
-    fn mac(&self, issued_at: u64, salt: &str) -> String {
+    fn mac(&self, issued_at: u64, salt: &str, client: IpAddr) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
         mac.update(&issued_at.to_be_bytes());
         mac.update(salt.as_bytes());
+        match client {
+            IpAddr::V4(v4) => mac.update(&v4.octets()),
+            IpAddr::V6(v6) => mac.update(&v6.octets()),
+        }
         hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
-    /// A fresh nonce for a challenge at `now` (Unix seconds): issue time, a random salt (no two
-    /// challenges share a nonce, nor its `nc` window), and the HMAC of both.
-    pub fn issue(&self, now: u64) -> String {
+    /// A fresh nonce for a challenge to `client` at `now` (Unix seconds): no two challenges
+    /// share a nonce, nor its `nc` window.
+    pub fn issue(&self, now: u64, client: IpAddr) -> String {
         let salt = hex::encode(rand::random::<[u8; 8]>());
-        format!("{now:016x}{salt}{}", self.mac(now, &salt))
+        format!("{now:016x}{salt}{}", self.mac(now, &salt, client))
     }
 
-    pub fn check(&self, nonce: &str, now: u64) -> NonceCheck {
+    pub fn check(&self, nonce: &str, now: u64, client: IpAddr) -> NonceCheck {
         if nonce.len() != 64 || !nonce.is_ascii() {
             return NonceCheck::Invalid;
         }
@@ -185,7 +183,7 @@ impl Nonces {
         let Ok(issued_at) = u64::from_str_radix(time, 16) else {
             return NonceCheck::Invalid;
         };
-        if mac != self.mac(issued_at, salt) || issued_at > now + 5 {
+        if mac != self.mac(issued_at, salt, client) || issued_at > now + 5 {
             return NonceCheck::Invalid;
         }
         if now - issued_at.min(now) > NONCE_LIFETIME.as_secs() {
@@ -194,15 +192,40 @@ impl Nonces {
             NonceCheck::Valid
         }
     }
+}
 
-    /// Records `nc` for `nonce`; false when it was used already (a replay).
-    pub fn accept_count(&self, nonce: &str, nc: u32, now: u64) -> bool {
+/// Which uses of each nonce were seen, so that no request can be replayed: with `qop`, each
+/// `nc` once; without `qop` (RFC 2069 clients), the nonce itself once. A trait, so that several
+/// nodes can share one ledger (in the database) as they share the nonce secret.
+pub trait NonceLedger: Send + Sync {
+    /// Records use `nc` of `nonce` (0 for a response without `qop`); false when it was used
+    /// already (a replay).
+    fn first_use(&self, nonce: &str, nc: u32, now: u64) -> bool;
+}
+
+/// The ledger of one node: a 64-wide window of `nc` values per nonce, for the nonce's lifetime.
+#[derive(Default)]
+pub struct MemoryLedger {
+    seen: Mutex<HashMap<String, ReplayWindow>>,
+}
+
+/// The highest `nc` seen and a bitmap of the 64 below it.
+#[derive(Debug, Clone, Copy, Default)]
+struct ReplayWindow {
+    highest: u32,
+    bits: u64,
+    first_seen: u64,
+}
+
+impl NonceLedger for MemoryLedger {
+    fn first_use(&self, nonce: &str, nc: u32, now: u64) -> bool {
         let mut seen = self.seen.lock();
         if seen.len() > 10_000 {
-            seen.retain(|_, w| now.saturating_sub(w.issued_at) <= NONCE_LIFETIME.as_secs());
+            // A nonce lives NONCE_LIFETIME and one stale round more; older ones cannot come back.
+            seen.retain(|_, w| now.saturating_sub(w.first_seen) <= 2 * NONCE_LIFETIME.as_secs());
         }
         let w = seen.entry(nonce.to_string()).or_insert(ReplayWindow {
-            issued_at: now,
+            first_seen: now,
             ..Default::default()
         });
         if nc > w.highest {
@@ -250,35 +273,55 @@ mod tests {
     #[test]
     fn nonces_expire_and_cannot_be_forged() {
         let nonces = Nonces::new(b"secret".to_vec());
-        let n = nonces.issue(1_000);
-        assert_eq!(nonces.check(&n, 1_100), NonceCheck::Valid);
+        let (client, spoofed): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let n = nonces.issue(1_000, client);
+        assert_eq!(nonces.check(&n, 1_100, client), NonceCheck::Valid);
         assert_eq!(
-            nonces.check(&n, 1_000 + NONCE_LIFETIME.as_secs() + 1),
+            nonces.check(&n, 1_000 + NONCE_LIFETIME.as_secs() + 1, client),
             NonceCheck::Stale
         );
+        assert_eq!(
+            nonces.check(&n, 1_100, spoofed),
+            NonceCheck::Invalid,
+            "issued to another address"
+        );
         let other = Nonces::new(b"other".to_vec());
-        assert_eq!(other.check(&n, 1_100), NonceCheck::Invalid);
-        assert_eq!(nonces.check("0000000000000001deadbeef", 1_100), NonceCheck::Invalid);
-        assert_eq!(nonces.check("", 1_100), NonceCheck::Invalid);
-        assert_ne!(nonces.issue(1_000), nonces.issue(1_000), "two challenges, two nonces");
+        assert_eq!(other.check(&n, 1_100, client), NonceCheck::Invalid);
+        assert_eq!(
+            nonces.check("0000000000000001deadbeef", 1_100, client),
+            NonceCheck::Invalid
+        );
+        assert_eq!(nonces.check("", 1_100, client), NonceCheck::Invalid);
+        assert_ne!(
+            nonces.issue(1_000, client),
+            nonces.issue(1_000, client),
+            "two challenges, two nonces"
+        );
         let mut tampered = n.clone().into_bytes();
         tampered[20] = if tampered[20] == b'0' { b'1' } else { b'0' };
         assert_eq!(
-            nonces.check(std::str::from_utf8(&tampered).unwrap(), 1_100),
+            nonces.check(std::str::from_utf8(&tampered).unwrap(), 1_100, client),
             NonceCheck::Invalid
         );
     }
 
     #[test]
     fn nonce_counts_replay_window_and_no_limit_at_255() {
-        let nonces = Nonces::new(b"secret".to_vec());
+        let ledger = MemoryLedger::default();
         for nc in 1..=300 {
-            assert!(nonces.accept_count("n", nc, 0), "nc {nc}");
+            assert!(ledger.first_use("n", nc, 0), "nc {nc}");
         }
-        assert!(!nonces.accept_count("n", 300, 0), "replay");
-        assert!(!nonces.accept_count("n", 290, 0), "replay inside the window");
-        assert!(nonces.accept_count("n", 310, 0));
-        assert!(nonces.accept_count("n", 305, 0), "late but unseen");
-        assert!(!nonces.accept_count("n", 200, 0), "older than the window");
+        assert!(!ledger.first_use("n", 300, 0), "replay");
+        assert!(!ledger.first_use("n", 290, 0), "replay inside the window");
+        assert!(ledger.first_use("n", 310, 0));
+        assert!(ledger.first_use("n", 305, 0), "late but unseen");
+        assert!(!ledger.first_use("n", 200, 0), "older than the window");
+    }
+
+    #[test]
+    fn a_response_without_qop_uses_its_nonce_up() {
+        let ledger = MemoryLedger::default();
+        assert!(ledger.first_use("m", 0, 0));
+        assert!(!ledger.first_use("m", 0, 0), "the same response again is a replay");
     }
 }

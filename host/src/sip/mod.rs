@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod blf;
 pub mod digest;
+mod edge;
 pub mod guard;
 mod inspector;
 mod keepalive;
@@ -16,6 +17,7 @@ mod outbound;
 pub mod registrar;
 mod socket;
 mod source;
+mod tcp;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -27,7 +29,6 @@ use rsipstack::sip::prelude::*;
 use rsipstack::sip::{Header, Method, StatusCode};
 use rsipstack::transaction::{Transaction, TransactionReceiver};
 use rsipstack::transport::TransportLayer;
-use rsipstack::transport::tcp_listener::TcpListenerConnection;
 use rsipstack::transport::udp::UdpConnection;
 use rsipstack::{EndpointBuilder, transaction::endpoint::Endpoint};
 use tokio_util::sync::CancellationToken;
@@ -80,6 +81,8 @@ impl TrunkAcl {
 
 pub struct SipServer {
     endpoint: Endpoint,
+    /// Bound at once (a taken port fails `bind`), accepting from `serve` on.
+    tcp: parking_lot::Mutex<Option<tokio::net::TcpListener>>,
     presence: Arc<Presence>,
     dialogs: Arc<DialogLayer>,
     dialer: Arc<Dialer>,
@@ -96,10 +99,10 @@ impl SipServer {
         let connection = UdpConnection::from_socket(Arc::new(socket), None, Some(cancel.child_token())).await?;
         let transport = TransportLayer::new(cancel.clone());
         transport.add_transport(connection.into());
+        transport.set_stream_idle_timeout(tcp::IDLE);
         // TCP on the same port: for phones configured for it, and for requests too large for a
-        // UDP datagram (RFC 3261 §18.1.1).
-        let tcp = TcpListenerConnection::new(local, None).await?;
-        transport.add_transport(tcp.into());
+        // UDP datagram (RFC 3261 §18.1.1). Accepted by tcp.rs once serving.
+        let tcp = tokio::net::TcpListener::bind(local).await?;
         let reasons = Arc::new(outbound::CancelReasons::default());
         let endpoint = EndpointBuilder::new()
             .with_cancel_token(cancel.clone())
@@ -118,6 +121,7 @@ impl SipServer {
         });
         Ok(SipServer {
             endpoint,
+            tcp: parking_lot::Mutex::new(Some(tcp)),
             presence: Arc::default(),
             dialogs,
             dialer,
@@ -185,6 +189,15 @@ impl SipServer {
                 tracing::error!(error = %e, "SIP endpoint stopped");
             }
         });
+        if let Some(listener) = self.tcp.lock().take() {
+            tokio::spawn(tcp::accept(
+                listener,
+                self.endpoint.inner.clone(),
+                acl.clone(),
+                self.cancel.child_token(),
+            ));
+        }
+        let edge = edge::Edge::new(acl.clone());
         let invites = Arc::new(Invites {
             dialogs: self.dialogs.clone(),
             acl,
@@ -202,6 +215,7 @@ impl SipServer {
         tokio::spawn(dispatch(
             incoming,
             self.dialogs.clone(),
+            edge,
             invites,
             registrar,
             subscriptions,
@@ -223,11 +237,16 @@ impl SipServer {
 async fn dispatch(
     mut incoming: TransactionReceiver,
     dialogs: Arc<DialogLayer>,
+    edge: edge::Edge,
     invites: Arc<Invites>,
     registrar: Arc<Registrar>,
     subscriptions: Arc<blf::Subscriptions>,
 ) {
     while let Some(mut tx) = incoming.recv().await {
+        let Some(source) = source_of(&tx.original) else {
+            reply(tx, StatusCode::BadRequest, vec![]);
+            continue;
+        };
         // A REGISTER is never part of a dialog, whatever its To says (some phones copy the tag
         // of the 401 into their next attempt).
         let in_dialog = tx.original.method != Method::Register
@@ -253,30 +272,28 @@ async fn dispatch(
                         }
                     });
                 }
-                _ => reply(tx, StatusCode::CallTransactionDoesNotExist, vec![]),
+                _ if edge.admit(source.ip()) => reply(tx, StatusCode::CallTransactionDoesNotExist, vec![]),
+                _ => {}
             }
             continue;
+        }
+        if !edge.admit(source.ip()) {
+            continue; // dropped unanswered
         }
         match tx.original.method {
             Method::Invite => {
                 let invites = invites.clone();
-                tokio::spawn(async move { invites.on_invite(tx).await });
+                tokio::spawn(async move { invites.on_invite(tx, source).await });
             }
             Method::Options => reply(tx, StatusCode::OK, vec![allow_header()]),
-            Method::Register => match source_of(&tx.original) {
-                Some(source) => {
-                    let registrar = registrar.clone();
-                    tokio::spawn(async move { registrar.handle(tx, source).await });
-                }
-                None => reply(tx, StatusCode::BadRequest, vec![]),
-            },
-            Method::Subscribe => match source_of(&tx.original) {
-                Some(source) => {
-                    let subscriptions = subscriptions.clone();
-                    tokio::spawn(async move { subscriptions.on_subscribe(tx, source).await });
-                }
-                None => reply(tx, StatusCode::BadRequest, vec![]),
-            },
+            Method::Register => {
+                let registrar = registrar.clone();
+                tokio::spawn(async move { registrar.handle(tx, source).await });
+            }
+            Method::Subscribe => {
+                let subscriptions = subscriptions.clone();
+                tokio::spawn(async move { subscriptions.on_subscribe(tx, source).await });
+            }
             Method::Bye => reply(tx, StatusCode::CallTransactionDoesNotExist, vec![]),
             _ => reply(tx, StatusCode::MethodNotAllowed, vec![allow_header()]),
         }
@@ -293,28 +310,19 @@ struct Invites {
 }
 
 impl Invites {
-    async fn on_invite(&self, tx: Transaction) {
-        let Some(source) = source_of(&tx.original) else {
-            return reply(tx, StatusCode::BadRequest, vec![]);
-        };
-        // A request naming an employee in From, or carrying credentials, is an employee's call
-        // and must authenticate, wherever it comes from. Anything else is a carrier's call,
-        // which only trunk addresses may deliver, and only to the company's numbers: an
-        // unauthenticated INVITE never reaches a trunk (no toll fraud).
-        let employee = if self.is_employees_call(&tx.original).await {
-            match self.auth.authenticate(&tx.original, source, Challenge::Proxy).await {
-                Ok(user) => Some(user.username),
-                Err((status, headers)) => return reply(tx, status, headers),
-            }
-        } else if self.acl.allows(source.ip()) {
+    async fn on_invite(&self, tx: Transaction, source: SocketAddr) {
+        // A carrier's call comes from a trunk address and claims no employee. Anything else is an
+        // employee's call and must authenticate — a stranger gets the same challenge whatever
+        // his From says, so the answer tells him nothing about who exists. An unauthenticated
+        // INVITE never reaches a trunk (no toll fraud).
+        let carrier = self.acl.allows(source.ip()) && !self.claims_employee(&tx.original).await;
+        let employee = if carrier {
             None
         } else {
-            tracing::warn!(%source, "INVITE from an address that is neither a trunk nor an employee: 403");
-            return reply(
-                tx,
-                StatusCode::Forbidden,
-                vec![auth::warning("not a trunk; phones must authenticate")],
-            );
+            match self.auth.authenticate(&tx.original, source, Challenge::Proxy).await {
+                Ok(user) => Some(user.username),
+                Err(refusal) => return refuse(tx, refusal),
+            }
         };
         let local_ip = reachable_ip(self.local, source);
         let local = SocketAddr::new(local_ip, self.local.port());
@@ -323,7 +331,10 @@ impl Invites {
         }
     }
 
-    async fn is_employees_call(&self, req: &rsipstack::sip::Request) -> bool {
+    /// Whether a request from a trunk address is an employee's: it carries credentials, or its
+    /// From names an employee (a phone on the carrier's network; asked of the location
+    /// service's memory, not the database).
+    async fn claims_employee(&self, req: &rsipstack::sip::Request) -> bool {
         if req.headers.iter().any(|h| matches!(h, Header::ProxyAuthorization(_))) {
             return true;
         }
@@ -337,6 +348,14 @@ impl Invites {
             Some(user) => matches!(self.auth.location().credentials(&user).await, Ok(Some(_))),
             None => false,
         }
+    }
+}
+
+/// Answers as the refusal says (or not at all).
+fn refuse(tx: Transaction, refusal: auth::Refusal) {
+    match refusal {
+        auth::Refusal::Answer((status, headers)) => reply(tx, status, headers),
+        auth::Refusal::Silence => tracing::debug!("no answer to a locked-out source"),
     }
 }
 

@@ -9,7 +9,7 @@ use rsipstack::sip::prelude::*;
 use rsipstack::sip::{Header, StatusCode};
 use rsipstack::transaction::Transaction;
 
-use super::auth::{Authenticator, Challenge, internal, warning};
+use super::auth::{Authenticator, Challenge, Refusal, internal, warning};
 use super::location::Binding;
 
 /// Registrations shorter than this are refused with 423 (RFC 3261 §10.3 step 7).
@@ -17,6 +17,12 @@ pub const MIN_EXPIRES: u32 = 60;
 /// Longer requests are shortened to this.
 pub const MAX_EXPIRES: u32 = 7200;
 const DEFAULT_EXPIRES: u32 = 3600;
+/// Phones one account may have registered at once (a desk phone, a softphone, a mobile app and
+/// some spare): each binding is a row and a keep-alive every 30 s.
+pub const MAX_BINDINGS: usize = 10;
+/// Contacts one REGISTER may name, and the longest Contact URI kept.
+const MAX_CONTACTS_PER_REQUEST: usize = MAX_BINDINGS;
+const MAX_CONTACT_LEN: usize = 512;
 
 pub struct Registrar {
     auth: Arc<Authenticator>,
@@ -39,17 +45,31 @@ impl Registrar {
     }
 
     pub async fn handle(&self, mut tx: Transaction, source: SocketAddr) {
-        let (status, headers) = self.respond(&tx.original, source).await;
+        let (status, headers) = match self.respond(&tx.original, source).await {
+            Ok(answer) | Err(Refusal::Answer(answer)) => answer,
+            Err(Refusal::Silence) => return,
+        };
         if let Err(e) = tx.reply_with(status, headers, None).await {
             tracing::debug!(error = %e, "REGISTER reply failed");
         }
     }
 
-    async fn respond(&self, req: &rsipstack::sip::Request, source: SocketAddr) -> (StatusCode, Vec<Header>) {
-        let user = match self.auth.authenticate(req, source, Challenge::Www).await {
-            Ok(user) => user,
-            Err(refusal) => return refusal,
-        };
+    async fn respond(
+        &self,
+        req: &rsipstack::sip::Request,
+        source: SocketAddr,
+    ) -> Result<(StatusCode, Vec<Header>), Refusal> {
+        let user = self.auth.authenticate(req, source, Challenge::Www).await?;
+        Ok(self.registered(req, source, user).await)
+    }
+
+    /// The answer to an authenticated REGISTER.
+    async fn registered(
+        &self,
+        req: &rsipstack::sip::Request,
+        source: SocketAddr,
+        user: super::auth::User,
+    ) -> (StatusCode, Vec<Header>) {
         let aor_user = req
             .to_header()
             .and_then(|t| t.uri())
@@ -73,11 +93,17 @@ impl Registrar {
         };
         let now = super::unix_secs() as i64;
         match self.apply(user.id, change, origin, now).await {
-            Ok(None) => (
+            Ok(Applied::OutOfOrder) => (
                 StatusCode::ServerInternalError,
                 vec![warning("out-of-order REGISTER: the CSeq must grow within a Call-ID")],
             ),
-            Ok(Some(bindings)) => (
+            Ok(Applied::TooMany) => (
+                StatusCode::Forbidden,
+                vec![warning(&format!(
+                    "at most {MAX_BINDINGS} phones may be registered for one account"
+                ))],
+            ),
+            Ok(Applied::Done(bindings)) => (
                 StatusCode::OK,
                 bindings.iter().map(|b| contact_header(b, now)).collect(),
             ),
@@ -85,8 +111,9 @@ impl Registrar {
         }
     }
 
-    /// Applies the change; `Ok(None)` when it is out of order and nothing was changed.
-    async fn apply(&self, user: i64, change: Change, origin: Origin, now: i64) -> anyhow::Result<Option<Vec<Binding>>> {
+    /// Applies the change, unless it is out of order or would bind too many phones (then
+    /// nothing is changed).
+    async fn apply(&self, user: i64, change: Change, origin: Origin, now: i64) -> anyhow::Result<Applied> {
         match change {
             Change::RemoveAll => self.auth.location().unbind(user, None).await?,
             Change::Set(contacts) => {
@@ -95,7 +122,13 @@ impl Registrar {
                     .iter()
                     .any(|(contact, _)| out_of_order(&existing, contact, &origin))
                 {
-                    return Ok(None);
+                    return Ok(Applied::OutOfOrder);
+                }
+                let bound = |contact: &String| existing.iter().any(|b| &b.contact == contact);
+                let added = contacts.iter().filter(|(c, expires)| *expires > 0 && !bound(c)).count();
+                let removed = contacts.iter().filter(|(c, expires)| *expires == 0 && bound(c)).count();
+                if added > 0 && existing.len() + added - removed > MAX_BINDINGS {
+                    return Ok(Applied::TooMany);
                 }
                 for (contact, expires) in contacts {
                     if expires == 0 {
@@ -114,8 +147,17 @@ impl Registrar {
             }
             Change::Query => {}
         }
-        Ok(Some(self.auth.location().bindings(user, now).await?))
+        Ok(Applied::Done(self.auth.location().bindings(user, now).await?))
     }
+}
+
+/// What became of a REGISTER's change.
+enum Applied {
+    /// The bindings now.
+    Done(Vec<Binding>),
+    OutOfOrder,
+    /// It would have made more than [`MAX_BINDINGS`].
+    TooMany,
 }
 
 /// Where a REGISTER came from, for the bindings it makes.
@@ -156,6 +198,14 @@ fn requested_change(req: &rsipstack::sip::Request) -> Result<Change, (StatusCode
     if contacts.is_empty() {
         return Ok(Change::Query);
     }
+    if contacts.len() > MAX_CONTACTS_PER_REQUEST {
+        return Err((
+            StatusCode::BadRequest,
+            vec![warning(&format!(
+                "at most {MAX_CONTACTS_PER_REQUEST} contacts in one REGISTER"
+            ))],
+        ));
+    }
     if contacts.iter().any(|c| c == "*") {
         return if contacts.len() == 1 && expires_header == Some(0) {
             Ok(Change::RemoveAll)
@@ -180,6 +230,14 @@ fn requested_change(req: &rsipstack::sip::Request) -> Result<Change, (StatusCode
                 (uri.trim().to_string(), params)
             }
         };
+        if uri.len() > MAX_CONTACT_LEN {
+            return Err((
+                StatusCode::BadRequest,
+                vec![warning(&format!(
+                    "a Contact URI of at most {MAX_CONTACT_LEN} characters"
+                ))],
+            ));
+        }
         let param = params.split(';').find_map(|p| {
             let (k, v) = p.split_once('=')?;
             k.trim()

@@ -1,22 +1,31 @@
 //! The SIP UDP socket: rsipstack reads through it, and only receives what the guard passed.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use rsipstack::platform::net::UdpSocket as PlatformUdpSocket;
 use tokio::net::UdpSocket;
 
 use super::guard::{self, Verdict};
 use super::source;
+use crate::throttle::QuietLog;
 
-pub struct GuardedSocket(UdpSocket);
+pub struct GuardedSocket {
+    socket: UdpSocket,
+    /// Malformed datagrams are a stranger's to send at will: logged at a bounded rate.
+    malformed: QuietLog,
+}
 
 impl GuardedSocket {
     pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
-        Ok(GuardedSocket(UdpSocket::bind(addr).await?))
+        Ok(GuardedSocket {
+            socket: UdpSocket::bind(addr).await?,
+            malformed: QuietLog::new(20, Duration::from_secs(10)),
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.0.local_addr()
+        self.socket.local_addr()
     }
 }
 
@@ -24,19 +33,23 @@ impl GuardedSocket {
 impl PlatformUdpSocket for GuardedSocket {
     async fn recv_from(&self, buf: &mut [u8]) -> rsipstack::Result<(usize, SocketAddr)> {
         loop {
-            let (n, from) = self.0.recv_from(buf).await?;
+            let (n, from) = self.socket.recv_from(buf).await?;
             // A parser bug must cost one datagram, never the SIP receive loop.
             let verdict = std::panic::catch_unwind(|| guard::inspect(&buf[..n])).unwrap_or_else(|_| {
-                tracing::error!(%from, datagram = %String::from_utf8_lossy(&buf[..n]), "the SIP parser panicked");
+                if let Some(left_out) = self.malformed.admit() {
+                    tracing::error!(%from, datagram = %String::from_utf8_lossy(&buf[..n]), left_out, "the SIP parser panicked");
+                }
                 Verdict::Drop
             });
             let passed = match verdict {
                 Verdict::Pass => Some(None),
                 Verdict::Rewrite(canonical) => Some(Some(canonical)),
                 Verdict::Reply(response) => {
-                    tracing::info!(%from, status = %String::from_utf8_lossy(&response[..12.min(response.len())]), "refused a malformed request");
+                    if let Some(left_out) = self.malformed.admit() {
+                        tracing::info!(%from, status = %String::from_utf8_lossy(&response[..12.min(response.len())]), left_out, "refused a malformed request");
+                    }
                     // Answer where it came from (RFC 3261 §18.2.2 with rport): never elsewhere.
-                    let _ = self.0.send_to(&response, from).await;
+                    let _ = self.socket.send_to(&response, from).await;
                     None
                 }
                 Verdict::Drop => {
@@ -69,10 +82,10 @@ impl PlatformUdpSocket for GuardedSocket {
     }
 
     async fn send_to(&self, buf: &[u8], addr: SocketAddr) -> rsipstack::Result<usize> {
-        Ok(self.0.send_to(buf, addr).await?)
+        Ok(self.socket.send_to(buf, addr).await?)
     }
 
     fn local_addr(&self) -> rsipstack::Result<SocketAddr> {
-        Ok(self.0.local_addr()?)
+        Ok(self.socket.local_addr()?)
     }
 }

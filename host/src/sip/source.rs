@@ -100,16 +100,13 @@ fn line_end(text: &str, from: usize) -> usize {
 /// when the stamp is missing (never for a request that came through our transports).
 pub fn source_of(req: &rsipstack::sip::Request) -> Option<SocketAddr> {
     let via = req.via_header().ok()?.typed().ok()?;
-    let ip = via
-        .received()
-        .and_then(Result::ok)
-        .or_else(|| {
-            // rsipstack writes `[v6]`, RFC 3261 a bare address: read both.
-            via.params.iter().find_map(|p| match p {
-                rsipstack::sip::Param::Received(r) => r.value().trim_matches(['[', ']']).parse().ok(),
-                _ => None,
-            })
-        })?;
+    let ip = via.received().and_then(Result::ok).or_else(|| {
+        // rsipstack writes `[v6]`, RFC 3261 a bare address: read both.
+        via.params.iter().find_map(|p| match p {
+            rsipstack::sip::Param::Received(r) => r.value().trim_matches(['[', ']']).parse().ok(),
+            _ => None,
+        })
+    })?;
     let port = via.params.into_iter().find_map(|p| match p {
         rsipstack::sip::Param::Rport(port) => port,
         _ => None,
@@ -160,19 +157,28 @@ mod tests {
 
     #[test]
     fn a_client_received_and_rport_are_replaced_by_the_real_source() {
-        let stamped = stamp_via_value("SIP/2.0/UDP 127.0.0.2:5999;branch=z9hG4bKa;received=127.0.0.5;rport=7", from());
+        let stamped = stamp_via_value(
+            "SIP/2.0/UDP 127.0.0.2:5999;branch=z9hG4bKa;received=127.0.0.5;rport=7",
+            from(),
+        );
         assert_eq!(
             stamped.as_deref(),
             Some("SIP/2.0/UDP 127.0.0.2:5999;branch=z9hG4bKa;received=127.0.0.2;rport=5999")
         );
-        let stamped = stamp_via_value("SIP/2.0/TCP host.example ; RPORT ; branch=z9hG4bKb, SIP/2.0/UDP proxy;branch=1", from());
+        let stamped = stamp_via_value(
+            "SIP/2.0/TCP host.example ; RPORT ; branch=z9hG4bKb, SIP/2.0/UDP proxy;branch=1",
+            from(),
+        );
         assert_eq!(
             stamped.as_deref(),
             Some("SIP/2.0/TCP host.example;branch=z9hG4bKb;received=127.0.0.2;rport=5999, SIP/2.0/UDP proxy;branch=1"),
             "only the top via-parm is ours to stamp"
         );
         let v6 = stamp_via_value("SIP/2.0/UDP [::1]:5060;branch=z9hG4bKc", "[::1]:6000".parse().unwrap());
-        assert_eq!(v6.as_deref(), Some("SIP/2.0/UDP [::1]:5060;branch=z9hG4bKc;received=::1;rport=6000"));
+        assert_eq!(
+            v6.as_deref(),
+            Some("SIP/2.0/UDP [::1]:5060;branch=z9hG4bKc;received=::1;rport=6000")
+        );
         assert_eq!(stamp_via_value("", from()), None);
     }
 
@@ -200,7 +206,14 @@ mod tests {
     #[test]
     fn without_a_stamp_there_is_no_source() {
         let req = rsipstack::sip::Request::try_from(INVITE).unwrap();
-        assert_eq!(source_of(&req), None, "unstamped: the client's own received is no source");
-        assert_eq!(stamp_datagram(b"OPTIONS sip:x SIP/2.0\r\nCall-ID: 1\r\n\r\n", from()), None);
+        assert_eq!(
+            source_of(&req),
+            None,
+            "unstamped: the client's own received is no source"
+        );
+        assert_eq!(
+            stamp_datagram(b"OPTIONS sip:x SIP/2.0\r\nCall-ID: 1\r\n\r\n", from()),
+            None
+        );
     }
 }

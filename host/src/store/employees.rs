@@ -53,6 +53,35 @@ fn employee_row(r: &AnyRow) -> Employee {
 }
 
 impl Store {
+    /// How often employees changed so far (see [`Store::employees_changed`]).
+    pub fn employees_version(&self) -> u64 {
+        self.employees_version.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Employees changed (here, or on another node that announced it): what is kept of them in
+    /// memory is stale.
+    pub fn employees_changed(&self) {
+        self.employees_version.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Marks employees changed here and tells the other nodes.
+    async fn employees_written(&self) {
+        self.employees_changed();
+        self.announce(super::Change::Employees).await;
+    }
+
+    /// Every employee's login, id and SIP HA1 (for the registrar's memory).
+    pub async fn all_sip_credentials(&self) -> sqlx::Result<Vec<(String, i64, String)>> {
+        let rows = sqlx::query("SELECT login, id, sip_ha1 FROM employees WHERE company_id = $1")
+            .bind(DEFAULT_COMPANY)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("login"), r.get("id"), r.get("sip_ha1")))
+            .collect())
+    }
+
     /// Creates an employee; `Ok(None)` when the login or extension is taken.
     pub async fn add_employee(
         &self,
@@ -79,6 +108,7 @@ impl Store {
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
+        self.employees_written().await;
         Ok(inserted.map(|id| Employee {
             id,
             login: login.into(),
@@ -111,6 +141,7 @@ impl Store {
         .bind(login)
         .execute(&self.pool)
         .await?;
+        self.employees_written().await;
         Ok(done.rows_affected() > 0)
     }
 
@@ -121,6 +152,7 @@ impl Store {
             .bind(login)
             .execute(&self.pool)
             .await?;
+        self.employees_written().await;
         Ok(done.rows_affected() > 0)
     }
 

@@ -32,6 +32,9 @@ pub struct Store {
     pool: AnyPool,
     /// The PostgreSQL URL (for listening to other nodes' changes); `None` on SQLite.
     postgres: Option<String>,
+    /// Grows whenever employees change (here or, announced, on another node): what is kept in
+    /// memory about them (SIP credentials) is stale once it moved.
+    employees_version: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What changed in the database, for other nodes that keep it in memory, or what another node
@@ -42,6 +45,8 @@ pub enum Change {
     Numbers,
     /// Uploaded prompts.
     Prompts,
+    /// Employees (their SIP credentials are kept in memory).
+    Employees,
     /// Hang up this call (whichever node has it).
     HangUp(String),
     /// Bring the colleague at `extension` into this call (whichever node has it).
@@ -53,6 +58,7 @@ impl Change {
         match self {
             Change::Numbers => "numbers".into(),
             Change::Prompts => "prompts".into(),
+            Change::Employees => "employees".into(),
             Change::HangUp(call) => format!("hangup:{call}"),
             Change::ThreeWay { call, extension } => format!("threeway:{call}:{extension}"),
         }
@@ -62,6 +68,7 @@ impl Change {
         match payload {
             "numbers" => Some(Change::Numbers),
             "prompts" => Some(Change::Prompts),
+            "employees" => Some(Change::Employees),
             other => match (other.strip_prefix("hangup:"), other.strip_prefix("threeway:")) {
                 (Some(call), _) => Some(Change::HangUp(call.to_owned())),
                 (_, Some(rest)) => rest.split_once(':').map(|(call, extension)| Change::ThreeWay {
@@ -224,6 +231,7 @@ impl Store {
         Ok(Store {
             pool,
             postgres: postgres.then(|| url.to_string()),
+            employees_version: Default::default(),
         })
     }
 

@@ -96,16 +96,16 @@ fn run(calls: usize, length: Duration) -> Outcome {
             .unwrap();
         rt.block_on(async move {
             for pair in sides {
-                let [a, b] = pair.map(|(socket, phone)| BridgeSide {
-                    socket: Arc::new(RtpSocket::plain(UdpSocket::from_std(socket).unwrap())),
-                    media: MediaOffer {
+                let [a, b] = pair.map(|(socket, phone)| {
+                    let media = MediaOffer {
                         remote: phone,
                         codec: Codec::Pcma,
                         payload_type: 8,
                         telephone_event: None,
                         ptime: 20,
-                    },
-                    session_id: 1,
+                    };
+                    let socket = Arc::new(RtpSocket::plain(UdpSocket::from_std(socket).unwrap()));
+                    BridgeSide::new(socket, media, 1)
                 });
                 tokio::spawn(async move { bridge::relay(&a, &b, Duration::from_secs(60)).await });
             }

@@ -501,13 +501,11 @@ async fn early_media_reaches_the_caller_before_the_answer() {
     server.assign(NUMBER, "hunt", json!({ "members": ["alice"] })).await;
     let a = alice.expect(&server, Phone::EarlyMediaThenAnswers { after_ms: 2500 });
     phones_listening().await;
-    let caller_rtp = RtpPeer::bind().await;
-    let caller = tokio::spawn(sipp::call(
-        server.sip,
-        sipp::caller_hears_early_media(300),
-        NUMBER,
-        caller_rtp.port(),
-    ));
+    let caller_rtp = std::sync::Arc::new(RtpPeer::bind().await);
+    let caller = tokio::spawn({
+        let (sip, caller_rtp) = (server.sip, caller_rtp.clone());
+        async move { sipp::carrier_call_with_early_rtp(sip, 300, NUMBER, &caller_rtp).await }
+    });
     let offered = alice.wait_for("INVITE", Duration::from_secs(10)).await;
     let exchange_to_alice = SocketAddr::from(([127, 0, 0, 1], offered.port().expect("SDP port")));
     tokio::time::sleep(Duration::from_millis(200)).await;

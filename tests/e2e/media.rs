@@ -604,7 +604,7 @@ async fn a_recorded_number_keeps_both_sides_of_the_conversation() {
 }
 
 /// A hunt group with hold music: the caller, not answered yet, gets 183 with SDP and hears the
-/// music from the start until alice answers.
+/// music from the start (once its carrier's RTP proved its address) until alice answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_hear_hold_music_while_the_group_rings() {
     let server = Server::start().await;
@@ -614,13 +614,7 @@ async fn callers_hear_hold_music_while_the_group_rings() {
     let alice_phone = alice.expect(&server, Phone::Answers { after_ms: 2000 });
     phones_listening().await;
     let caller_rtp = RtpPeer::bind().await;
-    let run = sipp::call(
-        server.sip,
-        sipp::caller_hears_early_media(500),
-        "+15550100305",
-        caller_rtp.port(),
-    )
-    .await;
+    let run = sipp::carrier_call_with_early_rtp(server.sip, 500, "+15550100305", &caller_rtp).await;
     assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
     finished(&server, "alice", alice_phone).await;
     let answered = alice.event("ANSWER").expect("alice answered").at;

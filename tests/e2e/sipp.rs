@@ -230,10 +230,53 @@ pub fn caller_holds_and_resumes() -> String {
 pub fn caller_hears_early_media(hold_ms: u64) -> String {
     let body = invite()
         + "<recv response=\"100\" optional=\"true\"/>\n<recv response=\"180\" optional=\"true\"/>\n"
-        + "<recv response=\"183\" optional=\"true\"/>\n"
+        + &format!(
+            r#"<recv response="183" optional="true">
+<action><ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="m_all,m_port"/>
+<log message="[$m_all]"/><exec command="echo [$m_port] > {EARLY_PORT}"/></action>
+</recv>
+<recv response="180" optional="true"/>
+"#
+        )
         + &answered(CALLER, 1)
         + &hangs_up(CALLER, 2, hold_ms);
     scenario("caller hears early media", &body)
+}
+
+/// Where [`caller_hears_early_media`] notes the exchange's RTP port from its 183.
+const EARLY_PORT: &str = "early.port";
+
+/// A carrier's call with [`caller_hears_early_media`] that, like most carriers' gateways, sends
+/// RTP (silence) from the caller's SDP address as soon as the 183 names the exchange's: that is
+/// what proves the caller receives there, before which the exchange sends it no media.
+pub async fn carrier_call_with_early_rtp(
+    server: SocketAddr,
+    hold_ms: u64,
+    service: &'static str,
+    rtp: &crate::harness::RtpPeer,
+) -> SippRun {
+    let dir = tempfile::tempdir().unwrap();
+    let port = rtp.port().to_string();
+    let args = ["-key", "rtp_port", port.as_str()];
+    let call = run_in(dir.path(), server, caller_hears_early_media(hold_ms), service, &args);
+    let noted = dir.path().join(EARLY_PORT);
+    let stream = async {
+        let port = loop {
+            match std::fs::read_to_string(&noted)
+                .ok()
+                .and_then(|p| p.trim().parse::<u16>().ok())
+            {
+                Some(port) => break port,
+                None => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        };
+        rtp.send_pcma(&[0; 8000 * 30], SocketAddr::from(([127, 0, 0, 1], port)))
+            .await;
+    };
+    tokio::select! {
+        run = call => run,
+        _ = stream => panic!("the carrier's 30 s of early RTP outlasted the call"),
+    }
 }
 
 /// Answered; after `after_ms` sends `digit` as SIP INFO (`application/dtmf-relay`), then waits

@@ -43,6 +43,7 @@ pub struct TransferEnv<'a> {
 /// returns that direction (to pass on to the other party).
 pub fn answer_reinvite(reinvite: Reinvite, ours: &LocalSdp) -> Direction {
     let offered = Direction::of(&reinvite.offer);
+    ours.follow(&reinvite.offer);
     tracing::info!(?offered, "re-INVITE");
     tokio::spawn(reinvite.accept(ours.describe(offered.answered())));
     offered

@@ -257,11 +257,11 @@ impl<'a> Fork<'a> {
                     Some(media) if !self.early_media => {
                         self.early_media = true;
                         let branch = &self.branches[index];
-                        Some(ForkEvent::EarlyMedia(BridgeSide {
-                            socket: branch.socket.clone(),
+                        Some(ForkEvent::EarlyMedia(BridgeSide::new(
+                            branch.socket.clone(),
                             media,
-                            session_id: branch.session_id,
-                        }))
+                            branch.session_id,
+                        )))
                     }
                     _ => first.then_some(ForkEvent::Ringing),
                 }
@@ -284,11 +284,7 @@ impl<'a> Fork<'a> {
                 self.pending.clear();
                 Some(ForkEvent::Answered(Winner {
                     leg: branch.leg,
-                    media: BridgeSide {
-                        socket: branch.socket,
-                        media,
-                        session_id: branch.session_id,
-                    },
+                    media: BridgeSide::new(branch.socket, media, branch.session_id),
                     line: branch.employee.as_deref().map(|e| self.params.env.presence.talking(e)),
                     employee: branch.employee,
                 }))

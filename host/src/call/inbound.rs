@@ -202,11 +202,16 @@ impl InboundCall {
         Ok(())
     }
 
+    /// The caller's RTP socket: it sends nothing before the caller proved it receives at its
+    /// address (the ACK of our answer, its RTP, or its authenticated INVITE).
     fn bind_rtp(&self) -> Result<crate::media::RtpSocket, CallError> {
-        self.env
+        let socket = self
+            .env
             .ports
             .bind(self.media_ip())
-            .map_err(|e| CallError::Failed(format!("RTP socket: {e}")))
+            .map_err(|e| CallError::Failed(format!("RTP socket: {e}")))?;
+        socket.send_after(self.leg.proof());
+        Ok(socket)
     }
 
     /// The caller's SDP offer; an unusable one makes the final response 488.
@@ -324,6 +329,7 @@ impl InboundCall {
         // The caller hears our media (after the answer, or hold music as early media): a 180
         // now would make its phone play its own ringback instead.
         let hears_us = answered || ringing.early_music;
+        let caller_reachable = self.media.as_ref().is_some_and(MediaSession::reachable);
         let Self { leg, gone, media, .. } = self;
         let ours = media.as_ref().and_then(|m| m.local_sdp().ok());
         // Early media: the caller's socket is lent to a relay while legs ring.
@@ -356,7 +362,15 @@ impl InboundCall {
                             leg.ringing();
                             break Ok(None);
                         }
-                        ForkEvent::Ringing => ringing.rang = true,
+                        ForkEvent::Ringing => {
+                            ringing.rang = true;
+                            // Early media cannot reach a caller who has not proven its address
+                            // yet (no RTP from it): a 180 lets its side ring by itself meanwhile
+                            // (RFC 3960's gateway model).
+                            if !answered && !caller_reachable {
+                                leg.ringing();
+                            }
+                        }
                         event => break Ok(Some(event)),
                     },
                     _ = &mut tone, if ringing.rang => {}

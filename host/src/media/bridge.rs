@@ -4,7 +4,6 @@
 //! transcoded in place when the two sides chose different laws. One buffer per direction, no
 //! allocation per packet.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,12 +23,23 @@ pub struct BridgeSide {
 }
 
 impl BridgeSide {
+    /// The side, its socket told what the party's SDP says (whose RTP it takes).
+    pub fn new(socket: Arc<RtpSocket>, media: MediaOffer, session_id: u64) -> Self {
+        socket.expect(media.remote, media.payload_type, media.telephone_event);
+        BridgeSide {
+            socket,
+            media,
+            session_id,
+        }
+    }
+
     /// Our end of the session with this party, to re-offer or re-answer it.
     pub fn local_sdp(&self) -> std::io::Result<super::LocalSdp> {
         Ok(super::LocalSdp {
             local: self.socket.local_addr()?,
             media: self.media.clone(),
             session_id: self.session_id,
+            socket: self.socket.clone(),
         })
     }
 }
@@ -84,28 +94,27 @@ pub async fn relay_watching(
     let mut next_sequence: [Option<u16>; 2] = [None, None];
     let forward = Direction::new(&a.media, &b.media);
     let backward = Direction::new(&b.media, &a.media);
-    let (mut to_b, mut to_a) = (forward.remote_of_far, backward.remote_of_far);
     let mut buf_ab = [0u8; 2048];
     let mut buf_ba = [0u8; 2048];
     loop {
+        // Each socket hands over its party's RTP only (the latch); its replies go where that
+        // party really sends from (symmetric RTP, NAT).
         let received = tokio::time::timeout(timeout, async {
             tokio::select! {
-                r = a.socket.recv_from(&mut buf_ab) => r.map(|(n, from)| (true, n, from)),
-                r = b.socket.recv_from(&mut buf_ba) => r.map(|(n, from)| (false, n, from)),
+                r = a.socket.recv_media(&mut buf_ab) => r.map(|(n, _)| (true, n)),
+                r = b.socket.recv_media(&mut buf_ba) => r.map(|(n, _)| (false, n)),
             }
         })
         .await;
         let Ok(received) = received else {
             return BridgeEnd::Silent;
         };
-        let Ok((from_a, n, from)) = received else { continue };
-        let (direction, buf, near_remote, far_remote) = if from_a {
-            (&forward, &mut buf_ab, &mut to_a, to_b)
+        let Ok((from_a, n)) = received else { continue };
+        let (direction, buf) = if from_a {
+            (&forward, &mut buf_ab)
         } else {
-            (&backward, &mut buf_ba, &mut to_b, to_a)
+            (&backward, &mut buf_ba)
         };
-        // Symmetric RTP: answer the address the party really sends from (NAT), not its SDP.
-        *near_remote = from;
         // Parsed once: what is watched here, and what the rewrite needs.
         let Some(packet) = RtpPacket::parse(&buf[..n]) else {
             continue; // not RTP: nothing to relay
@@ -136,9 +145,11 @@ pub async fn relay_watching(
         let (payload_type, payload_len) = (packet.payload_type, packet.payload.len());
         if let Some(len) = direction.rewrite(&mut buf[..n], payload_type, payload_len) {
             let far = if from_a { b } else { a };
-            // A lost datagram is a glitch in the conversation, not a reason to stop relaying.
-            let _ = far.socket.send_to(&buf[..len], far_remote).await;
-            relayed.increment(1);
+            // A lost datagram (or one the far party has not proven it wants yet) is a glitch in
+            // the conversation, not a reason to stop relaying.
+            if far.socket.send_media(&buf[..len]).await {
+                relayed.increment(1);
+            }
         }
     }
 }
@@ -150,7 +161,6 @@ struct Direction {
     transcode: Option<fn(u8) -> u8>,
     event_in: Option<u8>,
     event_out: Option<u8>,
-    remote_of_far: SocketAddr,
 }
 
 impl Direction {
@@ -166,7 +176,6 @@ impl Direction {
             transcode,
             event_in: near.telephone_event,
             event_out: far.telephone_event,
-            remote_of_far: far.remote,
         }
     }
 

@@ -7,7 +7,6 @@
 //! lives while it has members.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,8 +100,6 @@ impl Rooms {
 struct Seat {
     id: u64,
     side: BridgeSide,
-    /// Where their RTP comes from (symmetric RTP); their SDP's address until then.
-    remote: SocketAddr,
     queue: VecDeque<i16>,
     /// This tick's frame of their voice.
     voice: [i16; TICK_SAMPLES],
@@ -117,7 +114,6 @@ impl Seat {
     fn new(id: u64, side: BridgeSide, dead: oneshot::Sender<()>) -> Self {
         Seat {
             id,
-            remote: side.media.remote,
             side,
             queue: VecDeque::with_capacity(MAX_QUEUED),
             voice: [0; TICK_SAMPLES],
@@ -130,14 +126,14 @@ impl Seat {
 
     /// Takes everything that arrived since the last tick.
     fn receive(&mut self, buf: &mut [u8]) {
-        while let Ok((n, from)) = self.side.socket.try_recv_from(buf) {
+        // The member's RTP only (the socket's latch); replies go where it comes from.
+        while let Ok((n, _)) = self.side.socket.try_recv_media(buf) {
             let Some(packet) = RtpPacket::parse(&buf[..n]) else {
                 continue; // RTCP or noise
             };
             if packet.payload_type != self.side.media.payload_type {
                 continue; // digits and comfort noise are not mixed
             }
-            self.remote = from;
             self.last_heard = Instant::now();
             let codec = self.side.media.codec;
             self.queue.extend(packet.payload.iter().map(|b| codec.decode(*b)));
@@ -172,7 +168,7 @@ impl Seat {
                 .sender
                 .write(packet, media.payload_type, payload, per_packet as u32);
             // A full socket buffer loses a packet of the conference, not the member.
-            let _ = self.side.socket.try_send_to(&packet[..n], self.remote);
+            self.side.socket.try_send_media(&packet[..n]);
         }
     }
 }
@@ -244,23 +240,21 @@ fn apply(seats: &mut Vec<Seat>, command: Command, room: &str) {
 mod tests {
     use super::*;
     use crate::media::sdp::{Codec, MediaOffer};
+    use std::net::SocketAddr;
     use tokio::net::UdpSocket;
 
     /// A member's phone: its own socket, and the room's side towards it.
     async fn phone(codec: Codec, ptime: u32) -> (UdpSocket, BridgeSide) {
         let phone = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let ours = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let side = BridgeSide {
-            socket: Arc::new(crate::media::RtpSocket::plain(ours)),
-            media: MediaOffer {
-                remote: phone.local_addr().unwrap(),
-                codec,
-                payload_type: if codec == Codec::Pcma { 8 } else { 0 },
-                telephone_event: None,
-                ptime,
-            },
-            session_id: 1,
+        let media = MediaOffer {
+            remote: phone.local_addr().unwrap(),
+            codec,
+            payload_type: if codec == Codec::Pcma { 8 } else { 0 },
+            telephone_event: None,
+            ptime,
         };
+        let side = BridgeSide::new(Arc::new(crate::media::RtpSocket::plain(ours)), media, 1);
         (phone, side)
     }
 

@@ -5,6 +5,7 @@ pub mod bridge;
 pub mod dtmf;
 pub mod g711;
 pub mod inband;
+pub mod latch;
 pub mod library;
 pub mod mixer;
 pub mod ports;

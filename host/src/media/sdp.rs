@@ -167,9 +167,20 @@ pub struct LocalSdp {
     pub local: SocketAddr,
     pub media: MediaOffer,
     pub session_id: u64,
+    /// Our socket towards the party (its latch follows the party's new offers).
+    pub socket: std::sync::Arc<super::RtpSocket>,
 }
 
 impl LocalSdp {
+    /// The party offered anew (a re-INVITE): if its media moved to another address, our socket
+    /// learns that one instead (see `latch.rs`).
+    pub fn follow(&self, offer: &[u8]) {
+        if let Ok(moved) = MediaOffer::parse(offer) {
+            self.socket
+                .expect(moved.remote, self.media.payload_type, self.media.telephone_event);
+        }
+    }
+
     /// The session with media flowing `direction`, at a new origin version.
     pub fn describe(&self, direction: Direction) -> String {
         self.media

@@ -62,6 +62,7 @@ impl MediaSession {
     }
 
     fn on_socket(socket: Arc<RtpSocket>, offer: MediaOffer, session_id: u64) -> Self {
+        socket.expect(offer.remote, offer.payload_type, offer.telephone_event);
         let (digit_tx, digits) = mpsc::unbounded_channel();
         let tap = AudioTap::default();
         let receiver = tokio::spawn(receive_loop(
@@ -91,6 +92,11 @@ impl MediaSession {
         &self.offer
     }
 
+    /// Whether what we send reaches the party now (it proved its address: see `RtpSocket`).
+    pub fn reachable(&self) -> bool {
+        self.socket.destination().is_some()
+    }
+
     /// Our end of the session, to answer re-INVITEs with.
     pub fn local_sdp(&self) -> std::io::Result<super::LocalSdp> {
         self.bridge_side().local_sdp()
@@ -98,11 +104,7 @@ impl MediaSession {
 
     /// The socket and what was negotiated on it, as a relay sees them.
     fn bridge_side(&self) -> super::BridgeSide {
-        super::BridgeSide {
-            socket: self.socket.clone(),
-            media: self.offer.clone(),
-            session_id: self.session_id,
-        }
+        super::BridgeSide::new(self.socket.clone(), self.offer.clone(), self.session_id)
     }
 
     /// Our SDP answer for this session.
@@ -110,8 +112,15 @@ impl MediaSession {
         Ok(self.offer.answer(self.local_addr()?, self.session_id))
     }
 
-    /// Sends the prompt as RTP, one packet per ptime, paced by the clock.
+    /// Sends the prompt as RTP, one packet per ptime, paced by the clock — from its start, once
+    /// the peer has proven it receives (see `RtpSocket`): nothing is clipped, nothing is sent
+    /// to an address a stranger named.
     pub async fn play(&mut self, prompt: &Prompt, barge_in: bool) -> PlayEnd {
+        tokio::select! {
+            biased;
+            Some(digit) = self.digits.recv(), if barge_in => return PlayEnd::Interrupted(digit),
+            _ = self.socket.sendable() => {}
+        }
         let samples_per_packet = (SAMPLE_RATE / 1000 * self.offer.ptime) as usize;
         let mut interval = tokio::time::interval(Duration::from_millis(self.offer.ptime as u64));
         let mut payload = vec![0u8; samples_per_packet];
@@ -138,7 +147,7 @@ impl MediaSession {
                 samples_per_packet as u32,
             );
             // A lost datagram is a media glitch, not a reason to stop the prompt.
-            let _ = self.socket.send_to(&packet[..n], self.offer.remote).await;
+            self.socket.send_media(&packet[..n]).await;
         }
         PlayEnd::Finished
     }
@@ -244,7 +253,7 @@ async fn receive_loop(socket: Arc<RtpSocket>, offer: MediaOffer, digits: mpsc::U
     let mut events = DtmfReceiver::default();
     let mut inband = offer.telephone_event.is_none().then(InbandDetector::default);
     loop {
-        let Ok((n, _from)) = socket.recv_from(&mut buf).await else {
+        let Ok((n, _from)) = socket.recv_media(&mut buf).await else {
             continue;
         };
         let Some(packet) = RtpPacket::parse(&buf[..n]) else {

@@ -51,6 +51,9 @@ pub struct InboundLeg {
     /// Cancelled when someone else (an admin) ends the call.
     stop: tokio_util::sync::CancellationToken,
     stopped: bool,
+    /// Whether the caller has proven it receives at its address: it authenticated (a nonce
+    /// bound to its address), its request came over a connection, or it ACKed our answer.
+    proven: tokio::sync::watch::Sender<bool>,
 }
 
 impl InboundLeg {
@@ -86,6 +89,8 @@ impl InboundLeg {
         let dialled = req.uri.auth.as_ref().map(|a| a.user.clone()).unwrap_or_default();
         let call_id = req.call_id_header().map(|h| h.value().to_string()).unwrap_or_default();
         let offer = req.body.clone();
+        let reliable = tx.connection.as_ref().is_some_and(|c| c.is_reliable());
+        let proven = tokio::sync::watch::Sender::new(employee.is_some() || reliable);
         let mut driver = dialog.clone();
         // The dialog drives the INVITE server transaction: 100 Trying, our responses and their
         // retransmissions, the ACK, and the caller's CANCEL.
@@ -107,7 +112,21 @@ impl InboundLeg {
             local,
             offer,
             employee,
+            proven,
         })
+    }
+
+    /// Becomes `true` once the caller has proven it receives at its address (for media: nothing
+    /// is sent to its SDP address before).
+    pub fn proof(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.proven.subscribe()
+    }
+
+    /// Notes what an event proves.
+    fn seen(&self, event: &LegEvent) {
+        if matches!(event, LegEvent::Confirmed) {
+            self.proven.send_replace(true);
+        }
     }
 
     /// 180 Ringing.
@@ -184,7 +203,10 @@ impl InboundLeg {
             tokio::select! {
                 _ = self.stop.cancelled(), if !self.stopped => return Some(self.end_from_outside().await),
                 state = self.events.recv() => match state.map(leg_event) {
-                    Some(Some(event)) => return Some(event),
+                    Some(Some(event)) => {
+                        self.seen(&event);
+                        return Some(event);
+                    }
                     Some(None) => continue,
                     None => return None,
                 },
@@ -212,6 +234,7 @@ impl InboundLeg {
     pub fn poll_event(&mut self) -> Option<LegEvent> {
         while let Ok(state) = self.events.try_recv() {
             if let Some(event) = leg_event(state) {
+                self.seen(&event);
                 return Some(event);
             }
         }

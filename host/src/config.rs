@@ -74,6 +74,14 @@ pub struct ServeArgs {
     /// Concurrent flow instances (the pooling allocator's size) [default: 1000].
     #[arg(long, env = "SWITCHBOARD_MAX_CALLS")]
     pub max_calls: Option<u32>,
+    /// The country calling code calls out are national in, until an admin sets the company's
+    /// outbound rules (`PUT /outbound-rules`) [default: 1].
+    #[arg(long, env = "SWITCHBOARD_COUNTRY_CODE")]
+    pub country_code: Option<String>,
+    /// The longest a connected call may last, in seconds; then both parties are hung up
+    /// [default: 14400, four hours].
+    #[arg(long, env = "SWITCHBOARD_MAX_CALL_SECS")]
+    pub max_call_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -96,6 +104,8 @@ struct FileConfig {
     api_token: Option<String>,
     flow_cpu_ms: Option<u64>,
     max_calls: Option<u32>,
+    country_code: Option<String>,
+    max_call_secs: Option<u64>,
 }
 
 /// The settings `serve` runs with.
@@ -119,6 +129,8 @@ pub struct Config {
     pub api_token: Option<String>,
     pub flow_cpu: Duration,
     pub max_calls: u32,
+    pub country_code: String,
+    pub max_call: Duration,
 }
 
 impl ServeArgs {
@@ -181,6 +193,12 @@ impl ServeArgs {
             api_token: self.api_token.or(file.api_token),
             flow_cpu: Duration::from_millis(self.flow_cpu_ms.or(file.flow_cpu_ms).unwrap_or(500)),
             max_calls: self.max_calls.or(file.max_calls).unwrap_or(1000).max(1),
+            country_code: match self.country_code.or(file.country_code) {
+                Some(code) if (1..=3).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit()) => code,
+                Some(code) => anyhow::bail!("country_code {code:?}: write 1 to 3 digits, e.g. 1 or 44"),
+                None => "1".into(),
+            },
+            max_call: Duration::from_secs(self.max_call_secs.or(file.max_call_secs).unwrap_or(4 * 3600).max(1)),
         })
     }
 }

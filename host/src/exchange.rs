@@ -97,7 +97,7 @@ async fn handle_call(
     // The exchange has taken the call: tell the caller while the flow decides what to do.
     leg.ringing();
     trace.push(format!("flow {} starts", &route.version.sha256[..12]));
-    let mut call = InboundCall::new(id.clone(), leg, media, dial);
+    let mut call = InboundCall::new(id.clone(), leg, media, dial.clone());
     call.take_requests(requests);
     if route.assignment.record_calls {
         call.record_whole_call();
@@ -147,7 +147,7 @@ async fn handle_call(
         recording: voicemail.as_deref(),
     };
     for reason in &callbacks {
-        file_callback(store, &record, callback(reason)).await;
+        file_callback(store, &dial, &record, callback(reason)).await;
     }
     save(store, &record).await;
 }
@@ -200,6 +200,7 @@ async fn employee_call(
         Ok(DialOutcome::Answered { .. }) => "completed",
         Ok(DialOutcome::Busy) => "busy",
         Ok(DialOutcome::NoAnswer) => "no-answer",
+        Ok(DialOutcome::Failed(why)) if why.starts_with("refused") => "refused",
         Ok(DialOutcome::Unavailable | DialOutcome::Failed(_)) => "unavailable",
         Err(CallError::Hangup) if stopped.is_cancelled() => HUNG_UP_BY_ADMIN,
         Err(CallError::Hangup) => "caller-hangup",
@@ -329,14 +330,25 @@ struct FiledCallback<'a> {
     recording: Option<&'a str>,
 }
 
-/// Files a callback request for the call's caller, due at once.
-async fn file_callback(store: &Store, record: &CallRecord, filed: FiledCallback<'_>) {
+/// Files a callback request for the call's caller, due at once — unless the caller's number
+/// already has the day's callbacks (a stranger calling again and again must not make the
+/// exchange call him, or a number he pretends to be, without end).
+async fn file_callback(store: &Store, dial: &DialEnv, record: &CallRecord, filed: FiledCallback<'_>) {
     let employee_id = match filed.employee {
         Some(login) => store.employee(login, false).await.ok().flatten().map(|e| e.id),
         None => None,
     };
     let now = unix_ms();
     let phone = number::canonical(&record.caller);
+    let per_day = dial.toll.rules().callbacks_per_number_per_day;
+    match store.callbacks_filed_since(&phone, now - 86_400_000).await {
+        Ok(filed) if filed >= i64::from(per_day) => {
+            tracing::warn!(%phone, filed, per_day, "callback request not filed: the number has had the day's callbacks");
+            return;
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not count the day's callbacks"),
+    }
     let request = NewCallback {
         phone: &phone,
         employee_id,

@@ -232,6 +232,7 @@ impl StoreLocation {
                 employee: Some(login.to_string()),
                 caller_id: None,
                 login: None,
+                toll: None,
             })
             .collect())
     }
@@ -282,11 +283,18 @@ impl StoreLocation {
         ))
     }
 
+    /// The carrier's place for `number`. Only an E.164 number goes into a Request-URI (nothing
+    /// a caller typed can add URI parameters or headers); whether it may be called is the toll
+    /// gate's to say when it rings.
     fn through_trunk(&self, number: &str) -> Vec<Reachable> {
         let Some(trunk) = &self.outbound else {
             tracing::warn!(%number, "no outbound trunk is configured: external numbers reach nobody");
             return Vec::new();
         };
+        if !number::is_e164(number) {
+            tracing::warn!(%number, "not an E.164 number: not called");
+            return Vec::new();
+        }
         vec![Reachable {
             uri: format!("sip:{number}@{}", trunk.target),
             destination: trunk.target,
@@ -294,6 +302,7 @@ impl StoreLocation {
             employee: None,
             caller_id: trunk.caller_id.clone(),
             login: trunk.login.clone(),
+            toll: Some(number.to_string()),
         }]
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::api::{self, ApiState, LoginThrottle, Tokens, hash_token, new_token};
 use crate::call::Feature;
 use crate::call::record::unix_ms;
-use crate::call::{DialEnv, MediaEnv};
+use crate::call::{DialEnv, MediaEnv, OutboundRules, TollGate};
 use crate::callbacks::CallbackScheduler;
 use crate::cluster::Cluster;
 use crate::config::Config;
@@ -59,6 +59,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             login: config.outbound_login.clone(),
         }),
     ));
+    let toll = TollGate::new(outbound_rules(&store, &config.country_code).await?);
     let dial = Arc::new(DialEnv {
         dialer: sip.dialer(),
         presence: sip.presence(),
@@ -68,6 +69,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         history: location.clone(),
         web: Arc::new(HttpClient::new()?),
         rtp_timeout: RTP_TIMEOUT,
+        max_call: config.max_call,
+        toll: toll.clone(),
     });
     if let Some(every) = config.callback_check {
         CallbackScheduler {
@@ -81,7 +84,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let live = Arc::new(LiveCalls::default());
     let cluster = Cluster::join(&store).await?;
-    follow_other_nodes(&store, &registry, &prompts, &live).await?;
+    follow_other_nodes(&store, &registry, &prompts, &live, &toll, &config.country_code).await?;
     let exchange = Arc::new(Exchange {
         registry: registry.clone(),
         live: live.clone(),
@@ -119,6 +122,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         live,
         cluster,
         logins: Arc::new(LoginThrottle::default()),
+        toll,
     });
     let listener = tokio::net::TcpListener::bind(config.http_listen).await?;
     let http = listener.local_addr()?;
@@ -164,11 +168,14 @@ async fn follow_other_nodes(
     registry: &Arc<FlowRegistry>,
     prompts: &Arc<PromptLibrary>,
     live: &Arc<LiveCalls>,
+    toll: &Arc<TollGate>,
+    country_code: &str,
 ) -> anyhow::Result<()> {
     let Some(mut changes) = store.changes().await? else {
         return Ok(());
     };
     let (store, registry, prompts, live) = (store.clone(), registry.clone(), prompts.clone(), live.clone());
+    let (toll, country_code) = (toll.clone(), country_code.to_string());
     tokio::spawn(async move {
         while let Some(change) = changes.recv().await {
             tracing::debug!(?change, "reloading after a change");
@@ -179,6 +186,9 @@ async fn follow_other_nodes(
                     store.employees_changed();
                     Ok(())
                 }
+                Change::OutboundRules => outbound_rules(&store, &country_code)
+                    .await
+                    .map(|rules| toll.set_rules(rules)),
                 // Only the node that has the call can end it; the others do not know it.
                 Change::HangUp(ref call) => {
                     live.end(call);
@@ -204,6 +214,14 @@ async fn follow_other_nodes(
         }
     });
     Ok(())
+}
+
+/// The company's outbound rules: as an admin set them, else national calls in `country_code`.
+async fn outbound_rules(store: &Store, country_code: &str) -> anyhow::Result<OutboundRules> {
+    match store.outbound_rules().await? {
+        Some(json) => Ok(serde_json::from_str(&json)?),
+        None => Ok(OutboundRules::national(country_code)),
+    }
 }
 
 /// On a fresh install with no token configured, make one, keep its hash and show it once.

@@ -57,6 +57,26 @@ async fn outside_calls_go_through_the_trunk_as_the_company_number_and_only_for_e
     let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
     let _alice = Desk::register(&server, "alice", "101").await;
 
+    // A fresh exchange calls national numbers only (country code 1 here): Berlin is refused
+    // before anything reaches the carrier.
+    let run = alice_calls(&server, OUTSIDE, PASSWORD, Then::Refused(403)).await;
+    assert!(
+        run.success,
+        "international: {}\nserver log:\n{}",
+        run.output,
+        server.log()
+    );
+    let record = record_of(&server, OUTSIDE).await;
+    assert_eq!(record["outcome"], "refused", "{record}");
+    assert!(
+        record["legs"][0]["result"]
+            .as_str()
+            .unwrap()
+            .contains("international calls are off"),
+        "{record}"
+    );
+    // The admin lets Berlin be called.
+    allow_berlin(&server).await;
     let answers = carrier.expect(&server, Phone::Answers { after_ms: 300 });
     phones_listening().await;
     let run = alice_calls(&server, OUTSIDE, PASSWORD, Then::HangsUpAfter(500)).await;
@@ -80,6 +100,13 @@ async fn outside_calls_go_through_the_trunk_as_the_company_number_and_only_for_e
     tokio::time::sleep(Duration::from_millis(300)).await;
     let invites = carrier.events().iter().filter(|e| e.name == "INVITE").count();
     assert_eq!(invites, 1);
+}
+
+/// The company's outbound rules let employees call Berlin (national calls are allowed anyway).
+async fn allow_berlin(server: &Server) {
+    let rules = serde_json::json!({ "country_code": "1", "allow": ["+4930"] });
+    let (status, body) = server.send(reqwest::Method::PUT, "/outbound-rules", rules).await;
+    assert_eq!(status, 200, "{body}");
 }
 
 /// The exchange keeps itself registered with its carrier (here: a second exchange, where the
@@ -118,6 +145,7 @@ async fn the_exchange_registers_with_its_carrier_and_answers_its_challenges() {
         PASSWORD,
     ];
     let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    allow_berlin(&server).await;
     let _alice = Desk::register(&server, "alice", "101").await;
     let answers = carrier.expect(
         &server,

@@ -283,6 +283,13 @@ async fn check(s: &ApiState, f: &EmployeeFields, login: Option<&str>) -> Result<
     }
     if !f.mobile.is_empty() {
         super::check_e164("mobile", &f.mobile)?;
+        // The mobile rings through the carrier: it must be a number the company may call.
+        if let Err(why) = s.toll.rules().check(&f.mobile) {
+            return Err(ApiError::unprocessable(
+                "mobile",
+                &format!("{why} (see /outbound-rules)"),
+            ));
+        }
     }
     match f.mobile_after_secs {
         Some(secs) if !(0..=300).contains(&secs) => {

@@ -10,6 +10,7 @@ mod flows;
 mod media;
 mod numbers;
 mod openapi;
+mod outbound;
 mod schedules;
 mod tokens;
 
@@ -51,6 +52,8 @@ pub struct ApiState {
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Password guessing at `POST /login`.
     pub logins: Arc<LoginThrottle>,
+    /// The company's rules for calls out (checked here for mobile numbers, set here).
+    pub toll: Arc<crate::call::TollGate>,
     /// Renders `/metrics` (the process's Prometheus recorder).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -81,6 +84,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(contacts::create_callback, contacts::list_callbacks))
         .routes(routes!(contacts::show_callback))
         .routes(routes!(contacts::complete_callback))
+        .routes(routes!(outbound::show, outbound::replace))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
         .routes(routes!(media::upload_prompt, media::list_prompts))

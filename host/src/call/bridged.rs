@@ -60,7 +60,7 @@ pub async fn connect(
             Talk::CallerTransferred { next, transferor_left } => {
                 tracing::info!(to = ?next.employee, "the caller transferred the call");
                 let employee = current.employee.clone();
-                tokio::spawn(pair(current, next, env.dial.rtp_timeout));
+                tokio::spawn(pair(current, next, env.dial.rtp_timeout, env.dial.max_call));
                 if transferor_left {
                     return (BridgeExit::CallerLeft, employee);
                 }
@@ -103,15 +103,22 @@ enum Talk {
     ThreeWay(Winner),
 }
 
-/// Starts ringing the colleague at `extension` for a three-way call.
-fn three_way<'a>(env: &'a TransferEnv<'a>, extension: String) -> Transfer<'a> {
+/// Starts ringing the colleague at `extension` for a three-way call `by` an employee (none: an
+/// admin asked over the API).
+fn three_way<'a>(env: &'a TransferEnv<'a>, extension: String, by: Option<String>) -> Transfer<'a> {
     tracing::info!(%extension, "three-way call: ringing the colleague");
     let leg = TimedLeg {
         target: Target::Extension(extension),
         start_after_ms: 0,
         stop_after_ms: None,
     };
-    Box::pin(ring(env, leg))
+    Box::pin(ring(env, leg, by))
+}
+
+/// Whether a party may transfer the call: an employee (his own phone, or his mobile the exchange
+/// rang), or anyone who came in through the carrier when the company's rules allow it.
+fn may_transfer(env: &TransferEnv<'_>, employee: Option<&String>) -> bool {
+    employee.is_some() || env.dial.toll.rules().trunk_callers_may_transfer
 }
 
 /// The next feature asked of the call from outside; never, when nobody can ask.
@@ -169,7 +176,6 @@ async fn talk(
         &mut watch
     ));
     let mut codes = [FeatureCodes::default(), FeatureCodes::default()];
-    let callee_is_employee = callee_employee.is_some();
     let mut transfer: Option<Transfer<'_>> = None;
     // The colleague being rung for a three-way call.
     let mut joining: Option<Transfer<'_>> = None;
@@ -183,12 +189,21 @@ async fn talk(
                 callee.hangup().await;
                 return Talk::Ended(BridgeExit::Dead);
             }
+            _ = tokio::time::sleep_until(env.deadline) => {
+                tracing::warn!("the call reached its maximum duration: hanging up");
+                callee.hangup().await;
+                return Talk::Ended(BridgeExit::TooLong);
+            }
             event = callee.next_event(), if !callee_gone => match event {
                 // Hold and resume pass through: each side is answered by us (media stays
                 // anchored here) and the other side is told the new direction.
                 Some(OutboundEvent::Reinvite(reinvite)) => {
                     let offered = answer_reinvite(reinvite, &to_callee);
                     tokio::spawn(leg.reinvite(to_caller.describe(offered)));
+                }
+                Some(OutboundEvent::Refer(refer)) if !may_transfer(env, callee_employee.as_ref()) => {
+                    tracing::warn!("a REFER from a party that is no employee: refused");
+                    refer.refuse(403, "transfers are for employees").await;
                 }
                 Some(OutboundEvent::Refer(refer)) if refer.replaces.is_some() && transfer.is_none() => {
                     // Attended: the transferor talked to the target in another call; that
@@ -204,7 +219,8 @@ async fn talk(
                 }
                 Some(OutboundEvent::Refer(refer)) => {
                     let trying = callee.notify_transfer(100, "Trying", false);
-                    if let Some(started) = start_transfer(refer, trying, transfer.is_some(), env).await {
+                    let by = callee_employee.clone();
+                    if let Some(started) = start_transfer(refer, trying, transfer.is_some(), env, by).await {
                         transfer = Some(started);
                         by_caller = false;
                     }
@@ -251,14 +267,15 @@ async fn talk(
             }
             Some(request) = handovers.requests.recv(), if transfer.is_none() => return Talk::HandedOver(request),
             Some((party, digit)) = typed.recv() => {
-                let (may, codes) = match party {
-                    Party::A => (env.caller_is_employee, &mut codes[0]),
-                    Party::B => (callee_is_employee, &mut codes[1]),
+                // Feature codes are an employee's: a stranger's digits only pass through.
+                let (by, codes) = match party {
+                    Party::A => (env.caller_employee.clone(), &mut codes[0]),
+                    Party::B => (callee_employee.clone(), &mut codes[1]),
                 };
-                if may && let Some(Feature::ThreeWay { extension }) = codes.push(digit) {
+                if by.is_some() && let Some(Feature::ThreeWay { extension }) = codes.push(digit) {
                     match joining.is_some() || transfer.is_some() {
                         true => tracing::info!("three-way code ignored: a colleague is already being rung"),
-                        false => joining = Some(three_way(env, extension)),
+                        false => joining = Some(three_way(env, extension, by)),
                     }
                 }
             }
@@ -272,7 +289,7 @@ async fn talk(
                     true => Err("a colleague is already being rung".to_string()),
                     false => {
                         let answer = Ok(format!("ringing {extension}"));
-                        joining = Some(three_way(env, extension));
+                        joining = Some(three_way(env, extension, None));
                         answer
                     }
                 };
@@ -298,12 +315,17 @@ async fn talk(
                     let _ = info_digits.send((Party::A, digit));
                 }
                 // The caller (an employee who placed the call) hands the other party on.
+                Some(LegEvent::Refer(refer)) if !may_transfer(env, env.caller_employee.as_ref()) => {
+                    tracing::warn!("a REFER from a caller who is no employee: refused");
+                    refer.refuse(403, "transfers are for employees").await;
+                }
                 Some(LegEvent::Refer(refer)) if refer.replaces.is_some() => {
                     refer.refuse(501, "attended transfer is taken from the answering party only").await;
                 }
                 Some(LegEvent::Refer(refer)) => {
                     let trying = leg.notify_transfer(100, "Trying", false);
-                    if let Some(started) = start_transfer(refer, trying, transfer.is_some(), env).await {
+                    let by = env.caller_employee.clone();
+                    if let Some(started) = start_transfer(refer, trying, transfer.is_some(), env, by).await {
                         transfer = Some(started);
                         by_caller = true;
                     }
@@ -346,10 +368,10 @@ impl RelayWatch for Watch<'_> {
     }
 }
 
-/// Two answered parties talk through the relay until either hangs up or the media dies; both
-/// legs end then. (After the caller transferred the answering party away: that party and the
-/// transfer target; a callback: the employee and the contact.)
-pub(super) async fn pair(a: Winner, b: Winner, timeout: Duration) {
+/// Two answered parties talk through the relay until either hangs up, the media dies or `max`
+/// has passed; both legs end then. (After the caller transferred the answering party away: that
+/// party and the transfer target; a callback: the employee and the contact.)
+pub(super) async fn pair(a: Winner, b: Winner, timeout: Duration, max: Duration) {
     let (
         Winner {
             leg: mut leg_a,
@@ -368,9 +390,17 @@ pub(super) async fn pair(a: Winner, b: Winner, timeout: Duration) {
         return;
     };
     let mut relay = std::pin::pin!(bridge::relay(&media_a, &media_b, timeout));
+    let too_long = tokio::time::sleep(max);
+    tokio::pin!(too_long);
     loop {
         tokio::select! {
             BridgeEnd::Silent = &mut relay => {
+                leg_a.hangup().await;
+                leg_b.hangup().await;
+                return;
+            }
+            _ = &mut too_long => {
+                tracing::warn!("the call reached its maximum duration: hanging up");
                 leg_a.hangup().await;
                 leg_b.hangup().await;
                 return;
@@ -417,6 +447,7 @@ async fn start_transfer<'a>(
     trying: impl Future<Output = ()> + Send + 'static,
     busy: bool,
     env: &'a TransferEnv<'a>,
+    by: Option<String>,
 ) -> Option<Transfer<'a>> {
     let refusal = match (&refer.target, busy) {
         (_, true) => Some((491, "a transfer is already under way")),
@@ -441,7 +472,7 @@ async fn start_transfer<'a>(
         start_after_ms: 0,
         stop_after_ms: None,
     };
-    Some(Box::pin(ring(env, leg)))
+    Some(Box::pin(ring(env, leg, by)))
 }
 
 /// An outside number goes through the trunk; other digits are an extension; anything else a
@@ -457,10 +488,10 @@ fn target_of(user: &str) -> Target {
     }
 }
 
-/// Rings one transfer target until it answers or fails.
-/// Rings a transfer's or three-way call's target; its legs go to `env.legs`, also when the
-/// ringing is abandoned (the caller left).
-async fn ring(env: &TransferEnv<'_>, leg: TimedLeg) -> Result<Winner, DialOutcome> {
+/// Rings a transfer's or three-way call's target for the employee `by` who asked for it (his
+/// calls out; none: a trunk caller the rules let transfer, or an admin); its legs go to
+/// `env.legs`, also when the ringing is abandoned (the caller left).
+async fn ring(env: &TransferEnv<'_>, leg: TimedLeg, by: Option<String>) -> Result<Winner, DialOutcome> {
     let caller_side = ForkParams {
         env: env.dial,
         ports: env.ports,
@@ -470,6 +501,7 @@ async fn ring(env: &TransferEnv<'_>, leg: TimedLeg) -> Result<Winner, DialOutcom
         codec: env.codec,
         ptime: env.ptime,
         ring_mobiles: true,
+        on_behalf_of: by,
     };
     let fork = Fork::new(caller_side, &[leg], TRANSFER_TIMEOUT)
         .await

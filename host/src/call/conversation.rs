@@ -19,6 +19,8 @@ pub enum BridgeExit {
     HandedOver,
     /// The caller transferred the answering party to someone else and is to be hung up.
     CallerTransferred,
+    /// The call reached its maximum duration: every party is hung up.
+    TooLong,
 }
 
 /// What a transfer needs to place the new leg.
@@ -33,8 +35,11 @@ pub struct TransferEnv<'a> {
     pub ptime: u32,
     /// Where three-way calls meet.
     pub rooms: &'a Rooms,
-    /// The caller is an employee (who may use feature codes).
-    pub caller_is_employee: bool,
+    /// The employee who placed the call, when an employee's phone did (who may then transfer
+    /// and use feature codes, and whose calls out they are).
+    pub caller_employee: Option<String>,
+    /// When the conversation must end at the latest (the call's maximum duration).
+    pub deadline: tokio::time::Instant,
     /// Where the legs rung for transfers and three-way calls are recorded (for the call record).
     pub legs: &'a parking_lot::Mutex<Vec<LegRecord>>,
 }

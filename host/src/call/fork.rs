@@ -29,6 +29,8 @@ pub struct Reachable {
     pub caller_id: Option<String>,
     /// Credentials for the far end's challenge (a carrier's).
     pub login: Option<TrunkLogin>,
+    /// The number called, when this place is through the carrier (the toll gate checks it).
+    pub toll: Option<String>,
 }
 
 /// One step of ringing a target: the places that ring `after` the target starts, for
@@ -96,6 +98,10 @@ pub struct DialEnv {
     pub web: Arc<dyn super::Web>,
     /// A bridged call where neither party sent RTP for this long is dead and gets cleaned up.
     pub rtp_timeout: Duration,
+    /// The longest a bridged call may last (then both parties are hung up).
+    pub max_call: Duration,
+    /// What every call out through the carrier must pass.
+    pub toll: Arc<super::toll::TollGate>,
 }
 
 /// The leg that answered, ready to bridge.
@@ -105,6 +111,9 @@ pub struct Winner {
     pub employee: Option<String>,
     /// The employee's line is busy while this lives.
     pub line: Option<LineUse>,
+    /// Reached through the carrier: the call counts against the company's calls out while this
+    /// lives.
+    pub toll: Option<super::toll::TollPermit>,
 }
 
 pub enum ForkEvent {
@@ -142,6 +151,8 @@ struct Branch {
     session_id: u64,
     /// The employee's line shows ringing while this lives.
     _ringing: Option<LineUse>,
+    /// A call out through the carrier, counted while it lives.
+    toll: Option<super::toll::TollPermit>,
     stop_at: Option<Instant>,
     employee: Option<String>,
     /// Its entry in `Fork::legs`.
@@ -163,6 +174,9 @@ pub struct ForkParams<'a> {
     pub ptime: u32,
     /// Employees' mobiles ring by their rule; off: only their registered phones.
     pub ring_mobiles: bool,
+    /// The employee who places these calls (his own call, his transfer, his callback): calls
+    /// out through the carrier count against him. None: a flow dials for a caller.
+    pub on_behalf_of: Option<String>,
 }
 
 pub struct Fork<'a> {
@@ -176,6 +190,9 @@ pub struct Fork<'a> {
     rang: bool,
     early_media: bool,
     started_any: bool,
+    /// Calls out the toll gate refused (why), and whether any leg was placed at all.
+    refused: Vec<String>,
+    placed_any: bool,
     /// What became of every leg started so far (for the call record).
     legs: Vec<LegRecord>,
 }
@@ -212,6 +229,8 @@ impl<'a> Fork<'a> {
             rang: false,
             early_media: false,
             started_any: false,
+            refused: Vec::new(),
+            placed_any: false,
             legs: Vec::new(),
         })
     }
@@ -287,6 +306,7 @@ impl<'a> Fork<'a> {
                     media: BridgeSide::new(branch.socket, media, branch.session_id),
                     line: branch.employee.as_deref().map(|e| self.params.env.presence.talking(e)),
                     employee: branch.employee,
+                    toll: branch.toll,
                 }))
             }
             Some(OutboundEvent::Failed { code }) => {
@@ -327,11 +347,26 @@ impl<'a> Fork<'a> {
                     ended_at: None,
                     result: "ringing".into(),
                 });
+                self.started_any = true;
+                let toll = match &place.toll {
+                    Some(number) => match self.params.env.toll.permit(number, self.params.on_behalf_of.as_deref()) {
+                        Ok(permit) => Some(permit),
+                        Err(why) => {
+                            tracing::warn!(%why, "a call out was refused");
+                            self.ended(record, format!("refused: {why}"));
+                            self.refused.push(why);
+                            continue;
+                        }
+                    },
+                    None => None,
+                };
+                self.placed_any = true;
                 match self.place(&place).await {
                     Ok((leg, socket, session_id)) => self.branches.push(Branch {
                         leg,
                         socket,
                         session_id,
+                        toll,
                         _ringing: place.employee.as_deref().map(|e| self.params.env.presence.ringing(e)),
                         stop_at: stop_after.map(|d| now + d),
                         employee: place.employee.clone(),
@@ -343,7 +378,6 @@ impl<'a> Fork<'a> {
                         self.ended(record, "unreachable".into());
                     }
                 }
-                self.started_any = true;
             }
         }
     }
@@ -415,9 +449,16 @@ impl<'a> Fork<'a> {
         std::mem::take(&mut self.legs)
     }
 
+    /// Whether every leg was a call out the company's rules refused (nothing was placed).
+    pub fn refused(&self) -> bool {
+        !self.placed_any && !self.refused.is_empty()
+    }
+
     /// The best outcome when nobody answered (RFC 3261 §16.7: a busy beats a ring-out).
     fn outcome(&self) -> DialOutcome {
-        if !self.started_any {
+        if self.refused() {
+            DialOutcome::Failed(format!("refused: {}", self.refused[0]))
+        } else if !self.started_any {
             DialOutcome::Unavailable
         } else if self.failures.iter().any(|c| matches!(c, 486 | 600 | 603)) {
             DialOutcome::Busy

@@ -76,6 +76,7 @@ mod tests {
             employee: Some(who.into()),
             caller_id: None,
             login: None,
+            toll: None,
         }
     }
 

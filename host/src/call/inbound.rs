@@ -75,6 +75,8 @@ pub struct InboundCall {
 const UNAVAILABLE: (u16, &str) = (480, "Temporarily Unavailable");
 const BUSY: (u16, &str) = (486, "Busy Here");
 const NOT_ACCEPTABLE: (u16, &str) = (488, "Not Acceptable Here");
+/// Every leg was a call out the company's rules refuse.
+const FORBIDDEN: (u16, &str) = (403, "Forbidden");
 
 impl InboundCall {
     pub fn new(id: String, leg: InboundLeg, env: Arc<MediaEnv>, dial_env: Arc<DialEnv>) -> Self {
@@ -309,7 +311,9 @@ impl InboundCall {
                 Some(ForkEvent::Answered(winner)) => return Ok(Ok(winner)),
                 Some(ForkEvent::Finished(outcome)) => {
                     // Should the flow give up now, the caller learns why (RFC 3261 §16.7).
-                    self.reject = if outcome == DialOutcome::Busy {
+                    self.reject = if fork.refused() {
+                        FORBIDDEN
+                    } else if outcome == DialOutcome::Busy {
                         BUSY
                     } else {
                         UNAVAILABLE
@@ -441,6 +445,7 @@ impl InboundCall {
             codec,
             ptime,
             ring_mobiles: self.ring_mobiles,
+            on_behalf_of: self.leg.employee.clone(),
         };
         let timeout = Duration::from_millis(opts.timeout_ms.into());
         let mut fork = Fork::new(params, legs, timeout)
@@ -586,7 +591,8 @@ impl InboundCall {
             codec: caller.media.codec,
             ptime: caller.media.ptime,
             rooms: &self.env.rooms,
-            caller_is_employee: self.leg.employee.is_some(),
+            caller_employee: self.leg.employee.clone(),
+            deadline: tokio::time::Instant::now() + self.dial_env.max_call,
             legs: &transfer_legs,
         };
         // The caller's phone may transfer this call's party into another call (attended).
@@ -613,9 +619,11 @@ impl InboundCall {
         }
         match exit {
             BridgeExit::CallerLeft => self.gone = true,
-            BridgeExit::CalleeLeft | BridgeExit::Dead | BridgeExit::HandedOver | BridgeExit::CallerTransferred => {
-                self.finish(UNAVAILABLE).await
-            }
+            BridgeExit::CalleeLeft
+            | BridgeExit::Dead
+            | BridgeExit::HandedOver
+            | BridgeExit::CallerTransferred
+            | BridgeExit::TooLong => self.finish(UNAVAILABLE).await,
         }
         Ok(DialOutcome::Answered {
             employee,
@@ -850,8 +858,14 @@ impl CallControl for InboundCall {
         let mut member = self.env.rooms.join(room, side, self.dial_env.rtp_timeout);
         // Digits are not for anyone in a room; they are dropped.
         let handles = (ours, tokio::sync::mpsc::unbounded_channel().0);
-        Self::until_hangup(&mut self.leg, &mut self.gone, &handles, member.dead()).await?;
-        tracing::info!(%room, "no RTP from the caller in the conference: ending the call");
+        let max_call = self.dial_env.max_call;
+        let ended = async {
+            tokio::select! {
+                _ = member.dead() => tracing::info!(%room, "no RTP from the caller in the conference: ending the call"),
+                _ = tokio::time::sleep(max_call) => tracing::warn!(%room, "the call reached its maximum duration: hanging up"),
+            }
+        };
+        Self::until_hangup(&mut self.leg, &mut self.gone, &handles, ended).await?;
         self.finish(UNAVAILABLE).await;
         Err(CallError::Hangup)
     }

@@ -17,6 +17,7 @@ mod screening;
 pub mod script;
 pub mod services;
 mod threeway;
+pub mod toll;
 
 pub use feature::{Feature, FeatureRequest, FeatureRequests};
 pub use fork::{Calendar, DialEnv, Directory, Reachable, RingStep};
@@ -24,6 +25,7 @@ pub use handover::Handovers;
 pub use inbound::{InboundCall, MediaEnv};
 pub use record::{CallRecord, CallRecording, Trace};
 pub use services::{EmployeeCard, EmployeeKey, History, HttpRequest, HttpResponse, LineStatus, Web};
+pub use toll::{OutboundRules, TollGate};
 
 /// Why a verb could not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -55,7 +55,8 @@ pub async fn call_back(dial: &DialEnv, media: &MediaEnv, order: &CallbackOrder) 
     // The employee sees the contact's number, as for a call from him.
     let shown = order.phone.clone();
     let never = std::future::pending();
-    let employee = match ring(dial, media, employee, shown, EMPLOYEE_RINGS, &mut legs, never).await {
+    let by = &order.employee;
+    let employee = match ring(dial, media, employee, shown, by, EMPLOYEE_RINGS, &mut legs, never).await {
         Ok(winner) => winner,
         Err(outcome) => return unanswered(CallbackOutcome::EmployeeUnavailable(outcome), legs),
     };
@@ -94,6 +95,7 @@ pub async fn call_back(dial: &DialEnv, media: &MediaEnv, order: &CallbackOrder) 
             media,
             contact,
             order.employee.clone(),
+            by,
             CONTACT_RINGS,
             &mut legs,
             stop,
@@ -110,7 +112,7 @@ pub async fn call_back(dial: &DialEnv, media: &MediaEnv, order: &CallbackOrder) 
     };
     let answered_at = unix_ms();
     let talk = Instant::now();
-    pair(employee, contact, dial.rtp_timeout).await;
+    pair(employee, contact, dial.rtp_timeout, dial.max_call).await;
     let ended = unix_ms();
     for leg in legs.iter_mut().filter(|l| l.answered_at.is_some()) {
         leg.ended_at.get_or_insert(ended);
@@ -132,12 +134,14 @@ fn unanswered(outcome: CallbackOutcome, legs: Vec<LegRecord>) -> CallbackCall {
     }
 }
 
-/// Rings `target` until someone answers; the legs rung go to `legs`.
+/// Rings `target` for `employee`'s callback until someone answers; the legs rung go to `legs`.
+#[allow(clippy::too_many_arguments)]
 async fn ring(
     dial: &DialEnv,
     media: &MediaEnv,
     target: Target,
     shown: String,
+    employee: &str,
     timeout: Duration,
     legs: &mut Vec<LegRecord>,
     stop: impl Future<Output = ()>,
@@ -152,6 +156,7 @@ async fn ring(
         codec: Codec::Pcma,
         ptime: 20,
         ring_mobiles: true,
+        on_behalf_of: Some(employee.to_string()),
     };
     let leg = TimedLeg {
         target,

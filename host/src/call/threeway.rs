@@ -95,6 +95,15 @@ pub async fn run(
             };
         }
         tokio::select! {
+            _ = tokio::time::sleep_until(env.deadline) => {
+                tracing::warn!("the three-way call reached its maximum duration: hanging up");
+                for seat in [&mut callee, &mut colleague] {
+                    if seat.member.take().is_some() {
+                        seat.leg.hangup().await;
+                    }
+                }
+                return BridgeExit::TooLong;
+            }
             event = leg.next_event(), if caller_member.is_some() => match event {
                 Some(LegEvent::Confirmed | LegEvent::Digit(_)) => {}
                 Some(LegEvent::Reinvite(reinvite)) => {

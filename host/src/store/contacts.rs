@@ -328,6 +328,19 @@ impl Store {
         .await
     }
 
+    /// How many callback requests were filed for `phone` at or after `since` (Unix ms).
+    pub async fn callbacks_filed_since(&self, phone: &str, since: i64) -> sqlx::Result<i64> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM callbacks b JOIN contacts c ON c.id = b.contact_id
+             WHERE b.company_id = $1 AND c.phone = $2 AND b.created_at >= $3",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(phone)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+    }
+
     /// Callbacks as `filter` selects them, the soonest due first.
     pub async fn callbacks(&self, filter: &CallbackFilter) -> sqlx::Result<Vec<Callback>> {
         let rows = sqlx::query(

@@ -11,6 +11,7 @@ use sqlx::any::AnyPoolOptions;
 use crate::call::CallRecord;
 
 mod callback_queue;
+mod company;
 mod contacts;
 mod departments;
 mod employees;
@@ -47,6 +48,8 @@ pub enum Change {
     Prompts,
     /// Employees (their SIP credentials are kept in memory).
     Employees,
+    /// The company's outbound rules (kept in memory by the toll gate).
+    OutboundRules,
     /// Hang up this call (whichever node has it).
     HangUp(String),
     /// Bring the colleague at `extension` into this call (whichever node has it).
@@ -59,6 +62,7 @@ impl Change {
             Change::Numbers => "numbers".into(),
             Change::Prompts => "prompts".into(),
             Change::Employees => "employees".into(),
+            Change::OutboundRules => "outbound-rules".into(),
             Change::HangUp(call) => format!("hangup:{call}"),
             Change::ThreeWay { call, extension } => format!("threeway:{call}:{extension}"),
         }
@@ -69,6 +73,7 @@ impl Change {
             "numbers" => Some(Change::Numbers),
             "prompts" => Some(Change::Prompts),
             "employees" => Some(Change::Employees),
+            "outbound-rules" => Some(Change::OutboundRules),
             other => match (other.strip_prefix("hangup:"), other.strip_prefix("threeway:")) {
                 (Some(call), _) => Some(Change::HangUp(call.to_owned())),
                 (_, Some(rest)) => rest.split_once(':').map(|(call, extension)| Change::ThreeWay {

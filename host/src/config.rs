@@ -1,5 +1,7 @@
 //! Configuration: command-line flags, then environment variables, then a TOML file, then
-//! defaults (in that order of precedence).
+//! defaults (in that order of precedence). Secrets (the API token, the carrier's password) may
+//! also come from a file of their own (`--api-token-file`, `--outbound-password-file`: what
+//! systemd credentials and container secrets provide), and never show in `Debug` output.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -50,9 +52,12 @@ pub struct ServeArgs {
     /// User name the carrier gave us (for its digest challenges, and for registering).
     #[arg(long, env = "SWITCHBOARD_OUTBOUND_USERNAME")]
     pub outbound_username: Option<String>,
-    /// Password for `outbound_username`.
+    /// Password for `outbound_username` (better: `--outbound-password-file`).
     #[arg(long, env = "SWITCHBOARD_OUTBOUND_PASSWORD", hide_env_values = true)]
-    pub outbound_password: Option<String>,
+    pub outbound_password: Option<Secret>,
+    /// A file whose content (trailing newline dropped) is the password for `outbound_username`.
+    #[arg(long, env = "SWITCHBOARD_OUTBOUND_PASSWORD_FILE")]
+    pub outbound_password_file: Option<PathBuf>,
     /// Keep the exchange registered with the carrier (for carriers that send calls only to
     /// registered customers) [default: false].
     #[arg(long, env = "SWITCHBOARD_OUTBOUND_REGISTER")]
@@ -65,9 +70,12 @@ pub struct ServeArgs {
     /// calls back (the employee first, then the contact); 0 turns that off [default: 30].
     #[arg(long, env = "SWITCHBOARD_CALLBACK_CHECK_SECS")]
     pub callback_check_secs: Option<u64>,
-    /// An API token to accept (besides those in the database).
+    /// An API token to accept (besides those in the database; better: `--api-token-file`).
     #[arg(long, env = "SWITCHBOARD_API_TOKEN", hide_env_values = true)]
-    pub api_token: Option<String>,
+    pub api_token: Option<Secret>,
+    /// A file whose content (trailing newline dropped) is an API token to accept.
+    #[arg(long, env = "SWITCHBOARD_API_TOKEN_FILE")]
+    pub api_token_file: Option<PathBuf>,
     /// Guest CPU time a flow may use per call, in milliseconds [default: 500].
     #[arg(long, env = "SWITCHBOARD_FLOW_CPU_MS")]
     pub flow_cpu_ms: Option<u64>,
@@ -97,11 +105,13 @@ struct FileConfig {
     outbound_trunk: Option<SocketAddr>,
     outbound_caller_id: Option<String>,
     outbound_username: Option<String>,
-    outbound_password: Option<String>,
+    outbound_password: Option<Secret>,
+    outbound_password_file: Option<PathBuf>,
     outbound_register: Option<bool>,
     nat_keepalive_secs: Option<u64>,
     callback_check_secs: Option<u64>,
-    api_token: Option<String>,
+    api_token: Option<Secret>,
+    api_token_file: Option<PathBuf>,
     flow_cpu_ms: Option<u64>,
     max_calls: Option<u32>,
     country_code: Option<String>,
@@ -126,7 +136,7 @@ pub struct Config {
     pub nat_keepalive: Option<Duration>,
     /// `None`: due callbacks are not called automatically.
     pub callback_check: Option<Duration>,
-    pub api_token: Option<String>,
+    pub api_token: Option<Secret>,
     pub flow_cpu: Duration,
     pub max_calls: u32,
     pub country_code: String,
@@ -177,9 +187,16 @@ impl ServeArgs {
             outbound_caller_id: self.outbound_caller_id.or(file.outbound_caller_id),
             outbound_login: match (
                 self.outbound_username.or(file.outbound_username),
-                self.outbound_password.or(file.outbound_password),
+                secret(
+                    self.outbound_password.or(file.outbound_password),
+                    self.outbound_password_file.or(file.outbound_password_file),
+                    "outbound_password",
+                )?,
             ) {
-                (Some(username), Some(password)) => Some(TrunkLogin { username, password }),
+                (Some(username), Some(password)) => Some(TrunkLogin {
+                    username,
+                    password: password.expose().to_string(),
+                }),
                 (None, None) => None,
                 _ => anyhow::bail!("outbound_username and outbound_password go together"),
             },
@@ -190,7 +207,11 @@ impl ServeArgs {
             callback_check: Some(self.callback_check_secs.or(file.callback_check_secs).unwrap_or(30))
                 .filter(|s| *s > 0)
                 .map(Duration::from_secs),
-            api_token: self.api_token.or(file.api_token),
+            api_token: secret(
+                self.api_token.or(file.api_token),
+                self.api_token_file.or(file.api_token_file),
+                "api_token",
+            )?,
             flow_cpu: Duration::from_millis(self.flow_cpu_ms.or(file.flow_cpu_ms).unwrap_or(500)),
             max_calls: self.max_calls.or(file.max_calls).unwrap_or(1000).max(1),
             country_code: match self.country_code.or(file.country_code) {
@@ -200,6 +221,48 @@ impl ServeArgs {
             },
             max_call: Duration::from_secs(self.max_call_secs.or(file.max_call_secs).unwrap_or(4 * 3600).max(1)),
         })
+    }
+}
+
+/// A secret setting: given directly, or read from a file (not both).
+fn secret(given: Option<Secret>, file: Option<PathBuf>, name: &str) -> anyhow::Result<Option<Secret>> {
+    match (given, file) {
+        (Some(_), Some(_)) => anyhow::bail!("{name} and {name}_file: give one of them"),
+        (given, None) => Ok(given),
+        (None, Some(path)) => {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{name}_file {}: {e}", path.display()))?;
+            let value = text.trim_end_matches(['\r', '\n']);
+            if value.is_empty() {
+                anyhow::bail!("{name}_file {} is empty", path.display());
+            }
+            Ok(Some(Secret(value.to_string())))
+        }
+    }
+}
+
+/// A setting that must not be shown: `Debug` prints `***`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
     }
 }
 
@@ -239,6 +302,35 @@ mod tests {
         assert_eq!(c.http_listen, "127.0.0.1:9000".parse().unwrap());
         assert_eq!(c.database, "./switchboard.db");
         assert_eq!(c.rtp_ports, (10000, 20000));
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_never_show() {
+        let dir = tempfile::tempdir().unwrap();
+        let (token, password) = (dir.path().join("token"), dir.path().join("password"));
+        std::fs::write(&token, "sb_from_a_file\n").unwrap();
+        std::fs::write(&password, "carrier-s3cret\n").unwrap();
+        let c = ServeArgs {
+            api_token_file: Some(token.clone()),
+            outbound_username: Some("acme".into()),
+            outbound_password_file: Some(password),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(c.api_token.as_ref().map(Secret::expose), Some("sb_from_a_file"));
+        assert_eq!(c.outbound_login.as_ref().unwrap().password, "carrier-s3cret");
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("sb_from_a_file") && !shown.contains("carrier-s3cret"),
+            "{shown}"
+        );
+        let both = ServeArgs {
+            api_token: Some("x".parse().unwrap()),
+            api_token_file: Some(token),
+            ..Default::default()
+        };
+        assert!(both.resolve().unwrap_err().to_string().contains("give one of them"));
     }
 
     #[test]

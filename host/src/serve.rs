@@ -109,7 +109,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
 
     let tokens = Tokens {
-        configured: config.api_token.iter().map(|t| hash_token(t)).collect(),
+        configured: config.api_token.iter().map(|t| hash_token(t.expose())).collect(),
     };
     let app = api::router(ApiState {
         registry,

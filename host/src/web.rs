@@ -59,9 +59,11 @@ pub fn check_allowed_host(entry: &str) -> Result<(), String> {
 #[async_trait::async_trait]
 impl Web for HttpClient {
     async fn fetch(&self, allowed: &[String], request: HttpRequest) -> Result<HttpResponse, String> {
-        let url = reqwest::Url::parse(&request.url).map_err(|e| format!("{:?}: {e}", request.url))?;
+        // Errors go into the call's trace: they name the request as `shown`, never its key.
+        let shown = request.shown();
+        let url = reqwest::Url::parse(&request.url).map_err(|e| format!("{shown}: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("{:?}: only http and https", request.url));
+            return Err(format!("{shown}: only http and https"));
         }
         if !is_allowed(allowed, &url) {
             return Err(format!(
@@ -109,7 +111,9 @@ impl Web for HttpClient {
     }
 }
 
+/// What went wrong, without the URL (reqwest's errors name it, and it may carry a key).
 fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {

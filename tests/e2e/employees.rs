@@ -207,15 +207,36 @@ async fn employees_log_in_and_users_reach_only_themselves() {
         let (status, body) = server.send(method.clone(), path, change).await;
         assert_eq!(status, 403, "{method} {path}: {body}");
     }
-    // A new password works at once (the phone's digest hash changes with it).
-    let (status, _) = server
+    // Changing her own password needs the current one (a stolen token is not enough to take
+    // the account over); a new password works at once (the phone's digest hash changes with
+    // it) and ends every session the old one opened.
+    let change = |current: Option<&str>| json!({ "password": "battery-staple", "current_password": current });
+    let (status, body) = server
         .send(
             Method::PATCH,
             "/employees/alice",
             json!({ "password": "battery-staple" }),
         )
         .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("invalid current_password")),
+        "{body}"
+    );
+    let (status, body) = server
+        .send(Method::PATCH, "/employees/alice", change(Some("wrong-horse")))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = server
+        .send(Method::PATCH, "/employees/alice", change(Some("correct-horse")))
+        .await;
     assert_eq!(status, 200);
+    let (status, body) = server.send(Method::GET, "/employees/alice", json!({})).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (401, Some("unknown or expired token")),
+        "{body}"
+    );
     assert_eq!(login("alice", "battery-staple").await.0, 201);
 
     server.use_token(bob["token"].as_str().unwrap());

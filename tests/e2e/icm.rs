@@ -160,6 +160,31 @@ async fn a_crm_on_loopback_names_the_manager() {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["allowed_hosts"], allowed, "{body}");
     }
+    // The CRM's token and URL are secrets: the API shows them hidden, and an assignment that
+    // sends them back hidden keeps them (the call below still reaches the CRM with its token).
+    let numbers = server.get_json("/numbers").await;
+    let shown = numbers["numbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["number"] == CRM_NUMBER)
+        .unwrap();
+    assert_eq!(
+        (
+            &shown["settings"]["amocrm"]["token"],
+            &shown["settings"]["amocrm"]["url"]
+        ),
+        (&json!("***"), &json!("***")),
+        "{shown}"
+    );
+    assert!(!numbers.to_string().contains("t0k"), "{numbers}");
+    let again = json!({ "flow": "icm", "settings": shown["settings"], "allowed_hosts": [crm.to_string()] });
+    let (status, body) = server.send(Method::PUT, &format!("/numbers/{CRM_NUMBER}"), again).await;
+    assert_eq!(
+        (status, &body["settings"]["amocrm"]["token"]),
+        (200, &json!("***")),
+        "{body}"
+    );
 
     let answers = carol.expect(&server, TALKS);
     phones_listening().await;
@@ -194,6 +219,9 @@ async fn a_crm_on_loopback_names_the_manager() {
     );
     assert!(events.iter().any(|e| e == "play all-busy → ok"), "{events:#?}");
     assert_eq!(asked.lock().unwrap().len(), 2, "the CRM was not asked again");
+    // Neither the call records nor the log carry the token.
+    assert!(!server.get_json("/calls").await.to_string().contains("t0k"));
+    assert!(!server.log().contains("t0k"), "{}", server.log());
 
     // An allow-list entry that is not a host is refused.
     let bad = json!({ "flow": "icm", "allowed_hosts": ["https://crm.example.com/api"] });

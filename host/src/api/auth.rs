@@ -31,6 +31,10 @@ pub enum Principal {
     User(String),
 }
 
+/// The employee whose own login token a request carries (none: an admin or integration token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acting(pub Option<String>);
+
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -80,13 +84,22 @@ pub async fn require_token(State(s): State<ApiState>, mut request: Request, next
     let principal = if s.tokens.configured.contains(&hash) {
         Principal::Admin
     } else {
-        match s.store.token_owner(&hash).await.map_err(ApiError::internal)? {
-            None => return Err(ApiError::unauthorized("unknown token")),
+        let now = crate::call::record::unix_ms();
+        match s.store.token_owner(&hash, now).await.map_err(ApiError::internal)? {
+            None => return Err(ApiError::unauthorized("unknown or expired token")),
             Some(TokenOwner::Company) => Principal::Admin,
-            Some(TokenOwner::Employee { role, .. }) if role == "admin" => Principal::Admin,
-            Some(TokenOwner::Employee { login, .. }) => Principal::User(login),
+            Some(TokenOwner::Employee { role, login }) => {
+                request.extensions_mut().insert(Acting(Some(login.clone())));
+                match role.as_str() {
+                    "admin" => Principal::Admin,
+                    _ => Principal::User(login),
+                }
+            }
         }
     };
+    if request.extensions().get::<Acting>().is_none() {
+        request.extensions_mut().insert(Acting(None));
+    }
     if let Principal::User(login) = &principal
         && !user_may(request.method(), request.uri().path(), login)
     {
@@ -112,7 +125,12 @@ pub struct LoginToken {
     login: String,
     /// `admin` or `user`.
     role: String,
+    /// When the token stops working (Unix ms); a password change ends it sooner.
+    expires_at: i64,
 }
+
+/// How long a login token works: a working day and a half, then log in again.
+pub const LOGIN_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 
 /// What keeps `POST /login` from being a password-guessing service or a way to burn the CPU:
 /// wrong passwords are counted per (address, login) with growing locks — never per address
@@ -141,8 +159,9 @@ impl Default for LoginThrottle {
 }
 
 impl LoginThrottle {
-    /// Whether `password` is `login`'s, if `client` may ask now: `Err` is the 429 to send.
-    async fn check(
+    /// Whether `password` is `login`'s (his id), if `client` may ask now: `Err` is the 429 to
+    /// send.
+    pub async fn check(
         &self,
         store: &crate::store::Store,
         client: std::net::IpAddr,
@@ -204,8 +223,10 @@ pub async fn login(
         return Err(ApiError::unauthorized("wrong login or password"));
     };
     let token = new_token();
+    let now = crate::call::record::unix_ms();
+    let expires_at = now + LOGIN_TOKEN_LIFETIME.as_millis() as i64;
     s.store
-        .add_token(&hash_token(&token), "login", Some(id), crate::call::record::unix_ms())
+        .add_login_token(&hash_token(&token), id, now, expires_at)
         .await
         .map_err(ApiError::internal)?;
     Ok((
@@ -214,6 +235,7 @@ pub async fn login(
             token,
             login: employee.login,
             role: employee.fields.role,
+            expires_at,
         }),
     ))
 }

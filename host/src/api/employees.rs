@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::auth::Acting;
 use super::auth::hash_password;
 use super::error::{ApiError, ErrorBody};
 use super::{ApiState, Principal};
@@ -49,10 +50,14 @@ fn user() -> String {
 }
 
 /// `PATCH` body: only what is given changes; `mobile_after_secs: null` stops ringing the mobile.
+/// A new `password` ends the employee's login tokens; changing one's own needs
+/// `current_password`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmployeeChange {
     password: Option<String>,
+    /// The password now, when an employee changes his own.
+    current_password: Option<String>,
     extension: Option<String>,
     name: Option<String>,
     role: Option<String>,
@@ -118,10 +123,24 @@ pub async fn create(
 pub async fn update(
     State(s): State<ApiState>,
     Extension(principal): Extension<Principal>,
+    Extension(acting): Extension<Acting>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
     Path(login): Path<String>,
     body: Result<Json<EmployeeChange>, JsonRejection>,
 ) -> Result<Json<Employee>, ApiError> {
     let Json(change) = body.map_err(ApiError::from_json)?;
+    if change.password.is_some() && acting.0.as_deref() == Some(login.as_str()) {
+        // Whoever holds a stolen token must not lock the owner out with a password of his own.
+        let Some(current) = change.current_password.clone() else {
+            return Err(ApiError::unprocessable(
+                "current_password",
+                "give your current password to change it",
+            ));
+        };
+        if s.logins.check(&s.store, client.ip(), &login, current).await?.is_none() {
+            return Err(ApiError::forbidden("current_password is not your password"));
+        }
+    }
     if principal != Principal::Admin && (change.role.is_some() || change.extension.is_some()) {
         return Err(ApiError::forbidden("only an admin changes a role or an extension"));
     }
@@ -156,6 +175,11 @@ pub async fn update(
         .update_employee(&login, f, secrets)
         .await
         .map_err(ApiError::internal)?;
+    if secrets.is_some() {
+        // A new password ends every session the old one opened.
+        let ended = s.store.revoke_login_tokens(&login).await.map_err(ApiError::internal)?;
+        tracing::info!(%login, ended, "password changed: login tokens revoked");
+    }
     Ok(Json(employee))
 }
 

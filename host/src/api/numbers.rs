@@ -70,13 +70,14 @@ pub struct NumberView {
     updated_at: i64,
 }
 
-impl From<&Assignment> for NumberView {
-    fn from(a: &Assignment) -> Self {
+impl NumberView {
+    /// The number as the API shows it (its flow's secret settings hidden).
+    async fn of(a: &Assignment, s: &ApiState) -> Self {
         NumberView {
             number: a.number.clone(),
             timezone: a.timezone.clone(),
             flow: a.flow_sha256.clone(),
-            settings: serde_json::from_str(&a.settings).unwrap_or_else(|_| empty_object()),
+            settings: s.registry.shown_settings(a).await,
             record_calls: a.record_calls,
             fallback: serde_json::from_str(&a.fallback).ok(),
             mailbox: Some(a.mailbox.clone()).filter(|m| !m.is_empty()),
@@ -120,7 +121,7 @@ pub async fn assign(
         .assign(&number, &flow, &settings, &options)
         .await
         .map_err(super::registry_error)?;
-    Ok(Json(NumberView::from(&assignment)))
+    Ok(Json(NumberView::of(&assignment, &s).await))
 }
 
 /// The flow for a number assigned without one.
@@ -149,8 +150,10 @@ async fn default_chain(s: &ApiState, settings: Value) -> Result<(String, Value),
 
 #[utoipa::path(get, path = "/numbers", tag = "numbers", responses((status = 200, body = NumberList)))]
 pub async fn list(State(s): State<ApiState>) -> Result<Json<NumberList>, ApiError> {
-    let numbers = s.store.assignments().await.map_err(ApiError::internal)?;
-    Ok(Json(NumberList {
-        numbers: numbers.iter().map(NumberView::from).collect(),
-    }))
+    let assignments = s.store.assignments().await.map_err(ApiError::internal)?;
+    let mut numbers = Vec::with_capacity(assignments.len());
+    for assignment in &assignments {
+        numbers.push(NumberView::of(assignment, &s).await);
+    }
+    Ok(Json(NumberList { numbers }))
 }

@@ -42,8 +42,9 @@ pub trait History: Send + Sync {
     async fn last_connected(&self, number: &str, since: i64) -> anyhow::Result<Option<String>>;
 }
 
-/// A request a flow sends.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A request a flow sends. Its URL, headers and body may carry a CRM's key or token: what may be
+/// logged or traced of it is [`HttpRequest::shown`], and its `Debug` shows no more.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     pub method: String,
     pub url: String,
@@ -53,11 +54,76 @@ pub struct HttpRequest {
     pub timeout: Duration,
 }
 
+impl HttpRequest {
+    /// The request as logs and traces show it: method, scheme, host and port, and the last
+    /// segment of the path — never a query, credentials, or the rest of a path (Bitrix24's
+    /// webhook key is a path segment).
+    pub fn shown(&self) -> String {
+        format!("{} {}", self.method, shown_url(&self.url))
+    }
+}
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("request", &self.shown())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
+}
+
+/// `url` fit for a log line: see [`HttpRequest::shown`].
+pub fn shown_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(not a URL)".into();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let path = rest[authority.len()..].split(['?', '#']).next().unwrap_or_default();
+    let last = path.rsplit('/').find(|s| !s.is_empty());
+    match last {
+        Some(last) if path.trim_matches('/').contains('/') => format!("{scheme}://{host}/…/{last}"),
+        Some(last) => format!("{scheme}://{host}/{last}"),
+        None => format!("{scheme}://{host}/"),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shown_url_keeps_no_key_token_or_credentials() {
+        assert_eq!(
+            shown_url("https://acme.bitrix24.ru/rest/1/s3cr3tkey/crm.contact.list.json?filter[PHONE]=+1555"),
+            "https://acme.bitrix24.ru/…/crm.contact.list.json"
+        );
+        assert_eq!(
+            shown_url("https://user:pw@crm.example/api?access_token=x"),
+            "https://crm.example/api"
+        );
+        assert_eq!(shown_url("http://127.0.0.1:8080"), "http://127.0.0.1:8080/");
+        assert_eq!(shown_url("garbage"), "(not a URL)");
+        let request = HttpRequest {
+            method: "GET".into(),
+            url: "https://crm.example/api/v4/contacts?query=1".into(),
+            headers: vec![("Authorization".into(), "Bearer t0k".into())],
+            body: String::new(),
+            timeout: Duration::from_secs(1),
+        };
+        assert!(!format!("{request:?}").contains("t0k"));
+    }
 }
 
 /// Outbound HTTP on a flow's behalf.

@@ -348,7 +348,6 @@ impl history::Host for FlowState {
 
 impl http::Host for FlowState {
     async fn fetch(&mut self, req: http::Request) -> wasmtime::Result<Result<http::Response, String>> {
-        let verb = format!("http {} {}", req.method, req.url);
         let request = call::HttpRequest {
             method: req.method,
             url: req.url,
@@ -356,6 +355,8 @@ impl http::Host for FlowState {
             body: req.body,
             timeout: std::time::Duration::from_millis(req.timeout_ms.into()),
         };
+        // The trace is the admin's to read: no CRM key or token goes into it.
+        let verb = format!("http {}", request.shown());
         self.http_requests += 1;
         if self.http_requests > MAX_HTTP_REQUESTS_PER_CALL {
             let refused = format!("over {MAX_HTTP_REQUESTS_PER_CALL} HTTP requests in one call");

@@ -173,6 +173,19 @@ impl FlowRegistry {
             .resolve_flow(flow)
             .await?
             .ok_or_else(|| RegistryError::UnknownFlow(flow.into()))?;
+        let version = self.version(&sha).await?;
+        let mut settings = settings.clone();
+        if let Some(schema) = &version.settings_schema {
+            // Secrets the admin sent back hidden keep their values.
+            if let Some(before) = self.route(number) {
+                let before = serde_json::from_str(&before.assignment.settings).unwrap_or_default();
+                schema.keep_secrets(&mut settings, &before);
+            }
+            let known = self.known_names().await?;
+            schema
+                .check(&settings, &known)
+                .map_err(RegistryError::SettingsRejected)?;
+        }
         let assignment = Assignment {
             number: number.to_string(),
             timezone: options.timezone.clone(),
@@ -188,13 +201,6 @@ impl FlowRegistry {
             allowed_hosts: options.allowed_hosts.clone(),
             updated_at: unix_ms(),
         };
-        let version = self.version(&assignment.flow_sha256).await?;
-        if let Some(schema) = &version.settings_schema {
-            let known = self.known_names().await?;
-            schema
-                .check(settings, &known)
-                .map_err(RegistryError::SettingsRejected)?;
-        }
         self.store.assign(&assignment).await?;
         self.refresh().await?;
         self.store.announce(Change::Numbers).await;
@@ -217,6 +223,21 @@ impl FlowRegistry {
         }
         self.routes.store(Arc::new(table));
         Ok(())
+    }
+
+    /// An assignment's settings as the API shows them: its flow's secrets hidden.
+    pub async fn shown_settings(&self, assignment: &Assignment) -> serde_json::Value {
+        let mut settings = serde_json::from_str(&assignment.settings).unwrap_or_else(|_| serde_json::json!({}));
+        match self.version(&assignment.flow_sha256).await {
+            Ok(version) => {
+                if let Some(schema) = &version.settings_schema {
+                    schema.hide_secrets(&mut settings);
+                }
+                settings
+            }
+            // A flow that cannot be loaded cannot say what is secret: show nothing.
+            Err(_) => serde_json::json!({}),
+        }
     }
 
     /// The route for a dialled number, however it is spelled.

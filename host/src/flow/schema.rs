@@ -7,6 +7,10 @@
 //! employee's login), `"format": "schedule"` (a business-hours schedule's id), `"format":
 //! "prompt"` (a built-in or uploaded prompt, or `tts:` text) — and a setting naming one that does
 //! not exist is refused too.
+//!
+//! A setting the schema marks `"writeOnly": true` (a CRM's token, a webhook URL with its key) is
+//! a secret: the API shows it as [`HIDDEN`], and an assignment that sends [`HIDDEN`] back keeps
+//! the value it had.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -39,7 +43,42 @@ impl std::fmt::Debug for SettingsSchema {
     }
 }
 
+/// How a secret setting is shown (and, sent back, means "keep it").
+pub const HIDDEN: &str = "***";
+
 impl SettingsSchema {
+    /// `settings` as the API shows them: secrets replaced by [`HIDDEN`].
+    pub fn hide_secrets(&self, settings: &mut Value) {
+        for pointer in self.secrets(settings) {
+            if let Some(secret) = settings.pointer_mut(&pointer)
+                && secret.as_str().is_none_or(|s| !s.is_empty())
+            {
+                *secret = Value::String(HIDDEN.into());
+            }
+        }
+    }
+
+    /// Puts back into `settings` the secrets it sends as [`HIDDEN`], from `before`.
+    pub fn keep_secrets(&self, settings: &mut Value, before: &Value) {
+        for pointer in self.secrets(settings) {
+            let kept = before.pointer(&pointer).cloned();
+            if let (Some(secret), Some(kept)) = (settings.pointer_mut(&pointer), kept)
+                && secret.as_str() == Some(HIDDEN)
+            {
+                *secret = kept;
+            }
+        }
+    }
+
+    /// JSON pointers to the values in `settings` that the schema marks `writeOnly`.
+    fn secrets(&self, settings: &Value) -> Vec<String> {
+        let mut out = Vec::new();
+        collect_secrets(settings, &self.json, &self.json, String::new(), &mut out);
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The schema the component carries, if any; an error says why an embedded one is unusable.
     pub fn of_component(wasm: &[u8]) -> Result<Option<SettingsSchema>, String> {
         let Some(bytes) = custom_section(wasm, SECTION)? else {
@@ -72,6 +111,56 @@ impl SettingsSchema {
         } else {
             Err(problems.join("; "))
         }
+    }
+}
+
+/// Walks `value` along `schema` (local `$ref`s, `oneOf`/`anyOf`/`allOf`, properties, items),
+/// noting the pointers of values whose schema says `writeOnly`.
+fn collect_secrets(value: &Value, schema: &Value, root: &Value, at: String, out: &mut Vec<String>) {
+    let mut schema = schema;
+    for _ in 0..8 {
+        match schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix('#'))
+        {
+            Some(pointer) => schema = root.pointer(pointer).unwrap_or(&Value::Null),
+            None => break,
+        }
+    }
+    if value.is_null() {
+        return;
+    }
+    if schema.get("writeOnly") == Some(&Value::Bool(true)) {
+        out.push(at);
+        return;
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        for alternative in schema.get(key).and_then(Value::as_array).into_iter().flatten() {
+            collect_secrets(value, alternative, root, at.clone(), out);
+        }
+    }
+    match value {
+        Value::Object(fields) => {
+            for (name, field) in fields {
+                let field_schema = schema
+                    .get("properties")
+                    .and_then(|p| p.get(name))
+                    .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()));
+                if let Some(field_schema) = field_schema {
+                    let escaped = name.replace('~', "~0").replace('/', "~1");
+                    collect_secrets(field, field_schema, root, format!("{at}/{escaped}"), out);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items").filter(|i| i.is_object()) {
+                for (i, item) in items.iter().enumerate() {
+                    collect_secrets(item, item_schema, root, format!("{at}/{i}"), out);
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -121,6 +210,34 @@ mod tests {
             r#"(component (core module (@custom "switchboard:settings-schema" "{escaped}")))"#
         ))
         .unwrap()
+    }
+
+    #[test]
+    fn secrets_are_shown_hidden_and_kept_when_sent_back_hidden() {
+        let schema = SettingsSchema {
+            json: json!({"type": "object", "properties": {
+                "crm": {"oneOf": [{"type": "null"}, {"$ref": "#/$defs/crm"}]},
+                "name": {"type": "string"}},
+                "$defs": {"crm": {"type": "object", "properties": {
+                    "token": {"type": "string", "writeOnly": true},
+                    "hooks": {"type": "array", "items": {"type": "string", "writeOnly": true}}}}}}),
+        };
+        let stored = json!({"name": "acme", "crm": {"token": "t0k", "hooks": ["https://x/rest/1/KEY"]}});
+        let mut shown = stored.clone();
+        schema.hide_secrets(&mut shown);
+        assert_eq!(
+            shown,
+            json!({"name": "acme", "crm": {"token": HIDDEN, "hooks": [HIDDEN]}})
+        );
+        let mut sent_back = json!({"name": "acme2", "crm": {"token": HIDDEN, "hooks": ["https://y/new"]}});
+        schema.keep_secrets(&mut sent_back, &stored);
+        assert_eq!(
+            sent_back,
+            json!({"name": "acme2", "crm": {"token": "t0k", "hooks": ["https://y/new"]}})
+        );
+        let mut without = json!({"name": "acme", "crm": null});
+        schema.hide_secrets(&mut without);
+        assert_eq!(without, json!({"name": "acme", "crm": null}));
     }
 
     #[test]

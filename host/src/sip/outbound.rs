@@ -57,11 +57,21 @@ impl CancelReasons {
     }
 }
 
-/// Credentials a carrier gave us, for its digest challenges (401/407) and registration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Credentials a carrier gave us, for its digest challenges (401/407) and registration. Its
+/// `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct TrunkLogin {
     pub username: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for TrunkLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrunkLogin")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
+    }
 }
 
 impl TrunkLogin {

@@ -621,6 +621,41 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps an employee's login token, good until `expires_at` (Unix ms).
+    pub async fn add_login_token(
+        &self,
+        token_sha256: &str,
+        employee: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO api_tokens (token_sha256, company_id, label, employee_id, created_at, expires_at)
+             VALUES ($1, $2, 'login', $3, $4, $5)",
+        )
+        .bind(token_sha256)
+        .bind(DEFAULT_COMPANY)
+        .bind(employee)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Revokes every login token of employee `login` (his password changed); how many.
+    pub async fn revoke_login_tokens(&self, login: &str) -> sqlx::Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM api_tokens WHERE company_id = $1 AND label = 'login'
+             AND employee_id IN (SELECT id FROM employees WHERE company_id = $1 AND login = $2)",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(login)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Every token, newest first (never the secret: an id that is the start of its hash).
     pub async fn tokens(&self) -> sqlx::Result<Vec<TokenInfo>> {
         let rows = sqlx::query(
@@ -656,13 +691,14 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Whose token this is; `None` for an unknown token.
-    pub async fn token_owner(&self, token_sha256: &str) -> sqlx::Result<Option<TokenOwner>> {
+    /// Whose token this is at `now` (Unix ms); `None` for an unknown or expired token.
+    pub async fn token_owner(&self, token_sha256: &str, now: i64) -> sqlx::Result<Option<TokenOwner>> {
         let row = sqlx::query(
             "SELECT t.employee_id, e.login, e.role FROM api_tokens t LEFT JOIN employees e ON e.id = t.employee_id
-             WHERE t.token_sha256 = $1",
+             WHERE t.token_sha256 = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)",
         )
         .bind(token_sha256)
+        .bind(now)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|r| match r.get::<Option<i64>, _>("employee_id") {

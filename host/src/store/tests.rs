@@ -381,13 +381,13 @@ async fn employees_registrations_tokens_and_secrets() {
         store.add_token("hash", "ops", None, 2).await.unwrap();
         assert_eq!(store.token_count().await.unwrap(), 1, "{db}");
         assert!(
-            store.token_owner("hash").await.unwrap() == Some(TokenOwner::Company)
-                && store.token_owner("other").await.unwrap().is_none(),
+            store.token_owner("hash", 10).await.unwrap() == Some(TokenOwner::Company)
+                && store.token_owner("other", 10).await.unwrap().is_none(),
             "{db}"
         );
 
         store.add_token("mine", "login", Some(alice.id), 3).await.unwrap();
-        let owner = store.token_owner("mine").await.unwrap();
+        let owner = store.token_owner("mine", 10).await.unwrap();
         let expected = TokenOwner::Employee {
             login: "alice".into(),
             role: "admin".into(),
@@ -418,7 +418,25 @@ async fn employees_registrations_tokens_and_secrets() {
         );
         assert!(!store.revoke_token("%%%%%%%%%%%%%%%%").await.unwrap(), "{db}: not hex");
         assert!(store.revoke_token(&"C1".repeat(8)).await.unwrap(), "{db}");
-        assert!(store.token_owner(&ci).await.unwrap().is_none(), "{db}: revoked");
+        assert!(store.token_owner(&ci, 10).await.unwrap().is_none(), "{db}: revoked");
+        // A login token lives until it expires, or until the employee's password changes.
+        store.add_login_token("session", alice.id, 5, 100).await.unwrap();
+        assert!(store.token_owner("session", 99).await.unwrap().is_some(), "{db}");
+        assert!(
+            store.token_owner("session", 100).await.unwrap().is_none(),
+            "{db}: expired"
+        );
+        store.add_login_token("session2", alice.id, 5, 1_000).await.unwrap();
+        assert_eq!(
+            store.revoke_login_tokens("alice").await.unwrap(),
+            3,
+            "{db}: both sessions and the older one"
+        );
+        assert!(store.token_owner("session2", 99).await.unwrap().is_none(), "{db}");
+        assert!(
+            store.token_owner("hash", 99).await.unwrap().is_some(),
+            "{db}: admin tokens stay"
+        );
         let key = store.secret("nonce").await.unwrap();
         assert_eq!(key.len(), 32, "{db}");
         assert_eq!(store.secret("nonce").await.unwrap(), key, "{db}: kept, not regenerated");

@@ -99,6 +99,14 @@ pub struct HttpResponse {
     pub body: String,
 }
 
+/// Outbound HTTP on a flow's behalf.
+#[async_trait::async_trait]
+pub trait Web: Send + Sync {
+    /// Sends `request` if its host is one of `allowed` (the number's allow-list); the error says
+    /// why not, or what failed.
+    async fn fetch(&self, allowed: &[String], request: HttpRequest) -> Result<HttpResponse, String>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,12 +132,4 @@ mod tests {
         };
         assert!(!format!("{request:?}").contains("t0k"));
     }
-}
-
-/// Outbound HTTP on a flow's behalf.
-#[async_trait::async_trait]
-pub trait Web: Send + Sync {
-    /// Sends `request` if its host is one of `allowed` (the number's allow-list); the error says
-    /// why not, or what failed.
-    async fn fetch(&self, allowed: &[String], request: HttpRequest) -> Result<HttpResponse, String>;
 }

@@ -34,6 +34,8 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_target_dir(&out_dir).join("flows"));
 
+    ensure_target(&root);
+
     // The flows build with the repository's pinned toolchain (rust-toolchain.toml), whichever
     // toolchain runs the outer build (e.g. `cargo +nightly fuzz`): so `cargo` from PATH (the
     // rustup proxy, when there is one) and none of the outer toolchain's overrides.
@@ -59,11 +61,7 @@ fn main() {
     }
     let status = cmd.status().unwrap_or_else(|e| fail(&format!("cannot run cargo: {e}")));
     if !status.success() {
-        fail(
-            "building the built-in flows failed (errors above). When the wasm32-wasip2 target is missing: \
-             the repository's rust-toolchain.toml asks rustup for it; otherwise run \
-             `rustup target add wasm32-wasip2` or install the target for your toolchain.",
-        );
+        fail("building the built-in flows failed (errors above)");
     }
 
     let wasm_dir = target_dir.join(TARGET).join("flow");
@@ -81,6 +79,56 @@ fn main() {
     for name in TEST_ONLY {
         let var = format!("SWITCHBOARD_TEST_FLOW_{}", name.to_uppercase());
         println!("cargo:rustc-env={var}={}", wasm_path(&wasm_dir, name).display());
+    }
+}
+
+/// Makes sure the pinned toolchain can build for `wasm32-wasip2`. rustup adds the targets of
+/// rust-toolchain.toml only when it installs the toolchain itself; a toolchain installed before
+/// (a CI image, a developer's machine) lacks it, so it is added here — or, without rustup, the
+/// build stops at once saying how to get it.
+fn ensure_target(root: &Path) {
+    let rustup = |args: &[&str]| {
+        Command::new("rustup")
+            .current_dir(root)
+            .args(args)
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .output()
+    };
+    match rustup(&["target", "list", "--installed"]) {
+        Ok(listed) if listed.status.success() => {
+            if String::from_utf8_lossy(&listed.stdout)
+                .lines()
+                .any(|l| l.trim() == TARGET)
+            {
+                return;
+            }
+            println!("cargo:warning=added the {TARGET} target to the toolchain (rustup target add {TARGET})");
+            match rustup(&["target", "add", TARGET]) {
+                Ok(added) if added.status.success() => {}
+                Ok(added) => fail(&format!(
+                    "`rustup target add {TARGET}` failed: {}",
+                    String::from_utf8_lossy(&added.stderr).trim()
+                )),
+                Err(e) => fail(&format!("cannot run rustup: {e}")),
+            }
+        }
+        // No rustup: the toolchain on PATH must carry the target already.
+        _ => {
+            let sysroot = Command::new("rustc")
+                .current_dir(root)
+                .args(["--print", "sysroot"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+            let has_target = sysroot.is_some_and(|s| s.join("lib/rustlib").join(TARGET).is_dir());
+            if !has_target {
+                fail(&format!(
+                    "the Rust toolchain has no {TARGET} target, which the built-in flows need. With rustup: \
+                     `rustup target add {TARGET}`; otherwise install your toolchain's rust-std for {TARGET}."
+                ));
+            }
+        }
     }
 }
 

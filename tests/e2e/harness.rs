@@ -229,6 +229,29 @@ impl Server {
         caller_rtp
     }
 
+    /// The process's resident memory now, in KiB (from /proc).
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.id().expect("running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
+    /// CPU time the process used so far (user + system), from /proc.
+    pub fn cpu_time(&self) -> Duration {
+        let pid = self.child.id().expect("running");
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        // Fields after the command name (which may hold spaces) — utime and stime are the 14th
+        // and 15th of the whole line.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+    }
+
     /// Whether the process is still running.
     pub fn alive(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
@@ -329,7 +352,12 @@ pub struct RtpPeer {
 
 impl RtpPeer {
     pub async fn bind() -> RtpPeer {
-        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        Self::bind_on("127.0.0.1").await
+    }
+
+    /// An RTP endpoint at another loopback address (a stranger's "host", e.g. 127.0.0.4).
+    pub async fn bind_on(ip: &str) -> RtpPeer {
+        let socket = Arc::new(UdpSocket::bind((ip, 0)).await.unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
         let (s, r) = (socket.clone(), received.clone());
         let task = tokio::spawn(async move {

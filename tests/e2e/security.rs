@@ -7,20 +7,26 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, UdpSocket};
 
-use crate::harness::Server;
+use serde_json::json;
+
+use crate::harness::{RtpPeer, Server, trace};
+use crate::hunt::{Desk, finished, phones_listening};
+use crate::sipp::{self, Phone};
 
 /// The carrier's signalling address in these tests.
 const TRUNK: &str = "127.0.0.5";
 /// Where the stranger sends from.
 const STRANGER: &str = "127.0.0.2";
 const NUMBER: &str = "+15550100700";
+/// A national number (country code 1): the outbound rules would let an employee call it.
+const OUTSIDE: &str = "+15550100199";
 
 /// An exchange that takes carrier calls from [`TRUNK`] only, with `NUMBER` on the voicemail flow.
 async fn exchange_with_one_trunk(extra: &[&str]) -> Server {
     let mut flags = vec!["--trunks", "127.0.0.5/32"];
     flags.extend_from_slice(extra);
     let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(crate::harness::TOKEN), &flags).await;
-    server.assign(NUMBER, "voicemail", serde_json::json!({})).await;
+    server.assign(NUMBER, "voicemail", json!({})).await;
     server
 }
 
@@ -155,5 +161,396 @@ async fn the_real_trunk_address_is_taken() {
         server.log().contains(&format!("source={TRUNK}:{port}")),
         "{}",
         server.log()
+    );
+}
+
+/// A caller from outside, talking to an employee, asks the exchange to transfer the call to an
+/// outside number (REFER): refused with 403, and nothing reaches the carrier. Only when the
+/// admin lets trunk callers transfer does the same REFER ring the carrier (so the refusal is the
+/// rule's doing, not a broken transfer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trunk_callers_refer_to_an_outside_number_is_refused() {
+    let carrier = Desk::unregistered("carrier").await;
+    let trunk = carrier.addr().to_string();
+    let flags = ["--outbound-trunk", trunk.as_str()];
+    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(crate::harness::TOKEN), &flags).await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    server.assign(NUMBER, "hunt", json!({ "members": ["alice"] })).await;
+    let answers = alice.expect(&server, Phone::Answers { after_ms: 200 });
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let refused = sipp::caller_refers(800, OUTSIDE, 403);
+    let run = sipp::call(server.sip, refused, NUMBER, caller_rtp.port()).await;
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "alice", answers).await;
+    assert!(
+        server
+            .log()
+            .contains("a REFER from a caller who is no employee: refused")
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        carrier.events().iter().all(|e| e.name != "INVITE"),
+        "the carrier was rung"
+    );
+
+    let rules = json!({ "country_code": "1", "trunk_callers_may_transfer": true });
+    let (status, body) = server.send(reqwest::Method::PUT, "/outbound-rules", rules).await;
+    assert_eq!(status, 200, "{body}");
+    let answers = alice.expect(&server, Phone::Answers { after_ms: 200 });
+    let carrier_answers = carrier.expect(
+        &server,
+        Phone::AnswersThenHangsUp {
+            after_ms: 200,
+            hold_ms: 300,
+        },
+    );
+    phones_listening().await;
+    let run = sipp::call(
+        server.sip,
+        sipp::caller_refers(800, OUTSIDE, 202),
+        NUMBER,
+        caller_rtp.port(),
+    )
+    .await;
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "carrier", carrier_answers).await;
+    finished(&server, "alice", answers).await;
+}
+
+/// During a voice menu, RTP from another address — RFC 4733 digits, audio — is not the
+/// caller's: no digit is taken from it (the menu times out to its default route instead of
+/// routing by the stranger's 2) and the stranger receives none of the call's audio.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtp_from_a_second_source_neither_hears_the_call_nor_presses_a_key() {
+    let server = Server::start().await;
+    server.assign(NUMBER, "ivr", json!({ "timeout_ms": 4000 })).await;
+    let caller_rtp = std::sync::Arc::new(RtpPeer::bind().await);
+    let stranger = RtpPeer::bind_on("127.0.0.4").await;
+    let call = tokio::spawn({
+        let (sip, port) = (server.sip, caller_rtp.port());
+        async move { sipp::call(sip, sipp::caller_waits_for_bye(), NUMBER, port).await }
+    });
+    // The greeting reveals the exchange's RTP port; the caller streams from its SDP address.
+    let exchange = caller_rtp.first_packet_from(Duration::from_secs(10)).await;
+    let streaming = tokio::spawn({
+        let caller_rtp = caller_rtp.clone();
+        async move { caller_rtp.send_pcma(&[0; 8000 * 8], exchange).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        stranger.send_digits("2", exchange).await;
+        stranger.send_pcma(&[3000; 1600], exchange).await;
+    }
+    let run = call.await.unwrap();
+    streaming.abort();
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    let record = server.call_record(NUMBER).await;
+    let events = trace(&record);
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.contains("digit 2") || e.contains("Department(\"support\")")),
+        "the stranger's 2 was taken: {events:#?}"
+    );
+    assert!(
+        events.iter().any(|e| e.contains("Department(\"sales\")")),
+        "the menu timed out to its default route: {events:#?}"
+    );
+    assert!(stranger.received().is_empty(), "the stranger heard the call");
+    assert!(caller_rtp.received().len() > 50, "the caller did hear the menu");
+}
+
+/// A carrier's INVITE (from the trunk's address, so it is taken) whose SDP names someone else's
+/// address: the flow answers and plays its greeting, but nothing is sent there until the INVITE's
+/// sender ACKs the answer (proving it receives at its address) — no media stream can be aimed
+/// at a third party with a forged INVITE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_media_goes_to_an_sdp_address_before_the_ack() {
+    let server = exchange_with_one_trunk(&[]).await;
+    let carrier = UdpSocket::bind((TRUNK, 0)).await.unwrap();
+    let port = carrier.local_addr().unwrap().port();
+    let victim = UdpSocket::bind(("127.0.0.9", 0)).await.unwrap();
+    let victim_port = victim.local_addr().unwrap().port();
+    let via = format!("{TRUNK}:{port};branch=z9hG4bKnoack;rport");
+    let message = invite("UDP", &via, "no-ack@test")
+        .replace(STRANGER, TRUNK)
+        .replace("c=IN IP4 127.0.0.5", "c=IN IP4 127.0.0.9")
+        .replace("m=audio 40000", &format!("m=audio {victim_port}"));
+    let message = with_length(&message);
+    carrier.send_to(message.as_bytes(), server.sip).await.unwrap();
+    let ok = wait_for_status(&carrier, "SIP/2.0 200", Duration::from_secs(5)).await;
+    let mut buf = [0u8; 2048];
+    let early = tokio::time::timeout(Duration::from_secs(3), victim.recv(&mut buf)).await;
+    assert!(early.is_err(), "media reached the SDP address before any ACK");
+    // The ACK proves the INVITE's sender: the greeting flows from now on.
+    let to = crate::harness::sip_header(ok.as_bytes(), &["to", "t"]).unwrap();
+    let ack = format!(
+        "ACK sip:{NUMBER}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK}:{port};branch=z9hG4bKack1;rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:+15550100999@{TRUNK}>;tag=s1\r\nTo: {to}\r\nCall-ID: no-ack@test\r\n\
+         CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    carrier.send_to(ack.as_bytes(), server.sip).await.unwrap();
+    let after = tokio::time::timeout(Duration::from_secs(3), victim.recv(&mut buf)).await;
+    assert!(
+        after.is_ok(),
+        "after the ACK the answered call's audio flows\n{}",
+        server.log()
+    );
+}
+
+/// `message` with its Content-Length made right for its body.
+fn with_length(message: &str) -> String {
+    let (head, body) = message.split_once("\r\n\r\n").unwrap();
+    let head: Vec<&str> = head.lines().filter(|l| !l.starts_with("Content-Length")).collect();
+    format!("{}\r\nContent-Length: {}\r\n\r\n{body}", head.join("\r\n"), body.len())
+}
+
+/// The first message on `socket` whose status line starts with `status`.
+async fn wait_for_status(socket: &UdpSocket, status: &str, within: Duration) -> String {
+    let mut buf = vec![0u8; 65536];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let n = tokio::time::timeout_at(deadline, socket.recv(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("no {status} in time"))
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        if text.starts_with(status) {
+            return text;
+        }
+    }
+}
+
+/// A REGISTER for `user` from `socket`, with `authorization` (a header line or nothing); the
+/// answer, if one comes within `wait`.
+async fn register_as(
+    socket: &UdpSocket,
+    server: std::net::SocketAddr,
+    user: &str,
+    n: u32,
+    authorization: &str,
+    wait: Duration,
+) -> Option<String> {
+    let local = socket.local_addr().unwrap();
+    let message = format!(
+        "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKg{user}{n};rport\r\n\
+         From: <sip:{user}@127.0.0.1>;tag=g{n}\r\nTo: <sip:{user}@127.0.0.1>\r\nCall-ID: guess-{user}@{local}\r\n\
+         CSeq: {n} REGISTER\r\nContact: <sip:{user}@{local}>\r\n{authorization}Max-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    socket.send_to(message.as_bytes(), server).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(wait, socket.recv(&mut buf)).await.ok()?.unwrap();
+    Some(String::from_utf8_lossy(&buf[..n]).to_string())
+}
+
+fn nonce_of(answer: &str) -> String {
+    answer
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string()
+}
+
+fn md5_hex(s: &str) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(s.as_bytes()))
+}
+
+/// An `Authorization` header line answering `nonce` as `user` with `password`.
+fn authorization(user: &str, nonce: &str, password: &str) -> String {
+    let ha1 = md5_hex(&format!("{user}:switchboard:{password}"));
+    let uri = "sip:127.0.0.1";
+    let response = md5_hex(&format!(
+        "{ha1}:{nonce}:00000001:c0ffee:auth:{}",
+        md5_hex(&format!("REGISTER:{uri}"))
+    ));
+    format!(
+        "Authorization: Digest username=\"{user}\", realm=\"switchboard\", nonce=\"{nonce}\", uri=\"{uri}\", \
+         response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n"
+    )
+}
+
+/// The answer with what differs from request to request (nonce, tags, branch, Call-ID, CSeq,
+/// the address it went to) taken out.
+fn normalised(answer: &str, user: &str) -> String {
+    answer
+        .lines()
+        .filter(|l| !l.starts_with("Via") && !l.starts_with("Call-ID") && !l.starts_with("CSeq"))
+        .map(|l| {
+            let l = l.replace(user, "USER");
+            match l.find("nonce=\"") {
+                Some(at) => format!("{}nonce=…", &l[..at]),
+                None => l.split(";tag=").next().unwrap().to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether a login exists cannot be told from the exchange's answers: a REGISTER for alice (an
+/// employee) and for mallory (nobody) get the same challenge, and wrong credentials for either
+/// the same refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_for_a_known_and_an_unknown_login_gets_identical_answers() {
+    let server = Server::start().await;
+    crate::registrar::add_employee(&server, "alice", "101").await;
+    let socket = UdpSocket::bind((STRANGER, 0)).await.unwrap();
+    let wait = Duration::from_secs(2);
+    let mut answers = Vec::new();
+    for (n, user) in ["alice", "mallory"].into_iter().enumerate() {
+        let n = n as u32 * 2 + 1;
+        let challenge = register_as(&socket, server.sip, user, n, "", wait).await.unwrap();
+        let refusal = register_as(
+            &socket,
+            server.sip,
+            user,
+            n + 1,
+            &authorization(user, &nonce_of(&challenge), "guess"),
+            wait,
+        )
+        .await
+        .unwrap();
+        answers.push((normalised(&challenge, user), normalised(&refusal, user)));
+    }
+    assert!(answers[0].0.starts_with("SIP/2.0 401"), "{}", answers[0].0);
+    assert!(answers[0].1.starts_with("SIP/2.0 403"), "{}", answers[0].1);
+    assert_eq!(answers[0], answers[1], "alice's and mallory's answers differ");
+}
+
+/// A stranger guessing alice's password — over SIP and over the API — locks out only himself:
+/// alice's phone still registers and alice still logs in, from her own address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_guesses_never_lock_out_the_real_owner() {
+    let server = Server::start().await;
+    crate::registrar::add_employee(&server, "alice", "101").await;
+    let socket = UdpSocket::bind((STRANGER, 0)).await.unwrap();
+    let wait = Duration::from_secs(1);
+    let mut silenced = false;
+    for n in 0..8u32 {
+        let Some(challenge) = register_as(&socket, server.sip, "alice", 2 * n + 1, "", wait).await else {
+            panic!("a fresh REGISTER gets its challenge");
+        };
+        let guess = authorization("alice", &nonce_of(&challenge), &format!("guess{n}"));
+        match register_as(&socket, server.sip, "alice", 2 * n + 2, &guess, wait).await {
+            Some(answer) => assert!(answer.starts_with("SIP/2.0 403"), "{answer}"),
+            None => silenced = true,
+        }
+    }
+    assert!(silenced, "five wrong guesses silence the guesser");
+    let run = sipp::run(
+        server.sip,
+        sipp::phone_registers(200),
+        "alice",
+        &["-au", "alice", "-ap", crate::registrar::PASSWORD],
+    )
+    .await;
+    assert!(
+        run.success,
+        "alice's own phone: {}\nserver log:\n{}",
+        run.output,
+        server.log()
+    );
+
+    let stranger = reqwest::Client::builder()
+        .local_address(STRANGER.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let login = |client: &reqwest::Client, password: &str| {
+        client
+            .post(format!("{}/login", server.http))
+            .json(&json!({ "login": "alice", "password": password }))
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        statuses.push(login(&stranger, &format!("guess{n}")).await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    let alice = login(&reqwest::Client::new(), crate::registrar::PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(alice.status(), 201, "alice logs in from her own address");
+}
+
+/// A stranger floods the exchange with INVITEs from one address (30,000 in about 6 s): it gets
+/// answers only for its allowance (a burst, then 100 a second), the exchange's memory stays
+/// bounded, and a carrier's call placed meanwhile goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_invites_stays_bounded_and_a_real_call_goes_through() {
+    let (server, _) = Server::start_with(
+        tempfile::tempdir().unwrap(),
+        Some(crate::harness::TOKEN),
+        &["--trunks", "127.0.0.1/32"],
+    )
+    .await;
+    let menu = json!({ "timeout_ms": 1000, "default": { "hangup": "all-busy" } });
+    server.assign(NUMBER, "ivr", menu).await;
+    let flooder = std::sync::Arc::new(UdpSocket::bind((STRANGER, 0)).await.unwrap());
+    let local = flooder.local_addr().unwrap();
+    let (rss_before, cpu_before) = (server.rss_kib(), server.cpu_time());
+    let answered = tokio::spawn({
+        let flooder = flooder.clone();
+        async move {
+            let (mut answers, mut bytes) = (0usize, 0usize);
+            let mut buf = vec![0u8; 4096];
+            while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(3), flooder.recv(&mut buf)).await {
+                answers += 1;
+                bytes = bytes.max(n);
+            }
+            (answers, bytes)
+        }
+    });
+    let flood = tokio::spawn({
+        let (flooder, sip) = (flooder.clone(), server.sip);
+        async move {
+            let mut largest_request = 0;
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            for batch in 0..600 {
+                tick.tick().await;
+                for i in 0..50 {
+                    let message = format!(
+                        "INVITE sip:{NUMBER}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKf{batch}x{i}\r\n\
+                         Max-Forwards: 70\r\nFrom: <sip:x@{STRANGER}>;tag=f{batch}x{i}\r\nTo: <sip:{NUMBER}@127.0.0.1>\r\n\
+                         Call-ID: flood{batch}x{i}@{STRANGER}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+                    );
+                    largest_request = largest_request.max(message.len());
+                    let _ = flooder.send_to(message.as_bytes(), sip).await;
+                }
+            }
+            largest_request
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let caller = server.call_until_bye(NUMBER).await;
+    assert!(caller.received().len() > 50, "the real caller heard the menu");
+    let largest_request = flood.await.unwrap();
+    let (answers, largest_answer) = answered.await.unwrap();
+    let (rss_after, cpu_after) = (server.rss_kib(), server.cpu_time());
+    println!(
+        "flood of 30000 INVITEs: {answers} answered (largest answer {largest_answer} bytes to a {largest_request}-byte request), \
+         RSS {rss_before} → {rss_after} KiB, CPU {:?}",
+        cpu_after - cpu_before
+    );
+    // 500 at once, then 100 a second for the ~6 s of the flood (and some slack).
+    assert!(
+        answers <= 500 + 100 * 8,
+        "{answers} answers: the allowance was not enforced"
+    );
+    assert!(
+        answers >= 500,
+        "{answers} answers: the stranger got less than his allowance"
+    );
+    assert!(
+        rss_after < rss_before + 64 * 1024,
+        "RSS grew from {rss_before} to {rss_after} KiB"
+    );
+    // No amplification: a refusal (the challenge, with its nonce) is not much larger than the
+    // smallest request that provokes it, and only the allowance of them is sent.
+    assert!(
+        largest_answer <= largest_request + 256 && largest_answer < 2 * largest_request,
+        "a {largest_answer}-byte answer to {largest_request} bytes"
     );
 }

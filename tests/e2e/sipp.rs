@@ -335,6 +335,28 @@ pub fn caller_refused(status: u16) -> String {
     scenario(&format!("caller refused with {status}"), &body)
 }
 
+/// A caller from outside, answered, asks after `after_ms` to transfer the call to `to` (blind
+/// REFER) and expects `status` for it (403: refused; 202: accepted, then NOTIFYs it answers and
+/// the exchange's BYE once the transfer is done).
+pub fn caller_refers(after_ms: u64, to: &str, status: u16) -> String {
+    let refer =
+        format!("Contact: <sip:{CALLER}@[local_ip]:[local_port]>\nRefer-To: <sip:{to}@[remote_ip]:[remote_port]>\n");
+    let mut body = invite()
+        + &answered(CALLER, 1)
+        + &format!("<pause milliseconds=\"{after_ms}\"/>\n")
+        + &in_dialog(CALLER, 2, "REFER", &refer, "")
+        + &format!("<recv response=\"{status}\"/>\n");
+    if status == 202 {
+        body += &format!(
+            "<recv request=\"NOTIFY\"/>\n{OK_TO_LAST_REQUEST}<recv request=\"NOTIFY\"/>\n{OK_TO_LAST_REQUEST}\
+             <recv request=\"BYE\"/>\n{OK_TO_LAST_REQUEST}"
+        );
+    } else {
+        body += &hangs_up(CALLER, 3, 200);
+    }
+    scenario(&format!("caller refers to {to}, gets {status}"), &body)
+}
+
 /// What becomes of an employee's call once it authenticated.
 #[derive(Debug, Clone, Copy)]
 pub enum Then {

@@ -9,8 +9,8 @@ seconds=${1:-60}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
-# RFC 4475's torture messages seed the SIP target, when the shared test data is present.
-cp ../../shared/rfc4475/*.dat "$seeds/" 2>/dev/null || true
+# RFC 4475's torture messages (tests/data) seed the SIP target.
+cp ../tests/data/rfc4475/*.dat "$seeds/"
 for target in sip_datagram sdp_offer; do
   mkdir -p "fuzz/corpus/$target"
   corpora=("fuzz/corpus/$target")

@@ -116,6 +116,33 @@ struct FileConfig {
     max_calls: Option<u32>,
     country_code: Option<String>,
     max_call_secs: Option<u64>,
+    /// Trunks with more than an address (`[[trunk]]` tables).
+    #[serde(default)]
+    trunk: Vec<TrunkFile>,
+}
+
+/// A `[[trunk]]` table: a carrier or peer PBX known by its addresses (and, if given, the host its
+/// From must name), or by a digest account (`username` with `password` or `password_file`).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TrunkFile {
+    name: String,
+    #[serde(default)]
+    addresses: Vec<IpNet>,
+    from_host: Option<String>,
+    username: Option<String>,
+    password: Option<Secret>,
+    password_file: Option<PathBuf>,
+}
+
+/// A trunk as configured.
+#[derive(Debug, Clone)]
+pub struct TrunkConfig {
+    pub name: String,
+    pub addresses: Vec<IpNet>,
+    pub from_host: Option<String>,
+    /// A digest account: user name and password.
+    pub account: Option<(String, Secret)>,
 }
 
 /// The settings `serve` runs with.
@@ -141,6 +168,8 @@ pub struct Config {
     pub max_calls: u32,
     pub country_code: String,
     pub max_call: Duration,
+    /// Trunks configured with more than an address (besides `trunks`).
+    pub trunk_configs: Vec<TrunkConfig>,
 }
 
 impl ServeArgs {
@@ -220,6 +249,33 @@ impl ServeArgs {
                 None => "1".into(),
             },
             max_call: Duration::from_secs(self.max_call_secs.or(file.max_call_secs).unwrap_or(4 * 3600).max(1)),
+            trunk_configs: file
+                .trunk
+                .into_iter()
+                .map(TrunkFile::resolve)
+                .collect::<anyhow::Result<_>>()?,
+        })
+    }
+}
+
+impl TrunkFile {
+    fn resolve(self) -> anyhow::Result<TrunkConfig> {
+        let name = self.name;
+        let what = format!("trunk {name:?}");
+        let password = secret(self.password, self.password_file, &format!("{what} password"))?;
+        let account = match (self.username, password) {
+            (Some(username), Some(password)) => Some((username, password)),
+            (None, None) => None,
+            _ => anyhow::bail!("{what}: username and password (or password_file) go together"),
+        };
+        if self.addresses.is_empty() && account.is_none() {
+            anyhow::bail!("{what}: give its addresses, or a username and password it authenticates with");
+        }
+        Ok(TrunkConfig {
+            name,
+            addresses: self.addresses,
+            from_host: self.from_host,
+            account,
         })
     }
 }
@@ -331,6 +387,36 @@ mod tests {
             ..Default::default()
         };
         assert!(both.resolve().unwrap_err().to_string().contains("give one of them"));
+    }
+
+    #[test]
+    fn trunks_are_known_by_address_and_from_host_or_by_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sb.toml");
+        std::fs::write(
+            &path,
+            "[[trunk]]\nname = \"carrier\"\naddresses = [\"203.0.113.0/28\"]\nfrom_host = \"sip.carrier.example\"\n\
+             [[trunk]]\nname = \"branch\"\nusername = \"branch\"\npassword = \"s3cret-branch\"\n",
+        )
+        .unwrap();
+        let c = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(c.trunk_configs.len(), 2);
+        assert_eq!(c.trunk_configs[0].from_host.as_deref(), Some("sip.carrier.example"));
+        assert_eq!(c.trunk_configs[1].account.as_ref().unwrap().0, "branch");
+        assert!(!format!("{c:?}").contains("s3cret-branch"));
+        std::fs::write(&path, "[[trunk]]\nname = \"nowhere\"\n").unwrap();
+        let err = ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(err.to_string().contains("nowhere"), "{err}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::live::LiveCalls;
 use crate::location::{OutboundTrunk, StoreLocation};
 use crate::media::mixer::Rooms;
 use crate::media::{PortRange, Prompt, PromptLibrary};
-use crate::sip::{Authenticator, SipServer, TrunkAcl};
+use crate::sip::{Authenticator, SipServer, Trunk, TrunkAccount, Trunks};
 use crate::store::{Change, Store};
 use crate::web::HttpClient;
 
@@ -93,12 +93,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         media,
         dial,
     });
+    let trunks = trunks(&config);
     let auth = Arc::new(Authenticator::new(
         config.sip_realm.clone(),
         store.secret("nonce").await?,
         location.clone(),
+        trunks.clone(),
     ));
-    sip.serve(TrunkAcl::new(config.trunks.clone()), exchange, auth)?;
+    sip.serve(trunks, exchange, auth)?;
     if let Some(every) = config.nat_keepalive {
         sip.keep_phones_reachable(location.clone(), every);
     }
@@ -214,6 +216,27 @@ async fn follow_other_nodes(
         }
     });
     Ok(())
+}
+
+/// The trunks: `--trunks` networks, and `[[trunk]]` tables (their passwords as digest HA1s in
+/// the exchange's realm).
+fn trunks(config: &Config) -> Trunks {
+    let mut trunks = vec![Trunk {
+        name: "trunks".into(),
+        addresses: config.trunks.clone(),
+        from_host: None,
+        account: None,
+    }];
+    trunks.extend(config.trunk_configs.iter().map(|t| Trunk {
+        name: t.name.clone(),
+        addresses: t.addresses.clone(),
+        from_host: t.from_host.clone(),
+        account: t.account.as_ref().map(|(username, password)| TrunkAccount {
+            username: username.clone(),
+            ha1: crate::sip::digest::ha1(username, &config.sip_realm, password.expose()),
+        }),
+    }));
+    Trunks::new(trunks)
 }
 
 /// The company's outbound rules: as an admin set them, else national calls in `country_code`.

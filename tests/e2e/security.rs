@@ -554,3 +554,81 @@ async fn a_flood_of_invites_stays_bounded_and_a_real_call_goes_through() {
         "a {largest_answer}-byte answer to {largest_request} bytes"
     );
 }
+
+/// Trunks that prove more than an address: a carrier whose From must name its host, and a peer
+/// PBX that authenticates with a digest account (its calls reach the company's numbers, never
+/// the outside).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trunks_prove_themselves_by_from_host_or_by_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "trunks = [\"192.0.2.1/32\"]\n\
+             [[trunk]]\nname = \"carrier\"\naddresses = [\"{TRUNK}/32\"]\nfrom_host = \"sip.carrier.example\"\n\
+             [[trunk]]\nname = \"branch\"\nusername = \"branch\"\npassword = \"branch-secret\"\n"
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let (server, _) = Server::start_with(dir, Some(crate::harness::TOKEN), &["--config", &config]).await;
+    server.assign(NUMBER, "voicemail", json!({})).await;
+    let carrier = UdpSocket::bind((TRUNK, 0)).await.unwrap();
+    let port = carrier.local_addr().unwrap().port();
+    // From the trunk's address, but From names another host: not the carrier.
+    let via = format!("{TRUNK}:{port};branch=z9hG4bKhost1;rport");
+    let wrong_host = invite("UDP", &via, "host1@test").replace(STRANGER, TRUNK);
+    carrier.send_to(wrong_host.as_bytes(), server.sip).await.unwrap();
+    assert_eq!(
+        statuses(&carrier, Duration::from_secs(2)).await,
+        ["SIP/2.0 407 Proxy Authentication Required"]
+    );
+    // The carrier's own From host: taken.
+    let via = format!("{TRUNK}:{port};branch=z9hG4bKhost2;rport");
+    let right_host = invite("UDP", &via, "host2@test").replace(STRANGER, TRUNK).replace(
+        &format!("sip:+15550100999@{TRUNK}"),
+        "sip:+15550100999@sip.carrier.example",
+    );
+    carrier.send_to(right_host.as_bytes(), server.sip).await.unwrap();
+    let answers = statuses(&carrier, Duration::from_secs(2)).await;
+    assert!(
+        answers.iter().any(|s| s == "SIP/2.0 180 Ringing"),
+        "{answers:?}\n{}",
+        server.log()
+    );
+
+    // The branch PBX authenticates (from any address) and reaches the company's number…
+    let branch = ["-au", "branch", "-ap", "branch-secret"];
+    let rtp = RtpPeer::bind().await;
+    let port = rtp.port().to_string();
+    let mut args = branch.to_vec();
+    args.extend(["-key", "rtp_port", port.as_str()]);
+    let run = sipp::run(
+        server.sip,
+        sipp::employee_calls("branch", sipp::Then::HangsUpAfter(500)),
+        NUMBER,
+        &args,
+    )
+    .await;
+    assert!(run.success, "branch: {}\nserver log:\n{}", run.output, server.log());
+    // …but its calls are carrier calls: an outside number is nobody's here.
+    let run = sipp::run(
+        server.sip,
+        sipp::employee_calls("branch", sipp::Then::Refused(404)),
+        OUTSIDE,
+        &args,
+    )
+    .await;
+    assert!(run.success, "branch out: {}\nserver log:\n{}", run.output, server.log());
+    // A wrong password for the account is refused like any other.
+    let wrong = ["-au", "branch", "-ap", "guess-guess", "-key", "rtp_port", port.as_str()];
+    let run = sipp::run(
+        server.sip,
+        sipp::employee_calls("branch", sipp::Then::Refused(403)),
+        NUMBER,
+        &wrong,
+    )
+    .await;
+    assert!(run.success, "wrong: {}\nserver log:\n{}", run.output, server.log());
+}

@@ -33,6 +33,8 @@ pub enum Challenge {
 pub struct User {
     pub id: i64,
     pub username: String,
+    /// A trunk's account (a peer PBX or carrier), not an employee.
+    pub trunk: bool,
 }
 
 /// A final response: its status and extra headers.
@@ -64,18 +66,21 @@ pub struct Authenticator {
     nonces: Nonces,
     ledger: Arc<dyn NonceLedger>,
     location: Arc<dyn Location>,
+    /// Trunks that authenticate by digest (their accounts come before employees' logins).
+    trunks: super::Trunks,
     guesses: Guesses,
     /// Failures are a stranger's to cause: logged at a bounded rate.
     failure_log: QuietLog,
 }
 
 impl Authenticator {
-    pub fn new(realm: String, secret: Vec<u8>, location: Arc<dyn Location>) -> Self {
+    pub fn new(realm: String, secret: Vec<u8>, location: Arc<dyn Location>, trunks: super::Trunks) -> Self {
         Authenticator {
             realm,
             nonces: Nonces::new(secret),
             ledger: Arc::new(MemoryLedger::default()),
             location,
+            trunks,
             guesses: Guesses::new(GuessLimits::SIP),
             failure_log: QuietLog::new(20, std::time::Duration::from_secs(10)),
         }
@@ -83,11 +88,6 @@ impl Authenticator {
 
     pub(super) fn location(&self) -> &dyn Location {
         self.location.as_ref()
-    }
-
-    /// Whether `source` is locked out altogether for guessing passwords.
-    pub fn source_locked(&self, source: SocketAddr) -> bool {
-        self.guesses.source_locked(source.ip()).is_some()
     }
 
     /// The user the request authenticates as, or what to do instead (challenge, refuse, or
@@ -117,9 +117,14 @@ impl Authenticator {
             return Err(Refusal::Silence);
         }
         let method = req.method.to_string();
-        let known = match self.location.credentials(&creds.username).await {
-            Ok(known) => known,
-            Err(e) => return Err(internal(e).into()),
+        let trunk = self.trunks.account(&creds.username);
+        let known = match trunk {
+            Some(account) => Some((0, account.ha1.clone())),
+            None => self
+                .location
+                .credentials(&creds.username)
+                .await
+                .map_err(|e| Refusal::Answer(internal(e)))?,
         };
         // An unknown user costs the same hash as a wrong password (no timing to tell them apart).
         let ha1 = known.as_ref().map_or(UNKNOWN_HA1, |(_, ha1)| ha1.as_str());
@@ -154,6 +159,7 @@ impl Authenticator {
         Ok(User {
             id,
             username: creds.username,
+            trunk: trunk.is_some(),
         })
     }
 

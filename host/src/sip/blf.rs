@@ -220,7 +220,14 @@ impl Subscriptions {
                 vec![Header::Other("Allow-Events".into(), "dialog".into())],
             ));
         }
-        let subscriber = self.auth.authenticate(req, source, Challenge::Www).await?.username;
+        let subscriber = self.auth.authenticate(req, source, Challenge::Www).await?;
+        if subscriber.trunk {
+            return Err(Refusal::answer(
+                StatusCode::Forbidden,
+                vec![warning("busy lamps are for employees")],
+            ));
+        }
+        let subscriber = subscriber.username;
         if self.presence.watching(&subscriber) >= MAX_PER_SUBSCRIBER {
             return Err(Refusal::answer(
                 StatusCode::Forbidden,

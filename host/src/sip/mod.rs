@@ -18,6 +18,7 @@ pub mod registrar;
 mod socket;
 mod source;
 mod tcp;
+mod trunks;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub use leg::{DialogKey, InboundLeg, LegEvent, Refer, Reinvite};
 pub use location::{Binding, Location};
 pub use outbound::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, OutboundLeg, TrunkLogin};
 pub use registrar::Registrar;
+pub use trunks::{Trunk, TrunkAccount, Trunks};
 
 use auth::Challenge;
 use source::source_of;
@@ -178,10 +180,11 @@ impl SipServer {
     /// REGISTERs to the registrar.
     pub fn serve(
         &self,
-        acl: TrunkAcl,
+        trunks: Trunks,
         handler: Arc<dyn InviteHandler>,
         auth: Arc<Authenticator>,
     ) -> anyhow::Result<()> {
+        let acl = trunks.acl();
         let incoming = self.endpoint.incoming_transactions()?;
         let inner = self.endpoint.inner.clone();
         tokio::spawn(async move {
@@ -200,7 +203,7 @@ impl SipServer {
         let edge = edge::Edge::new(acl.clone());
         let invites = Arc::new(Invites {
             dialogs: self.dialogs.clone(),
-            acl,
+            trunks,
             handler,
             auth: auth.clone(),
             local: self.local,
@@ -303,7 +306,7 @@ async fn dispatch(
 /// Where new INVITEs go: employees' phones authenticate (407), carriers are known by address.
 struct Invites {
     dialogs: Arc<DialogLayer>,
-    acl: TrunkAcl,
+    trunks: Trunks,
     handler: Arc<dyn InviteHandler>,
     auth: Arc<Authenticator>,
     local: SocketAddr,
@@ -311,18 +314,31 @@ struct Invites {
 
 impl Invites {
     async fn on_invite(&self, tx: Transaction, source: SocketAddr) {
-        // A carrier's call comes from a trunk address and claims no employee. Anything else is an
-        // employee's call and must authenticate — a stranger gets the same challenge whatever
-        // his From says, so the answer tells him nothing about who exists. An unauthenticated
-        // INVITE never reaches a trunk (no toll fraud).
-        let carrier = self.acl.allows(source.ip()) && !self.claims_employee(&tx.original).await;
-        let employee = if carrier {
-            None
-        } else {
-            match self.auth.authenticate(&tx.original, source, Challenge::Proxy).await {
+        // A carrier's call comes from a trunk's address (and From host, when the trunk requires
+        // one) and claims no employee. Anything else must authenticate — a stranger gets the
+        // same challenge whatever his From says, so the answer tells him nothing about who
+        // exists — as an employee, or as a trunk account (a peer PBX), whose calls are carrier
+        // calls. An unauthenticated INVITE never reaches a trunk (no toll fraud).
+        let from_host = tx
+            .original
+            .from_header()
+            .and_then(|h| h.uri())
+            .ok()
+            .map(|u| u.host_with_port.host.to_string());
+        let by_address = self.trunks.by_address(source.ip(), from_host.as_deref());
+        let employee = match by_address {
+            Some(trunk) if !self.claims_employee(&tx.original).await => {
+                tracing::debug!(trunk = %trunk.name, %source, "a carrier's INVITE");
+                None
+            }
+            _ => match self.auth.authenticate(&tx.original, source, Challenge::Proxy).await {
+                Ok(user) if user.trunk => {
+                    tracing::info!(account = %user.username, %source, "a trunk account's INVITE");
+                    None
+                }
                 Ok(user) => Some(user.username),
                 Err(refusal) => return refuse(tx, refusal),
-            }
+            },
         };
         let local_ip = reachable_ip(self.local, source);
         let local = SocketAddr::new(local_ip, self.local.port());

@@ -60,6 +60,12 @@ impl Registrar {
         source: SocketAddr,
     ) -> Result<(StatusCode, Vec<Header>), Refusal> {
         let user = self.auth.authenticate(req, source, Challenge::Www).await?;
+        if user.trunk {
+            return Ok((
+                StatusCode::Forbidden,
+                vec![warning("a trunk account does not register")],
+            ));
+        }
         Ok(self.registered(req, source, user).await)
     }
 

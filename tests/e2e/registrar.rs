@@ -117,14 +117,19 @@ fn md5_hex(s: &str) -> String {
 
 /// An `Authorization` header answering `nonce` for alice with `password`.
 fn digest(nonce: &str, password: &str) -> String {
-    let ha1 = md5_hex(&format!("alice:switchboard:{password}"));
+    authorization("alice", nonce, password)
+}
+
+/// An `Authorization` header line answering a REGISTER's `nonce` as `user` with `password`.
+pub fn authorization(user: &str, nonce: &str, password: &str) -> String {
+    let ha1 = md5_hex(&format!("{user}:switchboard:{password}"));
     let uri = "sip:127.0.0.1";
     let response = md5_hex(&format!(
         "{ha1}:{nonce}:00000001:c0ffee:auth:{}",
         md5_hex(&format!("REGISTER:{uri}"))
     ));
     format!(
-        "Authorization: Digest username=\"alice\", realm=\"switchboard\", nonce=\"{nonce}\", uri=\"{uri}\", \
+        "Authorization: Digest username=\"{user}\", realm=\"switchboard\", nonce=\"{nonce}\", uri=\"{uri}\", \
          response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n"
     )
 }

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::harness::{RtpPeer, Server, trace};
 use crate::hunt::{Desk, finished, phones_listening};
+use crate::registrar::authorization;
 use crate::sipp::{self, Phone};
 
 /// The carrier's signalling address in these tests.
@@ -354,25 +355,6 @@ fn nonce_of(answer: &str) -> String {
         .to_string()
 }
 
-fn md5_hex(s: &str) -> String {
-    use md5::Digest;
-    hex::encode(md5::Md5::digest(s.as_bytes()))
-}
-
-/// An `Authorization` header line answering `nonce` as `user` with `password`.
-fn authorization(user: &str, nonce: &str, password: &str) -> String {
-    let ha1 = md5_hex(&format!("{user}:switchboard:{password}"));
-    let uri = "sip:127.0.0.1";
-    let response = md5_hex(&format!(
-        "{ha1}:{nonce}:00000001:c0ffee:auth:{}",
-        md5_hex(&format!("REGISTER:{uri}"))
-    ));
-    format!(
-        "Authorization: Digest username=\"{user}\", realm=\"switchboard\", nonce=\"{nonce}\", uri=\"{uri}\", \
-         response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n"
-    )
-}
-
 /// The answer with what differs from request to request (nonce, tags, branch, Call-ID, CSeq,
 /// the address it went to) taken out.
 fn normalised(answer: &str, user: &str) -> String {
@@ -631,4 +613,30 @@ async fn trunks_prove_themselves_by_from_host_or_by_digest() {
     )
     .await;
     assert!(run.success, "wrong: {}\nserver log:\n{}", run.output, server.log());
+}
+
+/// A connected call has a maximum duration (`--max-call-secs`): then both parties are hung up,
+/// whoever they are — a bridge nobody ends cannot run up a bill for days.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connected_call_ends_at_its_maximum_duration() {
+    let (server, _) = Server::start_with(
+        tempfile::tempdir().unwrap(),
+        Some(crate::harness::TOKEN),
+        &["--max-call-secs", "2"],
+    )
+    .await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    server.assign(NUMBER, "hunt", json!({ "members": ["alice"] })).await;
+    let answers = alice.expect(&server, Phone::Answers { after_ms: 200 });
+    phones_listening().await;
+    // Both wait for the exchange's BYE (neither ever hangs up by itself).
+    server.call_until_bye(NUMBER).await;
+    finished(&server, "alice", answers).await;
+    assert!(
+        server.log().contains("the call reached its maximum duration"),
+        "{}",
+        server.log()
+    );
+    let record = server.call_record(NUMBER).await;
+    assert_eq!(record["answered_by"], "alice", "{record}");
 }

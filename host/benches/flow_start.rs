@@ -30,6 +30,10 @@ impl CallControl for GoneCall {
     fn facts(&self) -> CallFacts {
         CallFacts::default()
     }
+    /// Still up when the flow starts (as every call is): the sandbox's usual path.
+    fn is_over(&mut self) -> bool {
+        false
+    }
     async fn answer(&mut self) -> Result<(), CallError> {
         Err(CallError::Hangup)
     }

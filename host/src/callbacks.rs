@@ -190,16 +190,16 @@ impl CallbackScheduler {
         let id = hex::encode(rand::random::<[u8; 8]>());
         let started_at = unix_ms();
         let mut trace = Trace::default();
-        trace.push(format!("{what}: ring {}, then {}", call.employee, call.phone));
+        trace.note(format!("{what}: ring {}, then {}", call.employee, call.phone));
         let order = CallbackOrder {
             employee: call.employee.clone(),
             phone: call.phone.clone(),
             announce: vec![announcement(call)],
         };
-        trace.push(format!("announce to {}: {}", call.employee, order.announce.join(" + ")));
+        trace.note(format!("announce to {}: {}", call.employee, order.announce.join(" + ")));
         tracing::info!(call = %id, employee = %call.employee, phone = %call.phone, "{what}");
         let made = originate::call_back(&self.dial, &self.media, &order).await;
-        trace.push(format!("{:?}", made.outcome));
+        trace.note(format!("{:?}", made.outcome));
         let talked = matches!(made.outcome, CallbackOutcome::Talked { .. });
         let record = CallRecord {
             id: id.clone(),

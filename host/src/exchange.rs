@@ -2,6 +2,7 @@
 //! `flow/`, runs the fallback when a flow fails, and writes the call record.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tracing::Instrument;
 
@@ -11,6 +12,7 @@ use crate::call::{
     InboundCall, MediaEnv, Target, TimedLeg, Trace, number,
 };
 use crate::cluster::Cluster;
+use crate::flow::health::{OPEN_FOR, TRIP_FAILURES, WINDOW};
 use crate::flow::{FlowExit, FlowRegistry};
 use crate::live::{LiveCall, LiveCalls};
 use crate::sip::{InboundLeg, InviteHandler};
@@ -89,14 +91,14 @@ async fn handle_call(
     let Some(route) = route else {
         leg.reject(404, "Not Found");
         tracing::info!(dialled = %arrival.dialled, "unknown number: 404");
-        trace.push("unknown number → 404 Not Found");
+        trace.note("unknown number → 404 Not Found");
         save(store, &arrival.record(None, CallFacts::default(), "not-found", trace)).await;
         return;
     };
 
     // The exchange has taken the call: tell the caller while the flow decides what to do.
     leg.ringing();
-    trace.push(format!("flow {} starts", &route.version.sha256[..12]));
+    trace.note(format!("flow {} starts", &route.version.sha256[..12]));
     let mut call = InboundCall::new(id.clone(), leg, media, dial.clone());
     call.take_requests(requests);
     if route.assignment.record_calls {
@@ -105,18 +107,38 @@ async fn handle_call(
     // Checked when the number was assigned; a zone that vanished from the database is UTC.
     call.set_timezone(jiff::tz::TimeZone::get(&route.assignment.timezone).unwrap_or(jiff::tz::TimeZone::UTC));
     call.allow_hosts(route.assignment.allowed_hosts.clone());
-    let call = Box::new(call);
-    let run = registry
-        .engine()
-        .run(&route.version, call, &route.assignment.settings, trace)
-        .await;
-    let (mut call, mut trace) = (run.call, run.trace);
-
-    if let FlowExit::Failed(reason) | FlowExit::Trapped(reason) = &run.exit {
-        tracing::warn!(%reason, "flow failed: running the fallback");
-        trace.push(format!("flow failed: {reason}"));
+    let mut call: Box<dyn CallControl> = Box::new(call);
+    let exit = if registry.health.is_open(&route.assignment, Instant::now()) {
+        // The flow kept failing: its callers go straight to the fallback route for a while.
+        trace.note(format!(
+            "flow bypassed: it failed {TRIP_FAILURES} times within {} s",
+            WINDOW.as_secs()
+        ));
         fallback(call.as_mut(), &route.assignment.fallback, &mut trace).await;
-    }
+        None
+    } else {
+        let run = registry
+            .engine()
+            .run(&route.version, call, &route.assignment.settings, trace)
+            .await;
+        (call, trace) = (run.call, run.trace);
+        if let FlowExit::Trapped(_) = &run.exit
+            && registry.health.failed(&route.assignment, Instant::now())
+        {
+            tracing::warn!(
+                number = %route.assignment.number,
+                "flow failed {TRIP_FAILURES} times within {} s: its calls go to the fallback route for {} s",
+                WINDOW.as_secs(),
+                OPEN_FOR.as_secs()
+            );
+        }
+        if let FlowExit::Failed(reason) | FlowExit::Trapped(reason) = &run.exit {
+            tracing::warn!(%reason, "flow failed: running the fallback");
+            trace.note(format!("flow failed: {reason}"));
+            fallback(call.as_mut(), &route.assignment.fallback, &mut trace).await;
+        }
+        Some(run.exit)
+    };
     // Ends the call unless the flow or the caller already did.
     call.hangup().await;
     let mut facts = call.facts();
@@ -124,7 +146,7 @@ async fn handle_call(
     let flow = Some(route.version.sha256.clone());
     let outcome = match stopped.is_cancelled() {
         true => HUNG_UP_BY_ADMIN,
-        false => outcome(&run.exit, facts.caller_gone),
+        false => outcome(exit.as_ref(), facts.caller_gone),
     };
     let callbacks = std::mem::take(&mut facts.callbacks);
     let mailbox = facts
@@ -174,7 +196,7 @@ async fn employee_call(
         }
         Ok(None) if number::is_outside_number(&dialled) => (Target::External(number::canonical(&dialled)), None),
         Ok(None) => {
-            trace.push(format!("{employee} dialled {dialled}: no such extension or number"));
+            trace.note(format!("{employee} dialled {dialled}: no such extension or number"));
             call.reject_now(404, "Not Found");
             save(store, &arrival.record(None, CallFacts::default(), "not-found", trace)).await;
             return;
@@ -185,7 +207,7 @@ async fn employee_call(
             return;
         }
     };
-    trace.push(format!("{employee} dials {target:?}"));
+    trace.note(format!("{employee} dials {target:?}"));
     let leg = TimedLeg {
         target,
         start_after_ms: 0,
@@ -206,7 +228,7 @@ async fn employee_call(
         Err(CallError::Hangup) => "caller-hangup",
         Err(_) => "error",
     };
-    trace.push(format!("dial → {outcome}"));
+    trace.note(format!("dial → {outcome}"));
     call.hangup().await;
     let mut facts = call.facts();
     if facts.answered_at.is_some() && facts.answered_by.is_none() {
@@ -250,33 +272,35 @@ impl Arrival {
 /// The outcome of a call an admin hung up.
 const HUNG_UP_BY_ADMIN: &str = "hung-up-by-admin";
 
-/// A failure of the flow is what the record must show first; then who ended the call.
-fn outcome(exit: &FlowExit, caller_gone: bool) -> &'static str {
+/// A failure of the flow is what the record must show first; then who ended the call. No exit:
+/// the flow was bypassed (health.rs).
+fn outcome(exit: Option<&FlowExit>, caller_gone: bool) -> &'static str {
     match exit {
-        FlowExit::Trapped(_) => "flow-trapped",
-        FlowExit::Failed(_) => "flow-error",
-        FlowExit::Completed if caller_gone => "caller-hangup",
-        FlowExit::Completed => "completed",
+        None => "flow-bypassed",
+        Some(FlowExit::Trapped(_)) => "flow-trapped",
+        Some(FlowExit::Failed(_)) => "flow-error",
+        Some(FlowExit::Completed) if caller_gone => "caller-hangup",
+        Some(FlowExit::Completed) => "completed",
     }
 }
 
 /// How long the fallback route rings.
 const FALLBACK_TIMEOUT_MS: u32 = 30_000;
 
-/// The caller of a failed flow is never dropped: an apology, then the number's fallback route
-/// (`fallback`, a target as JSON; empty: the sales department). Who answers talks to the caller;
-/// when nobody does, the call ends cleanly.
+/// The caller of a failed (or bypassed) flow is never dropped: an apology, then the number's
+/// fallback route (`fallback`, a target as JSON; empty: the sales department). Who answers
+/// talks to the caller; when nobody does, the call ends cleanly.
 async fn fallback(call: &mut dyn CallControl, fallback: &str, trace: &mut Trace) {
     match call.play(APOLOGY_PROMPT).await {
-        Ok(()) => trace.push(format!("fallback: played {APOLOGY_PROMPT}")),
-        Err(CallError::Hangup) => return trace.push("fallback: the caller left"),
-        Err(e) => trace.push(format!("fallback: could not play the apology ({e})")),
+        Ok(()) => trace.note(format!("fallback: played {APOLOGY_PROMPT}")),
+        Err(CallError::Hangup) => return trace.note("fallback: the caller left"),
+        Err(e) => trace.note(format!("fallback: could not play the apology ({e})")),
     }
     let target = match fallback {
         "" => Target::Department("sales".into()),
         route => match serde_json::from_str::<Target>(route) {
             Ok(target) => target,
-            Err(e) => return trace.push(format!("fallback: unreadable route {route:?} ({e})")),
+            Err(e) => return trace.note(format!("fallback: unreadable route {route:?} ({e})")),
         },
     };
     let leg = TimedLeg {
@@ -290,8 +314,8 @@ async fn fallback(call: &mut dyn CallControl, fallback: &str, trace: &mut Trace)
         ringback: None,
     };
     match call.dial(&[leg], &opts).await {
-        Ok(outcome) => trace.push(format!("fallback: dial {target:?} → {outcome:?}")),
-        Err(e) => trace.push(format!("fallback: dial {target:?} → error: {e}")),
+        Ok(outcome) => trace.note(format!("fallback: dial {target:?} → {outcome:?}")),
+        Err(e) => trace.note(format!("fallback: dial {target:?} → error: {e}")),
     }
 }
 

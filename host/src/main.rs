@@ -22,6 +22,10 @@ enum Command {
         #[command(subcommand)]
         command: FlowCommand,
     },
+    /// Compile the component on stdin under the upload limits and exit 0 when it compiled (the
+    /// exchange's trial compile of an upload; not for people).
+    #[command(hide = true)]
+    CompileCheck,
 }
 
 #[derive(Subcommand)]
@@ -59,7 +63,7 @@ fn main() -> std::process::ExitCode {
     // The simulator prints its own report; the server logs what it does.
     let default_filter = match cli.command {
         Command::Serve(_) => "info,rsipstack=warn,sqlx=warn,wasmtime=warn,cranelift_codegen=warn",
-        Command::Flow { .. } => "warn",
+        Command::Flow { .. } | Command::CompileCheck => "warn",
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -95,6 +99,9 @@ fn main() -> std::process::ExitCode {
                 std::process::exit(1);
             }
         }),
+        Command::CompileCheck => {
+            return switchboard::flow::admission::compile_check_main(switchboard::flow::FlowEngine::compile_only);
+        }
         Command::Flow {
             command: FlowCommand::New { name, dir },
         } => switchboard::new_flow::create(&name, &dir).map(|made| {

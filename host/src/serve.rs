@@ -29,10 +29,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let store = Store::open(&config.database).await?;
     let engine = FlowEngine::new(FlowLimits {
         cpu_budget: config.flow_cpu,
+        max_call: config.max_call,
         max_instances: config.max_calls,
         ..FlowLimits::default()
     })?;
-    let registry = Arc::new(FlowRegistry::new(store.clone(), engine));
+    // Uploads are compiled on trial by this same binary first (flow/admission.rs).
+    let registry = FlowRegistry::new(store.clone(), engine).with_trial_compiler(std::env::current_exe()?);
+    let registry = Arc::new(registry);
     for (name, wasm) in BUILTIN_FLOWS {
         registry
             .upload(name, wasm, true)
@@ -71,6 +74,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         rtp_timeout: RTP_TIMEOUT,
         max_call: config.max_call,
         toll: toll.clone(),
+        numbers: registry.clone(),
     });
     if let Some(every) = config.callback_check {
         CallbackScheduler {

@@ -1,6 +1,12 @@
 //! Outbound HTTP on a flow's behalf (the `http` import), e.g. a CRM lookup: only to the hosts the
 //! number allow-lists, without redirects (one could lead anywhere), with the time and sizes
 //! capped so that a slow or huge answer cannot hold a call or the exchange's memory.
+//!
+//! A host name on the allow-list is resolved by [`PublicOnly`], which gives the connection only
+//! public addresses: a name that resolves (or is made to re-resolve, "DNS rebinding") to
+//! loopback, a private network or link-local (a cloud's metadata service) is refused. The
+//! address checked is the address connected to. Such addresses are reached only when the admin
+//! lists them literally (`127.0.0.1:8080`).
 
 use std::time::Duration;
 
@@ -20,12 +26,64 @@ pub struct HttpClient {
 impl HttpClient {
     pub fn new() -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
+            .dns_resolver(std::sync::Arc::new(PublicOnly))
             .redirect(reqwest::redirect::Policy::none())
             // The exchange's own proxy settings are not the flows' business.
             .no_proxy()
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(HttpClient { client })
+    }
+}
+
+/// Resolves allow-listed names to their public addresses only.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<std::net::SocketAddr> = found.iter().copied().filter(|a| is_public(a.ip())).collect();
+            if public.is_empty() {
+                let why = format!("{host} resolves to no public address (allow-list the address itself to reach it)");
+                return Err(why.into());
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Whether `ip` is on the public Internet: not loopback, private, link-local, shared (CGNAT),
+/// unspecified, broadcast, multicast, documentation or unique-local.
+pub fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || (a == 100 && (64..128).contains(&b))
+                || a == 0
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public(IpAddr::V4(v4)),
+            None => {
+                let first = v6.segments()[0];
+                !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || (first & 0xfe00) == 0xfc00
+                    || (first & 0xffc0) == 0xfe80
+                    || first == 0x2001 && v6.segments()[1] == 0x0db8)
+            }
+        },
     }
 }
 
@@ -141,6 +199,36 @@ mod tests {
         assert!(!is_allowed(&allowed, &url("https://crm.example.com.evil.test/")));
         assert!(!is_allowed(&allowed, &url("https://evil.test/?crm.example.com")));
         assert!(!is_allowed(&[], &url("https://crm.example.com/")));
+    }
+
+    #[test]
+    fn only_public_addresses_count_as_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:10.0.0.1",
+            "224.0.0.1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_to_loopback_is_not_reached() {
+        use reqwest::dns::Resolve;
+        let refused = PublicOnly.resolve("localhost".parse().unwrap()).await;
+        assert!(refused.err().unwrap().to_string().contains("no public address"));
     }
 
     #[test]

@@ -37,6 +37,23 @@ impl Server {
 
     /// [`Server::start_in`] with more `serve` flags.
     pub async fn start_with(dir: tempfile::TempDir, token: Option<&str>, flags: &[&str]) -> (Server, Vec<String>) {
+        Self::start_logging(dir, token, flags, Some("info,switchboard=debug,rsipstack=warn")).await
+    }
+
+    /// A fresh exchange that logs as it does by default (no `RUST_LOG`): for tests of how much
+    /// it logs.
+    pub async fn start_quiet() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_logging(dir, Some(TOKEN), &[], None).await.0
+    }
+
+    /// [`Server::start_with`], logging at `rust_log` (`RUST_LOG`; none: the default).
+    pub async fn start_logging(
+        dir: tempfile::TempDir,
+        token: Option<&str>,
+        flags: &[&str],
+        rust_log: Option<&str>,
+    ) -> (Server, Vec<String>) {
         let log = dir.path().join("switchboard.log");
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
         command
@@ -52,7 +69,10 @@ impl Server {
             // The exchange calls due callbacks back by itself; only the tests of that turn it on
             // (`--callback-check-secs`), so that no other test's phone rings unexpectedly.
             .env("SWITCHBOARD_CALLBACK_CHECK_SECS", "0")
-            .env("RUST_LOG", "info,switchboard=debug,rsipstack=warn");
+            .env_remove("RUST_LOG");
+        if let Some(filter) = rust_log {
+            command.env("RUST_LOG", filter);
+        }
         if let Some(token) = token {
             command.env("SWITCHBOARD_API_TOKEN", token);
         }
@@ -112,6 +132,11 @@ impl Server {
     /// Uses another token for the API from now on.
     pub fn use_token(&mut self, token: &str) {
         self.token = Some(token.to_owned());
+    }
+
+    /// How many bytes the server has logged so far.
+    pub fn log_bytes(&self) -> u64 {
+        std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or_default()
     }
 
     /// The server's log so far (for assertion messages).
@@ -204,6 +229,26 @@ impl Server {
         };
         let calls = self.get_json_until("/calls", |calls| record_of(calls).is_some()).await;
         record_of(&calls).expect("waited for")
+    }
+
+    /// The newest call record for calls to `dialled` now (no waiting).
+    pub async fn latest_call(&self, dialled: &str) -> Value {
+        let calls = self.get_json("/calls").await;
+        let latest = calls["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["dialled"] == dialled);
+        latest
+            .unwrap_or_else(|| panic!("no call to {dialled}: {calls:#}"))
+            .clone()
+    }
+
+    /// `/metrics` as Prometheus text.
+    pub async fn metrics(&self) -> String {
+        let response = reqwest::get(format!("{}/metrics", self.http)).await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
     }
 
     /// GETs `path` until `done` says yes of its JSON (up to 15 s; then the test fails with the

@@ -588,12 +588,7 @@ async fn a_recorded_number_keeps_both_sides_of_the_conversation() {
         "right is alice"
     );
     // Both tones went through the relay: 2 × 100 packets, none lost.
-    let metrics = reqwest::get(format!("{}/metrics", server.http))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     let relayed = crate::calls::metric(&metrics, "switchboard_rtp_relayed_packets_total").unwrap_or(0.0);
     assert!(relayed >= 190.0, "relayed {relayed}\n{metrics}");
     assert_eq!(

@@ -25,6 +25,16 @@ impl ApiError {
     }
 
     /// 422 naming the field at fault.
+    /// 413: an upload over a size limit, which `detail` names.
+    pub fn too_large(error: &str, detail: &str) -> Self {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            error: error.into(),
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
     pub fn unprocessable(field: &str, detail: &str) -> Self {
         ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,

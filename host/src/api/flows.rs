@@ -49,7 +49,9 @@ pub struct FlowDetail {
 /// `switchboard:flow` world at once, so a bad one is refused here, never at call time.
 #[utoipa::path(post, path = "/flows", tag = "flows", params(UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/wasm"),
-    responses((status = 201, body = Uploaded), (status = 422, description = "bad name or component", body = ErrorBody)))]
+    responses((status = 201, body = Uploaded), (status = 400, description = "not a flow component", body = ErrorBody),
+        (status = 413, description = "over an upload limit (size, declarations, compile time or memory), named in `detail`", body = ErrorBody),
+        (status = 422, description = "bad name", body = ErrorBody)))]
 pub async fn upload(
     State(s): State<ApiState>,
     ValidQuery(q): ValidQuery<UploadQuery>,

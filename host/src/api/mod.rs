@@ -26,7 +26,7 @@ use utoipa_axum::routes;
 pub use auth::{LoginThrottle, Principal, Tokens, hash_token, new_token};
 use error::ApiError;
 
-use crate::flow::{FlowRegistry, RegistryError};
+use crate::flow::{FlowError, FlowRegistry, RegistryError};
 use crate::live::LiveCalls;
 use crate::media::PromptLibrary;
 use crate::store::{Registration, Store};
@@ -254,6 +254,7 @@ fn lower_name_char(c: char) -> bool {
 /// A flow registry's refusal as the API says it.
 fn registry_error(e: RegistryError) -> ApiError {
     match e {
+        RegistryError::Flow(FlowError::OverLimit(why)) => ApiError::too_large("flow component over a limit", &why),
         RegistryError::Flow(e) => ApiError::bad_request("invalid flow component", &e.to_string()),
         RegistryError::UnknownFlow(_) => ApiError::unprocessable("flow", &e.to_string()),
         RegistryError::BadNumber(_) => ApiError::unprocessable("number", &e.to_string()),

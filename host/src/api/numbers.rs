@@ -68,6 +68,20 @@ pub struct NumberView {
     mailbox: Option<String>,
     allowed_hosts: Vec<String>,
     updated_at: i64,
+    health: FlowHealthView,
+}
+
+/// How the number's flow is doing on this node: a flow that traps or overruns its limits 5 times
+/// in a minute is bypassed for 5 minutes (calls go straight to the fallback route); assigning
+/// the number again ends that.
+#[derive(Serialize, ToSchema)]
+pub struct FlowHealthView {
+    /// Traps and limit overruns in the last minute.
+    recent_failures: usize,
+    /// Whether new calls bypass the flow now.
+    bypassed: bool,
+    /// Seconds until the flow gets calls again (0 when not bypassed).
+    bypassed_for_secs: u64,
 }
 
 impl NumberView {
@@ -83,6 +97,14 @@ impl NumberView {
             mailbox: Some(a.mailbox.clone()).filter(|m| !m.is_empty()),
             allowed_hosts: a.allowed_hosts.clone(),
             updated_at: a.updated_at,
+            health: {
+                let health = s.registry.health.health(a, std::time::Instant::now());
+                FlowHealthView {
+                    recent_failures: health.recent_failures,
+                    bypassed: health.open_for.is_some(),
+                    bypassed_for_secs: health.open_for.map_or(0, |d| d.as_secs().max(1)),
+                }
+            },
         }
     }
 }

@@ -102,6 +102,8 @@ pub struct DialEnv {
     pub max_call: Duration,
     /// What every call out through the carrier must pass.
     pub toll: Arc<super::toll::TollGate>,
+    /// The company's numbers (the caller IDs a flow may present).
+    pub numbers: Arc<dyn super::OwnNumbers>,
 }
 
 /// The leg that answered, ready to bridge.

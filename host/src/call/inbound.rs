@@ -14,8 +14,8 @@ use super::record::{LegRecord, unix_ms};
 use super::screening::{self, Verdict};
 use super::{
     CallControl, CallError, CallRecording, CollectOptions, DialOptions, DialOutcome, EmployeeCard, EmployeeKey,
-    FeatureRequests, HttpRequest, HttpResponse, LineStatus, MAX_RECORD_SECONDS, RECORDING_PROMPT, RecordOptions,
-    Recording, ScreenedOutcome, Screening, TimedLeg, validate_dial,
+    FeatureRequests, HttpRequest, HttpResponse, LineStatus, RECORDING_PROMPT, RecordOptions, Recording,
+    ScreenedOutcome, Screening, TimedLeg,
 };
 use crate::media::mixer::Rooms;
 use crate::media::sdp;
@@ -287,6 +287,21 @@ impl InboundCall {
         self.env.media_ip.unwrap_or(self.leg.local.ip())
     }
 
+    /// A flow presents a caller ID only of the company's own numbers, or the caller's own (as
+    /// it came): never someone else's.
+    fn check_caller_id(&self, opts: &DialOptions) -> Result<(), CallError> {
+        match &opts.caller_id {
+            Some(id)
+                if number::canonical(id) != number::canonical(&self.leg.caller) && !self.dial_env.numbers.owns(id) =>
+            {
+                Err(CallError::Denied(format!(
+                    "caller-id {id}: not one of the company's numbers"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Rings until a leg answers (`Ok(Ok(winner))`) or the fork is done (`Ok(Err(outcome))`).
     async fn ring_until_done(
         &mut self,
@@ -415,7 +430,9 @@ impl InboundCall {
         if self.over() {
             return Err(CallError::Hangup);
         }
-        validate_dial(legs, opts)?;
+        super::limits::check_dial(legs, opts)?;
+        super::limits::check_more_legs(self.legs.len())?;
+        self.check_caller_id(opts)?;
         let (codec, ptime) = self.caller_media()?;
         // An answered caller hears the ringback tone once a leg rings, or the flow's prompt
         // (hold music) at once; a caller not answered yet hears its phone's own ringback after
@@ -682,6 +699,10 @@ impl CallControl for InboundCall {
         &self.leg.dialled
     }
 
+    fn is_over(&mut self) -> bool {
+        self.over()
+    }
+
     fn facts(&self) -> super::CallFacts {
         super::CallFacts {
             answered_at: self.answered_at,
@@ -742,7 +763,7 @@ impl CallControl for InboundCall {
         opts: &DialOptions,
         screening: &Screening,
     ) -> Result<ScreenedOutcome, CallError> {
-        super::validate_screening(screening)?;
+        super::limits::check_screening(screening)?;
         self.dial_with(legs, opts, Some(screening)).await
     }
 
@@ -750,12 +771,15 @@ impl CallControl for InboundCall {
         if opts.max_seconds == 0 {
             return Err(CallError::Invalid("record needs max-seconds of at least 1".into()));
         }
+        super::limits::check_len("terminators", &opts.terminators, super::limits::MAX_TERMINATORS)?;
+        let voicemails = self.recordings.iter().filter(|r| r.kind == "voicemail").count();
+        super::limits::check_more_recordings(voicemails)?;
         if opts.beep {
             self.play(BEEP).await?;
         } else {
             self.answer().await?;
         }
-        let max = Duration::from_secs(opts.max_seconds.min(MAX_RECORD_SECONDS).into());
+        let max = Duration::from_secs(opts.max_seconds.min(super::limits::MAX_RECORD_SECONDS).into());
         let silence = (opts.silence_seconds > 0).then(|| Duration::from_secs(opts.silence_seconds.into()));
         let mut recorder = Recorder::new(max);
         let Self { leg, gone, media, .. } = self;
@@ -811,7 +835,7 @@ impl CallControl for InboundCall {
                 self.leg.caller
             )));
         }
-        let reason = super::callback_reason(reason, self.callbacks.len())?;
+        let reason = super::limits::callback_reason(reason, self.callbacks.len())?;
         self.callbacks.push(reason);
         Ok(())
     }
@@ -848,7 +872,7 @@ impl CallControl for InboundCall {
     }
 
     async fn conference(&mut self, room: &str) -> Result<(), CallError> {
-        super::validate_room(room)?;
+        super::limits::check_room(room)?;
         self.play(BEEP).await?;
         let side = match self.media.take() {
             Some(session) => session.into_bridge_side(),

@@ -10,6 +10,7 @@ pub mod fork;
 mod handover;
 pub mod hunting;
 mod inbound;
+pub mod limits;
 pub mod number;
 pub mod originate;
 pub mod record;
@@ -24,7 +25,7 @@ pub use fork::{Calendar, DialEnv, Directory, Reachable, RingStep};
 pub use handover::Handovers;
 pub use inbound::{InboundCall, MediaEnv};
 pub use record::{CallRecord, CallRecording, Trace};
-pub use services::{EmployeeCard, EmployeeKey, History, HttpRequest, HttpResponse, LineStatus, Web};
+pub use services::{EmployeeCard, EmployeeKey, History, HttpRequest, HttpResponse, LineStatus, OwnNumbers, Web};
 pub use toll::{OutboundRules, TollGate};
 
 /// Why a verb could not complete.
@@ -103,28 +104,8 @@ pub enum ScreenedOutcome {
     NotAnswered(DialOutcome),
 }
 
-/// The longest a screened party may take to accept after the announcement.
-pub const MAX_SCREENING_MS: u32 = 60_000;
-
 /// A prompt that names a recording made earlier in the call.
 pub const RECORDING_PROMPT: &str = "recording:";
-
-/// Checks a screening before anything rings.
-pub(crate) fn validate_screening(s: &Screening) -> Result<(), CallError> {
-    if !s.accept_digit.is_ascii_digit() && !"*#".contains(s.accept_digit) {
-        return Err(CallError::Invalid(format!(
-            "accept-digit {:?} is not a DTMF digit",
-            s.accept_digit
-        )));
-    }
-    if s.announce.is_empty() || s.announce.len() > 16 {
-        return Err(CallError::Invalid("announce 1 to 16 prompts".into()));
-    }
-    if s.timeout_ms == 0 || s.timeout_ms > MAX_SCREENING_MS {
-        return Err(CallError::Invalid(format!("timeout-ms: 1 to {MAX_SCREENING_MS}")));
-    }
-    Ok(())
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectOptions {
@@ -144,9 +125,6 @@ pub struct RecordOptions {
     pub terminators: String,
     pub beep: bool,
 }
-
-/// The longest recording one `record` makes (a voicemail, not a call recording).
-pub const MAX_RECORD_SECONDS: u32 = 600;
 
 /// What `record` tells the flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,6 +161,9 @@ pub trait CallControl: Send {
     fn dialled(&self) -> &str;
     /// What the call record needs to know about the call.
     fn facts(&self) -> CallFacts;
+    /// Whether the call is over (the caller left, or it was ended): every verb answers `Hangup`
+    /// from now on, and the flow has only its grace left (`flow/sandbox.rs`).
+    fn is_over(&mut self) -> bool;
     async fn answer(&mut self) -> Result<(), CallError>;
     async fn play(&mut self, prompt: &str) -> Result<(), CallError>;
     async fn collect(&mut self, opts: &CollectOptions) -> Result<Option<String>, CallError>;
@@ -230,42 +211,4 @@ pub(crate) fn prompt_error(e: crate::media::PromptError) -> CallError {
         crate::media::PromptError::Unknown(_) => CallError::Invalid(e.to_string()),
         _ => CallError::Failed(e.to_string()),
     }
-}
-
-/// The longest reason a flow may give for a callback request.
-pub const MAX_CALLBACK_REASON: usize = 500;
-
-/// A callback request's reason as kept: a flow may file a few, each of a sensible length.
-pub(crate) fn callback_reason(reason: &str, filed: usize) -> Result<String, CallError> {
-    if filed >= 3 {
-        return Err(CallError::Invalid("a call files at most 3 callback requests".into()));
-    }
-    Ok(reason.chars().take(MAX_CALLBACK_REASON).collect())
-}
-
-/// Room names are the flow's to choose, within reason.
-pub(crate) fn validate_room(room: &str) -> Result<(), CallError> {
-    let ok = (1..=64).contains(&room.len()) && room.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(CallError::Invalid(format!(
-            "room {room:?}: use 1-64 letters, digits, '-', '_' or '.'"
-        )))
-    }
-}
-
-/// Checks a dial schedule before anything rings. Shared by the real and the scripted call so
-/// both refuse the same mistakes.
-pub(crate) fn validate_dial(legs: &[TimedLeg], opts: &DialOptions) -> Result<(), CallError> {
-    if legs.is_empty() {
-        return Err(CallError::Invalid("dial needs at least one leg".into()));
-    }
-    if let Some(leg) = legs.iter().find(|l| l.start_after_ms >= opts.timeout_ms) {
-        return Err(CallError::Invalid(format!(
-            "leg {:?} starts at {} ms, after the dial's {} ms timeout",
-            leg.target, leg.start_after_ms, opts.timeout_ms
-        )));
-    }
-    Ok(())
 }

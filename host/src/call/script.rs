@@ -28,8 +28,7 @@ use tokio::time::Instant;
 use super::collect::{DigitSource, collect_digits};
 use super::{
     CallControl, CallError, CollectOptions, DialOptions, DialOutcome, EmployeeCard, EmployeeKey, HttpRequest,
-    HttpResponse, LineStatus, MAX_RECORD_SECONDS, RecordOptions, Recording, ScreenedOutcome, Screening, TimedLeg,
-    validate_dial,
+    HttpResponse, LineStatus, RecordOptions, Recording, ScreenedOutcome, Screening, TimedLeg,
 };
 use crate::media::PromptLibrary;
 
@@ -220,6 +219,9 @@ pub struct ScriptedCall {
     replies: VecDeque<HttpResponse>,
     callbacks: Vec<String>,
     verdicts: VecDeque<bool>,
+    /// Legs dialled and recordings made so far (the same caps as a real call's).
+    legs_rung: usize,
+    recordings: usize,
 }
 
 impl ScriptedCall {
@@ -239,6 +241,8 @@ impl ScriptedCall {
             replies: script.replies.into(),
             callbacks: Vec::new(),
             verdicts: script.verdicts.into(),
+            legs_rung: 0,
+            recordings: 0,
             start: Instant::now(),
             presses: script.presses.into(),
             hangup_at: script.hangup_at,
@@ -306,6 +310,10 @@ impl CallControl for ScriptedCall {
     fn dialled(&self) -> &str {
         &self.dialled
     }
+    fn is_over(&mut self) -> bool {
+        self.ended
+    }
+
     fn facts(&self) -> super::CallFacts {
         super::CallFacts {
             answered_at: None,
@@ -333,7 +341,7 @@ impl CallControl for ScriptedCall {
     }
 
     async fn request_callback(&mut self, reason: &str) -> Result<(), CallError> {
-        let reason = super::callback_reason(reason, self.callbacks.len())?;
+        let reason = super::limits::callback_reason(reason, self.callbacks.len())?;
         self.callbacks.push(reason);
         Ok(())
     }
@@ -397,7 +405,9 @@ impl CallControl for ScriptedCall {
 
     async fn dial(&mut self, legs: &[TimedLeg], opts: &DialOptions) -> Result<DialOutcome, CallError> {
         self.live()?;
-        validate_dial(legs, opts)?;
+        super::limits::check_dial(legs, opts)?;
+        super::limits::check_more_legs(self.legs_rung)?;
+        self.legs_rung += legs.len();
         let outcome = self.dials.pop_front().unwrap_or(DialOutcome::Unavailable);
         // Ringing takes time; a talk takes its length.
         let took = match &outcome {
@@ -415,7 +425,7 @@ impl CallControl for ScriptedCall {
         opts: &DialOptions,
         screening: &Screening,
     ) -> Result<ScreenedOutcome, CallError> {
-        super::validate_screening(screening)?;
+        super::limits::check_screening(screening)?;
         let answered = self
             .dials
             .front()
@@ -446,9 +456,12 @@ impl CallControl for ScriptedCall {
         if opts.max_seconds == 0 {
             return Err(CallError::Invalid("record needs max-seconds of at least 1".into()));
         }
+        super::limits::check_len("terminators", &opts.terminators, super::limits::MAX_TERMINATORS)?;
+        super::limits::check_more_recordings(self.recordings)?;
         self.live()?;
+        self.recordings += 1;
         let started = Instant::now();
-        let deadline = started + Duration::from_secs(opts.max_seconds.min(MAX_RECORD_SECONDS).into());
+        let deadline = started + Duration::from_secs(opts.max_seconds.min(super::limits::MAX_RECORD_SECONDS).into());
         let ended_by = loop {
             match self
                 .next_press_within(deadline.saturating_duration_since(Instant::now()))
@@ -468,7 +481,7 @@ impl CallControl for ScriptedCall {
 
     /// The scripted caller stays in the room until their hangup (an hour without one).
     async fn conference(&mut self, room: &str) -> Result<(), CallError> {
-        super::validate_room(room)?;
+        super::limits::check_room(room)?;
         self.live()?;
         self.wait(Duration::from_secs(3600)).await?;
         self.ended = true;

@@ -42,6 +42,11 @@ pub trait History: Send + Sync {
     async fn last_connected(&self, number: &str, since: i64) -> anyhow::Result<Option<String>>;
 }
 
+/// The company's own numbers: the only caller IDs a flow may present besides the caller's.
+pub trait OwnNumbers: Send + Sync {
+    fn owns(&self, number: &str) -> bool;
+}
+
 /// A request a flow sends. Its URL, headers and body may carry a CRM's key or token: what may be
 /// logged or traced of it is [`HttpRequest::shown`], and its `Debug` shows no more.
 #[derive(Clone, PartialEq, Eq)]

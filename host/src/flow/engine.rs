@@ -4,9 +4,12 @@
 //!   and is reset copy-on-write, so instantiation is microseconds.
 //! - One `InstancePre` per flow version: imports are resolved and type-checked once, at upload,
 //!   which is also where a component that does not fit our world is refused.
-//! - CPU: epoch interruption ticks every 10 ms from a dedicated OS thread (a spinning guest
-//!   cannot starve it). The deadline callback counts ticks that land while the guest runs and
-//!   traps past the budget; waiting in a host call (a minute for a digit) costs nothing.
+//! - CPU: the flow's future is metered (`sandbox.rs`: thread CPU time over every poll, guest
+//!   code and host calls' synchronous work alike; waiting in a host call — a minute for a digit —
+//!   costs nothing). Epoch interruption ticks every 10 ms from a dedicated OS thread (a spinning
+//!   guest cannot starve it), and at each tick the guest yields and is stopped once the meter
+//!   says the budget is spent; every host call checks it too.
+//! - The call's end: once the call is over, the flow has a short grace, then it is dropped.
 //! - Memory: `StoreLimits` per call plus the pool's per-memory cap.
 
 use std::sync::Arc;
@@ -14,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder, UpdateDeadline,
 };
@@ -22,6 +25,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 use super::bindings::{CallHandle, Flow, FlowPre};
 use super::host::FlowState;
+use super::sandbox::{self, Exceeded, Metered, Quotas, StoppedBy};
 use super::schema::SettingsSchema;
 use crate::call::{CallControl, Trace};
 
@@ -59,6 +63,9 @@ pub enum FlowError {
     WrongWorld(String),
     #[error("{0}")]
     BadSettingsSchema(String),
+    /// Over one of the upload limits (admission.rs), named.
+    #[error("{0}")]
+    OverLimit(String),
 }
 
 /// A compiled, import-checked flow version.
@@ -124,20 +131,12 @@ impl FlowEngine {
             // flow touched stay resident, at most this much per pool slot.
             .linear_memory_keep_resident(1 << 20)
             .table_keep_resident(64 << 10);
-        let mut config = Config::new();
-        config
-            .wasm_component_model(true)
-            .epoch_interruption(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
-            .memory_reservation(64 << 20)
-            .memory_guard_size(2 << 20)
-            .memory_init_cow(true)
-            .async_stack_size(512 << 10)
-            .max_wasm_stack(256 << 10);
+        let mut config = Self::config();
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        super::wasi::add_to_linker(&mut linker)?;
         Flow::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)?;
 
         let ticker_stop = Arc::new(TickerStop(AtomicBool::new(false)));
@@ -159,6 +158,32 @@ impl FlowEngine {
             limits,
             _ticker: ticker_stop,
         })
+    }
+
+    /// Everything of the engine's configuration but its instance pool: compiled code depends on
+    /// this, so a compile-only engine (the upload's trial compile) uses it too.
+    fn config() -> Config {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .memory_reservation(64 << 20)
+            .memory_guard_size(2 << 20)
+            .memory_init_cow(true)
+            .async_stack_size(512 << 10)
+            .max_wasm_stack(256 << 10);
+        config
+    }
+
+    /// Compiles `wasm` and throws the result away: the child side of an upload's trial compile
+    /// (admission.rs), which needs no instance pool.
+    pub fn compile_only(wasm: &[u8]) -> Result<(), String> {
+        let engine = Engine::new(&Self::config()).map_err(|e| format!("{e:#}"))?;
+        Component::new(&engine, wasm).map(drop).map_err(|e| format!("{e:#}"))
+    }
+
+    pub fn limits(&self) -> &FlowLimits {
+        &self.limits
     }
 
     pub fn sha256(wasm: &[u8]) -> String {
@@ -200,51 +225,61 @@ impl FlowEngine {
         settings: &str,
         trace: Trace,
     ) -> FlowRun {
-        let state = FlowState {
-            table: ResourceTable::new(),
-            // No preopens, no env, no network: a flow reaches the world only through our imports.
-            wasi: WasiCtxBuilder::new().build(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(self.limits.memory_bytes)
-                .instances(8)
-                .tables(8)
-                .memories(2)
-                .table_elements(10_000)
-                .trap_on_grow_failure(true)
-                .build(),
-            call,
-            trace,
-            guest_ticks: 0,
-            host_calls: 0,
-            log_bytes: 0,
-            lookups: 0,
-            http_requests: 0,
-        };
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory_bytes)
+            .instances(8)
+            .tables(8)
+            .memories(2)
+            .table_elements(10_000)
+            .trap_on_grow_failure(true)
+            .build();
+        // No arguments, no environment, output discarded (wasi.rs links no filesystem or sockets).
+        let wasi = WasiCtxBuilder::new().build();
+        let budget = self.limits.cpu_budget;
+        let state = FlowState::new(wasi, limits, call, trace, Quotas::new(budget));
+        let meter = state.quotas.meter.clone();
+        let mut grace = state.quotas.grace_ends.subscribe();
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        let budget_ticks = (self.limits.cpu_budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |mut cx| {
-            let s = cx.data_mut();
-            s.guest_ticks += 1;
-            // Returning from each host wait shows up as one tick: do not charge those.
-            if s.guest_ticks.saturating_sub(s.host_calls) > budget_ticks {
+        store.epoch_deadline_callback(|mut cx| {
+            let quotas = &mut cx.data_mut().quotas;
+            if quotas.cpu_spent() {
+                quotas.stopped_by = Some(Exceeded::Cpu);
                 return Ok(UpdateDeadline::Interrupt);
             }
             Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())))
         });
 
-        let run = async {
-            let flow = version.pre.instantiate_async(&mut store).await?;
-            let handle = store.data_mut().table.push(CallHandle)?;
-            flow.call_run(&mut store, handle, settings).await
+        let exit = {
+            let run = Box::pin(async {
+                let flow = version.pre.instantiate_async(&mut store).await?;
+                let handle = store.data_mut().table.push(CallHandle)?;
+                flow.call_run(&mut store, handle, settings).await
+            });
+            let run = tokio::time::timeout(self.limits.max_call, Metered { inner: run, meter });
+            // Once the call is over, the flow has its grace; then it is dropped, wherever it is.
+            let grace_over = async {
+                loop {
+                    let ends = *grace.borrow_and_update();
+                    match ends {
+                        Some(at) => return tokio::time::sleep_until(at).await,
+                        None if grace.changed().await.is_err() => std::future::pending::<()>().await,
+                        None => {}
+                    }
+                }
+            };
+            tokio::select! {
+                done = run => match done {
+                    Ok(Ok(Ok(()))) => Ok(FlowExit::Completed),
+                    Ok(Ok(Err(message))) => Ok(FlowExit::Failed(message)),
+                    Ok(Err(trap)) => Err(trap),
+                    Err(_) => Ok(FlowExit::Trapped(format!("wall-clock limit of {:?} reached", self.limits.max_call))),
+                },
+                () = grace_over => Err(sandbox::trap(Exceeded::CallOver)),
+            }
         };
-        let exit = match tokio::time::timeout(self.limits.max_call, run).await {
-            Ok(Ok(Ok(()))) => FlowExit::Completed,
-            Ok(Ok(Err(message))) => FlowExit::Failed(message),
-            Ok(Err(trap)) => FlowExit::Trapped(describe_trap(&trap, store.data())),
-            Err(_) => FlowExit::Trapped(format!("wall-clock limit of {:?} reached", self.limits.max_call)),
-        };
+        let exit = exit.unwrap_or_else(|trap| FlowExit::Trapped(describe_trap(&trap, &store.data().quotas)));
         let FlowState { call, trace, .. } = store.into_data();
         FlowRun { exit, call, trace }
     }
@@ -256,12 +291,14 @@ impl Drop for FlowVersion {
     }
 }
 
-fn describe_trap(error: &wasmtime::Error, state: &FlowState) -> String {
-    match error.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => format!("CPU budget exceeded ({} ticks of guest time)", state.guest_ticks),
-        Some(trap) => format!("trap: {trap}"),
+/// Why the flow was stopped, for its call record.
+fn describe_trap(error: &wasmtime::Error, quotas: &Quotas) -> String {
+    let limit = error.downcast_ref::<StoppedBy>().map(|s| s.0).or(quotas.stopped_by);
+    match (limit, error.downcast_ref::<wasmtime::Trap>()) {
+        (Some(limit), _) => limit.reason(quotas.budget),
+        (None, Some(trap)) => format!("trap: {trap}"),
         // The chain without wasmtime's "error while executing at wasm backtrace" wrapper.
-        None => error
+        (None, None) => error
             .chain()
             .map(|e| e.to_string().lines().next().unwrap_or_default().to_string())
             .filter(|line| !line.starts_with("error while executing"))
@@ -348,6 +385,24 @@ mod tests {
             .run(&version, scripted(""), r#"{"mode": "grow"}"#, Trace::default())
             .await;
         assert!(matches!(run.exit, FlowExit::Trapped(_)), "{:?}", run.exit);
+    }
+
+    #[test]
+    fn every_built_in_flow_links_and_sockets_or_files_do_not() {
+        let engine = engine(50);
+        for (name, wasm) in crate::flow::BUILTIN_FLOWS {
+            assert!(engine.load(wasm).is_ok(), "{name}");
+        }
+        for import in ["wasi:sockets/tcp@0.2.6", "wasi:filesystem/preopens@0.2.6"] {
+            let wants = wat::parse_str(format!(
+                r#"(component (import "{import}" (instance (export "f" (func)))))"#
+            ))
+            .unwrap();
+            match engine.load(&wants) {
+                Err(FlowError::WrongWorld(why)) => assert!(why.contains(import), "{why}"),
+                other => panic!("{import}: {:?}", other.map(|v| v.imports.clone())),
+            }
+        }
     }
 
     #[test]

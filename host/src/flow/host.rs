@@ -8,15 +8,9 @@ use super::bindings::switchboard::flow::call::{Host as CallHost, HostCall};
 use super::bindings::switchboard::flow::{clock, directory, history, http};
 use super::bindings::types::{self as wit, Host as TypesHost};
 use super::bindings::wasi::logging::logging::{self, Level};
+use super::sandbox::{self, MAX_HTTP_REQUESTS, MAX_LOG_BYTES, MAX_LOG_LINE, MAX_LOG_LINES, MAX_LOOKUPS, Quotas};
+use crate::call::limits::{self, MAX_HEADER, MAX_HEADERS, MAX_HTTP_BODY, MAX_NAME, MAX_NUMBER, MAX_PROMPT, MAX_URL};
 use crate::call::{self, CallControl, Trace};
-
-/// Caps on what a guest can make the host keep.
-const MAX_LOG_BYTES_PER_CALL: usize = 64 * 1024;
-const MAX_LOG_LINE: usize = 1024;
-/// Caps on what a guest can make the host do for one call: waiting for the database or a CRM
-/// costs the guest no CPU, so the CPU budget alone would not bound a lookup loop.
-const MAX_LOOKUPS_PER_CALL: u32 = 256;
-const MAX_HTTP_REQUESTS_PER_CALL: u32 = 32;
 
 pub struct FlowState {
     pub(super) table: ResourceTable,
@@ -24,14 +18,10 @@ pub struct FlowState {
     pub(super) limits: wasmtime::StoreLimits,
     pub(super) call: Box<dyn CallControl>,
     pub(super) trace: Trace,
-    /// Epoch ticks observed while the guest ran, and host calls made (each return from a host
-    /// call costs one spurious tick, see `engine.rs`).
-    pub(super) guest_ticks: u64,
-    pub(super) host_calls: u64,
-    pub(super) log_bytes: usize,
-    /// Directory, history and schedule lookups made, and HTTP requests sent.
-    pub(super) lookups: u32,
-    pub(super) http_requests: u32,
+    /// What the flow has used of its limits (sandbox.rs).
+    pub(super) quotas: Quotas,
+    /// Limits already noted in the trace (each once).
+    noted: Vec<Capped>,
 }
 
 impl WasiView for FlowState {
@@ -44,26 +34,81 @@ impl WasiView for FlowState {
 }
 
 impl FlowState {
-    /// Counts a lookup; false (noted in the trace once, not each time: the trace is capped too)
-    /// when the call has used its share.
-    fn may_look_up(&mut self) -> bool {
-        self.lookups += 1;
-        if self.lookups == MAX_LOOKUPS_PER_CALL + 1 {
-            self.trace.push(format!(
-                "lookups: over {MAX_LOOKUPS_PER_CALL} in one call, refused from now on"
-            ));
+    pub(super) fn new(
+        wasi: WasiCtx,
+        limits: wasmtime::StoreLimits,
+        call: Box<dyn CallControl>,
+        trace: Trace,
+        quotas: Quotas,
+    ) -> Self {
+        FlowState {
+            table: ResourceTable::new(),
+            wasi,
+            limits,
+            call,
+            trace,
+            quotas,
+            noted: Vec::new(),
         }
-        self.lookups <= MAX_LOOKUPS_PER_CALL
+    }
+
+    /// Every host call starts here: it is counted, the CPU budget checked, and once the call is
+    /// over the flow's grace starts; `Err` stops the flow (a trap).
+    fn enter(&mut self) -> wasmtime::Result<()> {
+        if self.call.is_over() {
+            self.quotas.call_over();
+        }
+        self.quotas.host_call().map_err(sandbox::trap)
+    }
+
+    /// Notes in the trace that a limit was reached — once per call, whatever the flow does next.
+    fn note_once(&mut self, limit: Capped) {
+        if !self.noted.contains(&limit) {
+            self.noted.push(limit);
+            self.trace.push(limit.note());
+        }
+    }
+
+    /// Counts a lookup; false (noted in the trace once) when the call has used its share.
+    fn may_look_up(&mut self) -> bool {
+        self.quotas.lookups += 1;
+        if self.quotas.lookups > MAX_LOOKUPS {
+            self.note_once(Capped::Lookups);
+        }
+        self.quotas.lookups <= MAX_LOOKUPS
     }
 
     fn trace_verb<T>(&mut self, verb: &str, result: &Result<T, call::CallError>, describe: impl Fn(&T) -> String) {
-        self.host_calls += 1;
         let event = match result {
             Ok(v) => format!("{verb} → {}", describe(v)),
             Err(e) => format!("{verb} → error: {e}"),
         };
-        tracing::info!(call = %self.call.id(), "{event}");
+        // The trace keeps the call's story; the process log only at debug level (a flow
+        // calling verbs in a loop must not fill the disk).
+        tracing::debug!(call = %self.call.id(), "{event}");
         self.trace.push(event);
+    }
+}
+
+/// A per-call cap that, once reached, refuses (or drops) what the flow asks for from then on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Capped {
+    Lookups,
+    Http,
+    Log,
+}
+
+impl Capped {
+    /// What the trace says, once.
+    fn note(self) -> String {
+        match self {
+            Capped::Lookups => format!("lookups: over {MAX_LOOKUPS} in this call, refused from now on"),
+            Capped::Http => format!("http: over {MAX_HTTP_REQUESTS} requests in this call, refused from now on"),
+            Capped::Log => format!(
+                "log: over {MAX_LOG_LINES} lines or {} KiB in this call, dropped from now on",
+                MAX_LOG_BYTES / 1024
+            ),
+        }
     }
 }
 
@@ -85,24 +130,32 @@ impl CallHost for FlowState {}
 
 impl HostCall for FlowState {
     async fn id(&mut self, _: Resource<CallHandle>) -> wasmtime::Result<String> {
+        self.enter()?;
         Ok(self.call.id().to_string())
     }
 
     async fn caller(&mut self, _: Resource<CallHandle>) -> wasmtime::Result<String> {
+        self.enter()?;
         Ok(self.call.caller().to_string())
     }
 
     async fn dialled(&mut self, _: Resource<CallHandle>) -> wasmtime::Result<String> {
+        self.enter()?;
         Ok(self.call.dialled().to_string())
     }
 
     async fn answer(&mut self, _: Resource<CallHandle>) -> wasmtime::Result<Result<(), wit::CallError>> {
+        self.enter()?;
         let r = self.call.answer().await;
         self.trace_verb("answer", &r, ok);
         Ok(r.map_err(Into::into))
     }
 
     async fn play(&mut self, _: Resource<CallHandle>, prompt: String) -> wasmtime::Result<Result<(), wit::CallError>> {
+        self.enter()?;
+        if let Err(e) = limits::check_len("prompt", &prompt, MAX_PROMPT) {
+            return Ok(Err(e.into()));
+        }
         let r = self.call.play(&prompt).await;
         self.trace_verb(&format!("play {prompt}"), &r, ok);
         Ok(r.map_err(Into::into))
@@ -113,7 +166,18 @@ impl HostCall for FlowState {
         _: Resource<CallHandle>,
         opts: wit::CollectOptions,
     ) -> wasmtime::Result<Result<Option<String>, wit::CallError>> {
+        self.enter()?;
         let opts = call::CollectOptions::from(opts);
+        let sizes = [
+            ("prompt", opts.prompt.as_deref().unwrap_or_default(), MAX_PROMPT),
+            ("terminators", opts.terminators.as_str(), limits::MAX_TERMINATORS),
+        ];
+        if let Some(e) = sizes
+            .iter()
+            .find_map(|(what, v, max)| limits::check_len(what, v, *max).err())
+        {
+            return Ok(Err(e.into()));
+        }
         let r = self.call.collect(&opts).await;
         let verb = format!(
             "collect (prompt {}, max {}, first digit {} ms)",
@@ -131,6 +195,7 @@ impl HostCall for FlowState {
         legs: Vec<wit::TimedLeg>,
         opts: wit::DialOptions,
     ) -> wasmtime::Result<Result<wit::DialOutcome, wit::CallError>> {
+        self.enter()?;
         let legs: Vec<call::TimedLeg> = legs.into_iter().map(Into::into).collect();
         let opts = call::DialOptions::from(opts);
         let r = self.call.dial(&legs, &opts).await;
@@ -149,6 +214,7 @@ impl HostCall for FlowState {
         opts: wit::DialOptions,
         screening: wit::Screening,
     ) -> wasmtime::Result<Result<wit::ScreenedOutcome, wit::CallError>> {
+        self.enter()?;
         let legs: Vec<call::TimedLeg> = legs.into_iter().map(Into::into).collect();
         let opts = call::DialOptions::from(opts);
         let mut digits = screening.accept_digit.chars();
@@ -188,6 +254,7 @@ impl HostCall for FlowState {
         _: Resource<CallHandle>,
         opts: wit::RecordOptions,
     ) -> wasmtime::Result<Result<Option<wit::Recording>, wit::CallError>> {
+        self.enter()?;
         let opts = call::RecordOptions {
             max_seconds: opts.max_seconds,
             silence_seconds: opts.silence_seconds,
@@ -214,6 +281,7 @@ impl HostCall for FlowState {
         _: Resource<CallHandle>,
         room: String,
     ) -> wasmtime::Result<Result<(), wit::CallError>> {
+        self.enter()?;
         let r = self.call.conference(&room).await;
         self.trace_verb(&format!("conference {room}"), &r, ok);
         Ok(r.map_err(Into::into))
@@ -224,6 +292,10 @@ impl HostCall for FlowState {
         _: Resource<CallHandle>,
         login: String,
     ) -> wasmtime::Result<Result<(), wit::CallError>> {
+        self.enter()?;
+        if let Err(e) = limits::check_len("login", &login, MAX_NAME) {
+            return Ok(Err(e.into()));
+        }
         let r = self.call.set_mailbox(&login).await;
         self.trace_verb(&format!("set-mailbox {login}"), &r, ok);
         Ok(r.map_err(Into::into))
@@ -234,18 +306,22 @@ impl HostCall for FlowState {
         _: Resource<CallHandle>,
         reason: String,
     ) -> wasmtime::Result<Result<(), wit::CallError>> {
+        self.enter()?;
+        let reason: String = reason.chars().take(limits::MAX_CALLBACK_REASON).collect();
         let r = self.call.request_callback(&reason).await;
         self.trace_verb(&format!("request-callback {reason:?}"), &r, ok);
         Ok(r.map_err(Into::into))
     }
 
     async fn ring_mobiles(&mut self, _: Resource<CallHandle>, on: bool) -> wasmtime::Result<()> {
+        self.enter()?;
         self.call.ring_mobiles(on);
         self.trace_verb(&format!("ring-mobiles {}", if on { "on" } else { "off" }), &Ok(()), ok);
         Ok(())
     }
 
     async fn hangup(&mut self, _: Resource<CallHandle>) -> wasmtime::Result<()> {
+        self.enter()?;
         self.call.hangup().await;
         self.trace_verb("hangup", &Ok(()), ok);
         Ok(())
@@ -259,7 +335,7 @@ impl HostCall for FlowState {
 
 impl clock::Host for FlowState {
     async fn now(&mut self) -> wasmtime::Result<clock::LocalTime> {
-        self.host_calls += 1;
+        self.enter()?;
         let (local, timezone) = self.call.local_time();
         Ok(clock::LocalTime {
             date: local.date_text(),
@@ -270,8 +346,12 @@ impl clock::Host for FlowState {
     }
 
     async fn is_open(&mut self, schedule: String) -> wasmtime::Result<Result<bool, String>> {
+        self.enter()?;
         if !self.may_look_up() {
-            return Ok(Err(format!("over {MAX_LOOKUPS_PER_CALL} lookups in one call")));
+            return Ok(Err(format!("over {MAX_LOOKUPS} lookups in one call")));
+        }
+        if let Err(e) = limits::check_len("schedule", &schedule, MAX_NAME) {
+            return Ok(Err(e.to_string()));
         }
         let r = self.call.is_open(&schedule).await;
         self.trace_verb(&format!("is-open {schedule}"), &r, |open| {
@@ -293,7 +373,8 @@ impl directory::Host for FlowState {
     }
 
     async fn presence(&mut self, login: String) -> wasmtime::Result<directory::LineStatus> {
-        if !self.may_look_up() {
+        self.enter()?;
+        if !self.may_look_up() || login.len() > MAX_NAME {
             return Ok(directory::LineStatus::Offline);
         }
         let r = self.call.presence(&login).await;
@@ -315,7 +396,12 @@ impl FlowState {
         verb: &str,
         by: call::EmployeeKey<'_>,
     ) -> wasmtime::Result<Option<directory::EmployeeCard>> {
-        if !self.may_look_up() {
+        self.enter()?;
+        let key = match by {
+            call::EmployeeKey::Login(k) | call::EmployeeKey::Email(k) => k,
+        };
+        // Nobody has a name that long (e-mail addresses are at most 254 characters).
+        if !self.may_look_up() || key.len() > 254 {
             return Ok(None);
         }
         let r = self.call.employee(by).await;
@@ -335,7 +421,8 @@ impl FlowState {
 
 impl history::Host for FlowState {
     async fn last_connected(&mut self, number: String, days: u32) -> wasmtime::Result<Option<String>> {
-        if !self.may_look_up() {
+        self.enter()?;
+        if !self.may_look_up() || number.len() > MAX_NUMBER {
             return Ok(None);
         }
         let r = self.call.last_connected(&number, days).await;
@@ -348,6 +435,7 @@ impl history::Host for FlowState {
 
 impl http::Host for FlowState {
     async fn fetch(&mut self, req: http::Request) -> wasmtime::Result<Result<http::Response, String>> {
+        self.enter()?;
         let request = call::HttpRequest {
             method: req.method,
             url: req.url,
@@ -357,13 +445,14 @@ impl http::Host for FlowState {
         };
         // The trace is the admin's to read: no CRM key or token goes into it.
         let verb = format!("http {}", request.shown());
-        self.http_requests += 1;
-        if self.http_requests > MAX_HTTP_REQUESTS_PER_CALL {
-            let refused = format!("over {MAX_HTTP_REQUESTS_PER_CALL} HTTP requests in one call");
-            if self.http_requests == MAX_HTTP_REQUESTS_PER_CALL + 1 {
-                self.trace.push(format!("{refused}: refused from now on"));
-            }
-            return Ok(Err(refused));
+        self.quotas.http_requests += 1;
+        if self.quotas.http_requests > MAX_HTTP_REQUESTS {
+            self.note_once(Capped::Http);
+            return Ok(Err(format!("over {MAX_HTTP_REQUESTS} HTTP requests in one call")));
+        }
+        if let Err(why) = request_sizes(&request) {
+            self.trace_verb(&verb, &Err::<(), _>(why.clone()), ok);
+            return Ok(Err(why.to_string()));
         }
         let r = self.call.fetch(request).await.map_err(call::CallError::Failed);
         self.trace_verb(&verb, &r, |response| {
@@ -381,11 +470,32 @@ impl http::Host for FlowState {
     }
 }
 
+/// What an HTTP request a flow sends may weigh.
+fn request_sizes(request: &call::HttpRequest) -> Result<(), call::CallError> {
+    limits::check_len("url", &request.url, MAX_URL)?;
+    limits::check_len("method", &request.method, 16)?;
+    limits::check_len("body", &request.body, MAX_HTTP_BODY)?;
+    if request.headers.len() > MAX_HEADERS {
+        return Err(call::CallError::Invalid(format!(
+            "{} headers, at most {MAX_HEADERS}",
+            request.headers.len()
+        )));
+    }
+    for (name, value) in &request.headers {
+        limits::check_len("header", &format!("{name}{value}"), MAX_HEADER)?;
+    }
+    Ok(())
+}
+
 impl logging::Host for FlowState {
     async fn log(&mut self, level: Level, context: String, message: String) -> wasmtime::Result<()> {
-        let line: String = message.chars().take(MAX_LOG_LINE).collect();
-        self.log_bytes += line.len() + context.len();
-        if self.log_bytes > MAX_LOG_BYTES_PER_CALL {
+        self.enter()?;
+        let line = &message[..message.floor_char_boundary(MAX_LOG_LINE)];
+        let context = &context[..context.floor_char_boundary(64)];
+        self.quotas.log_lines += 1;
+        self.quotas.log_bytes += line.len() + context.len();
+        if self.quotas.log_lines > MAX_LOG_LINES || self.quotas.log_bytes > MAX_LOG_BYTES {
+            self.note_once(Capped::Log);
             return Ok(()); // over budget: dropped, the call goes on
         }
         let call = self.call.id().to_string();

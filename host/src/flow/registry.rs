@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
-use super::{FlowEngine, FlowError, FlowVersion, KnownNames};
+use super::{FlowEngine, FlowError, FlowVersion, KnownNames, admission};
 use crate::call::record::unix_ms;
 use crate::call::{Target, number};
 use crate::store::{Assignment, Change, Store};
@@ -64,6 +64,13 @@ impl From<sqlx::Error> for RegistryError {
 pub struct FlowRegistry {
     store: Store,
     engine: FlowEngine,
+    /// The executable whose `compile-check` compiles an upload on trial first (admission.rs);
+    /// none: uploads are compiled in this process only (tests, the simulator's tools).
+    trial_compiler: Option<std::path::PathBuf>,
+    /// Which numbers' flows keep failing (health.rs).
+    pub health: super::health::FlowHealth,
+    /// Uploads being admitted at once: each trial and compile takes a core for a while.
+    admitting: tokio::sync::Semaphore,
     versions: Mutex<HashMap<String, Arc<FlowVersion>>>,
     routes: ArcSwap<HashMap<String, Arc<Route>>>,
 }
@@ -73,9 +80,18 @@ impl FlowRegistry {
         FlowRegistry {
             store,
             engine,
+            trial_compiler: None,
+            health: Default::default(),
+            admitting: tokio::sync::Semaphore::new(2),
             versions: Mutex::default(),
             routes: ArcSwap::default(),
         }
+    }
+
+    /// Compiles every upload on trial in a child process (`exe compile-check`) first.
+    pub fn with_trial_compiler(mut self, exe: std::path::PathBuf) -> Self {
+        self.trial_compiler = Some(exe);
+        self
     }
 
     pub fn engine(&self) -> &FlowEngine {
@@ -88,10 +104,29 @@ impl FlowRegistry {
         if let Some(v) = self.versions.lock().get(&sha) {
             return Ok(v.clone());
         }
+        if !builtin {
+            self.admit(wasm).await?;
+        }
         let version = self.compile(wasm).await?;
         self.store.put_flow(name, &sha, wasm, builtin, unix_ms()).await?;
         self.versions.lock().insert(sha, version.clone());
         Ok(version)
+    }
+
+    /// A stranger's component passes the upload limits before the exchange compiles it.
+    async fn admit(&self, wasm: &[u8]) -> Result<(), RegistryError> {
+        let over = |why| RegistryError::Flow(FlowError::OverLimit(why));
+        admission::check_declared(wasm, self.engine.limits().memory_bytes).map_err(over)?;
+        let _turn = self.admitting.acquire().await.expect("never closed");
+        if let Some(exe) = &self.trial_compiler {
+            admission::trial_compile(exe, wasm, admission::COMPILE_WALL)
+                .await
+                .map_err(|refused| match refused {
+                    admission::Refusal::OverLimit(why) => over(why),
+                    admission::Refusal::Invalid(why) => RegistryError::Flow(FlowError::NotAComponent(why)),
+                })?;
+        }
+        Ok(())
     }
 
     /// Compiling takes tens of milliseconds of CPU: keep it off the async workers.
@@ -241,7 +276,15 @@ impl FlowRegistry {
     }
 
     /// The route for a dialled number, however it is spelled.
+    /// (Also what says which numbers are the company's: see `OwnNumbers`.)
     pub fn route(&self, dialled: &str) -> Option<Arc<Route>> {
         self.routes.load().get(&number::canonical(dialled)).cloned()
+    }
+}
+
+/// The company's numbers are the ones assigned to flows.
+impl crate::call::OwnNumbers for FlowRegistry {
+    fn owns(&self, number: &str) -> bool {
+        self.route(number).is_some()
     }
 }

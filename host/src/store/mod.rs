@@ -183,7 +183,7 @@ pub struct RecordingFilter {
     pub limit: i64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Assignment {
     pub number: String,
     pub timezone: String,

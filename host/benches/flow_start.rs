@@ -2,7 +2,8 @@
 //! it to its first host call (`answer`), which reports the caller gone so the flow unwinds.
 //!
 //! `cargo bench -p switchboard --bench flow_start` prints criterion's estimate, then p50/p99
-//! over individually timed starts.
+//! over individually timed starts; then what a host call costs: a flow calling cheap verbs in a
+//! loop until the sandbox's host-call cap stops it, and the sandbox's accounting on its own.
 
 use std::time::{Duration, Instant};
 
@@ -143,5 +144,66 @@ fn flow_start(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, flow_start);
+/// A host call's cost, whole (guest → host → guest, the verb failing at once) and the
+/// sandbox's accounting alone (counting the call and reading the thread's CPU clock; metering a
+/// poll of the flow's future).
+fn host_calls(c: &mut Criterion) {
+    use switchboard::flow::sandbox::{MAX_HOST_CALLS, Meter, Quotas};
+    let engine = FlowEngine::new(FlowLimits {
+        max_instances: 4,
+        cpu_budget: Duration::from_secs(60),
+        ..FlowLimits::default()
+    })
+    .unwrap();
+    let wasm = std::fs::read(env!("SWITCHBOARD_TEST_FLOW_MISBEHAVE")).unwrap();
+    let version = engine.load(&wasm).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let settings = r#"{"mode": "ignore-errors"}"#;
+    let mut per_call = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let run = runtime.block_on(engine.run(&version, Box::new(GoneCall), settings, Trace::default()));
+        let took = t.elapsed();
+        assert!(
+            matches!(&run.exit, switchboard::flow::FlowExit::Trapped(why) if why.starts_with("host-call limit")),
+            "{:?}",
+            run.exit
+        );
+        per_call.push(took / MAX_HOST_CALLS);
+    }
+    per_call.sort();
+    println!(
+        "host call (play/now/set_mailbox failing at once, {MAX_HOST_CALLS} per run, 20 runs): median {:.0} ns, min {:.0} ns",
+        per_call[per_call.len() / 2].as_nanos(),
+        per_call[0].as_nanos()
+    );
+
+    c.bench_function("sandbox accounting per host call (count + CPU check)", |b| {
+        // Inside a poll, as a host call always is: the CPU check reads the clock.
+        let fresh = || {
+            let quotas = Quotas::new(Duration::from_secs(3600));
+            quotas.meter.enter();
+            quotas
+        };
+        let mut quotas = fresh();
+        b.iter(|| {
+            if quotas.host_calls() >= MAX_HOST_CALLS {
+                quotas = fresh();
+            }
+            std::hint::black_box(quotas.host_call()).unwrap();
+        })
+    });
+    c.bench_function("sandbox meter per poll (enter + leave)", |b| {
+        let meter = Meter::default();
+        b.iter(|| {
+            meter.enter();
+            meter.leave();
+        })
+    });
+}
+
+criterion_group!(benches, flow_start, host_calls);
 criterion_main!(benches);

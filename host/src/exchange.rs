@@ -208,6 +208,9 @@ async fn employee_call(
         }
     };
     trace.note(format!("{employee} dials {target:?}"));
+    if let Some(extension) = &caller_id {
+        call.vouch_for_caller_id(extension.clone());
+    }
     let leg = TimedLeg {
         target,
         start_after_ms: 0,

@@ -29,7 +29,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let store = Store::open(&config.database).await?;
     let engine = FlowEngine::new(FlowLimits {
         cpu_budget: config.flow_cpu,
-        max_call: config.max_call,
+        // A flow runs around its connected calls (a menu before, a dial after): twice the
+        // longest connected call.
+        max_call: config.max_call.saturating_mul(2),
         max_instances: config.max_calls,
         ..FlowLimits::default()
     })?;

@@ -231,17 +231,18 @@ impl Server {
         record_of(&calls).expect("waited for")
     }
 
-    /// The newest call record for calls to `dialled` now (no waiting).
-    pub async fn latest_call(&self, dialled: &str) -> Value {
-        let calls = self.get_json("/calls").await;
-        let latest = calls["calls"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["dialled"] == dialled);
-        latest
-            .unwrap_or_else(|| panic!("no call to {dialled}: {calls:#}"))
-            .clone()
+    /// The record of the `n`th call to `dialled` (counting from 1), waiting for it to be written.
+    pub async fn nth_call(&self, dialled: &str, n: usize) -> Value {
+        let to_dialled = |calls: &Value| -> Vec<Value> {
+            let calls = calls["calls"].as_array().cloned().unwrap_or_default();
+            calls.into_iter().filter(|c| c["dialled"] == dialled).collect()
+        };
+        let calls = self
+            .get_json_until("/calls", |calls| to_dialled(calls).len() >= n)
+            .await;
+        let mut calls = to_dialled(&calls);
+        calls.sort_by_key(|c| c["started_at"].as_i64());
+        calls.swap_remove(n - 1)
     }
 
     /// `/metrics` as Prometheus text.

@@ -70,6 +70,8 @@ pub struct InboundCall {
     callbacks: Vec<String>,
     /// Features asked of the call from outside (the API's three-way calling).
     requests: Option<FeatureRequests>,
+    /// A caller ID the exchange vouches for (an employee's own extension on his calls).
+    vouched_caller_id: Option<String>,
 }
 
 const UNAVAILABLE: (u16, &str) = (480, "Temporarily Unavailable");
@@ -100,7 +102,14 @@ impl InboundCall {
             allowed_hosts: Vec::new(),
             callbacks: Vec::new(),
             requests: None,
+            vouched_caller_id: None,
         }
+    }
+
+    /// Dials of this call may present `caller_id`: the exchange knows it is the caller's (an
+    /// employee's extension on his own calls); a flow cannot call this.
+    pub fn vouch_for_caller_id(&mut self, caller_id: String) {
+        self.vouched_caller_id = Some(caller_id);
     }
 
     /// Where the call receives features asked of it from outside while bridged.
@@ -288,16 +297,16 @@ impl InboundCall {
     }
 
     /// A flow presents a caller ID only of the company's own numbers, or the caller's own (as
-    /// it came): never someone else's.
+    /// it came, or as the exchange vouched for it): never someone else's.
     fn check_caller_id(&self, opts: &DialOptions) -> Result<(), CallError> {
+        let callers_own = |id: &str| {
+            number::canonical(id) == number::canonical(&self.leg.caller)
+                || self.vouched_caller_id.as_deref() == Some(id)
+        };
         match &opts.caller_id {
-            Some(id)
-                if number::canonical(id) != number::canonical(&self.leg.caller) && !self.dial_env.numbers.owns(id) =>
-            {
-                Err(CallError::Denied(format!(
-                    "caller-id {id}: not one of the company's numbers"
-                )))
-            }
+            Some(id) if !callers_own(id) && !self.dial_env.numbers.owns(id) => Err(CallError::Denied(format!(
+                "caller-id {id}: not one of the company's numbers"
+            ))),
             _ => Ok(()),
         }
     }

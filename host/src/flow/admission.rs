@@ -48,18 +48,19 @@ pub const COMPILE_WALL: Duration = Duration::from_secs(30);
 pub const COMPILE_CPU_SECS: u64 = 60;
 pub const COMPILE_ADDRESS_SPACE: u64 = 3 << 30;
 
-/// Checks what `wasm` declares against the limits above; `Err` names the first limit exceeded.
-/// `memory_bytes` is the sandbox's linear-memory cap (a memory must start below it).
-pub fn check_declared(wasm: &[u8], memory_bytes: usize) -> Result<(), String> {
+/// Checks what `wasm` declares against the limits above; `Err` names the first limit exceeded
+/// (or says that it is not a well-formed binary). `memory_bytes` is the sandbox's linear-memory
+/// cap (a memory must start below it).
+pub fn check_declared(wasm: &[u8], memory_bytes: usize) -> Result<(), Refusal> {
     if wasm.len() > MAX_COMPONENT_BYTES {
-        return Err(format!(
+        return Err(Refusal::OverLimit(format!(
             "the component is {} bytes, at most {MAX_COMPONENT_BYTES} ({} MiB)",
             wasm.len(),
             MAX_COMPONENT_BYTES >> 20
-        ));
+        )));
     }
-    let declared = Declared::of(wasm)?;
-    declared.check(memory_bytes)
+    let declared = Declared::of(wasm).map_err(Refusal::Invalid)?;
+    declared.check(memory_bytes).map_err(Refusal::OverLimit)
 }
 
 /// What a component declares, counted over all its nested modules and components.
@@ -305,34 +306,45 @@ mod tests {
         wat::parse_str(format!("(component (core module {fields}))")).unwrap()
     }
 
+    /// The named limit, from a refusal that must be one.
+    fn over(refused: Result<(), Refusal>) -> String {
+        match refused {
+            Err(Refusal::OverLimit(why)) => why,
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn each_declared_limit_is_named_when_exceeded() {
         let huge_body = format!("(func {})", "(drop (i32.const 1)) ".repeat(200_000));
-        let why = check_declared(&component_with(&huge_body), MEMORY).unwrap_err();
+        let why = over(check_declared(&component_with(&huge_body), MEMORY));
         assert!(why.starts_with("a function body is"), "{why}");
 
         let many = "(func)".repeat(MAX_FUNCTIONS as usize + 1);
-        let why = check_declared(&component_with(&many), MEMORY).unwrap_err();
+        let why = over(check_declared(&component_with(&many), MEMORY));
         assert!(why.contains("functions, at most"), "{why}");
 
-        let why = check_declared(&component_with("(memory 1000)"), MEMORY).unwrap_err();
+        let why = over(check_declared(&component_with("(memory 1000)"), MEMORY));
         assert!(why.starts_with("a memory starts at 64000 KiB"), "{why}");
-        let why = check_declared(&component_with("(memory 1) (memory 1)"), MEMORY).unwrap_err();
+        let why = over(check_declared(&component_with("(memory 1) (memory 1)"), MEMORY));
         assert!(why.contains("memories in one module"), "{why}");
-        let why = check_declared(&component_with("(table 100000 funcref)"), MEMORY).unwrap_err();
+        let why = over(check_declared(&component_with("(table 100000 funcref)"), MEMORY));
         assert!(why.starts_with("a table starts with 100000"), "{why}");
 
         let modules = "(core module)".repeat(MAX_CORE_MODULES as usize + 1);
         let wasm = wat::parse_str(format!("(component {modules})")).unwrap();
-        assert!(check_declared(&wasm, MEMORY).unwrap_err().contains("core modules"));
+        assert!(over(check_declared(&wasm, MEMORY)).contains("core modules"));
 
         let big = vec![0u8; MAX_COMPONENT_BYTES + 1];
-        assert!(
-            check_declared(&big, MEMORY)
-                .unwrap_err()
-                .contains("at most 8388608 (8 MiB)")
-        );
-        assert!(check_declared(b"\0asm\x0d\0\x01\0garbage", MEMORY).is_err());
+        assert!(over(check_declared(&big, MEMORY)).contains("at most 8388608 (8 MiB)"));
+        assert!(matches!(
+            check_declared(b"\0asm\x0d\0\x01\0garbage", MEMORY),
+            Err(Refusal::Invalid(_))
+        ));
+        assert!(matches!(
+            check_declared(b"hello, I am not wasm", MEMORY),
+            Err(Refusal::Invalid(_))
+        ));
     }
 
     /// A stand-in for the compiler process that behaves as `script` says.

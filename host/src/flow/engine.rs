@@ -4,7 +4,7 @@
 //!   and is reset copy-on-write, so instantiation is microseconds.
 //! - One `InstancePre` per flow version: imports are resolved and type-checked once, at upload,
 //!   which is also where a component that does not fit our world is refused.
-//! - CPU: the flow's future is metered (`sandbox.rs`: thread CPU time over every poll, guest
+//! - CPU: the flow's future is metered (`sandbox.rs`: the time spent in every poll, guest
 //!   code and host calls' synchronous work alike; waiting in a host call — a minute for a digit —
 //!   costs nothing). Epoch interruption ticks every 10 ms from a dedicated OS thread (a spinning
 //!   guest cannot starve it), and at each tick the guest yields and is stopped once the meter
@@ -236,9 +236,9 @@ impl FlowEngine {
         // No arguments, no environment, output discarded (wasi.rs links no filesystem or sockets).
         let wasi = WasiCtxBuilder::new().build();
         let budget = self.limits.cpu_budget;
-        let state = FlowState::new(wasi, limits, call, trace, Quotas::new(budget));
+        let mut state = FlowState::new(wasi, limits, call, trace, Quotas::new(budget));
         let meter = state.quotas.meter.clone();
-        let mut grace = state.quotas.grace_ends.subscribe();
+        let grace_ends = state.quotas.grace_ends();
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(1);
@@ -252,23 +252,14 @@ impl FlowEngine {
         });
 
         let exit = {
-            let run = Box::pin(async {
+            let run = async {
                 let flow = version.pre.instantiate_async(&mut store).await?;
                 let handle = store.data_mut().table.push(CallHandle)?;
                 flow.call_run(&mut store, handle, settings).await
-            });
+            };
             let run = tokio::time::timeout(self.limits.max_call, Metered { inner: run, meter });
             // Once the call is over, the flow has its grace; then it is dropped, wherever it is.
-            let grace_over = async {
-                loop {
-                    let ends = *grace.borrow_and_update();
-                    match ends {
-                        Some(at) => return tokio::time::sleep_until(at).await,
-                        None if grace.changed().await.is_err() => std::future::pending::<()>().await,
-                        None => {}
-                    }
-                }
-            };
+            let grace_over = async { tokio::time::sleep_until(grace_ends.await).await };
             tokio::select! {
                 done = run => match done {
                     Ok(Ok(Ok(()))) => Ok(FlowExit::Completed),

@@ -115,16 +115,16 @@ impl FlowRegistry {
 
     /// A stranger's component passes the upload limits before the exchange compiles it.
     async fn admit(&self, wasm: &[u8]) -> Result<(), RegistryError> {
-        let over = |why| RegistryError::Flow(FlowError::OverLimit(why));
-        admission::check_declared(wasm, self.engine.limits().memory_bytes).map_err(over)?;
+        let refused = |refusal| match refusal {
+            admission::Refusal::OverLimit(why) => RegistryError::Flow(FlowError::OverLimit(why)),
+            admission::Refusal::Invalid(why) => RegistryError::Flow(FlowError::NotAComponent(why)),
+        };
+        admission::check_declared(wasm, self.engine.limits().memory_bytes).map_err(refused)?;
         let _turn = self.admitting.acquire().await.expect("never closed");
         if let Some(exe) = &self.trial_compiler {
             admission::trial_compile(exe, wasm, admission::COMPILE_WALL)
                 .await
-                .map_err(|refused| match refused {
-                    admission::Refusal::OverLimit(why) => over(why),
-                    admission::Refusal::Invalid(why) => RegistryError::Flow(FlowError::NotAComponent(why)),
-                })?;
+                .map_err(refused)?;
         }
         Ok(())
     }

@@ -26,6 +26,11 @@ if ! command -v st >/dev/null; then
   echo "installing schemathesis"
   python3 -m pip install --quiet 'schemathesis==4.32.5'
 fi
+# aiosmtpd is the mail server the mail tests send to (tests/e2e/mail.rs).
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  echo "installing aiosmtpd"
+  python3 -m pip install --quiet 'aiosmtpd==1.4.6'
+fi
 # The built-in flows are WebAssembly components; rustup adds the target from rust-toolchain.toml
 # on first use, but an already-installed toolchain needs it added explicitly.
 if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then

@@ -90,6 +90,21 @@ pub struct ServeArgs {
     /// [default: 14400, four hours].
     #[arg(long, env = "SWITCHBOARD_MAX_CALL_SECS")]
     pub max_call_secs: Option<u64>,
+    /// Where mail goes out: `smtp://host:port` (plain, or `?tls=required` for STARTTLS),
+    /// `smtps://host:port` (TLS), with `user:password@` when the server wants a login (better:
+    /// `--smtp-url-file`). Without it the exchange sends no mail and says so once at start.
+    #[arg(long, env = "SWITCHBOARD_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<Secret>,
+    /// A file whose content (trailing newline dropped) is the `--smtp-url`.
+    #[arg(long, env = "SWITCHBOARD_SMTP_URL_FILE")]
+    pub smtp_url_file: Option<PathBuf>,
+    /// The sender of the exchange's mail [default: Switchboard <switchboard@localhost>].
+    #[arg(long, env = "SWITCHBOARD_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Seconds before the first retry of a mail the server did not take; each retry waits
+    /// twice as long, up to an hour [default: 30].
+    #[arg(long, env = "SWITCHBOARD_MAIL_RETRY_SECS", hide = true)]
+    pub mail_retry_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -116,6 +131,10 @@ struct FileConfig {
     max_calls: Option<u32>,
     country_code: Option<String>,
     max_call_secs: Option<u64>,
+    smtp_url: Option<Secret>,
+    smtp_url_file: Option<PathBuf>,
+    mail_from: Option<String>,
+    mail_retry_secs: Option<u64>,
     /// Trunks with more than an address (`[[trunk]]` tables).
     #[serde(default)]
     trunk: Vec<TrunkFile>,
@@ -168,6 +187,10 @@ pub struct Config {
     pub max_calls: u32,
     pub country_code: String,
     pub max_call: Duration,
+    /// Where mail goes out (none: no mail).
+    pub smtp_url: Option<Secret>,
+    pub mail_from: String,
+    pub mail_retry: Duration,
     /// Trunks configured with more than an address (besides `trunks`).
     pub trunk_configs: Vec<TrunkConfig>,
 }
@@ -249,6 +272,16 @@ impl ServeArgs {
                 None => "1".into(),
             },
             max_call: Duration::from_secs(self.max_call_secs.or(file.max_call_secs).unwrap_or(4 * 3600).max(1)),
+            smtp_url: secret(
+                self.smtp_url.or(file.smtp_url),
+                self.smtp_url_file.or(file.smtp_url_file),
+                "smtp_url",
+            )?,
+            mail_from: self
+                .mail_from
+                .or(file.mail_from)
+                .unwrap_or_else(|| "Switchboard <switchboard@localhost>".into()),
+            mail_retry: Duration::from_secs(self.mail_retry_secs.or(file.mail_retry_secs).unwrap_or(30).max(1)),
             trunk_configs: file
                 .trunk
                 .into_iter()

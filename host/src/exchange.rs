@@ -15,6 +15,7 @@ use crate::cluster::Cluster;
 use crate::flow::health::{OPEN_FOR, TRIP_FAILURES, WINDOW};
 use crate::flow::{FlowExit, FlowRegistry};
 use crate::live::{LiveCall, LiveCalls};
+use crate::mail::{self, Mail, Mailer};
 use crate::sip::{InboundLeg, InviteHandler};
 use crate::store::{NewCallback, NewLogEntry, RecordingInfo, Store};
 
@@ -29,6 +30,8 @@ pub struct Exchange {
     pub store: Store,
     pub media: Arc<MediaEnv>,
     pub dial: Arc<DialEnv>,
+    /// Voicemail goes to the mailbox owner's e-mail too.
+    pub mail: Mailer,
 }
 
 impl InviteHandler for Exchange {
@@ -37,6 +40,7 @@ impl InviteHandler for Exchange {
         let store = self.store.clone();
         let media = self.media.clone();
         let dial = self.dial.clone();
+        let mail = self.mail.clone();
         let id = hex::encode(rand::random::<[u8; 8]>());
         let (asks, requests) = tokio::sync::mpsc::unbounded_channel();
         let call = LiveCall {
@@ -52,16 +56,18 @@ impl InviteHandler for Exchange {
         let live = self.live.enter(call);
         let span = tracing::info_span!("call", call = %id);
         let call = async move {
-            handle_call(&registry, &store, media, dial, leg, id, requests).await;
+            handle_call(&registry, &store, &mail, media, dial, leg, id, requests).await;
             drop((live, mirrored));
         };
         tokio::spawn(call.instrument(span));
     }
 }
 
+#[allow(clippy::too_many_arguments)] // the parts of the exchange a call needs, each once
 async fn handle_call(
     registry: &FlowRegistry,
     store: &Store,
+    mail: &Mailer,
     media: Arc<MediaEnv>,
     dial: Arc<DialEnv>,
     leg: InboundLeg,
@@ -162,7 +168,7 @@ async fn handle_call(
         .rev()
         .find(|r| r.kind == "voicemail")
         .map(|r| r.id.clone());
-    save_recordings(store, &record, recordings, mailbox.as_deref()).await;
+    save_recordings(store, mail, &record, recordings, mailbox.as_deref()).await;
     let callback = |reason| FiledCallback {
         reason,
         employee: mailbox.as_deref(),
@@ -324,7 +330,13 @@ async fn fallback(call: &mut dyn CallControl, fallback: &str, trace: &mut Trace)
 
 /// Stores what callers said, each recording linked to its call record.
 /// Stores what the call recorded; voicemail goes to `mailbox` (the number's), if it has one.
-async fn save_recordings(store: &Store, record: &CallRecord, recordings: Vec<CallRecording>, mailbox: Option<&str>) {
+async fn save_recordings(
+    store: &Store,
+    mail: &Mailer,
+    record: &CallRecord,
+    recordings: Vec<CallRecording>,
+    mailbox: Option<&str>,
+) {
     for made in recordings {
         let mailbox = match made.kind {
             "voicemail" => made.mailbox.or_else(|| mailbox.map(str::to_owned)),
@@ -345,6 +357,45 @@ async fn save_recordings(store: &Store, record: &CallRecord, recordings: Vec<Cal
             // The audio cannot go to a log line; say loudly what was lost.
             tracing::error!(error = %e, recording = ?info, "could not store a recording");
         }
+        if let Some(login) = &info.mailbox {
+            mail_voicemail(store, mail, &info, login, made.wav).await;
+        }
+    }
+}
+
+/// Voicemail goes to its mailbox owner's e-mail too (when he has one and mail is on), with the
+/// recording attached.
+async fn mail_voicemail(store: &Store, mail: &Mailer, info: &RecordingInfo, login: &str, wav: Vec<u8>) {
+    if !mail.is_on() {
+        return;
+    }
+    let email = match store.employee(login, false).await {
+        Ok(Some(employee)) if !employee.fields.email.is_empty() => employee.fields.email,
+        Ok(_) => return,
+        Err(e) => return tracing::warn!(error = %e, "voicemail mail: directory lookup failed"),
+    };
+    let when = jiff::Timestamp::from_millisecond(info.created_at)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    let seconds = (info.duration_ms + 999) / 1000;
+    let message = Mail {
+        to: email,
+        subject: format!("Voicemail from {} ({when})", info.caller),
+        text: format!(
+            "{caller} left you a message of {seconds} s on {when}, calling {dialled}.\n\
+             The recording is attached; it is also in your mailbox (GET /recordings/{id}).\n",
+            caller = info.caller,
+            dialled = info.dialled,
+            id = info.id,
+        ),
+        attachment: Some(mail::File {
+            name: format!("voicemail-{}.wav", info.id),
+            content_type: mail::wav(),
+            data: wav,
+        }),
+    };
+    if let Err(e) = mail.send(message).await {
+        tracing::warn!(error = %e, "voicemail mail not queued");
     }
 }
 

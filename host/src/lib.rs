@@ -12,6 +12,7 @@ pub mod exchange;
 pub mod flow;
 pub mod live;
 pub mod location;
+pub mod mail;
 pub mod media;
 pub mod new_flow;
 pub mod schedule;

@@ -13,6 +13,7 @@ use crate::exchange::Exchange;
 use crate::flow::{BUILTIN_FLOWS, FlowEngine, FlowLimits, FlowRegistry};
 use crate::live::LiveCalls;
 use crate::location::{OutboundTrunk, StoreLocation};
+use crate::mail::Mailer;
 use crate::media::mixer::Rooms;
 use crate::media::{PortRange, Prompt, PromptLibrary};
 use crate::sip::{Authenticator, SipServer, Trunk, TrunkAccount, Trunks};
@@ -22,6 +23,22 @@ use crate::web::HttpClient;
 /// A bridged call in which neither party sent RTP for this long is dead (a phone lost power or
 /// network and will never send its BYE).
 const RTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The mailer, and its sender task when an SMTP server is configured; without one, mail is off
+/// (said once).
+fn start_mail(store: &Store, config: &Config) -> anyhow::Result<Mailer> {
+    let Some(url) = &config.smtp_url else {
+        tracing::info!("mail is off: no --smtp-url, so no access details or voicemail go out by mail");
+        return Ok(Mailer::off());
+    };
+    let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url.expose())
+        .map_err(|e| anyhow::anyhow!("smtp_url: {e}"))?
+        .build();
+    let mailer = Mailer::new(store.clone(), &config.mail_from)?;
+    tokio::spawn(mailer.clone().run_sender(transport, config.mail_retry));
+    tracing::info!(from = %config.mail_from, "mail is on");
+    Ok(mailer)
+}
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     // The process-wide recorder behind every `metrics::` counter; rendered by `/metrics`.
@@ -88,6 +105,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         .spawn();
     }
+    let mail = start_mail(&store, &config)?;
     let live = Arc::new(LiveCalls::default());
     let cluster = Cluster::join(&store).await?;
     follow_other_nodes(&store, &registry, &prompts, &live, &toll, &config.country_code).await?;
@@ -98,6 +116,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store: store.clone(),
         media,
         dial,
+        mail: mail.clone(),
     });
     let trunks = trunks(&config);
     let auth = Arc::new(Authenticator::new(
@@ -131,6 +150,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         cluster,
         logins: Arc::new(LoginThrottle::default()),
         toll,
+        mail,
     });
     let listener = tokio::net::TcpListener::bind(config.http_listen).await?;
     let http = listener.local_addr()?;

@@ -11,6 +11,7 @@ mod employees;
 mod harness;
 mod hunt;
 mod icm;
+mod mail;
 mod media;
 mod openapi;
 mod postgres;

@@ -66,7 +66,12 @@ async fn recordings(server: &Server, want: usize) -> Vec<Value> {
 /// A voicemail number whose greeting is a 1 s uploaded tone; the beep follows, so the caller
 /// starts speaking 1.6 s after the first packet it hears.
 async fn voicemail(settings: Value) -> Server {
-    let server = Server::start().await;
+    voicemail_on(Server::start().await, settings).await
+}
+
+/// `server` with +15550100300 taking voicemail (`settings` on top of a one-second greeting) for
+/// alice (extension 101).
+pub async fn voicemail_on(server: Server, settings: Value) -> Server {
     let (status, body) = upload_prompt(&server, "short-greeting", tone_wav(440.0, 16_000, 1000)).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["duration_ms"], 1000);
@@ -87,6 +92,24 @@ async fn voicemail(settings: Value) -> Server {
     let (status, body) = server.send(Method::PUT, "/numbers/+15550100300", number).await;
     assert_eq!((status, body["mailbox"].as_str()), (200, Some("alice")), "{body}");
     server
+}
+
+/// A caller of `number` waits 1.5 s after the first packet he hears (a greeting and the beep),
+/// speaks for `speaks` (sip-tester's G.711 voice) and hangs up `hangs_up_ms` after the answer.
+pub async fn leave_a_message(server: &Server, number: &'static str, hangs_up_ms: u64, speaks: Duration) {
+    let peer = RtpPeer::bind().await;
+    let caller = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_hangs_up(hangs_up_ms),
+        number,
+        peer.port(),
+    ));
+    let exchange_rtp = peer.first_packet_from(Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    peer.play_pcap_for(&Path::new(PCAPS).join("g711a.pcap"), exchange_rtp, speaks)
+        .await;
+    let run = caller.await.unwrap();
+    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
 }
 
 /// The caller speaks for 3 s (sip-tester's G.711 voice) and then falls silent; 2 s of silence
@@ -668,23 +691,7 @@ async fn a_busy_employee_gets_the_message_in_her_mailbox() {
     let busy = alice.expect(&server, Phone::Busy);
     phones_listening().await;
 
-    let peer = RtpPeer::bind().await;
-    let caller = tokio::spawn(sipp::call(
-        server.sip,
-        sipp::caller_hangs_up(5000),
-        "+15550100310",
-        peer.port(),
-    ));
-    let exchange_rtp = peer.first_packet_from(Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    peer.play_pcap_for(
-        &Path::new(PCAPS).join("g711a.pcap"),
-        exchange_rtp,
-        Duration::from_secs(3),
-    )
-    .await;
-    let run = caller.await.unwrap();
-    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    leave_a_message(&server, "+15550100310", 5000, Duration::from_secs(3)).await;
     finished(&server, "alice", busy).await;
 
     let list = recordings(&server, 1).await;

@@ -79,6 +79,7 @@ pub struct EmployeeList {
     responses((status = 201, body = Employee), (status = 422, description = "a field is invalid or taken", body = ErrorBody)))]
 pub async fn create(
     State(s): State<ApiState>,
+    headers: axum::http::HeaderMap,
     body: Result<Json<NewEmployee>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Employee>), ApiError> {
     let Json(e) = body.map_err(ApiError::from_json)?;
@@ -110,7 +111,10 @@ pub async fn create(
         .await
         .map_err(ApiError::internal)?
     {
-        Some(created) => Ok((StatusCode::CREATED, Json(created))),
+        Some(created) => {
+            mail_access_details(&s, &headers, &created).await;
+            Ok((StatusCode::CREATED, Json(created)))
+        }
         None => Err(ApiError::unprocessable("login", "the login is taken")),
     }
 }
@@ -240,7 +244,38 @@ pub async fn access(
     let Some(employee) = s.store.employee(&login, false).await.map_err(ApiError::internal)? else {
         return Err(ApiError::not_found("employee", &login));
     };
-    // Listening on every interface: the address the admin reached the API on is the one to give.
+    Ok(Json(access_details(&s, &headers, &employee)))
+}
+
+/// A new employee with an e-mail address gets his access details by mail (when mail is on). The
+/// password is not in it: the admin gave it, and mail is no place for one.
+async fn mail_access_details(s: &ApiState, headers: &axum::http::HeaderMap, employee: &Employee) {
+    if employee.fields.email.is_empty() || !s.mail.is_on() {
+        return;
+    }
+    let details = access_details(s, headers, employee);
+    let mail = crate::mail::Mail {
+        to: employee.fields.email.clone(),
+        subject: format!("Your phone account: extension {}", details.extension),
+        text: format!(
+            "Hello {name},\n\nyou have a phone account at your company's exchange. Set up your phone \
+             (or softphone) with these details:\n\n{text}\nYour administrator gives you the password; \
+             change it with PATCH /employees/{login} (field password, with current_password).\n",
+            name = details.name,
+            text = details.text,
+            login = details.login,
+        ),
+        attachment: None,
+    };
+    if let Err(e) = s.mail.send(mail).await {
+        tracing::warn!(error = %e, login = %employee.login, "access details not mailed");
+    }
+}
+
+/// How the employee sets up his phone. The SIP server is the exchange's address; when it
+/// listens on every interface, the address the admin reached the API on is the one to give.
+fn access_details(s: &ApiState, headers: &axum::http::HeaderMap, employee: &Employee) -> AccessDetails {
+    let login = employee.login.clone();
     let host = if s.sip.ip().is_unspecified() {
         let from_request = headers
             .get(axum::http::header::HOST)
@@ -263,17 +298,17 @@ pub async fn access(
         realm = s.realm,
         extension = employee.fields.extension
     );
-    Ok(Json(AccessDetails {
+    AccessDetails {
         username: login.clone(),
         login,
-        name: employee.fields.name,
-        extension: employee.fields.extension,
+        name: employee.fields.name.clone(),
+        extension: employee.fields.extension.clone(),
         server,
         transport: "udp",
         realm: s.realm.clone(),
         sip_uri,
         text,
-    }))
+    }
 }
 
 fn check_password(password: &str) -> Result<(), ApiError> {

@@ -56,6 +56,8 @@ pub struct ApiState {
     pub toll: Arc<crate::call::TollGate>,
     /// Renders `/metrics` (the process's Prometheus recorder).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Sends new employees their access details.
+    pub mail: crate::mail::Mailer,
 }
 
 /// Every route, with the OpenAPI document they make.

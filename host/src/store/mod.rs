@@ -16,6 +16,7 @@ mod contacts;
 mod departments;
 mod employees;
 mod live;
+mod outbox;
 mod schedules;
 pub use callback_queue::DueCall;
 pub use contacts::{
@@ -23,6 +24,7 @@ pub use contacts::{
 };
 pub use departments::Department;
 pub use employees::{Employee, EmployeeFields, Secrets};
+pub use outbox::{NewMail, QueuedMail};
 pub use schedules::StoredSchedule;
 
 /// The one company of a fresh install.

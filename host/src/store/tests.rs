@@ -785,3 +785,36 @@ async fn the_callback_queue_hands_each_call_to_one_node() {
         cleanup.run(store).await;
     }
 }
+
+#[tokio::test]
+async fn the_mail_outbox_hands_each_mail_to_one_sender_and_keeps_failures() {
+    for (db, store, cleanup) in stores().await {
+        let mail = NewMail {
+            sender: "pbx@example.com",
+            recipient: "alice@example.com",
+            subject: "Voicemail",
+            message: b"Subject: Voicemail\r\n\r\nhello",
+        };
+        let id = store.queue_mail(&mail, 1_000).await.unwrap();
+        assert!(store.due_mail(999, 10).await.unwrap().is_empty(), "{db}: not yet");
+        let due = store.due_mail(1_000, 10).await.unwrap();
+        assert_eq!(due.len(), 1, "{db}");
+        assert_eq!((due[0].id, due[0].attempts), (id, 0), "{db}");
+        assert_eq!(due[0].message, mail.message, "{db}");
+        // Two senders see it; one gets it.
+        assert!(store.claim_mail(&due[0], 301_000).await.unwrap(), "{db}");
+        assert!(!store.claim_mail(&due[0], 301_000).await.unwrap(), "{db}: taken once");
+        // A failure puts it back for later, the error kept.
+        store.mail_failed(id, Some(5_000), "connection refused").await.unwrap();
+        let again = store.due_mail(5_000, 10).await.unwrap();
+        assert_eq!((again[0].attempts, again[0].due_at), (1, 5_000), "{db}");
+        assert!(store.claim_mail(&again[0], 305_000).await.unwrap(), "{db}");
+        store.mail_sent(id, 6_000).await.unwrap();
+        assert!(store.due_mail(i64::MAX, 10).await.unwrap().is_empty(), "{db}: sent");
+        // Given up: never due again.
+        let other = store.queue_mail(&mail, 7_000).await.unwrap();
+        store.mail_failed(other, None, "mailbox unavailable").await.unwrap();
+        assert!(store.due_mail(i64::MAX, 10).await.unwrap().is_empty(), "{db}: given up");
+        cleanup.run(store).await;
+    }
+}

@@ -168,7 +168,11 @@ async fn handle_call(
         .rev()
         .find(|r| r.kind == "voicemail")
         .map(|r| r.id.clone());
+    let left_voicemail = voicemail.is_some();
     save_recordings(store, mail, &record, recordings, mailbox.as_deref()).await;
+    if route.assignment.missed_call_mail && !left_voicemail && record.legs.iter().all(|l| l.answered_at.is_none()) {
+        mail_missed_call(store, mail, &record, &route.assignment.mailbox).await;
+    }
     let callback = |reason| FiledCallback {
         reason,
         employee: mailbox.as_deref(),
@@ -363,20 +367,61 @@ async fn save_recordings(
     }
 }
 
+/// A call nobody answered and that left no voicemail, told to the number's mailbox owner (the
+/// number asks for it with `missed_call_mail`).
+async fn mail_missed_call(store: &Store, mail: &Mailer, record: &CallRecord, login: &str) {
+    let Some(email) = email_of(store, mail, login).await else {
+        return;
+    };
+    let when = local_text(record.started_at);
+    let seconds = (record.ended_at - record.started_at + 999) / 1000;
+    let message = Mail {
+        to: email,
+        subject: format!("Missed call from {} ({when})", record.caller),
+        text: format!(
+            "{caller} called {dialled} on {when}; nobody answered and no message was left \
+             (the call lasted {seconds} s, outcome {outcome}).\nCall record: GET /calls/{id}\n",
+            caller = record.caller,
+            dialled = record.dialled,
+            outcome = record.outcome,
+            id = record.id,
+        ),
+        attachment: None,
+    };
+    if let Err(e) = mail.send(message).await {
+        tracing::warn!(error = %e, "missed-call mail not queued");
+    }
+}
+
+/// The e-mail address of employee `login`, when mail is on and he has one.
+async fn email_of(store: &Store, mail: &Mailer, login: &str) -> Option<String> {
+    if !mail.is_on() || login.is_empty() {
+        return None;
+    }
+    match store.employee(login, false).await {
+        Ok(Some(employee)) if !employee.fields.email.is_empty() => Some(employee.fields.email),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "mail: directory lookup failed");
+            None
+        }
+    }
+}
+
+/// A Unix-ms time as mail shows it.
+fn local_text(unix_ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(unix_ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
 /// Voicemail goes to its mailbox owner's e-mail too (when he has one and mail is on), with the
 /// recording attached.
 async fn mail_voicemail(store: &Store, mail: &Mailer, info: &RecordingInfo, login: &str, wav: Vec<u8>) {
-    if !mail.is_on() {
+    let Some(email) = email_of(store, mail, login).await else {
         return;
-    }
-    let email = match store.employee(login, false).await {
-        Ok(Some(employee)) if !employee.fields.email.is_empty() => employee.fields.email,
-        Ok(_) => return,
-        Err(e) => return tracing::warn!(error = %e, "voicemail mail: directory lookup failed"),
     };
-    let when = jiff::Timestamp::from_millisecond(info.created_at)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default();
+    let when = local_text(info.created_at);
     let seconds = (info.duration_ms + 999) / 1000;
     let message = Mail {
         to: email,

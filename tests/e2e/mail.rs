@@ -160,3 +160,54 @@ async fn without_smtp_mail_is_off_and_nothing_else_changes() {
     assert_eq!(server.send(Method::POST, "/employees", dave).await.0, 201);
     assert_eq!(server.log().matches("mail is off").count(), 1, "{}", server.log());
 }
+
+/// A number that asks for it (`missed_call_mail`) has its mailbox owner mailed about each call
+/// nobody answered and that left no voicemail; the setting needs a mailbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_call_is_mailed_to_the_numbers_mailbox_owner() {
+    let port = free_port();
+    let sink = SmtpSink::start(port).await;
+    let server = exchange_mailing_to(port).await;
+    let erin = json!({ "login": "erin", "password": "battery-staple", "extension": "105",
+        "email": "erin@example.com" });
+    assert_eq!(server.send(Method::POST, "/employees", erin).await.0, 201);
+    sink.message_to("erin@example.com").await; // her access details
+
+    let without_mailbox = json!({ "flow": "ivr", "missed_call_mail": true });
+    let (status, body) = server.send(Method::PUT, "/numbers/+15550100320", without_mailbox).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("invalid missed_call_mail")),
+        "{body}"
+    );
+    let number = json!({ "flow": "ivr", "mailbox": "erin", "missed_call_mail": true });
+    let (status, body) = server.send(Method::PUT, "/numbers/+15550100320", number).await;
+    assert_eq!((status, &body["missed_call_mail"]), (200, &json!(true)), "{body}");
+
+    // The caller hears the menu and hangs up.
+    let peer = crate::harness::RtpPeer::bind().await;
+    let run = crate::sipp::call(
+        server.sip,
+        crate::sipp::caller_hangs_up(1500),
+        "+15550100320",
+        peer.port(),
+    )
+    .await;
+    assert!(run.success, "sipp: {}", run.output);
+    let record = server.call_record("+15550100320").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let missed = loop {
+        let found = sink
+            .messages()
+            .into_iter()
+            .find(|m| m.contains("Subject: Missed call from"));
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "no missed-call mail: {:#?}", sink.messages());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(missed.contains("To: erin@example.com"), "{missed}");
+    assert!(missed.contains("Subject: Missed call from +15550100001"), "{missed}");
+    assert!(missed.contains(record["id"].as_str().unwrap()), "{missed}");
+}

@@ -17,3 +17,6 @@ CREATE TABLE mail_outbox (
     last_error      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at);
+
+-- Mail the number's mailbox owner about each call nobody answered and that left no voicemail.
+ALTER TABLE numbers ADD COLUMN missed_call_mail BOOLEAN NOT NULL DEFAULT FALSE;

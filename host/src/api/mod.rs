@@ -262,6 +262,7 @@ fn registry_error(e: RegistryError) -> ApiError {
         RegistryError::BadNumber(_) => ApiError::unprocessable("number", &e.to_string()),
         RegistryError::BadTimezone(_) => ApiError::unprocessable("timezone", &e.to_string()),
         RegistryError::NoSuchMailbox(_) => ApiError::unprocessable("mailbox", &e.to_string()),
+        RegistryError::MissedCallMailWithoutMailbox => ApiError::unprocessable("missed_call_mail", &e.to_string()),
         RegistryError::BadAllowedHost(_) => ApiError::unprocessable("allowed_hosts", &e.to_string()),
         RegistryError::BadSettings | RegistryError::SettingsRejected(_) => {
             ApiError::unprocessable("settings", &e.to_string())

@@ -39,6 +39,10 @@ pub struct AssignBody {
     /// hears it with his own token).
     #[serde(default)]
     mailbox: Option<String>,
+    /// Mail the `mailbox` owner about each call nobody answered and that left no voicemail (a
+    /// missed call), when mail is on.
+    #[serde(default)]
+    missed_call_mail: bool,
     /// Hosts the flow may send HTTP requests to, e.g. the company's CRM (`example.amocrm.ru`, or
     /// `name:port` for one port only). None by default.
     #[serde(default)]
@@ -66,6 +70,7 @@ pub struct NumberView {
     record_calls: bool,
     fallback: Option<Target>,
     mailbox: Option<String>,
+    missed_call_mail: bool,
     allowed_hosts: Vec<String>,
     updated_at: i64,
     health: FlowHealthView,
@@ -95,6 +100,7 @@ impl NumberView {
             record_calls: a.record_calls,
             fallback: serde_json::from_str(&a.fallback).ok(),
             mailbox: Some(a.mailbox.clone()).filter(|m| !m.is_empty()),
+            missed_call_mail: a.missed_call_mail,
             allowed_hosts: a.allowed_hosts.clone(),
             updated_at: a.updated_at,
             health: {
@@ -136,6 +142,7 @@ pub async fn assign(
         record_calls: body.record_calls,
         fallback: body.fallback,
         mailbox: body.mailbox,
+        missed_call_mail: body.missed_call_mail,
         allowed_hosts: body.allowed_hosts,
     };
     let assignment = s

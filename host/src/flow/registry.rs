@@ -23,6 +23,8 @@ pub struct NumberOptions {
     pub fallback: Option<Target>,
     /// Login of the employee whose mailbox takes voicemail left on the number.
     pub mailbox: Option<String>,
+    /// Mail the mailbox owner about calls nobody answered that left no voicemail.
+    pub missed_call_mail: bool,
     /// Hosts the flow may send HTTP requests to (`name` or `name:port`).
     pub allowed_hosts: Vec<String>,
 }
@@ -45,6 +47,8 @@ pub enum RegistryError {
     BadSettings,
     #[error("no employee {0:?} to take the number's voicemail")]
     NoSuchMailbox(String),
+    #[error("missed-call mail goes to the number's mailbox: set mailbox too")]
+    MissedCallMailWithoutMailbox,
     #[error("{0:?} is not an IANA timezone (e.g. Europe/Berlin, America/New_York, UTC)")]
     BadTimezone(String),
     #[error("allowed_hosts: {0}")]
@@ -191,6 +195,9 @@ impl FlowRegistry {
         if jiff::tz::TimeZone::get(&options.timezone).is_err() {
             return Err(RegistryError::BadTimezone(options.timezone.clone()));
         }
+        if options.missed_call_mail && options.mailbox.is_none() {
+            return Err(RegistryError::MissedCallMailWithoutMailbox);
+        }
         if let Some(login) = &options.mailbox
             && self.store.employee(login, false).await?.is_none()
         {
@@ -233,6 +240,7 @@ impl FlowRegistry {
                 .map(|t| serde_json::to_string(t).expect("a target serialises"))
                 .unwrap_or_default(),
             mailbox: options.mailbox.clone().unwrap_or_default(),
+            missed_call_mail: options.missed_call_mail,
             allowed_hosts: options.allowed_hosts.clone(),
             updated_at: unix_ms(),
         };

@@ -198,6 +198,8 @@ pub struct Assignment {
     pub fallback: String,
     /// Login of the employee whose mailbox takes voicemail left on the number (empty: nobody's).
     pub mailbox: String,
+    /// Mail the mailbox owner about calls nobody answered that left no voicemail.
+    pub missed_call_mail: bool,
     /// Hosts (`name` or `name:port`) the flow may send HTTP requests to.
     pub allowed_hosts: Vec<String>,
     pub updated_at: i64,
@@ -372,10 +374,11 @@ impl Store {
     pub async fn assign(&self, a: &Assignment) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO numbers (number, company_id, timezone, flow_sha256, settings, record_calls, fallback, mailbox,
-             allowed_hosts, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             allowed_hosts, updated_at, missed_call_mail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (number) DO UPDATE SET timezone = excluded.timezone, flow_sha256 = excluded.flow_sha256,
              settings = excluded.settings, record_calls = excluded.record_calls, fallback = excluded.fallback,
-             mailbox = excluded.mailbox, allowed_hosts = excluded.allowed_hosts, updated_at = excluded.updated_at",
+             mailbox = excluded.mailbox, allowed_hosts = excluded.allowed_hosts, updated_at = excluded.updated_at,
+             missed_call_mail = excluded.missed_call_mail",
         )
         .bind(&a.number)
         .bind(DEFAULT_COMPANY)
@@ -387,6 +390,7 @@ impl Store {
         .bind(&a.mailbox)
         .bind(serde_json::to_string(&a.allowed_hosts).expect("strings serialise"))
         .bind(a.updated_at)
+        .bind(a.missed_call_mail)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -395,7 +399,7 @@ impl Store {
     pub async fn assignments(&self) -> sqlx::Result<Vec<Assignment>> {
         let rows = sqlx::query(
             "SELECT number, timezone, flow_sha256, settings, CAST(record_calls AS INTEGER) AS record_calls, fallback,
-             mailbox, allowed_hosts, updated_at
+             mailbox, allowed_hosts, updated_at, CAST(missed_call_mail AS INTEGER) AS missed_call_mail
              FROM numbers ORDER BY number",
         )
         .fetch_all(&self.pool)
@@ -410,6 +414,7 @@ impl Store {
                 record_calls: r.get::<i64, _>("record_calls") != 0,
                 fallback: r.get("fallback"),
                 mailbox: r.get("mailbox"),
+                missed_call_mail: r.get::<i64, _>("missed_call_mail") != 0,
                 allowed_hosts: serde_json::from_str(r.get("allowed_hosts")).unwrap_or_default(),
                 updated_at: r.get("updated_at"),
             })

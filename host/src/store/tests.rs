@@ -89,6 +89,7 @@ async fn flows_and_numbers() {
             record_calls: true,
             fallback: "{\"employee\":\"alice\"}".into(),
             mailbox: "alice".into(),
+            missed_call_mail: true,
             allowed_hosts: vec!["crm.example.com".into(), "127.0.0.1:8080".into()],
             updated_at: 50,
         };

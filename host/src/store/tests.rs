@@ -4,6 +4,7 @@
 
 use super::test_support::TestDatabase;
 use super::*;
+use crate::call::CallRecord;
 use crate::call::record::{LegRecord, TraceEntry};
 
 fn secrets(ha1: &str) -> Secrets<'_> {

@@ -1,0 +1,101 @@
+//! Call records: what happened on each call, with its legs and decision trace.
+
+use sqlx::Row;
+
+use super::{DEFAULT_COMPANY, Store};
+use crate::call::CallRecord;
+
+/// Which call records to list; `None` fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub id: Option<String>,
+    pub caller: Option<String>,
+    pub dialled: Option<String>,
+    pub outcome: Option<String>,
+    /// Started at or after (Unix ms).
+    pub since: Option<i64>,
+    /// Started before (Unix ms): the next page starts before the last record's `started_at`.
+    pub until: Option<i64>,
+    pub limit: i64,
+}
+
+impl Store {
+    pub async fn insert_call_record(&self, rec: &CallRecord) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO call_records (id, company_id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at,
+             answered_by, ended_at, outcome, trace, legs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&rec.id)
+        .bind(DEFAULT_COMPANY)
+        .bind(&rec.sip_call_id)
+        .bind(&rec.caller)
+        .bind(&rec.dialled)
+        .bind(&rec.flow)
+        .bind(rec.started_at)
+        .bind(rec.answered_at)
+        .bind(&rec.answered_by)
+        .bind(rec.ended_at)
+        .bind(&rec.outcome)
+        .bind(serde_json::to_string(&rec.trace)?)
+        .bind(serde_json::to_string(&rec.legs)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Login of the employee who last talked to `spellings` (one number, written as it may
+    /// have been recorded) since `since`: the employee who answered its call, or who called it.
+    pub async fn last_connected(&self, spellings: &[String; 2], since: i64) -> sqlx::Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT answered_by FROM call_records
+             WHERE company_id = $1 AND answered_by IS NOT NULL AND started_at >= $2
+               AND (caller IN ($3, $4) OR dialled IN ($3, $4))
+             ORDER BY started_at DESC LIMIT 1",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(since)
+        .bind(&spellings[0])
+        .bind(&spellings[1])
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// The newest call records first, as `filter` selects them.
+    pub async fn call_records(&self, filter: &CallFilter) -> anyhow::Result<Vec<CallRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at, answered_by, ended_at, outcome, trace, legs
+             FROM call_records
+             WHERE (CAST($1 AS TEXT) IS NULL OR caller = $1) AND (CAST($2 AS TEXT) IS NULL OR dialled = $2)
+               AND (CAST($3 AS TEXT) IS NULL OR outcome = $3) AND (CAST($4 AS TEXT) IS NULL OR id = $4)
+               AND started_at >= $5 AND started_at < $6
+             ORDER BY started_at DESC, id DESC LIMIT $7",
+        )
+        .bind(filter.caller.as_deref())
+        .bind(filter.dialled.as_deref())
+        .bind(filter.outcome.as_deref())
+        .bind(filter.id.as_deref())
+        .bind(filter.since.unwrap_or(i64::MIN))
+        .bind(filter.until.unwrap_or(i64::MAX))
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CallRecord {
+                    id: r.get("id"),
+                    sip_call_id: r.get("sip_call_id"),
+                    caller: r.get("caller"),
+                    dialled: r.get("dialled"),
+                    flow: r.get("flow_sha256"),
+                    started_at: r.get("started_at"),
+                    answered_at: r.get("answered_at"),
+                    answered_by: r.get("answered_by"),
+                    ended_at: r.get("ended_at"),
+                    outcome: r.get("outcome"),
+                    trace: serde_json::from_str(r.get::<&str, _>("trace"))?,
+                    legs: serde_json::from_str(r.get::<&str, _>("legs"))?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,149 @@
+//! Uploaded prompts and recordings (voicemail, whole calls), kept as WAV in the database.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{DEFAULT_COMPANY, Store};
+
+/// An uploaded prompt, without its audio.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct PromptInfo {
+    pub name: String,
+    pub duration_ms: i64,
+    pub created_at: i64,
+}
+
+/// A recording, without its audio.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct RecordingInfo {
+    pub id: String,
+    /// The call record it belongs to.
+    pub call_id: String,
+    /// `voicemail` or `call` (a whole-call recording, stereo: caller left, the other party right).
+    pub kind: String,
+    pub caller: String,
+    pub dialled: String,
+    pub duration_ms: i64,
+    /// `max-length`, `silence`, `hangup` or the terminator digit.
+    pub ended_by: String,
+    pub created_at: i64,
+    /// Login of the employee whose voicemail it is (the number's mailbox), if any.
+    pub mailbox: Option<String>,
+}
+
+/// Which recordings to list; `None` fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct RecordingFilter {
+    pub id: Option<String>,
+    pub call_id: Option<String>,
+    pub mailbox: Option<String>,
+    pub limit: i64,
+}
+
+impl Store {
+    /// Stores an uploaded prompt (replacing one of the same name).
+    pub async fn put_prompt(&self, name: &str, wav: &[u8], duration_ms: u64, now: i64) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO prompts (company_id, name, wav, duration_ms, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (company_id, name) DO UPDATE SET wav = excluded.wav, duration_ms = excluded.duration_ms,
+             created_at = excluded.created_at",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(name)
+        .bind(wav)
+        .bind(duration_ms as i64)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every uploaded prompt with its audio (loaded once at start).
+    pub async fn prompts(&self) -> sqlx::Result<Vec<(String, Vec<u8>)>> {
+        let rows = sqlx::query("SELECT name, wav FROM prompts ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| (r.get("name"), r.get("wav"))).collect())
+    }
+
+    pub async fn prompt_list(&self) -> sqlx::Result<Vec<PromptInfo>> {
+        let rows = sqlx::query("SELECT name, duration_ms, created_at FROM prompts ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| PromptInfo {
+                name: r.get("name"),
+                duration_ms: r.get("duration_ms"),
+                created_at: r.get("created_at"),
+            })
+            .collect())
+    }
+
+    pub async fn insert_recording(&self, r: &RecordingInfo, wav: &[u8]) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO recordings (id, company_id, call_id, kind, caller, dialled, duration_ms, ended_by, wav, created_at,
+             mailbox) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&r.id)
+        .bind(DEFAULT_COMPANY)
+        .bind(&r.call_id)
+        .bind(&r.kind)
+        .bind(&r.caller)
+        .bind(&r.dialled)
+        .bind(r.duration_ms)
+        .bind(&r.ended_by)
+        .bind(wav)
+        .bind(r.created_at)
+        .bind(&r.mailbox)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest recordings first, as `filter` selects them.
+    pub async fn recordings(&self, filter: &RecordingFilter) -> sqlx::Result<Vec<RecordingInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, call_id, kind, caller, dialled, duration_ms, ended_by, created_at, mailbox FROM recordings
+             WHERE (CAST($1 AS TEXT) IS NULL OR call_id = $1) AND (CAST($2 AS TEXT) IS NULL OR mailbox = $2)
+               AND (CAST($3 AS TEXT) IS NULL OR id = $3)
+             ORDER BY created_at DESC LIMIT $4",
+        )
+        .bind(filter.call_id.as_deref())
+        .bind(filter.mailbox.as_deref())
+        .bind(filter.id.as_deref())
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| RecordingInfo {
+                id: r.get("id"),
+                call_id: r.get("call_id"),
+                kind: r.get("kind"),
+                caller: r.get("caller"),
+                dialled: r.get("dialled"),
+                duration_ms: r.get("duration_ms"),
+                ended_by: r.get("ended_by"),
+                created_at: r.get("created_at"),
+                mailbox: r.get("mailbox"),
+            })
+            .collect())
+    }
+
+    pub async fn recording_wav(&self, id: &str) -> sqlx::Result<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT wav FROM recordings WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Deletes a recording; false when there was none.
+    pub async fn delete_recording(&self, id: &str) -> sqlx::Result<bool> {
+        let done = sqlx::query("DELETE FROM recordings WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

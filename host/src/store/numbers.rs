@@ -1,0 +1,78 @@
+//! Numbers and what they are assigned: a flow version, its settings, and the number's options.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{DEFAULT_COMPANY, Store};
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Assignment {
+    pub number: String,
+    pub timezone: String,
+    pub flow_sha256: String,
+    /// JSON text.
+    pub settings: String,
+    /// Both parties of every bridged call to the number are recorded.
+    pub record_calls: bool,
+    /// Where calls go when the flow fails: a route as JSON (empty: the default).
+    pub fallback: String,
+    /// Login of the employee whose mailbox takes voicemail left on the number (empty: nobody's).
+    pub mailbox: String,
+    /// Mail the mailbox owner about calls nobody answered that left no voicemail.
+    pub missed_call_mail: bool,
+    /// Hosts (`name` or `name:port`) the flow may send HTTP requests to.
+    pub allowed_hosts: Vec<String>,
+    pub updated_at: i64,
+}
+
+impl Store {
+    pub async fn assign(&self, a: &Assignment) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO numbers (number, company_id, timezone, flow_sha256, settings, record_calls, fallback, mailbox,
+             allowed_hosts, updated_at, missed_call_mail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (number) DO UPDATE SET timezone = excluded.timezone, flow_sha256 = excluded.flow_sha256,
+             settings = excluded.settings, record_calls = excluded.record_calls, fallback = excluded.fallback,
+             mailbox = excluded.mailbox, allowed_hosts = excluded.allowed_hosts, updated_at = excluded.updated_at,
+             missed_call_mail = excluded.missed_call_mail",
+        )
+        .bind(&a.number)
+        .bind(DEFAULT_COMPANY)
+        .bind(&a.timezone)
+        .bind(&a.flow_sha256)
+        .bind(&a.settings)
+        .bind(a.record_calls)
+        .bind(&a.fallback)
+        .bind(&a.mailbox)
+        .bind(serde_json::to_string(&a.allowed_hosts).expect("strings serialise"))
+        .bind(a.updated_at)
+        .bind(a.missed_call_mail)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn assignments(&self) -> sqlx::Result<Vec<Assignment>> {
+        let rows = sqlx::query(
+            "SELECT number, timezone, flow_sha256, settings, CAST(record_calls AS INTEGER) AS record_calls, fallback,
+             mailbox, allowed_hosts, updated_at, CAST(missed_call_mail AS INTEGER) AS missed_call_mail
+             FROM numbers ORDER BY number",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Assignment {
+                number: r.get("number"),
+                timezone: r.get("timezone"),
+                flow_sha256: r.get("flow_sha256"),
+                settings: r.get("settings"),
+                record_calls: r.get::<i64, _>("record_calls") != 0,
+                fallback: r.get("fallback"),
+                mailbox: r.get("mailbox"),
+                missed_call_mail: r.get::<i64, _>("missed_call_mail") != 0,
+                allowed_hosts: serde_json::from_str(r.get("allowed_hosts")).unwrap_or_default(),
+                updated_at: r.get("updated_at"),
+            })
+            .collect())
+    }
+}

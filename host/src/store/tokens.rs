@@ -1,0 +1,148 @@
+//! API tokens: admins' and employees' login tokens, kept as hashes.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{DEFAULT_COMPANY, Store};
+
+/// Characters of a token's sha256 (hex) that name it in the API.
+pub const TOKEN_ID_LEN: usize = 16;
+
+/// A token as the API lists it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct TokenInfo {
+    /// The start of the token's sha256: names it for revoking (the token itself is never kept).
+    pub id: String,
+    pub label: String,
+    /// The employee it belongs to (a login token); none: a company admin token.
+    pub employee: Option<String>,
+    pub created_at: i64,
+}
+
+/// Who an API token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenOwner {
+    /// An admin token of the company (bootstrap, or made by an admin).
+    Company,
+    /// An employee who logged in.
+    Employee { login: String, role: String },
+}
+
+impl Store {
+    /// Keeps a token's hash: the company's (admin) when `employee` is none, else that employee's.
+    pub async fn add_token(
+        &self,
+        token_sha256: &str,
+        label: &str,
+        employee: Option<i64>,
+        now: i64,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO api_tokens (token_sha256, company_id, label, employee_id, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(token_sha256)
+        .bind(DEFAULT_COMPANY)
+        .bind(label)
+        .bind(employee)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Keeps an employee's login token, good until `expires_at` (Unix ms).
+    pub async fn add_login_token(
+        &self,
+        token_sha256: &str,
+        employee: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO api_tokens (token_sha256, company_id, label, employee_id, created_at, expires_at)
+             VALUES ($1, $2, 'login', $3, $4, $5)",
+        )
+        .bind(token_sha256)
+        .bind(DEFAULT_COMPANY)
+        .bind(employee)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Revokes every login token of employee `login` (his password changed); how many.
+    pub async fn revoke_login_tokens(&self, login: &str) -> sqlx::Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM api_tokens WHERE company_id = $1 AND label = 'login'
+             AND employee_id IN (SELECT id FROM employees WHERE company_id = $1 AND login = $2)",
+        )
+        .bind(DEFAULT_COMPANY)
+        .bind(login)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Every token, newest first (never the secret: an id that is the start of its hash).
+    pub async fn tokens(&self) -> sqlx::Result<Vec<TokenInfo>> {
+        let rows = sqlx::query(
+            "SELECT t.token_sha256, t.label, e.login, t.created_at FROM api_tokens t
+             LEFT JOIN employees e ON e.id = t.employee_id
+             WHERE t.company_id = $1 ORDER BY t.created_at DESC, t.token_sha256",
+        )
+        .bind(DEFAULT_COMPANY)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| TokenInfo {
+                id: r.get::<String, _>("token_sha256").chars().take(TOKEN_ID_LEN).collect(),
+                label: r.get("label"),
+                employee: r.get("login"),
+                created_at: r.get("created_at"),
+            })
+            .collect())
+    }
+
+    /// Revokes the token whose id (the start of its hash) is `id`; false when there is none.
+    pub async fn revoke_token(&self, id: &str) -> sqlx::Result<bool> {
+        if id.len() != TOKEN_ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        // `id` is hex, so it holds no LIKE wildcards.
+        let done = sqlx::query("DELETE FROM api_tokens WHERE company_id = $1 AND token_sha256 LIKE $2")
+            .bind(DEFAULT_COMPANY)
+            .bind(format!("{}%", id.to_ascii_lowercase()))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Whose token this is at `now` (Unix ms); `None` for an unknown or expired token.
+    pub async fn token_owner(&self, token_sha256: &str, now: i64) -> sqlx::Result<Option<TokenOwner>> {
+        let row = sqlx::query(
+            "SELECT t.employee_id, e.login, e.role FROM api_tokens t LEFT JOIN employees e ON e.id = t.employee_id
+             WHERE t.token_sha256 = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)",
+        )
+        .bind(token_sha256)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| match r.get::<Option<i64>, _>("employee_id") {
+            None => TokenOwner::Company,
+            Some(_) => TokenOwner::Employee {
+                login: r.get("login"),
+                role: r.get("role"),
+            },
+        }))
+    }
+
+    pub async fn token_count(&self) -> sqlx::Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens")
+            .fetch_one(&self.pool)
+            .await
+    }
+}

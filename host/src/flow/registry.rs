@@ -59,8 +59,8 @@ pub enum RegistryError {
     Store(#[from] anyhow::Error),
 }
 
-impl From<sqlx::Error> for RegistryError {
-    fn from(e: sqlx::Error) -> Self {
+impl From<crate::store::Error> for RegistryError {
+    fn from(e: crate::store::Error) -> Self {
         RegistryError::Store(e.into())
     }
 }

@@ -44,7 +44,7 @@ fn due_call(r: &AnyRow) -> DueCall {
 impl Store {
     /// Open callbacks due by `now` that name an employee, soonest first — and those claimed
     /// before `stale` that were never settled (their node died).
-    pub async fn due_callbacks(&self, now: i64, stale: i64, limit: i64) -> sqlx::Result<Vec<DueCall>> {
+    pub async fn due_callbacks(&self, now: i64, stale: i64, limit: i64) -> super::Result<Vec<DueCall>> {
         let rows = sqlx::query(
             "SELECT b.id, b.contact_id, c.phone, c.name, b.reason, e.login, b.attempts,
                     CAST(NULL AS BIGINT) AS follow_up_at
@@ -64,7 +64,7 @@ impl Store {
 
     /// Takes callback `id` for this node (counting the attempt); false when another node took
     /// it first or it was settled meanwhile.
-    pub async fn claim_callback(&self, id: i64, now: i64, stale: i64) -> sqlx::Result<bool> {
+    pub async fn claim_callback(&self, id: i64, now: i64, stale: i64) -> super::Result<bool> {
         let done = sqlx::query(
             "UPDATE callbacks SET status = 'calling', claimed_at = $1, attempts = attempts + 1
              WHERE company_id = $2 AND id = $3 AND (status = 'open' OR (status = 'calling' AND claimed_at < $4))",
@@ -79,7 +79,7 @@ impl Store {
     }
 
     /// Puts a claimed callback back, due again at `due_at`, and notes the attempt on the card.
-    pub async fn retry_callback(&self, call: &DueCall, due_at: i64, attempt: &NewLogEntry<'_>) -> sqlx::Result<()> {
+    pub async fn retry_callback(&self, call: &DueCall, due_at: i64, attempt: &NewLogEntry<'_>) -> super::Result<()> {
         sqlx::query("UPDATE callbacks SET status = 'open', due_at = $1 WHERE company_id = $2 AND id = $3 AND status = 'calling'")
             .bind(due_at)
             .bind(DEFAULT_COMPANY)
@@ -90,7 +90,7 @@ impl Store {
     }
 
     /// Contacts whose follow-up date has come and who have a responsible employee.
-    pub async fn due_follow_ups(&self, now: i64, limit: i64) -> sqlx::Result<Vec<DueCall>> {
+    pub async fn due_follow_ups(&self, now: i64, limit: i64) -> super::Result<Vec<DueCall>> {
         let rows = sqlx::query(
             "SELECT c.id, c.id AS contact_id, c.phone, c.name, '' AS reason, e.login, 0 AS attempts,
                     c.next_follow_up_at AS follow_up_at
@@ -108,7 +108,7 @@ impl Store {
 
     /// Takes a due follow-up for this node by moving its date to `retry_at` (where it stays
     /// should the call fail); false when another node took it first.
-    pub async fn claim_follow_up(&self, call: &DueCall, retry_at: i64) -> sqlx::Result<bool> {
+    pub async fn claim_follow_up(&self, call: &DueCall, retry_at: i64) -> super::Result<bool> {
         let done = sqlx::query(
             "UPDATE contacts SET next_follow_up_at = $1 WHERE company_id = $2 AND id = $3 AND next_follow_up_at = $4",
         )
@@ -123,7 +123,7 @@ impl Store {
 
     /// A follow-up call that reached the contact: logged, his last contact, and no follow-up
     /// date any more (the employee sets the next one).
-    pub async fn finish_follow_up(&self, contact_id: i64, entry: &NewLogEntry<'_>) -> sqlx::Result<()> {
+    pub async fn finish_follow_up(&self, contact_id: i64, entry: &NewLogEntry<'_>) -> super::Result<()> {
         self.log_contact(contact_id, entry, true).await?;
         sqlx::query("UPDATE contacts SET next_follow_up_at = NULL WHERE company_id = $1 AND id = $2")
             .bind(DEFAULT_COMPANY)

@@ -20,7 +20,7 @@ pub struct CallFilter {
 }
 
 impl Store {
-    pub async fn insert_call_record(&self, rec: &CallRecord) -> anyhow::Result<()> {
+    pub async fn insert_call_record(&self, rec: &CallRecord) -> super::Result<()> {
         sqlx::query(
             "INSERT INTO call_records (id, company_id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at,
              answered_by, ended_at, outcome, trace, legs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -45,7 +45,7 @@ impl Store {
 
     /// Login of the employee who last talked to `spellings` (one number, written as it may
     /// have been recorded) since `since`: the employee who answered its call, or who called it.
-    pub async fn last_connected(&self, spellings: &[String; 2], since: i64) -> sqlx::Result<Option<String>> {
+    pub async fn last_connected(&self, spellings: &[String; 2], since: i64) -> super::Result<Option<String>> {
         sqlx::query_scalar(
             "SELECT answered_by FROM call_records
              WHERE company_id = $1 AND answered_by IS NOT NULL AND started_at >= $2
@@ -58,10 +58,11 @@ impl Store {
         .bind(&spellings[1])
         .fetch_optional(&self.pool)
         .await
+        .map_err(super::Error::from)
     }
 
     /// The newest call records first, as `filter` selects them.
-    pub async fn call_records(&self, filter: &CallFilter) -> anyhow::Result<Vec<CallRecord>> {
+    pub async fn call_records(&self, filter: &CallFilter) -> super::Result<Vec<CallRecord>> {
         let rows = sqlx::query(
             "SELECT id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at, answered_by, ended_at, outcome, trace, legs
              FROM call_records

@@ -4,7 +4,7 @@ use super::{DEFAULT_COMPANY, Store};
 
 impl Store {
     /// The company's outbound rules as stored (JSON); none when never set.
-    pub async fn outbound_rules(&self) -> sqlx::Result<Option<String>> {
+    pub async fn outbound_rules(&self) -> super::Result<Option<String>> {
         let rules: Option<String> = sqlx::query_scalar("SELECT outbound_rules FROM companies WHERE id = $1")
             .bind(DEFAULT_COMPANY)
             .fetch_optional(&self.pool)
@@ -13,7 +13,7 @@ impl Store {
     }
 
     /// Keeps the company's outbound rules (JSON) and tells the other nodes.
-    pub async fn set_outbound_rules(&self, json: &str) -> sqlx::Result<()> {
+    pub async fn set_outbound_rules(&self, json: &str) -> super::Result<()> {
         sqlx::query("UPDATE companies SET outbound_rules = $1 WHERE id = $2")
             .bind(json)
             .bind(DEFAULT_COMPANY)

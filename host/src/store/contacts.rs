@@ -144,7 +144,7 @@ fn callback_row(r: &AnyRow) -> Callback {
 
 impl Store {
     /// Creates the card for `phone`, or updates it when it exists; returns its id.
-    pub async fn put_contact(&self, phone: &str, f: &ContactFields, now: i64) -> sqlx::Result<i64> {
+    pub async fn put_contact(&self, phone: &str, f: &ContactFields, now: i64) -> super::Result<i64> {
         sqlx::query_scalar(
             "INSERT INTO contacts (company_id, phone, name, employee_id, next_follow_up_at, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)
@@ -160,10 +160,11 @@ impl Store {
         .bind(now)
         .fetch_one(&self.pool)
         .await
+        .map_err(super::Error::from)
     }
 
     /// The card for `phone`, made (empty) when there is none; returns its id.
-    async fn contact_for(&self, phone: &str, now: i64) -> sqlx::Result<i64> {
+    async fn contact_for(&self, phone: &str, now: i64) -> super::Result<i64> {
         // The no-op update makes RETURNING give the existing card's id too.
         sqlx::query_scalar(
             "INSERT INTO contacts (company_id, phone, created_at) VALUES ($1, $2, $3)
@@ -174,6 +175,7 @@ impl Store {
         .bind(now)
         .fetch_one(&self.pool)
         .await
+        .map_err(super::Error::from)
     }
 
     /// Contacts by phone order: all, one (`id`), one phone, or those whose follow-up is due by
@@ -184,7 +186,7 @@ impl Store {
         phone: Option<&str>,
         due_by: Option<i64>,
         limit: i64,
-    ) -> sqlx::Result<Vec<Contact>> {
+    ) -> super::Result<Vec<Contact>> {
         let order = if due_by.is_some() {
             "c.next_follow_up_at, c.id"
         } else {
@@ -207,7 +209,7 @@ impl Store {
         Ok(rows.iter().map(contact_row).collect())
     }
 
-    pub async fn update_contact(&self, id: i64, f: &ContactFields) -> sqlx::Result<bool> {
+    pub async fn update_contact(&self, id: i64, f: &ContactFields) -> super::Result<bool> {
         let done = sqlx::query(
             "UPDATE contacts SET name = $1, employee_id = $2, next_follow_up_at = $3
              WHERE company_id = $4 AND id = $5",
@@ -222,7 +224,7 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    pub async fn delete_contact(&self, id: i64) -> sqlx::Result<bool> {
+    pub async fn delete_contact(&self, id: i64) -> super::Result<bool> {
         let done = sqlx::query("DELETE FROM contacts WHERE company_id = $1 AND id = $2")
             .bind(DEFAULT_COMPANY)
             .bind(id)
@@ -233,7 +235,7 @@ impl Store {
 
     /// Adds a line to a contact's history; a connected call or callback (`reached`) also makes
     /// it the last contact.
-    pub async fn log_contact(&self, contact_id: i64, entry: &NewLogEntry<'_>, reached: bool) -> sqlx::Result<()> {
+    pub async fn log_contact(&self, contact_id: i64, entry: &NewLogEntry<'_>, reached: bool) -> super::Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO contact_log (contact_id, at, action, result, employee_id, call_id)
@@ -258,11 +260,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await
+        tx.commit().await.map_err(super::Error::from)
     }
 
     /// A contact's history, newest first.
-    pub async fn contact_log(&self, contact_id: i64, limit: i64) -> sqlx::Result<Vec<ContactLogEntry>> {
+    pub async fn contact_log(&self, contact_id: i64, limit: i64) -> super::Result<Vec<ContactLogEntry>> {
         let rows = sqlx::query(
             "SELECT l.at, l.action, l.result, e.login AS employee, l.call_id
              FROM contact_log l LEFT JOIN employees e ON e.id = l.employee_id
@@ -287,7 +289,7 @@ impl Store {
     /// A finished call goes into the history of the cards of the numbers in it — each phone
     /// with its own line (`call-in` for the caller, `call-out` for the dialled number); numbers
     /// without a card leave no trace here (the call records have them). One lookup for all.
-    pub async fn log_call_on_cards(&self, lines: &[(&str, NewLogEntry<'_>)], reached: bool) -> sqlx::Result<()> {
+    pub async fn log_call_on_cards(&self, lines: &[(&str, NewLogEntry<'_>)], reached: bool) -> super::Result<()> {
         if lines.is_empty() {
             return Ok(());
         }
@@ -311,7 +313,7 @@ impl Store {
     }
 
     /// Files a callback request (and the caller's contact card when there is none yet).
-    pub async fn add_callback(&self, c: &NewCallback<'_>) -> sqlx::Result<i64> {
+    pub async fn add_callback(&self, c: &NewCallback<'_>) -> super::Result<i64> {
         let contact_id = self.contact_for(c.phone, c.now).await?;
         sqlx::query_scalar(
             "INSERT INTO callbacks (company_id, contact_id, employee_id, reason, recording_id, due_at, created_at)
@@ -326,10 +328,11 @@ impl Store {
         .bind(c.now)
         .fetch_one(&self.pool)
         .await
+        .map_err(super::Error::from)
     }
 
     /// How many callback requests were filed for `phone` at or after `since` (Unix ms).
-    pub async fn callbacks_filed_since(&self, phone: &str, since: i64) -> sqlx::Result<i64> {
+    pub async fn callbacks_filed_since(&self, phone: &str, since: i64) -> super::Result<i64> {
         sqlx::query_scalar(
             "SELECT COUNT(*) FROM callbacks b JOIN contacts c ON c.id = b.contact_id
              WHERE b.company_id = $1 AND c.phone = $2 AND b.created_at >= $3",
@@ -339,10 +342,11 @@ impl Store {
         .bind(since)
         .fetch_one(&self.pool)
         .await
+        .map_err(super::Error::from)
     }
 
     /// Callbacks as `filter` selects them, the soonest due first.
-    pub async fn callbacks(&self, filter: &CallbackFilter) -> sqlx::Result<Vec<Callback>> {
+    pub async fn callbacks(&self, filter: &CallbackFilter) -> super::Result<Vec<Callback>> {
         let rows = sqlx::query(
             "SELECT b.id, b.contact_id, c.phone, e.login AS employee, b.reason, b.recording_id, b.due_at, b.status,
                     b.result, b.created_at, b.completed_at
@@ -369,7 +373,7 @@ impl Store {
     /// Closes an open callback with its result, logs it on the contact's card (moving the last
     /// contact when they talked) and sets the card's next follow-up. False when there is no
     /// such open callback (unknown, or already completed).
-    pub async fn complete_callback(&self, id: i64, r: &CallbackResult<'_>) -> sqlx::Result<bool> {
+    pub async fn complete_callback(&self, id: i64, r: &CallbackResult<'_>) -> super::Result<bool> {
         let mut tx = self.pool.begin().await?;
         let contact_id: Option<i64> = sqlx::query_scalar(
             "UPDATE callbacks SET status = $1, result = $2, completed_at = $3

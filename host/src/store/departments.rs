@@ -25,18 +25,18 @@ pub struct Department {
 }
 
 impl Store {
-    pub async fn departments(&self) -> sqlx::Result<Vec<Department>> {
+    pub async fn departments(&self) -> super::Result<Vec<Department>> {
         self.departments_where("", None).await
     }
 
     /// The department named `slug`, or (with `by_extension`) the one at that extension.
-    pub async fn department(&self, key: &str, by_extension: bool) -> sqlx::Result<Option<Department>> {
+    pub async fn department(&self, key: &str, by_extension: bool) -> super::Result<Option<Department>> {
         let column = if by_extension { "d.extension" } else { "d.slug" };
         let condition = format!("AND {column} = $2");
         Ok(self.departments_where(&condition, Some(key)).await?.pop())
     }
 
-    async fn departments_where(&self, condition: &str, key: Option<&str>) -> sqlx::Result<Vec<Department>> {
+    async fn departments_where(&self, condition: &str, key: Option<&str>) -> super::Result<Vec<Department>> {
         let query = format!(
             "SELECT d.id, d.slug, d.name, d.extension, d.strategy, d.step_secs, d.timeout_secs
              FROM departments d WHERE d.company_id = $1 {condition} ORDER BY d.extension"
@@ -70,7 +70,7 @@ impl Store {
     }
 
     /// Creates or replaces the department `d.id` with its members (`d.member_ids`, in order).
-    pub async fn put_department(&self, d: &Department, now: i64) -> sqlx::Result<()> {
+    pub async fn put_department(&self, d: &Department, now: i64) -> super::Result<()> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO departments (company_id, slug, name, extension, strategy, step_secs, timeout_secs, created_at)
@@ -101,11 +101,11 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await
+        tx.commit().await.map_err(super::Error::from)
     }
 
     /// Deletes a department; false when there was none.
-    pub async fn delete_department(&self, slug: &str) -> sqlx::Result<bool> {
+    pub async fn delete_department(&self, slug: &str) -> super::Result<bool> {
         let done = sqlx::query("DELETE FROM departments WHERE company_id = $1 AND slug = $2")
             .bind(DEFAULT_COMPANY)
             .bind(slug)
@@ -116,7 +116,7 @@ impl Store {
 
     /// Who has `extension` (an employee's login or a department's id), if anyone: extensions are
     /// one numbering plan for both.
-    pub async fn extension_owner(&self, extension: &str) -> sqlx::Result<Option<String>> {
+    pub async fn extension_owner(&self, extension: &str) -> super::Result<Option<String>> {
         if let Some(e) = self.employee(extension, true).await? {
             return Ok(Some(format!("employee {}", e.login)));
         }

@@ -71,7 +71,7 @@ impl Store {
     }
 
     /// Every employee's login, id and SIP HA1 (for the registrar's memory).
-    pub async fn all_sip_credentials(&self) -> sqlx::Result<Vec<(String, i64, String)>> {
+    pub async fn all_sip_credentials(&self) -> super::Result<Vec<(String, i64, String)>> {
         let rows = sqlx::query("SELECT login, id, sip_ha1 FROM employees WHERE company_id = $1")
             .bind(DEFAULT_COMPANY)
             .fetch_all(&self.pool)
@@ -89,7 +89,7 @@ impl Store {
         f: &EmployeeFields,
         secrets: Secrets<'_>,
         now: i64,
-    ) -> sqlx::Result<Option<Employee>> {
+    ) -> super::Result<Option<Employee>> {
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO employees (company_id, login, name, extension, role, email, mobile, mobile_after_secs, sip_ha1,
              api_password, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -123,7 +123,7 @@ impl Store {
         login: &str,
         f: &EmployeeFields,
         secrets: Option<Secrets<'_>>,
-    ) -> sqlx::Result<bool> {
+    ) -> super::Result<bool> {
         let done = sqlx::query(
             "UPDATE employees SET name = $1, extension = $2, role = $3, email = $4, mobile = $5,
              mobile_after_secs = $6, sip_ha1 = COALESCE($7, sip_ha1), api_password = COALESCE($8, api_password)
@@ -146,7 +146,7 @@ impl Store {
     }
 
     /// Deletes an employee with their registrations and department memberships.
-    pub async fn delete_employee(&self, login: &str) -> sqlx::Result<bool> {
+    pub async fn delete_employee(&self, login: &str) -> super::Result<bool> {
         let done = sqlx::query("DELETE FROM employees WHERE company_id = $1 AND login = $2")
             .bind(DEFAULT_COMPANY)
             .bind(login)
@@ -156,7 +156,7 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    pub async fn employees(&self) -> sqlx::Result<Vec<Employee>> {
+    pub async fn employees(&self) -> super::Result<Vec<Employee>> {
         let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM employees ORDER BY extension"))
             .fetch_all(&self.pool)
             .await?;
@@ -164,7 +164,7 @@ impl Store {
     }
 
     /// The employee with this login, or (with `by_extension`) at this extension.
-    pub async fn employee(&self, key: &str, by_extension: bool) -> sqlx::Result<Option<Employee>> {
+    pub async fn employee(&self, key: &str, by_extension: bool) -> super::Result<Option<Employee>> {
         let column = if by_extension { "extension" } else { "login" };
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM employees WHERE company_id = $1 AND {column} = $2"
@@ -177,7 +177,7 @@ impl Store {
     }
 
     /// The employees with these ids, in the order given (ids of nobody are left out).
-    pub async fn employees_with_ids(&self, ids: &[i64]) -> sqlx::Result<Vec<Employee>> {
+    pub async fn employees_with_ids(&self, ids: &[i64]) -> super::Result<Vec<Employee>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -199,7 +199,7 @@ impl Store {
 
     /// The employee with e-mail address `email` (case-insensitive); the first made when several
     /// share it.
-    pub async fn employee_by_email(&self, email: &str) -> sqlx::Result<Option<Employee>> {
+    pub async fn employee_by_email(&self, email: &str) -> super::Result<Option<Employee>> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM employees WHERE company_id = $1 AND LOWER(email) = LOWER($2) AND email <> ''
              ORDER BY id LIMIT 1"
@@ -212,7 +212,7 @@ impl Store {
     }
 
     /// The employee's id and API password hash (empty when none was ever set).
-    pub async fn api_password(&self, login: &str) -> sqlx::Result<Option<(i64, String)>> {
+    pub async fn api_password(&self, login: &str) -> super::Result<Option<(i64, String)>> {
         let row = sqlx::query("SELECT id, api_password FROM employees WHERE company_id = $1 AND login = $2")
             .bind(DEFAULT_COMPANY)
             .bind(login)

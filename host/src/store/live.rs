@@ -7,7 +7,7 @@ use crate::live::LiveCall;
 
 impl Store {
     /// This node is alive now (first call: it joins).
-    pub async fn node_seen(&self, node: &str, now: i64) -> sqlx::Result<()> {
+    pub async fn node_seen(&self, node: &str, now: i64) -> super::Result<()> {
         sqlx::query(
             "INSERT INTO nodes (id, started_at, seen_at) VALUES ($1, $2, $2)
              ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
@@ -20,7 +20,7 @@ impl Store {
     }
 
     /// Forgets nodes not seen since `before`, and their calls (they crashed or were stopped).
-    pub async fn forget_nodes(&self, before: i64) -> sqlx::Result<()> {
+    pub async fn forget_nodes(&self, before: i64) -> super::Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM live_calls WHERE node IN (SELECT id FROM nodes WHERE seen_at < $1)")
             .bind(before)
@@ -30,10 +30,10 @@ impl Store {
             .bind(before)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await
+        tx.commit().await.map_err(super::Error::from)
     }
 
-    pub async fn put_live_call(&self, node: &str, call: &LiveCall) -> sqlx::Result<()> {
+    pub async fn put_live_call(&self, node: &str, call: &LiveCall) -> super::Result<()> {
         sqlx::query(
             "INSERT INTO live_calls (id, company_id, node, caller, dialled, started_at) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (id) DO NOTHING",
@@ -49,7 +49,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn remove_live_call(&self, id: &str) -> sqlx::Result<()> {
+    pub async fn remove_live_call(&self, id: &str) -> super::Result<()> {
         sqlx::query("DELETE FROM live_calls WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
@@ -58,7 +58,7 @@ impl Store {
     }
 
     /// Calls in progress on nodes seen since `seen_since` (all, or the one `id`), oldest first.
-    pub async fn live_calls(&self, id: Option<&str>, seen_since: i64) -> sqlx::Result<Vec<LiveCall>> {
+    pub async fn live_calls(&self, id: Option<&str>, seen_since: i64) -> super::Result<Vec<LiveCall>> {
         let rows = sqlx::query(
             "SELECT c.id, c.node, c.caller, c.dialled, c.started_at FROM live_calls c JOIN nodes n ON n.id = c.node
              WHERE c.company_id = $1 AND n.seen_at >= $2 AND (CAST($3 AS TEXT) IS NULL OR c.id = $3)

@@ -42,7 +42,7 @@ pub struct RecordingFilter {
 
 impl Store {
     /// Stores an uploaded prompt (replacing one of the same name).
-    pub async fn put_prompt(&self, name: &str, wav: &[u8], duration_ms: u64, now: i64) -> sqlx::Result<()> {
+    pub async fn put_prompt(&self, name: &str, wav: &[u8], duration_ms: u64, now: i64) -> super::Result<()> {
         sqlx::query(
             "INSERT INTO prompts (company_id, name, wav, duration_ms, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (company_id, name) DO UPDATE SET wav = excluded.wav, duration_ms = excluded.duration_ms,
@@ -59,14 +59,14 @@ impl Store {
     }
 
     /// Every uploaded prompt with its audio (loaded once at start).
-    pub async fn prompts(&self) -> sqlx::Result<Vec<(String, Vec<u8>)>> {
+    pub async fn prompts(&self) -> super::Result<Vec<(String, Vec<u8>)>> {
         let rows = sqlx::query("SELECT name, wav FROM prompts ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(|r| (r.get("name"), r.get("wav"))).collect())
     }
 
-    pub async fn prompt_list(&self) -> sqlx::Result<Vec<PromptInfo>> {
+    pub async fn prompt_list(&self) -> super::Result<Vec<PromptInfo>> {
         let rows = sqlx::query("SELECT name, duration_ms, created_at FROM prompts ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
@@ -80,7 +80,7 @@ impl Store {
             .collect())
     }
 
-    pub async fn insert_recording(&self, r: &RecordingInfo, wav: &[u8]) -> sqlx::Result<()> {
+    pub async fn insert_recording(&self, r: &RecordingInfo, wav: &[u8]) -> super::Result<()> {
         sqlx::query(
             "INSERT INTO recordings (id, company_id, call_id, kind, caller, dialled, duration_ms, ended_by, wav, created_at,
              mailbox) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -102,7 +102,7 @@ impl Store {
     }
 
     /// The newest recordings first, as `filter` selects them.
-    pub async fn recordings(&self, filter: &RecordingFilter) -> sqlx::Result<Vec<RecordingInfo>> {
+    pub async fn recordings(&self, filter: &RecordingFilter) -> super::Result<Vec<RecordingInfo>> {
         let rows = sqlx::query(
             "SELECT id, call_id, kind, caller, dialled, duration_ms, ended_by, created_at, mailbox FROM recordings
              WHERE (CAST($1 AS TEXT) IS NULL OR call_id = $1) AND (CAST($2 AS TEXT) IS NULL OR mailbox = $2)
@@ -131,15 +131,16 @@ impl Store {
             .collect())
     }
 
-    pub async fn recording_wav(&self, id: &str) -> sqlx::Result<Option<Vec<u8>>> {
+    pub async fn recording_wav(&self, id: &str) -> super::Result<Option<Vec<u8>>> {
         sqlx::query_scalar("SELECT wav FROM recordings WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
+            .map_err(super::Error::from)
     }
 
     /// Deletes a recording; false when there was none.
-    pub async fn delete_recording(&self, id: &str) -> sqlx::Result<bool> {
+    pub async fn delete_recording(&self, id: &str) -> super::Result<bool> {
         let done = sqlx::query("DELETE FROM recordings WHERE id = $1")
             .bind(id)
             .execute(&self.pool)

@@ -35,6 +35,19 @@ pub use registrations::Registration;
 pub use schedules::StoredSchedule;
 pub use tokens::{TOKEN_ID_LEN, TokenInfo, TokenOwner};
 
+/// What can go wrong in the store. sqlx stays inside `store/`: its errors are wrapped here, so
+/// callers name one type (and map it once, e.g. to an API's 500).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// JSON kept in a column (a call's trace and legs) that does not read back or write.
+    #[error("stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
 /// The one company of a fresh install.
 pub const DEFAULT_COMPANY: i64 = 1;
 
@@ -190,7 +203,7 @@ impl Store {
     }
 
     /// A secret shared by all nodes, created (random) on first use.
-    pub async fn secret(&self, name: &str) -> sqlx::Result<Vec<u8>> {
+    pub async fn secret(&self, name: &str) -> Result<Vec<u8>> {
         let fresh: [u8; 32] = rand::random();
         sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(name)
@@ -201,6 +214,7 @@ impl Store {
             .bind(name)
             .fetch_one(&self.pool)
             .await
+            .map_err(Error::from)
     }
 }
 

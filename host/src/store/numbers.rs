@@ -26,7 +26,7 @@ pub struct Assignment {
 }
 
 impl Store {
-    pub async fn assign(&self, a: &Assignment) -> sqlx::Result<()> {
+    pub async fn assign(&self, a: &Assignment) -> super::Result<()> {
         sqlx::query(
             "INSERT INTO numbers (number, company_id, timezone, flow_sha256, settings, record_calls, fallback, mailbox,
              allowed_hosts, updated_at, missed_call_mail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -51,7 +51,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn assignments(&self) -> sqlx::Result<Vec<Assignment>> {
+    pub async fn assignments(&self) -> super::Result<Vec<Assignment>> {
         let rows = sqlx::query(
             "SELECT number, timezone, flow_sha256, settings, CAST(record_calls AS INTEGER) AS record_calls, fallback,
              mailbox, allowed_hosts, updated_at, CAST(missed_call_mail AS INTEGER) AS missed_call_mail

@@ -32,7 +32,7 @@ pub struct QueuedMail {
 
 impl Store {
     /// Queues a mail, due at `now`.
-    pub async fn queue_mail(&self, mail: &NewMail<'_>, now: i64) -> sqlx::Result<i64> {
+    pub async fn queue_mail(&self, mail: &NewMail<'_>, now: i64) -> super::Result<i64> {
         let row = sqlx::query(
             "INSERT INTO mail_outbox (company_id, sender, recipient, subject, message, created_at, next_attempt_at)
              VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
@@ -49,7 +49,7 @@ impl Store {
     }
 
     /// Mails due by `now`, oldest first.
-    pub async fn due_mail(&self, now: i64, limit: i64) -> sqlx::Result<Vec<QueuedMail>> {
+    pub async fn due_mail(&self, now: i64, limit: i64) -> super::Result<Vec<QueuedMail>> {
         let rows = sqlx::query(
             "SELECT id, sender, recipient, subject, message, attempts, next_attempt_at FROM mail_outbox
              WHERE next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
@@ -74,7 +74,7 @@ impl Store {
 
     /// Takes a due mail for this sender by moving its next attempt to `lease` (when it is tried
     /// again should this sender die mid-send); false when another sender took it first.
-    pub async fn claim_mail(&self, mail: &QueuedMail, lease: i64) -> sqlx::Result<bool> {
+    pub async fn claim_mail(&self, mail: &QueuedMail, lease: i64) -> super::Result<bool> {
         let done = sqlx::query(
             "UPDATE mail_outbox SET next_attempt_at = $1, attempts = attempts + 1 WHERE id = $2 AND next_attempt_at = $3",
         )
@@ -87,7 +87,7 @@ impl Store {
     }
 
     /// The mail went out: its message is dropped, the rest kept as a record.
-    pub async fn mail_sent(&self, id: i64, now: i64) -> sqlx::Result<()> {
+    pub async fn mail_sent(&self, id: i64, now: i64) -> super::Result<()> {
         sqlx::query(
             "UPDATE mail_outbox SET sent_at = $1, next_attempt_at = NULL, message = $2, last_error = '' WHERE id = $3",
         )
@@ -100,7 +100,7 @@ impl Store {
     }
 
     /// The attempt failed: tried again at `retry_at`, or (none) given up.
-    pub async fn mail_failed(&self, id: i64, retry_at: Option<i64>, error: &str) -> sqlx::Result<()> {
+    pub async fn mail_failed(&self, id: i64, retry_at: Option<i64>, error: &str) -> super::Result<()> {
         sqlx::query("UPDATE mail_outbox SET next_attempt_at = $1, last_error = $2 WHERE id = $3")
             .bind(retry_at)
             .bind(error)

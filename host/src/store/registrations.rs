@@ -19,7 +19,7 @@ pub struct Registration {
 }
 
 impl Store {
-    pub async fn sip_credentials(&self, login: &str) -> sqlx::Result<Option<(i64, String)>> {
+    pub async fn sip_credentials(&self, login: &str) -> super::Result<Option<(i64, String)>> {
         let row = sqlx::query("SELECT id, sip_ha1 FROM employees WHERE company_id = $1 AND login = $2")
             .bind(DEFAULT_COMPANY)
             .bind(login)
@@ -29,7 +29,7 @@ impl Store {
     }
 
     /// Adds or refreshes a binding, sweeping the expired ones of every employee on the way.
-    pub async fn upsert_registration(&self, r: &Registration, now: i64) -> sqlx::Result<()> {
+    pub async fn upsert_registration(&self, r: &Registration, now: i64) -> super::Result<()> {
         sqlx::query("DELETE FROM registrations WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
@@ -51,7 +51,7 @@ impl Store {
     }
 
     /// Removes one contact of an employee, or all of them.
-    pub async fn remove_registrations(&self, employee_id: i64, contact: Option<&str>) -> sqlx::Result<()> {
+    pub async fn remove_registrations(&self, employee_id: i64, contact: Option<&str>) -> super::Result<()> {
         sqlx::query("DELETE FROM registrations WHERE employee_id = $1 AND (CAST($2 AS TEXT) IS NULL OR contact = $3)")
             .bind(employee_id)
             .bind(contact)
@@ -63,7 +63,7 @@ impl Store {
 
     /// Live registrations (of one employee, or everyone's). Read on every call to an employee,
     /// so it only reads; expired rows are swept when registrations are written.
-    pub async fn registrations(&self, employee_id: Option<i64>, now: i64) -> sqlx::Result<Vec<Registration>> {
+    pub async fn registrations(&self, employee_id: Option<i64>, now: i64) -> super::Result<Vec<Registration>> {
         let rows = sqlx::query(
             "SELECT r.employee_id, e.login, r.contact, r.source, r.expires_at, r.call_id, r.cseq FROM registrations r
              JOIN employees e ON e.id = r.employee_id WHERE (CAST($1 AS BIGINT) IS NULL OR r.employee_id = $2) AND r.expires_at > $3

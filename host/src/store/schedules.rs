@@ -15,7 +15,7 @@ pub struct StoredSchedule {
 }
 
 impl Store {
-    pub async fn put_schedule(&self, s: &StoredSchedule) -> sqlx::Result<()> {
+    pub async fn put_schedule(&self, s: &StoredSchedule) -> super::Result<()> {
         sqlx::query(
             "INSERT INTO schedules (company_id, slug, name, definition, updated_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (company_id, slug) DO UPDATE SET name = excluded.name, definition = excluded.definition,
@@ -32,7 +32,7 @@ impl Store {
     }
 
     /// All schedules, or the one named `id`.
-    pub async fn schedules(&self, id: Option<&str>) -> sqlx::Result<Vec<StoredSchedule>> {
+    pub async fn schedules(&self, id: Option<&str>) -> super::Result<Vec<StoredSchedule>> {
         let rows = sqlx::query(
             "SELECT slug, name, definition, updated_at FROM schedules
              WHERE company_id = $1 AND (CAST($2 AS TEXT) IS NULL OR slug = $2) ORDER BY slug",
@@ -52,7 +52,7 @@ impl Store {
             .collect())
     }
 
-    pub async fn delete_schedule(&self, id: &str) -> sqlx::Result<bool> {
+    pub async fn delete_schedule(&self, id: &str) -> super::Result<bool> {
         let done = sqlx::query("DELETE FROM schedules WHERE company_id = $1 AND slug = $2")
             .bind(DEFAULT_COMPANY)
             .bind(id)

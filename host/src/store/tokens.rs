@@ -36,7 +36,7 @@ impl Store {
         label: &str,
         employee: Option<i64>,
         now: i64,
-    ) -> sqlx::Result<()> {
+    ) -> super::Result<()> {
         sqlx::query(
             "INSERT INTO api_tokens (token_sha256, company_id, label, employee_id, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT DO NOTHING",
@@ -58,7 +58,7 @@ impl Store {
         employee: i64,
         now: i64,
         expires_at: i64,
-    ) -> sqlx::Result<()> {
+    ) -> super::Result<()> {
         sqlx::query(
             "INSERT INTO api_tokens (token_sha256, company_id, label, employee_id, created_at, expires_at)
              VALUES ($1, $2, 'login', $3, $4, $5)",
@@ -74,7 +74,7 @@ impl Store {
     }
 
     /// Revokes every login token of employee `login` (his password changed); how many.
-    pub async fn revoke_login_tokens(&self, login: &str) -> sqlx::Result<u64> {
+    pub async fn revoke_login_tokens(&self, login: &str) -> super::Result<u64> {
         let done = sqlx::query(
             "DELETE FROM api_tokens WHERE company_id = $1 AND label = 'login'
              AND employee_id IN (SELECT id FROM employees WHERE company_id = $1 AND login = $2)",
@@ -87,7 +87,7 @@ impl Store {
     }
 
     /// Every token, newest first (never the secret: an id that is the start of its hash).
-    pub async fn tokens(&self) -> sqlx::Result<Vec<TokenInfo>> {
+    pub async fn tokens(&self) -> super::Result<Vec<TokenInfo>> {
         let rows = sqlx::query(
             "SELECT t.token_sha256, t.label, e.login, t.created_at FROM api_tokens t
              LEFT JOIN employees e ON e.id = t.employee_id
@@ -108,7 +108,7 @@ impl Store {
     }
 
     /// Revokes the token whose id (the start of its hash) is `id`; false when there is none.
-    pub async fn revoke_token(&self, id: &str) -> sqlx::Result<bool> {
+    pub async fn revoke_token(&self, id: &str) -> super::Result<bool> {
         if id.len() != TOKEN_ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(false);
         }
@@ -122,7 +122,7 @@ impl Store {
     }
 
     /// Whose token this is at `now` (Unix ms); `None` for an unknown or expired token.
-    pub async fn token_owner(&self, token_sha256: &str, now: i64) -> sqlx::Result<Option<TokenOwner>> {
+    pub async fn token_owner(&self, token_sha256: &str, now: i64) -> super::Result<Option<TokenOwner>> {
         let row = sqlx::query(
             "SELECT t.employee_id, e.login, e.role FROM api_tokens t LEFT JOIN employees e ON e.id = t.employee_id
              WHERE t.token_sha256 = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)",
@@ -140,9 +140,10 @@ impl Store {
         }))
     }
 
-    pub async fn token_count(&self) -> sqlx::Result<i64> {
+    pub async fn token_count(&self) -> super::Result<i64> {
         sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens")
             .fetch_one(&self.pool)
             .await
+            .map_err(super::Error::from)
     }
 }

@@ -273,3 +273,35 @@ async fn admin_tokens_are_made_listed_and_revoked() {
         .await;
     assert_eq!((status, body["error"].as_str()), (422, Some("invalid label")));
 }
+
+/// The admin sees what the company uses (the figures the coming plans will limit); an employee
+/// with the user role does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_sees_the_companys_usage() {
+    let server = Server::start().await;
+    let fresh = server.get_json("/usage").await;
+    assert_eq!(fresh["employees"], 0, "{fresh}");
+    assert_eq!(fresh["calls_now"], 0, "{fresh}");
+    let user = server.user_token("alice", "101").await;
+    server.assign("+15550100100", "ivr", json!({})).await;
+    let usage = server.get_json("/usage").await;
+    assert_eq!(
+        (usage["employees"].as_i64(), usage["numbers"].as_i64()),
+        (Some(1), Some(1)),
+        "{usage}"
+    );
+    assert_eq!(
+        usage["flow_versions"], 0,
+        "built-in flows are not the company's: {usage}"
+    );
+    assert!(
+        usage["month_started_at"].as_i64().unwrap() > 1_700_000_000_000,
+        "{usage}"
+    );
+    let refused = server
+        .request_as(&user, reqwest::Method::GET, "/usage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+}

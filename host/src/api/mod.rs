@@ -13,6 +13,7 @@ mod openapi;
 mod outbound;
 mod schedules;
 mod tokens;
+mod usage;
 
 use std::sync::Arc;
 
@@ -87,6 +88,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(contacts::show_callback))
         .routes(routes!(contacts::complete_callback))
         .routes(routes!(outbound::show, outbound::replace))
+        .routes(routes!(usage::show))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
         .routes(routes!(media::upload_prompt, media::list_prompts))

@@ -22,6 +22,7 @@ mod schedules;
 mod tokens;
 pub use callback_queue::DueCall;
 pub use calls::CallFilter;
+pub use company::Usage;
 pub use contacts::{
     Callback, CallbackFilter, CallbackResult, Contact, ContactFields, ContactLogEntry, NewCallback, NewLogEntry,
 };

@@ -820,3 +820,58 @@ async fn the_mail_outbox_hands_each_mail_to_one_sender_and_keeps_failures() {
         cleanup.run(store).await;
     }
 }
+
+#[tokio::test]
+async fn usage_counts_people_numbers_calls_minutes_and_storage() {
+    for (db, store, cleanup) in stores().await {
+        assert_eq!(store.usage(0).await.unwrap(), Usage::default(), "{db}: a fresh company");
+        store
+            .add_employee("anna", &fields("Anna", "201"), secrets("h"), 1)
+            .await
+            .unwrap();
+        store.put_flow("mine", "f1", &[0u8; 300], false, 1).await.unwrap();
+        store.put_flow("ivr", "b1", &[0u8; 999], true, 1).await.unwrap();
+        let number = Assignment {
+            number: "+15550100100".into(),
+            flow_sha256: "f1".into(),
+            ..Assignment::default()
+        };
+        store.assign(&number).await.unwrap();
+        let call = |id: &str, started_at: i64, talked_ms: Option<i64>| CallRecord {
+            id: id.into(),
+            sip_call_id: id.into(),
+            caller: "+15550100001".into(),
+            dialled: "+15550100100".into(),
+            flow: None,
+            started_at,
+            answered_at: talked_ms.map(|_| started_at + 1_000),
+            answered_by: None,
+            ended_at: started_at + 1_000 + talked_ms.unwrap_or(0),
+            outcome: "completed".into(),
+            trace: Vec::new(),
+            legs: Vec::new(),
+        };
+        // 90 s talked (2 minutes, rounded up), a call nobody answered, and one before `since`.
+        store
+            .insert_call_record(&call("a", 10_000, Some(90_000)))
+            .await
+            .unwrap();
+        store.insert_call_record(&call("b", 20_000, None)).await.unwrap();
+        store
+            .insert_call_record(&call("c", 1_000, Some(600_000)))
+            .await
+            .unwrap();
+        store.put_prompt("hello", &[0u8; 50], 10, 1).await.unwrap();
+        let usage = store.usage(5_000).await.unwrap();
+        let expected = Usage {
+            employees: 1,
+            numbers: 1,
+            flow_versions: 1,
+            connected_minutes: 2,
+            calls: 2,
+            storage_bytes: 300 + 50,
+        };
+        assert_eq!(usage, expected, "{db}");
+        cleanup.run(store).await;
+    }
+}

@@ -184,6 +184,22 @@ async fn handle_call(
     save(store, &record).await;
 }
 
+/// The number an employee's call outside shows: his own `caller_id`, else the company's main
+/// number; none: the trunk's `--outbound-caller-id`.
+async fn shown_outside(store: &Store, employee: &str) -> Option<String> {
+    let own = store
+        .employee(employee, false)
+        .await
+        .ok()
+        .flatten()
+        .map(|e| e.fields.caller_id);
+    let main = || async { store.company_profile().await.ok().map(|(_, main)| main) };
+    match own.filter(|id| !id.is_empty()) {
+        Some(own) => Some(own),
+        None => main().await.filter(|id| !id.is_empty()),
+    }
+}
+
 /// How long an employee's own call rings before giving up.
 const EMPLOYEE_CALL_TIMEOUT_MS: u32 = 60_000;
 
@@ -204,7 +220,10 @@ async fn employee_call(
             let own = store.employee(&employee, false).await.ok().flatten();
             (Target::Extension(dialled.clone()), own.map(|e| e.fields.extension))
         }
-        Ok(None) if number::is_outside_number(&dialled) => (Target::External(number::canonical(&dialled)), None),
+        Ok(None) if number::is_outside_number(&dialled) => (
+            Target::External(number::canonical(&dialled)),
+            shown_outside(store, &employee).await,
+        ),
         Ok(None) => {
             trace.note(format!("{employee} dialled {dialled}: no such extension or number"));
             call.reject_now(404, "Not Found");

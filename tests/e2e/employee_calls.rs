@@ -183,3 +183,71 @@ async fn the_caller_transfers_the_call_to_a_colleague() {
     finished(&server, "bob", bob_answers).await;
     assert!(bob.event("BYE").is_some(), "carol's hang-up reached bob");
 }
+
+/// The people alice calls outside see the company's main number once the admin sets one (over
+/// the trunk's default), and her own number once she has one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_outside_show_the_companys_main_number_or_the_employees_own() {
+    let carrier = Desk::unregistered("carrier").await;
+    let trunk = carrier.addr().to_string();
+    let flags = ["--outbound-trunk", trunk.as_str(), "--outbound-caller-id", MAIN_NUMBER];
+    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let _alice = Desk::register(&server, "alice", "101").await;
+    allow_berlin(&server).await;
+    let (company, own) = ("+15550100888", "+15550100777");
+
+    let (status, body) = server
+        .send(
+            reqwest::Method::PATCH,
+            "/company",
+            serde_json::json!({ "main_caller_id": "0800 123" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("invalid main_caller_id")),
+        "{body}"
+    );
+    let (status, body) = server
+        .send(
+            reqwest::Method::PATCH,
+            "/company",
+            serde_json::json!({ "main_caller_id": company }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["main_caller_id"].as_str()),
+        (200, Some(company)),
+        "{body}"
+    );
+    assert_eq!(server.get_json("/company").await["main_caller_id"], company);
+
+    for expected in [company, own] {
+        if expected == own {
+            let (status, body) = server
+                .send(
+                    reqwest::Method::PATCH,
+                    "/employees/alice",
+                    serde_json::json!({ "caller_id": own }),
+                )
+                .await;
+            assert_eq!((status, body["caller_id"].as_str()), (200, Some(own)), "{body}");
+        }
+        let answers = carrier.expect(&server, Phone::Answers { after_ms: 300 });
+        phones_listening().await;
+        let run = alice_calls(&server, OUTSIDE, PASSWORD, Then::HangsUpAfter(500)).await;
+        assert!(run.success, "alice: {}\nserver log:\n{}", run.output, server.log());
+        finished(&server, "carrier", answers).await;
+        let shown = carrier.events().into_iter().rfind(|e| e.name == "CALLER").unwrap();
+        assert_eq!(shown.details[0], expected);
+    }
+    // alice may not choose her own caller ID (only an admin does).
+    let token = server.login("alice", PASSWORD).await;
+    let refused = server
+        .request_as(&token, reqwest::Method::PATCH, "/employees/alice")
+        .json(&serde_json::json!({ "caller_id": company }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+}

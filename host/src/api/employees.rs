@@ -43,6 +43,10 @@ pub struct NewEmployee {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 300)]
     mobile_after_secs: Option<i64>,
+    /// E.164 shown to the people he calls outside; empty: the company's main number.
+    #[serde(default)]
+    #[schema(pattern = r"^(\+[1-9][0-9]{7,14})?$")]
+    caller_id: String,
 }
 
 fn user() -> String {
@@ -63,6 +67,9 @@ pub struct EmployeeChange {
     role: Option<String>,
     email: Option<String>,
     mobile: Option<String>,
+    /// Only an admin changes it.
+    #[schema(pattern = r"^(\+[1-9][0-9]{7,14})?$")]
+    caller_id: Option<String>,
     #[serde(default, deserialize_with = "super::present")]
     #[schema(value_type = Option<i64>)]
     mobile_after_secs: Option<Option<i64>>,
@@ -91,6 +98,7 @@ pub async fn create(
     }
     check_password(&e.password)?;
     let fields = EmployeeFields {
+        caller_id: e.caller_id,
         name: e.name,
         extension: e.extension,
         role: e.role,
@@ -145,8 +153,12 @@ pub async fn update(
             return Err(ApiError::forbidden("current_password is not your password"));
         }
     }
-    if principal != Principal::Admin && (change.role.is_some() || change.extension.is_some()) {
-        return Err(ApiError::forbidden("only an admin changes a role or an extension"));
+    if principal != Principal::Admin
+        && (change.role.is_some() || change.extension.is_some() || change.caller_id.is_some())
+    {
+        return Err(ApiError::forbidden(
+            "only an admin changes a role, an extension or a caller ID",
+        ));
     }
     let Some(mut employee) = s.store.employee(&login, false).await.map_err(ApiError::internal)? else {
         return Err(ApiError::not_found("employee", &login));
@@ -162,6 +174,7 @@ pub async fn update(
     replace(&mut f.role, change.role);
     replace(&mut f.email, change.email);
     replace(&mut f.mobile, change.mobile);
+    replace(&mut f.caller_id, change.caller_id);
     if let Some(after) = change.mobile_after_secs {
         f.mobile_after_secs = after;
     }
@@ -339,6 +352,9 @@ async fn check(s: &ApiState, f: &EmployeeFields, login: Option<&str>) -> Result<
     }
     if !f.email.is_empty() && (f.email.len() > 254 || !f.email.contains('@')) {
         return Err(ApiError::unprocessable("email", "not an e-mail address"));
+    }
+    if !f.caller_id.is_empty() {
+        super::check_e164("caller_id", &f.caller_id)?;
     }
     if !f.mobile.is_empty() {
         super::check_e164("mobile", &f.mobile)?;

@@ -2,6 +2,7 @@
 
 mod auth;
 mod calls;
+mod company;
 mod contacts;
 mod departments;
 mod employees;
@@ -89,6 +90,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(contacts::complete_callback))
         .routes(routes!(outbound::show, outbound::replace))
         .routes(routes!(usage::show))
+        .routes(routes!(company::show, company::update))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
         .routes(routes!(media::upload_prompt, media::list_prompts))

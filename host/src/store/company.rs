@@ -40,6 +40,26 @@ impl Store {
         Ok(())
     }
 
+    /// The company's name and main caller ID (the number shown to the people it calls; empty:
+    /// the trunk's default).
+    pub async fn company_profile(&self) -> super::Result<(String, String)> {
+        let row = sqlx::query("SELECT name, main_caller_id FROM companies WHERE id = $1")
+            .bind(DEFAULT_COMPANY)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.get("name"), row.get("main_caller_id")))
+    }
+
+    pub async fn set_company_profile(&self, name: &str, main_caller_id: &str) -> super::Result<()> {
+        sqlx::query("UPDATE companies SET name = $1, main_caller_id = $2 WHERE id = $3")
+            .bind(name)
+            .bind(main_caller_id)
+            .bind(DEFAULT_COMPANY)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// What the company uses; calls and minutes since `since` (Unix ms, e.g. the month's start).
     pub async fn usage(&self, since: i64) -> super::Result<Usage> {
         let row = sqlx::query(

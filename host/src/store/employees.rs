@@ -26,6 +26,8 @@ pub struct EmployeeFields {
     pub mobile: String,
     /// Ring the mobile this long after the desk phones (none: never).
     pub mobile_after_secs: Option<i64>,
+    /// E.164 shown to the people he calls outside; empty: the company's main number.
+    pub caller_id: String,
 }
 
 /// An employee's two password hashes: the SIP digest HA1 and the API's Argon2 PHC string.
@@ -35,7 +37,7 @@ pub struct Secrets<'a> {
     pub api_password: &'a str,
 }
 
-const COLUMNS: &str = "id, login, name, extension, role, email, mobile, mobile_after_secs";
+const COLUMNS: &str = "id, login, name, extension, role, email, mobile, mobile_after_secs, caller_id";
 
 fn employee_row(r: &AnyRow) -> Employee {
     Employee {
@@ -48,6 +50,7 @@ fn employee_row(r: &AnyRow) -> Employee {
             email: r.get("email"),
             mobile: r.get("mobile"),
             mobile_after_secs: r.get("mobile_after_secs"),
+            caller_id: r.get("caller_id"),
         },
     }
 }
@@ -92,7 +95,7 @@ impl Store {
     ) -> super::Result<Option<Employee>> {
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO employees (company_id, login, name, extension, role, email, mobile, mobile_after_secs, sip_ha1,
-             api_password, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             api_password, created_at, caller_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT DO NOTHING RETURNING id",
         )
         .bind(DEFAULT_COMPANY)
@@ -106,6 +109,7 @@ impl Store {
         .bind(secrets.ha1)
         .bind(secrets.api_password)
         .bind(now)
+        .bind(&f.caller_id)
         .fetch_optional(&self.pool)
         .await?;
         self.employees_written().await;
@@ -126,8 +130,8 @@ impl Store {
     ) -> super::Result<bool> {
         let done = sqlx::query(
             "UPDATE employees SET name = $1, extension = $2, role = $3, email = $4, mobile = $5,
-             mobile_after_secs = $6, sip_ha1 = COALESCE($7, sip_ha1), api_password = COALESCE($8, api_password)
-             WHERE company_id = $9 AND login = $10",
+             mobile_after_secs = $6, sip_ha1 = COALESCE($7, sip_ha1), api_password = COALESCE($8, api_password),
+             caller_id = $11 WHERE company_id = $9 AND login = $10",
         )
         .bind(&f.name)
         .bind(&f.extension)
@@ -139,6 +143,7 @@ impl Store {
         .bind(secrets.map(|s| s.api_password))
         .bind(DEFAULT_COMPANY)
         .bind(login)
+        .bind(&f.caller_id)
         .execute(&self.pool)
         .await?;
         self.employees_written().await;

@@ -62,17 +62,25 @@ impl Desk {
 
     /// One more registered phone of an existing employee.
     pub async fn another_phone_of(server: &Server, login: &'static str) -> Desk {
-        let desk = Desk::unregistered(login).await;
-        let port_arg = desk.port.to_string();
-        let run = sipp::run(
-            server.sip,
-            sipp::phone_registers(200),
-            login,
-            &["-au", login, "-ap", PASSWORD, "-p", &port_arg],
-        )
-        .await;
-        assert!(run.success, "{login} registers: {}", run.output);
-        desk
+        for _ in 0..5 {
+            let desk = Desk::unregistered(login).await;
+            let port_arg = desk.port.to_string();
+            let run = sipp::run(
+                server.sip,
+                sipp::phone_registers(200),
+                login,
+                &["-au", login, "-ap", PASSWORD, "-p", &port_arg],
+            )
+            .await;
+            // The free port we picked may have been taken meanwhile (by another test's peer):
+            // pick another.
+            if !run.success && run.output.contains("Address already in use") {
+                continue;
+            }
+            assert!(run.success, "{login} registers: {}", run.output);
+            return desk;
+        }
+        panic!("{login}: no free port for its phone after 5 tries");
     }
 
     pub fn addr(&self) -> SocketAddr {

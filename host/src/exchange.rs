@@ -168,9 +168,8 @@ async fn handle_call(
         .rev()
         .find(|r| r.kind == "voicemail")
         .map(|r| r.id.clone());
-    let left_voicemail = voicemail.is_some();
     save_recordings(store, mail, &record, recordings, mailbox.as_deref()).await;
-    if route.assignment.missed_call_mail && !left_voicemail && record.legs.iter().all(|l| l.answered_at.is_none()) {
+    if route.assignment.missed_call_mail && voicemail.is_none() && record.legs.iter().all(|l| l.answered_at.is_none()) {
         mail_missed_call(store, mail, &record, &route.assignment.mailbox).await;
     }
     let callback = |reason| FiledCallback {

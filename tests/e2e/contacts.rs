@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Server, TOKEN};
+use crate::harness::Server;
 use crate::hunt::{Desk, finished, phones_listening};
 use crate::sipp::{CALLER, Phone};
 
@@ -11,7 +11,7 @@ use crate::sipp::{CALLER, Phone};
 /// contact card keeps the date, the result and the next follow-up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_is_filed_found_due_and_completed() {
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &[]).await;
+    let server = Server::start().await;
     let alice = json!({ "login": "alice", "password": "secret-pass", "extension": "101" });
     assert_eq!(server.send(Method::POST, "/employees", alice).await.0, 201);
 
@@ -103,7 +103,7 @@ async fn a_callback_is_filed_found_due_and_completed() {
 /// card's log and last contact show the call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_lands_on_the_callers_contact_card() {
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &[]).await;
+    let server = Server::start().await;
     let alice = Desk::register(&server, "alice", "101").await;
     let card = json!({ "phone": CALLER, "name": "ACME Ltd", "employee": "alice" });
     let (status, card) = server.send(Method::POST, "/contacts", card).await;
@@ -141,7 +141,7 @@ async fn the_exchange_calls_a_due_callback_back_employee_first() {
     let carrier = Desk::unregistered("carrier").await;
     let trunk = carrier.addr().to_string();
     let flags = ["--outbound-trunk", trunk.as_str(), "--callback-check-secs", "1"];
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let server = Server::start_flagged(&flags).await;
     let alice = Desk::register(&server, "alice", "101").await;
     let answers = alice.expect(&server, Phone::Answers { after_ms: 300 });
     let contact = carrier.expect(
@@ -210,7 +210,7 @@ async fn the_exchange_calls_a_due_callback_back_employee_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_employee_gets_the_callback_again_later() {
     let flags = ["--callback-check-secs", "1"];
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let server = Server::start_flagged(&flags).await;
     let alice = Desk::register(&server, "alice", "101").await;
     let busy = alice.expect(&server, Phone::Busy);
     phones_listening().await;
@@ -239,7 +239,7 @@ async fn a_busy_employee_gets_the_callback_again_later() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_due_follow_up_rings_the_responsible_employee() {
     let flags = ["--callback-check-secs", "1"];
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let server = Server::start_flagged(&flags).await;
     let alice = Desk::register(&server, "alice", "101").await;
     let busy = alice.expect(&server, Phone::Busy);
     phones_listening().await;

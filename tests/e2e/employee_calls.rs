@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Server, TOKEN, trace};
+use crate::harness::{Server, trace};
 use crate::hunt::{Desk, finished, phones_listening};
 use crate::registrar::PASSWORD;
 use crate::sipp::{self, Phone, Then};
@@ -54,7 +54,7 @@ async fn outside_calls_go_through_the_trunk_as_the_company_number_and_only_for_e
     let carrier = Desk::unregistered("carrier").await;
     let trunk = carrier.addr().to_string();
     let flags = ["--outbound-trunk", trunk.as_str(), "--outbound-caller-id", MAIN_NUMBER];
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let server = Server::start_flagged(&flags).await;
     let _alice = Desk::register(&server, "alice", "101").await;
 
     // A fresh exchange calls national numbers only (country code 1 here): Berlin is refused
@@ -126,7 +126,7 @@ async fn the_exchange_registers_with_its_carrier_and_answers_its_challenges() {
         "--outbound-register",
         "true",
     ];
-    let (_server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let _server = Server::start_flagged(&flags).await;
     let registered = |r: &Value| {
         let bindings = r["registrations"].as_array();
         bindings.is_some_and(|b| b.iter().any(|b| b["login"] == "acme"))
@@ -144,7 +144,7 @@ async fn the_exchange_registers_with_its_carrier_and_answers_its_challenges() {
         "--outbound-password",
         PASSWORD,
     ];
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let server = Server::start_flagged(&flags).await;
     allow_berlin(&server).await;
     let _alice = Desk::register(&server, "alice", "101").await;
     let answers = carrier.expect(
@@ -191,7 +191,7 @@ async fn calls_outside_show_the_companys_main_number_or_the_employees_own() {
     let carrier = Desk::unregistered("carrier").await;
     let trunk = carrier.addr().to_string();
     let flags = ["--outbound-trunk", trunk.as_str(), "--outbound-caller-id", MAIN_NUMBER];
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let server = Server::start_flagged(&flags).await;
     let _alice = Desk::register(&server, "alice", "101").await;
     allow_berlin(&server).await;
     let (company, own) = ("+15550100888", "+15550100777");

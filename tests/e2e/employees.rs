@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{RtpPeer, Server, TOKEN, trace};
+use crate::harness::{RtpPeer, Server, trace};
 use crate::hunt::{Desk, finished, phones_listening};
 use crate::sipp::{self, Phone};
 
@@ -14,7 +14,7 @@ async fn the_mobile_rings_some_seconds_after_the_desk_phone() {
     let carrier = Desk::unregistered("carrier").await;
     let trunk = carrier.addr().to_string();
     let flags = ["--outbound-trunk", trunk.as_str()];
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let server = Server::start_flagged(&flags).await;
     let alice = Desk::register(&server, "alice", "101").await;
     let change = json!({ "mobile": "+15550100777", "mobile_after_secs": 2 });
     let (status, body) = server.send(Method::PATCH, "/employees/alice", change).await;
@@ -43,7 +43,7 @@ async fn a_members_mobile_rings_by_his_own_rule_inside_a_department_hunt() {
     let carrier = Desk::unregistered("carrier").await;
     let trunk = carrier.addr().to_string();
     let flags = ["--outbound-trunk", trunk.as_str()];
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let server = Server::start_flagged(&flags).await;
     let alice = Desk::register(&server, "alice", "101").await;
     Desk::register(&server, "bob", "102").await;
     let change = json!({ "mobile": "+15550100777", "mobile_after_secs": 1 });

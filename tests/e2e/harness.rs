@@ -35,6 +35,13 @@ impl Server {
         Self::start_with(dir, token, &[]).await
     }
 
+    /// A fresh exchange that accepts [`TOKEN`], started with more `serve` flags.
+    pub async fn start_flagged(flags: &[&str]) -> Server {
+        Self::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), flags)
+            .await
+            .0
+    }
+
     /// [`Server::start_in`] with more `serve` flags.
     pub async fn start_with(dir: tempfile::TempDir, token: Option<&str>, flags: &[&str]) -> (Server, Vec<String>) {
         Self::start_logging(dir, token, flags, Some("info,switchboard=debug,rsipstack=warn")).await

@@ -493,7 +493,7 @@ async fn busy_lamps_follow_a_colleagues_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registered_phones_get_keep_alives() {
     let flags = ["--nat-keepalive-secs", "1"];
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(crate::harness::TOKEN), &flags).await;
+    let server = Server::start_flagged(&flags).await;
     let alice = Desk::register(&server, "alice", "101").await;
     let pinged = alice.expect(&server, Phone::AnswersKeepAlive);
     finished(&server, "alice", pinged).await;

@@ -83,9 +83,7 @@ async fn exchange_mailing_to(port: u16) -> Server {
         "--mail-retry-secs",
         "1",
     ];
-    Server::start_with(tempfile::tempdir().unwrap(), Some(crate::harness::TOKEN), &flags)
-        .await
-        .0
+    Server::start_flagged(&flags).await
 }
 
 /// A new employee with an e-mail address gets his phone's set-up by mail (no password in it);

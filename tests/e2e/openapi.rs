@@ -11,7 +11,7 @@ use crate::harness::{Server, TOKEN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_keeps_to_its_openapi_document() {
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &[]).await;
+    let server = Server::start().await;
     let document = server.get_json("/openapi.json").await;
     assert!(document["openapi"].as_str().unwrap().starts_with("3.1"), "{document}");
     for path in [

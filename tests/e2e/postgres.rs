@@ -170,7 +170,7 @@ async fn two_nodes() -> Option<(TestDatabase, Server, Server)> {
         return None;
     };
     let flags = ["--database", db.url.as_str()];
-    let (a, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
-    let (b, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &flags).await;
+    let a = Server::start_flagged(&flags).await;
+    let b = Server::start_flagged(&flags).await;
     Some((db, a, b))
 }

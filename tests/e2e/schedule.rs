@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Server, TOKEN, trace};
+use crate::harness::{Server, trace};
 use crate::hunt::{Desk, finished, phones_listening};
 use crate::sipp::Phone;
 
@@ -22,7 +22,7 @@ fn always(open: bool) -> serde_json::Value {
 /// hears the closed message and the call ends — decided by the schedule in the number's zone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn business_hours_decide_the_route() {
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &[]).await;
+    let server = Server::start().await;
     for (id, open) in [("always", true), ("never", false)] {
         let (status, body) = server
             .send(Method::PUT, &format!("/schedules/{id}"), always(open))
@@ -81,7 +81,7 @@ async fn business_hours_decide_the_route() {
 /// nothing, and 5 s after the greeting started the sales department's phone rings.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_number_greets_and_rings_sales_after_five_silent_seconds() {
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &[]).await;
+    let server = Server::start().await;
     let office = server.get_json("/schedules/office").await;
     assert_eq!(office["weekly"]["mon"], json!([["09:00", "18:00"]]), "{office}");
     assert_eq!(office["weekly"]["sat"], Value::Null, "{office}");
@@ -137,7 +137,7 @@ async fn a_fresh_number_greets_and_rings_sales_after_five_silent_seconds() {
 /// nothing rings, and the message comes with a callback request for the number's mailbox.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_hours_the_caller_leaves_a_voicemail() {
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(TOKEN), &[]).await;
+    let server = Server::start().await;
     let day = json!([["08:00", "11:00"]]);
     let morning = json!({ "name": "Mornings", "weekly": {
         "mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day } });

@@ -26,7 +26,7 @@ const OUTSIDE: &str = "+15550100199";
 async fn exchange_with_one_trunk(extra: &[&str]) -> Server {
     let mut flags = vec!["--trunks", "127.0.0.5/32"];
     flags.extend_from_slice(extra);
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(crate::harness::TOKEN), &flags).await;
+    let server = Server::start_flagged(&flags).await;
     server.assign(NUMBER, "voicemail", json!({})).await;
     server
 }
@@ -174,7 +174,7 @@ async fn a_trunk_callers_refer_to_an_outside_number_is_refused() {
     let carrier = Desk::unregistered("carrier").await;
     let trunk = carrier.addr().to_string();
     let flags = ["--outbound-trunk", trunk.as_str()];
-    let (server, _) = Server::start_with(tempfile::tempdir().unwrap(), Some(crate::harness::TOKEN), &flags).await;
+    let server = Server::start_flagged(&flags).await;
     let alice = Desk::register(&server, "alice", "101").await;
     server.assign(NUMBER, "hunt", json!({ "members": ["alice"] })).await;
     let answers = alice.expect(&server, Phone::Answers { after_ms: 200 });
@@ -462,12 +462,7 @@ async fn a_strangers_guesses_never_lock_out_the_real_owner() {
 /// bounded, and a carrier's call placed meanwhile goes through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_invites_stays_bounded_and_a_real_call_goes_through() {
-    let (server, _) = Server::start_with(
-        tempfile::tempdir().unwrap(),
-        Some(crate::harness::TOKEN),
-        &["--trunks", "127.0.0.1/32"],
-    )
-    .await;
+    let server = Server::start_flagged(&["--trunks", "127.0.0.1/32"]).await;
     let menu = json!({ "timeout_ms": 1000, "default": { "hangup": "all-busy" } });
     server.assign(NUMBER, "ivr", menu).await;
     let flooder = std::sync::Arc::new(UdpSocket::bind((STRANGER, 0)).await.unwrap());
@@ -619,12 +614,7 @@ async fn trunks_prove_themselves_by_from_host_or_by_digest() {
 /// whoever they are — a bridge nobody ends cannot run up a bill for days.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connected_call_ends_at_its_maximum_duration() {
-    let (server, _) = Server::start_with(
-        tempfile::tempdir().unwrap(),
-        Some(crate::harness::TOKEN),
-        &["--max-call-secs", "2"],
-    )
-    .await;
+    let server = Server::start_flagged(&["--max-call-secs", "2"]).await;
     let alice = Desk::register(&server, "alice", "101").await;
     server.assign(NUMBER, "hunt", json!({ "members": ["alice"] })).await;
     let answers = alice.expect(&server, Phone::Answers { after_ms: 200 });

@@ -75,11 +75,17 @@ pub async fn list(
 /// nodes on one database, every node's (each with its `node`).
 #[utoipa::path(get, path = "/calls/live", tag = "calls", responses((status = 200, body = LiveCallList)))]
 pub async fn live(State(s): State<ApiState>) -> Result<Json<LiveCallList>, ApiError> {
-    let calls = match &s.cluster {
-        Some(cluster) => cluster.calls().await.map_err(ApiError::internal)?,
-        None => s.live.list(),
-    };
-    Ok(Json(LiveCallList { calls }))
+    Ok(Json(LiveCallList {
+        calls: calls_up(&s).await?,
+    }))
+}
+
+/// Calls in progress: this node's, or every node's when several share the database.
+pub(super) async fn calls_up(s: &ApiState) -> Result<Vec<crate::live::LiveCall>, ApiError> {
+    match &s.cluster {
+        Some(cluster) => cluster.calls().await.map_err(ApiError::internal),
+        None => Ok(s.live.list()),
+    }
 }
 
 /// Hang a call up (BYE to everyone in it); its record follows with outcome `hung-up-by-admin`.

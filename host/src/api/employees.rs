@@ -350,7 +350,7 @@ async fn check(s: &ApiState, f: &EmployeeFields, login: Option<&str>) -> Result<
     if f.name.len() > 200 {
         return Err(ApiError::unprocessable("name", "use at most 200 characters"));
     }
-    if !f.email.is_empty() && (f.email.len() > 254 || !f.email.contains('@')) {
+    if !f.email.is_empty() && (f.email.len() > crate::call::limits::MAX_EMAIL || !f.email.contains('@')) {
         return Err(ApiError::unprocessable("email", "not an e-mail address"));
     }
     if !f.caller_id.is_empty() {

@@ -32,10 +32,7 @@ pub struct UsageView {
 pub async fn show(State(s): State<ApiState>) -> Result<Json<UsageView>, ApiError> {
     let month_started_at = month_start(jiff::Timestamp::now());
     let usage = s.store.usage(month_started_at).await.map_err(ApiError::internal)?;
-    let calls_now = match &s.cluster {
-        Some(cluster) => cluster.calls().await.map_err(ApiError::internal)?.len(),
-        None => s.live.list().len(),
-    };
+    let calls_now = super::calls::calls_up(&s).await?.len();
     Ok(Json(UsageView {
         employees: usage.employees,
         numbers: usage.numbers,

@@ -24,6 +24,8 @@ pub const MAX_SCREENING_MS: u32 = 60_000;
 pub const MAX_PROMPT: usize = 1_000;
 /// Logins, extensions, department and schedule ids, room names.
 pub const MAX_NAME: usize = 64;
+/// An e-mail address (RFC 5321's longest path).
+pub const MAX_EMAIL: usize = 254;
 /// Phone numbers (E.164 is at most 16 characters; room for how carriers write them).
 pub const MAX_NUMBER: usize = 32;
 /// Terminator digits of `collect` and `record`.
@@ -107,7 +109,12 @@ pub fn callback_reason(reason: &str, filed: usize) -> Result<String, CallError> 
             "a call files at most {MAX_CALLBACKS_PER_CALL} callback requests"
         )));
     }
-    Ok(reason.chars().take(MAX_CALLBACK_REASON).collect())
+    Ok(cut_callback_reason(reason))
+}
+
+/// A callback request's reason cut to the length kept.
+pub fn cut_callback_reason(reason: &str) -> String {
+    reason.chars().take(MAX_CALLBACK_REASON).collect()
 }
 
 /// Room names are the flow's to choose, within reason.

@@ -39,8 +39,9 @@ pub const MAX_FUNCTION_BYTES: usize = 512 << 10;
 /// Tables and memories declared in one core module (a flow instance may hold one memory).
 pub const MAX_TABLES_PER_MODULE: u32 = 4;
 pub const MAX_MEMORIES_PER_MODULE: u32 = 1;
-/// A table's initial elements (the sandbox lets a table grow to this many).
-pub const MAX_TABLE_ELEMENTS: u64 = 10_000;
+/// A table's elements: what a component may declare, and what the engine lets a table grow
+/// to (its pool and each call's store limits use this too).
+pub const MAX_TABLE_ELEMENTS: usize = 10_000;
 
 /// The trial compile's limits: wall time (the exchange kills the child then), CPU time (the
 /// kernel stops it; compiling is parallel, so CPU may exceed wall time), and address space.
@@ -165,7 +166,7 @@ impl Declared {
                 MAX_MEMORIES_PER_MODULE.into(),
             );
         }
-        if self.largest_table > MAX_TABLE_ELEMENTS {
+        if self.largest_table > MAX_TABLE_ELEMENTS as u64 {
             return Err(format!(
                 "a table starts with {} elements, at most {MAX_TABLE_ELEMENTS}",
                 self.largest_table

@@ -124,7 +124,7 @@ impl FlowEngine {
             .total_stacks(n)
             .max_memory_size(limits.memory_bytes)
             .max_memories_per_component(1)
-            .table_elements(10_000)
+            .table_elements(super::admission::MAX_TABLE_ELEMENTS)
             // Reset a finished call's memory and tables by memset instead of madvise: releasing
             // pages costs page faults on the next call and TLB shootdowns across cores, which
             // made up most of a flow start (19 µs → 7 µs p50, docs/benchmarks.md). Only pages a
@@ -230,7 +230,7 @@ impl FlowEngine {
             .instances(8)
             .tables(8)
             .memories(2)
-            .table_elements(10_000)
+            .table_elements(super::admission::MAX_TABLE_ELEMENTS)
             .trap_on_grow_failure(true)
             .build();
         // No arguments, no environment, output discarded (wasi.rs links no filesystem or sockets).

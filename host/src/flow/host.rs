@@ -307,7 +307,7 @@ impl HostCall for FlowState {
         reason: String,
     ) -> wasmtime::Result<Result<(), wit::CallError>> {
         self.enter()?;
-        let reason: String = reason.chars().take(limits::MAX_CALLBACK_REASON).collect();
+        let reason = limits::cut_callback_reason(&reason);
         let r = self.call.request_callback(&reason).await;
         self.trace_verb(&format!("request-callback {reason:?}"), &r, ok);
         Ok(r.map_err(Into::into))
@@ -400,8 +400,8 @@ impl FlowState {
         let key = match by {
             call::EmployeeKey::Login(k) | call::EmployeeKey::Email(k) => k,
         };
-        // Nobody has a name that long (e-mail addresses are at most 254 characters).
-        if !self.may_look_up() || key.len() > 254 {
+        // Nobody has a login or an address that long.
+        if !self.may_look_up() || key.len() > limits::MAX_EMAIL {
             return Ok(None);
         }
         let r = self.call.employee(by).await;

@@ -108,29 +108,32 @@ impl FlowRegistry {
         if let Some(v) = self.versions.lock().get(&sha) {
             return Ok(v.clone());
         }
-        if !builtin {
-            self.admit(wasm).await?;
-        }
+        // An upload holds its turn through both compiles (the trial and ours).
+        let _turn = match builtin {
+            true => None,
+            false => Some(self.admit(wasm).await?),
+        };
         let version = self.compile(wasm).await?;
         self.store.put_flow(name, &sha, wasm, builtin, unix_ms()).await?;
         self.versions.lock().insert(sha, version.clone());
         Ok(version)
     }
 
-    /// A stranger's component passes the upload limits before the exchange compiles it.
-    async fn admit(&self, wasm: &[u8]) -> Result<(), RegistryError> {
+    /// A stranger's component passes the upload limits before the exchange compiles it; the
+    /// permit returned is the upload's turn among the `admitting` ones.
+    async fn admit(&self, wasm: &[u8]) -> Result<tokio::sync::SemaphorePermit<'_>, RegistryError> {
         let refused = |refusal| match refusal {
             admission::Refusal::OverLimit(why) => RegistryError::Flow(FlowError::OverLimit(why)),
             admission::Refusal::Invalid(why) => RegistryError::Flow(FlowError::NotAComponent(why)),
         };
         admission::check_declared(wasm, self.engine.limits().memory_bytes).map_err(refused)?;
-        let _turn = self.admitting.acquire().await.expect("never closed");
+        let turn = self.admitting.acquire().await.expect("never closed");
         if let Some(exe) = &self.trial_compiler {
             admission::trial_compile(exe, wasm, admission::COMPILE_WALL)
                 .await
                 .map_err(refused)?;
         }
-        Ok(())
+        Ok(turn)
     }
 
     /// Compiling takes tens of milliseconds of CPU: keep it off the async workers.

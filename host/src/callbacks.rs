@@ -16,8 +16,10 @@ use parking_lot::Mutex;
 
 use crate::call::originate::{self, CallbackCall, CallbackOrder, CallbackOutcome};
 use crate::call::record::unix_ms;
-use crate::call::{CallRecord, DialEnv, DialOutcome, MediaEnv, Trace};
-use crate::store::{CallbackResult, DueCall, NewLogEntry, Store};
+use crate::call::{CallRecord, DialOutcome, MediaEnv, Trace};
+use crate::offices::Offices;
+use crate::store::{CallbackResult, DueCall, NewLogEntry, Store, Tenant};
+use crate::tenant::CompanyId;
 
 /// A request not reached is tried again this much later, up to `MAX_ATTEMPTS` times.
 const RETRY_AFTER: Duration = Duration::from_secs(10 * 60);
@@ -31,19 +33,20 @@ const BATCH: i64 = 20;
 
 pub struct CallbackScheduler {
     pub store: Store,
-    pub dial: Arc<DialEnv>,
+    /// Each company's call environment (the callback is its call).
+    pub offices: Arc<Offices>,
     pub media: Arc<MediaEnv>,
     /// How often to look for due requests.
     pub every: Duration,
     /// Employees this node is calling back right now (each gets one callback at a time; the
     /// others wait for a later round).
-    pub calling: Mutex<HashSet<String>>,
+    pub calling: Mutex<HashSet<(CompanyId, String)>>,
 }
 
 /// An employee is being called back while this lives.
 struct Calling {
     scheduler: Arc<CallbackScheduler>,
-    employee: String,
+    employee: (CompanyId, String),
 }
 
 impl Drop for Calling {
@@ -64,13 +67,19 @@ impl CallbackScheduler {
         })
     }
 
-    /// Marks `employee` as being called back; none when he already is.
-    fn start_calling(self: &Arc<Self>, employee: &str) -> Option<Calling> {
-        let fresh = self.calling.lock().insert(employee.to_owned());
+    /// Marks the call's employee as being called back; none when he already is.
+    fn start_calling(self: &Arc<Self>, call: &DueCall) -> Option<Calling> {
+        let employee = (call.company, call.employee.clone());
+        let fresh = self.calling.lock().insert(employee.clone());
         fresh.then(|| Calling {
             scheduler: self.clone(),
-            employee: employee.to_owned(),
+            employee,
         })
+    }
+
+    /// The store as the call's company sees it.
+    fn tenant(&self, call: &DueCall) -> Tenant {
+        self.store.company(call.company)
     }
 
     async fn run_due(self: &Arc<Self>) {
@@ -79,10 +88,10 @@ impl CallbackScheduler {
         match self.store.due_callbacks(now, stale, BATCH).await {
             Ok(due) => {
                 for call in due {
-                    let Some(calling) = self.start_calling(&call.employee) else {
+                    let Some(calling) = self.start_calling(&call) else {
                         continue;
                     };
-                    match self.store.claim_callback(call.id, unix_ms(), stale).await {
+                    match self.tenant(&call).claim_callback(call.id, unix_ms(), stale).await {
                         Ok(true) => {
                             let scheduler = self.clone();
                             tokio::spawn(async move {
@@ -100,11 +109,11 @@ impl CallbackScheduler {
         match self.store.due_follow_ups(now, BATCH).await {
             Ok(due) => {
                 for call in due {
-                    let Some(calling) = self.start_calling(&call.employee) else {
+                    let Some(calling) = self.start_calling(&call) else {
                         continue;
                     };
                     let retry_at = unix_ms() + FOLLOW_UP_RETRY.as_millis() as i64;
-                    match self.store.claim_follow_up(&call, retry_at).await {
+                    match self.tenant(&call).claim_follow_up(&call, retry_at).await {
                         Ok(true) => {
                             let scheduler = self.clone();
                             tokio::spawn(async move {
@@ -147,13 +156,13 @@ impl CallbackScheduler {
                     at,
                     call_id: Some(&call_id),
                 };
-                self.store.complete_callback(call.id, &closing).await.map(drop)
+                self.tenant(&call).complete_callback(call.id, &closing).await.map(drop)
             }
             None => {
                 let result = why(&made.outcome, &call.employee);
                 let attempt = entry(at, &result, &call.employee, &call_id);
                 let due_at = at + RETRY_AFTER.as_millis() as i64;
-                self.store.retry_callback(&call, due_at, &attempt).await
+                self.tenant(&call).retry_callback(&call, due_at, &attempt).await
             }
         };
         if let Err(e) = settled {
@@ -172,12 +181,12 @@ impl CallbackScheduler {
             CallbackOutcome::Talked { seconds } => {
                 let result = format!("follow-up: talked {seconds} s");
                 let talked = entry(at, &result, &call.employee, &call_id);
-                self.store.finish_follow_up(call.contact_id, &talked).await
+                self.tenant(&call).finish_follow_up(call.contact_id, &talked).await
             }
             missed => {
                 let result = format!("follow-up: {}", why(missed, &call.employee));
                 let attempt = entry(at, &result, &call.employee, &call_id);
-                self.store.log_contact(call.contact_id, &attempt, false).await
+                self.tenant(&call).log_contact(call.contact_id, &attempt, false).await
             }
         };
         if let Err(e) = settled {
@@ -198,7 +207,17 @@ impl CallbackScheduler {
         };
         trace.note(format!("announce to {}: {}", call.employee, order.announce.join(" + ")));
         tracing::info!(call = %id, employee = %call.employee, phone = %call.phone, "{what}");
-        let made = originate::call_back(&self.dial, &self.media, &order).await;
+        let made = match self.offices.of(call.company).await {
+            Ok(office) => originate::call_back(&office.dial, &self.media, &order).await,
+            Err(e) => {
+                tracing::error!(error = %e, company = %call.company, "the company's call environment is unreadable");
+                CallbackCall {
+                    outcome: CallbackOutcome::EmployeeUnavailable(DialOutcome::Failed(e.to_string())),
+                    legs: Vec::new(),
+                    answered_at: None,
+                }
+            }
+        };
         trace.note(format!("{:?}", made.outcome));
         let talked = matches!(made.outcome, CallbackOutcome::Talked { .. });
         let record = CallRecord {
@@ -217,7 +236,7 @@ impl CallbackScheduler {
             legs: made.legs.clone(),
         };
         // The card is settled by the caller of `place`, with the request's result.
-        crate::exchange::store_record(&self.store, &record).await;
+        crate::exchange::store_record(&self.tenant(call), &record).await;
         (made, id)
     }
 }
@@ -290,6 +309,7 @@ mod tests {
 
     fn due(name: &str, reason: &str, follow_up_at: Option<i64>) -> DueCall {
         DueCall {
+            company: CompanyId::HOME,
             id: 1,
             contact_id: 2,
             phone: "+15550100999".into(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::call::record::unix_ms;
 use crate::live::LiveCall;
-use crate::store::{Change, Store};
+use crate::store::{Change, Store, Tenant};
 
 /// How often a node says it is alive.
 const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -57,7 +57,7 @@ impl Cluster {
         let (ended, wait_for_end) = tokio::sync::oneshot::channel::<()>();
         let (store, node, call) = (self.store.clone(), self.node.clone(), call.clone());
         tokio::spawn(async move {
-            if let Err(e) = store.put_live_call(&node, &call).await {
+            if let Err(e) = store.company(call.company).put_live_call(&node, &call).await {
                 tracing::warn!(error = %e, call = %call.id, "could not list the call for the other nodes");
             }
             let _ = wait_for_end.await;
@@ -68,29 +68,30 @@ impl Cluster {
         Mirrored { _ended: ended }
     }
 
-    /// Every node's calls in progress, oldest first.
-    pub async fn calls(&self) -> anyhow::Result<Vec<LiveCall>> {
-        Ok(self.store.live_calls(None, unix_ms() - GONE_AFTER_MS).await?)
+    /// Every node's calls of the company in progress, oldest first.
+    pub async fn calls(&self, tenant: &Tenant) -> anyhow::Result<Vec<LiveCall>> {
+        Ok(tenant.live_calls(None, unix_ms() - GONE_AFTER_MS).await?)
     }
 
-    /// Asks the node that has call `id` to hang it up; false when no live node has it.
-    pub async fn hang_up(&self, id: &str) -> anyhow::Result<bool> {
-        self.tell_node_of(id, Change::HangUp(id.to_owned())).await
+    /// Asks the node that has the company's call `id` to hang it up; false when no live node
+    /// has it.
+    pub async fn hang_up(&self, tenant: &Tenant, id: &str) -> anyhow::Result<bool> {
+        self.tell_node_of(tenant, id, Change::HangUp(id.to_owned())).await
     }
 
     /// Asks the node that has call `id` to bring the colleague at `extension` in; false when no
     /// live node has it.
-    pub async fn three_way(&self, id: &str, extension: &str) -> anyhow::Result<bool> {
+    pub async fn three_way(&self, tenant: &Tenant, id: &str, extension: &str) -> anyhow::Result<bool> {
         let change = Change::ThreeWay {
             call: id.to_owned(),
             extension: extension.to_owned(),
         };
-        self.tell_node_of(id, change).await
+        self.tell_node_of(tenant, id, change).await
     }
 
-    /// Announces `change` when a live node has call `id`.
-    async fn tell_node_of(&self, id: &str, change: Change) -> anyhow::Result<bool> {
-        let found = self.store.live_calls(Some(id), unix_ms() - GONE_AFTER_MS).await?;
+    /// Announces `change` when a live node has the company's call `id`.
+    async fn tell_node_of(&self, tenant: &Tenant, id: &str, change: Change) -> anyhow::Result<bool> {
+        let found = tenant.live_calls(Some(id), unix_ms() - GONE_AFTER_MS).await?;
         if found.is_empty() {
             return Ok(false);
         }

@@ -41,6 +41,11 @@ pub struct ServeArgs {
     /// stored as hashes that include it: changing it means setting passwords again.
     #[arg(long, env = "SWITCHBOARD_SIP_REALM")]
     pub sip_realm: Option<String>,
+    /// The operator's own SIP domain (its home company's): a new company gets the test domain
+    /// `<slug>.<this domain>` unless the operator names another [default: none; phones of the
+    /// home company may register to any address of the exchange].
+    #[arg(long, env = "SWITCHBOARD_SIP_DOMAIN")]
+    pub sip_domain: Option<String>,
     /// The carrier's SIP address (IP:PORT) that calls to external numbers go through; none:
     /// external numbers cannot be dialled.
     #[arg(long, env = "SWITCHBOARD_OUTBOUND_TRUNK")]
@@ -117,6 +122,7 @@ struct FileConfig {
     media_ip: Option<IpAddr>,
     trunks: Option<Vec<IpNet>>,
     sip_realm: Option<String>,
+    sip_domain: Option<String>,
     outbound_trunk: Option<SocketAddr>,
     outbound_caller_id: Option<String>,
     outbound_username: Option<String>,
@@ -174,6 +180,7 @@ pub struct Config {
     pub media_ip: Option<IpAddr>,
     pub trunks: Vec<IpNet>,
     pub sip_realm: String,
+    pub sip_domain: Option<String>,
     pub outbound_trunk: Option<SocketAddr>,
     pub outbound_caller_id: Option<String>,
     pub outbound_login: Option<TrunkLogin>,
@@ -235,6 +242,7 @@ impl ServeArgs {
                 .sip_realm
                 .or(file.sip_realm)
                 .unwrap_or_else(|| "switchboard".into()),
+            sip_domain: self.sip_domain.or(file.sip_domain),
             outbound_trunk: self.outbound_trunk.or(file.outbound_trunk),
             outbound_caller_id: self.outbound_caller_id.or(file.outbound_caller_id),
             outbound_login: match (

@@ -12,12 +12,15 @@ use crate::call::{
     InboundCall, MediaEnv, Target, TimedLeg, Trace, number,
 };
 use crate::cluster::Cluster;
+use crate::companies::Companies;
 use crate::flow::health::{OPEN_FOR, TRIP_FAILURES, WINDOW};
 use crate::flow::{FlowExit, FlowRegistry};
 use crate::live::{LiveCall, LiveCalls};
 use crate::mail::{self, Mail, Mailer};
-use crate::sip::{InboundLeg, InviteHandler};
-use crate::store::{NewCallback, NewLogEntry, RecordingInfo, Store};
+use crate::offices::Offices;
+use crate::sip::{Answer, InboundLeg, InviteHandler};
+use crate::store::{NewCallback, NewLogEntry, RecordingInfo, Store, Tenant};
+use crate::tenant::CompanyId;
 
 /// Played when a flow fails, before the call is ended cleanly.
 pub const APOLOGY_PROMPT: &str = "technical-difficulties";
@@ -29,22 +32,70 @@ pub struct Exchange {
     pub cluster: Option<Arc<Cluster>>,
     pub store: Store,
     pub media: Arc<MediaEnv>,
-    pub dial: Arc<DialEnv>,
+    /// Each company's directory, lamps, rules for calls out, and calls in progress.
+    pub offices: Arc<Offices>,
+    pub companies: Arc<Companies>,
     /// Voicemail goes to the mailbox owner's e-mail too.
     pub mail: Mailer,
 }
 
+/// How long a carrier is asked to wait before trying a company at its plan's limit again.
+const RETRY_AFTER_SECS: u32 = 30;
+
+impl Exchange {
+    /// Whose call this is: the dialled number's company, else the calling employee's.
+    fn company_of(&self, dialled: &str, employee_company: Option<CompanyId>) -> Option<CompanyId> {
+        match self.registry.route(dialled) {
+            Some(route) => Some(route.assignment.company),
+            None => employee_company,
+        }
+    }
+}
+
 impl InviteHandler for Exchange {
+    /// A suspended company takes no calls (403 to its own phones, 480 to carriers, with a
+    /// Reason); one at its plan's limit of calls at once takes no new one (403 to its phones,
+    /// 503 with Retry-After to carriers); calls in progress are untouched.
+    fn refusal(&self, dialled: &str, employee_company: Option<CompanyId>) -> Option<Answer> {
+        use rsipstack::sip::{Header, StatusCode};
+        let company = self.company_of(dialled, employee_company)?;
+        let employee = employee_company.is_some();
+        if let Some(reason) = self.companies.suspended(company) {
+            let status = if employee {
+                StatusCode::Forbidden
+            } else {
+                StatusCode::TemporarilyUnavailable
+            };
+            return Some((status, vec![crate::sip::suspended_reason(&reason)]));
+        }
+        let limit = self.companies.get(company)?.plan.max_calls?;
+        if self.offices.calls_now(company) < limit {
+            return None;
+        }
+        metrics::counter!("switchboard_calls_over_plan_total", "company" => company.to_string()).increment(1);
+        let why = crate::sip::warning(&format!("the company's plan allows {limit} calls at once"));
+        Some(match employee {
+            true => (StatusCode::Forbidden, vec![why]),
+            false => (
+                StatusCode::ServiceUnavailable,
+                vec![why, Header::RetryAfter(RETRY_AFTER_SECS.to_string().into())],
+            ),
+        })
+    }
+
     fn on_invite(&self, leg: InboundLeg) {
         let registry = self.registry.clone();
         let store = self.store.clone();
         let media = self.media.clone();
-        let dial = self.dial.clone();
+        let offices = self.offices.clone();
+        let companies = self.companies.clone();
         let mail = self.mail.clone();
         let id = hex::encode(rand::random::<[u8; 8]>());
         let (asks, requests) = tokio::sync::mpsc::unbounded_channel();
+        let company = self.company_of(&leg.dialled, leg.company).unwrap_or(CompanyId::HOME);
         let call = LiveCall {
             id: id.clone(),
+            company,
             node: None,
             caller: leg.caller.clone(),
             dialled: leg.dialled.clone(),
@@ -56,7 +107,22 @@ impl InviteHandler for Exchange {
         let live = self.live.enter(call);
         let span = tracing::info_span!("call", call = %id);
         let call = async move {
-            handle_call(&registry, &store, &mail, media, dial, leg, id, requests).await;
+            let office = match offices.of(company).await {
+                Ok(office) => office,
+                Err(e) => {
+                    tracing::error!(error = %e, %company, "the company's call environment is unreadable");
+                    leg.reject(500, "Server Internal Error");
+                    return;
+                }
+            };
+            let limit = companies.get(company).and_then(|c| c.plan.max_calls);
+            let Some(_slot) = office.admit_call(limit) else {
+                // Between the check before the dialog and here another call took the last slot.
+                leg.reject_because(503, "the company's plan allows no more calls at once");
+                return;
+            };
+            let store = store.company(company);
+            handle_call(&registry, &store, &mail, media, office.dial.clone(), leg, id, requests).await;
             drop((live, mirrored));
         };
         tokio::spawn(call.instrument(span));
@@ -66,7 +132,7 @@ impl InviteHandler for Exchange {
 #[allow(clippy::too_many_arguments)] // the parts of the exchange a call needs, each once
 async fn handle_call(
     registry: &FlowRegistry,
-    store: &Store,
+    store: &Tenant,
     mail: &Mailer,
     media: Arc<MediaEnv>,
     dial: Arc<DialEnv>,
@@ -185,7 +251,7 @@ async fn handle_call(
 
 /// The number an employee's call outside shows: his own `caller_id`, else the company's main
 /// number; none: the trunk's `--outbound-caller-id`.
-async fn shown_outside(store: &Store, employee: &str) -> Option<String> {
+async fn shown_outside(store: &Tenant, employee: &str) -> Option<String> {
     let own = store
         .employee(employee, false)
         .await
@@ -205,7 +271,7 @@ const EMPLOYEE_CALL_TIMEOUT_MS: u32 = 60_000;
 /// An employee dialled a colleague's extension or an outside number: ring it directly, no flow.
 /// (The company's numbers, dialled from a desk phone, run their flows like any call.)
 async fn employee_call(
-    store: &Store,
+    store: &Tenant,
     mut call: InboundCall,
     employee: String,
     arrival: Arrival,
@@ -353,7 +419,7 @@ async fn fallback(call: &mut dyn CallControl, fallback: &str, trace: &mut Trace)
 /// Stores what callers said, each recording linked to its call record.
 /// Stores what the call recorded; voicemail goes to `mailbox` (the number's), if it has one.
 async fn save_recordings(
-    store: &Store,
+    store: &Tenant,
     mail: &Mailer,
     record: &CallRecord,
     recordings: Vec<CallRecording>,
@@ -387,7 +453,7 @@ async fn save_recordings(
 
 /// A call nobody answered and that left no voicemail, told to the number's mailbox owner (the
 /// number asks for it with `missed_call_mail`).
-async fn mail_missed_call(store: &Store, mail: &Mailer, record: &CallRecord, login: &str) {
+async fn mail_missed_call(store: &Tenant, mail: &Mailer, record: &CallRecord, login: &str) {
     let Some(email) = email_of(store, mail, login).await else {
         return;
     };
@@ -406,13 +472,13 @@ async fn mail_missed_call(store: &Store, mail: &Mailer, record: &CallRecord, log
         ),
         attachment: None,
     };
-    if let Err(e) = mail.send(message).await {
+    if let Err(e) = mail.send(store.id(), message).await {
         tracing::warn!(error = %e, "missed-call mail not queued");
     }
 }
 
 /// The e-mail address of employee `login`, when mail is on and he has one.
-async fn email_of(store: &Store, mail: &Mailer, login: &str) -> Option<String> {
+async fn email_of(store: &Tenant, mail: &Mailer, login: &str) -> Option<String> {
     if !mail.is_on() || login.is_empty() {
         return None;
     }
@@ -435,7 +501,7 @@ fn local_text(unix_ms: i64) -> String {
 
 /// Voicemail goes to its mailbox owner's e-mail too (when he has one and mail is on), with the
 /// recording attached.
-async fn mail_voicemail(store: &Store, mail: &Mailer, info: &RecordingInfo, login: &str, wav: Vec<u8>) {
+async fn mail_voicemail(store: &Tenant, mail: &Mailer, info: &RecordingInfo, login: &str, wav: Vec<u8>) {
     let Some(email) = email_of(store, mail, login).await else {
         return;
     };
@@ -457,7 +523,7 @@ async fn mail_voicemail(store: &Store, mail: &Mailer, info: &RecordingInfo, logi
             data: wav,
         }),
     };
-    if let Err(e) = mail.send(message).await {
+    if let Err(e) = mail.send(store.id(), message).await {
         tracing::warn!(error = %e, "voicemail mail not queued");
     }
 }
@@ -474,7 +540,7 @@ struct FiledCallback<'a> {
 /// Files a callback request for the call's caller, due at once — unless the caller's number
 /// already has the day's callbacks (a stranger calling again and again must not make the
 /// exchange call him, or a number he pretends to be, without end).
-async fn file_callback(store: &Store, dial: &DialEnv, record: &CallRecord, filed: FiledCallback<'_>) {
+async fn file_callback(store: &Tenant, dial: &DialEnv, record: &CallRecord, filed: FiledCallback<'_>) {
     let employee_id = match filed.employee {
         Some(login) => store.employee(login, false).await.ok().flatten().map(|e| e.id),
         None => None,
@@ -505,7 +571,7 @@ async fn file_callback(store: &Store, dial: &DialEnv, record: &CallRecord, filed
     }
 }
 
-async fn save(store: &Store, record: &CallRecord) {
+async fn save(store: &Tenant, record: &CallRecord) {
     // The contact cards first: once the call record is there, everything of the call is.
     log_on_contact_cards(store, record).await;
     store_record(store, record).await;
@@ -513,7 +579,7 @@ async fn save(store: &Store, record: &CallRecord) {
 
 /// Counts a finished call by how it ended (flow-trapped, completed...) and stores its record —
 /// every call ends here, flow or not, the exchange's own callbacks too.
-pub(crate) async fn store_record(store: &Store, record: &CallRecord) {
+pub(crate) async fn store_record(store: &Tenant, record: &CallRecord) {
     metrics::counter!("switchboard_calls_total", "outcome" => record.outcome.clone()).increment(1);
     if let Err(e) = store.insert_call_record(record).await {
         // Never lose a record silently: it goes to the log in full.
@@ -523,7 +589,7 @@ pub(crate) async fn store_record(store: &Store, record: &CallRecord) {
 
 /// A call from or to a number with a contact card goes into the card's history; a call in which
 /// someone talked to the contact makes it the last contact.
-async fn log_on_contact_cards(store: &Store, record: &CallRecord) {
+async fn log_on_contact_cards(store: &Tenant, record: &CallRecord) {
     let line = |action| NewLogEntry {
         at: record.started_at,
         action,

@@ -1,5 +1,6 @@
 //! Calls in progress: listed by `GET /calls/live` and counted by `switchboard_active_calls`.
 
+use crate::tenant::CompanyId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -16,6 +17,9 @@ pub struct LiveCalls(Mutex<BTreeMap<String, LiveCall>>);
 pub struct LiveCall {
     /// The id its call record will have.
     pub id: String,
+    /// Whose call it is.
+    #[serde(skip)]
+    pub company: CompanyId,
     /// The node that has it (listed when several nodes share the database).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
@@ -90,9 +94,20 @@ impl LiveCalls {
         }
     }
 
-    /// Oldest first.
-    pub fn list(&self) -> Vec<LiveCall> {
-        let mut calls: Vec<LiveCall> = self.0.lock().values().cloned().collect();
+    /// Whose call `id` is, when it is up here.
+    pub fn company_of(&self, id: &str) -> Option<CompanyId> {
+        self.0.lock().get(id).map(|c| c.company)
+    }
+
+    /// The company's calls here, oldest first.
+    pub fn list(&self, company: CompanyId) -> Vec<LiveCall> {
+        let mut calls: Vec<LiveCall> = self
+            .0
+            .lock()
+            .values()
+            .filter(|c| c.company == company)
+            .cloned()
+            .collect();
         calls.sort_by_key(|c| c.started_at);
         calls
     }
@@ -114,6 +129,7 @@ mod tests {
         let calls = Arc::new(LiveCalls::default());
         let call = |id: &str, at| LiveCall {
             id: id.into(),
+            company: CompanyId::HOME,
             node: None,
             caller: "+15550100001".into(),
             dialled: "+15550100100".into(),
@@ -123,15 +139,23 @@ mod tests {
         };
         let b = calls.enter(call("b", 2));
         let a = calls.enter(call("a", 1));
+        let other = calls.enter(LiveCall {
+            company: CompanyId(2),
+            ..call("x", 0)
+        });
+        assert_eq!(calls.company_of("x"), Some(CompanyId(2)), "another company's call");
         assert_eq!(
-            calls.list().iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            calls
+                .list(CompanyId::HOME)
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect::<Vec<_>>(),
             ["a", "b"]
         );
         assert!(calls.end("a") && !calls.end("zed"));
-        assert!(calls.list()[0].stop.is_cancelled());
-        drop(a);
-        drop(b);
-        assert!(calls.list().is_empty());
+        assert!(calls.list(CompanyId::HOME)[0].stop.is_cancelled());
+        drop((a, b, other));
+        assert!(calls.list(CompanyId::HOME).is_empty());
     }
 
     #[tokio::test(start_paused = true)]
@@ -140,6 +164,7 @@ mod tests {
         let (asks, mut requests) = tokio::sync::mpsc::unbounded_channel();
         let _live = calls.enter(LiveCall {
             id: "c".into(),
+            company: CompanyId::HOME,
             node: None,
             caller: "+15550100001".into(),
             dialled: "+15550100100".into(),

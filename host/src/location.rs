@@ -1,4 +1,5 @@
-//! Where employees are, kept in the store: the registrar's location service, and the directory
+//! Where employees are, kept in the store: the registrar's location service (every company's,
+//! each phone resolved to its company by its SIP domain), and — per company — the directory
 //! `dial` resolves its targets with (employees' phones, departments' members by their hunting
 //! strategy, and the carrier for external numbers), and the call history flows ask about.
 
@@ -8,12 +9,15 @@ use std::time::Duration;
 
 use crate::call::hunting::{self, Strategy};
 use crate::call::{Calendar, Directory, EmployeeCard, EmployeeKey, History, Reachable, RingStep, Target, number};
+use crate::companies::Companies;
 use crate::schedule::Schedule;
-use crate::sip::{Binding, Location, TrunkLogin, unix_secs};
-use crate::store::{Department, Employee, Registration, Store};
+use crate::sip::{Binding, Domain, Location, TrunkLogin, unix_secs};
+use crate::store::{Department, Employee, Registration, Store, Tenant};
+use crate::tenant::CompanyId;
 
 pub struct StoreLocation {
     pub store: Store,
+    companies: Arc<Companies>,
     /// Where calls to external numbers go.
     pub outbound: Option<OutboundTrunk>,
     credentials: CredentialCache,
@@ -32,15 +36,16 @@ struct CredentialCache {
 struct Credentials {
     version: u64,
     at: std::time::Instant,
-    by_login: std::collections::HashMap<String, (i64, String)>,
+    by_login: std::collections::HashMap<(CompanyId, String), (i64, String)>,
 }
 
 const CREDENTIALS_MAX_AGE: Duration = Duration::from_secs(60);
 
 impl StoreLocation {
-    pub fn new(store: Store, outbound: Option<OutboundTrunk>) -> Self {
+    pub fn new(store: Store, companies: Arc<Companies>, outbound: Option<OutboundTrunk>) -> Self {
         StoreLocation {
             store,
+            companies,
             outbound,
             credentials: CredentialCache::default(),
         }
@@ -63,7 +68,7 @@ impl StoreLocation {
             .all_sip_credentials()
             .await?
             .into_iter()
-            .map(|(login, id, ha1)| (login, (id, ha1)))
+            .map(|(company, login, id, ha1)| ((company, login), (id, ha1)))
             .collect();
         let loaded = Arc::new(Credentials {
             version,
@@ -85,10 +90,26 @@ pub struct OutboundTrunk {
     pub login: Option<TrunkLogin>,
 }
 
+/// One company's directory, calendar and call history, as its calls see them.
+pub struct CompanyDirectory {
+    tenant: Tenant,
+    location: Arc<StoreLocation>,
+}
+
+impl StoreLocation {
+    /// Company `id`'s directory.
+    pub fn company(self: &Arc<Self>, id: CompanyId) -> CompanyDirectory {
+        CompanyDirectory {
+            tenant: self.store.company(id),
+            location: self.clone(),
+        }
+    }
+}
+
 #[async_trait::async_trait]
-impl Calendar for StoreLocation {
+impl Calendar for CompanyDirectory {
     async fn schedule(&self, id: &str) -> anyhow::Result<Option<Schedule>> {
-        match self.store.schedules(Some(id)).await?.pop() {
+        match self.tenant.schedules(Some(id)).await?.pop() {
             Some(stored) => Ok(Some(serde_json::from_str(&stored.definition)?)),
             None => Ok(None),
         }
@@ -97,15 +118,29 @@ impl Calendar for StoreLocation {
 
 #[async_trait::async_trait]
 impl Location for StoreLocation {
-    async fn credentials(&self, username: &str) -> anyhow::Result<Option<(i64, String)>> {
-        Ok(self.credentials_now().await?.by_login.get(username).cloned())
+    fn domain(&self, hosts: &[&str]) -> Domain {
+        let company = hosts
+            .iter()
+            .find_map(|host| self.companies.by_domain(host))
+            .map_or(CompanyId::HOME, |c| c.id);
+        Domain {
+            company,
+            realm: self.companies.realm(company),
+            suspended: self.companies.suspended(company),
+        }
     }
 
-    async fn login_of(&self, user: &str) -> anyhow::Result<Option<String>> {
-        let by_login = self.store.employee(user, false).await?;
+    async fn credentials(&self, company: CompanyId, username: &str) -> anyhow::Result<Option<(i64, String)>> {
+        let key = (company, username.to_string());
+        Ok(self.credentials_now().await?.by_login.get(&key).cloned())
+    }
+
+    async fn login_of(&self, company: CompanyId, user: &str) -> anyhow::Result<Option<String>> {
+        let tenant = self.store.company(company);
+        let by_login = tenant.employee(user, false).await?;
         let employee = match by_login {
             Some(e) => Some(e),
-            None => self.store.employee(user, true).await?,
+            None => tenant.employee(user, true).await?,
         };
         Ok(employee.map(|e| e.login))
     }
@@ -145,48 +180,52 @@ impl Location for StoreLocation {
 }
 
 #[async_trait::async_trait]
-impl History for StoreLocation {
+impl History for CompanyDirectory {
     async fn last_connected(&self, number: &str, since: i64) -> anyhow::Result<Option<String>> {
         // Records keep numbers as they came (`+4930...` from one carrier, `4930...` from another).
         let canonical = number::canonical(number);
         let bare = canonical.trim_start_matches('+').to_string();
-        Ok(self.store.last_connected(&[canonical, bare], since).await?)
+        Ok(self.tenant.last_connected(&[canonical, bare], since).await?)
     }
 }
 
 #[async_trait::async_trait]
-impl Directory for StoreLocation {
+impl Directory for CompanyDirectory {
     async fn is_employee(&self, login: &str) -> anyhow::Result<bool> {
-        Ok(self.store.employee(login, false).await?.is_some())
+        Ok(self.tenant.employee(login, false).await?.is_some())
     }
 
     async fn card(&self, by: EmployeeKey<'_>) -> anyhow::Result<Option<EmployeeCard>> {
         let found = match by {
-            EmployeeKey::Login(login) => self.store.employee(login, false).await?,
-            EmployeeKey::Email(email) => self.store.employee_by_email(email).await?,
+            EmployeeKey::Login(login) => self.tenant.employee(login, false).await?,
+            EmployeeKey::Email(email) => self.tenant.employee_by_email(email).await?,
         };
         Ok(found.map(card))
     }
 
     async fn has_phones(&self, login: &str) -> anyhow::Result<bool> {
-        match self.store.employee(login, false).await? {
-            Some(employee) => Ok(!self.bindings(employee.id, unix_secs() as i64).await?.is_empty()),
+        match self.tenant.employee(login, false).await? {
+            Some(employee) => Ok(!self
+                .location
+                .bindings(employee.id, unix_secs() as i64)
+                .await?
+                .is_empty()),
             None => Ok(false),
         }
     }
 
     async fn resolve(&self, target: &Target) -> anyhow::Result<Vec<RingStep>> {
         let employee = match target {
-            Target::Employee(login) => self.store.employee(login, false).await?,
-            Target::Extension(extension) => match self.store.employee(extension, true).await? {
+            Target::Employee(login) => self.tenant.employee(login, false).await?,
+            Target::Extension(extension) => match self.tenant.employee(extension, true).await? {
                 Some(employee) => Some(employee),
-                None => match self.store.department(extension, true).await? {
+                None => match self.tenant.department(extension, true).await? {
                     Some(department) => return self.department_plan(department).await,
                     None => None,
                 },
             },
-            Target::External(number) => return Ok(RingStep::now(self.through_trunk(number))),
-            Target::Department(id) => match self.store.department(id, false).await? {
+            Target::External(number) => return Ok(RingStep::now(self.location.through_trunk(number))),
+            Target::Department(id) => match self.tenant.department(id, false).await? {
                 Some(department) => return self.department_plan(department).await,
                 None => anyhow::bail!("no department {id:?}"),
             },
@@ -219,10 +258,10 @@ fn binding(r: Registration) -> Option<Binding> {
     })
 }
 
-impl StoreLocation {
+impl CompanyDirectory {
     /// Every registered phone of an employee (`id`, `login`).
     async fn phones_of(&self, id: i64, login: &str) -> anyhow::Result<Vec<Reachable>> {
-        let bindings = self.bindings(id, unix_secs() as i64).await?;
+        let bindings = self.location.bindings(id, unix_secs() as i64).await?;
         Ok(bindings
             .into_iter()
             .map(|b| Reachable {
@@ -249,6 +288,7 @@ impl StoreLocation {
                 false => Duration::from_secs(after.max(0) as u64),
             };
             let places = self
+                .location
                 .through_trunk(mobile)
                 .into_iter()
                 .map(|p| Reachable {
@@ -268,7 +308,7 @@ impl StoreLocation {
 
     /// The department's members — each his phones and mobile — ringing by its strategy.
     async fn department_plan(&self, department: Department) -> anyhow::Result<Vec<RingStep>> {
-        let employees = self.store.employees_with_ids(&department.member_ids).await?;
+        let employees = self.tenant.employees_with_ids(&department.member_ids).await?;
         let mut members = Vec::with_capacity(employees.len());
         for employee in &employees {
             members.push(self.employee_steps(employee).await?);
@@ -282,7 +322,9 @@ impl StoreLocation {
             members,
         ))
     }
+}
 
+impl StoreLocation {
     /// The carrier's place for `number`. Only an E.164 number goes into a Request-URI (nothing
     /// a caller typed can add URI parameters or headers); whether it may be called is the toll
     /// gate's to say when it rings.

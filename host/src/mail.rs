@@ -15,6 +15,7 @@ use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executo
 
 use crate::call::record::unix_ms;
 use crate::store::{NewMail, QueuedMail, Store};
+use crate::tenant::CompanyId;
 
 /// A file sent with a mail.
 #[derive(Debug, Clone)]
@@ -87,7 +88,7 @@ impl Mailer {
 
     /// Queues `mail`; `Ok(false)` when mail is off. `Err` when the message cannot be made (a
     /// bad address) or queued.
-    pub async fn send(&self, mail: Mail) -> anyhow::Result<bool> {
+    pub async fn send(&self, company: CompanyId, mail: Mail) -> anyhow::Result<bool> {
         let Some(outbox) = &self.inner else {
             return Ok(false);
         };
@@ -98,7 +99,7 @@ impl Mailer {
             subject: &mail.subject,
             message: &message.formatted(),
         };
-        outbox.store.queue_mail(&queued, unix_ms()).await?;
+        outbox.store.company(company).queue_mail(&queued, unix_ms()).await?;
         outbox.queued.notify_one();
         Ok(true)
     }

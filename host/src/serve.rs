@@ -8,17 +8,25 @@ use crate::call::record::unix_ms;
 use crate::call::{DialEnv, MediaEnv, OutboundRules, TollGate};
 use crate::callbacks::CallbackScheduler;
 use crate::cluster::Cluster;
+use crate::companies::Companies;
 use crate::config::Config;
 use crate::exchange::Exchange;
+use crate::flow::CompanyNumbers;
 use crate::flow::{BUILTIN_FLOWS, FlowEngine, FlowLimits, FlowRegistry};
 use crate::live::LiveCalls;
 use crate::location::{OutboundTrunk, StoreLocation};
 use crate::mail::Mailer;
 use crate::media::mixer::Rooms;
 use crate::media::{PortRange, Prompt, PromptLibrary};
+use crate::offices::Offices;
 use crate::sip::{Authenticator, SipServer, Trunk, TrunkAccount, Trunks};
 use crate::store::{Change, Store};
+use crate::tenant::CompanyId;
 use crate::web::HttpClient;
+
+/// The operator's domain when `--sip-domain` names none: new companies' test domains are
+/// `<slug>.switchboard.test` (RFC 6761 `.test`: never on the Internet's DNS).
+const DEFAULT_OPERATOR_DOMAIN: &str = "switchboard.test";
 
 /// A bridged call in which neither party sent RTP for this long is dead (a phone lost power or
 /// network and will never send its BYE).
@@ -57,13 +65,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let registry = Arc::new(registry);
     for (name, wasm) in BUILTIN_FLOWS {
         registry
-            .upload(name, wasm, true)
+            .add_builtin(name, wasm)
             .await
             .map_err(|e| anyhow::anyhow!("built-in flow {name}: {e}"))?;
     }
     registry.refresh().await?;
 
     let bootstrap = bootstrap_token(&store, &config).await?;
+    if let Some(domain) = &config.sip_domain {
+        store.set_home_domain(domain).await?;
+    }
+    let companies = Companies::load(store.clone(), config.sip_realm.clone()).await?;
     let prompts = Arc::new(PromptLibrary::with_builtins());
     load_prompts(&store, &prompts).await?;
     let media = Arc::new(MediaEnv {
@@ -75,30 +87,44 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let sip = SipServer::bind(config.sip_listen).await?;
     let location = Arc::new(StoreLocation::new(
         store.clone(),
+        companies.clone(),
         config.outbound_trunk.map(|target| OutboundTrunk {
             target,
             caller_id: config.outbound_caller_id.clone(),
             login: config.outbound_login.clone(),
         }),
     ));
-    let toll = TollGate::new(outbound_rules(&store, &config.country_code).await?);
-    let dial = Arc::new(DialEnv {
+    // The parts every company's calls share; `Offices` puts in each company's own.
+    let home = location.company(CompanyId::HOME);
+    let shared = DialEnv {
+        company: CompanyId::HOME,
         dialer: sip.dialer(),
-        presence: sip.presence(),
+        presence: sip.presences().of(CompanyId::HOME),
         handovers: Arc::default(),
-        directory: location.clone(),
-        calendar: location.clone(),
-        history: location.clone(),
+        directory: Arc::new(location.company(CompanyId::HOME)),
+        calendar: Arc::new(location.company(CompanyId::HOME)),
+        history: Arc::new(home),
         web: Arc::new(HttpClient::new()?),
         rtp_timeout: RTP_TIMEOUT,
         max_call: config.max_call,
-        toll: toll.clone(),
-        numbers: registry.clone(),
-    });
+        toll: TollGate::new(OutboundRules::national(&config.country_code)),
+        numbers: Arc::new(CompanyNumbers {
+            registry: registry.clone(),
+            company: CompanyId::HOME,
+        }),
+    };
+    let offices = Arc::new(Offices::new(
+        shared,
+        store.clone(),
+        location.clone(),
+        registry.clone(),
+        sip.presences(),
+        config.country_code.clone(),
+    ));
     if let Some(every) = config.callback_check {
         CallbackScheduler {
             store: store.clone(),
-            dial: dial.clone(),
+            offices: offices.clone(),
             media: media.clone(),
             every,
             calling: Default::default(),
@@ -108,19 +134,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let mail = start_mail(&store, &config)?;
     let live = Arc::new(LiveCalls::default());
     let cluster = Cluster::join(&store).await?;
-    follow_other_nodes(&store, &registry, &prompts, &live, &toll, &config.country_code).await?;
+    follow_other_nodes(&store, &registry, &prompts, &live, &offices, &companies).await?;
     let exchange = Arc::new(Exchange {
         registry: registry.clone(),
         live: live.clone(),
         cluster: cluster.clone(),
         store: store.clone(),
         media,
-        dial,
+        offices: offices.clone(),
+        companies: companies.clone(),
         mail: mail.clone(),
     });
     let trunks = trunks(&config);
     let auth = Arc::new(Authenticator::new(
-        config.sip_realm.clone(),
         store.secret("nonce").await?,
         location.clone(),
         trunks.clone(),
@@ -142,14 +168,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         registry,
         store,
         tokens,
-        realm: config.sip_realm.clone(),
+        companies,
+        operator_domain: config
+            .sip_domain
+            .clone()
+            .unwrap_or_else(|| DEFAULT_OPERATOR_DOMAIN.into()),
         sip: sip.local_addr(),
         prompts,
         metrics: Some(metrics),
         live,
         cluster,
         logins: Arc::new(LoginThrottle::default()),
-        toll,
+        offices,
         mail,
     });
     let listener = tokio::net::TcpListener::bind(config.http_listen).await?;
@@ -178,11 +208,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Puts the uploaded prompts into the library (over built-ins of the same name).
+/// Puts every company's uploaded prompts into the library (over built-ins of the same name, for
+/// that company's calls).
 async fn load_prompts(store: &Store, prompts: &PromptLibrary) -> anyhow::Result<()> {
-    for (name, wav) in store.prompts().await? {
+    for (company, name, wav) in store.prompts().await? {
         match Prompt::from_wav(&wav) {
-            Ok(prompt) => prompts.insert(name, prompt),
+            Ok(prompt) => prompts.insert_for(company, &name, prompt),
             Err(e) => tracing::error!(%name, error = %e, "stored prompt unreadable; skipped"),
         }
     }
@@ -196,14 +227,14 @@ async fn follow_other_nodes(
     registry: &Arc<FlowRegistry>,
     prompts: &Arc<PromptLibrary>,
     live: &Arc<LiveCalls>,
-    toll: &Arc<TollGate>,
-    country_code: &str,
+    offices: &Arc<Offices>,
+    companies: &Arc<Companies>,
 ) -> anyhow::Result<()> {
     let Some(mut changes) = store.changes().await? else {
         return Ok(());
     };
     let (store, registry, prompts, live) = (store.clone(), registry.clone(), prompts.clone(), live.clone());
-    let (toll, country_code) = (toll.clone(), country_code.to_string());
+    let (offices, companies) = (offices.clone(), companies.clone());
     tokio::spawn(async move {
         while let Some(change) = changes.recv().await {
             tracing::debug!(?change, "reloading after a change");
@@ -214,9 +245,8 @@ async fn follow_other_nodes(
                     store.employees_changed();
                     Ok(())
                 }
-                Change::OutboundRules => outbound_rules(&store, &country_code)
-                    .await
-                    .map(|rules| toll.set_rules(rules)),
+                Change::OutboundRules => offices.reload_rules().await,
+                Change::Companies => companies.reload().await.map_err(anyhow::Error::from),
                 // Only the node that has the call can end it; the others do not know it.
                 Change::HangUp(ref call) => {
                     live.end(call);
@@ -265,22 +295,15 @@ fn trunks(config: &Config) -> Trunks {
     Trunks::new(trunks)
 }
 
-/// The company's outbound rules: as an admin set them, else national calls in `country_code`.
-async fn outbound_rules(store: &Store, country_code: &str) -> anyhow::Result<OutboundRules> {
-    match store.outbound_rules().await? {
-        Some(json) => Ok(serde_json::from_str(&json)?),
-        None => Ok(OutboundRules::national(country_code)),
-    }
-}
-
-/// On a fresh install with no token configured, make one, keep its hash and show it once.
+/// On a fresh install with no token configured, make the operator's, keep its hash and show it
+/// once.
 async fn bootstrap_token(store: &Store, config: &Config) -> anyhow::Result<Option<String>> {
     if config.api_token.is_some() || store.token_count().await? > 0 {
         return Ok(None);
     }
     let token = new_token();
     store
-        .add_token(&hash_token(&token), "bootstrap", None, unix_ms())
+        .add_operator_token(&hash_token(&token), "bootstrap", unix_ms())
         .await?;
     Ok(Some(token))
 }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::ApiState;
 use super::error::{ApiError, ErrorBody};
-use crate::store::TokenOwner;
+use crate::store::{CompanyId, Tenant, TokenRole};
 use crate::throttle::{Buckets, GuessLimits, Guesses};
 
 /// The hashes of tokens accepted besides those in the store (from the configuration).
@@ -34,6 +34,37 @@ pub enum Principal {
 /// The employee whose own login token a request carries (none: an admin or integration token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acting(pub Option<String>);
+
+/// The request carries the operator's token (put into the request's extensions by
+/// [`require_token`]; the operator's routes take it as an extractor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operator;
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Operator>()
+            .copied()
+            .ok_or_else(|| ApiError::forbidden("only the operator of the exchange manages companies"))
+    }
+}
+
+/// The company a request acts in, as its token says (resolved once, in [`require_token`]):
+/// handlers reach company data only through it.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Tenant>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("a route outside the token check asked for a company"))
+    }
+}
 
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -81,22 +112,35 @@ pub async fn require_token(State(s): State<ApiState>, mut request: Request, next
         return Err(ApiError::unauthorized("send `Authorization: Bearer <token>`"));
     };
     let hash = hash_token(token);
-    let principal = if s.tokens.configured.contains(&hash) {
-        Principal::Admin
+    let (principal, company) = if s.tokens.configured.contains(&hash) {
+        request.extensions_mut().insert(Operator);
+        (Principal::Admin, CompanyId::HOME)
     } else {
         let now = crate::call::record::unix_ms();
-        match s.store.token_owner(&hash, now).await.map_err(ApiError::internal)? {
-            None => return Err(ApiError::unauthorized("unknown or expired token")),
-            Some(TokenOwner::Company) => Principal::Admin,
-            Some(TokenOwner::Employee { role, login }) => {
+        let Some(owner) = s.store.token_owner(&hash, now).await.map_err(ApiError::internal)? else {
+            return Err(ApiError::unauthorized("unknown or expired token"));
+        };
+        if owner.suspended {
+            return Err(ApiError::forbidden(
+                "this company is suspended: ask the operator of the exchange",
+            ));
+        }
+        if owner.operator {
+            request.extensions_mut().insert(Operator);
+        }
+        let principal = match owner.who {
+            TokenRole::Company => Principal::Admin,
+            TokenRole::Employee { role, login } => {
                 request.extensions_mut().insert(Acting(Some(login.clone())));
                 match role.as_str() {
                     "admin" => Principal::Admin,
                     _ => Principal::User(login),
                 }
             }
-        }
+        };
+        (principal, owner.company)
     };
+    request.extensions_mut().insert(s.store.company(company));
     if request.extensions().get::<Acting>().is_none() {
         request.extensions_mut().insert(Acting(None));
     }
@@ -159,14 +203,15 @@ impl Default for LoginThrottle {
 }
 
 impl LoginThrottle {
-    /// Whether `password` is `login`'s (his id), if `client` may ask now: `Err` is the 429 to
-    /// send.
+    /// Whether `password` is `login`'s (his id) in `tenant`, if `client` may ask now: `Err` is
+    /// the 429 to send. Wrong passwords are counted by the login `as_typed` (with its domain).
     pub async fn check(
         &self,
-        store: &crate::store::Store,
+        tenant: &Tenant,
         client: std::net::IpAddr,
         login: &str,
         password: String,
+        as_typed: &str,
     ) -> Result<Option<i64>, ApiError> {
         if !self.attempts.take(client) {
             return Err(ApiError::too_many(
@@ -174,13 +219,13 @@ impl LoginThrottle {
                 std::time::Duration::from_secs(3),
             ));
         }
-        if let Some(left) = self.guesses.locked(client, login) {
+        if let Some(left) = self.guesses.locked(client, as_typed) {
             return Err(ApiError::too_many(
                 "too many wrong passwords for this login from this address: try again later",
                 left,
             ));
         }
-        let known = store.api_password(login).await.map_err(ApiError::internal)?;
+        let known = tenant.api_password(login).await.map_err(ApiError::internal)?;
         // An unknown login is checked against a stand-in hash with the same parameters, so it
         // takes as long to refuse as a wrong password: the timing does not tell which exist.
         let (id, phc, exists) = match known {
@@ -189,10 +234,10 @@ impl LoginThrottle {
         };
         let _permit = self.hashing.acquire().await.map_err(ApiError::internal)?;
         if password_matches(password, phc).await && exists {
-            self.guesses.succeeded(client, login);
+            self.guesses.succeeded(client, as_typed);
             Ok(Some(id))
         } else {
-            self.guesses.failed(client, login);
+            self.guesses.failed(client, as_typed);
             Ok(None)
         }
     }
@@ -210,12 +255,20 @@ pub async fn login(
     body: Result<axum::Json<LoginBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(axum::http::StatusCode, axum::Json<LoginToken>), ApiError> {
     let axum::Json(body) = body.map_err(ApiError::from_json)?;
+    // `alice` logs in to the home company, `alice@acme.example` to the company of that domain;
+    // an unknown domain is checked (and refused) like an unknown login.
+    let (login, company) = match body.login.rsplit_once('@') {
+        Some((login, domain)) => (login, s.companies.by_domain(domain).map(|c| c.id)),
+        None => (body.login.as_str(), Some(CompanyId::HOME)),
+    };
+    // No company has id 0: an unknown domain finds no login, and costs the same hash.
+    let tenant = s.store.company(company.unwrap_or(CompanyId(0)));
     let checked = s
         .logins
-        .check(&s.store, client.ip(), &body.login, body.password)
+        .check(&tenant, client.ip(), login, body.password, &body.login)
         .await?;
     let employee = match checked {
-        Some(_) => s.store.employee(&body.login, false).await.map_err(ApiError::internal)?,
+        Some(_) => tenant.employee(login, false).await.map_err(ApiError::internal)?,
         None => None,
     };
     let (Some(id), Some(employee)) = (checked, employee) else {
@@ -225,7 +278,7 @@ pub async fn login(
     let token = new_token();
     let now = crate::call::record::unix_ms();
     let expires_at = now + LOGIN_TOKEN_LIFETIME.as_millis() as i64;
-    s.store
+    tenant
         .add_login_token(&hash_token(&token), id, now, expires_at)
         .await
         .map_err(ApiError::internal)?;

@@ -1,6 +1,7 @@
 //! Calls: the records of finished calls (CDRs with their decision trace), calls in progress,
 //! hanging one up and bringing a colleague into one.
 
+use crate::store::Tenant;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -51,10 +52,7 @@ pub struct LiveCallList {
 /// Call records, newest first, filtered.
 #[utoipa::path(get, path = "/calls", tag = "calls", params(CallsQuery),
     responses((status = 200, body = CallPage)))]
-pub async fn list(
-    State(s): State<ApiState>,
-    ValidQuery(q): ValidQuery<CallsQuery>,
-) -> Result<Json<CallPage>, ApiError> {
+pub async fn list(tenant: Tenant, ValidQuery(q): ValidQuery<CallsQuery>) -> Result<Json<CallPage>, ApiError> {
     let filter = CallFilter {
         id: None,
         caller: q.caller,
@@ -64,7 +62,7 @@ pub async fn list(
         until: q.before,
         limit: q.limit.unwrap_or(50).clamp(1, 1000),
     };
-    let calls = s.store.call_records(&filter).await.map_err(ApiError::internal)?;
+    let calls = tenant.call_records(&filter).await.map_err(ApiError::internal)?;
     let next_before = (calls.len() as i64 == filter.limit)
         .then(|| calls.last().map(|c| c.started_at))
         .flatten();
@@ -74,17 +72,18 @@ pub async fn list(
 /// Calls in progress, oldest first (`id` is the id their record will have); with several
 /// nodes on one database, every node's (each with its `node`).
 #[utoipa::path(get, path = "/calls/live", tag = "calls", responses((status = 200, body = LiveCallList)))]
-pub async fn live(State(s): State<ApiState>) -> Result<Json<LiveCallList>, ApiError> {
+pub async fn live(State(s): State<ApiState>, tenant: Tenant) -> Result<Json<LiveCallList>, ApiError> {
     Ok(Json(LiveCallList {
-        calls: calls_up(&s).await?,
+        calls: calls_up(&s, &tenant).await?,
     }))
 }
 
-/// Calls in progress: this node's, or every node's when several share the database.
-pub(super) async fn calls_up(s: &ApiState) -> Result<Vec<crate::live::LiveCall>, ApiError> {
+/// The company's calls in progress: this node's, or every node's when several share the
+/// database.
+pub(super) async fn calls_up(s: &ApiState, tenant: &Tenant) -> Result<Vec<crate::live::LiveCall>, ApiError> {
     match &s.cluster {
-        Some(cluster) => cluster.calls().await.map_err(ApiError::internal),
-        None => Ok(s.live.list()),
+        Some(cluster) => cluster.calls(tenant).await.map_err(ApiError::internal),
+        None => Ok(s.live.list(tenant.id())),
     }
 }
 
@@ -92,13 +91,17 @@ pub(super) async fn calls_up(s: &ApiState) -> Result<Vec<crate::live::LiveCall>,
 #[utoipa::path(delete, path = "/calls/live/{id}", tag = "calls",
     params(("id" = String, Path)),
     responses((status = 202, description = "hanging up"), (status = 404, description = "no such call up", body = ErrorBody)))]
-pub async fn hang_up(State(s): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    if s.live.end(&id) {
+pub async fn hang_up(
+    State(s): State<ApiState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if s.live.company_of(&id) == Some(tenant.id()) && s.live.end(&id) {
         return Ok(StatusCode::ACCEPTED);
     }
     // Another node's call: that node is told to hang it up.
     let elsewhere = match &s.cluster {
-        Some(cluster) => cluster.hang_up(&id).await.map_err(ApiError::internal)?,
+        Some(cluster) => cluster.hang_up(&tenant, &id).await.map_err(ApiError::internal)?,
         None => false,
     };
     if elsewhere {
@@ -132,6 +135,7 @@ pub struct ThreeWayStarted {
         (status = 409, description = "the call is not in a two-party conversation, or a colleague is already ringing", body = ErrorBody)))]
 pub async fn three_way(
     State(s): State<ApiState>,
+    tenant: Tenant,
     Path(id): Path<String>,
     body: Result<Json<ThreeWayBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ThreeWayStarted>), ApiError> {
@@ -143,13 +147,23 @@ pub async fn three_way(
     let feature = Feature::ThreeWay {
         extension: extension.clone(),
     };
-    let status = match s.live.ask(&id, feature).await {
+    // Only the company's own call: another's is as unknown as one that does not exist.
+    let here = s.live.company_of(&id);
+    let asked = match here {
+        Some(company) if company == tenant.id() => s.live.ask(&id, feature).await,
+        Some(_) => return Err(ApiError::not_found("live call", &id)),
+        None => Err(AskError::NoSuchCall),
+    };
+    let status = match asked {
         Ok(status) => status,
         Err(AskError::Refused(why)) => return Err(ApiError::conflict(&why)),
         Err(AskError::NoSuchCall) => {
             // Another node's call: that node is told (it answers nobody).
             let elsewhere = match &s.cluster {
-                Some(cluster) => cluster.three_way(&id, &extension).await.map_err(ApiError::internal)?,
+                Some(cluster) => cluster
+                    .three_way(&tenant, &id, &extension)
+                    .await
+                    .map_err(ApiError::internal)?,
                 None => false,
             };
             if !elsewhere {
@@ -164,13 +178,13 @@ pub async fn three_way(
 /// One call with its decision trace and the recordings it left.
 #[utoipa::path(get, path = "/calls/{id}", tag = "calls", params(("id" = String, Path)),
     responses((status = 200, body = CallDetail), (status = 404, description = "no such call", body = ErrorBody)))]
-pub async fn show(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<CallDetail>, ApiError> {
+pub async fn show(tenant: Tenant, Path(id): Path<String>) -> Result<Json<CallDetail>, ApiError> {
     let filter = CallFilter {
         id: Some(id.clone()),
         limit: 1,
         ..CallFilter::default()
     };
-    let Some(call) = s.store.call_records(&filter).await.map_err(ApiError::internal)?.pop() else {
+    let Some(call) = tenant.call_records(&filter).await.map_err(ApiError::internal)?.pop() else {
         return Err(ApiError::not_found("call", &id));
     };
     let filter = RecordingFilter {
@@ -178,6 +192,6 @@ pub async fn show(State(s): State<ApiState>, Path(id): Path<String>) -> Result<J
         limit: 100,
         ..RecordingFilter::default()
     };
-    let recordings = s.store.recordings(&filter).await.map_err(ApiError::internal)?;
+    let recordings = tenant.recordings(&filter).await.map_err(ApiError::internal)?;
     Ok(Json(CallDetail { call, recordings }))
 }

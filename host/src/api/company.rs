@@ -2,13 +2,12 @@
 //! its employees call outside (an employee's own `caller_id` comes first; with neither, the
 //! trunk's `--outbound-caller-id`).
 
+use crate::store::Tenant;
 use axum::Json;
-use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ApiState;
 use super::error::{ApiError, ErrorBody};
 
 #[derive(Serialize, ToSchema)]
@@ -30,8 +29,8 @@ pub struct CompanyChange {
 }
 
 #[utoipa::path(get, path = "/company", tag = "company", responses((status = 200, body = CompanyProfile)))]
-pub async fn show(State(s): State<ApiState>) -> Result<Json<CompanyProfile>, ApiError> {
-    let (name, main_caller_id) = s.store.company_profile().await.map_err(ApiError::internal)?;
+pub async fn show(tenant: Tenant) -> Result<Json<CompanyProfile>, ApiError> {
+    let (name, main_caller_id) = tenant.company_profile().await.map_err(ApiError::internal)?;
     Ok(Json(CompanyProfile { name, main_caller_id }))
 }
 
@@ -39,11 +38,11 @@ pub async fn show(State(s): State<ApiState>) -> Result<Json<CompanyProfile>, Api
 #[utoipa::path(patch, path = "/company", tag = "company", request_body = CompanyChange,
     responses((status = 200, body = CompanyProfile), (status = 422, description = "names the field at fault", body = ErrorBody)))]
 pub async fn update(
-    State(s): State<ApiState>,
+    tenant: Tenant,
     body: Result<Json<CompanyChange>, JsonRejection>,
 ) -> Result<Json<CompanyProfile>, ApiError> {
     let Json(change) = body.map_err(ApiError::from_json)?;
-    let (mut name, mut main_caller_id) = s.store.company_profile().await.map_err(ApiError::internal)?;
+    let (mut name, mut main_caller_id) = tenant.company_profile().await.map_err(ApiError::internal)?;
     if let Some(new) = change.name {
         if new.trim().is_empty() || new.len() > 200 {
             return Err(ApiError::unprocessable("name", "use 1 to 200 characters"));
@@ -56,7 +55,7 @@ pub async fn update(
         }
         main_caller_id = new;
     }
-    s.store
+    tenant
         .set_company_profile(&name, &main_caller_id)
         .await
         .map_err(ApiError::internal)?;

@@ -1,15 +1,15 @@
 //! Contacts (cards with the responsible employee, last contact, next follow-up and a log) and
 //! callback requests (create, list what is due, complete with a result).
 
+use crate::store::Tenant;
 use axum::Json;
-use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
-use super::{ApiState, Id, ValidQuery};
+use super::{Id, ValidQuery};
 use crate::call::record::unix_ms;
 use crate::store::{
     Callback, CallbackFilter, CallbackResult, Contact, ContactFields, ContactLogEntry, NewCallback, NewLogEntry,
@@ -152,9 +152,9 @@ fn check_text(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
 }
 
 /// The employee a login names, as its id; 422 when there is none.
-async fn employee_id(s: &ApiState, login: Option<&str>) -> Result<Option<i64>, ApiError> {
+async fn employee_id(tenant: &Tenant, login: Option<&str>) -> Result<Option<i64>, ApiError> {
     let Some(login) = login else { return Ok(None) };
-    match s.store.employee(login, false).await.map_err(ApiError::internal)? {
+    match tenant.employee(login, false).await.map_err(ApiError::internal)? {
         Some(e) => Ok(Some(e.id)),
         None => Err(ApiError::unprocessable(
             "employee",
@@ -169,13 +169,9 @@ fn limit(limit: Option<i64>) -> i64 {
 
 /// Contact cards by phone, or those due for a follow-up (soonest first).
 #[utoipa::path(get, path = "/contacts", tag = "contacts", params(ContactsQuery), responses((status = 200, body = ContactList)))]
-pub async fn list(
-    State(s): State<ApiState>,
-    ValidQuery(q): ValidQuery<ContactsQuery>,
-) -> Result<Json<ContactList>, ApiError> {
+pub async fn list(tenant: Tenant, ValidQuery(q): ValidQuery<ContactsQuery>) -> Result<Json<ContactList>, ApiError> {
     let due_by = q.due.then(unix_ms);
-    let contacts = s
-        .store
+    let contacts = tenant
         .contacts(None, q.phone.as_deref(), due_by, limit(q.limit))
         .await
         .map_err(ApiError::internal)?;
@@ -186,7 +182,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/contacts", tag = "contacts", request_body = NewContact,
     responses((status = 201, body = ContactCard), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn create(
-    State(s): State<ApiState>,
+    tenant: Tenant,
     body: Result<Json<NewContact>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ContactCard>), ApiError> {
     let Json(c) = body.map_err(ApiError::from_json)?;
@@ -194,26 +190,25 @@ pub async fn create(
     check_text("name", &c.name, 200)?;
     let fields = ContactFields {
         name: c.name,
-        employee_id: employee_id(&s, c.employee.as_deref()).await?,
+        employee_id: employee_id(&tenant, c.employee.as_deref()).await?,
         next_follow_up_at: c.next_follow_up_at,
     };
-    let existing = s.store.contacts(None, Some(&c.phone), None, 1).await;
+    let existing = tenant.contacts(None, Some(&c.phone), None, 1).await;
     if !existing.map_err(ApiError::internal)?.is_empty() {
         return Err(ApiError::unprocessable(
             "phone",
             "the number has a contact card already: PATCH /contacts/{id}",
         ));
     }
-    let id = s
-        .store
+    let id = tenant
         .put_contact(&c.phone, &fields, unix_ms())
         .await
         .map_err(ApiError::internal)?;
-    Ok((StatusCode::CREATED, card(&s, id).await?))
+    Ok((StatusCode::CREATED, card(&tenant, id).await?))
 }
 
-async fn contact(s: &ApiState, id: i64) -> Result<Contact, ApiError> {
-    let found = s.store.contacts(Some(id), None, None, 1).await;
+async fn contact(tenant: &Tenant, id: i64) -> Result<Contact, ApiError> {
+    let found = tenant.contacts(Some(id), None, None, 1).await;
     match found.map_err(ApiError::internal)?.pop() {
         Some(contact) => Ok(contact),
         None => Err(ApiError::not_found("contact", &id.to_string())),
@@ -221,16 +216,16 @@ async fn contact(s: &ApiState, id: i64) -> Result<Contact, ApiError> {
 }
 
 /// The card with its log and open callbacks.
-async fn card(s: &ApiState, id: i64) -> Result<Json<ContactCard>, ApiError> {
-    let contact = contact(s, id).await?;
-    let log = s.store.contact_log(id, 200).await.map_err(ApiError::internal)?;
+async fn card(tenant: &Tenant, id: i64) -> Result<Json<ContactCard>, ApiError> {
+    let contact = contact(tenant, id).await?;
+    let log = tenant.contact_log(id, 200).await.map_err(ApiError::internal)?;
     let filter = CallbackFilter {
         contact_id: Some(id),
         status: Some("open".into()),
         limit: MAX_LIMIT,
         ..CallbackFilter::default()
     };
-    let callbacks = s.store.callbacks(&filter).await.map_err(ApiError::internal)?;
+    let callbacks = tenant.callbacks(&filter).await.map_err(ApiError::internal)?;
     Ok(Json(ContactCard {
         contact,
         log,
@@ -240,36 +235,36 @@ async fn card(s: &ApiState, id: i64) -> Result<Json<ContactCard>, ApiError> {
 
 #[utoipa::path(get, path = "/contacts/{id}", tag = "contacts", params(("id" = i64, Path)),
     responses((status = 200, body = ContactCard), (status = 404, description = "no such contact", body = ErrorBody)))]
-pub async fn show(State(s): State<ApiState>, Id(id): Id) -> Result<Json<ContactCard>, ApiError> {
-    card(&s, id).await
+pub async fn show(tenant: Tenant, Id(id): Id) -> Result<Json<ContactCard>, ApiError> {
+    card(&tenant, id).await
 }
 
 /// Change what is given; `null` clears.
 #[utoipa::path(patch, path = "/contacts/{id}", tag = "contacts", params(("id" = i64, Path)), request_body = ContactChange,
     responses((status = 200, body = ContactCard), (status = 404, description = "no such contact", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn update(
-    State(s): State<ApiState>,
+    tenant: Tenant,
     Id(id): Id,
     body: Result<Json<ContactChange>, JsonRejection>,
 ) -> Result<Json<ContactCard>, ApiError> {
     let Json(change) = body.map_err(ApiError::from_json)?;
-    let current = contact(&s, id).await?;
+    let current = contact(&tenant, id).await?;
     let employee = change.employee.unwrap_or(current.employee);
     let fields = ContactFields {
         name: change.name.unwrap_or(current.name),
-        employee_id: employee_id(&s, employee.as_deref()).await?,
+        employee_id: employee_id(&tenant, employee.as_deref()).await?,
         next_follow_up_at: change.next_follow_up_at.unwrap_or(current.next_follow_up_at),
     };
     check_text("name", &fields.name, 200)?;
-    s.store.update_contact(id, &fields).await.map_err(ApiError::internal)?;
-    card(&s, id).await
+    tenant.update_contact(id, &fields).await.map_err(ApiError::internal)?;
+    card(&tenant, id).await
 }
 
 /// Delete the card with its log and callbacks.
 #[utoipa::path(delete, path = "/contacts/{id}", tag = "contacts", params(("id" = i64, Path)),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such contact", body = ErrorBody)))]
-pub async fn delete(State(s): State<ApiState>, Id(id): Id) -> Result<StatusCode, ApiError> {
-    if s.store.delete_contact(id).await.map_err(ApiError::internal)? {
+pub async fn delete(tenant: Tenant, Id(id): Id) -> Result<StatusCode, ApiError> {
+    if tenant.delete_contact(id).await.map_err(ApiError::internal)? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("contact", &id.to_string()))
@@ -280,7 +275,7 @@ pub async fn delete(State(s): State<ApiState>, Id(id): Id) -> Result<StatusCode,
 #[utoipa::path(post, path = "/contacts/{id}/log", tag = "contacts", params(("id" = i64, Path)), request_body = NewNote,
     responses((status = 201, body = ContactCard), (status = 404, description = "no such contact", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn add_log(
-    State(s): State<ApiState>,
+    tenant: Tenant,
     Id(id): Id,
     body: Result<Json<NewNote>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ContactCard>), ApiError> {
@@ -292,8 +287,8 @@ pub async fn add_log(
         ));
     }
     check_text("result", &n.result, 2000)?;
-    employee_id(&s, n.employee.as_deref()).await?;
-    contact(&s, id).await?;
+    employee_id(&tenant, n.employee.as_deref()).await?;
+    contact(&tenant, id).await?;
     let entry = NewLogEntry {
         at: unix_ms(),
         action: &n.action,
@@ -303,18 +298,18 @@ pub async fn add_log(
     };
     // A note is not a contact; a call or meeting someone logs by hand is.
     let reached = n.action != "note";
-    s.store
+    tenant
         .log_contact(id, &entry, reached)
         .await
         .map_err(ApiError::internal)?;
-    Ok((StatusCode::CREATED, card(&s, id).await?))
+    Ok((StatusCode::CREATED, card(&tenant, id).await?))
 }
 
 /// Callback requests, open ones by default, the soonest due first.
 #[utoipa::path(get, path = "/callbacks", tag = "contacts", params(CallbacksQuery),
     responses((status = 200, body = CallbackList), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn list_callbacks(
-    State(s): State<ApiState>,
+    tenant: Tenant,
     ValidQuery(q): ValidQuery<CallbacksQuery>,
 ) -> Result<Json<CallbackList>, ApiError> {
     let status = match q.status.as_deref() {
@@ -326,21 +321,21 @@ pub async fn list_callbacks(
     let filter = CallbackFilter {
         status,
         due_by: q.due.then(unix_ms),
-        employee_id: employee_id(&s, q.employee.as_deref()).await?,
+        employee_id: employee_id(&tenant, q.employee.as_deref()).await?,
         limit: limit(q.limit),
         ..CallbackFilter::default()
     };
-    let callbacks = s.store.callbacks(&filter).await.map_err(ApiError::internal)?;
+    let callbacks = tenant.callbacks(&filter).await.map_err(ApiError::internal)?;
     Ok(Json(CallbackList { callbacks }))
 }
 
-async fn one_callback(s: &ApiState, id: i64) -> Result<Callback, ApiError> {
+async fn one_callback(tenant: &Tenant, id: i64) -> Result<Callback, ApiError> {
     let filter = CallbackFilter {
         id: Some(id),
         limit: 1,
         ..CallbackFilter::default()
     };
-    match s.store.callbacks(&filter).await.map_err(ApiError::internal)?.pop() {
+    match tenant.callbacks(&filter).await.map_err(ApiError::internal)?.pop() {
         Some(callback) => Ok(callback),
         None => Err(ApiError::not_found("callback", &id.to_string())),
     }
@@ -350,14 +345,14 @@ async fn one_callback(s: &ApiState, id: i64) -> Result<Callback, ApiError> {
 #[utoipa::path(post, path = "/callbacks", tag = "contacts", request_body = NewCallbackBody,
     responses((status = 201, body = Callback), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn create_callback(
-    State(s): State<ApiState>,
+    tenant: Tenant,
     body: Result<Json<NewCallbackBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Callback>), ApiError> {
     let Json(c) = body.map_err(ApiError::from_json)?;
     super::check_e164("phone", &c.phone)?;
     check_text("reason", &c.reason, 2000)?;
     if let Some(id) = &c.recording
-        && s.store.recording_wav(id).await.map_err(ApiError::internal)?.is_none()
+        && tenant.recording_wav(id).await.map_err(ApiError::internal)?.is_none()
     {
         return Err(ApiError::unprocessable(
             "recording",
@@ -367,20 +362,20 @@ pub async fn create_callback(
     let now = unix_ms();
     let new = NewCallback {
         phone: &c.phone,
-        employee_id: employee_id(&s, c.employee.as_deref()).await?,
+        employee_id: employee_id(&tenant, c.employee.as_deref()).await?,
         reason: &c.reason,
         recording_id: c.recording.as_deref(),
         due_at: c.due_at.unwrap_or(now),
         now,
     };
-    let id = s.store.add_callback(&new).await.map_err(ApiError::internal)?;
-    Ok((StatusCode::CREATED, Json(one_callback(&s, id).await?)))
+    let id = tenant.add_callback(&new).await.map_err(ApiError::internal)?;
+    Ok((StatusCode::CREATED, Json(one_callback(&tenant, id).await?)))
 }
 
 #[utoipa::path(get, path = "/callbacks/{id}", tag = "contacts", params(("id" = i64, Path)),
     responses((status = 200, body = Callback), (status = 404, description = "no such callback", body = ErrorBody)))]
-pub async fn show_callback(State(s): State<ApiState>, Id(id): Id) -> Result<Json<Callback>, ApiError> {
-    Ok(Json(one_callback(&s, id).await?))
+pub async fn show_callback(tenant: Tenant, Id(id): Id) -> Result<Json<Callback>, ApiError> {
+    Ok(Json(one_callback(&tenant, id).await?))
 }
 
 /// Close a callback with its result (logged on the contact's card; 409 when it was completed
@@ -388,7 +383,7 @@ pub async fn show_callback(State(s): State<ApiState>, Id(id): Id) -> Result<Json
 #[utoipa::path(post, path = "/callbacks/{id}/complete", tag = "contacts", params(("id" = i64, Path)), request_body = Completion,
     responses((status = 200, body = Callback), (status = 404, description = "no such callback", body = ErrorBody), (status = 409, description = "completed already", body = ErrorBody), (status = 422, description = "a field is invalid", body = ErrorBody)))]
 pub async fn complete_callback(
-    State(s): State<ApiState>,
+    tenant: Tenant,
     Id(id): Id,
     body: Result<Json<Completion>, JsonRejection>,
 ) -> Result<Json<Callback>, ApiError> {
@@ -397,7 +392,7 @@ pub async fn complete_callback(
         return Err(ApiError::unprocessable("status", "use done or cancelled"));
     }
     check_text("result", &c.result, 2000)?;
-    employee_id(&s, c.employee.as_deref()).await?;
+    employee_id(&tenant, c.employee.as_deref()).await?;
     let result = CallbackResult {
         status: &c.status,
         result: &c.result,
@@ -407,14 +402,14 @@ pub async fn complete_callback(
         at: unix_ms(),
         call_id: None,
     };
-    if s.store
+    if tenant
         .complete_callback(id, &result)
         .await
         .map_err(ApiError::internal)?
     {
-        return Ok(Json(one_callback(&s, id).await?));
+        return Ok(Json(one_callback(&tenant, id).await?));
     }
     // Either unknown (404) or no longer open (409).
-    one_callback(&s, id).await?;
+    one_callback(&tenant, id).await?;
     Err(ApiError::conflict("the callback is completed already"))
 }

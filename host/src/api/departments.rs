@@ -1,13 +1,13 @@
 //! Departments: who rings when a flow routes to one (or a colleague dials its extension).
 
+use crate::store::Tenant;
 use axum::Json;
+use axum::extract::Path;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ApiState;
 use super::error::{ApiError, ErrorBody};
 use crate::call::hunting::Strategy;
 use crate::call::record::unix_ms;
@@ -59,12 +59,12 @@ pub struct DepartmentList {
 #[utoipa::path(post, path = "/departments", tag = "departments", request_body = DepartmentBody,
     responses((status = 201, body = Department), (status = 422, description = "a field is invalid or taken", body = ErrorBody)))]
 pub async fn create(
-    State(s): State<ApiState>,
+    tenant: Tenant,
     body: Result<Json<DepartmentBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Department>), ApiError> {
     let Json(body) = body.map_err(ApiError::from_json)?;
     let id = body.id.clone().unwrap_or_default();
-    if s.store
+    if tenant
         .department(&id, false)
         .await
         .map_err(ApiError::internal)?
@@ -75,7 +75,7 @@ pub async fn create(
             &format!("department {id:?} exists (PUT replaces it)"),
         ));
     }
-    let department = save(&s, id, body).await?;
+    let department = save(&tenant, id, body).await?;
     Ok((StatusCode::CREATED, Json(department)))
 }
 
@@ -84,7 +84,7 @@ pub async fn create(
     request_body = DepartmentBody,
     responses((status = 200, body = Department), (status = 422, description = "a field is invalid or taken", body = ErrorBody)))]
 pub async fn replace(
-    State(s): State<ApiState>,
+    tenant: Tenant,
     Path(id): Path<String>,
     body: Result<Json<DepartmentBody>, JsonRejection>,
 ) -> Result<Json<Department>, ApiError> {
@@ -92,11 +92,11 @@ pub async fn replace(
     if body.id.as_ref().is_some_and(|b| *b != id) {
         return Err(ApiError::unprocessable("id", "the body's id differs from the path's"));
     }
-    Ok(Json(save(&s, id, body).await?))
+    Ok(Json(save(&tenant, id, body).await?))
 }
 
 /// Checks the body and stores it as department `id`.
-async fn save(s: &ApiState, id: String, body: DepartmentBody) -> Result<Department, ApiError> {
+async fn save(tenant: &Tenant, id: String, body: DepartmentBody) -> Result<Department, ApiError> {
     if !super::is_name(&id, super::lower_name_char) {
         return Err(ApiError::unprocessable(
             "id",
@@ -107,8 +107,7 @@ async fn save(s: &ApiState, id: String, body: DepartmentBody) -> Result<Departme
         return Err(ApiError::unprocessable("name", "use 1-200 characters"));
     }
     super::check_extension(&body.extension)?;
-    if let Some(owner) = s
-        .store
+    if let Some(owner) = tenant
         .extension_owner(&body.extension)
         .await
         .map_err(ApiError::internal)?
@@ -127,7 +126,7 @@ async fn save(s: &ApiState, id: String, body: DepartmentBody) -> Result<Departme
     }
     let mut member_ids = Vec::with_capacity(body.members.len());
     for login in &body.members {
-        let employee = s.store.employee(login, false).await.map_err(ApiError::internal)?;
+        let employee = tenant.employee(login, false).await.map_err(ApiError::internal)?;
         let Some(employee) = employee else {
             return Err(ApiError::unprocessable("members", &format!("no employee {login:?}")));
         };
@@ -149,7 +148,7 @@ async fn save(s: &ApiState, id: String, body: DepartmentBody) -> Result<Departme
         members: body.members,
         member_ids,
     };
-    s.store
+    tenant
         .put_department(&department, unix_ms())
         .await
         .map_err(ApiError::internal)?;
@@ -157,15 +156,15 @@ async fn save(s: &ApiState, id: String, body: DepartmentBody) -> Result<Departme
 }
 
 #[utoipa::path(get, path = "/departments", tag = "departments", responses((status = 200, body = DepartmentList)))]
-pub async fn list(State(s): State<ApiState>) -> Result<Json<DepartmentList>, ApiError> {
-    let departments = s.store.departments().await.map_err(ApiError::internal)?;
+pub async fn list(tenant: Tenant) -> Result<Json<DepartmentList>, ApiError> {
+    let departments = tenant.departments().await.map_err(ApiError::internal)?;
     Ok(Json(DepartmentList { departments }))
 }
 
 #[utoipa::path(get, path = "/departments/{id}", tag = "departments", params(("id" = String, Path)),
     responses((status = 200, body = Department), (status = 404, description = "no such department", body = ErrorBody)))]
-pub async fn show(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<Department>, ApiError> {
-    match s.store.department(&id, false).await.map_err(ApiError::internal)? {
+pub async fn show(tenant: Tenant, Path(id): Path<String>) -> Result<Json<Department>, ApiError> {
+    match tenant.department(&id, false).await.map_err(ApiError::internal)? {
         Some(d) => Ok(Json(d)),
         None => Err(ApiError::not_found("department", &id)),
     }
@@ -173,8 +172,8 @@ pub async fn show(State(s): State<ApiState>, Path(id): Path<String>) -> Result<J
 
 #[utoipa::path(delete, path = "/departments/{id}", tag = "departments", params(("id" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such department", body = ErrorBody)))]
-pub async fn delete(State(s): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    if s.store.delete_department(&id).await.map_err(ApiError::internal)? {
+pub async fn delete(tenant: Tenant, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    if tenant.delete_department(&id).await.map_err(ApiError::internal)? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("department", &id))

@@ -1,5 +1,6 @@
 //! Employees: created with a password (kept only as the SIP digest hash), edited, removed.
 
+use crate::store::Tenant;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, State};
@@ -25,14 +26,14 @@ pub struct NewEmployee {
     password: String,
     /// 2 to 6 digits, unique across employees and departments.
     #[schema(pattern = r"^[0-9]{2,6}$")]
-    extension: String,
+    pub(super) extension: String,
     #[serde(default)]
     #[schema(max_length = 200)]
     name: String,
     /// `admin` or `user`.
     #[serde(default = "user")]
     #[schema(pattern = r"^(admin|user)$")]
-    role: String,
+    pub(super) role: String,
     #[serde(default)]
     email: String,
     /// E.164, or empty.
@@ -86,10 +87,23 @@ pub struct EmployeeList {
     responses((status = 201, body = Employee), (status = 422, description = "a field is invalid or taken", body = ErrorBody)))]
 pub async fn create(
     State(s): State<ApiState>,
+    tenant: Tenant,
     headers: axum::http::HeaderMap,
     body: Result<Json<NewEmployee>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Employee>), ApiError> {
     let Json(e) = body.map_err(ApiError::from_json)?;
+    let created = add(&s, &tenant, &headers, e).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Checks and creates an employee (within the company's plan), and mails him his access
+/// details: for `POST /employees`, and for the operator creating a company's first admin.
+pub(super) async fn add(
+    s: &ApiState,
+    tenant: &Tenant,
+    headers: &axum::http::HeaderMap,
+    e: NewEmployee,
+) -> Result<Employee, ApiError> {
     if !super::is_name(&e.login, super::lower_name_char) {
         return Err(ApiError::unprocessable(
             "login",
@@ -106,22 +120,22 @@ pub async fn create(
         mobile: e.mobile,
         mobile_after_secs: e.mobile_after_secs,
     };
-    check(&s, &fields, None).await?;
-    let ha1 = crate::sip::digest::ha1(&e.login, &s.realm, &e.password);
+    check(s, tenant, &fields, None).await?;
+    super::usage::within_plan(tenant, super::usage::Adding::Employee).await?;
+    let ha1 = crate::sip::digest::ha1(&e.login, &s.companies.realm(tenant.id()), &e.password);
     let api_password = hash_password(e.password).await?;
     let secrets = Secrets {
         ha1: &ha1,
         api_password: &api_password,
     };
-    match s
-        .store
+    match tenant
         .add_employee(&e.login, &fields, secrets, unix_ms())
         .await
         .map_err(ApiError::internal)?
     {
         Some(created) => {
-            mail_access_details(&s, &headers, &created).await;
-            Ok((StatusCode::CREATED, Json(created)))
+            mail_access_details(s, tenant, headers, &created).await;
+            Ok(created)
         }
         None => Err(ApiError::unprocessable("login", "the login is taken")),
     }
@@ -134,6 +148,7 @@ pub async fn create(
         (status = 422, description = "a field is invalid or taken", body = ErrorBody)))]
 pub async fn update(
     State(s): State<ApiState>,
+    tenant: Tenant,
     Extension(principal): Extension<Principal>,
     Extension(acting): Extension<Acting>,
     axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
@@ -149,7 +164,11 @@ pub async fn update(
                 "give your current password to change it",
             ));
         };
-        if s.logins.check(&s.store, client.ip(), &login, current).await?.is_none() {
+        if s.logins
+            .check(&tenant, client.ip(), &login, current, &login)
+            .await?
+            .is_none()
+        {
             return Err(ApiError::forbidden("current_password is not your password"));
         }
     }
@@ -160,7 +179,7 @@ pub async fn update(
             "only an admin changes a role, an extension or a caller ID",
         ));
     }
-    let Some(mut employee) = s.store.employee(&login, false).await.map_err(ApiError::internal)? else {
+    let Some(mut employee) = tenant.employee(&login, false).await.map_err(ApiError::internal)? else {
         return Err(ApiError::not_found("employee", &login));
     };
     let f = &mut employee.fields;
@@ -178,38 +197,38 @@ pub async fn update(
     if let Some(after) = change.mobile_after_secs {
         f.mobile_after_secs = after;
     }
-    check(&s, f, Some(&login)).await?;
+    check(&s, &tenant, f, Some(&login)).await?;
     let hashes = match change.password {
         Some(password) => {
             check_password(&password)?;
-            let ha1 = crate::sip::digest::ha1(&login, &s.realm, &password);
+            let ha1 = crate::sip::digest::ha1(&login, &s.companies.realm(tenant.id()), &password);
             Some((ha1, hash_password(password).await?))
         }
         None => None,
     };
     let secrets = hashes.as_ref().map(|(ha1, api_password)| Secrets { ha1, api_password });
-    s.store
+    tenant
         .update_employee(&login, f, secrets)
         .await
         .map_err(ApiError::internal)?;
     if secrets.is_some() {
         // A new password ends every session the old one opened.
-        let ended = s.store.revoke_login_tokens(&login).await.map_err(ApiError::internal)?;
+        let ended = tenant.revoke_login_tokens(&login).await.map_err(ApiError::internal)?;
         tracing::info!(%login, ended, "password changed: login tokens revoked");
     }
     Ok(Json(employee))
 }
 
 #[utoipa::path(get, path = "/employees", tag = "employees", responses((status = 200, body = EmployeeList)))]
-pub async fn list(State(s): State<ApiState>) -> Result<Json<EmployeeList>, ApiError> {
-    let employees = s.store.employees().await.map_err(ApiError::internal)?;
+pub async fn list(tenant: Tenant) -> Result<Json<EmployeeList>, ApiError> {
+    let employees = tenant.employees().await.map_err(ApiError::internal)?;
     Ok(Json(EmployeeList { employees }))
 }
 
 #[utoipa::path(get, path = "/employees/{login}", tag = "employees", params(("login" = String, Path)),
     responses((status = 200, body = Employee), (status = 404, description = "no such employee", body = ErrorBody)))]
-pub async fn show(State(s): State<ApiState>, Path(login): Path<String>) -> Result<Json<Employee>, ApiError> {
-    match s.store.employee(&login, false).await.map_err(ApiError::internal)? {
+pub async fn show(tenant: Tenant, Path(login): Path<String>) -> Result<Json<Employee>, ApiError> {
+    match tenant.employee(&login, false).await.map_err(ApiError::internal)? {
         Some(e) => Ok(Json(e)),
         None => Err(ApiError::not_found("employee", &login)),
     }
@@ -218,8 +237,8 @@ pub async fn show(State(s): State<ApiState>, Path(login): Path<String>) -> Resul
 /// Delete the employee with their registrations and department memberships.
 #[utoipa::path(delete, path = "/employees/{login}", tag = "employees", params(("login" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such employee", body = ErrorBody)))]
-pub async fn delete(State(s): State<ApiState>, Path(login): Path<String>) -> Result<StatusCode, ApiError> {
-    if s.store.delete_employee(&login).await.map_err(ApiError::internal)? {
+pub async fn delete(tenant: Tenant, Path(login): Path<String>) -> Result<StatusCode, ApiError> {
+    if tenant.delete_employee(&login).await.map_err(ApiError::internal)? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("employee", &login))
@@ -251,22 +270,23 @@ pub struct AccessDetails {
     responses((status = 200, body = AccessDetails), (status = 404, description = "no such employee", body = ErrorBody)))]
 pub async fn access(
     State(s): State<ApiState>,
+    tenant: Tenant,
     Path(login): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Result<Json<AccessDetails>, ApiError> {
-    let Some(employee) = s.store.employee(&login, false).await.map_err(ApiError::internal)? else {
+    let Some(employee) = tenant.employee(&login, false).await.map_err(ApiError::internal)? else {
         return Err(ApiError::not_found("employee", &login));
     };
-    Ok(Json(access_details(&s, &headers, &employee)))
+    Ok(Json(access_details(&s, &tenant, &headers, &employee)))
 }
 
 /// A new employee with an e-mail address gets his access details by mail (when mail is on). The
 /// password is not in it: the admin gave it, and mail is no place for one.
-async fn mail_access_details(s: &ApiState, headers: &axum::http::HeaderMap, employee: &Employee) {
+async fn mail_access_details(s: &ApiState, tenant: &Tenant, headers: &axum::http::HeaderMap, employee: &Employee) {
     if employee.fields.email.is_empty() || !s.mail.is_on() {
         return;
     }
-    let details = access_details(s, headers, employee);
+    let details = access_details(s, tenant, headers, employee);
     let mail = crate::mail::Mail {
         to: employee.fields.email.clone(),
         subject: format!("Your phone account: extension {}", details.extension),
@@ -280,14 +300,19 @@ async fn mail_access_details(s: &ApiState, headers: &axum::http::HeaderMap, empl
         ),
         attachment: None,
     };
-    if let Err(e) = s.mail.send(mail).await {
+    if let Err(e) = s.mail.send(tenant.id(), mail).await {
         tracing::warn!(error = %e, login = %employee.login, "access details not mailed");
     }
 }
 
 /// How the employee sets up his phone. The SIP server is the exchange's address; when it
 /// listens on every interface, the address the admin reached the API on is the one to give.
-fn access_details(s: &ApiState, headers: &axum::http::HeaderMap, employee: &Employee) -> AccessDetails {
+fn access_details(
+    s: &ApiState,
+    tenant: &Tenant,
+    headers: &axum::http::HeaderMap,
+    employee: &Employee,
+) -> AccessDetails {
     let login = employee.login.clone();
     let host = if s.sip.ip().is_unspecified() {
         let from_request = headers
@@ -304,11 +329,12 @@ fn access_details(s: &ApiState, headers: &axum::http::HeaderMap, employee: &Empl
         Err(_) => host,
     };
     let server = format!("{host}:{}", s.sip.port());
+    let realm = s.companies.realm(tenant.id());
     let sip_uri = format!("sip:{login}@{server}");
     let text = format!(
         "Your phone account\n  SIP server: {server} (UDP)\n  User name: {login}\n  Password: the one you were given\n  \
          Realm: {realm}\n  Your extension: {extension}\n",
-        realm = s.realm,
+        realm = realm,
         extension = employee.fields.extension
     );
     AccessDetails {
@@ -318,7 +344,7 @@ fn access_details(s: &ApiState, headers: &axum::http::HeaderMap, employee: &Empl
         extension: employee.fields.extension.clone(),
         server,
         transport: "udp",
-        realm: s.realm.clone(),
+        realm,
         sip_uri,
         text,
     }
@@ -333,13 +359,9 @@ fn check_password(password: &str) -> Result<(), ApiError> {
 
 /// Checks what an admin set; `login` is the employee being edited (whose own extension is no
 /// conflict).
-async fn check(s: &ApiState, f: &EmployeeFields, login: Option<&str>) -> Result<(), ApiError> {
+async fn check(s: &ApiState, tenant: &Tenant, f: &EmployeeFields, login: Option<&str>) -> Result<(), ApiError> {
     super::check_extension(&f.extension)?;
-    if let Some(owner) = s
-        .store
-        .extension_owner(&f.extension)
-        .await
-        .map_err(ApiError::internal)?
+    if let Some(owner) = tenant.extension_owner(&f.extension).await.map_err(ApiError::internal)?
         && login.is_none_or(|l| owner != format!("employee {l}"))
     {
         return Err(ApiError::unprocessable("extension", &format!("{owner} has it")));
@@ -359,7 +381,7 @@ async fn check(s: &ApiState, f: &EmployeeFields, login: Option<&str>) -> Result<
     if !f.mobile.is_empty() {
         super::check_e164("mobile", &f.mobile)?;
         // The mobile rings through the carrier: it must be a number the company may call.
-        if let Err(why) = s.toll.rules().check(&f.mobile) {
+        if let Err(why) = s.toll(tenant).await?.rules().check(&f.mobile) {
             return Err(ApiError::unprocessable(
                 "mobile",
                 &format!("{why} (see /outbound-rules)"),

@@ -71,6 +71,16 @@ impl ApiError {
         }
     }
 
+    /// 409: the company's plan does not allow it; `limit` names the plan's field.
+    pub fn over_plan(limit: &str, detail: &str) -> Self {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            error: format!("over the plan's {limit}"),
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
     pub fn conflict(detail: &str) -> Self {
         ApiError {
             status: StatusCode::CONFLICT,

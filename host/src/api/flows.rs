@@ -1,6 +1,7 @@
 //! Flows: components uploaded (content-addressed versions), listed, shown with their imports
 //! and settings schema, deleted when no number uses them.
 
+use crate::store::Tenant;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -54,6 +55,7 @@ pub struct FlowDetail {
         (status = 422, description = "bad name", body = ErrorBody)))]
 pub async fn upload(
     State(s): State<ApiState>,
+    tenant: Tenant,
     ValidQuery(q): ValidQuery<UploadQuery>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
@@ -70,9 +72,13 @@ pub async fn upload(
             "send the .wasm component as the request body",
         ));
     }
+    let sha256 = crate::flow::FlowEngine::sha256(&body);
+    if tenant.flow_info(&sha256).await.map_err(ApiError::internal)?.is_none() {
+        super::usage::within_plan(&tenant, super::usage::Adding::FlowVersion(body.len() as i64)).await?;
+    }
     let version = s
         .registry
-        .upload(&name, &body, false)
+        .upload(&tenant, &name, &body)
         .await
         .map_err(super::registry_error)?;
     Ok((
@@ -87,8 +93,8 @@ pub async fn upload(
 
 /// Every stored flow version, built-in ones included.
 #[utoipa::path(get, path = "/flows", tag = "flows", responses((status = 200, body = FlowList)))]
-pub async fn list(State(s): State<ApiState>) -> Result<Json<FlowList>, ApiError> {
-    let flows = s.store.list_flows().await.map_err(ApiError::internal)?;
+pub async fn list(tenant: Tenant) -> Result<Json<FlowList>, ApiError> {
+    let flows = tenant.list_flows().await.map_err(ApiError::internal)?;
     Ok(Json(FlowList { flows }))
 }
 
@@ -97,13 +103,17 @@ pub async fn list(State(s): State<ApiState>) -> Result<Json<FlowList>, ApiError>
 #[utoipa::path(get, path = "/flows/{flow}", tag = "flows",
     params(("flow" = String, Path, description = "sha256 or name")),
     responses((status = 200, body = FlowDetail), (status = 404, description = "no such flow", body = ErrorBody)))]
-pub async fn show(State(s): State<ApiState>, Path(flow): Path<String>) -> Result<Json<FlowDetail>, ApiError> {
-    let info = find(&s, &flow).await?;
+pub async fn show(
+    State(s): State<ApiState>,
+    tenant: Tenant,
+    Path(flow): Path<String>,
+) -> Result<Json<FlowDetail>, ApiError> {
+    let info = find(&tenant, &flow).await?;
     let version = s.registry.version(&info.sha256).await.map_err(super::registry_error)?;
     Ok(Json(FlowDetail {
         imports: version.imports.clone(),
         settings_schema: version.settings_schema.as_ref().map(|schema| schema.json.clone()),
-        numbers: numbers_using(&s, &info.sha256).await?,
+        numbers: numbers_using(&tenant, &info.sha256).await?,
         info,
     }))
 }
@@ -113,40 +123,44 @@ pub async fn show(State(s): State<ApiState>, Path(flow): Path<String>) -> Result
     params(("flow" = String, Path, description = "sha256 (a name is not enough to delete)")),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such flow", body = ErrorBody),
         (status = 409, description = "in use or built-in", body = ErrorBody)))]
-pub async fn delete(State(s): State<ApiState>, Path(sha256): Path<String>) -> Result<StatusCode, ApiError> {
-    let info = find(&s, &sha256).await?;
+pub async fn delete(
+    State(s): State<ApiState>,
+    tenant: Tenant,
+    Path(sha256): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let info = find(&tenant, &sha256).await?;
     if info.sha256 != sha256 {
         return Err(ApiError::not_found("flow version", &sha256));
     }
     if info.builtin {
         return Err(ApiError::conflict("built-in flows come with the exchange and stay"));
     }
-    let numbers = numbers_using(&s, &sha256).await?;
+    let numbers = numbers_using(&tenant, &sha256).await?;
     if !numbers.is_empty() {
         return Err(ApiError::conflict(&format!(
             "assigned to {}: assign those numbers another flow first",
             numbers.join(", ")
         )));
     }
-    if !s.store.delete_flow(&sha256).await.map_err(ApiError::internal)? {
+    if !tenant.delete_flow(&sha256).await.map_err(ApiError::internal)? {
         return Err(ApiError::not_found("flow version", &sha256));
     }
     s.registry.forget(&sha256);
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn find(s: &ApiState, reference: &str) -> Result<FlowInfo, ApiError> {
-    let Some(sha) = s.store.resolve_flow(reference).await.map_err(ApiError::internal)? else {
+async fn find(tenant: &Tenant, reference: &str) -> Result<FlowInfo, ApiError> {
+    let Some(sha) = tenant.resolve_flow(reference).await.map_err(ApiError::internal)? else {
         return Err(ApiError::not_found("flow", reference));
     };
-    match s.store.flow_info(&sha).await.map_err(ApiError::internal)? {
+    match tenant.flow_info(&sha).await.map_err(ApiError::internal)? {
         Some(info) => Ok(info),
         None => Err(ApiError::not_found("flow", reference)),
     }
 }
 
-async fn numbers_using(s: &ApiState, sha256: &str) -> Result<Vec<String>, ApiError> {
-    let numbers = s.store.assignments().await.map_err(ApiError::internal)?;
+async fn numbers_using(tenant: &Tenant, sha256: &str) -> Result<Vec<String>, ApiError> {
+    let numbers = tenant.assignments().await.map_err(ApiError::internal)?;
     Ok(numbers
         .into_iter()
         .filter(|a| a.flow_sha256 == sha256)

@@ -1,5 +1,6 @@
 //! Prompts (uploaded WAVs callers hear) and recordings (what callers said) over the API.
 
+use crate::store::Tenant;
 use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::{StatusCode, header};
@@ -43,6 +44,7 @@ pub struct RecordingList {
     responses((status = 201, body = PromptUploaded), (status = 422, description = "bad name", body = ErrorBody)))]
 pub async fn upload_prompt(
     State(s): State<ApiState>,
+    tenant: Tenant,
     ValidQuery(q): ValidQuery<PromptQuery>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<PromptUploaded>), ApiError> {
@@ -62,20 +64,22 @@ pub async fn upload_prompt(
     if prompt.samples().is_empty() {
         return Err(ApiError::bad_request("empty prompt", "the WAV file holds no audio"));
     }
-    s.store
-        .put_prompt(&name, &prompt.to_wav(), prompt.duration_ms(), unix_ms())
+    let wav = prompt.to_wav();
+    super::usage::within_plan(&tenant, super::usage::Adding::Storage(wav.len() as i64)).await?;
+    tenant
+        .put_prompt(&name, &wav, prompt.duration_ms(), unix_ms())
         .await
         .map_err(ApiError::internal)?;
     let duration_ms = prompt.duration_ms();
-    s.prompts.insert(name.clone(), prompt);
-    s.store.announce(Change::Prompts).await;
+    s.prompts.insert_for(tenant.id(), &name, prompt);
+    tenant.store().announce(Change::Prompts).await;
     Ok((StatusCode::CREATED, Json(PromptUploaded { name, duration_ms })))
 }
 
 /// Uploaded prompts.
 #[utoipa::path(get, path = "/prompts", tag = "media", responses((status = 200, body = PromptList)))]
-pub async fn list_prompts(State(s): State<ApiState>) -> Result<Json<PromptList>, ApiError> {
-    let prompts = s.store.prompt_list().await.map_err(ApiError::internal)?;
+pub async fn list_prompts(tenant: Tenant) -> Result<Json<PromptList>, ApiError> {
+    let prompts = tenant.prompt_list().await.map_err(ApiError::internal)?;
     Ok(Json(PromptList { prompts }))
 }
 
@@ -91,7 +95,7 @@ pub struct ListQuery {
 /// voicemail in his own mailbox.
 #[utoipa::path(get, path = "/recordings", tag = "media", params(ListQuery), responses((status = 200, body = RecordingList)))]
 pub async fn list_recordings(
-    State(s): State<ApiState>,
+    tenant: Tenant,
     Extension(principal): Extension<Principal>,
     ValidQuery(q): ValidQuery<ListQuery>,
 ) -> Result<Json<RecordingList>, ApiError> {
@@ -104,19 +108,19 @@ pub async fn list_recordings(
         limit: q.limit.unwrap_or(50).clamp(1, 1000),
         ..RecordingFilter::default()
     };
-    let recordings = s.store.recordings(&filter).await.map_err(ApiError::internal)?;
+    let recordings = tenant.recordings(&filter).await.map_err(ApiError::internal)?;
     Ok(Json(RecordingList { recordings }))
 }
 
 /// The recording if `principal` may have it: an admin any, a user those in his mailbox (to
 /// anyone else, someone else's recording does not exist).
-async fn recording_for(s: &ApiState, principal: &Principal, id: &str) -> Result<RecordingInfo, ApiError> {
+async fn recording_for(tenant: &Tenant, principal: &Principal, id: &str) -> Result<RecordingInfo, ApiError> {
     let filter = RecordingFilter {
         id: Some(id.to_owned()),
         limit: 1,
         ..RecordingFilter::default()
     };
-    let found = s.store.recordings(&filter).await.map_err(ApiError::internal)?.pop();
+    let found = tenant.recordings(&filter).await.map_err(ApiError::internal)?.pop();
     match (found, principal) {
         (Some(r), Principal::Admin) => Ok(r),
         (Some(r), Principal::User(login)) if r.mailbox.as_ref() == Some(login) => Ok(r),
@@ -129,12 +133,12 @@ async fn recording_for(s: &ApiState, principal: &Principal, id: &str) -> Result<
     responses((status = 200, description = "8 kHz 16-bit WAV", content_type = "audio/wav", body = Vec<u8>),
         (status = 404, description = "no such recording", body = ErrorBody)))]
 pub async fn get_recording(
-    State(s): State<ApiState>,
+    tenant: Tenant,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    recording_for(&s, &principal, &id).await?;
-    match s.store.recording_wav(&id).await.map_err(ApiError::internal)? {
+    recording_for(&tenant, &principal, &id).await?;
+    match tenant.recording_wav(&id).await.map_err(ApiError::internal)? {
         Some(wav) => Ok(([(header::CONTENT_TYPE, "audio/wav")], wav)),
         None => Err(ApiError::not_found("recording", &id)),
     }
@@ -143,12 +147,12 @@ pub async fn get_recording(
 #[utoipa::path(delete, path = "/recordings/{id}", tag = "media", params(("id" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such recording", body = ErrorBody)))]
 pub async fn delete_recording(
-    State(s): State<ApiState>,
+    tenant: Tenant,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    recording_for(&s, &principal, &id).await?;
-    if s.store.delete_recording(&id).await.map_err(ApiError::internal)? {
+    recording_for(&tenant, &principal, &id).await?;
+    if tenant.delete_recording(&id).await.map_err(ApiError::internal)? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("recording", &id))

@@ -2,6 +2,7 @@
 
 mod auth;
 mod calls;
+mod companies;
 mod company;
 mod contacts;
 mod departments;
@@ -16,6 +17,7 @@ mod schedules;
 mod tokens;
 mod usage;
 
+use crate::store::Tenant;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -42,8 +44,10 @@ pub struct ApiState {
     pub registry: Arc<FlowRegistry>,
     pub store: Store,
     pub tokens: Tokens,
-    /// The SIP digest realm, part of every stored password hash.
-    pub realm: String,
+    /// The companies (their domains and digest realms — part of every stored password hash).
+    pub companies: Arc<crate::companies::Companies>,
+    /// The operator's SIP domain: new companies get `<slug>.<this>` as their test domain.
+    pub operator_domain: String,
     /// Where phones register (told to employees in their access details).
     pub sip: std::net::SocketAddr,
     /// Where uploaded prompts go live.
@@ -54,12 +58,20 @@ pub struct ApiState {
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Password guessing at `POST /login`.
     pub logins: Arc<LoginThrottle>,
-    /// The company's rules for calls out (checked here for mobile numbers, set here).
-    pub toll: Arc<crate::call::TollGate>,
+    /// Each company's rules for calls out (checked here for mobile numbers, set here).
+    pub offices: Arc<crate::offices::Offices>,
     /// Renders `/metrics` (the process's Prometheus recorder).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Sends new employees their access details.
     pub mail: crate::mail::Mailer,
+}
+
+impl ApiState {
+    /// The company's rules for calls out, as its calls use them.
+    async fn toll(&self, tenant: &crate::store::Tenant) -> Result<Arc<crate::call::TollGate>, ApiError> {
+        let office = self.offices.of(tenant.id()).await.map_err(ApiError::internal)?;
+        Ok(office.dial.toll.clone())
+    }
 }
 
 /// Every route, with the OpenAPI document they make.
@@ -90,6 +102,8 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(contacts::complete_callback))
         .routes(routes!(outbound::show, outbound::replace))
         .routes(routes!(usage::show))
+        .routes(routes!(companies::create, companies::list))
+        .routes(routes!(companies::show, companies::update))
         .routes(routes!(company::show, company::update))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
@@ -182,9 +196,9 @@ struct RegistrationList {
 
 /// Registered phones (contacts of employees' SIP accounts that have not expired).
 #[utoipa::path(get, path = "/registrations", tag = "employees", responses((status = 200, body = RegistrationList)))]
-async fn list_registrations(State(s): State<ApiState>) -> Result<Json<RegistrationList>, ApiError> {
+async fn list_registrations(tenant: Tenant) -> Result<Json<RegistrationList>, ApiError> {
     let now = crate::sip::unix_secs() as i64;
-    let registrations = s.store.registrations(None, now).await.map_err(ApiError::internal)?;
+    let registrations = tenant.registrations(now).await.map_err(ApiError::internal)?;
     Ok(Json(RegistrationList { registrations }))
 }
 
@@ -271,6 +285,8 @@ fn registry_error(e: RegistryError) -> ApiError {
         RegistryError::BadSettings | RegistryError::SettingsRejected(_) => {
             ApiError::unprocessable("settings", &e.to_string())
         }
+        RegistryError::NumberTaken(_) => ApiError::conflict(&e.to_string()),
+        RegistryError::HeldElsewhere => ApiError::conflict(&e.to_string()),
         RegistryError::Store(e) => ApiError::internal(e),
     }
 }

@@ -1,6 +1,7 @@
 //! Numbers: which flow (and settings) answers each company number, in which timezone, whether
 //! its calls are recorded, and where calls go when the flow fails.
 
+use crate::store::Tenant;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -129,13 +130,14 @@ pub struct NumberList {
         (status = 422, description = "bad number, unknown flow, settings that do not fit", body = ErrorBody)))]
 pub async fn assign(
     State(s): State<ApiState>,
+    tenant: Tenant,
     Path(number): Path<String>,
     body: Result<Json<AssignBody>, JsonRejection>,
 ) -> Result<Json<NumberView>, ApiError> {
     let Json(body) = body.map_err(ApiError::from_json)?;
     let (flow, settings) = match body.flow {
         Some(flow) => (flow, body.settings),
-        None => default_chain(&s, body.settings).await?,
+        None => default_chain(&tenant, body.settings).await?,
     };
     let options = NumberOptions {
         timezone: body.timezone,
@@ -145,9 +147,17 @@ pub async fn assign(
         missed_call_mail: body.missed_call_mail,
         allowed_hosts: body.allowed_hosts,
     };
+    let canonical = crate::call::number::canonical(&number);
+    let owned = tenant.assignments().await.map_err(ApiError::internal)?;
+    if !owned
+        .iter()
+        .any(|a| crate::call::number::canonical(&a.number) == canonical)
+    {
+        super::usage::within_plan(&tenant, super::usage::Adding::Number).await?;
+    }
     let assignment = s
         .registry
-        .assign(&number, &flow, &settings, &options)
+        .assign(&tenant, &number, &flow, &settings, &options)
         .await
         .map_err(super::registry_error)?;
     Ok(Json(NumberView::of(&assignment, &s).await))
@@ -160,13 +170,12 @@ const DEFAULT_SCHEDULE: &str = "office";
 
 /// A fresh number's chain: the `schedule` flow with the settings given, or — given none — on the
 /// `office` schedule while it exists (else open around the clock).
-async fn default_chain(s: &ApiState, settings: Value) -> Result<(String, Value), ApiError> {
+async fn default_chain(tenant: &Tenant, settings: Value) -> Result<(String, Value), ApiError> {
     let given = settings.as_object().is_some_and(|o| !o.is_empty());
     if given {
         return Ok((DEFAULT_FLOW.into(), settings));
     }
-    let office = s
-        .store
+    let office = tenant
         .schedules(Some(DEFAULT_SCHEDULE))
         .await
         .map_err(ApiError::internal)?;
@@ -178,8 +187,8 @@ async fn default_chain(s: &ApiState, settings: Value) -> Result<(String, Value),
 }
 
 #[utoipa::path(get, path = "/numbers", tag = "numbers", responses((status = 200, body = NumberList)))]
-pub async fn list(State(s): State<ApiState>) -> Result<Json<NumberList>, ApiError> {
-    let assignments = s.store.assignments().await.map_err(ApiError::internal)?;
+pub async fn list(State(s): State<ApiState>, tenant: Tenant) -> Result<Json<NumberList>, ApiError> {
+    let assignments = tenant.assignments().await.map_err(ApiError::internal)?;
     let mut numbers = Vec::with_capacity(assignments.len());
     for assignment in &assignments {
         numbers.push(NumberView::of(assignment, &s).await);

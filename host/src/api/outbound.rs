@@ -8,11 +8,12 @@ use axum::extract::rejection::JsonRejection;
 use super::ApiState;
 use super::error::{ApiError, ErrorBody};
 use crate::call::OutboundRules;
+use crate::store::Tenant;
 
 /// The rules calls out follow now.
 #[utoipa::path(get, path = "/outbound-rules", tag = "security", responses((status = 200, body = OutboundRules)))]
-pub async fn show(State(s): State<ApiState>) -> Json<OutboundRules> {
-    Json(s.toll.rules().as_ref().clone())
+pub async fn show(State(s): State<ApiState>, tenant: Tenant) -> Result<Json<OutboundRules>, ApiError> {
+    Ok(Json(s.toll(&tenant).await?.rules().as_ref().clone()))
 }
 
 /// Replace the rules: in force at once for every new call out (calls under way go on). Fields
@@ -21,6 +22,7 @@ pub async fn show(State(s): State<ApiState>) -> Json<OutboundRules> {
     responses((status = 200, body = OutboundRules), (status = 422, description = "names the field at fault", body = ErrorBody)))]
 pub async fn replace(
     State(s): State<ApiState>,
+    tenant: Tenant,
     body: Result<Json<OutboundRules>, JsonRejection>,
 ) -> Result<Json<OutboundRules>, ApiError> {
     let Json(rules) = body.map_err(ApiError::from_json)?;
@@ -28,7 +30,7 @@ pub async fn replace(
         return Err(ApiError::unprocessable(field, &why));
     }
     let json = serde_json::to_string(&rules).map_err(ApiError::internal)?;
-    s.store.set_outbound_rules(&json).await.map_err(ApiError::internal)?;
-    s.toll.set_rules(rules.clone());
+    tenant.set_outbound_rules(&json).await.map_err(ApiError::internal)?;
+    s.toll(&tenant).await?.set_rules(rules.clone());
     Ok(Json(rules))
 }

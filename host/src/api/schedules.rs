@@ -1,14 +1,14 @@
 //! Schedules: business hours, holidays and extra working days.
 
+use crate::store::Tenant;
 use axum::Json;
+use axum::extract::Path;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::ApiState;
 use super::error::{ApiError, ErrorBody};
 use crate::call::record::unix_ms;
 use crate::schedule::Schedule;
@@ -51,7 +51,7 @@ fn view(stored: &StoredSchedule) -> Result<ScheduleView, ApiError> {
     request_body = ScheduleBody,
     responses((status = 200, body = ScheduleView), (status = 422, description = "names the mistake", body = ErrorBody)))]
 pub async fn put(
-    State(s): State<ApiState>,
+    tenant: Tenant,
     Path(id): Path<String>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<ScheduleView>, ApiError> {
@@ -76,21 +76,21 @@ pub async fn put(
         definition: serde_json::to_string(&body.schedule).map_err(ApiError::internal)?,
         updated_at: unix_ms(),
     };
-    s.store.put_schedule(&stored).await.map_err(ApiError::internal)?;
+    tenant.put_schedule(&stored).await.map_err(ApiError::internal)?;
     Ok(Json(view(&stored)?))
 }
 
 #[utoipa::path(get, path = "/schedules", tag = "schedules", responses((status = 200, body = ScheduleList)))]
-pub async fn list(State(s): State<ApiState>) -> Result<Json<ScheduleList>, ApiError> {
-    let all = s.store.schedules(None).await.map_err(ApiError::internal)?;
+pub async fn list(tenant: Tenant) -> Result<Json<ScheduleList>, ApiError> {
+    let all = tenant.schedules(None).await.map_err(ApiError::internal)?;
     let schedules = all.iter().map(view).collect::<Result<_, _>>()?;
     Ok(Json(ScheduleList { schedules }))
 }
 
 #[utoipa::path(get, path = "/schedules/{id}", tag = "schedules", params(("id" = String, Path)),
     responses((status = 200, body = ScheduleView), (status = 404, description = "no such schedule", body = ErrorBody)))]
-pub async fn show(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<ScheduleView>, ApiError> {
-    match s.store.schedules(Some(&id)).await.map_err(ApiError::internal)?.first() {
+pub async fn show(tenant: Tenant, Path(id): Path<String>) -> Result<Json<ScheduleView>, ApiError> {
+    match tenant.schedules(Some(&id)).await.map_err(ApiError::internal)?.first() {
         Some(stored) => Ok(Json(view(stored)?)),
         None => Err(ApiError::not_found("schedule", &id)),
     }
@@ -98,8 +98,8 @@ pub async fn show(State(s): State<ApiState>, Path(id): Path<String>) -> Result<J
 
 #[utoipa::path(delete, path = "/schedules/{id}", tag = "schedules", params(("id" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such schedule", body = ErrorBody)))]
-pub async fn delete(State(s): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    if s.store.delete_schedule(&id).await.map_err(ApiError::internal)? {
+pub async fn delete(tenant: Tenant, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    if tenant.delete_schedule(&id).await.map_err(ApiError::internal)? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("schedule", &id))

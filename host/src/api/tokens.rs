@@ -1,15 +1,16 @@
 //! API tokens: an admin makes tokens for scripts and integrations (shown once), lists every
 //! token (admin and employees' login tokens) and revokes any.
 
+use crate::store::Tenant;
 use axum::Json;
+use axum::extract::Path;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::{ApiState, hash_token, new_token};
+use super::{hash_token, new_token};
 use crate::call::record::unix_ms;
 use crate::store::{TOKEN_ID_LEN, TokenInfo};
 
@@ -38,7 +39,7 @@ pub struct TokenList {
 #[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = NewToken,
     responses((status = 201, body = CreatedToken), (status = 422, description = "bad label", body = ErrorBody)))]
 pub async fn create(
-    State(s): State<ApiState>,
+    tenant: Tenant,
     body: Result<Json<NewToken>, JsonRejection>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let Json(body) = body.map_err(ApiError::from_json)?;
@@ -48,7 +49,7 @@ pub async fn create(
     let token = new_token();
     let hash = hash_token(&token);
     let now = unix_ms();
-    s.store
+    tenant
         .add_token(&hash, &body.label, None, now)
         .await
         .map_err(ApiError::internal)?;
@@ -63,16 +64,16 @@ pub async fn create(
 
 /// Every token, newest first (never the secrets).
 #[utoipa::path(get, path = "/tokens", tag = "tokens", responses((status = 200, body = TokenList)))]
-pub async fn list(State(s): State<ApiState>) -> Result<Json<TokenList>, ApiError> {
-    let tokens = s.store.tokens().await.map_err(ApiError::internal)?;
+pub async fn list(tenant: Tenant) -> Result<Json<TokenList>, ApiError> {
+    let tokens = tenant.tokens().await.map_err(ApiError::internal)?;
     Ok(Json(TokenList { tokens }))
 }
 
 /// Revoke a token: requests with it get 401 from now on.
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens", params(("id" = String, Path)),
     responses((status = 204, description = "revoked"), (status = 404, description = "no such token", body = ErrorBody)))]
-pub async fn revoke(State(s): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    if s.store.revoke_token(&id).await.map_err(ApiError::internal)? {
+pub async fn revoke(tenant: Tenant, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    if tenant.revoke_token(&id).await.map_err(ApiError::internal)? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("token", &id))

@@ -1,6 +1,7 @@
 //! What the company uses — people, numbers, flow versions, calls now, calls and connected minutes
 //! this month, storage — for its admin (and, with plans, against its plan).
 
+use crate::store::Tenant;
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
@@ -29,10 +30,10 @@ pub struct UsageView {
 
 /// What the company uses now and this month.
 #[utoipa::path(get, path = "/usage", tag = "company", responses((status = 200, body = UsageView)))]
-pub async fn show(State(s): State<ApiState>) -> Result<Json<UsageView>, ApiError> {
+pub async fn show(State(s): State<ApiState>, tenant: Tenant) -> Result<Json<UsageView>, ApiError> {
     let month_started_at = month_start(jiff::Timestamp::now());
-    let usage = s.store.usage(month_started_at).await.map_err(ApiError::internal)?;
-    let calls_now = super::calls::calls_up(&s).await?.len();
+    let usage = tenant.usage(month_started_at).await.map_err(ApiError::internal)?;
+    let calls_now = super::calls::calls_up(&s, &tenant).await?.len();
     Ok(Json(UsageView {
         employees: usage.employees,
         numbers: usage.numbers,
@@ -43,6 +44,63 @@ pub async fn show(State(s): State<ApiState>) -> Result<Json<UsageView>, ApiError
         storage_bytes: usage.storage_bytes,
         month_started_at,
     }))
+}
+
+/// What a request would add to what the company keeps.
+pub(super) enum Adding {
+    Employee,
+    Number,
+    /// An uploaded flow version of this many bytes.
+    FlowVersion(i64),
+    /// A prompt of this many bytes.
+    Storage(i64),
+}
+
+/// Whether the company's plan leaves room for `adding`; else the 409 (or, for storage, 413)
+/// that names the limit.
+pub(super) async fn within_plan(tenant: &Tenant, adding: Adding) -> Result<(), ApiError> {
+    let plan = tenant.info().await.map_err(ApiError::internal)?.plan;
+    let limited = match adding {
+        Adding::Employee => plan.max_employees.is_some(),
+        Adding::Number => plan.max_numbers.is_some(),
+        Adding::FlowVersion(_) => plan.max_flow_versions.is_some() || plan.max_storage_bytes.is_some(),
+        Adding::Storage(_) => plan.max_storage_bytes.is_some(),
+    };
+    if !limited {
+        return Ok(());
+    }
+    let used = tenant.usage(0).await.map_err(ApiError::internal)?;
+    let over = |limit: Option<i64>, now: i64, field: &str, what: &str| match limit {
+        Some(limit) if now >= limit => Err(ApiError::over_plan(
+            field,
+            &format!("the company's plan allows {limit} {what}; it has {now}"),
+        )),
+        _ => Ok(()),
+    };
+    let storage = |bytes: i64| match plan.max_storage_bytes {
+        Some(limit) if used.storage_bytes + bytes > limit => Err(ApiError::too_large(
+            "over the plan's storage",
+            &format!(
+                "max_storage_bytes: the company's plan keeps {limit} bytes; it keeps {} and this is {bytes} more",
+                used.storage_bytes
+            ),
+        )),
+        _ => Ok(()),
+    };
+    match adding {
+        Adding::Employee => over(plan.max_employees, used.employees, "max_employees", "employees"),
+        Adding::Number => over(plan.max_numbers, used.numbers, "max_numbers", "numbers"),
+        Adding::FlowVersion(bytes) => {
+            over(
+                plan.max_flow_versions,
+                used.flow_versions,
+                "max_flow_versions",
+                "uploaded flow versions",
+            )?;
+            storage(bytes)
+        }
+        Adding::Storage(bytes) => storage(bytes),
+    }
 }
 
 /// The first instant of `now`'s month, UTC, in Unix ms.

@@ -82,8 +82,12 @@ pub trait Directory: Send + Sync {
     async fn has_phones(&self, login: &str) -> anyhow::Result<bool>;
 }
 
-/// What ringing and bridging need besides the call itself.
+/// What ringing and bridging need besides the call itself (one company's: its directory, lamps,
+/// rules for calls out and numbers).
+#[derive(Clone)]
 pub struct DialEnv {
+    /// Whose calls these are.
+    pub company: crate::tenant::CompanyId,
     pub dialer: Arc<Dialer>,
     /// Busy lamps: employees' phones show ringing while a leg rings them, busy while they talk.
     pub presence: Arc<Presence>,

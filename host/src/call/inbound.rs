@@ -658,7 +658,12 @@ impl InboundCall {
     }
 
     async fn prompt(&self, name: &str) -> Result<crate::media::Prompt, CallError> {
-        self.env.prompts.resolve(name).await.map_err(super::prompt_error)
+        let company = self.dial_env.company;
+        self.env
+            .prompts
+            .resolve_for(company, name)
+            .await
+            .map_err(super::prompt_error)
     }
 
     /// Runs `work` until it completes or the caller leaves. A re-INVITE meanwhile (the caller

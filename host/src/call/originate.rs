@@ -65,7 +65,7 @@ pub async fn call_back(dial: &DialEnv, media: &MediaEnv, order: &CallbackOrder) 
     let mut employee = employee;
     let mut session = MediaSession::on_side(employee.media.clone());
     for name in &order.announce {
-        match media.prompts.resolve(name).await {
+        match media.prompts.resolve_for(dial.company, name).await {
             Ok(prompt) => {
                 session.play(&prompt, false).await;
             }

@@ -11,7 +11,8 @@ use parking_lot::Mutex;
 use super::{FlowEngine, FlowError, FlowVersion, KnownNames, admission};
 use crate::call::record::unix_ms;
 use crate::call::{Target, number};
-use crate::store::{Assignment, Change, Store};
+use crate::store::{Assignment, Change, Store, Tenant};
+use crate::tenant::CompanyId;
 
 /// What a number has besides its flow and the flow's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +56,12 @@ pub enum RegistryError {
     BadAllowedHost(String),
     #[error("the settings do not fit the flow: {0}")]
     SettingsRejected(String),
+    #[error("{0} is another company's number on this exchange")]
+    NumberTaken(String),
+    #[error(
+        "this very component (by its sha256) is held by another company on this exchange: rebuild it and upload again"
+    )]
+    HeldElsewhere,
     #[error("database: {0}")]
     Store(#[from] anyhow::Error),
 }
@@ -102,19 +109,33 @@ impl FlowRegistry {
         &self.engine
     }
 
-    /// Validates, compiles and stores a flow version; returns its sha256.
-    pub async fn upload(&self, name: &str, wasm: &[u8], builtin: bool) -> Result<Arc<FlowVersion>, RegistryError> {
+    /// Compiles and stores a built-in flow (everyone's).
+    pub async fn add_builtin(&self, name: &str, wasm: &[u8]) -> Result<Arc<FlowVersion>, RegistryError> {
         let sha = FlowEngine::sha256(wasm);
         if let Some(v) = self.versions.lock().get(&sha) {
             return Ok(v.clone());
         }
-        // An upload holds its turn through both compiles (the trial and ours).
-        let _turn = match builtin {
-            true => None,
-            false => Some(self.admit(wasm).await?),
-        };
         let version = self.compile(wasm).await?;
-        self.store.put_flow(name, &sha, wasm, builtin, unix_ms()).await?;
+        self.store.put_builtin_flow(name, &sha, wasm, unix_ms()).await?;
+        self.versions.lock().insert(sha, version.clone());
+        Ok(version)
+    }
+
+    /// Validates, compiles and stores a company's upload; returns its version.
+    pub async fn upload(&self, owner: &Tenant, name: &str, wasm: &[u8]) -> Result<Arc<FlowVersion>, RegistryError> {
+        let sha = FlowEngine::sha256(wasm);
+        let cached = self.versions.lock().get(&sha).cloned();
+        let version = match cached {
+            Some(version) => version,
+            None => {
+                // An upload holds its turn through both compiles (the trial and ours).
+                let _turn = self.admit(wasm).await?;
+                self.compile(wasm).await?
+            }
+        };
+        if !owner.put_flow(name, &sha, wasm, unix_ms()).await? {
+            return Err(RegistryError::HeldElsewhere);
+        }
         self.versions.lock().insert(sha, version.clone());
         Ok(version)
     }
@@ -161,12 +182,12 @@ impl FlowRegistry {
         Ok(version)
     }
 
-    /// The departments, employees and schedules settings may name.
-    async fn known_names(&self) -> Result<KnownNames, RegistryError> {
-        let departments = self.store.departments().await?;
-        let employees = self.store.employees().await?;
-        let schedules = self.store.schedules(None).await?;
-        let uploaded = self.store.prompt_list().await?;
+    /// The departments, employees and schedules settings may name (the company's own).
+    async fn known_names(&self, tenant: &Tenant) -> Result<KnownNames, RegistryError> {
+        let departments = tenant.departments().await?;
+        let employees = tenant.employees().await?;
+        let schedules = tenant.schedules(None).await?;
+        let uploaded = tenant.prompt_list().await?;
         let builtin = crate::media::library::builtin_names().map(str::to_owned);
         Ok(KnownNames {
             departments: departments.into_iter().map(|d| d.id).collect(),
@@ -181,9 +202,11 @@ impl FlowRegistry {
         self.versions.lock().remove(sha256);
     }
 
-    /// Assigns a flow (name or sha256) with its settings to a number.
+    /// Assigns a flow (name or sha256, one of the company's or a built-in) with its settings to
+    /// one of the company's numbers (a number nobody has becomes the company's).
     pub async fn assign(
         &self,
+        tenant: &Tenant,
         number: &str,
         flow: &str,
         settings: &serde_json::Value,
@@ -202,7 +225,7 @@ impl FlowRegistry {
             return Err(RegistryError::MissedCallMailWithoutMailbox);
         }
         if let Some(login) = &options.mailbox
-            && self.store.employee(login, false).await?.is_none()
+            && tenant.employee(login, false).await?.is_none()
         {
             return Err(RegistryError::NoSuchMailbox(login.clone()));
         }
@@ -213,8 +236,10 @@ impl FlowRegistry {
         {
             return Err(RegistryError::BadAllowedHost(bad));
         }
-        let sha = self
-            .store
+        if self.route(number).is_some_and(|r| r.assignment.company != tenant.id()) {
+            return Err(RegistryError::NumberTaken(number.into()));
+        }
+        let sha = tenant
             .resolve_flow(flow)
             .await?
             .ok_or_else(|| RegistryError::UnknownFlow(flow.into()))?;
@@ -226,12 +251,13 @@ impl FlowRegistry {
                 let before = serde_json::from_str(&before.assignment.settings).unwrap_or_default();
                 schema.keep_secrets(&mut settings, &before);
             }
-            let known = self.known_names().await?;
+            let known = self.known_names(tenant).await?;
             schema
                 .check(&settings, &known)
                 .map_err(RegistryError::SettingsRejected)?;
         }
         let assignment = Assignment {
+            company: tenant.id(),
             number: number.to_string(),
             timezone: options.timezone.clone(),
             flow_sha256: sha,
@@ -247,7 +273,9 @@ impl FlowRegistry {
             allowed_hosts: options.allowed_hosts.clone(),
             updated_at: unix_ms(),
         };
-        self.store.assign(&assignment).await?;
+        if !tenant.assign(&assignment).await? {
+            return Err(RegistryError::NumberTaken(number.into()));
+        }
         self.refresh().await?;
         self.store.announce(Change::Numbers).await;
         Ok(assignment)
@@ -286,16 +314,22 @@ impl FlowRegistry {
         }
     }
 
-    /// The route for a dialled number, however it is spelled.
-    /// (Also what says which numbers are the company's: see `OwnNumbers`.)
+    /// The route for a dialled number, however it is spelled (whichever company's it is).
     pub fn route(&self, dialled: &str) -> Option<Arc<Route>> {
         self.routes.load().get(&number::canonical(dialled)).cloned()
     }
 }
 
-/// The company's numbers are the ones assigned to flows.
-impl crate::call::OwnNumbers for FlowRegistry {
+/// A company's numbers: the ones assigned to its flows.
+pub struct CompanyNumbers {
+    pub registry: Arc<FlowRegistry>,
+    pub company: CompanyId,
+}
+
+impl crate::call::OwnNumbers for CompanyNumbers {
     fn owns(&self, number: &str) -> bool {
-        self.route(number).is_some()
+        self.registry
+            .route(number)
+            .is_some_and(|r| r.assignment.company == self.company)
     }
 }

@@ -1,5 +1,6 @@
 //! The prompt library: prompts by name (built-in, uploaded) and spoken text (`tts:`).
 
+use crate::tenant::CompanyId;
 use std::collections::HashMap;
 
 use parking_lot::RwLock;
@@ -89,6 +90,20 @@ impl PromptLibrary {
         self.prompts.read().get(name).cloned()
     }
 
+    /// Keeps a company's uploaded prompt (it plays for that company's calls only, over a
+    /// built-in of the same name).
+    pub fn insert_for(&self, company: CompanyId, name: &str, prompt: Prompt) {
+        self.insert(company_key(company, name), prompt);
+    }
+
+    /// The prompt a company's flow names: its own upload first, else as [`Self::resolve`] finds it.
+    pub async fn resolve_for(&self, company: CompanyId, name: &str) -> Result<Prompt, PromptError> {
+        match self.get(&company_key(company, name)) {
+            Some(prompt) => Ok(prompt),
+            None => self.resolve(name).await,
+        }
+    }
+
     /// The prompt a flow names: a built-in or uploaded one, or `tts:` text rendered now (or
     /// taken from the speech cache).
     pub async fn resolve(&self, name: &str) -> Result<Prompt, PromptError> {
@@ -100,6 +115,11 @@ impl PromptLibrary {
             None => self.get(name).ok_or_else(|| PromptError::Unknown(name.into())),
         }
     }
+}
+
+/// Uploaded prompts are kept under `<company>/<name>` (a prompt's name has no '/').
+fn company_key(company: CompanyId, name: &str) -> String {
+    format!("{company}/{name}")
 }
 
 #[cfg(test)]

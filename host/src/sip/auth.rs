@@ -15,10 +15,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use rsipstack::sip::prelude::*;
 use rsipstack::sip::{Header, Request, StatusCode};
 
 use super::digest::{Credentials, MemoryLedger, NonceCheck, NonceLedger, Nonces};
-use super::location::Location;
+use super::location::{Domain, Location};
+use crate::tenant::CompanyId;
 use crate::throttle::{GuessLimits, Guesses, QuietLog};
 
 /// Which challenge a request gets: a registrar's (401) or a proxy's (407).
@@ -31,6 +33,8 @@ pub enum Challenge {
 /// An authenticated user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
+    /// His company (a trunk account's: the home company).
+    pub company: CompanyId,
     pub id: i64,
     pub username: String,
     /// A trunk's account (a peer PBX or carrier), not an employee.
@@ -62,7 +66,6 @@ impl From<Answer> for Refusal {
 }
 
 pub struct Authenticator {
-    realm: String,
     nonces: Nonces,
     ledger: Arc<dyn NonceLedger>,
     location: Arc<dyn Location>,
@@ -74,9 +77,8 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(realm: String, secret: Vec<u8>, location: Arc<dyn Location>, trunks: super::Trunks) -> Self {
+    pub fn new(secret: Vec<u8>, location: Arc<dyn Location>, trunks: super::Trunks) -> Self {
         Authenticator {
-            realm,
             nonces: Nonces::new(secret),
             ledger: Arc::new(MemoryLedger::default()),
             location,
@@ -98,31 +100,40 @@ impl Authenticator {
         if self.guesses.source_locked(ip).is_some() {
             return Err(Refusal::Silence);
         }
+        let domain = self.domain_of(req);
+        if let Some(reason) = &domain.suspended {
+            return Err(Refusal::answer(StatusCode::Forbidden, vec![suspended_reason(reason)]));
+        }
+        let realm = domain.realm.as_str();
         let authorization = req.headers.iter().find_map(|h| match (h, kind) {
             (Header::Authorization(a), Challenge::Www) => Some(a.value().to_string()),
             (Header::ProxyAuthorization(a), Challenge::Proxy) => Some(a.value().to_string()),
             _ => None,
         });
         let Some(creds) = authorization.as_deref().and_then(Credentials::parse) else {
-            return Err(self.challenge(now, source, false, kind));
+            return Err(self.challenge(now, source, false, kind, realm));
         };
-        if creds.realm != self.realm {
-            return Err(self.challenge(now, source, false, kind));
+        if creds.realm != realm {
+            return Err(self.challenge(now, source, false, kind, realm));
         }
         let freshness = self.nonces.check(&creds.nonce, now, ip);
         if freshness == NonceCheck::Invalid {
-            return Err(self.challenge(now, source, false, kind));
+            return Err(self.challenge(now, source, false, kind, realm));
         }
         if self.guesses.locked(ip, &creds.username).is_some() {
             return Err(Refusal::Silence);
         }
         let method = req.method.to_string();
-        let trunk = self.trunks.account(&creds.username);
+        // Trunk accounts are the operator's, in the home company's realm.
+        let trunk = self
+            .trunks
+            .account(&creds.username)
+            .filter(|_| domain.company == CompanyId::HOME);
         let known = match trunk {
             Some(account) => Some((0, account.ha1.clone())),
             None => self
                 .location
-                .credentials(&creds.username)
+                .credentials(domain.company, &creds.username)
                 .await
                 .map_err(|e| Refusal::Answer(internal(e)))?,
         };
@@ -139,7 +150,7 @@ impl Authenticator {
             return Err(self.failed(source, &creds.username, &method, "digest uri is not the Request-URI"));
         }
         if freshness == NonceCheck::Stale {
-            return Err(self.challenge(now, source, true, kind));
+            return Err(self.challenge(now, source, true, kind, realm));
         }
         let nc = match (&creds.qop, creds.nonce_count()) {
             (Some(_), Some(nc)) if nc > 0 => nc,
@@ -153,23 +164,35 @@ impl Authenticator {
             (None, _) => 0,
         };
         if !self.ledger.first_use(&creds.nonce, nc, now) {
-            return Err(self.challenge(now, source, false, kind)); // a replay: start afresh
+            return Err(self.challenge(now, source, false, kind, realm)); // a replay: start afresh
         }
         self.guesses.succeeded(ip, &creds.username);
         Ok(User {
+            company: domain.company,
             id,
             username: creds.username,
             trunk: trunk.is_some(),
         })
     }
 
-    fn challenge(&self, now: u64, source: SocketAddr, stale: bool, kind: Challenge) -> Refusal {
+    /// The company a request speaks to: by the domain of its Request-URI, From or To.
+    pub fn domain_of(&self, req: &Request) -> Domain {
+        let from = req.from_header().and_then(|h| h.uri()).ok();
+        let to = req.to_header().and_then(|h| h.uri()).ok();
+        let hosts: Vec<String> = [Some(req.uri.clone()), from, to]
+            .into_iter()
+            .flatten()
+            .map(|u| u.host_with_port.host.to_string())
+            .collect();
+        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        self.location.domain(&hosts)
+    }
+
+    /// The same challenge for every user of a domain, whether he exists or not.
+    fn challenge(&self, now: u64, source: SocketAddr, stale: bool, kind: Challenge, realm: &str) -> Refusal {
         let nonce = self.nonces.issue(now, source.ip());
         let stale = if stale { ", stale=true" } else { "" };
-        let value = format!(
-            r#"Digest realm="{}", nonce="{nonce}", algorithm=MD5, qop="auth"{stale}"#,
-            self.realm
-        );
+        let value = format!(r#"Digest realm="{realm}", nonce="{nonce}", algorithm=MD5, qop="auth"{stale}"#);
         match kind {
             Challenge::Www => Refusal::answer(StatusCode::Unauthorized, vec![Header::WwwAuthenticate(value.into())]),
             Challenge::Proxy => Refusal::answer(
@@ -188,6 +211,16 @@ impl Authenticator {
         // The same answer whatever was wrong (an unknown user, a wrong password, a replay).
         Refusal::answer(StatusCode::Forbidden, vec![warning("wrong credentials")])
     }
+}
+
+/// Why a suspended company's request is refused (RFC 3326 Reason).
+pub fn suspended_reason(reason: &str) -> Header {
+    let text: String = reason
+        .chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .take(100)
+        .collect();
+    Header::Reason(format!(r#"SIP;cause=403;text="company suspended: {text}""#).into())
 }
 
 /// Stands in for the HA1 of a user who does not exist.

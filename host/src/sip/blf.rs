@@ -3,6 +3,7 @@
 //! ringing or is in a call. The call layer reports line use through RAII [`LineUse`] guards,
 //! so a line can never stay "busy" after the call that made it so is gone.
 
+use crate::tenant::CompanyId;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,6 +61,19 @@ struct Watcher {
 #[derive(Default)]
 pub struct Presence {
     lines: Mutex<HashMap<String, Line>>,
+}
+
+/// Every company's lines: logins are unique within a company only, so each has its own.
+#[derive(Default)]
+pub struct Presences {
+    companies: Mutex<HashMap<CompanyId, Arc<Presence>>>,
+}
+
+impl Presences {
+    /// The lines of `company`.
+    pub fn of(&self, company: CompanyId) -> Arc<Presence> {
+        self.companies.lock().entry(company).or_default().clone()
+    }
 }
 
 /// One use of a line (a leg ringing it, or a call on it); dropping it ends the use.
@@ -183,7 +197,7 @@ fn dialog_info(login: &str, state: LineState, version: u32) -> String {
 
 /// Answers SUBSCRIBEs: new ones (after digest authentication) and refreshes.
 pub(super) struct Subscriptions {
-    pub presence: Arc<Presence>,
+    pub presences: Arc<Presences>,
     pub dialogs: Arc<DialogLayer>,
     pub auth: Arc<Authenticator>,
     pub local: SocketAddr,
@@ -227,8 +241,10 @@ impl Subscriptions {
                 vec![warning("busy lamps are for employees")],
             ));
         }
+        let presence = self.presences.of(subscriber.company);
+        let company = subscriber.company;
         let subscriber = subscriber.username;
-        if self.presence.watching(&subscriber) >= MAX_PER_SUBSCRIBER {
+        if presence.watching(&subscriber) >= MAX_PER_SUBSCRIBER {
             return Err(Refusal::answer(
                 StatusCode::Forbidden,
                 vec![warning(&format!(
@@ -237,7 +253,7 @@ impl Subscriptions {
             ));
         }
         let user = req.uri.auth.as_ref().map(|a| a.user.clone()).unwrap_or_default();
-        let login = match self.auth.location().login_of(&user).await {
+        let login = match self.auth.location().login_of(company, &user).await {
             Ok(Some(login)) => login,
             Ok(None) => {
                 return Err(Refusal::answer(
@@ -262,7 +278,7 @@ impl Subscriptions {
             .accept(Some(headers), None)
             .map_err(|_| (StatusCode::ServerInternalError, vec![]))?;
         tracing::info!(%login, %user, expires, "BLF subscription");
-        let state = self.presence.state(&login);
+        let state = presence.state(&login);
         let first_notify = notify(dialog.clone(), login.clone(), state, 0, expires);
         if expires > 0 {
             let watcher = Watcher {
@@ -271,7 +287,7 @@ impl Subscriptions {
                 version: 0,
                 expires_at: std::time::Instant::now() + std::time::Duration::from_secs(expires.into()),
             };
-            self.presence
+            presence
                 .lines
                 .lock()
                 .entry(login.clone())
@@ -279,7 +295,7 @@ impl Subscriptions {
                 .watchers
                 .push(watcher);
             tokio::spawn(refreshes(
-                self.presence.clone(),
+                presence.clone(),
                 self.dialogs.clone(),
                 dialog,
                 login,

@@ -1,5 +1,6 @@
 //! An inbound call leg: the UAS side of an INVITE dialog.
 
+use crate::tenant::CompanyId;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -48,6 +49,9 @@ pub struct InboundLeg {
     /// The employee who placed the call, when it came from an authenticated phone (else it
     /// came from a trunk).
     pub employee: Option<String>,
+    /// The employee's company (the domain he authenticated in); none for a trunk's call, whose
+    /// company the dialled number says.
+    pub company: Option<CompanyId>,
     /// Cancelled when someone else (an admin) ends the call.
     stop: tokio_util::sync::CancellationToken,
     stopped: bool,
@@ -62,8 +66,9 @@ impl InboundLeg {
         dialogs: Arc<DialogLayer>,
         source: SocketAddr,
         local: SocketAddr,
-        employee: Option<String>,
+        employee: Option<(CompanyId, String)>,
     ) -> Option<Self> {
+        let (company, employee) = employee.map(|(c, e)| (Some(c), Some(e))).unwrap_or_default();
         let (state_tx, events) = dialogs.new_dialog_state_channel();
         let contact = super::our_uri(local);
         let created = match contact {
@@ -112,6 +117,7 @@ impl InboundLeg {
             local,
             offer,
             employee,
+            company,
             proven,
         })
     }
@@ -160,6 +166,20 @@ impl InboundLeg {
     /// The body of the caller's ACK: its SDP answer when the INVITE made no offer.
     pub fn ack_body(&self) -> Option<Vec<u8>> {
         self.dialog.last_remote_ack().map(|ack| ack.body)
+    }
+
+    /// A final error response to the INVITE (before answer), saying why in an RFC 3326 Reason
+    /// (`SIP;cause=480;text="…"`).
+    pub fn reject_because(&self, code: u16, why: &str) {
+        let text: String = why
+            .chars()
+            .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+            .take(100)
+            .collect();
+        let _ = self.dialog.reject(
+            Some(StatusCode::from(code)),
+            Some(format!(r#"SIP;cause={code};text="{text}""#)),
+        );
     }
 
     /// A final error response to the INVITE (before answer).

@@ -3,6 +3,18 @@
 
 use std::net::SocketAddr;
 
+use crate::tenant::CompanyId;
+
+/// The company a SIP domain names, as the registrar and the proxy need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    pub company: CompanyId,
+    /// The digest realm its phones authenticate in.
+    pub realm: String,
+    /// Why it takes no calls now (a suspended company), if so.
+    pub suspended: Option<String>,
+}
+
 /// One registered contact of a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
@@ -20,10 +32,13 @@ pub struct Binding {
 /// Where users and their bindings live.
 #[async_trait::async_trait]
 pub trait Location: Send + Sync + 'static {
-    /// The user's id and HA1 in the registrar's realm, when `username` is a user.
-    async fn credentials(&self, username: &str) -> anyhow::Result<Option<(i64, String)>>;
-    /// The login of the user `user` names: a login, or an extension.
-    async fn login_of(&self, user: &str) -> anyhow::Result<Option<String>>;
+    /// The company of the first of `hosts` (Request-URI, From, To) that is a company's SIP
+    /// domain; none (e.g. an IP address): the home company. From memory: strangers choose them.
+    fn domain(&self, hosts: &[&str]) -> Domain;
+    /// The user's id and HA1 in his company's realm, when `username` is a user of `company`.
+    async fn credentials(&self, company: CompanyId, username: &str) -> anyhow::Result<Option<(i64, String)>>;
+    /// The login of the user `user` names in `company`: a login, or an extension.
+    async fn login_of(&self, company: CompanyId, user: &str) -> anyhow::Result<Option<String>>;
     /// Every user's live bindings at `now`, with the user's login.
     async fn all_bindings(&self, now: i64) -> anyhow::Result<Vec<(String, Binding)>>;
     /// The user's bindings that have not expired at `now`.

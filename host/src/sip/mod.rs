@@ -34,10 +34,10 @@ use rsipstack::transport::udp::UdpConnection;
 use rsipstack::{EndpointBuilder, transaction::endpoint::Endpoint};
 use tokio_util::sync::CancellationToken;
 
-pub use auth::Authenticator;
-pub use blf::{LineState, LineUse, Presence};
+pub use auth::{Answer, Authenticator, suspended_reason, warning};
+pub use blf::{LineState, LineUse, Presence, Presences};
 pub use leg::{DialogKey, InboundLeg, LegEvent, Refer, Reinvite};
-pub use location::{Binding, Location};
+pub use location::{Binding, Domain, Location};
 pub use outbound::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, OutboundLeg, TrunkLogin};
 pub use registrar::Registrar;
 pub use trunks::{Trunk, TrunkAccount, Trunks};
@@ -64,6 +64,10 @@ const TRUNK_REGISTRATION_SECS: u32 = 600;
 
 /// Receives new inbound calls. Implemented by the exchange's composition root.
 pub trait InviteHandler: Send + Sync + 'static {
+    /// The final answer to an INVITE for `dialled` (from an employee of `company`, or from a
+    /// trunk) before any dialog exists — e.g. its company is suspended or at its plan's limit
+    /// of calls —, or none to take it.
+    fn refusal(&self, dialled: &str, company: Option<crate::tenant::CompanyId>) -> Option<auth::Answer>;
     fn on_invite(&self, leg: InboundLeg);
 }
 
@@ -85,7 +89,7 @@ pub struct SipServer {
     endpoint: Endpoint,
     /// Bound at once (a taken port fails `bind`), accepting from `serve` on.
     tcp: parking_lot::Mutex<Option<tokio::net::TcpListener>>,
-    presence: Arc<Presence>,
+    presences: Arc<blf::Presences>,
     dialogs: Arc<DialogLayer>,
     dialer: Arc<Dialer>,
     local: SocketAddr,
@@ -124,7 +128,7 @@ impl SipServer {
         Ok(SipServer {
             endpoint,
             tcp: parking_lot::Mutex::new(Some(tcp)),
-            presence: Arc::default(),
+            presences: Arc::default(),
             dialogs,
             dialer,
             local,
@@ -132,9 +136,10 @@ impl SipServer {
         })
     }
 
-    /// Line states for busy lamps; the call layer reports who rings and who talks.
-    pub fn presence(&self) -> Arc<Presence> {
-        self.presence.clone()
+    /// Line states for busy lamps, each company's own; the call layer reports who rings and who
+    /// talks.
+    pub fn presences(&self) -> Arc<blf::Presences> {
+        self.presences.clone()
     }
 
     /// Keeps this exchange registered with a carrier (RFC 3261 §10), refreshing before the
@@ -209,7 +214,7 @@ impl SipServer {
             local: self.local,
         });
         let subscriptions = Arc::new(blf::Subscriptions {
-            presence: self.presence.clone(),
+            presences: self.presences.clone(),
             dialogs: self.dialogs.clone(),
             auth: auth.clone(),
             local: self.local,
@@ -336,10 +341,20 @@ impl Invites {
                     tracing::info!(account = %user.username, %source, "a trunk account's INVITE");
                     None
                 }
-                Ok(user) => Some(user.username),
+                Ok(user) => Some((user.company, user.username)),
                 Err(refusal) => return refuse(tx, refusal),
             },
         };
+        let dialled = tx
+            .original
+            .uri
+            .auth
+            .as_ref()
+            .map(|a| a.user.clone())
+            .unwrap_or_default();
+        if let Some((status, headers)) = self.handler.refusal(&dialled, employee.as_ref().map(|(c, _)| *c)) {
+            return reply(tx, status, headers);
+        }
         let local_ip = reachable_ip(self.local, source);
         let local = SocketAddr::new(local_ip, self.local.port());
         if let Some(leg) = leg::InboundLeg::accept_transaction(tx, self.dialogs.clone(), source, local, employee) {
@@ -361,7 +376,10 @@ impl Invites {
             .and_then(|u| u.auth)
             .map(|a| a.user);
         match user {
-            Some(user) => matches!(self.auth.location().credentials(&user).await, Ok(Some(_))),
+            Some(user) => {
+                let company = self.auth.domain_of(req).company;
+                matches!(self.auth.location().credentials(company, &user).await, Ok(Some(_)))
+            }
             None => false,
         }
     }

@@ -5,11 +5,13 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{DEFAULT_COMPANY, NewLogEntry, Store};
+use super::{CompanyId, NewLogEntry, Store, Tenant};
 
 /// A due request to call someone back, as the scheduler needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueCall {
+    /// Whose callback or contact it is.
+    pub company: CompanyId,
     /// The callback's id, or (for a follow-up) the contact's.
     pub id: i64,
     pub contact_id: i64,
@@ -30,6 +32,7 @@ pub struct DueCall {
 /// contact's, no attempts counted).
 fn due_call(r: &AnyRow) -> DueCall {
     DueCall {
+        company: CompanyId(r.get("company_id")),
         id: r.get("id"),
         contact_id: r.get("contact_id"),
         phone: r.get("phone"),
@@ -46,14 +49,14 @@ impl Store {
     /// before `stale` that were never settled (their node died).
     pub async fn due_callbacks(&self, now: i64, stale: i64, limit: i64) -> super::Result<Vec<DueCall>> {
         let rows = sqlx::query(
-            "SELECT b.id, b.contact_id, c.phone, c.name, b.reason, e.login, b.attempts,
+            "SELECT b.company_id, b.id, b.contact_id, c.phone, c.name, b.reason, e.login, b.attempts,
                     CAST(NULL AS BIGINT) AS follow_up_at
              FROM callbacks b JOIN contacts c ON c.id = b.contact_id JOIN employees e ON e.id = b.employee_id
-             WHERE b.company_id = $1 AND b.due_at <= $2
-               AND (b.status = 'open' OR (b.status = 'calling' AND b.claimed_at < $3))
-             ORDER BY b.due_at, b.id LIMIT $4",
+             JOIN companies co ON co.id = b.company_id
+             WHERE NOT co.suspended AND b.due_at <= $1
+               AND (b.status = 'open' OR (b.status = 'calling' AND b.claimed_at < $2))
+             ORDER BY b.due_at, b.id LIMIT $3",
         )
-        .bind(DEFAULT_COMPANY)
         .bind(now)
         .bind(stale)
         .bind(limit)
@@ -62,6 +65,24 @@ impl Store {
         Ok(rows.iter().map(due_call).collect())
     }
 
+    /// Contacts whose follow-up date has come and who have a responsible employee.
+    pub async fn due_follow_ups(&self, now: i64, limit: i64) -> super::Result<Vec<DueCall>> {
+        let rows = sqlx::query(
+            "SELECT c.company_id, c.id, c.id AS contact_id, c.phone, c.name, '' AS reason, e.login, 0 AS attempts,
+                    c.next_follow_up_at AS follow_up_at
+             FROM contacts c JOIN employees e ON e.id = c.employee_id JOIN companies co ON co.id = c.company_id
+             WHERE NOT co.suspended AND c.next_follow_up_at <= $1
+             ORDER BY c.next_follow_up_at, c.id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(due_call).collect())
+    }
+}
+
+impl Tenant {
     /// Takes callback `id` for this node (counting the attempt); false when another node took
     /// it first or it was settled meanwhile.
     pub async fn claim_callback(&self, id: i64, now: i64, stale: i64) -> super::Result<bool> {
@@ -70,10 +91,10 @@ impl Store {
              WHERE company_id = $2 AND id = $3 AND (status = 'open' OR (status = 'calling' AND claimed_at < $4))",
         )
         .bind(now)
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(id)
         .bind(stale)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -82,28 +103,11 @@ impl Store {
     pub async fn retry_callback(&self, call: &DueCall, due_at: i64, attempt: &NewLogEntry<'_>) -> super::Result<()> {
         sqlx::query("UPDATE callbacks SET status = 'open', due_at = $1 WHERE company_id = $2 AND id = $3 AND status = 'calling'")
             .bind(due_at)
-            .bind(DEFAULT_COMPANY)
+            .bind(self.company())
             .bind(call.id)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         self.log_contact(call.contact_id, attempt, false).await
-    }
-
-    /// Contacts whose follow-up date has come and who have a responsible employee.
-    pub async fn due_follow_ups(&self, now: i64, limit: i64) -> super::Result<Vec<DueCall>> {
-        let rows = sqlx::query(
-            "SELECT c.id, c.id AS contact_id, c.phone, c.name, '' AS reason, e.login, 0 AS attempts,
-                    c.next_follow_up_at AS follow_up_at
-             FROM contacts c JOIN employees e ON e.id = c.employee_id
-             WHERE c.company_id = $1 AND c.next_follow_up_at <= $2
-             ORDER BY c.next_follow_up_at, c.id LIMIT $3",
-        )
-        .bind(DEFAULT_COMPANY)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(due_call).collect())
     }
 
     /// Takes a due follow-up for this node by moving its date to `retry_at` (where it stays
@@ -113,10 +117,10 @@ impl Store {
             "UPDATE contacts SET next_follow_up_at = $1 WHERE company_id = $2 AND id = $3 AND next_follow_up_at = $4",
         )
         .bind(retry_at)
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(call.contact_id)
         .bind(call.follow_up_at)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -126,9 +130,9 @@ impl Store {
     pub async fn finish_follow_up(&self, contact_id: i64, entry: &NewLogEntry<'_>) -> super::Result<()> {
         self.log_contact(contact_id, entry, true).await?;
         sqlx::query("UPDATE contacts SET next_follow_up_at = NULL WHERE company_id = $1 AND id = $2")
-            .bind(DEFAULT_COMPANY)
+            .bind(self.company())
             .bind(contact_id)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(())
     }

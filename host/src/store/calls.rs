@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{DEFAULT_COMPANY, Store};
+use super::Tenant;
 use crate::call::CallRecord;
 
 /// Which call records to list; `None` fields do not filter.
@@ -19,14 +19,14 @@ pub struct CallFilter {
     pub limit: i64,
 }
 
-impl Store {
+impl Tenant {
     pub async fn insert_call_record(&self, rec: &CallRecord) -> super::Result<()> {
         sqlx::query(
             "INSERT INTO call_records (id, company_id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at,
              answered_by, ended_at, outcome, trace, legs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&rec.id)
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(&rec.sip_call_id)
         .bind(&rec.caller)
         .bind(&rec.dialled)
@@ -38,7 +38,7 @@ impl Store {
         .bind(&rec.outcome)
         .bind(serde_json::to_string(&rec.trace)?)
         .bind(serde_json::to_string(&rec.legs)?)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -52,11 +52,11 @@ impl Store {
                AND (caller IN ($3, $4) OR dialled IN ($3, $4))
              ORDER BY started_at DESC LIMIT 1",
         )
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(since)
         .bind(&spellings[0])
         .bind(&spellings[1])
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await
         .map_err(super::Error::from)
     }
@@ -66,7 +66,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at, answered_by, ended_at, outcome, trace, legs
              FROM call_records
-             WHERE (CAST($1 AS TEXT) IS NULL OR caller = $1) AND (CAST($2 AS TEXT) IS NULL OR dialled = $2)
+             WHERE company_id = $8 AND (CAST($1 AS TEXT) IS NULL OR caller = $1) AND (CAST($2 AS TEXT) IS NULL OR dialled = $2)
                AND (CAST($3 AS TEXT) IS NULL OR outcome = $3) AND (CAST($4 AS TEXT) IS NULL OR id = $4)
                AND started_at >= $5 AND started_at < $6
              ORDER BY started_at DESC, id DESC LIMIT $7",
@@ -78,7 +78,8 @@ impl Store {
         .bind(filter.since.unwrap_or(i64::MIN))
         .bind(filter.until.unwrap_or(i64::MAX))
         .bind(filter.limit)
-        .fetch_all(&self.pool)
+        .bind(self.company())
+        .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|r| {

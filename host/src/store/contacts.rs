@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{DEFAULT_COMPANY, Store};
+use super::Tenant;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Contact {
@@ -142,7 +142,7 @@ fn callback_row(r: &AnyRow) -> Callback {
     }
 }
 
-impl Store {
+impl Tenant {
     /// Creates the card for `phone`, or updates it when it exists; returns its id.
     pub async fn put_contact(&self, phone: &str, f: &ContactFields, now: i64) -> super::Result<i64> {
         sqlx::query_scalar(
@@ -152,13 +152,13 @@ impl Store {
              next_follow_up_at = excluded.next_follow_up_at
              RETURNING id",
         )
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(phone)
         .bind(&f.name)
         .bind(f.employee_id)
         .bind(f.next_follow_up_at)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await
         .map_err(super::Error::from)
     }
@@ -170,10 +170,10 @@ impl Store {
             "INSERT INTO contacts (company_id, phone, created_at) VALUES ($1, $2, $3)
              ON CONFLICT (company_id, phone) DO UPDATE SET phone = excluded.phone RETURNING id",
         )
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(phone)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await
         .map_err(super::Error::from)
     }
@@ -199,12 +199,12 @@ impl Store {
                AND (CAST($4 AS BIGINT) IS NULL OR c.next_follow_up_at <= $4)
              ORDER BY {order} LIMIT $5"
         ))
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(id)
         .bind(phone)
         .bind(due_by)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(contact_row).collect())
     }
@@ -217,18 +217,18 @@ impl Store {
         .bind(&f.name)
         .bind(f.employee_id)
         .bind(f.next_follow_up_at)
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(id)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(done.rows_affected() > 0)
     }
 
     pub async fn delete_contact(&self, id: i64) -> super::Result<bool> {
         let done = sqlx::query("DELETE FROM contacts WHERE company_id = $1 AND id = $2")
-            .bind(DEFAULT_COMPANY)
+            .bind(self.company())
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -236,16 +236,17 @@ impl Store {
     /// Adds a line to a contact's history; a connected call or callback (`reached`) also makes
     /// it the last contact.
     pub async fn log_contact(&self, contact_id: i64, entry: &NewLogEntry<'_>, reached: bool) -> super::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO contact_log (contact_id, at, action, result, employee_id, call_id)
-             VALUES ($1, $2, $3, $4, (SELECT id FROM employees WHERE company_id = $5 AND login = $6), $7)",
+             SELECT $1, $2, $3, $4, (SELECT id FROM employees WHERE company_id = $5 AND login = $6), $7
+             WHERE EXISTS (SELECT 1 FROM contacts WHERE id = $1 AND company_id = $5)",
         )
         .bind(contact_id)
         .bind(entry.at)
         .bind(entry.action)
         .bind(entry.result)
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(entry.employee)
         .bind(entry.call_id)
         .execute(&mut *tx)
@@ -253,10 +254,11 @@ impl Store {
         if reached {
             sqlx::query(
                 "UPDATE contacts SET last_contact_at = $1
-                 WHERE id = $2 AND (last_contact_at IS NULL OR last_contact_at < $1)",
+                 WHERE id = $2 AND company_id = $3 AND (last_contact_at IS NULL OR last_contact_at < $1)",
             )
             .bind(entry.at)
             .bind(contact_id)
+            .bind(self.company())
             .execute(&mut *tx)
             .await?;
         }
@@ -268,11 +270,13 @@ impl Store {
         let rows = sqlx::query(
             "SELECT l.at, l.action, l.result, e.login AS employee, l.call_id
              FROM contact_log l LEFT JOIN employees e ON e.id = l.employee_id
-             WHERE l.contact_id = $1 ORDER BY l.at DESC, l.id DESC LIMIT $2",
+             WHERE l.contact_id = $1 AND l.contact_id IN (SELECT id FROM contacts WHERE company_id = $3)
+             ORDER BY l.at DESC, l.id DESC LIMIT $2",
         )
         .bind(contact_id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .bind(self.company())
+        .fetch_all(self.pool())
         .await?;
         Ok(rows
             .iter()
@@ -298,11 +302,11 @@ impl Store {
             "SELECT id, phone FROM contacts WHERE company_id = $1 AND phone IN ({})",
             placeholders.join(", ")
         );
-        let mut query = sqlx::query(&sql).bind(DEFAULT_COMPANY);
+        let mut query = sqlx::query(&sql).bind(self.company());
         for (phone, _) in lines {
             query = query.bind(*phone);
         }
-        let cards = query.fetch_all(&self.pool).await?;
+        let cards = query.fetch_all(self.pool()).await?;
         for card in &cards {
             let phone: String = card.get("phone");
             if let Some((_, entry)) = lines.iter().find(|(p, _)| *p == phone) {
@@ -319,14 +323,14 @@ impl Store {
             "INSERT INTO callbacks (company_id, contact_id, employee_id, reason, recording_id, due_at, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(contact_id)
         .bind(c.employee_id)
         .bind(c.reason)
         .bind(c.recording_id)
         .bind(c.due_at)
         .bind(c.now)
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await
         .map_err(super::Error::from)
     }
@@ -337,10 +341,10 @@ impl Store {
             "SELECT COUNT(*) FROM callbacks b JOIN contacts c ON c.id = b.contact_id
              WHERE b.company_id = $1 AND c.phone = $2 AND b.created_at >= $3",
         )
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(phone)
         .bind(since)
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await
         .map_err(super::Error::from)
     }
@@ -358,14 +362,14 @@ impl Store {
                AND (CAST($6 AS BIGINT) IS NULL OR b.contact_id = $6)
              ORDER BY b.due_at, b.id LIMIT $7",
         )
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(filter.id)
         .bind(filter.status.as_deref())
         .bind(filter.due_by)
         .bind(filter.employee_id)
         .bind(filter.contact_id)
         .bind(filter.limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(callback_row).collect())
     }
@@ -374,7 +378,7 @@ impl Store {
     /// contact when they talked) and sets the card's next follow-up. False when there is no
     /// such open callback (unknown, or already completed).
     pub async fn complete_callback(&self, id: i64, r: &CallbackResult<'_>) -> super::Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().begin().await?;
         let contact_id: Option<i64> = sqlx::query_scalar(
             "UPDATE callbacks SET status = $1, result = $2, completed_at = $3
              WHERE company_id = $4 AND id = $5 AND status IN ('open', 'calling') RETURNING contact_id",
@@ -382,7 +386,7 @@ impl Store {
         .bind(r.status)
         .bind(r.result)
         .bind(r.at)
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -396,7 +400,7 @@ impl Store {
         .bind(contact_id)
         .bind(r.at)
         .bind(r.result)
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(r.employee)
         .bind(r.call_id)
         .execute(&mut *tx)

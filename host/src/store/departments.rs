@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{DEFAULT_COMPANY, Store};
+use super::Tenant;
 
 /// A department as admins and flows see it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -24,7 +24,7 @@ pub struct Department {
     pub member_ids: Vec<i64>,
 }
 
-impl Store {
+impl Tenant {
     pub async fn departments(&self) -> super::Result<Vec<Department>> {
         self.departments_where("", None).await
     }
@@ -41,11 +41,11 @@ impl Store {
             "SELECT d.id, d.slug, d.name, d.extension, d.strategy, d.step_secs, d.timeout_secs
              FROM departments d WHERE d.company_id = $1 {condition} ORDER BY d.extension"
         );
-        let mut select = sqlx::query(&query).bind(DEFAULT_COMPANY);
+        let mut select = sqlx::query(&query).bind(self.company());
         if let Some(key) = key {
             select = select.bind(key);
         }
-        let rows = select.fetch_all(&self.pool).await?;
+        let rows = select.fetch_all(self.pool()).await?;
         let mut departments = Vec::with_capacity(rows.len());
         for r in rows {
             let members = sqlx::query(
@@ -53,7 +53,7 @@ impl Store {
                  WHERE m.department_id = $1 ORDER BY m.position",
             )
             .bind(r.get::<i64, _>("id"))
-            .fetch_all(&self.pool)
+            .fetch_all(self.pool())
             .await?;
             departments.push(Department {
                 id: r.get("slug"),
@@ -71,7 +71,7 @@ impl Store {
 
     /// Creates or replaces the department `d.id` with its members (`d.member_ids`, in order).
     pub async fn put_department(&self, d: &Department, now: i64) -> super::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO departments (company_id, slug, name, extension, strategy, step_secs, timeout_secs, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -79,7 +79,7 @@ impl Store {
              strategy = excluded.strategy, step_secs = excluded.step_secs, timeout_secs = excluded.timeout_secs
              RETURNING id",
         )
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(&d.id)
         .bind(&d.name)
         .bind(&d.extension)
@@ -94,12 +94,17 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         for (position, employee) in d.member_ids.iter().enumerate() {
-            sqlx::query("INSERT INTO department_members (department_id, employee_id, position) VALUES ($1, $2, $3)")
-                .bind(id)
-                .bind(employee)
-                .bind(position as i64)
-                .execute(&mut *tx)
-                .await?;
+            // Only the company's own employees can be members.
+            sqlx::query(
+                "INSERT INTO department_members (department_id, employee_id, position)
+                 SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM employees WHERE id = $2 AND company_id = $4)",
+            )
+            .bind(id)
+            .bind(employee)
+            .bind(position as i64)
+            .bind(self.company())
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await.map_err(super::Error::from)
     }
@@ -107,9 +112,9 @@ impl Store {
     /// Deletes a department; false when there was none.
     pub async fn delete_department(&self, slug: &str) -> super::Result<bool> {
         let done = sqlx::query("DELETE FROM departments WHERE company_id = $1 AND slug = $2")
-            .bind(DEFAULT_COMPANY)
+            .bind(self.company())
             .bind(slug)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(done.rows_affected() > 0)
     }

@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{DEFAULT_COMPANY, Store};
+use super::{CompanyId, Store, Tenant};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Employee {
@@ -73,18 +73,27 @@ impl Store {
         self.announce(super::Change::Employees).await;
     }
 
-    /// Every employee's login, id and SIP HA1 (for the registrar's memory).
-    pub async fn all_sip_credentials(&self) -> super::Result<Vec<(String, i64, String)>> {
-        let rows = sqlx::query("SELECT login, id, sip_ha1 FROM employees WHERE company_id = $1")
-            .bind(DEFAULT_COMPANY)
+    /// Every employee's company, login, id and SIP HA1, of every company (for the registrar's
+    /// memory).
+    pub async fn all_sip_credentials(&self) -> super::Result<Vec<(CompanyId, String, i64, String)>> {
+        let rows = sqlx::query("SELECT company_id, login, id, sip_ha1 FROM employees")
             .fetch_all(&self.pool)
             .await?;
         Ok(rows
             .iter()
-            .map(|r| (r.get("login"), r.get("id"), r.get("sip_ha1")))
+            .map(|r| {
+                (
+                    CompanyId(r.get("company_id")),
+                    r.get("login"),
+                    r.get("id"),
+                    r.get("sip_ha1"),
+                )
+            })
             .collect())
     }
+}
 
+impl Tenant {
     /// Creates an employee; `Ok(None)` when the login or extension is taken.
     pub async fn add_employee(
         &self,
@@ -98,7 +107,7 @@ impl Store {
              api_password, created_at, caller_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT DO NOTHING RETURNING id",
         )
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(login)
         .bind(&f.name)
         .bind(&f.extension)
@@ -110,9 +119,9 @@ impl Store {
         .bind(secrets.api_password)
         .bind(now)
         .bind(&f.caller_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
-        self.employees_written().await;
+        self.store.employees_written().await;
         Ok(inserted.map(|id| Employee {
             id,
             login: login.into(),
@@ -141,30 +150,33 @@ impl Store {
         .bind(f.mobile_after_secs)
         .bind(secrets.map(|s| s.ha1))
         .bind(secrets.map(|s| s.api_password))
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(login)
         .bind(&f.caller_id)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
-        self.employees_written().await;
+        self.store.employees_written().await;
         Ok(done.rows_affected() > 0)
     }
 
     /// Deletes an employee with their registrations and department memberships.
     pub async fn delete_employee(&self, login: &str) -> super::Result<bool> {
         let done = sqlx::query("DELETE FROM employees WHERE company_id = $1 AND login = $2")
-            .bind(DEFAULT_COMPANY)
+            .bind(self.company())
             .bind(login)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
-        self.employees_written().await;
+        self.store.employees_written().await;
         Ok(done.rows_affected() > 0)
     }
 
     pub async fn employees(&self) -> super::Result<Vec<Employee>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM employees ORDER BY extension"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM employees WHERE company_id = $1 ORDER BY extension"
+        ))
+        .bind(self.company())
+        .fetch_all(self.pool())
+        .await?;
         Ok(rows.iter().map(employee_row).collect())
     }
 
@@ -174,9 +186,9 @@ impl Store {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM employees WHERE company_id = $1 AND {column} = $2"
         ))
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         Ok(row.as_ref().map(employee_row))
     }
@@ -191,11 +203,11 @@ impl Store {
             "SELECT {COLUMNS} FROM employees WHERE company_id = $1 AND id IN ({})",
             placeholders.join(", ")
         );
-        let mut query = sqlx::query(&sql).bind(DEFAULT_COMPANY);
+        let mut query = sqlx::query(&sql).bind(self.company());
         for id in ids {
             query = query.bind(*id);
         }
-        let found: Vec<Employee> = query.fetch_all(&self.pool).await?.iter().map(employee_row).collect();
+        let found: Vec<Employee> = query.fetch_all(self.pool()).await?.iter().map(employee_row).collect();
         Ok(ids
             .iter()
             .filter_map(|id| found.iter().find(|e| e.id == *id).cloned())
@@ -209,9 +221,9 @@ impl Store {
             "SELECT {COLUMNS} FROM employees WHERE company_id = $1 AND LOWER(email) = LOWER($2) AND email <> ''
              ORDER BY id LIMIT 1"
         ))
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(email)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         Ok(row.as_ref().map(employee_row))
     }
@@ -219,9 +231,9 @@ impl Store {
     /// The employee's id and API password hash (empty when none was ever set).
     pub async fn api_password(&self, login: &str) -> super::Result<Option<(i64, String)>> {
         let row = sqlx::query("SELECT id, api_password FROM employees WHERE company_id = $1 AND login = $2")
-            .bind(DEFAULT_COMPANY)
+            .bind(self.company())
             .bind(login)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?;
         Ok(row.map(|r| (r.get("id"), r.get("api_password"))))
     }

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{DEFAULT_COMPANY, Store};
+use super::{Store, Tenant};
 use crate::live::LiveCall;
 
 impl Store {
@@ -33,27 +33,29 @@ impl Store {
         tx.commit().await.map_err(super::Error::from)
     }
 
+    pub async fn remove_live_call(&self, id: &str) -> super::Result<()> {
+        sqlx::query("DELETE FROM live_calls WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Tenant {
     pub async fn put_live_call(&self, node: &str, call: &LiveCall) -> super::Result<()> {
         sqlx::query(
             "INSERT INTO live_calls (id, company_id, node, caller, dialled, started_at) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(&call.id)
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(node)
         .bind(&call.caller)
         .bind(&call.dialled)
         .bind(call.started_at)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
-        Ok(())
-    }
-
-    pub async fn remove_live_call(&self, id: &str) -> super::Result<()> {
-        sqlx::query("DELETE FROM live_calls WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
         Ok(())
     }
 
@@ -64,15 +66,16 @@ impl Store {
              WHERE c.company_id = $1 AND n.seen_at >= $2 AND (CAST($3 AS TEXT) IS NULL OR c.id = $3)
              ORDER BY c.started_at, c.id",
         )
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(seen_since)
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows
             .iter()
             .map(|r| LiveCall {
                 id: r.get("id"),
+                company: self.id,
                 node: Some(r.get("node")),
                 caller: r.get("caller"),
                 dialled: r.get("dialled"),

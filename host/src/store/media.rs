@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{DEFAULT_COMPANY, Store};
+use super::{CompanyId, Store, Tenant};
 
 /// An uploaded prompt, without its audio.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -41,6 +41,19 @@ pub struct RecordingFilter {
 }
 
 impl Store {
+    /// Every company's uploaded prompts with their audio (loaded once at start).
+    pub async fn prompts(&self) -> super::Result<Vec<(CompanyId, String, Vec<u8>)>> {
+        let rows = sqlx::query("SELECT company_id, name, wav FROM prompts ORDER BY company_id, name")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (CompanyId(r.get("company_id")), r.get("name"), r.get("wav")))
+            .collect())
+    }
+}
+
+impl Tenant {
     /// Stores an uploaded prompt (replacing one of the same name).
     pub async fn put_prompt(&self, name: &str, wav: &[u8], duration_ms: u64, now: i64) -> super::Result<()> {
         sqlx::query(
@@ -48,27 +61,20 @@ impl Store {
              ON CONFLICT (company_id, name) DO UPDATE SET wav = excluded.wav, duration_ms = excluded.duration_ms,
              created_at = excluded.created_at",
         )
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(name)
         .bind(wav)
         .bind(duration_ms as i64)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
 
-    /// Every uploaded prompt with its audio (loaded once at start).
-    pub async fn prompts(&self) -> super::Result<Vec<(String, Vec<u8>)>> {
-        let rows = sqlx::query("SELECT name, wav FROM prompts ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(|r| (r.get("name"), r.get("wav"))).collect())
-    }
-
     pub async fn prompt_list(&self) -> super::Result<Vec<PromptInfo>> {
-        let rows = sqlx::query("SELECT name, duration_ms, created_at FROM prompts ORDER BY name")
-            .fetch_all(&self.pool)
+        let rows = sqlx::query("SELECT name, duration_ms, created_at FROM prompts WHERE company_id = $1 ORDER BY name")
+            .bind(self.company())
+            .fetch_all(self.pool())
             .await?;
         Ok(rows
             .iter()
@@ -86,7 +92,7 @@ impl Store {
              mailbox) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&r.id)
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(&r.call_id)
         .bind(&r.kind)
         .bind(&r.caller)
@@ -96,7 +102,7 @@ impl Store {
         .bind(wav)
         .bind(r.created_at)
         .bind(&r.mailbox)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -105,7 +111,7 @@ impl Store {
     pub async fn recordings(&self, filter: &RecordingFilter) -> super::Result<Vec<RecordingInfo>> {
         let rows = sqlx::query(
             "SELECT id, call_id, kind, caller, dialled, duration_ms, ended_by, created_at, mailbox FROM recordings
-             WHERE (CAST($1 AS TEXT) IS NULL OR call_id = $1) AND (CAST($2 AS TEXT) IS NULL OR mailbox = $2)
+             WHERE company_id = $5 AND (CAST($1 AS TEXT) IS NULL OR call_id = $1) AND (CAST($2 AS TEXT) IS NULL OR mailbox = $2)
                AND (CAST($3 AS TEXT) IS NULL OR id = $3)
              ORDER BY created_at DESC LIMIT $4",
         )
@@ -113,7 +119,8 @@ impl Store {
         .bind(filter.mailbox.as_deref())
         .bind(filter.id.as_deref())
         .bind(filter.limit)
-        .fetch_all(&self.pool)
+        .bind(self.company())
+        .fetch_all(self.pool())
         .await?;
         Ok(rows
             .iter()
@@ -132,18 +139,20 @@ impl Store {
     }
 
     pub async fn recording_wav(&self, id: &str) -> super::Result<Option<Vec<u8>>> {
-        sqlx::query_scalar("SELECT wav FROM recordings WHERE id = $1")
+        sqlx::query_scalar("SELECT wav FROM recordings WHERE company_id = $1 AND id = $2")
+            .bind(self.company())
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await
             .map_err(super::Error::from)
     }
 
     /// Deletes a recording; false when there was none.
     pub async fn delete_recording(&self, id: &str) -> super::Result<bool> {
-        let done = sqlx::query("DELETE FROM recordings WHERE id = $1")
+        let done = sqlx::query("DELETE FROM recordings WHERE company_id = $1 AND id = $2")
+            .bind(self.company())
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(done.rows_affected() > 0)
     }

@@ -22,7 +22,7 @@ mod schedules;
 mod tokens;
 pub use callback_queue::DueCall;
 pub use calls::CallFilter;
-pub use company::Usage;
+pub use company::{CompanyInfo, Plan, Usage};
 pub use contacts::{
     Callback, CallbackFilter, CallbackResult, Contact, ContactFields, ContactLogEntry, NewCallback, NewLogEntry,
 };
@@ -34,7 +34,7 @@ pub use numbers::Assignment;
 pub use outbox::{NewMail, QueuedMail};
 pub use registrations::Registration;
 pub use schedules::StoredSchedule;
-pub use tokens::{TOKEN_ID_LEN, TokenInfo, TokenOwner};
+pub use tokens::{TOKEN_ID_LEN, TokenInfo, TokenOwner, TokenRole};
 
 /// What can go wrong in the store. sqlx stays inside `store/`: its errors are wrapped here, so
 /// callers name one type (and map it once, e.g. to an API's 500).
@@ -49,8 +49,7 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// The one company of a fresh install.
-pub const DEFAULT_COMPANY: i64 = 1;
+pub use crate::tenant::CompanyId;
 
 #[derive(Clone)]
 pub struct Store {
@@ -60,6 +59,36 @@ pub struct Store {
     /// Grows whenever employees change (here or, announced, on another node): what is kept in
     /// memory about them (SIP credentials) is stale once it moved.
     employees_version: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The store as one company sees it: every function on it reads and writes that company's rows
+/// only (its `company_id` is bound into each query here, never by a caller). The exchange-wide
+/// functions — the routing table, the scheduler's and the outbox's work, other nodes, the
+/// operator's companies — stay on [`Store`].
+#[derive(Clone)]
+pub struct Tenant {
+    store: Store,
+    id: CompanyId,
+}
+
+impl Tenant {
+    /// Whose rows these are.
+    pub fn id(&self) -> CompanyId {
+        self.id
+    }
+
+    /// The exchange's store, for what is not one company's.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn pool(&self) -> &AnyPool {
+        &self.store.pool
+    }
+
+    fn company(&self) -> i64 {
+        self.id.0
+    }
 }
 
 /// What changed in the database, for other nodes that keep it in memory, or what another node
@@ -74,6 +103,8 @@ pub enum Change {
     Employees,
     /// The company's outbound rules (kept in memory by the toll gate).
     OutboundRules,
+    /// Companies (their domains, plans and suspension, kept in memory by the SIP side).
+    Companies,
     /// Hang up this call (whichever node has it).
     HangUp(String),
     /// Bring the colleague at `extension` into this call (whichever node has it).
@@ -87,6 +118,7 @@ impl Change {
             Change::Prompts => "prompts".into(),
             Change::Employees => "employees".into(),
             Change::OutboundRules => "outbound-rules".into(),
+            Change::Companies => "companies".into(),
             Change::HangUp(call) => format!("hangup:{call}"),
             Change::ThreeWay { call, extension } => format!("threeway:{call}:{extension}"),
         }
@@ -98,6 +130,7 @@ impl Change {
             "prompts" => Some(Change::Prompts),
             "employees" => Some(Change::Employees),
             "outbound-rules" => Some(Change::OutboundRules),
+            "companies" => Some(Change::Companies),
             other => match (other.strip_prefix("hangup:"), other.strip_prefix("threeway:")) {
                 (Some(call), _) => Some(Change::HangUp(call.to_owned())),
                 (_, Some(rest)) => rest.split_once(':').map(|(call, extension)| Change::ThreeWay {
@@ -114,6 +147,14 @@ impl Change {
 const CHANGES_CHANNEL: &str = "switchboard_changes";
 
 impl Store {
+    /// The store as company `id` sees it.
+    pub fn company(&self, id: CompanyId) -> Tenant {
+        Tenant {
+            store: self.clone(),
+            id,
+        }
+    }
+
     /// Opens the database at `url`: `postgres://…` (the database must exist), or a SQLite file
     /// (`sqlite://path` or a plain path, created if missing); then runs the migrations.
     pub async fn open(url: &str) -> anyhow::Result<Self> {

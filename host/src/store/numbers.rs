@@ -3,10 +3,13 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{DEFAULT_COMPANY, Store};
+use super::{CompanyId, Store, Tenant};
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Assignment {
+    /// Whose number it is (numbers are unique across the exchange).
+    #[serde(skip)]
+    pub company: CompanyId,
     pub number: String,
     pub timezone: String,
     pub flow_sha256: String,
@@ -25,18 +28,21 @@ pub struct Assignment {
     pub updated_at: i64,
 }
 
-impl Store {
-    pub async fn assign(&self, a: &Assignment) -> super::Result<()> {
-        sqlx::query(
+impl Tenant {
+    /// Assigns one of the company's numbers (taking it when nobody has it); false when the
+    /// number belongs to another company (`a.company` is ignored: the number becomes this one's).
+    pub async fn assign(&self, a: &Assignment) -> super::Result<bool> {
+        let done = sqlx::query(
             "INSERT INTO numbers (number, company_id, timezone, flow_sha256, settings, record_calls, fallback, mailbox,
              allowed_hosts, updated_at, missed_call_mail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (number) DO UPDATE SET timezone = excluded.timezone, flow_sha256 = excluded.flow_sha256,
              settings = excluded.settings, record_calls = excluded.record_calls, fallback = excluded.fallback,
              mailbox = excluded.mailbox, allowed_hosts = excluded.allowed_hosts, updated_at = excluded.updated_at,
-             missed_call_mail = excluded.missed_call_mail",
+             missed_call_mail = excluded.missed_call_mail
+             WHERE numbers.company_id = excluded.company_id",
         )
         .bind(&a.number)
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(&a.timezone)
         .bind(&a.flow_sha256)
         .bind(&a.settings)
@@ -46,14 +52,23 @@ impl Store {
         .bind(serde_json::to_string(&a.allowed_hosts).expect("strings serialise"))
         .bind(a.updated_at)
         .bind(a.missed_call_mail)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() > 0)
     }
 
+    /// The company's numbers.
+    pub async fn assignments(&self) -> super::Result<Vec<Assignment>> {
+        let all = self.store.assignments().await?;
+        Ok(all.into_iter().filter(|a| a.company == self.id).collect())
+    }
+}
+
+impl Store {
+    /// Every number of every company (the routing table).
     pub async fn assignments(&self) -> super::Result<Vec<Assignment>> {
         let rows = sqlx::query(
-            "SELECT number, timezone, flow_sha256, settings, CAST(record_calls AS INTEGER) AS record_calls, fallback,
+            "SELECT company_id, number, timezone, flow_sha256, settings, CAST(record_calls AS INTEGER) AS record_calls, fallback,
              mailbox, allowed_hosts, updated_at, CAST(missed_call_mail AS INTEGER) AS missed_call_mail
              FROM numbers ORDER BY number",
         )
@@ -62,6 +77,7 @@ impl Store {
         Ok(rows
             .iter()
             .map(|r| Assignment {
+                company: CompanyId(r.get("company_id")),
                 number: r.get("number"),
                 timezone: r.get("timezone"),
                 flow_sha256: r.get("flow_sha256"),

@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::{DEFAULT_COMPANY, Store};
+use super::{Store, Tenant};
 
 /// A mail to queue: the envelope and the message as it goes out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,24 +30,26 @@ pub struct QueuedMail {
     pub due_at: i64,
 }
 
-impl Store {
+impl Tenant {
     /// Queues a mail, due at `now`.
     pub async fn queue_mail(&self, mail: &NewMail<'_>, now: i64) -> super::Result<i64> {
         let row = sqlx::query(
             "INSERT INTO mail_outbox (company_id, sender, recipient, subject, message, created_at, next_attempt_at)
              VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
         )
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(mail.sender)
         .bind(mail.recipient)
         .bind(mail.subject)
         .bind(mail.message)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?;
         Ok(row.get("id"))
     }
+}
 
+impl Store {
     /// Mails due by `now`, oldest first.
     pub async fn due_mail(&self, now: i64, limit: i64) -> super::Result<Vec<QueuedMail>> {
         let rows = sqlx::query(

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{DEFAULT_COMPANY, Store};
+use super::{Store, Tenant};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Registration {
@@ -18,16 +18,25 @@ pub struct Registration {
     pub cseq: i64,
 }
 
-impl Store {
+impl Tenant {
+    /// The company's employees' live registrations.
+    pub async fn registrations(&self, now: i64) -> super::Result<Vec<Registration>> {
+        let all = self.store.registrations(None, now).await?;
+        let ids: std::collections::HashSet<i64> = self.employees().await?.into_iter().map(|e| e.id).collect();
+        Ok(all.into_iter().filter(|r| ids.contains(&r.employee_id)).collect())
+    }
+
     pub async fn sip_credentials(&self, login: &str) -> super::Result<Option<(i64, String)>> {
         let row = sqlx::query("SELECT id, sip_ha1 FROM employees WHERE company_id = $1 AND login = $2")
-            .bind(DEFAULT_COMPANY)
+            .bind(self.company())
             .bind(login)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?;
         Ok(row.map(|r| (r.get("id"), r.get("sip_ha1"))))
     }
+}
 
+impl Store {
     /// Adds or refreshes a binding, sweeping the expired ones of every employee on the way.
     pub async fn upsert_registration(&self, r: &Registration, now: i64) -> super::Result<()> {
         sqlx::query("DELETE FROM registrations WHERE expires_at <= $1")

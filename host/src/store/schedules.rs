@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{DEFAULT_COMPANY, Store};
+use super::Tenant;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct StoredSchedule {
@@ -14,19 +14,19 @@ pub struct StoredSchedule {
     pub updated_at: i64,
 }
 
-impl Store {
+impl Tenant {
     pub async fn put_schedule(&self, s: &StoredSchedule) -> super::Result<()> {
         sqlx::query(
             "INSERT INTO schedules (company_id, slug, name, definition, updated_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (company_id, slug) DO UPDATE SET name = excluded.name, definition = excluded.definition,
              updated_at = excluded.updated_at",
         )
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(&s.id)
         .bind(&s.name)
         .bind(&s.definition)
         .bind(s.updated_at)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -37,9 +37,9 @@ impl Store {
             "SELECT slug, name, definition, updated_at FROM schedules
              WHERE company_id = $1 AND (CAST($2 AS TEXT) IS NULL OR slug = $2) ORDER BY slug",
         )
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows
             .iter()
@@ -54,9 +54,9 @@ impl Store {
 
     pub async fn delete_schedule(&self, id: &str) -> super::Result<bool> {
         let done = sqlx::query("DELETE FROM schedules WHERE company_id = $1 AND slug = $2")
-            .bind(DEFAULT_COMPANY)
+            .bind(self.company())
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(done.rows_affected() > 0)
     }

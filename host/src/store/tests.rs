@@ -59,10 +59,15 @@ impl Cleanup {
 #[tokio::test]
 async fn flows_and_numbers() {
     for (db, store, cleanup) in stores().await {
-        store.put_flow("ivr", "aaa", b"wasm-1", true, 10).await.unwrap();
-        store.put_flow("mine", "bbb", b"wasm-2", false, 20).await.unwrap();
-        store.put_flow("mine", "ccc", b"wasm-3", false, 30).await.unwrap();
-        store.put_flow("mine", "ccc", b"again", false, 40).await.unwrap(); // same version: kept
+        let store = store.company(CompanyId::HOME);
+        store
+            .store()
+            .put_builtin_flow("ivr", "aaa", b"wasm-1", 10)
+            .await
+            .unwrap();
+        store.put_flow("mine", "bbb", b"wasm-2", 20).await.unwrap();
+        store.put_flow("mine", "ccc", b"wasm-3", 30).await.unwrap();
+        store.put_flow("mine", "ccc", b"again", 40).await.unwrap(); // same version: kept
         let flows = store.list_flows().await.unwrap();
         assert_eq!(flows.len(), 3, "{db}");
         assert!(flows[0].builtin && !flows[1].builtin, "{db}: {flows:?}");
@@ -78,12 +83,13 @@ async fn flows_and_numbers() {
         );
         assert_eq!(store.resolve_flow("nope").await.unwrap(), None, "{db}");
         assert_eq!(
-            store.flow_wasm("ccc").await.unwrap().as_deref(),
+            store.store().flow_wasm("ccc").await.unwrap().as_deref(),
             Some(&b"wasm-3"[..]),
             "{db}"
         );
 
         let mut a = Assignment {
+            company: CompanyId::HOME,
             number: "+15550100100".into(),
             timezone: "Europe/Berlin".into(),
             flow_sha256: "bbb".into(),
@@ -100,13 +106,14 @@ async fn flows_and_numbers() {
         a.record_calls = false;
         store.assign(&a).await.unwrap();
         assert_eq!(store.assignments().await.unwrap(), vec![a.clone()], "{db}");
-        cleanup.run(store).await;
+        cleanup.run(store.store().clone()).await;
     }
 }
 
 #[tokio::test]
 async fn call_records_prompts_and_recordings() {
     for (db, store, cleanup) in stores().await {
+        let store = store.company(CompanyId::HOME);
         let record = CallRecord {
             id: "c1".into(),
             sip_call_id: "x@y".into(),
@@ -203,8 +210,8 @@ async fn call_records_prompts_and_recordings() {
         store.put_prompt("hello", b"RIFF1", 1000, 1).await.unwrap();
         store.put_prompt("hello", b"RIFF2", 2000, 2).await.unwrap();
         assert_eq!(
-            store.prompts().await.unwrap(),
-            vec![("hello".to_string(), b"RIFF2".to_vec())],
+            store.store().prompts().await.unwrap(),
+            vec![(CompanyId::HOME, "hello".to_string(), b"RIFF2".to_vec())],
             "{db}"
         );
         assert_eq!(store.prompt_list().await.unwrap()[0].duration_ms, 2000, "{db}");
@@ -246,13 +253,14 @@ async fn call_records_prompts_and_recordings() {
         assert!(store.delete_recording("c1-1").await.unwrap(), "{db}");
         assert!(!store.delete_recording("c1-1").await.unwrap(), "{db}");
         assert_eq!(store.recording_wav("c1-1").await.unwrap(), None, "{db}");
-        cleanup.run(store).await;
+        cleanup.run(store.store().clone()).await;
     }
 }
 
 #[tokio::test]
 async fn employees_registrations_tokens_and_secrets() {
     for (db, store, cleanup) in stores().await {
+        let store = store.company(CompanyId::HOME);
         let alice = store
             .add_employee("alice", &fields("Alice", "101"), secrets("ha1a"), 1)
             .await
@@ -349,51 +357,72 @@ async fn employees_registrations_tokens_and_secrets() {
             cseq: 1,
         };
         store
+            .store()
             .upsert_registration(&binding(alice.id, "alice", "sip:a1", 100), 10)
             .await
             .unwrap();
         store
+            .store()
             .upsert_registration(&binding(alice.id, "alice", "sip:a2", 100), 10)
             .await
             .unwrap();
         store
+            .store()
             .upsert_registration(&binding(bob.id, "bob", "sip:b1", 20), 10)
             .await
             .unwrap();
-        assert_eq!(store.registrations(None, 10).await.unwrap().len(), 3, "{db}");
-        assert_eq!(store.registrations(Some(alice.id), 10).await.unwrap().len(), 2, "{db}");
+        assert_eq!(store.store().registrations(None, 10).await.unwrap().len(), 3, "{db}");
         assert_eq!(
-            store.registrations(None, 50).await.unwrap().len(),
+            store.store().registrations(Some(alice.id), 10).await.unwrap().len(),
+            2,
+            "{db}"
+        );
+        assert_eq!(
+            store.store().registrations(None, 50).await.unwrap().len(),
             2,
             "{db}: bob's expired"
         );
-        store.remove_registrations(alice.id, Some("sip:a1")).await.unwrap();
+        store
+            .store()
+            .remove_registrations(alice.id, Some("sip:a1"))
+            .await
+            .unwrap();
         assert_eq!(
-            store.registrations(Some(alice.id), 10).await.unwrap()[0].contact,
+            store.store().registrations(Some(alice.id), 10).await.unwrap()[0].contact,
             "sip:a2",
             "{db}"
         );
-        store.remove_registrations(alice.id, None).await.unwrap();
+        store.store().remove_registrations(alice.id, None).await.unwrap();
         assert!(
-            store.registrations(Some(alice.id), 10).await.unwrap().is_empty(),
+            store
+                .store()
+                .registrations(Some(alice.id), 10)
+                .await
+                .unwrap()
+                .is_empty(),
             "{db}"
         );
 
-        assert_eq!(store.token_count().await.unwrap(), 0, "{db}");
+        assert_eq!(store.store().token_count().await.unwrap(), 0, "{db}");
         store.add_token("hash", "ops", None, 1).await.unwrap();
         store.add_token("hash", "ops", None, 2).await.unwrap();
-        assert_eq!(store.token_count().await.unwrap(), 1, "{db}");
+        assert_eq!(store.store().token_count().await.unwrap(), 1, "{db}");
         assert!(
-            store.token_owner("hash", 10).await.unwrap() == Some(TokenOwner::Company)
-                && store.token_owner("other", 10).await.unwrap().is_none(),
+            store.store().token_owner("hash", 10).await.unwrap().map(|o| o.who) == Some(TokenRole::Company)
+                && store.store().token_owner("other", 10).await.unwrap().is_none(),
             "{db}"
         );
 
         store.add_token("mine", "login", Some(alice.id), 3).await.unwrap();
-        let owner = store.token_owner("mine", 10).await.unwrap();
-        let expected = TokenOwner::Employee {
-            login: "alice".into(),
-            role: "admin".into(),
+        let owner = store.store().token_owner("mine", 10).await.unwrap();
+        let expected = TokenOwner {
+            operator: false,
+            company: CompanyId::HOME,
+            suspended: false,
+            who: TokenRole::Employee {
+                login: "alice".into(),
+                role: "admin".into(),
+            },
         };
         assert_eq!(owner, Some(expected), "{db}");
         assert_eq!(
@@ -421,12 +450,18 @@ async fn employees_registrations_tokens_and_secrets() {
         );
         assert!(!store.revoke_token("%%%%%%%%%%%%%%%%").await.unwrap(), "{db}: not hex");
         assert!(store.revoke_token(&"C1".repeat(8)).await.unwrap(), "{db}");
-        assert!(store.token_owner(&ci, 10).await.unwrap().is_none(), "{db}: revoked");
+        assert!(
+            store.store().token_owner(&ci, 10).await.unwrap().is_none(),
+            "{db}: revoked"
+        );
         // A login token lives until it expires, or until the employee's password changes.
         store.add_login_token("session", alice.id, 5, 100).await.unwrap();
-        assert!(store.token_owner("session", 99).await.unwrap().is_some(), "{db}");
         assert!(
-            store.token_owner("session", 100).await.unwrap().is_none(),
+            store.store().token_owner("session", 99).await.unwrap().is_some(),
+            "{db}"
+        );
+        assert!(
+            store.store().token_owner("session", 100).await.unwrap().is_none(),
             "{db}: expired"
         );
         store.add_login_token("session2", alice.id, 5, 1_000).await.unwrap();
@@ -435,21 +470,29 @@ async fn employees_registrations_tokens_and_secrets() {
             3,
             "{db}: both sessions and the older one"
         );
-        assert!(store.token_owner("session2", 99).await.unwrap().is_none(), "{db}");
         assert!(
-            store.token_owner("hash", 99).await.unwrap().is_some(),
+            store.store().token_owner("session2", 99).await.unwrap().is_none(),
+            "{db}"
+        );
+        assert!(
+            store.store().token_owner("hash", 99).await.unwrap().is_some(),
             "{db}: admin tokens stay"
         );
-        let key = store.secret("nonce").await.unwrap();
+        let key = store.store().secret("nonce").await.unwrap();
         assert_eq!(key.len(), 32, "{db}");
-        assert_eq!(store.secret("nonce").await.unwrap(), key, "{db}: kept, not regenerated");
-        cleanup.run(store).await;
+        assert_eq!(
+            store.store().secret("nonce").await.unwrap(),
+            key,
+            "{db}: kept, not regenerated"
+        );
+        cleanup.run(store.store().clone()).await;
     }
 }
 
 #[tokio::test]
 async fn departments_and_their_members() {
     for (db, store, cleanup) in stores().await {
+        let store = store.company(CompanyId::HOME);
         let seeded = store.departments().await.unwrap();
         let ids: Vec<&str> = seeded.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(ids, ["sales", "support"], "{db}: a fresh install has them");
@@ -502,13 +545,14 @@ async fn departments_and_their_members() {
         assert!(store.delete_department("support").await.unwrap(), "{db}");
         assert!(!store.delete_department("support").await.unwrap(), "{db}");
         assert_eq!(store.department("601", true).await.unwrap(), None, "{db}");
-        cleanup.run(store).await;
+        cleanup.run(store.store().clone()).await;
     }
 }
 
 #[tokio::test]
 async fn schedules() {
     for (db, store, cleanup) in stores().await {
+        let store = store.company(CompanyId::HOME);
         let office = StoredSchedule {
             id: "office".into(),
             name: "Office hours".into(),
@@ -527,13 +571,14 @@ async fn schedules() {
         assert!(store.schedules(Some("other")).await.unwrap().is_empty(), "{db}");
         assert!(store.delete_schedule("office").await.unwrap(), "{db}");
         assert!(!store.delete_schedule("office").await.unwrap(), "{db}");
-        cleanup.run(store).await;
+        cleanup.run(store.store().clone()).await;
     }
 }
 
 #[tokio::test]
 async fn contacts_and_callbacks() {
     for (db, store, cleanup) in stores().await {
+        let store = store.company(CompanyId::HOME);
         let anna = store
             .add_employee("anna", &fields("Anna", "201"), secrets("h"), 1)
             .await
@@ -659,13 +704,14 @@ async fn contacts_and_callbacks() {
         );
         assert!(store.delete_contact(card.id).await.unwrap(), "{db}");
         assert!(store.callbacks(&open(None)).await.unwrap().is_empty(), "{db}");
-        cleanup.run(store).await;
+        cleanup.run(store.store().clone()).await;
     }
 }
 
 #[tokio::test]
 async fn the_callback_queue_hands_each_call_to_one_node() {
     for (db, store, cleanup) in stores().await {
+        let store = store.company(CompanyId::HOME);
         let anna = store
             .add_employee("anna", &fields("Anna", "201"), secrets("h"), 1)
             .await
@@ -689,10 +735,10 @@ async fn the_callback_queue_hands_each_call_to_one_node() {
             .await
             .unwrap();
         assert!(
-            store.due_callbacks(999, 0, 10).await.unwrap().is_empty(),
+            store.store().due_callbacks(999, 0, 10).await.unwrap().is_empty(),
             "{db}: not yet"
         );
-        let due = store.due_callbacks(2_000, 0, 10).await.unwrap();
+        let due = store.store().due_callbacks(2_000, 0, 10).await.unwrap();
         assert_eq!(due.len(), 1, "{db}");
         assert_eq!(
             (due[0].id, due[0].employee.as_str(), due[0].attempts),
@@ -702,7 +748,7 @@ async fn the_callback_queue_hands_each_call_to_one_node() {
         assert!(store.claim_callback(id, 2_000, 0).await.unwrap(), "{db}");
         assert!(!store.claim_callback(id, 2_000, 0).await.unwrap(), "{db}: claimed once");
         assert!(
-            store.due_callbacks(2_000, 0, 10).await.unwrap().is_empty(),
+            store.store().due_callbacks(2_000, 0, 10).await.unwrap().is_empty(),
             "{db}: taken"
         );
 
@@ -714,14 +760,20 @@ async fn the_callback_queue_hands_each_call_to_one_node() {
             call_id: Some("c1"),
         };
         store.retry_callback(&due[0], 5_000, &attempt).await.unwrap();
-        assert!(store.due_callbacks(4_999, 0, 10).await.unwrap().is_empty(), "{db}");
-        let again = store.due_callbacks(5_000, 0, 10).await.unwrap();
+        assert!(
+            store.store().due_callbacks(4_999, 0, 10).await.unwrap().is_empty(),
+            "{db}"
+        );
+        let again = store.store().due_callbacks(5_000, 0, 10).await.unwrap();
         assert_eq!(again[0].attempts, 1, "{db}");
         // A node that claimed it and died: after the stale time another node takes it over.
         assert!(store.claim_callback(id, 6_000, 0).await.unwrap(), "{db}");
-        assert!(store.due_callbacks(7_000, 6_000, 10).await.unwrap().is_empty(), "{db}");
+        assert!(
+            store.store().due_callbacks(7_000, 6_000, 10).await.unwrap().is_empty(),
+            "{db}"
+        );
         assert_eq!(
-            store.due_callbacks(7_000, 6_001, 10).await.unwrap()[0].attempts,
+            store.store().due_callbacks(7_000, 6_001, 10).await.unwrap()[0].attempts,
             2,
             "{db}"
         );
@@ -755,8 +807,11 @@ async fn the_callback_queue_hands_each_call_to_one_node() {
             next_follow_up_at: Some(9_000),
         };
         let contact = store.put_contact("+15550002", &card, 10).await.unwrap();
-        assert!(store.due_follow_ups(8_999, 10).await.unwrap().is_empty(), "{db}");
-        let follow = store.due_follow_ups(9_000, 10).await.unwrap();
+        assert!(
+            store.store().due_follow_ups(8_999, 10).await.unwrap().is_empty(),
+            "{db}"
+        );
+        let follow = store.store().due_follow_ups(9_000, 10).await.unwrap();
         assert_eq!(
             (follow[0].contact_id, follow[0].follow_up_at),
             (contact, Some(9_000)),
@@ -768,7 +823,7 @@ async fn the_callback_queue_hands_each_call_to_one_node() {
             "{db}: claimed once"
         );
         assert!(
-            store.due_follow_ups(11_999, 10).await.unwrap().is_empty(),
+            store.store().due_follow_ups(11_999, 10).await.unwrap().is_empty(),
             "{db}: put off"
         );
         let talked = NewLogEntry {
@@ -785,13 +840,14 @@ async fn the_callback_queue_hands_each_call_to_one_node() {
             (Some(12_500), None),
             "{db}"
         );
-        cleanup.run(store).await;
+        cleanup.run(store.store().clone()).await;
     }
 }
 
 #[tokio::test]
 async fn the_mail_outbox_hands_each_mail_to_one_sender_and_keeps_failures() {
     for (db, store, cleanup) in stores().await {
+        let store = store.company(CompanyId::HOME);
         let mail = NewMail {
             sender: "pbx@example.com",
             recipient: "alice@example.com",
@@ -799,40 +855,66 @@ async fn the_mail_outbox_hands_each_mail_to_one_sender_and_keeps_failures() {
             message: b"Subject: Voicemail\r\n\r\nhello",
         };
         let id = store.queue_mail(&mail, 1_000).await.unwrap();
-        assert!(store.due_mail(999, 10).await.unwrap().is_empty(), "{db}: not yet");
-        let due = store.due_mail(1_000, 10).await.unwrap();
+        assert!(
+            store.store().due_mail(999, 10).await.unwrap().is_empty(),
+            "{db}: not yet"
+        );
+        let due = store.store().due_mail(1_000, 10).await.unwrap();
         assert_eq!(due.len(), 1, "{db}");
         assert_eq!((due[0].id, due[0].attempts), (id, 0), "{db}");
         assert_eq!(due[0].message, mail.message, "{db}");
         // Two senders see it; one gets it.
-        assert!(store.claim_mail(&due[0], 301_000).await.unwrap(), "{db}");
-        assert!(!store.claim_mail(&due[0], 301_000).await.unwrap(), "{db}: taken once");
+        assert!(store.store().claim_mail(&due[0], 301_000).await.unwrap(), "{db}");
+        assert!(
+            !store.store().claim_mail(&due[0], 301_000).await.unwrap(),
+            "{db}: taken once"
+        );
         // A failure puts it back for later, the error kept.
-        store.mail_failed(id, Some(5_000), "connection refused").await.unwrap();
-        let again = store.due_mail(5_000, 10).await.unwrap();
+        store
+            .store()
+            .mail_failed(id, Some(5_000), "connection refused")
+            .await
+            .unwrap();
+        let again = store.store().due_mail(5_000, 10).await.unwrap();
         assert_eq!((again[0].attempts, again[0].due_at), (1, 5_000), "{db}");
-        assert!(store.claim_mail(&again[0], 305_000).await.unwrap(), "{db}");
-        store.mail_sent(id, 6_000).await.unwrap();
-        assert!(store.due_mail(i64::MAX, 10).await.unwrap().is_empty(), "{db}: sent");
+        assert!(store.store().claim_mail(&again[0], 305_000).await.unwrap(), "{db}");
+        store.store().mail_sent(id, 6_000).await.unwrap();
+        assert!(
+            store.store().due_mail(i64::MAX, 10).await.unwrap().is_empty(),
+            "{db}: sent"
+        );
         // Given up: never due again.
         let other = store.queue_mail(&mail, 7_000).await.unwrap();
-        store.mail_failed(other, None, "mailbox unavailable").await.unwrap();
-        assert!(store.due_mail(i64::MAX, 10).await.unwrap().is_empty(), "{db}: given up");
-        cleanup.run(store).await;
+        store
+            .store()
+            .mail_failed(other, None, "mailbox unavailable")
+            .await
+            .unwrap();
+        assert!(
+            store.store().due_mail(i64::MAX, 10).await.unwrap().is_empty(),
+            "{db}: given up"
+        );
+        cleanup.run(store.store().clone()).await;
     }
 }
 
 #[tokio::test]
 async fn usage_counts_people_numbers_calls_minutes_and_storage() {
     for (db, store, cleanup) in stores().await {
+        let store = store.company(CompanyId::HOME);
         assert_eq!(store.usage(0).await.unwrap(), Usage::default(), "{db}: a fresh company");
         store
             .add_employee("anna", &fields("Anna", "201"), secrets("h"), 1)
             .await
             .unwrap();
-        store.put_flow("mine", "f1", &[0u8; 300], false, 1).await.unwrap();
-        store.put_flow("ivr", "b1", &[0u8; 999], true, 1).await.unwrap();
+        store.put_flow("mine", "f1", &[0u8; 300], 1).await.unwrap();
+        store
+            .store()
+            .put_builtin_flow("ivr", "b1", &[0u8; 999], 1)
+            .await
+            .unwrap();
         let number = Assignment {
+            company: CompanyId::HOME,
             number: "+15550100100".into(),
             flow_sha256: "f1".into(),
             ..Assignment::default()
@@ -873,6 +955,179 @@ async fn usage_counts_people_numbers_calls_minutes_and_storage() {
             storage_bytes: 300 + 50,
         };
         assert_eq!(usage, expected, "{db}");
+        cleanup.run(store.store().clone()).await;
+    }
+}
+
+#[tokio::test]
+async fn a_company_sees_only_its_own() {
+    for (db, store, cleanup) in stores().await {
+        let plan = Plan {
+            max_employees: Some(3),
+            ..Plan::default()
+        };
+        let b_id = store
+            .create_company("B Ltd", "B.Example", &plan, 5)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            store
+                .create_company("Again", "b.example", &Plan::default(), 6)
+                .await
+                .unwrap(),
+            None,
+            "{db}: a domain is one company's"
+        );
+        let (a, b) = (store.company(CompanyId::HOME), store.company(b_id));
+        let info = b.info().await.unwrap();
+        assert_eq!(
+            (info.sip_domain.as_str(), info.plan.max_employees),
+            ("b.example", Some(3)),
+            "{db}"
+        );
+        // A new company starts as a fresh install does: the menu's departments, office hours.
+        assert_eq!(b.departments().await.unwrap().len(), 2, "{db}");
+        assert_eq!(b.schedules(Some("office")).await.unwrap().len(), 1, "{db}");
+
+        // The same login and extension in both, each company its own.
+        let alice_a = a
+            .add_employee("alice", &fields("Alice", "101"), secrets("ha1-a"), 1)
+            .await
+            .unwrap()
+            .unwrap();
+        let alice_b = b
+            .add_employee("alice", &fields("Alice B", "101"), secrets("ha1-b"), 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(alice_a.id, alice_b.id, "{db}");
+        assert_eq!(
+            b.employee("101", true).await.unwrap().unwrap().fields.name,
+            "Alice B",
+            "{db}"
+        );
+        assert_eq!(a.employees().await.unwrap().len(), 1, "{db}");
+        let credentials = store.all_sip_credentials().await.unwrap();
+        assert!(
+            credentials.contains(&(b_id, "alice".into(), alice_b.id, "ha1-b".into())),
+            "{db}"
+        );
+        // A department cannot take another company's employee as a member.
+        let mut sales = b.department("sales", false).await.unwrap().unwrap();
+        sales.member_ids = vec![alice_a.id, alice_b.id];
+        b.put_department(&sales, 2).await.unwrap();
+        assert_eq!(
+            b.department("sales", false).await.unwrap().unwrap().members,
+            ["alice"],
+            "{db}"
+        );
+        assert_eq!(
+            b.department("sales", false).await.unwrap().unwrap().member_ids,
+            [alice_b.id],
+            "{db}"
+        );
+
+        // A number is one company's; the other cannot take it over.
+        let number = Assignment {
+            number: "+15550100100".into(),
+            flow_sha256: "aaa".into(),
+            settings: "{}".into(),
+            timezone: "UTC".into(),
+            ..Assignment::default()
+        };
+        store.put_builtin_flow("ivr", "aaa", b"w", 1).await.unwrap();
+        assert!(a.assign(&number).await.unwrap(), "{db}");
+        assert!(!b.assign(&number).await.unwrap(), "{db}: A's number");
+        assert_eq!(b.assignments().await.unwrap().len(), 0, "{db}");
+        assert_eq!(store.assignments().await.unwrap()[0].company, CompanyId::HOME, "{db}");
+
+        // Uploaded flows: each its own, built-ins everyone's; the same bytes are one company's.
+        assert!(a.put_flow("mine", "fa", b"a", 2).await.unwrap(), "{db}");
+        assert!(!b.put_flow("copy", "fa", b"a", 3).await.unwrap(), "{db}: held by A");
+        assert!(b.flow_info("fa").await.unwrap().is_none(), "{db}");
+        assert_eq!(b.resolve_flow("mine").await.unwrap(), None, "{db}");
+        assert_eq!(b.resolve_flow("ivr").await.unwrap().as_deref(), Some("aaa"), "{db}");
+        assert!(!b.delete_flow("fa").await.unwrap(), "{db}");
+
+        // Recordings, call records, contacts, tokens: by id, still only one's own.
+        let info = RecordingInfo {
+            id: "r1".into(),
+            call_id: "c1".into(),
+            kind: "voicemail".into(),
+            caller: "+15550100001".into(),
+            dialled: "+15550100100".into(),
+            duration_ms: 1000,
+            ended_by: "#".into(),
+            created_at: 9,
+            mailbox: Some("alice".into()),
+        };
+        a.insert_recording(&info, b"RIFF").await.unwrap();
+        assert_eq!(b.recording_wav("r1").await.unwrap(), None, "{db}");
+        assert!(!b.delete_recording("r1").await.unwrap(), "{db}");
+        let everything = RecordingFilter {
+            limit: 10,
+            ..RecordingFilter::default()
+        };
+        assert!(b.recordings(&everything).await.unwrap().is_empty(), "{db}");
+        assert_eq!(a.recordings(&everything).await.unwrap().len(), 1, "{db}");
+        let contact = a
+            .put_contact("+15550100007", &ContactFields::default(), 1)
+            .await
+            .unwrap();
+        assert!(
+            b.contacts(Some(contact), None, None, 10).await.unwrap().is_empty(),
+            "{db}"
+        );
+        assert!(
+            !b.update_contact(contact, &ContactFields::default()).await.unwrap(),
+            "{db}"
+        );
+        let entry = NewLogEntry {
+            at: 5,
+            action: "note",
+            result: "B writes on A's card",
+            employee: None,
+            call_id: None,
+        };
+        b.log_contact(contact, &entry, true).await.unwrap();
+        assert!(
+            a.contact_log(contact, 10).await.unwrap().is_empty(),
+            "{db}: nothing written"
+        );
+        assert!(b.contact_log(contact, 10).await.unwrap().is_empty(), "{db}");
+        b.add_token("b-token", "ops", None, 1).await.unwrap();
+        let owner = store.token_owner("b-token", 2).await.unwrap().unwrap();
+        assert_eq!((owner.company, owner.operator), (b_id, false), "{db}");
+        assert!(
+            !a.revoke_token(&"b-token".repeat(3)[..TOKEN_ID_LEN]).await.unwrap(),
+            "{db}"
+        );
+        assert!(a.tokens().await.unwrap().is_empty(), "{db}");
+
+        // Suspended: kept, its token says so, its due callbacks wait.
+        let mut suspended = b.info().await.unwrap();
+        suspended.suspended = true;
+        suspended.suspended_reason = "unpaid".into();
+        assert_eq!(store.update_company(&suspended).await.unwrap(), Some(true), "{db}");
+        assert!(
+            store.token_owner("b-token", 2).await.unwrap().unwrap().suspended,
+            "{db}"
+        );
+        let request = NewCallback {
+            phone: "+15550100008",
+            employee_id: Some(alice_b.id),
+            reason: "call me",
+            recording_id: None,
+            due_at: 1,
+            now: 1,
+        };
+        b.add_callback(&request).await.unwrap();
+        assert!(store.due_callbacks(10, 0, 10).await.unwrap().is_empty(), "{db}");
+        // Another company's domain cannot be taken by a rename.
+        let mut home = a.info().await.unwrap();
+        home.sip_domain = "b.example".into();
+        assert_eq!(store.update_company(&home).await.unwrap(), Some(false), "{db}");
         cleanup.run(store).await;
     }
 }

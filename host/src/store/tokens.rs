@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{DEFAULT_COMPANY, Store};
+use super::{CompanyId, Store, Tenant};
 
 /// Characters of a token's sha256 (hex) that name it in the API.
 pub const TOKEN_ID_LEN: usize = 16;
@@ -19,16 +19,25 @@ pub struct TokenInfo {
     pub created_at: i64,
 }
 
-/// Who an API token speaks for.
+/// Who an API token speaks for: its company (whether that company is suspended), and whom in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenOwner {
+pub struct TokenOwner {
+    /// The operator's token (it acts for the home company, and on the operator's routes).
+    pub operator: bool,
+    pub company: CompanyId,
+    pub suspended: bool,
+    pub who: TokenRole,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRole {
     /// An admin token of the company (bootstrap, or made by an admin).
     Company,
     /// An employee who logged in.
     Employee { login: String, role: String },
 }
 
-impl Store {
+impl Tenant {
     /// Keeps a token's hash: the company's (admin) when `employee` is none, else that employee's.
     pub async fn add_token(
         &self,
@@ -42,11 +51,11 @@ impl Store {
              ON CONFLICT DO NOTHING",
         )
         .bind(token_sha256)
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(label)
         .bind(employee)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -64,11 +73,11 @@ impl Store {
              VALUES ($1, $2, 'login', $3, $4, $5)",
         )
         .bind(token_sha256)
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(employee)
         .bind(now)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -79,9 +88,9 @@ impl Store {
             "DELETE FROM api_tokens WHERE company_id = $1 AND label = 'login'
              AND employee_id IN (SELECT id FROM employees WHERE company_id = $1 AND login = $2)",
         )
-        .bind(DEFAULT_COMPANY)
+        .bind(self.company())
         .bind(login)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(done.rows_affected())
     }
@@ -93,8 +102,8 @@ impl Store {
              LEFT JOIN employees e ON e.id = t.employee_id
              WHERE t.company_id = $1 ORDER BY t.created_at DESC, t.token_sha256",
         )
-        .bind(DEFAULT_COMPANY)
-        .fetch_all(&self.pool)
+        .bind(self.company())
+        .fetch_all(self.pool())
         .await?;
         Ok(rows
             .iter()
@@ -114,29 +123,59 @@ impl Store {
         }
         // `id` is hex, so it holds no LIKE wildcards.
         let done = sqlx::query("DELETE FROM api_tokens WHERE company_id = $1 AND token_sha256 LIKE $2")
-            .bind(DEFAULT_COMPANY)
+            .bind(self.company())
             .bind(format!("{}%", id.to_ascii_lowercase()))
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+}
+
+impl Store {
+    /// Keeps the operator's token (made at first start).
+    pub async fn add_operator_token(&self, token_sha256: &str, label: &str, now: i64) -> super::Result<()> {
+        sqlx::query(
+            "INSERT INTO api_tokens (token_sha256, company_id, label, created_at, operator) VALUES ($1, $2, $3, $4, TRUE)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(token_sha256)
+        .bind(CompanyId::HOME.0)
+        .bind(label)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Whose token this is at `now` (Unix ms); `None` for an unknown or expired token.
     pub async fn token_owner(&self, token_sha256: &str, now: i64) -> super::Result<Option<TokenOwner>> {
         let row = sqlx::query(
-            "SELECT t.employee_id, e.login, e.role FROM api_tokens t LEFT JOIN employees e ON e.id = t.employee_id
+            "SELECT t.company_id, t.employee_id, e.login, e.role, CAST(c.suspended AS INTEGER) AS suspended,
+                    CAST(t.operator AS INTEGER) AS operator
+             FROM api_tokens t JOIN companies c ON c.id = t.company_id
+             LEFT JOIN employees e ON e.id = t.employee_id
              WHERE t.token_sha256 = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)",
         )
         .bind(token_sha256)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| match r.get::<Option<i64>, _>("employee_id") {
-            None => TokenOwner::Company,
-            Some(_) => TokenOwner::Employee {
-                login: r.get("login"),
-                role: r.get("role"),
-            },
+        Ok(row.map(|r| {
+            let company = CompanyId(r.get("company_id"));
+            let suspended = r.get::<i64, _>("suspended") != 0;
+            let who = match r.get::<Option<i64>, _>("employee_id") {
+                None => TokenRole::Company,
+                Some(_) => TokenRole::Employee {
+                    login: r.get("login"),
+                    role: r.get("role"),
+                },
+            };
+            TokenOwner {
+                operator: r.get::<i64, _>("operator") != 0,
+                company,
+                suspended,
+                who,
+            }
         }))
     }
 

@@ -580,7 +580,8 @@ async fn save(store: &Tenant, record: &CallRecord) {
 /// Counts a finished call by how it ended (flow-trapped, completed...) and stores its record —
 /// every call ends here, flow or not, the exchange's own callbacks too.
 pub(crate) async fn store_record(store: &Tenant, record: &CallRecord) {
-    metrics::counter!("switchboard_calls_total", "outcome" => record.outcome.clone()).increment(1);
+    let (company, outcome) = (store.id().to_string(), record.outcome.clone());
+    metrics::counter!("switchboard_calls_total", "company" => company, "outcome" => outcome).increment(1);
     if let Err(e) = store.insert_call_record(record).await {
         // Never lose a record silently: it goes to the log in full.
         tracing::error!(error = %e, record = ?record, "could not store the call record");

@@ -17,6 +17,7 @@ pub mod mail;
 pub mod media;
 pub mod new_flow;
 pub mod offices;
+pub mod records;
 pub mod schedule;
 pub mod serve;
 pub mod simulate;

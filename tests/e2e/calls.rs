@@ -285,7 +285,7 @@ async fn metrics_count_calls_sip_messages_and_api_requests() {
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     assert_eq!(
-        metric(&text, "switchboard_calls_total{outcome=\"completed\"}"),
+        metric(&text, "switchboard_calls_total{company=\"1\",outcome=\"completed\"}"),
         Some(1.0),
         "{text}"
     );

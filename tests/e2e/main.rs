@@ -25,3 +25,4 @@ mod security;
 mod signalling;
 mod simulate;
 mod sipp;
+mod tenancy;

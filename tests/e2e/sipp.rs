@@ -499,6 +499,30 @@ Content-Length: 0
     scenario(&format!("phone registers, expects {status}"), &body)
 }
 
+/// `scenario` as a phone configured with the SIP domain `domain` sends it: the Request-URI and
+/// the From/To URIs name the domain instead of the exchange's address (sipp still sends to the
+/// address it is given). Run it with `-auth_uri <domain>`: sipp's digest names the exchange's
+/// address otherwise.
+pub fn at_domain(scenario: &str, domain: &str) -> String {
+    scenario
+        .replace("@[remote_ip]:[remote_port]", &format!("@{domain}"))
+        .replace("sip:[remote_ip]:[remote_port]", &format!("sip:{domain}"))
+        .replace("@[remote_ip]>", &format!("@{domain}>"))
+}
+
+/// A phone's REGISTER refused at once with `status` (no challenge: e.g. its company is
+/// suspended); the Reason header noted in the log.
+pub fn phone_register_refused(status: u16) -> String {
+    let body = phone_registers(status);
+    let start = body.find("<send").unwrap();
+    let first_send_end = body.find("</send>").unwrap() + "</send>".len();
+    let register = &body[start..first_send_end];
+    scenario(
+        &format!("phone's REGISTER refused with {status}"),
+        &format!("{register}\n<recv response=\"{status}\"/>\n"),
+    )
+}
+
 /// Runs one call of `scenario` against `server`, dialling `service`, offering RTP at `rtp_port`.
 pub async fn call(server: SocketAddr, scenario: String, service: &'static str, rtp_port: u16) -> SippRun {
     run(server, scenario, service, &["-key", "rtp_port", &rtp_port.to_string()]).await

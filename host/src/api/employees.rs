@@ -24,7 +24,9 @@ pub struct NewEmployee {
     /// At least 8 characters; kept only as hashes.
     #[schema(min_length = 8)]
     password: String,
-    /// 2 to 6 digits, unique across employees and departments.
+    /// 2 to 6 digits, unique across employees and departments (a company's first admin,
+    /// left out: 100).
+    #[serde(default)]
     #[schema(pattern = r"^[0-9]{2,6}$")]
     pub(super) extension: String,
     #[serde(default)]
@@ -84,7 +86,9 @@ pub struct EmployeeList {
 /// Create an employee; the password becomes the phone's SIP digest hash and the API's Argon2
 /// hash, never kept in clear.
 #[utoipa::path(post, path = "/employees", tag = "employees", request_body = NewEmployee,
-    responses((status = 201, body = Employee), (status = 422, description = "a field is invalid or taken", body = ErrorBody)))]
+    responses((status = 201, body = Employee),
+        (status = 409, description = "the company's plan has room for no more employees (`max_employees`)", body = ErrorBody),
+        (status = 422, description = "a field is invalid or taken", body = ErrorBody)))]
 pub async fn create(
     State(s): State<ApiState>,
     tenant: Tenant,
@@ -330,9 +334,22 @@ fn access_details(
     };
     let server = format!("{host}:{}", s.sip.port());
     let realm = s.companies.realm(tenant.id());
-    let sip_uri = format!("sip:{login}@{server}");
+    // A company with a domain of its own: the phone registers to the domain, through the
+    // exchange's address (the outbound proxy).
+    let domain = match tenant.id() {
+        crate::tenant::CompanyId::HOME => None,
+        _ => s.companies.get(tenant.id()).map(|c| c.sip_domain.clone()),
+    };
+    let sip_uri = match &domain {
+        Some(domain) => format!("sip:{login}@{domain}"),
+        None => format!("sip:{login}@{server}"),
+    };
+    let domain_line = match &domain {
+        Some(domain) => format!("  Domain: {domain} (outbound proxy: the SIP server)\n"),
+        None => String::new(),
+    };
     let text = format!(
-        "Your phone account\n  SIP server: {server} (UDP)\n  User name: {login}\n  Password: the one you were given\n  \
+        "Your phone account\n  SIP server: {server} (UDP)\n{domain_line}  User name: {login}\n  Password: the one you were given\n  \
          Realm: {realm}\n  Your extension: {extension}\n",
         realm = realm,
         extension = employee.fields.extension

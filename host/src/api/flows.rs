@@ -52,6 +52,7 @@ pub struct FlowDetail {
     request_body(content = Vec<u8>, content_type = "application/wasm"),
     responses((status = 201, body = Uploaded), (status = 400, description = "not a flow component", body = ErrorBody),
         (status = 413, description = "over an upload limit (size, declarations, compile time or memory), named in `detail`", body = ErrorBody),
+        (status = 409, description = "the company's plan has room for no more flow versions, or another company holds these very bytes", body = ErrorBody),
         (status = 422, description = "bad name", body = ErrorBody)))]
 pub async fn upload(
     State(s): State<ApiState>,

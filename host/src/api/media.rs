@@ -41,7 +41,9 @@ pub struct RecordingList {
 /// prompt of the same name (built-ins included), playable at once.
 #[utoipa::path(post, path = "/prompts", tag = "media", params(PromptQuery),
     request_body(content = Vec<u8>, content_type = "audio/wav"),
-    responses((status = 201, body = PromptUploaded), (status = 422, description = "bad name", body = ErrorBody)))]
+    responses((status = 201, body = PromptUploaded),
+        (status = 413, description = "over the company plan's storage (`max_storage_bytes`)", body = ErrorBody),
+        (status = 422, description = "bad name", body = ErrorBody)))]
 pub async fn upload_prompt(
     State(s): State<ApiState>,
     tenant: Tenant,

@@ -127,6 +127,7 @@ pub struct NumberList {
     params(("number" = String, Path, description = "E.164, e.g. +15550100100")),
     request_body = AssignBody,
     responses((status = 200, body = NumberView),
+        (status = 409, description = "another company's number, or the company's plan has room for no more numbers", body = ErrorBody),
         (status = 422, description = "bad number, unknown flow, settings that do not fit", body = ErrorBody)))]
 pub async fn assign(
     State(s): State<ApiState>,

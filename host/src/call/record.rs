@@ -1,14 +1,9 @@
-//! What a call leaves behind: the call record (CDR) and its decision trace.
+//! What a call leaves behind: its decision trace as it grows, the recordings it made, and (the
+//! data in `records`, below both this layer and the store) its call record.
 
-use serde::Serialize;
 use tokio::time::Instant;
 
-/// One step of the flow, with its time since the call started.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct TraceEntry {
-    pub at_ms: u64,
-    pub event: String,
-}
+pub use crate::records::{CallRecord, LegRecord, TraceEntry};
 
 /// The decision trace: every verb the flow performed and how it ended, on the call's clock
 /// (virtual in the simulator). It is stored with the call record, so a flow cannot make it
@@ -121,48 +116,6 @@ mod tests {
         );
         assert!(trace.entries()[0].event.len() <= MAX_EVENT_LEN + 3);
     }
-}
-
-/// The call record written when a call ends.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct CallRecord {
-    pub id: String,
-    pub sip_call_id: String,
-    pub caller: String,
-    pub dialled: String,
-    /// sha256 of the flow version that handled the call.
-    pub flow: Option<String>,
-    /// Unix milliseconds.
-    pub started_at: i64,
-    pub answered_at: Option<i64>,
-    /// Login of the employee the caller talked to (last, after transfers).
-    #[serde(default)]
-    pub answered_by: Option<String>,
-    pub ended_at: i64,
-    /// `completed`, `caller-hangup`, `flow-failed`, `rejected`...
-    pub outcome: String,
-    pub trace: Vec<TraceEntry>,
-    /// Every leg the call's dials rang, in the order they started.
-    #[serde(default)]
-    pub legs: Vec<LegRecord>,
-}
-
-/// One leg a dial rang: who, when, and what became of it.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct LegRecord {
-    /// Who was rung: the To user (a login, an extension, an external number).
-    pub to: String,
-    /// The employee behind it, if any.
-    pub employee: Option<String>,
-    /// Unix ms.
-    pub started_at: i64,
-    pub answered_at: Option<i64>,
-    /// When it stopped ringing, or (answered) when the conversation ended.
-    pub ended_at: Option<i64>,
-    /// `answered`, `busy`, `declined`, `failed <status>`, `stopped` (its ringing time was over:
-    /// in turn moved on), `answered-elsewhere`, `cancelled` (the caller left or the dial timed
-    /// out) or `unreachable`.
-    pub result: String,
 }
 
 /// A recording the call made, waiting to be stored with the call record.

@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::Tenant;
-use crate::call::CallRecord;
+use crate::records::CallRecord;
 
 /// Which call records to list; `None` fields do not filter.
 #[derive(Debug, Clone, Default)]

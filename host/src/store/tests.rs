@@ -4,8 +4,7 @@
 
 use super::test_support::TestDatabase;
 use super::*;
-use crate::call::CallRecord;
-use crate::call::record::{LegRecord, TraceEntry};
+use crate::records::{CallRecord, LegRecord, TraceEntry};
 
 fn secrets(ha1: &str) -> Secrets<'_> {
     Secrets {

@@ -3,6 +3,7 @@
 //! Layers (DESIGN §2), dependencies pointing down: `api` and `flow` use `call` and `store`;
 //! `call` uses `sip` and `media`. `exchange` and `serve` wire them together.
 
+pub mod admin;
 pub mod api;
 pub mod call;
 pub mod callbacks;

@@ -51,7 +51,7 @@ pub async fn update(
     }
     if let Some(new) = change.main_caller_id {
         if !new.is_empty() {
-            super::check_e164("main_caller_id", &new)?;
+            crate::admin::check_e164("main_caller_id", &new)?;
         }
         main_caller_id = new;
     }

@@ -186,7 +186,7 @@ pub async fn create(
     body: Result<Json<NewContact>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ContactCard>), ApiError> {
     let Json(c) = body.map_err(ApiError::from_json)?;
-    super::check_e164("phone", &c.phone)?;
+    crate::admin::check_e164("phone", &c.phone)?;
     check_text("name", &c.name, 200)?;
     let fields = ContactFields {
         name: c.name,
@@ -349,7 +349,7 @@ pub async fn create_callback(
     body: Result<Json<NewCallbackBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Callback>), ApiError> {
     let Json(c) = body.map_err(ApiError::from_json)?;
-    super::check_e164("phone", &c.phone)?;
+    crate::admin::check_e164("phone", &c.phone)?;
     check_text("reason", &c.reason, 2000)?;
     if let Some(id) = &c.recording
         && tenant.recording_wav(id).await.map_err(ApiError::internal)?.is_none()

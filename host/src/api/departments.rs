@@ -97,7 +97,7 @@ pub async fn replace(
 
 /// Checks the body and stores it as department `id`.
 async fn save(tenant: &Tenant, id: String, body: DepartmentBody) -> Result<Department, ApiError> {
-    if !super::is_name(&id, super::lower_name_char) {
+    if !crate::admin::is_name(&id, crate::admin::lower_name_char) {
         return Err(ApiError::unprocessable(
             "id",
             "use 1-64 lower-case letters, digits, '.', '_' or '-'",
@@ -106,7 +106,7 @@ async fn save(tenant: &Tenant, id: String, body: DepartmentBody) -> Result<Depar
     if body.name.trim().is_empty() || body.name.len() > 200 {
         return Err(ApiError::unprocessable("name", "use 1-200 characters"));
     }
-    super::check_extension(&body.extension)?;
+    crate::admin::check_extension(&body.extension)?;
     if let Some(owner) = tenant
         .extension_owner(&body.extension)
         .await

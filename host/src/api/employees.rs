@@ -108,13 +108,8 @@ pub(super) async fn add(
     headers: &axum::http::HeaderMap,
     e: NewEmployee,
 ) -> Result<Employee, ApiError> {
-    if !super::is_name(&e.login, super::lower_name_char) {
-        return Err(ApiError::unprocessable(
-            "login",
-            "use 1-64 lower-case letters, digits, '.', '_' or '-'",
-        ));
-    }
-    check_password(&e.password)?;
+    crate::admin::employees::check_login(&e.login)?;
+    crate::admin::employees::check_password(&e.password)?;
     let fields = EmployeeFields {
         caller_id: e.caller_id,
         name: e.name,
@@ -204,7 +199,7 @@ pub async fn update(
     check(&s, &tenant, f, Some(&login)).await?;
     let hashes = match change.password {
         Some(password) => {
-            check_password(&password)?;
+            crate::admin::employees::check_password(&password)?;
             let ha1 = crate::sip::digest::ha1(&login, &s.companies.realm(tenant.id()), &password);
             Some((ha1, hash_password(password).await?))
         }
@@ -367,52 +362,13 @@ fn access_details(
     }
 }
 
-fn check_password(password: &str) -> Result<(), ApiError> {
-    if password.chars().count() < 8 {
-        return Err(ApiError::unprocessable("password", "use at least 8 characters"));
-    }
-    Ok(())
-}
-
-/// Checks what an admin set; `login` is the employee being edited (whose own extension is no
-/// conflict).
+/// The admin rules for an employee (admin/employees.rs), with the company's rules for calls
+/// out.
 async fn check(s: &ApiState, tenant: &Tenant, f: &EmployeeFields, login: Option<&str>) -> Result<(), ApiError> {
-    super::check_extension(&f.extension)?;
-    if let Some(owner) = tenant.extension_owner(&f.extension).await.map_err(ApiError::internal)?
-        && login.is_none_or(|l| owner != format!("employee {l}"))
-    {
-        return Err(ApiError::unprocessable("extension", &format!("{owner} has it")));
-    }
-    if !["admin", "user"].contains(&f.role.as_str()) {
-        return Err(ApiError::unprocessable("role", "use admin or user"));
-    }
-    if f.name.len() > 200 {
-        return Err(ApiError::unprocessable("name", "use at most 200 characters"));
-    }
-    if !f.email.is_empty() && (f.email.len() > crate::call::limits::MAX_EMAIL || !f.email.contains('@')) {
-        return Err(ApiError::unprocessable("email", "not an e-mail address"));
-    }
-    if !f.caller_id.is_empty() {
-        super::check_e164("caller_id", &f.caller_id)?;
-    }
-    if !f.mobile.is_empty() {
-        super::check_e164("mobile", &f.mobile)?;
-        // The mobile rings through the carrier: it must be a number the company may call.
-        if let Err(why) = s.toll(tenant).await?.rules().check(&f.mobile) {
-            return Err(ApiError::unprocessable(
-                "mobile",
-                &format!("{why} (see /outbound-rules)"),
-            ));
-        }
-    }
-    match f.mobile_after_secs {
-        Some(secs) if !(0..=300).contains(&secs) => {
-            Err(ApiError::unprocessable("mobile_after_secs", "use 0 to 300 seconds"))
-        }
-        Some(_) if f.mobile.is_empty() => Err(ApiError::unprocessable(
-            "mobile_after_secs",
-            "set a mobile number first",
-        )),
-        _ => Ok(()),
+    let rules = s.toll(tenant).await?.rules();
+    match crate::admin::employees::check(tenant, f, login, &rules).await {
+        Ok(()) => Ok(()),
+        Err(crate::admin::employees::Refusal::Invalid(invalid)) => Err(invalid.into()),
+        Err(crate::admin::employees::Refusal::Store(e)) => Err(ApiError::internal(e)),
     }
 }

@@ -147,3 +147,10 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// A rule of administration broken: 422 naming the field.
+impl From<crate::admin::Invalid> for ApiError {
+    fn from(e: crate::admin::Invalid) -> Self {
+        ApiError::unprocessable(e.field, &e.why)
+    }
+}

@@ -61,7 +61,7 @@ pub async fn upload(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
     let name = q.name.unwrap_or_else(|| "custom".into());
-    if !super::is_name(&name, |c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+    if !crate::admin::is_name(&name, |c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
         return Err(ApiError::unprocessable(
             "name",
             "use 1-64 letters, digits, '-', '_' or '.'",

@@ -51,7 +51,7 @@ pub async fn upload_prompt(
     body: Bytes,
 ) -> Result<(StatusCode, Json<PromptUploaded>), ApiError> {
     let name = q.name.unwrap_or_default();
-    if !super::is_name(&name, super::lower_name_char) {
+    if !crate::admin::is_name(&name, crate::admin::lower_name_char) {
         return Err(ApiError::unprocessable(
             "name",
             "use 1-64 lower-case letters, digits, '-', '_' or '.'",

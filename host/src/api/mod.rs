@@ -236,39 +236,14 @@ fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Resul
     Ok(Some(Option::deserialize(d)?))
 }
 
-/// A phone number field must be E.164.
-fn check_e164(field: &str, number: &str) -> Result<(), ApiError> {
-    if crate::call::number::is_e164(number) {
-        Ok(())
-    } else {
-        Err(ApiError::unprocessable(field, "use E.164, e.g. +15550100123"))
+/// An assignment's refusal as the API says it.
+fn assign_error(e: crate::admin::numbers::Refusal) -> ApiError {
+    use crate::admin::numbers::Refusal;
+    match e {
+        Refusal::Invalid(invalid) => invalid.into(),
+        Refusal::NumberTaken(_) => ApiError::conflict(&e.to_string()),
+        Refusal::Registry(e) => registry_error(e),
     }
-}
-
-/// Extensions are 2 to 6 digits (one numbering plan for employees and departments); the ICM's
-/// is taken.
-fn check_extension(extension: &str) -> Result<(), ApiError> {
-    if extension == crate::call::fork::ICM_EXTENSION {
-        return Err(ApiError::unprocessable(
-            "extension",
-            "6100 reaches the ICM (the caller's manager)",
-        ));
-    }
-    if (2..=6).contains(&extension.len()) && extension.chars().all(|c| c.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err(ApiError::unprocessable("extension", "use 2 to 6 digits"))
-    }
-}
-
-/// 1 to 64 characters, each one `allowed`: the rule for flow, prompt and login names.
-fn is_name(name: &str, allowed: impl Fn(char) -> bool) -> bool {
-    (1..=64).contains(&name.len()) && name.chars().all(allowed)
-}
-
-/// Lower-case letters, digits, '.', '_', '-' (logins and prompt names: safe in SIP URIs and paths).
-fn lower_name_char(c: char) -> bool {
-    c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)
 }
 
 /// A flow registry's refusal as the API says it.
@@ -277,15 +252,6 @@ fn registry_error(e: RegistryError) -> ApiError {
         RegistryError::Flow(FlowError::OverLimit(why)) => ApiError::too_large("flow component over a limit", &why),
         RegistryError::Flow(e) => ApiError::bad_request("invalid flow component", &e.to_string()),
         RegistryError::UnknownFlow(_) => ApiError::unprocessable("flow", &e.to_string()),
-        RegistryError::BadNumber(_) => ApiError::unprocessable("number", &e.to_string()),
-        RegistryError::BadTimezone(_) => ApiError::unprocessable("timezone", &e.to_string()),
-        RegistryError::NoSuchMailbox(_) => ApiError::unprocessable("mailbox", &e.to_string()),
-        RegistryError::MissedCallMailWithoutMailbox => ApiError::unprocessable("missed_call_mail", &e.to_string()),
-        RegistryError::BadAllowedHost(_) => ApiError::unprocessable("allowed_hosts", &e.to_string()),
-        RegistryError::BadSettings | RegistryError::SettingsRejected(_) => {
-            ApiError::unprocessable("settings", &e.to_string())
-        }
-        RegistryError::NumberTaken(_) => ApiError::conflict(&e.to_string()),
         RegistryError::HeldElsewhere => ApiError::conflict(&e.to_string()),
         RegistryError::Store(e) => ApiError::internal(e),
     }

@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 
 use super::ApiState;
 use super::error::{ApiError, ErrorBody};
+use crate::admin::numbers::{self, NumberOptions, default_chain};
 use crate::call::Target;
-use crate::flow::NumberOptions;
 use crate::store::Assignment;
 
 #[derive(Deserialize, ToSchema)]
@@ -138,7 +138,9 @@ pub async fn assign(
     let Json(body) = body.map_err(ApiError::from_json)?;
     let (flow, settings) = match body.flow {
         Some(flow) => (flow, body.settings),
-        None => default_chain(&tenant, body.settings).await?,
+        None => default_chain(&tenant, body.settings)
+            .await
+            .map_err(ApiError::internal)?,
     };
     let options = NumberOptions {
         timezone: body.timezone,
@@ -156,35 +158,10 @@ pub async fn assign(
     {
         super::usage::within_plan(&tenant, super::usage::Adding::Number).await?;
     }
-    let assignment = s
-        .registry
-        .assign(&tenant, &number, &flow, &settings, &options)
+    let assignment = numbers::assign(&s.registry, &tenant, &number, &flow, &settings, &options)
         .await
-        .map_err(super::registry_error)?;
+        .map_err(super::assign_error)?;
     Ok(Json(NumberView::of(&assignment, &s).await))
-}
-
-/// The flow for a number assigned without one.
-const DEFAULT_FLOW: &str = "schedule";
-/// The schedule the default chain keeps (made by a fresh install; an admin may delete it).
-const DEFAULT_SCHEDULE: &str = "office";
-
-/// A fresh number's chain: the `schedule` flow with the settings given, or — given none — on the
-/// `office` schedule while it exists (else open around the clock).
-async fn default_chain(tenant: &Tenant, settings: Value) -> Result<(String, Value), ApiError> {
-    let given = settings.as_object().is_some_and(|o| !o.is_empty());
-    if given {
-        return Ok((DEFAULT_FLOW.into(), settings));
-    }
-    let office = tenant
-        .schedules(Some(DEFAULT_SCHEDULE))
-        .await
-        .map_err(ApiError::internal)?;
-    let settings = match office.is_empty() {
-        true => empty_object(),
-        false => json!({ "schedule": DEFAULT_SCHEDULE }),
-    };
-    Ok((DEFAULT_FLOW.into(), settings))
 }
 
 #[utoipa::path(get, path = "/numbers", tag = "numbers", responses((status = 200, body = NumberList)))]

@@ -56,7 +56,7 @@ pub async fn put(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<ScheduleView>, ApiError> {
     let Json(raw) = body.map_err(ApiError::from_json)?;
-    if !super::is_name(&id, super::lower_name_char) {
+    if !crate::admin::is_name(&id, crate::admin::lower_name_char) {
         return Err(ApiError::unprocessable(
             "id",
             "use 1-64 lower-case letters, digits, '.', '_' or '-'",

@@ -12,7 +12,7 @@ mod schema;
 mod wasi;
 
 pub use engine::{FlowEngine, FlowError, FlowExit, FlowLimits, FlowRun, FlowVersion};
-pub use registry::{CompanyNumbers, FlowRegistry, NumberOptions, RegistryError, Route};
+pub use registry::{CompanyNumbers, FlowRegistry, RegistryError, Route};
 pub use schema::{KnownNames, SettingsSchema};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_flows.rs"));

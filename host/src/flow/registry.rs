@@ -8,27 +8,11 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
-use super::{FlowEngine, FlowError, FlowVersion, KnownNames, admission};
+use super::{FlowEngine, FlowError, FlowVersion, admission};
+use crate::call::number;
 use crate::call::record::unix_ms;
-use crate::call::{Target, number};
-use crate::store::{Assignment, Change, Store, Tenant};
+use crate::store::{Assignment, Store, Tenant};
 use crate::tenant::CompanyId;
-
-/// What a number has besides its flow and the flow's settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NumberOptions {
-    pub timezone: String,
-    /// Record both parties of every bridged call.
-    pub record_calls: bool,
-    /// Where calls go when the flow fails; none: the sales department.
-    pub fallback: Option<Target>,
-    /// Login of the employee whose mailbox takes voicemail left on the number.
-    pub mailbox: Option<String>,
-    /// Mail the mailbox owner about calls nobody answered that left no voicemail.
-    pub missed_call_mail: bool,
-    /// Hosts the flow may send HTTP requests to (`name` or `name:port`).
-    pub allowed_hosts: Vec<String>,
-}
 
 /// What answers one number.
 pub struct Route {
@@ -42,22 +26,6 @@ pub enum RegistryError {
     Flow(#[from] FlowError),
     #[error("no flow named or hashed {0:?}")]
     UnknownFlow(String),
-    #[error("{0:?} is not an E.164 number (write it as +<country><number>, e.g. +15550100100)")]
-    BadNumber(String),
-    #[error("settings must be a JSON object")]
-    BadSettings,
-    #[error("no employee {0:?} to take the number's voicemail")]
-    NoSuchMailbox(String),
-    #[error("missed-call mail goes to the number's mailbox: set mailbox too")]
-    MissedCallMailWithoutMailbox,
-    #[error("{0:?} is not an IANA timezone (e.g. Europe/Berlin, America/New_York, UTC)")]
-    BadTimezone(String),
-    #[error("allowed_hosts: {0}")]
-    BadAllowedHost(String),
-    #[error("the settings do not fit the flow: {0}")]
-    SettingsRejected(String),
-    #[error("{0} is another company's number on this exchange")]
-    NumberTaken(String),
     #[error(
         "this very component (by its sha256) is held by another company on this exchange: rebuild it and upload again"
     )]
@@ -182,103 +150,9 @@ impl FlowRegistry {
         Ok(version)
     }
 
-    /// The departments, employees and schedules settings may name (the company's own).
-    async fn known_names(&self, tenant: &Tenant) -> Result<KnownNames, RegistryError> {
-        let departments = tenant.departments().await?;
-        let employees = tenant.employees().await?;
-        let schedules = tenant.schedules(None).await?;
-        let uploaded = tenant.prompt_list().await?;
-        let builtin = crate::media::library::builtin_names().map(str::to_owned);
-        Ok(KnownNames {
-            departments: departments.into_iter().map(|d| d.id).collect(),
-            employees: employees.into_iter().map(|e| e.login).collect(),
-            schedules: schedules.into_iter().map(|s| s.id).collect(),
-            prompts: uploaded.into_iter().map(|p| p.name).chain(builtin).collect(),
-        })
-    }
-
     /// Drops a deleted version from the cache.
     pub fn forget(&self, sha256: &str) {
         self.versions.lock().remove(sha256);
-    }
-
-    /// Assigns a flow (name or sha256, one of the company's or a built-in) with its settings to
-    /// one of the company's numbers (a number nobody has becomes the company's).
-    pub async fn assign(
-        &self,
-        tenant: &Tenant,
-        number: &str,
-        flow: &str,
-        settings: &serde_json::Value,
-        options: &NumberOptions,
-    ) -> Result<Assignment, RegistryError> {
-        if !number::is_e164(number) {
-            return Err(RegistryError::BadNumber(number.into()));
-        }
-        if !settings.is_object() {
-            return Err(RegistryError::BadSettings);
-        }
-        if jiff::tz::TimeZone::get(&options.timezone).is_err() {
-            return Err(RegistryError::BadTimezone(options.timezone.clone()));
-        }
-        if options.missed_call_mail && options.mailbox.is_none() {
-            return Err(RegistryError::MissedCallMailWithoutMailbox);
-        }
-        if let Some(login) = &options.mailbox
-            && tenant.employee(login, false).await?.is_none()
-        {
-            return Err(RegistryError::NoSuchMailbox(login.clone()));
-        }
-        if let Some(bad) = options
-            .allowed_hosts
-            .iter()
-            .find_map(|h| crate::web::check_allowed_host(h).err())
-        {
-            return Err(RegistryError::BadAllowedHost(bad));
-        }
-        if self.route(number).is_some_and(|r| r.assignment.company != tenant.id()) {
-            return Err(RegistryError::NumberTaken(number.into()));
-        }
-        let sha = tenant
-            .resolve_flow(flow)
-            .await?
-            .ok_or_else(|| RegistryError::UnknownFlow(flow.into()))?;
-        let version = self.version(&sha).await?;
-        let mut settings = settings.clone();
-        if let Some(schema) = &version.settings_schema {
-            // Secrets the admin sent back hidden keep their values.
-            if let Some(before) = self.route(number) {
-                let before = serde_json::from_str(&before.assignment.settings).unwrap_or_default();
-                schema.keep_secrets(&mut settings, &before);
-            }
-            let known = self.known_names(tenant).await?;
-            schema
-                .check(&settings, &known)
-                .map_err(RegistryError::SettingsRejected)?;
-        }
-        let assignment = Assignment {
-            company: tenant.id(),
-            number: number.to_string(),
-            timezone: options.timezone.clone(),
-            flow_sha256: sha,
-            settings: settings.to_string(),
-            record_calls: options.record_calls,
-            fallback: options
-                .fallback
-                .as_ref()
-                .map(|t| serde_json::to_string(t).expect("a target serialises"))
-                .unwrap_or_default(),
-            mailbox: options.mailbox.clone().unwrap_or_default(),
-            missed_call_mail: options.missed_call_mail,
-            allowed_hosts: options.allowed_hosts.clone(),
-            updated_at: unix_ms(),
-        };
-        if !tenant.assign(&assignment).await? {
-            return Err(RegistryError::NumberTaken(number.into()));
-        }
-        self.refresh().await?;
-        self.store.announce(Change::Numbers).await;
-        Ok(assignment)
     }
 
     /// Rebuilds the routing table from the store.

@@ -1,0 +1,76 @@
+//! What a valid employee is: a login, a password long enough, an extension free in the company's
+//! numbering plan, a role, and numbers the company may call (his mobile rings through the
+//! carrier).
+
+use super::Invalid;
+use crate::call::OutboundRules;
+use crate::store::{EmployeeFields, Tenant};
+
+/// Why an employee is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Store(#[from] crate::store::Error),
+}
+
+/// A login: the SIP user name and the API login.
+pub fn check_login(login: &str) -> Result<(), Invalid> {
+    match super::is_name(login, super::lower_name_char) {
+        true => Ok(()),
+        false => Err(Invalid::new(
+            "login",
+            "use 1-64 lower-case letters, digits, '.', '_' or '-'",
+        )),
+    }
+}
+
+pub fn check_password(password: &str) -> Result<(), Invalid> {
+    match password.chars().count() < 8 {
+        true => Err(Invalid::new("password", "use at least 8 characters")),
+        false => Ok(()),
+    }
+}
+
+/// Checks what an admin set about an employee; `login` is the employee being edited (whose own
+/// extension is no conflict); `rules` are the company's rules for calls out.
+pub async fn check(
+    tenant: &Tenant,
+    f: &EmployeeFields,
+    login: Option<&str>,
+    rules: &OutboundRules,
+) -> Result<(), Refusal> {
+    super::check_extension(&f.extension)?;
+    if let Some(owner) = tenant.extension_owner(&f.extension).await?
+        && login.is_none_or(|l| owner != format!("employee {l}"))
+    {
+        return Err(Invalid::new("extension", format!("{owner} has it")).into());
+    }
+    if !["admin", "user"].contains(&f.role.as_str()) {
+        return Err(Invalid::new("role", "use admin or user").into());
+    }
+    if f.name.len() > 200 {
+        return Err(Invalid::new("name", "use at most 200 characters").into());
+    }
+    if !f.email.is_empty() && (f.email.len() > crate::call::limits::MAX_EMAIL || !f.email.contains('@')) {
+        return Err(Invalid::new("email", "not an e-mail address").into());
+    }
+    if !f.caller_id.is_empty() {
+        super::check_e164("caller_id", &f.caller_id)?;
+    }
+    if !f.mobile.is_empty() {
+        super::check_e164("mobile", &f.mobile)?;
+        // The mobile rings through the carrier: it must be a number the company may call.
+        if let Err(why) = rules.check(&f.mobile) {
+            return Err(Invalid::new("mobile", format!("{why} (see /outbound-rules)")).into());
+        }
+    }
+    match f.mobile_after_secs {
+        Some(secs) if !(0..=300).contains(&secs) => {
+            Err(Invalid::new("mobile_after_secs", "use 0 to 300 seconds").into())
+        }
+        Some(_) if f.mobile.is_empty() => Err(Invalid::new("mobile_after_secs", "set a mobile number first").into()),
+        _ => Ok(()),
+    }
+}

@@ -47,6 +47,19 @@ impl Companies {
         Ok(())
     }
 
+    /// Reloads every `every` as well: a change another node announced may have been lost.
+    pub fn keep_fresh(self: &Arc<Self>, every: std::time::Duration) {
+        let companies = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = companies.reload().await {
+                    tracing::warn!(error = %e, "could not reload the companies");
+                }
+            }
+        });
+    }
+
     /// The company whose SIP domain is `domain` (case-insensitive, without a port).
     pub fn by_domain(&self, domain: &str) -> Option<Arc<CompanyInfo>> {
         let domain = domain.trim_end_matches('.').to_ascii_lowercase();

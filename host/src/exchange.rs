@@ -477,16 +477,29 @@ async fn mail_missed_call(store: &Tenant, mail: &Mailer, record: &CallRecord, lo
     }
 }
 
-/// The e-mail address of employee `login`, when mail is on and he has one.
+/// The e-mail address of employee `login`, when mail is on, he has one, and the company's
+/// callers have not caused [`mail::CALLER_MAILS_PER_HOUR`] mails within the hour.
 async fn email_of(store: &Tenant, mail: &Mailer, login: &str) -> Option<String> {
     if !mail.is_on() || login.is_empty() {
         return None;
     }
-    match store.employee(login, false).await {
-        Ok(Some(employee)) if !employee.fields.email.is_empty() => Some(employee.fields.email),
-        Ok(_) => None,
+    let address = match store.employee(login, false).await {
+        Ok(Some(employee)) if !employee.fields.email.is_empty() => employee.fields.email,
+        Ok(_) => return None,
         Err(e) => {
             tracing::warn!(error = %e, "mail: directory lookup failed");
+            return None;
+        }
+    };
+    let hour_ago = unix_ms() - 3_600_000;
+    match store.mail_queued_since(hour_ago).await {
+        Ok(queued) if queued >= mail::CALLER_MAILS_PER_HOUR => {
+            tracing::warn!(queued, company = %store.id(), "mail: the company's callers caused the hour's mails; this one is left out");
+            None
+        }
+        Ok(_) => Some(address),
+        Err(e) => {
+            tracing::warn!(error = %e, "mail: could not count the hour's mails");
             None
         }
     }

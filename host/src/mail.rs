@@ -39,6 +39,11 @@ pub struct Mail {
     pub attachment: Option<File>,
 }
 
+/// Mails a company's callers can cause (voicemail and missed-call notices) in an hour: a
+/// stranger calling again and again must not make the exchange flood the company's inboxes or
+/// its SMTP server. Past it, the message is still in the mailbox; the mail is left out (logged).
+pub const CALLER_MAILS_PER_HOUR: i64 = 300;
+
 /// Queues mail for sending; clones share one outbox.
 #[derive(Clone)]
 pub struct Mailer {

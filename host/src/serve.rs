@@ -76,6 +76,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store.set_home_domain(domain).await?;
     }
     let companies = Companies::load(store.clone(), config.sip_realm.clone()).await?;
+    companies.keep_fresh(std::time::Duration::from_secs(60));
     let prompts = Arc::new(PromptLibrary::with_builtins());
     load_prompts(&store, &prompts).await?;
     let media = Arc::new(MediaEnv {

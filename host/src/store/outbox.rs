@@ -47,6 +47,16 @@ impl Tenant {
         .await?;
         Ok(row.get("id"))
     }
+
+    /// Mails the company queued since `since` (Unix ms), sent or not.
+    pub async fn mail_queued_since(&self, since: i64) -> super::Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbox WHERE company_id = $1 AND created_at >= $2")
+            .bind(self.company())
+            .bind(since)
+            .fetch_one(self.pool())
+            .await
+            .map_err(super::Error::from)
+    }
 }
 
 impl Store {

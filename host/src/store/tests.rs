@@ -1104,6 +1104,18 @@ async fn a_company_sees_only_its_own() {
         );
         assert!(a.tokens().await.unwrap().is_empty(), "{db}");
 
+        // Mail each company queued (what caps the mails its callers cause).
+        let mail = NewMail {
+            sender: "pbx@example.com",
+            recipient: "alice@example.com",
+            subject: "Voicemail",
+            message: b"...",
+        };
+        a.queue_mail(&mail, 100).await.unwrap();
+        assert_eq!(a.mail_queued_since(50).await.unwrap(), 1, "{db}");
+        assert_eq!(a.mail_queued_since(150).await.unwrap(), 0, "{db}");
+        assert_eq!(b.mail_queued_since(0).await.unwrap(), 0, "{db}");
+
         // Suspended: kept, its token says so, its due callbacks wait.
         let mut suspended = b.info().await.unwrap();
         suspended.suspended = true;

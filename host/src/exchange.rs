@@ -168,6 +168,17 @@ async fn handle_call(
         return;
     };
 
+    // The number's calls out through the carrier show its own caller ID, when it has one.
+    let dial = match route.assignment.caller_id.as_str() {
+        "" => dial,
+        shown => Arc::new(DialEnv {
+            directory: Arc::new(crate::location::ShownAs {
+                inner: dial.directory.clone(),
+                caller_id: shown.to_owned(),
+            }),
+            ..(*dial).clone()
+        }),
+    };
     // The exchange has taken the call: tell the caller while the flow decides what to do.
     leg.ringing();
     trace.note(format!("flow {} starts", &route.version.sha256[..12]));

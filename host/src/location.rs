@@ -224,7 +224,7 @@ impl Directory for CompanyDirectory {
                     None => None,
                 },
             },
-            Target::External(number) => return Ok(RingStep::now(self.location.through_trunk(number))),
+            Target::External(number) => return Ok(RingStep::now(self.through_trunk(number))),
             Target::Department(id) => match self.tenant.department(id, false).await? {
                 Some(department) => return self.department_plan(department).await,
                 None => anyhow::bail!("no department {id:?}"),
@@ -288,7 +288,6 @@ impl CompanyDirectory {
                 false => Duration::from_secs(after.max(0) as u64),
             };
             let places = self
-                .location
                 .through_trunk(mobile)
                 .into_iter()
                 .map(|p| Reachable {
@@ -321,6 +320,58 @@ impl CompanyDirectory {
             secs(department.timeout_secs),
             members,
         ))
+    }
+}
+
+/// A company's directory as one number's calls see it: their calls out through the carrier show
+/// the number's own caller ID (`PUT /numbers/{n}` `caller_id`).
+pub struct ShownAs {
+    pub inner: Arc<dyn Directory>,
+    pub caller_id: String,
+}
+
+#[async_trait::async_trait]
+impl Directory for ShownAs {
+    async fn is_employee(&self, login: &str) -> anyhow::Result<bool> {
+        self.inner.is_employee(login).await
+    }
+
+    async fn card(&self, by: EmployeeKey<'_>) -> anyhow::Result<Option<EmployeeCard>> {
+        self.inner.card(by).await
+    }
+
+    async fn has_phones(&self, login: &str) -> anyhow::Result<bool> {
+        self.inner.has_phones(login).await
+    }
+
+    async fn resolve(&self, target: &Target) -> anyhow::Result<Vec<RingStep>> {
+        let mut steps = self.inner.resolve(target).await?;
+        for place in steps.iter_mut().flat_map(|s| s.places.iter_mut()) {
+            if place.toll.is_some() {
+                place.caller_id = Some(self.caller_id.clone());
+            }
+        }
+        Ok(steps)
+    }
+}
+
+impl CompanyDirectory {
+    /// The carrier's place for `number`, showing the company's main number when it has one
+    /// (else the trunk's `--outbound-caller-id`, else the caller's own number).
+    fn through_trunk(&self, number: &str) -> Vec<Reachable> {
+        let main = self
+            .location
+            .companies
+            .get(self.tenant.id())
+            .map(|c| c.main_caller_id.clone())
+            .filter(|main| !main.is_empty());
+        let mut places = self.location.through_trunk(number);
+        for place in &mut places {
+            if let Some(main) = &main {
+                place.caller_id = Some(main.clone());
+            }
+        }
+        places
     }
 }
 

@@ -511,3 +511,56 @@ async fn the_operator_makes_companies_with_test_domains() {
     let access = server.get_json_as(&token, "/employees/boss/access").await;
     assert_eq!(access["realm"], "gamma-sons.pbx.example", "{access}");
 }
+
+/// A company's calls out through the carrier — a flow ringing an employee's mobile — show its
+/// main number (not the operator's `--outbound-caller-id`), and a number's own caller ID when
+/// the admin gave it one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_companys_calls_out_show_its_main_number_or_the_numbers_own() {
+    let carrier = Desk::unregistered("carrier").await;
+    let trunk = carrier.addr().to_string();
+    let flags = [
+        "--outbound-trunk",
+        trunk.as_str(),
+        "--outbound-caller-id",
+        "+15550100001",
+    ];
+    let server = Server::start_flagged(&flags).await;
+    let (_, beta_token) = beta(&server, json!({})).await;
+    let main = json!({ "main_caller_id": "+15550100399" });
+    assert_eq!(
+        send_as(&server, &beta_token, Method::PATCH, "/company", main).await.0,
+        200
+    );
+    let bob = json!({ "login": "bob", "password": BETA_PASSWORD, "extension": "102",
+        "mobile": "+15550100555", "mobile_after_secs": 0 });
+    let (status, body) = send_as(&server, &beta_token, Method::POST, "/employees", bob).await;
+    assert_eq!(status, 201, "{body}");
+    let number =
+        |caller_id: Value| json!({ "flow": "hunt", "settings": { "members": ["bob"] }, "caller_id": caller_id });
+    let path = format!("/numbers/{BETA_NUMBER}");
+    for (caller_id, shown) in [(Value::Null, "+15550100399"), (json!(BETA_NUMBER), BETA_NUMBER)] {
+        let (status, body) = send_as(&server, &beta_token, Method::PUT, &path, number(caller_id)).await;
+        assert_eq!(status, 200, "{body}");
+        let mobile = carrier.expect(
+            &server,
+            Phone::AnswersThenHangsUp {
+                after_ms: 200,
+                hold_ms: 300,
+            },
+        );
+        phones_listening().await;
+        let rtp = RtpPeer::bind().await;
+        let caller = sipp::call(server.sip, sipp::caller_waits_for_bye(), BETA_NUMBER, rtp.port()).await;
+        assert!(caller.success, "{}\n{}", caller.output, server.log());
+        finished(&server, "bob's mobile", mobile).await;
+        let seen = carrier.events().into_iter().rfind(|e| e.name == "CALLER").unwrap();
+        assert_eq!(seen.details[0], shown, "the mobile saw");
+    }
+    let (status, body) = send_as(&server, &beta_token, Method::PUT, &path, number(json!("0800 123"))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("invalid caller_id")),
+        "{body}"
+    );
+}

@@ -24,6 +24,8 @@ pub struct NumberOptions {
     pub missed_call_mail: bool,
     /// Hosts the flow may send HTTP requests to (`name` or `name:port`).
     pub allowed_hosts: Vec<String>,
+    /// E.164 the flow's calls out through the carrier show; none: the company's main number.
+    pub caller_id: Option<String>,
 }
 
 /// Why an assignment is refused.
@@ -108,6 +110,9 @@ pub async fn assign(
     {
         return Err(Invalid::new("allowed_hosts", format!("allowed_hosts: {bad}")).into());
     }
+    if let Some(shown) = &options.caller_id {
+        super::check_e164("caller_id", shown)?;
+    }
     let before = registry.route(number);
     if before.as_ref().is_some_and(|r| r.assignment.company != tenant.id()) {
         return Err(Refusal::NumberTaken(number.into()));
@@ -143,6 +148,7 @@ pub async fn assign(
         mailbox: options.mailbox.clone().unwrap_or_default(),
         missed_call_mail: options.missed_call_mail,
         allowed_hosts: options.allowed_hosts.clone(),
+        caller_id: options.caller_id.clone().unwrap_or_default(),
         updated_at: unix_ms(),
     };
     if !tenant.assign(&assignment).await? {

@@ -4,10 +4,12 @@
 
 use crate::store::Tenant;
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::ApiState;
 use super::error::{ApiError, ErrorBody};
 
 #[derive(Serialize, ToSchema)]
@@ -38,6 +40,7 @@ pub async fn show(tenant: Tenant) -> Result<Json<CompanyProfile>, ApiError> {
 #[utoipa::path(patch, path = "/company", tag = "company", request_body = CompanyChange,
     responses((status = 200, body = CompanyProfile), (status = 422, description = "names the field at fault", body = ErrorBody)))]
 pub async fn update(
+    State(s): State<ApiState>,
     tenant: Tenant,
     body: Result<Json<CompanyChange>, JsonRejection>,
 ) -> Result<Json<CompanyProfile>, ApiError> {
@@ -59,5 +62,11 @@ pub async fn update(
         .set_company_profile(&name, &main_caller_id)
         .await
         .map_err(ApiError::internal)?;
+    // Calls out read the main number from the companies in memory (here and on other nodes).
+    s.companies.reload().await.map_err(ApiError::internal)?;
+    s.store.announce(crate::store::Change::Companies).await;
+    // Calls out read the main number from the companies in memory (here and on other nodes).
+    s.companies.reload().await.map_err(ApiError::internal)?;
+    s.store.announce(crate::store::Change::Companies).await;
     Ok(Json(CompanyProfile { name, main_caller_id }))
 }

@@ -49,6 +49,11 @@ pub struct AssignBody {
     #[serde(default)]
     #[schema(max_items = 32)]
     allowed_hosts: Vec<String>,
+    /// E.164 the flow's calls out through the carrier show (forwarding a caller to a mobile or
+    /// an outside number); none: the company's main number (`/company`).
+    #[serde(default)]
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
+    caller_id: Option<String>,
 }
 
 fn empty_object() -> Value {
@@ -73,6 +78,7 @@ pub struct NumberView {
     mailbox: Option<String>,
     missed_call_mail: bool,
     allowed_hosts: Vec<String>,
+    caller_id: Option<String>,
     updated_at: i64,
     health: FlowHealthView,
 }
@@ -103,6 +109,7 @@ impl NumberView {
             mailbox: Some(a.mailbox.clone()).filter(|m| !m.is_empty()),
             missed_call_mail: a.missed_call_mail,
             allowed_hosts: a.allowed_hosts.clone(),
+            caller_id: Some(a.caller_id.clone()).filter(|c| !c.is_empty()),
             updated_at: a.updated_at,
             health: {
                 let health = s.registry.health.health(a, std::time::Instant::now());
@@ -149,6 +156,7 @@ pub async fn assign(
         mailbox: body.mailbox,
         missed_call_mail: body.missed_call_mail,
         allowed_hosts: body.allowed_hosts,
+        caller_id: body.caller_id,
     };
     let canonical = crate::call::number::canonical(&number);
     let owned = tenant.assignments().await.map_err(ApiError::internal)?;

@@ -25,6 +25,8 @@ pub struct Assignment {
     pub missed_call_mail: bool,
     /// Hosts (`name` or `name:port`) the flow may send HTTP requests to.
     pub allowed_hosts: Vec<String>,
+    /// E.164 its flow's calls out through the carrier show; empty: the company's main number.
+    pub caller_id: String,
     pub updated_at: i64,
 }
 
@@ -34,11 +36,11 @@ impl Tenant {
     pub async fn assign(&self, a: &Assignment) -> super::Result<bool> {
         let done = sqlx::query(
             "INSERT INTO numbers (number, company_id, timezone, flow_sha256, settings, record_calls, fallback, mailbox,
-             allowed_hosts, updated_at, missed_call_mail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             allowed_hosts, updated_at, missed_call_mail, caller_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT (number) DO UPDATE SET timezone = excluded.timezone, flow_sha256 = excluded.flow_sha256,
              settings = excluded.settings, record_calls = excluded.record_calls, fallback = excluded.fallback,
              mailbox = excluded.mailbox, allowed_hosts = excluded.allowed_hosts, updated_at = excluded.updated_at,
-             missed_call_mail = excluded.missed_call_mail
+             missed_call_mail = excluded.missed_call_mail, caller_id = excluded.caller_id
              WHERE numbers.company_id = excluded.company_id",
         )
         .bind(&a.number)
@@ -52,6 +54,7 @@ impl Tenant {
         .bind(serde_json::to_string(&a.allowed_hosts).expect("strings serialise"))
         .bind(a.updated_at)
         .bind(a.missed_call_mail)
+        .bind(&a.caller_id)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() > 0)
@@ -69,7 +72,7 @@ impl Store {
     pub async fn assignments(&self) -> super::Result<Vec<Assignment>> {
         let rows = sqlx::query(
             "SELECT company_id, number, timezone, flow_sha256, settings, CAST(record_calls AS INTEGER) AS record_calls, fallback,
-             mailbox, allowed_hosts, updated_at, CAST(missed_call_mail AS INTEGER) AS missed_call_mail
+             mailbox, allowed_hosts, updated_at, CAST(missed_call_mail AS INTEGER) AS missed_call_mail, caller_id
              FROM numbers ORDER BY number",
         )
         .fetch_all(&self.pool)
@@ -88,6 +91,7 @@ impl Store {
                 missed_call_mail: r.get::<i64, _>("missed_call_mail") != 0,
                 allowed_hosts: serde_json::from_str(r.get("allowed_hosts")).unwrap_or_default(),
                 updated_at: r.get("updated_at"),
+                caller_id: r.get("caller_id"),
             })
             .collect())
     }

@@ -98,6 +98,7 @@ async fn flows_and_numbers() {
             mailbox: "alice".into(),
             missed_call_mail: true,
             allowed_hosts: vec!["crm.example.com".into(), "127.0.0.1:8080".into()],
+            caller_id: "+15550100100".into(),
             updated_at: 50,
         };
         store.assign(&a).await.unwrap();

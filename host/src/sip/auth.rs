@@ -215,12 +215,17 @@ impl Authenticator {
 
 /// Why a suspended company's request is refused (RFC 3326 Reason).
 pub fn suspended_reason(reason: &str) -> Header {
-    let text: String = reason
-        .chars()
+    let text = reason_text(reason);
+    Header::Reason(format!(r#"SIP;cause=403;text="company suspended: {text}""#).into())
+}
+
+/// Text fit for an RFC 3326 Reason's quoted `text` (it may come from an admin or operator): no
+/// quotes, backslashes or control characters, at most 100 characters.
+pub fn reason_text(text: &str) -> String {
+    text.chars()
         .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
         .take(100)
-        .collect();
-    Header::Reason(format!(r#"SIP;cause=403;text="company suspended: {text}""#).into())
+        .collect()
 }
 
 /// Stands in for the HA1 of a user who does not exist.

@@ -171,15 +171,9 @@ impl InboundLeg {
     /// A final error response to the INVITE (before answer), saying why in an RFC 3326 Reason
     /// (`SIP;cause=480;text="…"`).
     pub fn reject_because(&self, code: u16, why: &str) {
-        let text: String = why
-            .chars()
-            .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
-            .take(100)
-            .collect();
-        let _ = self.dialog.reject(
-            Some(StatusCode::from(code)),
-            Some(format!(r#"SIP;cause={code};text="{text}""#)),
-        );
+        let text = super::auth::reason_text(why);
+        let reason = format!(r#"SIP;cause={code};text="{text}""#);
+        let _ = self.dialog.reject(Some(StatusCode::from(code)), Some(reason));
     }
 
     /// A final error response to the INVITE (before answer).

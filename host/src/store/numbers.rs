@@ -62,19 +62,25 @@ impl Tenant {
 
     /// The company's numbers.
     pub async fn assignments(&self) -> super::Result<Vec<Assignment>> {
-        let all = self.store.assignments().await?;
-        Ok(all.into_iter().filter(|a| a.company == self.id).collect())
+        self.store.assignments_of(Some(self.company())).await
     }
 }
 
 impl Store {
     /// Every number of every company (the routing table).
     pub async fn assignments(&self) -> super::Result<Vec<Assignment>> {
+        self.assignments_of(None).await
+    }
+
+    /// One company's numbers (every company's: `None`).
+    async fn assignments_of(&self, company: Option<i64>) -> super::Result<Vec<Assignment>> {
         let rows = sqlx::query(
             "SELECT company_id, number, timezone, flow_sha256, settings, CAST(record_calls AS INTEGER) AS record_calls, fallback,
              mailbox, allowed_hosts, updated_at, CAST(missed_call_mail AS INTEGER) AS missed_call_mail, caller_id
-             FROM numbers ORDER BY number",
+             FROM numbers WHERE CAST($1 AS BIGINT) IS NULL OR company_id = $2 ORDER BY number",
         )
+        .bind(company)
+        .bind(company)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows

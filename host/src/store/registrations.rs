@@ -21,9 +21,7 @@ pub struct Registration {
 impl Tenant {
     /// The company's employees' live registrations.
     pub async fn registrations(&self, now: i64) -> super::Result<Vec<Registration>> {
-        let all = self.store.registrations(None, now).await?;
-        let ids: std::collections::HashSet<i64> = self.employees().await?.into_iter().map(|e| e.id).collect();
-        Ok(all.into_iter().filter(|r| ids.contains(&r.employee_id)).collect())
+        self.store.registrations_of(Some(self.company()), None, now).await
     }
 
     pub async fn sip_credentials(&self, login: &str) -> super::Result<Option<(i64, String)>> {
@@ -73,14 +71,27 @@ impl Store {
     /// Live registrations (of one employee, or everyone's). Read on every call to an employee,
     /// so it only reads; expired rows are swept when registrations are written.
     pub async fn registrations(&self, employee_id: Option<i64>, now: i64) -> super::Result<Vec<Registration>> {
+        self.registrations_of(None, employee_id, now).await
+    }
+
+    /// Live registrations of one company's employees (all companies': `None`).
+    async fn registrations_of(
+        &self,
+        company: Option<i64>,
+        employee_id: Option<i64>,
+        now: i64,
+    ) -> super::Result<Vec<Registration>> {
         let rows = sqlx::query(
             "SELECT r.employee_id, e.login, r.contact, r.source, r.expires_at, r.call_id, r.cseq FROM registrations r
              JOIN employees e ON e.id = r.employee_id WHERE (CAST($1 AS BIGINT) IS NULL OR r.employee_id = $2) AND r.expires_at > $3
+               AND (CAST($4 AS BIGINT) IS NULL OR e.company_id = $5)
              ORDER BY e.login, r.contact",
         )
         .bind(employee_id)
         .bind(employee_id)
         .bind(now)
+        .bind(company)
+        .bind(company)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows

@@ -97,6 +97,7 @@ impl Desk {
             "rtp_port".into(),
             self.rtp.port().to_string(),
         ];
+        STARTING.with_borrow_mut(|ports| ports.push(self.port));
         tokio::spawn(async move {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             sipp::run_in(&dir, sip, sipp::phone(behaviour), login, &args).await
@@ -143,9 +144,40 @@ pub async fn finished(server: &Server, who: &str, phone: tokio::task::JoinHandle
     assert!(run.success, "{who}: {}\nserver log:\n{}", run.output, server.log());
 }
 
-/// sipp's UAS instances need a moment to bind before the call starts.
+thread_local! {
+    /// Ports of phones this test told to `expect` a call, whose sipp may not have bound yet (a
+    /// test's body runs on its own thread, so tests running side by side keep theirs apart).
+    static STARTING: std::cell::RefCell<Vec<u16>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Waits until every phone told to `expect` a call has its sipp bound to its port: on a loaded
+/// machine sipp takes from milliseconds to seconds to start, and a call placed before that loses
+/// its INVITE to a closed port.
 pub async fn phones_listening() {
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ports = STARTING.with_borrow_mut(std::mem::take);
+    // A phone whose sipp already ran to its end is not bound either: give up waiting then, and
+    // let the test's own checks say what went wrong.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ports.iter().all(|&port| udp_bound(port)) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether some socket on this machine is bound to UDP `port`, read from the kernel's table
+/// rather than by binding it ourselves (which could take the port from under sipp).
+fn udp_bound(port: u16) -> bool {
+    let wanted = format!(":{port:04X} ");
+    ["/proc/net/udp", "/proc/net/udp6"].iter().any(|table| {
+        std::fs::read_to_string(table)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .any(|line| {
+                line.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|local| format!("{local} ").ends_with(&wanted))
+            })
+    })
 }
 
 fn pcma_packets_from(peer: &RtpPeer, from: SocketAddr) -> usize {

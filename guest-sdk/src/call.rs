@@ -3,8 +3,8 @@ use std::cell::Cell;
 use crate::bindings::switchboard::flow::call::Call;
 use crate::bindings::switchboard::flow::{clock, directory, history, http};
 use crate::{
-    CallError, CollectOptions, DialOptions, DialOutcome, EmployeeCard, HttpRequest, HttpResponse, LineStatus,
-    LocalTime, RecordOptions, Recording, ScreenedOutcome, Screening, TimedLeg,
+    CallError, CollectOptions, DepartmentCard, DialOptions, DialOutcome, EmployeeCard, HttpRequest, HttpResponse,
+    LineStatus, LocalTime, RecordOptions, Recording, ScreenedOutcome, Screening, Target, TimedLeg,
 };
 
 /// The verbs a flow performs on its call.
@@ -58,6 +58,11 @@ pub trait CallApi {
     fn employee_by_email(&self, email: &str) -> Option<EmployeeCard>;
     /// Whether `login` can take a call now (offline: no phone registered).
     fn presence(&self, login: &str) -> LineStatus;
+    /// The department with id (or extension) `key`: its ring time, its overflow as the admin
+    /// set it, how many members can take a call now.
+    fn department(&self, key: &str) -> Option<DepartmentCard>;
+    /// How long `target` rings by its own settings before it gives up.
+    fn ring_time_ms(&self, target: &Target) -> u32;
     /// Login of the employee who last had a connected call with `number` (in or out) within
     /// `days` days.
     fn last_connected(&self, number: &str, days: u32) -> Option<String>;
@@ -146,6 +151,12 @@ impl CallApi for WasmCall {
     }
     fn presence(&self, login: &str) -> LineStatus {
         directory::presence(login)
+    }
+    fn department(&self, key: &str) -> Option<DepartmentCard> {
+        directory::department(key)
+    }
+    fn ring_time_ms(&self, target: &Target) -> u32 {
+        directory::ring_time_ms(target)
     }
     fn last_connected(&self, number: &str, days: u32) -> Option<String> {
         history::last_connected(number, days)

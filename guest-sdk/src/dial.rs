@@ -77,8 +77,14 @@ impl Dial {
         self
     }
 
-    pub fn timeout_secs(mut self, secs: u32) -> Self {
-        self.options.timeout_ms = secs.saturating_mul(1000);
+    pub fn timeout_secs(self, secs: u32) -> Self {
+        self.timeout_ms(secs.saturating_mul(1000))
+    }
+
+    /// Gives up when nobody answered within `ms` (e.g. a target's own
+    /// [`CallApi::ring_time_ms`](crate::CallApi::ring_time_ms)).
+    pub fn timeout_ms(mut self, ms: u32) -> Self {
+        self.options.timeout_ms = ms;
         self
     }
 

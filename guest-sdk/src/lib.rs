@@ -43,7 +43,7 @@ pub use call::{CallApi, WasmCall};
 pub use dial::Dial;
 
 pub use bindings::switchboard::flow::clock::LocalTime;
-pub use bindings::switchboard::flow::directory::{EmployeeCard, LineStatus};
+pub use bindings::switchboard::flow::directory::{DepartmentCard, EmployeeCard, LineStatus};
 pub use bindings::switchboard::flow::http::{Request as HttpRequest, Response as HttpResponse};
 pub use bindings::switchboard::flow::types::{
     Answered, CallError, CollectOptions, DialOptions, DialOutcome, RecordOptions, Recording, ScreenedOutcome,
@@ -56,8 +56,8 @@ pub type FlowResult = Result<(), CallError>;
 /// Everything a flow usually needs.
 pub mod prelude {
     pub use crate::{
-        CallApi, CallError, CollectOptions, Dial, DialOutcome, EmployeeCard, FlowResult, HttpRequest, HttpResponse,
-        LineStatus, LocalTime, RecordOptions, Recording, ScreenedOutcome, Screening, Target, log,
+        CallApi, CallError, CollectOptions, DepartmentCard, Dial, DialOutcome, EmployeeCard, FlowResult, HttpRequest,
+        HttpResponse, LineStatus, LocalTime, RecordOptions, Recording, ScreenedOutcome, Screening, Target, log,
     };
 }
 

@@ -29,8 +29,8 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use crate::{
-    Answered, CallApi, CallError, CollectOptions, DialOptions, DialOutcome, EmployeeCard, HttpRequest, HttpResponse,
-    LineStatus, LocalTime, RecordOptions, Recording, ScreenedOutcome, Screening, Target, TimedLeg,
+    Answered, CallApi, CallError, CollectOptions, DepartmentCard, DialOptions, DialOutcome, EmployeeCard, HttpRequest,
+    HttpResponse, LineStatus, LocalTime, RecordOptions, Recording, ScreenedOutcome, Screening, Target, TimedLeg,
 };
 
 /// An employee known by login only (name = login, no extension, e-mail or mobile); fill in
@@ -44,6 +44,24 @@ pub fn employee(login: &str) -> EmployeeCard {
         mobile: String::new(),
     }
 }
+
+/// A department as the exchange shows it by default: ringing for 60 s, no overflow of its own,
+/// one member free; change what a test needs: `DepartmentCard { available: 0, ..department("sales") }`.
+pub fn department(id: &str) -> DepartmentCard {
+    DepartmentCard {
+        id: id.into(),
+        name: id.into(),
+        extension: String::new(),
+        ring_time_ms: DEPARTMENT_RING_MS,
+        overflow: String::new(),
+        available: 1,
+    }
+}
+
+const DEPARTMENT_RING_MS: u32 = 60_000;
+/// What [`CallApi::ring_time_ms`] says of an employee or extension, and of an outside number.
+pub const EMPLOYEE_RING_MS: u32 = 30_000;
+pub const EXTERNAL_RING_MS: u32 = 60_000;
 
 /// Settings from JSON, read exactly as the exchange hands them to the flow (blank: defaults);
 /// panics with serde's message when they do not fit.
@@ -72,8 +90,12 @@ struct State {
     gone: bool,
     decisions: Vec<String>,
     dialled: Vec<Vec<TimedLeg>>,
+    /// Each dial's timeout.
+    timeouts: Vec<u32>,
     /// The directory: employees and how their lines are (unlisted: available).
     employees: Vec<EmployeeCard>,
+    /// Departments (unlisted names: [`department`]; unlisted digits: an employee's extension).
+    departments: Vec<DepartmentCard>,
     presence: Vec<(String, LineStatus)>,
     /// Who last talked to the caller.
     last_connected: Option<String>,
@@ -175,6 +197,12 @@ impl TestCall {
         self
     }
 
+    /// The directory knows this department (see [`department`]).
+    pub fn department(self, card: DepartmentCard) -> Self {
+        self.state.borrow_mut().departments.push(card);
+        self
+    }
+
     /// How `login`'s line is (unlisted employees are available).
     pub fn presence(self, login: &str, status: LineStatus) -> Self {
         self.state.borrow_mut().presence.push((login.into(), status));
@@ -223,6 +251,22 @@ impl TestCall {
     /// The legs of every dial, in order (for start and stop times).
     pub fn dials(&self) -> Vec<Vec<TimedLeg>> {
         self.state.borrow().dialled.clone()
+    }
+
+    /// The timeout of every dial, in order, in ms.
+    pub fn dial_timeouts(&self) -> Vec<u32> {
+        self.state.borrow().timeouts.clone()
+    }
+
+    /// The department `key` names (by id or extension), as the directory would say.
+    fn department_of(&self, key: &str) -> Option<DepartmentCard> {
+        let state = self.state.borrow();
+        let listed = state.departments.iter().find(|d| d.id == key || d.extension == key);
+        match listed {
+            Some(card) => Some(card.clone()),
+            None if key.bytes().all(|b| b.is_ascii_digit()) => None,
+            None => Some(department(key)),
+        }
     }
 
     /// Counts a verb; `Err(Hangup)` once the caller has hung up (noted as the decision).
@@ -294,12 +338,13 @@ impl CallApi for TestCall {
         self.came_to(digits.as_deref().unwrap_or("nothing"));
         Ok(digits)
     }
-    fn dial(&self, legs: &[TimedLeg], _opts: &DialOptions) -> Result<DialOutcome, CallError> {
+    fn dial(&self, legs: &[TimedLeg], opts: &DialOptions) -> Result<DialOutcome, CallError> {
         let targets: Vec<String> = legs.iter().map(|l| describe(&l.target)).collect();
         self.verb(format!("dial {}", targets.join(", ")))?;
         let outcome = {
             let mut s = self.state.borrow_mut();
             s.dialled.push(legs.to_vec());
+            s.timeouts.push(opts.timeout_ms);
             s.dials.pop_front().unwrap_or(DialOutcome::Unavailable)
         };
         self.came_to(&describe_outcome(&outcome));
@@ -410,6 +455,18 @@ impl CallApi for TestCall {
         };
         self.looked_up(format!("presence {login} → {name}"));
         status
+    }
+    fn department(&self, key: &str) -> Option<DepartmentCard> {
+        self.department_of(key)
+    }
+    fn ring_time_ms(&self, target: &Target) -> u32 {
+        match target {
+            Target::Department(key) | Target::Extension(key) => {
+                self.department_of(key).map_or(EMPLOYEE_RING_MS, |d| d.ring_time_ms)
+            }
+            Target::Employee(_) => EMPLOYEE_RING_MS,
+            Target::External(_) => EXTERNAL_RING_MS,
+        }
     }
     fn last_connected(&self, number: &str, days: u32) -> Option<String> {
         let found = self.state.borrow().last_connected.clone();

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use switchboard::call::{
-    CallControl, CallError, CallFacts, CollectOptions, DialOptions, DialOutcome, EmployeeCard, EmployeeKey,
-    HttpRequest, HttpResponse, LineStatus, RecordOptions, Recording, ScreenedOutcome, Screening, TimedLeg, Trace,
+    CallControl, CallError, CallFacts, CollectOptions, DepartmentCard, DialOptions, DialOutcome, EmployeeCard,
+    EmployeeKey, HttpRequest, HttpResponse, LineStatus, RecordOptions, Recording, ScreenedOutcome, Screening, Target,
+    TimedLeg, Trace,
 };
 use switchboard::flow::{BUILTIN_FLOWS, FlowEngine, FlowLimits};
 
@@ -84,6 +85,12 @@ impl CallControl for GoneCall {
         Err(CallError::Hangup)
     }
     async fn presence(&mut self, _: &str) -> Result<LineStatus, CallError> {
+        Err(CallError::Hangup)
+    }
+    async fn department(&mut self, _: &str) -> Result<Option<DepartmentCard>, CallError> {
+        Err(CallError::Hangup)
+    }
+    async fn ring_time(&mut self, _: &Target) -> Result<std::time::Duration, CallError> {
         Err(CallError::Hangup)
     }
     async fn last_connected(&mut self, _: &str, _: u32) -> Result<Option<String>, CallError> {

@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 
 use crate::call::originate::{self, CallbackCall, CallbackOrder, CallbackOutcome};
 use crate::call::record::unix_ms;
-use crate::call::{CallRecord, DialOutcome, MediaEnv, Trace};
+use crate::call::{CallRecord, CallResult, DialOutcome, MediaEnv, Trace};
 use crate::offices::Offices;
 use crate::store::{CallbackResult, DueCall, NewLogEntry, Store, Tenant};
 use crate::tenant::CompanyId;
@@ -234,6 +234,16 @@ impl CallbackScheduler {
             outcome: outcome(&made.outcome).into(),
             trace: trace.into_entries(),
             legs: made.legs.clone(),
+            result: match made.answered_at {
+                Some(_) => CallResult::Answered,
+                None => CallResult::Missed,
+            },
+            offered_to: vec![
+                format!("employee:{}", call.employee),
+                format!("external:{}", call.phone),
+            ],
+            ended_in: None,
+            wait_ms: made.answered_at.unwrap_or_else(unix_ms) - started_at,
         };
         // The card is settled by the caller of `place`, with the request's result.
         crate::exchange::store_record(&self.tenant(call), &record).await;

@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
+use crate::admin::codes::Code;
 use crate::call::record::unix_ms;
 use crate::call::{
-    CallControl, CallError, CallFacts, CallRecord, CallRecording, DialEnv, DialOptions, DialOutcome, FeatureRequests,
-    InboundCall, MediaEnv, Target, TimedLeg, Trace, number,
+    CallControl, CallError, CallFacts, CallRecord, CallRecording, CallResult, DialEnv, DialOptions, DialOutcome,
+    FeatureRequests, InboundCall, MediaEnv, Target, TimedLeg, Trace, number,
 };
 use crate::cluster::Cluster;
 use crate::companies::Companies;
@@ -17,6 +18,7 @@ use crate::flow::health::{OPEN_FOR, TRIP_FAILURES, WINDOW};
 use crate::flow::{FlowExit, FlowRegistry};
 use crate::live::{LiveCall, LiveCalls};
 use crate::mail::{self, Mail, Mailer};
+use crate::media::library::BEEP;
 use crate::offices::Offices;
 use crate::sip::{Answer, InboundLeg, InviteHandler};
 use crate::store::{NewCallback, NewLogEntry, RecordingInfo, Store, Tenant};
@@ -236,15 +238,15 @@ async fn handle_call(
         .mailbox
         .clone()
         .or_else(|| Some(route.assignment.mailbox.clone()).filter(|m| !m.is_empty()));
-    let record = arrival.record(flow, facts, outcome, trace);
-    tracing::info!(outcome = %record.outcome, "call ended");
-    // Recordings first, then what refers to them: once the call record is there, everything of
-    // the call is.
     let voicemail = recordings
         .iter()
         .rev()
         .find(|r| r.kind == "voicemail")
         .map(|r| r.id.clone());
+    let record = arrival.record_with(flow, facts, outcome, trace, voicemail.is_some());
+    tracing::info!(outcome = %record.outcome, result = record.result.as_str(), "call ended");
+    // Recordings first, then what refers to them: once the call record is there, everything of
+    // the call is.
     save_recordings(store, mail, &record, recordings, mailbox.as_deref()).await;
     if route.assignment.missed_call_mail && voicemail.is_none() && record.legs.iter().all(|l| l.answered_at.is_none()) {
         mail_missed_call(store, mail, &record, &route.assignment.mailbox).await;
@@ -276,7 +278,7 @@ async fn shown_outside(store: &Tenant, employee: &str) -> Option<String> {
     }
 }
 
-/// How long an employee's own call rings before giving up.
+/// How long an employee's own call rings when the directory cannot say.
 const EMPLOYEE_CALL_TIMEOUT_MS: u32 = 60_000;
 
 /// An employee dialled a colleague's extension or an outside number: ring it directly, no flow.
@@ -290,6 +292,26 @@ async fn employee_call(
 ) {
     let mut trace = Trace::default();
     let dialled = arrival.dialled.clone();
+    if let Some(code) = Code::parse(&dialled) {
+        // A feature code: done at once, confirmed with a beep (refused: 403).
+        let outcome = match code.apply(store, &employee).await {
+            Ok(done) => {
+                trace.note(format!("{employee} dialled {dialled}: {done}"));
+                if call.answer().await.is_ok() {
+                    let _ = call.play(BEEP).await;
+                }
+                "feature-code"
+            }
+            Err(why) => {
+                trace.note(format!("{employee} dialled {dialled}: {why}"));
+                call.reject_now(403, "Forbidden");
+                "refused"
+            }
+        };
+        call.hangup().await;
+        save(store, &arrival.record(None, call.facts(), outcome, trace)).await;
+        return;
+    }
     let (target, caller_id) = match store.extension_owner(&dialled).await {
         Ok(Some(_)) => {
             // Colleagues see the caller's extension, which they can call back.
@@ -316,13 +338,18 @@ async fn employee_call(
     if let Some(extension) = &caller_id {
         call.vouch_for_caller_id(extension.clone());
     }
+    // A colleague's extension rings for its own ring time (a department's `timeout_secs`).
+    let ring_time = call.ring_time(&target).await.ok();
+    let timeout_ms = ring_time.map_or(EMPLOYEE_CALL_TIMEOUT_MS, |t| {
+        u32::try_from(t.as_millis()).unwrap_or(u32::MAX)
+    });
     let leg = TimedLeg {
         target,
         start_after_ms: 0,
         stop_after_ms: None,
     };
     let opts = DialOptions {
-        timeout_ms: EMPLOYEE_CALL_TIMEOUT_MS,
+        timeout_ms,
         caller_id,
         ringback: None,
     };
@@ -359,7 +386,30 @@ struct Arrival {
 }
 
 impl Arrival {
+    /// The call's record; `voicemail_left`: the caller left a message.
     fn record(self, flow: Option<String>, facts: CallFacts, outcome: &str, trace: Trace) -> CallRecord {
+        self.record_with(flow, facts, outcome, trace, false)
+    }
+
+    fn record_with(
+        self,
+        flow: Option<String>,
+        facts: CallFacts,
+        outcome: &str,
+        trace: Trace,
+        voicemail_left: bool,
+    ) -> CallRecord {
+        let ended_at = unix_ms();
+        let offered = !facts.offered.is_empty() || !facts.legs.is_empty();
+        // Answered by someone the call was offered to (the flow answering the caller itself,
+        // for its menu, is not it).
+        let talked_at = facts.legs.iter().filter_map(|l| l.answered_at).min();
+        let answered = talked_at.is_some() || facts.answered_by.is_some();
+        let result = CallResult::of(answered, voicemail_left, outcome, offered);
+        let ended_in = match result {
+            CallResult::Answered | CallResult::SelfService | CallResult::Failed => None,
+            _ => facts.offered.last().cloned(),
+        };
         CallRecord {
             id: self.id,
             sip_call_id: self.sip_call_id,
@@ -370,9 +420,13 @@ impl Arrival {
             answered_at: facts.answered_at,
             answered_by: facts.answered_by,
             legs: facts.legs,
-            ended_at: unix_ms(),
+            ended_at,
             outcome: outcome.into(),
             trace: trace.into_entries(),
+            result,
+            offered_to: facts.offered,
+            ended_in,
+            wait_ms: talked_at.unwrap_or(ended_at) - self.started_at,
         }
     }
 }
@@ -392,12 +446,13 @@ fn outcome(exit: Option<&FlowExit>, caller_gone: bool) -> &'static str {
     }
 }
 
-/// How long the fallback route rings.
-const FALLBACK_TIMEOUT_MS: u32 = 30_000;
+/// The prompt that ends a fallback nobody answered: a callback request is filed.
+const CALLBACK_PROMISE: &str = "callback-promise";
 
 /// The caller of a failed (or bypassed) flow is never dropped: an apology, then the number's
-/// fallback route (`fallback`, a target as JSON; empty: the sales department). Who answers
-/// talks to the caller; when nobody does, the call ends cleanly.
+/// fallback route (`fallback`, a target as JSON; empty: the sales department), ringing for the
+/// target's own ring time. Who answers talks to the caller; when nobody does, a callback
+/// request is filed and the caller hears that we will call back.
 async fn fallback(call: &mut dyn CallControl, fallback: &str, trace: &mut Trace) {
     match call.play(APOLOGY_PROMPT).await {
         Ok(()) => trace.note(format!("fallback: played {APOLOGY_PROMPT}")),
@@ -411,18 +466,31 @@ async fn fallback(call: &mut dyn CallControl, fallback: &str, trace: &mut Trace)
             Err(e) => return trace.note(format!("fallback: unreadable route {route:?} ({e})")),
         },
     };
+    let ring_time = match call.ring_time(&target).await {
+        Ok(ring_time) => ring_time,
+        Err(e) => return trace.note(format!("fallback: {target:?}: {e}")),
+    };
     let leg = TimedLeg {
         target: target.clone(),
         start_after_ms: 0,
         stop_after_ms: None,
     };
     let opts = DialOptions {
-        timeout_ms: FALLBACK_TIMEOUT_MS,
+        timeout_ms: u32::try_from(ring_time.as_millis()).unwrap_or(u32::MAX),
         caller_id: None,
         ringback: None,
     };
     match call.dial(&[leg], &opts).await {
-        Ok(outcome) => trace.note(format!("fallback: dial {target:?} → {outcome:?}")),
+        Ok(outcome @ DialOutcome::Answered { .. }) => trace.note(format!("fallback: dial {target:?} → {outcome:?}")),
+        Ok(outcome) => {
+            trace.note(format!("fallback: dial {target:?} → {outcome:?}: a callback request"));
+            if let Err(e) = call.request_callback("fallback").await {
+                trace.note(format!("fallback: no callback request ({e})"));
+            }
+            if let Err(e) = call.play(CALLBACK_PROMISE).await {
+                trace.note(format!("fallback: could not play {CALLBACK_PROMISE} ({e})"));
+            }
+        }
         Err(e) => trace.note(format!("fallback: dial {target:?} → error: {e}")),
     }
 }

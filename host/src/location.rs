@@ -8,10 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::call::hunting::{self, Strategy};
-use crate::call::{Calendar, Directory, EmployeeCard, EmployeeKey, History, Reachable, RingStep, Target, number};
+use crate::call::{
+    Calendar, DepartmentCard, Directory, EmployeeCard, EmployeeKey, History, Reachable, RingStep, Target, number,
+};
 use crate::companies::Companies;
 use crate::schedule::Schedule;
-use crate::sip::{Binding, Domain, Location, TrunkLogin, unix_secs};
+use crate::sip::{Binding, Domain, LineState, Location, Presence, TrunkLogin, unix_secs};
 use crate::store::{Department, Employee, Registration, Store, Tenant};
 use crate::tenant::CompanyId;
 
@@ -94,17 +96,27 @@ pub struct OutboundTrunk {
 pub struct CompanyDirectory {
     tenant: Tenant,
     location: Arc<StoreLocation>,
+    /// Who of the company is on the phone: departments skip members on a call.
+    presence: Arc<Presence>,
 }
 
 impl StoreLocation {
-    /// Company `id`'s directory.
-    pub fn company(self: &Arc<Self>, id: CompanyId) -> CompanyDirectory {
+    /// Company `id`'s directory, with its lines' `presence`.
+    pub fn company(self: &Arc<Self>, id: CompanyId, presence: Arc<Presence>) -> CompanyDirectory {
         CompanyDirectory {
             tenant: self.store.company(id),
             location: self.clone(),
+            presence,
         }
     }
 }
+
+/// How long an employee's phones ring before giving up, and how long after his mobile started
+/// (by his "mobile after N s") it rings at least.
+const EMPLOYEE_RING: Duration = Duration::from_secs(30);
+const MOBILE_RING: Duration = Duration::from_secs(20);
+/// How long an outside number rings (carriers give up after a minute or two themselves).
+const EXTERNAL_RING: Duration = Duration::from_secs(60);
 
 #[async_trait::async_trait]
 impl Calendar for CompanyDirectory {
@@ -233,8 +245,61 @@ impl Directory for CompanyDirectory {
         let Some(employee) = employee else {
             anyhow::bail!("no employee {target:?}");
         };
+        if employee.dnd {
+            // Do not disturb: nothing of his rings; his callers go where he is unanswered.
+            return Ok(RingStep::now(Vec::new()));
+        }
         self.employee_steps(&employee).await
     }
+
+    async fn department(&self, key: &str) -> anyhow::Result<Option<DepartmentCard>> {
+        let Some(department) = self.department_by_key(key).await? else {
+            return Ok(None);
+        };
+        let members = self.free_members(&department).await?;
+        let mut available = 0;
+        for member in &members {
+            if self.employee_steps(member).await?.iter().any(|s| !s.places.is_empty()) {
+                available += 1;
+            }
+        }
+        Ok(Some(DepartmentCard {
+            ring_time: secs(department.timeout_secs),
+            overflow: department.overflow.map(|o| o.to_string()).unwrap_or_default(),
+            id: department.id,
+            name: department.name,
+            extension: department.extension,
+            available,
+        }))
+    }
+
+    async fn ring_time(&self, target: &Target) -> anyhow::Result<Duration> {
+        let employee = match target {
+            Target::External(_) => return Ok(EXTERNAL_RING),
+            Target::Department(id) => {
+                let department = self.tenant.department(id, false).await?;
+                return Ok(department.map_or(EMPLOYEE_RING, |d| secs(d.timeout_secs)));
+            }
+            Target::Extension(extension) => match self.tenant.department(extension, true).await? {
+                Some(department) => return Ok(secs(department.timeout_secs)),
+                None => self.tenant.employee(extension, true).await?,
+            },
+            Target::Employee(login) => self.tenant.employee(login, false).await?,
+        };
+        // Long enough for his mobile, when he has one, to ring a while after his phones.
+        let mobile_after = employee
+            .filter(|e| !e.fields.mobile.is_empty())
+            .and_then(|e| e.fields.mobile_after_secs);
+        Ok(match mobile_after {
+            Some(after) => EMPLOYEE_RING.max(Duration::from_secs(after.max(0) as u64) + MOBILE_RING),
+            None => EMPLOYEE_RING,
+        })
+    }
+}
+
+/// Seconds as the store keeps them (at least one).
+fn secs(s: i64) -> Duration {
+    Duration::from_secs(s.max(1) as u64)
 }
 
 fn card(e: Employee) -> EmployeeCard {
@@ -305,15 +370,35 @@ impl CompanyDirectory {
         Ok(steps)
     }
 
-    /// The department's members — each his phones and mobile — ringing by its strategy.
-    async fn department_plan(&self, department: Department) -> anyhow::Result<Vec<RingStep>> {
+    /// The department by id, or else by extension.
+    async fn department_by_key(&self, key: &str) -> anyhow::Result<Option<Department>> {
+        Ok(match self.tenant.department(key, false).await? {
+            Some(department) => Some(department),
+            None => self.tenant.department(key, true).await?,
+        })
+    }
+
+    /// The department's members who may be offered a call now, in hunting order: logged in to
+    /// it, not in do-not-disturb, and — unless the department rings busy members — not on a
+    /// call. Skipped at once, so "in turn" does not wait out their turns.
+    async fn free_members(&self, department: &Department) -> anyhow::Result<Vec<Employee>> {
         let employees = self.tenant.employees_with_ids(&department.member_ids).await?;
+        Ok(employees
+            .into_iter()
+            .filter(|e| !department.logged_out.contains(&e.login))
+            .filter(|e| !e.dnd)
+            .filter(|e| department.ring_busy || self.presence.state(&e.login) != LineState::Busy)
+            .collect())
+    }
+
+    /// The department's free members — each his phones and mobile — ringing by its strategy.
+    async fn department_plan(&self, department: Department) -> anyhow::Result<Vec<RingStep>> {
+        let employees = self.free_members(&department).await?;
         let mut members = Vec::with_capacity(employees.len());
         for employee in &employees {
             members.push(self.employee_steps(employee).await?);
         }
         let strategy: Strategy = department.strategy.parse().map_err(anyhow::Error::msg)?;
-        let secs = |s: i64| Duration::from_secs(s.max(1) as u64);
         Ok(hunting::plan(
             strategy,
             secs(department.step_secs),
@@ -342,6 +427,14 @@ impl Directory for ShownAs {
 
     async fn has_phones(&self, login: &str) -> anyhow::Result<bool> {
         self.inner.has_phones(login).await
+    }
+
+    async fn department(&self, key: &str) -> anyhow::Result<Option<DepartmentCard>> {
+        self.inner.department(key).await
+    }
+
+    async fn ring_time(&self, target: &Target) -> anyhow::Result<Duration> {
+        self.inner.ring_time(target).await
     }
 
     async fn resolve(&self, target: &Target) -> anyhow::Result<Vec<RingStep>> {

@@ -92,10 +92,11 @@ impl Offices {
             return Ok(office.clone());
         }
         let rules = self.outbound_rules(id).await?;
-        let directory = Arc::new(self.location.company(id));
+        let presence = self.presences.of(id);
+        let directory = Arc::new(self.location.company(id, presence.clone()));
         let dial = DialEnv {
             company: id,
-            presence: self.presences.of(id),
+            presence,
             directory: directory.clone(),
             calendar: directory.clone(),
             history: directory,

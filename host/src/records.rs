@@ -26,12 +26,128 @@ pub struct CallRecord {
     #[serde(default)]
     pub answered_by: Option<String>,
     pub ended_at: i64,
-    /// `completed`, `caller-hangup`, `flow-failed`, `rejected`...
+    /// `completed`, `caller-hangup`, `flow-failed`, `rejected`... (how the call ended, for the
+    /// engineer; `result` says what it came to for the company).
     pub outcome: String,
     pub trace: Vec<TraceEntry>,
     /// Every leg the call's dials rang, in the order they started.
     #[serde(default)]
     pub legs: Vec<LegRecord>,
+    /// What the call came to: answered, missed, voicemail, failed, self-service.
+    #[serde(default)]
+    pub result: CallResult,
+    /// Whom the call's dials offered it to, in order: `department:sales`, `employee:alice`,
+    /// `extension:101`, `external:+15550100199`.
+    #[serde(default)]
+    pub offered_to: Vec<String>,
+    /// A call nobody answered: the last it was offered to (where it ended).
+    #[serde(default)]
+    pub ended_in: Option<String>,
+    /// How long the caller waited: until someone answered, else until the call ended (ms).
+    #[serde(default)]
+    pub wait_ms: i64,
+}
+
+/// What a call came to, as the people who run the company count it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallResult {
+    /// Someone talked to the caller.
+    Answered,
+    /// Offered to someone (an employee, a department, a number), and nobody answered; no
+    /// message was left.
+    Missed,
+    /// Nobody answered, and the caller left a message.
+    Voicemail,
+    /// The flow failed, or the call could not be placed (no such number, refused).
+    Failed,
+    /// The flow ended it without offering it to anyone (an announcement, a conference, a feature
+    /// code, a caller who left the menu before choosing).
+    #[default]
+    SelfService,
+}
+
+impl CallResult {
+    pub const ALL: [CallResult; 5] = [
+        CallResult::Answered,
+        CallResult::Missed,
+        CallResult::Voicemail,
+        CallResult::Failed,
+        CallResult::SelfService,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallResult::Answered => "answered",
+            CallResult::Missed => "missed",
+            CallResult::Voicemail => "voicemail",
+            CallResult::Failed => "failed",
+            CallResult::SelfService => "self-service",
+        }
+    }
+
+    /// Classifies a finished call: who answered, whether a message was left, how it ended
+    /// (`outcome`) and whom it was offered to.
+    pub fn of(answered: bool, voicemail_left: bool, outcome: &str, offered: bool) -> CallResult {
+        const FAILED: [&str; 6] = [
+            "flow-trapped",
+            "flow-error",
+            "flow-bypassed",
+            "not-found",
+            "refused",
+            "error",
+        ];
+        if answered {
+            CallResult::Answered
+        } else if voicemail_left {
+            CallResult::Voicemail
+        } else if FAILED.contains(&outcome) {
+            CallResult::Failed
+        } else if offered {
+            CallResult::Missed
+        } else {
+            CallResult::SelfService
+        }
+    }
+}
+
+impl std::str::FromStr for CallResult {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        CallResult::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("{s:?}: use answered, missed, voicemail, failed or self-service"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CallResult::{self, *};
+
+    #[test]
+    fn what_a_call_came_to() {
+        assert_eq!(
+            CallResult::of(true, true, "completed", true),
+            Answered,
+            "answered, then a message"
+        );
+        assert_eq!(CallResult::of(false, true, "caller-hangup", true), Voicemail);
+        assert_eq!(CallResult::of(false, false, "completed", true), Missed);
+        assert_eq!(
+            CallResult::of(false, false, "caller-hangup", true),
+            Missed,
+            "hung up while it rang"
+        );
+        assert_eq!(CallResult::of(false, false, "flow-trapped", true), Failed);
+        assert_eq!(CallResult::of(false, false, "not-found", false), Failed);
+        assert_eq!(CallResult::of(false, false, "completed", false), SelfService);
+        for result in CallResult::ALL {
+            assert_eq!(result.as_str().parse(), Ok(result));
+        }
+        assert!("lost".parse::<CallResult>().is_err());
+    }
 }
 
 /// One leg a dial rang: who, when, and what became of it.

@@ -96,15 +96,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }),
     ));
     // The parts every company's calls share; `Offices` puts in each company's own.
-    let home = location.company(CompanyId::HOME);
+    let presence = sip.presences().of(CompanyId::HOME);
+    let home = Arc::new(location.company(CompanyId::HOME, presence.clone()));
     let shared = DialEnv {
         company: CompanyId::HOME,
         dialer: sip.dialer(),
-        presence: sip.presences().of(CompanyId::HOME),
+        presence,
         handovers: Arc::default(),
-        directory: Arc::new(location.company(CompanyId::HOME)),
-        calendar: Arc::new(location.company(CompanyId::HOME)),
-        history: Arc::new(home),
+        directory: home.clone(),
+        calendar: home.clone(),
+        history: home,
         web: Arc::new(HttpClient::new()?),
         rtp_timeout: RTP_TIMEOUT,
         max_call: config.max_call,

@@ -14,6 +14,7 @@ mod icm;
 mod mail;
 mod media;
 mod openapi;
+mod overflow;
 mod postgres;
 mod protos;
 mod registrar;

@@ -151,6 +151,7 @@ async fn voicemail_records_the_message_until_silence() {
         trace(&call).iter().any(|e| e.starts_with("record (max 30 s) → ")),
         "{call:#}"
     );
+    assert_eq!(call["result"], "voicemail", "{call:#}");
 
     let id = rec["id"].as_str().unwrap();
     // The call, looked up by id and by filter, shows the message it left.

@@ -48,18 +48,20 @@ fn a_busy_manager_returns_the_call_to_the_flow_which_takes_the_fallback() {
 }
 
 #[test]
-fn nobody_found_goes_to_the_fallback_and_an_unanswered_fallback_apologises() {
+fn nobody_found_goes_to_the_fallback_and_an_unanswered_fallback_takes_a_message() {
     let call = TestCall::new().dial_ends(DialOutcome::NoAnswer);
     run(&call, settings("{}")).unwrap();
     assert_eq!(
-        call.decisions(),
+        call.decisions()[..5],
         [
             "last-connected +15550100001 within 30 days → nobody",
             "dial department sales → no-answer",
             "play all-busy",
-            "hangup"
+            "answer",
+            "request-callback voicemail",
         ]
     );
+    assert_eq!(call.decisions().last().unwrap(), "hangup");
 }
 
 #[test]

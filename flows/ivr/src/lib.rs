@@ -61,7 +61,7 @@ mod tests {
     }
 
     #[test]
-    fn a_route_nobody_answers_apologises_and_a_nested_menu_works() {
+    fn an_employee_nobody_answers_takes_a_message_and_a_nested_menu_works() {
         let settings: Settings = settings(
             r#"{"options": {"3": {"menu": {"greeting": "tts:Press 1 for billing",
                 "options": {"1": {"employee": "bob"}}}}}}"#,
@@ -71,7 +71,12 @@ mod tests {
         let decisions = call.decisions();
         assert_eq!(decisions[3], "collect tts:Press 1 for billing → 1");
         assert_eq!(decisions[4], "dial employee bob → busy");
-        assert_eq!(&decisions[5..], ["play all-busy", "hangup"]);
+        // Bob's own voicemail takes the caller.
+        assert_eq!(
+            &decisions[5..8],
+            ["answer", "set-mailbox bob", "request-callback voicemail"]
+        );
+        assert_eq!(decisions.last().unwrap(), "hangup");
     }
 
     #[test]

@@ -111,7 +111,14 @@ fn run(call: &impl CallApi, settings: Settings) -> FlowResult {
         // Directory lookups and HTTP requests without end: waiting costs no CPU, so only the
         // host's caps stop them; then a prompt.
         "ask" => {
-            let refused = (0..1000).take_while(|_| call.employee("nobody").is_none()).count();
+            let nowhere = Target::Department("nowhere".into());
+            let refused = (0..1000)
+                .take_while(|i| match i % 3 {
+                    0 => call.employee("nobody").is_none(),
+                    1 => call.department("nowhere").is_none(),
+                    _ => call.ring_time_ms(&nowhere) <= 30_000,
+                })
+                .count();
             let request = HttpRequest::get("http://127.0.0.1:9/").timeout_ms(100);
             let denied = (0..100).filter_map(|_| call.fetch(&request).err()).last();
             log::info(&format!("{refused} lookups; last HTTP error: {denied:?}"));

@@ -3,6 +3,7 @@
 //! Below: the store (company data through a `Tenant`) and the flow registry (compiled versions,
 //! the routing table).
 
+pub mod codes;
 pub mod employees;
 pub mod numbers;
 
@@ -38,6 +39,47 @@ pub fn check_extension(extension: &str) -> Result<(), Invalid> {
         true => Ok(()),
         false => Err(Invalid::new("extension", "use 2 to 6 digits")),
     }
+}
+
+/// The route language flows' settings use (`guest-sdk/routes.schema.json`), as a schema for one
+/// route: what a department's overflow may be.
+fn route_schema() -> &'static crate::flow::SettingsSchema {
+    static SCHEMA: std::sync::OnceLock<crate::flow::SettingsSchema> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let mut json: serde_json::Value = serde_json::from_str(include_str!("../../../guest-sdk/routes.schema.json"))
+            .expect("routes.schema.json is JSON");
+        json["$ref"] = "#/$defs/route".into();
+        crate::flow::SettingsSchema { json }
+    })
+}
+
+/// `route` (named `field`) is a route that names only the company's departments, employees and
+/// prompts; the outer error is the store's.
+pub async fn check_route(
+    tenant: &crate::store::Tenant,
+    field: &'static str,
+    route: &serde_json::Value,
+) -> Result<Result<(), Invalid>, crate::store::Error> {
+    let known = known_names(tenant).await?;
+    Ok(route_schema()
+        .check(route, &known)
+        .map_err(|why| Invalid::new(field, format!("not a route: {why}"))))
+}
+
+/// The departments, employees, schedules and prompts settings may name (the company's own, and
+/// the built-in prompts).
+pub(crate) async fn known_names(tenant: &crate::store::Tenant) -> Result<crate::flow::KnownNames, crate::store::Error> {
+    let departments = tenant.departments().await?;
+    let employees = tenant.employees().await?;
+    let schedules = tenant.schedules(None).await?;
+    let uploaded = tenant.prompt_list().await?;
+    let builtin = crate::media::library::builtin_names().map(str::to_owned);
+    Ok(crate::flow::KnownNames {
+        departments: departments.into_iter().map(|d| d.id).collect(),
+        employees: employees.into_iter().map(|e| e.login).collect(),
+        schedules: schedules.into_iter().map(|s| s.id).collect(),
+        prompts: uploaded.into_iter().map(|p| p.name).chain(builtin).collect(),
+    })
 }
 
 /// 1 to 64 characters, each one `allowed`: the rule for flow, prompt and login names.

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::call::record::unix_ms;
 use crate::call::{Target, number};
-use crate::flow::{FlowRegistry, KnownNames, RegistryError};
+use crate::flow::{FlowRegistry, RegistryError};
 use crate::store::{Assignment, Change, Tenant};
 
 /// What a number has besides its flow and the flow's settings.
@@ -128,7 +128,7 @@ pub async fn assign(
             let before = serde_json::from_str(&before.assignment.settings).unwrap_or_default();
             schema.keep_secrets(&mut settings, &before);
         }
-        let known = known_names(tenant).await?;
+        let known = super::known_names(tenant).await?;
         schema
             .check(&settings, &known)
             .map_err(|why| Invalid::new("settings", format!("the settings do not fit the flow: {why}")))?;
@@ -157,20 +157,4 @@ pub async fn assign(
     registry.refresh().await?;
     tenant.store().announce(Change::Numbers).await;
     Ok(assignment)
-}
-
-/// The departments, employees, schedules and prompts settings may name (the company's own, and
-/// the built-in prompts).
-async fn known_names(tenant: &Tenant) -> Result<KnownNames, crate::store::Error> {
-    let departments = tenant.departments().await?;
-    let employees = tenant.employees().await?;
-    let schedules = tenant.schedules(None).await?;
-    let uploaded = tenant.prompt_list().await?;
-    let builtin = crate::media::library::builtin_names().map(str::to_owned);
-    Ok(KnownNames {
-        departments: departments.into_iter().map(|d| d.id).collect(),
-        employees: employees.into_iter().map(|e| e.login).collect(),
-        schedules: schedules.into_iter().map(|s| s.id).collect(),
-        prompts: uploaded.into_iter().map(|p| p.name).chain(builtin).collect(),
-    })
 }

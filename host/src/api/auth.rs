@@ -322,7 +322,15 @@ fn user_may(method: &Method, path: &str, login: &str) -> bool {
     if rest == login {
         return method == Method::GET || method == Method::PATCH;
     }
-    rest.strip_prefix(login) == Some("/access") && method == Method::GET
+    match rest.strip_prefix(login) {
+        Some("/access") => method == Method::GET,
+        // Logging himself in to or out of his departments.
+        Some(membership) => {
+            let department = membership.strip_prefix("/departments/");
+            method == Method::PUT && department.is_some_and(|d| !d.is_empty() && !d.contains('/'))
+        }
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -340,6 +348,15 @@ mod tests {
         assert!(!user_may(&Method::GET, "/calls", "alice"));
         assert!(user_may(&Method::GET, "/employees/alice/access", "alice"));
         assert!(!user_may(&Method::GET, "/employees/bob/access", "alice"));
+        assert!(user_may(&Method::PUT, "/employees/alice/departments/sales", "alice"));
+        assert!(!user_may(&Method::PUT, "/employees/bob/departments/sales", "alice"));
+        assert!(!user_may(&Method::PUT, "/employees/alicex/departments/sales", "alice"));
+        assert!(!user_may(
+            &Method::DELETE,
+            "/employees/alice/departments/sales",
+            "alice"
+        ));
+        assert!(!user_may(&Method::PUT, "/employees/alice/departments/sales/x", "alice"));
         assert!(!user_may(&Method::GET, "/employees/alicex/access", "alice"));
         assert!(!user_may(&Method::PATCH, "/employees/alice/access", "alice"));
         assert!(user_may(&Method::GET, "/recordings", "alice"));

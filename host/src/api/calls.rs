@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::{ApiState, ValidQuery};
-use crate::call::{CallRecord, Feature};
+use crate::call::{CallRecord, CallResult, Feature};
 use crate::live::{AskError, LiveCall};
 use crate::store::{CallFilter, RecordingFilter, RecordingInfo};
 
@@ -23,6 +23,8 @@ pub struct CallsQuery {
     caller: Option<String>,
     dialled: Option<String>,
     outcome: Option<String>,
+    /// What the call came to: `answered`, `missed`, `voicemail`, `failed`, `self-service`.
+    result: Option<CallResult>,
     /// Unix ms: calls that started at or after it.
     since: Option<i64>,
     /// Unix ms: calls that started before it (the next page: the previous page's `next_before`).
@@ -58,6 +60,7 @@ pub async fn list(tenant: Tenant, ValidQuery(q): ValidQuery<CallsQuery>) -> Resu
         caller: q.caller,
         dialled: q.dialled,
         outcome: q.outcome,
+        result: q.result,
         since: q.since,
         until: q.before,
         limit: q.limit.unwrap_or(50).clamp(1, 1000),

@@ -38,6 +38,16 @@ pub struct DepartmentBody {
     /// Employees' logins, in hunting order.
     #[serde(default)]
     members: Vec<String>,
+    /// Ring members who are on a call (their phones' call waiting); by default they are
+    /// skipped, like members in do-not-disturb or logged out of the department.
+    #[serde(default)]
+    ring_busy: bool,
+    /// Where callers go when nobody answered within `timeout_secs` (or nobody was free): a
+    /// route, e.g. `{"department": "support"}`, `{"employee": "alice"}`, `{"voicemail":
+    /// {"mailbox": "alice"}}`, `{"callback": {}}`; none: voicemail with a callback request.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    overflow: Option<serde_json::Value>,
 }
 
 fn ring_all() -> String {
@@ -138,7 +148,23 @@ async fn save(tenant: &Tenant, id: String, body: DepartmentBody) -> Result<Depar
         }
         member_ids.push(employee.id);
     }
+    if let Some(route) = &body.overflow {
+        crate::admin::check_route(tenant, "overflow", route)
+            .await
+            .map_err(ApiError::internal)??;
+    }
+    // Members keep their logged-out state across a replace.
+    let before = tenant.department(&id, false).await.map_err(ApiError::internal)?;
+    let logged_out = before
+        .map(|d| d.logged_out)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|login| body.members.contains(login))
+        .collect();
     let department = Department {
+        logged_out,
+        ring_busy: body.ring_busy,
+        overflow: body.overflow.filter(|o| !o.is_null()),
         id,
         name: body.name,
         extension: body.extension,

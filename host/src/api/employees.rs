@@ -76,6 +76,8 @@ pub struct EmployeeChange {
     #[serde(default, deserialize_with = "super::present")]
     #[schema(value_type = Option<i64>)]
     mobile_after_secs: Option<Option<i64>>,
+    /// Do not disturb: departments skip him (his phone's `*78` and `*79` set it too).
+    dnd: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -210,12 +212,44 @@ pub async fn update(
         .update_employee(&login, f, secrets)
         .await
         .map_err(ApiError::internal)?;
+    if let Some(dnd) = change.dnd {
+        tenant.set_dnd(&login, dnd).await.map_err(ApiError::internal)?;
+        employee.dnd = dnd;
+    }
     if secrets.is_some() {
         // A new password ends every session the old one opened.
         let ended = tenant.revoke_login_tokens(&login).await.map_err(ApiError::internal)?;
         tracing::info!(%login, ended, "password changed: login tokens revoked");
     }
     Ok(Json(employee))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Membership {
+    /// Whether the department offers him calls; logged out, he keeps his place in its order.
+    logged_in: bool,
+}
+
+/// Log an employee in to (or out of) one of his departments — or, with `*` for the department,
+/// all of them (his phone's `*61` and `*62` do the same). An employee may do it for himself.
+#[utoipa::path(put, path = "/employees/{login}/departments/{id}", tag = "employees",
+    params(("login" = String, Path), ("id" = String, Path, description = "a department's id, or `*` for all of his")),
+    request_body = Membership,
+    responses((status = 204, description = "done"),
+        (status = 404, description = "no such employee, or he is not a member", body = ErrorBody)))]
+pub async fn set_membership(
+    tenant: Tenant,
+    Path((login, department)): Path<(String, String)>,
+    body: Result<Json<Membership>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(membership) = body.map_err(ApiError::from_json)?;
+    let which = Some(department.as_str()).filter(|d| *d != "*");
+    let done = tenant.set_logged_in(which, &login, membership.logged_in).await;
+    match done.map_err(ApiError::internal)? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::not_found("membership", &format!("{login} in {department}"))),
+    }
 }
 
 #[utoipa::path(get, path = "/employees", tag = "employees", responses((status = 200, body = EmployeeList)))]

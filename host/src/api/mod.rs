@@ -89,6 +89,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(employees::create, employees::list))
         .routes(routes!(employees::show, employees::update, employees::delete))
         .routes(routes!(employees::access))
+        .routes(routes!(employees::set_membership))
         .routes(routes!(list_registrations))
         .routes(routes!(schedules::list))
         .routes(routes!(schedules::show, schedules::put, schedules::delete))

@@ -80,6 +80,10 @@ pub trait Directory: Send + Sync {
     async fn card(&self, by: super::EmployeeKey<'_>) -> anyhow::Result<Option<super::EmployeeCard>>;
     /// Whether employee `login` has a phone registered.
     async fn has_phones(&self, login: &str) -> anyhow::Result<bool>;
+    /// The department with id (or extension) `key`, as flows may see it.
+    async fn department(&self, key: &str) -> anyhow::Result<Option<super::DepartmentCard>>;
+    /// How long `target` rings by its own settings before it gives up.
+    async fn ring_time(&self, target: &Target) -> anyhow::Result<Duration>;
 }
 
 /// What ringing and bridging need besides the call itself (one company's: its directory, lamps,

@@ -13,9 +13,9 @@ use super::number;
 use super::record::{LegRecord, unix_ms};
 use super::screening::{self, Verdict};
 use super::{
-    CallControl, CallError, CallRecording, CollectOptions, DialOptions, DialOutcome, EmployeeCard, EmployeeKey,
-    FeatureRequests, HttpRequest, HttpResponse, LineStatus, RECORDING_PROMPT, RecordOptions, Recording,
-    ScreenedOutcome, Screening, TimedLeg,
+    CallControl, CallError, CallRecording, CollectOptions, DepartmentCard, DialOptions, DialOutcome, EmployeeCard,
+    EmployeeKey, FeatureRequests, HttpRequest, HttpResponse, LineStatus, RECORDING_PROMPT, RecordOptions, Recording,
+    ScreenedOutcome, Screening, Target, TimedLeg,
 };
 use crate::media::mixer::Rooms;
 use crate::media::sdp;
@@ -37,6 +37,9 @@ pub struct MediaEnv {
     pub rooms: Rooms,
 }
 
+/// How many targets a call record lists as offered the call (a flow may dial many).
+const MAX_OFFERED: usize = 32;
+
 pub struct InboundCall {
     id: String,
     leg: InboundLeg,
@@ -52,6 +55,8 @@ pub struct InboundCall {
     answered_by: Option<String>,
     /// Every leg the dials rang.
     legs: Vec<LegRecord>,
+    /// Whom the dials offered the call to, each once, the first [`MAX_OFFERED`].
+    offered: Vec<String>,
     /// The final response if the call ends unanswered: 480, 486 after a dial found everyone
     /// busy, 488 once the offer proved unusable.
     reject: (u16, &'static str),
@@ -93,6 +98,7 @@ impl InboundCall {
             answered_at: None,
             answered_by: None,
             legs: Vec::new(),
+            offered: Vec::new(),
             reject: UNAVAILABLE,
             recordings: Vec::new(),
             records_calls: false,
@@ -442,6 +448,12 @@ impl InboundCall {
         super::limits::check_dial(legs, opts)?;
         super::limits::check_more_legs(self.legs.len())?;
         self.check_caller_id(opts)?;
+        for leg in legs {
+            let label = leg.target.label();
+            if self.offered.len() < MAX_OFFERED && !self.offered.contains(&label) {
+                self.offered.push(label);
+            }
+        }
         let (codec, ptime) = self.caller_media()?;
         // An answered caller hears the ringback tone once a leg rings, or the flow's prompt
         // (hold music) at once; a caller not answered yet hears its phone's own ringback after
@@ -722,6 +734,7 @@ impl CallControl for InboundCall {
             answered_at: self.answered_at,
             answered_by: self.answered_by.clone(),
             legs: self.legs.clone(),
+            offered: self.offered.clone(),
             caller_gone: self.gone,
             callbacks: self.callbacks.clone(),
             mailbox: self.mailbox.clone(),
@@ -873,6 +886,16 @@ impl CallControl for InboundCall {
             LineState::Ringing => LineStatus::Ringing,
             LineState::Busy => LineStatus::Busy,
         })
+    }
+
+    async fn department(&mut self, key: &str) -> Result<Option<DepartmentCard>, CallError> {
+        let found = self.dial_env.directory.department(key).await;
+        found.map_err(|e| CallError::Failed(format!("directory: {e}")))
+    }
+
+    async fn ring_time(&mut self, target: &Target) -> Result<Duration, CallError> {
+        let found = self.dial_env.directory.ring_time(target).await;
+        found.map_err(|e| CallError::Failed(format!("directory: {e}")))
     }
 
     async fn last_connected(&mut self, number: &str, days: u32) -> Result<Option<String>, CallError> {

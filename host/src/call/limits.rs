@@ -47,6 +47,17 @@ pub fn check_len(what: &str, value: &str, max: usize) -> Result<(), CallError> {
     Ok(())
 }
 
+/// A target's name within its bounds.
+pub fn check_target(target: &super::Target) -> Result<(), CallError> {
+    let (what, name, max) = match target {
+        super::Target::Employee(n) => ("employee", n, MAX_NAME),
+        super::Target::Department(n) => ("department", n, MAX_NAME),
+        super::Target::Extension(n) => ("extension", n, MAX_NAME),
+        super::Target::External(n) => ("external number", n, MAX_NUMBER),
+    };
+    check_len(what, name, max)
+}
+
 /// Checks a dial schedule before anything rings.
 pub fn check_dial(legs: &[TimedLeg], opts: &DialOptions) -> Result<(), CallError> {
     if legs.is_empty() {
@@ -59,13 +70,7 @@ pub fn check_dial(legs: &[TimedLeg], opts: &DialOptions) -> Result<(), CallError
         )));
     }
     for leg in legs {
-        let (what, name, max) = match &leg.target {
-            super::Target::Employee(n) => ("employee", n, MAX_NAME),
-            super::Target::Department(n) => ("department", n, MAX_NAME),
-            super::Target::Extension(n) => ("extension", n, MAX_NAME),
-            super::Target::External(n) => ("external number", n, MAX_NUMBER),
-        };
-        check_len(what, name, max)?;
+        check_target(&leg.target)?;
     }
     if let Some(leg) = legs.iter().find(|l| l.start_after_ms >= opts.timeout_ms) {
         return Err(CallError::Invalid(format!(

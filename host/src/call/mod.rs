@@ -24,8 +24,10 @@ pub use feature::{Feature, FeatureRequest, FeatureRequests};
 pub use fork::{Calendar, DialEnv, Directory, Reachable, RingStep};
 pub use handover::Handovers;
 pub use inbound::{InboundCall, MediaEnv};
-pub use record::{CallRecord, CallRecording, Trace};
-pub use services::{EmployeeCard, EmployeeKey, History, HttpRequest, HttpResponse, LineStatus, OwnNumbers, Web};
+pub use record::{CallRecord, CallRecording, CallResult, Trace};
+pub use services::{
+    DepartmentCard, EmployeeCard, EmployeeKey, History, HttpRequest, HttpResponse, LineStatus, OwnNumbers, Web,
+};
 pub use toll::{OutboundRules, TollGate};
 
 /// Why a verb could not complete.
@@ -58,6 +60,18 @@ pub enum Target {
     Department(String),
     Extension(String),
     External(String),
+}
+
+impl Target {
+    /// As call records list whom a call was offered to: `department:sales`, `employee:alice`.
+    pub fn label(&self) -> String {
+        match self {
+            Target::Employee(login) => format!("employee:{login}"),
+            Target::Department(id) => format!("department:{id}"),
+            Target::Extension(extension) => format!("extension:{extension}"),
+            Target::External(number) => format!("external:{number}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +158,8 @@ pub struct CallFacts {
     pub answered_by: Option<String>,
     /// The legs the call's dials rang.
     pub legs: Vec<record::LegRecord>,
+    /// Whom the call's dials offered it to, in order ([`Target::label`]).
+    pub offered: Vec<String>,
     /// The caller hung up or cancelled (nothing more can be sent to them).
     pub caller_gone: bool,
     /// Callback requests the flow filed for the caller (their reasons).
@@ -194,6 +210,10 @@ pub trait CallControl: Send {
     async fn employee(&mut self, by: EmployeeKey<'_>) -> Result<Option<EmployeeCard>, CallError>;
     /// Whether employee `login` can take a call now.
     async fn presence(&mut self, login: &str) -> Result<LineStatus, CallError>;
+    /// The department with id (or extension) `key`; none when there is none.
+    async fn department(&mut self, key: &str) -> Result<Option<DepartmentCard>, CallError>;
+    /// How long `target` rings by its own settings before it gives up.
+    async fn ring_time(&mut self, target: &Target) -> Result<std::time::Duration, CallError>;
     /// The employee who last had a connected call with `number` within `days` days.
     async fn last_connected(&mut self, number: &str, days: u32) -> Result<Option<String>, CallError>;
     /// Outbound HTTP for the flow, only to the hosts the number allows.

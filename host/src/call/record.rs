@@ -3,7 +3,7 @@
 
 use tokio::time::Instant;
 
-pub use crate::records::{CallRecord, LegRecord, TraceEntry};
+pub use crate::records::{CallRecord, CallResult, LegRecord, TraceEntry};
 
 /// The decision trace: every verb the flow performed and how it ended, on the call's clock
 /// (virtual in the simulator). It is stored with the call record, so a flow cannot make it

@@ -10,6 +10,9 @@
 //! - `schedule <id> open|closed`: what `is-open` says of business-hours schedule `id`
 //! - `employee <login> [ext <extension>] [email <address>] [mobile <number>] [available|busy|offline|ringing]`:
 //!   who the directory knows (any other login is an available employee with no details)
+//! - `department <id> [ext <extension>] [ring <time>] [free <n>] [overflow <route JSON>]`: a
+//!   department as the directory shows it (any other name is a department ringing 60 s with
+//!   one member free and no overflow of its own; digits not listed are an employee's extension)
 //! - `history <login>`: who last talked to the caller (by default nobody)
 //! - `http <status> <body>`: what the next outbound HTTP request gets, in order (the body is
 //!   the rest of the step); without one, requests fail
@@ -27,8 +30,8 @@ use tokio::time::Instant;
 
 use super::collect::{DigitSource, collect_digits};
 use super::{
-    CallControl, CallError, CollectOptions, DialOptions, DialOutcome, EmployeeCard, EmployeeKey, HttpRequest,
-    HttpResponse, LineStatus, RecordOptions, Recording, ScreenedOutcome, Screening, TimedLeg,
+    CallControl, CallError, CollectOptions, DepartmentCard, DialOptions, DialOutcome, EmployeeCard, EmployeeKey,
+    HttpRequest, HttpResponse, LineStatus, RecordOptions, Recording, ScreenedOutcome, Screening, Target, TimedLeg,
 };
 use crate::media::PromptLibrary;
 
@@ -43,6 +46,7 @@ pub struct Script {
     /// Schedule id → open.
     schedules: Vec<(String, bool)>,
     employees: Vec<(EmployeeCard, LineStatus)>,
+    departments: Vec<DepartmentCard>,
     history: Option<String>,
     replies: Vec<HttpResponse>,
     /// Whether each screened party accepts.
@@ -65,6 +69,7 @@ impl std::str::FromStr for Script {
             clock: default_clock(),
             schedules: Vec::new(),
             employees: Vec::new(),
+            departments: Vec::new(),
             history: None,
             replies: Vec::new(),
             verdicts: Vec::new(),
@@ -103,6 +108,11 @@ impl std::str::FromStr for Script {
                 ["employee", login, details @ ..] => script
                     .employees
                     .push(parse_employee(login, details).map_err(|e| format!("{step:?}: {e}"))?),
+                ["department", id, ..] => {
+                    let rest = step["department".len()..].trim_start()[id.len()..].trim();
+                    let card = parse_department(id, rest).map_err(|e| format!("{step:?}: {e}"))?;
+                    script.departments.push(card);
+                }
                 ["history", login] => script.history = Some(login.to_string()),
                 ["screen", verdict @ ("accept" | "decline")] => script.verdicts.push(*verdict == "accept"),
                 ["http", word, ..] => {
@@ -164,6 +174,48 @@ fn parse_employee(login: &str, details: &[&str]) -> Result<(EmployeeCard, LineSt
     Ok((card, status))
 }
 
+/// How long a department the script says nothing about rings, an employee, an outside number.
+const DEPARTMENT_RING: Duration = Duration::from_secs(60);
+const EMPLOYEE_RING: Duration = Duration::from_secs(30);
+const EXTERNAL_RING: Duration = Duration::from_secs(60);
+
+/// A department the script says nothing about (or the start of one it describes).
+fn any_department(id: &str) -> DepartmentCard {
+    DepartmentCard {
+        id: id.into(),
+        name: id.into(),
+        extension: String::new(),
+        ring_time: DEPARTMENT_RING,
+        overflow: String::new(),
+        available: 1,
+    }
+}
+
+/// `[ext <extension>] [ring <time>] [free <n>] [overflow <route JSON, the rest of the step>]`.
+fn parse_department(id: &str, mut rest: &str) -> Result<DepartmentCard, String> {
+    let mut card = any_department(id);
+    while !rest.is_empty() {
+        let (word, after) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        if word == "overflow" {
+            let route: serde_json::Value = serde_json::from_str(after).map_err(|e| format!("overflow: {e}"))?;
+            card.overflow = route.to_string();
+            break;
+        }
+        let (value, after) = after
+            .trim_start()
+            .split_once(char::is_whitespace)
+            .unwrap_or((after.trim(), ""));
+        match word {
+            "ext" => card.extension = value.into(),
+            "ring" => card.ring_time = parse_time(value)?,
+            "free" => card.available = value.parse().map_err(|_| format!("free {value:?}: a count"))?,
+            other => return Err(format!("{other:?}: expected ext, ring, free or overflow")),
+        }
+        rest = after.trim_start();
+    }
+    Ok(card)
+}
+
 /// An employee the script says nothing about: known by login only.
 fn anyone(login: &str) -> EmployeeCard {
     EmployeeCard {
@@ -215,6 +267,7 @@ pub struct ScriptedCall {
     zone: jiff::tz::TimeZone,
     schedules: Vec<(String, bool)>,
     employees: Vec<(EmployeeCard, LineStatus)>,
+    departments: Vec<DepartmentCard>,
     history: Option<String>,
     replies: VecDeque<HttpResponse>,
     callbacks: Vec<String>,
@@ -237,6 +290,7 @@ impl ScriptedCall {
             zone,
             schedules: script.schedules,
             employees: script.employees,
+            departments: script.departments,
             history: script.history,
             replies: script.replies.into(),
             callbacks: Vec::new(),
@@ -319,6 +373,7 @@ impl CallControl for ScriptedCall {
             answered_at: None,
             answered_by: None,
             legs: Vec::new(),
+            offered: Vec::new(),
             caller_gone: self.caller_left,
             callbacks: self.callbacks.clone(),
             mailbox: None,
@@ -365,6 +420,25 @@ impl CallControl for ScriptedCall {
     async fn presence(&mut self, login: &str) -> Result<LineStatus, CallError> {
         let scripted = self.employees.iter().find(|(card, _)| card.login == login);
         Ok(scripted.map_or(LineStatus::Available, |(_, status)| *status))
+    }
+
+    async fn department(&mut self, key: &str) -> Result<Option<DepartmentCard>, CallError> {
+        let listed = self.departments.iter().find(|d| d.id == key || d.extension == key);
+        Ok(match listed {
+            Some(card) => Some(card.clone()),
+            None if key.bytes().all(|b| b.is_ascii_digit()) => None,
+            None => Some(any_department(key)),
+        })
+    }
+
+    async fn ring_time(&mut self, target: &Target) -> Result<Duration, CallError> {
+        Ok(match target {
+            Target::Department(key) | Target::Extension(key) => {
+                self.department(key).await?.map_or(EMPLOYEE_RING, |d| d.ring_time)
+            }
+            Target::Employee(_) => EMPLOYEE_RING,
+            Target::External(_) => EXTERNAL_RING,
+        })
     }
 
     async fn last_connected(&mut self, _number: &str, _days: u32) -> Result<Option<String>, CallError> {
@@ -543,6 +617,14 @@ mod tests {
             (200, "{\"a\": [1, 2]}")
         );
         assert!("employee bob fax 1".parse::<Script>().is_err());
+        let s: Script = r#"department sales ext 600 ring 20s free 0 overflow {"voicemail": {}}"#
+            .parse()
+            .unwrap();
+        let sales = &s.departments[0];
+        assert_eq!((sales.extension.as_str(), sales.ring_time.as_secs()), ("600", 20));
+        assert_eq!((sales.available, sales.overflow.as_str()), (0, r#"{"voicemail":{}}"#));
+        assert!("department sales ring soon".parse::<Script>().is_err());
+        assert!("department sales overflow {".parse::<Script>().is_err());
         assert!("http 99 x".parse::<Script>().is_err());
     }
 

@@ -16,6 +16,20 @@ pub struct EmployeeCard {
     pub mobile: String,
 }
 
+/// A department as a flow may see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepartmentCard {
+    pub id: String,
+    pub name: String,
+    pub extension: String,
+    /// How long it rings before giving up.
+    pub ring_time: std::time::Duration,
+    /// Where its callers go when nobody answers: a route as JSON; empty: the flow decides.
+    pub overflow: String,
+    /// Members who can take a call now.
+    pub available: u32,
+}
+
 /// How a flow names the employee it asks about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmployeeKey<'a> {

@@ -387,6 +387,44 @@ impl directory::Host for FlowState {
             call::LineStatus::Busy => directory::LineStatus::Busy,
         })
     }
+
+    async fn department(&mut self, key: String) -> wasmtime::Result<Option<directory::DepartmentCard>> {
+        self.enter()?;
+        if !self.may_look_up() || key.len() > MAX_NAME {
+            return Ok(None);
+        }
+        let r = self.call.department(&key).await;
+        self.trace_verb(&format!("department {key}"), &r, |found| match found {
+            Some(d) => format!(
+                "{}, rings {} s, {} free, overflow {}",
+                d.id,
+                d.ring_time.as_secs(),
+                d.available,
+                if d.overflow.is_empty() { "none" } else { &d.overflow }
+            ),
+            None => "none".into(),
+        });
+        Ok(r.ok().flatten().map(|d| directory::DepartmentCard {
+            id: d.id,
+            name: d.name,
+            extension: d.extension,
+            ring_time_ms: u32::try_from(d.ring_time.as_millis()).unwrap_or(u32::MAX),
+            overflow: d.overflow,
+            available: d.available,
+        }))
+    }
+
+    async fn ring_time_ms(&mut self, target: wit::Target) -> wasmtime::Result<u32> {
+        self.enter()?;
+        let target: call::Target = target.into();
+        // A name no directory has rings for nobody; the dial that follows says why.
+        if !self.may_look_up() || limits::check_target(&target).is_err() {
+            return Ok(0);
+        }
+        let r = self.call.ring_time(&target).await;
+        self.trace_verb(&format!("ring-time {target:?}"), &r, |d| format!("{} s", d.as_secs()));
+        Ok(r.map_or(0, |d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX)))
+    }
 }
 
 impl FlowState {
@@ -533,16 +571,21 @@ impl From<wit::CollectOptions> for call::CollectOptions {
     }
 }
 
-impl From<wit::TimedLeg> for call::TimedLeg {
-    fn from(l: wit::TimedLeg) -> Self {
-        let target = match l.target {
+impl From<wit::Target> for call::Target {
+    fn from(t: wit::Target) -> Self {
+        match t {
             wit::Target::Employee(s) => call::Target::Employee(s),
             wit::Target::Department(s) => call::Target::Department(s),
             wit::Target::Extension(s) => call::Target::Extension(s),
             wit::Target::External(s) => call::Target::External(s),
-        };
+        }
+    }
+}
+
+impl From<wit::TimedLeg> for call::TimedLeg {
+    fn from(l: wit::TimedLeg) -> Self {
         call::TimedLeg {
-            target,
+            target: l.target.into(),
             start_after_ms: l.start_after_ms,
             stop_after_ms: l.stop_after_ms,
         }

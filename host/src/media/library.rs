@@ -45,6 +45,8 @@ const BUILTIN: &[(&str, &[u8])] = &[
         include_bytes!("../../prompts/voicemail-greeting.wav"),
     ),
     ("voicemail-thanks", include_bytes!("../../prompts/voicemail-thanks.wav")),
+    // The end of a route whose overflow is a callback request.
+    ("callback-promise", include_bytes!("../../prompts/callback-promise.wav")),
     // The secretary: to the caller, then to the person screened.
     ("secretary-ask", include_bytes!("../../prompts/secretary-ask.wav")),
     ("secretary-hold", include_bytes!("../../prompts/secretary-hold.wav")),

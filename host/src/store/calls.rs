@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::Tenant;
-use crate::records::CallRecord;
+use crate::records::{CallRecord, CallResult};
 
 /// Which call records to list; `None` fields do not filter.
 #[derive(Debug, Clone, Default)]
@@ -12,6 +12,8 @@ pub struct CallFilter {
     pub caller: Option<String>,
     pub dialled: Option<String>,
     pub outcome: Option<String>,
+    /// `answered`, `missed`, `voicemail`, `failed`, `self-service`.
+    pub result: Option<CallResult>,
     /// Started at or after (Unix ms).
     pub since: Option<i64>,
     /// Started before (Unix ms): the next page starts before the last record's `started_at`.
@@ -23,7 +25,8 @@ impl Tenant {
     pub async fn insert_call_record(&self, rec: &CallRecord) -> super::Result<()> {
         sqlx::query(
             "INSERT INTO call_records (id, company_id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at,
-             answered_by, ended_at, outcome, trace, legs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             answered_by, ended_at, outcome, trace, legs, result, offered_to, ended_in, wait_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(&rec.id)
         .bind(self.company())
@@ -38,6 +41,10 @@ impl Tenant {
         .bind(&rec.outcome)
         .bind(serde_json::to_string(&rec.trace)?)
         .bind(serde_json::to_string(&rec.legs)?)
+        .bind(rec.result.as_str())
+        .bind(serde_json::to_string(&rec.offered_to)?)
+        .bind(&rec.ended_in)
+        .bind(rec.wait_ms)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -64,10 +71,12 @@ impl Tenant {
     /// The newest call records first, as `filter` selects them.
     pub async fn call_records(&self, filter: &CallFilter) -> super::Result<Vec<CallRecord>> {
         let rows = sqlx::query(
-            "SELECT id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at, answered_by, ended_at, outcome, trace, legs
+            "SELECT id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at, answered_by, ended_at, outcome, trace, legs,
+               result, offered_to, ended_in, wait_ms
              FROM call_records
              WHERE company_id = $8 AND (CAST($1 AS TEXT) IS NULL OR caller = $1) AND (CAST($2 AS TEXT) IS NULL OR dialled = $2)
                AND (CAST($3 AS TEXT) IS NULL OR outcome = $3) AND (CAST($4 AS TEXT) IS NULL OR id = $4)
+               AND (CAST($9 AS TEXT) IS NULL OR result = $9)
                AND started_at >= $5 AND started_at < $6
              ORDER BY started_at DESC, id DESC LIMIT $7",
         )
@@ -79,6 +88,7 @@ impl Tenant {
         .bind(filter.until.unwrap_or(i64::MAX))
         .bind(filter.limit)
         .bind(self.company())
+        .bind(filter.result.map(CallResult::as_str))
         .fetch_all(self.pool())
         .await?;
         rows.iter()
@@ -96,6 +106,11 @@ impl Tenant {
                     outcome: r.get("outcome"),
                     trace: serde_json::from_str(r.get::<&str, _>("trace"))?,
                     legs: serde_json::from_str(r.get::<&str, _>("legs"))?,
+                    // Written from the enum; a value from a newer version reads as the default.
+                    result: r.get::<&str, _>("result").parse().unwrap_or_default(),
+                    offered_to: serde_json::from_str(r.get::<&str, _>("offered_to"))?,
+                    ended_in: r.get("ended_in"),
+                    wait_ms: r.get("wait_ms"),
                 })
             })
             .collect()

@@ -22,6 +22,15 @@ pub struct Department {
     /// looks registrations up by).
     #[serde(skip)]
     pub member_ids: Vec<i64>,
+    /// Members logged out of the department (they keep their place and are skipped).
+    pub logged_out: Vec<String>,
+    /// Ring members who are on a call (their phones' call waiting); else they are skipped.
+    pub ring_busy: bool,
+    /// Where callers go when nobody answered: a route (`{"voicemail": {}}`,
+    /// `{"department": "support"}`, ...); none: the route the caller came by decides (the
+    /// built-in flows: voicemail with a callback request).
+    #[schema(value_type = Option<Object>)]
+    pub overflow: Option<serde_json::Value>,
 }
 
 impl Tenant {
@@ -38,8 +47,8 @@ impl Tenant {
 
     async fn departments_where(&self, condition: &str, key: Option<&str>) -> super::Result<Vec<Department>> {
         let query = format!(
-            "SELECT d.id, d.slug, d.name, d.extension, d.strategy, d.step_secs, d.timeout_secs
-             FROM departments d WHERE d.company_id = $1 {condition} ORDER BY d.extension"
+            "SELECT d.id, d.slug, d.name, d.extension, d.strategy, d.step_secs, d.timeout_secs, d.overflow,
+             CAST(d.ring_busy AS INTEGER) AS ring_busy FROM departments d WHERE d.company_id = $1 {condition} ORDER BY d.extension"
         );
         let mut select = sqlx::query(&query).bind(self.company());
         if let Some(key) = key {
@@ -49,7 +58,8 @@ impl Tenant {
         let mut departments = Vec::with_capacity(rows.len());
         for r in rows {
             let members = sqlx::query(
-                "SELECT e.id, e.login FROM department_members m JOIN employees e ON e.id = m.employee_id
+                "SELECT e.id, e.login, CAST(m.logged_in AS INTEGER) AS logged_in
+                 FROM department_members m JOIN employees e ON e.id = m.employee_id
                  WHERE m.department_id = $1 ORDER BY m.position",
             )
             .bind(r.get::<i64, _>("id"))
@@ -64,6 +74,14 @@ impl Tenant {
                 timeout_secs: r.get("timeout_secs"),
                 members: members.iter().map(|m| m.get("login")).collect(),
                 member_ids: members.iter().map(|m| m.get("id")).collect(),
+                logged_out: members
+                    .iter()
+                    .filter(|m| m.get::<i64, _>("logged_in") == 0)
+                    .map(|m| m.get("login"))
+                    .collect(),
+                ring_busy: r.get::<i64, _>("ring_busy") != 0,
+                // Written by `put_department` from a checked route; unreadable reads as none.
+                overflow: serde_json::from_str(r.get::<&str, _>("overflow")).ok(),
             });
         }
         Ok(departments)
@@ -73,10 +91,11 @@ impl Tenant {
     pub async fn put_department(&self, d: &Department, now: i64) -> super::Result<()> {
         let mut tx = self.pool().begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO departments (company_id, slug, name, extension, strategy, step_secs, timeout_secs, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            "INSERT INTO departments (company_id, slug, name, extension, strategy, step_secs, timeout_secs, created_at,
+             overflow, ring_busy) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (company_id, slug) DO UPDATE SET name = excluded.name, extension = excluded.extension,
-             strategy = excluded.strategy, step_secs = excluded.step_secs, timeout_secs = excluded.timeout_secs
+             strategy = excluded.strategy, step_secs = excluded.step_secs, timeout_secs = excluded.timeout_secs,
+             overflow = excluded.overflow, ring_busy = excluded.ring_busy
              RETURNING id",
         )
         .bind(self.company())
@@ -87,6 +106,8 @@ impl Tenant {
         .bind(d.step_secs)
         .bind(d.timeout_secs)
         .bind(now)
+        .bind(d.overflow.as_ref().map(|o| o.to_string()).unwrap_or_default())
+        .bind(d.ring_busy)
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM department_members WHERE department_id = $1")
@@ -94,19 +115,41 @@ impl Tenant {
             .execute(&mut *tx)
             .await?;
         for (position, employee) in d.member_ids.iter().enumerate() {
+            let logged_in = d
+                .members
+                .get(position)
+                .is_none_or(|login| !d.logged_out.contains(login));
             // Only the company's own employees can be members.
             sqlx::query(
-                "INSERT INTO department_members (department_id, employee_id, position)
-                 SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM employees WHERE id = $2 AND company_id = $4)",
+                "INSERT INTO department_members (department_id, employee_id, position, logged_in)
+                 SELECT $1, $2, $3, $5 WHERE EXISTS (SELECT 1 FROM employees WHERE id = $2 AND company_id = $4)",
             )
             .bind(id)
             .bind(employee)
             .bind(position as i64)
             .bind(self.company())
+            .bind(logged_in)
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await.map_err(super::Error::from)
+    }
+
+    /// Logs employee `login` in to (or out of) department `slug`, or — with no slug — every
+    /// department he is a member of; false when he is a member of none of them.
+    pub async fn set_logged_in(&self, slug: Option<&str>, login: &str, logged_in: bool) -> super::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE department_members SET logged_in = $1
+             WHERE employee_id = (SELECT id FROM employees WHERE company_id = $2 AND login = $3)
+             AND department_id IN (SELECT id FROM departments WHERE company_id = $2 AND ($4 IS NULL OR slug = $4))",
+        )
+        .bind(logged_in)
+        .bind(self.company())
+        .bind(login)
+        .bind(slug)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Deletes a department; false when there was none.

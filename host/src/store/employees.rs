@@ -12,6 +12,9 @@ pub struct Employee {
     pub login: String,
     #[serde(flatten)]
     pub fields: EmployeeFields,
+    /// Do not disturb: departments and queues skip him, and his own calls go where he is
+    /// unanswered (his phone or `PATCH /employees/{login}` sets it).
+    pub dnd: bool,
 }
 
 /// What an admin sets about an employee (besides the login and the password).
@@ -37,7 +40,8 @@ pub struct Secrets<'a> {
     pub api_password: &'a str,
 }
 
-const COLUMNS: &str = "id, login, name, extension, role, email, mobile, mobile_after_secs, caller_id";
+const COLUMNS: &str =
+    "id, login, name, extension, role, email, mobile, mobile_after_secs, caller_id, CAST(dnd AS INTEGER) AS dnd";
 
 fn employee_row(r: &AnyRow) -> Employee {
     Employee {
@@ -52,6 +56,7 @@ fn employee_row(r: &AnyRow) -> Employee {
             mobile_after_secs: r.get("mobile_after_secs"),
             caller_id: r.get("caller_id"),
         },
+        dnd: r.get::<i64, _>("dnd") != 0,
     }
 }
 
@@ -126,6 +131,7 @@ impl Tenant {
             id,
             login: login.into(),
             fields: f.clone(),
+            dnd: false,
         }))
     }
 
@@ -156,6 +162,17 @@ impl Tenant {
         .execute(self.pool())
         .await?;
         self.store.employees_written().await;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Turns `login`'s do-not-disturb on or off; false when there is no such employee.
+    pub async fn set_dnd(&self, login: &str, on: bool) -> super::Result<bool> {
+        let done = sqlx::query("UPDATE employees SET dnd = $1 WHERE company_id = $2 AND login = $3")
+            .bind(on)
+            .bind(self.company())
+            .bind(login)
+            .execute(self.pool())
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -4,7 +4,7 @@
 
 use super::test_support::TestDatabase;
 use super::*;
-use crate::records::{CallRecord, LegRecord, TraceEntry};
+use crate::records::{CallRecord, CallResult, LegRecord, TraceEntry};
 
 fn secrets(ha1: &str) -> Secrets<'_> {
     Secrets {
@@ -137,6 +137,10 @@ async fn call_records_prompts_and_recordings() {
                 ended_at: Some(3),
                 result: "answered".into(),
             }],
+            result: CallResult::Answered,
+            offered_to: vec!["department:sales".into()],
+            ended_in: None,
+            wait_ms: 1,
         };
         store.insert_call_record(&record).await.unwrap();
         let later = CallRecord {
@@ -144,6 +148,9 @@ async fn call_records_prompts_and_recordings() {
             caller: "+15550100002".into(),
             started_at: 10,
             outcome: "caller-hangup".into(),
+            result: CallResult::Missed,
+            ended_in: Some("department:sales".into()),
+            wait_ms: 9_000,
             ..record.clone()
         };
         store.insert_call_record(&later).await.unwrap();
@@ -166,6 +173,11 @@ async fn call_records_prompts_and_recordings() {
             ..Default::default()
         };
         assert_eq!(page(by_outcome).await, vec![later.clone()], "{db}");
+        let missed = CallFilter {
+            result: Some(CallResult::Missed),
+            ..Default::default()
+        };
+        assert_eq!(page(missed).await, vec![later.clone()], "{db}");
         let before = CallFilter {
             until: Some(10),
             ..Default::default()
@@ -512,6 +524,8 @@ async fn departments_and_their_members() {
         sales.step_secs = 10;
         sales.members = vec!["bob".into(), "alice".into()];
         sales.member_ids = vec![bob.id, alice.id];
+        sales.ring_busy = true;
+        sales.overflow = Some(serde_json::json!({ "department": "support" }));
         store.put_department(&sales, 5).await.unwrap();
         assert_eq!(
             store.department("sales", false).await.unwrap(),
@@ -532,15 +546,44 @@ async fn departments_and_their_members() {
             Some("employee alice")
         );
         assert_eq!(store.extension_owner("999").await.unwrap(), None, "{db}");
+        // Members log out of one department or all of theirs, and back in; employees set DND.
+        assert!(store.set_logged_in(Some("sales"), "bob", false).await.unwrap(), "{db}");
+        let logged_out = |d: Option<Department>| d.unwrap().logged_out;
+        assert_eq!(
+            logged_out(store.department("sales", false).await.unwrap()),
+            ["bob"],
+            "{db}"
+        );
+        assert!(
+            !store.set_logged_in(Some("support"), "bob", false).await.unwrap(),
+            "{db}: not a member"
+        );
+        assert!(store.set_logged_in(None, "alice", false).await.unwrap(), "{db}");
+        assert_eq!(
+            logged_out(store.department("sales", false).await.unwrap()),
+            ["bob", "alice"],
+            "{db}: in hunting order"
+        );
+        assert!(store.set_logged_in(None, "alice", true).await.unwrap(), "{db}");
+        assert!(!store.set_logged_in(None, "nobody", true).await.unwrap(), "{db}");
+        assert!(store.set_dnd("alice", true).await.unwrap(), "{db}");
+        assert!(store.employee("alice", false).await.unwrap().unwrap().dnd, "{db}");
+        assert!(!store.employee("bob", false).await.unwrap().unwrap().dnd, "{db}");
+        assert!(!store.set_dnd("nobody", true).await.unwrap(), "{db}");
         // Replacing keeps one row and the new order.
         sales.members = vec!["alice".into()];
         sales.member_ids = vec![alice.id];
+        sales.logged_out = vec!["alice".into()];
         store.put_department(&sales, 6).await.unwrap();
+        let replaced = store.department("sales", false).await.unwrap().unwrap();
+        assert_eq!(replaced.members, ["alice"], "{db}");
+        assert_eq!(replaced.logged_out, ["alice"], "{db}");
         assert_eq!(
-            store.department("sales", false).await.unwrap().unwrap().members,
-            ["alice"],
+            replaced.overflow,
+            Some(serde_json::json!({ "department": "support" })),
             "{db}"
         );
+        assert!(replaced.ring_busy, "{db}");
         assert_eq!(store.departments().await.unwrap().len(), 2, "{db}");
         assert!(store.delete_department("support").await.unwrap(), "{db}");
         assert!(!store.delete_department("support").await.unwrap(), "{db}");
@@ -933,6 +976,10 @@ async fn usage_counts_people_numbers_calls_minutes_and_storage() {
             outcome: "completed".into(),
             trace: Vec::new(),
             legs: Vec::new(),
+            result: CallResult::SelfService,
+            offered_to: Vec::new(),
+            ended_in: None,
+            wait_ms: 1_000,
         };
         // 90 s talked (2 minutes, rounded up), a call nobody answered, and one before `since`.
         store

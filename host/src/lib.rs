@@ -19,6 +19,7 @@ pub mod media;
 pub mod new_flow;
 pub mod offices;
 pub mod records;
+pub mod reports;
 pub mod schedule;
 pub mod serve;
 pub mod simulate;

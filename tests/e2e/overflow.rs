@@ -199,6 +199,46 @@ async fn an_unanswered_department_overflows_where_its_admin_said() {
     assert!((4.5..6.5).contains(&after), "support rang {after:.2} s after sales");
     let record = server.call_record(MENU).await;
     assert_eq!(record["answered_by"], "dave", "{record}");
+    assert_eq!(
+        record["offered_to"],
+        json!(["department:sales", "department:support"]),
+        "{record}"
+    );
+
+    // The week's report: sales was offered the call and lost it to its overflow, support took it.
+    let report = server.get_json("/reports/calls?by=department").await;
+    let row = |key: &str| {
+        report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .cloned()
+    };
+    let sales = row("sales").unwrap();
+    assert_eq!(
+        (sales["offered"].as_i64(), sales["answered_elsewhere"].as_i64()),
+        (Some(1), Some(1)),
+        "{report}"
+    );
+    let support = row("support").unwrap();
+    assert_eq!(
+        (support["offered"].as_i64(), support["answered"].as_i64()),
+        (Some(1), Some(1)),
+        "{report}"
+    );
+    let csv = server
+        .request(Method::GET, "/reports/calls?by=employee&format=csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.unwrap();
+    assert!(csv.starts_with("key,offered,answered,"), "{csv}");
+    assert!(csv.lines().any(|l| l.starts_with("alice,1,0,")), "{csv}");
+    assert!(csv.lines().any(|l| l.starts_with("dave,1,1,")), "{csv}");
+    let (status, body) = server.send(Method::GET, "/reports/calls?by=team", Value::Null).await;
+    assert_eq!(status, 400, "{body}");
 
     // An overflow must be a route naming what exists.
     let bad = json!({ "name": "Sales", "extension": "600", "overflow": { "department": "nowhere" } });

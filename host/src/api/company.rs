@@ -65,8 +65,5 @@ pub async fn update(
     // Calls out read the main number from the companies in memory (here and on other nodes).
     s.companies.reload().await.map_err(ApiError::internal)?;
     s.store.announce(crate::store::Change::Companies).await;
-    // Calls out read the main number from the companies in memory (here and on other nodes).
-    s.companies.reload().await.map_err(ApiError::internal)?;
-    s.store.announce(crate::store::Change::Companies).await;
     Ok(Json(CompanyProfile { name, main_caller_id }))
 }

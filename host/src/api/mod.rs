@@ -13,6 +13,7 @@ mod media;
 mod numbers;
 mod openapi;
 mod outbound;
+mod reports;
 mod schedules;
 mod tokens;
 mod usage;
@@ -103,6 +104,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(contacts::complete_callback))
         .routes(routes!(outbound::show, outbound::replace))
         .routes(routes!(usage::show))
+        .routes(routes!(reports::calls))
         .routes(routes!(companies::create, companies::list))
         .routes(routes!(companies::show, companies::update))
         .routes(routes!(company::show, company::update))

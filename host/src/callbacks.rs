@@ -28,6 +28,11 @@ const MAX_ATTEMPTS: i64 = 3;
 const FOLLOW_UP_RETRY: Duration = Duration::from_secs(60 * 60);
 /// A claim older than this whose request is still being called belonged to a node that died.
 const STALE_CLAIM: Duration = Duration::from_secs(15 * 60);
+/// When to look again at a call put off because the employee is on a call, in do-not-disturb,
+/// or the business hours never open.
+const EMPLOYEE_BUSY: Duration = Duration::from_secs(2 * 60);
+const EMPLOYEE_AWAY: Duration = Duration::from_secs(15 * 60);
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 /// Due requests taken per round.
 const BATCH: i64 = 20;
 
@@ -88,6 +93,13 @@ impl CallbackScheduler {
         match self.store.due_callbacks(now, stale, BATCH).await {
             Ok(due) => {
                 for call in due {
+                    if let Some((at, why)) = self.not_now(&call, now).await {
+                        tracing::info!(id = call.id, employee = %call.employee, at, why, "callback put off");
+                        if let Err(e) = self.tenant(&call).defer_callback(call.id, at).await {
+                            tracing::warn!(error = %e, id = call.id, "cannot put a callback off");
+                        }
+                        continue;
+                    }
                     let Some(calling) = self.start_calling(&call) else {
                         continue;
                     };
@@ -109,6 +121,13 @@ impl CallbackScheduler {
         match self.store.due_follow_ups(now, BATCH).await {
             Ok(due) => {
                 for call in due {
+                    if let Some((at, why)) = self.not_now(&call, now).await {
+                        tracing::info!(contact = call.contact_id, employee = %call.employee, at, why, "follow-up put off");
+                        if let Err(e) = self.tenant(&call).claim_follow_up(&call, at).await {
+                            tracing::warn!(error = %e, contact = call.contact_id, "cannot put a follow-up off");
+                        }
+                        continue;
+                    }
                     let Some(calling) = self.start_calling(&call) else {
                         continue;
                     };
@@ -128,6 +147,41 @@ impl CallbackScheduler {
             }
             Err(e) => tracing::warn!(error = %e, "cannot read due follow-ups"),
         }
+    }
+
+    /// Why `call` is not to be placed now, and when to look again: outside the company's
+    /// business hours (until they open), the employee in do-not-disturb or on a call (a while).
+    /// The store's trouble is no reason to hold a call back.
+    async fn not_now(&self, call: &DueCall, now: i64) -> Option<(i64, &'static str)> {
+        let tenant = self.tenant(call);
+        if let Ok((timezone, hours)) = tenant.business_hours().await
+            && !hours.is_empty()
+            && let Ok(Some(stored)) = tenant.schedules(Some(&hours)).await.map(|mut s| s.pop())
+            && let Ok(schedule) = serde_json::from_str::<crate::schedule::Schedule>(&stored.definition)
+        {
+            let zone = jiff::tz::TimeZone::get(&timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+            let from = jiff::Timestamp::from_millisecond(now).unwrap_or_else(|_| jiff::Timestamp::now());
+            match schedule.next_open(from, &zone) {
+                Some(open) if open > from => return Some((open.as_millisecond(), "outside business hours")),
+                Some(_) => {}
+                // Never open in the weeks ahead: look again tomorrow.
+                None => return Some((now + DAY.as_millis() as i64, "business hours never open")),
+            }
+        }
+        if let Ok(Some(employee)) = tenant.employee(&call.employee, false).await
+            && employee.dnd
+        {
+            return Some((
+                now + EMPLOYEE_AWAY.as_millis() as i64,
+                "the employee is in do-not-disturb",
+            ));
+        }
+        if let Ok(office) = self.offices.of(call.company).await
+            && office.dial.presence.state(&call.employee) == crate::sip::LineState::Busy
+        {
+            return Some((now + EMPLOYEE_BUSY.as_millis() as i64, "the employee is on a call"));
+        }
+        None
     }
 
     /// Calls a callback request back; done when the two talked, else tried again later (or

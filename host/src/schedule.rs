@@ -63,6 +63,9 @@ impl LocalTime {
     }
 }
 
+/// How far [`Schedule::next_open`] looks for an opening (a long holiday season fits).
+pub const LOOK_AHEAD_DAYS: usize = 31;
+
 impl Schedule {
     /// What is wrong with it, for a 422 (`None`: nothing).
     pub fn problem(&self) -> Option<String> {
@@ -86,6 +89,25 @@ impl Schedule {
             if let Some(p) = hours_problem(&extra.hours) {
                 return Some(format!("extra_days.{}: {p}", extra.date));
             }
+        }
+        None
+    }
+
+    /// The first moment from `from` (itself, when open) at which it is open on the clocks of
+    /// `zone`, to the minute; none within the next [`LOOK_AHEAD_DAYS`] (a schedule with no hours).
+    pub fn next_open(&self, from: jiff::Timestamp, zone: &jiff::tz::TimeZone) -> Option<jiff::Timestamp> {
+        if self.is_open(LocalTime::of(from, zone)) {
+            return Some(from);
+        }
+        // Openings fall on whole minutes: step from the next one.
+        let minute = jiff::SignedDuration::from_secs(60);
+        let mut at = from.checked_add(minute).ok()?;
+        at = jiff::Timestamp::from_second(at.as_second() - at.as_second().rem_euclid(60)).ok()?;
+        for _ in 0..LOOK_AHEAD_DAYS * 24 * 60 {
+            if self.is_open(LocalTime::of(at, zone)) {
+                return Some(at);
+            }
+            at = at.checked_add(minute).ok()?;
         }
         None
     }
@@ -153,6 +175,29 @@ fn parse_date(text: &str) -> Option<(i32, u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_opening_is_found_on_the_schedules_own_clock() {
+        let office: Schedule = serde_json::from_str(
+            r#"{"weekly": {"mon": [["09:00","18:00"]], "fri": [["09:00","17:00"]]}, "holidays": ["2026-12-28"]}"#,
+        )
+        .unwrap();
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let at = |text: &str| text.parse::<jiff::Timestamp>().unwrap();
+        // Friday 2026-12-25 20:30 in Berlin (19:30 UTC): closed until Monday — a holiday —
+        // so Friday 2027-01-01 09:00 Berlin, 08:00 UTC.
+        assert_eq!(
+            office.next_open(at("2026-12-25T19:30:10Z"), &berlin),
+            Some(at("2027-01-01T08:00:00Z"))
+        );
+        // Open now: now.
+        assert_eq!(
+            office.next_open(at("2027-01-04T10:00:10Z"), &berlin),
+            Some(at("2027-01-04T10:00:10Z"))
+        );
+        let never: Schedule = serde_json::from_str(r#"{"weekly": {}}"#).unwrap();
+        assert_eq!(never.next_open(at("2027-01-04T10:00:00Z"), &berlin), None);
+    }
 
     #[test]
     fn local_time_follows_the_zone() {

@@ -142,6 +142,7 @@ async fn the_exchange_calls_a_due_callback_back_employee_first() {
     let trunk = carrier.addr().to_string();
     let flags = ["--outbound-trunk", trunk.as_str(), "--callback-check-secs", "1"];
     let server = Server::start_flagged(&flags).await;
+    around_the_clock(&server).await;
     let alice = Desk::register(&server, "alice", "101").await;
     let answers = alice.expect(&server, Phone::Answers { after_ms: 300 });
     let contact = carrier.expect(
@@ -211,6 +212,7 @@ async fn the_exchange_calls_a_due_callback_back_employee_first() {
 async fn a_busy_employee_gets_the_callback_again_later() {
     let flags = ["--callback-check-secs", "1"];
     let server = Server::start_flagged(&flags).await;
+    around_the_clock(&server).await;
     let alice = Desk::register(&server, "alice", "101").await;
     let busy = alice.expect(&server, Phone::Busy);
     phones_listening().await;
@@ -240,6 +242,7 @@ async fn a_busy_employee_gets_the_callback_again_later() {
 async fn a_due_follow_up_rings_the_responsible_employee() {
     let flags = ["--callback-check-secs", "1"];
     let server = Server::start_flagged(&flags).await;
+    around_the_clock(&server).await;
     let alice = Desk::register(&server, "alice", "101").await;
     let busy = alice.expect(&server, Phone::Busy);
     phones_listening().await;
@@ -263,4 +266,83 @@ async fn a_due_follow_up_rings_the_responsible_employee() {
         "due again {later} ms later: {card}"
     );
     assert_eq!(alice.event("CALLER").unwrap().details[0], "+15550100998");
+}
+
+/// The company calls back around the clock (the tests run at any hour; a fresh company calls
+/// back only in its `office` hours).
+async fn around_the_clock(server: &Server) {
+    let (status, body) = server
+        .send(Method::PATCH, "/company", json!({ "business_hours": null }))
+        .await;
+    assert_eq!((status, body["business_hours"].clone()), (200, Value::Null), "{body}");
+}
+
+/// Outside the company's business hours a due callback is not placed: it waits for their
+/// opening, on the company's clock. Inside them, an employee in do-not-disturb is not rung: the
+/// request waits a quarter of an hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_wait_for_business_hours_and_for_an_employee_in_do_not_disturb() {
+    let flags = ["--callback-check-secs", "1"];
+    let server = Server::start_flagged(&flags).await;
+    crate::registrar::add_employee(&server, "alice", "101").await;
+    // Open only tomorrow, 09:00-10:00 in Berlin.
+    let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+    let tomorrow = berlin.to_datetime(jiff::Timestamp::now()).date().tomorrow().unwrap();
+    let hours = json!({ "name": "Hotline", "weekly": {}, "extra_days": [{ "date": tomorrow.to_string(), "hours": [["09:00", "10:00"]] }] });
+    let (status, body) = server.send(Method::PUT, "/schedules/hotline", hours).await;
+    assert_eq!(status, 200, "{body}");
+    let company = json!({ "business_hours": "hotline", "timezone": "Europe/Berlin" });
+    let (status, body) = server.send(Method::PATCH, "/company", company).await;
+    assert_eq!(
+        (status, body["business_hours"].as_str()),
+        (200, Some("hotline")),
+        "{body}"
+    );
+    let (status, _) = server
+        .send(Method::PATCH, "/company", json!({ "business_hours": "nowhere" }))
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = server
+        .send(Method::PATCH, "/company", json!({ "timezone": "Mars/Olympus" }))
+        .await;
+    assert_eq!(status, 422);
+
+    let request = json!({ "phone": "+15550100997", "employee": "alice" });
+    let (status, callback) = server.send(Method::POST, "/callbacks", request).await;
+    assert_eq!(status, 201, "{callback}");
+    let path = format!("/callbacks/{}", callback["id"]);
+    let filed_due = callback["due_at"].as_i64().unwrap();
+    let put_off = server
+        .get_json_until(&path, |c| c["due_at"].as_i64() != Some(filed_due))
+        .await;
+    let opening = berlin
+        .to_ambiguous_timestamp(tomorrow.at(9, 0, 0, 0))
+        .compatible()
+        .unwrap()
+        .as_millisecond();
+    assert_eq!(put_off["due_at"].as_i64(), Some(opening), "{put_off}");
+    assert_eq!(put_off["status"], "open", "{put_off}");
+
+    // Around the clock now, but alice is in do-not-disturb: a quarter of an hour later.
+    around_the_clock(&server).await;
+    assert_eq!(
+        server
+            .send(Method::PATCH, "/employees/alice", json!({ "dnd": true }))
+            .await
+            .0,
+        200
+    );
+    let request = json!({ "phone": "+15550100996", "employee": "alice" });
+    let (_, callback) = server.send(Method::POST, "/callbacks", request).await;
+    let path = format!("/callbacks/{}", callback["id"]);
+    let filed_due = callback["due_at"].as_i64().unwrap();
+    let put_off = server
+        .get_json_until(&path, |c| c["due_at"].as_i64() != Some(filed_due))
+        .await;
+    let later = put_off["due_at"].as_i64().unwrap() - filed_due;
+    assert!(
+        (14 * 60_000..16 * 60_000).contains(&later),
+        "{later} ms later: {put_off}"
+    );
+    assert_eq!(put_off["result"], Value::Null, "not tried: {put_off}");
 }

@@ -1,6 +1,7 @@
-//! The company's own profile: its name and its main caller ID — the number shown to the people
+//! The company's own profile: its name, its main caller ID — the number shown to the people
 //! its employees call outside (an employee's own `caller_id` comes first; with neither, the
-//! trunk's `--outbound-caller-id`).
+//! trunk's `--outbound-caller-id`) — and its business hours, inside which the exchange calls
+//! people back.
 
 use crate::store::Tenant;
 use axum::Json;
@@ -17,6 +18,11 @@ pub struct CompanyProfile {
     name: String,
     /// E.164 shown to the people the company's employees call; empty: the trunk's default.
     main_caller_id: String,
+    /// IANA timezone of the company's business hours, e.g. `Europe/Berlin`.
+    timezone: String,
+    /// The schedule (`/schedules/{id}`) inside whose hours the exchange places callbacks and
+    /// follow-ups; null: around the clock.
+    business_hours: Option<String>,
 }
 
 /// `PATCH` body: only what is given changes.
@@ -28,12 +34,28 @@ pub struct CompanyChange {
     /// E.164, or empty for the trunk's default.
     #[schema(pattern = r"^(\+[1-9][0-9]{7,14})?$")]
     main_caller_id: Option<String>,
+    /// IANA timezone, e.g. `Europe/Berlin`.
+    timezone: Option<String>,
+    /// A schedule's id; null: around the clock.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<String>)]
+    business_hours: Option<Option<String>>,
 }
 
 #[utoipa::path(get, path = "/company", tag = "company", responses((status = 200, body = CompanyProfile)))]
 pub async fn show(tenant: Tenant) -> Result<Json<CompanyProfile>, ApiError> {
+    profile(&tenant).await.map(Json)
+}
+
+async fn profile(tenant: &Tenant) -> Result<CompanyProfile, ApiError> {
     let (name, main_caller_id) = tenant.company_profile().await.map_err(ApiError::internal)?;
-    Ok(Json(CompanyProfile { name, main_caller_id }))
+    let (timezone, hours) = tenant.business_hours().await.map_err(ApiError::internal)?;
+    Ok(CompanyProfile {
+        name,
+        main_caller_id,
+        timezone,
+        business_hours: Some(hours).filter(|h| !h.is_empty()),
+    })
 }
 
 /// Change the company's name or main caller ID (in force for the next call out).
@@ -58,12 +80,42 @@ pub async fn update(
         }
         main_caller_id = new;
     }
+    let (mut timezone, mut hours) = tenant.business_hours().await.map_err(ApiError::internal)?;
+    if let Some(new) = change.timezone {
+        if jiff::tz::TimeZone::get(&new).is_err() {
+            return Err(ApiError::unprocessable(
+                "timezone",
+                &format!("{new:?} is not an IANA timezone (e.g. Europe/Berlin, UTC)"),
+            ));
+        }
+        timezone = new;
+    }
+    if let Some(new) = change.business_hours {
+        let new = new.unwrap_or_default();
+        let known = new.is_empty()
+            || !tenant
+                .schedules(Some(&new))
+                .await
+                .map_err(ApiError::internal)?
+                .is_empty();
+        if !known {
+            return Err(ApiError::unprocessable(
+                "business_hours",
+                &format!("no schedule {new:?} (PUT /schedules/{{id}} first)"),
+            ));
+        }
+        hours = new;
+    }
     tenant
         .set_company_profile(&name, &main_caller_id)
+        .await
+        .map_err(ApiError::internal)?;
+    tenant
+        .set_business_hours(&timezone, &hours)
         .await
         .map_err(ApiError::internal)?;
     // Calls out read the main number from the companies in memory (here and on other nodes).
     s.companies.reload().await.map_err(ApiError::internal)?;
     s.store.announce(crate::store::Change::Companies).await;
-    Ok(Json(CompanyProfile { name, main_caller_id }))
+    profile(&tenant).await.map(Json)
 }

@@ -125,6 +125,19 @@ impl Tenant {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Puts open callback `id` off until `at` (outside business hours, the employee busy); false
+    /// when it is not open any more.
+    pub async fn defer_callback(&self, id: i64, at: i64) -> super::Result<bool> {
+        let done =
+            sqlx::query("UPDATE callbacks SET due_at = $1 WHERE company_id = $2 AND id = $3 AND status = 'open'")
+                .bind(at)
+                .bind(self.company())
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// A follow-up call that reached the contact: logged, his last contact, and no follow-up
     /// date any more (the employee sets the next one).
     pub async fn finish_follow_up(&self, contact_id: i64, entry: &NewLogEntry<'_>) -> super::Result<()> {

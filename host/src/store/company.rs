@@ -254,6 +254,26 @@ impl Tenant {
         Ok(())
     }
 
+    /// When the company calls people back: its timezone (IANA) and the schedule of its business
+    /// hours (a schedule's id; empty: around the clock).
+    pub async fn business_hours(&self) -> super::Result<(String, String)> {
+        let row = sqlx::query("SELECT timezone, business_hours FROM companies WHERE id = $1")
+            .bind(self.company())
+            .fetch_one(self.pool())
+            .await?;
+        Ok((row.get("timezone"), row.get("business_hours")))
+    }
+
+    pub async fn set_business_hours(&self, timezone: &str, schedule: &str) -> super::Result<()> {
+        sqlx::query("UPDATE companies SET timezone = $1, business_hours = $2 WHERE id = $3")
+            .bind(timezone)
+            .bind(schedule)
+            .bind(self.company())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// The company as the operator sees it (its plan, whether it is suspended).
     pub async fn info(&self) -> super::Result<CompanyInfo> {
         Ok(self

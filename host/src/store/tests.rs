@@ -647,6 +647,24 @@ async fn contacts_and_callbacks() {
             })
             .await
             .unwrap();
+        // Put off (outside business hours): due later, still open; a settled one is not moved.
+        assert!(store.defer_callback(later, 9_000).await.unwrap(), "{db}");
+        let by_id = CallbackFilter {
+            id: Some(later),
+            limit: 1,
+            ..CallbackFilter::default()
+        };
+        assert_eq!(store.callbacks(&by_id).await.unwrap()[0].due_at, 9_000, "{db}");
+        assert!(!store.defer_callback(999_999, 9_000).await.unwrap(), "{db}");
+        store.defer_callback(later, 5_000).await.unwrap();
+        // The company's business hours: its office schedule in UTC until set.
+        assert_eq!(
+            store.business_hours().await.unwrap(),
+            ("UTC".to_string(), "office".to_string()),
+            "{db}"
+        );
+        store.set_business_hours("Europe/Berlin", "").await.unwrap();
+        assert_eq!(store.business_hours().await.unwrap().0, "Europe/Berlin", "{db}");
         let cards = store.contacts(None, Some("+15550001"), None, 10).await.unwrap();
         assert_eq!(cards.len(), 1, "{db}: one card for both requests");
         let card = &cards[0];

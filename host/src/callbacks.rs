@@ -24,8 +24,16 @@ use crate::tenant::CompanyId;
 /// A request not reached is tried again this much later, up to `MAX_ATTEMPTS` times.
 const RETRY_AFTER: Duration = Duration::from_secs(10 * 60);
 const MAX_ATTEMPTS: i64 = 3;
-/// A follow-up not reached stays due, this much later.
+/// A follow-up not reached stays due, this much later — doubled after each attempt — and is
+/// given up after `MAX_FOLLOW_UP_ATTEMPTS` (a repeating one waits for its next date then).
 const FOLLOW_UP_RETRY: Duration = Duration::from_secs(60 * 60);
+const MAX_FOLLOW_UP_ATTEMPTS: i64 = 5;
+
+/// How long after attempt number `attempts` (0: the first) a follow-up is tried again: 1 h,
+/// 2 h, 4 h, 8 h.
+fn follow_up_retry(attempts: i64) -> Duration {
+    FOLLOW_UP_RETRY * 2u32.pow(attempts.clamp(0, 8) as u32)
+}
 /// A claim older than this whose request is still being called belonged to a node that died.
 const STALE_CLAIM: Duration = Duration::from_secs(15 * 60);
 /// When to look again at a call put off because the employee is on a call, in do-not-disturb,
@@ -123,7 +131,7 @@ impl CallbackScheduler {
                 for call in due {
                     if let Some((at, why)) = self.not_now(&call, now).await {
                         tracing::info!(contact = call.contact_id, employee = %call.employee, at, why, "follow-up put off");
-                        if let Err(e) = self.tenant(&call).claim_follow_up(&call, at).await {
+                        if let Err(e) = self.tenant(&call).defer_follow_up(&call, at).await {
                             tracing::warn!(error = %e, contact = call.contact_id, "cannot put a follow-up off");
                         }
                         continue;
@@ -131,7 +139,7 @@ impl CallbackScheduler {
                     let Some(calling) = self.start_calling(&call) else {
                         continue;
                     };
-                    let retry_at = unix_ms() + FOLLOW_UP_RETRY.as_millis() as i64;
+                    let retry_at = unix_ms() + follow_up_retry(call.attempts).as_millis() as i64;
                     match self.tenant(&call).claim_follow_up(&call, retry_at).await {
                         Ok(true) => {
                             let scheduler = self.clone();
@@ -235,7 +243,19 @@ impl CallbackScheduler {
             CallbackOutcome::Talked { seconds } => {
                 let result = format!("follow-up: talked {seconds} s");
                 let talked = entry(at, &result, &call.employee, &call_id);
-                self.tenant(&call).finish_follow_up(call.contact_id, &talked).await
+                self.tenant(&call)
+                    .finish_follow_up(call.contact_id, &talked, true, at)
+                    .await
+            }
+            missed if call.attempts + 1 >= MAX_FOLLOW_UP_ATTEMPTS => {
+                let result = format!(
+                    "follow-up: {}; given up after {MAX_FOLLOW_UP_ATTEMPTS} attempts",
+                    why(missed, &call.employee)
+                );
+                let gave_up = entry(at, &result, &call.employee, &call_id);
+                self.tenant(&call)
+                    .finish_follow_up(call.contact_id, &gave_up, false, at)
+                    .await
             }
             missed => {
                 let result = format!("follow-up: {}", why(missed, &call.employee));
@@ -383,6 +403,14 @@ mod tests {
             attempts: 0,
             follow_up_at,
         }
+    }
+
+    #[test]
+    fn follow_ups_back_off() {
+        let hours = |n: u64| Duration::from_secs(n * 3600);
+        let waits: Vec<Duration> = (0..4).map(follow_up_retry).collect();
+        assert_eq!(waits, [hours(1), hours(2), hours(4), hours(8)]);
+        assert_eq!(follow_up_retry(99), hours(256), "bounded");
     }
 
     #[test]

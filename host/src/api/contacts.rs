@@ -40,6 +40,10 @@ pub struct NewContact {
     employee: Option<String>,
     /// Unix ms.
     next_follow_up_at: Option<i64>,
+    /// Once a follow-up reached the contact, the next is due this many days later (1–3650;
+    /// e.g. 182: every six months); left out: once.
+    #[schema(minimum = 1, maximum = 3650)]
+    follow_up_every_days: Option<i64>,
 }
 
 /// `PATCH` body: only what is given changes; `null` clears.
@@ -53,6 +57,9 @@ pub struct ContactChange {
     #[serde(default, deserialize_with = "super::present")]
     #[schema(value_type = Option<i64>)]
     next_follow_up_at: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 3650)]
+    follow_up_every_days: Option<Option<i64>>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -192,6 +199,7 @@ pub async fn create(
         name: c.name,
         employee_id: employee_id(&tenant, c.employee.as_deref()).await?,
         next_follow_up_at: c.next_follow_up_at,
+        follow_up_every_days: check_every(c.follow_up_every_days)?,
     };
     let existing = tenant.contacts(None, Some(&c.phone), None, 1).await;
     if !existing.map_err(ApiError::internal)?.is_empty() {
@@ -205,6 +213,17 @@ pub async fn create(
         .await
         .map_err(ApiError::internal)?;
     Ok((StatusCode::CREATED, card(&tenant, id).await?))
+}
+
+/// A follow-up's repeat: 1 to 3650 days.
+fn check_every(days: Option<i64>) -> Result<Option<i64>, ApiError> {
+    match days {
+        Some(d) if !(1..=3650).contains(&d) => Err(ApiError::unprocessable(
+            "follow_up_every_days",
+            "use 1 to 3650 days (e.g. 182: every six months)",
+        )),
+        _ => Ok(days),
+    }
 }
 
 async fn contact(tenant: &Tenant, id: i64) -> Result<Contact, ApiError> {
@@ -254,6 +273,7 @@ pub async fn update(
         name: change.name.unwrap_or(current.name),
         employee_id: employee_id(&tenant, employee.as_deref()).await?,
         next_follow_up_at: change.next_follow_up_at.unwrap_or(current.next_follow_up_at),
+        follow_up_every_days: check_every(change.follow_up_every_days.unwrap_or(current.follow_up_every_days))?,
     };
     check_text("name", &fields.name, 200)?;
     tenant.update_contact(id, &fields).await.map_err(ApiError::internal)?;

@@ -68,7 +68,8 @@ impl Store {
     /// Contacts whose follow-up date has come and who have a responsible employee.
     pub async fn due_follow_ups(&self, now: i64, limit: i64) -> super::Result<Vec<DueCall>> {
         let rows = sqlx::query(
-            "SELECT c.company_id, c.id, c.id AS contact_id, c.phone, c.name, '' AS reason, e.login, 0 AS attempts,
+            "SELECT c.company_id, c.id, c.id AS contact_id, c.phone, c.name, '' AS reason, e.login,
+                    c.follow_up_attempts AS attempts,
                     c.next_follow_up_at AS follow_up_at
              FROM contacts c JOIN employees e ON e.id = c.employee_id JOIN companies co ON co.id = c.company_id
              WHERE NOT co.suspended AND c.next_follow_up_at <= $1
@@ -111,15 +112,27 @@ impl Tenant {
     }
 
     /// Takes a due follow-up for this node by moving its date to `retry_at` (where it stays
-    /// should the call fail); false when another node took it first.
+    /// should the call fail) and counting the attempt; false when another node took it first.
     pub async fn claim_follow_up(&self, call: &DueCall, retry_at: i64) -> super::Result<bool> {
+        self.move_follow_up(call, retry_at, 1).await
+    }
+
+    /// Puts a due follow-up off until `at` without an attempt (outside business hours, the
+    /// employee busy); false when it moved meanwhile.
+    pub async fn defer_follow_up(&self, call: &DueCall, at: i64) -> super::Result<bool> {
+        self.move_follow_up(call, at, 0).await
+    }
+
+    async fn move_follow_up(&self, call: &DueCall, to: i64, attempts: i64) -> super::Result<bool> {
         let done = sqlx::query(
-            "UPDATE contacts SET next_follow_up_at = $1 WHERE company_id = $2 AND id = $3 AND next_follow_up_at = $4",
+            "UPDATE contacts SET next_follow_up_at = $1, follow_up_attempts = follow_up_attempts + $5
+             WHERE company_id = $2 AND id = $3 AND next_follow_up_at = $4",
         )
-        .bind(retry_at)
+        .bind(to)
         .bind(self.company())
         .bind(call.contact_id)
         .bind(call.follow_up_at)
+        .bind(attempts)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
@@ -138,15 +151,28 @@ impl Tenant {
         Ok(done.rows_affected() == 1)
     }
 
-    /// A follow-up call that reached the contact: logged, his last contact, and no follow-up
-    /// date any more (the employee sets the next one).
-    pub async fn finish_follow_up(&self, contact_id: i64, entry: &NewLogEntry<'_>) -> super::Result<()> {
-        self.log_contact(contact_id, entry, true).await?;
-        sqlx::query("UPDATE contacts SET next_follow_up_at = NULL WHERE company_id = $1 AND id = $2")
-            .bind(self.company())
-            .bind(contact_id)
-            .execute(self.pool())
-            .await?;
+    /// A follow-up that is over — it reached the contact (`reached`: his last contact moves),
+    /// or gave up after its attempts: logged, and the next one due `follow_up_every_days` from
+    /// `now` when it repeats, else none (the employee sets the next one).
+    pub async fn finish_follow_up(
+        &self,
+        contact_id: i64,
+        entry: &NewLogEntry<'_>,
+        reached: bool,
+        now: i64,
+    ) -> super::Result<()> {
+        self.log_contact(contact_id, entry, reached).await?;
+        sqlx::query(
+            "UPDATE contacts SET follow_up_attempts = 0,
+               next_follow_up_at = CASE WHEN follow_up_every_days IS NULL THEN NULL
+                                        ELSE $3 + follow_up_every_days * 86400000 END
+             WHERE company_id = $1 AND id = $2",
+        )
+        .bind(self.company())
+        .bind(contact_id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 }

@@ -20,6 +20,11 @@ pub struct Contact {
     pub last_contact_at: Option<i64>,
     /// When to call again (Unix ms); due when it has passed.
     pub next_follow_up_at: Option<i64>,
+    /// Once the follow-up reached the contact, the next is due this many days later; none: the
+    /// follow-up is done once.
+    pub follow_up_every_days: Option<i64>,
+    /// Attempts made at the follow-up now due (its date moves on after each, then it gives up).
+    pub follow_up_attempts: i64,
     pub created_at: i64,
 }
 
@@ -29,6 +34,7 @@ pub struct ContactFields {
     pub name: String,
     pub employee_id: Option<i64>,
     pub next_follow_up_at: Option<i64>,
+    pub follow_up_every_days: Option<i64>,
 }
 
 /// One line of a contact's history.
@@ -111,8 +117,8 @@ pub struct CallbackResult<'a> {
 }
 
 const CONTACT_COLUMNS: &str =
-    "c.id, c.phone, c.name, e.login AS employee, c.last_contact_at, c.next_follow_up_at, c.created_at
-     FROM contacts c LEFT JOIN employees e ON e.id = c.employee_id";
+    "c.id, c.phone, c.name, e.login AS employee, c.last_contact_at, c.next_follow_up_at, c.follow_up_every_days,
+     c.follow_up_attempts, c.created_at FROM contacts c LEFT JOIN employees e ON e.id = c.employee_id";
 
 fn contact_row(r: &AnyRow) -> Contact {
     Contact {
@@ -122,6 +128,8 @@ fn contact_row(r: &AnyRow) -> Contact {
         employee: r.get("employee"),
         last_contact_at: r.get("last_contact_at"),
         next_follow_up_at: r.get("next_follow_up_at"),
+        follow_up_every_days: r.get("follow_up_every_days"),
+        follow_up_attempts: r.get("follow_up_attempts"),
         created_at: r.get("created_at"),
     }
 }
@@ -146,10 +154,11 @@ impl Tenant {
     /// Creates the card for `phone`, or updates it when it exists; returns its id.
     pub async fn put_contact(&self, phone: &str, f: &ContactFields, now: i64) -> super::Result<i64> {
         sqlx::query_scalar(
-            "INSERT INTO contacts (company_id, phone, name, employee_id, next_follow_up_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
+            "INSERT INTO contacts (company_id, phone, name, employee_id, next_follow_up_at, created_at,
+             follow_up_every_days) VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (company_id, phone) DO UPDATE SET name = excluded.name, employee_id = excluded.employee_id,
-             next_follow_up_at = excluded.next_follow_up_at
+             next_follow_up_at = excluded.next_follow_up_at, follow_up_every_days = excluded.follow_up_every_days,
+             follow_up_attempts = 0
              RETURNING id",
         )
         .bind(self.company())
@@ -158,6 +167,7 @@ impl Tenant {
         .bind(f.employee_id)
         .bind(f.next_follow_up_at)
         .bind(now)
+        .bind(f.follow_up_every_days)
         .fetch_one(self.pool())
         .await
         .map_err(super::Error::from)
@@ -211,7 +221,8 @@ impl Tenant {
 
     pub async fn update_contact(&self, id: i64, f: &ContactFields) -> super::Result<bool> {
         let done = sqlx::query(
-            "UPDATE contacts SET name = $1, employee_id = $2, next_follow_up_at = $3
+            "UPDATE contacts SET name = $1, employee_id = $2, next_follow_up_at = $3, follow_up_every_days = $6,
+             follow_up_attempts = CASE WHEN next_follow_up_at = $3 THEN follow_up_attempts ELSE 0 END
              WHERE company_id = $4 AND id = $5",
         )
         .bind(&f.name)
@@ -219,6 +230,7 @@ impl Tenant {
         .bind(f.next_follow_up_at)
         .bind(self.company())
         .bind(id)
+        .bind(f.follow_up_every_days)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() > 0)

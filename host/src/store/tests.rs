@@ -755,6 +755,7 @@ async fn contacts_and_callbacks() {
             name: "ACME Ltd".into(),
             employee_id: Some(anna),
             next_follow_up_at: None,
+            follow_up_every_days: None,
         };
         assert!(store.update_contact(card.id, &edited).await.unwrap(), "{db}");
         let card = &store.contacts(Some(card.id), None, None, 1).await.unwrap()[0];
@@ -866,6 +867,7 @@ async fn the_callback_queue_hands_each_call_to_one_node() {
             name: "ACME".into(),
             employee_id: Some(anna.id),
             next_follow_up_at: Some(9_000),
+            follow_up_every_days: None,
         };
         let contact = store.put_contact("+15550002", &card, 10).await.unwrap();
         assert!(
@@ -883,6 +885,14 @@ async fn the_callback_queue_hands_each_call_to_one_node() {
             !store.claim_follow_up(&follow[0], 12_000).await.unwrap(),
             "{db}: claimed once"
         );
+        let attempts = |store: Tenant| async move {
+            store.contacts(Some(contact), None, None, 1).await.unwrap()[0].follow_up_attempts
+        };
+        assert_eq!(attempts(store.clone()).await, 1, "{db}: an attempt");
+        let again = store.store().due_follow_ups(12_000, 10).await.unwrap();
+        assert_eq!(again[0].attempts, 1, "{db}");
+        assert!(store.defer_follow_up(&again[0], 12_000).await.unwrap(), "{db}");
+        assert_eq!(attempts(store.clone()).await, 1, "{db}: put off is no attempt");
         assert!(
             store.store().due_follow_ups(11_999, 10).await.unwrap().is_empty(),
             "{db}: put off"
@@ -894,13 +904,25 @@ async fn the_callback_queue_hands_each_call_to_one_node() {
             employee: Some("anna"),
             call_id: None,
         };
-        store.finish_follow_up(contact, &talked).await.unwrap();
+        store.finish_follow_up(contact, &talked, true, 12_500).await.unwrap();
         let card = &store.contacts(Some(contact), None, None, 1).await.unwrap()[0];
         assert_eq!(
-            (card.last_contact_at, card.next_follow_up_at),
-            (Some(12_500), None),
+            (card.last_contact_at, card.next_follow_up_at, card.follow_up_attempts),
+            (Some(12_500), None, 0),
             "{db}"
         );
+        // Every 182 days: once reached (or given up), the next is due 182 days on.
+        let repeating = ContactFields {
+            name: "ACME".into(),
+            employee_id: Some(anna.id),
+            next_follow_up_at: Some(20_000),
+            follow_up_every_days: Some(182),
+        };
+        store.update_contact(contact, &repeating).await.unwrap();
+        store.finish_follow_up(contact, &talked, false, 30_000).await.unwrap();
+        let card = &store.contacts(Some(contact), None, None, 1).await.unwrap()[0];
+        assert_eq!(card.next_follow_up_at, Some(30_000 + 182 * 86_400_000), "{db}");
+        assert_eq!(card.follow_up_every_days, Some(182), "{db}");
         cleanup.run(store.store().clone()).await;
     }
 }

@@ -63,7 +63,8 @@ impl Route {
     /// Rings the route's target once (the other routes just run); what comes next when nobody
     /// answered. `visited`: departments rung so far in this call, which are not rung again.
     fn ring(&self, call: &impl CallApi, visited: &mut Vec<String>) -> Result<Rung, CallError> {
-        let (target, overflow) = match self {
+        // The ring time, when the lookup that found the target already said it.
+        let (target, overflow, ring_time) = match self {
             Route::Department(key) | Route::Extension(key) => match call.department(key) {
                 Some(department) => {
                     if visited.contains(&department.id) {
@@ -75,13 +76,18 @@ impl Route {
                         log::info(&format!("nobody in {} can take a call now", department.id));
                         return Ok(Rung::Unanswered(overflow_of(&department.overflow)));
                     }
-                    (Target::Department(department.id), overflow_of(&department.overflow))
+                    let overflow = overflow_of(&department.overflow);
+                    (
+                        Target::Department(department.id),
+                        overflow,
+                        Some(department.ring_time_ms),
+                    )
                 }
                 None if matches!(self, Route::Department(_)) => {
                     log::warn(&format!("no department {key:?}"));
                     return Ok(Rung::Unanswered(None));
                 }
-                None => (Target::Extension(key.clone()), None),
+                None => (Target::Extension(key.clone()), None, None),
             },
             Route::Employee(login) => {
                 // His own voicemail takes the callers he missed.
@@ -89,9 +95,9 @@ impl Route {
                     mailbox: Some(login.clone()),
                     ..Voicemail::default()
                 };
-                (Target::Employee(login.clone()), Some(Route::Voicemail(his)))
+                (Target::Employee(login.clone()), Some(Route::Voicemail(his)), None)
             }
-            Route::External(number) => (Target::External(number.clone()), None),
+            Route::External(number) => (Target::External(number.clone()), None, None),
             Route::Hangup(prompt) => {
                 call.play(prompt)?;
                 call.hangup();
@@ -101,7 +107,7 @@ impl Route {
             Route::Callback(callback) => return callback.run(call).map(|()| Rung::Done),
             Route::Menu(menu) => return menu.run(call).map(|()| Rung::Done),
         };
-        let ring_time = call.ring_time_ms(&target);
+        let ring_time = ring_time.unwrap_or_else(|| call.ring_time_ms(&target));
         let dial = Dial::ring_all([target]).timeout_ms(ring_time);
         match dial.run(call)? {
             DialOutcome::Answered(_) => Ok(Rung::Done),
@@ -131,6 +137,18 @@ fn overflow_of(json: &str) -> Option<Route> {
         .ok()
 }
 
+/// A verb whose failure does not stop the route: logged as `what`, unless the caller left.
+fn unless_gone(done: Result<(), CallError>, what: &str) -> FlowResult {
+    match done {
+        Err(CallError::Hangup) => Err(CallError::Hangup),
+        Err(e) => {
+            log::warn(&format!("{what}: {e}"));
+            Ok(())
+        }
+        Ok(()) => Ok(()),
+    }
+}
+
 /// A callback request: the caller hears that we will call back, the request is filed for the
 /// caller's number (`/callbacks`), and the call ends.
 #[derive(Debug, Clone, Deserialize)]
@@ -154,11 +172,7 @@ impl Default for Callback {
 impl Callback {
     pub fn run(&self, call: &impl CallApi) -> FlowResult {
         call.answer()?;
-        match call.request_callback(&self.reason) {
-            Err(CallError::Hangup) => return Err(CallError::Hangup),
-            Err(e) => log::warn(&format!("no callback request: {e}")),
-            Ok(()) => {}
-        }
+        unless_gone(call.request_callback(&self.reason), "no callback request")?;
         call.play(&self.prompt)?;
         call.hangup();
         Ok(())
@@ -262,19 +276,11 @@ impl Voicemail {
     pub fn run(&self, call: &impl CallApi) -> FlowResult {
         call.answer()?;
         if let Some(login) = &self.mailbox {
-            match call.set_mailbox(login) {
-                Err(CallError::Hangup) => return Err(CallError::Hangup),
-                Err(e) => log::warn(&format!("the number's mailbox takes it: {e}")),
-                Ok(()) => {}
-            }
+            unless_gone(call.set_mailbox(login), "the number's mailbox takes it")?;
         }
         if self.callback {
             // Filed now, it stands even if the caller hangs up during the message.
-            match call.request_callback("voicemail") {
-                Err(CallError::Hangup) => return Err(CallError::Hangup),
-                Err(e) => log::warn(&format!("no callback request: {e}")),
-                Ok(()) => {}
-            }
+            unless_gone(call.request_callback("voicemail"), "no callback request")?;
         }
         call.play(&self.greeting)?;
         let opts = RecordOptions {

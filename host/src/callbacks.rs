@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 
 use crate::call::originate::{self, CallbackCall, CallbackOrder, CallbackOutcome};
 use crate::call::record::unix_ms;
-use crate::call::{CallRecord, CallResult, DialOutcome, MediaEnv, Trace};
+use crate::call::{CallRecord, CallResult, DialOutcome, MediaEnv, Target, Trace};
 use crate::offices::Offices;
 use crate::store::{CallbackResult, DueCall, NewLogEntry, Store, Tenant};
 use crate::tenant::CompanyId;
@@ -294,6 +294,12 @@ impl CallbackScheduler {
         };
         trace.note(format!("{:?}", made.outcome));
         let talked = matches!(made.outcome, CallbackOutcome::Talked { .. });
+        // The employee first, then the contact: offered to both, answered when they talked.
+        let offered_to = vec![
+            Target::Employee(call.employee.clone()).label(),
+            Target::External(call.phone.clone()).label(),
+        ];
+        let result = CallResult::of(talked, false, outcome(&made.outcome), true);
         let record = CallRecord {
             id: id.clone(),
             sip_call_id: String::new(),
@@ -308,15 +314,9 @@ impl CallbackScheduler {
             outcome: outcome(&made.outcome).into(),
             trace: trace.into_entries(),
             legs: made.legs.clone(),
-            result: match made.answered_at {
-                Some(_) => CallResult::Answered,
-                None => CallResult::Missed,
-            },
-            offered_to: vec![
-                format!("employee:{}", call.employee),
-                format!("external:{}", call.phone),
-            ],
-            ended_in: None,
+            result,
+            ended_in: result.ended_in(&offered_to),
+            offered_to,
             wait_ms: made.answered_at.unwrap_or_else(unix_ms) - started_at,
         };
         // The card is settled by the caller of `place`, with the request's result.

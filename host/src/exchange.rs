@@ -10,7 +10,7 @@ use crate::admin::codes::Code;
 use crate::call::record::unix_ms;
 use crate::call::{
     CallControl, CallError, CallFacts, CallRecord, CallRecording, CallResult, DialEnv, DialOptions, DialOutcome,
-    FeatureRequests, InboundCall, MediaEnv, Target, TimedLeg, Trace, number,
+    FeatureRequests, InboundCall, MediaEnv, Target, TimedLeg, Trace, millis, number,
 };
 use crate::cluster::Cluster;
 use crate::companies::Companies;
@@ -340,9 +340,7 @@ async fn employee_call(
     }
     // A colleague's extension rings for its own ring time (a department's `timeout_secs`).
     let ring_time = call.ring_time(&target).await.ok();
-    let timeout_ms = ring_time.map_or(EMPLOYEE_CALL_TIMEOUT_MS, |t| {
-        u32::try_from(t.as_millis()).unwrap_or(u32::MAX)
-    });
+    let timeout_ms = ring_time.map_or(EMPLOYEE_CALL_TIMEOUT_MS, millis);
     let leg = TimedLeg {
         target,
         start_after_ms: 0,
@@ -406,10 +404,6 @@ impl Arrival {
         let talked_at = facts.legs.iter().filter_map(|l| l.answered_at).min();
         let answered = talked_at.is_some() || facts.answered_by.is_some();
         let result = CallResult::of(answered, voicemail_left, outcome, offered);
-        let ended_in = match result {
-            CallResult::Answered | CallResult::SelfService | CallResult::Failed => None,
-            _ => facts.offered.last().cloned(),
-        };
         CallRecord {
             id: self.id,
             sip_call_id: self.sip_call_id,
@@ -424,8 +418,8 @@ impl Arrival {
             outcome: outcome.into(),
             trace: trace.into_entries(),
             result,
+            ended_in: result.ended_in(&facts.offered),
             offered_to: facts.offered,
-            ended_in,
             wait_ms: talked_at.unwrap_or(ended_at) - self.started_at,
         }
     }
@@ -476,7 +470,7 @@ async fn fallback(call: &mut dyn CallControl, fallback: &str, trace: &mut Trace)
         stop_after_ms: None,
     };
     let opts = DialOptions {
-        timeout_ms: u32::try_from(ring_time.as_millis()).unwrap_or(u32::MAX),
+        timeout_ms: millis(ring_time),
         caller_id: None,
         ringback: None,
     };

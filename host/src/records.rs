@@ -111,6 +111,17 @@ impl CallResult {
     }
 }
 
+impl CallResult {
+    /// Where a call that came to this ended, of those it was `offered` to: the last, for a call
+    /// nobody answered (missed, voicemail); none otherwise.
+    pub fn ended_in(self, offered: &[String]) -> Option<String> {
+        match self {
+            CallResult::Missed | CallResult::Voicemail => offered.last().cloned(),
+            CallResult::Answered | CallResult::SelfService | CallResult::Failed => None,
+        }
+    }
+}
+
 impl std::str::FromStr for CallResult {
     type Err = String;
 
@@ -143,6 +154,9 @@ mod tests {
         assert_eq!(CallResult::of(false, false, "flow-trapped", true), Failed);
         assert_eq!(CallResult::of(false, false, "not-found", false), Failed);
         assert_eq!(CallResult::of(false, false, "completed", false), SelfService);
+        let offered = ["department:sales".to_string(), "department:support".to_string()];
+        assert_eq!(Missed.ended_in(&offered).as_deref(), Some("department:support"));
+        assert_eq!(Answered.ended_in(&offered), None);
         for result in CallResult::ALL {
             assert_eq!(result.as_str().parse(), Ok(result));
         }

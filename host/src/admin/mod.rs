@@ -29,6 +29,17 @@ pub fn check_e164(field: &'static str, number: &str) -> Result<(), Invalid> {
     }
 }
 
+/// A timezone field must be an IANA name.
+pub fn check_timezone(field: &'static str, zone: &str) -> Result<(), Invalid> {
+    match jiff::tz::TimeZone::get(zone) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(Invalid::new(
+            field,
+            format!("{zone:?} is not an IANA timezone (e.g. Europe/Berlin, America/New_York, UTC)"),
+        )),
+    }
+}
+
 /// Extensions are 2 to 6 digits (one numbering plan for employees and departments); the ICM's
 /// is taken.
 pub fn check_extension(extension: &str) -> Result<(), Invalid> {

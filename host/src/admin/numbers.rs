@@ -86,13 +86,7 @@ pub async fn assign(
     if !settings.is_object() {
         return Err(Invalid::new("settings", "settings must be a JSON object").into());
     }
-    if jiff::tz::TimeZone::get(&options.timezone).is_err() {
-        let why = format!(
-            "{:?} is not an IANA timezone (e.g. Europe/Berlin, America/New_York, UTC)",
-            options.timezone
-        );
-        return Err(Invalid::new("timezone", why).into());
-    }
+    super::check_timezone("timezone", &options.timezone)?;
     if options.missed_call_mail && options.mailbox.is_none() {
         let why = "missed-call mail goes to the number's mailbox: set mailbox too";
         return Err(Invalid::new("missed_call_mail", why).into());

@@ -82,12 +82,7 @@ pub async fn update(
     }
     let (mut timezone, mut hours) = tenant.business_hours().await.map_err(ApiError::internal)?;
     if let Some(new) = change.timezone {
-        if jiff::tz::TimeZone::get(&new).is_err() {
-            return Err(ApiError::unprocessable(
-                "timezone",
-                &format!("{new:?} is not an IANA timezone (e.g. Europe/Berlin, UTC)"),
-            ));
-        }
+        crate::admin::check_timezone("timezone", &new)?;
         timezone = new;
     }
     if let Some(new) = change.business_hours {

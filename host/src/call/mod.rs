@@ -81,6 +81,11 @@ pub struct TimedLeg {
     pub stop_after_ms: Option<u32>,
 }
 
+/// `d` in the whole milliseconds a dial's timeout and the WIT carry (at most `u32::MAX`).
+pub fn millis(d: std::time::Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DialOptions {
     pub timeout_ms: u32,

@@ -408,7 +408,7 @@ impl directory::Host for FlowState {
             id: d.id,
             name: d.name,
             extension: d.extension,
-            ring_time_ms: u32::try_from(d.ring_time.as_millis()).unwrap_or(u32::MAX),
+            ring_time_ms: call::millis(d.ring_time),
             overflow: d.overflow,
             available: d.available,
         }))
@@ -423,7 +423,7 @@ impl directory::Host for FlowState {
         }
         let r = self.call.ring_time(&target).await;
         self.trace_verb(&format!("ring-time {target:?}"), &r, |d| format!("{} s", d.as_secs()));
-        Ok(r.map_or(0, |d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX)))
+        Ok(r.map_or(0, call::millis))
     }
 }
 

@@ -64,6 +64,7 @@ pub async fn list(tenant: Tenant, ValidQuery(q): ValidQuery<CallsQuery>) -> Resu
         since: q.since,
         until: q.before,
         limit: q.limit.unwrap_or(50).clamp(1, 1000),
+        without_trace: false,
     };
     let calls = tenant.call_records(&filter).await.map_err(ApiError::internal)?;
     let next_before = (calls.len() as i64 == filter.limit)

@@ -59,6 +59,8 @@ pub async fn calls(tenant: Tenant, ValidQuery(q): ValidQuery<ReportQuery>) -> Re
         since: Some(since),
         until: Some(until),
         limit: MAX_CALLS + 1,
+        // Reports need no traces, which are most of a record's size.
+        without_trace: true,
         ..CallFilter::default()
     };
     let records = tenant.call_records(&filter).await.map_err(ApiError::internal)?;

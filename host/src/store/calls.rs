@@ -19,6 +19,8 @@ pub struct CallFilter {
     /// Started before (Unix ms): the next page starts before the last record's `started_at`.
     pub until: Option<i64>,
     pub limit: i64,
+    /// Leave each record's decision trace out (empty): what reports read, many at a time.
+    pub without_trace: bool,
 }
 
 impl Tenant {
@@ -71,8 +73,8 @@ impl Tenant {
     /// The newest call records first, as `filter` selects them.
     pub async fn call_records(&self, filter: &CallFilter) -> super::Result<Vec<CallRecord>> {
         let rows = sqlx::query(
-            "SELECT id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at, answered_by, ended_at, outcome, trace, legs,
-               result, offered_to, ended_in, wait_ms
+            "SELECT id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at, answered_by, ended_at, outcome,
+               CASE WHEN $10 = 1 THEN '[]' ELSE trace END AS trace, legs, result, offered_to, ended_in, wait_ms
              FROM call_records
              WHERE company_id = $8 AND (CAST($1 AS TEXT) IS NULL OR caller = $1) AND (CAST($2 AS TEXT) IS NULL OR dialled = $2)
                AND (CAST($3 AS TEXT) IS NULL OR outcome = $3) AND (CAST($4 AS TEXT) IS NULL OR id = $4)
@@ -89,6 +91,7 @@ impl Tenant {
         .bind(filter.limit)
         .bind(self.company())
         .bind(filter.result.map(CallResult::as_str))
+        .bind(i64::from(filter.without_trace))
         .fetch_all(self.pool())
         .await?;
         rows.iter()

@@ -178,6 +178,17 @@ async fn call_records_prompts_and_recordings() {
             ..Default::default()
         };
         assert_eq!(page(missed).await, vec![later.clone()], "{db}");
+        let bare = CallFilter {
+            without_trace: true,
+            id: Some("c1".into()),
+            ..Default::default()
+        };
+        let bare = page(bare).await;
+        assert_eq!(
+            (bare[0].trace.len(), bare[0].legs.len()),
+            (0, 1),
+            "{db}: legs, no trace"
+        );
         let before = CallFilter {
             until: Some(10),
             ..Default::default()

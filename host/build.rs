@@ -15,6 +15,7 @@ const BUILTIN: &[&str] = &[
     "employee",
     "icm",
     "secretary",
+    "queue",
 ];
 /// Flows built only for the tests (their `.wasm` paths are exported to the test crates).
 const TEST_ONLY: &[&str] = &["misbehave"];

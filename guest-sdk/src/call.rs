@@ -4,7 +4,8 @@ use crate::bindings::switchboard::flow::call::Call;
 use crate::bindings::switchboard::flow::{clock, directory, history, http};
 use crate::{
     CallError, CollectOptions, DepartmentCard, DialOptions, DialOutcome, EmployeeCard, HttpRequest, HttpResponse,
-    LineStatus, LocalTime, RecordOptions, Recording, ScreenedOutcome, Screening, Target, TimedLeg,
+    LineStatus, LocalTime, QueueOptions, QueueOutcome, QueueStrategy, RecordOptions, Recording, ScreenedOutcome,
+    Screening, Target, TimedLeg,
 };
 
 /// The verbs a flow performs on its call.
@@ -35,6 +36,9 @@ pub trait CallApi {
     fn record(&self, opts: &RecordOptions) -> Result<Option<Recording>, CallError>;
     /// Joins the conference room `room` until the caller leaves (then `Hangup`).
     fn conference(&self, room: &str) -> Result<(), CallError>;
+    /// Waits in the queue of department `department` (id or extension) for its next free
+    /// member; returns once an agent answered and the talk is over, or how the wait ended.
+    fn enqueue(&self, department: &str, opts: &QueueOptions) -> Result<QueueOutcome, CallError>;
     fn hangup(&self);
     /// Voicemail recorded from now on in this call goes to employee `login`'s mailbox.
     fn set_mailbox(&self, login: &str) -> Result<(), CallError>;
@@ -121,6 +125,9 @@ impl CallApi for WasmCall {
     fn conference(&self, room: &str) -> Result<(), CallError> {
         self.call.conference(room)
     }
+    fn enqueue(&self, department: &str, opts: &QueueOptions) -> Result<QueueOutcome, CallError> {
+        self.call.enqueue(department, opts)
+    }
     fn hangup(&self) {
         self.call.hangup()
     }
@@ -187,6 +194,26 @@ impl CollectOptions {
             terminators: String::new(),
             first_digit_timeout_ms: timeout_ms,
             inter_digit_timeout_ms: timeout_ms,
+        }
+    }
+}
+
+impl Default for QueueOptions {
+    /// The built-in hold music, the place in line and the estimated wait every minute, at most
+    /// 10 minutes and 50 callers, the longest-idle agent rung 15 s, no wrap-up, and `1` to be
+    /// called back instead.
+    fn default() -> Self {
+        QueueOptions {
+            music: "hold-music".into(),
+            position_prompt: "tts:You are number {position} in line.".into(),
+            wait_prompt: "tts:Your expected wait is about {minutes} minutes.".into(),
+            announce_every_ms: 60_000,
+            max_wait_ms: 600_000,
+            max_length: 50,
+            strategy: QueueStrategy::LongestIdle,
+            agent_ring_ms: 15_000,
+            wrap_up_ms: 0,
+            callback_digit: "1".into(),
         }
     }
 }

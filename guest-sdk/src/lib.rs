@@ -46,8 +46,8 @@ pub use bindings::switchboard::flow::clock::LocalTime;
 pub use bindings::switchboard::flow::directory::{DepartmentCard, EmployeeCard, LineStatus};
 pub use bindings::switchboard::flow::http::{Request as HttpRequest, Response as HttpResponse};
 pub use bindings::switchboard::flow::types::{
-    Answered, CallError, CollectOptions, DialOptions, DialOutcome, RecordOptions, Recording, ScreenedOutcome,
-    Screening, Target, TimedLeg,
+    Answered, CallError, CollectOptions, DialOptions, DialOutcome, QueueOptions, QueueOutcome, QueueStrategy,
+    RecordOptions, Recording, ScreenedOutcome, Screening, Target, TimedLeg,
 };
 
 /// What a flow function returns. `Err(CallError::Hangup)` is a normal end: the caller left.
@@ -57,7 +57,8 @@ pub type FlowResult = Result<(), CallError>;
 pub mod prelude {
     pub use crate::{
         CallApi, CallError, CollectOptions, DepartmentCard, Dial, DialOutcome, EmployeeCard, FlowResult, HttpRequest,
-        HttpResponse, LineStatus, LocalTime, RecordOptions, Recording, ScreenedOutcome, Screening, Target, log,
+        HttpResponse, LineStatus, LocalTime, QueueOptions, QueueOutcome, QueueStrategy, RecordOptions, Recording,
+        ScreenedOutcome, Screening, Target, log,
     };
 }
 

@@ -5,13 +5,17 @@
 //!
 //! As JSON: `{"department": "sales"}`, `{"employee": "alice"}`, `{"extension": "101"}`,
 //! `{"external": "+15550100199"}`, `{"hangup": "prompt"}`, `{"voicemail": {...}}`,
-//! `{"callback": {...}}`, `{"menu": {...}}` (the language `routes.schema.json` describes).
+//! `{"callback": {...}}`, `{"queue": {...}}`, `{"menu": {...}}` (the language
+//! `routes.schema.json` describes).
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::{CallApi, CallError, CollectOptions, Dial, DialOutcome, FlowResult, RecordOptions, Target, log};
+use crate::{
+    CallApi, CallError, CollectOptions, Dial, DialOutcome, FlowResult, QueueOptions, QueueOutcome, QueueStrategy,
+    RecordOptions, Target, log,
+};
 
 /// Where a call goes.
 #[derive(Debug, Clone, Deserialize)]
@@ -27,6 +31,8 @@ pub enum Route {
     Voicemail(Voicemail),
     /// Promise a callback, file the request, hang up.
     Callback(Callback),
+    /// Wait in a department's queue.
+    Queue(Box<Queue>),
     /// A voice menu.
     Menu(Box<Menu>),
 }
@@ -105,6 +111,7 @@ impl Route {
             }
             Route::Voicemail(voicemail) => return voicemail.run(call).map(|()| Rung::Done),
             Route::Callback(callback) => return callback.run(call).map(|()| Rung::Done),
+            Route::Queue(queue) => return queue.wait(call, visited),
             Route::Menu(menu) => return menu.run(call).map(|()| Rung::Done),
         };
         let ring_time = ring_time.unwrap_or_else(|| call.ring_time_ms(&target));
@@ -176,6 +183,131 @@ impl Callback {
         call.play(&self.prompt)?;
         call.hangup();
         Ok(())
+    }
+}
+
+/// A queue: the caller waits for the department's next free member with music, hearing his
+/// place and the estimated wait now and then, and may press a digit to be called back instead
+/// (keeping his place). Waiting too long, a full queue, or a queue nobody staffs go on to
+/// `overflow` — or the department's own overflow, or voicemail with a callback request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Queue {
+    /// The department (id or extension) whose members take the queue's calls.
+    pub department: String,
+    /// Played in a loop while the caller waits.
+    pub music: String,
+    /// Announces the place in line; `{position}` in a `tts:` text is the place; empty: none.
+    pub position_prompt: String,
+    /// Announces the estimated wait; `{minutes}` in a `tts:` text; empty: none.
+    pub wait_prompt: String,
+    /// How often the announcements come (the first at once); 0: never.
+    pub announce_every_secs: u32,
+    pub max_wait_secs: u32,
+    /// A caller finding this many waiting goes to the overflow at once.
+    pub max_length: u32,
+    pub strategy: Strategy,
+    /// How long an offered agent rings.
+    pub agent_ring_secs: u32,
+    /// An agent's rest after a call before the next.
+    pub wrap_up_secs: u32,
+    /// Pressed while waiting, the caller is called back instead, keeping his place; empty: none.
+    pub callback_digit: String,
+    /// Played to a caller who asked to be called back, before hanging up.
+    pub callback_prompt: String,
+    /// Where callers go who waited too long, found the queue full or nobody staffing it; none:
+    /// the department's overflow as its admin set it, else voicemail with a callback request.
+    pub overflow: Option<Route>,
+}
+
+/// Which free agent is offered the caller at the head of a queue.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// The agent whose last queue call ended longest ago.
+    #[default]
+    LongestIdle,
+    /// The first free agent in the department's order.
+    InOrder,
+    /// Every free agent at once.
+    RingAll,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        let host = QueueOptions::default();
+        Queue {
+            department: "sales".into(),
+            music: host.music,
+            position_prompt: host.position_prompt,
+            wait_prompt: host.wait_prompt,
+            announce_every_secs: host.announce_every_ms / 1000,
+            max_wait_secs: host.max_wait_ms / 1000,
+            max_length: host.max_length,
+            strategy: Strategy::LongestIdle,
+            agent_ring_secs: host.agent_ring_ms / 1000,
+            wrap_up_secs: host.wrap_up_ms / 1000,
+            callback_digit: host.callback_digit,
+            callback_prompt: "callback-promise".into(),
+            overflow: None,
+        }
+    }
+}
+
+impl Queue {
+    /// The options the host's `enqueue` takes.
+    pub fn options(&self) -> QueueOptions {
+        QueueOptions {
+            music: self.music.clone(),
+            position_prompt: self.position_prompt.clone(),
+            wait_prompt: self.wait_prompt.clone(),
+            announce_every_ms: self.announce_every_secs.saturating_mul(1000),
+            max_wait_ms: self.max_wait_secs.saturating_mul(1000),
+            max_length: self.max_length,
+            strategy: match self.strategy {
+                Strategy::LongestIdle => QueueStrategy::LongestIdle,
+                Strategy::InOrder => QueueStrategy::InOrder,
+                Strategy::RingAll => QueueStrategy::RingAll,
+            },
+            agent_ring_ms: self.agent_ring_secs.saturating_mul(1000),
+            wrap_up_ms: self.wrap_up_secs.saturating_mul(1000),
+            callback_digit: self.callback_digit.clone(),
+        }
+    }
+
+    /// Waits in the queue, then runs the overflow should the wait end unanswered.
+    pub fn run(&self, call: &impl CallApi, unavailable: &str) -> FlowResult {
+        let route = Route::Queue(Box::new(self.clone()));
+        route.run(call, unavailable)
+    }
+
+    fn wait(&self, call: &impl CallApi, visited: &mut Vec<String>) -> Result<Rung, CallError> {
+        let card = call.department(&self.department);
+        let overflow = || {
+            self.overflow
+                .clone()
+                .or_else(|| card.as_ref().and_then(|d| overflow_of(&d.overflow)))
+        };
+        if let Some(card) = &card {
+            if visited.contains(&card.id) {
+                log::info(&format!("department {} was offered the call already", card.id));
+                return Ok(Rung::Unanswered(None));
+            }
+            visited.push(card.id.clone());
+        }
+        match call.enqueue(&self.department, &self.options())? {
+            QueueOutcome::Answered(_) => Ok(Rung::Done),
+            QueueOutcome::Callback => {
+                log::info("the caller asked to be called back: his place is kept");
+                call.play(&self.callback_prompt)?;
+                call.hangup();
+                Ok(Rung::Done)
+            }
+            other => {
+                log::info(&format!("queue {}: {other:?}", self.department));
+                Ok(Rung::Unanswered(overflow()))
+            }
+        }
     }
 }
 
@@ -424,6 +556,58 @@ mod tests {
         route(r#"{"extension": "600"}"#).run(&call, "all-busy").unwrap();
         assert_eq!(call.decisions(), ["dial department sales → answered by bob"]);
         assert_eq!(call.dial_timeouts(), [12_000]);
+    }
+
+    #[test]
+    fn a_queue_waits_and_overflows_where_it_says_or_where_the_department_says() {
+        let sales = DepartmentCard {
+            overflow: r#"{"department": "support"}"#.into(),
+            ..department("sales")
+        };
+        let call = TestCall::new()
+            .department(sales.clone())
+            .queue_ends(QueueOutcome::Timeout)
+            .dial_answers(Some("carol"));
+        route(r#"{"queue": {"department": "sales", "max_wait_secs": 30, "strategy": "ring_all"}}"#)
+            .run(&call, "all-busy")
+            .unwrap();
+        assert_eq!(
+            call.decisions(),
+            ["enqueue sales → timeout", "dial department support → answered by carol"]
+        );
+        let options = &call.queue_options()[0];
+        assert_eq!(
+            (options.max_wait_ms, options.strategy, options.music.as_str()),
+            (30_000, QueueStrategy::RingAll, "hold-music")
+        );
+
+        let call = TestCall::new().department(sales).queue_ends(QueueOutcome::Full);
+        route(r#"{"queue": {"department": "sales", "overflow": {"hangup": "all-busy"}}}"#)
+            .run(&call, "all-busy")
+            .unwrap();
+        assert_eq!(call.decisions(), ["enqueue sales → full", "play all-busy", "hangup"]);
+    }
+
+    #[test]
+    fn a_caller_who_asks_for_a_callback_hears_the_promise_and_is_let_go() {
+        let call = TestCall::new().queue_ends(QueueOutcome::Callback);
+        route(r#"{"queue": {"department": "support"}}"#)
+            .run(&call, "all-busy")
+            .unwrap();
+        assert_eq!(
+            call.decisions(),
+            ["enqueue support → callback", "play callback-promise", "hangup"]
+        );
+    }
+
+    #[test]
+    fn an_empty_queue_with_no_overflow_ends_in_voicemail() {
+        let call = TestCall::new().queue_ends(QueueOutcome::Empty);
+        route(r#"{"queue": {"department": "sales"}}"#)
+            .run(&call, "all-busy")
+            .unwrap();
+        assert_eq!(call.decisions()[..2], ["enqueue sales → empty", "play all-busy"]);
+        assert!(call.decisions().contains(&"record max 120 s".to_string()));
     }
 
     /// The flows' settings schemas carry the route language's `$defs` (a component's schema

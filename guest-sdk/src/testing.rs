@@ -30,7 +30,8 @@ use std::collections::VecDeque;
 
 use crate::{
     Answered, CallApi, CallError, CollectOptions, DepartmentCard, DialOptions, DialOutcome, EmployeeCard, HttpRequest,
-    HttpResponse, LineStatus, LocalTime, RecordOptions, Recording, ScreenedOutcome, Screening, Target, TimedLeg,
+    HttpResponse, LineStatus, LocalTime, QueueOptions, QueueOutcome, RecordOptions, Recording, ScreenedOutcome,
+    Screening, Target, TimedLeg,
 };
 
 /// An employee known by login only (name = login, no extension, e-mail or mobile); fill in
@@ -106,6 +107,10 @@ struct State {
     mobiles_off: bool,
     /// Whether each screened party accepts (when empty: he accepts).
     verdicts: VecDeque<bool>,
+    /// How each `enqueue` ends, in order; when empty, the caller waits out the maximum.
+    queues: VecDeque<QueueOutcome>,
+    /// The options of each `enqueue`.
+    queued: Vec<QueueOptions>,
 }
 
 impl Default for TestCall {
@@ -258,6 +263,17 @@ impl TestCall {
         self.state.borrow().timeouts.clone()
     }
 
+    /// The next `enqueue` ends so.
+    pub fn queue_ends(self, outcome: QueueOutcome) -> Self {
+        self.state.borrow_mut().queues.push_back(outcome);
+        self
+    }
+
+    /// The options of each `enqueue` the flow made, in order.
+    pub fn queue_options(&self) -> Vec<QueueOptions> {
+        self.state.borrow().queued.clone()
+    }
+
     /// The department `key` names (by id or extension), as the directory would say.
     fn department_of(&self, key: &str) -> Option<DepartmentCard> {
         let state = self.state.borrow();
@@ -389,6 +405,22 @@ impl CallApi for TestCall {
             duration_ms: 3_000,
             ended_by: "#".into(),
         }))
+    }
+    fn enqueue(&self, department: &str, opts: &QueueOptions) -> Result<QueueOutcome, CallError> {
+        self.verb(format!("enqueue {department}"))?;
+        let outcome = {
+            let mut s = self.state.borrow_mut();
+            s.queued.push(opts.clone());
+            s.queues.pop_front().unwrap_or(QueueOutcome::Timeout)
+        };
+        self.came_to(&match &outcome {
+            QueueOutcome::Answered(a) => describe_outcome(&DialOutcome::Answered(a.clone())),
+            QueueOutcome::Timeout => "timeout".into(),
+            QueueOutcome::Full => "full".into(),
+            QueueOutcome::Empty => "empty".into(),
+            QueueOutcome::Callback => "callback".into(),
+        });
+        Ok(outcome)
     }
     fn conference(&self, room: &str) -> Result<(), CallError> {
         self.verb(format!("conference {room}"))?;

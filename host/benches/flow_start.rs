@@ -62,6 +62,13 @@ impl CallControl for GoneCall {
     async fn conference(&mut self, _: &str) -> Result<(), CallError> {
         Err(CallError::Hangup)
     }
+    async fn enqueue(
+        &mut self,
+        _: &str,
+        _: &switchboard::call::QueueOptions,
+    ) -> Result<switchboard::call::QueueOutcome, CallError> {
+        Err(CallError::Hangup)
+    }
     async fn hangup(&mut self) {}
     fn local_time(&self) -> (switchboard::schedule::LocalTime, String) {
         let noon = switchboard::schedule::LocalTime {

@@ -54,6 +54,8 @@ pub struct CallbackScheduler {
     /// Employees this node is calling back right now (each gets one callback at a time; the
     /// others wait for a later round).
     pub calling: Mutex<HashSet<(CompanyId, String)>>,
+    /// Rings when a request became due now (a queue handed a kept place to its agent).
+    pub due_now: Arc<tokio::sync::Notify>,
 }
 
 /// An employee is being called back while this lives.
@@ -74,7 +76,10 @@ impl CallbackScheduler {
         let scheduler = Arc::new(self);
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(scheduler.every).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(scheduler.every) => {}
+                    _ = scheduler.due_now.notified() => {}
+                }
                 scheduler.run_due().await;
             }
         })
@@ -299,7 +304,7 @@ impl CallbackScheduler {
             Target::Employee(call.employee.clone()).label(),
             Target::External(call.phone.clone()).label(),
         ];
-        let result = CallResult::of(talked, false, outcome(&made.outcome), true);
+        let result = CallResult::of(talked, false, outcome(&made.outcome), true, false);
         let record = CallRecord {
             id: id.clone(),
             sip_call_id: String::new(),

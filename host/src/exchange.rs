@@ -9,8 +9,8 @@ use tracing::Instrument;
 use crate::admin::codes::Code;
 use crate::call::record::unix_ms;
 use crate::call::{
-    CallControl, CallError, CallFacts, CallRecord, CallRecording, CallResult, DialEnv, DialOptions, DialOutcome,
-    FeatureRequests, InboundCall, MediaEnv, Target, TimedLeg, Trace, millis, number,
+    CallControl, CallError, CallFacts, CallRecord, CallRecording, CallResult, CallbackRequest, DialEnv, DialOptions,
+    DialOutcome, FeatureRequests, InboundCall, MediaEnv, Target, TimedLeg, Trace, millis, number,
 };
 use crate::cluster::Cluster;
 use crate::companies::Companies;
@@ -21,7 +21,7 @@ use crate::mail::{self, Mail, Mailer};
 use crate::media::library::BEEP;
 use crate::offices::Offices;
 use crate::sip::{Answer, InboundLeg, InviteHandler};
-use crate::store::{NewCallback, NewLogEntry, RecordingInfo, Store, Tenant};
+use crate::store::{NewLogEntry, RecordingInfo, Store, Tenant};
 use crate::tenant::CompanyId;
 
 /// Played when a flow fails, before the call is ended cleanly.
@@ -257,7 +257,7 @@ async fn handle_call(
         recording: voicemail.as_deref(),
     };
     for reason in &callbacks {
-        file_callback(store, &dial, &record, callback(reason)).await;
+        file_callback(&dial, &record, callback(reason)).await;
     }
     save(store, &record).await;
 }
@@ -403,7 +403,7 @@ impl Arrival {
         // for its menu, is not it).
         let talked_at = facts.legs.iter().filter_map(|l| l.answered_at).min();
         let answered = talked_at.is_some() || facts.answered_by.is_some();
-        let result = CallResult::of(answered, voicemail_left, outcome, offered);
+        let result = CallResult::of(answered, voicemail_left, outcome, offered, facts.abandoned_in.is_some());
         CallRecord {
             id: self.id,
             sip_call_id: self.sip_call_id,
@@ -623,37 +623,18 @@ struct FiledCallback<'a> {
     recording: Option<&'a str>,
 }
 
-/// Files a callback request for the call's caller, due at once — unless the caller's number
-/// already has the day's callbacks (a stranger calling again and again must not make the
-/// exchange call him, or a number he pretends to be, without end).
-async fn file_callback(store: &Tenant, dial: &DialEnv, record: &CallRecord, filed: FiledCallback<'_>) {
-    let employee_id = match filed.employee {
-        Some(login) => store.employee(login, false).await.ok().flatten().map(|e| e.id),
-        None => None,
-    };
-    let now = unix_ms();
-    let phone = number::canonical(&record.caller);
-    let per_day = dial.toll.rules().callbacks_per_number_per_day;
-    match store.callbacks_filed_since(&phone, now - 86_400_000).await {
-        Ok(filed) if filed >= i64::from(per_day) => {
-            tracing::warn!(%phone, filed, per_day, "callback request not filed: the number has had the day's callbacks");
-            return;
-        }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "could not count the day's callbacks"),
-    }
-    let request = NewCallback {
-        phone: &phone,
-        employee_id,
+/// Files a callback request for the call's caller, due at once (within the number's day's
+/// callbacks: `CallbackDesk::file`).
+async fn file_callback(dial: &DialEnv, record: &CallRecord, filed: FiledCallback<'_>) {
+    let request = CallbackRequest {
+        phone: &record.caller,
         reason: filed.reason,
-        recording_id: filed.recording,
-        due_at: now,
-        now,
+        employee: filed.employee,
+        recording: filed.recording,
     };
-    match store.add_callback(&request).await {
-        Ok(id) => tracing::info!(id, %phone, "callback requested"),
+    if let Err(e) = dial.callbacks.file(request).await {
         // Never lose it silently: the log has everything needed to file it by hand.
-        Err(e) => tracing::error!(error = %e, %phone, reason = filed.reason, "could not file a callback request"),
+        tracing::error!(error = %e, phone = %record.caller, reason = filed.reason, "could not file a callback request");
     }
 }
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use crate::call::hunting::{self, Strategy};
 use crate::call::{
-    Calendar, DepartmentCard, Directory, EmployeeCard, EmployeeKey, History, Reachable, RingStep, Target, number,
+    Agent, AgentState, Calendar, DepartmentCard, Directory, EmployeeCard, EmployeeKey, History, Reachable, RingStep,
+    Staff, Target, number,
 };
 use crate::companies::Companies;
 use crate::schedule::Schedule;
@@ -273,6 +274,36 @@ impl Directory for CompanyDirectory {
         }))
     }
 
+    async fn staff(&self, key: &str) -> anyhow::Result<Option<Staff>> {
+        let Some(department) = self.department_by_key(key).await? else {
+            return Ok(None);
+        };
+        let employees = self.tenant.employees_with_ids(&department.member_ids).await?;
+        let mut agents = Vec::with_capacity(employees.len());
+        for employee in employees {
+            // Only members who staff the department cost a look at their phones.
+            let reachable =
+                staffs(&department, &employee) && !self.phones_of(employee.id, &employee.login).await?.is_empty();
+            let state = if !reachable {
+                AgentState::Away
+            } else if department.paused.contains(&employee.login) {
+                AgentState::Paused
+            } else if self.presence.state(&employee.login) != LineState::Idle {
+                AgentState::Busy
+            } else {
+                AgentState::Ready
+            };
+            agents.push(Agent {
+                login: employee.login,
+                state,
+            });
+        }
+        Ok(Some(Staff {
+            department: department.id,
+            agents,
+        }))
+    }
+
     async fn ring_time(&self, target: &Target) -> anyhow::Result<Duration> {
         let employee = match target {
             Target::External(_) => return Ok(EXTERNAL_RING),
@@ -295,6 +326,12 @@ impl Directory for CompanyDirectory {
             None => EMPLOYEE_RING,
         })
     }
+}
+
+/// Whether `employee` staffs `department`: logged in to it and not in do-not-disturb (a pause or
+/// a call of his own does not change it).
+fn staffs(department: &Department, employee: &Employee) -> bool {
+    !department.logged_out.contains(&employee.login) && !employee.dnd
 }
 
 /// Seconds as the store keeps them (at least one).
@@ -379,14 +416,13 @@ impl CompanyDirectory {
     }
 
     /// The department's members who may be offered a call now, in hunting order: logged in to
-    /// it, not in do-not-disturb, and — unless the department rings busy members — not on a
-    /// call. Skipped at once, so "in turn" does not wait out their turns.
+    /// it, not paused, not in do-not-disturb, and — unless the department rings busy members —
+    /// not on a call. Skipped at once, so "in turn" does not wait out their turns.
     async fn free_members(&self, department: &Department) -> anyhow::Result<Vec<Employee>> {
         let employees = self.tenant.employees_with_ids(&department.member_ids).await?;
         Ok(employees
             .into_iter()
-            .filter(|e| !department.logged_out.contains(&e.login))
-            .filter(|e| !e.dnd)
+            .filter(|e| staffs(department, e) && !department.paused.contains(&e.login))
             .filter(|e| department.ring_busy || self.presence.state(&e.login) != LineState::Busy)
             .collect())
     }
@@ -435,6 +471,10 @@ impl Directory for ShownAs {
 
     async fn ring_time(&self, target: &Target) -> anyhow::Result<Duration> {
         self.inner.ring_time(target).await
+    }
+
+    async fn staff(&self, key: &str) -> anyhow::Result<Option<Staff>> {
+        self.inner.staff(key).await
     }
 
     async fn resolve(&self, target: &Target) -> anyhow::Result<Vec<RingStep>> {

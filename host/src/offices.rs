@@ -8,12 +8,63 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::call::{DialEnv, OutboundRules, TollGate};
+use crate::call::queue::Queues;
+use crate::call::record::unix_ms;
+use crate::call::{CallbackDesk, CallbackRequest, DialEnv, OutboundRules, TollGate, number};
 use crate::flow::{CompanyNumbers, FlowRegistry};
 use crate::location::StoreLocation;
 use crate::sip::Presences;
-use crate::store::Store;
+use crate::store::{NewCallback, Store, Tenant};
 use crate::tenant::CompanyId;
+
+/// A day, for the callbacks a number may have a day.
+const DAY_MS: i64 = 86_400_000;
+
+/// One company's callback requests as its calls file them (`call::CallbackDesk`).
+pub struct CompanyCallbacks {
+    pub tenant: Tenant,
+    /// The company's rules for calls out: how many callbacks a number may have a day.
+    pub toll: Arc<crate::call::TollGate>,
+    /// Wakes the scheduler for a request due now.
+    pub due_now: Arc<tokio::sync::Notify>,
+}
+
+#[async_trait::async_trait]
+impl CallbackDesk for CompanyCallbacks {
+    async fn file(&self, request: CallbackRequest<'_>) -> anyhow::Result<Option<i64>> {
+        let employee_id = match request.employee {
+            Some(login) => self.tenant.employee(login, false).await?.map(|e| e.id),
+            None => None,
+        };
+        let now = unix_ms();
+        let phone = number::canonical(request.phone);
+        let per_day = self.toll.rules().callbacks_per_number_per_day;
+        let filed = self.tenant.callbacks_filed_since(&phone, now - DAY_MS).await?;
+        if filed >= i64::from(per_day) {
+            tracing::warn!(%phone, filed, per_day, "callback request not filed: the number has had the day's callbacks");
+            return Ok(None);
+        }
+        let new = NewCallback {
+            phone: &phone,
+            employee_id,
+            reason: request.reason,
+            recording_id: request.recording,
+            due_at: now,
+            now,
+        };
+        let id = self.tenant.add_callback(&new).await?;
+        tracing::info!(id, %phone, reason = request.reason, "callback requested");
+        Ok(Some(id))
+    }
+
+    async fn hand_to(&self, id: i64, login: &str) -> anyhow::Result<bool> {
+        let handed = self.tenant.hand_callback(id, login, unix_ms()).await?;
+        if handed {
+            self.due_now.notify_one();
+        }
+        Ok(handed)
+    }
+}
 
 pub struct Offices {
     /// The shared parts (dialer, transfers, HTTP, timeouts); its per-company parts are
@@ -25,6 +76,8 @@ pub struct Offices {
     presences: Arc<Presences>,
     /// A company with no rules of its own may call national numbers in this country.
     country_code: String,
+    /// Wakes the callback scheduler (a queue's kept place is due now).
+    callbacks_due: Arc<tokio::sync::Notify>,
     offices: Mutex<HashMap<CompanyId, Arc<Office>>>,
 }
 
@@ -69,8 +122,10 @@ impl Offices {
         registry: Arc<FlowRegistry>,
         presences: Arc<Presences>,
         country_code: String,
+        callbacks_due: Arc<tokio::sync::Notify>,
     ) -> Self {
         Offices {
+            callbacks_due,
             shared,
             store,
             location,
@@ -94,13 +149,21 @@ impl Offices {
         let rules = self.outbound_rules(id).await?;
         let presence = self.presences.of(id);
         let directory = Arc::new(self.location.company(id, presence.clone()));
+        let toll = TollGate::new(rules);
+        let callbacks = Arc::new(CompanyCallbacks {
+            tenant: self.store.company(id),
+            toll: toll.clone(),
+            due_now: self.callbacks_due.clone(),
+        });
         let dial = DialEnv {
             company: id,
             presence,
+            queues: Queues::new(directory.clone(), callbacks.clone()),
+            callbacks,
             directory: directory.clone(),
             calendar: directory.clone(),
             history: directory,
-            toll: TollGate::new(rules),
+            toll,
             numbers: Arc::new(CompanyNumbers {
                 registry: self.registry.clone(),
                 company: id,

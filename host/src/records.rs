@@ -33,7 +33,7 @@ pub struct CallRecord {
     /// Every leg the call's dials rang, in the order they started.
     #[serde(default)]
     pub legs: Vec<LegRecord>,
-    /// What the call came to: answered, missed, voicemail, failed, self-service.
+    /// What the call came to: answered, missed, abandoned, voicemail, failed, self-service.
     #[serde(default)]
     pub result: CallResult,
     /// Whom the call's dials offered it to, in order: `department:sales`, `employee:alice`,
@@ -57,6 +57,9 @@ pub enum CallResult {
     /// Offered to someone (an employee, a department, a number), and nobody answered; no
     /// message was left.
     Missed,
+    /// The caller hung up while waiting in a queue (`ended_in` names it, `wait_ms` says how
+    /// long he waited).
+    Abandoned,
     /// Nobody answered, and the caller left a message.
     Voicemail,
     /// The flow failed, or the call could not be placed (no such number, refused).
@@ -68,9 +71,10 @@ pub enum CallResult {
 }
 
 impl CallResult {
-    pub const ALL: [CallResult; 5] = [
+    pub const ALL: [CallResult; 6] = [
         CallResult::Answered,
         CallResult::Missed,
+        CallResult::Abandoned,
         CallResult::Voicemail,
         CallResult::Failed,
         CallResult::SelfService,
@@ -80,6 +84,7 @@ impl CallResult {
         match self {
             CallResult::Answered => "answered",
             CallResult::Missed => "missed",
+            CallResult::Abandoned => "abandoned",
             CallResult::Voicemail => "voicemail",
             CallResult::Failed => "failed",
             CallResult::SelfService => "self-service",
@@ -87,8 +92,8 @@ impl CallResult {
     }
 
     /// Classifies a finished call: who answered, whether a message was left, how it ended
-    /// (`outcome`) and whom it was offered to.
-    pub fn of(answered: bool, voicemail_left: bool, outcome: &str, offered: bool) -> CallResult {
+    /// (`outcome`), whom it was offered to, and whether the caller hung up waiting in a queue.
+    pub fn of(answered: bool, voicemail_left: bool, outcome: &str, offered: bool, abandoned: bool) -> CallResult {
         const FAILED: [&str; 6] = [
             "flow-trapped",
             "flow-error",
@@ -101,6 +106,8 @@ impl CallResult {
             CallResult::Answered
         } else if voicemail_left {
             CallResult::Voicemail
+        } else if abandoned {
+            CallResult::Abandoned
         } else if FAILED.contains(&outcome) {
             CallResult::Failed
         } else if offered {
@@ -116,7 +123,7 @@ impl CallResult {
     /// nobody answered (missed, voicemail); none otherwise.
     pub fn ended_in(self, offered: &[String]) -> Option<String> {
         match self {
-            CallResult::Missed | CallResult::Voicemail => offered.last().cloned(),
+            CallResult::Missed | CallResult::Abandoned | CallResult::Voicemail => offered.last().cloned(),
             CallResult::Answered | CallResult::SelfService | CallResult::Failed => None,
         }
     }
@@ -129,7 +136,7 @@ impl std::str::FromStr for CallResult {
         CallResult::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("{s:?}: use answered, missed, voicemail, failed or self-service"))
+            .ok_or_else(|| format!("{s:?}: use answered, missed, abandoned, voicemail, failed or self-service"))
     }
 }
 
@@ -140,20 +147,26 @@ mod tests {
     #[test]
     fn what_a_call_came_to() {
         assert_eq!(
-            CallResult::of(true, true, "completed", true),
+            CallResult::of(true, true, "completed", true, false),
             Answered,
             "answered, then a message"
         );
-        assert_eq!(CallResult::of(false, true, "caller-hangup", true), Voicemail);
-        assert_eq!(CallResult::of(false, false, "completed", true), Missed);
+        assert_eq!(CallResult::of(false, true, "caller-hangup", true, false), Voicemail);
+        assert_eq!(CallResult::of(false, false, "completed", true, false), Missed);
         assert_eq!(
-            CallResult::of(false, false, "caller-hangup", true),
+            CallResult::of(false, false, "caller-hangup", true, false),
             Missed,
             "hung up while it rang"
         );
-        assert_eq!(CallResult::of(false, false, "flow-trapped", true), Failed);
-        assert_eq!(CallResult::of(false, false, "not-found", false), Failed);
-        assert_eq!(CallResult::of(false, false, "completed", false), SelfService);
+        assert_eq!(CallResult::of(false, false, "flow-trapped", true, false), Failed);
+        assert_eq!(CallResult::of(false, false, "not-found", false, false), Failed);
+        assert_eq!(CallResult::of(false, false, "completed", false, false), SelfService);
+        assert_eq!(
+            CallResult::of(false, false, "caller-hangup", true, true),
+            Abandoned,
+            "hung up waiting in a queue"
+        );
+        assert_eq!(CallResult::of(true, false, "completed", true, false), Answered);
         let offered = ["department:sales".to_string(), "department:support".to_string()];
         assert_eq!(Missed.ended_in(&offered).as_deref(), Some("department:support"));
         assert_eq!(Answered.ended_in(&offered), None);

@@ -33,6 +33,8 @@ pub struct ReportRow {
     pub answered: u64,
     /// Of those, nobody answered and the caller left no message.
     pub missed: u64,
+    /// Of the missed, the caller hung up while waiting in a queue.
+    pub abandoned: u64,
     /// Of those, nobody answered and the caller left a message.
     pub voicemail: u64,
     /// Offered to it, answered elsewhere (an overflow, a colleague).
@@ -84,6 +86,10 @@ impl Tally {
             }
             CallResult::Answered => self.row.answered_elsewhere += 1,
             CallResult::Voicemail => self.row.voicemail += 1,
+            CallResult::Abandoned => {
+                self.row.missed += 1;
+                self.row.abandoned += 1;
+            }
             CallResult::Missed | CallResult::Failed | CallResult::SelfService => self.row.missed += 1,
         }
     }
@@ -136,7 +142,10 @@ pub fn report(calls: &[CallRecord], by: ReportBy, since: i64, until: i64, servic
                     let last = i + 1 == departments.len();
                     let tally = tallies.entry(department.to_string()).or_default();
                     match (last, call.result) {
-                        (false, CallResult::Answered | CallResult::Missed | CallResult::Voicemail) => {
+                        (
+                            false,
+                            CallResult::Answered | CallResult::Missed | CallResult::Abandoned | CallResult::Voicemail,
+                        ) => {
                             tally.row.offered += 1;
                             tally.row.answered_elsewhere += 1;
                         }
@@ -178,15 +187,16 @@ impl Report {
     /// The report as CSV: a header line, then one line per row.
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
-            "key,offered,answered,missed,voicemail,answered_elsewhere,average_wait_ms,longest_wait_ms,talk_secs,service_level_percent\n",
+            "key,offered,answered,missed,abandoned,voicemail,answered_elsewhere,average_wait_ms,longest_wait_ms,talk_secs,service_level_percent\n",
         );
         for r in &self.rows {
             out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{:.1}\n",
+                "{},{},{},{},{},{},{},{},{},{},{:.1}\n",
                 csv_field(&r.key),
                 r.offered,
                 r.answered,
                 r.missed,
+                r.abandoned,
                 r.voicemail,
                 r.answered_elsewhere,
                 r.average_wait_ms,
@@ -324,7 +334,7 @@ mod tests {
         assert_eq!((number.offered, number.answered, number.voicemail), (3, 2, 1));
         assert_eq!(
             report.to_csv().lines().nth(1),
-            Some("+15550100400,3,2,0,1,0,20000,40000,70,33.3")
+            Some("+15550100400,3,2,0,0,1,0,20000,40000,70,33.3")
         );
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_field("a,b"), "\"a,b\"");

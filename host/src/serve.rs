@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::api::{self, ApiState, LoginThrottle, Tokens, hash_token, new_token};
 use crate::call::Feature;
+use crate::call::queue::Queues;
 use crate::call::record::unix_ms;
 use crate::call::{DialEnv, MediaEnv, OutboundRules, TollGate};
 use crate::callbacks::CallbackScheduler;
@@ -18,7 +19,7 @@ use crate::location::{OutboundTrunk, StoreLocation};
 use crate::mail::Mailer;
 use crate::media::mixer::Rooms;
 use crate::media::{PortRange, Prompt, PromptLibrary};
-use crate::offices::Offices;
+use crate::offices::{CompanyCallbacks, Offices};
 use crate::sip::{Authenticator, SipServer, Trunk, TrunkAccount, Trunks};
 use crate::store::{Change, Store};
 use crate::tenant::CompanyId;
@@ -98,7 +99,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // The parts every company's calls share; `Offices` puts in each company's own.
     let presence = sip.presences().of(CompanyId::HOME);
     let home = Arc::new(location.company(CompanyId::HOME, presence.clone()));
+    let callbacks_due = Arc::new(tokio::sync::Notify::new());
+    let toll = TollGate::new(OutboundRules::national(&config.country_code));
+    let home_callbacks = Arc::new(CompanyCallbacks {
+        tenant: store.company(CompanyId::HOME),
+        toll: toll.clone(),
+        due_now: callbacks_due.clone(),
+    });
     let shared = DialEnv {
+        queues: Queues::new(home.clone(), home_callbacks.clone()),
+        callbacks: home_callbacks,
         company: CompanyId::HOME,
         dialer: sip.dialer(),
         presence,
@@ -109,7 +119,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         web: Arc::new(HttpClient::new()?),
         rtp_timeout: RTP_TIMEOUT,
         max_call: config.max_call,
-        toll: TollGate::new(OutboundRules::national(&config.country_code)),
+        toll,
         numbers: Arc::new(CompanyNumbers {
             registry: registry.clone(),
             company: CompanyId::HOME,
@@ -122,6 +132,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         registry.clone(),
         sip.presences(),
         config.country_code.clone(),
+        callbacks_due.clone(),
     ));
     if let Some(every) = config.callback_check {
         CallbackScheduler {
@@ -130,6 +141,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             media: media.clone(),
             every,
             calling: Default::default(),
+            due_now: callbacks_due,
         }
         .spawn();
     }

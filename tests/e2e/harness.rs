@@ -142,6 +142,11 @@ impl Server {
     }
 
     /// How many bytes the server has logged so far.
+    /// The exchange's log file (for tasks that outlive a borrow of the server).
+    pub fn log_path(&self) -> PathBuf {
+        self.log.clone()
+    }
+
     pub fn log_bytes(&self) -> u64 {
         std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or_default()
     }

@@ -17,6 +17,7 @@ mod openapi;
 mod overflow;
 mod postgres;
 mod protos;
+mod queue;
 mod registrar;
 mod rfc4475;
 mod sandbox;

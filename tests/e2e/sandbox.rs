@@ -126,6 +126,32 @@ async fn a_trapping_flow_hands_the_caller_to_the_fallback_route() {
     );
 }
 
+/// A flow that hops from queue to queue is refused after 8 (each a line to join, a place to
+/// keep); options out of bounds are refused before anything is joined; the call goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_that_keeps_joining_queues_is_capped_and_the_call_goes_on() {
+    let server = Server::start().await;
+    let wasm = std::fs::read(env!("SWITCHBOARD_TEST_FLOW_MISBEHAVE")).unwrap();
+    assert_eq!(server.upload("misbehave", wasm).await.status(), 201);
+    let body = serde_json::json!({ "flow": "misbehave", "settings": { "mode": "queue-hop" } });
+    let (status, body) = server.send(reqwest::Method::PUT, "/numbers/+15550100208", body).await;
+    assert_eq!(status, 200, "{body}");
+    server.call_until_bye("+15550100208").await;
+    let record = server.call_record("+15550100208").await;
+    assert_eq!(record["outcome"], "completed", "{record:#}");
+    let events = trace(&record);
+    let enqueues: Vec<&String> = events.iter().filter(|e| e.starts_with("enqueue sales")).collect();
+    let invalid = enqueues.iter().filter(|e| e.contains("error: invalid")).count();
+    // A fresh company's sales department has no members: nobody staffs its queue.
+    let joined = enqueues.iter().filter(|e| e.ends_with("→ Empty")).count();
+    let denied = enqueues
+        .iter()
+        .filter(|e| e.ends_with("error: denied: a call joins at most 8 queues"))
+        .count();
+    assert_eq!((invalid, joined, denied), (3, 8, 1), "{events:#?}");
+    assert!(events.iter().any(|e| e == "play all-busy → ok"), "{events:#?}");
+}
+
 /// A flow that keeps asking the host — 1,000 directory lookups (employees, departments, ring
 /// times), 100 HTTP requests — costs no
 /// CPU while it waits, so the host caps it per call: 256 lookups, 32 requests; the rest are

@@ -124,6 +124,32 @@ fn run(call: &impl CallApi, settings: Settings) -> FlowResult {
             log::info(&format!("{refused} lookups; last HTTP error: {denied:?}"));
             call.play("all-busy")
         }
+        // Queue after queue without end, and queue options far out of bounds.
+        "queue-hop" => {
+            call.answer()?;
+            let hostile = [
+                QueueOptions {
+                    max_length: 0,
+                    ..QueueOptions::default()
+                },
+                QueueOptions {
+                    announce_every_ms: 1,
+                    ..QueueOptions::default()
+                },
+                QueueOptions {
+                    callback_digit: "12".into(),
+                    ..QueueOptions::default()
+                },
+            ];
+            let invalid = hostile.iter().filter(|o| call.enqueue("sales", o).is_err()).count();
+            let quick = QueueOptions {
+                max_wait_ms: 1_000,
+                ..QueueOptions::default()
+            };
+            let joined = (0..1000).take_while(|_| call.enqueue("sales", &quick).is_ok()).count();
+            log::info(&format!("{invalid} invalid; joined {joined} queues"));
+            call.play("all-busy")
+        }
         // Memory without end.
         "grow" => {
             let mut hoard: Vec<Vec<u8>> = Vec::new();

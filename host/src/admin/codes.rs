@@ -8,14 +8,17 @@
 //! | `*79` | do not disturb off                             |
 //! | `*61` | log in to all his departments                  |
 //! | `*62` | log out of all his departments (he keeps his place in their order) |
+//! | `*63` | pause in all his departments (a break: no queue or hunting calls)   |
+//! | `*64` | resume after a pause                                              |
 
-use crate::store::Tenant;
+use crate::store::{MemberState, Tenant};
 
 /// What a feature code asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     DoNotDisturb(bool),
     LoggedIn(bool),
+    Paused(bool),
 }
 
 impl Code {
@@ -26,6 +29,8 @@ impl Code {
             "*79" => Code::DoNotDisturb(false),
             "*61" => Code::LoggedIn(true),
             "*62" => Code::LoggedIn(false),
+            "*63" => Code::Paused(true),
+            "*64" => Code::Paused(false),
             _ => return None,
         })
     }
@@ -35,15 +40,18 @@ impl Code {
     pub async fn apply(self, tenant: &Tenant, login: &str) -> Result<String, String> {
         let done = match self {
             Code::DoNotDisturb(on) => tenant.set_dnd(login, on).await,
-            Code::LoggedIn(on) => tenant.set_logged_in(None, login, on).await,
+            Code::LoggedIn(on) => tenant.set_membership(None, login, MemberState::LoggedIn, on).await,
+            Code::Paused(on) => tenant.set_membership(None, login, MemberState::Paused, on).await,
         };
         match (done, self) {
             (Err(e), _) => Err(format!("the store failed: {e}")),
-            (Ok(false), Code::LoggedIn(_)) => Err(format!("{login} is in no department")),
+            (Ok(false), Code::LoggedIn(_) | Code::Paused(_)) => Err(format!("{login} is in no department")),
             (Ok(false), Code::DoNotDisturb(_)) => Err(format!("no employee {login}")),
             (Ok(true), Code::DoNotDisturb(on)) => Ok(format!("do not disturb {}", on_off(on))),
             (Ok(true), Code::LoggedIn(true)) => Ok("logged in to his departments".into()),
             (Ok(true), Code::LoggedIn(false)) => Ok("logged out of his departments".into()),
+            (Ok(true), Code::Paused(true)) => Ok("paused in his departments".into()),
+            (Ok(true), Code::Paused(false)) => Ok("back from his pause".into()),
         }
     }
 }
@@ -62,6 +70,8 @@ mod tests {
         assert_eq!(Code::parse("*79"), Some(Code::DoNotDisturb(false)));
         assert_eq!(Code::parse("*61"), Some(Code::LoggedIn(true)));
         assert_eq!(Code::parse("*62"), Some(Code::LoggedIn(false)));
+        assert_eq!(Code::parse("*63"), Some(Code::Paused(true)));
+        assert_eq!(Code::parse("*64"), Some(Code::Paused(false)));
         assert_eq!(Code::parse("*3"), None);
         assert_eq!(Code::parse("78"), None);
     }

@@ -153,16 +153,13 @@ async fn save(tenant: &Tenant, id: String, body: DepartmentBody) -> Result<Depar
             .await
             .map_err(ApiError::internal)??;
     }
-    // Members keep their logged-out state across a replace.
+    // Members keep their logged-out and paused states across a replace.
     let before = tenant.department(&id, false).await.map_err(ApiError::internal)?;
-    let logged_out = before
-        .map(|d| d.logged_out)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|login| body.members.contains(login))
-        .collect();
+    let (logged_out, paused) = before.map(|d| (d.logged_out, d.paused)).unwrap_or_default();
+    let still_members = |logins: Vec<String>| logins.into_iter().filter(|l| body.members.contains(l)).collect();
     let department = Department {
-        logged_out,
+        logged_out: still_members(logged_out),
+        paused: still_members(paused),
         ring_busy: body.ring_busy,
         overflow: body.overflow.filter(|o| !o.is_null()),
         id,

@@ -13,7 +13,7 @@ use super::auth::hash_password;
 use super::error::{ApiError, ErrorBody};
 use super::{ApiState, Principal};
 use crate::call::record::unix_ms;
-use crate::store::{Employee, EmployeeFields, Secrets};
+use crate::store::{Employee, EmployeeFields, MemberState, Secrets};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -228,16 +228,21 @@ pub async fn update(
 #[serde(deny_unknown_fields)]
 pub struct Membership {
     /// Whether the department offers him calls; logged out, he keeps his place in its order.
-    logged_in: bool,
+    logged_in: Option<bool>,
+    /// On a break: the department's queue and hunting offer him no calls, yet he still staffs
+    /// it (its queue takes callers).
+    paused: Option<bool>,
 }
 
-/// Log an employee in to (or out of) one of his departments — or, with `*` for the department,
-/// all of them (his phone's `*61` and `*62` do the same). An employee may do it for himself.
+/// Log an employee in to (or out of) one of his departments, or pause him in it (a break) —
+/// or, with `*` for the department, all of his (his phone's `*61`/`*62` log in and out, `*63`/
+/// `*64` pause and resume). An employee may do it for himself.
 #[utoipa::path(put, path = "/employees/{login}/departments/{id}", tag = "employees",
     params(("login" = String, Path), ("id" = String, Path, description = "a department's id, or `*` for all of his")),
     request_body = Membership,
     responses((status = 204, description = "done"),
-        (status = 404, description = "no such employee, or he is not a member", body = ErrorBody)))]
+        (status = 404, description = "no such employee, or he is not a member", body = ErrorBody),
+        (status = 422, description = "neither `logged_in` nor `paused` given", body = ErrorBody)))]
 pub async fn set_membership(
     tenant: Tenant,
     Path((login, department)): Path<(String, String)>,
@@ -245,11 +250,21 @@ pub async fn set_membership(
 ) -> Result<StatusCode, ApiError> {
     let Json(membership) = body.map_err(ApiError::from_json)?;
     let which = Some(department.as_str()).filter(|d| *d != "*");
-    let done = tenant.set_logged_in(which, &login, membership.logged_in).await;
-    match done.map_err(ApiError::internal)? {
-        true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError::not_found("membership", &format!("{login} in {department}"))),
+    let changes = [
+        (MemberState::LoggedIn, membership.logged_in),
+        (MemberState::Paused, membership.paused),
+    ];
+    let changes: Vec<(MemberState, bool)> = changes.into_iter().filter_map(|(s, on)| Some((s, on?))).collect();
+    if changes.is_empty() {
+        return Err(ApiError::unprocessable("logged_in", "give logged_in or paused"));
     }
+    for (state, on) in changes {
+        let done = tenant.set_membership(which, &login, state, on).await;
+        if !done.map_err(ApiError::internal)? {
+            return Err(ApiError::not_found("membership", &format!("{login} in {department}")));
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/employees", tag = "employees", responses((status = 200, body = EmployeeList)))]

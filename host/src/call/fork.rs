@@ -84,6 +84,9 @@ pub trait Directory: Send + Sync {
     async fn department(&self, key: &str) -> anyhow::Result<Option<super::DepartmentCard>>;
     /// How long `target` rings by its own settings before it gives up.
     async fn ring_time(&self, target: &Target) -> anyhow::Result<Duration>;
+    /// The members of the department with id (or extension) `key` as its queue sees them now;
+    /// none when there is no such department.
+    async fn staff(&self, key: &str) -> anyhow::Result<Option<super::Staff>>;
 }
 
 /// What ringing and bridging need besides the call itself (one company's: its directory, lamps,
@@ -112,6 +115,10 @@ pub struct DialEnv {
     pub toll: Arc<super::toll::TollGate>,
     /// The company's numbers (the caller IDs a flow may present).
     pub numbers: Arc<dyn super::OwnNumbers>,
+    /// The company's queues (its departments' waiting callers).
+    pub queues: Arc<super::queue::Queues>,
+    /// Where callback requests are filed.
+    pub callbacks: Arc<dyn super::CallbackDesk>,
 }
 
 /// The leg that answered, ready to bridge.

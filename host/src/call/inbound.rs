@@ -1,5 +1,7 @@
 //! A call that came in over SIP: the caller's leg plus its media session.
 
+mod waiting;
+
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -14,8 +16,8 @@ use super::record::{LegRecord, unix_ms};
 use super::screening::{self, Verdict};
 use super::{
     CallControl, CallError, CallRecording, CollectOptions, DepartmentCard, DialOptions, DialOutcome, EmployeeCard,
-    EmployeeKey, FeatureRequests, HttpRequest, HttpResponse, LineStatus, RECORDING_PROMPT, RecordOptions, Recording,
-    ScreenedOutcome, Screening, Target, TimedLeg,
+    EmployeeKey, FeatureRequests, HttpRequest, HttpResponse, LineStatus, QueueOptions, QueueOutcome, RECORDING_PROMPT,
+    RecordOptions, Recording, ScreenedOutcome, Screening, Target, TimedLeg,
 };
 use crate::media::mixer::Rooms;
 use crate::media::sdp;
@@ -77,6 +79,10 @@ pub struct InboundCall {
     requests: Option<FeatureRequests>,
     /// A caller ID the exchange vouches for (an employee's own extension on his calls).
     vouched_caller_id: Option<String>,
+    /// Queues the call joined.
+    queues_joined: usize,
+    /// The queue the caller hung up in while waiting ([`Target::label`]).
+    abandoned_in: Option<String>,
 }
 
 const UNAVAILABLE: (u16, &str) = (480, "Temporarily Unavailable");
@@ -109,6 +115,8 @@ impl InboundCall {
             callbacks: Vec::new(),
             requests: None,
             vouched_caller_id: None,
+            queues_joined: 0,
+            abandoned_in: None,
         }
     }
 
@@ -435,12 +443,19 @@ impl InboundCall {
         event
     }
 
-    /// `dial`, with the answering party screened first when `screening` says so.
+    /// Notes that the call was offered to `label` ([`Target::label`]), once.
+    fn offer_to(&mut self, label: String) {
+        if self.offered.len() < MAX_OFFERED && !self.offered.contains(&label) {
+            self.offered.push(label);
+        }
+    }
+
+    /// `dial`, with the answering party screened first or a queue told, as `how` says.
     async fn dial_with(
         &mut self,
         legs: &[TimedLeg],
         opts: &DialOptions,
-        screening: Option<&Screening>,
+        how: Dialing<'_>,
     ) -> Result<ScreenedOutcome, CallError> {
         if self.over() {
             return Err(CallError::Hangup);
@@ -448,10 +463,9 @@ impl InboundCall {
         super::limits::check_dial(legs, opts)?;
         super::limits::check_more_legs(self.legs.len())?;
         self.check_caller_id(opts)?;
-        for leg in legs {
-            let label = leg.target.label();
-            if self.offered.len() < MAX_OFFERED && !self.offered.contains(&label) {
-                self.offered.push(label);
+        if !how.for_queue {
+            for leg in legs {
+                self.offer_to(leg.target.label());
             }
         }
         let (codec, ptime) = self.caller_media()?;
@@ -497,7 +511,7 @@ impl InboundCall {
         };
         let outcome = self.ring_until_done(&mut fork, &mut ringing).await;
         self.legs.extend(fork.take_legs());
-        let winner = match (outcome?, screening) {
+        let winner = match (outcome?, how.screening) {
             (Err(outcome), _) => return Ok(ScreenedOutcome::NotAnswered(outcome)),
             (Ok(winner), None) => winner,
             (Ok(winner), Some(screening)) => match self.screen(winner, screening, &ringing).await? {
@@ -505,6 +519,9 @@ impl InboundCall {
                 None => return Ok(ScreenedOutcome::Declined),
             },
         };
+        if let Some(answered) = how.on_answer {
+            answered();
+        }
         let answered = self.bridge(winner).await;
         // The answered legs' conversations are over now (with a transfer: the transferor's
         // too — it ended when the transfer did, which the record does not know more exactly).
@@ -738,6 +755,7 @@ impl CallControl for InboundCall {
             caller_gone: self.gone,
             callbacks: self.callbacks.clone(),
             mailbox: self.mailbox.clone(),
+            abandoned_in: self.abandoned_in.clone(),
         }
     }
 
@@ -778,7 +796,7 @@ impl CallControl for InboundCall {
     }
 
     async fn dial(&mut self, legs: &[TimedLeg], opts: &DialOptions) -> Result<DialOutcome, CallError> {
-        match self.dial_with(legs, opts, None).await? {
+        match self.dial_with(legs, opts, Dialing::default()).await? {
             ScreenedOutcome::Accepted(outcome) | ScreenedOutcome::NotAnswered(outcome) => Ok(outcome),
             ScreenedOutcome::Declined => unreachable!("nobody screens an unscreened dial"),
         }
@@ -791,7 +809,15 @@ impl CallControl for InboundCall {
         screening: &Screening,
     ) -> Result<ScreenedOutcome, CallError> {
         super::limits::check_screening(screening)?;
-        self.dial_with(legs, opts, Some(screening)).await
+        let how = Dialing {
+            screening: Some(screening),
+            ..Dialing::default()
+        };
+        self.dial_with(legs, opts, how).await
+    }
+
+    async fn enqueue(&mut self, department: &str, opts: &QueueOptions) -> Result<QueueOutcome, CallError> {
+        self.wait_in_queue(department, opts).await
     }
 
     async fn record(&mut self, opts: &RecordOptions) -> Result<Option<Recording>, CallError> {
@@ -978,6 +1004,18 @@ const EARLY_MEDIA_SILENCE: Duration = Duration::from_secs(3600);
 /// A REFER before anyone is bridged has nobody to transfer.
 fn no_transfer_yet(refer: crate::sip::Refer) {
     tokio::spawn(refer.refuse(403, "nobody is connected to transfer yet"));
+}
+
+/// How a dial goes besides its legs and options.
+#[derive(Default)]
+struct Dialing<'a> {
+    /// Whoever answers hears an announcement and accepts with a digit first.
+    screening: Option<&'a Screening>,
+    /// Called once someone answered (and accepted), before the bridge: a queue takes the
+    /// caller out of its line.
+    on_answer: Option<&'a (dyn Fn() + Sync)>,
+    /// A queue's agents ring: the call was offered to the queue, not to each of them.
+    for_queue: bool,
 }
 
 /// What the caller hears while a dial rings.

@@ -3,7 +3,9 @@
 //! a test as on the line. The flow runtime's own quotas (CPU, host calls, logs, lookups, HTTP)
 //! are in `flow/sandbox.rs`; docs/writing-flows.md lists all of them ("What a flow may use").
 
-use super::{CallError, DialOptions, Screening, TimedLeg};
+use std::time::Duration;
+
+use super::{CallError, DialOptions, QueueOptions, Screening, TimedLeg};
 
 /// Legs (targets) in one `dial`: a department is one leg, however many members it has.
 pub const MAX_DIAL_LEGS: usize = 32;
@@ -35,6 +37,14 @@ pub const MAX_URL: usize = 2_048;
 pub const MAX_HEADERS: usize = 32;
 pub const MAX_HEADER: usize = 8 * 1024;
 pub const MAX_HTTP_BODY: usize = 1 << 20;
+/// Queues one call may join, one after another (a flow cannot hop between lines for ever).
+pub const MAX_QUEUES_PER_CALL: usize = 8;
+/// The longest a caller may wait in a queue, how often at most the announcements come, how
+/// long an agent may ring and wrap up.
+pub const MAX_QUEUE_WAIT: Duration = Duration::from_secs(2 * 3600);
+pub const MIN_ANNOUNCE_EVERY: Duration = Duration::from_secs(10);
+pub const MAX_AGENT_RING: Duration = Duration::from_secs(300);
+pub const MAX_WRAP_UP: Duration = Duration::from_secs(600);
 
 /// `Err(Invalid)` naming `what` when `value` is longer than `max` bytes.
 pub fn check_len(what: &str, value: &str, max: usize) -> Result<(), CallError> {
@@ -120,6 +130,53 @@ pub fn callback_reason(reason: &str, filed: usize) -> Result<String, CallError> 
 /// A callback request's reason cut to the length kept.
 pub fn cut_callback_reason(reason: &str) -> String {
     reason.chars().take(MAX_CALLBACK_REASON).collect()
+}
+
+/// Checks how a caller is to wait in a queue, having joined `joined` queues already.
+pub fn check_queue(department: &str, opts: &QueueOptions, joined: usize) -> Result<(), CallError> {
+    if joined >= MAX_QUEUES_PER_CALL {
+        return Err(CallError::Denied(format!(
+            "a call joins at most {MAX_QUEUES_PER_CALL} queues"
+        )));
+    }
+    check_len("department", department, MAX_NAME)?;
+    for (what, prompt) in [
+        ("music", &opts.music),
+        ("position-prompt", &opts.position_prompt),
+        ("wait-prompt", &opts.wait_prompt),
+    ] {
+        check_len(what, prompt, MAX_PROMPT)?;
+    }
+    let within = |what: &str, value: Duration, min: Duration, max: Duration| {
+        if value < min || value > max {
+            return Err(CallError::Invalid(format!(
+                "{what}: {} ms, use {} to {} ms",
+                value.as_millis(),
+                min.as_millis(),
+                max.as_millis()
+            )));
+        }
+        Ok(())
+    };
+    within("max-wait-ms", opts.max_wait, Duration::from_secs(1), MAX_QUEUE_WAIT)?;
+    within("agent-ring-ms", opts.agent_ring, Duration::from_secs(1), MAX_AGENT_RING)?;
+    within("wrap-up-ms", opts.wrap_up, Duration::ZERO, MAX_WRAP_UP)?;
+    if !opts.announce_every.is_zero() {
+        within(
+            "announce-every-ms",
+            opts.announce_every,
+            MIN_ANNOUNCE_EVERY,
+            MAX_QUEUE_WAIT,
+        )?;
+    }
+    if opts.max_length == 0 || opts.max_length > super::queue::MAX_LENGTH {
+        return Err(CallError::Invalid(format!(
+            "max-length: {}, use 1 to {}",
+            opts.max_length,
+            super::queue::MAX_LENGTH
+        )));
+    }
+    Ok(())
 }
 
 /// Room names are the flow's to choose, within reason.

@@ -13,6 +13,7 @@ mod inbound;
 pub mod limits;
 pub mod number;
 pub mod originate;
+pub mod queue;
 pub mod record;
 mod screening;
 pub mod script;
@@ -24,9 +25,11 @@ pub use feature::{Feature, FeatureRequest, FeatureRequests};
 pub use fork::{Calendar, DialEnv, Directory, Reachable, RingStep};
 pub use handover::Handovers;
 pub use inbound::{InboundCall, MediaEnv};
+pub use queue::{QueueOptions, QueueOutcome, QueueStrategy};
 pub use record::{CallRecord, CallRecording, CallResult, Trace};
 pub use services::{
-    DepartmentCard, EmployeeCard, EmployeeKey, History, HttpRequest, HttpResponse, LineStatus, OwnNumbers, Web,
+    Agent, AgentState, CallbackDesk, CallbackRequest, DepartmentCard, EmployeeCard, EmployeeKey, History, HttpRequest,
+    HttpResponse, LineStatus, OwnNumbers, Staff, Web,
 };
 pub use toll::{OutboundRules, TollGate};
 
@@ -171,6 +174,8 @@ pub struct CallFacts {
     pub callbacks: Vec<String>,
     /// The mailbox the flow chose for the call's voicemail.
     pub mailbox: Option<String>,
+    /// The queue the caller hung up in while waiting ([`Target::label`]).
+    pub abandoned_in: Option<String>,
 }
 
 /// The verbs of a call. Every blocking verb returns `Err(CallError::Hangup)` once the caller
@@ -199,6 +204,9 @@ pub trait CallControl: Send {
     /// Records the caller. The recording is kept even when the caller hangs up meanwhile (the
     /// verb then returns `Hangup`); `None`: nothing but silence was heard.
     async fn record(&mut self, opts: &RecordOptions) -> Result<Option<Recording>, CallError>;
+    /// Puts the caller into the queue of department `department` (id or extension) until an
+    /// agent answered and the talk is over, or the wait ended otherwise.
+    async fn enqueue(&mut self, department: &str, opts: &QueueOptions) -> Result<QueueOutcome, CallError>;
     /// Puts the caller into a conference room until they leave (then `Hangup`).
     async fn conference(&mut self, room: &str) -> Result<(), CallError>;
     /// Voicemail recorded from now on goes to employee `login`'s mailbox.

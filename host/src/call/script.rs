@@ -16,6 +16,9 @@
 //! - `history <login>`: who last talked to the caller (by default nobody)
 //! - `http <status> <body>`: what the next outbound HTTP request gets, in order (the body is
 //!   the rest of the step); without one, requests fail
+//! - `queue answered [<employee>] [talk <time>]|timeout|full|empty|callback`: how the next
+//!   `enqueue` ends, in order; without one, the caller waits out the queue's maximum wait (or
+//!   presses its callback digit, if the script does meanwhile)
 //! - `screen accept|decline`: what the party who answers the next screened dial decides, in
 //!   order (by default he accepts)
 //!
@@ -31,7 +34,8 @@ use tokio::time::Instant;
 use super::collect::{DigitSource, collect_digits};
 use super::{
     CallControl, CallError, CollectOptions, DepartmentCard, DialOptions, DialOutcome, EmployeeCard, EmployeeKey,
-    HttpRequest, HttpResponse, LineStatus, RecordOptions, Recording, ScreenedOutcome, Screening, Target, TimedLeg,
+    HttpRequest, HttpResponse, LineStatus, QueueOptions, QueueOutcome, RecordOptions, Recording, ScreenedOutcome,
+    Screening, Target, TimedLeg,
 };
 use crate::media::PromptLibrary;
 
@@ -41,6 +45,7 @@ pub struct Script {
     presses: Vec<(Duration, char)>,
     hangup_at: Option<Duration>,
     dials: Vec<DialOutcome>,
+    queues: Vec<QueueOutcome>,
     /// The number's local time at the start, and its zone.
     clock: (jiff::civil::DateTime, jiff::tz::TimeZone),
     /// Schedule id → open.
@@ -66,6 +71,7 @@ impl std::str::FromStr for Script {
             presses: Vec::new(),
             hangup_at: None,
             dials: Vec::new(),
+            queues: Vec::new(),
             clock: default_clock(),
             schedules: Vec::new(),
             employees: Vec::new(),
@@ -77,6 +83,9 @@ impl std::str::FromStr for Script {
         for step in text.split([';', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
             let words: Vec<&str> = step.split_whitespace().collect();
             match words.as_slice() {
+                ["queue", outcome @ ..] => script
+                    .queues
+                    .push(parse_queue_outcome(outcome).map_err(|e| format!("{step:?}: {e}"))?),
                 ["dial", outcome @ ..] => script
                     .dials
                     .push(parse_outcome(outcome).map_err(|e| format!("{step:?}: {e}"))?),
@@ -249,12 +258,28 @@ fn parse_outcome(words: &[&str]) -> Result<DialOutcome, String> {
     })
 }
 
+fn parse_queue_outcome(words: &[&str]) -> Result<QueueOutcome, String> {
+    Ok(match words {
+        ["timeout"] => QueueOutcome::Timeout,
+        ["full"] => QueueOutcome::Full,
+        ["empty"] => QueueOutcome::Empty,
+        ["callback"] => QueueOutcome::Callback,
+        ["answered", ..] => match parse_outcome(words)? {
+            DialOutcome::Answered { employee, talk_seconds } => QueueOutcome::Answered { employee, talk_seconds },
+            _ => unreachable!("parse_outcome reads answered as answered"),
+        },
+        _ => return Err("expected answered [employee] [talk <time>], timeout, full, empty or callback".into()),
+    })
+}
+
 /// A call whose caller follows a [`Script`].
 pub struct ScriptedCall {
     start: Instant,
     presses: VecDeque<(Duration, char)>,
     hangup_at: Option<Duration>,
     dials: VecDeque<DialOutcome>,
+    queues: VecDeque<QueueOutcome>,
+    queues_joined: usize,
     prompts: Arc<PromptLibrary>,
     caller: String,
     dialled: String,
@@ -301,6 +326,8 @@ impl ScriptedCall {
             presses: script.presses.into(),
             hangup_at: script.hangup_at,
             dials: script.dials.into(),
+            queues: script.queues.into(),
+            queues_joined: 0,
             prompts,
             caller: caller.into(),
             dialled: dialled.into(),
@@ -377,6 +404,7 @@ impl CallControl for ScriptedCall {
             caller_gone: self.caller_left,
             callbacks: self.callbacks.clone(),
             mailbox: None,
+            abandoned_in: None,
         }
     }
 
@@ -491,6 +519,31 @@ impl CallControl for ScriptedCall {
         };
         self.wait(took).await?;
         Ok(outcome)
+    }
+
+    async fn enqueue(&mut self, department: &str, opts: &QueueOptions) -> Result<QueueOutcome, CallError> {
+        self.live()?;
+        super::limits::check_queue(department, opts, self.queues_joined)?;
+        self.queues_joined += 1;
+        if let Some(outcome) = self.queues.pop_front() {
+            // Ringing the agent takes a few seconds; a talk its length.
+            if let QueueOutcome::Answered { talk_seconds, .. } = &outcome {
+                self.wait(Duration::from_secs(u64::from(*talk_seconds) + 3)).await?;
+            }
+            if outcome == QueueOutcome::Timeout {
+                self.wait(opts.max_wait).await?;
+            }
+            return Ok(outcome);
+        }
+        let deadline = Instant::now() + opts.max_wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_press_within(left).await? {
+                Some(digit) if Some(digit) == opts.callback_digit => return Ok(QueueOutcome::Callback),
+                Some(_) => {}
+                None => return Ok(QueueOutcome::Timeout),
+            }
+        }
     }
 
     async fn dial_screened(

@@ -30,6 +30,63 @@ pub struct DepartmentCard {
     pub available: u32,
 }
 
+/// A department's members as its queue sees them now, in the department's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Staff {
+    /// The department's id (what the queue is known by, however the flow named it).
+    pub department: String,
+    pub agents: Vec<Agent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    pub login: String,
+    pub state: AgentState,
+}
+
+/// Whether a member can be offered a queue's caller now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentState {
+    /// Logged out of the department, in do-not-disturb, or no phone registered.
+    Away,
+    /// On a break: staffs the queue but takes none of its calls.
+    Paused,
+    /// On a call, or his phone rings.
+    Busy,
+    Ready,
+}
+
+impl Staff {
+    /// Members who staff the queue: all but those away.
+    pub fn staffed(&self) -> usize {
+        self.agents.iter().filter(|a| a.state != AgentState::Away).count()
+    }
+}
+
+/// A callback request as the exchange files it for a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallbackRequest<'a> {
+    /// The caller's number, as it came.
+    pub phone: &'a str,
+    pub reason: &'a str,
+    /// Login of the employee to call back; none: whoever takes it (`GET /callbacks`).
+    pub employee: Option<&'a str>,
+    /// A voicemail of the call to attach.
+    pub recording: Option<&'a str>,
+}
+
+/// The company's callback requests (`/callbacks`), which the callback scheduler calls back.
+#[async_trait::async_trait]
+pub trait CallbackDesk: Send + Sync {
+    /// Files `request`, due at once; none when the caller's number already had the day's
+    /// callbacks (a stranger calling again and again must not make the exchange call him, or a
+    /// number he pretends to be, without end).
+    async fn file(&self, request: CallbackRequest<'_>) -> anyhow::Result<Option<i64>>;
+    /// Hands open request `id` to employee `login`, due now, and wakes the scheduler; false when
+    /// it is not open any more.
+    async fn hand_to(&self, id: i64, login: &str) -> anyhow::Result<bool>;
+}
+
 /// How a flow names the employee it asks about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmployeeKey<'a> {

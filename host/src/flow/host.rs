@@ -276,6 +276,63 @@ impl HostCall for FlowState {
         .map_err(Into::into))
     }
 
+    async fn enqueue(
+        &mut self,
+        _: Resource<CallHandle>,
+        department: String,
+        opts: wit::QueueOptions,
+    ) -> wasmtime::Result<Result<wit::QueueOutcome, wit::CallError>> {
+        self.enter()?;
+        let mut digits = opts.callback_digit.chars();
+        let callback_digit = match (digits.next(), digits.next()) {
+            (None, _) => None,
+            (Some(d), None) if d.is_ascii_digit() || "*#".contains(d) => Some(d),
+            _ => {
+                let e = call::CallError::Invalid(format!(
+                    "callback-digit {:?}: one DTMF digit, or none",
+                    opts.callback_digit
+                ));
+                self.trace_verb(&format!("enqueue {department}"), &Err::<(), _>(e.clone()), ok);
+                return Ok(Err(e.into()));
+            }
+        };
+        let ms = |ms: u32| std::time::Duration::from_millis(ms.into());
+        let opts = call::QueueOptions {
+            music: opts.music,
+            position_prompt: opts.position_prompt,
+            wait_prompt: opts.wait_prompt,
+            announce_every: ms(opts.announce_every_ms),
+            max_wait: ms(opts.max_wait_ms),
+            max_length: opts.max_length,
+            strategy: match opts.strategy {
+                wit::QueueStrategy::LongestIdle => call::QueueStrategy::LongestIdle,
+                wit::QueueStrategy::InOrder => call::QueueStrategy::InOrder,
+                wit::QueueStrategy::RingAll => call::QueueStrategy::RingAll,
+            },
+            agent_ring: ms(opts.agent_ring_ms),
+            wrap_up: ms(opts.wrap_up_ms),
+            callback_digit,
+        };
+        let r = self.call.enqueue(&department, &opts).await;
+        let verb = format!(
+            "enqueue {department} ({:?}, max wait {} s, max length {})",
+            opts.strategy,
+            opts.max_wait.as_secs(),
+            opts.max_length
+        );
+        self.trace_verb(&verb, &r, |o| format!("{o:?}"));
+        Ok(r.map(|outcome| match outcome {
+            call::QueueOutcome::Answered { employee, talk_seconds } => {
+                wit::QueueOutcome::Answered(wit::Answered { employee, talk_seconds })
+            }
+            call::QueueOutcome::Timeout => wit::QueueOutcome::Timeout,
+            call::QueueOutcome::Full => wit::QueueOutcome::Full,
+            call::QueueOutcome::Empty => wit::QueueOutcome::Empty,
+            call::QueueOutcome::Callback => wit::QueueOutcome::Callback,
+        })
+        .map_err(Into::into))
+    }
+
     async fn conference(
         &mut self,
         _: Resource<CallHandle>,

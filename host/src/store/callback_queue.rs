@@ -138,6 +138,24 @@ impl Tenant {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Hands open callback `id` to employee `login`, due at `now`; false when it is not open any
+    /// more (or there is no such employee).
+    pub async fn hand_callback(&self, id: i64, login: &str, now: i64) -> super::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE callbacks SET employee_id = (SELECT id FROM employees WHERE company_id = $1 AND login = $2),
+                 due_at = $3
+             WHERE company_id = $1 AND id = $4 AND status = 'open'
+               AND EXISTS (SELECT 1 FROM employees WHERE company_id = $1 AND login = $2)",
+        )
+        .bind(self.company())
+        .bind(login)
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Puts open callback `id` off until `at` (outside business hours, the employee busy); false
     /// when it is not open any more.
     pub async fn defer_callback(&self, id: i64, at: i64) -> super::Result<bool> {

@@ -24,6 +24,8 @@ pub struct Department {
     pub member_ids: Vec<i64>,
     /// Members logged out of the department (they keep their place and are skipped).
     pub logged_out: Vec<String>,
+    /// Members on a break: offered no calls (queue or hunting), yet staffing the department.
+    pub paused: Vec<String>,
     /// Ring members who are on a call (their phones' call waiting); else they are skipped.
     pub ring_busy: bool,
     /// Where callers go when nobody answered: a route (`{"voicemail": {}}`,
@@ -31,6 +33,15 @@ pub struct Department {
     /// built-in flows: voicemail with a callback request).
     #[schema(value_type = Option<Object>)]
     pub overflow: Option<serde_json::Value>,
+}
+
+/// What an employee's membership of a department says about taking its calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberState {
+    /// Logged in: offered its calls (logged out, he keeps his place in its order).
+    LoggedIn,
+    /// On a break: offered none of its calls, yet staffing it.
+    Paused,
 }
 
 impl Tenant {
@@ -58,7 +69,7 @@ impl Tenant {
         let mut departments = Vec::with_capacity(rows.len());
         for r in rows {
             let members = sqlx::query(
-                "SELECT e.id, e.login, CAST(m.logged_in AS INTEGER) AS logged_in
+                "SELECT e.id, e.login, CAST(m.logged_in AS INTEGER) AS logged_in, CAST(m.paused AS INTEGER) AS paused
                  FROM department_members m JOIN employees e ON e.id = m.employee_id
                  WHERE m.department_id = $1 ORDER BY m.position",
             )
@@ -77,6 +88,11 @@ impl Tenant {
                 logged_out: members
                     .iter()
                     .filter(|m| m.get::<i64, _>("logged_in") == 0)
+                    .map(|m| m.get("login"))
+                    .collect(),
+                paused: members
+                    .iter()
+                    .filter(|m| m.get::<i64, _>("paused") != 0)
                     .map(|m| m.get("login"))
                     .collect(),
                 ring_busy: r.get::<i64, _>("ring_busy") != 0,
@@ -115,41 +131,57 @@ impl Tenant {
             .execute(&mut *tx)
             .await?;
         for (position, employee) in d.member_ids.iter().enumerate() {
-            let logged_in = d
-                .members
-                .get(position)
-                .is_none_or(|login| !d.logged_out.contains(login));
+            let login = d.members.get(position);
+            let logged_in = login.is_none_or(|login| !d.logged_out.contains(login));
+            let paused = login.is_some_and(|login| d.paused.contains(login));
             // Only the company's own employees can be members.
             sqlx::query(
-                "INSERT INTO department_members (department_id, employee_id, position, logged_in)
-                 SELECT $1, $2, $3, $5 WHERE EXISTS (SELECT 1 FROM employees WHERE id = $2 AND company_id = $4)",
+                "INSERT INTO department_members (department_id, employee_id, position, logged_in, paused)
+                 SELECT $1, $2, $3, $5, $6 WHERE EXISTS (SELECT 1 FROM employees WHERE id = $2 AND company_id = $4)",
             )
             .bind(id)
             .bind(employee)
             .bind(position as i64)
             .bind(self.company())
             .bind(logged_in)
+            .bind(paused)
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await.map_err(super::Error::from)
     }
 
-    /// Logs employee `login` in to (or out of) department `slug`, or — with no slug — every
-    /// department he is a member of; false when he is a member of none of them.
-    pub async fn set_logged_in(&self, slug: Option<&str>, login: &str, logged_in: bool) -> super::Result<bool> {
-        let done = sqlx::query(
-            "UPDATE department_members SET logged_in = $1
+    /// Sets one of employee `login`'s membership states in department `slug`, or — with no
+    /// slug — in every department he is a member of; false when he is a member of none of them.
+    pub async fn set_membership(
+        &self,
+        slug: Option<&str>,
+        login: &str,
+        state: MemberState,
+        on: bool,
+    ) -> super::Result<bool> {
+        // The column comes from the enum, never from input.
+        let column = match state {
+            MemberState::LoggedIn => "logged_in",
+            MemberState::Paused => "paused",
+        };
+        let done = sqlx::query(&format!(
+            "UPDATE department_members SET {column} = $1
              WHERE employee_id = (SELECT id FROM employees WHERE company_id = $2 AND login = $3)
-             AND department_id IN (SELECT id FROM departments WHERE company_id = $2 AND ($4 IS NULL OR slug = $4))",
-        )
-        .bind(logged_in)
+             AND department_id IN (SELECT id FROM departments WHERE company_id = $2 AND ($4 IS NULL OR slug = $4))"
+        ))
+        .bind(on)
         .bind(self.company())
         .bind(login)
         .bind(slug)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Logs employee `login` in to (or out of) department `slug`, or every one of his.
+    pub async fn set_logged_in(&self, slug: Option<&str>, login: &str, logged_in: bool) -> super::Result<bool> {
+        self.set_membership(slug, login, MemberState::LoggedIn, logged_in).await
     }
 
     /// Deletes a department; false when there was none.

@@ -26,7 +26,7 @@ pub use company::{CompanyInfo, Plan, Usage};
 pub use contacts::{
     Callback, CallbackFilter, CallbackResult, Contact, ContactFields, ContactLogEntry, NewCallback, NewLogEntry,
 };
-pub use departments::Department;
+pub use departments::{Department, MemberState};
 pub use employees::{Employee, EmployeeFields, Secrets};
 pub use flows::FlowInfo;
 pub use media::{PromptInfo, RecordingFilter, RecordingInfo};

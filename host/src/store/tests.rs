@@ -577,6 +577,20 @@ async fn departments_and_their_members() {
         );
         assert!(store.set_logged_in(None, "alice", true).await.unwrap(), "{db}");
         assert!(!store.set_logged_in(None, "nobody", true).await.unwrap(), "{db}");
+        // A break is its own state: paused, bob is still logged out, alice still logged in.
+        assert!(
+            store
+                .set_membership(None, "alice", MemberState::Paused, true)
+                .await
+                .unwrap(),
+            "{db}"
+        );
+        let sales_now = store.department("sales", false).await.unwrap().unwrap();
+        assert_eq!(
+            (sales_now.paused, sales_now.logged_out),
+            (vec!["alice".to_string()], vec!["bob".to_string()]),
+            "{db}"
+        );
         assert!(store.set_dnd("alice", true).await.unwrap(), "{db}");
         assert!(store.employee("alice", false).await.unwrap().unwrap().dnd, "{db}");
         assert!(!store.employee("bob", false).await.unwrap().unwrap().dnd, "{db}");
@@ -585,10 +599,12 @@ async fn departments_and_their_members() {
         sales.members = vec!["alice".into()];
         sales.member_ids = vec![alice.id];
         sales.logged_out = vec!["alice".into()];
+        sales.paused = vec!["alice".into()];
         store.put_department(&sales, 6).await.unwrap();
         let replaced = store.department("sales", false).await.unwrap().unwrap();
         assert_eq!(replaced.members, ["alice"], "{db}");
         assert_eq!(replaced.logged_out, ["alice"], "{db}");
+        assert_eq!(replaced.paused, ["alice"], "{db}");
         assert_eq!(
             replaced.overflow,
             Some(serde_json::json!({ "department": "support" })),

@@ -332,16 +332,10 @@ impl CallbackScheduler {
 
 /// What the employee hears before the contact rings: whom he calls back and why.
 fn announcement(call: &DueCall) -> String {
-    // Digits one by one, as a number is read out.
-    let spelled: Vec<String> = call
-        .phone
-        .chars()
-        .filter(char::is_ascii_digit)
-        .map(String::from)
-        .collect();
+    let spelled = crate::call::number::spoken(&call.phone);
     let whom = match call.name.trim() {
-        "" => spelled.join(" "),
-        name => format!("{name}, {}", spelled.join(" ")),
+        "" => spelled,
+        name => format!("{name}, {spelled}"),
     };
     let mut text = match call.follow_up_at {
         Some(_) => format!("Follow-up call to {whom}."),

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use crate::admin::codes::Code;
+use crate::admin::codes::{self, Code};
 use crate::call::record::unix_ms;
 use crate::call::{
     CallControl, CallError, CallFacts, CallRecord, CallRecording, CallResult, CallbackRequest, DialEnv, DialOptions,
@@ -20,7 +20,7 @@ use crate::live::{LiveCall, LiveCalls};
 use crate::mail::{self, Mail, Mailer};
 use crate::media::library::BEEP;
 use crate::offices::Offices;
-use crate::sip::{Answer, InboundLeg, InviteHandler};
+use crate::sip::{Answer, InboundLeg, InviteHandler, Mailboxes};
 use crate::store::{NewLogEntry, RecordingInfo, Store, Tenant};
 use crate::tenant::CompanyId;
 
@@ -158,9 +158,10 @@ async fn handle_call(
     if let (None, Some(employee)) = (&route, leg.employee.clone()) {
         // The caller's own lamp shows busy while they are on the phone.
         let _line = dial.presence.talking(&employee);
+        let lamps = dial.mailboxes.clone();
         let mut call = InboundCall::new(id, leg, media, dial);
         call.take_requests(requests);
-        return employee_call(store, call, employee, arrival, stopped).await;
+        return employee_call(store, call, employee, arrival, stopped, &lamps).await;
     }
     let Some(route) = route else {
         leg.reject(404, "Not Found");
@@ -247,7 +248,7 @@ async fn handle_call(
     tracing::info!(outcome = %record.outcome, result = record.result.as_str(), "call ended");
     // Recordings first, then what refers to them: once the call record is there, everything of
     // the call is.
-    save_recordings(store, mail, &record, recordings, mailbox.as_deref()).await;
+    save_recordings(store, mail, &dial.mailboxes, &record, recordings, mailbox.as_deref()).await;
     if route.assignment.missed_call_mail && voicemail.is_none() && record.legs.iter().all(|l| l.answered_at.is_none()) {
         mail_missed_call(store, mail, &record, &route.assignment.mailbox).await;
     }
@@ -289,9 +290,19 @@ async fn employee_call(
     employee: String,
     arrival: Arrival,
     stopped: tokio_util::sync::CancellationToken,
+    lamps: &Arc<Mailboxes>,
 ) {
     let mut trace = Trace::default();
     let dialled = arrival.dialled.clone();
+    if dialled == codes::VOICEMAIL {
+        let heard = crate::mailbox::hear_new_messages(store, &mut call, &employee, lamps, &mut trace).await;
+        if let Err(e) = heard {
+            trace.note(format!("voicemail by phone: {e}"));
+        }
+        call.hangup().await;
+        save(store, &arrival.record(None, call.facts(), "feature-code", trace)).await;
+        return;
+    }
     if let Some(code) = Code::parse(&dialled) {
         // A feature code: done at once, confirmed with a beep (refused: 403).
         let outcome = match code.apply(store, &employee).await {
@@ -494,6 +505,7 @@ async fn fallback(call: &mut dyn CallControl, fallback: &str, trace: &mut Trace)
 async fn save_recordings(
     store: &Tenant,
     mail: &Mailer,
+    lamps: &Arc<Mailboxes>,
     record: &CallRecord,
     recordings: Vec<CallRecording>,
     mailbox: Option<&str>,
@@ -513,12 +525,14 @@ async fn save_recordings(
             ended_by: made.ended_by,
             created_at: made.made_at,
             mailbox,
+            heard: false,
         };
         if let Err(e) = store.insert_recording(&info, &made.wav).await {
             // The audio cannot go to a log line; say loudly what was lost.
             tracing::error!(error = %e, recording = ?info, "could not store a recording");
         }
         if let Some(login) = &info.mailbox {
+            lamps.changed(store.id(), login);
             mail_voicemail(store, mail, &info, login, made.wav).await;
         }
     }

@@ -15,6 +15,7 @@ pub mod flow;
 pub mod live;
 pub mod location;
 pub mod mail;
+pub mod mailbox;
 pub mod media;
 pub mod new_flow;
 pub mod offices;

@@ -14,7 +14,7 @@ use crate::call::{
 };
 use crate::companies::Companies;
 use crate::schedule::Schedule;
-use crate::sip::{Binding, Domain, LineState, Location, Presence, TrunkLogin, unix_secs};
+use crate::sip::{Binding, Domain, LineState, Location, Messages, Presence, TrunkLogin, unix_secs};
 use crate::store::{Department, Employee, Registration, Store, Tenant};
 use crate::tenant::CompanyId;
 
@@ -189,6 +189,15 @@ impl Location for StoreLocation {
 
     async fn unbind(&self, user: i64, contact: Option<&str>) -> anyhow::Result<()> {
         Ok(self.store.remove_registrations(user, contact).await?)
+    }
+
+    fn realm(&self, company: CompanyId) -> String {
+        self.companies.realm(company)
+    }
+
+    async fn messages(&self, company: CompanyId, login: &str) -> anyhow::Result<Messages> {
+        let (new, old) = self.store.company(company).messages(login).await?;
+        Ok(Messages { new, old })
     }
 }
 

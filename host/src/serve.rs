@@ -111,6 +111,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         callbacks: home_callbacks,
         company: CompanyId::HOME,
         dialer: sip.dialer(),
+        mailboxes: sip.mailboxes(),
         presence,
         handovers: Arc::default(),
         directory: home.clone(),

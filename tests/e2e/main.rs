@@ -13,6 +13,7 @@ mod hunt;
 mod icm;
 mod mail;
 mod media;
+mod mwi;
 mod openapi;
 mod overflow;
 mod postgres;

@@ -84,6 +84,18 @@ async fn callers_wait_in_line_and_the_longest_waiting_goes_first() {
         callers.push(caller_until_bye(&server));
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
+    // The wallboard: two callers on the line while alice talks to the first.
+    let board = server
+        .get_json_until("/queues", |b| b["queues"][0]["waiting"] == 2)
+        .await;
+    let sales = &board["queues"][0];
+    assert_eq!(sales["department"], "sales", "{board}");
+    assert_eq!(
+        sales["agents"],
+        json!([{ "login": "alice", "state": "busy" }]),
+        "{board}"
+    );
+    assert!(sales["longest_wait_ms"].as_u64().unwrap() > 0, "{board}");
     // Alice's phone takes one call per run: ready again within her 2 s of wrap-up.
     for n in 0..3 {
         let phone = match first_call.take() {

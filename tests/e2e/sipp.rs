@@ -428,6 +428,90 @@ pub fn employee_calls(login: &str, then: Then) -> String {
 /// package as the user given to sipp (`-au`/`-ap`, challenged first), then expects one NOTIFY
 /// per entry of `states` (RFC 4235 `<state>` values, in order), noting each in the event file.
 pub fn busy_lamp(login: &str, states: &[&str]) -> String {
+    let notifies: String = states
+        .iter()
+        .enumerate()
+        .map(|(i, state)| {
+            format!(
+                r#"<recv request="NOTIFY">
+<action><ereg regexp="&lt;state&gt;{state}&lt;/state&gt;" search_in="body" check_it="true" assign_to="lamp_{i}"/>
+<log message="[$lamp_{i}]"/>
+{}</action>
+</recv>
+{OK_TO_LAST_REQUEST}"#,
+                note("LAMP", state)
+            )
+        })
+        .collect();
+    subscription(
+        login,
+        "dialog",
+        "application/dialog-info+xml",
+        200,
+        &notifies,
+        "busy lamp",
+    )
+}
+
+/// A phone's message-waiting lamp (RFC 3842): SUBSCRIBEs to `[service]` (its own mailbox) as
+/// the user given to sipp, then expects one NOTIFY per entry of `summaries` — `yes 1/0` says
+/// messages wait, one new and none old — noting each as LAMP.
+pub fn message_lamp(login: &str, summaries: &[&str]) -> String {
+    let notifies: String = summaries
+        .iter()
+        .enumerate()
+        .map(|(i, summary)| {
+            let (waiting, counts) = summary.split_once(' ').unwrap_or((summary, ""));
+            let counts = match counts {
+                "" => String::new(),
+                counts => format!(
+                    r#"<ereg regexp="Voice-Message: {counts} " search_in="body" check_it="true" assign_to="count_{i}"/>
+<log message="[$count_{i}]"/>"#
+                ),
+            };
+            format!(
+                r#"<recv request="NOTIFY">
+<action><ereg regexp="Messages-Waiting: {waiting}" search_in="body" check_it="true" assign_to="lamp_{i}"/>
+<log message="[$lamp_{i}]"/>
+{counts}{}</action>
+</recv>
+{OK_TO_LAST_REQUEST}"#,
+                note("LAMP", waiting)
+            )
+        })
+        .collect();
+    subscription(
+        login,
+        "message-summary",
+        "application/simple-message-summary",
+        200,
+        &notifies,
+        "message lamp",
+    )
+}
+
+/// A SUBSCRIBE to `[service]` with `event` as the user given to sipp, refused with `status`
+/// once authenticated.
+pub fn subscribe_refused(login: &str, event: &str, status: u16) -> String {
+    subscription(login, event, "*/*", status, "", "refused subscription")
+}
+
+/// An out-of-dialog message-summary NOTIFY (the `i`th) saying whether messages wait, answered 200.
+fn message_notify(i: usize, waiting: &str) -> String {
+    format!(
+        r#"<recv request="NOTIFY">
+<action><ereg regexp="Messages-Waiting: {waiting}" search_in="body" check_it="true" assign_to="lamp_{i}"/>
+<log message="[$lamp_{i}]"/>
+{}</action>
+</recv>
+{OK_TO_LAST_REQUEST}"#,
+        note("LAMP", waiting)
+    )
+}
+
+/// SUBSCRIBEs to `[service]` with `event` as the user given to sipp (challenged first), expects
+/// `status`, then `notifies`.
+fn subscription(login: &str, event: &str, accept: &str, status: u16, notifies: &str, name: &str) -> String {
     let subscribe = |cseq: u32, auth: &str| {
         format!(
             r#"<send retrans="500"><![CDATA[
@@ -438,8 +522,8 @@ To: <sip:[service]@[remote_ip]>
 Call-ID: [call_id]
 CSeq: {cseq} SUBSCRIBE
 Contact: <sip:{login}@[local_ip]:[local_port]>
-Event: dialog
-Accept: application/dialog-info+xml
+Event: {event}
+Accept: {accept}
 Expires: 600
 {auth}Max-Forwards: 70
 Content-Length: 0
@@ -448,22 +532,12 @@ Content-Length: 0
 "#
         )
     };
-    let mut body = subscribe(1, "")
+    let body = subscribe(1, "")
         + "<recv response=\"401\" auth=\"true\"/>\n"
         + &subscribe(2, "[authentication]\n")
-        + "<recv response=\"200\"/>\n";
-    for (i, state) in states.iter().enumerate() {
-        body += &format!(
-            r#"<recv request="NOTIFY">
-<action><ereg regexp="&lt;state&gt;{state}&lt;/state&gt;" search_in="body" check_it="true" assign_to="lamp_{i}"/>
-<log message="[$lamp_{i}]"/>
-{}</action>
-</recv>
-{OK_TO_LAST_REQUEST}"#,
-            note("LAMP", state)
-        );
-    }
-    scenario(&format!("busy lamp of {login}"), &body)
+        + &format!("<recv response=\"{status}\"/>\n")
+        + notifies;
+    scenario(&format!("{name} of {login}"), &body)
 }
 
 pub struct SippRun {
@@ -613,6 +687,9 @@ pub enum Phone {
     },
     /// Answers the exchange's keep-alive OPTIONS (and notes it as KEEPALIVE).
     AnswersKeepAlive,
+    /// Gets an unsolicited message-summary NOTIFY saying whether messages wait, notes it as
+    /// LAMP, answers 200 (each such NOTIFY is a transaction of its own: one per run).
+    HearsMessageLamp { waiting: bool },
     /// Rings until cancelled; the CANCEL must (or must not) say the call was completed elsewhere.
     RingsUntilCancelled { completed_elsewhere: bool },
     /// 486 Busy Here.
@@ -717,6 +794,10 @@ Contact: <sip:[service]@[local_ip]:[local_port]>
             response("200 OK", true)
         )
     };
+    if let Phone::HearsMessageLamp { waiting } = behaviour {
+        let body = message_notify(0, if waiting { "yes" } else { "no" });
+        return scenario("phone hears its message-waiting lamp", &body);
+    }
     if let Phone::AnswersKeepAlive = behaviour {
         let body = format!(
             "<recv request=\"OPTIONS\"><action>{}</action></recv>\n{OK_TO_LAST_REQUEST}",
@@ -901,7 +982,7 @@ Content-Length: 0
 <recv request="ACK"/>
 "#
         }
-        Phone::AnswersKeepAlive => unreachable!("handled above"),
+        Phone::AnswersKeepAlive | Phone::HearsMessageLamp { .. } => unreachable!("handled above"),
         Phone::Busy => invite + &response("486 Busy Here", false) + "<recv request=\"ACK\"/>\n",
     };
     scenario(&format!("phone: {behaviour:?}"), &body)

@@ -25,7 +25,7 @@ cd "$work"
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 sip_port=$(free_port); http_port=$(free_port)
 token=load-test-token
-RUST_LOG=warn "$bin" serve --sip-listen 127.0.0.1:$sip_port --http-listen 127.0.0.1:$http_port \
+RUST_LOG=${RUST_LOG:-warn} "$bin" serve --sip-listen 127.0.0.1:$sip_port --http-listen 127.0.0.1:$http_port \
   --database "$work/sb.db" --api-token $token --rtp-ports 20000-40000 --max-calls 4000 >server.out 2>server.log &
 server=$!
 for _ in $(seq 100); do grep -q "switchboard ready" server.out 2>/dev/null && break; sleep 0.1; done
@@ -72,7 +72,7 @@ cat > agent.xml <<EOF
 <?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="agent answers, talks, hangs up">
 <recv request="INVITE">
-<action><ereg regexp="&lt;([^&gt;]*)&gt;.*tag=([^;]*)" search_in="hdr" header="From:" assign_to="from,from_uri,from_tag"/></action>
+<action><ereg regexp="&lt;([^&gt;]*)&gt;.*tag=([^;]*)" search_in="hdr" header="From:" assign_to="from,from_uri,from_tag"/><log message="[\$from]"/></action>
 </recv>
 <send><![CDATA[
 SIP/2.0 200 OK
@@ -207,6 +207,6 @@ since=$(( $(date +%s) * 1000 - 3600000 ))
 api "$url/reports/calls?by=number&since=$since" | python3 -c '
 import json, sys
 for row in json.load(sys.stdin)["rows"]:
-    print(f"call records for {row[\"key\"]}: offered {row[\"offered\"]}, answered {row[\"answered\"]}, missed {row[\"missed\"]} (abandoned {row[\"abandoned\"]}), average wait {row[\"average_wait_ms\"] / 1000:.1f} s, longest {row[\"longest_wait_ms\"] / 1000:.1f} s")
+    print("call records for %s: offered %d, answered %d, missed %d (abandoned %d), average wait %.1f s, longest %.1f s" % (row["key"], row["offered"], row["answered"], row["missed"], row["abandoned"], row["average_wait_ms"] / 1000, row["longest_wait_ms"] / 1000))
 '
 grep -c "ERROR\|panicked" server.log | xargs echo "server log errors/panics:"

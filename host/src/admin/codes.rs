@@ -10,8 +10,12 @@
 //! | `*62` | log out of all his departments (he keeps his place in their order) |
 //! | `*63` | pause in all his departments (a break: no queue or hunting calls)   |
 //! | `*64` | resume after a pause                                              |
+//! | `*97` | hear his new voicemail (`mailbox.rs`)                             |
 
 use crate::store::{MemberState, Tenant};
+
+/// The code that plays an employee his new voicemail (a call, not a switch: `mailbox.rs`).
+pub const VOICEMAIL: &str = "*97";
 
 /// What a feature code asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

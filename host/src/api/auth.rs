@@ -314,7 +314,7 @@ fn user_may(method: &Method, path: &str, login: &str) -> bool {
         return method == Method::GET;
     }
     if let Some(id) = path.strip_prefix("/recordings/") {
-        return !id.contains('/') && (method == Method::GET || method == Method::DELETE);
+        return !id.contains('/') && (method == Method::GET || method == Method::PATCH || method == Method::DELETE);
     }
     let Some(rest) = path.strip_prefix("/employees/") else {
         return false;

@@ -130,31 +130,76 @@ async fn recording_for(tenant: &Tenant, principal: &Principal, id: &str) -> Resu
     }
 }
 
-/// The recording's audio (`audio/wav`).
+/// Tells the phones of the recording's mailbox owner (if any) that his mailbox changed.
+async fn mailbox_changed(state: &ApiState, tenant: &Tenant, recording: &RecordingInfo) {
+    let (Some(login), Ok(office)) = (&recording.mailbox, state.offices.of(tenant.id()).await) else {
+        return;
+    };
+    office.dial.mailboxes.changed(tenant.id(), login);
+}
+
+/// The recording's audio (`audio/wav`). The mailbox's owner fetching his voicemail has heard
+/// it: his phone's message-waiting lamp goes out when nothing else is new.
 #[utoipa::path(get, path = "/recordings/{id}", tag = "media", params(("id" = String, Path)),
     responses((status = 200, description = "8 kHz 16-bit WAV", content_type = "audio/wav", body = Vec<u8>),
         (status = 404, description = "no such recording", body = ErrorBody)))]
 pub async fn get_recording(
     tenant: Tenant,
+    State(state): State<ApiState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    recording_for(&tenant, &principal, &id).await?;
-    match tenant.recording_wav(&id).await.map_err(ApiError::internal)? {
-        Some(wav) => Ok(([(header::CONTENT_TYPE, "audio/wav")], wav)),
-        None => Err(ApiError::not_found("recording", &id)),
+    let recording = recording_for(&tenant, &principal, &id).await?;
+    let Some(wav) = tenant.recording_wav(&id).await.map_err(ApiError::internal)? else {
+        return Err(ApiError::not_found("recording", &id));
+    };
+    let owner_listens = matches!(&principal, Principal::User(login) if recording.mailbox.as_ref() == Some(login));
+    if owner_listens && !recording.heard {
+        tenant.set_heard(&id, true).await.map_err(ApiError::internal)?;
+        mailbox_changed(&state, &tenant, &recording).await;
     }
+    Ok(([(header::CONTENT_TYPE, "audio/wav")], wav))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingChange {
+    /// Heard (the message-waiting lamp counts it as old), or new again.
+    heard: bool,
+}
+
+/// Marks a voicemail heard, or new again.
+#[utoipa::path(patch, path = "/recordings/{id}", tag = "media", params(("id" = String, Path)),
+    request_body = RecordingChange,
+    responses((status = 200, body = RecordingInfo), (status = 404, description = "no such recording", body = ErrorBody)))]
+pub async fn update_recording(
+    tenant: Tenant,
+    State(state): State<ApiState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Result<Json<RecordingChange>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<RecordingInfo>, ApiError> {
+    let Json(change) = body.map_err(ApiError::from_json)?;
+    let mut recording = recording_for(&tenant, &principal, &id).await?;
+    if !tenant.set_heard(&id, change.heard).await.map_err(ApiError::internal)? {
+        return Err(ApiError::not_found("recording", &id));
+    }
+    recording.heard = change.heard;
+    mailbox_changed(&state, &tenant, &recording).await;
+    Ok(Json(recording))
 }
 
 #[utoipa::path(delete, path = "/recordings/{id}", tag = "media", params(("id" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such recording", body = ErrorBody)))]
 pub async fn delete_recording(
     tenant: Tenant,
+    State(state): State<ApiState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    recording_for(&tenant, &principal, &id).await?;
+    let recording = recording_for(&tenant, &principal, &id).await?;
     if tenant.delete_recording(&id).await.map_err(ApiError::internal)? {
+        mailbox_changed(&state, &tenant, &recording).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("recording", &id))

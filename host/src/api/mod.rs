@@ -105,6 +105,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(outbound::show, outbound::replace))
         .routes(routes!(usage::show))
         .routes(routes!(reports::calls))
+        .routes(routes!(reports::queues))
         .routes(routes!(companies::create, companies::list))
         .routes(routes!(companies::show, companies::update))
         .routes(routes!(company::show, company::update))
@@ -112,7 +113,11 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tokens::revoke))
         .routes(routes!(media::upload_prompt, media::list_prompts))
         .routes(routes!(media::list_recordings))
-        .routes(routes!(media::get_recording, media::delete_recording))
+        .routes(routes!(
+            media::get_recording,
+            media::update_recording,
+            media::delete_recording
+        ))
         .layer(DefaultBodyLimit::max(MAX_FLOW_BYTES))
         .route_layer(middleware::from_fn_with_state(state, auth::require_token));
     let (router, mut api) = OpenApiRouter::with_openapi(<openapi::ApiDoc as utoipa::OpenApi>::openapi())

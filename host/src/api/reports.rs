@@ -76,3 +76,22 @@ pub async fn calls(tenant: Tenant, ValidQuery(q): ValidQuery<ReportQuery>) -> Re
         false => Json(made).into_response(),
     })
 }
+
+/// Queues now, on this node: for each department's line, the callers waiting, the kept
+/// callbacks, the longest wait so far, the average talk time and the members' states.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct QueueBoard {
+    queues: Vec<crate::call::queue::LineStatus>,
+}
+
+/// The company's queues now, as a wallboard shows them (lines appear once they had a caller
+/// since the exchange started).
+#[utoipa::path(get, path = "/queues", tag = "calls", responses((status = 200, body = QueueBoard)))]
+pub async fn queues(
+    tenant: Tenant,
+    axum::extract::State(state): axum::extract::State<super::ApiState>,
+) -> Result<Json<QueueBoard>, ApiError> {
+    let office = state.offices.of(tenant.id()).await.map_err(ApiError::internal)?;
+    let queues = office.dial.queues.status().await.map_err(ApiError::internal)?;
+    Ok(Json(QueueBoard { queues }))
+}

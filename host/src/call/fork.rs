@@ -98,6 +98,8 @@ pub struct DialEnv {
     pub dialer: Arc<Dialer>,
     /// Busy lamps: employees' phones show ringing while a leg rings them, busy while they talk.
     pub presence: Arc<Presence>,
+    /// Message-waiting lamps: told when a mailbox changed.
+    pub mailboxes: Arc<crate::sip::Mailboxes>,
     /// Bridged calls, for attended transfers between them.
     pub handovers: Arc<super::Handovers>,
     pub directory: Arc<dyn Directory>,

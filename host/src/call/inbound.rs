@@ -136,6 +136,16 @@ impl InboundCall {
         self.allowed_hosts = hosts;
     }
 
+    /// Plays audio that is no prompt of the library (a voicemail from the store), answering
+    /// first.
+    pub async fn play_audio(&mut self, audio: &crate::media::Prompt) -> Result<(), CallError> {
+        self.answer().await?;
+        let Self { leg, gone, media, .. } = self;
+        let (media, ours) = session(media)?;
+        Self::until_hangup(leg, gone, &ours, media.play(audio, false)).await?;
+        Ok(())
+    }
+
     /// Records both parties whenever this call is bridged (the number records its calls).
     pub fn record_whole_call(&mut self) {
         self.records_calls = true;
@@ -780,11 +790,7 @@ impl CallControl for InboundCall {
 
     async fn play(&mut self, prompt: &str) -> Result<(), CallError> {
         let prompt = self.prompt(prompt).await?;
-        self.answer().await?;
-        let Self { leg, gone, media, .. } = self;
-        let (media, ours) = session(media)?;
-        Self::until_hangup(leg, gone, &ours, media.play(&prompt, false)).await?;
-        Ok(())
+        self.play_audio(&prompt).await
     }
 
     async fn collect(&mut self, opts: &CollectOptions) -> Result<Option<String>, CallError> {

@@ -8,6 +8,12 @@ pub fn canonical(number: &str) -> String {
 }
 
 /// Whether `number` is written as E.164: `+`, then 8 to 15 digits, the first not 0.
+/// The number's digits one by one, as a number is read out (`+1555…` → `1 5 5 5 …`).
+pub fn spoken(number: &str) -> String {
+    let digits: Vec<String> = number.chars().filter(char::is_ascii_digit).map(String::from).collect();
+    digits.join(" ")
+}
+
 pub fn is_e164(number: &str) -> bool {
     let Some(digits) = number.strip_prefix('+') else {
         return false;

@@ -185,16 +185,71 @@ impl Queues {
         }))
     }
 
-    /// Callers waiting in each line now (department id, callers), for the API and metrics.
-    pub fn waiting(&self) -> Vec<(String, usize)> {
-        let lines: Vec<Arc<Line>> = self.lines.lock().values().cloned().collect();
-        let mut waiting: Vec<(String, usize)> = lines
-            .iter()
-            .map(|l| (l.department.clone(), l.state.lock().waiting.len()))
-            .collect();
-        waiting.sort();
-        waiting
+    /// Each line on this node now (every department that had a caller since the exchange
+    /// started), with its members' states: a wallboard.
+    pub async fn status(&self) -> anyhow::Result<Vec<LineStatus>> {
+        let mut lines: Vec<Arc<Line>> = self.lines.lock().values().cloned().collect();
+        lines.sort_by(|a, b| a.department.cmp(&b.department));
+        let mut status = Vec::with_capacity(lines.len());
+        for line in lines {
+            let agents = self.directory.staff(&line.department).await?.map(|s| s.agents);
+            let now = Instant::now();
+            let state = line.state.lock();
+            let on_line = |w: &&Waiting| matches!(w.seat, Seat::Caller(_));
+            status.push(LineStatus {
+                department: line.department.clone(),
+                waiting: state.waiting.iter().filter(on_line).count(),
+                kept_callbacks: state.waiting.iter().filter(|w| !on_line(w)).count(),
+                longest_wait_ms: state
+                    .waiting
+                    .iter()
+                    .filter(on_line)
+                    .map(|w| super::millis(now.duration_since(w.joined)))
+                    .max()
+                    .unwrap_or(0),
+                average_talk_secs: state.talk.map(|t| t.as_secs()),
+                agents: agents
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|a| AgentStatus {
+                        state: match a.state {
+                            AgentState::Ready if !state.free(&a.login, now) => "resting",
+                            AgentState::Ready => "ready",
+                            AgentState::Busy => "busy",
+                            AgentState::Paused => "paused",
+                            AgentState::Away => "away",
+                        },
+                        login: a.login,
+                    })
+                    .collect(),
+            });
+        }
+        Ok(status)
     }
+}
+
+/// A line as a wallboard shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct LineStatus {
+    /// The department whose line it is.
+    pub department: String,
+    /// Callers on the line now.
+    pub waiting: usize,
+    /// Callers who asked to be called back and keep their place.
+    pub kept_callbacks: usize,
+    /// The longest a caller on the line has waited so far (ms).
+    pub longest_wait_ms: u32,
+    /// The line's average talk time, once it has had a call.
+    pub average_talk_secs: Option<u64>,
+    pub agents: Vec<AgentStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct AgentStatus {
+    pub login: String,
+    /// `ready`, `resting` (wrap-up, or a rest after letting an offer ring out), `busy`,
+    /// `paused` or `away` (logged out, do-not-disturb or no phone).
+    pub state: &'static str,
 }
 
 /// A department's line.

@@ -92,6 +92,10 @@ impl Authenticator {
         self.location.as_ref()
     }
 
+    pub(super) fn location_arc(&self) -> Arc<dyn Location> {
+        self.location.clone()
+    }
+
     /// The user the request authenticates as, or what to do instead (challenge, refuse, or
     /// nothing).
     pub async fn authenticate(&self, req: &Request, source: SocketAddr, kind: Challenge) -> Result<User, Refusal> {

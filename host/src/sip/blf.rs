@@ -195,9 +195,11 @@ fn dialog_info(login: &str, state: LineState, version: u32) -> String {
     )
 }
 
-/// Answers SUBSCRIBEs: new ones (after digest authentication) and refreshes.
+/// Answers SUBSCRIBEs: new ones (after digest authentication) and refreshes — busy lamps here,
+/// message-waiting lamps in `mwi.rs`.
 pub(super) struct Subscriptions {
     pub presences: Arc<Presences>,
+    pub mailboxes: Arc<super::mwi::Mailboxes>,
     pub dialogs: Arc<DialogLayer>,
     pub auth: Arc<Authenticator>,
     pub local: SocketAddr,
@@ -226,20 +228,34 @@ impl Subscriptions {
         &self,
         tx: &Transaction,
         source: SocketAddr,
-    ) -> Result<impl std::future::Future<Output = ()> + use<>, Refusal> {
+    ) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>, Refusal> {
         let req = &tx.original;
-        if event_package(req).as_deref() != Some("dialog") {
+        let package = event_package(req);
+        if !matches!(package.as_deref(), Some("dialog" | "message-summary")) {
             return Err(Refusal::answer(
                 StatusCode::BadEvent,
-                vec![Header::Other("Allow-Events".into(), "dialog".into())],
+                vec![Header::Other("Allow-Events".into(), "dialog, message-summary".into())],
             ));
         }
         let subscriber = self.auth.authenticate(req, source, Challenge::Www).await?;
         if subscriber.trunk {
             return Err(Refusal::answer(
                 StatusCode::Forbidden,
-                vec![warning("busy lamps are for employees")],
+                vec![warning("lamps are for employees")],
             ));
+        }
+        if package.as_deref() == Some("message-summary") {
+            let user = req.uri.auth.as_ref().map(|a| a.user.clone()).unwrap_or_default();
+            let login = match self.auth.location().login_of(subscriber.company, &user).await {
+                Ok(Some(login)) => login,
+                Ok(None) => return Err(Refusal::answer(StatusCode::NotFound, vec![warning("no such mailbox")])),
+                Err(e) => return Err(super::auth::internal(e).into()),
+            };
+            let first = self
+                .mailboxes
+                .accept(tx, &subscriber, login, requested_expires(req))
+                .await?;
+            return Ok(Box::pin(first));
         }
         let presence = self.presences.of(subscriber.company);
         let company = subscriber.company;
@@ -303,7 +319,7 @@ impl Subscriptions {
                 expires,
             ));
         }
-        Ok(first_notify)
+        Ok(Box::pin(first_notify))
     }
 }
 
@@ -381,7 +397,7 @@ fn event_package(req: &Request) -> Option<String> {
     })
 }
 
-fn requested_expires(req: &Request) -> u32 {
+pub(super) fn requested_expires(req: &Request) -> u32 {
     let asked = req.headers.iter().find_map(|h| match h {
         Header::Expires(e) => e.value().trim().parse::<u32>().ok(),
         _ => None,

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rsipstack::sip::{Method, SipMessage, StatusCodeKind, Transport, Uri};
+use rsipstack::sip::{Header, Method, SipMessage, StatusCodeKind, Transport, Uri};
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transaction::key::{TransactionKey, TransactionRole};
 use rsipstack::transaction::{Transaction, make_tag};
@@ -49,43 +49,57 @@ pub(super) async fn run(
 
 /// One OPTIONS to the phone, at the address it registered from; whether it answered.
 async fn ping(endpoint: EndpointInnerRef, binding: &Binding, local: SocketAddr) -> bool {
-    let sent = async {
-        let target = Uri::try_from(binding.contact.as_str())?;
-        let from_uri = super::our_uri(local)?;
-        let via = endpoint.get_via(None, None)?;
-        let from = rsipstack::sip::typed::From {
-            display_name: None,
-            uri: from_uri,
-            params: vec![],
-        }
-        .with_tag(make_tag());
-        let to = rsipstack::sip::typed::To {
-            display_name: None,
-            uri: target.clone(),
-            params: vec![],
-        };
-        let request = endpoint.make_request(Method::Options, target, via, from, to, 1, None);
-        let key = TransactionKey::from_request(&request, TransactionRole::Client)?;
-        let mut tx = Transaction::new_client(key, request, endpoint.clone(), None);
-        tx.destination = Some(SipAddr {
-            r#type: Some(Transport::Udp),
-            addr: binding.source.into(),
-        });
-        tx.send().await?;
-        while let Some(message) = tx.receive().await {
-            if let SipMessage::Response(r) = message
-                && r.status_code.kind() != StatusCodeKind::Provisional
-            {
-                return Ok(true);
-            }
-        }
-        Ok::<bool, anyhow::Error>(false)
-    };
-    match sent.await {
+    match request_to_phone(endpoint, binding, local, Method::Options, Vec::new(), Vec::new()).await {
         Ok(answered) => answered,
         Err(e) => {
             tracing::debug!(error = %e, "keep-alive not sent");
             false
         }
     }
+}
+
+/// Sends an out-of-dialog request (`headers` and `body` besides the usual ones) to the phone
+/// at the address it registered from; whether it sent a final answer.
+pub(super) async fn request_to_phone(
+    endpoint: EndpointInnerRef,
+    binding: &Binding,
+    local: SocketAddr,
+    method: Method,
+    headers: Vec<Header>,
+    body: Vec<u8>,
+) -> anyhow::Result<bool> {
+    let target = Uri::try_from(binding.contact.as_str())?;
+    let from_uri = super::our_uri(local)?;
+    let via = endpoint.get_via(None, None)?;
+    let from = rsipstack::sip::typed::From {
+        display_name: None,
+        uri: from_uri,
+        params: vec![],
+    }
+    .with_tag(make_tag());
+    let to = rsipstack::sip::typed::To {
+        display_name: None,
+        uri: target.clone(),
+        params: vec![],
+    };
+    let mut request = endpoint.make_request(method, target, via, from, to, 1, None);
+    for header in headers {
+        request.headers.push(header);
+    }
+    request.body = body;
+    let key = TransactionKey::from_request(&request, TransactionRole::Client)?;
+    let mut tx = Transaction::new_client(key, request, endpoint.clone(), None);
+    tx.destination = Some(SipAddr {
+        r#type: Some(Transport::Udp),
+        addr: binding.source.into(),
+    });
+    tx.send().await?;
+    while let Some(message) = tx.receive().await {
+        if let SipMessage::Response(r) = message
+            && r.status_code.kind() != StatusCodeKind::Provisional
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

@@ -46,4 +46,8 @@ pub trait Location: Send + Sync + 'static {
     async fn bind(&self, user: i64, binding: &Binding) -> anyhow::Result<()>;
     /// Removes one contact, or every contact of the user when `contact` is `None`.
     async fn unbind(&self, user: i64, contact: Option<&str>) -> anyhow::Result<()>;
+    /// The company's digest realm, which is its SIP domain.
+    fn realm(&self, company: CompanyId) -> String;
+    /// The voicemail in employee `login`'s mailbox: new (not heard) and old.
+    async fn messages(&self, company: CompanyId, login: &str) -> anyhow::Result<super::mwi::Messages>;
 }

@@ -13,6 +13,7 @@ mod inspector;
 mod keepalive;
 mod leg;
 mod location;
+pub mod mwi;
 mod outbound;
 pub mod registrar;
 mod socket;
@@ -38,6 +39,7 @@ pub use auth::{Answer, Authenticator, suspended_reason, warning};
 pub use blf::{LineState, LineUse, Presence, Presences};
 pub use leg::{DialogKey, InboundLeg, LegEvent, Refer, Reinvite};
 pub use location::{Binding, Domain, Location};
+pub use mwi::{Mailboxes, Messages};
 pub use outbound::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, OutboundLeg, TrunkLogin};
 pub use registrar::Registrar;
 pub use trunks::{Trunk, TrunkAccount, Trunks};
@@ -90,6 +92,7 @@ pub struct SipServer {
     /// Bound at once (a taken port fails `bind`), accepting from `serve` on.
     tcp: parking_lot::Mutex<Option<tokio::net::TcpListener>>,
     presences: Arc<blf::Presences>,
+    mailboxes: Arc<mwi::Mailboxes>,
     dialogs: Arc<DialogLayer>,
     dialer: Arc<Dialer>,
     local: SocketAddr,
@@ -125,10 +128,12 @@ impl SipServer {
             local,
             reasons,
         });
+        let mailboxes = Arc::new(mwi::Mailboxes::new(endpoint.inner.clone(), dialogs.clone(), local));
         Ok(SipServer {
             endpoint,
             tcp: parking_lot::Mutex::new(Some(tcp)),
             presences: Arc::default(),
+            mailboxes,
             dialogs,
             dialer,
             local,
@@ -140,6 +145,11 @@ impl SipServer {
     /// talks.
     pub fn presences(&self) -> Arc<blf::Presences> {
         self.presences.clone()
+    }
+
+    /// Message-waiting lamps: tell it when a mailbox changed.
+    pub fn mailboxes(&self) -> Arc<mwi::Mailboxes> {
+        self.mailboxes.clone()
     }
 
     /// Keeps this exchange registered with a carrier (RFC 3261 §10), refreshing before the
@@ -213,8 +223,10 @@ impl SipServer {
             auth: auth.clone(),
             local: self.local,
         });
+        self.mailboxes.set_location(auth.location_arc());
         let subscriptions = Arc::new(blf::Subscriptions {
             presences: self.presences.clone(),
+            mailboxes: self.mailboxes.clone(),
             dialogs: self.dialogs.clone(),
             auth: auth.clone(),
             local: self.local,

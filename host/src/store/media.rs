@@ -29,6 +29,9 @@ pub struct RecordingInfo {
     pub created_at: i64,
     /// Login of the employee whose voicemail it is (the number's mailbox), if any.
     pub mailbox: Option<String>,
+    /// The mailbox's owner has heard it (his phone's message-waiting lamp counts the others).
+    #[serde(default)]
+    pub heard: bool,
 }
 
 /// Which recordings to list; `None` fields do not filter.
@@ -110,7 +113,8 @@ impl Tenant {
     /// The newest recordings first, as `filter` selects them.
     pub async fn recordings(&self, filter: &RecordingFilter) -> super::Result<Vec<RecordingInfo>> {
         let rows = sqlx::query(
-            "SELECT id, call_id, kind, caller, dialled, duration_ms, ended_by, created_at, mailbox FROM recordings
+            "SELECT id, call_id, kind, caller, dialled, duration_ms, ended_by, created_at, mailbox,
+                    CAST(heard AS INTEGER) AS heard FROM recordings
              WHERE company_id = $5 AND (CAST($1 AS TEXT) IS NULL OR call_id = $1) AND (CAST($2 AS TEXT) IS NULL OR mailbox = $2)
                AND (CAST($3 AS TEXT) IS NULL OR id = $3)
              ORDER BY created_at DESC LIMIT $4",
@@ -134,6 +138,7 @@ impl Tenant {
                 ended_by: r.get("ended_by"),
                 created_at: r.get("created_at"),
                 mailbox: r.get("mailbox"),
+                heard: r.get::<i64, _>("heard") != 0,
             })
             .collect())
     }
@@ -145,6 +150,32 @@ impl Tenant {
             .fetch_optional(self.pool())
             .await
             .map_err(super::Error::from)
+    }
+
+    /// Marks a recording heard (or new again); false when there is none.
+    pub async fn set_heard(&self, id: &str, heard: bool) -> super::Result<bool> {
+        let done = sqlx::query("UPDATE recordings SET heard = $1 WHERE company_id = $2 AND id = $3")
+            .bind(heard)
+            .bind(self.company())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The voicemail in employee `login`'s mailbox: how many new (not heard) and old.
+    pub async fn messages(&self, login: &str) -> super::Result<(u32, u32)> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(CASE WHEN heard THEN 0 ELSE 1 END), 0) AS new_ones,
+                    COALESCE(SUM(CASE WHEN heard THEN 1 ELSE 0 END), 0) AS old_ones
+             FROM recordings WHERE company_id = $1 AND mailbox = $2 AND kind = 'voicemail'",
+        )
+        .bind(self.company())
+        .bind(login)
+        .fetch_one(self.pool())
+        .await?;
+        let count = |column: &str| u32::try_from(row.get::<i64, _>(column)).unwrap_or(u32::MAX);
+        Ok((count("new_ones"), count("old_ones")))
     }
 
     /// Deletes a recording; false when there was none.

@@ -249,6 +249,7 @@ async fn call_records_prompts_and_recordings() {
             ended_by: "#".into(),
             created_at: 9,
             mailbox: Some("alice".into()),
+            heard: false,
         };
         store.insert_recording(&info, b"RIFFwav").await.unwrap();
         let filter = |call_id: Option<&str>, mailbox: Option<&str>, id: Option<&str>| RecordingFilter {
@@ -273,6 +274,13 @@ async fn call_records_prompts_and_recordings() {
             Some(b"RIFFwav".to_vec()),
             "{db}"
         );
+        // Alice's lamp: one new message until she heard it.
+        assert_eq!(store.messages("alice").await.unwrap(), (1, 0), "{db}");
+        assert_eq!(store.messages("bob").await.unwrap(), (0, 0), "{db}");
+        assert!(store.set_heard("c1-1", true).await.unwrap(), "{db}");
+        assert!(!store.set_heard("c9-9", true).await.unwrap(), "{db}");
+        assert_eq!(store.messages("alice").await.unwrap(), (0, 1), "{db}");
+        assert!(store.recordings(&by_mailbox).await.unwrap()[0].heard, "{db}");
         assert!(store.delete_recording("c1-1").await.unwrap(), "{db}");
         assert!(!store.delete_recording("c1-1").await.unwrap(), "{db}");
         assert_eq!(store.recording_wav("c1-1").await.unwrap(), None, "{db}");
@@ -1175,9 +1183,16 @@ async fn a_company_sees_only_its_own() {
             ended_by: "#".into(),
             created_at: 9,
             mailbox: Some("alice".into()),
+            heard: false,
         };
         a.insert_recording(&info, b"RIFF").await.unwrap();
         assert_eq!(b.recording_wav("r1").await.unwrap(), None, "{db}");
+        assert!(!b.set_heard("r1", true).await.unwrap(), "{db}");
+        assert_eq!(
+            b.messages("alice").await.unwrap(),
+            (0, 0),
+            "{db}: another company's alice"
+        );
         assert!(!b.delete_recording("r1").await.unwrap(), "{db}");
         let everything = RecordingFilter {
             limit: 10,

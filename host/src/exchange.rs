@@ -193,6 +193,14 @@ async fn handle_call(
     // Checked when the number was assigned; a zone that vanished from the database is UTC.
     call.set_timezone(jiff::tz::TimeZone::get(&route.assignment.timezone).unwrap_or(jiff::tz::TimeZone::UTC));
     call.allow_hosts(route.assignment.allowed_hosts.clone());
+    let assignment = &route.assignment;
+    let shown = crate::known_caller::display(
+        store,
+        &arrival.caller,
+        &assignment.display_prefix,
+        assignment.show_caller_status,
+    );
+    call.show_caller_as(shown.await);
     let mut call: Box<dyn CallControl> = Box::new(call);
     let exit = if registry.health.is_open(&route.assignment, Instant::now()) {
         // The flow kept failing: its callers go straight to the fallback route for a while.

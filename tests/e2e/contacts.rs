@@ -133,6 +133,61 @@ async fn a_call_lands_on_the_callers_contact_card() {
     assert_eq!(card["last_contact_at"], record["started_at"]);
 }
 
+/// The employee knows who calls: his ringing phone shows the number's prefix and whether the
+/// caller is new, returning, or — with a card — the card's name and manager (in the From
+/// display name; the From user stays the caller's number).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ringing_phone_shows_the_numbers_prefix_and_who_calls() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let number = json!({ "flow": "hunt", "settings": { "members": ["alice"] }, "display_prefix": "Sales" });
+    let (status, body) = server.send(Method::PUT, "/numbers/+15550100500", number).await;
+    assert_eq!((status, &body["display_prefix"]), (200, &json!("Sales")), "{body}");
+    let refused = json!({ "flow": "hunt", "settings": { "members": ["alice"] }, "display_prefix": "x\"<sip:evil>" });
+    let (status, body) = server.send(Method::PUT, "/numbers/+15550100501", refused).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("display_prefix"), "{body}");
+
+    let call = || async {
+        let phone = alice.expect(
+            &server,
+            Phone::AnswersThenHangsUp {
+                after_ms: 200,
+                hold_ms: 300,
+            },
+        );
+        phones_listening().await;
+        server.call_until_bye("+15550100500").await;
+        finished(&server, "alice", phone).await;
+    };
+    call().await;
+    call().await;
+    let card = json!({ "phone": CALLER, "name": "ACME Ltd", "employee": "alice" });
+    let (status, card) = server.send(Method::POST, "/contacts", card).await;
+    assert_eq!(status, 201, "{card}");
+    call().await;
+    let shown: Vec<String> = alice
+        .events()
+        .into_iter()
+        .filter(|e| e.name == "SHOWN")
+        .map(|e| e.details.join(" "))
+        .collect();
+    assert_eq!(
+        shown,
+        // (The phone's pattern takes the display name from between its quotes.)
+        ["Sales - new", "Sales - returning", "Sales - ACME Ltd / alice"],
+        "{:?}",
+        alice.events()
+    );
+    let callers: Vec<String> = alice
+        .events()
+        .into_iter()
+        .filter(|e| e.name == "CALLER")
+        .map(|e| e.details[0].clone())
+        .collect();
+    assert_eq!(callers, [CALLER, CALLER, CALLER], "the number stays the From user");
+}
+
 /// A due callback request: the exchange rings the employee (who sees the contact's number),
 /// then — while she hears ringback — the contact through the carrier; they talk; the request is
 /// done, the card logs it with the call, and the call record says alice talked to the number.

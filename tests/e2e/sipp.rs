@@ -748,14 +748,18 @@ pub fn phone(behaviour: Phone) -> String {
 <action>
 <ereg regexp="m=audio ([0-9]+)" search_in="body" assign_to="m_line,m_port"/>
 <ereg regexp="sip:([^@]*)@" search_in="hdr" header="From:" assign_to="from_match,caller"/>
+<ereg regexp="&quot;([^&quot;]*)&quot;" search_in="hdr" header="From:" assign_to="shown_all,shown"/>
+<log message="[$shown_all]"/>
 {captures}
+{}
 {}
 {}
 </action>
 </recv>
 "#,
         note("INVITE", "[$m_port] [$m_line]"),
-        note("CALLER", "[$caller] [$from_match]")
+        note("CALLER", "[$caller] [$from_match]"),
+        note("SHOWN", "[$shown]")
     );
     let response = |status: &str, body: bool| {
         let (content, sdp) = if body {

@@ -26,6 +26,10 @@ pub struct NumberOptions {
     pub allowed_hosts: Vec<String>,
     /// E.164 the flow's calls out through the carrier show; none: the company's main number.
     pub caller_id: Option<String>,
+    /// Shown first on an employee's ringing phone for the number's callers (`known_caller.rs`).
+    pub display_prefix: String,
+    /// The ringing phone shows whether the caller is new or returning.
+    pub show_caller_status: bool,
 }
 
 /// Why an assignment is refused.
@@ -107,6 +111,7 @@ pub async fn assign(
     if let Some(shown) = &options.caller_id {
         super::check_e164("caller_id", shown)?;
     }
+    crate::known_caller::check_prefix(&options.display_prefix).map_err(|why| Invalid::new("display_prefix", why))?;
     let before = registry.route(number);
     if before.as_ref().is_some_and(|r| r.assignment.company != tenant.id()) {
         return Err(Refusal::NumberTaken(number.into()));
@@ -143,6 +148,8 @@ pub async fn assign(
         missed_call_mail: options.missed_call_mail,
         allowed_hosts: options.allowed_hosts.clone(),
         caller_id: options.caller_id.clone().unwrap_or_default(),
+        display_prefix: options.display_prefix.clone(),
+        show_caller_status: options.show_caller_status,
         updated_at: unix_ms(),
     };
     if !tenant.assign(&assignment).await? {

@@ -54,6 +54,19 @@ pub struct AssignBody {
     #[serde(default)]
     #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
     caller_id: Option<String>,
+    /// Shown first on an employee's ringing phone (the From display name) for the number's
+    /// callers, e.g. `Sales` (at most 24 letters, digits, spaces and `-.&'`); empty: nothing.
+    #[serde(default)]
+    #[schema(max_length = 24)]
+    display_prefix: String,
+    /// The ringing phone also shows whether the caller is `new` or `returning` — or, with a
+    /// contact card, the card's name and its manager.
+    #[serde(default = "yes")]
+    show_caller_status: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn empty_object() -> Value {
@@ -79,6 +92,8 @@ pub struct NumberView {
     missed_call_mail: bool,
     allowed_hosts: Vec<String>,
     caller_id: Option<String>,
+    display_prefix: String,
+    show_caller_status: bool,
     updated_at: i64,
     health: FlowHealthView,
 }
@@ -110,6 +125,8 @@ impl NumberView {
             missed_call_mail: a.missed_call_mail,
             allowed_hosts: a.allowed_hosts.clone(),
             caller_id: Some(a.caller_id.clone()).filter(|c| !c.is_empty()),
+            display_prefix: a.display_prefix.clone(),
+            show_caller_status: a.show_caller_status,
             updated_at: a.updated_at,
             health: {
                 let health = s.registry.health.health(a, std::time::Instant::now());
@@ -157,6 +174,8 @@ pub async fn assign(
         missed_call_mail: body.missed_call_mail,
         allowed_hosts: body.allowed_hosts,
         caller_id: body.caller_id,
+        display_prefix: body.display_prefix,
+        show_caller_status: body.show_caller_status,
     };
     let canonical = crate::call::number::canonical(&number);
     let owned = tenant.assignments().await.map_err(ApiError::internal)?;

@@ -502,6 +502,7 @@ async fn ring(env: &TransferEnv<'_>, leg: TimedLeg, by: Option<String>) -> Resul
         ptime: env.ptime,
         ring_mobiles: true,
         on_behalf_of: by,
+        display: None,
     };
     let fork = Fork::new(caller_side, &[leg], TRANSFER_TIMEOUT)
         .await

@@ -196,6 +196,8 @@ pub struct ForkParams<'a> {
     /// The employee who places these calls (his own call, his transfer, his callback): calls
     /// out through the carrier count against him. None: a flow dials for a caller.
     pub on_behalf_of: Option<String>,
+    /// What employees' phones show of the caller besides his number (`known_caller.rs`).
+    pub display: Option<String>,
 }
 
 pub struct Fork<'a> {
@@ -418,6 +420,8 @@ impl<'a> Fork<'a> {
                 .or_else(|| place.caller_id.clone())
                 .unwrap_or_else(|| p.caller.clone()),
             to_user: place.user.clone(),
+            // For phones; a carrier gets the bare number.
+            from_display: p.display.clone().filter(|_| place.toll.is_none()),
             offer: offer.into_bytes(),
             login: place.login.clone(),
         })?;

@@ -83,6 +83,8 @@ pub struct InboundCall {
     queues_joined: usize,
     /// The queue the caller hung up in while waiting ([`Target::label`]).
     abandoned_in: Option<String>,
+    /// What employees' phones show of the caller besides his number.
+    display: Option<String>,
 }
 
 const UNAVAILABLE: (u16, &str) = (480, "Temporarily Unavailable");
@@ -117,6 +119,7 @@ impl InboundCall {
             vouched_caller_id: None,
             queues_joined: 0,
             abandoned_in: None,
+            display: None,
         }
     }
 
@@ -124,6 +127,12 @@ impl InboundCall {
     /// employee's extension on his own calls); a flow cannot call this.
     pub fn vouch_for_caller_id(&mut self, caller_id: String) {
         self.vouched_caller_id = Some(caller_id);
+    }
+
+    /// Employees' phones rung for this call show `display` besides the caller's number (the
+    /// From display name; `known_caller.rs` made it safe).
+    pub fn show_caller_as(&mut self, display: Option<String>) {
+        self.display = display;
     }
 
     /// Where the call receives features asked of it from outside while bridged.
@@ -508,6 +517,7 @@ impl InboundCall {
             ptime,
             ring_mobiles: self.ring_mobiles,
             on_behalf_of: self.leg.employee.clone(),
+            display: self.display.clone(),
         };
         let timeout = Duration::from_millis(opts.timeout_ms.into());
         let mut fork = Fork::new(params, legs, timeout)

@@ -157,6 +157,7 @@ async fn ring(
         ptime: 20,
         ring_mobiles: true,
         on_behalf_of: Some(employee.to_string()),
+        display: None,
     };
     let leg = TimedLeg {
         target,

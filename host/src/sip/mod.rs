@@ -103,15 +103,12 @@ impl SipServer {
     /// Binds the UDP port and starts the transport; requests wait until [`SipServer::serve`].
     pub async fn bind(listen: SocketAddr) -> anyhow::Result<Self> {
         let cancel = CancellationToken::new();
-        let socket = socket::GuardedSocket::bind(listen).await?;
+        let (socket, tcp) = bind_udp_and_tcp(listen).await?;
         let local = socket.local_addr()?;
         let connection = UdpConnection::from_socket(Arc::new(socket), None, Some(cancel.child_token())).await?;
         let transport = TransportLayer::new(cancel.clone());
         transport.add_transport(connection.into());
         transport.set_stream_idle_timeout(tcp::IDLE);
-        // TCP on the same port: for phones configured for it, and for requests too large for a
-        // UDP datagram (RFC 3261 §18.1.1). Accepted by tcp.rs once serving.
-        let tcp = tokio::net::TcpListener::bind(local).await?;
         let reasons = Arc::new(outbound::CancelReasons::default());
         let endpoint = EndpointBuilder::new()
             .with_cancel_token(cancel.clone())
@@ -251,6 +248,24 @@ impl SipServer {
     pub fn shutdown(&self) {
         self.cancel.cancel();
         self.endpoint.shutdown();
+    }
+}
+
+/// UDP and TCP on one port — TCP for phones configured for it, and for requests too large for
+/// a UDP datagram (RFC 3261 §18.1.1), accepted by tcp.rs once serving. With port 0 the kernel
+/// picks a free UDP port whose TCP twin another process may hold: then another pick.
+async fn bind_udp_and_tcp(listen: SocketAddr) -> anyhow::Result<(socket::GuardedSocket, tokio::net::TcpListener)> {
+    let mut tries = 0;
+    loop {
+        let socket = socket::GuardedSocket::bind(listen).await?;
+        let local = socket.local_addr()?;
+        match tokio::net::TcpListener::bind(local).await {
+            Ok(tcp) => return Ok((socket, tcp)),
+            Err(e) if listen.port() == 0 && e.kind() == std::io::ErrorKind::AddrInUse && tries < 20 => {
+                tries += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 

@@ -94,6 +94,9 @@ pub struct LegRequest {
     pub destination: SocketAddr,
     /// The user part of From (the caller ID presented).
     pub from_user: String,
+    /// The From display name (what an employee's phone shows besides the number); it must be
+    /// safe inside a quoted string.
+    pub from_display: Option<String>,
     /// The user part of To (who is called).
     pub to_user: String,
     pub offer: Vec<u8>,
@@ -142,6 +145,7 @@ impl Dialer {
         let contact = super::our_uri(host)?;
         let call_id = format!("{}@switchboard", hex::encode(rand::random::<[u8; 12]>()));
         let option = InviteOption {
+            caller_display_name: req.from_display.clone(),
             caller,
             callee,
             destination: Some(SipAddr {

@@ -70,6 +70,19 @@ impl Tenant {
         .map_err(super::Error::from)
     }
 
+    /// Whether `spellings` (one number, written as it may have been recorded) called the
+    /// company before.
+    pub async fn called_before(&self, spellings: &[String; 2]) -> super::Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM call_records WHERE company_id = $1 AND caller IN ($2, $3) LIMIT 1")
+                .bind(self.company())
+                .bind(&spellings[0])
+                .bind(&spellings[1])
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(found.is_some())
+    }
+
     /// The newest call records first, as `filter` selects them.
     pub async fn call_records(&self, filter: &CallFilter) -> super::Result<Vec<CallRecord>> {
         let rows = sqlx::query(

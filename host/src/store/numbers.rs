@@ -27,6 +27,10 @@ pub struct Assignment {
     pub allowed_hosts: Vec<String>,
     /// E.164 its flow's calls out through the carrier show; empty: the company's main number.
     pub caller_id: String,
+    /// Shown first on an employee's ringing phone for the number's callers (e.g. `Sales`).
+    pub display_prefix: String,
+    /// The ringing phone shows whether the caller is new or returning (or his card's name).
+    pub show_caller_status: bool,
     pub updated_at: i64,
 }
 
@@ -36,11 +40,13 @@ impl Tenant {
     pub async fn assign(&self, a: &Assignment) -> super::Result<bool> {
         let done = sqlx::query(
             "INSERT INTO numbers (number, company_id, timezone, flow_sha256, settings, record_calls, fallback, mailbox,
-             allowed_hosts, updated_at, missed_call_mail, caller_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             allowed_hosts, updated_at, missed_call_mail, caller_id, display_prefix, show_caller_status)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              ON CONFLICT (number) DO UPDATE SET timezone = excluded.timezone, flow_sha256 = excluded.flow_sha256,
              settings = excluded.settings, record_calls = excluded.record_calls, fallback = excluded.fallback,
              mailbox = excluded.mailbox, allowed_hosts = excluded.allowed_hosts, updated_at = excluded.updated_at,
-             missed_call_mail = excluded.missed_call_mail, caller_id = excluded.caller_id
+             missed_call_mail = excluded.missed_call_mail, caller_id = excluded.caller_id,
+             display_prefix = excluded.display_prefix, show_caller_status = excluded.show_caller_status
              WHERE numbers.company_id = excluded.company_id",
         )
         .bind(&a.number)
@@ -55,6 +61,8 @@ impl Tenant {
         .bind(a.updated_at)
         .bind(a.missed_call_mail)
         .bind(&a.caller_id)
+        .bind(&a.display_prefix)
+        .bind(a.show_caller_status)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() > 0)
@@ -76,7 +84,8 @@ impl Store {
     async fn assignments_of(&self, company: Option<i64>) -> super::Result<Vec<Assignment>> {
         let rows = sqlx::query(
             "SELECT company_id, number, timezone, flow_sha256, settings, CAST(record_calls AS INTEGER) AS record_calls, fallback,
-             mailbox, allowed_hosts, updated_at, CAST(missed_call_mail AS INTEGER) AS missed_call_mail, caller_id
+             mailbox, allowed_hosts, updated_at, CAST(missed_call_mail AS INTEGER) AS missed_call_mail, caller_id,
+             display_prefix, CAST(show_caller_status AS INTEGER) AS show_caller_status
              FROM numbers WHERE CAST($1 AS BIGINT) IS NULL OR company_id = $2 ORDER BY number",
         )
         .bind(company)
@@ -98,6 +107,8 @@ impl Store {
                 allowed_hosts: serde_json::from_str(r.get("allowed_hosts")).unwrap_or_default(),
                 updated_at: r.get("updated_at"),
                 caller_id: r.get("caller_id"),
+                display_prefix: r.get("display_prefix"),
+                show_caller_status: r.get::<i64, _>("show_caller_status") != 0,
             })
             .collect())
     }

@@ -99,6 +99,8 @@ async fn flows_and_numbers() {
             missed_call_mail: true,
             allowed_hosts: vec!["crm.example.com".into(), "127.0.0.1:8080".into()],
             caller_id: "+15550100100".into(),
+            display_prefix: "Sales".into(),
+            show_caller_status: true,
             updated_at: 50,
         };
         store.assign(&a).await.unwrap();

@@ -21,7 +21,7 @@ use crate::mail::{self, Mail, Mailer};
 use crate::media::library::BEEP;
 use crate::offices::Offices;
 use crate::sip::{Answer, InboundLeg, InviteHandler, Mailboxes};
-use crate::store::{NewLogEntry, RecordingInfo, Store, Tenant};
+use crate::store::{Blocking, NewLogEntry, RecordingInfo, Store, Tenant};
 use crate::tenant::CompanyId;
 
 /// Played when a flow fails, before the call is ended cleanly.
@@ -124,18 +124,21 @@ impl InviteHandler for Exchange {
                 return;
             };
             let store = store.company(company);
-            handle_call(&registry, &store, &mail, media, office.dial.clone(), leg, id, requests).await;
+            let blocking = companies.get(company).map(|c| c.blocking.clone()).unwrap_or_default();
+            let parts = (registry.as_ref(), &store, &mail, &blocking);
+            handle_call(parts, media, office.dial.clone(), leg, id, requests).await;
             drop((live, mirrored));
         };
         tokio::spawn(call.instrument(span));
     }
 }
 
-#[allow(clippy::too_many_arguments)] // the parts of the exchange a call needs, each once
+/// The parts of the exchange a call needs: its flows, the company's store, mail, and the
+/// callers the company blocks.
+type CallParts<'a> = (&'a FlowRegistry, &'a Tenant, &'a Mailer, &'a Blocking);
+
 async fn handle_call(
-    registry: &FlowRegistry,
-    store: &Tenant,
-    mail: &Mailer,
+    (registry, store, mail, blocking): CallParts<'_>,
     media: Arc<MediaEnv>,
     dial: Arc<DialEnv>,
     leg: InboundLeg,
@@ -171,6 +174,18 @@ async fn handle_call(
         return;
     };
 
+    if blocking.blocks(&arrival.caller) {
+        trace.note(format!("caller {:?} is blocked by the company", arrival.caller));
+        let mut call = InboundCall::new(id, leg, media, dial);
+        if blocking.prompt.is_empty() {
+            call.reject_now(603, "Decline");
+        } else if let Err(e) = call.play(&blocking.prompt).await {
+            trace.note(format!("blocked: {} not played ({e})", blocking.prompt));
+        }
+        call.hangup().await;
+        save(store, &arrival.record(None, call.facts(), "blocked", trace)).await;
+        return;
+    }
     // The number's calls out through the carrier show its own caller ID, when it has one.
     let dial = match route.assignment.caller_id.as_str() {
         "" => dial,

@@ -632,3 +632,49 @@ async fn a_connected_call_ends_at_its_maximum_duration() {
     let record = server.call_record(NUMBER).await;
     assert_eq!(record["answered_by"], "alice", "{record}");
 }
+
+/// The company blocks callers by prefix: a blocked caller's call is refused with 603 before any
+/// flow runs, or — with a prompt — he hears it and is hung up on; the record says `blocked`. A
+/// prefix that is no E.164 prefix is a 422 naming the field; lifted, the caller gets through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_callers_are_refused_or_told_before_any_flow_runs() {
+    let server = Server::start().await;
+    server.assign(NUMBER, "voicemail", json!({})).await;
+    let block = |body: serde_json::Value| {
+        let server = &server;
+        async move {
+            let (status, body) = server.send(reqwest::Method::PATCH, "/company", body).await;
+            assert_eq!(status, 200, "{body}");
+            body
+        }
+    };
+    let (status, body) = server
+        .send(
+            reqwest::Method::PATCH,
+            "/company",
+            json!({ "blocked_callers": ["1555"] }),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("blocked_callers"), "{body}");
+
+    let profile = block(json!({ "blocked_callers": ["+1555010"], "block_anonymous": true })).await;
+    assert_eq!(profile["blocked_callers"], json!(["+1555010"]), "{profile}");
+    let rtp = RtpPeer::bind().await;
+    let run = sipp::call(server.sip, sipp::caller_refused(603), NUMBER, rtp.port()).await;
+    assert!(run.success, "refused: {}\n{}", run.output, server.log());
+    let refused = server.nth_call(NUMBER, 1).await;
+    assert_eq!(refused["outcome"], "blocked", "{refused}");
+    assert!(refused["flow"].is_null(), "no flow ran: {refused}");
+
+    block(json!({ "blocked_prompt": "all-busy" })).await;
+    let heard = server.call_until_bye(NUMBER).await;
+    assert!(heard.received().len() > 50, "the blocked caller heard the prompt");
+    assert_eq!(server.nth_call(NUMBER, 2).await["outcome"], "blocked");
+
+    block(json!({ "blocked_callers": [] })).await;
+    let run = sipp::call(server.sip, sipp::caller_hangs_up(1_000), NUMBER, rtp.port()).await;
+    assert!(run.success, "through: {}", run.output);
+    let through = server.nth_call(NUMBER, 3).await;
+    assert_ne!(through["outcome"], "blocked", "{through}");
+}

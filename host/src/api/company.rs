@@ -23,6 +23,12 @@ pub struct CompanyProfile {
     /// The schedule (`/schedules/{id}`) inside whose hours the exchange places callbacks and
     /// follow-ups; null: around the clock.
     business_hours: Option<String>,
+    /// Callers the company will not take: E.164 prefixes (a whole number is its own prefix).
+    blocked_callers: Vec<String>,
+    /// Callers who show no number are blocked too.
+    block_anonymous: bool,
+    /// Played to a blocked caller before hanging up; empty: his call is refused (603 Decline).
+    blocked_prompt: String,
 }
 
 /// `PATCH` body: only what is given changes.
@@ -40,7 +46,16 @@ pub struct CompanyChange {
     #[serde(default, deserialize_with = "super::present")]
     #[schema(value_type = Option<String>)]
     business_hours: Option<Option<String>>,
+    /// E.164 prefixes (`+1900`) or numbers; at most 1000.
+    #[schema(max_items = 1000)]
+    blocked_callers: Option<Vec<String>>,
+    block_anonymous: Option<bool>,
+    /// A prompt's name (built-in, uploaded or `tts:`), or empty to refuse.
+    blocked_prompt: Option<String>,
 }
+
+/// The most prefixes a company blocks.
+const MAX_BLOCKED: usize = 1000;
 
 #[utoipa::path(get, path = "/company", tag = "company", responses((status = 200, body = CompanyProfile)))]
 pub async fn show(tenant: Tenant) -> Result<Json<CompanyProfile>, ApiError> {
@@ -50,11 +65,15 @@ pub async fn show(tenant: Tenant) -> Result<Json<CompanyProfile>, ApiError> {
 async fn profile(tenant: &Tenant) -> Result<CompanyProfile, ApiError> {
     let (name, main_caller_id) = tenant.company_profile().await.map_err(ApiError::internal)?;
     let (timezone, hours) = tenant.business_hours().await.map_err(ApiError::internal)?;
+    let blocking = tenant.blocking().await.map_err(ApiError::internal)?;
     Ok(CompanyProfile {
         name,
         main_caller_id,
         timezone,
         business_hours: Some(hours).filter(|h| !h.is_empty()),
+        blocked_callers: blocking.prefixes,
+        block_anonymous: blocking.anonymous,
+        blocked_prompt: blocking.prompt,
     })
 }
 
@@ -101,6 +120,40 @@ pub async fn update(
         }
         hours = new;
     }
+    let mut blocking = tenant.blocking().await.map_err(ApiError::internal)?;
+    if let Some(prefixes) = change.blocked_callers {
+        if prefixes.len() > MAX_BLOCKED {
+            return Err(ApiError::unprocessable(
+                "blocked_callers",
+                &format!("at most {MAX_BLOCKED}"),
+            ));
+        }
+        let e164_prefix = |p: &String| {
+            let digits = p.strip_prefix('+').unwrap_or_default();
+            (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+        };
+        if let Some(bad) = prefixes.iter().find(|p| !e164_prefix(p)) {
+            return Err(ApiError::unprocessable(
+                "blocked_callers",
+                &format!("{bad:?} is not an E.164 prefix (+ and 1 to 15 digits)"),
+            ));
+        }
+        blocking.prefixes = prefixes;
+    }
+    if let Some(anonymous) = change.block_anonymous {
+        blocking.anonymous = anonymous;
+    }
+    if let Some(prompt) = change.blocked_prompt {
+        let known = crate::admin::known_names(&tenant).await.map_err(ApiError::internal)?;
+        if !prompt.is_empty() && !known.prompts.contains(&prompt) && !crate::media::library::is_spoken(&prompt) {
+            return Err(ApiError::unprocessable(
+                "blocked_prompt",
+                &format!("no prompt {prompt:?}"),
+            ));
+        }
+        blocking.prompt = prompt;
+    }
+    tenant.set_blocking(&blocking).await.map_err(ApiError::internal)?;
     tenant
         .set_company_profile(&name, &main_caller_id)
         .await

@@ -35,10 +35,38 @@ pub struct CompanyInfo {
     pub suspended_reason: String,
     pub plan: Plan,
     pub created_at: i64,
+    /// Callers the company will not take (its admin's setting, `PATCH /company`).
+    #[serde(skip)]
+    pub blocking: Blocking,
+}
+
+/// Callers a company will not take: numbers starting with one of `prefixes` (E.164 prefixes,
+/// a whole number being its own prefix) and, with `anonymous`, callers who show no number.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocking {
+    pub prefixes: Vec<String>,
+    pub anonymous: bool,
+    /// Played to a blocked caller before hanging up; empty: the call is refused with 603.
+    pub prompt: String,
+}
+
+impl Blocking {
+    /// Whether `caller` (the number as it came) is blocked.
+    pub fn blocks(&self, caller: &str) -> bool {
+        let digits: String = caller.chars().filter(char::is_ascii_digit).collect();
+        let anonymous = digits.is_empty() || caller.to_ascii_lowercase().contains("anonymous");
+        if anonymous {
+            return self.anonymous;
+        }
+        self.prefixes
+            .iter()
+            .any(|prefix| digits.starts_with(prefix.trim_start_matches('+')))
+    }
 }
 
 const COMPANY_COLUMNS: &str = "id, name, sip_domain, main_caller_id, CAST(suspended AS INTEGER) AS suspended,
-    suspended_reason, max_employees, max_numbers, max_calls, max_flow_versions, max_storage_bytes, created_at";
+    suspended_reason, max_employees, max_numbers, max_calls, max_flow_versions, max_storage_bytes, created_at,
+    blocked_callers, CAST(block_anonymous AS INTEGER) AS block_anonymous, blocked_prompt";
 
 fn company_row(r: &AnyRow) -> CompanyInfo {
     CompanyInfo {
@@ -56,6 +84,12 @@ fn company_row(r: &AnyRow) -> CompanyInfo {
             max_storage_bytes: r.get("max_storage_bytes"),
         },
         created_at: r.get("created_at"),
+        blocking: Blocking {
+            // Written by `set_blocking` from a checked list; unreadable reads as none.
+            prefixes: serde_json::from_str(r.get::<&str, _>("blocked_callers")).unwrap_or_default(),
+            anonymous: r.get::<i64, _>("block_anonymous") != 0,
+            prompt: r.get("blocked_prompt"),
+        },
     }
 }
 
@@ -254,6 +288,24 @@ impl Tenant {
         Ok(())
     }
 
+    /// Callers the company will not take.
+    pub async fn blocking(&self) -> super::Result<Blocking> {
+        Ok(self.info().await?.blocking)
+    }
+
+    pub async fn set_blocking(&self, b: &Blocking) -> super::Result<()> {
+        sqlx::query(
+            "UPDATE companies SET blocked_callers = $1, block_anonymous = $2, blocked_prompt = $3 WHERE id = $4",
+        )
+        .bind(serde_json::to_string(&b.prefixes).expect("strings serialise"))
+        .bind(b.anonymous)
+        .bind(&b.prompt)
+        .bind(self.company())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// When the company calls people back: its timezone (IANA) and the schedule of its business
     /// hours (a schedule's id; empty: around the clock).
     pub async fn business_hours(&self) -> super::Result<(String, String)> {
@@ -310,5 +362,28 @@ impl Tenant {
             calls: count("calls"),
             storage_bytes: count("recording_bytes") + count("prompt_bytes") + count("flow_bytes"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Blocking;
+
+    #[test]
+    fn a_blocked_prefix_or_an_anonymous_caller() {
+        let blocking = Blocking {
+            prefixes: vec!["+1900".into(), "+15550100666".into()],
+            anonymous: true,
+            prompt: String::new(),
+        };
+        assert!(blocking.blocks("+19005550100"));
+        assert!(blocking.blocks("19005550100"), "written without the +");
+        assert!(blocking.blocks("+15550100666"));
+        assert!(!blocking.blocks("+15550100667"));
+        for anonymous in ["anonymous", "Anonymous", "", "restricted"] {
+            assert!(blocking.blocks(anonymous), "{anonymous:?}");
+        }
+        let open = Blocking::default();
+        assert!(!open.blocks("anonymous") && !open.blocks("+19005550100"));
     }
 }

@@ -22,7 +22,7 @@ mod schedules;
 mod tokens;
 pub use callback_queue::DueCall;
 pub use calls::CallFilter;
-pub use company::{CompanyInfo, Plan, Usage};
+pub use company::{Blocking, CompanyInfo, Plan, Usage};
 pub use contacts::{
     Callback, CallbackFilter, CallbackResult, Contact, ContactFields, ContactLogEntry, NewCallback, NewLogEntry,
 };

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::call::hunting::{self, Strategy};
 use crate::call::{
-    Agent, AgentState, Calendar, DepartmentCard, Directory, EmployeeCard, EmployeeKey, History, Reachable, RingStep,
-    Staff, Target, number,
+    Agent, AgentState, Calendar, DepartmentCard, Directory, EmployeeCard, EmployeeKey, History, Reach, Reachable,
+    RingStep, Staff, Target, number,
 };
 use crate::companies::Companies;
 use crate::schedule::Schedule;
@@ -313,6 +313,23 @@ impl Directory for CompanyDirectory {
         }))
     }
 
+    async fn calling_rights(&self, login: &str) -> anyhow::Result<Reach> {
+        let Some(employee) = self.tenant.employee(login, false).await? else {
+            return Ok(Reach::Internal);
+        };
+        if !employee.calling_rights.is_empty() {
+            return employee.calling_rights.parse().map_err(anyhow::Error::msg);
+        }
+        let departments = self.tenant.departments().await?;
+        let his = departments
+            .iter()
+            .find(|d| d.member_ids.contains(&employee.id) && !d.calling_rights.is_empty());
+        match his {
+            Some(department) => department.calling_rights.parse().map_err(anyhow::Error::msg),
+            None => Ok(Reach::International),
+        }
+    }
+
     async fn ring_time(&self, target: &Target) -> anyhow::Result<Duration> {
         let employee = match target {
             Target::External(_) => return Ok(EXTERNAL_RING),
@@ -484,6 +501,10 @@ impl Directory for ShownAs {
 
     async fn staff(&self, key: &str) -> anyhow::Result<Option<Staff>> {
         self.inner.staff(key).await
+    }
+
+    async fn calling_rights(&self, login: &str) -> anyhow::Result<Reach> {
+        self.inner.calling_rights(login).await
     }
 
     async fn resolve(&self, target: &Target) -> anyhow::Result<Vec<RingStep>> {

@@ -251,3 +251,59 @@ async fn calls_outside_show_the_companys_main_number_or_the_employees_own() {
         .unwrap();
     assert_eq!(refused.status(), 403);
 }
+
+/// Calling rights: alice's department lets its members call locally (the company's area
+/// `+1555010`); a mobile (`+1555020…` is a mobile range here) is refused with 403 before the
+/// carrier hears of it, and her record says why. Her own right `mobile` overrides the
+/// department's, and the mobile goes through. A user cannot raise his own right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calling_rights_keep_an_employee_to_his_reach() {
+    let carrier = Desk::unregistered("carrier").await;
+    let trunk = carrier.addr().to_string();
+    let flags = ["--outbound-trunk", trunk.as_str(), "--outbound-caller-id", MAIN_NUMBER];
+    let server = Server::start_flagged(&flags).await;
+    let _alice = Desk::register(&server, "alice", "101").await;
+    let rules = serde_json::json!({ "country_code": "1", "local_prefixes": ["+1555010"],
+        "mobile_prefixes": ["+1555020"] });
+    let (status, body) = server.send(reqwest::Method::PUT, "/outbound-rules", rules).await;
+    assert_eq!(status, 200, "{body}");
+    let sales = serde_json::json!({ "name": "Sales", "extension": "600", "members": ["alice"],
+        "calling_rights": "local" });
+    let (status, body) = server.send(reqwest::Method::PUT, "/departments/sales", sales).await;
+    assert_eq!(status, 200, "{body}");
+    let bad = serde_json::json!({ "name": "Sales", "extension": "600", "calling_rights": "galactic" });
+    let (status, body) = server.send(reqwest::Method::PUT, "/departments/sales", bad).await;
+    assert_eq!(status, 422, "{body}");
+
+    const MOBILE: &str = "+15550200123";
+    let run = alice_calls(&server, MOBILE, PASSWORD, Then::Refused(403)).await;
+    assert!(run.success, "refused: {}\nserver log:\n{}", run.output, server.log());
+    let record = record_of(&server, MOBILE).await;
+    assert_eq!(record["outcome"], "refused", "{record}");
+    let why = record["legs"][0]["result"].as_str().unwrap();
+    assert!(
+        why.contains("alice may call local numbers") && why.contains("is mobile"),
+        "{record}"
+    );
+
+    let token = server.login("alice", PASSWORD).await;
+    let raise = server
+        .request_as(&token, reqwest::Method::PATCH, "/employees/alice")
+        .json(&serde_json::json!({ "calling_rights": "international" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raise.status(), 403, "a user cannot raise his own right");
+    let mine = serde_json::json!({ "calling_rights": "mobile" });
+    let (status, body) = server.send(reqwest::Method::PATCH, "/employees/alice", mine).await;
+    assert_eq!(
+        (status, &body["calling_rights"]),
+        (200, &serde_json::json!("mobile")),
+        "{body}"
+    );
+    let answers = carrier.expect(&server, Phone::Answers { after_ms: 300 });
+    phones_listening().await;
+    let run = alice_calls(&server, MOBILE, PASSWORD, Then::HangsUpAfter(500)).await;
+    assert!(run.success, "alice: {}\nserver log:\n{}", run.output, server.log());
+    finished(&server, "carrier", answers).await;
+}

@@ -48,6 +48,10 @@ pub struct DepartmentBody {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     overflow: Option<serde_json::Value>,
+    /// How far its members may call out when they have no right of their own: `internal`,
+    /// `local`, `mobile`, `national` or `international`; empty: not set.
+    #[serde(default)]
+    calling_rights: String,
 }
 
 fn ring_all() -> String {
@@ -157,7 +161,13 @@ async fn save(tenant: &Tenant, id: String, body: DepartmentBody) -> Result<Depar
     let before = tenant.department(&id, false).await.map_err(ApiError::internal)?;
     let (logged_out, paused) = before.map(|d| (d.logged_out, d.paused)).unwrap_or_default();
     let still_members = |logins: Vec<String>| logins.into_iter().filter(|l| body.members.contains(l)).collect();
+    if !body.calling_rights.is_empty() {
+        body.calling_rights
+            .parse::<crate::call::Reach>()
+            .map_err(|e| ApiError::unprocessable("calling_rights", &e))?;
+    }
     let department = Department {
+        calling_rights: body.calling_rights,
         logged_out: still_members(logged_out),
         paused: still_members(paused),
         ring_busy: body.ring_busy,

@@ -78,6 +78,10 @@ pub struct EmployeeChange {
     mobile_after_secs: Option<Option<i64>>,
     /// Do not disturb: departments skip him (his phone's `*78` and `*79` set it too).
     dnd: Option<bool>,
+    /// How far he may call out: `internal`, `local`, `mobile`, `national` or `international`
+    /// (each includes those before it; the company's rules still apply); empty: his
+    /// departments' right, else the company's rules alone. Only an admin changes it.
+    calling_rights: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -174,11 +178,19 @@ pub async fn update(
         }
     }
     if principal != Principal::Admin
-        && (change.role.is_some() || change.extension.is_some() || change.caller_id.is_some())
+        && (change.role.is_some()
+            || change.extension.is_some()
+            || change.caller_id.is_some()
+            || change.calling_rights.is_some())
     {
         return Err(ApiError::forbidden(
-            "only an admin changes a role, an extension or a caller ID",
+            "only an admin changes a role, an extension, a caller ID or calling rights",
         ));
+    }
+    if let Some(rights) = change.calling_rights.as_deref().filter(|r| !r.is_empty()) {
+        rights
+            .parse::<crate::call::Reach>()
+            .map_err(|e| ApiError::unprocessable("calling_rights", &e))?;
     }
     let Some(mut employee) = tenant.employee(&login, false).await.map_err(ApiError::internal)? else {
         return Err(ApiError::not_found("employee", &login));
@@ -212,6 +224,13 @@ pub async fn update(
         .update_employee(&login, f, secrets)
         .await
         .map_err(ApiError::internal)?;
+    if let Some(rights) = change.calling_rights {
+        tenant
+            .set_calling_rights(&login, &rights)
+            .await
+            .map_err(ApiError::internal)?;
+        employee.calling_rights = rights;
+    }
     if let Some(dnd) = change.dnd {
         tenant.set_dnd(&login, dnd).await.map_err(ApiError::internal)?;
         employee.dnd = dnd;

@@ -87,6 +87,9 @@ pub trait Directory: Send + Sync {
     /// The members of the department with id (or extension) `key` as its queue sees them now;
     /// none when there is no such department.
     async fn staff(&self, key: &str) -> anyhow::Result<Option<super::Staff>>;
+    /// How far employee `login` may call out: his own right, else his first department's that
+    /// sets one, else anywhere the company's rules allow.
+    async fn calling_rights(&self, login: &str) -> anyhow::Result<super::Reach>;
 }
 
 /// What ringing and bridging need besides the call itself (one company's: its directory, lamps,
@@ -370,7 +373,11 @@ impl<'a> Fork<'a> {
                 });
                 self.started_any = true;
                 let toll = match &place.toll {
-                    Some(number) => match self.params.env.toll.permit(number, self.params.on_behalf_of.as_deref()) {
+                    Some(number) => match self
+                        .within_rights(number)
+                        .await
+                        .and_then(|()| self.params.env.toll.permit(number, self.params.on_behalf_of.as_deref()))
+                    {
                         Ok(permit) => Some(permit),
                         Err(why) => {
                             tracing::warn!(%why, "a call out was refused");
@@ -400,6 +407,26 @@ impl<'a> Fork<'a> {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether the employee these calls are placed for may call `number` by his calling right.
+    async fn within_rights(&self, number: &str) -> Result<(), String> {
+        let Some(employee) = &self.params.on_behalf_of else {
+            return Ok(());
+        };
+        let env = self.params.env;
+        let rights = env.directory.calling_rights(employee).await;
+        // The store's trouble is no reason to let a call out through: refused.
+        let rights = rights.map_err(|e| format!("{employee}'s calling rights are unreadable: {e}"))?;
+        let reach = env.toll.rules().reach_of(number);
+        match reach <= rights {
+            true => Ok(()),
+            false => Err(format!(
+                "{employee} may call {} numbers, and {number} is {}",
+                rights.as_str(),
+                reach.as_str()
+            )),
         }
     }
 

@@ -31,7 +31,7 @@ pub use services::{
     Agent, AgentState, CallbackDesk, CallbackRequest, DepartmentCard, EmployeeCard, EmployeeKey, History, HttpRequest,
     HttpResponse, LineStatus, OwnNumbers, Staff, Web,
 };
-pub use toll::{OutboundRules, TollGate};
+pub use toll::{OutboundRules, Reach, TollGate};
 
 /// Why a verb could not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]

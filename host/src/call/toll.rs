@@ -54,6 +54,55 @@ pub struct OutboundRules {
     /// employees may.
     #[serde(default)]
     pub trunk_callers_may_transfer: bool,
+    /// E.164 prefixes of the company's own area (e.g. `+4930`): an employee with the `local`
+    /// calling right may call these.
+    #[serde(default)]
+    pub local_prefixes: Vec<String>,
+    /// E.164 prefixes of the country's mobile networks (e.g. `+4915`, `+4916`, `+4917`): the
+    /// `mobile` calling right adds these.
+    #[serde(default)]
+    pub mobile_prefixes: Vec<String>,
+}
+
+/// How far a number is, and how far an employee may call (each right includes those before
+/// it): colleagues only, the company's area, mobiles, the whole country, anywhere the company's
+/// rules allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reach {
+    Internal,
+    Local,
+    Mobile,
+    National,
+    International,
+}
+
+impl Reach {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reach::Internal => "internal",
+            Reach::Local => "local",
+            Reach::Mobile => "mobile",
+            Reach::National => "national",
+            Reach::International => "international",
+        }
+    }
+}
+
+impl std::str::FromStr for Reach {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        [
+            Reach::Internal,
+            Reach::Local,
+            Reach::Mobile,
+            Reach::National,
+            Reach::International,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| format!("{s:?}: use internal, local, mobile, national or international"))
+    }
 }
 
 fn default_denied() -> Vec<String> {
@@ -81,6 +130,22 @@ impl OutboundRules {
             max_calls_per_employee: default_employee_calls(),
             callbacks_per_number_per_day: default_callbacks(),
             trunk_callers_may_transfer: false,
+            local_prefixes: Vec::new(),
+            mobile_prefixes: Vec::new(),
+        }
+    }
+
+    /// How far `number` (E.164) is from the company.
+    pub fn reach_of(&self, number: &str) -> Reach {
+        let within = |prefixes: &[String]| prefixes.iter().any(|p| number.starts_with(p.as_str()));
+        if !number.starts_with(&format!("+{}", self.country_code)) {
+            Reach::International
+        } else if within(&self.local_prefixes) {
+            Reach::Local
+        } else if within(&self.mobile_prefixes) {
+            Reach::Mobile
+        } else {
+            Reach::National
         }
     }
 
@@ -109,7 +174,13 @@ impl OutboundRules {
         if !(1..=3).contains(&self.country_code.len()) || !digits(&self.country_code) {
             return Some(("country_code", "use 1 to 3 digits, e.g. 1 or 44".into()));
         }
-        for (field, prefixes) in [("allow", &self.allow), ("deny", &self.deny)] {
+        let lists = [
+            ("allow", &self.allow),
+            ("deny", &self.deny),
+            ("local_prefixes", &self.local_prefixes),
+            ("mobile_prefixes", &self.mobile_prefixes),
+        ];
+        for (field, prefixes) in lists {
             if prefixes.len() > 500 {
                 return Some((field, "at most 500 prefixes".into()));
             }
@@ -219,6 +290,27 @@ impl TollGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn how_far_a_number_is_and_who_may_call_it() {
+        let rules = OutboundRules {
+            local_prefixes: vec!["+4930".into()],
+            mobile_prefixes: vec!["+4915".into(), "+4917".into()],
+            ..OutboundRules::national("49")
+        };
+        assert_eq!(rules.reach_of("+493012345678"), Reach::Local);
+        assert_eq!(rules.reach_of("+4917612345678"), Reach::Mobile);
+        assert_eq!(rules.reach_of("+498912345678"), Reach::National);
+        assert_eq!(rules.reach_of("+15550100100"), Reach::International);
+        assert!(Reach::Local < Reach::Mobile && Reach::Mobile < Reach::National);
+        assert_eq!("national".parse(), Ok(Reach::National));
+        assert!("galactic".parse::<Reach>().is_err());
+        let bad = OutboundRules {
+            mobile_prefixes: vec!["49".into()],
+            ..OutboundRules::national("49")
+        };
+        assert_eq!(bad.problem().map(|(field, _)| field), Some("mobile_prefixes"));
+    }
 
     #[test]
     fn national_by_default_premium_never_and_international_on_request() {

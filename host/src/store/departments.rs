@@ -33,6 +33,8 @@ pub struct Department {
     /// built-in flows: voicemail with a callback request).
     #[schema(value_type = Option<Object>)]
     pub overflow: Option<serde_json::Value>,
+    /// How far its members may call out when they have no right of their own (empty: not set).
+    pub calling_rights: String,
 }
 
 /// What an employee's membership of a department says about taking its calls.
@@ -59,7 +61,7 @@ impl Tenant {
     async fn departments_where(&self, condition: &str, key: Option<&str>) -> super::Result<Vec<Department>> {
         let query = format!(
             "SELECT d.id, d.slug, d.name, d.extension, d.strategy, d.step_secs, d.timeout_secs, d.overflow,
-             CAST(d.ring_busy AS INTEGER) AS ring_busy FROM departments d WHERE d.company_id = $1 {condition} ORDER BY d.extension"
+             CAST(d.ring_busy AS INTEGER) AS ring_busy, d.calling_rights FROM departments d WHERE d.company_id = $1 {condition} ORDER BY d.extension"
         );
         let mut select = sqlx::query(&query).bind(self.company());
         if let Some(key) = key {
@@ -98,6 +100,7 @@ impl Tenant {
                 ring_busy: r.get::<i64, _>("ring_busy") != 0,
                 // Written by `put_department` from a checked route; unreadable reads as none.
                 overflow: serde_json::from_str(r.get::<&str, _>("overflow")).ok(),
+                calling_rights: r.get("calling_rights"),
             });
         }
         Ok(departments)
@@ -108,10 +111,10 @@ impl Tenant {
         let mut tx = self.pool().begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO departments (company_id, slug, name, extension, strategy, step_secs, timeout_secs, created_at,
-             overflow, ring_busy) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             overflow, ring_busy, calling_rights) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (company_id, slug) DO UPDATE SET name = excluded.name, extension = excluded.extension,
              strategy = excluded.strategy, step_secs = excluded.step_secs, timeout_secs = excluded.timeout_secs,
-             overflow = excluded.overflow, ring_busy = excluded.ring_busy
+             overflow = excluded.overflow, ring_busy = excluded.ring_busy, calling_rights = excluded.calling_rights
              RETURNING id",
         )
         .bind(self.company())
@@ -124,6 +127,7 @@ impl Tenant {
         .bind(now)
         .bind(d.overflow.as_ref().map(|o| o.to_string()).unwrap_or_default())
         .bind(d.ring_busy)
+        .bind(&d.calling_rights)
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM department_members WHERE department_id = $1")

@@ -15,6 +15,10 @@ pub struct Employee {
     /// Do not disturb: departments and queues skip him, and his own calls go where he is
     /// unanswered (his phone or `PATCH /employees/{login}` sets it).
     pub dnd: bool,
+    /// How far he may call out (`internal`, `local`, `mobile`, `national`, `international`);
+    /// empty: his departments' right, else the company's rules alone.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub calling_rights: String,
 }
 
 /// What an admin sets about an employee (besides the login and the password).
@@ -40,8 +44,7 @@ pub struct Secrets<'a> {
     pub api_password: &'a str,
 }
 
-const COLUMNS: &str =
-    "id, login, name, extension, role, email, mobile, mobile_after_secs, caller_id, CAST(dnd AS INTEGER) AS dnd";
+const COLUMNS: &str = "id, login, name, extension, role, email, mobile, mobile_after_secs, caller_id, CAST(dnd AS INTEGER) AS dnd, calling_rights";
 
 fn employee_row(r: &AnyRow) -> Employee {
     Employee {
@@ -57,6 +60,7 @@ fn employee_row(r: &AnyRow) -> Employee {
             caller_id: r.get("caller_id"),
         },
         dnd: r.get::<i64, _>("dnd") != 0,
+        calling_rights: r.get("calling_rights"),
     }
 }
 
@@ -132,6 +136,7 @@ impl Tenant {
             login: login.into(),
             fields: f.clone(),
             dnd: false,
+            calling_rights: String::new(),
         }))
     }
 
@@ -169,6 +174,18 @@ impl Tenant {
     pub async fn set_dnd(&self, login: &str, on: bool) -> super::Result<bool> {
         let done = sqlx::query("UPDATE employees SET dnd = $1 WHERE company_id = $2 AND login = $3")
             .bind(on)
+            .bind(self.company())
+            .bind(login)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Sets how far `login` may call out (empty: as his departments); false when there is no
+    /// such employee.
+    pub async fn set_calling_rights(&self, login: &str, rights: &str) -> super::Result<bool> {
+        let done = sqlx::query("UPDATE employees SET calling_rights = $1 WHERE company_id = $2 AND login = $3")
+            .bind(rights)
             .bind(self.company())
             .bind(login)
             .execute(self.pool())

@@ -12,16 +12,14 @@ use parking_lot::Mutex;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::subscription::ServerSubscriptionDialog;
-use rsipstack::sip::{Header, Request, StatusCode};
+use rsipstack::sip::{Header, StatusCode};
 use rsipstack::transaction::Transaction;
 
 use super::auth::{Authenticator, Challenge, Refusal, warning};
+use super::subscription::{event_package, requested_expires};
 
-/// Subscriptions asking for longer are shortened to this (RFC 6665 §4.2.1.1 lets us).
-const MAX_EXPIRES: u32 = 3600;
 /// Live subscriptions one account may hold (a phone with expansion modules has a hundred keys).
 pub const MAX_PER_SUBSCRIBER: usize = 200;
-const DEFAULT_EXPIRES: u32 = 3600;
 
 /// What a line is doing, as a busy lamp shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -381,28 +379,6 @@ async fn refreshes(
         }
     }
     dialogs.remove_dialog(&dialog.id());
-}
-
-fn event_package(req: &Request) -> Option<String> {
-    req.headers.iter().find_map(|h| match h {
-        Header::Event(e) => Some(
-            e.value()
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase(),
-        ),
-        _ => None,
-    })
-}
-
-pub(super) fn requested_expires(req: &Request) -> u32 {
-    let asked = req.headers.iter().find_map(|h| match h {
-        Header::Expires(e) => e.value().trim().parse::<u32>().ok(),
-        _ => None,
-    });
-    asked.unwrap_or(DEFAULT_EXPIRES).min(MAX_EXPIRES)
 }
 
 #[cfg(test)]

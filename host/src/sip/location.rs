@@ -49,5 +49,12 @@ pub trait Location: Send + Sync + 'static {
     /// The company's digest realm, which is its SIP domain.
     fn realm(&self, company: CompanyId) -> String;
     /// The voicemail in employee `login`'s mailbox: new (not heard) and old.
-    async fn messages(&self, company: CompanyId, login: &str) -> anyhow::Result<super::mwi::Messages>;
+    async fn messages(&self, company: CompanyId, login: &str) -> anyhow::Result<Messages>;
+}
+
+/// A mailbox's count, as its message-waiting lamp shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Messages {
+    pub new: u32,
+    pub old: u32,
 }

@@ -18,6 +18,7 @@ mod outbound;
 pub mod registrar;
 mod socket;
 mod source;
+mod subscription;
 mod tcp;
 mod trunks;
 
@@ -38,8 +39,8 @@ use tokio_util::sync::CancellationToken;
 pub use auth::{Answer, Authenticator, suspended_reason, warning};
 pub use blf::{LineState, LineUse, Presence, Presences};
 pub use leg::{DialogKey, InboundLeg, LegEvent, Refer, Reinvite};
-pub use location::{Binding, Domain, Location};
-pub use mwi::{Mailboxes, Messages};
+pub use location::{Binding, Domain, Location, Messages};
+pub use mwi::Mailboxes;
 pub use outbound::{ANSWERED_ELSEWHERE, Dialer, LegRequest, OutboundEvent, OutboundLeg, TrunkLogin};
 pub use registrar::Registrar;
 pub use trunks::{Trunk, TrunkAccount, Trunks};

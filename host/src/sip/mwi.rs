@@ -18,20 +18,11 @@ use rsipstack::transaction::Transaction;
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 
 use super::auth::{Refusal, User, warning};
-use super::location::Location;
+use super::location::{Location, Messages};
 use crate::tenant::CompanyId;
 
-/// Subscriptions asking for longer are shortened to this (RFC 6665 §4.2.1.1 lets us).
-const MAX_EXPIRES: u32 = 3600;
 /// Live message-summary subscriptions one account may hold (one per phone it has).
 pub const MAX_PER_MAILBOX: usize = 8;
-
-/// A mailbox's count, as its lamp shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Messages {
-    pub new: u32,
-    pub old: u32,
-}
 
 struct Watcher {
     dialog: ServerSubscriptionDialog,
@@ -213,7 +204,7 @@ impl Mailboxes {
                 }
                 continue;
             };
-            let expires = super::blf::requested_expires(&req).min(MAX_EXPIRES);
+            let expires = super::subscription::requested_expires(&req);
             let _ = handle
                 .respond(StatusCode::OK, Some(vec![Header::Expires(expires.into())]), None)
                 .await;

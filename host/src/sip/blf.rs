@@ -12,11 +12,11 @@ use parking_lot::Mutex;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::subscription::ServerSubscriptionDialog;
-use rsipstack::sip::{Header, StatusCode};
+use rsipstack::sip::{Header, Request, StatusCode};
 use rsipstack::transaction::Transaction;
 
 use super::auth::{Authenticator, Challenge, Refusal, warning};
-use super::subscription::{event_package, requested_expires};
+use super::subscription::{accept_subscription, event_package, requested_expires};
 
 /// Live subscriptions one account may hold (a phone with expansion modules has a hundred keys).
 pub const MAX_PER_SUBSCRIBER: usize = 200;
@@ -243,12 +243,7 @@ impl Subscriptions {
             ));
         }
         if package.as_deref() == Some("message-summary") {
-            let user = req.uri.auth.as_ref().map(|a| a.user.clone()).unwrap_or_default();
-            let login = match self.auth.location().login_of(subscriber.company, &user).await {
-                Ok(Some(login)) => login,
-                Ok(None) => return Err(Refusal::answer(StatusCode::NotFound, vec![warning("no such mailbox")])),
-                Err(e) => return Err(super::auth::internal(e).into()),
-            };
+            let login = self.login_named(req, subscriber.company, "no such mailbox").await?;
             let first = self
                 .mailboxes
                 .accept(tx, &subscriber, login, requested_expires(req))
@@ -267,30 +262,9 @@ impl Subscriptions {
             ));
         }
         let user = req.uri.auth.as_ref().map(|a| a.user.clone()).unwrap_or_default();
-        let login = match self.auth.location().login_of(company, &user).await {
-            Ok(Some(login)) => login,
-            Ok(None) => {
-                return Err(Refusal::answer(
-                    StatusCode::NotFound,
-                    vec![warning("no such extension")],
-                ));
-            }
-            Err(e) => return Err(super::auth::internal(e).into()),
-        };
+        let login = self.login_named(req, company, "no such extension").await?;
         let expires = requested_expires(req);
-        let (state_tx, states) = self.dialogs.new_dialog_state_channel();
-        let contact = super::our_uri(self.local).ok();
-        let dialog = self
-            .dialogs
-            .get_or_create_server_subscription(tx, state_tx, None, contact)
-            .map_err(|e| {
-                tracing::debug!(error = %e, "cannot create a subscription dialog");
-                (StatusCode::BadRequest, vec![])
-            })?;
-        let headers = vec![Header::Expires(expires.into())];
-        dialog
-            .accept(Some(headers), None)
-            .map_err(|_| (StatusCode::ServerInternalError, vec![]))?;
+        let (dialog, states) = accept_subscription(&self.dialogs, tx, self.local, expires)?;
         tracing::info!(%login, %user, expires, "BLF subscription");
         let state = presence.state(&login);
         let first_notify = notify(dialog.clone(), login.clone(), state, 0, expires);
@@ -318,6 +292,24 @@ impl Subscriptions {
             ));
         }
         Ok(Box::pin(first_notify))
+    }
+}
+
+impl Subscriptions {
+    /// The login the Request-URI's user names in `company` (a login or an extension); 404 with
+    /// `unknown` when nobody has it.
+    async fn login_named(
+        &self,
+        req: &Request,
+        company: crate::tenant::CompanyId,
+        unknown: &str,
+    ) -> Result<String, Refusal> {
+        let user = req.uri.auth.as_ref().map(|a| a.user.clone()).unwrap_or_default();
+        match self.auth.location().login_of(company, &user).await {
+            Ok(Some(login)) => Ok(login),
+            Ok(None) => Err(Refusal::answer(StatusCode::NotFound, vec![warning(unknown)])),
+            Err(e) => Err(super::auth::internal(e).into()),
+        }
     }
 }
 

@@ -158,18 +158,7 @@ impl Mailboxes {
             .messages(user.company, &login)
             .await
             .map_err(|e| Refusal::from(super::auth::internal(e)))?;
-        let (state_tx, states) = self.dialogs.new_dialog_state_channel();
-        let contact = super::our_uri(self.local).ok();
-        let dialog = self
-            .dialogs
-            .get_or_create_server_subscription(tx, state_tx, None, contact)
-            .map_err(|e| {
-                tracing::debug!(error = %e, "cannot create a subscription dialog");
-                (StatusCode::BadRequest, vec![])
-            })?;
-        dialog
-            .accept(Some(vec![Header::Expires(expires.into())]), None)
-            .map_err(|_| (StatusCode::ServerInternalError, vec![]))?;
+        let (dialog, states) = super::subscription::accept_subscription(&self.dialogs, tx, self.local, expires)?;
         tracing::info!(%login, expires, "message-summary subscription");
         let account = account(location.as_ref(), user.company, &login);
         if expires > 0 {

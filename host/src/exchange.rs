@@ -275,13 +275,18 @@ async fn handle_call(
     if route.assignment.missed_call_mail && voicemail.is_none() && record.legs.iter().all(|l| l.answered_at.is_none()) {
         mail_missed_call(store, mail, &record, &route.assignment.mailbox).await;
     }
-    let callback = |reason| FiledCallback {
-        reason,
-        employee: mailbox.as_deref(),
-        recording: voicemail.as_deref(),
-    };
+    // Filed for the call's mailbox owner, with the call's last voicemail.
     for reason in &callbacks {
-        file_callback(&dial, &record, callback(reason)).await;
+        let request = CallbackRequest {
+            phone: &record.caller,
+            reason,
+            employee: mailbox.as_deref(),
+            recording: voicemail.as_deref(),
+        };
+        if let Err(e) = dial.callbacks.file(request).await {
+            // Never lose it silently: the log has everything needed to file it by hand.
+            tracing::error!(error = %e, phone = %record.caller, %reason, "could not file a callback request");
+        }
     }
     save(store, &record).await;
 }
@@ -648,30 +653,6 @@ async fn mail_voicemail(store: &Tenant, mail: &Mailer, info: &RecordingInfo, log
     };
     if let Err(e) = mail.send(store.id(), message).await {
         tracing::warn!(error = %e, "voicemail mail not queued");
-    }
-}
-
-/// A callback request a flow filed during the call.
-struct FiledCallback<'a> {
-    reason: &'a str,
-    /// Login of the employee to call back (the call's mailbox).
-    employee: Option<&'a str>,
-    /// The call's last voicemail.
-    recording: Option<&'a str>,
-}
-
-/// Files a callback request for the call's caller, due at once (within the number's day's
-/// callbacks: `CallbackDesk::file`).
-async fn file_callback(dial: &DialEnv, record: &CallRecord, filed: FiledCallback<'_>) {
-    let request = CallbackRequest {
-        phone: &record.caller,
-        reason: filed.reason,
-        employee: filed.employee,
-        recording: filed.recording,
-    };
-    if let Err(e) = dial.callbacks.file(request).await {
-        // Never lose it silently: the log has everything needed to file it by hand.
-        tracing::error!(error = %e, phone = %record.caller, reason = filed.reason, "could not file a callback request");
     }
 }
 

@@ -38,7 +38,12 @@ pub async fn display(store: &Tenant, caller: &str, prefix: &str, status: bool) -
         (prefix, None) => prefix.to_owned(),
         (prefix, Some(who)) => format!("{prefix} - {who}"),
     };
-    // A card's name is anyone's to type: keep what a quoted string can carry, and keep it short.
+    quotable(&shown)
+}
+
+/// `shown` as a SIP quoted string may carry it: a card's name is anyone's to type (an API
+/// client, a CRM), so only safe characters, and short; none when nothing is left.
+fn quotable(shown: &str) -> Option<String> {
     let safe: String = shown
         .chars()
         .filter(|c| allowed(*c) || *c == '/')
@@ -83,5 +88,14 @@ mod tests {
         assert!(super::check_prefix("Bob's Bikes & Co.").is_ok());
         assert!(super::check_prefix("Sales\"<sip:evil>").is_err());
         assert!(super::check_prefix(&"x".repeat(25)).is_err());
+    }
+
+    #[test]
+    fn a_hostile_card_name_cannot_break_out_of_the_display_name() {
+        let hostile = "Sales - Evil\" <sip:attacker@192.0.2.1>\r\nX-Injected: 1";
+        let shown = super::quotable(hostile).unwrap();
+        assert!(!shown.contains(['"', '<', '>', '\r', '\n', '\\', ':', '@']), "{shown}");
+        assert_eq!(super::quotable(&"a".repeat(500)).unwrap().len(), super::MAX_DISPLAY);
+        assert_eq!(super::quotable("\"<>\r\n"), None);
     }
 }

@@ -42,28 +42,37 @@ pub async fn hear_new_messages(
         1 => "one new message".to_string(),
         n => format!("{n} new messages"),
     };
-    say(call, &format!("You have {count}.")).await?;
-    for (i, message) in new.iter().enumerate() {
-        say(
-            call,
-            &format!("Message {}, from {}.", i + 1, number::spoken(&message.caller)),
-        )
-        .await?;
-        let wav = store.recording_wav(&message.id).await;
-        match wav.ok().flatten().map(|wav| Prompt::from_wav(&wav)) {
-            Some(Ok(audio)) => call.play_audio(&audio).await?,
-            _ => trace.note(format!("voicemail {} cannot be played", message.id)),
+    let mut heard = 0;
+    let played = async {
+        say(call, &format!("You have {count}.")).await?;
+        for (i, message) in new.iter().enumerate() {
+            say(
+                call,
+                &format!("Message {}, from {}.", i + 1, number::spoken(&message.caller)),
+            )
+            .await?;
+            let wav = store.recording_wav(&message.id).await;
+            match wav.ok().flatten().map(|wav| Prompt::from_wav(&wav)) {
+                Some(Ok(audio)) => call.play_audio(&audio).await?,
+                _ => trace.note(format!("voicemail {} cannot be played", message.id)),
+            }
+            if let Err(e) = store.set_heard(&message.id, true).await {
+                tracing::warn!(error = %e, id = %message.id, "cannot mark a voicemail heard");
+            }
+            heard += 1;
+            call.play(crate::media::library::BEEP).await?;
         }
-        if let Err(e) = store.set_heard(&message.id, true).await {
-            tracing::warn!(error = %e, id = %message.id, "cannot mark a voicemail heard");
+        if !new.is_empty() {
+            say(call, "No more new messages. Goodbye.").await?;
         }
+        Ok(())
+    }
+    .await;
+    // One lamp update for every message heard, whether or not he listened to the end.
+    if heard > 0 {
         lamps.changed(store.id(), login);
-        call.play(crate::media::library::BEEP).await?;
     }
-    if !new.is_empty() {
-        say(call, "No more new messages. Goodbye.").await?;
-    }
-    Ok(())
+    played
 }
 
 /// Spoken text; without a speech engine the call goes on silently (the messages matter).

@@ -29,6 +29,19 @@ pub struct CompanyCallbacks {
     pub due_now: Arc<tokio::sync::Notify>,
 }
 
+impl CompanyCallbacks {
+    /// A company's callback desk over `tenant`, and its queues (which hand kept places to it).
+    pub fn with_queues(
+        tenant: Tenant,
+        directory: Arc<dyn crate::call::Directory>,
+        toll: Arc<TollGate>,
+        due_now: Arc<tokio::sync::Notify>,
+    ) -> (Arc<Queues>, Arc<Self>) {
+        let desk = Arc::new(CompanyCallbacks { tenant, toll, due_now });
+        (Queues::new(directory, desk.clone()), desk)
+    }
+}
+
 #[async_trait::async_trait]
 impl CallbackDesk for CompanyCallbacks {
     async fn file(&self, request: CallbackRequest<'_>) -> anyhow::Result<Option<i64>> {
@@ -150,15 +163,13 @@ impl Offices {
         let presence = self.presences.of(id);
         let directory = Arc::new(self.location.company(id, presence.clone()));
         let toll = TollGate::new(rules);
-        let callbacks = Arc::new(CompanyCallbacks {
-            tenant: self.store.company(id),
-            toll: toll.clone(),
-            due_now: self.callbacks_due.clone(),
-        });
+        let tenant = self.store.company(id);
+        let (queues, callbacks) =
+            CompanyCallbacks::with_queues(tenant, directory.clone(), toll.clone(), self.callbacks_due.clone());
         let dial = DialEnv {
             company: id,
             presence,
-            queues: Queues::new(directory.clone(), callbacks.clone()),
+            queues,
             callbacks,
             directory: directory.clone(),
             calendar: directory.clone(),

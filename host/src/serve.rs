@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use crate::api::{self, ApiState, LoginThrottle, Tokens, hash_token, new_token};
 use crate::call::Feature;
-use crate::call::queue::Queues;
 use crate::call::record::unix_ms;
 use crate::call::{DialEnv, MediaEnv, OutboundRules, TollGate};
 use crate::callbacks::CallbackScheduler;
@@ -101,14 +100,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let home = Arc::new(location.company(CompanyId::HOME, presence.clone()));
     let callbacks_due = Arc::new(tokio::sync::Notify::new());
     let toll = TollGate::new(OutboundRules::national(&config.country_code));
-    let home_callbacks = Arc::new(CompanyCallbacks {
-        tenant: store.company(CompanyId::HOME),
-        toll: toll.clone(),
-        due_now: callbacks_due.clone(),
-    });
+    let home_tenant = store.company(CompanyId::HOME);
+    let (queues, callbacks) =
+        CompanyCallbacks::with_queues(home_tenant, home.clone(), toll.clone(), callbacks_due.clone());
     let shared = DialEnv {
-        queues: Queues::new(home.clone(), home_callbacks.clone()),
-        callbacks: home_callbacks,
+        queues,
+        callbacks,
         company: CompanyId::HOME,
         dialer: sip.dialer(),
         mailboxes: sip.mailboxes(),

@@ -462,22 +462,7 @@ pub fn message_lamp(login: &str, summaries: &[&str]) -> String {
         .enumerate()
         .map(|(i, summary)| {
             let (waiting, counts) = summary.split_once(' ').unwrap_or((summary, ""));
-            let counts = match counts {
-                "" => String::new(),
-                counts => format!(
-                    r#"<ereg regexp="Voice-Message: {counts} " search_in="body" check_it="true" assign_to="count_{i}"/>
-<log message="[$count_{i}]"/>"#
-                ),
-            };
-            format!(
-                r#"<recv request="NOTIFY">
-<action><ereg regexp="Messages-Waiting: {waiting}" search_in="body" check_it="true" assign_to="lamp_{i}"/>
-<log message="[$lamp_{i}]"/>
-{counts}{}</action>
-</recv>
-{OK_TO_LAST_REQUEST}"#,
-                note("LAMP", waiting)
-            )
+            message_notify(i, waiting, counts)
         })
         .collect();
     subscription(
@@ -496,13 +481,21 @@ pub fn subscribe_refused(login: &str, event: &str, status: u16) -> String {
     subscription(login, event, "*/*", status, "", "refused subscription")
 }
 
-/// An out-of-dialog message-summary NOTIFY (the `i`th) saying whether messages wait, answered 200.
-fn message_notify(i: usize, waiting: &str) -> String {
+/// A message-summary NOTIFY (the `i`th) saying whether messages wait and — unless `counts` is
+/// empty — the `new/old` counts, answered 200.
+fn message_notify(i: usize, waiting: &str, counts: &str) -> String {
+    let counts = match counts {
+        "" => String::new(),
+        counts => format!(
+            r#"<ereg regexp="Voice-Message: {counts} " search_in="body" check_it="true" assign_to="count_{i}"/>
+<log message="[$count_{i}]"/>"#
+        ),
+    };
     format!(
         r#"<recv request="NOTIFY">
 <action><ereg regexp="Messages-Waiting: {waiting}" search_in="body" check_it="true" assign_to="lamp_{i}"/>
 <log message="[$lamp_{i}]"/>
-{}</action>
+{counts}{}</action>
 </recv>
 {OK_TO_LAST_REQUEST}"#,
         note("LAMP", waiting)
@@ -799,7 +792,7 @@ Contact: <sip:[service]@[local_ip]:[local_port]>
         )
     };
     if let Phone::HearsMessageLamp { waiting } = behaviour {
-        let body = message_notify(0, if waiting { "yes" } else { "no" });
+        let body = message_notify(0, if waiting { "yes" } else { "no" }, "");
         return scenario("phone hears its message-waiting lamp", &body);
     }
     if let Phone::AnswersKeepAlive = behaviour {

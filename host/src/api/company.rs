@@ -145,7 +145,7 @@ pub async fn update(
     }
     if let Some(prompt) = change.blocked_prompt {
         let known = crate::admin::known_names(&tenant).await.map_err(ApiError::internal)?;
-        if !prompt.is_empty() && !known.prompts.contains(&prompt) && !crate::media::library::is_spoken(&prompt) {
+        if !prompt.is_empty() && !known.knows_prompt(&prompt) {
             return Err(ApiError::unprocessable(
                 "blocked_prompt",
                 &format!("no prompt {prompt:?}"),

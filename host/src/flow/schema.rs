@@ -43,6 +43,17 @@ impl std::fmt::Debug for SettingsSchema {
     }
 }
 
+impl KnownNames {
+    /// Whether `name` is a prompt a call can play: a built-in or uploaded one, or `tts:` text.
+    pub fn knows_prompt(&self, name: &str) -> bool {
+        is_prompt(&self.prompts, name)
+    }
+}
+
+fn is_prompt(prompts: &HashSet<String>, name: &str) -> bool {
+    prompts.contains(name) || crate::media::library::is_spoken(name)
+}
+
 /// How a secret setting is shown (and, sent back, means "keep it").
 pub const HIDDEN: &str = "***";
 
@@ -178,9 +189,7 @@ fn validator(
         .with_format("department", move |name: &str| departments.contains(name))
         .with_format("employee", move |name: &str| employees.contains(name))
         .with_format("schedule", move |name: &str| schedules.contains(name))
-        .with_format("prompt", move |name: &str| {
-            prompts.contains(name) || crate::media::library::is_spoken(name)
-        })
+        .with_format("prompt", move |name: &str| is_prompt(&prompts, name))
         .build(schema)
 }
 

@@ -183,11 +183,6 @@ impl Tenant {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Logs employee `login` in to (or out of) department `slug`, or every one of his.
-    pub async fn set_logged_in(&self, slug: Option<&str>, login: &str, logged_in: bool) -> super::Result<bool> {
-        self.set_membership(slug, login, MemberState::LoggedIn, logged_in).await
-    }
-
     /// Deletes a department; false when there was none.
     pub async fn delete_department(&self, slug: &str) -> super::Result<bool> {
         let done = sqlx::query("DELETE FROM departments WHERE company_id = $1 AND slug = $2")

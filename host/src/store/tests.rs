@@ -568,7 +568,13 @@ async fn departments_and_their_members() {
         );
         assert_eq!(store.extension_owner("999").await.unwrap(), None, "{db}");
         // Members log out of one department or all of theirs, and back in; employees set DND.
-        assert!(store.set_logged_in(Some("sales"), "bob", false).await.unwrap(), "{db}");
+        assert!(
+            store
+                .set_membership(Some("sales"), "bob", MemberState::LoggedIn, false)
+                .await
+                .unwrap(),
+            "{db}"
+        );
         let logged_out = |d: Option<Department>| d.unwrap().logged_out;
         assert_eq!(
             logged_out(store.department("sales", false).await.unwrap()),
@@ -576,17 +582,38 @@ async fn departments_and_their_members() {
             "{db}"
         );
         assert!(
-            !store.set_logged_in(Some("support"), "bob", false).await.unwrap(),
+            !store
+                .set_membership(Some("support"), "bob", MemberState::LoggedIn, false)
+                .await
+                .unwrap(),
             "{db}: not a member"
         );
-        assert!(store.set_logged_in(None, "alice", false).await.unwrap(), "{db}");
+        assert!(
+            store
+                .set_membership(None, "alice", MemberState::LoggedIn, false)
+                .await
+                .unwrap(),
+            "{db}"
+        );
         assert_eq!(
             logged_out(store.department("sales", false).await.unwrap()),
             ["bob", "alice"],
             "{db}: in hunting order"
         );
-        assert!(store.set_logged_in(None, "alice", true).await.unwrap(), "{db}");
-        assert!(!store.set_logged_in(None, "nobody", true).await.unwrap(), "{db}");
+        assert!(
+            store
+                .set_membership(None, "alice", MemberState::LoggedIn, true)
+                .await
+                .unwrap(),
+            "{db}"
+        );
+        assert!(
+            !store
+                .set_membership(None, "nobody", MemberState::LoggedIn, true)
+                .await
+                .unwrap(),
+            "{db}"
+        );
         // A break is its own state: paused, bob is still logged out, alice still logged in.
         assert!(
             store

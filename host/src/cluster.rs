@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::call::Feature;
 use crate::call::record::unix_ms;
 use crate::live::LiveCall;
 use crate::store::{Change, Store, Tenant};
@@ -79,12 +80,12 @@ impl Cluster {
         self.tell_node_of(tenant, id, Change::HangUp(id.to_owned())).await
     }
 
-    /// Asks the node that has call `id` to bring the colleague at `extension` in; false when no
-    /// live node has it.
-    pub async fn three_way(&self, tenant: &Tenant, id: &str, extension: &str) -> anyhow::Result<bool> {
-        let change = Change::ThreeWay {
+    /// Asks the node that has call `id` for `feature` (a three-way call, a supervisor); false
+    /// when no live node has it.
+    pub async fn ask(&self, tenant: &Tenant, id: &str, feature: &Feature) -> anyhow::Result<bool> {
+        let change = Change::Feature {
             call: id.to_owned(),
-            extension: extension.to_owned(),
+            feature: feature.encode(),
         };
         self.tell_node_of(tenant, id, change).await
     }

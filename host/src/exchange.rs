@@ -8,6 +8,7 @@ use tracing::Instrument;
 
 use crate::admin::codes::{self, Code};
 use crate::call::record::unix_ms;
+use crate::call::supervision::Mode;
 use crate::call::{
     CallControl, CallError, CallFacts, CallRecord, CallRecording, CallResult, CallbackRequest, DialEnv, DialOptions,
     DialOutcome, FeatureRequests, InboundCall, MediaEnv, Target, TimedLeg, Trace, millis, number,
@@ -312,6 +313,24 @@ const EMPLOYEE_CALL_TIMEOUT_MS: u32 = 60_000;
 
 /// An employee dialled a colleague's extension or an outside number: ring it directly, no flow.
 /// (The company's numbers, dialled from a desk phone, run their flows like any call.)
+/// Admin `employee` supervises the call of the employee at `extension`, from his own phone.
+async fn supervise(
+    store: &Tenant,
+    call: &mut InboundCall,
+    employee: &str,
+    (mode, extension): (Mode, &str),
+) -> Result<(), String> {
+    let store_failed = |e: crate::store::Error| format!("the store failed: {e}");
+    let supervisor = store.employee(employee, false).await.map_err(store_failed)?;
+    if supervisor.is_none_or(|s| s.fields.role != "admin") {
+        return Err("only an admin may supervise calls".into());
+    }
+    let Some(supervised) = store.employee(extension, true).await.map_err(store_failed)? else {
+        return Err(format!("no employee has extension {extension}"));
+    };
+    call.supervise(&supervised.login, employee, mode).await
+}
+
 async fn employee_call(
     store: &Tenant,
     mut call: InboundCall,
@@ -329,6 +348,26 @@ async fn employee_call(
         }
         call.hangup().await;
         save(store, &arrival.record(None, call.facts(), "feature-code", trace)).await;
+        return;
+    }
+    if let Some((mode, extension)) = Mode::parse_code(&dialled) {
+        let outcome = supervise(store, &mut call, &employee, (mode, extension)).await;
+        let result = match outcome {
+            Ok(()) => "feature-code",
+            Err(why) => {
+                trace.note(format!("{employee} dialled {dialled}: {why}"));
+                call.reject_now(403, "Forbidden");
+                "refused"
+            }
+        };
+        if result == "feature-code" {
+            trace.note(format!(
+                "{employee} supervised extension {extension} ({})",
+                mode.as_str()
+            ));
+        }
+        call.hangup().await;
+        save(store, &arrival.record(None, call.facts(), result, trace)).await;
         return;
     }
     if let Some(code) = Code::parse(&dialled) {

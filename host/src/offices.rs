@@ -179,6 +179,9 @@ impl Offices {
                 registry: self.registry.clone(),
                 company: id,
             }),
+            // A company's calls hand parties over and are supervised among themselves only.
+            handovers: Arc::default(),
+            supervision: Arc::default(),
             ..self.shared.clone()
         };
         let office = Arc::new(Office {

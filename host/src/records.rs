@@ -191,6 +191,17 @@ pub struct LegRecord {
     pub ended_at: Option<i64>,
     /// `answered`, `busy`, `declined`, `failed <status>`, `stopped` (its ringing time was over:
     /// in turn moved on), `answered-elsewhere`, `cancelled` (the caller left or the dial timed
-    /// out) or `unreachable`.
+    /// out) or `unreachable`; a supervisor's leg: `listened`, `whispered` or `barged` (the mode
+    /// he came in with).
     pub result: String,
+}
+
+/// The results of a supervisor's leg, by the mode he came in with: listen, whisper, barge.
+pub const SUPERVISOR_LEG_RESULTS: [&str; 3] = ["listened", "whispered", "barged"];
+
+impl LegRecord {
+    /// A supervisor's leg: he watched the call, he was not offered it.
+    pub fn is_supervisor(&self) -> bool {
+        SUPERVISOR_LEG_RESULTS.contains(&self.result.as_str())
+    }
 }

@@ -104,15 +104,19 @@ impl Tally {
     }
 }
 
-/// Seconds the caller talked to whoever answered (the answered legs' time).
+/// Seconds the caller talked to whoever answered (the answered legs' time; supervisors only
+/// watched).
 fn talk_secs(call: &CallRecord) -> u64 {
-    let ms: i64 = call
-        .legs
-        .iter()
+    let ms: i64 = parties(call)
         .filter_map(|l| Some(l.ended_at? - l.answered_at?))
         .filter(|ms| *ms > 0)
         .sum();
     (ms as u64).div_ceil(1000)
+}
+
+/// The legs of the call's parties: those offered it, not its supervisors.
+fn parties(call: &CallRecord) -> impl Iterator<Item = &crate::records::LegRecord> {
+    call.legs.iter().filter(|l| !l.is_supervisor())
 }
 
 /// The report of `calls` (the company's records of the period) by `by`, counting answers
@@ -154,14 +158,11 @@ pub fn report(calls: &[CallRecord], by: ReportBy, since: i64, until: i64, servic
                 }
             }
             ReportBy::Employee => {
-                let mut rung: Vec<&str> = call.legs.iter().filter_map(|l| l.employee.as_deref()).collect();
+                let mut rung: Vec<&str> = parties(call).filter_map(|l| l.employee.as_deref()).collect();
                 rung.sort_unstable();
                 rung.dedup();
                 for employee in rung {
-                    let his = call
-                        .legs
-                        .iter()
-                        .any(|l| l.employee.as_deref() == Some(employee) && l.answered_at.is_some());
+                    let his = parties(call).any(|l| l.employee.as_deref() == Some(employee) && l.answered_at.is_some());
                     tallies
                         .entry(employee.to_string())
                         .or_default()
@@ -258,15 +259,24 @@ mod tests {
         }
     }
 
-    /// Three calls to sales: bob answers one after 10 s and talks 60 s; one overflows to support
-    /// where dave answers after 30 s; one nobody answers (alice and bob rang), a message is left.
+    /// Three calls to sales: bob answers one after 10 s and talks 60 s (carol, a supervisor,
+    /// listens for 30 s of it); one overflows to support where dave answers after 30 s; one
+    /// nobody answers (alice and bob rang), a message is left.
     fn calls() -> Vec<CallRecord> {
+        let carol_listens = LegRecord {
+            result: "listened".into(),
+            ..leg("carol", 20_000, Some(20_000), 50_000)
+        };
         vec![
             call(
                 "a",
                 CallResult::Answered,
                 &["department:sales"],
-                vec![leg("alice", 0, None, 5_000), leg("bob", 5_000, Some(10_000), 70_000)],
+                vec![
+                    leg("alice", 0, None, 5_000),
+                    leg("bob", 5_000, Some(10_000), 70_000),
+                    carol_listens,
+                ],
                 10_000,
             ),
             call(
@@ -318,6 +328,10 @@ mod tests {
         let bob = row(&report, "bob");
         assert_eq!((bob.offered, bob.answered, bob.talk_secs), (2, 1, 60));
         assert_eq!(row(&report, "dave").answered, 1);
+        assert!(
+            report.rows.iter().all(|r| r.key != "carol"),
+            "a supervisor is not offered the call"
+        );
     }
 
     #[test]

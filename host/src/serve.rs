@@ -111,6 +111,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         mailboxes: sip.mailboxes(),
         presence,
         handovers: Arc::default(),
+        supervision: Arc::default(),
         directory: home.clone(),
         calendar: home.clone(),
         history: home,
@@ -264,17 +265,15 @@ async fn follow_other_nodes(
                     live.end(call);
                     Ok(())
                 }
-                Change::ThreeWay {
-                    ref call,
-                    ref extension,
-                } => {
-                    let (live, call, extension) = (live.clone(), call.clone(), extension.clone());
-                    tokio::spawn(async move {
-                        let feature = Feature::ThreeWay { extension };
-                        if let Err(why) = live.ask(&call, feature).await {
-                            tracing::info!(%call, ?why, "three-way call asked by another node: not started");
-                        }
-                    });
+                Change::Feature { ref call, ref feature } => {
+                    if let Some(feature) = Feature::decode(feature) {
+                        let (live, call) = (live.clone(), call.clone());
+                        tokio::spawn(async move {
+                            if let Err(why) = live.ask(&call, feature.clone()).await {
+                                tracing::info!(%call, ?feature, ?why, "feature asked by another node: not under way");
+                            }
+                        });
+                    }
                     Ok(())
                 }
             };

@@ -28,4 +28,5 @@ mod security;
 mod signalling;
 mod simulate;
 mod sipp;
+mod supervisor;
 mod tenancy;

@@ -355,7 +355,7 @@ async fn uploaded_and_spoken_prompts_reach_the_caller() {
 }
 
 /// Power of `hz` in `samples` (Goertzel), per sample.
-fn power_at(samples: &[i16], hz: f64) -> f64 {
+pub(crate) fn power_at(samples: &[i16], hz: f64) -> f64 {
     let coeff = 2.0 * (std::f64::consts::TAU * hz / 8000.0).cos();
     let (mut s1, mut s2) = (0.0, 0.0);
     for x in samples {
@@ -434,12 +434,12 @@ fn assert_each_hears_the_others(heard: &[Vec<i16>], tones: &[f64]) {
 }
 
 /// `peer` plays a 2 s tone of `hz` to `to`.
-async fn talk(peer: &RtpPeer, to: SocketAddr, hz: f64) {
+pub(crate) async fn talk(peer: &RtpPeer, to: SocketAddr, hz: f64) {
     peer.send_pcma(switchboard::media::Prompt::tone(hz as f32, 2000, 0).samples(), to)
         .await
 }
 
-fn pcma_heard(peer: &RtpPeer) -> Vec<i16> {
+pub(crate) fn pcma_heard(peer: &RtpPeer) -> Vec<i16> {
     peer.received()
         .iter()
         .filter(|p| p.data.len() > 12 && p.data[1] & 0x7f == 8)

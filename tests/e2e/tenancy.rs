@@ -21,7 +21,7 @@ const HOME_NUMBER: &str = "+15550100200";
 const BETA_NUMBER: &str = "+15550100300";
 
 /// The operator creates Beta (alice, 101, its admin); Beta's id and its admin's token.
-async fn beta(server: &Server, plan: Value) -> (i64, String) {
+pub(crate) async fn beta(server: &Server, plan: Value) -> (i64, String) {
     let (status, body) = server
         .send(
             Method::POST,
@@ -562,5 +562,54 @@ async fn a_companys_calls_out_show_its_main_number_or_the_numbers_own() {
         (status, body["error"].as_str()),
         (422, Some("invalid caller_id")),
         "{body}"
+    );
+}
+
+/// Both companies' flows put their callers into a room called "team": they are two rooms. A
+/// home caller speaks; the Beta caller hears nothing of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_companies_rooms_of_one_name_are_two_rooms() {
+    let server = Server::start().await;
+    let (_, beta_token) = beta(&server, json!({})).await;
+    let team = json!({ "flow": "conference", "settings": { "room": "team" } });
+    server
+        .assign(HOME_NUMBER, "conference", json!({ "room": "team" }))
+        .await;
+    let path = format!("/numbers/{BETA_NUMBER}");
+    let (status, body) = send_as(&server, &beta_token, Method::PUT, &path, team).await;
+    assert_eq!(status, 200, "{body}");
+    let (home_rtp, beta_rtp) = (RtpPeer::bind().await, RtpPeer::bind().await);
+    let home = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_hangs_up(5000),
+        HOME_NUMBER,
+        home_rtp.port(),
+    ));
+    let beta = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_hangs_up(5000),
+        BETA_NUMBER,
+        beta_rtp.port(),
+    ));
+    let to_home = home_rtp.first_packet_from(Duration::from_secs(10)).await;
+    beta_rtp.first_packet_from(Duration::from_secs(10)).await;
+    // After the beeps, the home caller speaks for 2 s.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    crate::media::talk(&home_rtp, to_home, 700.0).await;
+    for caller in [home, beta] {
+        let run = caller.await.unwrap();
+        assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    }
+    // Skip the beep (1 kHz, 0.4 s).
+    let heard = crate::media::pcma_heard(&beta_rtp);
+    let loudest = heard
+        .get(3200..)
+        .unwrap_or_default()
+        .iter()
+        .map(|s| s.unsigned_abs())
+        .max();
+    assert!(
+        loudest.unwrap_or(0) < 200,
+        "Beta's caller heard the home company's room: {loudest:?}"
     );
 }

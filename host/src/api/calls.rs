@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::{ApiState, ValidQuery};
+use crate::call::supervision::Mode;
 use crate::call::{CallRecord, CallResult, Feature};
 use crate::live::{AskError, LiveCall};
 use crate::store::{CallFilter, RecordingFilter, RecordingInfo};
@@ -118,23 +119,24 @@ pub async fn hang_up(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThreeWayBody {
-    /// The colleague's (or a department's) extension.
-    #[schema(pattern = "^[0-9]{2,6}$")]
+    /// The colleague's (or a department's) extension, or an outside number (rung through the
+    /// carrier under the company's rules for calls out).
+    #[schema(pattern = "^(\\+?[0-9]{7,15}|[0-9]{2,6})$")]
     extension: String,
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct ThreeWayStarted {
+pub struct FeatureStarted {
     /// What the call is doing about it, e.g. `ringing 102`.
     status: String,
 }
 
-/// Bring a colleague into a call in progress: his phone rings, and once he answers the caller,
-/// the employee on the call and he talk together (a three-way conference), as when the employee
-/// types `*3<extension>#`.
+/// Bring a colleague (or an outside number) into a call in progress: his phone rings, and once
+/// he answers the caller, the employee on the call and he talk together (a three-way
+/// conference), as when the employee types `*3<extension>#`.
 #[utoipa::path(post, path = "/calls/live/{id}/three-way", tag = "calls", params(("id" = String, Path)),
     request_body = ThreeWayBody,
-    responses((status = 202, body = ThreeWayStarted),
+    responses((status = 202, body = FeatureStarted),
         (status = 404, description = "no such call up", body = ErrorBody),
         (status = 409, description = "the call is not in a two-party conversation, or a colleague is already ringing", body = ErrorBody)))]
 pub async fn three_way(
@@ -142,20 +144,66 @@ pub async fn three_way(
     tenant: Tenant,
     Path(id): Path<String>,
     body: Result<Json<ThreeWayBody>, JsonRejection>,
-) -> Result<(StatusCode, Json<ThreeWayStarted>), ApiError> {
+) -> Result<(StatusCode, Json<FeatureStarted>), ApiError> {
     let Json(body) = body.map_err(ApiError::from_json)?;
     let extension = body.extension;
-    if !(2..=6).contains(&extension.len()) || !extension.chars().all(|c| c.is_ascii_digit()) {
+    if !is_extension(&extension) && !crate::call::number::is_outside_number(&extension) {
+        return Err(ApiError::unprocessable(
+            "extension",
+            "use an extension of 2 to 6 digits or an outside number",
+        ));
+    }
+    ask_live(&s, &tenant, &id, Feature::ThreeWay { extension }).await
+}
+
+fn is_extension(s: &str) -> bool {
+    (2..=6).contains(&s.len()) && s.chars().all(|c| c.is_ascii_digit())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuperviseBody {
+    /// `listen` (nobody hears the supervisor), `whisper` (only the employee does) or `barge`.
+    mode: Mode,
+    /// The supervisor's extension: his phone rings, and once he answers he is in the call. On
+    /// the line, 4, 5 and 6 switch to listen, whisper and barge.
+    #[schema(pattern = "^[0-9]{2,6}$")]
+    extension: String,
+}
+
+/// Supervise a call in progress: ring a supervisor's phone and, once he answers, let him listen
+/// silently, whisper to the employee only, or barge in (as `*55`/`*56`/`*57` and the
+/// employee's extension from his desk phone). The supervisor is listed among the call's legs,
+/// with the mode he came in with.
+#[utoipa::path(post, path = "/calls/live/{id}/supervise", tag = "calls", params(("id" = String, Path)),
+    request_body = SuperviseBody,
+    responses((status = 202, body = FeatureStarted),
+        (status = 404, description = "no such call up", body = ErrorBody),
+        (status = 409, description = "the call is not in a conversation, or has its supervisors already", body = ErrorBody)))]
+pub async fn supervise(
+    State(s): State<ApiState>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    body: Result<Json<SuperviseBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<FeatureStarted>), ApiError> {
+    let Json(SuperviseBody { mode, extension }) = body.map_err(ApiError::from_json)?;
+    if !is_extension(&extension) {
         return Err(ApiError::unprocessable("extension", "use 2 to 6 digits"));
     }
-    let feature = Feature::ThreeWay {
-        extension: extension.clone(),
-    };
+    ask_live(&s, &tenant, &id, Feature::Supervise { mode, extension }).await
+}
+
+/// Asks the company's live call `id` for `feature`, on whichever node has it.
+async fn ask_live(
+    s: &ApiState,
+    tenant: &Tenant,
+    id: &str,
+    feature: Feature,
+) -> Result<(StatusCode, Json<FeatureStarted>), ApiError> {
     // Only the company's own call: another's is as unknown as one that does not exist.
-    let here = s.live.company_of(&id);
-    let asked = match here {
-        Some(company) if company == tenant.id() => s.live.ask(&id, feature).await,
-        Some(_) => return Err(ApiError::not_found("live call", &id)),
+    let asked = match s.live.company_of(id) {
+        Some(company) if company == tenant.id() => s.live.ask(id, feature.clone()).await,
+        Some(_) => return Err(ApiError::not_found("live call", id)),
         None => Err(AskError::NoSuchCall),
     };
     let status = match asked {
@@ -164,19 +212,16 @@ pub async fn three_way(
         Err(AskError::NoSuchCall) => {
             // Another node's call: that node is told (it answers nobody).
             let elsewhere = match &s.cluster {
-                Some(cluster) => cluster
-                    .three_way(&tenant, &id, &extension)
-                    .await
-                    .map_err(ApiError::internal)?,
+                Some(cluster) => cluster.ask(tenant, id, &feature).await.map_err(ApiError::internal)?,
                 None => false,
             };
             if !elsewhere {
-                return Err(ApiError::not_found("live call", &id));
+                return Err(ApiError::not_found("live call", id));
             }
-            format!("asked the node that has the call to ring {extension}")
+            "asked the node that has the call".to_owned()
         }
     };
-    Ok((StatusCode::ACCEPTED, Json(ThreeWayStarted { status })))
+    Ok((StatusCode::ACCEPTED, Json(FeatureStarted { status })))
 }
 
 /// One call with its decision trace and the recordings it left.

@@ -86,6 +86,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(calls::live))
         .routes(routes!(calls::hang_up))
         .routes(routes!(calls::three_way))
+        .routes(routes!(calls::supervise))
         .routes(routes!(calls::show))
         .routes(routes!(employees::create, employees::list))
         .routes(routes!(employees::show, employees::update, employees::delete))

@@ -4,21 +4,18 @@
 //! (attended transfer, REFER with Replaces naming that other call).
 
 use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
-use super::conversation::{BridgeExit, TransferEnv, answer_reinvite};
-use super::feature::{Feature, FeatureCodes, FeatureRequest, FeatureRequests};
-use super::fork::{Fork, ForkEvent, ForkParams, Winner};
+use super::conversation::{BridgeExit, Transfer, TransferEnv, answer_reinvite, next_request, ring, ring_supervisor};
+use super::feature::{Feature, FeatureCodes, FeatureRequests, three_way_target};
+use super::fork::Winner;
 use super::handover::{HandoverRequest, Offer};
-use super::record::{LegRecord, unix_ms};
+use super::room::Company;
+use super::supervision::Mode;
 use super::{DialOutcome, Target, TimedLeg};
 use crate::media::bridge::{Party, RelayWatch};
 use crate::media::{BridgeEnd, BridgeSide, CallRecorder, Codec, LocalSdp, bridge};
 use crate::sip::{InboundLeg, LegEvent, OutboundEvent, OutboundLeg, Refer};
-
-/// How long a transfer target rings before the transfer counts as failed.
-const TRANSFER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connects the caller to `winner` and whoever it transfers to. Returns how it ended and the
 /// last employee the caller talked to.
@@ -49,11 +46,10 @@ pub async fn connect(
         .await
         {
             Talk::Ended(exit) => return (exit, current.employee),
-            Talk::ThreeWay(colleague) => {
-                tracing::info!(with = ?colleague.employee, "a colleague joins: three-way call");
+            Talk::Room(company) => {
                 let employee = current.employee.clone();
                 return (
-                    super::threeway::run(leg, caller, current, colleague, env).await,
+                    super::room::run(leg, caller, current, *company, requests, env).await,
                     employee,
                 );
             }
@@ -99,16 +95,17 @@ enum Talk {
         next: Winner,
         transferor_left: bool,
     },
-    /// An employee typed the three-way code and the colleague answered.
-    ThreeWay(Winner),
+    /// The call moves into a room: a colleague answered for a three-way call, or a supervisor
+    /// comes in.
+    Room(Box<super::room::Company>),
 }
 
-/// Starts ringing the colleague at `extension` for a three-way call `by` an employee (none: an
-/// admin asked over the API).
+/// Starts ringing the colleague at `extension` (or the outside number) for a three-way call
+/// `by` an employee (none: an admin asked over the API; calls out are then the company's).
 fn three_way<'a>(env: &'a TransferEnv<'a>, extension: String, by: Option<String>) -> Transfer<'a> {
     tracing::info!(%extension, "three-way call: ringing the colleague");
     let leg = TimedLeg {
-        target: Target::Extension(extension),
+        target: three_way_target(&extension),
         start_after_ms: 0,
         stop_after_ms: None,
     };
@@ -121,24 +118,11 @@ fn may_transfer(env: &TransferEnv<'_>, employee: Option<&String>) -> bool {
     employee.is_some() || env.dial.toll.rules().trunk_callers_may_transfer
 }
 
-/// The next feature asked of the call from outside; never, when nobody can ask.
-async fn next_request(requests: &mut Option<FeatureRequests>) -> Option<FeatureRequest> {
-    if let Some(incoming) = requests {
-        if let Some(request) = incoming.recv().await {
-            return Some(request);
-        }
-        *requests = None;
-    }
-    std::future::pending().await
-}
-
 /// Tells the transferor its transfer succeeded (RFC 3515 final NOTIFY) and ends its leg.
 async fn release(mut transferor: OutboundLeg) {
     transferor.notify_transfer(200, "OK", true).await;
     transferor.hangup().await;
 }
-
-type Transfer<'a> = Pin<Box<dyn Future<Output = Result<Winner, DialOutcome>> + Send + 'a>>;
 
 /// One stretch of conversation with one answering party.
 #[allow(clippy::too_many_arguments)]
@@ -177,8 +161,19 @@ async fn talk(
     ));
     let mut codes = [FeatureCodes::default(), FeatureCodes::default()];
     let mut transfer: Option<Transfer<'_>> = None;
-    // The colleague being rung for a three-way call.
-    let mut joining: Option<Transfer<'_>> = None;
+    // The colleague being rung for a three-way call, or the supervisor (his mode and extension).
+    let mut joining: Option<(Transfer<'_>, Option<(Mode, String)>)> = None;
+    // Supervisors may come in while the employees on it talk.
+    let employees = [env.caller_employee.clone(), callee_employee.clone()];
+    let mut watchable = env.dial.supervision.open(employees.into_iter().flatten().collect());
+    let room = |watchable, colleague, visit, rung| {
+        Talk::Room(Box::new(Company {
+            colleague,
+            watchable,
+            visit,
+            rung,
+        }))
+    };
     // Who asked for the transfer under way (the caller, or the answering party), and whether
     // that party already left (blind transfer: it hangs up once the REFER is accepted).
     let (mut by_caller, mut callee_gone, mut caller_gone) = (false, false, false);
@@ -275,7 +270,7 @@ async fn talk(
                 if by.is_some() && let Some(Feature::ThreeWay { extension }) = codes.push(digit) {
                     match joining.is_some() || transfer.is_some() {
                         true => tracing::info!("three-way code ignored: a colleague is already being rung"),
-                        false => joining = Some(three_way(env, extension, by)),
+                        false => joining = Some((three_way(env, extension, by), None)),
                     }
                 }
             }
@@ -284,23 +279,37 @@ async fn talk(
                 if request.reply.is_closed() {
                     continue;
                 }
-                let Feature::ThreeWay { extension } = request.feature;
-                let reply = match joining.is_some() || transfer.is_some() {
-                    true => Err("a colleague is already being rung".to_string()),
-                    false => {
+                let reply = match (joining.is_some() || transfer.is_some(), request.feature) {
+                    (true, _) => Err("a colleague is already being rung".to_string()),
+                    (false, Feature::ThreeWay { extension }) => {
                         let answer = Ok(format!("ringing {extension}"));
-                        joining = Some(three_way(env, extension, None));
+                        joining = Some((three_way(env, extension, None), None));
+                        answer
+                    }
+                    (false, Feature::Supervise { mode, extension }) => {
+                        let answer = Ok(format!("ringing {extension}"));
+                        joining = Some((ring_supervisor(env, &extension), Some((mode, extension))));
                         answer
                     }
                 };
                 let _ = request.reply.send(reply);
             }
-            outcome = async { joining.as_mut().expect("guarded").await }, if joining.is_some() => {
-                joining = None;
-                match outcome {
-                    Ok(colleague) => return Talk::ThreeWay(colleague),
-                    Err(failed) => tracing::info!(?failed, "the colleague did not join"),
+            outcome = async { joining.as_mut().expect("guarded").0.as_mut().await }, if joining.is_some() => {
+                let (_, supervisor) = joining.take().expect("guarded");
+                match (outcome, supervisor) {
+                    (Ok(colleague), None) => {
+                        tracing::info!(with = ?colleague.employee, "a colleague joins: three-way call");
+                        return room(watchable, Some(colleague), None, None);
+                    }
+                    (Ok(supervisor), Some((mode, extension))) => {
+                        return room(watchable, None, None, Some((supervisor, mode, extension)));
+                    }
+                    (Err(failed), _) => tracing::info!(?failed, "the colleague or supervisor did not join"),
                 }
+            }
+            Some(visit) = watchable.requests.recv() => {
+                tracing::info!(by = %visit.by, "a supervisor asks to come in");
+                return room(watchable, None, Some(visit), None);
             }
             event = leg.next_event(), if !caller_gone => match event {
                 Some(LegEvent::Confirmed) => {}
@@ -485,57 +494,6 @@ fn target_of(user: &str) -> Target {
         Target::Extension(user.to_string())
     } else {
         Target::Employee(user.to_string())
-    }
-}
-
-/// Rings a transfer's or three-way call's target for the employee `by` who asked for it (his
-/// calls out; none: a trunk caller the rules let transfer, or an admin); its legs go to
-/// `env.legs`, also when the ringing is abandoned (the caller left).
-async fn ring(env: &TransferEnv<'_>, leg: TimedLeg, by: Option<String>) -> Result<Winner, DialOutcome> {
-    let caller_side = ForkParams {
-        env: env.dial,
-        ports: env.ports,
-        media_ip: Some(env.media_ip),
-        caller_id: None,
-        caller: env.caller.clone(),
-        codec: env.codec,
-        ptime: env.ptime,
-        ring_mobiles: true,
-        on_behalf_of: by,
-        display: None,
-    };
-    let fork = Fork::new(caller_side, &[leg], TRANSFER_TIMEOUT)
-        .await
-        .map_err(|e| DialOutcome::Failed(e.to_string()))?;
-    let mut fork = RecordedFork { fork, sink: env.legs };
-    loop {
-        match fork.fork.next().await {
-            ForkEvent::Ringing | ForkEvent::EarlyMedia(_) => {}
-            ForkEvent::Answered(winner) => return Ok(winner),
-            ForkEvent::Finished(outcome) => return Err(outcome),
-        }
-    }
-}
-
-/// A fork whose legs go to the call's record when it is done with — finished or dropped.
-struct RecordedFork<'a, 'f> {
-    fork: Fork<'f>,
-    sink: &'a parking_lot::Mutex<Vec<LegRecord>>,
-}
-
-impl Drop for RecordedFork<'_, '_> {
-    fn drop(&mut self) {
-        let now = unix_ms();
-        let mut legs = self.fork.take_legs();
-        // Still ringing when dropped: the caller (or the transfer) gave up on them.
-        for leg in legs
-            .iter_mut()
-            .filter(|l| l.ended_at.is_none() && l.answered_at.is_none())
-        {
-            leg.ended_at = Some(now);
-            leg.result = "cancelled".into();
-        }
-        self.sink.lock().extend(legs);
     }
 }
 

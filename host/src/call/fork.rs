@@ -105,6 +105,8 @@ pub struct DialEnv {
     pub mailboxes: Arc<crate::sip::Mailboxes>,
     /// Bridged calls, for attended transfers between them.
     pub handovers: Arc<super::Handovers>,
+    /// Calls in conversation, for supervisors.
+    pub supervision: Arc<super::supervision::Supervision>,
     pub directory: Arc<dyn Directory>,
     /// Business hours, for flows that ask whether a schedule is open.
     pub calendar: Arc<dyn Calendar>,

@@ -14,6 +14,7 @@ use super::fork::{DialEnv, Fork, ForkEvent, ForkParams, Winner};
 use super::number;
 use super::record::{LegRecord, unix_ms};
 use super::screening::{self, Verdict};
+use super::supervision::Mode;
 use super::{
     CallControl, CallError, CallRecording, CollectOptions, DepartmentCard, DialOptions, DialOutcome, EmployeeCard,
     EmployeeKey, FeatureRequests, HttpRequest, HttpResponse, LineStatus, QueueOptions, QueueOutcome, RECORDING_PROMPT,
@@ -133,6 +134,40 @@ impl InboundCall {
     /// From display name; `known_caller.rs` made it safe).
     pub fn show_caller_as(&mut self, display: Option<String>) {
         self.display = display;
+    }
+
+    /// Supervisor `by` (this call's employee) comes into the conversation `employee` is in, as
+    /// `mode`, until he hangs up or that conversation ends; on the line 4, 5 and 6 switch the
+    /// mode. Why not, when that call does not let him in.
+    pub async fn supervise(&mut self, employee: &str, by: &str, mode: Mode) -> Result<(), String> {
+        let room = self.dial_env.supervision.ask(employee, by, mode).await?;
+        self.answer().await.map_err(|e| e.to_string())?;
+        let Some(side) = self.media.take().map(|s| s.into_bridge_side()) else {
+            return Err("the supervisor's call has no media".into());
+        };
+        let ours = side.local_sdp().map_err(|e| e.to_string())?;
+        let (digits, mut typed) = tokio::sync::mpsc::unbounded_channel();
+        let Some(mut member) = self.env.rooms.visit(&room, side, mode.role(), digits.clone()) else {
+            return Err(format!("{employee}'s call ended"));
+        };
+        // RTP digits come from the room, SIP INFO ones from the leg: both switch the mode.
+        let handles = (ours, digits);
+        let stay = async {
+            loop {
+                tokio::select! {
+                    _ = member.dead() => return,
+                    Some(digit) = typed.recv() => super::room::switch(&member, digit),
+                }
+            }
+        };
+        if Self::until_hangup(&mut self.leg, &mut self.gone, &handles, stay)
+            .await
+            .is_ok()
+        {
+            tracing::info!(%employee, "the supervised call ended");
+        }
+        self.finish(UNAVAILABLE).await;
+        Ok(())
     }
 
     /// Where the call receives features asked of it from outside while bridged.
@@ -958,7 +993,9 @@ impl CallControl for InboundCall {
             None => return Err(CallError::Failed("the call is not answered".into())),
         };
         let ours = side.local_sdp().map_err(|e| CallError::Failed(e.to_string()))?;
-        let mut member = self.env.rooms.join(room, side, self.dial_env.rtp_timeout);
+        // Rooms are the node's; a flow's names are its company's ('/' is no name's letter).
+        let scoped = format!("{}/{room}", self.dial_env.company);
+        let mut member = self.env.rooms.join(&scoped, side, self.dial_env.rtp_timeout);
         // Digits are not for anyone in a room; they are dropped.
         let handles = (ours, tokio::sync::mpsc::unbounded_channel().0);
         let max_call = self.dial_env.max_call;

@@ -15,10 +15,11 @@ pub mod number;
 pub mod originate;
 pub mod queue;
 pub mod record;
+mod room;
 mod screening;
 pub mod script;
 pub mod services;
-mod threeway;
+pub mod supervision;
 pub mod toll;
 
 pub use feature::{Feature, FeatureRequest, FeatureRequests};

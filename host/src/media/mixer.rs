@@ -3,8 +3,12 @@
 //! One task per room does all the work on a 20 ms clock: it drains each member's socket
 //! without blocking, decodes the audio into a short per-member queue (which absorbs jitter and
 //! ptime differences, e.g. a 30 ms phone in a 20 ms room), mixes, and sends each member the
-//! mix minus their own voice in their own codec and ptime, on their own RTP stream. A room
-//! lives while it has members.
+//! mix minus their own voice in their own codec and ptime, on their own RTP stream.
+//!
+//! A member's [`Role`] says who hears them: a supervisor who listens is heard by no one, one
+//! who whispers only by the employee he coaches. A room lives while it has a party to the call
+//! (a talker); guests — supervisors — alone do not keep it open, and learn that it closed
+//! through [`Member::dead`].
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -15,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::bridge::BridgeSide;
+use super::dtmf::DtmfReceiver;
 use super::rtp::{HEADER_LEN, RtpPacket, RtpSender};
 
 /// The room's clock.
@@ -24,13 +29,42 @@ const TICK_SAMPLES: usize = 160;
 /// a member's delay stays under 100 ms.
 const MAX_QUEUED: usize = 5 * TICK_SAMPLES;
 
+/// Who hears a member, and whether the member keeps the room open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A party to the call: heard by everyone.
+    Talker,
+    /// A party to the call who also hears whisperers (the employee being coached).
+    Coached,
+    /// A guest heard by no one (a supervisor listening in).
+    Listener,
+    /// A guest heard only by the coached party.
+    Whisperer,
+    /// A guest heard by everyone (a supervisor who barged in).
+    Barger,
+}
+
+impl Role {
+    fn keeps_room_open(self) -> bool {
+        matches!(self, Role::Talker | Role::Coached)
+    }
+
+    fn heard_by_all(self) -> bool {
+        matches!(self, Role::Talker | Role::Coached | Role::Barger)
+    }
+}
+
 enum Command {
     Join {
         id: u64,
         side: BridgeSide,
+        role: Role,
+        /// Where the member's RFC 4733 digits go (none: dropped).
+        digits: Option<mpsc::UnboundedSender<char>>,
         /// Fired when the member stops sending RTP for the dead-call timeout.
         dead: oneshot::Sender<()>,
     },
+    Role(u64, Role),
     Leave(u64),
 }
 
@@ -52,9 +86,14 @@ pub struct Member {
 
 impl Member {
     /// Resolves when the member's phone has sent nothing for the room's timeout (it lost power
-    /// or network and will never send its BYE).
+    /// or network and will never send its BYE), or the room closed under a guest.
     pub async fn dead(&mut self) {
         let _ = (&mut self.dead).await;
+    }
+
+    /// From now on the member is heard as `role` says.
+    pub fn set_role(&self, role: Role) {
+        let _ = self.room.send(Command::Role(self.id, role));
     }
 }
 
@@ -65,13 +104,9 @@ impl Drop for Member {
 }
 
 impl Rooms {
-    /// Puts `side` into the room `name` (opening it when it is not open); members with no RTP
-    /// for `timeout` are dropped from the room.
+    /// Puts `side` into the room `name` as a talker (opening it when it is not open); members
+    /// with no RTP for `timeout` are dropped from the room.
     pub fn join(&self, name: &str, side: BridgeSide, timeout: Duration) -> Member {
-        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (dead_tx, dead) = oneshot::channel();
-        // Joins and a room's closing both happen under this lock, so a join never lands in a
-        // room that is just closing.
         let mut rooms = self.rooms.lock();
         let room = match rooms.get(name) {
             Some(room) if !room.is_closed() => room.clone(),
@@ -82,9 +117,39 @@ impl Rooms {
                 tx
             }
         };
+        self.seat(room, side, Role::Talker, None)
+    }
+
+    /// Puts a guest into the open room `name` as `role`, its digits sent to `digits`; none
+    /// when the room is not open (a guest never opens one).
+    pub fn visit(
+        &self,
+        name: &str,
+        side: BridgeSide,
+        role: Role,
+        digits: mpsc::UnboundedSender<char>,
+    ) -> Option<Member> {
+        let rooms = self.rooms.lock();
+        let room = rooms.get(name).filter(|r| !r.is_closed())?.clone();
+        Some(self.seat(room, side, role, Some(digits)))
+    }
+
+    /// Sends the join. Joins and a room's closing both happen under the rooms' lock (held by
+    /// the caller), so a join never lands in a room that is just closing.
+    fn seat(
+        &self,
+        room: mpsc::UnboundedSender<Command>,
+        side: BridgeSide,
+        role: Role,
+        digits: Option<mpsc::UnboundedSender<char>>,
+    ) -> Member {
+        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (dead_tx, dead) = oneshot::channel();
         let _ = room.send(Command::Join {
             id,
             side,
+            role,
+            digits,
             dead: dead_tx,
         });
         Member { id, room, dead }
@@ -100,6 +165,8 @@ impl Rooms {
 struct Seat {
     id: u64,
     side: BridgeSide,
+    role: Role,
+    digits: Option<(mpsc::UnboundedSender<char>, DtmfReceiver)>,
     queue: VecDeque<i16>,
     /// This tick's frame of their voice.
     voice: [i16; TICK_SAMPLES],
@@ -111,10 +178,18 @@ struct Seat {
 }
 
 impl Seat {
-    fn new(id: u64, side: BridgeSide, dead: oneshot::Sender<()>) -> Self {
+    fn new(
+        id: u64,
+        side: BridgeSide,
+        role: Role,
+        digits: Option<mpsc::UnboundedSender<char>>,
+        dead: oneshot::Sender<()>,
+    ) -> Self {
         Seat {
             id,
             side,
+            role,
+            digits: digits.map(|d| (d, DtmfReceiver::default())),
             queue: VecDeque::with_capacity(MAX_QUEUED),
             voice: [0; TICK_SAMPLES],
             pending: Vec::with_capacity(2 * TICK_SAMPLES),
@@ -131,6 +206,12 @@ impl Seat {
             let Some(packet) = RtpPacket::parse(&buf[..n]) else {
                 continue; // RTCP or noise
             };
+            if Some(packet.payload_type) == self.side.media.telephone_event
+                && let Some((digits, receiver)) = &mut self.digits
+                && let Some(digit) = receiver.on_packet(packet.timestamp, packet.payload)
+            {
+                let _ = digits.send(digit);
+            }
             if packet.payload_type != self.side.media.payload_type {
                 continue; // digits and comfort noise are not mixed
             }
@@ -149,13 +230,15 @@ impl Seat {
         }
     }
 
-    /// Queues the mix without their own voice, and sends whole packets of it.
-    fn send(&mut self, mix: &[i32; TICK_SAMPLES], packet: &mut [u8]) {
-        self.pending.extend(
-            mix.iter()
-                .zip(self.voice.iter())
-                .map(|(all, own)| (all - *own as i32).clamp(i16::MIN as i32, i16::MAX as i32) as i16),
-        );
+    /// Queues what they hear — the voices heard by all without their own, and whispers when
+    /// they are coached — and sends whole packets of it.
+    fn send(&mut self, mix: &Mix, packet: &mut [u8]) {
+        let own = self.role.heard_by_all().then_some(&self.voice);
+        let whispers = (self.role == Role::Coached).then_some(&mix.whispers);
+        self.pending.extend((0..TICK_SAMPLES).map(|i| {
+            let heard = mix.all[i] - own.map_or(0, |v| v[i] as i32) + whispers.map_or(0, |w| w[i]);
+            heard.clamp(i16::MIN as i32, i16::MAX as i32) as i16
+        }));
         let media = &self.side.media;
         let per_packet = (media.ptime as usize * 8).max(TICK_SAMPLES / 2);
         while self.pending.len() >= per_packet {
@@ -171,6 +254,12 @@ impl Seat {
             self.side.socket.try_send_media(&packet[..n]);
         }
     }
+}
+
+/// One tick's sums: the voices everyone hears, and those only the coached party hears.
+struct Mix {
+    all: [i32; TICK_SAMPLES],
+    whispers: [i32; TICK_SAMPLES],
 }
 
 async fn mix(
@@ -190,22 +279,31 @@ async fn mix(
         while let Ok(command) = commands.try_recv() {
             apply(&mut seats, command, &name);
         }
-        if seats.is_empty() {
+        if !seats.iter().any(|s| s.role.keeps_room_open()) {
             let mut map = rooms.lock();
             // A join may have come in since the drain; under the lock none can come after.
             while let Ok(command) = commands.try_recv() {
                 apply(&mut seats, command, &name);
             }
-            if seats.is_empty() {
+            if !seats.iter().any(|s| s.role.keeps_room_open()) {
                 map.remove(&name);
-                tracing::info!(room = %name, "conference room closes");
+                tracing::info!(room = %name, guests = seats.len(), "conference room closes");
+                // Dropping the guests' seats tells them (`Member::dead`).
                 return;
             }
         }
-        let mut mixed = [0i32; TICK_SAMPLES];
+        let mut mixed = Mix {
+            all: [0; TICK_SAMPLES],
+            whispers: [0; TICK_SAMPLES],
+        };
         for seat in &mut seats {
             seat.receive(&mut buf);
-            for (sum, sample) in mixed.iter_mut().zip(seat.voice.iter()) {
+            let sum = match seat.role {
+                Role::Listener => continue,
+                Role::Whisperer => &mut mixed.whispers,
+                _ => &mut mixed.all,
+            };
+            for (sum, sample) in sum.iter_mut().zip(seat.voice.iter()) {
                 *sum += *sample as i32;
             }
         }
@@ -225,9 +323,21 @@ async fn mix(
 
 fn apply(seats: &mut Vec<Seat>, command: Command, room: &str) {
     match command {
-        Command::Join { id, side, dead } => {
-            tracing::info!(%room, member = id, members = seats.len() + 1, "joins");
-            seats.push(Seat::new(id, side, dead));
+        Command::Join {
+            id,
+            side,
+            role,
+            digits,
+            dead,
+        } => {
+            tracing::info!(%room, member = id, ?role, members = seats.len() + 1, "joins");
+            seats.push(Seat::new(id, side, role, digits, dead));
+        }
+        Command::Role(id, role) => {
+            if let Some(seat) = seats.iter_mut().find(|s| s.id == id) {
+                tracing::info!(%room, member = id, ?role, "is heard as");
+                seat.role = role;
+            }
         }
         Command::Leave(id) => {
             seats.retain(|s| s.id != id);
@@ -308,6 +418,57 @@ mod tests {
         drop(_member_b);
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(rooms.open(), 0, "an empty room closes");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_whisper_reaches_the_coached_party_only_and_a_listener_is_heard_by_no_one() {
+        let rooms = Rooms::default();
+        let minute = Duration::from_secs(60);
+        let (employee, side_e) = phone(Codec::Pcma, 20).await;
+        let (caller, side_c) = phone(Codec::Pcma, 20).await;
+        let (boss, side_b) = phone(Codec::Pcma, 20).await;
+        let to_boss = side_b.socket.local_addr().unwrap();
+        let (digits, _) = mpsc::unbounded_channel();
+        assert!(
+            rooms
+                .visit("r", side_b.clone(), Role::Listener, digits.clone())
+                .is_none(),
+            "a guest opens no room"
+        );
+        let coached = rooms.join("r", side_e, minute);
+        coached.set_role(Role::Coached);
+        let _caller = rooms.join("r", side_c, minute);
+        let mut supervisor = rooms
+            .visit("r", side_b, Role::Whisperer, digits)
+            .expect("the room is open");
+        // What the employee and the caller hear of the supervisor speaking.
+        let boss_speaks = || async {
+            let (_, at_employee, at_caller) = tokio::join!(
+                talk(&boss, to_boss, Codec::Pcma, 6000, 25),
+                heard(&employee, Codec::Pcma, Duration::from_millis(600)),
+                heard(&caller, Codec::Pcma, Duration::from_millis(600)),
+            );
+            (at_employee, at_caller)
+        };
+        // Whispering: the employee hears him, the caller does not.
+        let (at_employee, at_caller) = boss_speaks().await;
+        assert!(at_employee > 5000 && at_caller < 100, "heard {at_employee} / {at_caller}");
+        // Listening: he is heard by no one.
+        supervisor.set_role(Role::Listener);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let (at_employee, at_caller) = boss_speaks().await;
+        assert!(at_employee < 100 && at_caller < 100, "heard {at_employee} / {at_caller}");
+        // Barging in: everyone hears him.
+        supervisor.set_role(Role::Barger);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let (at_employee, at_caller) = boss_speaks().await;
+        assert!(at_employee > 5000 && at_caller > 5000, "heard {at_employee} / {at_caller}");
+        // The parties leave: the room closes under the supervisor.
+        drop((coached, _caller));
+        tokio::time::timeout(Duration::from_secs(2), supervisor.dead())
+            .await
+            .expect("the guest learns the room closed");
+        assert_eq!(rooms.open(), 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

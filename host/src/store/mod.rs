@@ -107,8 +107,9 @@ pub enum Change {
     Companies,
     /// Hang up this call (whichever node has it).
     HangUp(String),
-    /// Bring the colleague at `extension` into this call (whichever node has it).
-    ThreeWay { call: String, extension: String },
+    /// Ask this call for a feature (whichever node has it), as `call::Feature::encode` wrote
+    /// it: a three-way call, a supervisor.
+    Feature { call: String, feature: String },
 }
 
 impl Change {
@@ -120,7 +121,7 @@ impl Change {
             Change::OutboundRules => "outbound-rules".into(),
             Change::Companies => "companies".into(),
             Change::HangUp(call) => format!("hangup:{call}"),
-            Change::ThreeWay { call, extension } => format!("threeway:{call}:{extension}"),
+            Change::Feature { call, feature } => format!("feature:{call}:{feature}"),
         }
     }
 
@@ -131,11 +132,11 @@ impl Change {
             "employees" => Some(Change::Employees),
             "outbound-rules" => Some(Change::OutboundRules),
             "companies" => Some(Change::Companies),
-            other => match (other.strip_prefix("hangup:"), other.strip_prefix("threeway:")) {
+            other => match (other.strip_prefix("hangup:"), other.strip_prefix("feature:")) {
                 (Some(call), _) => Some(Change::HangUp(call.to_owned())),
-                (_, Some(rest)) => rest.split_once(':').map(|(call, extension)| Change::ThreeWay {
+                (_, Some(rest)) => rest.split_once(':').map(|(call, feature)| Change::Feature {
                     call: call.to_owned(),
-                    extension: extension.to_owned(),
+                    feature: feature.to_owned(),
                 }),
                 _ => None,
             },

@@ -4,8 +4,8 @@ use crate::bindings::switchboard::flow::call::Call;
 use crate::bindings::switchboard::flow::{clock, directory, history, http};
 use crate::{
     CallError, CollectOptions, DepartmentCard, DialOptions, DialOutcome, EmployeeCard, HttpRequest, HttpResponse,
-    LineStatus, LocalTime, QueueOptions, QueueOutcome, QueueStrategy, RecordOptions, Recording, ScreenedOutcome,
-    Screening, Target, TimedLeg,
+    LineStatus, LocalTime, QueueOptions, QueueOutcome, QueueStrategy, RecordOptions, Recording, Refusal,
+    ScreenedOutcome, Screening, Target, TimedLeg,
 };
 
 /// The verbs a flow performs on its call.
@@ -40,6 +40,9 @@ pub trait CallApi {
     /// member; returns once an agent answered and the talk is over, or how the wait ended.
     fn enqueue(&self, department: &str, opts: &QueueOptions) -> Result<QueueOutcome, CallError>;
     fn hangup(&self);
+    /// Refuses the unanswered call with a SIP answer (`Refusal::Decline`: 603) — a caller the
+    /// flow blocks by its own judgement; `Invalid` once the call is answered.
+    fn reject(&self, refusal: Refusal) -> Result<(), CallError>;
     /// Voicemail recorded from now on in this call goes to employee `login`'s mailbox.
     fn set_mailbox(&self, login: &str) -> Result<(), CallError>;
     /// Now on the number's clocks (its timezone).
@@ -130,6 +133,9 @@ impl CallApi for WasmCall {
     }
     fn hangup(&self) {
         self.call.hangup()
+    }
+    fn reject(&self, refusal: Refusal) -> Result<(), CallError> {
+        self.call.reject(refusal)
     }
     fn set_mailbox(&self, login: &str) -> Result<(), CallError> {
         self.call.set_mailbox(login)

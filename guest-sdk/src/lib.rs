@@ -47,7 +47,7 @@ pub use bindings::switchboard::flow::directory::{DepartmentCard, EmployeeCard, L
 pub use bindings::switchboard::flow::http::{Request as HttpRequest, Response as HttpResponse};
 pub use bindings::switchboard::flow::types::{
     Answered, CallError, CollectOptions, DialOptions, DialOutcome, QueueOptions, QueueOutcome, QueueStrategy,
-    RecordOptions, Recording, ScreenedOutcome, Screening, Target, TimedLeg,
+    RecordOptions, Recording, Refusal, ScreenedOutcome, Screening, Target, TimedLeg,
 };
 
 /// What a flow function returns. `Err(CallError::Hangup)` is a normal end: the caller left.
@@ -58,7 +58,7 @@ pub mod prelude {
     pub use crate::{
         CallApi, CallError, CollectOptions, DepartmentCard, Dial, DialOutcome, EmployeeCard, FlowResult, HttpRequest,
         HttpResponse, LineStatus, LocalTime, QueueOptions, QueueOutcome, QueueStrategy, RecordOptions, Recording,
-        ScreenedOutcome, Screening, Target, log,
+        Refusal, ScreenedOutcome, Screening, Target, log,
     };
 }
 

@@ -4,7 +4,7 @@
 //! call there, and on when nobody answers: no caller is ever simply hung up on.
 //!
 //! As JSON: `{"department": "sales"}`, `{"employee": "alice"}`, `{"extension": "101"}`,
-//! `{"external": "+15550100199"}`, `{"hangup": "prompt"}`, `{"voicemail": {...}}`,
+//! `{"external": "+15550100199"}`, `{"hangup": "prompt"}`, `{"reject": "decline"}`, `{"voicemail": {...}}`,
 //! `{"callback": {...}}`, `{"queue": {...}}`, `{"menu": {...}}` (the language
 //! `routes.schema.json` describes).
 
@@ -27,6 +27,9 @@ pub enum Route {
     External(String),
     /// Play the prompt and hang up.
     Hangup(String),
+    /// Refuse the call with a SIP answer, unanswered (a blocked caller): `decline` (603),
+    /// `busy` (486), `unavailable` (480) or `forbidden` (403).
+    Reject(Refused),
     /// Take a message.
     Voicemail(Voicemail),
     /// Promise a callback, file the request, hang up.
@@ -109,6 +112,13 @@ impl Route {
                 call.hangup();
                 return Ok(Rung::Done);
             }
+            Route::Reject(refused) => {
+                // Answered already (a menu's greeting): a refusal can only be a hang-up now.
+                if call.reject(refused.refusal()).is_err() {
+                    call.hangup();
+                }
+                return Ok(Rung::Done);
+            }
             Route::Voicemail(voicemail) => return voicemail.run(call).map(|()| Rung::Done),
             Route::Callback(callback) => return callback.run(call).map(|()| Rung::Done),
             Route::Queue(queue) => return queue.wait(call, visited),
@@ -122,6 +132,27 @@ impl Route {
                 log::info(&format!("route not connected: {other:?}"));
                 Ok(Rung::Unanswered(overflow))
             }
+        }
+    }
+}
+
+/// A route's refusal, as JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refused {
+    Decline,
+    Busy,
+    Unavailable,
+    Forbidden,
+}
+
+impl Refused {
+    fn refusal(self) -> crate::Refusal {
+        match self {
+            Refused::Decline => crate::Refusal::Decline,
+            Refused::Busy => crate::Refusal::Busy,
+            Refused::Unavailable => crate::Refusal::Unavailable,
+            Refused::Forbidden => crate::Refusal::Forbidden,
         }
     }
 }
@@ -510,6 +541,19 @@ mod tests {
                 "hangup"
             ]
         );
+    }
+
+    #[test]
+    fn a_department_can_overflow_to_a_refusal() {
+        let closed = DepartmentCard {
+            available: 0,
+            overflow: r#"{"reject": "busy"}"#.into(),
+            ..department("sales")
+        };
+        let call = TestCall::new().department(closed);
+        route(r#"{"department": "sales"}"#).run(&call, "all-busy").unwrap();
+        assert_eq!(call.decisions(), ["reject busy"]);
+        assert!(serde_json::from_str::<Route>(r#"{"reject": "maybe"}"#).is_err());
     }
 
     #[test]

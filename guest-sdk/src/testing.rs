@@ -30,8 +30,8 @@ use std::collections::VecDeque;
 
 use crate::{
     Answered, CallApi, CallError, CollectOptions, DepartmentCard, DialOptions, DialOutcome, EmployeeCard, HttpRequest,
-    HttpResponse, LineStatus, LocalTime, QueueOptions, QueueOutcome, RecordOptions, Recording, ScreenedOutcome,
-    Screening, Target, TimedLeg,
+    HttpResponse, LineStatus, LocalTime, QueueOptions, QueueOutcome, RecordOptions, Recording, Refusal,
+    ScreenedOutcome, Screening, Target, TimedLeg,
 };
 
 /// An employee known by login only (name = login, no extension, e-mail or mobile); fill in
@@ -318,6 +318,15 @@ fn describe(target: &Target) -> String {
     }
 }
 
+fn refusal_name(refusal: Refusal) -> &'static str {
+    match refusal {
+        Refusal::Decline => "decline",
+        Refusal::Busy => "busy",
+        Refusal::Unavailable => "unavailable",
+        Refusal::Forbidden => "forbidden",
+    }
+}
+
 fn describe_outcome(outcome: &DialOutcome) -> String {
     match outcome {
         DialOutcome::Answered(a) => match &a.employee {
@@ -429,6 +438,9 @@ impl CallApi for TestCall {
     }
     fn hangup(&self) {
         let _ = self.verb("hangup".into());
+    }
+    fn reject(&self, refusal: Refusal) -> Result<(), CallError> {
+        self.verb(format!("reject {}", refusal_name(refusal)))
     }
     fn set_mailbox(&self, login: &str) -> Result<(), CallError> {
         self.verb(format!("set-mailbox {login}"))

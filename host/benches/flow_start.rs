@@ -70,6 +70,9 @@ impl CallControl for GoneCall {
         Err(CallError::Hangup)
     }
     async fn hangup(&mut self) {}
+    async fn reject(&mut self, _code: u16, _reason: &'static str) -> Result<(), CallError> {
+        Err(CallError::Hangup)
+    }
     fn local_time(&self) -> (switchboard::schedule::LocalTime, String) {
         let noon = switchboard::schedule::LocalTime {
             date: (2026, 1, 5),

@@ -440,6 +440,11 @@ async fn employee_call(
         Err(_) => "error",
     };
     trace.note(format!("dial → {outcome}"));
+    if outcome == "refused"
+        && let Err(e) = call.explain_refusal(CALL_NOT_ALLOWED).await
+    {
+        trace.note(format!("{CALL_NOT_ALLOWED} not played ({e})"));
+    }
     call.hangup().await;
     let mut facts = call.facts();
     if facts.answered_at.is_some() && facts.answered_by.is_none() {
@@ -520,6 +525,8 @@ fn outcome(exit: Option<&FlowExit>, caller_gone: bool) -> &'static str {
 
 /// The prompt that ends a fallback nobody answered: a callback request is filed.
 const CALLBACK_PROMISE: &str = "callback-promise";
+/// Said (as early media) to an employee whose call out is refused, before the 403.
+const CALL_NOT_ALLOWED: &str = "call-not-allowed";
 
 /// The caller of a failed (or bypassed) flow is never dropped: an apology, then the number's
 /// fallback route (`fallback`, a target as JSON; empty: the sales department), ringing for the

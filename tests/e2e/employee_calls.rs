@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Server, trace};
+use crate::harness::{RtpPeer, Server, trace};
 use crate::hunt::{Desk, finished, phones_listening};
 use crate::registrar::PASSWORD;
 use crate::sipp::{self, Phone, Then};
@@ -276,10 +276,30 @@ async fn calling_rights_keep_an_employee_to_his_reach() {
     assert_eq!(status, 422, "{body}");
 
     const MOBILE: &str = "+15550200123";
-    let run = alice_calls(&server, MOBILE, PASSWORD, Then::Refused(403)).await;
+    // Refused with a prompt in early media, then 403.
+    let rtp = RtpPeer::bind().await;
+    let port = rtp.port().to_string();
+    let args = ["-au", "alice", "-ap", PASSWORD, "-key", "rtp_port", port.as_str()];
+    let run = sipp::run(
+        server.sip,
+        sipp::employee_calls("alice", Then::Refused(403)),
+        MOBILE,
+        &args,
+    )
+    .await;
     assert!(run.success, "refused: {}\nserver log:\n{}", run.output, server.log());
+    let heard = rtp.received().len();
+    assert!(
+        heard > 150,
+        "alice heard {heard} packets of the call-not-allowed prompt (4.8 s)"
+    );
     let record = record_of(&server, MOBILE).await;
     assert_eq!(record["outcome"], "refused", "{record}");
+    assert_eq!(
+        record["answered_at"],
+        Value::Null,
+        "the refusal is not answered: {record}"
+    );
     let why = record["legs"][0]["result"].as_str().unwrap();
     assert!(
         why.contains("alice may call local numbers") && why.contains("is mobile"),

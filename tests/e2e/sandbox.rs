@@ -152,6 +152,31 @@ async fn a_flow_that_keeps_joining_queues_is_capped_and_the_call_goes_on() {
     assert!(events.iter().any(|e| e == "play all-busy → ok"), "{events:#?}");
 }
 
+/// A flow refuses its caller (603, the `reject` verb, a blocked caller by its own judgement),
+/// then keeps calling `reject` without end: the call is over, so the host stops it within its
+/// grace (50 host calls), and nothing of the flow outlives the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_that_refuses_its_caller_then_keeps_refusing_dies_with_the_call() {
+    let server = Server::start().await;
+    let wasm = std::fs::read(env!("SWITCHBOARD_TEST_FLOW_MISBEHAVE")).unwrap();
+    assert_eq!(server.upload("misbehave", wasm).await.status(), 201);
+    server
+        .assign("+15550100209", "misbehave", serde_json::json!({ "mode": "reject" }))
+        .await;
+    let rtp = RtpPeer::bind().await;
+    let run = sipp::call(server.sip, sipp::caller_refused(603), "+15550100209", rtp.port()).await;
+    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    let record = server.call_record("+15550100209").await;
+    let events = trace(&record);
+    assert!(events.iter().any(|e| e == "reject 603 Decline → ok"), "{events:#?}");
+    assert!(
+        events.iter().any(|e| e.starts_with("flow failed: the call is over")),
+        "{events:#?}"
+    );
+    assert!(events.len() < 80, "{} trace entries", events.len());
+    assert_eq!(record["answered_at"], serde_json::Value::Null, "{record:#}");
+}
+
 /// A flow that keeps asking the host — 1,000 directory lookups (employees, departments, ring
 /// times), 100 HTTP requests — costs no
 /// CPU while it waits, so the host caps it per call: 256 lookups, 32 requests; the rest are

@@ -417,7 +417,10 @@ pub fn employee_calls(login: &str, then: Then) -> String {
             body += &format!("<recv request=\"BYE\"/>\n{OK_TO_LAST_REQUEST}");
         }
         Then::Refused(status) => {
-            body += &format!("{MAY_TRY}<recv response=\"180\" optional=\"true\"/>\n<recv response=\"{status}\"/>\n");
+            // A refused call out says why in early media first (183).
+            body += &format!(
+                "{MAY_TRY}<recv response=\"180\" optional=\"true\"/>\n<recv response=\"183\" optional=\"true\"/>\n<recv response=\"{status}\"/>\n"
+            );
             body += &in_transaction_of(login, 2, AUTHENTICATED, "ACK", "[peer_tag_param]");
         }
     }

@@ -124,6 +124,21 @@ fn run(call: &impl CallApi, settings: Settings) -> FlowResult {
             log::info(&format!("{refused} lookups; last HTTP error: {denied:?}"));
             call.play("all-busy")
         }
+        // Refuses the caller, then keeps refusing (and asking) without end after the call is
+        // over.
+        "reject" => {
+            let first = call.reject(Refusal::Decline);
+            log::info(&format!("first reject: {first:?}"));
+            let mut refused = 0u64;
+            loop {
+                if call.reject(Refusal::Busy).is_err() {
+                    refused += 1;
+                }
+                if refused.is_multiple_of(10_000) {
+                    log::info(&format!("{refused} refusals refused"));
+                }
+            }
+        }
         // Queue after queue without end, and queue options far out of bounds.
         "queue-hop" => {
             call.answer()?;

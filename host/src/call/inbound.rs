@@ -249,6 +249,20 @@ impl InboundCall {
         self.gone || self.ended
     }
 
+    /// Tells the caller why his call is refused — `prompt` as early media (183), the call
+    /// never answered — before it ends with its final response (e.g. 403).
+    pub async fn explain_refusal(&mut self, prompt: &str) -> Result<(), CallError> {
+        let prompt = self.prompt(prompt).await?;
+        if self.over() {
+            return Err(CallError::Hangup);
+        }
+        self.early_media().await?;
+        let Self { leg, gone, media, .. } = self;
+        let (media, ours) = session(media)?;
+        Self::until_hangup(leg, gone, &ours, media.play(&prompt, false)).await?;
+        Ok(())
+    }
+
     /// Refuses the call before anything else happened (e.g. 404 for a number that is nobody's).
     pub fn reject_now(&mut self, code: u16, reason: &str) {
         self.leg.reject(code, reason);
@@ -1012,6 +1026,17 @@ impl CallControl for InboundCall {
 
     async fn hangup(&mut self) {
         self.finish(self.reject).await;
+    }
+
+    async fn reject(&mut self, code: u16, reason: &'static str) -> Result<(), CallError> {
+        if self.over() {
+            return Err(CallError::Hangup);
+        }
+        if self.answered_at.is_some() {
+            return Err(CallError::Invalid("the call is answered: hang up instead".into()));
+        }
+        self.finish((code, reason)).await;
+        Ok(())
     }
 
     fn take_recordings(&mut self) -> Vec<CallRecording> {

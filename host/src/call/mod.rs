@@ -233,6 +233,9 @@ pub trait CallControl: Send {
     /// Outbound HTTP for the flow, only to the hosts the number allows.
     async fn fetch(&mut self, request: HttpRequest) -> Result<HttpResponse, String>;
     async fn hangup(&mut self);
+    /// Refuses the unanswered call with SIP `code` and `reason` (after early media too);
+    /// `Invalid` once it is answered.
+    async fn reject(&mut self, code: u16, reason: &'static str) -> Result<(), CallError>;
     /// The recordings made during the call, to be stored with its record (taken once).
     fn take_recordings(&mut self) -> Vec<CallRecording> {
         Vec::new()

@@ -619,6 +619,14 @@ impl CallControl for ScriptedCall {
     async fn hangup(&mut self) {
         self.ended = true;
     }
+
+    /// The scripted caller is refused (the simulator keeps no answered state: its trace shows
+    /// the refusal wherever the flow asked for it).
+    async fn reject(&mut self, _code: u16, _reason: &'static str) -> Result<(), CallError> {
+        self.live()?;
+        self.ended = true;
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]

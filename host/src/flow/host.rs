@@ -377,6 +377,23 @@ impl HostCall for FlowState {
         Ok(())
     }
 
+    async fn reject(
+        &mut self,
+        _: Resource<CallHandle>,
+        refusal: wit::Refusal,
+    ) -> wasmtime::Result<Result<(), wit::CallError>> {
+        self.enter()?;
+        let (code, reason) = match refusal {
+            wit::Refusal::Decline => (603, "Decline"),
+            wit::Refusal::Busy => (486, "Busy Here"),
+            wit::Refusal::Unavailable => (480, "Temporarily Unavailable"),
+            wit::Refusal::Forbidden => (403, "Forbidden"),
+        };
+        let r = self.call.reject(code, reason).await;
+        self.trace_verb(&format!("reject {code} {reason}"), &r, ok);
+        Ok(r.map_err(Into::into))
+    }
+
     async fn hangup(&mut self, _: Resource<CallHandle>) -> wasmtime::Result<()> {
         self.enter()?;
         self.call.hangup().await;

@@ -47,6 +47,8 @@ const BUILTIN: &[(&str, &[u8])] = &[
     ("voicemail-thanks", include_bytes!("../../prompts/voicemail-thanks.wav")),
     // The end of a route whose overflow is a callback request.
     ("callback-promise", include_bytes!("../../prompts/callback-promise.wav")),
+    // An employee's call out refused by his calling right or the company's rules.
+    ("call-not-allowed", include_bytes!("../../prompts/call-not-allowed.wav")),
     // The secretary: to the caller, then to the person screened.
     ("secretary-ask", include_bytes!("../../prompts/secretary-ask.wav")),
     ("secretary-hold", include_bytes!("../../prompts/secretary-hold.wav")),

@@ -452,17 +452,26 @@ mod tests {
         };
         // Whispering: the employee hears him, the caller does not.
         let (at_employee, at_caller) = boss_speaks().await;
-        assert!(at_employee > 5000 && at_caller < 100, "heard {at_employee} / {at_caller}");
+        assert!(
+            at_employee > 5000 && at_caller < 100,
+            "heard {at_employee} / {at_caller}"
+        );
         // Listening: he is heard by no one.
         supervisor.set_role(Role::Listener);
         tokio::time::sleep(Duration::from_millis(60)).await;
         let (at_employee, at_caller) = boss_speaks().await;
-        assert!(at_employee < 100 && at_caller < 100, "heard {at_employee} / {at_caller}");
+        assert!(
+            at_employee < 100 && at_caller < 100,
+            "heard {at_employee} / {at_caller}"
+        );
         // Barging in: everyone hears him.
         supervisor.set_role(Role::Barger);
         tokio::time::sleep(Duration::from_millis(60)).await;
         let (at_employee, at_caller) = boss_speaks().await;
-        assert!(at_employee > 5000 && at_caller > 5000, "heard {at_employee} / {at_caller}");
+        assert!(
+            at_employee > 5000 && at_caller > 5000,
+            "heard {at_employee} / {at_caller}"
+        );
         // The parties leave: the room closes under the supervisor.
         drop((coached, _caller));
         tokio::time::timeout(Duration::from_secs(2), supervisor.dead())

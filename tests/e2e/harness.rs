@@ -451,6 +451,11 @@ impl RtpPeer {
         }
     }
 
+    /// Sends one datagram as it is (a T.38 fax stream's UDPTL, which is not RTP).
+    pub async fn send_raw(&self, datagram: &[u8], to: SocketAddr) {
+        self.socket.send_to(datagram, to).await.unwrap();
+    }
+
     /// Sends 8 kHz audio to `to` as PCMA, 20 ms a packet, paced in real time.
     pub async fn send_pcma(&self, samples: &[i16], to: SocketAddr) {
         let mut interval = tokio::time::interval(Duration::from_millis(20));

@@ -8,6 +8,7 @@ mod contacts;
 mod departments;
 mod employee_calls;
 mod employees;
+mod fax;
 mod harness;
 mod hunt;
 mod icm;

@@ -153,6 +153,48 @@ fn scenario(name: &str, body: &str) -> String {
     format!("<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"{name}\">\n{body}</scenario>\n")
 }
 
+/// A T.38 fax stream at `[rtp_port]` with the usual attributes of an ATA.
+const T38_SDP: &str = "v=0
+o=fax 1 2 IN IP4 [local_ip]
+s=-
+c=IN IP4 [local_ip]
+t=0 0
+m=image [rtp_port] udptl t38
+a=T38FaxVersion:0
+a=T38MaxBitRate:14400
+a=T38FaxRateManagement:transferredTCF
+a=T38FaxMaxDatagram:400
+a=T38FaxUdpEC:t38UDPRedundancy
+";
+
+/// Answered; the exchange passes a fax machine's T.38 re-INVITE on: checks it offers T.38
+/// with the ATA's attributes, answers it with its own stream at `[rtp_port]`, then waits for
+/// the exchange's BYE.
+pub fn caller_takes_fax() -> String {
+    let body: String = invite()
+        + &answered(CALLER, 1)
+        + r#"<recv request="INVITE">
+<action><ereg regexp="m=image [0-9]+ udptl t38" search_in="body" check_it="true" assign_to="image"/>
+<ereg regexp="a=T38MaxBitRate:14400" search_in="body" check_it="true" assign_to="rate"/>
+<log message="[$image] [$rate]"/></action>
+</recv>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:caller@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+"# + T38_SDP
+        + "]]></send>\n<recv request=\"ACK\"/>\n<recv request=\"BYE\"/>\n"
+        + OK_TO_LAST_REQUEST;
+    scenario("caller takes a fax", &body)
+}
+
 /// Answered; waits for the exchange to hang up, and confirms its BYE.
 pub fn caller_waits_for_bye() -> String {
     let body = invite() + &answered(CALLER, 1) + "<recv request=\"BYE\"/>\n" + OK_TO_LAST_REQUEST;
@@ -681,6 +723,14 @@ pub enum Phone {
         digit: char,
         hangs_up_after_ms: Option<u64>,
     },
+    /// A fax machine (an ATA): answers after `after_ms`, re-INVITEs to T.38 (`m=image` at
+    /// `[rtp_port]`) `fax_after_ms` later, notes the exchange's answer (FAX <its image port>),
+    /// hangs up `hold_ms` after that.
+    AnswersThenFaxes {
+        after_ms: u64,
+        fax_after_ms: u64,
+        hold_ms: u64,
+    },
     /// Answers the exchange's keep-alive OPTIONS (and notes it as KEEPALIVE).
     AnswersKeepAlive,
     /// Gets an unsolicited message-summary NOTIFY saying whether messages wait, notes it as
@@ -700,25 +750,31 @@ fn note(event: &str, extra: &str) -> String {
     format!(r#"<exec command="echo {event} $(date +%s.%N) {extra} >> {PHONE_EVENTS}"/>"#)
 }
 
-/// The answered phone hangs up after `hold_ms` (its dialog's From captured as `from_uri`,
-/// `from_tag`).
-fn phone_hangs_up(hold_ms: u64) -> String {
+/// A request the answered phone sends in its dialog (the dialog's From captured as `from_uri`,
+/// `from_tag`): `method` with CSeq `cseq`, `headers` (each ending in a newline) and `body`.
+fn phone_sends(method: &str, cseq: u32, headers: &str, body: &str) -> String {
+    let retrans = if method == "ACK" { "" } else { r#" retrans="500""# };
+    let length = if body.is_empty() { "0" } else { "[len]" };
     format!(
-        r#"<pause milliseconds="{hold_ms}"/>
-<send retrans="500"><![CDATA[
-BYE [$from_uri] SIP/2.0
+        r#"<send{retrans}><![CDATA[
+{method} [$from_uri] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
 From: <sip:[service]@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
 To: <[$from_uri]>;tag=[$from_tag]
 Call-ID: [call_id]
-CSeq: 100 BYE
-Max-Forwards: 70
-Content-Length: 0
+CSeq: {cseq} {method}
+{headers}Max-Forwards: 70
+Content-Length: {length}
 
-]]></send>
-<recv response="200"/>
+{body}]]></send>
 "#
     )
+}
+
+/// The answered phone hangs up after `hold_ms` (its dialog's From captured as `from_uri`,
+/// `from_tag`).
+fn phone_hangs_up(hold_ms: u64) -> String {
+    format!("<pause milliseconds=\"{hold_ms}\"/>\n") + &phone_sends("BYE", 100, "", "") + "<recv response=\"200\"/>\n"
 }
 
 /// A registered phone (sipp in server mode on the port it registered from).
@@ -730,6 +786,7 @@ pub fn phone(behaviour: Phone) -> String {
             r#"<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="cseq"/>"#.to_string()
         }
         Phone::AnswersThenHangsUp { .. }
+        | Phone::AnswersThenFaxes { .. }
         | Phone::AnswersThenTransfers { .. }
         | Phone::AnswersThenIsReplaced { .. }
         | Phone::AnswersThenPresses { .. } => {
@@ -866,6 +923,27 @@ Contact: <sip:[service]@[local_ip]:[local_port]>
         Phone::AnswersThenHangsUp { after_ms, hold_ms } => {
             invite + &ringing + &answer(after_ms) + &phone_hangs_up(hold_ms)
         }
+        Phone::AnswersThenFaxes {
+            after_ms,
+            fax_after_ms,
+            hold_ms,
+        } => {
+            let contact = "Contact: <sip:[service]@[local_ip]:[local_port]>\nContent-Type: application/sdp\n";
+            let reinvite = format!("<pause milliseconds=\"{fax_after_ms}\"/>\n")
+                + &phone_sends("INVITE", 60, contact, T38_SDP)
+                + &format!(
+                    r#"<recv response="100" optional="true"/>
+<recv response="200">
+<action><ereg regexp="m=image ([0-9]+) udptl t38" search_in="body" check_it="true" assign_to="image_line,image_port"/>
+<log message="[$image_line]"/>
+{}</action>
+</recv>
+"#,
+                    note("FAX", "[$image_port]")
+                )
+                + &phone_sends("ACK", 60, "", "");
+            invite + &ringing + &answer(after_ms) + &reinvite + &phone_hangs_up(hold_ms)
+        }
         Phone::AnswersThenPresses {
             after_ms,
             press_after_ms,
@@ -873,24 +951,13 @@ Contact: <sip:[service]@[local_ip]:[local_port]>
             hangs_up_after_ms,
         } => {
             let press = format!(
-                r#"<pause milliseconds="{press_after_ms}"/>
-<nop><action>{}</action></nop>
-<send retrans="500"><![CDATA[
-INFO [$from_uri] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-From: <sip:[service]@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
-To: <[$from_uri]>;tag=[$from_tag]
-Call-ID: [call_id]
-CSeq: 50 INFO
-Content-Type: application/dtmf-relay
-Max-Forwards: 70
-Content-Length: [len]
-
-Signal={digit}
-Duration=160
-]]></send>
-"#,
+                "<pause milliseconds=\"{press_after_ms}\"/>\n<nop><action>{}</action></nop>\n",
                 note("PRESS", "")
+            ) + &phone_sends(
+                "INFO",
+                50,
+                "Content-Type: application/dtmf-relay\n",
+                &format!("Signal={digit}\nDuration=160\n"),
             );
             // Declined, the exchange's BYE may overtake its 200 to the INFO (two transactions,
             // no order between them on UDP): then the late 200 is a dead call's message.
@@ -927,25 +994,17 @@ Duration=160
             invite
                 + &ringing
                 + &answer(after_ms)
-                + &format!(
-                    r#"<pause milliseconds="300"/>
-<send retrans="500"><![CDATA[
-REFER [$from_uri] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-From: <sip:[service]@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
-To: <[$from_uri]>;tag=[$from_tag]
-Call-ID: [call_id]
-CSeq: 100 REFER
-Contact: <sip:[service]@[local_ip]:[local_port]>
-Refer-To: <sip:{to}@[remote_ip]:[remote_port]>
-Referred-By: <sip:[service]@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-<recv response="202"/>
-"#
+                + "<pause milliseconds=\"300\"/>\n"
+                + &phone_sends(
+                    "REFER",
+                    100,
+                    &format!(
+                        "Contact: <sip:[service]@[local_ip]:[local_port]>\nRefer-To: <sip:{to}@[remote_ip]:[remote_port]>\n\
+                         Referred-By: <sip:[service]@[local_ip]:[local_port]>\n"
+                    ),
+                    "",
                 )
+                + "<recv response=\"202\"/>\n"
                 + &notify("100")
                 + &notify("200")
                 + &bye_received

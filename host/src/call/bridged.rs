@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::conversation::{BridgeExit, Transfer, TransferEnv, answer_reinvite, next_request, ring, ring_supervisor};
+use super::fax::FaxEnd;
 use super::feature::{Feature, FeatureCodes, FeatureRequests, three_way_target};
 use super::fork::Winner;
 use super::handover::{HandoverRequest, Offer};
@@ -14,8 +15,8 @@ use super::room::Company;
 use super::supervision::Mode;
 use super::{DialOutcome, Target, TimedLeg};
 use crate::media::bridge::{Party, RelayWatch};
-use crate::media::{BridgeEnd, BridgeSide, CallRecorder, Codec, LocalSdp, bridge};
-use crate::sip::{InboundLeg, LegEvent, OutboundEvent, OutboundLeg, Refer};
+use crate::media::{BridgeEnd, BridgeSide, CallRecorder, Codec, FaxMedia, LocalSdp, bridge};
+use crate::sip::{InboundLeg, LegEvent, OutboundEvent, OutboundLeg, Refer, Reinvite};
 
 /// Connects the caller to `winner` and whoever it transfers to. Returns how it ended and the
 /// last employee the caller talked to.
@@ -46,6 +47,13 @@ pub async fn connect(
         .await
         {
             Talk::Ended(exit) => return (exit, current.employee),
+            Talk::Fax(reinvite, offer, by_caller) => {
+                let start = (reinvite, offer, by_caller);
+                match super::fax::run(leg, caller, &mut current, start, env).await {
+                    FaxEnd::Ended(exit) => return (exit, current.employee),
+                    FaxEnd::Audio => {}
+                }
+            }
             Talk::Room(company) => {
                 let employee = current.employee.clone();
                 return (
@@ -98,6 +106,8 @@ enum Talk {
     /// The call moves into a room: a colleague answered for a three-way call, or a supervisor
     /// comes in.
     Room(Box<super::room::Company>),
+    /// A party offered a T.38 fax stream (`true`: the caller).
+    Fax(Reinvite, FaxMedia, bool),
 }
 
 /// Starts ringing the colleague at `extension` (or the outside number) for a three-way call
@@ -193,8 +203,12 @@ async fn talk(
                 // Hold and resume pass through: each side is answered by us (media stays
                 // anchored here) and the other side is told the new direction.
                 Some(OutboundEvent::Reinvite(reinvite)) => {
-                    let offered = answer_reinvite(reinvite, &to_callee);
-                    tokio::spawn(leg.reinvite(to_caller.describe(offered)));
+                    if let Some(fax) = FaxMedia::parse(&reinvite.offer) {
+                        return Talk::Fax(reinvite, fax, false);
+                    }
+                    if let Some(offered) = answer_reinvite(reinvite, &to_callee) {
+                        tokio::spawn(leg.reinvite(to_caller.describe(offered)));
+                    }
                 }
                 Some(OutboundEvent::Refer(refer)) if !may_transfer(env, callee_employee.as_ref()) => {
                     tracing::warn!("a REFER from a party that is no employee: refused");
@@ -314,8 +328,12 @@ async fn talk(
             event = leg.next_event(), if !caller_gone => match event {
                 Some(LegEvent::Confirmed) => {}
                 Some(LegEvent::Reinvite(reinvite)) => {
-                    let offered = answer_reinvite(reinvite, to_caller);
-                    tokio::spawn(callee.reinvite(to_callee.describe(offered)));
+                    if let Some(fax) = FaxMedia::parse(&reinvite.offer) {
+                        return Talk::Fax(reinvite, fax, true);
+                    }
+                    if let Some(offered) = answer_reinvite(reinvite, to_caller) {
+                        tokio::spawn(callee.reinvite(to_callee.describe(offered)));
+                    }
                 }
                 // A digit signalled with SIP INFO goes on as INFO (RTP events are relayed by
                 // the relay); an employee's may be a feature code.
@@ -429,8 +447,9 @@ pub(super) async fn pair(a: Winner, b: Winner, timeout: Duration, max: Duration)
 async fn pass_on(event: Option<OutboundEvent>, ours: &LocalSdp, other: &mut OutboundLeg, theirs: &LocalSdp) -> bool {
     match event {
         Some(OutboundEvent::Reinvite(reinvite)) => {
-            let offered = answer_reinvite(reinvite, ours);
-            tokio::spawn(other.reinvite(theirs.describe(offered)));
+            if let Some(offered) = answer_reinvite(reinvite, ours) {
+                tokio::spawn(other.reinvite(theirs.describe(offered)));
+            }
             true
         }
         Some(OutboundEvent::Refer(refer)) => {

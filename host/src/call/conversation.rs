@@ -52,13 +52,19 @@ pub struct TransferEnv<'a> {
 }
 
 /// Answers a re-INVITE with our side of the session mirroring the direction offered, and
-/// returns that direction (to pass on to the other party).
-pub fn answer_reinvite(reinvite: Reinvite, ours: &LocalSdp) -> Direction {
+/// returns that direction (to pass on to the other party). A T.38 fax offer is refused (488):
+/// only a two-party bridge relays fax (`fax.rs`); none then.
+pub fn answer_reinvite(reinvite: Reinvite, ours: &LocalSdp) -> Option<Direction> {
+    if crate::media::FaxMedia::parse(&reinvite.offer).is_some() {
+        tracing::info!("T.38 offered where no fax is relayed: 488");
+        tokio::spawn(reinvite.refuse(488, "no fax relay in this call's state"));
+        return None;
+    }
     let offered = Direction::of(&reinvite.offer);
     ours.follow(&reinvite.offer);
     tracing::info!(?offered, "re-INVITE");
     tokio::spawn(reinvite.accept(ours.describe(offered.answered())));
-    offered
+    Some(offered)
 }
 
 /// How long a transfer target rings before the transfer counts as failed.

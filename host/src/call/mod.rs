@@ -5,6 +5,7 @@
 mod bridged;
 mod collect;
 mod conversation;
+mod fax;
 mod feature;
 pub mod fork;
 mod handover;

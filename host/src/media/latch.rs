@@ -37,6 +37,9 @@ pub struct Latch {
     candidate: Option<Candidate>,
     /// Valid packets seen while learning.
     learned: u32,
+    /// The stream is T.38 fax (UDPTL, not RTP): any datagram counts, but only from the SDP's
+    /// address or the address the call's RTP came from.
+    udptl: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -52,13 +55,28 @@ impl Latch {
     /// (a re-INVITE moving the media) starts learning afresh.
     pub fn expect(&mut self, remote: SocketAddr, audio: u8, event: Option<u8>) {
         self.payload_types = [Some(audio), event];
-        if self.expected != Some(remote) {
+        if self.expected != Some(remote) || self.udptl {
             *self = Latch {
                 expected: Some(remote),
                 payload_types: self.payload_types,
                 ..Latch::default()
             };
         }
+    }
+
+    /// The peer's media is now a T.38 fax stream at `remote` (its SDP's `m=image`): nothing
+    /// is learnt any more — datagrams count from there, or, when the fax stream keeps the RTP
+    /// stream's port (as ATAs do), from where its RTP came from (the device behind its NAT);
+    /// ours go to the latter when there is one.
+    pub fn expect_udptl(&mut self, remote: SocketAddr) {
+        let latched = self.latched.filter(|l| l.port() == remote.port());
+        *self = Latch {
+            expected: Some(remote),
+            latched,
+            latched_to_sdp: true,
+            udptl: true,
+            ..Latch::default()
+        };
     }
 
     /// Where the peer's RTP comes from, once learnt.
@@ -74,6 +92,9 @@ impl Latch {
     /// Whether the datagram `data` from `from` is the peer's RTP (it is to be used) or not (it
     /// is to be dropped). Returns true for the packet that latches.
     pub fn accept(&mut self, from: SocketAddr, data: &[u8]) -> bool {
+        if self.udptl {
+            return !data.is_empty() && (self.latched == Some(from) || self.expected == Some(from));
+        }
         if self.latched == Some(from) {
             return self.valid(data).is_some();
         }
@@ -227,5 +248,28 @@ mod tests {
         l.expect(stranger, 8, None);
         assert_eq!(l.latched(), None, "a re-INVITE moving the media learns afresh");
         assert!(l.accept(stranger, &rtp(8, 1, 2)));
+    }
+
+    #[test]
+    fn a_fax_stream_takes_any_datagram_from_the_parties_address_only() {
+        let sdp: SocketAddr = "10.0.0.5:4000".parse().unwrap();
+        let nat: SocketAddr = "203.0.113.9:4000".parse().unwrap();
+        let stranger: SocketAddr = "198.51.100.1:4000".parse().unwrap();
+        let mut latch = Latch::default();
+        latch.expect(sdp, 8, None);
+        for seq in 0..PROBATION as u16 {
+            latch.accept(nat, &rtp(8, seq, 7));
+        }
+        assert_eq!(latch.latched(), Some(nat), "RTP from behind a NAT");
+        latch.expect_udptl(sdp);
+        let udptl = [0x00, 0x01, 0x02, 0x03];
+        assert!(latch.accept(nat, &udptl), "the same device, same port: its fax stream");
+        assert!(latch.accept(sdp, &udptl));
+        assert!(!latch.accept(stranger, &udptl), "nobody else");
+        assert!(!latch.accept(nat, &[]));
+        // Back to audio: RTP only again.
+        latch.expect(sdp, 8, None);
+        assert!(!latch.accept(sdp, &udptl));
+        assert!(latch.accept(sdp, &rtp(8, 1, 9)));
     }
 }

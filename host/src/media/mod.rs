@@ -21,5 +21,5 @@ pub use library::{BEEP, PromptLibrary, RINGBACK};
 pub use ports::{PortRange, RtpSocket};
 pub use prompt::{Prompt, PromptError};
 pub use recorder::{CallRecorder, Recorded, Recorder};
-pub use sdp::{Codec, Direction, LocalSdp, MediaOffer, OFFERED_TELEPHONE_EVENT};
+pub use sdp::{Codec, Direction, FaxMedia, LocalSdp, MediaOffer, OFFERED_TELEPHONE_EVENT};
 pub use session::{MediaSession, RecordEnd};

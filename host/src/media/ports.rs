@@ -66,6 +66,11 @@ impl RtpSocket {
         self.latch.lock().expect(remote, audio, event);
     }
 
+    /// The peer's media became a T.38 fax stream at `remote` (see [`Latch::expect_udptl`]).
+    pub fn expect_udptl(&self, remote: SocketAddr) {
+        self.latch.lock().expect_udptl(remote);
+    }
+
     /// Media is sent only once `proof` says `true` (or the peer's RTP taught us its address).
     pub fn send_after(&self, proof: watch::Receiver<bool>) {
         *self.proof.lock() = Some(proof);

@@ -160,6 +160,70 @@ impl MediaOffer {
     }
 }
 
+/// A T.38 fax stream offered or answered in a re-INVITE: `m=image <port> udptl t38` (RFC
+/// 3362; ITU-T T.38 Annex D). The exchange relays it as it relays RTP, its datagrams untouched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaxMedia {
+    /// Where the party wants the fax stream.
+    pub remote: SocketAddr,
+    /// Its `a=T38…` attributes (version, rate, error correction), passed on to the other
+    /// party as they are; nothing else of a stranger's SDP is.
+    pub attributes: Vec<String>,
+}
+
+/// `a=T38…` attributes passed on, at most (T.38 defines about ten).
+const MAX_FAX_ATTRIBUTES: usize = 16;
+/// Longest `a=T38…` attribute passed on.
+const MAX_FAX_ATTRIBUTE: usize = 64;
+
+impl FaxMedia {
+    /// The fax stream of an SDP body; none when it has no T.38 stream with a port.
+    pub fn parse(body: &[u8]) -> Option<FaxMedia> {
+        let sd = sdp::SessionDescription::unmarshal(&mut Cursor::new(body)).ok()?;
+        let image = sd.media_descriptions.iter().find(|m| {
+            m.media_name.media == "image"
+                && m.media_name.port.value > 0
+                && m.media_name.protos.iter().any(|p| p.eq_ignore_ascii_case("udptl"))
+                && m.media_name.formats.iter().any(|f| f.eq_ignore_ascii_case("t38"))
+        })?;
+        let connection = image
+            .connection_information
+            .as_ref()
+            .or(sd.connection_information.as_ref())
+            .and_then(|c| c.address.as_ref())?;
+        let ip: IpAddr = connection.address.split('/').next()?.parse().ok()?;
+        let port = u16::try_from(image.media_name.port.value).ok()?;
+        let attributes = image
+            .attributes
+            .iter()
+            .filter(|a| a.key.starts_with("T38") || a.key.starts_with("t38"))
+            .map(|a| match &a.value {
+                Some(value) => format!("{}:{value}", a.key),
+                None => a.key.clone(),
+            })
+            .filter(|a| a.len() <= MAX_FAX_ATTRIBUTE && !a.contains(['\r', '\n']))
+            .take(MAX_FAX_ATTRIBUTES)
+            .collect();
+        Some(FaxMedia {
+            remote: SocketAddr::new(ip, port),
+            attributes,
+        })
+    }
+
+    /// Our side of a fax stream at `local` with these attributes (the other party's).
+    pub fn describe(&self, local: SocketAddr, session_id: u64) -> String {
+        let ip_kind = if local.is_ipv6() { "IP6" } else { "IP4" };
+        let ip = local.ip();
+        let attributes: String = self.attributes.iter().map(|a| format!("a={a}\r\n")).collect();
+        format!(
+            "v=0\r\no=switchboard {session_id} {version} IN {ip_kind} {ip}\r\ns=switchboard\r\n\
+             c=IN {ip_kind} {ip}\r\nt=0 0\r\nm=image {port} udptl t38\r\n{attributes}",
+            version = next_version(),
+            port = local.port(),
+        )
+    }
+}
+
 /// Our end of a negotiated session: enough to describe it again (a re-INVITE, or the answer
 /// to one) with the same address, codec and origin.
 #[derive(Debug, Clone)]
@@ -364,5 +428,37 @@ mod tests {
         assert!(matches!(MediaOffer::parse(b"garbage"), Err(SdpError::Malformed(_))));
         let video_only = SIPP_OFFER.replace("m=audio", "m=video");
         assert_eq!(MediaOffer::parse(video_only.as_bytes()), Err(SdpError::NoAudio));
+    }
+
+    #[test]
+    fn a_t38_offer_is_read_and_passed_on_without_anything_else() {
+        let offer = b"v=0\r\no=ata 1 2 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\n\
+            m=image 5004 udptl t38\r\na=T38FaxVersion:0\r\na=T38MaxBitRate:14400\r\n\
+            a=T38FaxRateManagement:transferredTCF\r\na=T38FaxUdpEC:t38UDPRedundancy\r\na=sendrecv\r\n\
+            a=x-evil:1\r\n";
+        let fax = FaxMedia::parse(offer).expect("a T.38 stream");
+        assert_eq!(fax.remote, "192.0.2.7:5004".parse().unwrap());
+        assert_eq!(
+            fax.attributes,
+            [
+                "T38FaxVersion:0",
+                "T38MaxBitRate:14400",
+                "T38FaxRateManagement:transferredTCF",
+                "T38FaxUdpEC:t38UDPRedundancy"
+            ]
+        );
+        let ours = fax.describe("127.0.0.1:30000".parse().unwrap(), 42);
+        assert!(ours.contains("m=image 30000 udptl t38\r\n"), "{ours}");
+        assert!(
+            ours.contains("a=T38MaxBitRate:14400\r\n") && !ours.contains("evil"),
+            "{ours}"
+        );
+        assert_eq!(FaxMedia::parse(ours.as_bytes()).unwrap().attributes, fax.attributes);
+        let audio =
+            b"v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8\r\n";
+        assert_eq!(FaxMedia::parse(audio), None);
+        let refused =
+            b"v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\nm=image 0 udptl t38\r\n";
+        assert_eq!(FaxMedia::parse(refused), None, "port 0: the stream refused");
     }
 }

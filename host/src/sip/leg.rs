@@ -185,7 +185,7 @@ impl InboundLeg {
 
     /// Sends a re-INVITE with our SDP (e.g. passing on the other party's hold); the peer's
     /// status code, or `None` when it did not answer.
-    pub fn reinvite(&self, sdp: String) -> impl std::future::Future<Output = Option<u16>> + Send + 'static {
+    pub fn reinvite(&self, sdp: String) -> impl std::future::Future<Output = Option<(u16, Vec<u8>)>> + Send + 'static {
         send_reinvite(self.dialog.clone(), sdp)
     }
 
@@ -269,6 +269,16 @@ pub struct Reinvite {
 }
 
 impl Reinvite {
+    /// Refuses the new session (e.g. 488 for a fax stream the other party will not take); the
+    /// session before it stays.
+    pub async fn refuse(self, code: u16, reason: &str) {
+        let status = StatusCode::from(code);
+        let headers = vec![Header::Reason(format!(r#"SIP;cause={code};text="{reason}""#).into())];
+        if let Err(e) = self.handle.respond(status, Some(headers), None).await {
+            tracing::debug!(error = %e, "re-INVITE refusal not sent");
+        }
+    }
+
     /// 200 OK with our SDP.
     pub async fn accept(self, sdp: String) {
         let headers = vec![Header::ContentType("application/sdp".into())];
@@ -425,10 +435,12 @@ impl Drop for InboundLeg {
 }
 
 /// A re-INVITE on `dialog` (either role).
-pub(super) async fn send_reinvite(dialog: InviteDialog, sdp: String) -> Option<u16> {
+/// Sends a re-INVITE with `sdp`; the final response's status and body (the party's SDP answer),
+/// none when there was none.
+pub(super) async fn send_reinvite(dialog: InviteDialog, sdp: String) -> Option<(u16, Vec<u8>)> {
     let headers = vec![Header::ContentType("application/sdp".into())];
     match dialog.reinvite(Some(headers), Some(sdp.into_bytes())).await {
-        Ok(response) => response.map(|r| r.status_code.code()),
+        Ok(response) => response.map(|r| (r.status_code.code(), r.body)),
         Err(e) => {
             tracing::debug!(error = %e, "re-INVITE failed");
             None

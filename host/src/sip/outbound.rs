@@ -294,7 +294,7 @@ impl OutboundLeg {
     }
 
     /// Sends a re-INVITE with our SDP (e.g. passing on the caller's hold).
-    pub fn reinvite(&self, sdp: String) -> impl Future<Output = Option<u16>> + Send + 'static {
+    pub fn reinvite(&self, sdp: String) -> impl Future<Output = Option<(u16, Vec<u8>)>> + Send + 'static {
         super::leg::send_reinvite(self.dialog.clone(), sdp)
     }
 

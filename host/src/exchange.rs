@@ -125,8 +125,11 @@ impl InviteHandler for Exchange {
                 return;
             };
             let store = store.company(company);
-            let blocking = companies.get(company).map(|c| c.blocking.clone()).unwrap_or_default();
-            let parts = (registry.as_ref(), &store, &mail, &blocking);
+            let (blocking, icm) = companies
+                .get(company)
+                .map(|c| (c.blocking.clone(), c.icm_settings.clone()))
+                .unwrap_or_default();
+            let parts = (registry.as_ref(), &store, &mail, &blocking, icm.as_str());
             handle_call(parts, media, office.dial.clone(), leg, id, requests).await;
             drop((live, mirrored));
         };
@@ -134,12 +137,12 @@ impl InviteHandler for Exchange {
     }
 }
 
-/// The parts of the exchange a call needs: its flows, the company's store, mail, and the
-/// callers the company blocks.
-type CallParts<'a> = (&'a FlowRegistry, &'a Tenant, &'a Mailer, &'a Blocking);
+/// The parts of the exchange a call needs: its flows, the company's store, mail, the callers
+/// the company blocks, and its ICM configuration.
+type CallParts<'a> = (&'a FlowRegistry, &'a Tenant, &'a Mailer, &'a Blocking, &'a str);
 
 async fn handle_call(
-    (registry, store, mail, blocking): CallParts<'_>,
+    (registry, store, mail, blocking, icm): CallParts<'_>,
     media: Arc<MediaEnv>,
     dial: Arc<DialEnv>,
     leg: InboundLeg,
@@ -208,7 +211,20 @@ async fn handle_call(
     }
     // Checked when the number was assigned; a zone that vanished from the database is UTC.
     call.set_timezone(jiff::tz::TimeZone::get(&route.assignment.timezone).unwrap_or(jiff::tz::TimeZone::UTC));
-    call.allow_hosts(route.assignment.allowed_hosts.clone());
+    // The ICM runs with the company's configuration under the number's settings, and may reach
+    // the CRMs that configuration names.
+    let is_icm = registry
+        .builtin(crate::icm::FLOW)
+        .is_some_and(|v| v.sha256 == route.version.sha256);
+    let mut allowed_hosts = route.assignment.allowed_hosts.clone();
+    let settings = match is_icm {
+        true => {
+            allowed_hosts.extend(crate::icm::crm_hosts(icm));
+            crate::icm::merged(icm, &route.assignment.settings)
+        }
+        false => route.assignment.settings.clone(),
+    };
+    call.allow_hosts(allowed_hosts);
     let assignment = &route.assignment;
     let shown = crate::known_caller::display(
         store,
@@ -227,10 +243,7 @@ async fn handle_call(
         fallback(call.as_mut(), &route.assignment.fallback, &mut trace).await;
         None
     } else {
-        let run = registry
-            .engine()
-            .run(&route.version, call, &route.assignment.settings, trace)
-            .await;
+        let run = registry.engine().run(&route.version, call, &settings, trace).await;
         (call, trace) = (run.call, run.trace);
         if let FlowExit::Trapped(_) = &run.exit
             && registry.health.failed(&route.assignment, Instant::now())

@@ -12,6 +12,7 @@ pub mod companies;
 pub mod config;
 pub mod exchange;
 pub mod flow;
+pub mod icm;
 pub mod known_caller;
 pub mod live;
 pub mod location;

@@ -182,6 +182,10 @@ impl Offices {
             // A company's calls hand parties over and are supervised among themselves only.
             handovers: Arc::default(),
             supervision: Arc::default(),
+            contacts: Arc::new(crate::icm::CompanyIcm {
+                registry: self.registry.clone(),
+                tenant: self.store.company(id),
+            }),
             ..self.shared.clone()
         };
         let office = Arc::new(Office {

@@ -112,6 +112,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         presence,
         handovers: Arc::default(),
         supervision: Arc::default(),
+        contacts: Arc::new(crate::icm::CompanyIcm {
+            registry: registry.clone(),
+            tenant: store.company(CompanyId::HOME),
+        }),
         directory: home.clone(),
         calendar: home.clone(),
         history: home,

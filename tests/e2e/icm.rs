@@ -248,15 +248,28 @@ async fn a_transfer_to_6100_reaches_the_callers_manager() {
     server.call_until_bye(EMPLOYEE_NUMBER).await;
     finished(&server, "bob", talks).await;
 
+    alice_transfers_to_6100(&server, &alice, (&bob, "bob")).await;
+    assert_eq!(bob.event("CALLER").unwrap().details[0], CALLER, "bob sees the caller");
+
+    // Nobody can take the ICM's extension.
+    let (status, body) = server
+        .send(Method::PATCH, "/employees/alice", json!({ "extension": "6100" }))
+        .await;
+    assert_eq!(status, 422, "{body}");
+}
+
+/// A caller reaches alice on `ICM_NUMBER`; she transfers him to 6100 and `manager` (his desk
+/// and login) takes over: the call record says so.
+async fn alice_transfers_to_6100(server: &Server, alice: &Desk, (manager, login): (&Desk, &str)) {
     let transfers = alice.expect(
-        &server,
+        server,
         Phone::AnswersThenTransfers {
             after_ms: 200,
             to: "6100",
         },
     );
-    let takes_over = bob.expect(
-        &server,
+    let takes_over = manager.expect(
+        server,
         Phone::AnswersThenHangsUp {
             after_ms: 300,
             hold_ms: 1000,
@@ -264,17 +277,10 @@ async fn a_transfer_to_6100_reaches_the_callers_manager() {
     );
     phones_listening().await;
     server.call_until_bye(ICM_NUMBER).await;
-    finished(&server, "alice", transfers).await;
-    finished(&server, "bob", takes_over).await;
-    assert_eq!(bob.event("CALLER").unwrap().details[0], CALLER, "bob sees the caller");
+    finished(server, "alice", transfers).await;
+    finished(server, login, takes_over).await;
     let record = server.call_record(ICM_NUMBER).await;
-    assert_eq!(record["answered_by"], "bob", "{record}");
-
-    // Nobody can take the ICM's extension.
-    let (status, body) = server
-        .send(Method::PATCH, "/employees/alice", json!({ "extension": "6100" }))
-        .await;
-    assert_eq!(status, 422, "{body}");
+    assert_eq!(record["answered_by"], login, "{record}");
 }
 
 /// Bitrix24 (its webhook carries the key, no token) and Megaplan (a token), each the only source
@@ -329,4 +335,63 @@ async fn bitrix24_and_megaplan_on_loopback_name_the_manager() {
             ("/api/v3/employee/1000005".to_string(), "Bearer m3g".to_string()),
         ]
     );
+}
+
+/// One ICM configuration for the company (`PUT /icm`): amoCRM on loopback names carol for a
+/// caller nobody talked to. Alice answers the caller on her own number and transfers him to
+/// 6100: the ICM runs with the company's configuration and carol takes over. A number whose flow
+/// is the ICM, with no settings and no `allowed_hosts` of its own, rings carol the same way.
+/// The token is shown hidden and kept when sent back hidden; a wrong setting is refused naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_companys_icm_serves_extension_6100_and_every_icm_number() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    let carol = carol(&server).await;
+    let (crm, asked) = fake_crm().await;
+    let icm = json!({ "sources": ["history", "amocrm"],
+        "amocrm": { "url": format!("http://{crm}"), "token": "t0k" }, "fallback": { "hangup": "all-busy" } });
+    let (status, body) = server.send(Method::PUT, "/icm", icm).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["amocrm"]["token"], "***", "{body}");
+    let mut shown = server.get_json("/icm").await;
+    assert_eq!(shown["amocrm"]["url"], "***", "{shown}");
+    shown["ring_secs"] = json!(25);
+    let (status, body) = server.send(Method::PUT, "/icm", shown).await;
+    assert_eq!((status, &body["ring_secs"]), (200, &json!(25)), "{body}");
+    let (status, body) = server
+        .send(Method::PUT, "/icm", json!({ "sources": ["rolodex"] }))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("sources"), "{body}");
+
+    server
+        .assign(ICM_NUMBER, "employee", json!({ "employee": "alice" }))
+        .await;
+    alice_transfers_to_6100(&server, &alice, (&carol, "carol")).await;
+    assert_eq!(asked.lock().unwrap().len(), 2, "the CRM was asked with the kept token");
+    assert!(asked.lock().unwrap().iter().all(|(_, auth)| auth == "Bearer t0k"));
+
+    // A number running the ICM with nothing of its own runs the company's configuration: asked
+    // the CRM only now (its token sent back hidden, kept), it finds carol there.
+    let mut crm_only = server.get_json("/icm").await;
+    crm_only["sources"] = json!(["amocrm"]);
+    let (status, body) = server.send(Method::PUT, "/icm", crm_only).await;
+    assert_eq!(status, 200, "{body}");
+    let assignment = json!({ "flow": "icm", "settings": {} });
+    let (status, body) = server
+        .send(Method::PUT, &format!("/numbers/{CRM_NUMBER}"), assignment)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let answers = carol.expect(&server, TALKS);
+    phones_listening().await;
+    server.call_until_bye(CRM_NUMBER).await;
+    finished(&server, "carol", answers).await;
+    let record = server.call_record(CRM_NUMBER).await;
+    assert_eq!(record["answered_by"], "carol", "{record}");
+    assert_eq!(
+        asked.lock().unwrap().len(),
+        4,
+        "the number's run asked the company's CRM"
+    );
+    assert!(!server.log().contains("t0k"), "the token stays out of the log");
 }

@@ -9,6 +9,7 @@ mod departments;
 mod employees;
 mod error;
 mod flows;
+mod icm;
 mod media;
 mod numbers;
 mod openapi;
@@ -110,6 +111,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(companies::create, companies::list))
         .routes(routes!(companies::show, companies::update))
         .routes(routes!(company::show, company::update))
+        .routes(routes!(icm::show, icm::replace))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
         .routes(routes!(media::upload_prompt, media::list_prompts))

@@ -57,10 +57,10 @@ impl RingStep {
     }
 }
 
-/// The ICM's extension: dialled (a transfer, a flow's route), it rings the employee who last had
-/// a connected call with the caller — the exchange's call history, `ICM_DAYS` back.
+/// The ICM's extension: dialled (a transfer, a flow's route), it rings whom the company's ICM
+/// (`PUT /icm`) rings for the caller — his manager by the history and the CRMs, else its
+/// fallback.
 pub const ICM_EXTENSION: &str = "6100";
-const ICM_DAYS: i64 = 30;
 
 /// The company's business-hours schedules (`PUT /schedules/{id}`).
 #[async_trait::async_trait]
@@ -107,6 +107,8 @@ pub struct DialEnv {
     pub handovers: Arc<super::Handovers>,
     /// Calls in conversation, for supervisors.
     pub supervision: Arc<super::supervision::Supervision>,
+    /// The company's ICM, which extension 6100 asks for a caller's manager.
+    pub contacts: Arc<dyn super::ContactManager>,
     pub directory: Arc<dyn Directory>,
     /// Business hours, for flows that ask whether a schedule is open.
     pub calendar: Arc<dyn Calendar>,
@@ -126,6 +128,45 @@ pub struct DialEnv {
     pub queues: Arc<super::queue::Queues>,
     /// Where callback requests are filed.
     pub callbacks: Arc<dyn super::CallbackDesk>,
+}
+
+/// What a flow may look up about the company, as its verbs answer it (for a caller's flow and
+/// for extension 6100's ICM alike).
+impl DialEnv {
+    pub async fn employee(&self, by: super::EmployeeKey<'_>) -> Result<Option<super::EmployeeCard>, super::CallError> {
+        let found = self.directory.card(by).await;
+        found.map_err(|e| super::CallError::Failed(format!("directory: {e}")))
+    }
+
+    /// Whether employee `login` can take a call now (offline: no phone registered).
+    pub async fn line_status(&self, login: &str) -> Result<super::LineStatus, super::CallError> {
+        let phones = self.directory.has_phones(login).await;
+        if !phones.map_err(|e| super::CallError::Failed(format!("directory: {e}")))? {
+            return Ok(super::LineStatus::Offline);
+        }
+        Ok(match self.presence.state(login) {
+            crate::sip::LineState::Idle => super::LineStatus::Available,
+            crate::sip::LineState::Ringing => super::LineStatus::Ringing,
+            crate::sip::LineState::Busy => super::LineStatus::Busy,
+        })
+    }
+
+    pub async fn department(&self, key: &str) -> Result<Option<super::DepartmentCard>, super::CallError> {
+        let found = self.directory.department(key).await;
+        found.map_err(|e| super::CallError::Failed(format!("directory: {e}")))
+    }
+
+    pub async fn ring_time(&self, target: &Target) -> Result<Duration, super::CallError> {
+        let found = self.directory.ring_time(target).await;
+        found.map_err(|e| super::CallError::Failed(format!("directory: {e}")))
+    }
+
+    /// The employee who last had a connected call with `number` within `days` days.
+    pub async fn last_connected(&self, number: &str, days: u32) -> Result<Option<String>, super::CallError> {
+        let since = unix_ms() - i64::from(days) * 86_400_000;
+        let found = self.history.last_connected(number, since).await;
+        found.map_err(|e| super::CallError::Failed(format!("history: {e}")))
+    }
 }
 
 /// The leg that answered, ready to bridge.
@@ -152,20 +193,18 @@ pub enum ForkEvent {
 }
 
 /// How `target` rings for this dial's caller: the directory's answer, but the ICM's extension
-/// is the caller's manager.
+/// rings whom the company's ICM rings for the caller.
 async fn resolve(params: &ForkParams<'_>, target: &Target) -> anyhow::Result<Vec<RingStep>> {
-    if !matches!(target, Target::Extension(e) if e == ICM_EXTENSION) {
+    let is_icm = |t: &Target| matches!(t, Target::Extension(e) if e == ICM_EXTENSION);
+    if !is_icm(target) {
         return params.env.directory.resolve(target).await;
     }
-    let since = unix_ms() - ICM_DAYS * 86_400_000;
-    let Some(manager) = params.env.history.last_connected(&params.caller, since).await? else {
-        anyhow::bail!(
-            "extension {ICM_EXTENSION} (ICM): nobody talked to {} in the last {ICM_DAYS} days",
-            params.caller
-        );
+    let found = params.env.contacts.manager_of(&params.caller, params.env).await?;
+    let Some(manager) = found.filter(|t| !is_icm(t)) else {
+        anyhow::bail!("extension {ICM_EXTENSION} (ICM): nobody to ring for {}", params.caller);
     };
-    tracing::info!(caller = %params.caller, %manager, "ICM: the caller's manager");
-    params.env.directory.resolve(&Target::Employee(manager)).await
+    tracing::info!(caller = %params.caller, ?manager, "ICM: the caller's manager");
+    params.env.directory.resolve(&manager).await
 }
 
 /// A leg that has been started and not finished.

@@ -28,7 +28,7 @@ use crate::media::{
     Recorded, Recorder, bridge,
 };
 use crate::schedule::LocalTime;
-use crate::sip::{InboundLeg, LegEvent, LineState};
+use crate::sip::{InboundLeg, LegEvent};
 
 /// What every call's media needs: RTP ports, the prompts, the address to advertise.
 pub struct MediaEnv {
@@ -963,36 +963,23 @@ impl CallControl for InboundCall {
     }
 
     async fn employee(&mut self, by: EmployeeKey<'_>) -> Result<Option<EmployeeCard>, CallError> {
-        let found = self.dial_env.directory.card(by).await;
-        found.map_err(|e| CallError::Failed(format!("directory: {e}")))
+        self.dial_env.employee(by).await
     }
 
     async fn presence(&mut self, login: &str) -> Result<LineStatus, CallError> {
-        let phones = self.dial_env.directory.has_phones(login).await;
-        if !phones.map_err(|e| CallError::Failed(format!("directory: {e}")))? {
-            return Ok(LineStatus::Offline);
-        }
-        Ok(match self.dial_env.presence.state(login) {
-            LineState::Idle => LineStatus::Available,
-            LineState::Ringing => LineStatus::Ringing,
-            LineState::Busy => LineStatus::Busy,
-        })
+        self.dial_env.line_status(login).await
     }
 
     async fn department(&mut self, key: &str) -> Result<Option<DepartmentCard>, CallError> {
-        let found = self.dial_env.directory.department(key).await;
-        found.map_err(|e| CallError::Failed(format!("directory: {e}")))
+        self.dial_env.department(key).await
     }
 
     async fn ring_time(&mut self, target: &Target) -> Result<Duration, CallError> {
-        let found = self.dial_env.directory.ring_time(target).await;
-        found.map_err(|e| CallError::Failed(format!("directory: {e}")))
+        self.dial_env.ring_time(target).await
     }
 
     async fn last_connected(&mut self, number: &str, days: u32) -> Result<Option<String>, CallError> {
-        let since = unix_ms() - i64::from(days) * 86_400_000;
-        let found = self.dial_env.history.last_connected(number, since).await;
-        found.map_err(|e| CallError::Failed(format!("history: {e}")))
+        self.dial_env.last_connected(number, days).await
     }
 
     async fn fetch(&mut self, request: HttpRequest) -> Result<HttpResponse, String> {

@@ -12,6 +12,7 @@ mod handover;
 pub mod hunting;
 mod inbound;
 pub mod limits;
+pub mod lookup;
 pub mod number;
 pub mod originate;
 pub mod queue;
@@ -30,8 +31,8 @@ pub use inbound::{InboundCall, MediaEnv};
 pub use queue::{QueueOptions, QueueOutcome, QueueStrategy};
 pub use record::{CallRecord, CallRecording, CallResult, Trace};
 pub use services::{
-    Agent, AgentState, CallbackDesk, CallbackRequest, DepartmentCard, EmployeeCard, EmployeeKey, History, HttpRequest,
-    HttpResponse, LineStatus, OwnNumbers, Staff, Web,
+    Agent, AgentState, CallbackDesk, CallbackRequest, ContactManager, DepartmentCard, EmployeeCard, EmployeeKey,
+    History, HttpRequest, HttpResponse, LineStatus, OwnNumbers, Staff, Web,
 };
 pub use toll::{OutboundRules, Reach, TollGate};
 

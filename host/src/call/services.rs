@@ -113,6 +113,15 @@ pub trait History: Send + Sync {
     async fn last_connected(&self, number: &str, since: i64) -> anyhow::Result<Option<String>>;
 }
 
+/// Whom the company's ICM would ring for a caller: extension 6100 asks it (`icm.rs` runs the
+/// ICM flow with the company's configuration on a [`super::lookup::LookupCall`]).
+#[async_trait::async_trait]
+pub trait ContactManager: Send + Sync {
+    /// The first target the ICM rings for `caller` in the company of `env`; none when it would
+    /// ring nobody.
+    async fn manager_of(&self, caller: &str, env: &super::DialEnv) -> anyhow::Result<Option<super::Target>>;
+}
+
 /// The company's own numbers: the only caller IDs a flow may present besides the caller's.
 pub trait OwnNumbers: Send + Sync {
     fn owns(&self, number: &str) -> bool;

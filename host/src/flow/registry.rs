@@ -51,6 +51,8 @@ pub struct FlowRegistry {
     /// Uploads being admitted at once: each trial and compile takes a core for a while.
     admitting: tokio::sync::Semaphore,
     versions: Mutex<HashMap<String, Arc<FlowVersion>>>,
+    /// The built-in flows by name (the ICM's runs for extension 6100 too).
+    builtins: Mutex<HashMap<String, Arc<FlowVersion>>>,
     routes: ArcSwap<HashMap<String, Arc<Route>>>,
 }
 
@@ -63,6 +65,7 @@ impl FlowRegistry {
             health: Default::default(),
             admitting: tokio::sync::Semaphore::new(2),
             versions: Mutex::default(),
+            builtins: Mutex::default(),
             routes: ArcSwap::default(),
         }
     }
@@ -80,13 +83,23 @@ impl FlowRegistry {
     /// Compiles and stores a built-in flow (everyone's).
     pub async fn add_builtin(&self, name: &str, wasm: &[u8]) -> Result<Arc<FlowVersion>, RegistryError> {
         let sha = FlowEngine::sha256(wasm);
-        if let Some(v) = self.versions.lock().get(&sha) {
-            return Ok(v.clone());
-        }
-        let version = self.compile(wasm).await?;
-        self.store.put_builtin_flow(name, &sha, wasm, unix_ms()).await?;
-        self.versions.lock().insert(sha, version.clone());
+        let known = self.versions.lock().get(&sha).cloned();
+        let version = match known {
+            Some(version) => version,
+            None => {
+                let version = self.compile(wasm).await?;
+                self.store.put_builtin_flow(name, &sha, wasm, unix_ms()).await?;
+                self.versions.lock().insert(sha, version.clone());
+                version
+            }
+        };
+        self.builtins.lock().insert(name.to_owned(), version.clone());
         Ok(version)
+    }
+
+    /// The built-in flow `name` (`icm`), once added.
+    pub fn builtin(&self, name: &str) -> Option<Arc<FlowVersion>> {
+        self.builtins.lock().get(name).cloned()
     }
 
     /// Validates, compiles and stores a company's upload; returns its version.

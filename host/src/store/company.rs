@@ -38,6 +38,9 @@ pub struct CompanyInfo {
     /// Callers the company will not take (its admin's setting, `PATCH /company`).
     #[serde(skip)]
     pub blocking: Blocking,
+    /// The company's ICM configuration: the `icm` flow's settings as JSON (`PUT /icm`).
+    #[serde(skip)]
+    pub icm_settings: String,
 }
 
 /// Callers a company will not take: numbers starting with one of `prefixes` (E.164 prefixes,
@@ -66,7 +69,7 @@ impl Blocking {
 
 const COMPANY_COLUMNS: &str = "id, name, sip_domain, main_caller_id, CAST(suspended AS INTEGER) AS suspended,
     suspended_reason, max_employees, max_numbers, max_calls, max_flow_versions, max_storage_bytes, created_at,
-    blocked_callers, CAST(block_anonymous AS INTEGER) AS block_anonymous, blocked_prompt";
+    blocked_callers, CAST(block_anonymous AS INTEGER) AS block_anonymous, blocked_prompt, icm_settings";
 
 fn company_row(r: &AnyRow) -> CompanyInfo {
     CompanyInfo {
@@ -90,6 +93,7 @@ fn company_row(r: &AnyRow) -> CompanyInfo {
             anonymous: r.get::<i64, _>("block_anonymous") != 0,
             prompt: r.get("blocked_prompt"),
         },
+        icm_settings: r.get("icm_settings"),
     }
 }
 
@@ -282,6 +286,20 @@ impl Tenant {
         sqlx::query("UPDATE companies SET name = $1, main_caller_id = $2 WHERE id = $3")
             .bind(name)
             .bind(main_caller_id)
+            .bind(self.company())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The company's ICM configuration (the `icm` flow's settings, JSON).
+    pub async fn icm_settings(&self) -> super::Result<String> {
+        Ok(self.info().await?.icm_settings)
+    }
+
+    pub async fn set_icm_settings(&self, settings: &str) -> super::Result<()> {
+        sqlx::query("UPDATE companies SET icm_settings = $1 WHERE id = $2")
+            .bind(settings)
             .bind(self.company())
             .execute(self.pool())
             .await?;

@@ -16,6 +16,7 @@ const BUILTIN: &[&str] = &[
     "icm",
     "secretary",
     "queue",
+    "notify",
 ];
 /// Flows built only for the tests (their `.wasm` paths are exported to the test crates).
 const TEST_ONLY: &[&str] = &["misbehave"];

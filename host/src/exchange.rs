@@ -125,11 +125,8 @@ impl InviteHandler for Exchange {
                 return;
             };
             let store = store.company(company);
-            let (blocking, icm) = companies
-                .get(company)
-                .map(|c| (c.blocking.clone(), c.icm_settings.clone()))
-                .unwrap_or_default();
-            let parts = (registry.as_ref(), &store, &mail, &blocking, icm.as_str());
+            let rules = companies.get(company).map(|c| CompanyRules::of(&c)).unwrap_or_default();
+            let parts = (&registry, &store, &mail, &rules);
             handle_call(parts, media, office.dial.clone(), leg, id, requests).await;
             drop((live, mirrored));
         };
@@ -137,12 +134,33 @@ impl InviteHandler for Exchange {
     }
 }
 
-/// The parts of the exchange a call needs: its flows, the company's store, mail, the callers
-/// the company blocks, and its ICM configuration.
-type CallParts<'a> = (&'a FlowRegistry, &'a Tenant, &'a Mailer, &'a Blocking, &'a str);
+/// What a company set that each of its calls needs.
+#[derive(Default)]
+struct CompanyRules {
+    /// The callers it blocks.
+    blocking: Blocking,
+    /// Its ICM configuration (`icm.rs`).
+    icm: String,
+    /// Its missed-call hook.
+    missed_call_hook: Option<crate::missed_hook::Hook>,
+}
+
+impl CompanyRules {
+    fn of(company: &crate::store::CompanyInfo) -> Self {
+        CompanyRules {
+            blocking: company.blocking.clone(),
+            icm: company.icm_settings.clone(),
+            missed_call_hook: crate::missed_hook::Hook::parse(&company.missed_call_hook),
+        }
+    }
+}
+
+/// The parts of the exchange a call needs: its flows, the company's store, mail, and what the
+/// company set.
+type CallParts<'a> = (&'a Arc<FlowRegistry>, &'a Tenant, &'a Mailer, &'a CompanyRules);
 
 async fn handle_call(
-    (registry, store, mail, blocking, icm): CallParts<'_>,
+    (registry, store, mail, rules): CallParts<'_>,
     media: Arc<MediaEnv>,
     dial: Arc<DialEnv>,
     leg: InboundLeg,
@@ -178,6 +196,7 @@ async fn handle_call(
         return;
     };
 
+    let (blocking, icm) = (&rules.blocking, rules.icm.as_str());
     if blocking.blocks(&arrival.caller) {
         trace.note(format!("caller {:?} is blocked by the company", arrival.caller));
         let mut call = InboundCall::new(id, leg, media, dial);
@@ -303,6 +322,12 @@ async fn handle_call(
         }
     }
     save(store, &record).await;
+    if record.result == CallResult::Missed
+        && let Some(hook) = rules.missed_call_hook.clone()
+    {
+        let (registry, dial) = (registry.clone(), dial.clone());
+        tokio::spawn(async move { crate::missed_hook::run(&registry, dial, hook, &record).await });
+    }
 }
 
 /// The number an employee's call outside shows: his own `caller_id`, else the company's main

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
 
-use crate::call::lookup::{Found, LookupCall};
+use crate::call::lookup::{Found, LookupCall, Purpose};
 use crate::call::{ContactManager, DialEnv, Target, Trace};
 use crate::flow::FlowRegistry;
 use crate::store::Tenant;
@@ -67,7 +67,8 @@ impl ContactManager for CompanyIcm {
         };
         let settings = self.tenant.icm_settings().await?;
         let found = Arc::new(Mutex::new(Found::default()));
-        let call = LookupCall::new(caller, Arc::new(env.clone()), crm_hosts(&settings), found.clone());
+        let asked = (caller, Purpose::Question);
+        let call = LookupCall::new(asked, Arc::new(env.clone()), crm_hosts(&settings), found.clone());
         let settings = merged(&settings, "");
         let run = self
             .registry

@@ -19,6 +19,7 @@ pub mod location;
 pub mod mail;
 pub mod mailbox;
 pub mod media;
+pub mod missed_hook;
 pub mod new_flow;
 pub mod offices;
 pub mod records;

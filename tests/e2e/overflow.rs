@@ -152,13 +152,33 @@ async fn nobody_answering_the_department_ends_in_voicemail_and_a_callback_reques
     assert_eq!(callbacks["callbacks"][0]["reason"], "voicemail", "{callbacks}");
 }
 
-/// A caller who gives up while sales rings is a missed call that ended in sales.
+/// A caller who gives up while sales rings is a missed call that ended in sales. The company's
+/// missed-call hook (the built-in `notify` flow) then POSTs the call to a webhook on loopback and
+/// files a callback request for the caller.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_who_hangs_up_while_it_rings_is_a_missed_call() {
     let server = Server::start().await;
     let alice = Desk::register(&server, "alice", "101").await;
     sales(&server, "ring_all", &["alice"], None).await;
     server.assign(MENU, "ivr", json!({})).await;
+    let (webhook, posted) = webhook().await;
+    let hook = json!({ "flow": "notify", "allowed_hosts": [webhook.to_string()],
+        "settings": { "url": format!("http://{webhook}/missed?key=s3cret"), "request_callback": true } });
+    let (status, body) = server.send(Method::PUT, "/missed-call-hook", hook).await;
+    assert_eq!((status, &body["settings"]["url"]), (200, &json!("***")), "{body}");
+    for (bad, field) in [
+        (json!({ "flow": "no-such-flow" }), "flow"),
+        (json!({ "flow": "notify", "settings": { "url": 5 } }), "settings"),
+        (
+            json!({ "flow": "notify", "allowed_hosts": ["https://x/y"] }),
+            "allowed_hosts",
+        ),
+    ] {
+        let (status, body) = server.send(Method::PUT, "/missed-call-hook", bad).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body.to_string().contains(field), "{field}: {body}");
+    }
+
     let rings = alice.expect(&server, rings(false));
     phones_listening().await;
     caller_presses_1(&server, Some(1_500)).await;
@@ -168,6 +188,67 @@ async fn a_caller_who_hangs_up_while_it_rings_is_a_missed_call() {
     assert_eq!(record["ended_in"], "department:sales", "{record}");
     let listed = server.get_json("/calls?result=missed").await;
     assert_eq!(listed["calls"][0]["id"], record["id"], "{listed}");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while posted.lock().unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hook never called the webhook:\n{}",
+            server.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (query, body) = posted.lock().unwrap()[0].clone();
+    assert_eq!(query, "key=s3cret");
+    assert_eq!(
+        (&body["event"], &body["call"], &body["caller"], &body["dialled"]),
+        (&json!("missed-call"), &record["id"], &record["caller"], &json!(MENU)),
+        "{body}"
+    );
+    // Filed once the hook's run is over (just after its request).
+    let filed = |callbacks: &Value| {
+        let filed = callbacks["callbacks"].as_array().cloned().unwrap_or_default();
+        filed
+            .iter()
+            .any(|c| c["phone"] == record["caller"] && c["reason"] == "missed-call")
+    };
+    let mut callbacks = server.get_json("/callbacks").await;
+    while !filed(&callbacks) {
+        assert!(std::time::Instant::now() < deadline, "{callbacks}\n{}", server.log());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        callbacks = server.get_json("/callbacks").await;
+    }
+    assert!(
+        !server.log().contains("s3cret"),
+        "the webhook's key stays out of the log"
+    );
+}
+
+/// A webhook on loopback: what was POSTed to it (query, JSON body).
+async fn webhook() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+) {
+    type Posted = std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+    async fn take(
+        axum::extract::State(posted): axum::extract::State<Posted>,
+        uri: axum::http::Uri,
+        axum::Json(body): axum::Json<Value>,
+    ) -> &'static str {
+        posted
+            .lock()
+            .unwrap()
+            .push((uri.query().unwrap_or("").to_owned(), body));
+        "ok"
+    }
+    let posted = Posted::default();
+    let app = axum::Router::new()
+        .route("/missed", axum::routing::post(take))
+        .with_state(posted.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, posted)
 }
 
 /// Sales overflows to support: nobody in sales answers within its ring time, support's member

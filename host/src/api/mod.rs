@@ -9,6 +9,7 @@ mod departments;
 mod employees;
 mod error;
 mod flows;
+mod hooks;
 mod icm;
 mod media;
 mod numbers;
@@ -112,6 +113,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(companies::show, companies::update))
         .routes(routes!(company::show, company::update))
         .routes(routes!(icm::show, icm::replace))
+        .routes(routes!(hooks::show, hooks::replace, hooks::remove))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
         .routes(routes!(media::upload_prompt, media::list_prompts))

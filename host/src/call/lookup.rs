@@ -1,10 +1,16 @@
-//! A call that is only a question: "whom would the ICM ring for this caller?" Extension 6100
-//! runs the company's ICM flow on one (`icm.rs`), so that a transfer to 6100 applies the whole
-//! ICM configuration — its sources and CRMs, city code, exceptions, mobile toggle, busy route,
-//! fallback — with the flow's own code, not a second copy of it. The flow's lookups are real
-//! (the company's directory, presence, history, and its CRMs over HTTP); its first dial is the
-//! answer, and ends the run (the caller is somebody else's call, already connected). Anything
-//! that would touch a caller — a prompt, a recording, a queue — ends it with no answer.
+//! A call with nobody on the line, for flows the exchange runs on its own:
+//! - a question, "whom would the ICM ring for this caller?": extension 6100 runs the company's
+//!   ICM flow on one (`icm.rs`), so that a transfer to 6100 applies the whole ICM configuration
+//!   — its sources and CRMs, city code, exceptions, mobile toggle, busy route, fallback — with
+//!   the flow's own code, not a second copy of it; its first dial is the answer, and ends the
+//!   run (the caller is somebody else's call, already connected);
+//! - a notice, "this call was missed": the company's missed-call hook (`missed_hook.rs`) runs on
+//!   one after the call ended; it may look things up, send HTTP requests and file callback
+//!   requests for the caller, and rings nobody.
+//!
+//! The flow's lookups are real (the company's directory, presence, history, its allow-listed
+//! hosts over HTTP). Anything that would touch a caller — a prompt, a recording, a queue — ends
+//! the run.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,15 +24,28 @@ use super::{
     Screening, Target, TimedLeg,
 };
 
-/// What the run found: the first target of its first dial.
+/// What the run found: the first target of its first dial (a question), the callback requests
+/// it filed (a notice).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Found {
     pub target: Option<Target>,
+    pub callbacks: Vec<String>,
+}
+
+/// Why the exchange runs a flow with nobody on the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Purpose {
+    /// Whom to ring for the caller: the first dial answers.
+    Question,
+    /// The call `call` (its record's id, the run's call id too) to `dialled` was missed: nobody
+    /// is rung.
+    Notice { call: String, dialled: String },
 }
 
 pub struct LookupCall {
     id: String,
     caller: String,
+    purpose: Purpose,
     env: Arc<DialEnv>,
     allowed_hosts: Vec<String>,
     found: Arc<Mutex<Found>>,
@@ -34,11 +53,21 @@ pub struct LookupCall {
 }
 
 impl LookupCall {
-    /// A question about `caller` in the company of `env`; the answer lands in `found`.
-    pub fn new(caller: &str, env: Arc<DialEnv>, allowed_hosts: Vec<String>, found: Arc<Mutex<Found>>) -> Self {
+    /// A run about `caller` in the company of `env`; what it found lands in `found`.
+    pub fn new(
+        (caller, purpose): (&str, Purpose),
+        env: Arc<DialEnv>,
+        allowed_hosts: Vec<String>,
+        found: Arc<Mutex<Found>>,
+    ) -> Self {
+        let id = match &purpose {
+            Purpose::Notice { call, .. } => call.clone(),
+            Purpose::Question => format!("icm-lookup-{}", hex::encode(rand::random::<[u8; 4]>())),
+        };
         LookupCall {
-            id: format!("icm-lookup-{}", hex::encode(rand::random::<[u8; 4]>())),
+            id,
             caller: caller.to_owned(),
+            purpose,
             env,
             allowed_hosts,
             found,
@@ -64,7 +93,10 @@ impl CallControl for LookupCall {
     }
 
     fn dialled(&self) -> &str {
-        super::fork::ICM_EXTENSION
+        match &self.purpose {
+            Purpose::Question => super::fork::ICM_EXTENSION,
+            Purpose::Notice { dialled, .. } => dialled,
+        }
     }
 
     fn facts(&self) -> super::CallFacts {
@@ -88,11 +120,17 @@ impl CallControl for LookupCall {
         Err(self.done())
     }
 
-    /// The answer: whom this dial rings first.
+    /// A question's answer: whom this dial rings first. A notice rings nobody.
     async fn dial(&mut self, legs: &[TimedLeg], _opts: &DialOptions) -> Result<DialOutcome, CallError> {
-        if !self.over {
-            self.found.lock().target = legs.first().map(|l| l.target.clone());
+        if self.over {
+            return Err(CallError::Hangup);
         }
+        if let Purpose::Notice { .. } = self.purpose {
+            return Err(CallError::Invalid(
+                "nobody is on the line: a notice rings nobody".into(),
+            ));
+        }
+        self.found.lock().target = legs.first().map(|l| l.target.clone());
         Err(self.done())
     }
 
@@ -133,8 +171,22 @@ impl CallControl for LookupCall {
         }
     }
 
-    async fn request_callback(&mut self, _reason: &str) -> Result<(), CallError> {
-        Err(self.done())
+    /// A notice files callback requests for the caller (as a caller's call does, with the
+    /// same cap); a question asks for none.
+    async fn request_callback(&mut self, reason: &str) -> Result<(), CallError> {
+        if self.over || self.purpose == Purpose::Question {
+            return Err(self.done());
+        }
+        if !super::number::is_outside_number(&self.caller) {
+            return Err(CallError::Invalid(format!(
+                "the caller {:?} has no number to call back",
+                self.caller
+            )));
+        }
+        let mut found = self.found.lock();
+        let reason = super::limits::callback_reason(reason, found.callbacks.len())?;
+        found.callbacks.push(reason);
+        Ok(())
     }
 
     fn ring_mobiles(&mut self, _on: bool) {}

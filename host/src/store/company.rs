@@ -41,6 +41,9 @@ pub struct CompanyInfo {
     /// The company's ICM configuration: the `icm` flow's settings as JSON (`PUT /icm`).
     #[serde(skip)]
     pub icm_settings: String,
+    /// The company's missed-call hook as JSON (`PUT /missed-call-hook`); empty: none.
+    #[serde(skip)]
+    pub missed_call_hook: String,
 }
 
 /// Callers a company will not take: numbers starting with one of `prefixes` (E.164 prefixes,
@@ -69,7 +72,7 @@ impl Blocking {
 
 const COMPANY_COLUMNS: &str = "id, name, sip_domain, main_caller_id, CAST(suspended AS INTEGER) AS suspended,
     suspended_reason, max_employees, max_numbers, max_calls, max_flow_versions, max_storage_bytes, created_at,
-    blocked_callers, CAST(block_anonymous AS INTEGER) AS block_anonymous, blocked_prompt, icm_settings";
+    blocked_callers, CAST(block_anonymous AS INTEGER) AS block_anonymous, blocked_prompt, icm_settings, missed_call_hook";
 
 fn company_row(r: &AnyRow) -> CompanyInfo {
     CompanyInfo {
@@ -94,6 +97,7 @@ fn company_row(r: &AnyRow) -> CompanyInfo {
             prompt: r.get("blocked_prompt"),
         },
         icm_settings: r.get("icm_settings"),
+        missed_call_hook: r.get("missed_call_hook"),
     }
 }
 
@@ -300,6 +304,20 @@ impl Tenant {
     pub async fn set_icm_settings(&self, settings: &str) -> super::Result<()> {
         sqlx::query("UPDATE companies SET icm_settings = $1 WHERE id = $2")
             .bind(settings)
+            .bind(self.company())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The company's missed-call hook (JSON; empty: none).
+    pub async fn missed_call_hook(&self) -> super::Result<String> {
+        Ok(self.info().await?.missed_call_hook)
+    }
+
+    pub async fn set_missed_call_hook(&self, hook: &str) -> super::Result<()> {
+        sqlx::query("UPDATE companies SET missed_call_hook = $1 WHERE id = $2")
+            .bind(hook)
             .bind(self.company())
             .execute(self.pool())
             .await?;

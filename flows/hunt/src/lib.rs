@@ -1,5 +1,6 @@
-//! The hunt group: rings a list of employees with one of three strategies, and tells the
-//! caller when nobody could take the call.
+//! The hunt group: rings a list of employees with one of three strategies; when nobody could
+//! take the call, the caller goes on to the group's `overflow` route (another group, a queue,
+//! voicemail with a callback request, ...), or hears the failure prompt.
 //!
 //! - `ring_all`: everyone at once; the first to answer wins, the others stop ringing.
 //! - `in_turn`: one at a time for `step_secs` each; the previous phone stops when the next starts.
@@ -7,6 +8,7 @@
 
 use serde::Deserialize;
 use switchboard_sdk::prelude::*;
+use switchboard_sdk::routes::Route;
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -32,6 +34,9 @@ pub struct Settings {
     pub failure_prompt: Option<String>,
     /// Played in a loop while the members' phones ring (e.g. `hold-music`); none: ringback.
     pub music: Option<String>,
+    /// Where the call goes when nobody took it (after the failure prompt, if any); none: the
+    /// call ends after the failure prompt.
+    pub overflow: Option<Route>,
 }
 
 impl Default for Settings {
@@ -43,6 +48,7 @@ impl Default for Settings {
             timeout_secs: None,
             failure_prompt: Some("all-busy".into()),
             music: None,
+            overflow: None,
         }
     }
 }
@@ -76,6 +82,9 @@ pub fn run(call: &impl CallApi, settings: Settings) -> FlowResult {
             log::info(&format!("nobody took the call: {other:?}"));
             if let Some(prompt) = &settings.failure_prompt {
                 call.play(prompt)?;
+            }
+            if let Some(overflow) = &settings.overflow {
+                return overflow.run(call, settings.failure_prompt.as_deref().unwrap_or("all-busy"));
             }
             call.hangup();
             Ok(())
@@ -136,6 +145,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(call.decisions(), ["dial employee alice → no-answer", "hangup"]);
+    }
+
+    #[test]
+    fn nobody_answering_goes_on_to_the_overflow() {
+        let call = TestCall::new().dial_ends(DialOutcome::NoAnswer);
+        let with_overflow = r#"{"members": ["alice"], "overflow": {"voicemail": {"mailbox": "alice"}}}"#;
+        run(&call, settings::<Settings>(with_overflow)).unwrap();
+        let decisions = call.decisions();
+        assert_eq!(decisions[..2], ["dial employee alice → no-answer", "play all-busy"]);
+        assert!(decisions.contains(&"set-mailbox alice".to_string()), "{decisions:?}");
+        assert!(decisions.iter().any(|d| d.starts_with("record")), "{decisions:?}");
     }
 
     #[test]

@@ -33,6 +33,7 @@ async fn a_fax_machines_t38_reinvite_is_passed_on_and_its_datagrams_relayed() {
             after_ms: 200,
             fax_after_ms: 500,
             hold_ms: 3000,
+            t38_taken: true,
         },
     );
     phones_listening().await;
@@ -82,4 +83,41 @@ async fn a_fax_machines_t38_reinvite_is_passed_on_and_its_datagrams_relayed() {
     let run = caller.await.unwrap();
     assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
     assert!(server.log().contains("T.38 agreed"), "{}", server.log());
+}
+
+/// The caller's side takes no T.38 (488): the fax machine's re-INVITE is refused with 488 too,
+/// and the call stays on G.711 — audio from the fax still reaches the caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_t38_offer_the_other_side_refuses_is_refused_and_audio_goes_on() {
+    let server = Server::start().await;
+    let fax = Desk::register(&server, "fax", "150").await;
+    server.assign(NUMBER, "hunt", json!({ "members": ["fax"] })).await;
+    let fax_phone = fax.expect(
+        &server,
+        Phone::AnswersThenFaxes {
+            after_ms: 200,
+            fax_after_ms: 500,
+            hold_ms: 2500,
+            t38_taken: false,
+        },
+    );
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let caller = tokio::spawn(sipp::call(
+        server.sip,
+        sipp::caller_refuses_fax(),
+        NUMBER,
+        caller_rtp.port(),
+    ));
+    let answered = fax.wait_for("INVITE", Duration::from_secs(10)).await;
+    let to_exchange = SocketAddr::from(([127, 0, 0, 1], answered.port().expect("the exchange's RTP port")));
+    fax.wait_for("NO-T38", Duration::from_secs(10)).await;
+    // G.711 from the fax machine still reaches the caller.
+    let tone = switchboard::media::Prompt::tone(1100.0, 600, 0);
+    fax.rtp.send_pcma(tone.samples(), to_exchange).await;
+    caller_rtp.first_packet_from(Duration::from_secs(5)).await;
+    finished(&server, "fax", fax_phone).await;
+    let run = caller.await.unwrap();
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    assert!(caller_rtp.received().len() >= 10, "the caller heard the fax's tone");
 }

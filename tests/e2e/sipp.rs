@@ -195,6 +195,31 @@ Content-Length: [len]
     scenario("caller takes a fax", &body)
 }
 
+/// Answered; refuses the T.38 re-INVITE the exchange passes on (488: a carrier without fax
+/// relay), then waits for the exchange's BYE.
+pub fn caller_refuses_fax() -> String {
+    let body: String = invite()
+        + &answered(CALLER, 1)
+        + r#"<recv request="INVITE">
+<action><ereg regexp="m=image [0-9]+ udptl t38" search_in="body" check_it="true" assign_to="image"/>
+<log message="[$image]"/></action>
+</recv>
+<send><![CDATA[
+SIP/2.0 488 Not Acceptable Here
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+<recv request="ACK"/>
+<recv request="BYE"/>
+"# + OK_TO_LAST_REQUEST;
+    scenario("caller refuses a fax", &body)
+}
+
 /// Answered; waits for the exchange to hang up, and confirms its BYE.
 pub fn caller_waits_for_bye() -> String {
     let body = invite() + &answered(CALLER, 1) + "<recv request=\"BYE\"/>\n" + OK_TO_LAST_REQUEST;
@@ -724,12 +749,14 @@ pub enum Phone {
         hangs_up_after_ms: Option<u64>,
     },
     /// A fax machine (an ATA): answers after `after_ms`, re-INVITEs to T.38 (`m=image` at
-    /// `[rtp_port]`) `fax_after_ms` later, notes the exchange's answer (FAX <its image port>),
-    /// hangs up `hold_ms` after that.
+    /// `[rtp_port]`) `fax_after_ms` later and, when `t38_taken`, notes the exchange's answer
+    /// (FAX <its image port>) — else expects 488 (noted as NO-T38); hangs up `hold_ms` after
+    /// that.
     AnswersThenFaxes {
         after_ms: u64,
         fax_after_ms: u64,
         hold_ms: u64,
+        t38_taken: bool,
     },
     /// Answers the exchange's keep-alive OPTIONS (and notes it as KEEPALIVE).
     AnswersKeepAlive,
@@ -927,21 +954,34 @@ Contact: <sip:[service]@[local_ip]:[local_port]>
             after_ms,
             fax_after_ms,
             hold_ms,
+            t38_taken,
         } => {
             let contact = "Contact: <sip:[service]@[local_ip]:[local_port]>\nContent-Type: application/sdp\n";
-            let reinvite = format!("<pause milliseconds=\"{fax_after_ms}\"/>\n")
-                + &phone_sends("INVITE", 60, contact, T38_SDP)
-                + &format!(
-                    r#"<recv response="100" optional="true"/>
-<recv response="200">
+            // One branch for the re-INVITE and the ACK of a refusal (same transaction).
+            const T38_BRANCH: &str = "z9hG4bK-t38-[call_number]";
+            let answered = match t38_taken {
+                true => format!(
+                    r#"<recv response="200">
 <action><ereg regexp="m=image ([0-9]+) udptl t38" search_in="body" check_it="true" assign_to="image_line,image_port"/>
 <log message="[$image_line]"/>
 {}</action>
 </recv>
 "#,
                     note("FAX", "[$image_port]")
-                )
-                + &phone_sends("ACK", 60, "", "");
+                ),
+                false => format!(
+                    "<recv response=\"488\"><action>{}</action></recv>\n",
+                    note("NO-T38", "")
+                ),
+            };
+            let reinvite = format!("<pause milliseconds=\"{fax_after_ms}\"/>\n")
+                + &phone_sends("INVITE", 60, contact, T38_SDP).replace("[branch]", T38_BRANCH)
+                + "<recv response=\"100\" optional=\"true\"/>\n"
+                + &answered
+                + &match t38_taken {
+                    true => phone_sends("ACK", 60, "", ""),
+                    false => phone_sends("ACK", 60, "", "").replace("[branch]", T38_BRANCH),
+                };
             invite + &ringing + &answer(after_ms) + &reinvite + &phone_hangs_up(hold_ms)
         }
         Phone::AnswersThenPresses {

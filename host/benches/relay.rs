@@ -8,7 +8,7 @@
 //! direction, all on loopback. Reported: packets sent and received, loss, and the relay
 //! thread's CPU time per relayed packet (from /proc/thread-self/stat, 10 ms ticks).
 
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket as StdSocket};
+use std::net::{SocketAddr, UdpSocket as StdSocket};
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
@@ -17,7 +17,8 @@ use switchboard::media::rtp::RtpSender;
 use switchboard::media::{BridgeSide, Codec, MediaOffer, RtpSocket, bridge};
 use tokio::net::UdpSocket;
 
-const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
+mod common;
+use common::{bind, drain, thread_cpu};
 
 fn main() {
     // As in the exchange: the relay's packet counters count into a real recorder.
@@ -62,12 +63,6 @@ struct Outcome {
 struct Call {
     phones: [StdSocket; 2],
     relay: [StdSocket; 2],
-}
-
-fn bind() -> StdSocket {
-    let s = StdSocket::bind(SocketAddr::from((LOOPBACK, 0))).expect("bind (raise ulimit -n for many calls)");
-    s.set_nonblocking(true).unwrap();
-    s
 }
 
 fn run(calls: usize, length: Duration) -> Outcome {
@@ -139,7 +134,7 @@ fn run(calls: usize, length: Duration) -> Outcome {
                 }
             }
         }
-        received += drain(&phones, &mut buf);
+        received += drain(phones.iter().flatten(), &mut buf);
         next += Duration::from_millis(20);
         if let Some(wait) = next.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
@@ -147,7 +142,7 @@ fn run(calls: usize, length: Duration) -> Outcome {
     }
     // Let the last packets through, then stop the relay.
     std::thread::sleep(Duration::from_millis(200));
-    received += drain(&phones, &mut buf);
+    received += drain(phones.iter().flatten(), &mut buf);
     let wall = start.elapsed();
     let _ = stop_tx.send(());
     let relay_cpu = cpu_rx.recv().unwrap();
@@ -158,27 +153,4 @@ fn run(calls: usize, length: Duration) -> Outcome {
         relay_cpu,
         wall,
     }
-}
-
-fn drain(phones: &[[StdSocket; 2]], buf: &mut [u8]) -> u64 {
-    let mut n = 0;
-    for socket in phones.iter().flatten() {
-        while socket.recv_from(buf).is_ok() {
-            n += 1;
-        }
-    }
-    n
-}
-
-/// CPU time (user + system) of the calling thread so far.
-fn thread_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    // utime and stime are fields 14 and 15 of the line; after the name, fields count from 3.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }

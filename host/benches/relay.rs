@@ -11,14 +11,13 @@
 use std::net::{SocketAddr, UdpSocket as StdSocket};
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use switchboard::media::rtp::RtpSender;
 use switchboard::media::{BridgeSide, Codec, MediaOffer, RtpSocket, bridge};
 use tokio::net::UdpSocket;
 
 mod common;
-use common::{bind, drain, thread_cpu};
+use common::{bind, play_phones, thread_cpu};
 
 fn main() {
     // As in the exchange: the relay's packet counters count into a real recorder.
@@ -110,40 +109,12 @@ fn run(calls: usize, length: Duration) -> Outcome {
         });
     });
 
-    // The generator: every 20 ms one packet from each phone, then whatever arrived is counted.
-    let mut senders: Vec<[RtpSender; 2]> = (0..phones.len())
-        .map(|_| {
-            [
-                RtpSender::new(rand::random(), 0, 0),
-                RtpSender::new(rand::random(), 0, 0),
-            ]
-        })
+    let playing: Vec<(&StdSocket, SocketAddr)> = phones
+        .iter()
+        .zip(&targets)
+        .flat_map(|(phones, targets)| phones.iter().zip(targets.iter().copied()))
         .collect();
-    let (mut sent, mut received) = (0u64, 0u64);
-    let mut packet = [0u8; 172];
-    let mut buf = [0u8; 2048];
-    let payload = [0xd5u8; 160];
-    let start = Instant::now();
-    let mut next = start;
-    while start.elapsed() < length {
-        for ((phones, senders), targets) in phones.iter().zip(&mut senders).zip(&targets) {
-            for i in 0..2 {
-                let n = senders[i].write(&mut packet, 8, &payload, 160);
-                if phones[i].send_to(&packet[..n], targets[i]).is_ok() {
-                    sent += 1;
-                }
-            }
-        }
-        received += drain(phones.iter().flatten(), &mut buf);
-        next += Duration::from_millis(20);
-        if let Some(wait) = next.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
-    }
-    // Let the last packets through, then stop the relay.
-    std::thread::sleep(Duration::from_millis(200));
-    received += drain(phones.iter().flatten(), &mut buf);
-    let wall = start.elapsed();
+    let (sent, received, wall) = play_phones(&playing, length);
     let _ = stop_tx.send(());
     let relay_cpu = cpu_rx.recv().unwrap();
     relay.join().unwrap();

@@ -12,15 +12,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use switchboard::media::mixer::{Role, Rooms};
-use switchboard::media::rtp::RtpSender;
 use switchboard::media::{BridgeSide, Codec, MediaOffer, RtpSocket};
 use tokio::net::UdpSocket;
 
 mod common;
-use common::{bind, drain, thread_cpu};
+use common::{bind, play_phones, thread_cpu};
 
 /// The members of a supervised call and how each is heard.
 const ROLES: [Role; 3] = [Role::Talker, Role::Coached, Role::Listener];
@@ -106,33 +105,12 @@ fn run(rooms: usize, length: Duration) -> (u64, u64, Duration, Duration) {
         });
     });
 
-    let mut senders: Vec<[RtpSender; 3]> = (0..rooms)
-        .map(|_| [0; 3].map(|_| RtpSender::new(rand::random(), 0, 0)))
+    let playing: Vec<(&std::net::UdpSocket, SocketAddr)> = phones
+        .iter()
+        .zip(&targets)
+        .flat_map(|(phones, targets)| phones.iter().zip(targets.iter().copied()))
         .collect();
-    let (mut sent, mut received) = (0u64, 0u64);
-    let mut packet = [0u8; 172];
-    let mut buf = [0u8; 2048];
-    let payload = [0xd5u8; 160];
-    let start = Instant::now();
-    let mut next = start;
-    while start.elapsed() < length {
-        for ((phones, senders), targets) in phones.iter().zip(&mut senders).zip(&targets) {
-            for i in 0..3 {
-                let n = senders[i].write(&mut packet, 8, &payload, 160);
-                if phones[i].send_to(&packet[..n], targets[i]).is_ok() {
-                    sent += 1;
-                }
-            }
-        }
-        received += drain(phones.iter().flatten(), &mut buf);
-        next += Duration::from_millis(20);
-        if let Some(wait) = next.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
-    }
-    std::thread::sleep(Duration::from_millis(200));
-    received += drain(phones.iter().flatten(), &mut buf);
-    let wall = start.elapsed();
+    let (sent, received, wall) = play_phones(&playing, length);
     let _ = stop_tx.send(());
     let cpu = cpu_rx.recv().unwrap();
     mixer.join().unwrap();

@@ -309,18 +309,13 @@ async fn handle_call(
         mail_missed_call(store, mail, &record, &route.assignment.mailbox).await;
     }
     // Filed for the call's mailbox owner, with the call's last voicemail.
-    for reason in &callbacks {
-        let request = CallbackRequest {
-            phone: &record.caller,
-            reason,
-            employee: mailbox.as_deref(),
-            recording: voicemail.as_deref(),
-        };
-        if let Err(e) = dial.callbacks.file(request).await {
-            // Never lose it silently: the log has everything needed to file it by hand.
-            tracing::error!(error = %e, phone = %record.caller, %reason, "could not file a callback request");
-        }
-    }
+    let request = CallbackRequest {
+        phone: &record.caller,
+        reason: "",
+        employee: mailbox.as_deref(),
+        recording: voicemail.as_deref(),
+    };
+    dial.callbacks.file_each(&callbacks, request).await;
     save(store, &record).await;
     if record.result == CallResult::Missed
         && let Some(hook) = rules.missed_call_hook.clone()

@@ -81,15 +81,11 @@ pub async fn run(registry: &FlowRegistry, dial: Arc<DialEnv>, hook: Hook, record
     let said: Vec<String> = run.trace.entries().iter().map(|e| e.event.clone()).collect();
     tracing::info!(call = %record.id, exit = ?run.exit, trace = ?said, "missed-call hook ran");
     let callbacks = std::mem::take(&mut found.lock().callbacks);
-    for reason in &callbacks {
-        let request = CallbackRequest {
-            phone: &record.caller,
-            reason,
-            employee: None,
-            recording: None,
-        };
-        if let Err(e) = dial.callbacks.file(request).await {
-            tracing::error!(error = %e, phone = %record.caller, %reason, "could not file a callback request");
-        }
-    }
+    let request = CallbackRequest {
+        phone: &record.caller,
+        reason: "",
+        employee: None,
+        recording: None,
+    };
+    dial.callbacks.file_each(&callbacks, request).await;
 }

@@ -9,7 +9,8 @@ use serde_json::json;
 
 use crate::harness::{RtpPeer, Server};
 use crate::hunt::{Desk, finished, phones_listening};
-use crate::sipp::{self, Phone};
+use crate::sipp::{self, Phone, SippRun};
+use tokio::task::JoinHandle;
 
 const NUMBER: &str = "+15550100320";
 
@@ -20,30 +21,36 @@ fn udptl(sequence: u16) -> Vec<u8> {
     datagram
 }
 
+/// A caller (`sipp`, taking T.38 or not) calls the fax line (extension 150), which answers and
+/// re-INVITEs to T.38: the fax's desk, its sipp, the caller's sipp and RTP peer.
+async fn fax_is_called(server: &Server, t38_taken: bool) -> (Desk, JoinHandle<SippRun>, JoinHandle<SippRun>, RtpPeer) {
+    let fax = Desk::register(server, "fax", "150").await;
+    server.assign(NUMBER, "hunt", json!({ "members": ["fax"] })).await;
+    let fax_phone = fax.expect(
+        server,
+        Phone::AnswersThenFaxes {
+            after_ms: 200,
+            fax_after_ms: 500,
+            hold_ms: if t38_taken { 3000 } else { 2500 },
+            t38_taken,
+        },
+    );
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let scenario = match t38_taken {
+        true => sipp::caller_takes_fax(),
+        false => sipp::caller_refuses_fax(),
+    };
+    let caller = tokio::spawn(sipp::call(server.sip, scenario, NUMBER, caller_rtp.port()));
+    (fax, fax_phone, caller, caller_rtp)
+}
+
 /// The fax line (extension 150) answers; its T.38 re-INVITE reaches the caller, whose answer
 /// reaches the fax; fax datagrams sent either way arrive unchanged on the other side.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fax_machines_t38_reinvite_is_passed_on_and_its_datagrams_relayed() {
     let server = Server::start().await;
-    let fax = Desk::register(&server, "fax", "150").await;
-    server.assign(NUMBER, "hunt", json!({ "members": ["fax"] })).await;
-    let fax_phone = fax.expect(
-        &server,
-        Phone::AnswersThenFaxes {
-            after_ms: 200,
-            fax_after_ms: 500,
-            hold_ms: 3000,
-            t38_taken: true,
-        },
-    );
-    phones_listening().await;
-    let caller_rtp = RtpPeer::bind().await;
-    let caller = tokio::spawn(sipp::call(
-        server.sip,
-        sipp::caller_takes_fax(),
-        NUMBER,
-        caller_rtp.port(),
-    ));
+    let (fax, fax_phone, caller, caller_rtp) = fax_is_called(&server, true).await;
 
     let agreed = fax.wait_for("FAX", Duration::from_secs(10)).await;
     let to_exchange = SocketAddr::from(([127, 0, 0, 1], agreed.port().expect("the exchange's T.38 port")));
@@ -90,25 +97,7 @@ async fn a_fax_machines_t38_reinvite_is_passed_on_and_its_datagrams_relayed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_t38_offer_the_other_side_refuses_is_refused_and_audio_goes_on() {
     let server = Server::start().await;
-    let fax = Desk::register(&server, "fax", "150").await;
-    server.assign(NUMBER, "hunt", json!({ "members": ["fax"] })).await;
-    let fax_phone = fax.expect(
-        &server,
-        Phone::AnswersThenFaxes {
-            after_ms: 200,
-            fax_after_ms: 500,
-            hold_ms: 2500,
-            t38_taken: false,
-        },
-    );
-    phones_listening().await;
-    let caller_rtp = RtpPeer::bind().await;
-    let caller = tokio::spawn(sipp::call(
-        server.sip,
-        sipp::caller_refuses_fax(),
-        NUMBER,
-        caller_rtp.port(),
-    ));
+    let (fax, fax_phone, caller, caller_rtp) = fax_is_called(&server, false).await;
     let answered = fax.wait_for("INVITE", Duration::from_secs(10)).await;
     let to_exchange = SocketAddr::from(([127, 0, 0, 1], answered.port().expect("the exchange's RTP port")));
     fax.wait_for("NO-T38", Duration::from_secs(10)).await;

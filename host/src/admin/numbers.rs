@@ -123,13 +123,10 @@ pub async fn assign(
     let mut settings = settings.clone();
     if let Some(schema) = &version.settings_schema {
         // Secrets the admin sent back hidden keep their values.
-        if let Some(before) = before {
-            let before = serde_json::from_str(&before.assignment.settings).unwrap_or_default();
-            schema.keep_secrets(&mut settings, &before);
-        }
+        let before = before.map(|b| serde_json::from_str(&b.assignment.settings).unwrap_or_default());
         let known = super::known_names(tenant).await?;
         schema
-            .check(&settings, &known)
+            .take(&mut settings, before.as_ref(), &known)
             .map_err(|why| Invalid::new("settings", format!("the settings do not fit the flow: {why}")))?;
     }
     let assignment = Assignment {

@@ -103,7 +103,7 @@ pub async fn create(
     else {
         return Err(ApiError::conflict(&format!("{domain} is another company's SIP domain")));
     };
-    companies_changed(&s).await?;
+    s.companies_changed().await?;
     let tenant = s.store.company(id);
     let mut admin = c.admin;
     admin.role = "admin".into();
@@ -117,7 +117,7 @@ pub async fn create(
             if let Err(undo) = s.store.delete_company(id).await {
                 tracing::error!(error = %undo, %id, "a company whose admin was refused could not be removed");
             }
-            companies_changed(&s).await?;
+            s.companies_changed().await?;
             return Err(e);
         }
     };
@@ -210,7 +210,7 @@ pub async fn update(
         }
         Some(true) => {}
     }
-    companies_changed(&s).await?;
+    s.companies_changed().await?;
     tracing::info!(%id, suspended = company.suspended, "company changed");
     Ok(Json(info(&s, id).await?))
 }
@@ -221,13 +221,6 @@ async fn info(s: &ApiState, id: CompanyId) -> Result<CompanyInfo, ApiError> {
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found("company", &id.to_string()))
-}
-
-/// The SIP side and the token check know at once (other nodes when told).
-async fn companies_changed(s: &ApiState) -> Result<(), ApiError> {
-    s.companies.reload().await.map_err(ApiError::internal)?;
-    s.store.announce(crate::store::Change::Companies).await;
-    Ok(())
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {

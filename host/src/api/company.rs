@@ -163,7 +163,6 @@ pub async fn update(
         .await
         .map_err(ApiError::internal)?;
     // Calls out read the main number from the companies in memory (here and on other nodes).
-    s.companies.reload().await.map_err(ApiError::internal)?;
-    s.store.announce(crate::store::Change::Companies).await;
+    s.companies_changed().await?;
     profile(&tenant).await.map(Json)
 }

@@ -60,19 +60,16 @@ pub async fn replace(
     let version = s.registry.version(&sha).await.map_err(ApiError::internal)?;
     if let Some(schema) = &version.settings_schema {
         let before = tenant.missed_call_hook().await.map_err(ApiError::internal)?;
-        if let Some(before) = Hook::parse(&before).filter(|b| b.flow == sha) {
-            schema.keep_secrets(&mut hook.settings, &before.settings);
-        }
+        let before = Hook::parse(&before).filter(|b| b.flow == sha).map(|b| b.settings);
         let known = crate::admin::known_names(&tenant).await.map_err(ApiError::internal)?;
         schema
-            .check(&hook.settings, &known)
+            .take(&mut hook.settings, before.as_ref(), &known)
             .map_err(|why| ApiError::unprocessable("settings", &format!("the settings do not fit the flow: {why}")))?;
     }
     hook.flow = sha;
     let stored = serde_json::to_string(&hook).expect("a hook serialises");
     tenant.set_missed_call_hook(&stored).await.map_err(ApiError::internal)?;
-    s.companies.reload().await.map_err(ApiError::internal)?;
-    s.store.announce(crate::store::Change::Companies).await;
+    s.companies_changed().await?;
     Ok(Json(shown(&s, hook).await))
 }
 
@@ -80,8 +77,7 @@ pub async fn replace(
 #[utoipa::path(delete, path = "/missed-call-hook", tag = "company", responses((status = 204)))]
 pub async fn remove(State(s): State<ApiState>, tenant: Tenant) -> Result<StatusCode, ApiError> {
     tenant.set_missed_call_hook("").await.map_err(ApiError::internal)?;
-    s.companies.reload().await.map_err(ApiError::internal)?;
-    s.store.announce(crate::store::Change::Companies).await;
+    s.companies_changed().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -48,16 +48,15 @@ pub async fn replace(
         )));
     };
     let before = tenant.icm_settings().await.map_err(ApiError::internal)?;
-    schema.keep_secrets(&mut settings, &serde_json::from_str(&before).unwrap_or_default());
+    let before = serde_json::from_str(&before).unwrap_or_default();
     let known = crate::admin::known_names(&tenant).await.map_err(ApiError::internal)?;
     schema
-        .check(&settings, &known)
+        .take(&mut settings, Some(&before), &known)
         .map_err(|why| ApiError::unprocessable("settings", &format!("the settings do not fit the ICM: {why}")))?;
     let settings = settings.to_string();
     tenant.set_icm_settings(&settings).await.map_err(ApiError::internal)?;
     // Calls read the configuration from the companies in memory (here and on other nodes).
-    s.companies.reload().await.map_err(ApiError::internal)?;
-    s.store.announce(crate::store::Change::Companies).await;
+    s.companies_changed().await?;
     Ok(Json(shown(&s, &settings)))
 }
 

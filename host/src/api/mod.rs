@@ -70,6 +70,14 @@ pub struct ApiState {
 }
 
 impl ApiState {
+    /// A company's settings changed: the companies in memory (the SIP side, the token check,
+    /// each call's rules) know at once, and other nodes when told.
+    pub(super) async fn companies_changed(&self) -> Result<(), ApiError> {
+        self.companies.reload().await.map_err(ApiError::internal)?;
+        self.store.announce(crate::store::Change::Companies).await;
+        Ok(())
+    }
+
     /// The company's rules for calls out, as its calls use them.
     async fn toll(&self, tenant: &crate::store::Tenant) -> Result<Arc<crate::call::TollGate>, ApiError> {
         let office = self.offices.of(tenant.id()).await.map_err(ApiError::internal)?;

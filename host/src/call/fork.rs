@@ -161,6 +161,15 @@ impl DialEnv {
         found.map_err(|e| super::CallError::Failed(format!("directory: {e}")))
     }
 
+    /// Whether business-hours schedule `schedule` is open at `now`.
+    pub async fn is_open(&self, schedule: &str, now: crate::schedule::LocalTime) -> Result<bool, super::CallError> {
+        let found = self.calendar.schedule(schedule).await;
+        match found.map_err(|e| super::CallError::Failed(format!("schedule {schedule:?}: {e}")))? {
+            Some(hours) => Ok(hours.is_open(now)),
+            None => Err(super::CallError::Invalid(format!("there is no schedule {schedule:?}"))),
+        }
+    }
+
     /// The employee who last had a connected call with `number` within `days` days.
     pub async fn last_connected(&self, number: &str, days: u32) -> Result<Option<String>, super::CallError> {
         let since = unix_ms() - i64::from(days) * 86_400_000;

@@ -939,11 +939,7 @@ impl CallControl for InboundCall {
     }
 
     async fn is_open(&mut self, schedule: &str) -> Result<bool, CallError> {
-        let found = self.dial_env.calendar.schedule(schedule).await;
-        match found.map_err(|e| CallError::Failed(format!("schedule {schedule:?}: {e}")))? {
-            Some(hours) => Ok(hours.is_open(self.local_time().0)),
-            None => Err(CallError::Invalid(format!("there is no schedule {schedule:?}"))),
-        }
+        self.dial_env.is_open(schedule, self.local_time().0).await
     }
 
     async fn request_callback(&mut self, reason: &str) -> Result<(), CallError> {

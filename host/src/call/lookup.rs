@@ -164,11 +164,7 @@ impl CallControl for LookupCall {
     }
 
     async fn is_open(&mut self, schedule: &str) -> Result<bool, CallError> {
-        let found = self.env.calendar.schedule(schedule).await;
-        match found.map_err(|e| CallError::Failed(format!("schedule {schedule:?}: {e}")))? {
-            Some(hours) => Ok(hours.is_open(self.local_time().0)),
-            None => Err(CallError::Invalid(format!("there is no schedule {schedule:?}"))),
-        }
+        self.env.is_open(schedule, self.local_time().0).await
     }
 
     /// A notice files callback requests for the caller (as a caller's call does, with the

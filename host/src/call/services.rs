@@ -85,6 +85,17 @@ pub trait CallbackDesk: Send + Sync {
     /// Hands open request `id` to employee `login`, due now, and wakes the scheduler; false when
     /// it is not open any more.
     async fn hand_to(&self, id: i64, login: &str) -> anyhow::Result<bool>;
+
+    /// Files a request for each of `reasons` (`request` gives the rest); one the store cannot
+    /// take is logged with all it needs to be filed by hand, never lost silently.
+    async fn file_each(&self, reasons: &[String], request: CallbackRequest<'_>) {
+        for reason in reasons {
+            let request = CallbackRequest { reason, ..request };
+            if let Err(e) = self.file(request).await {
+                tracing::error!(error = %e, phone = %request.phone, %reason, "could not file a callback request");
+            }
+        }
+    }
 }
 
 /// How a flow names the employee it asks about.

@@ -81,6 +81,15 @@ impl SettingsSchema {
         }
     }
 
+    /// Takes `settings` sent to replace `before`: the secrets sent back hidden keep their
+    /// values, then the whole must fit ([`SettingsSchema::check`]).
+    pub fn take(&self, settings: &mut Value, before: Option<&Value>, known: &KnownNames) -> Result<(), String> {
+        if let Some(before) = before {
+            self.keep_secrets(settings, before);
+        }
+        self.check(settings, known)
+    }
+
     /// JSON pointers to the values in `settings` that the schema marks `writeOnly`.
     fn secrets(&self, settings: &Value) -> Vec<String> {
         let mut out = Vec::new();

@@ -11,6 +11,8 @@ command -v sipp >/dev/null || need_packages+=(sip-tester)
 command -v baresip >/dev/null || need_packages+=(baresip-core)
 # espeak-ng: `tts:` prompts.
 command -v espeak-ng >/dev/null || need_packages+=(espeak-ng)
+# The web console's tests drive Debian's chromium over WebDriver (tests/e2e/console.rs).
+command -v chromedriver >/dev/null || need_packages+=(chromium chromium-driver)
 if ((${#need_packages[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
     echo "installing ${need_packages[*]}"

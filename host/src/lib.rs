@@ -10,6 +10,7 @@ pub mod callbacks;
 pub mod cluster;
 pub mod companies;
 pub mod config;
+pub mod console;
 pub mod exchange;
 pub mod flow;
 pub mod icm;

@@ -9,8 +9,21 @@ use serde::Serialize;
 
 use crate::call::{Feature, FeatureRequest};
 
-#[derive(Debug, Default)]
-pub struct LiveCalls(Mutex<BTreeMap<String, LiveCall>>);
+#[derive(Debug)]
+pub struct LiveCalls {
+    calls: Mutex<BTreeMap<String, LiveCall>>,
+    /// Counts calls entering and leaving (the console's live view waits on it).
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for LiveCalls {
+    fn default() -> Self {
+        LiveCalls {
+            calls: Mutex::default(),
+            changes: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
 
 /// A call as it is now.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -57,7 +70,8 @@ impl LiveCalls {
     pub fn enter(self: &Arc<Self>, call: LiveCall) -> Live {
         metrics::gauge!("switchboard_active_calls").increment(1.0);
         let id = call.id.clone();
-        self.0.lock().insert(id.clone(), call);
+        self.calls.lock().insert(id.clone(), call);
+        self.changes.send_modify(|n| *n += 1);
         Live {
             calls: self.clone(),
             id,
@@ -66,7 +80,7 @@ impl LiveCalls {
 
     /// Hangs up the call `id`; false when no such call is up.
     pub fn end(&self, id: &str) -> bool {
-        match self.0.lock().get(id) {
+        match self.calls.lock().get(id) {
             Some(call) => {
                 call.stop.cancel();
                 true
@@ -79,7 +93,7 @@ impl LiveCalls {
     pub async fn ask(&self, id: &str, feature: Feature) -> Result<String, AskError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let sent = {
-            let calls = self.0.lock();
+            let calls = self.calls.lock();
             let requests = calls.get(id).and_then(|c| c.requests.clone());
             requests.is_some_and(|r| r.send(FeatureRequest { feature, reply }).is_ok())
         };
@@ -94,15 +108,20 @@ impl LiveCalls {
         }
     }
 
+    /// Wakes whoever waits on it each time a call here starts or ends.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
     /// Whose call `id` is, when it is up here.
     pub fn company_of(&self, id: &str) -> Option<CompanyId> {
-        self.0.lock().get(id).map(|c| c.company)
+        self.calls.lock().get(id).map(|c| c.company)
     }
 
     /// The company's calls here, oldest first.
     pub fn list(&self, company: CompanyId) -> Vec<LiveCall> {
         let mut calls: Vec<LiveCall> = self
-            .0
+            .calls
             .lock()
             .values()
             .filter(|c| c.company == company)
@@ -115,7 +134,8 @@ impl LiveCalls {
 
 impl Drop for Live {
     fn drop(&mut self) {
-        self.calls.0.lock().remove(&self.id);
+        self.calls.calls.lock().remove(&self.id);
+        self.calls.changes.send_modify(|n| *n += 1);
         metrics::gauge!("switchboard_active_calls").decrement(1.0);
     }
 }

@@ -181,7 +181,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let tokens = Tokens {
         configured: config.api_token.iter().map(|t| hash_token(t.expose())).collect(),
     };
-    let app = api::router(ApiState {
+    let api = api::router(ApiState {
         registry,
         store,
         tokens,
@@ -193,12 +193,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         sip: sip.local_addr(),
         prompts,
         metrics: Some(metrics),
-        live,
+        live: live.clone(),
         cluster,
         logins: Arc::new(LoginThrottle::default()),
         offices,
         mail,
     });
+    // The console asks the API in-process; both are served on one listener.
+    let app = api.clone().merge(crate::console::router(api, live));
     let listener = tokio::net::TcpListener::bind(config.http_listen).await?;
     let http = listener.local_addr()?;
 
@@ -318,7 +320,7 @@ async fn bootstrap_token(store: &Store, config: &Config) -> anyhow::Result<Optio
     }
     let token = new_token();
     store
-        .add_operator_token(&hash_token(&token), "bootstrap", unix_ms())
+        .add_operator_token(&hash_token(&token), "bootstrap", unix_ms(), None)
         .await?;
     Ok(Some(token))
 }

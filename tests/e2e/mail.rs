@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::harness::Server;
 
 /// An SMTP server that keeps every message it receives.
-struct SmtpSink {
+pub struct SmtpSink {
     _child: tokio::process::Child,
     maildir: PathBuf,
     _dir: tempfile::TempDir,
@@ -19,7 +19,7 @@ struct SmtpSink {
 
 impl SmtpSink {
     /// Listens on 127.0.0.1:`port` once this returns.
-    async fn start(port: u16) -> SmtpSink {
+    pub async fn start(port: u16) -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         let maildir = dir.path().join("maildir");
         let child = tokio::process::Command::new("python3")
@@ -53,7 +53,7 @@ impl SmtpSink {
     }
 
     /// Waits (up to 30 s) for a message to `to`.
-    async fn message_to(&self, to: &str) -> String {
+    pub async fn message_to(&self, to: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(found) = self.messages().into_iter().find(|m| m.contains(&format!("To: {to}"))) {
@@ -65,7 +65,7 @@ impl SmtpSink {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -73,7 +73,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn exchange_mailing_to(port: u16) -> Server {
+pub async fn exchange_mailing_to(port: u16) -> Server {
     let url = format!("smtp://127.0.0.1:{port}");
     let flags = [
         "--smtp-url",

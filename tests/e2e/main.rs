@@ -4,6 +4,7 @@
 mod api;
 mod baresip;
 mod calls;
+mod console;
 mod contacts;
 mod departments;
 mod employee_calls;

@@ -16,7 +16,7 @@ use crate::sipp;
 use crate::sipp::Phone;
 
 /// A 16-bit mono WAV of a `hz` tone.
-fn tone_wav(hz: f64, rate: u32, ms: u32) -> Vec<u8> {
+pub fn tone_wav(hz: f64, rate: u32, ms: u32) -> Vec<u8> {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: rate,
@@ -34,7 +34,7 @@ fn tone_wav(hz: f64, rate: u32, ms: u32) -> Vec<u8> {
     out.into_inner()
 }
 
-async fn upload_prompt(server: &Server, name: &str, wav: Vec<u8>) -> (u16, Value) {
+pub async fn upload_prompt(server: &Server, name: &str, wav: Vec<u8>) -> (u16, Value) {
     let r = server
         .request(Method::POST, &format!("/prompts?name={name}"))
         .body(wav)
@@ -97,19 +97,24 @@ pub async fn voicemail_on(server: Server, settings: Value) -> Server {
 /// A caller of `number` waits 1.5 s after the first packet he hears (a greeting and the beep),
 /// speaks for `speaks` (sip-tester's G.711 voice) and hangs up `hangs_up_ms` after the answer.
 pub async fn leave_a_message(server: &Server, number: &'static str, hangs_up_ms: u64, speaks: Duration) {
+    let run = leave_a_message_at(server.sip, number, hangs_up_ms, speaks).await;
+    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+}
+
+/// [`leave_a_message`] to the exchange at `sip`; how sipp fared.
+pub async fn leave_a_message_at(
+    sip: std::net::SocketAddr,
+    number: &'static str,
+    hangs_up_ms: u64,
+    speaks: Duration,
+) -> sipp::SippRun {
     let peer = RtpPeer::bind().await;
-    let caller = tokio::spawn(sipp::call(
-        server.sip,
-        sipp::caller_hangs_up(hangs_up_ms),
-        number,
-        peer.port(),
-    ));
+    let caller = tokio::spawn(sipp::call(sip, sipp::caller_hangs_up(hangs_up_ms), number, peer.port()));
     let exchange_rtp = peer.first_packet_from(Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     peer.play_pcap_for(&Path::new(PCAPS).join("g711a.pcap"), exchange_rtp, speaks)
         .await;
-    let run = caller.await.unwrap();
-    assert!(run.success, "sipp: {}\nserver log:\n{}", run.output, server.log());
+    caller.await.unwrap()
 }
 
 /// The caller speaks for 3 s (sip-tester's G.711 voice) and then falls silent; 2 s of silence

@@ -16,7 +16,17 @@ pub enum Refusal {
 }
 
 /// A login: the SIP user name and the API login.
+/// The login under which the operator logs in (to the API and the console), with an operator's
+/// API token as the password; no employee may have it.
+pub const OPERATOR_LOGIN: &str = "operator";
+
 pub fn check_login(login: &str) -> Result<(), Invalid> {
+    if login == OPERATOR_LOGIN {
+        return Err(Invalid::new(
+            "login",
+            "`operator` is the operator's login: choose another",
+        ));
+    }
     match super::is_name(login, super::lower_name_char) {
         true => Ok(()),
         false => Err(Invalid::new(

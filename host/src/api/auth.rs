@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::ApiState;
 use super::error::{ApiError, ErrorBody};
+use crate::admin::employees::OPERATOR_LOGIN;
 use crate::store::{CompanyId, Tenant, TokenRole};
 use crate::throttle::{Buckets, GuessLimits, Guesses};
 
@@ -34,6 +35,10 @@ pub enum Principal {
 /// The employee whose own login token a request carries (none: an admin or integration token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acting(pub Option<String>);
+
+/// The sha256 of the token the request carries (for `POST /logout`).
+#[derive(Debug, Clone)]
+pub struct Presented(String);
 
 /// The request carries the operator's token (put into the request's extensions by
 /// [`require_token`]; the operator's routes take it as an extractor).
@@ -112,6 +117,7 @@ pub async fn require_token(State(s): State<ApiState>, mut request: Request, next
         return Err(ApiError::unauthorized("send `Authorization: Bearer <token>`"));
     };
     let hash = hash_token(token);
+    request.extensions_mut().insert(Presented(hash.clone()));
     let (principal, company) = if s.tokens.configured.contains(&hash) {
         request.extensions_mut().insert(Operator);
         (Principal::Admin, CompanyId::HOME)
@@ -153,6 +159,69 @@ pub async fn require_token(State(s): State<ApiState>, mut request: Request, next
     }
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
+}
+
+/// Who a token speaks for.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Whoami {
+    /// The employee whose login token it is; null for a company's or the operator's token.
+    login: Option<String>,
+    /// The employee's name (empty when none is set).
+    name: String,
+    /// `admin` or `user`: what the API lets the token do in its company.
+    role: &'static str,
+    /// The operator's token: it also manages companies.
+    operator: bool,
+    company: WhoamiCompany,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct WhoamiCompany {
+    name: String,
+    sip_domain: String,
+    /// IANA timezone the company's dates are shown in.
+    timezone: String,
+}
+
+/// Who this token speaks for: the employee and role, and the company it acts in.
+#[utoipa::path(get, path = "/whoami", tag = "employees", responses((status = 200, body = Whoami)))]
+pub async fn whoami(
+    State(s): State<ApiState>,
+    tenant: Tenant,
+    principal: axum::Extension<Principal>,
+    acting: axum::Extension<Acting>,
+    operator: Option<axum::Extension<Operator>>,
+) -> Result<axum::Json<Whoami>, ApiError> {
+    let name = match &acting.0.0 {
+        Some(login) => tenant
+            .employee(login, false)
+            .await
+            .map_err(ApiError::internal)?
+            .map(|e| e.fields.name)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let (company_name, _) = tenant.company_profile().await.map_err(ApiError::internal)?;
+    let (timezone, _) = tenant.business_hours().await.map_err(ApiError::internal)?;
+    let sip_domain = s
+        .companies
+        .get(tenant.id())
+        .map(|c| c.sip_domain.clone())
+        .unwrap_or_default();
+    Ok(axum::Json(Whoami {
+        login: acting.0.0.clone(),
+        name,
+        role: match principal.0 {
+            Principal::Admin => "admin",
+            Principal::User(_) => "user",
+        },
+        operator: operator.is_some(),
+        company: WhoamiCompany {
+            name: company_name,
+            sip_domain,
+            timezone,
+        },
+    }))
 }
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -203,16 +272,8 @@ impl Default for LoginThrottle {
 }
 
 impl LoginThrottle {
-    /// Whether `password` is `login`'s (his id) in `tenant`, if `client` may ask now: `Err` is
-    /// the 429 to send. Wrong passwords are counted by the login `as_typed` (with its domain).
-    pub async fn check(
-        &self,
-        tenant: &Tenant,
-        client: std::net::IpAddr,
-        login: &str,
-        password: String,
-        as_typed: &str,
-    ) -> Result<Option<i64>, ApiError> {
+    /// `Err` (the 429 to send) when `client` may not try to log in as `as_typed` now.
+    fn admit(&self, client: std::net::IpAddr, as_typed: &str) -> Result<(), ApiError> {
         if !self.attempts.take(client) {
             return Err(ApiError::too_many(
                 "too many logins from this address: try again in a few seconds",
@@ -225,6 +286,36 @@ impl LoginThrottle {
                 left,
             ));
         }
+        Ok(())
+    }
+
+    /// Whether `token` is an operator's token (the login `operator` gives it as the password),
+    /// counted like a password.
+    async fn check_operator(&self, s: &ApiState, client: std::net::IpAddr, token: &str) -> Result<bool, ApiError> {
+        self.admit(client, OPERATOR_LOGIN)?;
+        let hash = hash_token(token);
+        let now = crate::call::record::unix_ms();
+        let stored = s.store.token_owner(&hash, now).await.map_err(ApiError::internal)?;
+        let is_operator = s.tokens.configured.contains(&hash) || stored.is_some_and(|o| o.operator);
+        if is_operator {
+            self.guesses.succeeded(client, OPERATOR_LOGIN);
+        } else {
+            self.guesses.failed(client, OPERATOR_LOGIN);
+        }
+        Ok(is_operator)
+    }
+
+    /// Whether `password` is `login`'s (his id) in `tenant`, if `client` may ask now: `Err` is
+    /// the 429 to send. Wrong passwords are counted by the login `as_typed` (with its domain).
+    pub async fn check(
+        &self,
+        tenant: &Tenant,
+        client: std::net::IpAddr,
+        login: &str,
+        password: String,
+        as_typed: &str,
+    ) -> Result<Option<i64>, ApiError> {
+        self.admit(client, as_typed)?;
         let known = tenant.api_password(login).await.map_err(ApiError::internal)?;
         // An unknown login is checked against a stand-in hash with the same parameters, so it
         // takes as long to refuse as a wrong password: the timing does not tell which exist.
@@ -243,7 +334,8 @@ impl LoginThrottle {
     }
 }
 
-/// An employee's own token. 401 for a wrong login or password (which of the two is not said);
+/// An employee's own token (`alice`, or `alice@<company domain>`), or the operator's session
+/// (login `operator`, an operator's API token as the password). 401 for a wrong login or password (which of the two is not said);
 /// 429 after five wrong passwords for one login from one address (for a minute, then longer
 /// each time), or more than a burst of logins from one address.
 #[utoipa::path(post, path = "/login", tag = "employees", security(()), request_body = LoginBody,
@@ -255,6 +347,9 @@ pub async fn login(
     body: Result<axum::Json<LoginBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(axum::http::StatusCode, axum::Json<LoginToken>), ApiError> {
     let axum::Json(body) = body.map_err(ApiError::from_json)?;
+    if body.login == OPERATOR_LOGIN {
+        return operator_login(&s, client.ip(), &body.password).await;
+    }
     // `alice` logs in to the home company, `alice@acme.example` to the company of that domain;
     // an unknown domain is checked (and refused) like an unknown login.
     let (login, company) = match body.login.rsplit_once('@') {
@@ -293,6 +388,44 @@ pub async fn login(
     ))
 }
 
+/// The operator's session: a token of his own that ends like an employee's.
+async fn operator_login(
+    s: &ApiState,
+    client: std::net::IpAddr,
+    token: &str,
+) -> Result<(axum::http::StatusCode, axum::Json<LoginToken>), ApiError> {
+    if !s.logins.check_operator(s, client, token).await? {
+        tracing::warn!(%client, "wrong operator token at login");
+        return Err(ApiError::unauthorized("wrong login or password"));
+    }
+    let session = new_token();
+    let now = crate::call::record::unix_ms();
+    let expires_at = now + LOGIN_TOKEN_LIFETIME.as_millis() as i64;
+    s.store
+        .add_operator_token(&hash_token(&session), "operator login", now, Some(expires_at))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        axum::Json(LoginToken {
+            token: session,
+            login: OPERATOR_LOGIN.into(),
+            role: "admin".into(),
+            expires_at,
+        }),
+    ))
+}
+
+/// Ends the token the request carries (a login's session, typically): it gets 401 from now on.
+#[utoipa::path(post, path = "/logout", tag = "employees", responses((status = 204, description = "the token is revoked")))]
+pub async fn logout(
+    State(s): State<ApiState>,
+    presented: axum::Extension<Presented>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    s.store.forget_token(&presented.0.0).await.map_err(ApiError::internal)?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 /// Makes the stand-in hash ahead of the first login (so that one is not slower either).
 pub async fn prepare() {
     let _ = stand_in_hash().await;
@@ -310,6 +443,11 @@ async fn stand_in_hash() -> Result<String, ApiError> {
 /// his phone's access details, and list, hear and delete his voicemail (the handlers show him
 /// only what is in his mailbox).
 fn user_may(method: &Method, path: &str, login: &str) -> bool {
+    match path {
+        "/whoami" => return method == Method::GET,
+        "/logout" => return method == Method::POST,
+        _ => {}
+    }
     if path == "/recordings" {
         return method == Method::GET;
     }

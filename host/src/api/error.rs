@@ -12,6 +12,8 @@ pub struct ApiError {
     detail: String,
     /// Seconds, for `Retry-After` (429).
     retry_after: Option<u64>,
+    /// The request's field at fault (422), for a form to show the error beside it.
+    field: Option<String>,
 }
 
 impl ApiError {
@@ -21,6 +23,7 @@ impl ApiError {
             error: error.into(),
             detail: detail.into(),
             retry_after: None,
+            field: None,
         }
     }
 
@@ -32,6 +35,7 @@ impl ApiError {
             error: error.into(),
             detail: detail.into(),
             retry_after: None,
+            field: None,
         }
     }
 
@@ -41,6 +45,7 @@ impl ApiError {
             error: format!("invalid {field}"),
             detail: detail.into(),
             retry_after: None,
+            field: Some(field.into()),
         }
     }
 
@@ -50,6 +55,7 @@ impl ApiError {
             error: format!("no such {what}"),
             detail: format!("there is no {what} {id:?}"),
             retry_after: None,
+            field: None,
         }
     }
 
@@ -59,6 +65,7 @@ impl ApiError {
             error: "unauthorized".into(),
             detail: detail.into(),
             retry_after: None,
+            field: None,
         }
     }
 
@@ -68,6 +75,7 @@ impl ApiError {
             error: "forbidden".into(),
             detail: detail.into(),
             retry_after: None,
+            field: None,
         }
     }
 
@@ -78,6 +86,7 @@ impl ApiError {
             error: format!("over the plan's {limit}"),
             detail: detail.into(),
             retry_after: None,
+            field: None,
         }
     }
 
@@ -87,6 +96,7 @@ impl ApiError {
             error: "conflict".into(),
             detail: detail.into(),
             retry_after: None,
+            field: None,
         }
     }
 
@@ -97,6 +107,7 @@ impl ApiError {
             error: "too many requests".into(),
             detail: detail.into(),
             retry_after: Some(retry_after.as_secs().max(1)),
+            field: None,
         }
     }
 
@@ -107,6 +118,7 @@ impl ApiError {
             error: "internal error".into(),
             detail: "see the server log".into(),
             retry_after: None,
+            field: None,
         }
     }
 
@@ -116,6 +128,7 @@ impl ApiError {
             error: "invalid JSON body".into(),
             detail: rejection.body_text(),
             retry_after: None,
+            field: None,
         }
     }
 }
@@ -127,6 +140,9 @@ pub struct ErrorBody {
     pub error: String,
     /// What to do about it.
     pub detail: String,
+    /// The field at fault, when one is (422): `extension`, `settings`…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl IntoResponse for ApiError {
@@ -134,6 +150,7 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: self.error,
             detail: self.detail,
+            field: self.field,
         };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {

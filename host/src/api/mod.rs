@@ -30,7 +30,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use auth::{LoginThrottle, Principal, Tokens, hash_token, new_token};
+pub use auth::{LOGIN_TOKEN_LIFETIME, LoginThrottle, Principal, Tokens, hash_token, new_token};
 use error::ApiError;
 
 use crate::flow::{FlowError, FlowRegistry, RegistryError};
@@ -103,6 +103,8 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(employees::access))
         .routes(routes!(employees::set_membership))
         .routes(routes!(list_registrations))
+        .routes(routes!(auth::whoami))
+        .routes(routes!(auth::logout))
         .routes(routes!(schedules::list))
         .routes(routes!(schedules::show, schedules::put, schedules::delete))
         .routes(routes!(departments::create, departments::list))

@@ -26,6 +26,8 @@ pub struct UsageView {
     storage_bytes: i64,
     /// When this month began (Unix ms, UTC).
     month_started_at: i64,
+    /// What the company's plan allows (`null`: no limit).
+    plan: crate::store::Plan,
 }
 
 /// What the company uses now and this month.
@@ -43,6 +45,7 @@ pub async fn show(State(s): State<ApiState>, tenant: Tenant) -> Result<Json<Usag
         minutes_this_month: usage.connected_minutes,
         storage_bytes: usage.storage_bytes,
         month_started_at,
+        plan: s.companies.get(tenant.id()).map(|c| c.plan.clone()).unwrap_or_default(),
     }))
 }
 

@@ -13,6 +13,6 @@ mod wasi;
 
 pub use engine::{FlowEngine, FlowError, FlowExit, FlowLimits, FlowRun, FlowVersion};
 pub use registry::{CompanyNumbers, FlowRegistry, RegistryError, Route};
-pub use schema::{KnownNames, SettingsSchema};
+pub use schema::{KnownNames, SettingsSchema, resolve as resolve_schema_ref};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_flows.rs"));

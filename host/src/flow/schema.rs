@@ -134,9 +134,8 @@ impl SettingsSchema {
     }
 }
 
-/// Walks `value` along `schema` (local `$ref`s, `oneOf`/`anyOf`/`allOf`, properties, items),
-/// noting the pointers of values whose schema says `writeOnly`.
-fn collect_secrets(value: &Value, schema: &Value, root: &Value, at: String, out: &mut Vec<String>) {
+/// `schema` after following its local `$ref`s into `root` (a few deep; an unknown one is null).
+pub fn resolve<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
     let mut schema = schema;
     for _ in 0..8 {
         match schema
@@ -148,6 +147,13 @@ fn collect_secrets(value: &Value, schema: &Value, root: &Value, at: String, out:
             None => break,
         }
     }
+    schema
+}
+
+/// Walks `value` along `schema` (local `$ref`s, `oneOf`/`anyOf`/`allOf`, properties, items),
+/// noting the pointers of values whose schema says `writeOnly`.
+fn collect_secrets(value: &Value, schema: &Value, root: &Value, at: String, out: &mut Vec<String>) {
+    let schema = resolve(schema, root);
     if value.is_null() {
         return;
     }

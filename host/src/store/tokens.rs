@@ -132,16 +132,25 @@ impl Tenant {
 }
 
 impl Store {
-    /// Keeps the operator's token (made at first start).
-    pub async fn add_operator_token(&self, token_sha256: &str, label: &str, now: i64) -> super::Result<()> {
+    /// Keeps an operator's token: the one made at first start (no expiry), or a session the
+    /// operator opened by logging in with it (`expires_at`, Unix ms).
+    pub async fn add_operator_token(
+        &self,
+        token_sha256: &str,
+        label: &str,
+        now: i64,
+        expires_at: Option<i64>,
+    ) -> super::Result<()> {
         sqlx::query(
-            "INSERT INTO api_tokens (token_sha256, company_id, label, created_at, operator) VALUES ($1, $2, $3, $4, TRUE)
+            "INSERT INTO api_tokens (token_sha256, company_id, label, created_at, operator, expires_at)
+             VALUES ($1, $2, $3, $4, TRUE, $5)
              ON CONFLICT DO NOTHING",
         )
         .bind(token_sha256)
         .bind(CompanyId::HOME.0)
         .bind(label)
         .bind(now)
+        .bind(expires_at)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -177,6 +186,15 @@ impl Store {
                 who,
             }
         }))
+    }
+
+    /// Forgets the token with this hash (its holder logged out).
+    pub async fn forget_token(&self, token_sha256: &str) -> super::Result<()> {
+        sqlx::query("DELETE FROM api_tokens WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub async fn token_count(&self) -> super::Result<i64> {

@@ -1,0 +1,235 @@
+//! The web console: the pages an office manager and the employees use in a browser, served by
+//! the exchange at `/` of its HTTP listener. Pages are rendered on the server from templates
+//! compiled into the binary (`templates/`), with one small script (`assets/console.js`) for
+//! the live view; nothing is loaded from another host.
+//!
+//! The console is a thin layer over the API (`api.rs`): a page is what the API answers to the
+//! session's token, a form is the API request it stands for, so the console enforces exactly
+//! the API's rules and keeps none of its own.
+
+mod api;
+mod calls;
+mod dashboard;
+mod employees;
+mod live;
+mod me;
+mod numbers;
+mod render;
+mod session;
+mod settings_form;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+pub use api::Api;
+use api::{Caller, Refusal};
+use session::{Posted, Session};
+
+/// The console's shared state.
+#[derive(Clone)]
+pub struct Console {
+    /// The API it asks.
+    api: Api,
+    /// This node's calls in progress (the live view wakes when they change).
+    live: std::sync::Arc<crate::live::LiveCalls>,
+    /// Live views open at once on this node (each looks at the store every few seconds).
+    streams: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// Live views a node serves at once; more get 503 and the page shows the first view only.
+const MAX_LIVE_VIEWS: usize = 256;
+
+impl Console {
+    fn live_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.live.changes()
+    }
+}
+
+/// The console's routes, asking `api` (the API's router, with its state).
+pub fn router(api: Router, live: std::sync::Arc<crate::live::LiveCalls>) -> Router {
+    let console = Console {
+        api: Api::new(api),
+        live,
+        streams: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_LIVE_VIEWS)),
+    };
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/console/") }))
+        .route("/console", get(|| async { Redirect::to("/console/") }))
+        .route("/console/", get(dashboard::show))
+        .route("/console/login", get(login_page).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/live", get(live::stream))
+        .route("/console/employees", get(employees::list).post(employees::create))
+        .route(
+            "/console/employees/{login}",
+            get(employees::show).post(employees::update),
+        )
+        .route("/console/numbers", get(numbers::list))
+        .route("/console/numbers/{number}", get(numbers::show).post(numbers::assign))
+        .route("/console/calls", get(calls::list))
+        .route("/console/calls/{id}", get(calls::show))
+        .route("/console/recordings/{id}", get(calls::recording))
+        .route("/console/me", get(me::show).post(me::update))
+        .route("/console/me/password", post(me::password))
+        .route("/console/me/voicemail/{id}", post(me::voicemail))
+        .route("/console/assets/{name}", get(asset))
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(console)
+}
+
+/// No page may be framed, run a script or load anything from another host, or be sniffed as
+/// another type; a page with a session's data is not cached.
+async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let no_cache_said = !headers.contains_key(header::CACHE_CONTROL);
+    let mut set = |name: &'static str, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; \
+         connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    );
+    set("x-content-type-options", "nosniff");
+    set("referrer-policy", "same-origin");
+    set("x-frame-options", "DENY");
+    if no_cache_said {
+        set("cache-control", "no-store");
+    }
+    response
+}
+
+/// The stylesheet and the script, compiled in.
+async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let (content_type, body) = match name.as_str() {
+        "console.css" => ("text/css; charset=utf-8", include_str!("assets/console.css")),
+        "console.js" => ("text/javascript; charset=utf-8", include_str!("assets/console.js")),
+        _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A page for what the API refused (or for a page that does not exist).
+fn failure_page(refusal: &Refusal) -> Response {
+    let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let html = render::page("failure.html", json!({ "refusal": refusal }));
+    (status, html).into_response()
+}
+
+/// Renders `template` for `session`'s page in `section` with `data` merged in.
+fn page(session: &Session, section: &str, template: &str, data: serde_json::Value) -> Response {
+    let mut context = session.frame(section);
+    if let (Some(context), serde_json::Value::Object(data)) = (context.as_object_mut(), data) {
+        context.extend(data);
+    }
+    render::page(template, context).into_response()
+}
+
+/// Answers a refusal that ended the session by sending to the login page, any other as a page.
+fn refused(refusal: Refusal) -> Response {
+    if refusal.is_unauthorized() {
+        return Redirect::to("/console/login").into_response();
+    }
+    failure_page(&refusal)
+}
+
+/// After a form: back to `to` (303, so reloading does not send the form again).
+fn see(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+/// Only pages of the console are places to come back to (no open redirect).
+fn back_to(next: Option<&str>) -> &str {
+    match next {
+        Some(next) if next.starts_with("/console/") && !next.starts_with("/console//") && !next.contains('\\') => next,
+        _ => "/console/",
+    }
+}
+
+async fn login_page(Query(q): Query<LoginQuery>) -> Response {
+    render::page("login.html", json!({ "next": back_to(q.next.as_deref()) })).into_response()
+}
+
+/// The login form becomes `POST /login`: the API checks the password, throttles guessing and
+/// issues the token the cookie keeps.
+async fn login(
+    State(console): State<Console>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: axum::http::HeaderMap,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let (login, next) = (field("login"), field("next"));
+    let body = json!({ "login": login.trim(), "password": field("password") });
+    let caller = Caller { token: None, client };
+    match console.api.call(caller, Method::POST, "/login", Some(&body)).await {
+        Ok(answer) => {
+            let token = answer["token"].as_str().unwrap_or_default();
+            let lifetime = crate::api::LOGIN_TOKEN_LIFETIME.as_secs();
+            let cookie = session::session_cookie(Some(token), session::over_tls(&headers), lifetime);
+            let mut response = Redirect::to(back_to(Some(&next))).into_response();
+            if let Ok(value) = cookie.parse() {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Err(refusal) => {
+            let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::UNAUTHORIZED);
+            let html = render::page(
+                "login.html",
+                json!({ "next": back_to(Some(&next)), "login": login, "refusal": refusal }),
+            );
+            (status, html).into_response()
+        }
+    }
+}
+
+/// Ends the session: the API forgets the token, the browser the cookie.
+async fn logout(State(console): State<Console>, posted: Posted) -> Response {
+    if let Err(refusal) = console
+        .api
+        .call(posted.session.caller(), Method::POST, "/logout", None)
+        .await
+    {
+        tracing::warn!(error = %refusal.error, "logout: the session's token was not revoked");
+    }
+    let mut response = Redirect::to("/console/login").into_response();
+    if let Ok(value) = session::session_cookie(None, false, 0).parse() {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_console_pages_are_returned_to() {
+        assert_eq!(super::back_to(Some("/console/calls?page=2")), "/console/calls?page=2");
+        assert_eq!(super::back_to(Some("https://evil.example/")), "/console/");
+        assert_eq!(super::back_to(Some("//evil.example/console/")), "/console/");
+        assert_eq!(super::back_to(Some("/console//evil.example")), "/console/");
+        assert_eq!(super::back_to(None), "/console/");
+    }
+}

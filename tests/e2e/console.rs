@@ -1,0 +1,348 @@
+//! The web console in a real browser: Debian's chromium, driven over WebDriver (chromedriver)
+//! from the test. An office manager logs in, adds an employee (the access mail arrives at the
+//! SMTP sink), sets up a number through the form generated from the voice menu's settings
+//! schema, watches a real sipp call appear live on the dashboard and then in the call log with
+//! its trace and recording; the employee logs in and sees only his own.
+//!
+//! With `SWITCHBOARD_SCREENSHOTS=<dir>` the test saves its screenshots there (the README's
+//! come from `SWITCHBOARD_SCREENSHOTS=docs/images`).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::harness::{Server, TOKEN};
+use crate::mail::{SmtpSink, exchange_mailing_to, free_port};
+
+/// A headless chromium under chromedriver, gone with this.
+pub struct Browser {
+    pub client: Client,
+    _driver: tokio::process::Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let port = free_port();
+        let driver = tokio::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver (apt-get install chromium chromium-driver)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({ "args": [
+                "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,900", "--autoplay-policy=no-user-gesture-required",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]}),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a chromium session");
+        Browser {
+            client,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    /// Goes to `path` on `server`'s HTTP listener.
+    pub async fn open(&self, server: &Server, path: &str) {
+        self.client.goto(&format!("{}{path}", server.http)).await.unwrap();
+    }
+
+    /// Waits (up to `secs`) for an element `css` to be on the page.
+    pub async fn wait_for(&self, css: &str, secs: u64) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(secs))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} within {secs} s: {e}"))
+    }
+
+    /// Fills the form `form` (CSS) by field name, submits it and waits for the page it leads to.
+    pub async fn submit(&self, form_css: &str, fields: &[(&str, &str)]) {
+        let form = self.client.form(Locator::Css(form_css)).await.expect(form_css);
+        for (name, value) in fields {
+            form.set_by_name(name, value)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        self.client
+            .execute("document.documentElement.dataset.before = 'submit'", vec![])
+            .await
+            .unwrap();
+        form.submit().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let state = self
+                .client
+                .execute(
+                    "return [document.documentElement.dataset.before || '', document.readyState]",
+                    vec![],
+                )
+                .await;
+            if let Ok(state) = state
+                && state == json!(["", "complete"])
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the form {form_css} led to no new page from {}",
+                self.path().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.wait_for(css, 10).await.text().await.unwrap()
+    }
+
+    pub async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    /// Saves a screenshot as `name` when `SWITCHBOARD_SCREENSHOTS` names a folder.
+    pub async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a screenshot is a PNG");
+        if let Some(dir) = std::env::var_os("SWITCHBOARD_SCREENSHOTS") {
+            let dir = PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(name), png).unwrap();
+        }
+    }
+}
+
+async fn log_in(browser: &Browser, server: &Server, login: &str, password: &str) {
+    browser.open(server, "/console/").await;
+    assert!(
+        browser.path().await.starts_with("/console/login"),
+        "{}",
+        browser.path().await
+    );
+    browser
+        .submit(
+            "form[action='/console/login']",
+            &[("login", login), ("password", password)],
+        )
+        .await;
+}
+
+/// The voice menu's settings for the test's number: nobody presses anything, so after a second
+/// the caller leaves a message in Alice's mailbox.
+const VOICEMAIL_ROUTE: &str =
+    r#"{"voicemail": {"greeting": "short-greeting", "thanks": null, "max_secs": 30, "silence_secs": 0}}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_office_manager_runs_the_exchange_from_the_console() {
+    let smtp = free_port();
+    let sink = SmtpSink::start(smtp).await;
+    let server = exchange_mailing_to(smtp).await;
+    let (status, body) =
+        crate::media::upload_prompt(&server, "short-greeting", crate::media::tone_wav(440.0, 16_000, 1000)).await;
+    assert_eq!(status, 201, "{body}");
+    let browser = Browser::start().await;
+
+    // The operator logs in with his token; a wrong one is refused on the page.
+    browser.open(&server, "/").await;
+    assert!(browser.path().await.starts_with("/console/login"));
+    browser
+        .submit(
+            "form[action='/console/login']",
+            &[("login", "operator"), ("password", "wrong")],
+        )
+        .await;
+    assert!(browser.text("#login-error").await.contains("wrong login or password"));
+    log_in(&browser, &server, "operator", TOKEN).await;
+    assert_eq!(browser.text("main h1").await, "Dashboard");
+
+    // A new employee: a bad extension is refused beside its field, then she is created and
+    // her access details arrive by mail.
+    browser.open(&server, "/console/employees").await;
+    let alice = [
+        ("login", "alice"),
+        ("name", "Alice Archer"),
+        ("extension", "1"),
+        ("email", "alice@example.com"),
+        ("password", "correct-horse"),
+    ];
+    browser.submit("#add-employee", &alice).await;
+    let error = browser.text("#e-extension").await;
+    assert!(error.contains("digits"), "{error}");
+    let field = browser.client.find(Locator::Css("#f-extension")).await.unwrap();
+    assert_eq!(field.attr("aria-invalid").await.unwrap().as_deref(), Some("true"));
+    // What she typed stays (but never the password).
+    assert_eq!(
+        browser
+            .client
+            .find(Locator::Css("#f-name"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("Alice Archer")
+    );
+    browser
+        .submit("#add-employee", &[("extension", "101"), ("password", "correct-horse")])
+        .await;
+    assert_eq!(browser.path().await, "/console/employees/alice?created=1");
+    assert!(browser.text(".notice").await.contains("Employee created"));
+    let mail = sink.message_to("alice@example.com").await;
+    assert!(mail.contains("User name: alice"), "{mail}");
+
+    // A number answered by the voice menu, set up through the form made from its schema: a
+    // value under the schema's minimum is refused beside its input.
+    browser.open(&server, "/console/numbers").await;
+    browser
+        .submit("form[action='/console/numbers']", &[("add", "+1 555 0100 300")])
+        .await;
+    assert_eq!(browser.path().await, "/console/numbers/%2B15550100300");
+    assert_eq!(
+        browser
+            .client
+            .find(Locator::Css("#f-flow-pick"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("ivr")
+    );
+    // (The browser itself keeps numbers within the schema's bounds: the inputs carry them.)
+    let bounds = browser.client.find(Locator::Css("#s-timeout_ms")).await.unwrap();
+    assert_eq!(bounds.attr("min").await.unwrap().as_deref(), Some("500"));
+    let settings = [
+        ("s.greeting", "short-greeting"),
+        ("s.timeout_ms", "1000"),
+        ("s.retries", "0"),
+        ("s.options", "{}"),
+        ("s.default", r#"{"department": "sails"}"#),
+        ("mailbox", "alice"),
+    ];
+    browser.submit("#assign", &settings).await;
+    let error = browser.text("#se-default").await;
+    assert!(error.contains("\"sails\" is not a \"department\""), "{error}");
+    browser.submit("#assign", &[("s.default", VOICEMAIL_ROUTE)]).await;
+    assert!(
+        browser.text(".notice").await.contains("Saved"),
+        "{}",
+        browser.path().await
+    );
+    browser.screenshot("console-number.png").await;
+    let assigned = server.get_json("/numbers").await;
+    let number = &assigned["numbers"][0];
+    assert_eq!(number["settings"]["timeout_ms"], 1000, "{assigned}");
+    assert_eq!(number["settings"]["default"]["voicemail"]["max_secs"], 30, "{assigned}");
+    assert_eq!(number["mailbox"], "alice", "{assigned}");
+
+    // A real call: it shows on the dashboard while it lasts, without a reload.
+    browser.open(&server, "/console/").await;
+    assert_eq!(browser.text("#calls-now").await, "0");
+    let caller = leave_message_in_background(&server);
+    // (The page does not reload: the row comes over the live view's event stream.)
+    let row = browser.wait_for("#live tr[data-call]", 15).await;
+    assert!(row.text().await.unwrap().contains("+15550100300"));
+    assert_eq!(browser.text("#calls-now").await, "1");
+    browser.screenshot("console-dashboard.png").await;
+    caller.await.unwrap();
+    // It leaves the live view when it ends.
+    browser.wait_for("#live p.empty", 15).await;
+
+    // In the call log, with its trace and the message to play.
+    browser.open(&server, "/console/calls").await;
+    browser
+        .client
+        .find(Locator::Css("table.calls tbody a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(browser.text("main h1").await.contains("+15550100300"));
+    let trace = browser.text("ol.trace").await;
+    assert!(trace.contains("voicemail"), "{trace}");
+    let seconds = audio_duration(&browser).await;
+    assert!(seconds > 2.0, "the recording plays in the page: {seconds} s");
+    browser.screenshot("console-call.png").await;
+
+    // Alice logs in: her own page with her message; the admin's pages are not hers.
+    browser.submit("form.logout", &[]).await;
+    assert!(browser.path().await.starts_with("/console/login"));
+    log_in(&browser, &server, "alice", "correct-horse").await;
+    assert_eq!(browser.path().await, "/console/me");
+    assert!(browser.text("ul.voicemail").await.contains("+15550100001"));
+    assert!(audio_duration(&browser).await > 2.0);
+    let nav = browser.text("header nav").await;
+    assert!(!nav.contains("Employees") && !nav.contains("Calls"), "{nav}");
+    browser.open(&server, "/console/employees").await;
+    assert_eq!(browser.text("main h1").await, "forbidden");
+    browser.open(&server, "/console/calls").await;
+    assert_eq!(browser.text("main h1").await, "forbidden");
+
+    // She switches "ring my mobile after 15 s" on from a phone-sized screen.
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.open(&server, "/console/me").await;
+    browser
+        .submit(
+            "#my-settings",
+            &[("mobile", "+15550100999"), ("mobile_after_secs", "15")],
+        )
+        .await;
+    assert!(browser.text(".notice").await.contains("Saved"));
+    browser.screenshot("console-phone.png").await;
+    let me: Value = server.get_json("/employees/alice").await;
+    assert_eq!(
+        (me["mobile"].as_str(), me["mobile_after_secs"].as_i64()),
+        (Some("+15550100999"), Some(15)),
+        "{me}"
+    );
+}
+
+/// Calls the number and leaves a message (the caller hangs up after 9 s).
+fn leave_message_in_background(server: &Server) -> tokio::task::JoinHandle<()> {
+    let sip = server.sip;
+    tokio::spawn(async move {
+        let run = crate::media::leave_a_message_at(sip, "+15550100300", 9000, Duration::from_secs(6)).await;
+        assert!(run.success, "sipp: {}", run.output);
+    })
+}
+
+/// Loads the page's first `<audio>` and says how long it plays.
+async fn audio_duration(browser: &Browser) -> f64 {
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        const audio = document.querySelector("audio");
+        audio.addEventListener("loadedmetadata", () => done(audio.duration));
+        audio.addEventListener("error", () => done(-1));
+        audio.preload = "auto";
+        audio.load();
+    "#;
+    let duration = browser.client.execute_async(script, vec![]).await.unwrap();
+    duration.as_f64().unwrap_or(-1.0)
+}

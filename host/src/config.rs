@@ -110,6 +110,10 @@ pub struct ServeArgs {
     /// twice as long, up to an hour [default: 30].
     #[arg(long, env = "SWITCHBOARD_MAIL_RETRY_SECS", hide = true)]
     pub mail_retry_secs: Option<u64>,
+    /// The console's address as people reach it, e.g. `https://pbx.example.com` (set-password
+    /// links in mail point there) [default: the address the admin's browser used].
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -141,6 +145,7 @@ struct FileConfig {
     smtp_url_file: Option<PathBuf>,
     mail_from: Option<String>,
     mail_retry_secs: Option<u64>,
+    public_url: Option<String>,
     /// Trunks with more than an address (`[[trunk]]` tables).
     #[serde(default)]
     trunk: Vec<TrunkFile>,
@@ -198,6 +203,8 @@ pub struct Config {
     pub smtp_url: Option<Secret>,
     pub mail_from: String,
     pub mail_retry: Duration,
+    /// The console's address as people reach it (none: the admin's browser's).
+    pub public_url: Option<String>,
     /// Trunks configured with more than an address (besides `trunks`).
     pub trunk_configs: Vec<TrunkConfig>,
 }
@@ -290,6 +297,12 @@ impl ServeArgs {
                 .or(file.mail_from)
                 .unwrap_or_else(|| "Switchboard <switchboard@localhost>".into()),
             mail_retry: Duration::from_secs(self.mail_retry_secs.or(file.mail_retry_secs).unwrap_or(30).max(1)),
+            public_url: match self.public_url.or(file.public_url) {
+                Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                    anyhow::bail!("public_url must start with http:// or https://: {url:?}")
+                }
+                url => url.map(|u| u.trim_end_matches('/').to_owned()),
+            },
             trunk_configs: file
                 .trunk
                 .into_iter()

@@ -198,6 +198,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         logins: Arc::new(LoginThrottle::default()),
         offices,
         mail,
+        public_url: config.public_url.clone(),
     });
     // The console asks the API in-process; both are served on one listener.
     let app = api.clone().merge(crate::console::router(api, live));
@@ -213,6 +214,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     if let Some(token) = bootstrap {
         println!("API token (shown once, keep it): {token}");
+        println!("console: http://{http}/ (log in as `operator`, with the API token as the password)");
+    } else {
+        println!("console: http://{http}/");
     }
     tracing::info!(sip = %sip.local_addr(), %http, "switchboard ready");
 

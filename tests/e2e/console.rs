@@ -215,6 +215,27 @@ async fn an_office_manager_runs_the_exchange_from_the_console() {
     let mail = sink.message_to("alice@example.com").await;
     assert!(mail.contains("User name: alice"), "{mail}");
 
+    // Bob gets no password from the admin: a one-time link to set his own, shown once and
+    // mailed with his access details.
+    browser.open(&server, "/console/employees").await;
+    let bob = [
+        ("login", "bob"),
+        ("name", "Bob Baker"),
+        ("extension", "102"),
+        ("email", "bob@example.com"),
+        ("password", ""),
+    ];
+    browser.submit("#add-employee", &bob).await;
+    let link = browser.text("#password-link code").await;
+    assert!(
+        link.starts_with(&format!("{}/console/set-password/sb_", server.http)),
+        "{link}"
+    );
+    let mail = sink.message_to("bob@example.com").await;
+    // (Long lines travel quoted-printable: soft line breaks are `=` at a line's end.)
+    let unfolded = mail.replace("=\r\n", "").replace("=\n", "");
+    assert!(unfolded.contains(&link), "the link is in the mail: {mail}");
+
     // A number answered by the voice menu, set up through the form made from its schema: a
     // value under the schema's minimum is refused beside its input.
     browser.open(&server, "/console/numbers").await;
@@ -304,6 +325,43 @@ async fn an_office_manager_runs_the_exchange_from_the_console() {
     assert_eq!(browser.text("main h1").await, "forbidden");
     browser.open(&server, "/console/calls").await;
     assert_eq!(browser.text("main h1").await, "forbidden");
+
+    // Bob opens his link, sets his password and logs in with it; the link works once.
+    browser.open(&server, "/console/me").await;
+    browser.submit("form.logout", &[]).await;
+    browser.client.goto(&link).await.unwrap();
+    browser
+        .submit(
+            "#set-password",
+            &[("password", "bobs-own-secret"), ("password_again", "bobs-own-secret")],
+        )
+        .await;
+    let after = browser.text("main").await;
+    assert!(after.contains("Your password is set"), "{after}");
+    browser
+        .submit(
+            "form[action='/console/login']",
+            &[("login", "bob"), ("password", "bobs-own-secret")],
+        )
+        .await;
+    assert_eq!(browser.path().await, "/console/me");
+    assert!(browser.text("main h1").await.contains("Bob Baker"));
+    browser.client.goto(&link).await.unwrap();
+    browser
+        .submit(
+            "#set-password",
+            &[("password", "someone-elses"), ("password_again", "someone-elses")],
+        )
+        .await;
+    assert!(
+        browser
+            .text("#set-password-error")
+            .await
+            .contains("used, expired or never made")
+    );
+    browser.open(&server, "/console/me").await;
+    browser.submit("form.logout", &[]).await;
+    log_in(&browser, &server, "alice", "correct-horse").await;
 
     // She switches "ring my mobile after 15 s" on from a phone-sized screen.
     browser.client.set_window_size(390, 844).await.unwrap();

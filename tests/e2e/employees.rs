@@ -309,3 +309,83 @@ async fn an_admin_hangs_up_a_live_call() {
         .await;
     assert_eq!(status, 404);
 }
+
+/// An employee created without a password sets his own through a one-time link: the link
+/// works once and only for a while, a wrong one is counted like a wrong password, and an
+/// employee cannot make links (an admin does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_employee_without_a_password_sets_his_own_with_a_one_time_link() {
+    let server = Server::start().await;
+    let (status, dave) = server
+        .send(
+            Method::POST,
+            "/employees",
+            json!({ "login": "dave", "extension": "104" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{dave}");
+    let link = dave["password_link"]["link"].as_str().unwrap().to_owned();
+    assert!(
+        link.starts_with(&format!("{}/console/set-password/sb_", server.http)),
+        "{link}"
+    );
+    assert_eq!(dave["password_link"]["mailed"], false, "mail is off: {dave}");
+    let token = link.rsplit('/').next().unwrap().to_owned();
+    let set = |token: &str, password: &str| json!({ "token": token, "password": password });
+    // Till he sets one, no password opens his account.
+    let (status, _) = server
+        .send(Method::POST, "/login", json!({ "login": "dave", "password": "" }))
+        .await;
+    assert_eq!(status, 401);
+    // Too short: refused, and the link still works.
+    let (status, body) = server.send(Method::POST, "/set-password", set(&token, "short")).await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("password")), "{body}");
+    let (status, _) = server
+        .send(Method::POST, "/set-password", set(&token, "daves-own-secret"))
+        .await;
+    assert_eq!(status, 204);
+    let dave_token = server.login("dave", "daves-own-secret").await;
+    // Once only.
+    let (status, body) = server
+        .send(Method::POST, "/set-password", set(&token, "somebody-else"))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    // He cannot make himself links; an admin can, and the earlier one stops working.
+    let own = server
+        .request_as(&dave_token, Method::POST, "/employees/dave/password-link")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 403);
+    let (status, first) = server
+        .send(Method::POST, "/employees/dave/password-link", json!(null))
+        .await;
+    assert_eq!(status, 201, "{first}");
+    let (status, second) = server
+        .send(Method::POST, "/employees/dave/password-link", json!(null))
+        .await;
+    assert_eq!(status, 201, "{second}");
+    let first = first["link"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let (status, _) = server
+        .send(Method::POST, "/set-password", set(&first, "a-new-secret"))
+        .await;
+    assert_eq!(status, 404, "a newer link ends the older");
+    let (status, _) = server
+        .send(Method::POST, "/employees/nobody/password-link", json!(null))
+        .await;
+    assert_eq!(status, 404);
+    // Guessing links is throttled like guessing passwords.
+    let mut statuses = Vec::new();
+    for guess in 0..8 {
+        let (status, _) = server
+            .send(
+                Method::POST,
+                "/set-password",
+                set(&format!("sb_{guess:048}"), "a-new-secret"),
+            )
+            .await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(statuses.starts_with(&[404, 404]), "{statuses:?}");
+}

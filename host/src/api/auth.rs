@@ -255,6 +255,9 @@ pub struct LoginThrottle {
     hashing: tokio::sync::Semaphore,
 }
 
+/// What wrong set-password links are counted under.
+const SET_PASSWORD: &str = "set-password link";
+
 /// Login attempts an address may make: a burst of 20, then one every 2 s.
 const LOGIN_BURST: f64 = 20.0;
 const LOGINS_PER_SEC: f64 = 0.5;
@@ -287,6 +290,17 @@ impl LoginThrottle {
             ));
         }
         Ok(())
+    }
+
+    /// `Err` (the 429 to send) when `client` may not try a set-password link now: links count
+    /// like logins, wrong ones like wrong passwords.
+    pub fn admit_link(&self, client: std::net::IpAddr) -> Result<(), ApiError> {
+        self.admit(client, SET_PASSWORD)
+    }
+
+    /// `client` tried a link that does not work.
+    pub fn link_failed(&self, client: std::net::IpAddr) {
+        self.guesses.failed(client, SET_PASSWORD);
     }
 
     /// Whether `token` is an operator's token (the login `operator` gives it as the password),

@@ -14,7 +14,7 @@ use super::employees::NewEmployee;
 use super::error::{ApiError, ErrorBody};
 use super::{ApiState, Id};
 use crate::call::record::unix_ms;
-use crate::store::{CompanyInfo, Employee, Plan, Usage};
+use crate::store::{CompanyInfo, Plan, Usage};
 use crate::tenant::CompanyId;
 
 #[derive(Deserialize, ToSchema)]
@@ -35,7 +35,8 @@ pub struct NewCompany {
 #[derive(Serialize, ToSchema)]
 pub struct CreatedCompany {
     company: CompanyInfo,
-    admin: Employee,
+    /// Its first admin (with a set-password link when created without a password).
+    admin: super::employees::CreatedEmployee,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -21,8 +21,9 @@ pub struct NewEmployee {
     /// SIP user name and API login: lower-case letters, digits, `.`, `_`, `-`.
     #[schema(pattern = r"^[a-z0-9._-]{1,64}$")]
     login: String,
-    /// At least 8 characters; kept only as hashes.
-    #[schema(min_length = 8)]
+    /// At least 8 characters; kept only as hashes. Left out, the employee sets his own through
+    /// a one-time link (`password_link` in the answer, and in his access-details mail).
+    #[serde(default)]
     password: String,
     /// 2 to 6 digits, unique across employees and departments (a company's first admin,
     /// left out: 100).
@@ -100,10 +101,148 @@ pub async fn create(
     tenant: Tenant,
     headers: axum::http::HeaderMap,
     body: Result<Json<NewEmployee>, JsonRejection>,
-) -> Result<(StatusCode, Json<Employee>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedEmployee>), ApiError> {
     let Json(e) = body.map_err(ApiError::from_json)?;
     let created = add(&s, &tenant, &headers, e).await?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// A new employee, with his set-password link when he was created without a password.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedEmployee {
+    #[serde(flatten)]
+    pub employee: Employee,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_link: Option<PasswordLinkView>,
+}
+
+/// A one-time link to the console's page where the employee sets his password.
+#[derive(Serialize, ToSchema)]
+pub struct PasswordLinkView {
+    /// Give it to him alone: whoever opens it first sets the password.
+    link: String,
+    /// Unix ms; after it the link does nothing.
+    expires_at: i64,
+    /// It went to his e-mail address (with mail on and an address).
+    mailed: bool,
+}
+
+/// How long a set-password link works.
+const PASSWORD_LINK_LIFETIME_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Where the console is, as the people who get its links reach it: the configured public URL,
+/// else the address the request came to.
+fn console_base(s: &ApiState, headers: &axum::http::HeaderMap) -> String {
+    if let Some(url) = &s.public_url {
+        return url.clone();
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.parse::<axum::http::uri::Authority>().ok())
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "localhost".into());
+    format!("http://{host}")
+}
+
+/// A fresh one-time link for `employee` (his earlier ones end), mailed to him when it can be.
+async fn password_link(
+    s: &ApiState,
+    tenant: &Tenant,
+    headers: &axum::http::HeaderMap,
+    employee: &Employee,
+) -> Result<PasswordLinkView, ApiError> {
+    let token = super::new_token();
+    let now = unix_ms();
+    let expires_at = now + PASSWORD_LINK_LIFETIME_MS;
+    tenant
+        .add_password_link(&super::hash_token(&token), &employee.login, now, expires_at)
+        .await
+        .map_err(ApiError::internal)?;
+    let link = format!("{}/console/set-password/{token}", console_base(s, headers));
+    let mailed = mail_access_details(s, tenant, headers, employee, Some(&link)).await;
+    Ok(PasswordLinkView {
+        link,
+        expires_at,
+        mailed,
+    })
+}
+
+/// A new one-time link for the employee to set his password (the earlier ones end); mailed to
+/// him with his access details when he has an address and mail is on.
+#[utoipa::path(post, path = "/employees/{login}/password-link", tag = "employees", params(("login" = String, Path)),
+    responses((status = 201, body = PasswordLinkView), (status = 404, description = "no such employee", body = ErrorBody)))]
+pub async fn new_password_link(
+    State(s): State<ApiState>,
+    tenant: Tenant,
+    headers: axum::http::HeaderMap,
+    Path(login): Path<String>,
+) -> Result<(StatusCode, Json<PasswordLinkView>), ApiError> {
+    let Some(employee) = tenant.employee(&login, false).await.map_err(ApiError::internal)? else {
+        return Err(ApiError::not_found("employee", &login));
+    };
+    let view = password_link(&s, &tenant, &headers, &employee).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPassword {
+    /// The token at the end of the link.
+    token: String,
+    /// At least 8 characters.
+    password: String,
+}
+
+/// The employee sets his password with his one-time link (no other credential): it works
+/// once, and ends every session of his. 404 for a link unknown, used or expired; attempts are
+/// throttled per address like logins.
+#[utoipa::path(post, path = "/set-password", tag = "employees", security(()), request_body = SetPassword,
+    responses((status = 204, description = "the password is set"), (status = 404, description = "no such link (used, expired or never made)", body = ErrorBody),
+        (status = 422, description = "the password is too short", body = ErrorBody), (status = 429, description = "too many attempts", body = ErrorBody)))]
+pub async fn set_password(
+    State(s): State<ApiState>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    body: Result<Json<SetPassword>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(body) = body.map_err(ApiError::from_json)?;
+    s.logins.admit_link(client.ip())?;
+    let hash = super::hash_token(&body.token);
+    let Some(link) = s
+        .store
+        .password_link(&hash, unix_ms())
+        .await
+        .map_err(ApiError::internal)?
+    else {
+        s.logins.link_failed(client.ip());
+        return Err(ApiError::not_found("link", "(used, expired or never made)"));
+    };
+    crate::admin::employees::check_password(&body.password)?;
+    let tenant = s.store.company(link.company);
+    let ha1 = crate::sip::digest::ha1(&link.login, &s.companies.realm(link.company), &body.password);
+    let api_password = hash_password(body.password).await?;
+    // Used up before the password changes: two tabs sending it at once set it once.
+    if !s.store.use_password_link(&hash).await.map_err(ApiError::internal)? {
+        return Err(ApiError::not_found("link", "(used, expired or never made)"));
+    }
+    let Some(employee) = tenant.employee(&link.login, false).await.map_err(ApiError::internal)? else {
+        return Err(ApiError::not_found("link", "(used, expired or never made)"));
+    };
+    let secrets = Secrets {
+        ha1: &ha1,
+        api_password: &api_password,
+    };
+    tenant
+        .update_employee(&link.login, &employee.fields, Some(secrets))
+        .await
+        .map_err(ApiError::internal)?;
+    tenant
+        .revoke_login_tokens(&link.login)
+        .await
+        .map_err(ApiError::internal)?;
+    s.store.announce(crate::store::Change::Employees).await;
+    tracing::info!(login = %link.login, company = link.company.0, "password set with a one-time link");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Checks and creates an employee (within the company's plan), and mails him his access
@@ -113,9 +252,15 @@ pub(super) async fn add(
     tenant: &Tenant,
     headers: &axum::http::HeaderMap,
     e: NewEmployee,
-) -> Result<Employee, ApiError> {
+) -> Result<CreatedEmployee, ApiError> {
     crate::admin::employees::check_login(&e.login)?;
-    crate::admin::employees::check_password(&e.password)?;
+    // Without a password he sets his own through a link; till then a random one locks the door.
+    let by_link = e.password.is_empty();
+    let password = match by_link {
+        true => hex::encode(rand::random::<[u8; 24]>()),
+        false => e.password,
+    };
+    crate::admin::employees::check_password(&password)?;
     let fields = EmployeeFields {
         caller_id: e.caller_id,
         name: e.name,
@@ -127,23 +272,30 @@ pub(super) async fn add(
     };
     check(s, tenant, &fields, None).await?;
     super::usage::within_plan(tenant, super::usage::Adding::Employee).await?;
-    let ha1 = crate::sip::digest::ha1(&e.login, &s.companies.realm(tenant.id()), &e.password);
-    let api_password = hash_password(e.password).await?;
+    let ha1 = crate::sip::digest::ha1(&e.login, &s.companies.realm(tenant.id()), &password);
+    let api_password = hash_password(password).await?;
     let secrets = Secrets {
         ha1: &ha1,
         api_password: &api_password,
     };
-    match tenant
+    let Some(created) = tenant
         .add_employee(&e.login, &fields, secrets, unix_ms())
         .await
         .map_err(ApiError::internal)?
-    {
-        Some(created) => {
-            mail_access_details(s, tenant, headers, &created).await;
-            Ok(created)
+    else {
+        return Err(ApiError::unprocessable("login", "the login is taken"));
+    };
+    let password_link = match by_link {
+        true => Some(password_link(s, tenant, headers, &created).await?),
+        false => {
+            mail_access_details(s, tenant, headers, &created, None).await;
+            None
         }
-        None => Err(ApiError::unprocessable("login", "the login is taken")),
-    }
+    };
+    Ok(CreatedEmployee {
+        employee: created,
+        password_link,
+    })
 }
 
 /// Change what is given (a `user` may change his own password, name, e-mail and mobile).
@@ -348,27 +500,43 @@ pub async fn access(
 }
 
 /// A new employee with an e-mail address gets his access details by mail (when mail is on). The
-/// password is not in it: the admin gave it, and mail is no place for one.
-async fn mail_access_details(s: &ApiState, tenant: &Tenant, headers: &axum::http::HeaderMap, employee: &Employee) {
+/// password is not in it: the admin gave it, or `link` lets him set his own. Whether it went.
+async fn mail_access_details(
+    s: &ApiState,
+    tenant: &Tenant,
+    headers: &axum::http::HeaderMap,
+    employee: &Employee,
+    link: Option<&str>,
+) -> bool {
     if employee.fields.email.is_empty() || !s.mail.is_on() {
-        return;
+        return false;
     }
+    let password = match link {
+        Some(link) => format!(
+            "Set your password (for your phone and the console) here; the link works once, for 7 days:\n\n  {link}\n"
+        ),
+        None => "Your administrator gives you the password; change it in the console (My phone) or with \
+                 PATCH /employees/{login} (field password, with current_password).\n"
+            .replace("{login}", &employee.login),
+    };
     let details = access_details(s, tenant, headers, employee);
     let mail = crate::mail::Mail {
         to: employee.fields.email.clone(),
         subject: format!("Your phone account: extension {}", details.extension),
         text: format!(
             "Hello {name},\n\nyou have a phone account at your company's exchange. Set up your phone \
-             (or softphone) with these details:\n\n{text}\nYour administrator gives you the password; \
-             change it with PATCH /employees/{login} (field password, with current_password).\n",
+             (or softphone) with these details:\n\n{text}\n{password}",
             name = details.name,
             text = details.text,
-            login = details.login,
         ),
         attachment: None,
     };
-    if let Err(e) = s.mail.send(tenant.id(), mail).await {
-        tracing::warn!(error = %e, login = %employee.login, "access details not mailed");
+    match s.mail.send(tenant.id(), mail).await {
+        Ok(queued) => queued,
+        Err(e) => {
+            tracing::warn!(error = %e, login = %employee.login, "access details not mailed");
+            false
+        }
     }
 }
 

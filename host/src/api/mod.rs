@@ -67,6 +67,8 @@ pub struct ApiState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Sends new employees their access details.
     pub mail: crate::mail::Mailer,
+    /// The console's address as people reach it (links in mail); none: the request's host.
+    pub public_url: Option<String>,
 }
 
 impl ApiState {
@@ -101,6 +103,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(employees::create, employees::list))
         .routes(routes!(employees::show, employees::update, employees::delete))
         .routes(routes!(employees::access))
+        .routes(routes!(employees::new_password_link))
         .routes(routes!(employees::set_membership))
         .routes(routes!(list_registrations))
         .routes(routes!(auth::whoami))
@@ -139,6 +142,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(healthz))
         .routes(routes!(metrics_text))
         .routes(routes!(auth::login))
+        .routes(routes!(employees::set_password))
         .merge(protected)
         .split_for_parts();
     openapi::complete(&mut api);

@@ -18,12 +18,13 @@ pub struct Api {
     router: Router,
 }
 
-/// Who asks: the session's token (none before login) and the browser's address (the API
-/// throttles logins by it).
+/// Who asks: the session's token (none before login), the browser's address (the API
+/// throttles logins by it) and the host it asked for (links the API makes point there).
 #[derive(Clone, Copy)]
 pub struct Caller<'a> {
     pub token: Option<&'a str>,
     pub client: SocketAddr,
+    pub host: Option<&'a str>,
 }
 
 /// What the API refused, as its error body said.
@@ -105,6 +106,9 @@ impl Api {
             .header(header::CONTENT_TYPE, content_type);
         if let Some(token) = caller.token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if let Some(host) = caller.host {
+            request = request.header(header::HOST, host);
         }
         let mut request = match request.body(body) {
             Ok(request) => request,

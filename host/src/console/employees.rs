@@ -83,6 +83,20 @@ pub async fn create(State(console): State<Console>, posted: Posted) -> Response 
         .call(posted.session.caller(), Method::POST, "/employees", Some(&body))
         .await
     {
+        // The link is shown once, here (not put in a URL to redirect to).
+        Ok(created) if !created["password_link"].is_null() => {
+            let login = created["login"].as_str().unwrap_or_default();
+            let link = created["password_link"].clone();
+            render_one(
+                &console,
+                &posted.session,
+                login,
+                None,
+                None,
+                Some(Notice::Created(link)),
+            )
+            .await
+        }
         Ok(created) => {
             let login = created["login"].as_str().unwrap_or_default();
             see(&format!("/console/employees/{}?created=1", encode(login)))
@@ -105,11 +119,20 @@ pub async fn show(
     axum::extract::Query(q): axum::extract::Query<ShowQuery>,
 ) -> Response {
     let notice = match (q.created, q.saved) {
-        (Some(_), _) => Some("created"),
-        (_, Some(_)) => Some("saved"),
+        (Some(_), _) => Some(Notice::Created(Value::Null)),
+        (_, Some(_)) => Some(Notice::Saved),
         _ => None,
     };
     render_one(&console, &session, &login, None, None, notice).await
+}
+
+/// What the employee's page says above its forms.
+enum Notice {
+    /// He was just created; with the set-password link made for him, if one was.
+    Created(Value),
+    Saved,
+    /// A new set-password link.
+    Link(Value),
 }
 
 async fn render_one(
@@ -118,7 +141,7 @@ async fn render_one(
     login: &str,
     form: Option<Value>,
     refusal: Option<Refusal>,
-    notice: Option<&str>,
+    notice: Option<Notice>,
 ) -> Response {
     let path = format!("/employees/{}", encode(login));
     let access_path = format!("{path}/access");
@@ -135,12 +158,32 @@ async fn render_one(
         StatusCode::OK
     };
     let form = form.unwrap_or_else(|| employee.clone());
-    let data = json!({ "employee": employee, "access": access, "form": form, "refusal": refusal, "notice": notice });
+    let (notice, link) = match notice {
+        Some(Notice::Created(link)) => (Some("created"), link),
+        Some(Notice::Saved) => (Some("saved"), Value::Null),
+        Some(Notice::Link(link)) => (Some("link"), link),
+        None => (None, Value::Null),
+    };
+    let data = json!({
+        "employee": employee, "access": access, "form": form, "refusal": refusal,
+        "notice": notice, "link": link,
+    });
     (status, page(session, "employees", "employee.html", data)).into_response()
 }
 
 pub async fn update(State(console): State<Console>, Path(login): Path<String>, posted: Posted) -> Response {
     let path = format!("/employees/{}", encode(&login));
+    if posted.field("action") == "password-link" {
+        let link_path = format!("{path}/password-link");
+        return match console
+            .api
+            .call(posted.session.caller(), Method::POST, &link_path, None)
+            .await
+        {
+            Ok(link) => render_one(&console, &posted.session, &login, None, None, Some(Notice::Link(link))).await,
+            Err(refusal) => refused(refusal),
+        };
+    }
     if posted.field("action") == "delete" {
         return match console
             .api

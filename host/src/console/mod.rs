@@ -62,6 +62,10 @@ pub fn router(api: Router, live: std::sync::Arc<crate::live::LiveCalls>) -> Rout
         .route("/console/", get(dashboard::show))
         .route("/console/login", get(login_page).post(login))
         .route("/console/logout", post(logout))
+        .route(
+            "/console/set-password/{token}",
+            get(set_password_page).post(set_password),
+        )
         .route("/console/live", get(live::stream))
         .route("/console/employees", get(employees::list).post(employees::create))
         .route(
@@ -153,6 +157,8 @@ fn see(to: &str) -> Response {
 #[derive(serde::Deserialize)]
 struct LoginQuery {
     next: Option<String>,
+    /// Back from setting a password with a link.
+    set: Option<u8>,
 }
 
 /// Only pages of the console are places to come back to (no open redirect).
@@ -164,7 +170,64 @@ fn back_to(next: Option<&str>) -> &str {
 }
 
 async fn login_page(Query(q): Query<LoginQuery>) -> Response {
-    render::page("login.html", json!({ "next": back_to(q.next.as_deref()) })).into_response()
+    let data = json!({ "next": back_to(q.next.as_deref()), "password_set": q.set.is_some() });
+    render::page("login.html", data).into_response()
+}
+
+/// The page a set-password link opens: the new password, twice.
+async fn set_password_page(axum::extract::Path(token): axum::extract::Path<String>) -> Response {
+    render::page("set_password.html", json!({ "token": token })).into_response()
+}
+
+/// The form becomes `POST /set-password`; the link is the credential, used once.
+async fn set_password(
+    State(console): State<Console>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    if !session::same_origin(&headers) {
+        return failure_page(&Refusal {
+            status: 403,
+            error: "forbidden".into(),
+            detail: "the form came from another site".into(),
+            field: None,
+        });
+    }
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let refused_form = |refusal: Refusal| {
+        let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+        let html = render::page("set_password.html", json!({ "token": token, "refusal": refusal }));
+        (status, html).into_response()
+    };
+    if field("password") != field("password_again") {
+        return refused_form(Refusal {
+            status: 422,
+            error: "invalid password".into(),
+            detail: "the two passwords differ".into(),
+            field: Some("password".into()),
+        });
+    }
+    let body = json!({ "token": token, "password": field("password") });
+    let caller = Caller {
+        token: None,
+        client,
+        host: None,
+    };
+    match console
+        .api
+        .call(caller, Method::POST, "/set-password", Some(&body))
+        .await
+    {
+        Ok(_) => Redirect::to("/console/login?set=1").into_response(),
+        Err(refusal) => refused_form(refusal),
+    }
 }
 
 /// The login form becomes `POST /login`: the API checks the password, throttles guessing and
@@ -183,7 +246,12 @@ async fn login(
     };
     let (login, next) = (field("login"), field("next"));
     let body = json!({ "login": login.trim(), "password": field("password") });
-    let caller = Caller { token: None, client };
+    let host = session::host_of(&headers);
+    let caller = Caller {
+        token: None,
+        client,
+        host: host.as_deref(),
+    };
     match console.api.call(caller, Method::POST, "/login", Some(&body)).await {
         Ok(answer) => {
             let token = answer["token"].as_str().unwrap_or_default();

@@ -11,6 +11,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("templates/base.html")),
     ("macros.html", include_str!("templates/macros.html")),
     ("login.html", include_str!("templates/login.html")),
+    ("set_password.html", include_str!("templates/set_password.html")),
     ("failure.html", include_str!("templates/failure.html")),
     ("dashboard.html", include_str!("templates/dashboard.html")),
     ("live.html", include_str!("templates/live.html")),

@@ -25,6 +25,8 @@ const MAX_FORM_BYTES: usize = 1 << 20;
 pub struct Session {
     token: String,
     pub client: SocketAddr,
+    /// The host the browser asked for.
+    host: Option<String>,
     /// `GET /whoami`: login, name, role, operator, company (name, domain, timezone).
     pub who: Value,
 }
@@ -34,6 +36,7 @@ impl Session {
         Caller {
             token: Some(&self.token),
             client: self.client,
+            host: self.host.as_deref(),
         }
     }
 
@@ -86,6 +89,14 @@ pub fn client_of(parts: &Parts) -> SocketAddr {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+/// The `Host` the browser asked for.
+pub fn host_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// The value of cookie `name`, if the request sent it.
@@ -141,12 +152,19 @@ impl FromRequestParts<Console> for Session {
         let Some(token) = cookie(&parts.headers, COOKIE) else {
             return Err(to_login(parts, false));
         };
+        let host = host_of(&parts.headers);
         let caller = Caller {
             token: Some(&token),
             client,
+            host: host.as_deref(),
         };
         match console.api.call(caller, Method::GET, "/whoami", None).await {
-            Ok(who) => Ok(Session { token, client, who }),
+            Ok(who) => Ok(Session {
+                token,
+                client,
+                host,
+                who,
+            }),
             Err(refusal) if refusal.is_unauthorized() => Err(to_login(parts, true)),
             Err(refusal) => Err(super::failure_page(&refusal)),
         }
@@ -214,7 +232,7 @@ impl FromRequest<Console> for Posted {
 }
 
 /// A browser names the page a form came from in `Origin`; when it does, it must be this host.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };

@@ -34,7 +34,7 @@ pub use numbers::Assignment;
 pub use outbox::{NewMail, QueuedMail};
 pub use registrations::Registration;
 pub use schedules::StoredSchedule;
-pub use tokens::{TOKEN_ID_LEN, TokenInfo, TokenOwner, TokenRole};
+pub use tokens::{PasswordLink, TOKEN_ID_LEN, TokenInfo, TokenOwner, TokenRole};
 
 /// What can go wrong in the store. sqlx stays inside `store/`: its errors are wrapped here, so
 /// callers name one type (and map it once, e.g. to an API's 500).

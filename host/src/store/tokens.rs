@@ -204,3 +204,71 @@ impl Store {
             .map_err(super::Error::from)
     }
 }
+
+/// An employee's one-time link to set his password, found by its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordLink {
+    pub company: CompanyId,
+    pub login: String,
+}
+
+impl Tenant {
+    /// Keeps a new set-password link for `login` (the earlier ones end); false: no such employee.
+    pub async fn add_password_link(
+        &self,
+        token_sha256: &str,
+        login: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> super::Result<bool> {
+        let Some(employee) = self.employee(login, false).await?.map(|e| e.id) else {
+            return Ok(false);
+        };
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM password_links WHERE company_id = $1 AND employee_id = $2")
+            .bind(self.company())
+            .bind(employee)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO password_links (token_sha256, company_id, employee_id, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_sha256)
+        .bind(self.company())
+        .bind(employee)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+impl Store {
+    /// Whose link this is, if it has not expired or been used.
+    pub async fn password_link(&self, token_sha256: &str, now: i64) -> super::Result<Option<PasswordLink>> {
+        let row = sqlx::query(
+            "SELECT l.company_id, e.login FROM password_links l JOIN employees e ON e.id = l.employee_id
+             WHERE l.token_sha256 = $1 AND l.expires_at > $2",
+        )
+        .bind(token_sha256)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| PasswordLink {
+            company: CompanyId(r.get("company_id")),
+            login: r.get("login"),
+        }))
+    }
+
+    /// Uses up the link (true: it was there to use; a link works once).
+    pub async fn use_password_link(&self, token_sha256: &str) -> super::Result<bool> {
+        let done = sqlx::query("DELETE FROM password_links WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

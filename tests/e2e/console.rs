@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::{Server, TOKEN};
@@ -403,4 +404,147 @@ async fn audio_duration(browser: &Browser) -> f64 {
     "#;
     let duration = browser.client.execute_async(script, vec![]).await.unwrap();
     duration.as_f64().unwrap_or(-1.0)
+}
+
+/// A browser without a browser: a session cookie, kept by hand, and no redirects followed.
+struct CookieJar {
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+}
+
+impl CookieJar {
+    async fn log_in(server: &Server, login: &str, password: &str) -> (CookieJar, String) {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = http
+            .post(format!("{}/console/login", server.http))
+            .form(&[("login", login), ("password", password), ("next", "/console/")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "login as {login}");
+        let set_cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        let jar = CookieJar {
+            http,
+            base: server.http.clone(),
+            cookie,
+        };
+        (jar, set_cookie)
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// The page's CSRF token (every form of a session carries the same).
+    async fn csrf(&self) -> String {
+        let (_, html) = self.get("/console/").await;
+        let at = html.find("name=\"csrf\" value=\"").expect("a form with its CSRF token") + 19;
+        html[at..at + 32].to_owned()
+    }
+
+    async fn post(&self, path: &str, origin: Option<&str>, form: &[(&str, &str)]) -> (u16, String) {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .form(form);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let r = request.send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+}
+
+/// The console keeps the API's rules because it asks the API: another company's admin gets a
+/// 404 for the home company's employee, call and recording, and cannot take its number. Forms
+/// without the session's CSRF token, or sent from another site, are refused; the cookie is
+/// HttpOnly and SameSite=Strict; logging out ends the session's token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_keeps_the_apis_rules_and_refuses_forged_forms() {
+    let server = Server::start().await;
+    let server = crate::media::voicemail_on(server, json!({ "max_secs": 30, "silence_secs": 0 })).await;
+    crate::media::leave_a_message(&server, "+15550100300", 4500, Duration::from_secs(3)).await;
+    let call = server.call_record("+15550100300").await;
+    let recordings = server.get_json("/recordings").await;
+    let recording = recordings["recordings"][0]["id"].as_str().unwrap().to_owned();
+    let (status, body) = server
+        .send(
+            Method::POST,
+            "/employees",
+            json!({ "login": "carol", "password": "correct-horse", "extension": "102" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    crate::tenancy::beta(&server, json!({})).await;
+    let beta_login = format!("alice@{}", crate::tenancy::BETA);
+    let (beta, set_cookie) = CookieJar::log_in(&server, &beta_login, crate::tenancy::BETA_PASSWORD).await;
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+
+    // The home company's things are not there for Beta.
+    let call_page = format!("/console/calls/{}", call["id"].as_str().unwrap());
+    let recording_page = format!("/console/recordings/{recording}");
+    for path in ["/console/employees/carol", call_page.as_str(), recording_page.as_str()] {
+        let (status, page) = beta.get(path).await;
+        assert_eq!(status, 404, "{path}: {page}");
+        assert!(
+            !page.contains("+15550100001") && !page.contains("carol@"),
+            "{path}: {page}"
+        );
+    }
+    let (status, page) = beta.get("/console/calls").await;
+    assert_eq!(status, 200);
+    assert!(
+        !page.contains("+15550100300"),
+        "Beta's call log shows only Beta's calls: {page}"
+    );
+    let csrf = beta.csrf().await;
+    let take = [("csrf", csrf.as_str()), ("flow", "ivr"), ("timezone", "UTC")];
+    let (_, page) = beta.post("/console/numbers/+15550100300", None, &take).await;
+    assert!(page.contains("another company"), "{page}");
+    let home = server.get_json("/numbers").await;
+    assert_eq!(
+        home["numbers"][0]["mailbox"], "alice",
+        "the home number is untouched: {home}"
+    );
+
+    // Forged forms: no token, a stale one, another site.
+    let change = |csrf: &'static str| [("csrf", csrf), ("name", "Mallory"), ("email", ""), ("mobile", "")];
+    let (status, _) = beta.post("/console/me", None, &change("")).await;
+    assert_eq!(status, 403);
+    let (status, _) = beta
+        .post("/console/me", None, &change("0123456789abcdef0123456789abcdef"))
+        .await;
+    assert_eq!(status, 403);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", "Mallory"),
+        ("email", ""),
+        ("mobile", ""),
+    ];
+    let (status, _) = beta.post("/console/me", Some("http://evil.example"), &form).await;
+    assert_eq!(status, 403);
+    let (status, _) = beta.post("/console/me", Some(&server.http), &form).await;
+    assert_eq!(status, 303, "the same form from the console itself is taken");
+
+    // Logging out ends the token behind the cookie, not just the cookie.
+    let (status, _) = beta.post("/console/logout", None, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(status, 303);
+    let (status, _) = beta.get("/console/").await;
+    assert_eq!(status, 303, "the old cookie opens nothing");
 }

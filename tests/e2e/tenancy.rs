@@ -14,9 +14,9 @@ use crate::hunt::{Desk, finished, phones_listening};
 use crate::registrar::{PASSWORD, add_employee};
 use crate::sipp::{self, Phone};
 
-const BETA: &str = "beta.example";
+pub(crate) const BETA: &str = "beta.example";
 /// Beta's employees' password (not the home company's: a login of one does not open the other).
-const BETA_PASSWORD: &str = "beta-secret-9";
+pub(crate) const BETA_PASSWORD: &str = "beta-secret-9";
 const HOME_NUMBER: &str = "+15550100200";
 const BETA_NUMBER: &str = "+15550100300";
 

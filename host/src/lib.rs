@@ -12,6 +12,7 @@ pub mod companies;
 pub mod config;
 pub mod console;
 pub mod exchange;
+pub mod explore;
 pub mod flow;
 pub mod icm;
 pub mod known_caller;

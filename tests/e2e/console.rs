@@ -125,9 +125,14 @@ impl Browser {
         }
     }
 
-    /// Saves a screenshot as `name` when `SWITCHBOARD_SCREENSHOTS` names a folder.
+    /// Saves a screenshot of the page as `name` when `SWITCHBOARD_SCREENSHOTS` names a folder.
     pub async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
+        self.save(name, png).await;
+    }
+
+    /// Saves `png` as `name` when `SWITCHBOARD_SCREENSHOTS` names a folder.
+    pub async fn save(&self, name: &str, png: Vec<u8>) {
         assert!(png.starts_with(b"\x89PNG"), "a screenshot is a PNG");
         if let Some(dir) = std::env::var_os("SWITCHBOARD_SCREENSHOTS") {
             let dir = PathBuf::from(dir);
@@ -277,8 +282,49 @@ async fn an_office_manager_runs_the_exchange_from_the_console() {
         browser.path().await
     );
     browser.screenshot("console-number.png").await;
+    // The route map: the voice menu explored in the simulator, drawn as a picture.
+    let map = browser.wait_for("svg#route-map", 10).await;
+    let drawn = map.text().await.unwrap();
+    assert!(
+        drawn.contains("Menu: plays short-greeting, waits 1 s for a digit") && drawn.contains("Records a message"),
+        "{drawn}"
+    );
+    assert!(drawn.contains("no digit"), "{drawn}");
+    assert!(
+        browser.client.find(Locator::Css("#map-cut-short")).await.is_err(),
+        "explored to the end"
+    );
+    // A number with the default chain: business hours, then the menu, then the departments.
+    server.assign_default("+15550100100").await;
+    browser.open(&server, "/console/numbers/%2B15550100100").await;
+    let map = browser.wait_for("svg#route-map", 10).await;
+    let drawn = map.text().await.unwrap();
+    for part in [
+        "Open now? (business hours: office)",
+        "open",
+        "closed",
+        "pressed 2",
+        "Looks up department support",
+    ] {
+        assert!(drawn.contains(part), "{part:?} in {drawn}");
+    }
+    browser
+        .save("console-route-map.png", map.screenshot().await.unwrap())
+        .await;
+    // A menu that replays itself ten times has more decisions than a map follows: it says so.
+    server
+        .assign("+15550100200", "ivr", json!({ "retries": 10, "options": {} }))
+        .await;
+    browser.open(&server, "/console/numbers/%2B15550100200").await;
+    let cut = browser.text("#map-cut-short").await;
+    assert!(cut.contains("cut short"), "{cut}");
     let assigned = server.get_json("/numbers").await;
-    let number = &assigned["numbers"][0];
+    let number = assigned["numbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["number"] == "+15550100300")
+        .unwrap();
     assert_eq!(number["settings"]["timeout_ms"], 1000, "{assigned}");
     assert_eq!(number["settings"]["default"]["voicemail"]["max_secs"], 30, "{assigned}");
     assert_eq!(number["mailbox"], "alice", "{assigned}");

@@ -202,6 +202,18 @@ impl Server {
             .to_owned()
     }
 
+    /// Gives `number` the default chain (business hours, the menu, the departments).
+    pub async fn assign_default(&self, number: &str) {
+        let (status, body) = self
+            .send(
+                reqwest::Method::PUT,
+                &format!("/numbers/{number}"),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     pub async fn assign(&self, number: &str, flow: &str, settings: Value) {
         let r = self
             .request(reqwest::Method::PUT, &format!("/numbers/{number}"))

@@ -94,6 +94,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(flows::show, flows::delete))
         .routes(routes!(numbers::list))
         .routes(routes!(numbers::assign))
+        .routes(routes!(numbers::route_map))
         .routes(routes!(calls::list))
         .routes(routes!(calls::live))
         .routes(routes!(calls::hang_up))

@@ -200,3 +200,58 @@ pub async fn list(State(s): State<ApiState>, tenant: Tenant) -> Result<Json<Numb
     }
     Ok(Json(NumberList { numbers }))
 }
+
+/// Maps drawn at once on this node (each takes a core for up to a few seconds).
+static MAPS_AT_ONCE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Where calls to the number go: its flow — built-in or uploaded — run in the simulator under
+/// every business-hours state, digit and dial outcome (bounded), the runs merged into one
+/// decision tree (`cut_short` says when the exploration stopped early). No call is placed.
+#[utoipa::path(get, path = "/numbers/{number}/route-map", tag = "numbers",
+    params(("number" = String, Path, description = "E.164, e.g. +15550100100")),
+    responses((status = 200, body = crate::explore::RouteMap),
+        (status = 404, description = "the company has no such number", body = ErrorBody),
+        (status = 429, description = "maps are being drawn: try again in a few seconds", body = ErrorBody)))]
+pub async fn route_map(
+    State(s): State<ApiState>,
+    tenant: Tenant,
+    Path(number): Path<String>,
+) -> Result<Json<crate::explore::RouteMap>, ApiError> {
+    let canonical = crate::call::number::canonical(&number);
+    let assignments = tenant.assignments().await.map_err(ApiError::internal)?;
+    let Some(assignment) = assignments
+        .into_iter()
+        .find(|a| crate::call::number::canonical(&a.number) == canonical)
+    else {
+        return Err(ApiError::not_found("number", &number));
+    };
+    let version = s
+        .registry
+        .version(&assignment.flow_sha256)
+        .await
+        .map_err(super::registry_error)?;
+    let departments = tenant.departments().await.map_err(ApiError::internal)?;
+    let company = crate::explore::Company::with_departments(tenant.id(), &departments);
+    let Ok(_permit) = MAPS_AT_ONCE.try_acquire() else {
+        return Err(ApiError::too_many(
+            "route maps are being drawn: try again in a few seconds",
+            std::time::Duration::from_secs(3),
+        ));
+    };
+    let engine = s.registry.engine().clone();
+    let prompts = s.prompts.clone();
+    let map = tokio::task::spawn_blocking(move || {
+        crate::explore::explore(
+            &engine,
+            &version,
+            &assignment.settings,
+            &prompts,
+            &company,
+            &assignment.number,
+        )
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    Ok(Json(map))
+}

@@ -7,7 +7,8 @@
 //!   `busy`, `no-answer`, `unavailable`, `failed <reason>`; without one, dials are `unavailable`
 //! - `clock <YYYY-MM-DDTHH:MM> [<timezone>]`: the number's local time when the call starts (default
 //!   Monday 2026-01-05 10:00 UTC); it runs on with the call
-//! - `schedule <id> open|closed`: what `is-open` says of business-hours schedule `id`
+//! - `schedule <id> open|closed`: what `is-open` says of business-hours schedule `id` (`*`: of
+//!   every schedule not named)
 //! - `employee <login> [ext <extension>] [email <address>] [mobile <number>] [available|busy|offline|ringing]`:
 //!   who the directory knows (any other login is an available employee with no details)
 //! - `department <id> [ext <extension>] [ring <time>] [free <n>] [overflow <route JSON>]`: a
@@ -300,9 +301,17 @@ pub struct ScriptedCall {
     /// Legs dialled and recordings made so far (the same caps as a real call's).
     legs_rung: usize,
     recordings: usize,
+    /// Whose prompts it plays (a company's uploads over the built-ins); none: built-ins only.
+    company: Option<crate::tenant::CompanyId>,
 }
 
 impl ScriptedCall {
+    /// The call plays `company`'s own prompts over the built-ins, as its real calls do.
+    pub fn of_company(mut self, company: crate::tenant::CompanyId) -> Self {
+        self.company = Some(company);
+        self
+    }
+
     pub fn new(script: Script, prompts: Arc<PromptLibrary>, caller: &str, dialled: &str) -> Self {
         let (local, zone) = script.clock;
         // A local time that does not exist (a spring-forward gap) is taken as the next that does.
@@ -322,6 +331,7 @@ impl ScriptedCall {
             verdicts: script.verdicts.into(),
             legs_rung: 0,
             recordings: 0,
+            company: None,
             start: Instant::now(),
             presses: script.presses.into(),
             hangup_at: script.hangup_at,
@@ -358,7 +368,11 @@ impl ScriptedCall {
     }
 
     async fn prompt_length(&self, name: &str) -> Result<Duration, CallError> {
-        let prompt = self.prompts.resolve(name).await.map_err(super::prompt_error)?;
+        let prompt = match self.company {
+            Some(company) => self.prompts.resolve_for(company, name).await,
+            None => self.prompts.resolve(name).await,
+        };
+        let prompt = prompt.map_err(super::prompt_error)?;
         Ok(Duration::from_millis(prompt.duration_ms()))
     }
 
@@ -483,7 +497,8 @@ impl CallControl for ScriptedCall {
     }
 
     async fn is_open(&mut self, schedule: &str) -> Result<bool, CallError> {
-        match self.schedules.iter().find(|(id, _)| id == schedule) {
+        let said = self.schedules.iter().find(|(id, _)| id == schedule);
+        match said.or_else(|| self.schedules.iter().find(|(id, _)| id == "*")) {
             Some((_, open)) => Ok(*open),
             None => Err(CallError::Invalid(format!(
                 "the script does not say whether schedule {schedule:?} is open (add `schedule {schedule} open`)"

@@ -15,6 +15,7 @@ mod live;
 mod me;
 mod numbers;
 mod render;
+mod route_map;
 mod session;
 mod settings_form;
 

@@ -178,6 +178,17 @@ async fn render(console: &Console, session: &Session, number: &str, form: Form<'
         .collect();
     names.sort_unstable();
     names.dedup();
+    // Where calls go now (for a number set up): its flow explored in the simulator.
+    let map = match &current {
+        Some(_) => {
+            let path = format!("/numbers/{}/route-map", encode(number));
+            match console.api.call(session.caller(), Method::GET, &path, None).await {
+                Ok(map) => json!({ "found": map, "picture": super::route_map::lay_out(&map) }),
+                Err(refusal) => json!({ "refusal": refusal }),
+            }
+        }
+        None => Value::Null,
+    };
     let status = if form.refusal.is_some() || !form.problems.is_empty() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -195,6 +206,7 @@ async fn render(console: &Console, session: &Session, number: &str, form: Form<'
         "refusal": form.refusal,
         "problems": form.problems,
         "notice": form.notice,
+        "map": map,
     });
     (status, page(session, "numbers", "number.html", data)).into_response()
 }

@@ -77,19 +77,29 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no {css} within {secs} s: {e}"))
     }
 
-    /// Fills the form `form` (CSS) by field name, submits it and waits for the page it leads to.
-    pub async fn submit(&self, form_css: &str, fields: &[(&str, &str)]) {
-        let form = self.client.form(Locator::Css(form_css)).await.expect(form_css);
-        for (name, value) in fields {
-            form.set_by_name(name, value)
-                .await
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-        }
+    /// Presses the button `css` and waits for the page it leads to.
+    pub async fn click(&self, css: &str) {
+        self.mark_page().await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .expect(css)
+            .click()
+            .await
+            .unwrap();
+        self.wait_new_page(css).await;
+    }
+
+    /// Marks the page, so that [`Browser::wait_new_page`] knows when another replaced it.
+    async fn mark_page(&self) {
         self.client
             .execute("document.documentElement.dataset.before = 'submit'", vec![])
             .await
             .unwrap();
-        form.submit().await.unwrap();
+    }
+
+    /// Waits until the marked page is replaced by a loaded one.
+    async fn wait_new_page(&self, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let state = self
@@ -106,11 +116,30 @@ impl Browser {
             }
             assert!(
                 Instant::now() < deadline,
-                "the form {form_css} led to no new page from {}",
+                "{what} led to no new page from {}",
                 self.path().await
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Fills the form `form_css` by field name, submits it and waits for the page it leads to.
+    pub async fn submit(&self, form_css: &str, fields: &[(&str, &str)]) {
+        let form = self.fill(form_css, fields).await;
+        self.mark_page().await;
+        form.submit().await.unwrap();
+        self.wait_new_page(form_css).await;
+    }
+
+    /// Fills the form `form_css` by field name, without sending it.
+    pub async fn fill(&self, form_css: &str, fields: &[(&str, &str)]) -> fantoccini::elements::Form {
+        let form = self.client.form(Locator::Css(form_css)).await.expect(form_css);
+        for (name, value) in fields {
+            form.set_by_name(name, value)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        form
     }
 
     pub async fn text(&self, css: &str) -> String {
@@ -241,6 +270,26 @@ async fn an_office_manager_runs_the_exchange_from_the_console() {
     // (Long lines travel quoted-printable: soft line breaks are `=` at a line's end.)
     let unfolded = mail.replace("=\r\n", "").replace("=\n", "");
     assert!(unfolded.contains(&link), "the link is in the mail: {mail}");
+
+    // Sales: Alice and Bob, Bob first, a step of 10 s — with buttons, no script needed.
+    browser.open(&server, "/console/departments/sales").await;
+    for login in ["alice", "bob"] {
+        browser.fill("#edit-department", &[("add_member", login)]).await;
+        browser.click("button[value='add']").await;
+    }
+    browser.click("button[value='up:bob']").await;
+    browser.fill("#edit-department", &[("step_secs", "10")]).await;
+    browser.click("button[value='save']:not(.visually-hidden)").await;
+    assert!(browser.text(".notice").await.contains("Saved"));
+    let order = browser.text("#members").await;
+    assert!(order.find("bob") < order.find("alice"), "{order}");
+    browser.screenshot("console-department.png").await;
+    let sales = server.get_json("/departments/sales").await;
+    assert_eq!(
+        (sales["members"].clone(), sales["step_secs"].clone()),
+        (json!(["bob", "alice"]), json!(10)),
+        "{sales}"
+    );
 
     // A number answered by the voice menu, set up through the form made from its schema: a
     // value under the schema's minimum is refused beside its input.

@@ -10,6 +10,7 @@
 mod api;
 mod calls;
 mod dashboard;
+mod departments;
 mod employees;
 mod live;
 mod me;
@@ -72,6 +73,11 @@ pub fn router(api: Router, live: std::sync::Arc<crate::live::LiveCalls>) -> Rout
         .route(
             "/console/employees/{login}",
             get(employees::show).post(employees::update),
+        )
+        .route("/console/departments", get(departments::list).post(departments::create))
+        .route(
+            "/console/departments/{id}",
+            get(departments::show).post(departments::update),
         )
         .route("/console/numbers", get(numbers::list))
         .route("/console/numbers/{number}", get(numbers::show).post(numbers::assign))

@@ -17,6 +17,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("live.html", include_str!("templates/live.html")),
     ("employees.html", include_str!("templates/employees.html")),
     ("employee.html", include_str!("templates/employee.html")),
+    ("departments.html", include_str!("templates/departments.html")),
+    ("department.html", include_str!("templates/department.html")),
     ("numbers.html", include_str!("templates/numbers.html")),
     ("number.html", include_str!("templates/number.html")),
     ("calls.html", include_str!("templates/calls.html")),

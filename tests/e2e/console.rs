@@ -220,6 +220,7 @@ async fn an_office_manager_runs_the_exchange_from_the_console() {
     let alice = [
         ("login", "alice"),
         ("name", "Alice Archer"),
+        ("position", "Sales manager"),
         ("extension", "1"),
         ("email", "alice@example.com"),
         ("password", "correct-horse"),
@@ -417,6 +418,13 @@ async fn an_office_manager_runs_the_exchange_from_the_console() {
     assert!(audio_duration(&browser).await > 2.0);
     let nav = browser.text("header nav").await;
     assert!(!nav.contains("Employees") && !nav.contains("Calls"), "{nav}");
+    // The directory is everyone's: positions, extensions, departments, phones.
+    browser.open(&server, "/console/directory").await;
+    let directory = browser.text("table.directory").await;
+    for part in ["Alice Archer", "Sales manager", "101", "Bob Baker", "sales", "offline"] {
+        assert!(directory.contains(part), "{part:?} in {directory}");
+    }
+    browser.screenshot("console-directory.png").await;
     browser.open(&server, "/console/employees").await;
     assert_eq!(browser.text("main h1").await, "forbidden");
     browser.open(&server, "/console/calls").await;

@@ -63,6 +63,9 @@ pub async fn check(
     if f.name.len() > 200 {
         return Err(Invalid::new("name", "use at most 200 characters").into());
     }
+    if f.position.chars().count() > 100 {
+        return Err(Invalid::new("position", "use at most 100 characters").into());
+    }
     if !f.email.is_empty() && (f.email.len() > crate::call::limits::MAX_EMAIL || !f.email.contains('@')) {
         return Err(Invalid::new("email", "not an e-mail address").into());
     }

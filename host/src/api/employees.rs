@@ -51,6 +51,10 @@ pub struct NewEmployee {
     #[serde(default)]
     #[schema(pattern = r"^(\+[1-9][0-9]{7,14})?$")]
     caller_id: String,
+    /// Job title, shown in the company directory.
+    #[serde(default)]
+    #[schema(max_length = 100)]
+    position: String,
 }
 
 fn user() -> String {
@@ -77,6 +81,8 @@ pub struct EmployeeChange {
     #[serde(default, deserialize_with = "super::present")]
     #[schema(value_type = Option<i64>)]
     mobile_after_secs: Option<Option<i64>>,
+    /// Job title, shown in the company directory (an admin sets it).
+    position: Option<String>,
     /// Do not disturb: departments skip him (his phone's `*78` and `*79` set it too).
     dnd: Option<bool>,
     /// How far he may call out: `internal`, `local`, `mobile`, `national` or `international`
@@ -263,6 +269,7 @@ pub(super) async fn add(
     crate::admin::employees::check_password(&password)?;
     let fields = EmployeeFields {
         caller_id: e.caller_id,
+        position: e.position,
         name: e.name,
         extension: e.extension,
         role: e.role,
@@ -333,10 +340,11 @@ pub async fn update(
         && (change.role.is_some()
             || change.extension.is_some()
             || change.caller_id.is_some()
+            || change.position.is_some()
             || change.calling_rights.is_some())
     {
         return Err(ApiError::forbidden(
-            "only an admin changes a role, an extension, a caller ID or calling rights",
+            "only an admin changes a role, an extension, a caller ID, a position or calling rights",
         ));
     }
     if let Some(rights) = change.calling_rights.as_deref().filter(|r| !r.is_empty()) {
@@ -359,6 +367,7 @@ pub async fn update(
     replace(&mut f.email, change.email);
     replace(&mut f.mobile, change.mobile);
     replace(&mut f.caller_id, change.caller_id);
+    replace(&mut f.position, change.position);
     if let Some(after) = change.mobile_after_secs {
         f.mobile_after_secs = after;
     }

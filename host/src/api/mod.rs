@@ -6,6 +6,7 @@ mod companies;
 mod company;
 mod contacts;
 mod departments;
+mod directory;
 mod employees;
 mod error;
 mod flows;
@@ -108,6 +109,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(employees::set_membership))
         .routes(routes!(list_registrations))
         .routes(routes!(auth::whoami))
+        .routes(routes!(directory::show))
         .routes(routes!(auth::logout))
         .routes(routes!(schedules::list))
         .routes(routes!(schedules::show, schedules::put, schedules::delete))

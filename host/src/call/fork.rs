@@ -141,14 +141,8 @@ impl DialEnv {
     /// Whether employee `login` can take a call now (offline: no phone registered).
     pub async fn line_status(&self, login: &str) -> Result<super::LineStatus, super::CallError> {
         let phones = self.directory.has_phones(login).await;
-        if !phones.map_err(|e| super::CallError::Failed(format!("directory: {e}")))? {
-            return Ok(super::LineStatus::Offline);
-        }
-        Ok(match self.presence.state(login) {
-            crate::sip::LineState::Idle => super::LineStatus::Available,
-            crate::sip::LineState::Ringing => super::LineStatus::Ringing,
-            crate::sip::LineState::Busy => super::LineStatus::Busy,
-        })
+        let phones = phones.map_err(|e| super::CallError::Failed(format!("directory: {e}")))?;
+        Ok(super::LineStatus::of(phones, self.presence.state(login)))
     }
 
     pub async fn department(&self, key: &str) -> Result<Option<super::DepartmentCard>, super::CallError> {

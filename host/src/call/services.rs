@@ -116,6 +116,28 @@ pub enum LineStatus {
     Busy,
 }
 
+impl LineStatus {
+    /// An employee's status from whether a phone of his is registered and his line's state.
+    pub fn of(has_phones: bool, line: crate::sip::LineState) -> Self {
+        match (has_phones, line) {
+            (false, _) => LineStatus::Offline,
+            (true, crate::sip::LineState::Idle) => LineStatus::Available,
+            (true, crate::sip::LineState::Ringing) => LineStatus::Ringing,
+            (true, crate::sip::LineState::Busy) => LineStatus::Busy,
+        }
+    }
+
+    /// As the API says it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LineStatus::Offline => "offline",
+            LineStatus::Available => "available",
+            LineStatus::Ringing => "ringing",
+            LineStatus::Busy => "busy",
+        }
+    }
+}
+
 /// The calls the exchange remembers.
 #[async_trait::async_trait]
 pub trait History: Send + Sync {

@@ -61,6 +61,7 @@ fn employee_body(posted: &Posted, names: &[&str]) -> Result<Map<String, Value>, 
 
 const FIELDS: &[&str] = &[
     "name",
+    "position",
     "extension",
     "role",
     "email",

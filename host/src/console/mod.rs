@@ -11,6 +11,7 @@ mod api;
 mod calls;
 mod dashboard;
 mod departments;
+mod directory;
 mod employees;
 mod live;
 mod me;
@@ -84,6 +85,7 @@ pub fn router(api: Router, live: std::sync::Arc<crate::live::LiveCalls>) -> Rout
         .route("/console/calls", get(calls::list))
         .route("/console/calls/{id}", get(calls::show))
         .route("/console/recordings/{id}", get(calls::recording))
+        .route("/console/directory", get(directory::show))
         .route("/console/me", get(me::show).post(me::update))
         .route("/console/me/password", post(me::password))
         .route("/console/me/voicemail/{id}", post(me::voicemail))

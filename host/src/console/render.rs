@@ -24,6 +24,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("calls.html", include_str!("templates/calls.html")),
     ("call.html", include_str!("templates/call.html")),
     ("me.html", include_str!("templates/me.html")),
+    ("directory.html", include_str!("templates/directory.html")),
 ];
 
 fn environment() -> &'static Environment<'static> {

@@ -35,6 +35,8 @@ pub struct EmployeeFields {
     pub mobile_after_secs: Option<i64>,
     /// E.164 shown to the people he calls outside; empty: the company's main number.
     pub caller_id: String,
+    /// His job title, as the company directory shows it.
+    pub position: String,
 }
 
 /// An employee's two password hashes: the SIP digest HA1 and the API's Argon2 PHC string.
@@ -44,7 +46,7 @@ pub struct Secrets<'a> {
     pub api_password: &'a str,
 }
 
-const COLUMNS: &str = "id, login, name, extension, role, email, mobile, mobile_after_secs, caller_id, CAST(dnd AS INTEGER) AS dnd, calling_rights";
+const COLUMNS: &str = "id, login, name, extension, role, email, mobile, mobile_after_secs, caller_id, position, CAST(dnd AS INTEGER) AS dnd, calling_rights";
 
 fn employee_row(r: &AnyRow) -> Employee {
     Employee {
@@ -58,6 +60,7 @@ fn employee_row(r: &AnyRow) -> Employee {
             mobile: r.get("mobile"),
             mobile_after_secs: r.get("mobile_after_secs"),
             caller_id: r.get("caller_id"),
+            position: r.get("position"),
         },
         dnd: r.get::<i64, _>("dnd") != 0,
         calling_rights: r.get("calling_rights"),
@@ -113,7 +116,7 @@ impl Tenant {
     ) -> super::Result<Option<Employee>> {
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO employees (company_id, login, name, extension, role, email, mobile, mobile_after_secs, sip_ha1,
-             api_password, created_at, caller_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             api_password, created_at, caller_id, position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
              ON CONFLICT DO NOTHING RETURNING id",
         )
         .bind(self.company())
@@ -128,6 +131,7 @@ impl Tenant {
         .bind(secrets.api_password)
         .bind(now)
         .bind(&f.caller_id)
+        .bind(&f.position)
         .fetch_optional(self.pool())
         .await?;
         self.store.employees_written().await;
@@ -151,7 +155,7 @@ impl Tenant {
         let done = sqlx::query(
             "UPDATE employees SET name = $1, extension = $2, role = $3, email = $4, mobile = $5,
              mobile_after_secs = $6, sip_ha1 = COALESCE($7, sip_ha1), api_password = COALESCE($8, api_password),
-             caller_id = $11 WHERE company_id = $9 AND login = $10",
+             caller_id = $11, position = $12 WHERE company_id = $9 AND login = $10",
         )
         .bind(&f.name)
         .bind(&f.extension)
@@ -164,6 +168,7 @@ impl Tenant {
         .bind(self.company())
         .bind(login)
         .bind(&f.caller_id)
+        .bind(&f.position)
         .execute(self.pool())
         .await?;
         self.store.employees_written().await;

@@ -16,6 +16,7 @@ fn secrets(ha1: &str) -> Secrets<'_> {
 fn fields(name: &str, extension: &str) -> EmployeeFields {
     EmployeeFields {
         caller_id: String::new(),
+        position: String::new(),
         name: name.into(),
         extension: extension.into(),
         role: "user".into(),

@@ -1,0 +1,3 @@
+-- PostgreSQL twin of ../sqlite/0033_employee_position.sql.
+-- An employee's job title (issue 17: the company directory shows it).
+ALTER TABLE employees ADD COLUMN position TEXT NOT NULL DEFAULT '';

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::call::Trace;
 use crate::call::script::{Script, ScriptedCall};
 use crate::flow::{FlowEngine, FlowExit, FlowVersion};
 use crate::media::PromptLibrary;
@@ -170,12 +169,7 @@ pub fn explore(
     company: &Company,
     dialled: &str,
 ) -> anyhow::Result<RouteMap> {
-    // A paused clock: every wait in a flow (a prompt, a digit timeout, a ringing phone) passes
-    // at once.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()?;
+    let runtime = crate::simulate::paused_runtime()?;
     let started = Instant::now();
     // Breadth first: a map cut short lacks the longest paths, not whole branches.
     let mut queue = std::collections::VecDeque::from([
@@ -209,14 +203,14 @@ pub fn explore(
             .script(company)
             .parse()
             .map_err(|e| anyhow::anyhow!("exploration script: {e}"))?;
-        let run = runtime.block_on(async {
-            let mut call = ScriptedCall::new(script, prompts.clone(), "+15550100001", dialled);
-            if let Some(id) = company.id {
-                call = call.of_company(id);
+        let call = || {
+            let call = ScriptedCall::new(script, prompts.clone(), "+15550100001", dialled);
+            match company.id {
+                Some(id) => call.of_company(id),
+                None => call,
             }
-            let call = Box::new(call);
-            engine.run(version, call, settings, Trace::default()).await
-        });
+        };
+        let run = crate::simulate::run_scripted(&runtime, engine, version, settings, call);
         runs += 1;
         let run = Run {
             events: run.trace.entries().iter().map(|e| (e.at_ms, e.event.clone())).collect(),
@@ -429,6 +423,7 @@ fn describe_legs(rest: &str) -> String {
 fn describe_result(kind: &str, result: &str) -> String {
     match (kind, result) {
         (_, "") => String::new(),
+        (_, r) if r.starts_with("error: hangup") => "the caller hangs up".into(),
         ("collect", r) if r.starts_with("no digit") => "no digit".into(),
         ("collect", r) => format!("pressed {r}"),
         ("record", r) if !r.starts_with("error") => "message left".into(),
@@ -443,7 +438,6 @@ fn describe_result(kind: &str, result: &str) -> String {
                 _ => r.to_lowercase(),
             }
         }
-        (_, r) if r.starts_with("error: hangup") => "the caller hangs up".into(),
         (_, "ok") => String::new(),
         (_, r) => r.to_owned(),
     }
@@ -524,6 +518,38 @@ mod tests {
             decisions(&events),
             vec![Decision::Digit { at_ms: 4000 }, Decision::Dial, Decision::Queue]
         );
+    }
+
+    /// The built-in voice menu, explored: one path per digit it knows, the others folded; a
+    /// menu that replays itself more often than a map follows says it was cut short.
+    #[test]
+    fn the_voice_menu_is_mapped_and_a_long_one_is_cut_short() {
+        let engine = FlowEngine::new(crate::flow::FlowLimits::default()).unwrap();
+        let wasm = crate::flow::BUILTIN_FLOWS.iter().find(|(n, _)| *n == "ivr").unwrap().1;
+        let version = Arc::new(engine.load(wasm).unwrap());
+        let prompts = Arc::new(PromptLibrary::with_builtins());
+        let company = Company::default();
+        let settings = r#"{"options": {"1": {"department": "sales"}, "2": {"department": "support"}}, "retries": 0}"#;
+        let map = explore(&engine, &version, settings, &prompts, &company, "+15550100100").unwrap();
+        assert_eq!(map.cut_short, None, "{map:#?}");
+        let menu = &map.root.then[0].step;
+        assert!(menu.label.starts_with("Menu: plays ivr-greeting"), "{menu:#?}");
+        let when: Vec<String> = menu.then.iter().map(|b| b.when.join(", ")).collect();
+        assert!(when.contains(&"pressed 2".to_string()), "{when:?}");
+        assert!(
+            when.iter().any(|w| w.contains("pressed 1") && w.contains("no digit")),
+            "{when:?}"
+        );
+        let long = explore(
+            &engine,
+            &version,
+            r#"{"options": {}, "retries": 10}"#,
+            &prompts,
+            &company,
+            "+1555",
+        )
+        .unwrap();
+        assert!(long.cut_short.is_some(), "runs {}: {:#?}", long.runs, long.root);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::call::Trace;
 use crate::call::script::{Script, ScriptedCall};
-use crate::flow::{BUILTIN_FLOWS, FlowEngine, FlowExit, FlowLimits};
+use crate::flow::{BUILTIN_FLOWS, FlowEngine, FlowExit, FlowLimits, FlowRun, FlowVersion};
 use crate::media::PromptLibrary;
 
 pub struct Simulation {
@@ -15,6 +15,36 @@ pub struct Simulation {
     pub script: String,
     pub caller: String,
     pub dialled: String,
+}
+
+/// A runtime whose clock is paused: every wait in a flow (a prompt, a digit timeout, a ringing
+/// phone) passes at once. Run it on a thread of its own (the CLI's, or a blocking task's).
+pub fn paused_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+}
+
+/// Simulations and route maps running at once on this node (each takes a core for up to a few
+/// seconds); more wait for none, they are refused.
+static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// A slot to simulate in, if one is free now.
+pub fn slot() -> Option<tokio::sync::SemaphorePermit<'static>> {
+    SLOTS.try_acquire().ok()
+}
+
+/// One simulated call: `version` run with `settings` against the call `call` makes, on
+/// `runtime`'s paused clock (the call is made inside the runtime, so that it reads that clock).
+pub fn run_scripted(
+    runtime: &tokio::runtime::Runtime,
+    engine: &FlowEngine,
+    version: &FlowVersion,
+    settings: &str,
+    call: impl FnOnce() -> ScriptedCall,
+) -> FlowRun {
+    runtime.block_on(async { engine.run(version, Box::new(call()), settings, Trace::default()).await })
 }
 
 /// Runs the simulation and returns the printed report, and whether the flow ended well.
@@ -39,18 +69,10 @@ pub fn simulate(sim: &Simulation) -> anyhow::Result<(String, bool)> {
         ..FlowLimits::default()
     })?;
     let version = engine.load(&wasm)?;
-    // A paused clock: every wait in the flow (a prompt, a digit timeout) passes instantly.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()?;
-    let run = runtime.block_on(async {
-        let prompts = Arc::new(PromptLibrary::with_builtins());
-        let call = Box::new(ScriptedCall::new(script, prompts, &sim.caller, &sim.dialled));
-        engine
-            .run(&version, call, &settings.to_string(), Trace::default())
-            .await
-    });
+    let runtime = paused_runtime()?;
+    let prompts = Arc::new(PromptLibrary::with_builtins());
+    let call = || ScriptedCall::new(script, prompts, &sim.caller, &sim.dialled);
+    let run = run_scripted(&runtime, &engine, &version, &settings.to_string(), call);
 
     let mut out = format!(
         "flow {} on a call from {} to {}\n",

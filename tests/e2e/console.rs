@@ -90,6 +90,20 @@ impl Browser {
         self.wait_new_page(css).await;
     }
 
+    /// Presses the button `css`, says yes to the question it asks, and waits for the next page.
+    pub async fn click_and_confirm(&self, css: &str) {
+        self.mark_page().await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .expect(css)
+            .click()
+            .await
+            .unwrap();
+        self.client.accept_alert().await.expect("the button asks first");
+        self.wait_new_page(css).await;
+    }
+
     /// Marks the page, so that [`Browser::wait_new_page`] knows when another replaced it.
     async fn mark_page(&self) {
         self.client
@@ -272,6 +286,48 @@ async fn an_office_manager_runs_the_exchange_from_the_console() {
     let unfolded = mail.replace("=\r\n", "").replace("=\n", "");
     assert!(unfolded.contains(&link), "the link is in the mail: {mail}");
 
+    // Flows: an upload, refused when it is no component, and the simulator on the voice menu.
+    browser.open(&server, "/console/flows").await;
+    let readme = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = readme.canonicalize().unwrap();
+    let file = browser.wait_for("#f-wasm", 5).await;
+    file.send_keys(&readme.display().to_string()).await.unwrap();
+    browser.click("#upload-flow button[type='submit']").await;
+    let refused = browser.text("#e-wasm").await;
+    assert!(refused.contains("invalid flow component"), "{refused}");
+    let file = browser.wait_for("#f-wasm", 5).await;
+    file.send_keys(env!("SWITCHBOARD_TEST_FLOW_MISBEHAVE")).await.unwrap();
+    browser.fill("#upload-flow", &[("name", "misbehave")]).await;
+    browser.click("#upload-flow button[type='submit']").await;
+    assert!(
+        browser.path().await.starts_with("/console/flows/"),
+        "{}",
+        browser.path().await
+    );
+    assert!(browser.text("main h1").await.starts_with("misbehave"));
+    browser.click_and_confirm("button[value='delete']").await;
+    assert_eq!(browser.path().await, "/console/flows");
+    assert!(!browser.text("table.flows").await.contains("misbehave"));
+    let ivr = server.get_json("/flows/ivr").await;
+    browser
+        .open(&server, &format!("/console/flows/{}", ivr["sha256"].as_str().unwrap()))
+        .await;
+    browser
+        .fill("#simulate", &[("settings", "{}"), ("script", "1s press 2")])
+        .await;
+    browser.click("#simulate button[value='simulate']").await;
+    let simulated = browser.text("#simulation").await;
+    assert!(
+        simulated.contains("→ 2") && simulated.contains("support"),
+        "{simulated}"
+    );
+    browser
+        .client
+        .execute("document.getElementById('sim-h').scrollIntoView()", vec![])
+        .await
+        .unwrap();
+    browser.screenshot("console-simulator.png").await;
+
     // Sales: Alice and Bob, Bob first, a step of 10 s — with buttons, no script needed.
     browser.open(&server, "/console/departments/sales").await;
     for login in ["alice", "bob"] {
@@ -366,6 +422,8 @@ async fn an_office_manager_runs_the_exchange_from_the_console() {
         .assign("+15550100200", "ivr", json!({ "retries": 10, "options": {} }))
         .await;
     browser.open(&server, "/console/numbers/%2B15550100200").await;
+    let section = browser.text("section.route-map").await;
+    assert!(section.contains("cut short"), "{section}");
     let cut = browser.text("#map-cut-short").await;
     assert!(cut.contains("cut short"), "{cut}");
     let assigned = server.get_json("/numbers").await;

@@ -168,3 +168,102 @@ async fn numbers_using(tenant: &Tenant, sha256: &str) -> Result<Vec<String>, Api
         .map(|a| a.number)
         .collect())
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationBody {
+    /// The flow's settings (checked against its schema, as an assignment's are).
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    settings: Value,
+    /// What the caller and the company do (`switchboard flow simulate --script`): `2s press 1;
+    /// dial answered`, `schedule office closed`… (at most 16 KiB). Without a `hangup` step the
+    /// caller hangs up after an hour.
+    #[serde(default)]
+    #[schema(max_length = 16384)]
+    script: String,
+    /// The caller's number; default `+15550100001`.
+    caller: Option<String>,
+    /// The number dialled; default `+15550100100`.
+    dialled: Option<String>,
+}
+
+fn empty_object() -> Value {
+    serde_json::json!({})
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SimulationResult {
+    /// What the flow did, as a call record's trace says it.
+    trace: Vec<crate::records::TraceEntry>,
+    /// `completed`, or why it failed or trapped.
+    exit: String,
+    /// The flow completed.
+    ok: bool,
+}
+
+const MAX_SCRIPT: usize = 16 * 1024;
+
+/// Runs the flow version on a simulated call (a paused clock: no real waiting; no call placed,
+/// no HTTP request sent — the script says what the CRM answers) and returns its trace. 422
+/// names `script` or `settings`; 429 while the node's 2 simulation slots are busy.
+#[utoipa::path(post, path = "/flows/{flow}/simulate", tag = "flows",
+    params(("flow" = String, Path, description = "sha256 or name")), request_body = SimulationBody,
+    responses((status = 200, body = SimulationResult), (status = 404, description = "no such flow", body = ErrorBody),
+        (status = 422, description = "the script or the settings are invalid", body = ErrorBody),
+        (status = 429, description = "simulations are running: try again in a few seconds", body = ErrorBody)))]
+pub async fn simulate(
+    State(s): State<ApiState>,
+    tenant: Tenant,
+    Path(flow): Path<String>,
+    body: Result<Json<SimulationBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<SimulationResult>, ApiError> {
+    let Json(body) = body.map_err(ApiError::from_json)?;
+    if body.script.len() > MAX_SCRIPT {
+        return Err(ApiError::unprocessable(
+            "script",
+            &format!("at most {MAX_SCRIPT} bytes"),
+        ));
+    }
+    let mut script_text = body.script.clone();
+    if !script_text.contains("hangup") {
+        script_text.push_str("\n3600s hangup");
+    }
+    let script: crate::call::script::Script = script_text
+        .parse()
+        .map_err(|e: String| ApiError::unprocessable("script", &e))?;
+    let info = find(&tenant, &flow).await?;
+    let version = s.registry.version(&info.sha256).await.map_err(super::registry_error)?;
+    if let Some(schema) = &version.settings_schema {
+        let known = crate::admin::known_names(&tenant).await.map_err(ApiError::internal)?;
+        schema
+            .check(&body.settings, &known)
+            .map_err(|why| ApiError::unprocessable("settings", &format!("the settings do not fit the flow: {why}")))?;
+    }
+    let Some(_slot) = crate::simulate::slot() else {
+        return Err(ApiError::too_many(
+            "simulations are running: try again in a few seconds",
+            std::time::Duration::from_secs(3),
+        ));
+    };
+    let (engine, prompts, company) = (s.registry.engine().clone(), s.prompts.clone(), tenant.id());
+    let settings = body.settings.to_string();
+    let caller = body.caller.unwrap_or_else(|| "+15550100001".into());
+    let dialled = body.dialled.unwrap_or_else(|| "+15550100100".into());
+    let run = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+        let runtime = crate::simulate::paused_runtime()?;
+        let call = || crate::call::script::ScriptedCall::new(script, prompts, &caller, &dialled).of_company(company);
+        let run = crate::simulate::run_scripted(&runtime, &engine, &version, &settings, call);
+        Ok((run.trace.into_entries(), run.exit))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    let (trace, exit) = run;
+    let (ok, exit) = match exit {
+        crate::flow::FlowExit::Completed => (true, "completed".to_owned()),
+        crate::flow::FlowExit::Failed(why) => (false, format!("failed: {why}")),
+        crate::flow::FlowExit::Trapped(why) => (false, format!("trapped: {why}")),
+    };
+    Ok(Json(SimulationResult { trace, exit, ok }))
+}

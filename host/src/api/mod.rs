@@ -93,6 +93,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
     let protected = OpenApiRouter::new()
         .routes(routes!(flows::upload, flows::list))
         .routes(routes!(flows::show, flows::delete))
+        .routes(routes!(flows::simulate))
         .routes(routes!(numbers::list))
         .routes(routes!(numbers::assign))
         .routes(routes!(numbers::route_map))

@@ -201,9 +201,6 @@ pub async fn list(State(s): State<ApiState>, tenant: Tenant) -> Result<Json<Numb
     Ok(Json(NumberList { numbers }))
 }
 
-/// Maps drawn at once on this node (each takes a core for up to a few seconds).
-static MAPS_AT_ONCE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-
 /// Where calls to the number go: its flow — built-in or uploaded — run in the simulator under
 /// every business-hours state, digit and dial outcome (bounded), the runs merged into one
 /// decision tree (`cut_short` says when the exploration stopped early). No call is placed.
@@ -232,7 +229,7 @@ pub async fn route_map(
         .map_err(super::registry_error)?;
     let departments = tenant.departments().await.map_err(ApiError::internal)?;
     let company = crate::explore::Company::with_departments(tenant.id(), &departments);
-    let Ok(_permit) = MAPS_AT_ONCE.try_acquire() else {
+    let Some(_permit) = crate::simulate::slot() else {
         return Err(ApiError::too_many(
             "route maps are being drawn: try again in a few seconds",
             std::time::Duration::from_secs(3),

@@ -13,6 +13,7 @@ mod dashboard;
 mod departments;
 mod directory;
 mod employees;
+mod flows;
 mod live;
 mod me;
 mod numbers;
@@ -82,6 +83,8 @@ pub fn router(api: Router, live: std::sync::Arc<crate::live::LiveCalls>) -> Rout
         )
         .route("/console/numbers", get(numbers::list))
         .route("/console/numbers/{number}", get(numbers::show).post(numbers::assign))
+        .route("/console/flows", get(flows::list).post(flows::upload))
+        .route("/console/flows/{flow}", get(flows::show).post(flows::act))
         .route("/console/calls", get(calls::list))
         .route("/console/calls/{id}", get(calls::show))
         .route("/console/recordings/{id}", get(calls::recording))
@@ -90,6 +93,8 @@ pub fn router(api: Router, live: std::sync::Arc<crate::live::LiveCalls>) -> Rout
         .route("/console/me/password", post(me::password))
         .route("/console/me/voicemail/{id}", post(me::voicemail))
         .route("/console/assets/{name}", get(asset))
+        // A flow upload's form carries the component (the API's own limit is lower).
+        .layer(axum::extract::DefaultBodyLimit::max(24 << 20))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(console)
 }

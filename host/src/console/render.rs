@@ -19,6 +19,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("employee.html", include_str!("templates/employee.html")),
     ("departments.html", include_str!("templates/departments.html")),
     ("department.html", include_str!("templates/department.html")),
+    ("flows.html", include_str!("templates/flows.html")),
+    ("flow.html", include_str!("templates/flow.html")),
     ("numbers.html", include_str!("templates/numbers.html")),
     ("number.html", include_str!("templates/number.html")),
     ("calls.html", include_str!("templates/calls.html")),

@@ -231,6 +231,40 @@ impl FromRequest<Console> for Posted {
     }
 }
 
+/// A submitted upload form (multipart): its session, checked like [`Posted`]'s — the CSRF token
+/// is the form's first field — and the rest of its fields, to read in order.
+pub struct Upload {
+    pub session: Session,
+    pub fields: axum::extract::Multipart,
+}
+
+impl FromRequest<Console> for Upload {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, console: &Console) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let session = Session::from_request_parts(&mut parts, console).await?;
+        if !same_origin(&parts.headers) {
+            return Err(forbidden("the form came from another site"));
+        }
+        let request = Request::from_parts(parts, body);
+        let mut fields = axum::extract::Multipart::from_request(request, console)
+            .await
+            .map_err(|_| forbidden("the form is not an upload form"))?;
+        let first = fields.next_field().await.ok().flatten();
+        let sent = match first {
+            Some(field) if field.name() == Some(CSRF_FIELD) => field.text().await.unwrap_or_default(),
+            _ => String::new(),
+        };
+        if !constant_time_eq(sent.as_bytes(), session.csrf().as_bytes()) {
+            return Err(forbidden(
+                "the form's security token is missing or stale: reload the page and send it again",
+            ));
+        }
+        Ok(Upload { session, fields })
+    }
+}
+
 /// A browser names the page a form came from in `Origin`; when it does, it must be this host.
 pub fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {

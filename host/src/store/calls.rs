@@ -85,28 +85,51 @@ impl Tenant {
 
     /// The newest call records first, as `filter` selects them.
     pub async fn call_records(&self, filter: &CallFilter) -> super::Result<Vec<CallRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at, answered_by, ended_at, outcome,
-               CASE WHEN $10 = 1 THEN '[]' ELSE trace END AS trace, legs, result, offered_to, ended_in, wait_ms
-             FROM call_records
-             WHERE company_id = $8 AND (CAST($1 AS TEXT) IS NULL OR caller = $1) AND (CAST($2 AS TEXT) IS NULL OR dialled = $2)
-               AND (CAST($3 AS TEXT) IS NULL OR outcome = $3) AND (CAST($4 AS TEXT) IS NULL OR id = $4)
-               AND (CAST($9 AS TEXT) IS NULL OR result = $9)
-               AND started_at >= $5 AND started_at < $6
-             ORDER BY started_at DESC, id DESC LIMIT $7",
-        )
-        .bind(filter.caller.as_deref())
-        .bind(filter.dialled.as_deref())
-        .bind(filter.outcome.as_deref())
-        .bind(filter.id.as_deref())
-        .bind(filter.since.unwrap_or(i64::MIN))
-        .bind(filter.until.unwrap_or(i64::MAX))
-        .bind(filter.limit)
-        .bind(self.company())
-        .bind(filter.result.map(CallResult::as_str))
-        .bind(i64::from(filter.without_trace))
-        .fetch_all(self.pool())
-        .await?;
+        // Only the filters given are in the query, so that the planner picks the index that
+        // serves them (a `$n IS NULL OR …` for each would leave it one plan for all).
+        enum Param<'a> {
+            Text(&'a str),
+            Int(i64),
+        }
+        let mut params = vec![Param::Int(self.company())];
+        let mut sql = String::from(
+            "SELECT id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at, answered_by, ended_at, outcome,",
+        );
+        sql.push_str(if filter.without_trace {
+            " '[]' AS trace,"
+        } else {
+            " trace,"
+        });
+        sql.push_str(" legs, result, offered_to, ended_in, wait_ms FROM call_records WHERE company_id = $1");
+        let texts = [
+            ("caller", filter.caller.as_deref()),
+            ("dialled", filter.dialled.as_deref()),
+            ("outcome", filter.outcome.as_deref()),
+            ("id", filter.id.as_deref()),
+            ("result", filter.result.map(CallResult::as_str)),
+        ];
+        for (column, value) in texts {
+            if let Some(value) = value {
+                params.push(Param::Text(value));
+                sql.push_str(&format!(" AND {column} = ${}", params.len()));
+            }
+        }
+        for (condition, value) in [("started_at >=", filter.since), ("started_at <", filter.until)] {
+            if let Some(value) = value {
+                params.push(Param::Int(value));
+                sql.push_str(&format!(" AND {condition} ${}", params.len()));
+            }
+        }
+        params.push(Param::Int(filter.limit));
+        sql.push_str(&format!(" ORDER BY started_at DESC, id DESC LIMIT ${}", params.len()));
+        let mut query = sqlx::query(&sql);
+        for param in params {
+            query = match param {
+                Param::Text(text) => query.bind(text),
+                Param::Int(int) => query.bind(int),
+            };
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| {
                 Ok(CallRecord {

@@ -321,8 +321,9 @@ async fn another_companys_token_finds_nothing_on_any_route() {
             // schedule); what it answers echoes that key.
             let own_key = method == Method::PUT;
             if has_param {
-                // The one exception: a flow reference names a built-in, everyone's.
-                let builtin = path.starts_with("/flows/") && method == Method::GET;
+                // The one exception: a flow reference names a built-in, everyone's (to read and
+                // to try in the simulator).
+                let builtin = path.starts_with("/flows/") && (method == Method::GET || path.ends_with("/simulate"));
                 let refused = (400..500).contains(&status) && status != 401;
                 assert!(
                     builtin || refused || own_key && status == 200,

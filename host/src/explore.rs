@@ -72,11 +72,8 @@ impl Company {
         let mut script = String::new();
         for d in departments {
             let free = d.members.len().saturating_sub(d.logged_out.len() + d.paused.len());
-            let ring = match d.strategy.as_str() {
-                "ring_all" => d.timeout_secs.max(1),
-                _ => (d.step_secs.max(1) * d.members.len().max(1) as i64).min(d.timeout_secs.max(1)),
-            };
-            let mut line = format!("department {} ring {ring}s free {free}", d.id);
+            // As the directory's card says it (`location.rs`): it rings until its timeout.
+            let mut line = format!("department {} ring {}s free {free}", d.id, d.timeout_secs.max(1));
             if !d.extension.is_empty() {
                 line.push_str(&format!(" ext {}", d.extension));
             }

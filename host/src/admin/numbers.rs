@@ -10,6 +10,13 @@ use crate::call::{Target, number};
 use crate::flow::{FlowRegistry, RegistryError};
 use crate::store::{Assignment, Change, Tenant};
 
+/// The company's assignment of `number`, however it is written (`+1 555…`, `1555…`).
+pub async fn assigned(tenant: &Tenant, number: &str) -> Result<Option<Assignment>, crate::store::Error> {
+    let key = number::canonical(number);
+    let assignments = tenant.assignments().await?;
+    Ok(assignments.into_iter().find(|a| number::canonical(&a.number) == key))
+}
+
 /// What a number has besides its flow and the flow's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NumberOptions {

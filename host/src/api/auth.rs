@@ -384,22 +384,41 @@ pub async fn login(
         tracing::warn!(%client, login = %body.login.chars().take(64).collect::<String>(), "wrong API login");
         return Err(ApiError::unauthorized("wrong login or password"));
     };
-    let token = new_token();
-    let now = crate::call::record::unix_ms();
-    let expires_at = now + LOGIN_TOKEN_LIFETIME.as_millis() as i64;
+    let session = LoginSession::new();
     tenant
-        .add_login_token(&hash_token(&token), id, now, expires_at)
+        .add_login_token(&hash_token(&session.token), id, session.now, session.expires_at)
         .await
         .map_err(ApiError::internal)?;
-    Ok((
-        axum::http::StatusCode::CREATED,
-        axum::Json(LoginToken {
-            token,
-            login: employee.login,
-            role: employee.fields.role,
-            expires_at,
-        }),
-    ))
+    Ok(session.answer(employee.login, employee.fields.role))
+}
+
+/// A login's new token, made now, ending after [`LOGIN_TOKEN_LIFETIME`].
+struct LoginSession {
+    token: String,
+    now: i64,
+    expires_at: i64,
+}
+
+impl LoginSession {
+    fn new() -> Self {
+        let now = crate::call::record::unix_ms();
+        LoginSession {
+            token: new_token(),
+            now,
+            expires_at: now + LOGIN_TOKEN_LIFETIME.as_millis() as i64,
+        }
+    }
+
+    /// `POST /login`'s answer, once the token is kept.
+    fn answer(self, login: String, role: String) -> (axum::http::StatusCode, axum::Json<LoginToken>) {
+        let token = LoginToken {
+            token: self.token,
+            login,
+            role,
+            expires_at: self.expires_at,
+        };
+        (axum::http::StatusCode::CREATED, axum::Json(token))
+    }
 }
 
 /// The operator's session: a token of his own that ends like an employee's.
@@ -412,22 +431,13 @@ async fn operator_login(
         tracing::warn!(%client, "wrong operator token at login");
         return Err(ApiError::unauthorized("wrong login or password"));
     }
-    let session = new_token();
-    let now = crate::call::record::unix_ms();
-    let expires_at = now + LOGIN_TOKEN_LIFETIME.as_millis() as i64;
+    let session = LoginSession::new();
+    let hash = hash_token(&session.token);
     s.store
-        .add_operator_token(&hash_token(&session), "operator login", now, Some(expires_at))
+        .add_operator_token(&hash, "operator login", session.now, Some(session.expires_at))
         .await
         .map_err(ApiError::internal)?;
-    Ok((
-        axum::http::StatusCode::CREATED,
-        axum::Json(LoginToken {
-            token: session,
-            login: OPERATOR_LOGIN.into(),
-            role: "admin".into(),
-            expires_at,
-        }),
-    ))
+    Ok(session.answer(OPERATOR_LOGIN.into(), "admin".into()))
 }
 
 /// Ends the token the request carries (a login's session, typically): it gets 401 from now on.

@@ -142,13 +142,16 @@ fn console_base(s: &ApiState, headers: &axum::http::HeaderMap) -> String {
     if let Some(url) = &s.public_url {
         return url.clone();
     }
-    let host = headers
+    let host = request_authority(headers).map_or_else(|| "localhost".into(), |a| a.to_string());
+    format!("http://{host}")
+}
+
+/// The host and port the request was sent to (its `Host`), when it names one.
+fn request_authority(headers: &axum::http::HeaderMap) -> Option<axum::http::uri::Authority> {
+    headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.parse::<axum::http::uri::Authority>().ok())
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "localhost".into());
-    format!("http://{host}")
+        .and_then(|h| h.parse().ok())
 }
 
 /// A fresh one-time link for `employee` (his earlier ones end), mailed to him when it can be.
@@ -559,11 +562,7 @@ fn access_details(
 ) -> AccessDetails {
     let login = employee.login.clone();
     let host = if s.sip.ip().is_unspecified() {
-        let from_request = headers
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.parse::<axum::http::uri::Authority>().ok())
-            .map(|a| a.host().to_owned());
+        let from_request = request_authority(headers).map(|a| a.host().to_owned());
         from_request.unwrap_or_else(|| s.sip.ip().to_string())
     } else {
         s.sip.ip().to_string()

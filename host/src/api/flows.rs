@@ -240,12 +240,7 @@ pub async fn simulate(
             .check(&body.settings, &known)
             .map_err(|why| ApiError::unprocessable("settings", &format!("the settings do not fit the flow: {why}")))?;
     }
-    let Some(_slot) = crate::simulate::slot() else {
-        return Err(ApiError::too_many(
-            "simulations are running: try again in a few seconds",
-            std::time::Duration::from_secs(3),
-        ));
-    };
+    let _slot = super::simulation_slot("simulations are running: try again in a few seconds")?;
     let (engine, prompts, company) = (s.registry.engine().clone(), s.prompts.clone(), tenant.id());
     let settings = body.settings.to_string();
     let caller = body.caller.unwrap_or_else(|| "+15550100001".into());

@@ -233,6 +233,12 @@ async fn list_registrations(tenant: Tenant) -> Result<Json<RegistrationList>, Ap
     Ok(Json(RegistrationList { registrations }))
 }
 
+/// One of the node's simulation slots (route maps and the simulator share them); 429 saying
+/// `busy` when none is free.
+fn simulation_slot(busy: &str) -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
+    crate::simulate::slot().ok_or_else(|| ApiError::too_many(busy, std::time::Duration::from_secs(3)))
+}
+
 /// A numeric id from the path (`/contacts/{id}`); anything else is a 400 in our JSON error shape.
 pub struct Id(pub i64);
 

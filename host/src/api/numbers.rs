@@ -177,11 +177,10 @@ pub async fn assign(
         display_prefix: body.display_prefix,
         show_caller_status: body.show_caller_status,
     };
-    let canonical = crate::call::number::canonical(&number);
-    let owned = tenant.assignments().await.map_err(ApiError::internal)?;
-    if !owned
-        .iter()
-        .any(|a| crate::call::number::canonical(&a.number) == canonical)
+    if numbers::assigned(&tenant, &number)
+        .await
+        .map_err(ApiError::internal)?
+        .is_none()
     {
         super::usage::within_plan(&tenant, super::usage::Adding::Number).await?;
     }
@@ -214,12 +213,7 @@ pub async fn route_map(
     tenant: Tenant,
     Path(number): Path<String>,
 ) -> Result<Json<crate::explore::RouteMap>, ApiError> {
-    let canonical = crate::call::number::canonical(&number);
-    let assignments = tenant.assignments().await.map_err(ApiError::internal)?;
-    let Some(assignment) = assignments
-        .into_iter()
-        .find(|a| crate::call::number::canonical(&a.number) == canonical)
-    else {
+    let Some(assignment) = numbers::assigned(&tenant, &number).await.map_err(ApiError::internal)? else {
         return Err(ApiError::not_found("number", &number));
     };
     let version = s
@@ -229,12 +223,7 @@ pub async fn route_map(
         .map_err(super::registry_error)?;
     let departments = tenant.departments().await.map_err(ApiError::internal)?;
     let company = crate::explore::Company::with_departments(tenant.id(), &departments);
-    let Some(_permit) = crate::simulate::slot() else {
-        return Err(ApiError::too_many(
-            "route maps are being drawn: try again in a few seconds",
-            std::time::Duration::from_secs(3),
-        ));
-    };
+    let _slot = super::simulation_slot("route maps are being drawn: try again in a few seconds")?;
     let engine = s.registry.engine().clone();
     let prompts = s.prompts.clone();
     let map = tokio::task::spawn_blocking(move || {

@@ -38,6 +38,26 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// 422: the form's `field` could not be read (before the API was asked).
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        Refusal {
+            status: StatusCode::UNPROCESSABLE_ENTITY.as_u16(),
+            error: format!("invalid {field}"),
+            detail: detail.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    /// 403: the console refuses it itself.
+    pub fn forbidden(detail: &str) -> Self {
+        Refusal {
+            status: StatusCode::FORBIDDEN.as_u16(),
+            error: "forbidden".into(),
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
     /// The session is gone (expired, revoked, the password changed).
     pub fn is_unauthorized(&self) -> bool {
         self.status == StatusCode::UNAUTHORIZED.as_u16()
@@ -60,10 +80,22 @@ impl Api {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, Refusal> {
-        let (content_type, body) = match body {
-            Some(json) => ("application/json", Body::from(json.to_string())),
-            None => ("application/json", Body::empty()),
+        let body = match body {
+            Some(json) => Body::from(json.to_string()),
+            None => Body::empty(),
         };
+        self.call_with(caller, method, path, "application/json", body).await
+    }
+
+    /// `method path` with a body of `content_type` (an upload); the answer as [`Api::call`]'s.
+    pub async fn call_with(
+        &self,
+        caller: Caller<'_>,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Body,
+    ) -> Result<Value, Refusal> {
         let response = self.send(caller, method, path, content_type, body).await;
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER_BYTES)

@@ -147,23 +147,15 @@ pub async fn update(State(console): State<Console>, Path(id): Path<String>, post
     let mut form = posted.echo();
     form["members"] = json!(members);
     let number = |name: &str, default: i64| -> Result<i64, Refusal> {
-        match posted.given(name) {
-            None => Ok(default),
-            Some(text) => text.parse().map_err(|_| Refusal {
-                status: 422,
-                error: format!("invalid {name}"),
-                detail: "a whole number of seconds".into(),
-                field: Some(name.into()),
-            }),
-        }
+        Ok(posted.seconds(name, "a whole number of seconds")?.unwrap_or(default))
     };
     let overflow = match posted.given("overflow") {
         None => Ok(Value::Null),
-        Some(text) => serde_json::from_str::<Value>(text).map_err(|e| Refusal {
-            status: 422,
-            error: "invalid overflow".into(),
-            detail: format!("a route as JSON, e.g. {{\"voicemail\": {{}}}}: {e}"),
-            field: Some("overflow".into()),
+        Some(text) => serde_json::from_str::<Value>(text).map_err(|e| {
+            Refusal::invalid(
+                "overflow",
+                format!("a route as JSON, e.g. {{\"voicemail\": {{}}}}: {e}"),
+            )
         }),
     };
     let body = match (number("step_secs", 15), number("timeout_secs", 60), overflow) {

@@ -32,6 +32,9 @@ async fn render_list(console: &Console, session: &Session, form: Value, refusal:
     (status, page(session, "employees", "employees.html", data)).into_response()
 }
 
+/// What the "ring the mobile after" field says when it cannot be read.
+pub const MOBILE_AFTER_WHY: &str = "a whole number of seconds, or empty for never";
+
 /// The fields of the employee forms as the API takes them (`password` only when typed).
 fn employee_body(posted: &Posted, names: &[&str]) -> Result<Map<String, Value>, Refusal> {
     let mut body = Map::new();
@@ -39,16 +42,8 @@ fn employee_body(posted: &Posted, names: &[&str]) -> Result<Map<String, Value>, 
         let value = posted.field(name).trim();
         match *name {
             "mobile_after_secs" => {
-                let secs = match value {
-                    "" => Value::Null,
-                    text => text.parse::<i64>().map(Value::from).map_err(|_| Refusal {
-                        status: 422,
-                        error: "invalid mobile_after_secs".into(),
-                        detail: "a whole number of seconds, or empty for never".into(),
-                        field: Some("mobile_after_secs".into()),
-                    })?,
-                };
-                body.insert((*name).into(), secs);
+                let secs = posted.seconds(name, MOBILE_AFTER_WHY)?;
+                body.insert((*name).into(), Value::from(secs));
             }
             "password" if value.is_empty() => {}
             _ => {

@@ -71,12 +71,7 @@ pub async fn upload(State(console): State<Console>, upload: Upload) -> Response 
         }
     }
     if wasm.is_empty() {
-        let refusal = Refusal {
-            status: 422,
-            error: "invalid wasm".into(),
-            detail: "choose a .wasm file (a component built for wasm32-wasip2)".into(),
-            field: Some("wasm".into()),
-        };
+        let refusal = Refusal::invalid("wasm", "choose a .wasm file (a component built for wasm32-wasip2)");
         return render_list(&console, &session, Some(refusal)).await;
     }
     let name = name.trim();
@@ -84,9 +79,9 @@ pub async fn upload(State(console): State<Console>, upload: Upload) -> Response 
         "" => "/flows".to_owned(),
         name => format!("/flows?name={}", encode(name)),
     };
-    let response = console
+    let uploaded = console
         .api
-        .send(
+        .call_with(
             session.caller(),
             Method::POST,
             &path,
@@ -94,28 +89,18 @@ pub async fn upload(State(console): State<Console>, upload: Upload) -> Response 
             Body::from(wasm),
         )
         .await;
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap_or_default();
-    let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if status.is_success() {
-        return see(&format!(
+    match uploaded {
+        Ok(answer) => see(&format!(
             "/console/flows/{}",
             encode(answer["sha256"].as_str().unwrap_or_default())
-        ));
+        )),
+        Err(refusal) if refusal.is_unauthorized() => refused(refusal),
+        Err(mut refusal) => {
+            // What the API refused of an upload is the file, unless it names the name.
+            refusal.field.get_or_insert_with(|| "wasm".into());
+            render_list(&console, &session, Some(refusal)).await
+        }
     }
-    let text = |key: &str| answer[key].as_str().unwrap_or_default().to_owned();
-    let refusal = Refusal {
-        status: status.as_u16(),
-        error: text("error"),
-        detail: text("detail"),
-        field: Some(answer["field"].as_str().unwrap_or("wasm").to_owned()),
-    };
-    if refusal.is_unauthorized() {
-        return refused(refusal);
-    }
-    render_list(&console, &session, Some(refusal)).await
 }
 
 async fn too_large(console: &Console, session: &Session) -> Response {
@@ -179,12 +164,7 @@ pub async fn act(State(console): State<Console>, Path(flow): Path<String>, poste
     let settings = match serde_json::from_str::<Value>(posted.given("settings").unwrap_or("{}")) {
         Ok(settings) => settings,
         Err(e) => {
-            let refusal = Refusal {
-                status: 422,
-                error: "invalid settings".into(),
-                detail: format!("not JSON: {e}"),
-                field: Some("settings".into()),
-            };
+            let refusal = Refusal::invalid("settings", format!("not JSON: {e}"));
             return render_one(&console, session, &flow, Some((form, Err(refusal))), None).await;
         }
     };

@@ -36,17 +36,12 @@ pub async fn snapshot(console: &Console, session: &Session) -> Result<Value, api
 
 pub async fn stream(State(console): State<Console>, session: Session) -> Response {
     if !session.is_admin() {
-        return super::failure_page(&api::Refusal {
-            status: 403,
-            error: "forbidden".into(),
-            detail: "the live view is for admins".into(),
-            field: None,
-        });
+        return super::session::forbidden("the live view is for admins");
     }
     let Ok(permit) = console.streams.clone().try_acquire_owned() else {
         return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "too many live views open").into_response();
     };
-    let mut changed = console.live_changes();
+    let mut changed = console.live.changes();
     let events = async_stream(move |tx| async move {
         let _permit = permit;
         let mut last = String::new();
@@ -88,11 +83,7 @@ where
     F: FnOnce(tokio::sync::mpsc::Sender<Result<Event, Infallible>>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(task(tx));
-    tokio_stream_from(rx)
-}
-
-fn tokio_stream_from<T>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

@@ -68,22 +68,11 @@ pub async fn update(State(console): State<Console>, posted: Posted) -> Response 
     for name in ["name", "email", "mobile"] {
         body.insert(name.into(), Value::from(posted.field(name).trim()));
     }
-    let after = match posted.given("mobile_after_secs") {
-        None => Value::Null,
-        Some(text) => match text.parse::<i64>() {
-            Ok(secs) => Value::from(secs),
-            Err(_) => {
-                let refusal = Refusal {
-                    status: 422,
-                    error: "invalid mobile_after_secs".into(),
-                    detail: "a whole number of seconds, or empty for never".into(),
-                    field: Some("mobile_after_secs".into()),
-                };
-                return render(&console, &posted.session, Some(posted.echo()), Some(refusal), None).await;
-            }
-        },
+    let after = match posted.seconds("mobile_after_secs", super::employees::MOBILE_AFTER_WHY) {
+        Ok(after) => after,
+        Err(refusal) => return render(&console, &posted.session, Some(posted.echo()), Some(refusal), None).await,
     };
-    body.insert("mobile_after_secs".into(), after);
+    body.insert("mobile_after_secs".into(), Value::from(after));
     body.insert("dnd".into(), Value::Bool(posted.given("dnd").is_some()));
     let path = format!("/employees/{}", encode(&login));
     match console
@@ -109,12 +98,7 @@ pub async fn password(State(console): State<Console>, posted: Posted) -> Respons
         return see("/console/");
     };
     if posted.field("password") != posted.field("password_again") {
-        let refusal = Refusal {
-            status: 422,
-            error: "invalid password".into(),
-            detail: "the two new passwords differ".into(),
-            field: Some("password".into()),
-        };
+        let refusal = Refusal::invalid("password", "the two new passwords differ");
         return render(&console, &posted.session, None, Some(refusal), None).await;
     }
     let body = json!({ "password": posted.field("password"), "current_password": posted.field("current_password") });

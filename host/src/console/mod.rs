@@ -47,12 +47,6 @@ pub struct Console {
 /// Live views a node serves at once; more get 503 and the page shows the first view only.
 const MAX_LIVE_VIEWS: usize = 256;
 
-impl Console {
-    fn live_changes(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.live.changes()
-    }
-}
-
 /// The console's routes, asking `api` (the API's router, with its state).
 pub fn router(api: Router, live: std::sync::Arc<crate::live::LiveCalls>) -> Router {
     let console = Console {
@@ -193,42 +187,34 @@ async fn set_password_page(axum::extract::Path(token): axum::extract::Path<Strin
     render::page("set_password.html", json!({ "token": token })).into_response()
 }
 
+#[derive(serde::Deserialize)]
+struct SetPasswordForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_again: String,
+}
+
 /// The form becomes `POST /set-password`; the link is the credential, used once.
 async fn set_password(
     State(console): State<Console>,
     axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
     axum::extract::Path(token): axum::extract::Path<String>,
     headers: axum::http::HeaderMap,
-    axum::Form(form): axum::Form<Vec<(String, String)>>,
+    axum::Form(form): axum::Form<SetPasswordForm>,
 ) -> Response {
     if !session::same_origin(&headers) {
-        return failure_page(&Refusal {
-            status: 403,
-            error: "forbidden".into(),
-            detail: "the form came from another site".into(),
-            field: None,
-        });
+        return session::forbidden("the form came from another site");
     }
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
     let refused_form = |refusal: Refusal| {
         let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
         let html = render::page("set_password.html", json!({ "token": token, "refusal": refusal }));
         (status, html).into_response()
     };
-    if field("password") != field("password_again") {
-        return refused_form(Refusal {
-            status: 422,
-            error: "invalid password".into(),
-            detail: "the two passwords differ".into(),
-            field: Some("password".into()),
-        });
+    if form.password != form.password_again {
+        return refused_form(Refusal::invalid("password", "the two passwords differ"));
     }
-    let body = json!({ "token": token, "password": field("password") });
+    let body = json!({ "token": token, "password": form.password });
     let caller = Caller {
         token: None,
         client,
@@ -244,22 +230,25 @@ async fn set_password(
     }
 }
 
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
 /// The login form becomes `POST /login`: the API checks the password, throttles guessing and
 /// issues the token the cookie keeps.
 async fn login(
     State(console): State<Console>,
     axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: axum::http::HeaderMap,
-    axum::Form(form): axum::Form<Vec<(String, String)>>,
+    axum::Form(form): axum::Form<LoginForm>,
 ) -> Response {
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let (login, next) = (field("login"), field("next"));
-    let body = json!({ "login": login.trim(), "password": field("password") });
+    let body = json!({ "login": form.login.trim(), "password": form.password });
     let host = session::host_of(&headers);
     let caller = Caller {
         token: None,
@@ -269,19 +258,14 @@ async fn login(
     match console.api.call(caller, Method::POST, "/login", Some(&body)).await {
         Ok(answer) => {
             let token = answer["token"].as_str().unwrap_or_default();
-            let lifetime = crate::api::LOGIN_TOKEN_LIFETIME.as_secs();
-            let cookie = session::session_cookie(Some(token), session::over_tls(&headers), lifetime);
-            let mut response = Redirect::to(back_to(Some(&next))).into_response();
-            if let Ok(value) = cookie.parse() {
-                response.headers_mut().insert(header::SET_COOKIE, value);
-            }
-            response
+            let response = Redirect::to(back_to(Some(&form.next))).into_response();
+            session::with_session_cookie(response, Some(token), &headers)
         }
         Err(refusal) => {
             let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::UNAUTHORIZED);
             let html = render::page(
                 "login.html",
-                json!({ "next": back_to(Some(&next)), "login": login, "refusal": refusal }),
+                json!({ "next": back_to(Some(&form.next)), "login": form.login, "refusal": refusal }),
             );
             (status, html).into_response()
         }
@@ -289,7 +273,7 @@ async fn login(
 }
 
 /// Ends the session: the API forgets the token, the browser the cookie.
-async fn logout(State(console): State<Console>, posted: Posted) -> Response {
+async fn logout(State(console): State<Console>, headers: axum::http::HeaderMap, posted: Posted) -> Response {
     if let Err(refusal) = console
         .api
         .call(posted.session.caller(), Method::POST, "/logout", None)
@@ -297,11 +281,7 @@ async fn logout(State(console): State<Console>, posted: Posted) -> Response {
     {
         tracing::warn!(error = %refusal.error, "logout: the session's token was not revoked");
     }
-    let mut response = Redirect::to("/console/login").into_response();
-    if let Ok(value) = session::session_cookie(None, false, 0).parse() {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    response
+    session::with_session_cookie(Redirect::to("/console/login").into_response(), None, &headers)
 }
 
 #[cfg(test)]

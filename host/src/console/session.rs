@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -121,6 +121,17 @@ pub fn session_cookie(token: Option<&str>, secure: bool, lifetime_secs: u64) -> 
     }
 }
 
+/// `response` setting the session cookie to `token` (`None`: ending it), `Secure` when the
+/// request with `headers` came over TLS.
+pub fn with_session_cookie(mut response: Response, token: Option<&str>, headers: &HeaderMap) -> Response {
+    let lifetime = crate::api::LOGIN_TOKEN_LIFETIME.as_secs();
+    let cookie = session_cookie(token, over_tls(headers), lifetime);
+    if let Ok(value) = cookie.parse() {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
 /// Whether the browser reached us over TLS (a reverse proxy in front says so): the cookie is
 /// then `Secure`. A forged header only makes the forger's own cookie stricter.
 pub fn over_tls(headers: &HeaderMap) -> bool {
@@ -134,14 +145,11 @@ pub fn over_tls(headers: &HeaderMap) -> bool {
 fn to_login(parts: &Parts, clear: bool) -> Response {
     let back = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/console/");
     let target = format!("/console/login?next={}", super::api::encode(back));
-    let mut response = Redirect::to(&target).into_response();
-    if clear {
-        let cookie = session_cookie(None, over_tls(&parts.headers), 0);
-        if let Ok(value) = cookie.parse() {
-            response.headers_mut().insert(header::SET_COOKIE, value);
-        }
+    let response = Redirect::to(&target).into_response();
+    match clear {
+        true => with_session_cookie(response, None, &parts.headers),
+        false => response,
     }
-    response
 }
 
 impl FromRequestParts<Console> for Session {
@@ -198,21 +206,45 @@ impl Posted {
         )
     }
 
+    /// `name` as a whole number of seconds (`None` when empty); else the refusal, saying `why`
+    /// beside the field.
+    pub fn seconds(&self, name: &str, why: &str) -> Result<Option<i64>, Refusal> {
+        match self.given(name) {
+            None => Ok(None),
+            Some(text) => text.parse().map(Some).map_err(|_| Refusal::invalid(name, why)),
+        }
+    }
+
     /// `name` trimmed, `None` when empty.
     pub fn given(&self, name: &str) -> Option<&str> {
         Some(self.field(name).trim()).filter(|v| !v.is_empty())
     }
 }
 
+/// The session a form was sent in, if the form came from this site.
+async fn form_session(parts: &mut Parts, console: &Console) -> Result<Session, Response> {
+    let session = Session::from_request_parts(parts, console).await?;
+    if !same_origin(&parts.headers) {
+        return Err(forbidden("the form came from another site"));
+    }
+    Ok(session)
+}
+
+/// Whether `sent` is `session`'s CSRF token (compared in constant time).
+fn csrf_matches(session: &Session, sent: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    sent.as_bytes().ct_eq(session.csrf().as_bytes()).into()
+}
+
+/// Why a form without its session's CSRF token is refused.
+const STALE_FORM: &str = "the form's security token is missing or stale: reload the page and send it again";
+
 impl FromRequest<Console> for Posted {
     type Rejection = Response;
 
     async fn from_request(request: Request, console: &Console) -> Result<Self, Response> {
         let (mut parts, body) = request.into_parts();
-        let session = Session::from_request_parts(&mut parts, console).await?;
-        if !same_origin(&parts.headers) {
-            return Err(forbidden("the form came from another site"));
-        }
+        let session = form_session(&mut parts, console).await?;
         let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
             .await
             .map_err(|_| forbidden("the form is too large"))?;
@@ -222,10 +254,8 @@ impl FromRequest<Console> for Posted {
             .find(|(k, _)| k == CSRF_FIELD)
             .map(|(_, v)| v.as_str())
             .unwrap_or("");
-        if !constant_time_eq(sent.as_bytes(), session.csrf().as_bytes()) {
-            return Err(forbidden(
-                "the form's security token is missing or stale: reload the page and send it again",
-            ));
+        if !csrf_matches(&session, sent) {
+            return Err(forbidden(STALE_FORM));
         }
         Ok(Posted { session, fields })
     }
@@ -243,10 +273,7 @@ impl FromRequest<Console> for Upload {
 
     async fn from_request(request: Request, console: &Console) -> Result<Self, Response> {
         let (mut parts, body) = request.into_parts();
-        let session = Session::from_request_parts(&mut parts, console).await?;
-        if !same_origin(&parts.headers) {
-            return Err(forbidden("the form came from another site"));
-        }
+        let session = form_session(&mut parts, console).await?;
         let request = Request::from_parts(parts, body);
         let mut fields = axum::extract::Multipart::from_request(request, console)
             .await
@@ -256,10 +283,8 @@ impl FromRequest<Console> for Upload {
             Some(field) if field.name() == Some(CSRF_FIELD) => field.text().await.unwrap_or_default(),
             _ => String::new(),
         };
-        if !constant_time_eq(sent.as_bytes(), session.csrf().as_bytes()) {
-            return Err(forbidden(
-                "the form's security token is missing or stale: reload the page and send it again",
-            ));
+        if !csrf_matches(&session, &sent) {
+            return Err(forbidden(STALE_FORM));
         }
         Ok(Upload { session, fields })
     }
@@ -275,17 +300,9 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     !host.is_empty() && origin_host == host
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn forbidden(why: &str) -> Response {
-    super::failure_page(&Refusal {
-        status: StatusCode::FORBIDDEN.as_u16(),
-        error: "forbidden".into(),
-        detail: why.into(),
-        field: None,
-    })
+/// The page for a request the console refuses itself (403).
+pub fn forbidden(why: &str) -> Response {
+    super::failure_page(&Refusal::forbidden(why))
 }
 
 #[cfg(test)]

@@ -114,6 +114,10 @@ pub struct ServeArgs {
     /// links in mail point there) [default: the address the admin's browser used].
     #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Open the public sign-up page (`/console/signup`, `POST /signup`): anyone may register a
+    /// company, which gets a test domain and a small plan. Needs `--public-url` and mail.
+    #[arg(long, env = "SWITCHBOARD_SIGNUP")]
+    pub signup: bool,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -146,6 +150,8 @@ struct FileConfig {
     mail_from: Option<String>,
     mail_retry_secs: Option<u64>,
     public_url: Option<String>,
+    #[serde(default)]
+    signup: bool,
     /// Trunks with more than an address (`[[trunk]]` tables).
     #[serde(default)]
     trunk: Vec<TrunkFile>,
@@ -205,6 +211,8 @@ pub struct Config {
     pub mail_retry: Duration,
     /// The console's address as people reach it (none: the admin's browser's).
     pub public_url: Option<String>,
+    /// The public sign-up is open.
+    pub signup: bool,
     /// Trunks configured with more than an address (besides `trunks`).
     pub trunk_configs: Vec<TrunkConfig>,
 }
@@ -223,7 +231,7 @@ impl ServeArgs {
             .rtp_ports
             .or(file.rtp_ports)
             .unwrap_or_else(|| "10000-20000".into());
-        Ok(Config {
+        let config = Config {
             sip_listen: self
                 .sip_listen
                 .or(file.sip_listen)
@@ -303,12 +311,21 @@ impl ServeArgs {
                 }
                 url => url.map(|u| u.trim_end_matches('/').to_owned()),
             },
+            signup: self.signup || file.signup,
             trunk_configs: file
                 .trunk
                 .into_iter()
                 .map(TrunkFile::resolve)
                 .collect::<anyhow::Result<_>>()?,
-        })
+        };
+        if config.signup && config.public_url.is_none() {
+            // The set-password link would otherwise carry whatever host the stranger's request named.
+            anyhow::bail!("signup needs public_url: the links in sign-up mail point there");
+        }
+        if config.signup && config.smtp_url.is_none() {
+            anyhow::bail!("signup needs smtp_url: a new company's admin gets his set-password link by mail");
+        }
+        Ok(config)
     }
 }
 

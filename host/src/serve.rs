@@ -199,6 +199,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         offices,
         mail,
         public_url: config.public_url.clone(),
+        signup: Arc::new(api::SignupDesk::new(config.signup)),
     });
     // The console asks the API in-process; both are served on one listener.
     let app = api.clone().merge(crate::console::router(api, live));

@@ -709,3 +709,342 @@ async fn the_console_keeps_the_apis_rules_and_refuses_forged_forms() {
     let (status, _) = beta.get("/console/").await;
     assert_eq!(status, 303, "the old cookie opens nothing");
 }
+
+/// A set-password link in a mail (quoted-printable soft breaks undone), with `base` in place of
+/// the public address it names.
+fn set_password_path(mail: &str) -> String {
+    let text = mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let at = text
+        .find("/console/set-password/")
+        .expect("a set-password link in the mail");
+    text[at..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// With `--signup`, a stranger registers a company on the public page: it gets a test domain
+/// and the sign-up plan, its admin a mail with the console, his login and a link (on the
+/// operator's public address, whatever Host the stranger sent); he sets his password and logs
+/// in. An address may sign up only a few times. Without `--signup` there is no such page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_signs_up_on_the_public_page_when_the_operator_opens_it() {
+    let closed = Server::start().await;
+    let r = reqwest::get(format!("{}/console/signup", closed.http)).await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("Sign-up is closed"));
+    let (status, _) = closed
+        .send(
+            Method::POST,
+            "/signup",
+            json!({ "company": "X", "email": "x@example.com" }),
+        )
+        .await;
+    assert_eq!(status, 404);
+    drop(closed);
+
+    let port = free_port();
+    let sink = SmtpSink::start(port).await;
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let public = "https://pbx.example.com";
+    let server = Server::start_flagged(&["--signup", "--public-url", public, "--smtp-url", &smtp]).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login_page = http.get(format!("{}/console/login", server.http)).send().await.unwrap();
+    assert!(
+        login_page.text().await.unwrap().contains("/console/signup"),
+        "the login page offers it"
+    );
+    let form = |company: &str, email: &str| {
+        http.post(format!("{}/console/signup", server.http))
+            .header("host", "evil.example")
+            .form(&[
+                ("company", company),
+                ("name", "Nora North"),
+                ("email", email),
+                ("login", "nora"),
+            ])
+    };
+    // Bad input is named beside its field and costs no sign-up.
+    let r = form("Nordwind Bakery", "not-an-address").send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("id=\"e-email\""), "{page}");
+
+    let r = form("Nordwind Bakery", "nora@nordwind.example").send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Check your mail"), "{page}");
+    let mail = sink.message_to("nora@nordwind.example").await;
+    let domain = server.get_json("/companies").await["companies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Nordwind Bakery")
+        .map(|c| c["sip_domain"].as_str().unwrap().to_owned())
+        .expect("the company is on the exchange");
+    let unfolded = mail.replace("=\r\n", "").replace("=\n", "");
+    assert!(unfolded.contains(&format!("Log in as: nora@{domain}")), "{mail}");
+    assert!(unfolded.contains(&format!("{public}/console/set-password/")), "{mail}");
+    assert!(
+        !unfolded.contains("evil.example"),
+        "a stranger's Host never goes into mail: {mail}"
+    );
+    let company = server.get_json("/companies").await;
+    let signed = company["companies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["sip_domain"] == domain.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(signed["plan"]["max_employees"], 10, "the sign-up plan: {signed}");
+
+    // The link sets the password; the admin logs in to his company's console.
+    let link = set_password_path(&mail);
+    let r = http
+        .post(format!("{}{link}", server.http))
+        .form(&[("password", "nordwind-bread-7"), ("password_again", "nordwind-bread-7")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{link}");
+    let (nora, _) = CookieJar::log_in(&server, &format!("nora@{domain}"), "nordwind-bread-7").await;
+    let (status, dashboard) = nora.get("/console/").await;
+    assert_eq!(status, 200);
+    assert!(dashboard.contains("Nordwind Bakery"), "{dashboard}");
+    let (status, _) = nora.get("/console/companies").await;
+    assert_eq!(status, 403, "a signed-up admin is no operator");
+
+    // The same address may not sign up company after company.
+    let mut statuses = Vec::new();
+    for n in 0..4 {
+        let r = form(&format!("Spam {n}"), "spam@example.com").send().await.unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [201, 201, 429, 429],
+        "3 per address, then one every 20 minutes"
+    );
+}
+
+/// The operator's pages: every company with its plan, a new company with its first admin,
+/// its plan changed and the company suspended from the form — as the API does it. A company's
+/// admin gets 403.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_manages_companies_and_plans_from_the_console() {
+    let server = Server::start().await;
+    let (beta_id, _) = crate::tenancy::beta(&server, json!({})).await;
+    let beta_login = format!("alice@{}", crate::tenancy::BETA);
+    let (beta, _) = CookieJar::log_in(&server, &beta_login, crate::tenancy::BETA_PASSWORD).await;
+    let (status, _) = beta.get("/console/companies").await;
+    assert_eq!(status, 403, "a company's admin is no operator");
+    let (operator, _) = CookieJar::log_in(&server, "operator", TOKEN).await;
+    let (status, page) = operator.get("/console/companies").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(crate::tenancy::BETA), "{page}");
+    let csrf = operator.csrf().await;
+
+    let company = [
+        ("csrf", csrf.as_str()),
+        ("name", "Gamma Ltd"),
+        ("sip_domain", "gamma.example"),
+        ("admin_login", "gus"),
+        ("admin_name", "Gus"),
+        ("admin_email", ""),
+        ("max_employees", "5"),
+        ("max_numbers", "x"),
+    ];
+    let (status, page) = operator.post("/console/companies", None, &company).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("id=\"e-max_numbers\""), "the bad limit is named: {page}");
+    let mut company = company.to_vec();
+    company[7] = ("max_numbers", "");
+    let (status, page) = operator.post("/console/companies", None, &company).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Give its admin this link") && page.contains("set-password&#x2f;sb_"),
+        "no mail: the link is shown: {page}"
+    );
+    let gamma = server.get_json("/companies").await["companies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["sip_domain"] == "gamma.example")
+        .cloned()
+        .expect("gamma is made");
+    assert_eq!(
+        (&gamma["plan"]["max_employees"], &gamma["plan"]["max_numbers"]),
+        (&json!(5), &Value::Null)
+    );
+
+    let beta_page = format!("/console/companies/{beta_id}");
+    let plan = [
+        ("csrf", csrf.as_str()),
+        ("action", "plan"),
+        ("max_calls", "2"),
+        ("max_employees", ""),
+    ];
+    let (status, _) = operator.post(&beta_page, None, &plan).await;
+    assert_eq!(status, 303);
+    let suspend = [
+        ("csrf", csrf.as_str()),
+        ("action", "suspend"),
+        ("suspended_reason", "unpaid"),
+    ];
+    let (status, _) = operator.post(&beta_page, None, &suspend).await;
+    assert_eq!(status, 303);
+    let beta = server.get_json(&format!("/companies/{beta_id}")).await;
+    assert_eq!(
+        (
+            &beta["plan"]["max_calls"],
+            &beta["suspended"],
+            &beta["suspended_reason"]
+        ),
+        (&json!(2), &json!(true), &json!("unpaid")),
+        "{beta}"
+    );
+    let (status, page) = operator.get(&beta_page).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Lift the suspension"), "{page}");
+}
+
+/// An admin's other pages: a schedule written as people write hours (a bad one named beside
+/// its day), a contact card with a note, a callback asked for and completed; an employee sees
+/// his own calls and nobody else's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_contacts_callbacks_and_own_calls_in_the_console() {
+    let server = Server::start().await;
+    let (status, body) = server
+        .send(
+            Method::POST,
+            "/employees",
+            json!({ "login": "carol", "password": "correct-horse", "extension": "102", "name": "Carol" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (admin, _) = CookieJar::log_in(&server, "operator", TOKEN).await;
+    let csrf = admin.csrf().await;
+
+    // Schedules.
+    let (status, _) = admin
+        .post("/console/schedules", None, &[("csrf", &csrf), ("id", "shop")])
+        .await;
+    assert_eq!(status, 303);
+    let (status, page) = admin.get("/console/schedules/shop").await;
+    assert_eq!(status, 200, "a new schedule's empty form");
+    assert!(page.contains("New schedule"), "{page}");
+    let mut hours = vec![
+        ("csrf", csrf.as_str()),
+        ("action", "save"),
+        ("name", "Shop hours"),
+        ("mon", "09:00-13:00, 14:00-18:00"),
+        ("tue", "9 to 5"),
+        ("holidays", "2026-12-25\n2026-12-26"),
+        ("extra_days", "2026-12-19 10:00-14:00"),
+    ];
+    let (status, page) = admin.post("/console/schedules/shop", None, &hours).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("id=\"e-tue\""), "{page}");
+    hours[4] = ("tue", "");
+    let (status, page) = admin.post("/console/schedules/shop", None, &hours).await;
+    assert_eq!(status, 303, "{page}");
+    let shop = server.get_json("/schedules/shop").await;
+    assert_eq!(
+        shop["weekly"]["mon"],
+        json!([["09:00", "13:00"], ["14:00", "18:00"]]),
+        "{shop}"
+    );
+    assert_eq!(shop["holidays"], json!(["2026-12-25", "2026-12-26"]));
+    assert_eq!(shop["extra_days"][0]["hours"], json!([["10:00", "14:00"]]));
+    assert!(shop["weekly"].get("tue").is_none(), "closed on Tuesdays: {shop}");
+
+    // A contact, a note, a callback asked for and done.
+    let contact = [
+        ("csrf", csrf.as_str()),
+        ("phone", "+15550100777"),
+        ("name", "Dora Dough"),
+        ("employee", "carol"),
+        ("next_follow_up", "2027-01-15"),
+    ];
+    let (status, _) = admin.post("/console/contacts", None, &contact).await;
+    assert_eq!(status, 303);
+    let card = server.get_json("/contacts?phone=%2B15550100777").await["contacts"][0].clone();
+    assert_eq!(
+        (&card["name"], &card["employee"]),
+        (&json!("Dora Dough"), &json!("carol")),
+        "{card}"
+    );
+    assert!(card["next_follow_up_at"].is_i64(), "{card}");
+    let page = format!("/console/contacts/{}", card["id"]);
+    let note = [
+        ("csrf", csrf.as_str()),
+        ("action", "note"),
+        ("kind", "call-out"),
+        ("result", "sent the price list"),
+    ];
+    assert_eq!(admin.post(&page, None, &note).await.0, 303);
+    let ask = [
+        ("csrf", csrf.as_str()),
+        ("action", "callback"),
+        ("phone", "+15550100777"),
+        ("reason", "wants a quote"),
+        ("employee", "carol"),
+        ("due", ""),
+    ];
+    assert_eq!(admin.post(&page, None, &ask).await.0, 303);
+    let (status, list) = admin.get("/console/contacts").await;
+    assert_eq!(status, 200);
+    assert!(list.contains("wants a quote"), "the callback waits: {list}");
+    let callback = server.get_json("/callbacks").await["callbacks"][0].clone();
+    let complete = [
+        ("csrf", csrf.as_str()),
+        ("contact", "0"),
+        ("result", "quoted 120 loaves"),
+        ("reached", "on"),
+        ("status", "done"),
+    ];
+    let (status, _) = admin
+        .post(&format!("/console/callbacks/{}", callback["id"]), None, &complete)
+        .await;
+    assert_eq!(status, 303);
+    let done = server.get_json(&format!("/callbacks/{}", callback["id"])).await;
+    assert_eq!(
+        (&done["status"], &done["result"]),
+        (&json!("done"), &json!("quoted 120 loaves")),
+        "{done}"
+    );
+    let (_, card_page) = admin.get(&page).await;
+    assert!(
+        card_page.contains("sent the price list") && card_page.contains("quoted 120 loaves"),
+        "{card_page}"
+    );
+
+    // Own calls: carol's page is hers; alice's calls are not carol's to read.
+    let (carol, _) = CookieJar::log_in(&server, "carol", "correct-horse").await;
+    let (status, page) = carol.get("/console/me/calls").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("No calls yet."), "{page}");
+    let carol_token = server.login("carol", "correct-horse").await;
+    let r = server
+        .request_as(&carol_token, Method::GET, "/employees/alice/calls")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = server
+        .request_as(&carol_token, Method::GET, "/employees/carol/calls")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for path in ["/console/schedules", "/console/contacts"] {
+        let (status, _) = carol.get(path).await;
+        assert_eq!(status, 403, "{path} is the admin's");
+    }
+    let (status, _) = carol.get("/console/voicemail").await;
+    assert_eq!(
+        status, 303,
+        "the company's voicemail is the admin's; carol's own is on her page"
+    );
+}

@@ -20,6 +20,14 @@ pub enum Refusal {
 /// API token as the password; no employee may have it.
 pub const OPERATOR_LOGIN: &str = "operator";
 
+/// Whether `text` can be an e-mail address (the mail server has the last word).
+pub fn is_email(text: &str) -> bool {
+    text.len() <= crate::call::limits::MAX_EMAIL
+        && text
+            .split_once('@')
+            .is_some_and(|(local, host)| !local.is_empty() && !host.is_empty() && !text.contains(char::is_whitespace))
+}
+
 pub fn check_login(login: &str) -> Result<(), Invalid> {
     if login == OPERATOR_LOGIN {
         return Err(Invalid::new(
@@ -66,7 +74,7 @@ pub async fn check(
     if f.position.chars().count() > 100 {
         return Err(Invalid::new("position", "use at most 100 characters").into());
     }
-    if !f.email.is_empty() && (f.email.len() > crate::call::limits::MAX_EMAIL || !f.email.contains('@')) {
+    if !f.email.is_empty() && !is_email(&f.email) {
         return Err(Invalid::new("email", "not an e-mail address").into());
     }
     if !f.caller_id.is_empty() {

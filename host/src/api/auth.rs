@@ -485,7 +485,7 @@ fn user_may(method: &Method, path: &str, login: &str) -> bool {
         return method == Method::GET || method == Method::PATCH;
     }
     match rest.strip_prefix(login) {
-        Some("/access") => method == Method::GET,
+        Some("/access") | Some("/calls") => method == Method::GET,
         // Logging himself in to or out of his departments.
         Some(membership) => {
             let department = membership.strip_prefix("/departments/");
@@ -510,6 +510,8 @@ mod tests {
         assert!(!user_may(&Method::GET, "/calls", "alice"));
         assert!(user_may(&Method::GET, "/employees/alice/access", "alice"));
         assert!(!user_may(&Method::GET, "/employees/bob/access", "alice"));
+        assert!(user_may(&Method::GET, "/employees/alice/calls", "alice"));
+        assert!(!user_may(&Method::GET, "/employees/bob/calls", "alice"));
         assert!(user_may(&Method::PUT, "/employees/alice/departments/sales", "alice"));
         assert!(!user_may(&Method::PUT, "/employees/bob/departments/sales", "alice"));
         assert!(!user_may(&Method::PUT, "/employees/alicex/departments/sales", "alice"));

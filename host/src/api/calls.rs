@@ -56,17 +56,47 @@ pub struct LiveCallList {
 #[utoipa::path(get, path = "/calls", tag = "calls", params(CallsQuery),
     responses((status = 200, body = CallPage)))]
 pub async fn list(tenant: Tenant, ValidQuery(q): ValidQuery<CallsQuery>) -> Result<Json<CallPage>, ApiError> {
-    let filter = CallFilter {
-        id: None,
-        caller: q.caller,
-        dialled: q.dialled,
-        outcome: q.outcome,
-        result: q.result,
-        since: q.since,
-        until: q.before,
-        limit: q.limit.unwrap_or(50).clamp(1, 1000),
-        without_trace: false,
+    page(&tenant, q.filter(None)).await
+}
+
+impl CallsQuery {
+    fn filter(self, party: Option<crate::store::Party>) -> CallFilter {
+        CallFilter {
+            id: None,
+            caller: self.caller,
+            dialled: self.dialled,
+            outcome: self.outcome,
+            result: self.result,
+            since: self.since,
+            until: self.before,
+            limit: self.limit.unwrap_or(50).clamp(1, 1000),
+            without_trace: false,
+            party,
+        }
+    }
+}
+
+/// An employee's calls, newest first: those he made, was offered (alone, or by extension) or
+/// answered. An employee with the `user` role sees his own.
+#[utoipa::path(get, path = "/employees/{login}/calls", tag = "calls", params(("login" = String, Path), CallsQuery),
+    responses((status = 200, body = CallPage), (status = 404, description = "no such employee", body = ErrorBody)))]
+pub async fn of_employee(
+    tenant: Tenant,
+    Path(login): Path<String>,
+    ValidQuery(q): ValidQuery<CallsQuery>,
+) -> Result<Json<CallPage>, ApiError> {
+    let Some(employee) = tenant.employee(&login, false).await.map_err(ApiError::internal)? else {
+        return Err(ApiError::not_found("employee", &login));
     };
+    let party = crate::store::Party {
+        login: employee.login,
+        extension: employee.fields.extension,
+    };
+    page(&tenant, q.filter(Some(party))).await
+}
+
+/// A page of the calls `filter` selects, with where the next one starts.
+async fn page(tenant: &Tenant, filter: CallFilter) -> Result<Json<CallPage>, ApiError> {
     let calls = tenant.call_records(&filter).await.map_err(ApiError::internal)?;
     let next_before = (calls.len() as i64 == filter.limit)
         .then(|| calls.last().map(|c| c.started_at))

@@ -39,6 +39,24 @@ pub struct CreatedCompany {
     admin: super::employees::CreatedEmployee,
 }
 
+impl NewCompany {
+    /// A company from the public sign-up: a test domain and the sign-up plan.
+    pub(super) fn signed_up(name: String, plan: Plan, admin: NewEmployee) -> Self {
+        NewCompany {
+            name,
+            sip_domain: None,
+            plan,
+            admin,
+        }
+    }
+}
+
+impl CreatedCompany {
+    pub(super) fn parts(&self) -> (&CompanyInfo, &super::employees::CreatedEmployee) {
+        (&self.company, &self.admin)
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct CompanyView {
     #[serde(flatten)]
@@ -87,7 +105,18 @@ pub async fn create(
     headers: axum::http::HeaderMap,
     body: Result<Json<NewCompany>, JsonRejection>,
 ) -> Result<(StatusCode, Json<CreatedCompany>), ApiError> {
-    let Json(mut c) = body.map_err(ApiError::from_json)?;
+    let Json(c) = body.map_err(ApiError::from_json)?;
+    let created = found(&s, &headers, c).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// A new company with its first admin (the operator's `POST /companies` and the public
+/// sign-up): checked, stored, and undone when its admin is refused.
+pub(super) async fn found(
+    s: &ApiState,
+    headers: &axum::http::HeaderMap,
+    mut c: NewCompany,
+) -> Result<CreatedCompany, ApiError> {
     check_name(&c.name)?;
     check_plan(&c.plan)?;
     let domain = match c.sip_domain.take() {
@@ -112,7 +141,7 @@ pub async fn create(
         admin.extension = "100".into();
     }
     // A company without its admin is no use to anyone: undone when the admin is refused.
-    let admin = match super::employees::add(&s, &tenant, &headers, admin).await {
+    let admin = match super::employees::add(s, &tenant, headers, admin).await {
         Ok(admin) => admin,
         Err(e) => {
             if let Err(undo) = s.store.delete_company(id).await {
@@ -122,9 +151,9 @@ pub async fn create(
             return Err(e);
         }
     };
-    let company = info(&s, id).await?;
+    let company = info(s, id).await?;
     tracing::info!(%id, domain = %company.sip_domain, "company created");
-    Ok((StatusCode::CREATED, Json(CreatedCompany { company, admin })))
+    Ok(CreatedCompany { company, admin })
 }
 
 /// Every company on the exchange, the operator's own first.

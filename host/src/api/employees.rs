@@ -57,6 +57,25 @@ pub struct NewEmployee {
     position: String,
 }
 
+impl NewEmployee {
+    /// A company's first admin as the public sign-up makes him: no password (he sets his own
+    /// through the link mailed to him), extension 100.
+    pub(super) fn first_admin(login: String, name: String, email: String) -> Self {
+        NewEmployee {
+            login,
+            password: String::new(),
+            extension: "100".into(),
+            name,
+            role: "admin".into(),
+            email,
+            mobile: String::new(),
+            mobile_after_secs: None,
+            caller_id: String::new(),
+            position: String::new(),
+        }
+    }
+}
+
 fn user() -> String {
     "user".into()
 }
@@ -130,7 +149,7 @@ pub struct PasswordLinkView {
     /// Unix ms; after it the link does nothing.
     expires_at: i64,
     /// It went to his e-mail address (with mail on and an address).
-    mailed: bool,
+    pub(super) mailed: bool,
 }
 
 /// How long a set-password link works.
@@ -532,14 +551,27 @@ async fn mail_access_details(
             .replace("{login}", &employee.login),
     };
     let details = access_details(s, tenant, headers, employee);
+    // Employees of the operator's own company log in with their login alone, others with
+    // their company's domain after it.
+    let console_login = match tenant.id() {
+        crate::tenant::CompanyId::HOME => employee.login.clone(),
+        _ => format!("{}@{}", employee.login, s.companies.realm(tenant.id())),
+    };
     let mail = crate::mail::Mail {
         to: employee.fields.email.clone(),
         subject: format!("Your phone account: extension {}", details.extension),
         text: format!(
             "Hello {name},\n\nyou have a phone account at your company's exchange. Set up your phone \
-             (or softphone) with these details:\n\n{text}\n{password}",
+             (or softphone) with these details:\n\n{text}\nThe console (your calls, voicemail and \
+             settings{admin}): {console}/console/\n  Log in as: {console_login}\n\n{password}",
             name = details.name,
             text = details.text,
+            admin = if employee.fields.role == "admin" {
+                "; the company's employees, numbers and flows"
+            } else {
+                ""
+            },
+            console = console_base(s, headers),
         ),
         attachment: None,
     };
@@ -562,7 +594,13 @@ fn access_details(
 ) -> AccessDetails {
     let login = employee.login.clone();
     let host = if s.sip.ip().is_unspecified() {
-        let from_request = request_authority(headers).map(|a| a.host().to_owned());
+        // The operator's public address when he gave one (a stranger's Host never goes into
+        // mail), else the one the admin reached the API on.
+        let public = s.public_url.as_deref().and_then(|u| u.parse::<axum::http::Uri>().ok());
+        let from_request = match public.as_ref().and_then(|u| u.host()) {
+            Some(host) => Some(host.trim_start_matches('[').trim_end_matches(']').to_owned()),
+            None => request_authority(headers).map(|a| a.host().to_owned()),
+        };
         from_request.unwrap_or_else(|| s.sip.ip().to_string())
     } else {
         s.sip.ip().to_string()

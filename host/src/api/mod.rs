@@ -18,6 +18,7 @@ mod openapi;
 mod outbound;
 mod reports;
 mod schedules;
+mod signup;
 mod tokens;
 mod usage;
 
@@ -38,6 +39,7 @@ use crate::flow::{FlowError, FlowRegistry, RegistryError};
 use crate::live::LiveCalls;
 use crate::media::PromptLibrary;
 use crate::store::{Registration, Store};
+pub use signup::SignupDesk;
 
 /// Uploads (flows, prompts) larger than this are refused (a flow is typically 50–500 KiB, a
 /// minute of 16 kHz speech 1.9 MiB).
@@ -70,6 +72,8 @@ pub struct ApiState {
     pub mail: crate::mail::Mailer,
     /// The console's address as people reach it (links in mail); none: the request's host.
     pub public_url: Option<String>,
+    /// The public sign-up (closed unless the operator opened it).
+    pub signup: Arc<signup::SignupDesk>,
 }
 
 impl ApiState {
@@ -103,6 +107,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(calls::three_way))
         .routes(routes!(calls::supervise))
         .routes(routes!(calls::show))
+        .routes(routes!(calls::of_employee))
         .routes(routes!(employees::create, employees::list))
         .routes(routes!(employees::show, employees::update, employees::delete))
         .routes(routes!(employees::access))
@@ -147,6 +152,7 @@ fn routes(state: ApiState) -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(metrics_text))
         .routes(routes!(auth::login))
         .routes(routes!(employees::set_password))
+        .routes(routes!(signup::info, signup::create))
         .merge(protected)
         .split_for_parts();
     openapi::complete(&mut api);

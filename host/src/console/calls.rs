@@ -57,9 +57,7 @@ impl Filter {
 /// The first millisecond after `day` (`YYYY-MM-DD`) in `tz`.
 fn end_of_day(day: &str, tz: &str) -> Option<i64> {
     let date: jiff::civil::Date = day.parse().ok()?;
-    let zone = jiff::tz::TimeZone::get(tz).ok()?;
-    let next = date.tomorrow().ok()?.to_datetime(jiff::civil::Time::midnight());
-    Some(zone.to_timestamp(next).ok()?.as_millisecond())
+    super::render::start_of_day(&date.tomorrow().ok()?.to_string(), tz)
 }
 
 pub async fn list(State(console): State<Console>, session: Session, Query(filter): Query<Filter>) -> Response {

@@ -19,6 +19,68 @@ pub async fn show(State(console): State<Console>, session: Session, Query(q): Qu
     render(&console, &session, None, None, q.saved.as_deref()).await
 }
 
+#[derive(serde::Deserialize)]
+pub struct CallsQuery {
+    /// Unix ms: the page starts before it.
+    before: Option<i64>,
+}
+
+/// The company's voicemail, every mailbox's, newest first (an admin's page).
+pub async fn company_voicemail(State(console): State<Console>, session: Session) -> Response {
+    if !session.is_admin() {
+        return see("/console/me#voicemail-h");
+    }
+    match console
+        .api
+        .call(session.caller(), Method::GET, "/recordings?limit=200", None)
+        .await
+    {
+        Ok(list) => {
+            let voicemail: Vec<&Value> = list["recordings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|r| r["kind"] == "voicemail")
+                .collect();
+            page(
+                &session,
+                "voicemail",
+                "voicemail.html",
+                json!({ "voicemail": voicemail }),
+            )
+        }
+        Err(refusal) => refused(refusal),
+    }
+}
+
+/// Calls on one page of "My calls".
+const CALLS_PAGE: i64 = 50;
+
+/// The employee's own calls, newest first: made, offered to him, answered.
+pub async fn calls(State(console): State<Console>, session: Session, Query(q): Query<CallsQuery>) -> Response {
+    let Some(login) = session.login() else {
+        return see("/console/calls");
+    };
+    let mut path = format!("/employees/{}/calls?limit={CALLS_PAGE}", encode(login));
+    if let Some(before) = q.before {
+        path.push_str(&format!("&before={before}"));
+    }
+    let me = format!("/employees/{}", encode(login));
+    match tokio::try_join!(
+        console.api.call(session.caller(), Method::GET, &path, None),
+        console.api.call(session.caller(), Method::GET, &me, None),
+    ) {
+        Ok((calls, me)) => {
+            let data = json!({
+                "calls": calls["calls"], "next_before": calls["next_before"], "paged": q.before.is_some(),
+                "login": login, "extension": me["extension"],
+            });
+            page(&session, "my-calls", "my_calls.html", data)
+        }
+        Err(refusal) => refused(refusal),
+    }
+}
+
 async fn render(
     console: &Console,
     session: &Session,
@@ -30,9 +92,10 @@ async fn render(
         return see("/console/");
     };
     let path = format!("/employees/{}", encode(login));
+    let mailbox = format!("/recordings?mailbox={}&limit=200", encode(login));
     let (me, voicemail) = match tokio::try_join!(
         console.api.call(session.caller(), Method::GET, &path, None),
-        console.api.call(session.caller(), Method::GET, "/recordings", None),
+        console.api.call(session.caller(), Method::GET, &mailbox, None),
     ) {
         Ok(both) => both,
         Err(refusal) => return refused(refusal),
@@ -138,6 +201,8 @@ pub async fn voicemail(State(console): State<Console>, Path(id): Path<String>, p
         }),
     };
     match done {
+        // From the company's voicemail page, back there.
+        Ok(_) if posted.field("back") == "company" => see("/console/voicemail"),
         Ok(_) => see("/console/me#voicemail-h"),
         Err(refusal) => refused(refusal),
     }

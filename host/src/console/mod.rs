@@ -9,6 +9,8 @@
 
 mod api;
 mod calls;
+mod companies;
+mod contacts;
 mod dashboard;
 mod departments;
 mod directory;
@@ -19,8 +21,10 @@ mod me;
 mod numbers;
 mod render;
 mod route_map;
+mod schedules;
 mod session;
 mod settings_form;
+mod signup;
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -60,6 +64,7 @@ pub fn router(api: Router, live: std::sync::Arc<crate::live::LiveCalls>) -> Rout
         .route("/console/", get(dashboard::show))
         .route("/console/login", get(login_page).post(login))
         .route("/console/logout", post(logout))
+        .route("/console/signup", get(signup::page).post(signup::submit))
         .route(
             "/console/set-password/{token}",
             get(set_password_page).post(set_password),
@@ -79,12 +84,21 @@ pub fn router(api: Router, live: std::sync::Arc<crate::live::LiveCalls>) -> Rout
         .route("/console/numbers/{number}", get(numbers::show).post(numbers::assign))
         .route("/console/flows", get(flows::list).post(flows::upload))
         .route("/console/flows/{flow}", get(flows::show).post(flows::act))
+        .route("/console/schedules", get(schedules::list).post(schedules::create))
+        .route("/console/schedules/{id}", get(schedules::show).post(schedules::save))
+        .route("/console/contacts", get(contacts::list).post(contacts::create))
+        .route("/console/contacts/{id}", get(contacts::show).post(contacts::act))
+        .route("/console/callbacks/{id}", post(contacts::complete))
         .route("/console/calls", get(calls::list))
         .route("/console/calls/{id}", get(calls::show))
         .route("/console/recordings/{id}", get(calls::recording))
         .route("/console/directory", get(directory::show))
+        .route("/console/companies", get(companies::list).post(companies::create))
+        .route("/console/companies/{id}", get(companies::show).post(companies::update))
         .route("/console/me", get(me::show).post(me::update))
         .route("/console/me/password", post(me::password))
+        .route("/console/me/calls", get(me::calls))
+        .route("/console/voicemail", get(me::company_voicemail))
         .route("/console/me/voicemail/{id}", post(me::voicemail))
         .route("/console/assets/{name}", get(asset))
         // A flow upload's form carries the component (the API's own limit is lower).
@@ -177,8 +191,15 @@ fn back_to(next: Option<&str>) -> &str {
     }
 }
 
-async fn login_page(Query(q): Query<LoginQuery>) -> Response {
-    let data = json!({ "next": back_to(q.next.as_deref()), "password_set": q.set.is_some() });
+async fn login_page(
+    State(console): State<Console>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let signup_open = signup::is_open(&console, client).await;
+    let data = json!({
+        "next": back_to(q.next.as_deref()), "password_set": q.set.is_some(), "signup_open": signup_open,
+    });
     render::page("login.html", data).into_response()
 }
 

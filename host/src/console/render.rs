@@ -27,6 +27,17 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("call.html", include_str!("templates/call.html")),
     ("me.html", include_str!("templates/me.html")),
     ("directory.html", include_str!("templates/directory.html")),
+    ("signup.html", include_str!("templates/signup.html")),
+    ("my_calls.html", include_str!("templates/my_calls.html")),
+    ("schedules.html", include_str!("templates/schedules.html")),
+    ("schedule.html", include_str!("templates/schedule.html")),
+    ("contacts.html", include_str!("templates/contacts.html")),
+    ("voicemail.html", include_str!("templates/voicemail.html")),
+    ("contact.html", include_str!("templates/contact.html")),
+    ("employee_select.html", include_str!("templates/employee_select.html")),
+    ("companies.html", include_str!("templates/companies.html")),
+    ("company.html", include_str!("templates/company.html")),
+    ("plan_fields.html", include_str!("templates/plan_fields.html")),
 ];
 
 fn environment() -> &'static Environment<'static> {
@@ -87,6 +98,14 @@ fn duration(ms: Option<i64>) -> String {
     } else {
         format!("{m}:{s:02}")
     }
+}
+
+/// The first millisecond of `day` (`YYYY-MM-DD`) in `tz`.
+pub fn start_of_day(day: &str, tz: &str) -> Option<i64> {
+    let date: jiff::civil::Date = day.trim().parse().ok()?;
+    let zone = jiff::tz::TimeZone::get(tz).ok()?;
+    let start = date.to_datetime(jiff::civil::Time::midnight());
+    Some(zone.to_timestamp(start).ok()?.as_millisecond())
 }
 
 /// Midnight today in `tz`, as Unix ms (the dashboard's "today").

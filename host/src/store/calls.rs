@@ -21,6 +21,27 @@ pub struct CallFilter {
     pub limit: i64,
     /// Leave each record's decision trace out (empty): what reports read, many at a time.
     pub without_trace: bool,
+    /// Only calls this employee took part in.
+    pub party: Option<Party>,
+}
+
+/// An employee as his calls name him: he made them (`caller` is his login or extension), they
+/// were offered to him (`offered_to` names him or his extension), or he answered them.
+#[derive(Debug, Clone)]
+pub struct Party {
+    pub login: String,
+    pub extension: String,
+}
+
+impl Party {
+    /// `LIKE` patterns (escape character `!`) for the JSON list `offered_to` naming him.
+    fn offered_patterns(&self) -> [String; 2] {
+        let escape = |text: &str| text.replace('!', "!!").replace('%', "!%").replace('_', "!_");
+        [
+            format!("%\"employee:{}\"%", escape(&self.login)),
+            format!("%\"extension:{}\"%", escape(&self.extension)),
+        ]
+    }
 }
 
 impl Tenant {
@@ -89,6 +110,7 @@ impl Tenant {
         // serves them (a `$n IS NULL OR …` for each would leave it one plan for all).
         enum Param<'a> {
             Text(&'a str),
+            Owned(String),
             Int(i64),
         }
         let mut params = vec![Param::Int(self.company())];
@@ -114,6 +136,23 @@ impl Tenant {
                 sql.push_str(&format!(" AND {column} = ${}", params.len()));
             }
         }
+        if let Some(party) = &filter.party {
+            let [employee, extension] = party.offered_patterns();
+            // Each value bound once per use: SQLite and PostgreSQL number parameters alike then.
+            let values = [
+                party.login.clone(),
+                party.login.clone(),
+                party.extension.clone(),
+                employee,
+                extension,
+            ];
+            let first = params.len() + 1;
+            params.extend(values.into_iter().map(Param::Owned));
+            let [a, b, c, d, e] = std::array::from_fn(|i| first + i);
+            sql.push_str(&format!(
+                " AND (answered_by = ${a} OR caller IN (${b}, ${c}) OR offered_to LIKE ${d} ESCAPE '!' OR offered_to LIKE ${e} ESCAPE '!')"
+            ));
+        }
         for (condition, value) in [("started_at >=", filter.since), ("started_at <", filter.until)] {
             if let Some(value) = value {
                 params.push(Param::Int(value));
@@ -126,6 +165,7 @@ impl Tenant {
         for param in params {
             query = match param {
                 Param::Text(text) => query.bind(text),
+                Param::Owned(text) => query.bind(text),
                 Param::Int(int) => query.bind(int),
             };
         }

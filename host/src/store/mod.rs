@@ -21,7 +21,7 @@ mod registrations;
 mod schedules;
 mod tokens;
 pub use callback_queue::DueCall;
-pub use calls::CallFilter;
+pub use calls::{CallFilter, Party};
 pub use company::{Blocking, CompanyInfo, Plan, Usage};
 pub use contacts::{
     Callback, CallbackFilter, CallbackResult, Contact, ContactFields, ContactLogEntry, NewCallback, NewLogEntry,

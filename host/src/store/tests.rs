@@ -233,6 +233,41 @@ async fn call_records_prompts_and_recordings() {
         assert_eq!(last("15550100001", 21).await, None, "{db}: too long ago");
         assert_eq!(last("15550100009", 0).await, None, "{db}: nobody");
 
+        // An employee's own calls: made (by login or extension), offered to him, answered.
+        let offered = CallRecord {
+            id: "c4".into(),
+            caller: "+15550100004".into(),
+            started_at: 30,
+            answered_by: None,
+            offered_to: vec!["department:sales".into(), "employee:carol".into()],
+            ..record.clone()
+        };
+        store.insert_call_record(&offered).await.unwrap();
+        let of = |login: &str, extension: &str| {
+            let party = Some(crate::store::Party {
+                login: login.into(),
+                extension: extension.into(),
+            });
+            let store = store.clone();
+            async move {
+                let filter = CallFilter {
+                    limit: 10,
+                    party,
+                    ..CallFilter::default()
+                };
+                let calls = store.call_records(&filter).await.unwrap();
+                calls.into_iter().map(|c| c.id).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(of("anna", "101").await, ["c2", "c1"], "{db}: answered");
+        assert_eq!(of("bob", "102").await, ["c3"], "{db}: made by extension");
+        assert_eq!(of("carol", "103").await, ["c4"], "{db}: offered");
+        assert!(of("caro", "10").await.is_empty(), "{db}: a prefix is not him");
+        assert!(
+            of("c_rol", "1%").await.is_empty(),
+            "{db}: LIKE's wildcards are his letters"
+        );
+
         store.put_prompt("hello", b"RIFF1", 1000, 1).await.unwrap();
         store.put_prompt("hello", b"RIFF2", 2000, 2).await.unwrap();
         assert_eq!(

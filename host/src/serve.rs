@@ -207,17 +207,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let http = listener.local_addr()?;
 
     // One line for people and scripts (the tests read the bound ports from it).
-    println!(
+    say(&format!(
         "switchboard ready: sip=udp:{} http=http://{} database={}",
         sip.local_addr(),
         http,
         without_password(&config.database)
-    );
+    ));
     if let Some(token) = bootstrap {
-        println!("API token (shown once, keep it): {token}");
-        println!("console: http://{http}/ (log in as `operator`, with the API token as the password)");
+        say(&format!("API token (shown once, keep it): {token}"));
+        say(&format!(
+            "console: http://{http}/ (log in as `operator`, with the API token as the password)"
+        ));
     } else {
-        println!("console: http://{http}/");
+        say(&format!("console: http://{http}/"));
     }
     tracing::info!(sip = %sip.local_addr(), %http, "switchboard ready");
 
@@ -230,6 +232,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     sip.shutdown();
     Ok(())
+}
+
+/// A line on standard output. Whoever started the exchange may have closed his end of it (a
+/// supervisor that read the ready line and went on): `println!` would then panic and take the
+/// exchange down, so a line nobody reads is dropped instead.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 /// Puts every company's uploaded prompts into the library (over built-ins of the same name, for

@@ -120,7 +120,12 @@ async fn bootstrap_token_is_printed_once_and_survives_a_restart() {
     assert!(!printed.iter().any(|l| l.contains("API token")), "{printed:?}");
     again.use_token(&token);
     let numbers = again.get_json("/numbers").await;
-    assert_eq!(numbers["numbers"][0]["number"], "+15550100300", "{numbers}");
+    assert_eq!(
+        numbers["numbers"][0]["number"],
+        "+15550100300",
+        "{numbers}\nthe restarted exchange's log:\n{}",
+        again.log()
+    );
 }
 
 /// A flow version shows what it imports and its settings schema; settings that do not fit the

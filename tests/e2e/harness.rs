@@ -114,10 +114,19 @@ impl Server {
         };
         let sip = field("sip=udp:").parse().unwrap();
         let http = field("http=");
-        // The line after "ready" may carry the bootstrap token.
-        if let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_millis(300), lines.next_line()).await {
-            printed.push(line);
-        }
+        // The lines after "ready" (the bootstrap token) up to the console's address, the last.
+        let rest = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let last = line.starts_with("console:");
+                printed.push(line);
+                if last {
+                    break;
+                }
+            }
+        });
+        rest.await.expect("switchboard printed its console's address");
+        // The pipe stays open for whatever else it prints.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let server = Server {
             child,
             sip,

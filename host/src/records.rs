@@ -48,6 +48,40 @@ pub struct CallRecord {
     pub wait_ms: i64,
 }
 
+impl CallRecord {
+    /// Who took part, as `call_parties` keeps them: `login:<login>` for an employee who
+    /// answered, was offered the call, rang in it or made it; `ext:<extension>` for an
+    /// extension offered it or that made it (a desk phone's caller is its extension or login).
+    pub fn parties(&self) -> std::collections::BTreeSet<String> {
+        let mut parties = std::collections::BTreeSet::new();
+        let login = |l: &str| format!("login:{l}");
+        parties.extend(self.answered_by.as_deref().map(login));
+        parties.extend(self.legs.iter().filter_map(|l| l.employee.as_deref()).map(login));
+        for offered in &self.offered_to {
+            if let Some(l) = offered.strip_prefix("employee:") {
+                parties.insert(login(l));
+            } else if let Some(extension) = offered.strip_prefix("extension:") {
+                parties.insert(format!("ext:{extension}"));
+            }
+        }
+        let caller = self.caller.as_str();
+        let digits = caller.bytes().all(|b| b.is_ascii_digit());
+        if !caller.is_empty() && !caller.starts_with('+') {
+            match digits {
+                // 2 to 6 digits is an extension; longer is a number written without its '+'.
+                true if (2..=6).contains(&caller.len()) => {
+                    parties.insert(format!("ext:{caller}"));
+                }
+                true => {}
+                false => {
+                    parties.insert(login(caller));
+                }
+            }
+        }
+        parties
+    }
+}
+
 /// What a call came to, as the people who run the company count it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]

@@ -466,6 +466,14 @@ async fn an_office_manager_runs_the_exchange_from_the_console() {
     let seconds = audio_duration(&browser).await;
     assert!(seconds > 2.0, "the recording plays in the page: {seconds} s");
     browser.screenshot("console-call.png").await;
+    // The company's voicemail, every mailbox's, to play in the page.
+    browser.open(&server, "/console/voicemail").await;
+    assert!(browser.text("table.voicemail").await.contains("+15550100001"));
+    assert!(audio_duration(&browser).await > 2.0);
+    // The operator's companies, each with its plan and state.
+    browser.open(&server, "/console/companies").await;
+    assert!(browser.text("table.companies").await.contains("active"));
+    browser.screenshot("console-companies.png").await;
 
     // Alice logs in: her own page with her message; the admin's pages are not hers.
     browser.submit("form.logout", &[]).await;

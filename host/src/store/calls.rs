@@ -25,27 +25,17 @@ pub struct CallFilter {
     pub party: Option<Party>,
 }
 
-/// An employee as his calls name him: he made them (`caller` is his login or extension), they
-/// were offered to him (`offered_to` names him or his extension), or he answered them.
+/// An employee as his calls name him (`CallRecord::parties`): by his login, or by his extension.
 #[derive(Debug, Clone)]
 pub struct Party {
     pub login: String,
     pub extension: String,
 }
 
-impl Party {
-    /// `LIKE` patterns (escape character `!`) for the JSON list `offered_to` naming him.
-    fn offered_patterns(&self) -> [String; 2] {
-        let escape = |text: &str| text.replace('!', "!!").replace('%', "!%").replace('_', "!_");
-        [
-            format!("%\"employee:{}\"%", escape(&self.login)),
-            format!("%\"extension:{}\"%", escape(&self.extension)),
-        ]
-    }
-}
-
 impl Tenant {
     pub async fn insert_call_record(&self, rec: &CallRecord) -> super::Result<()> {
+        // The record and who took part in it, together.
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO call_records (id, company_id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at,
              answered_by, ended_at, outcome, trace, legs, result, offered_to, ended_in, wait_ms)
@@ -68,8 +58,18 @@ impl Tenant {
         .bind(serde_json::to_string(&rec.offered_to)?)
         .bind(&rec.ended_in)
         .bind(rec.wait_ms)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        for party in rec.parties() {
+            sqlx::query("INSERT INTO call_parties (company_id, party, started_at, call_id) VALUES ($1, $2, $3, $4)")
+                .bind(self.company())
+                .bind(party)
+                .bind(rec.started_at)
+                .bind(&rec.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -137,20 +137,16 @@ impl Tenant {
             }
         }
         if let Some(party) = &filter.party {
-            let [employee, extension] = party.offered_patterns();
-            // Each value bound once per use: SQLite and PostgreSQL number parameters alike then.
-            let values = [
-                party.login.clone(),
-                party.login.clone(),
-                party.extension.clone(),
-                employee,
-                extension,
-            ];
+            // Off the `call_parties` index: his login or his extension.
             let first = params.len() + 1;
-            params.extend(values.into_iter().map(Param::Owned));
-            let [a, b, c, d, e] = std::array::from_fn(|i| first + i);
+            params.extend([
+                Param::Int(self.company()),
+                Param::Owned(format!("login:{}", party.login)),
+                Param::Owned(format!("ext:{}", party.extension)),
+            ]);
+            let (login, extension) = (first + 1, first + 2);
             sql.push_str(&format!(
-                " AND (answered_by = ${a} OR caller IN (${b}, ${c}) OR offered_to LIKE ${d} ESCAPE '!' OR offered_to LIKE ${e} ESCAPE '!')"
+                " AND id IN (SELECT call_id FROM call_parties WHERE company_id = ${first} AND party IN (${login}, ${extension}))"
             ));
         }
         for (condition, value) in [("started_at >=", filter.since), ("started_at <", filter.until)] {

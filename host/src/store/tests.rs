@@ -212,6 +212,7 @@ async fn call_records_prompts_and_recordings() {
             dialled: "15550100001".into(),
             started_at: 20,
             answered_by: Some("bob".into()),
+            legs: Vec::new(),
             ..record.clone()
         };
         store.insert_call_record(&out).await.unwrap();
@@ -240,6 +241,7 @@ async fn call_records_prompts_and_recordings() {
             started_at: 30,
             answered_by: None,
             offered_to: vec!["department:sales".into(), "employee:carol".into()],
+            legs: Vec::new(),
             ..record.clone()
         };
         store.insert_call_record(&offered).await.unwrap();

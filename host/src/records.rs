@@ -177,6 +177,54 @@ impl std::str::FromStr for CallResult {
 #[cfg(test)]
 mod tests {
     use super::CallResult::{self, *};
+    use super::{CallRecord, LegRecord};
+
+    fn record(caller: &str) -> CallRecord {
+        CallRecord {
+            id: "c".into(),
+            sip_call_id: "x".into(),
+            caller: caller.into(),
+            dialled: "+15550100100".into(),
+            flow: None,
+            started_at: 1,
+            answered_at: None,
+            answered_by: None,
+            ended_at: 2,
+            outcome: "completed".into(),
+            trace: Vec::new(),
+            legs: Vec::new(),
+            result: Missed,
+            offered_to: Vec::new(),
+            ended_in: None,
+            wait_ms: 0,
+        }
+    }
+
+    #[test]
+    fn who_took_part_in_a_call() {
+        let mut rang = record("+15550100001");
+        rang.answered_by = Some("bob".into());
+        rang.offered_to = vec![
+            "department:sales".into(),
+            "employee:alice".into(),
+            "extension:103".into(),
+        ];
+        rang.legs = vec![LegRecord {
+            to: "carol".into(),
+            employee: Some("carol".into()),
+            started_at: 1,
+            answered_at: None,
+            ended_at: Some(2),
+            result: "busy".into(),
+        }];
+        let parties: Vec<String> = rang.parties().into_iter().collect();
+        assert_eq!(parties, ["ext:103", "login:alice", "login:bob", "login:carol"]);
+        let made = |caller: &str| record(caller).parties().into_iter().collect::<Vec<_>>();
+        assert_eq!(made("101"), ["ext:101"], "a desk phone by its extension");
+        assert_eq!(made("alice"), ["login:alice"], "a desk phone by its login");
+        assert!(made("15550100001").is_empty(), "a number written without its '+'");
+        assert!(made("").is_empty());
+    }
 
     #[test]
     fn what_a_call_came_to() {

@@ -576,14 +576,14 @@ async fn audio_duration(browser: &Browser) -> f64 {
 }
 
 /// A browser without a browser: a session cookie, kept by hand, and no redirects followed.
-struct CookieJar {
+pub(crate) struct CookieJar {
     http: reqwest::Client,
     base: String,
     cookie: String,
 }
 
 impl CookieJar {
-    async fn log_in(server: &Server, login: &str, password: &str) -> (CookieJar, String) {
+    pub(crate) async fn log_in(server: &Server, login: &str, password: &str) -> (CookieJar, String) {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -603,6 +603,31 @@ impl CookieJar {
             cookie,
         };
         (jar, set_cookie)
+    }
+
+    /// Reads the event stream at `path` until it has sent `needle` (what it sent by then), or
+    /// panics after `secs` seconds.
+    pub(crate) async fn events_until(&self, path: &str, needle: &str, secs: u64) -> String {
+        let mut stream = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), 200, "{path}");
+        let mut seen = String::new();
+        let read = async {
+            while let Some(chunk) = stream.chunk().await.unwrap() {
+                seen.push_str(&String::from_utf8_lossy(&chunk));
+                if seen.contains(needle) {
+                    return;
+                }
+            }
+        };
+        let done = tokio::time::timeout(Duration::from_secs(secs), read).await;
+        assert!(done.is_ok(), "{path} never sent {needle:?}: {seen}");
+        seen
     }
 
     async fn get(&self, path: &str) -> (u16, String) {

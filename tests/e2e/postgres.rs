@@ -109,8 +109,8 @@ async fn a_change_on_one_node_reaches_the_other_at_once() {
     drop(b.stop().await);
 }
 
-/// Two nodes on one database: a call in progress on node a is listed by node b, and hanging it
-/// up through b ends it on a (b tells a through NOTIFY).
+/// Two nodes on one database: a call in progress on node a is listed by node b — by its API and
+/// live in its console —, and hanging it up through b ends it on a (b tells a through NOTIFY).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_node_lists_and_hangs_up_every_nodes_calls() {
     let Some((_db, a, b)) = two_nodes().await else {
@@ -120,6 +120,11 @@ async fn any_node_lists_and_hangs_up_every_nodes_calls() {
     a.assign("+15550100502", "hunt", json!({ "members": ["alice"] })).await;
     let answers = alice.expect(&a, Phone::Answers { after_ms: 200 });
     phones_listening().await;
+    // Node b's console shows node a's call live, without a reload: its event stream is open
+    // before the call starts.
+    let (console, _) = crate::console::CookieJar::log_in(&b, "operator", TOKEN).await;
+    let watching = tokio::spawn(async move { console.events_until("/console/live", "+15550100502", 20).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let caller_rtp = RtpPeer::bind().await;
     let caller = tokio::spawn(sipp::call(
         a.sip,
@@ -143,6 +148,8 @@ async fn any_node_lists_and_hangs_up_every_nodes_calls() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(listed["dialled"], "+15550100502", "{listed}");
+    let events = watching.await.unwrap();
+    assert!(events.contains("event: live"), "{events}");
     assert!(listed["node"].is_string(), "{listed}");
     let id = listed["id"].as_str().unwrap().to_string();
 

@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# An office's calls under load, on loopback: employee bob's phone (a sipp UAC that answers the
+# 407 with his digest) calls colleague alice's registered phone (a sipp UAS that registered
+# with her digest) at extension 101; the exchange anchors the media. Each call lasts SECS
+# seconds; with `media`, both phones send G.711 (sipp's g711a.pcap) the whole time.
+#
+# Each step is RATE calls/s for 10 s against a fresh exchange, then the same scenario with no
+# exchange at all (bob's sipp calling alice's sipp directly): this machine's ceiling with this
+# load generator, to compare against. Prints, per step: calls ok/failed, INVITE → 200 OK
+# (average and p99, the 407 round included), the exchange's CPU seconds and per call, and
+# its resident memory after the step.
+#
+#   tests/load/office.sh signalling 100 200 400 500     (1-s calls, no media)
+#   tests/load/office.sh media 50 100                    (4-s calls, G.711 both ways)
+#
+# Needs the release binary (cargo build --release -p switchboard), sipp, curl. Everything on
+# 127.0.0.1; each step is bounded (10 s of calls, 60 s to finish).
+set -euo pipefail
+mode=${1:-signalling}
+shift || true
+rates=("$@")
+((${#rates[@]})) || rates=(100 200)
+case $mode in
+  signalling) hold_ms=1000 ;;
+  media) hold_ms=4000 ;;
+  *) echo "usage: $0 signalling|media RATE..." >&2; exit 2 ;;
+esac
+seconds=10
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${SWITCHBOARD_BIN:-$root/target/release/switchboard}
+pcap=/usr/share/sip-tester/g711a.pcap
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; [[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
+cd "$work"
+free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Media, when asked for: the whole pcap (7 s) is started once the call is up; the call ends first.
+play=""
+if [[ $mode == media ]]; then
+  play="<nop><action><exec play_pcap_audio=\"$pcap\"/></action></nop>"
+fi
+
+cat > alice-register.xml <<'EOF'
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="alice registers">
+<send retrans="500"><![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: <sip:alice@[remote_ip]>;tag=[pid]r[call_number]
+To: <sip:alice@[remote_ip]>
+Call-ID: [call_id]
+CSeq: [cseq] REGISTER
+Contact: <sip:alice@[local_ip]:[local_port]>
+Expires: 3600
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="401" auth="true"/>
+<send retrans="500"><![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: <sip:alice@[remote_ip]>;tag=[pid]r[call_number]
+To: <sip:alice@[remote_ip]>
+Call-ID: [call_id]
+CSeq: [cseq] REGISTER
+Contact: <sip:alice@[local_ip]:[local_port]>
+Expires: 3600
+[authentication]
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="200"/>
+</scenario>
+EOF
+
+cat > alice.xml <<EOF
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="alice answers">
+<recv request="INVITE"/>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]a[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:alice@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=alice 1 1 IN IP4 [local_ip]
+s=-
+c=IN IP4 [local_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 8 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+]]></send>
+<recv request="ACK"/>
+$play
+<recv request="BYE"/>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+</scenario>
+EOF
+
+# Bob's INVITE; through the exchange the first one is challenged (407) and sent again with
+# his credentials. The INVITE → 200 time runs from the first INVITE.
+invite() {
+  cat <<EOF
+<send retrans="500"$1><![CDATA[
+INVITE sip:101@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: <sip:bob@[remote_ip]>;tag=[pid]b[call_number]
+To: <sip:101@[remote_ip]>
+Call-ID: [call_id]
+CSeq: $2 INVITE
+Contact: <sip:bob@[local_ip]:[local_port]>
+$3Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=bob 1 1 IN IP4 [local_ip]
+s=-
+c=IN IP4 [local_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 8 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+]]></send>
+EOF
+}
+bob_scenario() { # $1: "auth" (through the exchange) or "direct"
+  echo '<?xml version="1.0" encoding="ISO-8859-1" ?>'
+  echo '<scenario name="bob calls alice">'
+  if [[ $1 == auth ]]; then
+    invite ' start_rtd="1"' 1 ''
+    cat <<'EOF'
+<recv response="100" optional="true"/>
+<recv response="407" auth="true"/>
+<send><![CDATA[
+ACK sip:101@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: <sip:bob@[remote_ip]>;tag=[pid]b[call_number]
+To: <sip:101@[remote_ip]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Content-Length: 0
+
+]]></send>
+EOF
+    invite '' 2 '[authentication]
+'
+    cseq=2
+  else
+    invite ' start_rtd="1"' 1 ''
+    cseq=1
+  fi
+  cat <<EOF
+<recv response="100" optional="true"/>
+<recv response="180" optional="true"/>
+<recv response="183" optional="true"/>
+<recv response="200" rtd="1" rrs="true"/>
+<send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: <sip:bob@[remote_ip]>;tag=[pid]b[call_number]
+To: <sip:101@[remote_ip]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: $cseq ACK
+Content-Length: 0
+
+]]></send>
+$play
+<pause milliseconds="$hold_ms"/>
+<send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: <sip:bob@[remote_ip]>;tag=[pid]b[call_number]
+To: <sip:101@[remote_ip]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: $((cseq + 1)) BYE
+Content-Length: 0
+
+]]></send>
+<recv response="200"/>
+</scenario>
+EOF
+}
+bob_scenario auth > bob.xml
+bob_scenario direct > bob-direct.xml
+
+# Runs bob's phones at $1 calls/s in all against $2 (host:port) with scenario $3; prints
+# "ok failed avg_ms p99_ms". The exchange admits 100 new requests a second per source address
+# (an office behind one NAT; sip/edge.rs), so the load comes from as many addresses as it needs
+# (127.0.0.10, .11, …: 40 calls/s, 80 INVITEs, each) — many offices, as a cloud PBX sees them.
+calls_at() {
+  local rate=$1 target=$2 scenario=$3 dir
+  dir=$(mktemp -d -p "$work")
+  local sources=$(((rate + 39) / 40)) pids=()
+  for ((k = 0; k < sources; k++)); do
+    local share=$((rate / sources + (k < rate % sources ? 1 : 0)))
+    mkdir -p "$dir/$k"
+    (cd "$dir/$k" && exec sipp "$target" -sf "$work/$scenario" -i 127.0.0.$((10 + k)) -p "$(free_port)" \
+      -mp "$(free_port)" -au bob -ap correct-horse -r "$share" -m $((share * seconds)) \
+      -l $((share * (seconds + hold_ms / 1000 + 10))) -nostdin -timeout $((seconds + 60))s \
+      -trace_stat -trace_rtt -rtt_freq 1 >/dev/null 2>&1) &
+    pids+=($!)
+  done
+  wait "${pids[@]}" 2>/dev/null || true
+  local ok=0 failed=0 stat
+  for stat in "$dir"/*/*_.csv; do
+    ok=$((ok + $(tail -1 "$stat" | cut -d';' -f16)))
+    failed=$((failed + $(tail -1 "$stat" | cut -d';' -f18)))
+  done
+  local times="$dir/times.txt"
+  cat "$dir"/*/*_rtt.csv 2>/dev/null | cut -d';' -f2 | grep -E '^[0-9.]+$' | sort -n >"$times" || true
+  awk -v ok="$ok" -v failed="$failed" '{ s += $1; v[NR] = $1 } END {
+      n = NR; p = n ? v[int((n - 1) * 0.99) + 1] : 0
+      printf "%s %s %.1f %.1f\n", ok, failed, n ? s / n : 0, p }' "$times"
+}
+
+# alice's phone: registered with the exchange at $1 (host:port), or none (direct); on port $2.
+alice_phone() {
+  local registrar=$1 port=$2
+  if [[ -n $registrar ]]; then
+    sipp "$registrar" -sf alice-register.xml -m 1 -i 127.0.0.1 -p "$port" -au alice -ap correct-horse \
+      -nostdin -timeout 10s -timeout_error >/dev/null 2>&1
+  fi
+  sipp -sf alice.xml -i 127.0.0.1 -p "$port" -mp "$(free_port)" -nostdin >/dev/null 2>&1 &
+  echo $!
+}
+
+echo "mode $mode: calls of $((hold_ms / 1000)) s, $seconds s at each rate; machine: $(nproc) cores, $(uname -r)"
+printf "%-10s %-9s %8s %8s %10s %10s %10s %12s %9s\n" rate where ok failed "avg ms" "p99 ms" "CPU s" "CPU ms/call" "RSS MiB"
+ticks=$(getconf CLK_TCK)
+for rate in "${rates[@]}"; do
+  # Through the exchange, fresh for each step.
+  sip_port=$(free_port); http_port=$(free_port)
+  token=load-test-token
+  RUST_LOG=warn "$bin" serve --sip-listen 127.0.0.1:$sip_port --http-listen 127.0.0.1:$http_port \
+    --database "$work/sb-$rate.db" --api-token $token --rtp-ports 20000-60000 --max-calls 20000 \
+    >"server-$rate.out" 2>"server-$rate.log" &
+  server=$!
+  for _ in $(seq 100); do grep -q "switchboard ready" "server-$rate.out" 2>/dev/null && break; sleep 0.1; done
+  api() { curl -sf -H "Authorization: Bearer $token" -H 'content-type: application/json' "$@" >/dev/null; }
+  api -X POST "http://127.0.0.1:$http_port/employees" -d '{"login":"alice","password":"correct-horse","extension":"101"}'
+  api -X POST "http://127.0.0.1:$http_port/employees" -d '{"login":"bob","password":"correct-horse","extension":"102"}'
+  phone=$(alice_phone 127.0.0.1:$sip_port "$(free_port)")
+  cpu() { awk '{print $14 + $15}' /proc/$server/stat; }
+  before=$(cpu)
+  read -r ok failed avg p99 < <(calls_at "$rate" 127.0.0.1:$sip_port bob.xml)
+  after=$(cpu)
+  rss=$(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' /proc/$server/status)
+  kill "$phone" 2>/dev/null || true
+  kill "$server"; wait "$server" 2>/dev/null || true
+  awk -v r="$rate" -v ok="$ok" -v f="$failed" -v a="$avg" -v p="$p99" -v t=$((after - before)) -v hz="$ticks" -v rss="$rss" \
+    'BEGIN { printf "%-10s %-9s %8s %8s %10s %10s %10.1f %12.2f %9s\n", r "/s", "exchange", ok, f, a, p, t / hz, ok ? 1000 * t / hz / ok : 0, rss }'
+
+  # The same calls with no exchange: bob's sipp straight to alice's.
+  alice_port=$(free_port)
+  phone=$(alice_phone "" "$alice_port")
+  sleep 0.3
+  read -r ok failed avg p99 < <(calls_at "$rate" 127.0.0.1:$alice_port bob-direct.xml)
+  kill "$phone" 2>/dev/null || true
+  printf "%-10s %-9s %8s %8s %10s %10s %10s %12s %9s\n" "$rate/s" direct "$ok" "$failed" "$avg" "$p99" - - -
+done

@@ -250,7 +250,7 @@ for rate in "${rates[@]}"; do
   # Through the exchange, fresh for each step.
   sip_port=$(free_port); http_port=$(free_port)
   token=load-test-token
-  RUST_LOG=warn "$bin" serve --sip-listen 127.0.0.1:$sip_port --http-listen 127.0.0.1:$http_port \
+  RUST_LOG=${SWITCHBOARD_LOG:-warn} "$bin" serve --sip-listen 127.0.0.1:$sip_port --http-listen 127.0.0.1:$http_port \
     --database "$work/sb-$rate.db" --api-token $token --rtp-ports 20000-60000 --max-calls 20000 \
     >"server-$rate.out" 2>"server-$rate.log" &
   server=$!

@@ -60,14 +60,24 @@ impl Tenant {
         .bind(rec.wait_ms)
         .execute(&mut *tx)
         .await?;
-        for party in rec.parties() {
-            sqlx::query("INSERT INTO call_parties (company_id, party, started_at, call_id) VALUES ($1, $2, $3, $4)")
+        // One statement for all of them: each query is a round trip to the database's thread.
+        let parties = rec.parties();
+        if !parties.is_empty() {
+            let rows: Vec<String> = (0..parties.len())
+                .map(|i| format!("($1, ${}, $2, $3)", i + 4))
+                .collect();
+            let sql = format!(
+                "INSERT INTO call_parties (company_id, party, started_at, call_id) VALUES {}",
+                rows.join(", ")
+            );
+            let mut insert = sqlx::query(&sql)
                 .bind(self.company())
-                .bind(party)
                 .bind(rec.started_at)
-                .bind(&rec.id)
-                .execute(&mut *tx)
-                .await?;
+                .bind(&rec.id);
+            for party in parties {
+                insert = insert.bind(party);
+            }
+            insert.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

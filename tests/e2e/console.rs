@@ -450,7 +450,9 @@ async fn an_office_manager_runs_the_exchange_from_the_console() {
     // It leaves the live view when it ends.
     browser.wait_for("#live p.empty", 15).await;
 
-    // In the call log, with its trace and the message to play.
+    // In the call log, with its trace and the message to play (the record is written just
+    // after the call leaves the live view).
+    server.call_record("+15550100300").await;
     browser.open(&server, "/console/calls").await;
     browser
         .client

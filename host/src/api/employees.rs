@@ -165,6 +165,15 @@ fn console_base(s: &ApiState, headers: &axum::http::HeaderMap) -> String {
     format!("http://{host}")
 }
 
+/// What `login` of `company` types at the console's login: the login alone in the operator's
+/// own company, else with the company's domain after it (`api/auth.rs` splits it there).
+pub(super) fn console_login(s: &ApiState, company: crate::tenant::CompanyId, login: &str) -> String {
+    match company {
+        crate::tenant::CompanyId::HOME => login.to_owned(),
+        _ => format!("{login}@{}", s.companies.realm(company)),
+    }
+}
+
 /// The host and port the request was sent to (its `Host`), when it names one.
 fn request_authority(headers: &axum::http::HeaderMap) -> Option<axum::http::uri::Authority> {
     headers
@@ -551,12 +560,7 @@ async fn mail_access_details(
             .replace("{login}", &employee.login),
     };
     let details = access_details(s, tenant, headers, employee);
-    // Employees of the operator's own company log in with their login alone, others with
-    // their company's domain after it.
-    let console_login = match tenant.id() {
-        crate::tenant::CompanyId::HOME => employee.login.clone(),
-        _ => format!("{}@{}", employee.login, s.companies.realm(tenant.id())),
-    };
+    let console_login = console_login(s, tenant.id(), &employee.login);
     let mail = crate::mail::Mail {
         to: employee.fields.email.clone(),
         subject: format!("Your phone account: extension {}", details.extension),

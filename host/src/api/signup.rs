@@ -181,7 +181,7 @@ pub async fn create(
     Ok((
         StatusCode::CREATED,
         Json(SignedUp {
-            login: format!("{}@{}", admin.employee.login, company.sip_domain),
+            login: super::employees::console_login(&s, company.id, &admin.employee.login),
             company: company.name.clone(),
             sip_domain: company.sip_domain.clone(),
             console: format!("{base}/console/"),

@@ -32,41 +32,7 @@ api() { curl -sf -H "Authorization: Bearer $token" -H 'content-type: application
 api -X POST "http://127.0.0.1:$http_port/employees" -d '{"login":"alice","password":"correct-horse","extension":"101"}' >/dev/null
 api -X PUT "http://127.0.0.1:$http_port/numbers/+15550100200" -d '{"flow":"hunt","settings":{"members":["alice"]}}' >/dev/null
 
-cat > register.xml <<'EOF'
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="register">
-<send retrans="500"><![CDATA[
-REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-From: <sip:alice@[remote_ip]>;tag=[pid]r[call_number]
-To: <sip:alice@[remote_ip]>
-Call-ID: [call_id]
-CSeq: [cseq] REGISTER
-Contact: <sip:alice@[local_ip]:[local_port]>
-Expires: 3600
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-<recv response="401" auth="true"/>
-<send retrans="500"><![CDATA[
-REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-From: <sip:alice@[remote_ip]>;tag=[pid]r[call_number]
-To: <sip:alice@[remote_ip]>
-Call-ID: [call_id]
-CSeq: [cseq] REGISTER
-Contact: <sip:alice@[local_ip]:[local_port]>
-Expires: 3600
-[authentication]
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-<recv response="200"/>
-</scenario>
-EOF
-sipp 127.0.0.1:$sip_port -sf register.xml -m 1 -i 127.0.0.1 -p $phone_port -au alice -ap correct-horse \
+sipp 127.0.0.1:$sip_port -sf "$root/tests/load/register.xml" -s alice -m 1 -i 127.0.0.1 -p $phone_port -au alice -ap correct-horse \
   -nostdin -timeout 10s -timeout_error >/dev/null
 
 cat > phone.xml <<'EOF'

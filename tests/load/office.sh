@@ -40,40 +40,6 @@ if [[ $mode == media ]]; then
   play="<nop><action><exec play_pcap_audio=\"$pcap\"/></action></nop>"
 fi
 
-cat > alice-register.xml <<'EOF'
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="alice registers">
-<send retrans="500"><![CDATA[
-REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-From: <sip:alice@[remote_ip]>;tag=[pid]r[call_number]
-To: <sip:alice@[remote_ip]>
-Call-ID: [call_id]
-CSeq: [cseq] REGISTER
-Contact: <sip:alice@[local_ip]:[local_port]>
-Expires: 3600
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-<recv response="401" auth="true"/>
-<send retrans="500"><![CDATA[
-REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-From: <sip:alice@[remote_ip]>;tag=[pid]r[call_number]
-To: <sip:alice@[remote_ip]>
-Call-ID: [call_id]
-CSeq: [cseq] REGISTER
-Contact: <sip:alice@[local_ip]:[local_port]>
-Expires: 3600
-[authentication]
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-<recv response="200"/>
-</scenario>
-EOF
 
 cat > alice.xml <<EOF
 <?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -236,7 +202,7 @@ calls_at() {
 alice_phone() {
   local registrar=$1 port=$2
   if [[ -n $registrar ]]; then
-    sipp "$registrar" -sf alice-register.xml -m 1 -i 127.0.0.1 -p "$port" -au alice -ap correct-horse \
+    sipp "$registrar" -sf "$root/tests/load/register.xml" -s alice -m 1 -i 127.0.0.1 -p "$port" -au alice -ap correct-horse \
       -nostdin -timeout 10s -timeout_error >/dev/null 2>&1
   fi
   sipp -sf alice.xml -i 127.0.0.1 -p "$port" -mp "$(free_port)" -nostdin >/dev/null 2>&1 &

@@ -32,40 +32,6 @@ for _ in $(seq 100); do grep -q "switchboard ready" server.out 2>/dev/null && br
 api() { curl -sf -H "Authorization: Bearer $token" -H 'content-type: application/json' "$@"; }
 url=http://127.0.0.1:$http_port
 
-cat > register.xml <<'EOF'
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="register">
-<send retrans="500"><![CDATA[
-REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-From: <sip:[service]@[remote_ip]>;tag=[pid]r[call_number]
-To: <sip:[service]@[remote_ip]>
-Call-ID: [call_id]
-CSeq: 1 REGISTER
-Contact: <sip:[service]@[local_ip]:[local_port]>
-Expires: 3600
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-<recv response="401" auth="true"/>
-<send retrans="500"><![CDATA[
-REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-From: <sip:[service]@[remote_ip]>;tag=[pid]r[call_number]
-To: <sip:[service]@[remote_ip]>
-Call-ID: [call_id]
-CSeq: 2 REGISTER
-Contact: <sip:[service]@[local_ip]:[local_port]>
-Expires: 3600
-[authentication]
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-<recv response="200"/>
-</scenario>
-EOF
 
 # An agent's phone: answers at once, hangs up after TALK_MS; one call after another.
 cat > agent.xml <<EOF
@@ -116,7 +82,7 @@ for i in $(seq "$agents"); do
   login=agent$i
   api -X POST "$url/employees" -d "{\"login\":\"$login\",\"password\":\"correct-horse\",\"extension\":\"$((200 + i))\"}" >/dev/null
   port=$(free_port)
-  sipp 127.0.0.1:$sip_port -sf register.xml -s $login -m 1 -i 127.0.0.1 -p $port -au $login -ap correct-horse \
+  sipp 127.0.0.1:$sip_port -sf "$root/tests/load/register.xml" -s $login -m 1 -i 127.0.0.1 -p $port -au $login -ap correct-horse \
     -nostdin -timeout 10s -timeout_error >/dev/null
   sipp -sf agent.xml -s $login -i 127.0.0.1 -p $port -m "$callers" -nostdin >agent$i.out 2>&1 &
   members+=("\"$login\"")

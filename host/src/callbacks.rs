@@ -325,7 +325,7 @@ impl CallbackScheduler {
             wait_ms: made.answered_at.unwrap_or_else(unix_ms) - started_at,
         };
         // The card is settled by the caller of `place`, with the request's result.
-        crate::exchange::store_record(&self.tenant(call), &record).await;
+        crate::exchange::store_record(&self.tenant(call), record, false).await;
         (made, id)
     }
 }

@@ -22,7 +22,7 @@ use crate::mail::{self, Mail, Mailer};
 use crate::media::library::BEEP;
 use crate::offices::Offices;
 use crate::sip::{Answer, InboundLeg, InviteHandler, Mailboxes};
-use crate::store::{Blocking, NewLogEntry, RecordingInfo, Store, Tenant};
+use crate::store::{Blocking, RecordingInfo, Store, Tenant};
 use crate::tenant::CompanyId;
 
 /// Played when a flow fails, before the call is ended cleanly.
@@ -192,7 +192,12 @@ async fn handle_call(
         leg.reject(404, "Not Found");
         tracing::info!(dialled = %arrival.dialled, "unknown number: 404");
         trace.note("unknown number → 404 Not Found");
-        save(store, &arrival.record(None, CallFacts::default(), "not-found", trace)).await;
+        store_record(
+            store,
+            arrival.record(None, CallFacts::default(), "not-found", trace),
+            true,
+        )
+        .await;
         return;
     };
 
@@ -206,7 +211,7 @@ async fn handle_call(
             trace.note(format!("blocked: {} not played ({e})", blocking.prompt));
         }
         call.hangup().await;
-        save(store, &arrival.record(None, call.facts(), "blocked", trace)).await;
+        store_record(store, arrival.record(None, call.facts(), "blocked", trace), true).await;
         return;
     }
     // The number's calls out through the carrier show its own caller ID, when it has one.
@@ -316,7 +321,7 @@ async fn handle_call(
         recording: voicemail.as_deref(),
     };
     dial.callbacks.file_each(&callbacks, request).await;
-    save(store, &record).await;
+    store_record(store, record.clone(), true).await;
     if record.result == CallResult::Missed
         && let Some(hook) = rules.missed_call_hook.clone()
     {
@@ -380,7 +385,7 @@ async fn employee_call(
             trace.note(format!("voicemail by phone: {e}"));
         }
         call.hangup().await;
-        save(store, &arrival.record(None, call.facts(), "feature-code", trace)).await;
+        store_record(store, arrival.record(None, call.facts(), "feature-code", trace), true).await;
         return;
     }
     if let Some((mode, extension)) = Mode::parse_code(&dialled) {
@@ -400,7 +405,7 @@ async fn employee_call(
             ));
         }
         call.hangup().await;
-        save(store, &arrival.record(None, call.facts(), result, trace)).await;
+        store_record(store, arrival.record(None, call.facts(), result, trace), true).await;
         return;
     }
     if let Some(code) = Code::parse(&dialled) {
@@ -420,7 +425,7 @@ async fn employee_call(
             }
         };
         call.hangup().await;
-        save(store, &arrival.record(None, call.facts(), outcome, trace)).await;
+        store_record(store, arrival.record(None, call.facts(), outcome, trace), true).await;
         return;
     }
     let (target, caller_id) = match store.extension_owner(&dialled).await {
@@ -436,7 +441,12 @@ async fn employee_call(
         Ok(None) => {
             trace.note(format!("{employee} dialled {dialled}: no such extension or number"));
             call.reject_now(404, "Not Found");
-            save(store, &arrival.record(None, CallFacts::default(), "not-found", trace)).await;
+            store_record(
+                store,
+                arrival.record(None, CallFacts::default(), "not-found", trace),
+                true,
+            )
+            .await;
             return;
         }
         Err(e) => {
@@ -487,7 +497,7 @@ async fn employee_call(
     }
     let record = arrival.record(None, facts, outcome, trace);
     tracing::info!(outcome = %record.outcome, "call ended");
-    save(store, &record).await;
+    store_record(store, record, true).await;
 }
 
 /// What is known of a call when it arrives; completed into its record when it ends.
@@ -735,38 +745,11 @@ async fn mail_voicemail(store: &Tenant, mail: &Mailer, info: &RecordingInfo, log
     }
 }
 
-async fn save(store: &Tenant, record: &CallRecord) {
-    // The contact cards first: once the call record is there, everything of the call is.
-    log_on_contact_cards(store, record).await;
-    store_record(store, record).await;
-}
-
-/// Counts a finished call by how it ended (flow-trapped, completed...) and stores its record —
-/// every call ends here, flow or not, the exchange's own callbacks too.
-pub(crate) async fn store_record(store: &Tenant, record: &CallRecord) {
+/// Counts a finished call by how it ended (flow-trapped, completed...) and queues its record,
+/// and its lines on the contact cards of its numbers unless `on_cards` says the caller settles
+/// the card himself — every call ends here, flow or not, the exchange's own callbacks too.
+pub(crate) async fn store_record(store: &Tenant, record: CallRecord, on_cards: bool) {
     let (company, outcome) = (store.id().to_string(), record.outcome.clone());
     metrics::counter!("switchboard_calls_total", "company" => company, "outcome" => outcome).increment(1);
-    if let Err(e) = store.insert_call_record(record).await {
-        // Never lose a record silently: it goes to the log in full.
-        tracing::error!(error = %e, record = ?record, "could not store the call record");
-    }
-}
-
-/// A call from or to a number with a contact card goes into the card's history; a call in which
-/// someone talked to the contact makes it the last contact.
-async fn log_on_contact_cards(store: &Tenant, record: &CallRecord) {
-    let line = |action| NewLogEntry {
-        at: record.started_at,
-        action,
-        result: &record.outcome,
-        employee: record.answered_by.as_deref(),
-        call_id: Some(&record.id),
-    };
-    let lines = [
-        (record.caller.as_str(), line("call-in")),
-        (record.dialled.as_str(), line("call-out")),
-    ];
-    if let Err(e) = store.log_call_on_cards(&lines, record.answered_by.is_some()).await {
-        tracing::warn!(error = %e, "could not log the call on the contact cards");
-    }
+    store.save_call_record(record, on_cards).await;
 }

@@ -23,26 +23,7 @@ pub struct StoreLocation {
     companies: Arc<Companies>,
     /// Where calls to external numbers go.
     pub outbound: Option<OutboundTrunk>,
-    credentials: CredentialCache,
 }
-
-/// Every employee's SIP credentials, in memory: the registrar answers strangers (who may send
-/// any user name) without a database query. Reloaded whole when the store says employees
-/// changed, and at least every [`CREDENTIALS_MAX_AGE`] (a change notice from another node may be
-/// lost).
-#[derive(Default)]
-struct CredentialCache {
-    loaded: arc_swap::ArcSwapOption<Credentials>,
-    reloading: tokio::sync::Mutex<()>,
-}
-
-struct Credentials {
-    version: u64,
-    at: std::time::Instant,
-    by_login: std::collections::HashMap<(CompanyId, String), (i64, String)>,
-}
-
-const CREDENTIALS_MAX_AGE: Duration = Duration::from_secs(60);
 
 impl StoreLocation {
     pub fn new(store: Store, companies: Arc<Companies>, outbound: Option<OutboundTrunk>) -> Self {
@@ -50,36 +31,7 @@ impl StoreLocation {
             store,
             companies,
             outbound,
-            credentials: CredentialCache::default(),
         }
-    }
-
-    /// The credentials in memory, reloaded first if stale.
-    async fn credentials_now(&self) -> anyhow::Result<Arc<Credentials>> {
-        let fresh = |c: &Credentials, version| c.version == version && c.at.elapsed() < CREDENTIALS_MAX_AGE;
-        let version = self.store.employees_version();
-        if let Some(loaded) = self.credentials.loaded.load_full().filter(|c| fresh(c, version)) {
-            return Ok(loaded);
-        }
-        // One reload at a time; those who waited find it done.
-        let _reloading = self.credentials.reloading.lock().await;
-        if let Some(loaded) = self.credentials.loaded.load_full().filter(|c| fresh(c, version)) {
-            return Ok(loaded);
-        }
-        let by_login = self
-            .store
-            .all_sip_credentials()
-            .await?
-            .into_iter()
-            .map(|(company, login, id, ha1)| ((company, login), (id, ha1)))
-            .collect();
-        let loaded = Arc::new(Credentials {
-            version,
-            at: std::time::Instant::now(),
-            by_login,
-        });
-        self.credentials.loaded.store(Some(loaded.clone()));
-        Ok(loaded)
     }
 }
 
@@ -144,8 +96,7 @@ impl Location for StoreLocation {
     }
 
     async fn credentials(&self, company: CompanyId, username: &str) -> anyhow::Result<Option<(i64, String)>> {
-        let key = (company, username.to_string());
-        Ok(self.credentials_now().await?.by_login.get(&key).cloned())
+        Ok(self.store.sip_credentials_of(company, username).await?)
     }
 
     async fn login_of(&self, company: CompanyId, user: &str) -> anyhow::Result<Option<String>> {
@@ -337,9 +288,13 @@ impl Directory for CompanyDirectory {
                 let department = self.tenant.department(id, false).await?;
                 return Ok(department.map_or(EMPLOYEE_RING, |d| secs(d.timeout_secs)));
             }
-            Target::Extension(extension) => match self.tenant.department(extension, true).await? {
-                Some(department) => return Ok(secs(department.timeout_secs)),
-                None => self.tenant.employee(extension, true).await?,
+            // An employee first, as `plan` looks (he is in memory; a department is a query).
+            Target::Extension(extension) => match self.tenant.employee(extension, true).await? {
+                Some(employee) => Some(employee),
+                None => match self.tenant.department(extension, true).await? {
+                    Some(department) => return Ok(secs(department.timeout_secs)),
+                    None => None,
+                },
             },
             Target::Employee(login) => self.tenant.employee(login, false).await?,
         };

@@ -183,7 +183,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let api = api::router(ApiState {
         registry,
-        store,
+        store: store.clone(),
         tokens,
         companies,
         operator_domain: config
@@ -231,6 +231,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     sip.shutdown();
+    store.flush_call_records().await;
     Ok(())
 }
 
@@ -278,6 +279,10 @@ async fn follow_other_nodes(
                 Change::Prompts => load_prompts(&store, &prompts).await,
                 Change::Employees => {
                     store.employees_changed();
+                    Ok(())
+                }
+                Change::Registrations(employee) => {
+                    store.registrations_changed(employee);
                     Ok(())
                 }
                 Change::OutboundRules => offices.reload_rules().await,

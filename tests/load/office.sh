@@ -7,11 +7,17 @@
 # Each step is RATE calls/s for 10 s against a fresh exchange, then the same scenario with no
 # exchange at all (bob's sipp calling alice's sipp directly): this machine's ceiling with this
 # load generator, to compare against. Prints, per step: calls ok/failed, INVITE → 200 OK
-# (average and p99, the 407 round included), the exchange's CPU seconds and per call, and
-# its resident memory after the step.
+# (average and p99, the 407 round included), the share of UDP datagrams (RTP and SIP) the
+# machine dropped, the exchange's CPU seconds and per call, and
+# its resident memory: idle (before the step, alice registered), its peak during the step,
+# right after it, and settled
+# (SETTLE seconds later, 40 by default: the calls' SIP transactions are gone by then).
 #
 #   tests/load/office.sh signalling 100 200 400 500     (1-s calls, no media)
 #   tests/load/office.sh media 50 100                    (4-s calls, G.711 both ways)
+#   tests/load/office.sh hold 100                        (20-s calls, no media: RATE × 10 calls
+#                                                         up at once; the peak memory over idle,
+#                                                         divided by them, is the memory per call)
 #
 # Needs the release binary (cargo build --release -p switchboard), sipp, curl. Everything on
 # 127.0.0.1; each step is bounded (10 s of calls, 60 s to finish).
@@ -23,9 +29,12 @@ rates=("$@")
 case $mode in
   signalling) hold_ms=1000 ;;
   media) hold_ms=4000 ;;
-  *) echo "usage: $0 signalling|media RATE..." >&2; exit 2 ;;
+  hold) hold_ms=20000 ;;
+  *) echo "usage: $0 signalling|media|hold RATE..." >&2; exit 2 ;;
 esac
 seconds=10
+# Seconds to wait after a step before reading the settled memory (SETTLE=0 skips the wait).
+settle=${SETTLE:-40}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${SWITCHBOARD_BIN:-$root/target/release/switchboard}
 pcap=/usr/share/sip-tester/g711a.pcap
@@ -198,6 +207,15 @@ calls_at() {
       printf "%s %s %.1f %.1f\n", ok, failed, n ? s / n : 0, p }' "$times"
 }
 
+# The machine's UDP counters: "delivered dropped" (dropped: a full socket buffer or a bad
+# datagram). On loopback every datagram sipp or the exchange sends is one of them, so the
+# difference over a step is what got lost anywhere on the way, RTP and SIP.
+udp_counts() { awk '/^Udp: [0-9]/ { print $2, $4 }' /proc/net/snmp; }
+lost_share() { # $1, $2: udp_counts before and after; prints the share of datagrams dropped
+  awk -v b="$1" -v a="$2" 'BEGIN { split(b, x, " "); split(a, y, " "); d = y[1] - x[1]; l = y[2] - x[2]
+    printf "%.3f%%", d + l ? 100 * l / (d + l) : 0 }'
+}
+
 # alice's phone: registered with the exchange at $1 (host:port), or none (direct); on port $2.
 alice_phone() {
   local registrar=$1 port=$2
@@ -210,7 +228,8 @@ alice_phone() {
 }
 
 echo "mode $mode: calls of $((hold_ms / 1000)) s, $seconds s at each rate; machine: $(nproc) cores, $(uname -r)"
-printf "%-10s %-9s %8s %8s %10s %10s %10s %12s %9s\n" rate where ok failed "avg ms" "p99 ms" "CPU s" "CPU ms/call" "RSS MiB"
+printf "%-10s %-9s %8s %8s %10s %10s %9s %10s %12s %9s %9s %9s %9s\n" rate where ok failed "avg ms" "p99 ms" "UDP lost" "CPU s" "CPU ms/call" \
+  "idle MiB" "peak MiB" "end MiB" "settled"
 ticks=$(getconf CLK_TCK)
 for rate in "${rates[@]}"; do
   # Through the exchange, fresh for each step.
@@ -226,20 +245,33 @@ for rate in "${rates[@]}"; do
   api -X POST "http://127.0.0.1:$http_port/employees" -d '{"login":"bob","password":"correct-horse","extension":"102"}'
   phone=$(alice_phone 127.0.0.1:$sip_port "$(free_port)")
   cpu() { awk '{print $14 + $15}' /proc/$server/stat; }
+  idle=$(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' /proc/$server/status)
   before=$(cpu)
+  (while sleep 0.5; do awk '/VmRSS/ { print int($2 / 1024) }' /proc/$server/status 2>/dev/null || exit; done >"rss-$rate") &
+  sampler=$!
+  udp_before=$(udp_counts)
   read -r ok failed avg p99 < <(calls_at "$rate" 127.0.0.1:$sip_port bob.xml)
   after=$(cpu)
+  lost=$(lost_share "$udp_before" "$(udp_counts)")
+  kill $sampler 2>/dev/null || true
+  peak=$(sort -n "rss-$rate" | tail -1)
   rss=$(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' /proc/$server/status)
+  # Settled: once the calls' SIP transactions have timed out (32 s after their last message).
+  sleep "$settle"
+  settled=$(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' /proc/$server/status)
   kill "$phone" 2>/dev/null || true
   kill "$server"; wait "$server" 2>/dev/null || true
   awk -v r="$rate" -v ok="$ok" -v f="$failed" -v a="$avg" -v p="$p99" -v t=$((after - before)) -v hz="$ticks" -v rss="$rss" \
-    'BEGIN { printf "%-10s %-9s %8s %8s %10s %10s %10.1f %12.2f %9s\n", r "/s", "exchange", ok, f, a, p, t / hz, ok ? 1000 * t / hz / ok : 0, rss }'
+    -v settled="$settled" -v idle="$idle" -v peak="$peak" -v lost="$lost" \
+    'BEGIN { printf "%-10s %-9s %8s %8s %10s %10s %9s %10.1f %12.2f %9s %9s %9s %9s\n", r "/s", "exchange", ok, f, a, p, lost, t / hz, ok ? 1000 * t / hz / ok : 0, idle, peak, rss, settled }'
 
   # The same calls with no exchange: bob's sipp straight to alice's.
   alice_port=$(free_port)
   phone=$(alice_phone "" "$alice_port")
   sleep 0.3
+  udp_before=$(udp_counts)
   read -r ok failed avg p99 < <(calls_at "$rate" 127.0.0.1:$alice_port bob-direct.xml)
+  lost=$(lost_share "$udp_before" "$(udp_counts)")
   kill "$phone" 2>/dev/null || true
-  printf "%-10s %-9s %8s %8s %10s %10s %10s %12s %9s\n" "$rate/s" direct "$ok" "$failed" "$avg" "$p99" - - -
+  printf "%-10s %-9s %8s %8s %10s %10s %9s %10s %12s %9s %9s %9s %9s\n" "$rate/s" direct "$ok" "$failed" "$avg" "$p99" "$lost" - - - - - -
 done

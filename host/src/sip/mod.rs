@@ -15,6 +15,7 @@ mod leg;
 mod location;
 pub mod mwi;
 mod outbound;
+pub mod overload;
 pub mod registrar;
 mod socket;
 mod source;
@@ -230,10 +231,12 @@ impl SipServer {
             local: self.local,
         });
         let registrar = Arc::new(Registrar::new(auth));
+        let overload = overload::Overload::start(self.cancel.child_token());
         tokio::spawn(dispatch(
             incoming,
             self.dialogs.clone(),
             edge,
+            overload,
             invites,
             registrar,
             subscriptions,
@@ -274,6 +277,7 @@ async fn dispatch(
     mut incoming: TransactionReceiver,
     dialogs: Arc<DialogLayer>,
     edge: edge::Edge,
+    overload: overload::Overload,
     invites: Arc<Invites>,
     registrar: Arc<Registrar>,
     subscriptions: Arc<blf::Subscriptions>,
@@ -316,6 +320,19 @@ async fn dispatch(
         if !edge.admit(source.ip()) {
             continue; // dropped unanswered
         }
+        if matches!(
+            tx.original.method,
+            Method::Invite | Method::Register | Method::Subscribe
+        ) && !overload.admit(work_of(&tx.original))
+        {
+            let retry = overload::RETRY_AFTER_SECS.to_string();
+            reply(
+                tx,
+                StatusCode::ServiceUnavailable,
+                vec![Header::RetryAfter(retry.into())],
+            );
+            continue;
+        }
         match tx.original.method {
             Method::Invite => {
                 let invites = invites.clone();
@@ -333,6 +350,19 @@ async fn dispatch(
             Method::Bye => reply(tx, StatusCode::CallTransactionDoesNotExist, vec![]),
             _ => reply(tx, StatusCode::MethodNotAllowed, vec![allow_header()]),
         }
+    }
+}
+
+/// Whether a new request opens something or continues what was challenged (it carries
+/// credentials; whether they are good is for the digest check to say).
+fn work_of(request: &rsipstack::sip::Request) -> overload::Work {
+    let credentials = request
+        .headers
+        .iter()
+        .any(|h| matches!(h, Header::Authorization(_) | Header::ProxyAuthorization(_)));
+    match credentials {
+        true => overload::Work::Continued,
+        false => overload::Work::Fresh,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::Tenant;
+use super::{CompanyId, Store, Tenant};
 use crate::records::{CallRecord, CallResult};
 
 /// Which call records to list; `None` fields do not filter.
@@ -33,54 +33,9 @@ pub struct Party {
 }
 
 impl Tenant {
+    /// Writes one call record now (calls queue theirs: [`Tenant::save_call_record`]).
     pub async fn insert_call_record(&self, rec: &CallRecord) -> super::Result<()> {
-        // The record and who took part in it, together.
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO call_records (id, company_id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at,
-             answered_by, ended_at, outcome, trace, legs, result, offered_to, ended_in, wait_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-        )
-        .bind(&rec.id)
-        .bind(self.company())
-        .bind(&rec.sip_call_id)
-        .bind(&rec.caller)
-        .bind(&rec.dialled)
-        .bind(&rec.flow)
-        .bind(rec.started_at)
-        .bind(rec.answered_at)
-        .bind(&rec.answered_by)
-        .bind(rec.ended_at)
-        .bind(&rec.outcome)
-        .bind(serde_json::to_string(&rec.trace)?)
-        .bind(serde_json::to_string(&rec.legs)?)
-        .bind(rec.result.as_str())
-        .bind(serde_json::to_string(&rec.offered_to)?)
-        .bind(&rec.ended_in)
-        .bind(rec.wait_ms)
-        .execute(&mut *tx)
-        .await?;
-        // One statement for all of them: each query is a round trip to the database's thread.
-        let parties = rec.parties();
-        if !parties.is_empty() {
-            let rows: Vec<String> = (0..parties.len())
-                .map(|i| format!("($1, ${}, $2, $3)", i + 4))
-                .collect();
-            let sql = format!(
-                "INSERT INTO call_parties (company_id, party, started_at, call_id) VALUES {}",
-                rows.join(", ")
-            );
-            let mut insert = sqlx::query(&sql)
-                .bind(self.company())
-                .bind(rec.started_at)
-                .bind(&rec.id);
-            for party in parties {
-                insert = insert.bind(party);
-            }
-            insert.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.store.insert_call_records(&[(self.id, rec)]).await
     }
 
     /// Login of the employee who last talked to `spellings` (one number, written as it may
@@ -199,5 +154,74 @@ impl Tenant {
                 })
             })
             .collect()
+    }
+}
+
+/// Columns of a call record as `insert_call_records` writes them.
+const RECORD_COLUMNS: usize = 17;
+
+impl Store {
+    /// Writes call records, each with the company whose call it was (the [`Tenant`] that
+    /// queued it), and who took part in each, in one transaction: a few statements for the
+    /// whole group, since each statement is a round trip to the database's thread.
+    pub(super) async fn insert_call_records(&self, group: &[(CompanyId, &CallRecord)]) -> super::Result<()> {
+        if group.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<String> = (0..group.len())
+            .map(|r| {
+                let first = r * RECORD_COLUMNS + 1;
+                let cells: Vec<String> = (first..first + RECORD_COLUMNS).map(|i| format!("${i}")).collect();
+                format!("({})", cells.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO call_records (id, company_id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at,
+             answered_by, ended_at, outcome, trace, legs, result, offered_to, ended_in, wait_ms) VALUES {}",
+            rows.join(", ")
+        );
+        let mut insert = sqlx::query(&sql);
+        for (company, rec) in group {
+            insert = insert
+                .bind(&rec.id)
+                .bind(company.0)
+                .bind(&rec.sip_call_id)
+                .bind(&rec.caller)
+                .bind(&rec.dialled)
+                .bind(&rec.flow)
+                .bind(rec.started_at)
+                .bind(rec.answered_at)
+                .bind(&rec.answered_by)
+                .bind(rec.ended_at)
+                .bind(&rec.outcome)
+                .bind(serde_json::to_string(&rec.trace)?)
+                .bind(serde_json::to_string(&rec.legs)?)
+                .bind(rec.result.as_str())
+                .bind(serde_json::to_string(&rec.offered_to)?)
+                .bind(&rec.ended_in)
+                .bind(rec.wait_ms);
+        }
+        insert.execute(&mut *tx).await?;
+        let parties: Vec<(CompanyId, &CallRecord, String)> = group
+            .iter()
+            .flat_map(|(company, rec)| rec.parties().into_iter().map(move |p| (*company, *rec, p)))
+            .collect();
+        if !parties.is_empty() {
+            let rows: Vec<String> = (0..parties.len())
+                .map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
+                .collect();
+            let sql = format!(
+                "INSERT INTO call_parties (company_id, party, started_at, call_id) VALUES {}",
+                rows.join(", ")
+            );
+            let mut insert = sqlx::query(&sql);
+            for (company, rec, party) in &parties {
+                insert = insert.bind(company.0).bind(party).bind(rec.started_at).bind(&rec.id);
+            }
+            insert.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -304,8 +304,9 @@ impl Tenant {
 
     /// A finished call goes into the history of the cards of the numbers in it — each phone
     /// with its own line (`call-in` for the caller, `call-out` for the dialled number); numbers
-    /// without a card leave no trace here (the call records have them). One lookup for all.
-    pub async fn log_call_on_cards(&self, lines: &[(&str, NewLogEntry<'_>)], reached: bool) -> super::Result<()> {
+    /// without a card leave no trace here (the call records have them). With each line, whether
+    /// someone talked to the contact (it becomes the card's last contact). One lookup for all.
+    pub async fn log_call_on_cards(&self, lines: &[(&str, NewLogEntry<'_>, bool)]) -> super::Result<()> {
         if lines.is_empty() {
             return Ok(());
         }
@@ -315,14 +316,14 @@ impl Tenant {
             placeholders.join(", ")
         );
         let mut query = sqlx::query(&sql).bind(self.company());
-        for (phone, _) in lines {
+        for (phone, _, _) in lines {
             query = query.bind(*phone);
         }
         let cards = query.fetch_all(self.pool()).await?;
         for card in &cards {
             let phone: String = card.get("phone");
-            if let Some((_, entry)) = lines.iter().find(|(p, _)| *p == phone) {
-                self.log_contact(card.get("id"), entry, reached).await?;
+            for (_, entry, reached) in lines.iter().filter(|(p, _, _)| *p == phone) {
+                self.log_contact(card.get("id"), entry, *reached).await?;
             }
         }
         Ok(())

@@ -46,9 +46,9 @@ pub struct Secrets<'a> {
     pub api_password: &'a str,
 }
 
-const COLUMNS: &str = "id, login, name, extension, role, email, mobile, mobile_after_secs, caller_id, position, CAST(dnd AS INTEGER) AS dnd, calling_rights";
+pub(super) const COLUMNS: &str = "id, login, name, extension, role, email, mobile, mobile_after_secs, caller_id, position, CAST(dnd AS INTEGER) AS dnd, calling_rights";
 
-fn employee_row(r: &AnyRow) -> Employee {
+pub(super) fn employee_row(r: &AnyRow) -> Employee {
     Employee {
         id: r.get("id"),
         login: r.get("login"),
@@ -68,15 +68,9 @@ fn employee_row(r: &AnyRow) -> Employee {
 }
 
 impl Store {
-    /// How often employees changed so far (see [`Store::employees_changed`]).
-    pub fn employees_version(&self) -> u64 {
-        self.employees_version.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Employees changed (here, or on another node that announced it): what is kept of them in
-    /// memory is stale.
+    /// Employees changed on another node, which announced it: the copy in memory is stale.
     pub fn employees_changed(&self) {
-        self.employees_version.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.roster.changed();
     }
 
     /// Marks employees changed here and tells the other nodes.
@@ -85,23 +79,24 @@ impl Store {
         self.announce(super::Change::Employees).await;
     }
 
-    /// Every employee's company, login, id and SIP HA1, of every company (for the registrar's
-    /// memory).
+    /// Every employee's company, login, id and SIP HA1, of every company.
     pub async fn all_sip_credentials(&self) -> super::Result<Vec<(CompanyId, String, i64, String)>> {
-        let rows = sqlx::query("SELECT company_id, login, id, sip_ha1 FROM employees")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                (
-                    CompanyId(r.get("company_id")),
-                    r.get("login"),
-                    r.get("id"),
-                    r.get("sip_ha1"),
-                )
-            })
+        Ok(self
+            .roster()
+            .await?
+            .all()
+            .map(|e| (e.company, e.employee.login.clone(), e.employee.id, e.ha1.clone()))
             .collect())
+    }
+
+    /// Employee `login`'s id and SIP HA1, in company `company` (from memory: the registrar
+    /// asks for every user name a stranger sends).
+    pub async fn sip_credentials_of(&self, company: CompanyId, login: &str) -> super::Result<Option<(i64, String)>> {
+        Ok(self
+            .roster()
+            .await?
+            .by_login(company, login)
+            .map(|e| (e.employee.id, e.ha1.clone())))
     }
 }
 
@@ -183,6 +178,7 @@ impl Tenant {
             .bind(login)
             .execute(self.pool())
             .await?;
+        self.store.employees_written().await;
         Ok(done.rows_affected() > 0)
     }
 
@@ -195,6 +191,7 @@ impl Tenant {
             .bind(login)
             .execute(self.pool())
             .await?;
+        self.store.employees_written().await;
         Ok(done.rows_affected() > 0)
     }
 
@@ -219,37 +216,23 @@ impl Tenant {
         Ok(rows.iter().map(employee_row).collect())
     }
 
-    /// The employee with this login, or (with `by_extension`) at this extension.
+    /// The employee with this login, or (with `by_extension`) at this extension (from memory).
     pub async fn employee(&self, key: &str, by_extension: bool) -> super::Result<Option<Employee>> {
-        let column = if by_extension { "extension" } else { "login" };
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM employees WHERE company_id = $1 AND {column} = $2"
-        ))
-        .bind(self.company())
-        .bind(key)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.as_ref().map(employee_row))
+        let roster = self.store.roster().await?;
+        let found = match by_extension {
+            true => roster.by_extension(self.id, key),
+            false => roster.by_login(self.id, key),
+        };
+        Ok(found.map(|e| e.employee.clone()))
     }
 
-    /// The employees with these ids, in the order given (ids of nobody are left out).
+    /// The employees with these ids, in the order given (ids of nobody, or of another
+    /// company's employees, are left out).
     pub async fn employees_with_ids(&self, ids: &[i64]) -> super::Result<Vec<Employee>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT {COLUMNS} FROM employees WHERE company_id = $1 AND id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(self.company());
-        for id in ids {
-            query = query.bind(*id);
-        }
-        let found: Vec<Employee> = query.fetch_all(self.pool()).await?.iter().map(employee_row).collect();
+        let roster = self.store.roster().await?;
         Ok(ids
             .iter()
-            .filter_map(|id| found.iter().find(|e| e.id == *id).cloned())
+            .filter_map(|id| roster.by_id(self.id, *id).map(|e| e.employee.clone()))
             .collect())
     }
 

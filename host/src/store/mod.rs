@@ -13,11 +13,13 @@ mod contacts;
 mod departments;
 mod employees;
 mod flows;
+mod journal;
 mod live;
 mod media;
 mod numbers;
 mod outbox;
 mod registrations;
+mod roster;
 mod schedules;
 mod tokens;
 pub use callback_queue::DueCall;
@@ -56,9 +58,12 @@ pub struct Store {
     pool: AnyPool,
     /// The PostgreSQL URL (for listening to other nodes' changes); `None` on SQLite.
     postgres: Option<String>,
-    /// Grows whenever employees change (here or, announced, on another node): what is kept in
-    /// memory about them (SIP credentials) is stale once it moved.
-    employees_version: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Every company's employees in memory (the database stays the source of truth).
+    roster: std::sync::Arc<roster::Roster>,
+    /// Each employee's registrations in memory, as calls read them.
+    bindings: std::sync::Arc<registrations::Bindings>,
+    /// Where finished calls queue their records (started on first use).
+    journal: std::sync::Arc<std::sync::OnceLock<journal::Journal>>,
 }
 
 /// The store as one company sees it: every function on it reads and writes that company's rows
@@ -99,8 +104,10 @@ pub enum Change {
     Numbers,
     /// Uploaded prompts.
     Prompts,
-    /// Employees (their SIP credentials are kept in memory).
+    /// Employees (kept in memory).
     Employees,
+    /// One employee's registrations (kept in memory).
+    Registrations(i64),
     /// The company's outbound rules (kept in memory by the toll gate).
     OutboundRules,
     /// Companies (their domains, plans and suspension, kept in memory by the SIP side).
@@ -118,6 +125,7 @@ impl Change {
             Change::Numbers => "numbers".into(),
             Change::Prompts => "prompts".into(),
             Change::Employees => "employees".into(),
+            Change::Registrations(id) => format!("registrations:{id}"),
             Change::OutboundRules => "outbound-rules".into(),
             Change::Companies => "companies".into(),
             Change::HangUp(call) => format!("hangup:{call}"),
@@ -132,6 +140,7 @@ impl Change {
             "employees" => Some(Change::Employees),
             "outbound-rules" => Some(Change::OutboundRules),
             "companies" => Some(Change::Companies),
+            other if let Some(id) = other.strip_prefix("registrations:") => id.parse().ok().map(Change::Registrations),
             other => match (other.strip_prefix("hangup:"), other.strip_prefix("feature:")) {
                 (Some(call), _) => Some(Change::HangUp(call.to_owned())),
                 (_, Some(rest)) => rest.split_once(':').map(|(call, feature)| Change::Feature {
@@ -170,12 +179,16 @@ impl Store {
                 .unwrap_or(url);
             let url = format!("sqlite://{path}?mode=rwc");
             // sqlx's SQLite defaults hold: foreign keys on, a 5 s busy timeout. WAL lets the
-            // API read while calls write.
+            // API read while calls write. In WAL mode, `synchronous = NORMAL` syncs at
+            // checkpoints rather than at every commit: the database stays consistent through
+            // a power cut, which may take the last commits with it (SQLite's advice for WAL;
+            // a commit's fsync was most of the database's CPU per call).
             AnyPoolOptions::new()
                 .max_connections(4)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
-                        sqlx::query("PRAGMA journal_mode = WAL").execute(conn).await?;
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(conn).await?;
                         Ok(())
                     })
                 })
@@ -190,17 +203,31 @@ impl Store {
         Ok(Store {
             pool,
             postgres: postgres.then(|| url.to_string()),
-            employees_version: Default::default(),
+            roster: Default::default(),
+            bindings: Default::default(),
+            journal: Default::default(),
         })
     }
 
-    /// Tells the other nodes on this database that `what` changed (PostgreSQL NOTIFY; one node
-    /// on SQLite has nobody to tell). Best effort: a lost notice is logged.
+    /// The call record writer's queue, started on first use.
+    fn journal(&self) -> &journal::Journal {
+        self.journal.get_or_init(|| {
+            // The writer's own handle has no journal: it must not keep its queue open.
+            let writer = Store {
+                journal: Default::default(),
+                ..self.clone()
+            };
+            journal::start(writer)
+        })
+    }
+
     /// Whether other nodes may share the database (PostgreSQL).
     pub fn is_shared(&self) -> bool {
         self.postgres.is_some()
     }
 
+    /// Tells the other nodes on this database that `what` changed (PostgreSQL NOTIFY; one node
+    /// on SQLite has nobody to tell). Best effort: a lost notice is logged.
     pub async fn announce(&self, what: Change) {
         if self.postgres.is_none() {
             return;

@@ -1,9 +1,32 @@
 //! Phones' registrations (the location service) and the SIP credentials they register with.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use serde::Serialize;
 use sqlx::Row;
 
 use super::{Store, Tenant};
+
+/// Each employee's registrations in memory, read through on a miss: every call to an employee
+/// reads them, and the registrar on every REGISTER. Writes here drop the employee's entry;
+/// writes on another node announce it ([`super::Change::Registrations`]). Entries are kept at
+/// most [`BINDINGS_MAX_AGE`] when nodes share the database (a notice may be lost), and expired
+/// bindings are filtered out on every read.
+#[derive(Default)]
+pub(super) struct Bindings {
+    state: parking_lot::Mutex<BindingsState>,
+}
+
+#[derive(Default)]
+struct BindingsState {
+    /// Grows on every write: a read that began before one must not keep what it read.
+    generation: u64,
+    by_employee: HashMap<i64, (Instant, Arc<Vec<Registration>>)>,
+}
+
+const BINDINGS_MAX_AGE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Registration {
@@ -25,12 +48,7 @@ impl Tenant {
     }
 
     pub async fn sip_credentials(&self, login: &str) -> super::Result<Option<(i64, String)>> {
-        let row = sqlx::query("SELECT id, sip_ha1 FROM employees WHERE company_id = $1 AND login = $2")
-            .bind(self.company())
-            .bind(login)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.map(|r| (r.get("id"), r.get("sip_ha1"))))
+        self.store.sip_credentials_of(self.id, login).await
     }
 }
 
@@ -54,6 +72,7 @@ impl Store {
         .bind(r.cseq)
         .execute(&self.pool)
         .await?;
+        self.registrations_written(r.employee_id).await;
         Ok(())
     }
 
@@ -65,13 +84,49 @@ impl Store {
             .bind(contact)
             .execute(&self.pool)
             .await?;
+        self.registrations_written(employee_id).await;
         Ok(())
     }
 
     /// Live registrations (of one employee, or everyone's). Read on every call to an employee,
-    /// so it only reads; expired rows are swept when registrations are written.
+    /// so it only reads (one employee's from memory); expired rows are swept when registrations
+    /// are written.
     pub async fn registrations(&self, employee_id: Option<i64>, now: i64) -> super::Result<Vec<Registration>> {
-        self.registrations_of(None, employee_id, now).await
+        let Some(id) = employee_id else {
+            return self.registrations_of(None, None, now).await;
+        };
+        let live = |all: &[Registration]| all.iter().filter(|r| r.expires_at > now).cloned().collect();
+        let generation = {
+            let state = self.bindings.state.lock();
+            let max_age = if self.is_shared() {
+                BINDINGS_MAX_AGE
+            } else {
+                Duration::MAX
+            };
+            if let Some((_, kept)) = state.by_employee.get(&id).filter(|(at, _)| at.elapsed() < max_age) {
+                return Ok(live(kept));
+            }
+            state.generation
+        };
+        let read = Arc::new(self.registrations_of(None, Some(id), now).await?);
+        let mut state = self.bindings.state.lock();
+        if state.generation == generation {
+            state.by_employee.insert(id, (Instant::now(), read.clone()));
+        }
+        Ok(live(&read))
+    }
+
+    /// Employee `id`'s registrations changed (here, or on another node that announced it).
+    pub fn registrations_changed(&self, id: i64) {
+        let mut state = self.bindings.state.lock();
+        state.generation += 1;
+        state.by_employee.remove(&id);
+    }
+
+    /// Marks `id`'s registrations changed here and tells the other nodes.
+    async fn registrations_written(&self, id: i64) {
+        self.registrations_changed(id);
+        self.announce(super::Change::Registrations(id)).await;
     }
 
     /// Live registrations of one company's employees (all companies': `None`).

@@ -328,6 +328,75 @@ async fn call_records_prompts_and_recordings() {
     }
 }
 
+/// Calls queue their records; the writer writes them in groups with their contact-card lines,
+/// and a group the database refuses (here: one record whose id is taken) is written again one
+/// by one, so that only the bad record is missing.
+#[tokio::test]
+async fn queued_call_records_are_written_in_groups_and_none_is_lost() {
+    for (db, store, cleanup) in stores().await {
+        let tenant = store.company(CompanyId::HOME);
+        let card = tenant
+            .put_contact("+15550100001", &ContactFields::default(), 1)
+            .await
+            .unwrap();
+        let record = |n: usize, caller: &str| CallRecord {
+            id: format!("q{n}"),
+            sip_call_id: format!("{n}@y"),
+            caller: caller.into(),
+            dialled: "101".into(),
+            flow: None,
+            started_at: 100 + n as i64,
+            answered_at: Some(101 + n as i64),
+            answered_by: Some("anna".into()),
+            ended_at: 200 + n as i64,
+            outcome: "completed".into(),
+            trace: Vec::new(),
+            legs: Vec::new(),
+            result: CallResult::Answered,
+            offered_to: vec!["employee:anna".into()],
+            ended_in: None,
+            wait_ms: 1,
+        };
+        for n in 0..150 {
+            let caller = if n % 10 == 0 { "+15550100001" } else { "bob" };
+            tenant.save_call_record(record(n, caller), true).await;
+        }
+        // The same id again: the database refuses its group.
+        tenant.save_call_record(record(7, "bob"), true).await;
+        store.flush_call_records().await;
+
+        let all = CallFilter {
+            limit: 1000,
+            without_trace: true,
+            ..CallFilter::default()
+        };
+        let written = tenant.call_records(&all).await.unwrap();
+        assert_eq!(written.len(), 150, "{db}: every record but the refused one");
+        let anna = CallFilter {
+            party: Some(Party {
+                login: "anna".into(),
+                extension: "100".into(),
+            }),
+            ..all.clone()
+        };
+        assert_eq!(
+            tenant.call_records(&anna).await.unwrap().len(),
+            150,
+            "{db}: with their parties"
+        );
+        let log = tenant.contact_log(card, 100).await.unwrap();
+        assert_eq!(log.len(), 15, "{db}: each call from the card's number on the card");
+        assert!(log.iter().all(|l| l.action == "call-in"), "{db}");
+        let card = &tenant.contacts(Some(card), None, None, 1).await.unwrap()[0];
+        assert_eq!(
+            card.last_contact_at,
+            Some(240),
+            "{db}: the newest call that reached him"
+        );
+        cleanup.run(store.clone()).await;
+    }
+}
+
 #[tokio::test]
 async fn employees_registrations_tokens_and_secrets() {
     for (db, store, cleanup) in stores().await {
@@ -833,10 +902,10 @@ async fn contacts_and_callbacks() {
             employee: None,
             call_id: Some("call-1"),
         };
-        let lines = [("+15550001", call(3_000, "no-answer"))];
-        store.log_call_on_cards(&lines, false).await.unwrap();
-        let no_card = [("+15559999", call(3_000, "completed"))];
-        store.log_call_on_cards(&no_card, true).await.unwrap();
+        let lines = [("+15550001", call(3_000, "no-answer"), false)];
+        store.log_call_on_cards(&lines).await.unwrap();
+        let no_card = [("+15559999", call(3_000, "completed"), true)];
+        store.log_call_on_cards(&no_card).await.unwrap();
         let log = store.contact_log(card.id, 10).await.unwrap();
         assert_eq!(
             log.iter()

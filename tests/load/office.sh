@@ -239,7 +239,7 @@ for rate in "${rates[@]}"; do
     --database "$work/sb-$rate.db" --api-token $token --rtp-ports 20000-60000 --max-calls 20000 \
     >"server-$rate.out" 2>"server-$rate.log" &
   server=$!
-  for _ in $(seq 100); do grep -q "switchboard ready" "server-$rate.out" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 300); do grep -q "switchboard ready" "server-$rate.out" 2>/dev/null && break; sleep 0.1; done
   api() { curl -sf -H "Authorization: Bearer $token" -H 'content-type: application/json' "$@" >/dev/null; }
   api -X POST "http://127.0.0.1:$http_port/employees" -d '{"login":"alice","password":"correct-horse","extension":"101"}'
   api -X POST "http://127.0.0.1:$http_port/employees" -d '{"login":"bob","password":"correct-horse","extension":"102"}'

@@ -2,10 +2,15 @@
 //!
 //! - Requests that open something (out of any dialog, or naming a dialog we do not have) are
 //!   admitted per source address from a token bucket, and all strangers together from one more:
-//!   a flood from one address, or from many spoofed ones, is dropped unanswered at a bounded
-//!   rate of work and memory (each admitted request holds a finished transaction for 32 s),
-//!   while carriers' trunk addresses are never throttled. In-dialog requests of live calls are
-//!   not counted.
+//!   a flood from one address is dropped unanswered, and so is a flood from many spoofed ones,
+//!   at a bounded rate of work and memory (each answered request holds a finished transaction
+//!   for 32 s), while carriers' trunk addresses are never throttled. In-dialog requests of live
+//!   calls are not counted.
+//! - When all strangers together run out of their allowance — many offices' phones at once,
+//!   the node's capacity passed — a bounded number more are answered 503 with Retry-After
+//!   instead of dropped: a phone whose request goes unanswered sends it again after 500 ms,
+//!   1 s, 2 s…, and silence would multiply the load it is meant to shed ([`super::overload`]
+//!   sheds the rest by the node's own lag).
 //! - TCP connections: at most so many per source and in all, a first message within a few
 //!   seconds of connecting, and a short idle timeout afterwards ([`super::tcp`]).
 //! - What a stranger can make us log (refused or malformed packets) is logged at a bounded rate.
@@ -24,13 +29,28 @@ const PER_SOURCE_BURST: f64 = 500.0;
 /// New requests a second from all non-trunk addresses together.
 const STRANGERS_RATE: f64 = 2_000.0;
 const STRANGERS_BURST: f64 = 4_000.0;
+/// Past the strangers' allowance, requests a second answered 503 rather than dropped.
+const REFUSALS_RATE: f64 = 2_000.0;
+const REFUSALS_BURST: f64 = 2_000.0;
+
+/// What the edge does with a request that opens something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Take,
+    /// Answer 503 with Retry-After, and do nothing more.
+    Refuse,
+    /// Drop unanswered.
+    Drop,
+}
 
 pub struct Edge {
     trunks: TrunkAcl,
     per_source: Buckets,
     strangers: Rate,
-    /// Refused requests are logged at this rate at most.
-    refusals: QuietLog,
+    /// Requests answered 503 once the strangers' allowance is spent.
+    refusals: Rate,
+    /// Dropped requests are logged at this rate at most.
+    dropped: QuietLog,
 }
 
 impl Edge {
@@ -39,22 +59,29 @@ impl Edge {
             trunks,
             per_source: Buckets::new(PER_SOURCE_RATE, PER_SOURCE_BURST),
             strangers: Rate::new(STRANGERS_RATE, STRANGERS_BURST),
-            refusals: QuietLog::new(10, Duration::from_secs(10)),
+            refusals: Rate::new(REFUSALS_RATE, REFUSALS_BURST),
+            dropped: QuietLog::new(10, Duration::from_secs(10)),
         }
     }
 
-    /// Whether a request that opens something, from `ip`, is taken.
-    pub fn admit(&self, ip: IpAddr) -> bool {
+    /// What becomes of a request that opens something, from `ip`.
+    pub fn admit(&self, ip: IpAddr) -> Admission {
         if self.trunks.allows(ip) {
-            return true;
+            return Admission::Take;
         }
-        if self.per_source.take(ip) && self.strangers.take() {
-            return true;
+        if self.per_source.take(ip) {
+            if self.strangers.take() {
+                return Admission::Take;
+            }
+            if self.refusals.take() {
+                metrics::counter!("switchboard_sip_overload_refused_total").increment(1);
+                return Admission::Refuse;
+            }
         }
-        if let Some(left_out) = self.refusals.admit() {
+        if let Some(left_out) = self.dropped.admit() {
             tracing::warn!(%ip, left_out, "too many requests: dropped unanswered");
         }
-        false
+        Admission::Drop
     }
 }
 
@@ -70,12 +97,23 @@ mod tests {
             "192.0.2.2".parse().unwrap(),
             "192.0.2.5".parse().unwrap(),
         );
-        let admitted = (0..2_000).filter(|_| edge.admit(stranger)).count();
+        let admitted = (0..2_000).filter(|_| edge.admit(stranger) == Admission::Take).count();
         assert!(
             (500..520).contains(&admitted),
             "the burst and what refilled meanwhile: {admitted}"
         );
-        assert!(edge.admit(neighbour), "another address has its own allowance");
-        assert!((0..10_000).all(|_| edge.admit(trunk)));
+        assert_eq!(edge.admit(neighbour), Admission::Take, "another address has its own allowance");
+        assert!((0..10_000).all(|_| edge.admit(trunk) == Admission::Take));
+    }
+
+    #[test]
+    fn many_phones_past_the_allowance_are_refused_then_a_flood_dropped() {
+        let edge = Edge::new(TrunkAcl::new(Vec::new()));
+        let phones = (0..10_000u32).map(|n| IpAddr::from((0xC633_0000u32 + n).to_be_bytes()));
+        let said: Vec<Admission> = phones.map(|ip| edge.admit(ip)).collect();
+        let count = |what| said.iter().filter(|a| **a == what).count();
+        assert!((4_000..4_100).contains(&count(Admission::Take)), "{}", count(Admission::Take));
+        assert!((2_000..2_100).contains(&count(Admission::Refuse)), "{}", count(Admission::Refuse));
+        assert!(count(Admission::Drop) > 3_800, "the rest: {}", count(Admission::Drop));
     }
 }

@@ -26,6 +26,7 @@ mod trunks;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use edge::Admission;
 use ipnet::IpNet;
 use rsipstack::dialog::dialog::Dialog;
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -232,6 +233,7 @@ impl SipServer {
         });
         let registrar = Arc::new(Registrar::new(auth));
         let overload = overload::Overload::start(self.cancel.child_token());
+        tokio::spawn(count_what_is_held(self.dialogs.clone(), self.cancel.child_token()));
         tokio::spawn(dispatch(
             incoming,
             self.dialogs.clone(),
@@ -312,25 +314,26 @@ async fn dispatch(
                         }
                     });
                 }
-                _ if edge.admit(source.ip()) => reply(tx, StatusCode::CallTransactionDoesNotExist, vec![]),
-                _ => {}
+                _ => match edge.admit(source.ip()) {
+                    Admission::Take => reply(tx, StatusCode::CallTransactionDoesNotExist, vec![]),
+                    Admission::Refuse => refuse_for_now(tx),
+                    Admission::Drop => {}
+                },
             }
             continue;
         }
-        if !edge.admit(source.ip()) {
-            continue; // dropped unanswered
+        match edge.admit(source.ip()) {
+            Admission::Take => {}
+            Admission::Refuse => {
+                refuse_for_now(tx);
+                continue;
+            }
+            Admission::Drop => continue, // unanswered
         }
-        if matches!(
-            tx.original.method,
-            Method::Invite | Method::Register | Method::Subscribe
-        ) && !overload.admit(work_of(&tx.original))
+        if matches!(tx.original.method, Method::Invite | Method::Register | Method::Subscribe)
+            && !overload.admit(work_of(&tx.original))
         {
-            let retry = overload::RETRY_AFTER_SECS.to_string();
-            reply(
-                tx,
-                StatusCode::ServiceUnavailable,
-                vec![Header::RetryAfter(retry.into())],
-            );
+            refuse_for_now(tx);
             continue;
         }
         match tx.original.method {
@@ -351,6 +354,26 @@ async fn dispatch(
             _ => reply(tx, StatusCode::MethodNotAllowed, vec![allow_header()]),
         }
     }
+}
+
+/// What the node holds, as gauges every few seconds: SIP dialogs and the runtime's live tasks
+/// (a soak shows they come back down once the calls are over).
+async fn count_what_is_held(dialogs: Arc<DialogLayer>, cancel: CancellationToken) {
+    let runtime = tokio::runtime::Handle::current().metrics();
+    loop {
+        metrics::gauge!("switchboard_sip_dialogs").set(dialogs.len() as f64);
+        metrics::gauge!("switchboard_runtime_tasks").set(runtime.num_alive_tasks() as f64);
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+/// 503 Service Unavailable with Retry-After: the node is too busy now; try again shortly.
+fn refuse_for_now(tx: Transaction) {
+    let retry = overload::RETRY_AFTER_SECS.to_string();
+    reply(tx, StatusCode::ServiceUnavailable, vec![Header::RetryAfter(retry.into())]);
 }
 
 /// Whether a new request opens something or continues what was challenged (it carries

@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 const PROBE_PERIOD: Duration = Duration::from_millis(5);
-/// The lag above which new requests start to be refused; the setup target is 20 ms (DESIGN §9).
-const TARGET_LAG: Duration = Duration::from_millis(4);
+/// The lag above which new requests start to be refused. The setup target is 20 ms (DESIGN
+/// §9); at 4 ms, the lag of a node relaying 100 calls' media refused some of its new calls.
+const TARGET_LAG: Duration = Duration::from_millis(10);
 /// How much of each new probe the smoothed lag takes (an exponential moving average over
 /// about 8 probes, 40 ms: a burst is not overload, a second of it is).
 const SMOOTHING: f64 = 1.0 / 8.0;

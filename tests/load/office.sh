@@ -2,13 +2,13 @@
 # An office's calls under load, on loopback: employee bob's phone (a sipp UAC that answers the
 # 407 with his digest) calls colleague alice's registered phone (a sipp UAS that registered
 # with her digest) at extension 101; the exchange anchors the media. Each call lasts SECS
-# seconds; with `media`, both phones send G.711 (sipp's g711a.pcap) the whole time.
+# seconds; with `media`, both phones send G.711 the whole time.
 #
 # Each step is RATE calls/s for 10 s against a fresh exchange, then the same scenario with no
 # exchange at all (bob's sipp calling alice's sipp directly): this machine's ceiling with this
 # load generator, to compare against. Prints, per step: calls ok/failed, INVITE → 200 OK
-# (average and p99, the 407 round included), the share of UDP datagrams (RTP and SIP) the
-# machine dropped, the exchange's CPU seconds and per call, and
+# (average and p99, the 407 round included), the share of RTP lost on its way to the exchange,
+# the exchange's CPU seconds and per call, and
 # its resident memory: idle (before the step, alice registered), its peak during the step,
 # right after it, and settled
 # (SETTLE seconds later, 40 by default: the calls' SIP transactions are gone by then).
@@ -37,18 +37,34 @@ seconds=10
 settle=${SETTLE:-40}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${SWITCHBOARD_BIN:-$root/target/release/switchboard}
-pcap=/usr/share/sip-tester/g711a.pcap
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; [[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
 cd "$work"
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# Media, when asked for: the whole pcap (7 s) is started once the call is up; the call ends first.
+# Media, when asked for: both phones stream G.711 A-law (a 440 Hz tone, looped) from the
+# moment the call is up until it ends, with sipp's rtp_stream. Not play_pcap_audio: it opens a
+# raw socket per call, and the kernel then offers every UDP datagram on the machine to each of
+# them — at 100 calls/s, 800 raw sockets made a third of the exchange's CPU (raw_local_deliver)
+# and slowed sipp itself.
 play=""
 if [[ $mode == media ]]; then
-  play="<nop><action><exec play_pcap_audio=\"$pcap\"/></action></nop>"
+  python3 - "$work/tone.alaw" <<'PY'
+import math, sys
+def alaw(sample):  # G.711 A-law of a 16-bit sample
+    sign = 0x80 if sample >= 0 else 0
+    magnitude = min(abs(sample), 32635) >> 3
+    if magnitude < 32:
+        code = magnitude >> 1
+    else:
+        exponent = magnitude.bit_length() - 5
+        code = (exponent << 4) | ((magnitude >> exponent) & 0x0F)
+    return (code | sign) ^ 0x55
+tone = bytes(alaw(int(8000 * math.sin(2 * math.pi * 440 * n / 8000))) for n in range(8000 * 2))
+open(sys.argv[1], "wb").write(tone)
+PY
+  play="<nop><action><exec rtp_stream=\"$work/tone.alaw,-1,8\"/></action></nop>"
 fi
-
 
 cat > alice.xml <<EOF
 <?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -207,13 +223,12 @@ calls_at() {
       printf "%s %s %.1f %.1f\n", ok, failed, n ? s / n : 0, p }' "$times"
 }
 
-# The machine's UDP counters: "delivered dropped" (dropped: a full socket buffer or a bad
-# datagram). On loopback every datagram sipp or the exchange sends is one of them, so the
-# difference over a step is what got lost anywhere on the way, RTP and SIP.
-udp_counts() { awk '/^Udp: [0-9]/ { print $2, $4 }' /proc/net/snmp; }
-lost_share() { # $1, $2: udp_counts before and after; prints the share of datagrams dropped
-  awk -v b="$1" -v a="$2" 'BEGIN { split(b, x, " "); split(a, y, " "); d = y[1] - x[1]; l = y[2] - x[2]
-    printf "%.3f%%", d + l ? 100 * l / (d + l) : 0 }'
+# The share of RTP lost on its way to the exchange: the gaps in each stream's sequence numbers
+# that the relay counts, over what it relayed (its /metrics). sipp counts none of its own.
+rtp_lost() {
+  curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$http_port/metrics" | awk '
+    /^switchboard_rtp_relayed_packets_total / { r = $2 } /^switchboard_rtp_lost_packets_total / { l = $2 }
+    END { if (r + l) printf "%.3f%%", 100 * l / (r + l); else printf "-" }'
 }
 
 # alice's phone: registered with the exchange at $1 (host:port), or none (direct); on port $2.
@@ -228,7 +243,7 @@ alice_phone() {
 }
 
 echo "mode $mode: calls of $((hold_ms / 1000)) s, $seconds s at each rate; machine: $(nproc) cores, $(uname -r)"
-printf "%-10s %-9s %8s %8s %10s %10s %9s %10s %12s %9s %9s %9s %9s\n" rate where ok failed "avg ms" "p99 ms" "UDP lost" "CPU s" "CPU ms/call" \
+printf "%-10s %-9s %8s %8s %10s %10s %9s %10s %12s %9s %9s %9s %9s\n" rate where ok failed "avg ms" "p99 ms" "RTP lost" "CPU s" "CPU ms/call" \
   "idle MiB" "peak MiB" "end MiB" "settled"
 ticks=$(getconf CLK_TCK)
 for rate in "${rates[@]}"; do
@@ -249,10 +264,9 @@ for rate in "${rates[@]}"; do
   before=$(cpu)
   (while sleep 0.5; do awk '/VmRSS/ { print int($2 / 1024) }' /proc/$server/status 2>/dev/null || exit; done >"rss-$rate") &
   sampler=$!
-  udp_before=$(udp_counts)
   read -r ok failed avg p99 < <(calls_at "$rate" 127.0.0.1:$sip_port bob.xml)
   after=$(cpu)
-  lost=$(lost_share "$udp_before" "$(udp_counts)")
+  lost=$(rtp_lost)
   kill $sampler 2>/dev/null || true
   peak=$(sort -n "rss-$rate" | tail -1)
   rss=$(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' /proc/$server/status)
@@ -269,9 +283,8 @@ for rate in "${rates[@]}"; do
   alice_port=$(free_port)
   phone=$(alice_phone "" "$alice_port")
   sleep 0.3
-  udp_before=$(udp_counts)
   read -r ok failed avg p99 < <(calls_at "$rate" 127.0.0.1:$alice_port bob-direct.xml)
-  lost=$(lost_share "$udp_before" "$(udp_counts)")
+  lost=-
   kill "$phone" 2>/dev/null || true
   printf "%-10s %-9s %8s %8s %10s %10s %9s %10s %12s %9s %9s %9s %9s\n" "$rate/s" direct "$ok" "$failed" "$avg" "$p99" "$lost" - - - - - -
 done

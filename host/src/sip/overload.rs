@@ -26,9 +26,10 @@ const PROBE_PERIOD: Duration = Duration::from_millis(5);
 /// The lag above which new requests start to be refused. The setup target is 20 ms (DESIGN
 /// §9); at 4 ms, the lag of a node relaying 100 calls' media refused some of its new calls.
 const TARGET_LAG: Duration = Duration::from_millis(10);
-/// How much of each new probe the smoothed lag takes (an exponential moving average over
-/// about 8 probes, 40 ms: a burst is not overload, a second of it is).
-const SMOOTHING: f64 = 1.0 / 8.0;
+/// How much of each new probe the smoothed lag takes: an exponential moving average over about
+/// 32 probes, 160 ms. A burst is not overload (nor is a moment the system gives our threads'
+/// cores to another process), a second of it is.
+const SMOOTHING: f64 = 1.0 / 32.0;
 /// Told to refused phones: try again in this many seconds (RFC 3261 §20.33).
 pub const RETRY_AFTER_SECS: u32 = 2;
 
@@ -147,7 +148,7 @@ mod tests {
         let overload = Overload::start(CancellationToken::new());
         tokio::time::sleep(ms(50)).await;
         // Work that keeps the only worker busy 30 ms at a time: every other task waits.
-        for _ in 0..20 {
+        for _ in 0..60 {
             tokio::task::yield_now().await;
             std::thread::sleep(ms(30));
         }

@@ -102,7 +102,11 @@ mod tests {
             (500..520).contains(&admitted),
             "the burst and what refilled meanwhile: {admitted}"
         );
-        assert_eq!(edge.admit(neighbour), Admission::Take, "another address has its own allowance");
+        assert_eq!(
+            edge.admit(neighbour),
+            Admission::Take,
+            "another address has its own allowance"
+        );
         assert!((0..10_000).all(|_| edge.admit(trunk) == Admission::Take));
     }
 
@@ -112,8 +116,16 @@ mod tests {
         let phones = (0..10_000u32).map(|n| IpAddr::from((0xC633_0000u32 + n).to_be_bytes()));
         let said: Vec<Admission> = phones.map(|ip| edge.admit(ip)).collect();
         let count = |what| said.iter().filter(|a| **a == what).count();
-        assert!((4_000..4_100).contains(&count(Admission::Take)), "{}", count(Admission::Take));
-        assert!((2_000..2_100).contains(&count(Admission::Refuse)), "{}", count(Admission::Refuse));
+        assert!(
+            (4_000..4_100).contains(&count(Admission::Take)),
+            "{}",
+            count(Admission::Take)
+        );
+        assert!(
+            (2_000..2_100).contains(&count(Admission::Refuse)),
+            "{}",
+            count(Admission::Refuse)
+        );
         assert!(count(Admission::Drop) > 3_800, "the rest: {}", count(Admission::Drop));
     }
 }

@@ -330,8 +330,10 @@ async fn dispatch(
             }
             Admission::Drop => continue, // unanswered
         }
-        if matches!(tx.original.method, Method::Invite | Method::Register | Method::Subscribe)
-            && !overload.admit(work_of(&tx.original))
+        if matches!(
+            tx.original.method,
+            Method::Invite | Method::Register | Method::Subscribe
+        ) && !overload.admit(work_of(&tx.original))
         {
             refuse_for_now(tx);
             continue;
@@ -373,7 +375,11 @@ async fn count_what_is_held(dialogs: Arc<DialogLayer>, cancel: CancellationToken
 /// 503 Service Unavailable with Retry-After: the node is too busy now; try again shortly.
 fn refuse_for_now(tx: Transaction) {
     let retry = overload::RETRY_AFTER_SECS.to_string();
-    reply(tx, StatusCode::ServiceUnavailable, vec![Header::RetryAfter(retry.into())]);
+    reply(
+        tx,
+        StatusCode::ServiceUnavailable,
+        vec![Header::RetryAfter(retry.into())],
+    );
 }
 
 /// Whether a new request opens something or continues what was challenged (it carries

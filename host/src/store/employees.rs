@@ -216,14 +216,32 @@ impl Tenant {
         Ok(rows.iter().map(employee_row).collect())
     }
 
-    /// The employee with this login, or (with `by_extension`) at this extension (from memory).
+    /// The employee with this login, or (with `by_extension`) at this extension: from memory,
+    /// and on a shared database from the database when memory has nobody (another node may have
+    /// added him a moment ago, its notice still on the way).
     pub async fn employee(&self, key: &str, by_extension: bool) -> super::Result<Option<Employee>> {
         let roster = self.store.roster().await?;
         let found = match by_extension {
             true => roster.by_extension(self.id, key),
             false => roster.by_login(self.id, key),
         };
-        Ok(found.map(|e| e.employee.clone()))
+        match found {
+            Some(entry) => Ok(Some(entry.employee.clone())),
+            None if self.store.is_shared() => self.employee_in_database(key, by_extension).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn employee_in_database(&self, key: &str, by_extension: bool) -> super::Result<Option<Employee>> {
+        let column = if by_extension { "extension" } else { "login" };
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM employees WHERE company_id = $1 AND {column} = $2"
+        ))
+        .bind(self.company())
+        .bind(key)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(employee_row))
     }
 
     /// The employees with these ids, in the order given (ids of nobody, or of another

@@ -197,13 +197,18 @@ impl Tenant {
 
     /// Deletes an employee with their registrations and department memberships.
     pub async fn delete_employee(&self, login: &str) -> super::Result<bool> {
-        let done = sqlx::query("DELETE FROM employees WHERE company_id = $1 AND login = $2")
-            .bind(self.company())
-            .bind(login)
-            .execute(self.pool())
-            .await?;
+        let deleted: Option<i64> =
+            sqlx::query_scalar("DELETE FROM employees WHERE company_id = $1 AND login = $2 RETURNING id")
+                .bind(self.company())
+                .bind(login)
+                .fetch_optional(self.pool())
+                .await?;
         self.store.employees_written().await;
-        Ok(done.rows_affected() > 0)
+        // His registrations went with him (ON DELETE CASCADE); so must their copy in memory.
+        if let Some(id) = deleted {
+            self.store.registrations_written(id).await;
+        }
+        Ok(deleted.is_some())
     }
 
     pub async fn employees(&self) -> super::Result<Vec<Employee>> {

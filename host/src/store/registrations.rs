@@ -124,7 +124,7 @@ impl Store {
     }
 
     /// Marks `id`'s registrations changed here and tells the other nodes.
-    async fn registrations_written(&self, id: i64) {
+    pub(super) async fn registrations_written(&self, id: i64) {
         self.registrations_changed(id);
         self.announce(super::Change::Registrations(id)).await;
     }

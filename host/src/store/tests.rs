@@ -618,6 +618,23 @@ async fn employees_registrations_tokens_and_secrets() {
             store.store().token_owner("hash", 99).await.unwrap().is_some(),
             "{db}: admin tokens stay"
         );
+        // Deleting an employee takes his bindings with him, the copy in memory too.
+        store
+            .store()
+            .upsert_registration(&binding(bob.id, "bob", "sip:b2", 100), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.store().registrations(Some(bob.id), 10).await.unwrap().len(),
+            2,
+            "{db}: both his bindings read, and now held in memory"
+        );
+        assert!(store.delete_employee("bob").await.unwrap(), "{db}");
+        assert!(
+            store.store().registrations(Some(bob.id), 10).await.unwrap().is_empty(),
+            "{db}: a deleted employee's bindings are forgotten"
+        );
+        assert!(!store.delete_employee("bob").await.unwrap(), "{db}: already gone");
         let key = store.store().secret("nonce").await.unwrap();
         assert_eq!(key.len(), 32, "{db}");
         assert_eq!(

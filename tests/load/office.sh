@@ -11,13 +11,17 @@
 # the exchange's CPU seconds and per call, and
 # its resident memory: idle (before the step, alice registered), its peak during the step,
 # right after it, and settled
-# (SETTLE seconds later, 40 by default: the calls' SIP transactions are gone by then).
+# (SETTLE seconds later, 40 by default: the calls' SIP transactions are gone by then), and the
+# heap then in use (the allocator's count; the rest of the settled memory is its own keeping).
 #
 #   tests/load/office.sh signalling 100 200 400 500     (1-s calls, no media)
 #   tests/load/office.sh media 50 100                    (4-s calls, G.711 both ways)
 #   tests/load/office.sh hold 100                        (20-s calls, no media: RATE × 10 calls
 #                                                         up at once; the peak memory over idle,
 #                                                         divided by them, is the memory per call)
+#   tests/load/office.sh soak 600                        (1-s calls for SOAK_SECONDS, 1800 by
+#                                                         default; every minute: resident memory,
+#                                                         heap in use, open files, tasks, dialogs)
 #
 # Needs the release binary (cargo build --release -p switchboard), sipp, curl. Everything on
 # 127.0.0.1; each step is bounded (10 s of calls, 60 s to finish).
@@ -30,9 +34,11 @@ case $mode in
   signalling) hold_ms=1000 ;;
   media) hold_ms=4000 ;;
   hold) hold_ms=20000 ;;
-  *) echo "usage: $0 signalling|media|hold RATE..." >&2; exit 2 ;;
+  soak) hold_ms=1000 ;;
+  *) echo "usage: $0 signalling|media|hold|soak RATE..." >&2; exit 2 ;;
 esac
 seconds=10
+[[ $mode == soak ]] && seconds=${SOAK_SECONDS:-1800}
 # Seconds to wait after a step before reading the settled memory (SETTLE=0 skips the wait).
 settle=${SETTLE:-40}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -231,6 +237,29 @@ rtp_lost() {
     END { if (r + l) printf "%.3f%%", 100 * l / (r + l); else printf "-" }'
 }
 
+# The heap in use once settled, per the allocator (its /metrics): what the settled resident
+# memory holds beyond it is the allocator's own keeping, not ours.
+heap_in_use() {
+  curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$http_port/metrics" | awk '
+    /^switchboard_heap_allocated_bytes / { h = $2 } END { if (h) printf "%.0f", h / 1048576; else printf "-" }'
+}
+
+# During a soak, every minute: seconds since the start, resident MiB, heap in use MiB, open
+# files, runtime tasks, SIP dialogs — a leak shows as a column that keeps growing.
+soak_sampler() {
+  local started=$SECONDS
+  printf "%8s %9s %9s %6s %6s %8s\n" seconds "RSS MiB" "heap MiB" files tasks dialogs
+  while sleep 60; do
+    [[ -d /proc/$server ]] || return
+    curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$http_port/metrics" | awk \
+      -v t=$((SECONDS - started)) -v rss="$(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' /proc/$server/status)" \
+      -v files="$(ls /proc/$server/fd | wc -l)" '
+      /^switchboard_heap_allocated_bytes / { h = $2 } /^switchboard_runtime_tasks / { k = $2 }
+      /^switchboard_sip_dialogs / { d = $2 }
+      END { printf "%8d %9s %9.0f %6d %6d %8d\n", t, rss, h / 1048576, files, k, d }'
+  done
+}
+
 # alice's phone: registered with the exchange at $1 (host:port), or none (direct); on port $2.
 alice_phone() {
   local registrar=$1 port=$2
@@ -243,8 +272,8 @@ alice_phone() {
 }
 
 echo "mode $mode: calls of $((hold_ms / 1000)) s, $seconds s at each rate; machine: $(nproc) cores, $(uname -r)"
-printf "%-10s %-9s %8s %8s %10s %10s %9s %10s %12s %9s %9s %9s %9s\n" rate where ok failed "avg ms" "p99 ms" "RTP lost" "CPU s" "CPU ms/call" \
-  "idle MiB" "peak MiB" "end MiB" "settled"
+printf "%-10s %-9s %8s %8s %10s %10s %9s %10s %12s %9s %9s %9s %9s %9s\n" rate where ok failed "avg ms" "p99 ms" "RTP lost" "CPU s" "CPU ms/call" \
+  "idle MiB" "peak MiB" "end MiB" "settled" "heap MiB"
 ticks=$(getconf CLK_TCK)
 for rate in "${rates[@]}"; do
   # Through the exchange, fresh for each step.
@@ -264,6 +293,10 @@ for rate in "${rates[@]}"; do
   before=$(cpu)
   (while sleep 0.5; do awk '/VmRSS/ { print int($2 / 1024) }' /proc/$server/status 2>/dev/null || exit; done >"rss-$rate") &
   sampler=$!
+  if [[ $mode == soak ]]; then
+    soak_sampler >"soak-$rate" &
+    soaker=$!
+  fi
   read -r ok failed avg p99 < <(calls_at "$rate" 127.0.0.1:$sip_port bob.xml)
   after=$(cpu)
   lost=$(rtp_lost)
@@ -273,12 +306,18 @@ for rate in "${rates[@]}"; do
   # Settled: once the calls' SIP transactions have timed out (32 s after their last message).
   sleep "$settle"
   settled=$(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' /proc/$server/status)
+  heap=$(heap_in_use)
+  if [[ $mode == soak ]]; then
+    kill "$soaker" 2>/dev/null || true
+    cat "soak-$rate" >&2
+  fi
   kill "$phone" 2>/dev/null || true
   kill "$server"; wait "$server" 2>/dev/null || true
   awk -v r="$rate" -v ok="$ok" -v f="$failed" -v a="$avg" -v p="$p99" -v t=$((after - before)) -v hz="$ticks" -v rss="$rss" \
-    -v settled="$settled" -v idle="$idle" -v peak="$peak" -v lost="$lost" \
-    'BEGIN { printf "%-10s %-9s %8s %8s %10s %10s %9s %10.1f %12.2f %9s %9s %9s %9s\n", r "/s", "exchange", ok, f, a, p, lost, t / hz, ok ? 1000 * t / hz / ok : 0, idle, peak, rss, settled }'
+    -v settled="$settled" -v idle="$idle" -v peak="$peak" -v lost="$lost" -v heap="$heap" \
+    'BEGIN { printf "%-10s %-9s %8s %8s %10s %10s %9s %10.1f %12.2f %9s %9s %9s %9s %9s\n", r "/s", "exchange", ok, f, a, p, lost, t / hz, ok ? 1000 * t / hz / ok : 0, idle, peak, rss, settled, heap }'
 
+  [[ $mode == soak ]] && continue
   # The same calls with no exchange: bob's sipp straight to alice's.
   alice_port=$(free_port)
   phone=$(alice_phone "" "$alice_port")
@@ -286,5 +325,5 @@ for rate in "${rates[@]}"; do
   read -r ok failed avg p99 < <(calls_at "$rate" 127.0.0.1:$alice_port bob-direct.xml)
   lost=-
   kill "$phone" 2>/dev/null || true
-  printf "%-10s %-9s %8s %8s %10s %10s %9s %10s %12s %9s %9s %9s %9s\n" "$rate/s" direct "$ok" "$failed" "$avg" "$p99" "$lost" - - - - - -
+  printf "%-10s %-9s %8s %8s %10s %10s %9s %10s %12s %9s %9s %9s %9s %9s\n" "$rate/s" direct "$ok" "$failed" "$avg" "$p99" "$lost" - - - - - - -
 done

@@ -9,6 +9,8 @@
 use rsipstack::sip::prelude::*;
 use rsipstack::sip::{Method, SipMessage};
 
+use super::overload::Work;
+
 /// What to do with one datagram.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -23,18 +25,100 @@ pub enum Verdict {
     Drop,
 }
 
+/// What a datagram the stack may have is, to the overload gate at the socket.
+pub enum Kind {
+    /// A request that opens something: see [`Opening`].
+    Opening(Opening),
+    /// The ACK of a 503 the socket sent itself ([`refusal`]): nobody else expects it.
+    AckOfRefusal,
+    /// Anything else: responses, requests within dialogs, keep-alives.
+    Other,
+}
+
+/// An INVITE or SUBSCRIBE out of any dialog, or a REGISTER.
+pub struct Opening {
+    pub work: Work,
+    /// Its top Via's branch, the key of its transaction: a retransmission carries the same.
+    pub branch: Option<String>,
+    head: Head,
+}
+
+/// The To tags of the socket's own 503s start so, which tells their ACKs apart.
+const REFUSAL_TAG: &str = "sb503";
+
 pub fn inspect(datagram: &[u8]) -> Verdict {
+    examine(datagram).0
+}
+
+/// The verdict on a datagram, and for one that passes, what it is.
+pub fn examine(datagram: &[u8]) -> (Verdict, Kind) {
     if datagram.iter().all(u8::is_ascii_whitespace) {
-        return Verdict::Pass; // keep-alive, the transport answers it
+        return (Verdict::Pass, Kind::Other); // keep-alive, the transport answers it
     }
     let head = Head::parse(datagram);
     match SipMessage::try_from(datagram) {
-        Ok(SipMessage::Response(_)) => Verdict::Pass,
+        Ok(SipMessage::Response(_)) => (Verdict::Pass, Kind::Other),
         Ok(SipMessage::Request(req)) => match check_request(&head, &req) {
             Verdict::Pass if !identifiable(&req) => canonical_retry(datagram, &head, &req),
-            verdict => verdict,
+            Verdict::Pass => {
+                let kind = kind_of(&req, head);
+                (Verdict::Pass, kind)
+            }
+            verdict => (verdict, Kind::Other),
         },
-        Err(e) => reject_unparsed(&head, &e.to_string()),
+        Err(e) => (reject_unparsed(&head, &e.to_string()), Kind::Other),
+    }
+}
+
+/// Whether a request opens something the overload gate weighs: a REGISTER, or an INVITE or
+/// SUBSCRIBE out of any dialog (no To tag). Over UDP the socket decides on these
+/// ([`super::intake`]), so the dispatcher must not decide on them again.
+pub fn opens(method: &Method, has_to_tag: bool) -> bool {
+    match method {
+        Method::Register => true,
+        Method::Invite | Method::Subscribe => !has_to_tag,
+        _ => false,
+    }
+}
+
+fn kind_of(req: &rsipstack::sip::Request, head: Head) -> Kind {
+    let to_tag = req.to_header().ok().and_then(|t| t.tag().ok().flatten());
+    match (&req.method, to_tag) {
+        (Method::Ack, Some(tag)) if tag.to_string().starts_with(REFUSAL_TAG) => Kind::AckOfRefusal,
+        (method, tag) if opens(method, tag.is_some()) => {
+            let credentials = head.values(&["authorization", "proxy-authorization"]).next().is_some();
+            let branch = head
+                .values(&["via", "v"])
+                .next()
+                .and_then(branch_of)
+                .map(str::to_string);
+            Kind::Opening(Opening {
+                work: if credentials { Work::Continued } else { Work::Fresh },
+                branch,
+                head,
+            })
+        }
+        _ => Kind::Other,
+    }
+}
+
+/// The branch parameter of the first Via in a Via header's value.
+fn branch_of(via: &str) -> Option<&str> {
+    let first = via.split(',').next()?;
+    first.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("branch").then(|| value.trim())
+    })
+}
+
+/// 503 Service Unavailable with Retry-After for an opening request, sent by the socket
+/// itself without a transaction (as a stateless proxy answers, RFC 3261 §16.7).
+pub fn refusal(opening: &Opening) -> Vec<u8> {
+    let tag = format!("{REFUSAL_TAG}{}", super::new_tag());
+    let retry = format!("Retry-After: {}\r\n", super::overload::RETRY_AFTER_SECS);
+    match response(&opening.head, 503, "Service Unavailable", "overloaded", &tag, &retry) {
+        Verdict::Reply(bytes) => bytes,
+        _ => unreachable!("a request that passed has a Via"),
     }
 }
 
@@ -112,15 +196,17 @@ fn identifiable(req: &rsipstack::sip::Request) -> bool {
 
 /// The typed parser misses a From tag written `;\r\n tag = x` (legal LWS). Canonical
 /// whitespace usually fixes that; if not, the request cannot be handled and gets 400.
-fn canonical_retry(raw: &[u8], head: &Head, req: &rsipstack::sip::Request) -> Verdict {
+fn canonical_retry(raw: &[u8], head: &Head, req: &rsipstack::sip::Request) -> (Verdict, Kind) {
     let canonical = canonical_whitespace(raw, head);
-    if let Ok(SipMessage::Request(fixed)) = SipMessage::try_from(&canonical[..])
-        && identifiable(&fixed)
-        && check_request(&Head::parse(&canonical), &fixed) == Verdict::Pass
-    {
-        return Verdict::Rewrite(canonical);
+    if let Ok(SipMessage::Request(fixed)) = SipMessage::try_from(&canonical[..]) {
+        let fixed_head = Head::parse(&canonical);
+        if identifiable(&fixed) && check_request(&fixed_head, &fixed) == Verdict::Pass {
+            let kind = kind_of(&fixed, fixed_head);
+            return (Verdict::Rewrite(canonical), kind);
+        }
     }
-    answer_unless_ack(head, req, "cannot identify the transaction (From tag, Call-ID or CSeq)")
+    let verdict = answer_unless_ack(head, req, "cannot identify the transaction (From tag, Call-ID or CSeq)");
+    (verdict, Kind::Other)
 }
 
 /// The message with folded header lines joined and whitespace around `;`, `=`, `/` (Via's
@@ -240,6 +326,11 @@ fn reject_unparsed(head: &Head, error: &str) -> Verdict {
 
 /// A response built from the request's raw Via/From/To/Call-ID/CSeq lines.
 fn reply(head: &Head, code: u16, phrase: &str, reason: &str) -> Verdict {
+    response(head, code, phrase, reason, &super::new_tag(), "")
+}
+
+/// [`reply`] with the To tag to add (when the request's To has none) and more header lines.
+fn response(head: &Head, code: u16, phrase: &str, reason: &str, to_tag: &str, more: &str) -> Verdict {
     let mut out = format!("SIP/2.0 {code} {phrase}\r\n");
     let mut has_via = false;
     for (name, value) in &head.headers {
@@ -253,7 +344,7 @@ fn reply(head: &Head, code: u16, phrase: &str, reason: &str) -> Verdict {
                 let tag = if value.contains(";tag=") {
                     String::new()
                 } else {
-                    format!(";tag={}", super::new_tag())
+                    format!(";tag={to_tag}")
                 };
                 out.push_str(&format!("To: {value}{tag}\r\n"));
             }
@@ -270,6 +361,7 @@ fn reply(head: &Head, code: u16, phrase: &str, reason: &str) -> Verdict {
         .filter(|c| *c != '"' && !c.is_control())
         .take(120)
         .collect();
+    out.push_str(more);
     out.push_str(&format!(
         "Warning: 399 switchboard \"{reason}\"\r\nContent-Length: 0\r\n\r\n"
     ));

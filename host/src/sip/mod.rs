@@ -10,6 +10,7 @@ pub mod digest;
 mod edge;
 pub mod guard;
 mod inspector;
+mod intake;
 mod keepalive;
 mod leg;
 mod location;
@@ -99,6 +100,10 @@ pub struct SipServer {
     dialogs: Arc<DialogLayer>,
     dialer: Arc<Dialer>,
     local: SocketAddr,
+    /// Shared by the UDP socket's gate and the dispatcher's (for requests over TCP).
+    overload: overload::Overload,
+    /// The UDP socket's gate; it learns the trunks (for the edge) when serving starts.
+    intake: Arc<intake::Intake>,
     cancel: CancellationToken,
 }
 
@@ -106,7 +111,9 @@ impl SipServer {
     /// Binds the UDP port and starts the transport; requests wait until [`SipServer::serve`].
     pub async fn bind(listen: SocketAddr) -> anyhow::Result<Self> {
         let cancel = CancellationToken::new();
-        let (socket, tcp) = bind_udp_and_tcp(listen).await?;
+        let overload = overload::Overload::start(cancel.child_token());
+        let intake = Arc::new(intake::Intake::new(overload.clone()));
+        let (socket, tcp) = bind_udp_and_tcp(listen, &intake).await?;
         let local = socket.local_addr()?;
         let connection = UdpConnection::from_socket(Arc::new(socket), None, Some(cancel.child_token())).await?;
         let transport = TransportLayer::new(cancel.clone());
@@ -137,6 +144,8 @@ impl SipServer {
             dialogs,
             dialer,
             local,
+            overload,
+            intake,
             cancel,
         })
     }
@@ -215,7 +224,8 @@ impl SipServer {
                 self.cancel.child_token(),
             ));
         }
-        let edge = edge::Edge::new(acl.clone());
+        let edge = Arc::new(edge::Edge::new(acl.clone()));
+        self.intake.set_edge(edge.clone());
         let invites = Arc::new(Invites {
             dialogs: self.dialogs.clone(),
             trunks,
@@ -232,13 +242,12 @@ impl SipServer {
             local: self.local,
         });
         let registrar = Arc::new(Registrar::new(auth));
-        let overload = overload::Overload::start(self.cancel.child_token());
         tokio::spawn(count_what_is_held(self.dialogs.clone(), self.cancel.child_token()));
         tokio::spawn(dispatch(
             incoming,
             self.dialogs.clone(),
             edge,
-            overload,
+            self.overload.clone(),
             invites,
             registrar,
             subscriptions,
@@ -260,10 +269,13 @@ impl SipServer {
 /// UDP and TCP on one port — TCP for phones configured for it, and for requests too large for
 /// a UDP datagram (RFC 3261 §18.1.1), accepted by tcp.rs once serving. With port 0 the kernel
 /// picks a free UDP port whose TCP twin another process may hold: then another pick.
-async fn bind_udp_and_tcp(listen: SocketAddr) -> anyhow::Result<(socket::GuardedSocket, tokio::net::TcpListener)> {
+async fn bind_udp_and_tcp(
+    listen: SocketAddr,
+    intake: &Arc<intake::Intake>,
+) -> anyhow::Result<(socket::GuardedSocket, tokio::net::TcpListener)> {
     let mut tries = 0;
     loop {
-        let socket = socket::GuardedSocket::bind(listen).await?;
+        let socket = socket::GuardedSocket::bind(listen, intake.clone()).await?;
         let local = socket.local_addr()?;
         match tokio::net::TcpListener::bind(local).await {
             Ok(tcp) => return Ok((socket, tcp)),
@@ -278,7 +290,7 @@ async fn bind_udp_and_tcp(listen: SocketAddr) -> anyhow::Result<(socket::Guarded
 async fn dispatch(
     mut incoming: TransactionReceiver,
     dialogs: Arc<DialogLayer>,
-    edge: edge::Edge,
+    edge: Arc<edge::Edge>,
     overload: overload::Overload,
     invites: Arc<Invites>,
     registrar: Arc<Registrar>,
@@ -291,13 +303,13 @@ async fn dispatch(
         };
         // A REGISTER is never part of a dialog, whatever its To says (some phones copy the tag
         // of the 401 into their next attempt).
-        let in_dialog = tx.original.method != Method::Register
-            && tx
-                .original
-                .to_header()
-                .ok()
-                .and_then(|t| t.tag().ok().flatten())
-                .is_some();
+        let has_to_tag = tx
+            .original
+            .to_header()
+            .ok()
+            .and_then(|t| t.tag().ok().flatten())
+            .is_some();
+        let in_dialog = tx.original.method != Method::Register && has_to_tag;
         if in_dialog {
             match dialogs.match_dialog(&tx) {
                 Some(Dialog::Invite(mut dialog)) => {
@@ -322,19 +334,21 @@ async fn dispatch(
             }
             continue;
         }
-        match edge.admit(source.ip()) {
-            Admission::Take => {}
-            Admission::Refuse => {
-                refuse_for_now(tx);
-                continue;
+        // Over UDP, the socket's gate took the edge's and the overload's decision on requests
+        // that open something (intake.rs); over TCP, and for the rest, they are taken here.
+        let over_stream = tx.connection.as_ref().is_some_and(|c| c.is_reliable());
+        let opens = guard::opens(&tx.original.method, has_to_tag);
+        if over_stream || !opens {
+            match edge.admit(source.ip()) {
+                Admission::Take => {}
+                Admission::Refuse => {
+                    refuse_for_now(tx);
+                    continue;
+                }
+                Admission::Drop => continue, // unanswered
             }
-            Admission::Drop => continue, // unanswered
         }
-        if matches!(
-            tx.original.method,
-            Method::Invite | Method::Register | Method::Subscribe
-        ) && !overload.admit(work_of(&tx.original))
-        {
+        if over_stream && opens && !overload.admit(work_of(&tx.original)) {
             refuse_for_now(tx);
             continue;
         }

@@ -7,11 +7,18 @@
 //! REGISTER or SUBSCRIBE is answered 503 with Retry-After (RFC 3261 §21.5.4) before any digest,
 //! flow or database work, in proportion to how far behind the node is.
 //!
-//! "Behind" is the runtime's scheduling lag: a probe task asks to wake every [`PROBE_PERIOD`]
-//! and measures how late it runs; when every worker is busy, ready tasks (ours and every
-//! call's) wait in line, and the lag is how long. It is smoothed, then compared with
-//! [`TARGET_LAG`]: above it, a growing share of new requests is refused — all of them at twice
-//! the target. Requests that carry credentials are the second half of work already begun (the
+//! "Behind" is the longer of two waits, each smoothed over about 40 ms:
+//! - how long datagrams waited in the SIP socket before we read them (the kernel stamps each
+//!   one on arrival; [`super::intake`] reads the stamp): when the node falls behind, the queue
+//!   builds there first, where no task of ours can see it;
+//! - the runtime's scheduling lag: a probe task asks to wake every [`PROBE_PERIOD`] and
+//!   measures how late it runs; when every worker is busy, ready tasks (ours and every call's)
+//!   wait in line, and the lag is how long.
+//!
+//! The wait is compared with [`TARGET_LAG`]: above it, a growing share of new requests is
+//! refused — all of them at twice the target. UDP requests are refused at the socket, before
+//! the SIP stack parses them or keeps a transaction ([`super::intake`]); requests over TCP by
+//! the dispatcher. Requests that carry credentials are the second half of work already begun (the
 //! first INVITE was challenged), so they are refused only from twice the target on, and in-dialog
 //! requests never are. Like `toobusy` for Node and Kamailio's load-based `ratelimit`, it needs no
 //! capacity figure per machine: the machine's own lag says when it is full.
@@ -42,14 +49,29 @@ pub enum Work {
     Continued,
 }
 
-/// The node's smoothed scheduling lag, and who may come in.
+/// A smoothed wait older than this is out of date: nothing has been read for a while, so
+/// nothing is waiting.
+const WAIT_OUT_OF_DATE: Duration = Duration::from_secs(1);
+/// The time constant of the smoothed socket wait (it is weighted by time: datagrams come
+/// unevenly, and one after a quiet second speaks for itself).
+const WAIT_SMOOTHING: Duration = Duration::from_millis(40);
+
+/// The node's smoothed waits, and who may come in.
 #[derive(Clone, Default)]
 pub struct Overload {
     /// Smoothed lag in microseconds (an f64's bits).
     lag_us: Arc<AtomicU64>,
+    /// Smoothed socket wait, and when it was last updated.
+    wait: Arc<parking_lot::Mutex<SocketWait>>,
     /// The refused shares added up (in thousandths): a request is refused each time the sum
     /// crosses a whole, which spreads the refusals evenly among the requests.
     refusals: Arc<AtomicU64>,
+}
+
+#[derive(Default)]
+struct SocketWait {
+    smoothed_us: f64,
+    at: Option<Instant>,
 }
 
 impl Overload {
@@ -70,6 +92,7 @@ impl Overload {
                 smoothed += SMOOTHING * (late.as_micros() as f64 - smoothed);
                 probe.lag_us.store(f64::to_bits(smoothed), Ordering::Relaxed);
                 metrics::gauge!("switchboard_scheduling_lag_seconds").set(smoothed / 1e6);
+                metrics::gauge!("switchboard_sip_socket_wait_seconds").set(probe.socket_wait().as_secs_f64());
             }
         });
         overload
@@ -80,9 +103,30 @@ impl Overload {
         Duration::from_micros(f64::from_bits(self.lag_us.load(Ordering::Relaxed)) as u64)
     }
 
+    /// A datagram was read that had waited `wait` in the socket.
+    pub fn note_socket_wait(&self, wait: Duration) {
+        let now = Instant::now();
+        let mut state = self.wait.lock();
+        let weight = match state.at {
+            Some(at) => 1.0 - (-(now - at).as_secs_f64() / WAIT_SMOOTHING.as_secs_f64()).exp(),
+            None => 1.0,
+        };
+        state.smoothed_us += weight * (wait.as_micros() as f64 - state.smoothed_us);
+        state.at = Some(now);
+    }
+
+    /// The smoothed socket wait (none when nothing was read lately).
+    pub fn socket_wait(&self) -> Duration {
+        let state = self.wait.lock();
+        match state.at {
+            Some(at) if at.elapsed() < WAIT_OUT_OF_DATE => Duration::from_micros(state.smoothed_us as u64),
+            _ => Duration::ZERO,
+        }
+    }
+
     /// Whether a new request of this kind is taken now.
     pub fn admit(&self, work: Work) -> bool {
-        let share = refused_share(self.lag(), work);
+        let share = refused_share(self.lag().max(self.socket_wait()), work);
         if share <= 0.0 {
             return true;
         }
@@ -140,6 +184,26 @@ mod tests {
             "spread out, not in runs"
         );
         assert!((0..1000).all(|_| overload.admit(Work::Continued)));
+    }
+
+    #[test]
+    fn datagrams_that_waited_in_the_socket_refuse_new_work_until_the_queue_drains() {
+        let overload = Overload::default();
+        let ms = Duration::from_millis;
+        assert!(overload.admit(Work::Fresh), "nothing read yet: nothing waits");
+        for _ in 0..50 {
+            overload.note_socket_wait(ms(30));
+            std::thread::sleep(ms(2));
+        }
+        assert!(overload.socket_wait() > 2 * TARGET_LAG, "{:?}", overload.socket_wait());
+        assert!(!overload.admit(Work::Fresh) && !overload.admit(Work::Continued));
+        // The queue drained: datagrams are read as they come.
+        for _ in 0..100 {
+            overload.note_socket_wait(Duration::ZERO);
+            std::thread::sleep(ms(2));
+        }
+        assert!(overload.socket_wait() < TARGET_LAG, "{:?}", overload.socket_wait());
+        assert!(overload.admit(Work::Fresh));
     }
 
     #[tokio::test(flavor = "current_thread")]

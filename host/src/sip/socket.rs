@@ -1,25 +1,32 @@
-//! The SIP UDP socket: rsipstack reads through it, and only receives what the guard passed.
+//! The SIP UDP socket: rsipstack reads through it, and only receives what the guard passed
+//! and the overload gate ([`super::intake`]) let in.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rsipstack::platform::net::UdpSocket as PlatformUdpSocket;
 use tokio::net::UdpSocket;
 
-use super::guard::{self, Verdict};
+use super::guard::{self, Kind, Verdict};
+use super::intake::{self, Decision, Intake};
 use super::source;
 use crate::throttle::QuietLog;
 
 pub struct GuardedSocket {
     socket: UdpSocket,
+    intake: Arc<Intake>,
     /// Malformed datagrams are a stranger's to send at will: logged at a bounded rate.
     malformed: QuietLog,
 }
 
 impl GuardedSocket {
-    pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
+    pub async fn bind(addr: SocketAddr, intake: Arc<Intake>) -> std::io::Result<Self> {
+        let socket = UdpSocket::bind(addr).await?;
+        intake::stamp_arrivals(&socket);
         Ok(GuardedSocket {
-            socket: UdpSocket::bind(addr).await?,
+            socket,
+            intake,
             malformed: QuietLog::new(20, Duration::from_secs(10)),
         })
     }
@@ -34,13 +41,25 @@ impl PlatformUdpSocket for GuardedSocket {
     async fn recv_from(&self, buf: &mut [u8]) -> rsipstack::Result<(usize, SocketAddr)> {
         loop {
             let (n, from) = self.socket.recv_from(buf).await?;
+            let waited = intake::arrival_age(&self.socket);
             // A parser bug must cost one datagram, never the SIP receive loop.
-            let verdict = std::panic::catch_unwind(|| guard::inspect(&buf[..n])).unwrap_or_else(|_| {
+            let (verdict, kind) = std::panic::catch_unwind(|| guard::examine(&buf[..n])).unwrap_or_else(|_| {
                 if let Some(left_out) = self.malformed.admit() {
                     tracing::error!(%from, datagram = %String::from_utf8_lossy(&buf[..n]), left_out, "the SIP parser panicked");
                 }
-                Verdict::Drop
+                (Verdict::Drop, Kind::Other)
             });
+            if matches!(verdict, Verdict::Pass | Verdict::Rewrite(_)) {
+                match self.intake.decide(&kind, from.ip(), waited) {
+                    Decision::Pass => {}
+                    Decision::Refuse(answer) => {
+                        // To where it came from, like every answer from here.
+                        let _ = self.socket.send_to(&answer, from).await;
+                        continue;
+                    }
+                    Decision::Drop => continue,
+                }
+            }
             let passed = match verdict {
                 Verdict::Pass => Some(None),
                 Verdict::Rewrite(canonical) => Some(Some(canonical)),

@@ -223,16 +223,55 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!(sip = %sip.local_addr(), %http, "switchboard ready");
 
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            stop_asked().await;
+            tracing::info!("shutting down");
+            stop.cancel();
+        }
+    });
     // Logins are throttled by the client's address.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    let served = axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
+    // Open requests get a moment to finish; the console's live streams never do.
+    tokio::select! {
+        done = served => done?,
+        _ = async { stop.cancelled().await; tokio::time::sleep(HTTP_GRACE).await } => {
+            tracing::info!("HTTP connections still open after {HTTP_GRACE:?}: closed");
+        }
+    }
     sip.shutdown();
+    // Records of calls that just ended are still queued (store/journal.rs).
     store.flush_call_records().await;
     Ok(())
+}
+
+/// How long a stopping exchange waits for open HTTP requests.
+const HTTP_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Ctrl-C, or SIGTERM (what systemd, Docker and Kubernetes send to stop a service).
+async fn stop_asked() {
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("SIGTERM cannot stop the exchange gracefully: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
 }
 
 /// A line on standard output. Whoever started the exchange may have closed his end of it (a

@@ -128,6 +128,22 @@ async fn bootstrap_token_is_printed_once_and_survives_a_restart() {
     );
 }
 
+/// Stopped by SIGTERM (systemd, Docker) right after a call, the exchange exits cleanly and the
+/// call's record, still queued for the database, is there after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_exchange_cleanly_and_keeps_the_last_calls_record() {
+    let server = Server::start().await;
+    let menu = json!({ "timeout_ms": 500, "default": { "hangup": "all-busy" } });
+    server.assign("+15550100300", "ivr", menu).await;
+    server.call_until_bye("+15550100300").await;
+    let (status, dir) = server.terminate().await;
+    assert!(status.success(), "exit status {status}");
+    let (again, _) = Server::start_in(dir, Some(crate::harness::TOKEN)).await;
+    let calls = again.get_json("/calls").await;
+    assert_eq!(calls["calls"].as_array().map(Vec::len), Some(1), "{calls:#}");
+    assert_eq!(calls["calls"][0]["dialled"], "+15550100300", "{calls:#}");
+}
+
 /// A flow version shows what it imports and its settings schema; settings that do not fit the
 /// schema are refused naming the setting; a version goes when no number uses it, built-ins stay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -145,6 +145,19 @@ impl Server {
         self.dir
     }
 
+    /// Asks the exchange to stop as a service manager does (SIGTERM) and waits for it to exit;
+    /// its exit status and its data directory.
+    pub async fn terminate(mut self) -> (std::process::ExitStatus, tempfile::TempDir) {
+        let pid = self.child.id().expect("running") as libc::pid_t;
+        // SAFETY: kill(2) sends a signal to our own child; no memory is involved.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let status = tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .expect("the exchange stops within 15 s of SIGTERM")
+            .unwrap();
+        (status, self.dir)
+    }
+
     /// Uses another token for the API from now on.
     pub fn use_token(&mut self, token: &str) {
         self.token = Some(token.to_owned());

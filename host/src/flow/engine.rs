@@ -113,9 +113,6 @@ impl Drop for TickerStop {
     }
 }
 
-/// Idle pool slots that keep their touched pages for the next call (each at most 1 MiB).
-const WARM_SLOTS: u32 = 16;
-
 impl FlowEngine {
     pub fn new(limits: FlowLimits) -> anyhow::Result<Self> {
         let n = limits.max_instances;
@@ -133,11 +130,7 @@ impl FlowEngine {
             // made up most of a flow start (19 µs → 7 µs p50, docs/benchmarks.md). Only pages a
             // flow touched stay resident, at most this much per pool slot.
             .linear_memory_keep_resident(1 << 20)
-            .table_keep_resident(64 << 10)
-            // ...but only in this many idle slots: after a busy hour, a thousand calls' slots
-            // would otherwise keep their pages (the default 100 warm slots held 82 MiB after a
-            // load, docs/benchmarks.md). Under load, freed slots are taken again at once.
-            .max_unused_warm_slots(WARM_SLOTS.min(n));
+            .table_keep_resident(64 << 10);
         let mut config = Self::config();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;

@@ -38,8 +38,6 @@ pub enum Kind {
 /// An INVITE or SUBSCRIBE out of any dialog, or a REGISTER.
 pub struct Opening {
     pub work: Work,
-    /// Its top Via's branch, the key of its transaction: a retransmission carries the same.
-    pub branch: Option<String>,
     head: Head,
 }
 
@@ -87,14 +85,8 @@ fn kind_of(req: &rsipstack::sip::Request, head: Head) -> Kind {
         (Method::Ack, Some(tag)) if tag.to_string().starts_with(REFUSAL_TAG) => Kind::AckOfRefusal,
         (method, tag) if opens(method, tag.is_some()) => {
             let credentials = head.values(&["authorization", "proxy-authorization"]).next().is_some();
-            let branch = head
-                .values(&["via", "v"])
-                .next()
-                .and_then(branch_of)
-                .map(str::to_string);
             Kind::Opening(Opening {
                 work: if credentials { Work::Continued } else { Work::Fresh },
-                branch,
                 head,
             })
         }
@@ -102,23 +94,15 @@ fn kind_of(req: &rsipstack::sip::Request, head: Head) -> Kind {
     }
 }
 
-/// The branch parameter of the first Via in a Via header's value.
-fn branch_of(via: &str) -> Option<&str> {
-    let first = via.split(',').next()?;
-    first.split(';').skip(1).find_map(|param| {
-        let (name, value) = param.split_once('=')?;
-        name.trim().eq_ignore_ascii_case("branch").then(|| value.trim())
-    })
-}
-
 /// 503 Service Unavailable with Retry-After for an opening request, sent by the socket
-/// itself without a transaction (as a stateless proxy answers, RFC 3261 §16.7).
-pub fn refusal(opening: &Opening) -> Vec<u8> {
+/// itself without a transaction (as a stateless proxy answers, RFC 3261 §16.7); none for a
+/// request without a Via (none passes the guard, but this is a stranger's datagram).
+pub fn refusal(opening: &Opening) -> Option<Vec<u8>> {
     let tag = format!("{REFUSAL_TAG}{}", super::new_tag());
     let retry = format!("Retry-After: {}\r\n", super::overload::RETRY_AFTER_SECS);
     match response(&opening.head, 503, "Service Unavailable", "overloaded", &tag, &retry) {
-        Verdict::Reply(bytes) => bytes,
-        _ => unreachable!("a request that passed has a Via"),
+        Verdict::Reply(bytes) => Some(bytes),
+        _ => None,
     }
 }
 

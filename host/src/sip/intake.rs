@@ -13,9 +13,13 @@
 //!
 //! How long each datagram waited in the socket is the kernel's to say: it stamps each one on
 //! arrival ([`arrival_age`]). A retransmission of a request already let in always passes: the
-//! stack has its transaction, and a 503 for it would contradict the answer on its way.
+//! stack has its transaction, and a 503 for it would contradict the answer on its way. A
+//! retransmission is the same datagram from the same address (RFC 3261 §17.1.1.2), so that is
+//! what is remembered, by a keyed hash: not its Via branch, which a stranger could reuse on new
+//! requests to walk past his allowance.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -32,10 +36,10 @@ use crate::throttle::Rate;
 /// the address it came from); past them refused requests are dropped.
 const REFUSALS_RATE: f64 = 4_000.0;
 const REFUSALS_BURST: f64 = 4_000.0;
-/// Branches of admitted requests are remembered for one to two of these: longer than a phone
-/// retransmits a request the stack is answering.
+/// Admitted requests are remembered for one to two of these: longer than a phone retransmits
+/// a request the stack is answering.
 const REMEMBER: Duration = Duration::from_secs(16);
-/// At most this many branches in each of the two generations (a full one remembers no more:
+/// At most this many requests in each of the two generations (a full one remembers no more:
 /// a late retransmission may then be refused, never anything worse).
 const REMEMBER_AT_MOST: usize = 32_768;
 
@@ -57,10 +61,12 @@ pub struct Intake {
     refusals: Rate,
 }
 
-/// Branches of requests let in lately, in two generations.
+/// Requests let in lately (hashes of source address and datagram), in two generations.
 struct Admitted {
-    current: HashSet<String>,
-    previous: HashSet<String>,
+    /// A key of this node's own, so nobody can make two requests that look the same here.
+    hasher: RandomState,
+    current: HashSet<u64>,
+    previous: HashSet<u64>,
     since: Instant,
 }
 
@@ -70,6 +76,7 @@ impl Intake {
             edge: OnceLock::new(),
             overload,
             admitted: Mutex::new(Admitted {
+                hasher: RandomState::new(),
                 current: HashSet::new(),
                 previous: HashSet::new(),
                 since: Instant::now(),
@@ -82,9 +89,9 @@ impl Intake {
         let _ = self.edge.set(edge);
     }
 
-    /// Decides on a datagram of this kind from `ip` that waited `waited` in the socket (when
-    /// known).
-    pub fn decide(&self, kind: &Kind, ip: IpAddr, waited: Option<Duration>) -> Decision {
+    /// Decides on `datagram`, of this kind, from `ip`, which waited `waited` in the socket
+    /// (when known).
+    pub fn decide(&self, datagram: &[u8], kind: &Kind, ip: IpAddr, waited: Option<Duration>) -> Decision {
         if let Some(waited) = waited {
             self.overload.note_socket_wait(waited);
         }
@@ -98,31 +105,32 @@ impl Intake {
             admitted.previous = std::mem::take(&mut admitted.current);
             admitted.since = Instant::now();
         }
-        if let Some(branch) = &opening.branch
-            && (admitted.current.contains(branch) || admitted.previous.contains(branch))
-        {
+        let seen = admitted.hasher.hash_one((ip, datagram));
+        if admitted.current.contains(&seen) || admitted.previous.contains(&seen) {
             return Decision::Pass; // a retransmission: the stack has it in hand
         }
         match self.edge.get().map_or(Admission::Take, |edge| edge.admit(ip)) {
             Admission::Take => {}
             // The edge's own refusals are bounded by its own rate.
-            Admission::Refuse => return Decision::Refuse(super::guard::refusal(opening)),
+            Admission::Refuse => return refuse(opening),
             Admission::Drop => return Decision::Drop,
         }
         if self.overload.admit(opening.work) {
-            if let Some(branch) = &opening.branch
-                && admitted.current.len() < REMEMBER_AT_MOST
-            {
-                admitted.current.insert(branch.clone());
+            if admitted.current.len() < REMEMBER_AT_MOST {
+                admitted.current.insert(seen);
             }
             return Decision::Pass;
         }
         drop(admitted);
         match self.refusals.take() {
-            true => Decision::Refuse(super::guard::refusal(opening)),
+            true => refuse(opening),
             false => Decision::Drop,
         }
     }
+}
+
+fn refuse(opening: &super::guard::Opening) -> Decision {
+    super::guard::refusal(opening).map_or(Decision::Drop, Decision::Refuse)
 }
 
 /// Asks the kernel to stamp the datagrams `socket` receives, for [`arrival_age`]. The kernel
@@ -180,6 +188,11 @@ mod tests {
 
     const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
+    /// The intake's decision on a datagram that passed the guard.
+    fn decide(intake: &Intake, datagram: &[u8], ip: IpAddr, waited: Option<Duration>) -> Decision {
+        intake.decide(datagram, &kind(datagram), ip, waited)
+    }
+
     fn kind(datagram: &[u8]) -> Kind {
         let (verdict, kind) = guard::examine(datagram);
         assert_eq!(verdict, Verdict::Pass);
@@ -189,7 +202,7 @@ mod tests {
     /// Datagrams that waited `ms` each, read 1 ms apart for 100 ms: the smoothed wait settles.
     fn behind_by(intake: &Intake, ms: u64) {
         for _ in 0..100 {
-            intake.decide(&Kind::Other, HOME, Some(Duration::from_millis(ms)));
+            intake.decide(b"", &Kind::Other, HOME, Some(Duration::from_millis(ms)));
             std::thread::sleep(Duration::from_millis(1));
         }
     }
@@ -198,13 +211,10 @@ mod tests {
     fn behind_it_refuses_new_requests_statelessly_and_lets_retransmissions_through() {
         let intake = Intake::new(Overload::default());
         let admitted = invite("z9hG4bKfirst", false);
-        assert_eq!(
-            intake.decide(&kind(&admitted), HOME, Some(Duration::ZERO)),
-            Decision::Pass
-        );
+        assert_eq!(decide(&intake, &admitted, HOME, Some(Duration::ZERO)), Decision::Pass);
 
         behind_by(&intake, 50);
-        let Decision::Refuse(answer) = intake.decide(&kind(&invite("z9hG4bKnew", false)), HOME, None) else {
+        let Decision::Refuse(answer) = decide(&intake, &invite("z9hG4bKnew", false), HOME, None) else {
             panic!("a new INVITE is refused when datagrams wait 50 ms")
         };
         let answer = String::from_utf8(answer).unwrap();
@@ -216,15 +226,29 @@ mod tests {
         );
         assert!(
             matches!(
-                intake.decide(&kind(&invite("z9hG4bKauth", true)), HOME, None),
+                decide(&intake, &invite("z9hG4bKauth", true), HOME, None),
                 Decision::Refuse(_)
             ),
             "at ten times the target, the second half of a call is refused too"
         );
         assert_eq!(
-            intake.decide(&kind(&admitted), HOME, None),
+            decide(&intake, &admitted, HOME, None),
             Decision::Pass,
             "the retransmission of one let in before"
+        );
+        let same_branch = String::from_utf8(admitted.clone())
+            .unwrap()
+            .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE");
+        assert!(
+            matches!(decide(&intake, same_branch.as_bytes(), HOME, None), Decision::Refuse(_)),
+            "another request under an admitted one's branch is no retransmission"
+        );
+        assert!(
+            matches!(
+                decide(&intake, &admitted, "192.0.2.9".parse().unwrap(), None),
+                Decision::Refuse(_)
+            ),
+            "nor is the same datagram from another address"
         );
 
         // The refused phone's ACK carries the 503's To tag: absorbed here.
@@ -240,12 +264,12 @@ mod tests {
              From: <sip:bob@127.0.0.1>;tag=1\r\nTo: <sip:101@127.0.0.1>;tag={tag}\r\nCall-ID: z9hG4bKnew\r\n\
              CSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
         );
-        assert_eq!(intake.decide(&kind(ack.as_bytes()), HOME, None), Decision::Drop);
+        assert_eq!(decide(&intake, ack.as_bytes(), HOME, None), Decision::Drop);
 
         // Caught up: new requests are let in again.
         behind_by(&intake, 0);
         assert_eq!(
-            intake.decide(&kind(&invite("z9hG4bKlater", false)), HOME, None),
+            decide(&intake, &invite("z9hG4bKlater", false), HOME, None),
             Decision::Pass
         );
     }
@@ -257,8 +281,9 @@ mod tests {
         let (stranger, neighbour): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
         let decisions: Vec<Decision> = (0..2_000)
             .map(|i| {
-                intake.decide(
-                    &kind(&invite(&format!("z9hG4bKs{i}"), false)),
+                decide(
+                    &intake,
+                    &invite(&format!("z9hG4bKs{i}"), false),
                     stranger,
                     Some(Duration::ZERO),
                 )
@@ -274,7 +299,7 @@ mod tests {
             2_000 - passed
         );
         assert_eq!(
-            intake.decide(&kind(&invite("z9hG4bKn", false)), neighbour, Some(Duration::ZERO)),
+            decide(&intake, &invite("z9hG4bKn", false), neighbour, Some(Duration::ZERO)),
             Decision::Pass,
             "another address has its own allowance"
         );
@@ -285,7 +310,7 @@ mod tests {
         let intake = Intake::new(Overload::default());
         behind_by(&intake, 50);
         let decisions: Vec<Decision> = (0..2 * REFUSALS_BURST as usize)
-            .map(|i| intake.decide(&kind(&invite(&format!("z9hG4bK{i}"), false)), HOME, None))
+            .map(|i| decide(&intake, &invite(&format!("z9hG4bK{i}"), false), HOME, None))
             .collect();
         let refused = decisions.iter().filter(|d| matches!(d, Decision::Refuse(_))).count();
         assert!(refused >= REFUSALS_BURST as usize - 1, "{refused}");

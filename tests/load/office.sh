@@ -222,6 +222,13 @@ calls_at() {
     ok=$((ok + $(tail -1 "$stat" | cut -d';' -f16)))
     failed=$((failed + $(tail -1 "$stat" | cut -d';' -f18)))
   done
+  # Why calls failed, from sipp's cumulative counters (to stderr, beside the table): no answer
+  # after all retransmissions, an unexpected message (a 503 is one: the scenario does not
+  # expect it), a timeout; and the retransmissions sipp had to send at all.
+  for stat in "$dir"/*/*_.csv; do tail -1 "$stat"; done | awk -F';' -v rate="$rate" '
+    { retrans += $22; unexpected += $28; rejected += $30; timeout += $42; resent += $58 }
+    END { printf "%s/s failures: no answer after retransmissions %d, unexpected message (503) %d, rejected %d, timeout %d; retransmissions sent %d\n",
+      rate, retrans, unexpected, rejected, timeout, resent > "/dev/stderr" }'
   local times="$dir/times.txt"
   cat "$dir"/*/*_rtt.csv 2>/dev/null | cut -d';' -f2 | grep -E '^[0-9.]+$' | sort -n >"$times" || true
   awk -v ok="$ok" -v failed="$failed" '{ s += $1; v[NR] = $1 } END {
@@ -245,18 +252,25 @@ heap_in_use() {
 }
 
 # During a soak, every minute: seconds since the start, resident MiB, heap in use MiB, open
-# files, runtime tasks, SIP dialogs — a leak shows as a column that keeps growing.
+# files, runtime tasks, SIP dialogs — a leak shows as a column that keeps growing — and the
+# exchange's CPU over that minute and the openings it refused with 503 so far.
 soak_sampler() {
-  local started=$SECONDS
-  printf "%8s %9s %9s %6s %6s %8s\n" seconds "RSS MiB" "heap MiB" files tasks dialogs
+  local started=$SECONDS ticks_then ticks_now
+  ticks_then=$(cpu)
+  printf "%8s %9s %9s %6s %6s %8s %8s %8s %8s %6s %9s\n" seconds "RSS MiB" "heap MiB" files tasks dialogs \
+    "tx run" "tx done" "wait ACK" "CPU %" refused
   while sleep 60; do
     [[ -d /proc/$server ]] || return
+    ticks_now=$(cpu)
     curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$http_port/metrics" | awk \
       -v t=$((SECONDS - started)) -v rss="$(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' /proc/$server/status)" \
-      -v files="$(ls /proc/$server/fd | wc -l)" '
+      -v files="$(ls /proc/$server/fd | wc -l)" -v cpu=$(((ticks_now - ticks_then) * 100 / ticks / 60)) '
       /^switchboard_heap_allocated_bytes / { h = $2 } /^switchboard_runtime_tasks / { k = $2 }
-      /^switchboard_sip_dialogs / { d = $2 }
-      END { printf "%8d %9s %9.0f %6d %6d %8d\n", t, rss, h / 1048576, files, k, d }'
+      /^switchboard_sip_dialogs / { d = $2 } /^switchboard_sip_overload_refused_total/ { r += $2 }
+      /^switchboard_sip_transactions\{state="running"\}/ { run = $2 } /^switchboard_sip_transactions\{state="finished"\}/ { done = $2 }
+      /^switchboard_sip_waiting_ack / { ack = $2 }
+      END { printf "%8d %9s %9.0f %6d %6d %8d %8d %8d %8d %6d %9d\n", t, rss, h / 1048576, files, k, d, run, done, ack, cpu, r }'
+    ticks_then=$ticks_now
   done
 }
 

@@ -204,9 +204,23 @@ pub trait NonceLedger: Send + Sync {
 }
 
 /// The ledger of one node: a 64-wide window of `nc` values per nonce, for the nonce's lifetime.
+///
+/// Nonces are remembered by a keyed 64-bit hash (a collision would at worst refuse one request
+/// as a replay, and nobody outside can aim for one), and forgotten once they are stale: a stale
+/// nonce is answered with a new challenge before the ledger is asked. Only requests with right
+/// credentials reach the ledger, so what it holds is bounded by the real callers' rate.
 #[derive(Default)]
 pub struct MemoryLedger {
-    seen: Mutex<HashMap<String, ReplayWindow>>,
+    seen: Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    hasher: std::hash::RandomState,
+    windows: HashMap<u64, ReplayWindow>,
+    /// When the stale ones were last forgotten (seconds): at most once a second, as one pass
+    /// costs the whole map.
+    pruned_at: u64,
 }
 
 /// The highest `nc` seen and a bitmap of the 64 below it.
@@ -217,14 +231,21 @@ struct ReplayWindow {
     first_seen: u64,
 }
 
+/// A nonce first seen this long ago is stale by now: its lifetime, plus the 5 s a nonce's time
+/// may run ahead of this node's clock (another node's nonce), plus a margin.
+const FORGET_AFTER_SECS: u64 = NONCE_LIFETIME.as_secs() + 10;
+
 impl NonceLedger for MemoryLedger {
     fn first_use(&self, nonce: &str, nc: u32, now: u64) -> bool {
+        use std::hash::BuildHasher;
         let mut seen = self.seen.lock();
-        if seen.len() > 10_000 {
-            // A nonce lives NONCE_LIFETIME and one stale round more; older ones cannot come back.
-            seen.retain(|_, w| now.saturating_sub(w.first_seen) <= 2 * NONCE_LIFETIME.as_secs());
+        if seen.windows.len() > 10_000 && now > seen.pruned_at {
+            seen.pruned_at = now;
+            seen.windows
+                .retain(|_, w| now.saturating_sub(w.first_seen) <= FORGET_AFTER_SECS);
         }
-        let w = seen.entry(nonce.to_string()).or_insert(ReplayWindow {
+        let key = seen.hasher.hash_one(nonce);
+        let w = seen.windows.entry(key).or_insert(ReplayWindow {
             first_seen: now,
             ..Default::default()
         });
@@ -316,6 +337,22 @@ mod tests {
         assert!(ledger.first_use("n", 310, 0));
         assert!(ledger.first_use("n", 305, 0), "late but unseen");
         assert!(!ledger.first_use("n", 200, 0), "older than the window");
+    }
+
+    #[test]
+    fn stale_nonces_are_forgotten_and_live_ones_kept() {
+        let ledger = MemoryLedger::default();
+        for n in 0..10_001 {
+            assert!(ledger.first_use(&format!("old{n}"), 1, 0));
+        }
+        assert!(ledger.first_use("live", 1, FORGET_AFTER_SECS));
+        // Past the lifetime of the first ones: the next use prunes them.
+        assert!(ledger.first_use("new", 1, FORGET_AFTER_SECS + 1));
+        assert_eq!(ledger.seen.lock().windows.len(), 2, "only the two nonces still alive");
+        assert!(
+            !ledger.first_use("live", 1, FORGET_AFTER_SECS + 2),
+            "a live nonce's replay is still caught"
+        );
     }
 
     #[test]

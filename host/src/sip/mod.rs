@@ -36,7 +36,10 @@ use rsipstack::sip::{Header, Method, StatusCode};
 use rsipstack::transaction::{Transaction, TransactionReceiver};
 use rsipstack::transport::TransportLayer;
 use rsipstack::transport::udp::UdpConnection;
-use rsipstack::{EndpointBuilder, transaction::endpoint::Endpoint};
+use rsipstack::{
+    EndpointBuilder,
+    transaction::endpoint::{Endpoint, EndpointInnerRef},
+};
 use tokio_util::sync::CancellationToken;
 
 pub use auth::{Answer, Authenticator, suspended_reason, warning};
@@ -242,7 +245,11 @@ impl SipServer {
             local: self.local,
         });
         let registrar = Arc::new(Registrar::new(auth));
-        tokio::spawn(count_what_is_held(self.dialogs.clone(), self.cancel.child_token()));
+        tokio::spawn(count_what_is_held(
+            self.endpoint.inner.clone(),
+            self.dialogs.clone(),
+            self.cancel.child_token(),
+        ));
         tokio::spawn(dispatch(
             incoming,
             self.dialogs.clone(),
@@ -372,12 +379,17 @@ async fn dispatch(
     }
 }
 
-/// What the node holds, as gauges every few seconds: SIP dialogs and the runtime's live tasks
-/// (a soak shows they come back down once the calls are over).
-async fn count_what_is_held(dialogs: Arc<DialogLayer>, cancel: CancellationToken) {
+/// What the node holds, as gauges every few seconds: SIP dialogs, transactions (running, and
+/// finished ones kept to absorb retransmissions), 2xx answers waiting for their ACK, and the
+/// runtime's live tasks (a soak shows they come back down once the calls are over).
+async fn count_what_is_held(endpoint: EndpointInnerRef, dialogs: Arc<DialogLayer>, cancel: CancellationToken) {
     let runtime = tokio::runtime::Handle::current().metrics();
     loop {
+        let held = endpoint.get_stats();
         metrics::gauge!("switchboard_sip_dialogs").set(dialogs.len() as f64);
+        metrics::gauge!("switchboard_sip_transactions", "state" => "running").set(held.running_transactions as f64);
+        metrics::gauge!("switchboard_sip_transactions", "state" => "finished").set(held.finished_transactions as f64);
+        metrics::gauge!("switchboard_sip_waiting_ack").set(held.waiting_ack as f64);
         metrics::gauge!("switchboard_runtime_tasks").set(runtime.num_alive_tasks() as f64);
         tokio::select! {
             _ = cancel.cancelled() => return,

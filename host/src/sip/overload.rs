@@ -126,7 +126,17 @@ impl Overload {
 
     /// Whether a new request of this kind is taken now.
     pub fn admit(&self, work: Work) -> bool {
-        let share = refused_share(self.lag().max(self.socket_wait()), work);
+        self.admit_behind(self.lag().max(self.socket_wait()), work)
+    }
+
+    /// The same by the runtime's lag alone, for when the socket's queue is a stranger's flood
+    /// that the edge is dropping ([`super::intake`]): refusing real callers would not drain it.
+    pub fn admit_by_lag(&self, work: Work) -> bool {
+        self.admit_behind(self.lag(), work)
+    }
+
+    fn admit_behind(&self, behind: Duration, work: Work) -> bool {
+        let share = refused_share(behind, work);
         if share <= 0.0 {
             return true;
         }

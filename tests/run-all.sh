@@ -13,6 +13,8 @@ command -v baresip >/dev/null || need_packages+=(baresip-core)
 command -v espeak-ng >/dev/null || need_packages+=(espeak-ng)
 # The web console's tests drive Debian's chromium over WebDriver (tests/e2e/console.rs).
 command -v chromedriver >/dev/null || need_packages+=(chromium chromium-driver)
+# The cluster's tests put Kamailio in front of the nodes (tests/cluster/).
+command -v kamailio >/dev/null || need_packages+=(kamailio)
 if ((${#need_packages[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
     echo "installing ${need_packages[*]}"

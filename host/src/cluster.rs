@@ -4,6 +4,7 @@
 //! saying it is alive drops out of the list, and its rows are cleared. On SQLite there is one
 //! node and none of this runs.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,16 +12,21 @@ use crate::call::Feature;
 use crate::call::record::unix_ms;
 use crate::live::LiveCall;
 use crate::store::{Change, Store, Tenant};
+use crate::tenant::CompanyId;
 
 /// How often a node says it is alive.
 const HEARTBEAT: Duration = Duration::from_secs(5);
 /// A node silent for this long is gone (three heartbeats missed).
 const GONE_AFTER_MS: i64 = 3 * 5_000;
+/// How often a node counts the other nodes' calls, for each company's limit of calls at once.
+const COUNT_OTHERS_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Cluster {
     store: Store,
     /// This process's node id (new on every start).
     node: String,
+    /// Each company's calls in progress on the other live nodes, as last counted.
+    elsewhere: parking_lot::Mutex<HashMap<CompanyId, i64>>,
 }
 
 impl Cluster {
@@ -32,6 +38,7 @@ impl Cluster {
         let cluster = Arc::new(Cluster {
             store: store.clone(),
             node: hex::encode(rand::random::<[u8; 6]>()),
+            elsewhere: Default::default(),
         });
         cluster.store.node_seen(&cluster.node, unix_ms()).await?;
         let alive = cluster.clone();
@@ -43,8 +50,29 @@ impl Cluster {
                 if let Err(e) = alive.store.node_seen(&alive.node, now).await {
                     tracing::warn!(error = %e, "could not tell the other nodes this one is alive");
                 }
-                if let Err(e) = alive.store.forget_nodes(now - GONE_AFTER_MS).await {
-                    tracing::warn!(error = %e, "could not clear nodes that are gone");
+                match alive.store.forget_nodes(now - GONE_AFTER_MS).await {
+                    Ok(cut) => {
+                        for call in cut {
+                            tracing::warn!(call = %call.id, dialled = %call.dialled, "a node that is gone had this call: recorded as cut");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not clear nodes that are gone"),
+                }
+            }
+        });
+        let counting = Arc::downgrade(&cluster);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(COUNT_OTHERS_EVERY);
+            loop {
+                every.tick().await;
+                let Some(cluster) = counting.upgrade() else { return };
+                let counted = cluster
+                    .store
+                    .calls_by_company(&cluster.node, unix_ms() - GONE_AFTER_MS)
+                    .await;
+                match counted {
+                    Ok(counts) => *cluster.elsewhere.lock() = counts.into_iter().collect(),
+                    Err(e) => tracing::warn!(error = %e, "could not count the other nodes' calls"),
                 }
             }
         });
@@ -67,6 +95,13 @@ impl Cluster {
             }
         });
         Mirrored { _ended: ended }
+    }
+
+    /// Company `company`'s calls in progress on the other nodes, as counted at most a second
+    /// ago: its plan's limit of calls at once holds across the nodes (give or take the calls
+    /// that began within that second).
+    pub fn calls_elsewhere(&self, company: CompanyId) -> i64 {
+        self.elsewhere.lock().get(&company).copied().unwrap_or(0)
     }
 
     /// Every node's calls of the company in progress, oldest first.

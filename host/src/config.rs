@@ -37,6 +37,12 @@ pub struct ServeArgs {
     /// Networks allowed to deliver calls (trunks), comma-separated CIDRs [default: 127.0.0.0/8,::1/128].
     #[arg(long, env = "SWITCHBOARD_TRUNKS", value_delimiter = ',')]
     pub trunks: Option<Vec<IpNet>>,
+    /// SIP proxies in front of this node (Kamailio, with several nodes), comma-separated
+    /// address:port: they are trusted to say where the requests they relay came from (the Via
+    /// they stamp), and a phone registered through one is called back through it (Path, RFC
+    /// 3327) [default: none].
+    #[arg(long = "sip-proxy", env = "SWITCHBOARD_SIP_PROXY", value_delimiter = ',')]
+    pub sip_proxies: Option<Vec<SocketAddr>>,
     /// Digest realm employees' phones authenticate in [default: switchboard]. Passwords are
     /// stored as hashes that include it: changing it means setting passwords again.
     #[arg(long, env = "SWITCHBOARD_SIP_REALM")]
@@ -129,6 +135,7 @@ struct FileConfig {
     rtp_ports: Option<String>,
     media_ip: Option<IpAddr>,
     trunks: Option<Vec<IpNet>>,
+    sip_proxies: Option<Vec<SocketAddr>>,
     sip_realm: Option<String>,
     sip_domain: Option<String>,
     outbound_trunk: Option<SocketAddr>,
@@ -190,6 +197,7 @@ pub struct Config {
     pub rtp_ports: (u16, u16),
     pub media_ip: Option<IpAddr>,
     pub trunks: Vec<IpNet>,
+    pub sip_proxies: Vec<SocketAddr>,
     pub sip_realm: String,
     pub sip_domain: Option<String>,
     pub outbound_trunk: Option<SocketAddr>,
@@ -253,6 +261,7 @@ impl ServeArgs {
                     "::1/128".parse().expect("literal"),
                 ]
             }),
+            sip_proxies: self.sip_proxies.or(file.sip_proxies).unwrap_or_default(),
             sip_realm: self
                 .sip_realm
                 .or(file.sip_realm)

@@ -53,6 +53,11 @@ impl Exchange {
             None => employee_company,
         }
     }
+
+    /// The company's calls in progress on the other nodes (none on one node).
+    fn calls_elsewhere(&self, company: CompanyId) -> i64 {
+        self.cluster.as_ref().map_or(0, |c| c.calls_elsewhere(company))
+    }
 }
 
 impl InviteHandler for Exchange {
@@ -72,7 +77,7 @@ impl InviteHandler for Exchange {
             return Some((status, vec![crate::sip::suspended_reason(&reason)]));
         }
         let limit = self.companies.get(company)?.plan.max_calls?;
-        if self.offices.calls_now(company) < limit {
+        if self.offices.calls_now(company) + self.calls_elsewhere(company) < limit {
             return None;
         }
         metrics::counter!("switchboard_calls_over_plan_total", "company" => company.to_string()).increment(1);
@@ -107,6 +112,7 @@ impl InviteHandler for Exchange {
             requests: Some(asks),
         };
         let mirrored = self.cluster.as_ref().map(|cluster| cluster.mirror(&call));
+        let elsewhere = self.calls_elsewhere(company);
         let live = self.live.enter(call);
         let span = tracing::info_span!("call", call = %id);
         let call = async move {
@@ -119,7 +125,7 @@ impl InviteHandler for Exchange {
                 }
             };
             let limit = companies.get(company).and_then(|c| c.plan.max_calls);
-            let Some(_slot) = office.admit_call(limit) else {
+            let Some(_slot) = office.admit_call(limit.map(|l| l - elsewhere)) else {
                 // Between the check before the dialog and here another call took the last slot.
                 leg.reject_because(503, "the company's plan allows no more calls at once");
                 return;

@@ -128,6 +128,7 @@ impl Location for StoreLocation {
             login: String::new(), // not stored with the binding
             contact: b.contact.clone(),
             source: b.source.to_string(),
+            path: b.path.clone(),
             expires_at: b.expires_at,
             call_id: b.call_id.clone(),
             cseq: b.cseq.into(),
@@ -334,6 +335,7 @@ fn card(e: Employee) -> EmployeeCard {
 fn binding(r: Registration) -> Option<Binding> {
     Some(Binding {
         source: r.source.parse().ok()?,
+        path: r.path,
         contact: r.contact,
         expires_at: r.expires_at,
         call_id: r.call_id,
@@ -350,6 +352,7 @@ impl CompanyDirectory {
             .map(|b| Reachable {
                 uri: b.contact,
                 destination: b.source,
+                route: b.path,
                 user: login.to_string(),
                 employee: Some(login.to_string()),
                 caller_id: None,
@@ -509,6 +512,7 @@ impl StoreLocation {
         vec![Reachable {
             uri: format!("sip:{number}@{}", trunk.target),
             destination: trunk.target,
+            route: String::new(),
             user: number.to_string(),
             employee: None,
             caller_id: trunk.caller_id.clone(),

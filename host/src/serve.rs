@@ -168,7 +168,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         location.clone(),
         trunks.clone(),
     ));
-    sip.serve(trunks, exchange, auth)?;
+    let proxies = crate::sip::Proxies::new(config.sip_proxies.clone());
+    sip.serve(trunks, proxies, exchange, auth)?;
     if let Some(every) = config.nat_keepalive {
         sip.keep_phones_reachable(location.clone(), every);
     }

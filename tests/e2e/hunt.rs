@@ -62,11 +62,17 @@ impl Desk {
 
     /// One more registered phone of an existing employee.
     pub async fn another_phone_of(server: &Server, login: &'static str) -> Desk {
+        Desk::registered_at(server.sip, login).await
+    }
+
+    /// A phone of an existing employee registered with the SIP server at `sip` (an exchange,
+    /// or the proxy in front of several).
+    pub async fn registered_at(sip: SocketAddr, login: &'static str) -> Desk {
         for _ in 0..5 {
             let desk = Desk::unregistered(login).await;
             let port_arg = desk.port.to_string();
             let run = sipp::run(
-                server.sip,
+                sip,
                 sipp::phone_registers(200),
                 login,
                 &["-au", login, "-ap", PASSWORD, "-p", &port_arg],
@@ -89,7 +95,13 @@ impl Desk {
 
     /// Starts the phone's behaviour for the next call.
     pub fn expect(&self, server: &Server, behaviour: Phone) -> tokio::task::JoinHandle<SippRun> {
-        let (dir, sip, login) = (self.dir.path().to_path_buf(), server.sip, self.login);
+        self.expect_scenario(server.sip, sipp::phone(behaviour))
+    }
+
+    /// Starts the phone's sipp with `scenario` (a [`sipp::phone`] one) for the next call, its
+    /// own requests to `sip`.
+    pub fn expect_scenario(&self, sip: SocketAddr, scenario: String) -> tokio::task::JoinHandle<SippRun> {
+        let (dir, login) = (self.dir.path().to_path_buf(), self.login);
         let args = [
             "-p".to_string(),
             self.port.to_string(),
@@ -100,7 +112,7 @@ impl Desk {
         STARTING.with_borrow_mut(|ports| ports.push(self.port));
         tokio::spawn(async move {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            sipp::run_in(&dir, sip, sipp::phone(behaviour), login, &args).await
+            sipp::run_in(&dir, sip, scenario, login, &args).await
         })
     }
 

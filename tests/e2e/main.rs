@@ -4,6 +4,9 @@
 mod api;
 mod baresip;
 mod calls;
+// Several nodes behind Kamailio: tests/cluster/, with this binary's harness.
+#[path = "../cluster/mod.rs"]
+mod cluster;
 mod console;
 mod contacts;
 mod departments;

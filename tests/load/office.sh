@@ -23,8 +23,15 @@
 #                                                         default; every minute: resident memory,
 #                                                         heap in use, open files, tasks, dialogs)
 #
-# Needs the release binary (cargo build --release -p switchboard), sipp, curl. Everything on
-# 127.0.0.1; each step is bounded (10 s of calls, 60 s to finish).
+# With NODES=N (1 to 9), each step runs through a cluster instead: N exchanges on one fresh
+# PostgreSQL database (POSTGRES, default postgres://postgres@127.0.0.1:5432/postgres, where the
+# database is created and dropped) behind Kamailio (deploy/kamailio/kamailio.cfg); alice
+# registers and bob calls through Kamailio. CPU is then every node's and Kamailio's together
+# (Kamailio's alone in its own column), memory the first node's.
+#
+# Needs the release binary (cargo build --release -p switchboard), sipp, curl (and kamailio,
+# psql with NODES). Everything on 127.0.0.1; each step is bounded (10 s of calls, 60 s to
+# finish).
 set -euo pipefail
 mode=${1:-signalling}
 shift || true
@@ -113,7 +120,9 @@ Content-Length: 0
 EOF
 
 # Bob's INVITE; through the exchange the first one is challenged (407) and sent again with
-# his credentials. The INVITE → 200 time runs from the first INVITE.
+# his credentials. The INVITE → 200 time runs from the first INVITE. The ACK of the 407 is in
+# the INVITE's transaction: its branch ([branch-3], three messages back), as a proxy in
+# between (Kamailio) matches it; a new branch leaves the proxy resending its 407.
 invite() {
   cat <<EOF
 <send retrans="500"$1><![CDATA[
@@ -149,7 +158,7 @@ bob_scenario() { # $1: "auth" (through the exchange) or "direct"
 <recv response="407" auth="true"/>
 <send><![CDATA[
 ACK sip:101@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-3];rport
 From: <sip:bob@[remote_ip]>;tag=[pid]b[call_number]
 To: <sip:101@[remote_ip]>[peer_tag_param]
 Call-ID: [call_id]
@@ -289,30 +298,63 @@ echo "mode $mode: calls of $((hold_ms / 1000)) s, $seconds s at each rate; machi
 printf "%-10s %-9s %8s %8s %10s %10s %9s %10s %12s %9s %9s %9s %9s %9s\n" rate where ok failed "avg ms" "p99 ms" "RTP lost" "CPU s" "CPU ms/call" \
   "idle MiB" "peak MiB" "end MiB" "settled" "heap MiB"
 ticks=$(getconf CLK_TCK)
+nodes=${NODES:-0}
+[[ $nodes =~ ^[0-9]$ ]] || { echo "NODES: 0 to 9" >&2; exit 2; }
+# Each exchange's share of RTP ports 20000-59999.
+span=$((40000 / (nodes > 0 ? nodes : 1)))
+((nodes)) && echo "through Kamailio in front of $nodes node(s) on PostgreSQL"
+# Starts exchange number $1 of this step on $2 (the database), trusting the proxy $3 if any;
+# sets its SIP and HTTP ports in sip_ports[$1], http_ports[$1], its pid in servers[$1].
+start_node() {
+  local n=$1 database=$2 proxy=$3 out="server-$rate-$1"
+  sip_ports[n]=$(free_port); http_ports[n]=$(free_port)
+  RUST_LOG=${SWITCHBOARD_LOG:-warn} "$bin" serve --sip-listen 127.0.0.1:${sip_ports[n]} \
+    --http-listen 127.0.0.1:${http_ports[n]} --database "$database" --api-token $token \
+    --rtp-ports $((20000 + n * span))-$((19999 + (n + 1) * span)) --max-calls 20000 ${proxy:+--sip-proxy $proxy} \
+    >"$out.out" 2>"$out.log" &
+  servers[n]=$!
+  for _ in $(seq 300); do grep -q "switchboard ready" "$out.out" 2>/dev/null && break; sleep 0.1; done
+}
 for rate in "${rates[@]}"; do
-  # Through the exchange, fresh for each step.
-  sip_port=$(free_port); http_port=$(free_port)
+  # Through the exchange (or the cluster), fresh for each step.
   token=load-test-token
-  RUST_LOG=${SWITCHBOARD_LOG:-warn} "$bin" serve --sip-listen 127.0.0.1:$sip_port --http-listen 127.0.0.1:$http_port \
-    --database "$work/sb-$rate.db" --api-token $token --rtp-ports 20000-60000 --max-calls 20000 \
-    >"server-$rate.out" 2>"server-$rate.log" &
-  server=$!
-  for _ in $(seq 300); do grep -q "switchboard ready" "server-$rate.out" 2>/dev/null && break; sleep 0.1; done
+  sip_ports=(); http_ports=(); servers=(); proxy_pid=""
+  if ((nodes)); then
+    admin=${POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}
+    db="switchboard_load_$$_$rate"
+    psql -q "$admin" -c "CREATE DATABASE $db"
+    proxy_port=$(free_port)
+    for ((n = 0; n < nodes; n++)); do
+      start_node $n "${admin%/*}/$db" 127.0.0.1:$proxy_port
+      echo "1 sip:127.0.0.1:${sip_ports[n]}" >>"nodes-$rate.list"
+    done
+    kamailio -DD -E -m 512 -f "$root/deploy/kamailio/kamailio.cfg" -l udp:127.0.0.1:$proxy_port \
+      -A "NODES_LIST=\"$work/nodes-$rate.list\"" -Y "$work" -w "$work" 2>"kamailio-$rate.log" &
+    proxy_pid=$!
+    sleep 2
+    target=127.0.0.1:$proxy_port
+  else
+    start_node 0 "$work/sb-$rate.db" ""
+    target=127.0.0.1:${sip_ports[0]}
+  fi
+  server=${servers[0]} http_port=${http_ports[0]}
   api() { curl -sf -H "Authorization: Bearer $token" -H 'content-type: application/json' "$@" >/dev/null; }
   api -X POST "http://127.0.0.1:$http_port/employees" -d '{"login":"alice","password":"correct-horse","extension":"101"}'
   api -X POST "http://127.0.0.1:$http_port/employees" -d '{"login":"bob","password":"correct-horse","extension":"102"}'
-  phone=$(alice_phone 127.0.0.1:$sip_port "$(free_port)")
-  cpu() { awk '{print $14 + $15}' /proc/$server/stat; }
+  phone=$(alice_phone "$target" "$(free_port)")
+  # CPU ticks of every exchange and Kamailio (its processes: the one started and its children).
+  proxy_cpu() { [[ -n $proxy_pid ]] || { echo 0; return; }; cat /proc/$proxy_pid/stat $(pgrep -P $proxy_pid | sed 's|.*|/proc/&/stat|') 2>/dev/null | awk '{ s += $14 + $15 } END { print s + 0 }'; }
+  cpu() { echo $(( $(cat $(printf '/proc/%s/stat ' "${servers[@]}") | awk '{ s += $14 + $15 } END { print s }') + $(proxy_cpu) )); }
   idle=$(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' /proc/$server/status)
-  before=$(cpu)
+  before=$(cpu) proxy_before=$(proxy_cpu)
   (while sleep 0.5; do awk '/VmRSS/ { print int($2 / 1024) }' /proc/$server/status 2>/dev/null || exit; done >"rss-$rate") &
   sampler=$!
   if [[ $mode == soak ]]; then
     soak_sampler >"soak-$rate" &
     soaker=$!
   fi
-  read -r ok failed avg p99 < <(calls_at "$rate" 127.0.0.1:$sip_port bob.xml)
-  after=$(cpu)
+  read -r ok failed avg p99 < <(calls_at "$rate" "$target" bob.xml)
+  after=$(cpu) proxy_after=$(proxy_cpu)
   lost=$(rtp_lost)
   kill $sampler 2>/dev/null || true
   peak=$(sort -n "rss-$rate" | tail -1)
@@ -326,10 +368,15 @@ for rate in "${rates[@]}"; do
     cat "soak-$rate" >&2
   fi
   kill "$phone" 2>/dev/null || true
-  kill "$server"; wait "$server" 2>/dev/null || true
+  kill "${servers[@]}" $proxy_pid; wait "${servers[@]}" $proxy_pid 2>/dev/null || true
+  if ((nodes)); then
+    psql -q "$admin" -c "DROP DATABASE $db WITH (FORCE)"
+    echo "$rate/s: Kamailio's CPU $(awk -v t=$((proxy_after - proxy_before)) -v hz="$ticks" 'BEGIN { printf "%.1f", t / hz }') s of the total" >&2
+  fi
   awk -v r="$rate" -v ok="$ok" -v f="$failed" -v a="$avg" -v p="$p99" -v t=$((after - before)) -v hz="$ticks" -v rss="$rss" \
     -v settled="$settled" -v idle="$idle" -v peak="$peak" -v lost="$lost" -v heap="$heap" \
-    'BEGIN { printf "%-10s %-9s %8s %8s %10s %10s %9s %10.1f %12.2f %9s %9s %9s %9s %9s\n", r "/s", "exchange", ok, f, a, p, lost, t / hz, ok ? 1000 * t / hz / ok : 0, idle, peak, rss, settled, heap }'
+    -v where="$( ((nodes)) && echo "$nodes-node" || echo exchange)" \
+    'BEGIN { printf "%-10s %-9s %8s %8s %10s %10s %9s %10.1f %12.2f %9s %9s %9s %9s %9s\n", r "/s", where, ok, f, a, p, lost, t / hz, ok ? 1000 * t / hz / ok : 0, idle, peak, rss, settled, heap }'
 
   [[ $mode == soak ]] && continue
   # The same calls with no exchange: bob's sipp straight to alice's.

@@ -18,8 +18,11 @@ use crate::sip::{ANSWERED_ELSEWHERE, Dialer, LegRequest, LineUse, OutboundEvent,
 pub struct Reachable {
     /// The Request-URI (the phone's registered Contact).
     pub uri: String,
-    /// Where the INVITE goes (the address the phone registered from, so NAT is no obstacle).
+    /// Where the INVITE goes (the address the phone registered from, so NAT is no obstacle, or
+    /// the proxy it registered through).
     pub destination: SocketAddr,
+    /// The INVITE's Route: the Path the phone registered through (empty: none).
+    pub route: String,
     /// The user part of To.
     pub user: String,
     /// The employee behind it, if any (reported to the flow when they answer).
@@ -485,6 +488,7 @@ impl<'a> Fork<'a> {
         let leg = p.env.dialer.invite(LegRequest {
             uri: place.uri.clone(),
             destination: place.destination,
+            route: place.route.clone(),
             from_user: p
                 .caller_id
                 .clone()

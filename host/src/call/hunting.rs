@@ -72,6 +72,7 @@ mod tests {
         Reachable {
             uri: format!("sip:{who}@127.0.0.1"),
             destination: "127.0.0.1:5060".parse().unwrap(),
+            route: String::new(),
             user: who.into(),
             employee: Some(who.into()),
             caller_id: None,

@@ -15,12 +15,13 @@
 //!   seconds of connecting, and a short idle timeout afterwards ([`super::tcp`]).
 //! - What a stranger can make us log (refused or malformed packets) is logged at a bounded rate.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::throttle::{Buckets, QuietLog, Rate};
 
 use super::TrunkAcl;
+use super::source::Proxies;
 
 /// New requests a second one address may send (phones behind one office NAT share it: a BLF
 /// phone booting subscribes to dozens of keys, each challenged once), and its burst.
@@ -45,6 +46,9 @@ pub enum Admission {
 
 pub struct Edge {
     trunks: TrunkAcl,
+    /// Relay many clients' requests: each client is charged once the request is read
+    /// ([`Edge::admit`] with the address the proxy stamped), never the proxy.
+    proxies: Proxies,
     per_source: Buckets,
     strangers: Rate,
     /// Requests answered 503 once the strangers' allowance is spent.
@@ -54,13 +58,28 @@ pub struct Edge {
 }
 
 impl Edge {
-    pub fn new(trunks: TrunkAcl) -> Self {
+    pub fn new(trunks: TrunkAcl, proxies: Proxies) -> Self {
         Edge {
             trunks,
+            proxies,
             per_source: Buckets::new(PER_SOURCE_RATE, PER_SOURCE_BURST),
             strangers: Rate::new(STRANGERS_RATE, STRANGERS_BURST),
             refusals: Rate::new(REFUSALS_RATE, REFUSALS_BURST),
             dropped: QuietLog::new(10, Duration::from_secs(10)),
+        }
+    }
+
+    /// The proxies trusted to say who is behind them.
+    pub fn proxies(&self) -> &Proxies {
+        &self.proxies
+    }
+
+    /// What becomes of a datagram's request that opens something, from `peer`, before it is
+    /// read: a trusted proxy's are taken here and charged to the client behind it later.
+    pub fn admit_datagram(&self, peer: SocketAddr) -> Admission {
+        match self.proxies.trusts(peer) {
+            true => Admission::Take,
+            false => self.admit(peer.ip()),
         }
     }
 
@@ -91,7 +110,7 @@ mod tests {
 
     #[test]
     fn a_flooding_stranger_is_cut_off_and_the_trunk_never() {
-        let edge = Edge::new(TrunkAcl::new(vec!["192.0.2.5/32".parse().unwrap()]));
+        let edge = Edge::new(TrunkAcl::new(vec!["192.0.2.5/32".parse().unwrap()]), Proxies::default());
         let (stranger, neighbour, trunk) = (
             "192.0.2.1".parse().unwrap(),
             "192.0.2.2".parse().unwrap(),
@@ -112,7 +131,7 @@ mod tests {
 
     #[test]
     fn many_phones_past_the_allowance_are_refused_then_a_flood_dropped() {
-        let edge = Edge::new(TrunkAcl::new(Vec::new()));
+        let edge = Edge::new(TrunkAcl::new(Vec::new()), Proxies::default());
         let phones = (0..10_000u32).map(|n| IpAddr::from((0xC633_0000u32 + n).to_be_bytes()));
         let said: Vec<Admission> = phones.map(|ip| edge.admit(ip)).collect();
         let count = |what| said.iter().filter(|a| **a == what).count();

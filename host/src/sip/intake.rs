@@ -15,15 +15,17 @@
 //! arrival ([`arrival_age`]). While most new requests are dropped by the edge, though, the
 //! queue is a flood the edge is already shedding, and the wait says how hard a stranger
 //! floods, not how busy the node is: refusing real callers then would hand him the denial of
-//! service he is after, and drain nothing. Then the runtime's lag alone decides. A retransmission of a request already let in always passes: the
-//! stack has its transaction, and a 503 for it would contradict the answer on its way. A
-//! retransmission is the same datagram from the same address (RFC 3261 §17.1.1.2), so that is
-//! what is remembered, by a keyed hash: not its Via branch, which a stranger could reuse on new
-//! requests to walk past his allowance.
+//! service he is after, and drain nothing. Then the runtime's lag alone decides.
+//!
+//! A retransmission of a request already let in always passes: the stack has its transaction,
+//! and a 503 for it would contradict the answer on its way. A retransmission is the same
+//! datagram from the same address (RFC 3261 §17.1.1.2), so that is what is remembered, by a
+//! keyed hash: not its Via branch, which a stranger could reuse on new requests to walk past
+//! his allowance.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -96,10 +98,8 @@ impl FloodShare {
 
     fn count(&mut self, dropped: bool) {
         if self.since.elapsed() >= Duration::from_secs(1) {
-            self.flooded_before = self.flooded_now();
             *self = FloodShare {
-                since: Instant::now(),
-                flooded_before: self.flooded_before,
+                flooded_before: self.flooded_now(),
                 ..FloodShare::new()
             };
         }
@@ -141,9 +141,9 @@ impl Intake {
         let _ = self.edge.set(edge);
     }
 
-    /// Decides on `datagram`, of this kind, from `ip`, which waited `waited` in the socket
+    /// Decides on `datagram`, of this kind, from `from`, which waited `waited` in the socket
     /// (when known).
-    pub fn decide(&self, datagram: &[u8], kind: &Kind, ip: IpAddr, waited: Option<Duration>) -> Decision {
+    pub fn decide(&self, datagram: &[u8], kind: &Kind, from: SocketAddr, waited: Option<Duration>) -> Decision {
         if let Some(waited) = waited {
             self.overload.note_socket_wait(waited);
         }
@@ -157,11 +157,14 @@ impl Intake {
             admitted.previous = std::mem::take(&mut admitted.current);
             admitted.since = Instant::now();
         }
-        let seen = admitted.hasher.hash_one((ip, datagram));
+        let seen = admitted.hasher.hash_one((from.ip(), datagram));
         if admitted.current.contains(&seen) || admitted.previous.contains(&seen) {
             return Decision::Pass; // a retransmission: the stack has it in hand
         }
-        let admission = self.edge.get().map_or(Admission::Take, |edge| edge.admit(ip));
+        let admission = self
+            .edge
+            .get()
+            .map_or(Admission::Take, |edge| edge.admit_datagram(from));
         admitted.floods.count(admission == Admission::Drop);
         match admission {
             Admission::Take => {}
@@ -229,6 +232,7 @@ pub fn arrival_age(_socket: &UdpSocket) -> Option<Duration> {
 mod tests {
     use super::super::guard::{self, Verdict};
     use super::*;
+    use std::net::IpAddr;
 
     fn invite(branch: &str, credentials: bool) -> Vec<u8> {
         let auth = if credentials {
@@ -248,7 +252,7 @@ mod tests {
 
     /// The intake's decision on a datagram that passed the guard.
     fn decide(intake: &Intake, datagram: &[u8], ip: IpAddr, waited: Option<Duration>) -> Decision {
-        intake.decide(datagram, &kind(datagram), ip, waited)
+        intake.decide(datagram, &kind(datagram), SocketAddr::new(ip, 5070), waited)
     }
 
     fn kind(datagram: &[u8]) -> Kind {
@@ -260,7 +264,7 @@ mod tests {
     /// Datagrams that waited `ms` each, read 1 ms apart for 100 ms: the smoothed wait settles.
     fn behind_by(intake: &Intake, ms: u64) {
         for _ in 0..100 {
-            intake.decide(b"", &Kind::Other, HOME, Some(Duration::from_millis(ms)));
+            intake.decide(b"", &Kind::Other, (HOME, 5070).into(), Some(Duration::from_millis(ms)));
             std::thread::sleep(Duration::from_millis(1));
         }
     }
@@ -347,13 +351,18 @@ mod tests {
     #[test]
     fn a_strangers_flood_is_dropped_by_his_allowance_and_others_still_come_in() {
         let intake = Intake::new(Overload::default());
-        intake.set_edge(Arc::new(Edge::new(super::super::TrunkAcl::new(Vec::new()))));
+        intake.set_edge(Arc::new(Edge::new(
+            super::super::TrunkAcl::new(Vec::new()),
+            Default::default(),
+        )));
         let (stranger, neighbour): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
         let flood = invites(2_000, "s");
         let started = Instant::now();
         let decisions: Vec<Decision> = flood
             .iter()
-            .map(|(datagram, kind)| intake.decide(datagram, kind, stranger, Some(Duration::ZERO)))
+            .map(|(datagram, kind)| {
+                intake.decide(datagram, kind, SocketAddr::new(stranger, 5070), Some(Duration::ZERO))
+            })
             .collect();
         // His burst of 500, and what his allowance of 100 a second refilled meanwhile.
         let refilled = (100.0 * started.elapsed().as_secs_f64()).ceil() as usize;
@@ -376,12 +385,20 @@ mod tests {
     #[test]
     fn a_strangers_flood_that_fills_the_socket_does_not_get_real_callers_refused() {
         let intake = Intake::new(Overload::default());
-        intake.set_edge(Arc::new(Edge::new(super::super::TrunkAcl::new(Vec::new()))));
+        intake.set_edge(Arc::new(Edge::new(
+            super::super::TrunkAcl::new(Vec::new()),
+            Default::default(),
+        )));
         let stranger: IpAddr = "192.0.2.1".parse().unwrap();
         let flood = invites(2_000, "s");
         behind_by(&intake, 50);
         for (datagram, kind) in &flood {
-            intake.decide(datagram, kind, stranger, Some(Duration::from_millis(50)));
+            intake.decide(
+                datagram,
+                kind,
+                SocketAddr::new(stranger, 5070),
+                Some(Duration::from_millis(50)),
+            );
         }
         assert_eq!(
             decide(
@@ -396,7 +413,10 @@ mod tests {
 
         // The same wait with no flood behind it: the node is behind, and refuses.
         let busy = Intake::new(Overload::default());
-        busy.set_edge(Arc::new(Edge::new(super::super::TrunkAcl::new(Vec::new()))));
+        busy.set_edge(Arc::new(Edge::new(
+            super::super::TrunkAcl::new(Vec::new()),
+            Default::default(),
+        )));
         behind_by(&busy, 50);
         assert!(matches!(
             decide(
@@ -416,7 +436,7 @@ mod tests {
         behind_by(&intake, 50);
         let decisions: Vec<Decision> = flood
             .iter()
-            .map(|(datagram, kind)| intake.decide(datagram, kind, HOME, None))
+            .map(|(datagram, kind)| intake.decide(datagram, kind, SocketAddr::new(HOME, 5070), None))
             .collect();
         let refused = decisions.iter().filter(|d| matches!(d, Decision::Refuse(_))).count();
         assert!(refused >= REFUSALS_BURST as usize - 1, "{refused}");

@@ -59,7 +59,8 @@ async fn ping(endpoint: EndpointInnerRef, binding: &Binding, local: SocketAddr) 
 }
 
 /// Sends an out-of-dialog request (`headers` and `body` besides the usual ones) to the phone
-/// at the address it registered from; whether it sent a final answer.
+/// at the address it registered from, or through the proxies it registered through; whether
+/// it sent a final answer.
 pub(super) async fn request_to_phone(
     endpoint: EndpointInnerRef,
     binding: &Binding,
@@ -83,6 +84,12 @@ pub(super) async fn request_to_phone(
         params: vec![],
     };
     let mut request = endpoint.make_request(method, target, via, from, to, 1, None);
+    // Registered through a proxy: back through it (RFC 3327 §5.3), which `source` names.
+    if !binding.path.is_empty() {
+        for route in rsipstack::sip::typed::Route::parse_header_list(&binding.path)? {
+            request.headers.push(route.into());
+        }
+    }
     for header in headers {
         request.headers.push(header);
     }

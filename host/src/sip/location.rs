@@ -20,8 +20,12 @@ pub struct Domain {
 pub struct Binding {
     /// The Contact URI as the phone sent it.
     pub contact: String,
-    /// Where the REGISTER came from: the address to reach the phone behind NAT.
+    /// Where the REGISTER came from: the address to reach the phone behind NAT, or the trusted
+    /// proxy it registered through.
     pub source: SocketAddr,
+    /// The Path (RFC 3327) it registered through, the Route of requests to it: the values of
+    /// the Path headers, in order, comma-separated (empty: none).
+    pub path: String,
     /// Unix seconds.
     pub expires_at: i64,
     /// The REGISTER that made it (for ordering, RFC 3261 §10.3 step 7).

@@ -52,7 +52,7 @@ pub use registrar::Registrar;
 pub use trunks::{Trunk, TrunkAccount, Trunks};
 
 use auth::Challenge;
-use source::source_of;
+pub use source::{Proxies, Sender};
 
 /// The methods this server handles (advertised in Allow).
 const ALLOWED: &[Method] = &[
@@ -208,6 +208,7 @@ impl SipServer {
     pub fn serve(
         &self,
         trunks: Trunks,
+        proxies: Proxies,
         handler: Arc<dyn InviteHandler>,
         auth: Arc<Authenticator>,
     ) -> anyhow::Result<()> {
@@ -227,7 +228,7 @@ impl SipServer {
                 self.cancel.child_token(),
             ));
         }
-        let edge = Arc::new(edge::Edge::new(acl.clone()));
+        let edge = Arc::new(edge::Edge::new(acl.clone(), proxies));
         self.intake.set_edge(edge.clone());
         let invites = Arc::new(Invites {
             dialogs: self.dialogs.clone(),
@@ -304,10 +305,11 @@ async fn dispatch(
     subscriptions: Arc<blf::Subscriptions>,
 ) {
     while let Some(mut tx) = incoming.recv().await {
-        let Some(source) = source_of(&tx.original) else {
+        let Some(sender) = edge.proxies().sender(&tx.original) else {
             reply(tx, StatusCode::BadRequest, vec![]);
             continue;
         };
+        let source = sender.client;
         // A REGISTER is never part of a dialog, whatever its To says (some phones copy the tag
         // of the 401 into their next attempt).
         let has_to_tag = tx
@@ -342,10 +344,11 @@ async fn dispatch(
             continue;
         }
         // Over UDP, the socket's gate took the edge's and the overload's decision on requests
-        // that open something (intake.rs); over TCP, and for the rest, they are taken here.
+        // that open something (intake.rs); over TCP, for a trusted proxy's (the gate let them
+        // through: the client behind is known only now), and for the rest, they are taken here.
         let over_stream = tx.connection.as_ref().is_some_and(|c| c.is_reliable());
         let opens = guard::opens(&tx.original.method, has_to_tag);
-        if over_stream || !opens {
+        if over_stream || !opens || sender.proxy.is_some() {
             match edge.admit(source.ip()) {
                 Admission::Take => {}
                 Admission::Refuse => {
@@ -367,7 +370,7 @@ async fn dispatch(
             Method::Options => reply(tx, StatusCode::OK, vec![allow_header()]),
             Method::Register => {
                 let registrar = registrar.clone();
-                tokio::spawn(async move { registrar.handle(tx, source).await });
+                tokio::spawn(async move { registrar.handle(tx, sender).await });
             }
             Method::Subscribe => {
                 let subscriptions = subscriptions.clone();

@@ -90,8 +90,12 @@ impl TrunkLogin {
 pub struct LegRequest {
     /// Request-URI: the registered Contact, or the carrier's URI for the number.
     pub uri: String,
-    /// Where to send it: the address the phone registered from (NAT-safe), or the carrier.
+    /// Where to send it: the address the phone registered from (NAT-safe), the proxy it
+    /// registered through, or the carrier.
     pub destination: SocketAddr,
+    /// The Route of the INVITE: the Path the phone registered through (RFC 3327 §5.3), its
+    /// values comma-separated; empty for none.
+    pub route: String,
     /// The user part of From (the caller ID presented).
     pub from_user: String,
     /// The From display name (what an employee's phone shows besides the number); it must be
@@ -144,6 +148,10 @@ impl Dialer {
         let callee = rsipstack::sip::Uri::try_from(req.uri.as_str())?;
         let contact = super::our_uri(host)?;
         let call_id = format!("{}@switchboard", hex::encode(rand::random::<[u8; 12]>()));
+        let route_set = match req.route.is_empty() {
+            true => Vec::new(),
+            false => rsipstack::sip::typed::Route::parse_header_list(&req.route)?,
+        };
         let option = InviteOption {
             caller_display_name: req.from_display.clone(),
             caller,
@@ -157,6 +165,7 @@ impl Dialer {
             contact,
             call_id: Some(call_id.clone()),
             credential: req.login.as_ref().map(TrunkLogin::credential),
+            route_set,
             ..Default::default()
         };
         let (state_tx, states) = self.dialogs.new_dialog_state_channel();

@@ -9,6 +9,7 @@ use rsipstack::sip::prelude::*;
 use rsipstack::sip::{Header, StatusCode};
 use rsipstack::transaction::Transaction;
 
+use super::Sender;
 use super::auth::{Authenticator, Challenge, Refusal, internal, warning};
 use super::location::Binding;
 
@@ -23,6 +24,8 @@ pub const MAX_BINDINGS: usize = 10;
 /// Contacts one REGISTER may name, and the longest Contact URI kept.
 const MAX_CONTACTS_PER_REQUEST: usize = MAX_BINDINGS;
 const MAX_CONTACT_LEN: usize = 512;
+/// The longest Path (RFC 3327) kept with a binding, all its values together.
+const MAX_PATH_LEN: usize = 1024;
 
 pub struct Registrar {
     auth: Arc<Authenticator>,
@@ -44,8 +47,8 @@ impl Registrar {
         Registrar { auth }
     }
 
-    pub async fn handle(&self, mut tx: Transaction, source: SocketAddr) {
-        let (status, headers) = match self.respond(&tx.original, source).await {
+    pub async fn handle(&self, mut tx: Transaction, sender: Sender) {
+        let (status, headers) = match self.respond(&tx.original, sender).await {
             Ok(answer) | Err(Refusal::Answer(answer)) => answer,
             Err(Refusal::Silence) => return,
         };
@@ -57,23 +60,23 @@ impl Registrar {
     async fn respond(
         &self,
         req: &rsipstack::sip::Request,
-        source: SocketAddr,
+        sender: Sender,
     ) -> Result<(StatusCode, Vec<Header>), Refusal> {
-        let user = self.auth.authenticate(req, source, Challenge::Www).await?;
+        let user = self.auth.authenticate(req, sender.client, Challenge::Www).await?;
         if user.trunk {
             return Ok((
                 StatusCode::Forbidden,
                 vec![warning("a trunk account does not register")],
             ));
         }
-        Ok(self.registered(req, source, user).await)
+        Ok(self.registered(req, sender, user).await)
     }
 
     /// The answer to an authenticated REGISTER.
     async fn registered(
         &self,
         req: &rsipstack::sip::Request,
-        source: SocketAddr,
+        sender: Sender,
         user: super::auth::User,
     ) -> (StatusCode, Vec<Header>) {
         let aor_user = req
@@ -92,8 +95,14 @@ impl Registrar {
             Ok(change) => change,
             Err(response) => return response,
         };
+        let path = match path_of(req, sender) {
+            Ok(path) => path,
+            Err(response) => return response,
+        };
         let origin = Origin {
-            source,
+            // Behind a proxy, the phone is reached through it.
+            source: sender.proxy.unwrap_or(sender.client),
+            path,
             call_id: req.call_id_header().map(|c| c.value().to_string()).unwrap_or_default(),
             cseq: req.cseq_header().and_then(|c| c.seq()).unwrap_or_default(),
         };
@@ -109,10 +118,19 @@ impl Registrar {
                     "at most {MAX_BINDINGS} phones may be registered for one account"
                 ))],
             ),
-            Ok(Applied::Done(bindings)) => (
-                StatusCode::OK,
-                bindings.iter().map(|b| contact_header(b, now)).collect(),
-            ),
+            Ok(Applied::Done(bindings)) => {
+                let mut headers: Vec<Header> = bindings.iter().map(|b| contact_header(b, now)).collect();
+                // RFC 3327 §5.3: the Path stored goes back to a phone that supports it.
+                if supports_path(req) {
+                    headers.extend(
+                        path_of(req, sender)
+                            .ok()
+                            .filter(|p| !p.is_empty())
+                            .map(|p| Header::Path(p.into())),
+                    );
+                }
+                (StatusCode::OK, headers)
+            }
             Err(e) => internal(e),
         }
     }
@@ -144,6 +162,7 @@ impl Registrar {
                     let binding = Binding {
                         contact,
                         source: origin.source,
+                        path: origin.path.clone(),
                         expires_at: now + expires.min(MAX_EXPIRES) as i64,
                         call_id: origin.call_id.clone(),
                         cseq: origin.cseq,
@@ -168,7 +187,10 @@ enum Applied {
 
 /// Where a REGISTER came from, for the bindings it makes.
 struct Origin {
+    /// Where requests to the phone go: its address, or the trusted proxy it registered through.
     source: SocketAddr,
+    /// The proxies' Path (RFC 3327) to it, as the Route of requests to it; empty for none.
+    path: String,
     call_id: String,
     cseq: u32,
 }
@@ -179,6 +201,42 @@ fn out_of_order(existing: &[Binding], contact: &str, origin: &Origin) -> bool {
     existing
         .iter()
         .any(|b| b.contact == contact && b.call_id == origin.call_id && origin.cseq <= b.cseq)
+}
+
+/// The REGISTER's Path (RFC 3327), all its values in order: kept from a trusted proxy only
+/// (anyone else's would have us send calls wherever he wrote), and ignored from anyone else.
+fn path_of(req: &rsipstack::sip::Request, sender: Sender) -> Result<String, (StatusCode, Vec<Header>)> {
+    if sender.proxy.is_none() {
+        return Ok(String::new());
+    }
+    let values: Vec<&str> = req
+        .headers
+        .iter()
+        .filter_map(|h| match h {
+            Header::Path(p) => Some(p.value().trim()),
+            _ => None,
+        })
+        .filter(|v| !v.is_empty())
+        .collect();
+    let path = values.join(", ");
+    if path.len() > MAX_PATH_LEN {
+        return Err((
+            StatusCode::BadRequest,
+            vec![warning(&format!("a Path longer than {MAX_PATH_LEN} bytes"))],
+        ));
+    }
+    if !path.is_empty() && rsipstack::sip::typed::Route::parse_header_list(&path).is_err() {
+        return Err((StatusCode::BadRequest, vec![warning("unreadable Path")]));
+    }
+    Ok(path)
+}
+
+/// Whether the phone said it supports Path (`Supported: path`).
+fn supports_path(req: &rsipstack::sip::Request) -> bool {
+    req.headers.iter().any(|h| match h {
+        Header::Supported(s) => s.value().split(',').any(|o| o.trim().eq_ignore_ascii_case("path")),
+        _ => false,
+    })
 }
 
 /// Reads the Contact and Expires headers of a REGISTER.
@@ -332,12 +390,14 @@ mod tests {
         let existing = [Binding {
             contact: "sip:a@h".into(),
             source,
+            path: String::new(),
             expires_at: 0,
             call_id: "c1".into(),
             cseq: 7,
         }];
         let origin = |call_id: &str, cseq| Origin {
             source,
+            path: String::new(),
             call_id: call_id.into(),
             cseq,
         };
@@ -349,6 +409,39 @@ mod tests {
             "another Call-ID (the phone restarted)"
         );
         assert!(!out_of_order(&existing, "sip:b@h", &origin("c1", 1)), "another contact");
+    }
+
+    #[test]
+    fn a_path_is_kept_from_a_trusted_proxy_only() {
+        let path = "Path: <sip:127.0.0.9:5060;lr;received=127.0.0.1~40001~1>\r\nPath: <sip:edge.example;lr>\r\n";
+        let req = register(path);
+        let proxy: SocketAddr = "127.0.0.9:5060".parse().unwrap();
+        let relayed = Sender {
+            client: "127.0.0.1:40001".parse().unwrap(),
+            proxy: Some(proxy),
+        };
+        assert_eq!(
+            path_of(&req, relayed).unwrap(),
+            "<sip:127.0.0.9:5060;lr;received=127.0.0.1~40001~1>, <sip:edge.example;lr>"
+        );
+        let direct = Sender {
+            client: proxy,
+            proxy: None,
+        };
+        assert_eq!(path_of(&req, direct).unwrap(), "", "a phone's own Path names nobody");
+        let long = format!("Path: <sip:{}.example;lr>\r\n", "a".repeat(MAX_PATH_LEN));
+        assert_eq!(
+            path_of(&register(&long), relayed).unwrap_err().0,
+            StatusCode::BadRequest
+        );
+        assert_eq!(
+            path_of(&register("Path: <sip:127.0.0.9;lr\r\n"), relayed)
+                .unwrap_err()
+                .0,
+            StatusCode::BadRequest
+        );
+        assert!(!supports_path(&req));
+        assert!(supports_path(&register("Supported: replaces, path\r\n")));
     }
 
     #[test]

@@ -50,7 +50,7 @@ impl PlatformUdpSocket for GuardedSocket {
                 (Verdict::Drop, Kind::Other)
             });
             if matches!(verdict, Verdict::Pass | Verdict::Rewrite(_)) {
-                match self.intake.decide(&buf[..n], &kind, from.ip(), waited) {
+                match self.intake.decide(&buf[..n], &kind, from, waited) {
                     Decision::Pass => {}
                     Decision::Refuse(answer) => {
                         // To where it came from, like every answer from here.

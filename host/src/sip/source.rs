@@ -11,8 +11,9 @@
 //! - every request again, whatever its transport, in the message inspector
 //!   ([`super::inspector`]), which sees TCP's connection peer.
 //!
-//! [`source_of`] then reads the stamp: the one place that says who sent a request (trunk ACL,
-//! registrations, rate limits, logs).
+//! [`source_of`] then reads the stamp; [`Proxies::sender`] reads, for a request a trusted proxy
+//! relayed, the client's address that proxy stamped. They are the one place that says who sent
+//! a request (trunk ACL, registrations, rate limits, logs).
 
 use std::net::SocketAddr;
 
@@ -99,7 +100,11 @@ fn line_end(text: &str, from: usize) -> usize {
 /// The request's source as stamped on arrival: the top Via's `received` and `rport`. `None`
 /// when the stamp is missing (never for a request that came through our transports).
 pub fn source_of(req: &rsipstack::sip::Request) -> Option<SocketAddr> {
-    let via = req.via_header().ok()?.typed().ok()?;
+    stamp_of(&req.via_header().ok()?.first_value().ok()?.typed().ok()?)
+}
+
+/// A Via's `received` and `rport`.
+fn stamp_of(via: &rsipstack::sip::typed::Via) -> Option<SocketAddr> {
     let ip = via.received().and_then(Result::ok).or_else(|| {
         // rsipstack writes `[v6]`, RFC 3261 a bare address: read both.
         via.params.iter().find_map(|p| match p {
@@ -107,11 +112,95 @@ pub fn source_of(req: &rsipstack::sip::Request) -> Option<SocketAddr> {
             _ => None,
         })
     })?;
-    let port = via.params.into_iter().find_map(|p| match p {
-        rsipstack::sip::Param::Rport(port) => port,
+    let port = via.params.iter().find_map(|p| match p {
+        rsipstack::sip::Param::Rport(port) => *port,
         _ => None,
     })?;
     Some(SocketAddr::new(ip, port))
+}
+
+/// Who sent a request, as far as it is proven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sender {
+    /// The phone's or the carrier's address: the transport's peer, or — for a request a
+    /// trusted proxy relayed — the address that proxy received it from. Who someone is (a
+    /// trunk), what he may do (rate limits, password guesses) and the logs go by this.
+    pub client: SocketAddr,
+    /// The trusted proxy that relayed the request, if one did: requests back to the client go
+    /// through it.
+    pub proxy: Option<SocketAddr>,
+}
+
+/// The SIP proxies this node trusts to say where a request came from (Kamailio in front of
+/// several nodes, `--sip-proxy`). Such a proxy stamps the Via of each request it relays with
+/// the address it came from (`received` and `rport`, its `force_rport()`), and that stamp —
+/// the Via below the proxy's own — names the client. Anyone else's Vias below the top are
+/// the client's word and name nobody.
+#[derive(Debug, Clone, Default)]
+pub struct Proxies(std::sync::Arc<[SocketAddr]>);
+
+impl Proxies {
+    pub fn new(addresses: Vec<SocketAddr>) -> Self {
+        Proxies(addresses.into())
+    }
+
+    /// Whether `peer` is one of the trusted proxies (its address and port).
+    pub fn trusts(&self, peer: SocketAddr) -> bool {
+        self.0.contains(&peer)
+    }
+
+    /// Who sent `req` ([`Sender`]); `None` when the request carries no stamp of ours, or a
+    /// trusted proxy relayed it without stamping where it came from.
+    pub fn sender(&self, req: &rsipstack::sip::Request) -> Option<Sender> {
+        let peer = source_of(req)?;
+        if !self.trusts(peer) {
+            return Some(Sender {
+                client: peer,
+                proxy: None,
+            });
+        }
+        let client = match below_top_via(req) {
+            // The proxy's own request (its OPTIONS probes, a CANCEL it generates).
+            None => peer,
+            Some(via) => proxy_stamp_of(&rsipstack::sip::headers::Via::new(via).typed().ok()?)?,
+        };
+        Some(Sender {
+            client,
+            proxy: Some(peer),
+        })
+    }
+}
+
+/// The client's address as a proxy like Kamailio stamps it in the client's Via: `rport`
+/// always (its `force_rport()`), and `received` — replacing the client's own — unless the
+/// sent-by host was already the source's address.
+fn proxy_stamp_of(via: &rsipstack::sip::typed::Via) -> Option<SocketAddr> {
+    if let Some(stamped) = stamp_of(via) {
+        return Some(stamped);
+    }
+    let port = via.params.iter().find_map(|p| match p {
+        rsipstack::sip::Param::Rport(port) => *port,
+        _ => None,
+    })?;
+    match via.sent_by().host {
+        rsipstack::sip::Host::IpAddr(ip) => Some(SocketAddr::new(ip, port)),
+        rsipstack::sip::Host::Domain(_) => None,
+    }
+}
+
+/// The second via-parm of the request (in the first Via header or the next one).
+fn below_top_via(req: &rsipstack::sip::Request) -> Option<String> {
+    req.headers
+        .iter()
+        .filter_map(|h| match h {
+            rsipstack::sip::Header::Via(via) => Some(via.value()),
+            _ => None,
+        })
+        .flat_map(|value| split_all_outside_quotes(value, ','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .nth(1)
+        .map(str::to_owned)
 }
 
 /// `text` split at the first `sep` outside double quotes: (before, Some(from the separator on)).
@@ -201,6 +290,82 @@ mod tests {
         let req = rsipstack::sip::Request::try_from(text.as_str()).unwrap();
         assert_eq!(source_of(&req), Some(from()));
         assert_eq!(req.body, b"body");
+    }
+
+    /// A request as our socket stamps it when `peer` sent it, with `vias` below the top one.
+    fn relayed(peer: &str, vias: &str) -> rsipstack::sip::Request {
+        let text = format!(
+            "OPTIONS sip:101@127.0.0.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {peer};branch=z9hG4bKp;received={};rport={}\r\n{vias}\
+             From: <sip:x@127.0.0.2>;tag=1\r\nTo: <sip:101@127.0.0.1>\r\nCall-ID: c2\r\n\
+             CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+            peer.split(':').next().unwrap(),
+            peer.split(':').nth(1).unwrap(),
+        );
+        rsipstack::sip::Request::try_from(text.as_str()).unwrap()
+    }
+
+    #[test]
+    fn behind_a_trusted_proxy_the_client_is_where_the_proxy_says_it_came_from() {
+        let proxy: SocketAddr = "127.0.0.9:5060".parse().unwrap();
+        let proxies = Proxies::new(vec![proxy]);
+        let phone = "Via: SIP/2.0/UDP 10.0.0.7:5062;branch=z9hG4bKc;rport=40001;received=198.51.100.7\r\n";
+        let req = relayed("127.0.0.9:5060", phone);
+        let client = "198.51.100.7:40001".parse().unwrap();
+        assert_eq!(
+            proxies.sender(&req),
+            Some(Sender {
+                client,
+                proxy: Some(proxy)
+            })
+        );
+        // The same Vias from anyone else: the lower ones are the sender's own word.
+        assert_eq!(
+            Proxies::default().sender(&req),
+            Some(Sender {
+                client: proxy,
+                proxy: None
+            })
+        );
+        let same_ip_other_port = Proxies::new(vec!["127.0.0.9:5061".parse().unwrap()]);
+        assert_eq!(same_ip_other_port.sender(&req).map(|s| s.proxy), Some(None));
+        // Both Vias in one header line.
+        let folded = relayed("127.0.0.9:5060", "");
+        let mut folded = folded;
+        if let Some(rsipstack::sip::Header::Via(via)) = folded
+            .headers
+            .iter_mut()
+            .find(|h| matches!(h, rsipstack::sip::Header::Via(_)))
+        {
+            let both = format!(
+                "{}, SIP/2.0/UDP 10.0.0.7:5062;branch=z9hG4bKc;rport=40001;received=198.51.100.7",
+                via.value()
+            );
+            via.replace(both);
+        }
+        assert_eq!(proxies.sender(&folded).map(|s| s.client), Some(client));
+        // The proxy's own request (its probe): the proxy is the client.
+        assert_eq!(
+            proxies.sender(&relayed("127.0.0.9:5060", "")).map(|s| s.client),
+            Some(proxy)
+        );
+        // The proxy adds no `received` when the sent-by was the source's address.
+        let same_host = relayed(
+            "127.0.0.9:5060",
+            "Via: SIP/2.0/UDP 198.51.100.8:5062;branch=z9hG4bKc;rport=5062\r\n",
+        );
+        assert_eq!(
+            proxies.sender(&same_host).map(|s| s.client),
+            Some("198.51.100.8:5062".parse().unwrap())
+        );
+        // A relayed request without the proxy's stamp below its Via names nobody.
+        let unstamped = relayed("127.0.0.9:5060", "Via: SIP/2.0/UDP 10.0.0.7:5062;branch=z9hG4bKc\r\n");
+        assert_eq!(proxies.sender(&unstamped), None);
+        let named = relayed(
+            "127.0.0.9:5060",
+            "Via: SIP/2.0/UDP phone.example;branch=z9hG4bKc;rport=5062\r\n",
+        );
+        assert_eq!(proxies.sender(&named), None);
     }
 
     #[test]

@@ -169,59 +169,68 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
-        let rows: Vec<String> = (0..group.len())
-            .map(|r| {
-                let first = r * RECORD_COLUMNS + 1;
-                let cells: Vec<String> = (first..first + RECORD_COLUMNS).map(|i| format!("${i}")).collect();
-                format!("({})", cells.join(", "))
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO call_records (id, company_id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at,
-             answered_by, ended_at, outcome, trace, legs, result, offered_to, ended_in, wait_ms) VALUES {}",
-            rows.join(", ")
-        );
-        let mut insert = sqlx::query(&sql);
-        for (company, rec) in group {
-            insert = insert
-                .bind(&rec.id)
-                .bind(company.0)
-                .bind(&rec.sip_call_id)
-                .bind(&rec.caller)
-                .bind(&rec.dialled)
-                .bind(&rec.flow)
-                .bind(rec.started_at)
-                .bind(rec.answered_at)
-                .bind(&rec.answered_by)
-                .bind(rec.ended_at)
-                .bind(&rec.outcome)
-                .bind(serde_json::to_string(&rec.trace)?)
-                .bind(serde_json::to_string(&rec.legs)?)
-                .bind(rec.result.as_str())
-                .bind(serde_json::to_string(&rec.offered_to)?)
-                .bind(&rec.ended_in)
-                .bind(rec.wait_ms);
-        }
-        insert.execute(&mut *tx).await?;
-        let parties: Vec<(CompanyId, &CallRecord, String)> = group
-            .iter()
-            .flat_map(|(company, rec)| rec.parties().into_iter().map(move |p| (*company, *rec, p)))
-            .collect();
-        if !parties.is_empty() {
-            let rows: Vec<String> = (0..parties.len())
-                .map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
-                .collect();
-            let sql = format!(
-                "INSERT INTO call_parties (company_id, party, started_at, call_id) VALUES {}",
-                rows.join(", ")
-            );
-            let mut insert = sqlx::query(&sql);
-            for (company, rec, party) in &parties {
-                insert = insert.bind(company.0).bind(party).bind(rec.started_at).bind(&rec.id);
-            }
-            insert.execute(&mut *tx).await?;
-        }
+        write_call_records(&mut tx, group).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// [`Store::insert_call_records`] within the transaction `tx`.
+pub(super) async fn write_call_records(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    group: &[(CompanyId, &CallRecord)],
+) -> super::Result<()> {
+    let rows: Vec<String> = (0..group.len())
+        .map(|r| {
+            let first = r * RECORD_COLUMNS + 1;
+            let cells: Vec<String> = (first..first + RECORD_COLUMNS).map(|i| format!("${i}")).collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO call_records (id, company_id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at,
+         answered_by, ended_at, outcome, trace, legs, result, offered_to, ended_in, wait_ms) VALUES {}",
+        rows.join(", ")
+    );
+    let mut insert = sqlx::query(&sql);
+    for (company, rec) in group {
+        insert = insert
+            .bind(&rec.id)
+            .bind(company.0)
+            .bind(&rec.sip_call_id)
+            .bind(&rec.caller)
+            .bind(&rec.dialled)
+            .bind(&rec.flow)
+            .bind(rec.started_at)
+            .bind(rec.answered_at)
+            .bind(&rec.answered_by)
+            .bind(rec.ended_at)
+            .bind(&rec.outcome)
+            .bind(serde_json::to_string(&rec.trace)?)
+            .bind(serde_json::to_string(&rec.legs)?)
+            .bind(rec.result.as_str())
+            .bind(serde_json::to_string(&rec.offered_to)?)
+            .bind(&rec.ended_in)
+            .bind(rec.wait_ms);
+    }
+    insert.execute(&mut **tx).await?;
+    let parties: Vec<(CompanyId, &CallRecord, String)> = group
+        .iter()
+        .flat_map(|(company, rec)| rec.parties().into_iter().map(move |p| (*company, *rec, p)))
+        .collect();
+    if !parties.is_empty() {
+        let rows: Vec<String> = (0..parties.len())
+            .map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
+            .collect();
+        let sql = format!(
+            "INSERT INTO call_parties (company_id, party, started_at, call_id) VALUES {}",
+            rows.join(", ")
+        );
+        let mut insert = sqlx::query(&sql);
+        for (company, rec, party) in &parties {
+            insert = insert.bind(company.0).bind(party).bind(rec.started_at).bind(&rec.id);
+        }
+        insert.execute(&mut **tx).await?;
+    }
+    Ok(())
 }

@@ -2,8 +2,9 @@
 
 use sqlx::Row;
 
-use super::{Store, Tenant};
+use super::{CompanyId, Store, Tenant};
 use crate::live::LiveCall;
+use crate::records::{CallRecord, CallResult, TraceEntry};
 
 impl Store {
     /// This node is alive now (first call: it joins).
@@ -19,18 +20,59 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets nodes not seen since `before`, and their calls (they crashed or were stopped).
-    pub async fn forget_nodes(&self, before: i64) -> super::Result<()> {
+    /// Forgets nodes not seen since `before` (they crashed or were cut off), and their calls:
+    /// each call a gone node still listed gets its call record, cut when the node was last
+    /// seen. Once, whichever node notices first: the DELETE takes the rows, and a node racing
+    /// it finds none. The records written.
+    pub async fn forget_nodes(&self, before: i64) -> super::Result<Vec<CallRecord>> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM live_calls WHERE node IN (SELECT id FROM nodes WHERE seen_at < $1)")
-            .bind(before)
-            .execute(&mut *tx)
-            .await?;
+        let rows = sqlx::query(
+            "DELETE FROM live_calls c USING nodes n WHERE c.node = n.id AND n.seen_at < $1
+             RETURNING c.id, c.company_id, c.node, c.caller, c.dialled, c.started_at, n.seen_at",
+        )
+        .bind(before)
+        .fetch_all(&mut *tx)
+        .await?;
+        let cut: Vec<(CompanyId, CallRecord)> = rows
+            .iter()
+            .map(|r| {
+                let record = cut_short(
+                    r.get("id"),
+                    r.get("caller"),
+                    r.get("dialled"),
+                    r.get("started_at"),
+                    r.get("seen_at"),
+                    r.get("node"),
+                );
+                (CompanyId(r.get("company_id")), record)
+            })
+            .collect();
+        let group: Vec<(CompanyId, &CallRecord)> = cut.iter().map(|(c, r)| (*c, r)).collect();
+        if !group.is_empty() {
+            super::calls::write_call_records(&mut tx, &group).await?;
+        }
         sqlx::query("DELETE FROM nodes WHERE seen_at < $1")
             .bind(before)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await.map_err(super::Error::from)
+        tx.commit().await?;
+        Ok(cut.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// Calls in progress per company on the nodes other than `node` seen since `seen_since`.
+    pub async fn calls_by_company(&self, node: &str, seen_since: i64) -> super::Result<Vec<(CompanyId, i64)>> {
+        let rows = sqlx::query(
+            "SELECT c.company_id, COUNT(*) AS calls FROM live_calls c JOIN nodes n ON n.id = c.node
+             WHERE c.node <> $1 AND n.seen_at >= $2 GROUP BY c.company_id",
+        )
+        .bind(node)
+        .bind(seen_since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (CompanyId(r.get("company_id")), r.get("calls")))
+            .collect())
     }
 
     pub async fn remove_live_call(&self, id: &str) -> super::Result<()> {
@@ -84,5 +126,32 @@ impl Tenant {
                 requests: None,
             })
             .collect())
+    }
+}
+
+/// The record of a call whose node went silent at `last_seen` (Unix ms) while carrying it.
+/// Nothing of the call is known beyond what the node listed when it began.
+fn cut_short(id: String, caller: String, dialled: String, started_at: i64, last_seen: i64, node: String) -> CallRecord {
+    let ended_at = last_seen.max(started_at);
+    CallRecord {
+        id,
+        sip_call_id: String::new(),
+        caller,
+        dialled,
+        flow: None,
+        started_at,
+        answered_at: None,
+        answered_by: None,
+        ended_at,
+        outcome: "node-lost".into(),
+        trace: vec![TraceEntry {
+            at_ms: (ended_at - started_at) as u64,
+            event: format!("node {node} stopped answering: the call was cut"),
+        }],
+        legs: Vec::new(),
+        result: CallResult::Failed,
+        offered_to: Vec::new(),
+        ended_in: None,
+        wait_ms: ended_at - started_at,
     }
 }

@@ -33,7 +33,11 @@ pub struct Registration {
     pub employee_id: i64,
     pub login: String,
     pub contact: String,
+    /// Where requests to the phone go: the address it registered from, or the proxy it
+    /// registered through.
     pub source: String,
+    /// The Path (RFC 3327) it registered through: the Route of requests to it (empty: none).
+    pub path: String,
     /// Unix seconds.
     pub expires_at: i64,
     /// The REGISTER that made it.
@@ -60,13 +64,14 @@ impl Store {
             .execute(&self.pool)
             .await?;
         sqlx::query(
-            "INSERT INTO registrations (employee_id, contact, source, expires_at, call_id, cseq) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (employee_id, contact) DO UPDATE SET source = excluded.source,
+            "INSERT INTO registrations (employee_id, contact, source, path, expires_at, call_id, cseq) VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (employee_id, contact) DO UPDATE SET source = excluded.source, path = excluded.path,
              expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq",
         )
         .bind(r.employee_id)
         .bind(&r.contact)
         .bind(&r.source)
+        .bind(&r.path)
         .bind(r.expires_at)
         .bind(&r.call_id)
         .bind(r.cseq)
@@ -137,7 +142,7 @@ impl Store {
         now: i64,
     ) -> super::Result<Vec<Registration>> {
         let rows = sqlx::query(
-            "SELECT r.employee_id, e.login, r.contact, r.source, r.expires_at, r.call_id, r.cseq FROM registrations r
+            "SELECT r.employee_id, e.login, r.contact, r.source, r.path, r.expires_at, r.call_id, r.cseq FROM registrations r
              JOIN employees e ON e.id = r.employee_id WHERE (CAST($1 AS BIGINT) IS NULL OR r.employee_id = $2) AND r.expires_at > $3
                AND (CAST($4 AS BIGINT) IS NULL OR e.company_id = $5)
              ORDER BY e.login, r.contact",
@@ -156,6 +161,7 @@ impl Store {
                 login: r.get("login"),
                 contact: r.get("contact"),
                 source: r.get("source"),
+                path: r.get("path"),
                 expires_at: r.get("expires_at"),
                 call_id: r.get("call_id"),
                 cseq: r.get("cseq"),

@@ -492,6 +492,7 @@ async fn employees_registrations_tokens_and_secrets() {
             login: login.into(),
             contact: contact.into(),
             source: "127.0.0.1:5062".into(),
+            path: String::new(),
             expires_at,
             call_id: "reg".into(),
             cseq: 1,
@@ -503,7 +504,13 @@ async fn employees_registrations_tokens_and_secrets() {
             .unwrap();
         store
             .store()
-            .upsert_registration(&binding(alice.id, "alice", "sip:a2", 100), 10)
+            .upsert_registration(
+                &Registration {
+                    path: "<sip:127.0.0.9:5060;lr;received=127.0.0.1~5062~1>".into(),
+                    ..binding(alice.id, "alice", "sip:a2", 100)
+                },
+                10,
+            )
             .await
             .unwrap();
         store
@@ -512,10 +519,12 @@ async fn employees_registrations_tokens_and_secrets() {
             .await
             .unwrap();
         assert_eq!(store.store().registrations(None, 10).await.unwrap().len(), 3, "{db}");
+        let alices = store.store().registrations(Some(alice.id), 10).await.unwrap();
+        assert_eq!(alices.len(), 2, "{db}");
         assert_eq!(
-            store.store().registrations(Some(alice.id), 10).await.unwrap().len(),
-            2,
-            "{db}"
+            (alices[1].contact.as_str(), alices[1].path.as_str()),
+            ("sip:a2", "<sip:127.0.0.9:5060;lr;received=127.0.0.1~5062~1>"),
+            "{db}: the Path a phone registered through is kept"
         );
         assert_eq!(
             store.store().registrations(None, 50).await.unwrap().len(),

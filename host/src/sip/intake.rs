@@ -336,6 +336,16 @@ mod tests {
         );
     }
 
+    /// An intake with the edge's allowances (no trunks, no proxies).
+    fn with_edge() -> Intake {
+        let intake = Intake::new(Overload::default());
+        intake.set_edge(Arc::new(Edge::new(
+            super::super::TrunkAcl::new(Vec::new()),
+            Default::default(),
+        )));
+        intake
+    }
+
     /// `n` new INVITEs, examined by the guard beforehand: a debug build's parse is slow enough
     /// that the timed part of a test would otherwise measure it.
     fn invites(n: usize, prefix: &str) -> Vec<(Vec<u8>, Kind)> {
@@ -350,11 +360,7 @@ mod tests {
 
     #[test]
     fn a_strangers_flood_is_dropped_by_his_allowance_and_others_still_come_in() {
-        let intake = Intake::new(Overload::default());
-        intake.set_edge(Arc::new(Edge::new(
-            super::super::TrunkAcl::new(Vec::new()),
-            Default::default(),
-        )));
+        let intake = with_edge();
         let (stranger, neighbour): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
         let flood = invites(2_000, "s");
         let started = Instant::now();
@@ -384,11 +390,7 @@ mod tests {
 
     #[test]
     fn a_strangers_flood_that_fills_the_socket_does_not_get_real_callers_refused() {
-        let intake = Intake::new(Overload::default());
-        intake.set_edge(Arc::new(Edge::new(
-            super::super::TrunkAcl::new(Vec::new()),
-            Default::default(),
-        )));
+        let intake = with_edge();
         let stranger: IpAddr = "192.0.2.1".parse().unwrap();
         let flood = invites(2_000, "s");
         behind_by(&intake, 50);
@@ -412,11 +414,7 @@ mod tests {
         );
 
         // The same wait with no flood behind it: the node is behind, and refuses.
-        let busy = Intake::new(Overload::default());
-        busy.set_edge(Arc::new(Edge::new(
-            super::super::TrunkAcl::new(Vec::new()),
-            Default::default(),
-        )));
+        let busy = with_edge();
         behind_by(&busy, 50);
         assert!(matches!(
             decide(

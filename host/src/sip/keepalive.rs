@@ -85,10 +85,8 @@ pub(super) async fn request_to_phone(
     };
     let mut request = endpoint.make_request(method, target, via, from, to, 1, None);
     // Registered through a proxy: back through it (RFC 3327 §5.3), which `source` names.
-    if !binding.path.is_empty() {
-        for route in rsipstack::sip::typed::Route::parse_header_list(&binding.path)? {
-            request.headers.push(route.into());
-        }
+    for route in rsipstack::sip::typed::Route::parse_header_list(&binding.path)? {
+        request.headers.push(route.into());
     }
     for header in headers {
         request.headers.push(header);

@@ -148,10 +148,8 @@ impl Dialer {
         let callee = rsipstack::sip::Uri::try_from(req.uri.as_str())?;
         let contact = super::our_uri(host)?;
         let call_id = format!("{}@switchboard", hex::encode(rand::random::<[u8; 12]>()));
-        let route_set = match req.route.is_empty() {
-            true => Vec::new(),
-            false => rsipstack::sip::typed::Route::parse_header_list(&req.route)?,
-        };
+        // Empty (no Path): no Route.
+        let route_set = rsipstack::sip::typed::Route::parse_header_list(&req.route)?;
         let option = InviteOption {
             caller_display_name: req.from_display.clone(),
             caller,

@@ -99,6 +99,8 @@ impl Registrar {
             Ok(path) => path,
             Err(response) => return response,
         };
+        // RFC 3327 §5.3: the Path stored goes back to a phone that supports it.
+        let echoed_path = (supports_path(req) && !path.is_empty()).then(|| Header::Path(path.clone().into()));
         let origin = Origin {
             // Behind a proxy, the phone is reached through it.
             source: sender.proxy.unwrap_or(sender.client),
@@ -120,15 +122,7 @@ impl Registrar {
             ),
             Ok(Applied::Done(bindings)) => {
                 let mut headers: Vec<Header> = bindings.iter().map(|b| contact_header(b, now)).collect();
-                // RFC 3327 §5.3: the Path stored goes back to a phone that supports it.
-                if supports_path(req) {
-                    headers.extend(
-                        path_of(req, sender)
-                            .ok()
-                            .filter(|p| !p.is_empty())
-                            .map(|p| Header::Path(p.into())),
-                    );
-                }
+                headers.extend(echoed_path);
                 (StatusCode::OK, headers)
             }
             Err(e) => internal(e),
@@ -439,6 +433,10 @@ mod tests {
                 .unwrap_err()
                 .0,
             StatusCode::BadRequest
+        );
+        assert!(
+            rsipstack::sip::typed::Route::parse_header_list("").unwrap().is_empty(),
+            "no Path: no Route on requests to the phone"
         );
         assert!(!supports_path(&req));
         assert!(supports_path(&register("Supported: replaces, path\r\n")));

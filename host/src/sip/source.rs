@@ -112,11 +112,15 @@ fn stamp_of(via: &rsipstack::sip::typed::Via) -> Option<SocketAddr> {
             _ => None,
         })
     })?;
-    let port = via.params.iter().find_map(|p| match p {
+    Some(SocketAddr::new(ip, rport_of(via)?))
+}
+
+/// A Via's `rport` value, when it has one.
+fn rport_of(via: &rsipstack::sip::typed::Via) -> Option<u16> {
+    via.params.iter().find_map(|p| match p {
         rsipstack::sip::Param::Rport(port) => *port,
         _ => None,
-    })?;
-    Some(SocketAddr::new(ip, port))
+    })
 }
 
 /// Who sent a request, as far as it is proven.
@@ -178,10 +182,7 @@ fn proxy_stamp_of(via: &rsipstack::sip::typed::Via) -> Option<SocketAddr> {
     if let Some(stamped) = stamp_of(via) {
         return Some(stamped);
     }
-    let port = via.params.iter().find_map(|p| match p {
-        rsipstack::sip::Param::Rport(port) => *port,
-        _ => None,
-    })?;
+    let port = rport_of(via)?;
     match via.sent_by().host {
         rsipstack::sip::Host::IpAddr(ip) => Some(SocketAddr::new(ip, port)),
         rsipstack::sip::Host::Domain(_) => None,

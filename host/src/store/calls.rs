@@ -180,6 +180,9 @@ pub(super) async fn write_call_records(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     group: &[(CompanyId, &CallRecord)],
 ) -> super::Result<()> {
+    if group.is_empty() {
+        return Ok(()); // "VALUES" with no rows is no statement
+    }
     let rows: Vec<String> = (0..group.len())
         .map(|r| {
             let first = r * RECORD_COLUMNS + 1;

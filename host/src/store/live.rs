@@ -48,9 +48,7 @@ impl Store {
             })
             .collect();
         let group: Vec<(CompanyId, &CallRecord)> = cut.iter().map(|(c, r)| (*c, r)).collect();
-        if !group.is_empty() {
-            super::calls::write_call_records(&mut tx, &group).await?;
-        }
+        super::calls::write_call_records(&mut tx, &group).await?;
         sqlx::query("DELETE FROM nodes WHERE seen_at < $1")
             .bind(before)
             .execute(&mut *tx)

@@ -150,8 +150,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let mail = start_mail(&store, &config)?;
     let live = Arc::new(LiveCalls::default());
-    let cluster = Cluster::join(&store).await?;
-    follow_other_nodes(&store, &registry, &prompts, &live, &offices, &companies).await?;
+    let cluster = Cluster::join(&store, sip.presences()).await?;
+    follow_other_nodes(
+        &store,
+        &registry,
+        &prompts,
+        &live,
+        &offices,
+        &companies,
+        cluster.clone(),
+    )
+    .await?;
     let exchange = Arc::new(Exchange {
         registry: registry.clone(),
         live: live.clone(),
@@ -305,6 +314,7 @@ async fn follow_other_nodes(
     live: &Arc<LiveCalls>,
     offices: &Arc<Offices>,
     companies: &Arc<Companies>,
+    cluster: Option<Arc<Cluster>>,
 ) -> anyhow::Result<()> {
     let Some(mut changes) = store.changes().await? else {
         return Ok(());
@@ -330,6 +340,12 @@ async fn follow_other_nodes(
                 // Only the node that has the call can end it; the others do not know it.
                 Change::HangUp(ref call) => {
                     live.end(call);
+                    Ok(())
+                }
+                Change::Lines(ref notice) => {
+                    if let Some(cluster) = &cluster {
+                        cluster.lines_heard(notice);
+                    }
                     Ok(())
                 }
                 Change::Feature { ref call, ref feature } => {

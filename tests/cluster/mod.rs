@@ -5,6 +5,8 @@
 //! runs when `SWITCHBOARD_TEST_POSTGRES` names a server (tests/run-all.sh sets it) and needs
 //! `kamailio` (tests/run-all.sh installs it).
 
+mod callbacks;
+mod lamps;
 mod proxy;
 
 use std::time::Duration;

@@ -325,7 +325,7 @@ async fn a_due_follow_up_rings_the_responsible_employee() {
 
 /// The company calls back around the clock (the tests run at any hour; a fresh company calls
 /// back only in its `office` hours).
-async fn around_the_clock(server: &Server) {
+pub async fn around_the_clock(server: &Server) {
     let (status, body) = server
         .send(Method::PATCH, "/company", json!({ "business_hours": null }))
         .await;

@@ -116,6 +116,33 @@ impl Desk {
         })
     }
 
+    /// The phone's busy-lamp key for extension `watched`, subscribed at `sip` (see
+    /// [`sipp::busy_lamp`]) and shown its first state: the key's sipp, which ends once it was
+    /// shown every one of `states`.
+    pub async fn watch_lamp(
+        &self,
+        sip: SocketAddr,
+        watched: &'static str,
+        states: &[&'static str],
+    ) -> tokio::task::JoinHandle<SippRun> {
+        let (dir, login, states) = (self.dir.path().to_path_buf(), self.login, states.to_vec());
+        let lamp = tokio::spawn(async move {
+            let args = ["-au", login, "-ap", PASSWORD];
+            sipp::run_in(&dir, sip, sipp::busy_lamp(login, &states), watched, &args).await
+        });
+        self.wait_for("LAMP", Duration::from_secs(10)).await;
+        lamp
+    }
+
+    /// The states the phone's busy-lamp key was shown, in order.
+    pub fn lamps(&self) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.name == "LAMP")
+            .map(|e| e.details[0].clone())
+            .collect()
+    }
+
     pub fn events(&self) -> Vec<Event> {
         let text = std::fs::read_to_string(self.dir.path().join(PHONE_EVENTS)).unwrap_or_default();
         text.lines()
@@ -510,12 +537,7 @@ async fn busy_lamps_follow_a_colleagues_line() {
     let bob = Desk::register(&server, "bob", "102").await;
     server.assign(NUMBER, "hunt", json!({ "members": ["bob"] })).await;
     let states = ["terminated", "early", "confirmed", "terminated"];
-    let (dir, sip) = (alice.dir.path().to_path_buf(), server.sip);
-    let lamp = tokio::spawn(async move {
-        let args = ["-au", "alice", "-ap", PASSWORD];
-        sipp::run_in(&dir, sip, sipp::busy_lamp("alice", &states), "102", &args).await
-    });
-    alice.wait_for("LAMP", Duration::from_secs(10)).await;
+    let lamp = alice.watch_lamp(server.sip, "102", &states).await;
     let answers = bob.expect(&server, Phone::Answers { after_ms: 500 });
     phones_listening().await;
     let caller_rtp = RtpPeer::bind().await;
@@ -523,13 +545,7 @@ async fn busy_lamps_follow_a_colleagues_line() {
     assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
     finished(&server, "bob", answers).await;
     finished(&server, "alice's lamp", lamp).await;
-    let seen: Vec<String> = alice
-        .events()
-        .into_iter()
-        .filter(|e| e.name == "LAMP")
-        .map(|e| e.details[0].clone())
-        .collect();
-    assert_eq!(seen, states);
+    assert_eq!(alice.lamps(), states);
 }
 
 /// Registered phones get a keep-alive OPTIONS at the address they registered from, which keeps

@@ -2,11 +2,17 @@
 //! (RFC 6665, RFC 4235) and get a NOTIFY whenever the colleague's line goes idle, starts
 //! ringing or is in a call. The call layer reports line use through RAII [`LineUse`] guards,
 //! so a line can never stay "busy" after the call that made it so is gone.
+//!
+//! With several nodes on one database a line is busy wherever its calls are: each node tells the
+//! others its lines' states ([`Presences::share`], carried by `cluster.rs`), and a lamp shows the
+//! busiest of what this node and the others say. What another node said is forgotten when it
+//! stops saying it ([`Presences::forget_elsewhere`]), so a node that dies leaves no lamp lit.
 
 use crate::tenant::CompanyId;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use parking_lot::Mutex;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
@@ -21,8 +27,8 @@ use super::subscription::{accept_subscription, event_package, requested_expires}
 /// Live subscriptions one account may hold (a phone with expansion modules has a hundred keys).
 pub const MAX_PER_SUBSCRIBER: usize = 200;
 
-/// What a line is doing, as a busy lamp shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a line is doing, as a busy lamp shows it (in order: a busier state wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LineState {
     Idle,
     Ringing,
@@ -31,20 +37,47 @@ pub enum LineState {
 
 #[derive(Default)]
 struct Line {
+    /// This node's calls ringing the line, and on it.
     ringing: u32,
     talking: u32,
+    /// What the other nodes said of the line (none idle).
+    elsewhere: Vec<Elsewhere>,
     watchers: Vec<Watcher>,
 }
 
+/// A line's state on another node, as that node last said it.
+struct Elsewhere {
+    node: String,
+    state: LineState,
+    heard: Instant,
+}
+
 impl Line {
-    fn state(&self) -> LineState {
+    /// The line as this node's calls use it.
+    fn here(&self) -> LineState {
         match (self.talking, self.ringing) {
             (0, 0) => LineState::Idle,
             (0, _) => LineState::Ringing,
             _ => LineState::Busy,
         }
     }
+
+    /// What a lamp shows: the busiest of what this node and the others say.
+    fn state(&self) -> LineState {
+        self.elsewhere.iter().map(|e| e.state).fold(self.here(), Ord::max)
+    }
 }
+
+/// A line's state on one node, as nodes tell each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineNews {
+    pub company: CompanyId,
+    pub login: String,
+    pub state: LineState,
+}
+
+/// Where this node's line changes go for the other nodes (unset on a node alone).
+type Publish = Arc<OnceLock<tokio::sync::mpsc::UnboundedSender<LineNews>>>;
 
 struct Watcher {
     /// The account that subscribed.
@@ -55,9 +88,11 @@ struct Watcher {
     expires_at: std::time::Instant,
 }
 
-/// Who is on the phone, and who wants to know. One per server.
+/// Who is on the phone, and who wants to know: one company's lines.
 #[derive(Default)]
 pub struct Presence {
+    company: CompanyId,
+    publish: Publish,
     lines: Mutex<HashMap<String, Line>>,
 }
 
@@ -65,12 +100,79 @@ pub struct Presence {
 #[derive(Default)]
 pub struct Presences {
     companies: Mutex<HashMap<CompanyId, Arc<Presence>>>,
+    publish: Publish,
 }
 
 impl Presences {
     /// The lines of `company`.
     pub fn of(&self, company: CompanyId) -> Arc<Presence> {
-        self.companies.lock().entry(company).or_default().clone()
+        let mut companies = self.companies.lock();
+        let presence = companies.entry(company).or_insert_with(|| {
+            Arc::new(Presence {
+                company,
+                publish: self.publish.clone(),
+                lines: Mutex::default(),
+            })
+        });
+        presence.clone()
+    }
+
+    /// From now on, every change of a line's state on this node (its own calls) comes out here,
+    /// for the other nodes. Once per node: `None` when already asked.
+    pub fn share(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<LineNews>> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.publish.set(tx).ok().map(|()| rx)
+    }
+
+    /// Another node said how a line is on it.
+    pub fn heard(&self, node: &str, news: LineNews) {
+        self.of(news.company).change(&news.login, |line| {
+            line.elsewhere.retain(|e| e.node != node);
+            if news.state != LineState::Idle {
+                line.elsewhere.push(Elsewhere {
+                    node: node.to_owned(),
+                    state: news.state,
+                    heard: Instant::now(),
+                });
+            }
+        });
+    }
+
+    /// Forgets what other nodes said before `heard_before` and did not say again: a node that
+    /// is gone stops saying anything (live nodes repeat their busy lines).
+    pub fn forget_elsewhere(&self, heard_before: Instant) {
+        let companies: Vec<Arc<Presence>> = self.companies.lock().values().cloned().collect();
+        for presence in companies {
+            let mut lines = presence.lines.lock();
+            for (login, line) in lines.iter_mut().filter(|(_, l)| !l.elsewhere.is_empty()) {
+                let before = line.state();
+                line.elsewhere.retain(|e| e.heard >= heard_before);
+                let now = line.state();
+                if before != now {
+                    notify_all(login, line, now);
+                }
+            }
+        }
+    }
+
+    /// This node's lines that are not idle, to say again to the other nodes.
+    pub fn in_use_here(&self) -> Vec<LineNews> {
+        let companies: Vec<Arc<Presence>> = self.companies.lock().values().cloned().collect();
+        let mut in_use = Vec::new();
+        for presence in companies {
+            let lines = presence.lines.lock();
+            in_use.extend(
+                lines
+                    .iter()
+                    .filter(|(_, line)| line.here() != LineState::Idle)
+                    .map(|(login, line)| LineNews {
+                        company: presence.company,
+                        login: login.clone(),
+                        state: line.here(),
+                    }),
+            );
+        }
+        in_use
     }
 }
 
@@ -130,12 +232,22 @@ impl Presence {
         self.lines.lock().get(login).map_or(LineState::Idle, Line::state)
     }
 
-    /// Applies `f` to the line and NOTIFYs its watchers when what a lamp shows changed.
+    /// Applies `f` to the line, tells the other nodes when its use on this node changed, and
+    /// NOTIFYs its watchers when what a lamp shows changed.
     fn change(&self, login: &str, f: impl FnOnce(&mut Line)) {
         let mut lines = self.lines.lock();
         let line = lines.entry(login.to_string()).or_default();
-        let before = line.state();
+        let (before, here_before) = (line.state(), line.here());
         f(line);
+        if line.here() != here_before
+            && let Some(publish) = self.publish.get()
+        {
+            let _ = publish.send(LineNews {
+                company: self.company,
+                login: login.to_owned(),
+                state: line.here(),
+            });
+        }
         let now = line.state();
         if before != now {
             tracing::debug!(%login, ?now, "line state");

@@ -117,6 +117,8 @@ pub enum Change {
     /// Ask this call for a feature (whichever node has it), as `call::Feature::encode` wrote
     /// it: a three-way call, a supervisor.
     Feature { call: String, feature: String },
+    /// Lines' states on a node, as `cluster.rs` writes them (busy lamps across nodes).
+    Lines(String),
 }
 
 impl Change {
@@ -130,6 +132,7 @@ impl Change {
             Change::Companies => "companies".into(),
             Change::HangUp(call) => format!("hangup:{call}"),
             Change::Feature { call, feature } => format!("feature:{call}:{feature}"),
+            Change::Lines(lines) => format!("lines:{lines}"),
         }
     }
 
@@ -141,6 +144,7 @@ impl Change {
             "outbound-rules" => Some(Change::OutboundRules),
             "companies" => Some(Change::Companies),
             other if let Some(id) = other.strip_prefix("registrations:") => id.parse().ok().map(Change::Registrations),
+            other if let Some(lines) = other.strip_prefix("lines:") => Some(Change::Lines(lines.to_owned())),
             other => match (other.strip_prefix("hangup:"), other.strip_prefix("feature:")) {
                 (Some(call), _) => Some(Change::HangUp(call.to_owned())),
                 (_, Some(rest)) => rest.split_once(':').map(|(call, feature)| Change::Feature {

@@ -5,6 +5,7 @@
 use super::test_support::TestDatabase;
 use super::*;
 use crate::records::{CallRecord, CallResult, LegRecord, TraceEntry};
+use futures::future::join_all;
 
 fn secrets(ha1: &str) -> Secrets<'_> {
     Secrets {
@@ -1121,6 +1122,89 @@ async fn the_callback_queue_hands_each_call_to_one_node() {
         assert_eq!(card.next_follow_up_at, Some(30_000 + 182 * 86_400_000), "{db}");
         assert_eq!(card.follow_up_every_days, Some(182), "{db}");
         cleanup.run(store.store().clone()).await;
+    }
+}
+
+/// Three nodes on one database list the same 30 due requests and 30 due follow-ups, then claim
+/// every one of them at once: each goes to exactly one node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_nodes_claim_each_due_call_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut databases = vec![("sqlite", dir.path().join("t.db").to_str().unwrap().to_string())];
+    let postgres = TestDatabase::create("switchboard_test").await;
+    if let Some(db) = &postgres {
+        databases.push(("postgres", db.url.clone()));
+    }
+    for (db, url) in databases {
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            nodes.push(Store::open(&url).await.unwrap());
+        }
+        let home = nodes[0].company(CompanyId::HOME);
+        let anna = home
+            .add_employee("anna", &fields("Anna", "201"), secrets("h"), 1)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut callbacks = Vec::new();
+        for n in 0..30 {
+            let phone = format!("+155500010{n:02}");
+            let request = NewCallback {
+                phone: &phone,
+                employee_id: Some(anna.id),
+                reason: "",
+                recording_id: None,
+                due_at: 1_000,
+                now: 10,
+            };
+            callbacks.push(home.add_callback(&request).await.unwrap());
+            let card = ContactFields {
+                name: "ACME".into(),
+                employee_id: Some(anna.id),
+                next_follow_up_at: Some(1_000),
+                follow_up_every_days: None,
+            };
+            home.put_contact(&format!("+155500020{n:02}"), &card, 10).await.unwrap();
+        }
+        // Every node has the whole list before any claims: the widest race there is.
+        let lists = join_all(nodes.iter().map(|node| node.due_callbacks(2_000, 0, 50))).await;
+        let claims = nodes.iter().zip(lists).map(|(node, due)| async move {
+            let tenant = node.company(CompanyId::HOME);
+            let due = due.unwrap();
+            assert_eq!(due.len(), 30, "{db}: every node sees every due request");
+            let won = join_all(due.iter().map(|call| tenant.claim_callback(call.id, 2_000, 0))).await;
+            due.iter()
+                .zip(won)
+                .filter_map(|(call, won)| won.unwrap().then_some(call.id))
+                .collect::<Vec<_>>()
+        });
+        let won = join_all(claims).await;
+        let mut claimed = won.concat();
+        claimed.sort();
+        assert_eq!(claimed, callbacks, "{db}: each request claimed once, by node: {won:?}");
+
+        let lists = join_all(nodes.iter().map(|node| node.due_follow_ups(2_000, 50))).await;
+        let claims = nodes.iter().zip(lists).map(|(node, due)| async move {
+            let tenant = node.company(CompanyId::HOME);
+            let due = due.unwrap();
+            assert_eq!(due.len(), 30, "{db}: every node sees every due follow-up");
+            let won = join_all(due.iter().map(|call| tenant.claim_follow_up(call, 9_000))).await;
+            due.iter()
+                .zip(won)
+                .filter_map(|(call, won)| won.unwrap().then_some(call.contact_id))
+                .collect::<Vec<_>>()
+        });
+        let won = join_all(claims).await;
+        let claimed = won.concat();
+        let distinct: std::collections::HashSet<_> = claimed.iter().collect();
+        assert_eq!(
+            (claimed.len(), distinct.len()),
+            (30, 30),
+            "{db}: each follow-up claimed once, by node: {won:?}"
+        );
+        for node in nodes {
+            node.pool.close().await;
+        }
     }
 }
 

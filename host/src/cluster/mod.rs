@@ -3,6 +3,10 @@
 //! and can hang up another node's call (it tells that node through NOTIFY). A node that stops
 //! saying it is alive drops out of the list, and its rows are cleared. On SQLite there is one
 //! node and none of this runs.
+//!
+//! The nodes also tell each other their lines' states, for busy lamps (`lines.rs`).
+
+mod lines;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +15,7 @@ use std::time::Duration;
 use crate::call::Feature;
 use crate::call::record::unix_ms;
 use crate::live::LiveCall;
+use crate::sip::Presences;
 use crate::store::{Change, Store, Tenant};
 use crate::tenant::CompanyId;
 
@@ -27,11 +32,13 @@ pub struct Cluster {
     node: String,
     /// Each company's calls in progress on the other live nodes, as last counted.
     elsewhere: parking_lot::Mutex<HashMap<CompanyId, i64>>,
+    /// Every company's lines, which the nodes tell each other about.
+    presences: Arc<Presences>,
 }
 
 impl Cluster {
     /// Joins the cluster when the store is shared (PostgreSQL); `None` on SQLite.
-    pub async fn join(store: &Store) -> anyhow::Result<Option<Arc<Cluster>>> {
+    pub async fn join(store: &Store, presences: Arc<Presences>) -> anyhow::Result<Option<Arc<Cluster>>> {
         if !store.is_shared() {
             return Ok(None);
         }
@@ -39,7 +46,9 @@ impl Cluster {
             store: store.clone(),
             node: hex::encode(rand::random::<[u8; 6]>()),
             elsewhere: Default::default(),
+            presences,
         });
+        lines::share(store.clone(), cluster.node.clone(), cluster.presences.clone());
         cluster.store.node_seen(&cluster.node, unix_ms()).await?;
         let alive = cluster.clone();
         tokio::spawn(async move {
@@ -95,6 +104,11 @@ impl Cluster {
             }
         });
         Mirrored { _ended: ended }
+    }
+
+    /// Another node's notice of its lines' states (`Change::Lines`).
+    pub fn lines_heard(&self, notice: &str) {
+        lines::heard(notice, &self.node, &self.presences);
     }
 
     /// Company `company`'s calls in progress on the other nodes, as counted at most a second

@@ -254,9 +254,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     sip.shutdown();
     // Records of calls that just ended are still queued (store/journal.rs).
-    store.flush_call_records().await;
+    store.flush_call_records_within(RECORDS_GRACE).await;
     Ok(())
 }
+
+/// How long a stopping exchange waits for an unreachable database to take the call records
+/// still queued (then they go to the log in full).
+const RECORDS_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// How long a stopping exchange waits for open HTTP requests.
 const HTTP_GRACE: std::time::Duration = std::time::Duration::from_secs(3);

@@ -333,10 +333,12 @@ mod tests {
         ))
     }
 
-    /// Seconds of real waiting in host calls are not guest CPU time: a 30 ms budget survives them.
+    /// Seconds of real waiting in host calls are not guest CPU time: a 300 ms budget survives
+    /// them. (The run itself uses 25–60 ms in a debug build on the 2-core test machine, which
+    /// is why the budget is not smaller.)
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn waiting_in_host_calls_is_not_charged_to_the_cpu_budget() {
-        let engine = engine(30);
+        let engine = engine(300);
         let version = engine.load(crate::flow::BUILTIN_FLOWS[0].1).unwrap();
         let settings = r#"{"greeting": "ivr-invalid", "options": {"1": {"hangup": "ivr-invalid"}}}"#;
         let started = std::time::Instant::now();

@@ -5,9 +5,17 @@
 //! transaction with four statements, each a round trip to the database's thread and a commit
 //! (docs/benchmarks.md).
 //!
-//! No record is lost silently: a group the database refuses is written again one record at a
-//! time, and a record that still fails goes to the log in full. [`Store::flush_call_records`]
-//! waits until everything queued is written (a node that stops calls it).
+//! No record is lost silently. While the database cannot be reached (restarting, the network)
+//! the writer keeps the group and tries again, waiting longer each time up to [`RETRY_MAX`];
+//! the queue behind it holds [`QUEUE`] records, then calls that end wait for room. A group the
+//! database refuses is written again one record at a time, and a record that still fails goes
+//! to the log in full. [`Store::flush_call_records`] waits until everything queued is written;
+//! a node that stops waits so for a while, then gives up on the database and logs the rest in
+//! full ([`Store::flush_call_records_within`]).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -21,7 +29,11 @@ const QUEUE: usize = 8192;
 const GROUP: usize = 64;
 /// How long the writer lets a group gather after its first record: a record is in the store
 /// this much later, and at hundreds of calls a second a commit serves dozens of them.
-const LINGER: std::time::Duration = std::time::Duration::from_millis(10);
+const LINGER: Duration = Duration::from_millis(10);
+/// While the database is unreachable: the first wait before trying again, doubled each time up
+/// to the last.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
 
 pub(super) enum Queued {
     /// A record, and whether its lines go on its numbers' contact cards.
@@ -30,17 +42,63 @@ pub(super) enum Queued {
     Flush(oneshot::Sender<()>),
 }
 
-pub(super) type Journal = mpsc::Sender<Queued>;
+pub(super) struct Journal {
+    queue: mpsc::Sender<Queued>,
+    /// Set when the node stops with the database unreachable: the rest goes to the log.
+    give_up: Arc<AtomicBool>,
+}
 
 /// Starts the writer for `store`'s records; it ends when every sender is gone.
 pub(super) fn start(store: Store) -> Journal {
-    let (tx, rx) = mpsc::channel(QUEUE);
+    let (queue, rx) = mpsc::channel(QUEUE);
+    let give_up = Arc::new(AtomicBool::new(false));
     // The writer holds the store without its journal (no cycle keeps it alive).
-    tokio::spawn(write_records(rx, store));
-    tx
+    let writer = Writer {
+        store,
+        give_up: give_up.clone(),
+    };
+    tokio::spawn(write_records(rx, writer));
+    Journal { queue, give_up }
 }
 
-async fn write_records(mut queue: mpsc::Receiver<Queued>, store: Store) {
+struct Writer {
+    store: Store,
+    give_up: Arc<AtomicBool>,
+}
+
+impl Writer {
+    /// Runs `write` until it is done or fails for another reason than an unreachable database
+    /// (that error is returned); waits between tries. Gives up at once when told to.
+    async fn persist<F: Future<Output = super::Result<()>>>(
+        &self,
+        what: &str,
+        write: impl Fn() -> F,
+    ) -> super::Result<()> {
+        let mut wait = RETRY_FIRST;
+        let mut outage = None;
+        loop {
+            let result = write().await;
+            match &result {
+                Err(e) if e.is_unreachable() && !self.give_up.load(Ordering::Relaxed) => {
+                    if outage.is_none() {
+                        tracing::warn!(error = %e, "the database is unreachable: {what} wait");
+                        outage = Some(tokio::time::Instant::now());
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(RETRY_MAX);
+                }
+                _ => {
+                    if let Some(since) = outage {
+                        tracing::info!(after = ?since.elapsed(), "the database is back: {what} written");
+                    }
+                    return result;
+                }
+            }
+        }
+    }
+}
+
+async fn write_records(mut queue: mpsc::Receiver<Queued>, writer: Writer) {
     let mut group = Vec::with_capacity(GROUP);
     let mut flushes = Vec::new();
     while let Some(first) = queue.recv().await {
@@ -55,7 +113,7 @@ async fn write_records(mut queue: mpsc::Receiver<Queued>, store: Store) {
                 next = queue.try_recv().ok();
             }
         }
-        write_group(&store, &group).await;
+        write_group(&writer, &group).await;
         group.clear();
         for done in flushes.drain(..) {
             let _ = done.send(());
@@ -65,10 +123,11 @@ async fn write_records(mut queue: mpsc::Receiver<Queued>, store: Store) {
 
 /// Writes one group: the contact cards' lines first (once a call's record is there, everything
 /// of the call is), then the records.
-async fn write_group(store: &Store, queued: &[(CompanyId, CallRecord, bool)]) {
+async fn write_group(writer: &Writer, queued: &[(CompanyId, CallRecord, bool)]) {
     if queued.is_empty() {
         return;
     }
+    let store = &writer.store;
     let mut companies: Vec<CompanyId> = queued.iter().map(|(c, _, _)| *c).collect();
     companies.sort_unstable();
     companies.dedup();
@@ -77,10 +136,19 @@ async fn write_group(store: &Store, queued: &[(CompanyId, CallRecord, bool)]) {
             .iter()
             .filter(|(c, _, on_cards)| *c == company && *on_cards)
             .map(|(_, r, _)| r);
-        log_on_contact_cards(&store.company(company), records).await;
+        let (tenant, lines) = (store.company(company), card_lines(records));
+        let written = writer
+            .persist("contact cards' lines", || tenant.log_call_on_cards(&lines))
+            .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "could not log calls on the contact cards");
+        }
     }
     let group: Vec<(CompanyId, &CallRecord)> = queued.iter().map(|(c, r, _)| (*c, r)).collect();
-    if let Err(e) = store.insert_call_records(&group).await {
+    let written = writer
+        .persist("call records", || store.insert_call_records(&group))
+        .await;
+    if let Err(e) = written {
         tracing::warn!(error = %e, records = group.len(), "a group of call records: written one by one");
         for one in &group {
             if let Err(e) = store.insert_call_records(std::slice::from_ref(one)).await {
@@ -93,7 +161,7 @@ async fn write_group(store: &Store, queued: &[(CompanyId, CallRecord, bool)]) {
 
 /// A call from or to a number with a contact card goes into the card's history; a call in which
 /// someone talked to the contact makes it the last contact.
-async fn log_on_contact_cards<'a>(tenant: &Tenant, records: impl Iterator<Item = &'a CallRecord>) {
+fn card_lines<'a>(records: impl Iterator<Item = &'a CallRecord>) -> Vec<(&'a str, NewLogEntry<'a>, bool)> {
     let mut lines = Vec::new();
     for record in records {
         let line = |action| NewLogEntry {
@@ -107,9 +175,7 @@ async fn log_on_contact_cards<'a>(tenant: &Tenant, records: impl Iterator<Item =
         lines.push((record.caller.as_str(), line("call-in"), reached));
         lines.push((record.dialled.as_str(), line("call-out"), reached));
     }
-    if let Err(e) = tenant.log_call_on_cards(&lines).await {
-        tracing::warn!(error = %e, "could not log calls on the contact cards");
-    }
+    lines
 }
 
 impl Tenant {
@@ -117,7 +183,8 @@ impl Tenant {
     /// cards (`on_cards`); waits only when the queue is full.
     pub async fn save_call_record(&self, record: CallRecord, on_cards: bool) {
         let queued = Queued::Record(self.id, Box::new(record), on_cards);
-        if let Err(mpsc::error::SendError(Queued::Record(_, record, _))) = self.store.journal().send(queued).await {
+        if let Err(mpsc::error::SendError(Queued::Record(_, record, _))) = self.store.journal().queue.send(queued).await
+        {
             tracing::error!(record = ?record, "the call record writer is gone: record not stored");
         }
     }
@@ -127,8 +194,24 @@ impl Store {
     /// Waits until every call record queued so far is written.
     pub async fn flush_call_records(&self) {
         let (done, written) = oneshot::channel();
-        if self.journal().send(Queued::Flush(done)).await.is_ok() {
+        if self.journal().queue.send(Queued::Flush(done)).await.is_ok() {
             let _ = written.await;
         }
+    }
+
+    /// Waits until every call record queued so far is written, for `patience` at most while the
+    /// database is unreachable; then logs what is left in full instead (a node that stops).
+    /// False when it had to.
+    pub async fn flush_call_records_within(&self, patience: Duration) -> bool {
+        if tokio::time::timeout(patience, self.flush_call_records()).await.is_ok() {
+            return true;
+        }
+        tracing::error!(
+            ?patience,
+            "the database stayed unreachable: the call records still queued go to the log"
+        );
+        self.journal().give_up.store(true, Ordering::Relaxed);
+        self.flush_call_records().await;
+        false
     }
 }

@@ -332,6 +332,28 @@ async fn call_records_prompts_and_recordings() {
 /// Calls queue their records; the writer writes them in groups with their contact-card lines,
 /// and a group the database refuses (here: one record whose id is taken) is written again one
 /// by one, so that only the bad record is missing.
+/// Call `n` from `caller` to 101, answered by anna.
+fn answered_call(n: usize, caller: &str) -> CallRecord {
+    CallRecord {
+        id: format!("q{n}"),
+        sip_call_id: format!("{n}@y"),
+        caller: caller.into(),
+        dialled: "101".into(),
+        flow: None,
+        started_at: 100 + n as i64,
+        answered_at: Some(101 + n as i64),
+        answered_by: Some("anna".into()),
+        ended_at: 200 + n as i64,
+        outcome: "completed".into(),
+        trace: Vec::new(),
+        legs: Vec::new(),
+        result: CallResult::Answered,
+        offered_to: vec!["employee:anna".into()],
+        ended_in: None,
+        wait_ms: 1,
+    }
+}
+
 #[tokio::test]
 async fn queued_call_records_are_written_in_groups_and_none_is_lost() {
     for (db, store, cleanup) in stores().await {
@@ -340,30 +362,12 @@ async fn queued_call_records_are_written_in_groups_and_none_is_lost() {
             .put_contact("+15550100001", &ContactFields::default(), 1)
             .await
             .unwrap();
-        let record = |n: usize, caller: &str| CallRecord {
-            id: format!("q{n}"),
-            sip_call_id: format!("{n}@y"),
-            caller: caller.into(),
-            dialled: "101".into(),
-            flow: None,
-            started_at: 100 + n as i64,
-            answered_at: Some(101 + n as i64),
-            answered_by: Some("anna".into()),
-            ended_at: 200 + n as i64,
-            outcome: "completed".into(),
-            trace: Vec::new(),
-            legs: Vec::new(),
-            result: CallResult::Answered,
-            offered_to: vec!["employee:anna".into()],
-            ended_in: None,
-            wait_ms: 1,
-        };
         for n in 0..150 {
             let caller = if n % 10 == 0 { "+15550100001" } else { "bob" };
-            tenant.save_call_record(record(n, caller), true).await;
+            tenant.save_call_record(answered_call(n, caller), true).await;
         }
         // The same id again: the database refuses its group.
-        tenant.save_call_record(record(7, "bob"), true).await;
+        tenant.save_call_record(answered_call(7, "bob"), true).await;
         store.flush_call_records().await;
 
         let all = CallFilter {
@@ -396,6 +400,59 @@ async fn queued_call_records_are_written_in_groups_and_none_is_lost() {
         );
         cleanup.run(store.clone()).await;
     }
+}
+
+/// PostgreSQL restarts while calls end: their records wait in the queue and are written once it
+/// is back (none lost, none twice, the contact card's lines too). A stopping node whose
+/// database stays away waits a while, then logs what is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_of_calls_that_end_while_the_database_restarts_are_written_after() {
+    let Some(postgres) = super::test_support::PrivatePostgres::start() else {
+        return;
+    };
+    let store = Store::open(&postgres.url).await.unwrap();
+    let tenant = store.company(CompanyId::HOME);
+    let card = tenant
+        .put_contact("+15550100001", &ContactFields::default(), 1)
+        .await
+        .unwrap();
+    tenant.save_call_record(answered_call(0, "bob"), true).await;
+    store.flush_call_records().await;
+    postgres.stop();
+    for n in 1..=100 {
+        let caller = if n % 10 == 0 { "+15550100001" } else { "bob" };
+        tenant.save_call_record(answered_call(n, caller), true).await;
+    }
+    // Longer than a query waits for a connection (5 s): the writer's first try fails, and it
+    // tries again while the records wait.
+    tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+    postgres.start_again();
+    let flushed = tokio::time::timeout(std::time::Duration::from_secs(60), store.flush_call_records()).await;
+    assert!(
+        flushed.is_ok(),
+        "the records were written within a minute of the restart"
+    );
+    let all = CallFilter {
+        limit: 1000,
+        without_trace: true,
+        ..CallFilter::default()
+    };
+    let written = tenant.call_records(&all).await.unwrap();
+    assert_eq!(written.len(), 101, "every record, once");
+    assert_eq!(
+        tenant.contact_log(card, 100).await.unwrap().len(),
+        10,
+        "the card's lines"
+    );
+
+    postgres.stop();
+    tenant.save_call_record(answered_call(101, "bob"), true).await;
+    let patience = std::time::Duration::from_millis(500);
+    assert!(
+        !store.flush_call_records_within(patience).await,
+        "a stopping node gives up on a database that stays away"
+    );
+    store.pool.close().await;
 }
 
 #[tokio::test]

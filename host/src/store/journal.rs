@@ -148,13 +148,21 @@ async fn write_group(writer: &Writer, queued: &[(CompanyId, CallRecord, bool)]) 
     let written = writer
         .persist("call records", || store.insert_call_records(&group))
         .await;
-    if let Err(e) = written {
-        tracing::warn!(error = %e, records = group.len(), "a group of call records: written one by one");
+    let Err(e) = written else {
+        return;
+    };
+    if e.is_unreachable() {
+        // Given up on (the node stops): trying each record would only wait for the database.
         for one in &group {
-            if let Err(e) = store.insert_call_records(std::slice::from_ref(one)).await {
-                // Never lose a record silently: it goes to the log in full.
-                tracing::error!(error = %e, record = ?one.1, "could not store the call record");
-            }
+            tracing::error!(error = %e, record = ?one.1, "could not store the call record");
+        }
+        return;
+    }
+    tracing::warn!(error = %e, records = group.len(), "a group of call records: written one by one");
+    for one in &group {
+        if let Err(e) = store.insert_call_records(std::slice::from_ref(one)).await {
+            // Never lose a record silently: it goes to the log in full.
+            tracing::error!(error = %e, record = ?one.1, "could not store the call record");
         }
     }
 }

@@ -10,10 +10,11 @@ use crate::sip::{LineNews, LineState, Presences};
 use crate::store::{Change, Store};
 use crate::tenant::CompanyId;
 
-/// How often a node says its lines in use again.
-const REPEAT: Duration = Duration::from_secs(5);
-/// What a node said and did not say again for this long is forgotten (three repeats missed).
-const FORGET_AFTER: Duration = Duration::from_secs(15);
+/// How often a node says its lines in use again: with its heartbeat.
+const REPEAT: Duration = super::HEARTBEAT;
+/// What a node said and did not say again for this long is forgotten: when a node counts as
+/// gone (three repeats missed).
+const FORGET_AFTER: Duration = Duration::from_millis(super::GONE_AFTER_MS as u64);
 /// A notice's size: PostgreSQL takes payloads under 8000 bytes.
 const MAX_NOTICE: usize = 7_000;
 /// Changes gathered into one round of notices at most (a burst waits for the next round).

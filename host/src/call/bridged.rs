@@ -26,7 +26,7 @@ pub async fn connect(
     mut current: Winner,
     env: &TransferEnv<'_>,
     handovers: &mut Offer,
-    recording: &mut Option<CallRecorder>,
+    recording: Option<&SharedRecorder>,
     requests: &mut Option<FeatureRequests>,
 ) -> (BridgeExit, Option<String>) {
     let Ok(to_caller) = caller.local_sdp() else {
@@ -143,7 +143,7 @@ async fn talk(
     current: &mut Winner,
     env: &TransferEnv<'_>,
     handovers: &mut Offer,
-    recording: &mut Option<CallRecorder>,
+    recording: Option<&SharedRecorder>,
     requests: &mut Option<FeatureRequests>,
 ) -> Talk {
     let Winner {
@@ -159,15 +159,15 @@ async fn talk(
     // Feature codes: RTP events seen by the relay, and the caller's SIP INFO digits.
     let (typed_tx, mut typed) = tokio::sync::mpsc::unbounded_channel();
     let info_digits = typed_tx.clone();
-    let mut watch = Watch {
+    let watch = Watch {
         typed: typed_tx,
-        recording: recording.as_mut(),
+        recording: recording.cloned(),
     };
     let mut relay = std::pin::pin!(bridge::relay_watching(
         caller,
         callee_media,
         env.dial.rtp_timeout,
-        &mut watch
+        watch
     ));
     let mut codes = [FeatureCodes::default(), FeatureCodes::default()];
     let mut transfer: Option<Transfer<'_>> = None;
@@ -374,12 +374,15 @@ async fn talk(
 
 /// What a bridged call watches in its relay: digits (feature codes) and, when the number records
 /// its calls, both parties' audio.
-struct Watch<'r> {
+struct Watch {
     typed: tokio::sync::mpsc::UnboundedSender<(Party, char)>,
-    recording: Option<&'r mut CallRecorder>,
+    recording: Option<SharedRecorder>,
 }
 
-impl RelayWatch for Watch<'_> {
+/// A whole call's recording, filled by the relay's task and finished by the call.
+pub type SharedRecorder = std::sync::Arc<parking_lot::Mutex<CallRecorder>>;
+
+impl RelayWatch for Watch {
     fn digit(&mut self, party: Party, digit: char) {
         let _ = self.typed.send((party, digit));
     }
@@ -389,8 +392,9 @@ impl RelayWatch for Watch<'_> {
     }
 
     fn audio(&mut self, party: Party, timestamp: u32, codec: Codec, payload: &[u8]) {
-        if let Some(recording) = self.recording.as_mut() {
-            recording.push(party, timestamp, payload.iter().map(|b| codec.decode(*b)));
+        if let Some(recording) = &self.recording {
+            let frame = payload.iter().map(|b| codec.decode(*b));
+            recording.lock().push(party, timestamp, frame);
         }
     }
 }

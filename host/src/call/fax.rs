@@ -105,11 +105,10 @@ async fn relay(
         callee.leg.hangup().await;
         return FaxEnd::Ended(BridgeExit::Dead);
     };
-    let relayed = metrics::counter!("switchboard_fax_relayed_datagrams_total");
-    let (mut from_caller, mut from_callee) = ([0u8; 2048], [0u8; 2048]);
+    let mut datagrams = std::pin::pin!(pass_datagrams(caller, &callee.media, env.dial.rtp_timeout));
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(env.dial.rtp_timeout) => {
+            () = &mut datagrams => {
                 tracing::warn!("no fax datagrams from either party: ending a dead call");
                 callee.leg.hangup().await;
                 return FaxEnd::Ended(BridgeExit::Dead);
@@ -118,16 +117,6 @@ async fn relay(
                 tracing::warn!("the call reached its maximum duration: hanging up");
                 callee.leg.hangup().await;
                 return FaxEnd::Ended(BridgeExit::TooLong);
-            }
-            Ok((n, _)) = caller.socket.recv_media(&mut from_caller) => {
-                if callee.media.socket.send_media(&from_caller[..n]).await {
-                    relayed.increment(1);
-                }
-            }
-            Ok((n, _)) = callee.media.socket.recv_media(&mut from_callee) => {
-                if caller.socket.send_media(&from_callee[..n]).await {
-                    relayed.increment(1);
-                }
             }
             event = leg.next_event() => match event {
                 Some(LegEvent::Confirmed | LegEvent::Digit(_)) => {}
@@ -160,6 +149,35 @@ async fn relay(
             },
         }
     }
+}
+
+/// Passes the fax datagrams both ways, untouched, until neither party sent one for `timeout`.
+/// They pass in a task of their own: the flow waiting for the call is woken when the stream
+/// dies, not for every datagram (its CPU budget counts each wake-up). Dropping the future stops
+/// the task.
+async fn pass_datagrams(a: &BridgeSide, b: &BridgeSide, timeout: Duration) {
+    let (a, b) = (a.clone(), b.clone());
+    let task = tokio::spawn(async move {
+        let relayed = metrics::counter!("switchboard_fax_relayed_datagrams_total");
+        let (mut from_a, mut from_b) = ([0u8; 2048], [0u8; 2048]);
+        loop {
+            let passed = tokio::time::timeout(timeout, async {
+                tokio::select! {
+                    Ok((n, _)) = a.socket.recv_media(&mut from_a) => b.socket.send_media(&from_a[..n]).await,
+                    Ok((n, _)) = b.socket.recv_media(&mut from_b) => a.socket.send_media(&from_b[..n]).await,
+                    // Both sockets failed a receive (an ICMP error): nothing passed this time.
+                    else => false,
+                }
+            })
+            .await;
+            match passed {
+                Ok(true) => relayed.increment(1),
+                Ok(false) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    let _ = tokio_util::task::AbortOnDropHandle::new(task).await;
 }
 
 /// A re-INVITE during the fax from the party whose side is `near`: T.38 again is answered with

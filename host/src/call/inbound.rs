@@ -721,7 +721,9 @@ impl InboundCall {
         };
         // The caller's phone may transfer this call's party into another call (attended).
         let mut offer = self.dial_env.handovers.offer(self.leg.dialog_key());
-        let mut recording = self.records_calls.then(|| CallRecorder::new(MAX_CALL_RECORDING));
+        let recording = self
+            .records_calls
+            .then(|| bridged::SharedRecorder::new(CallRecorder::new(MAX_CALL_RECORDING).into()));
         let requests = &mut self.requests;
         let (exit, employee) = bridged::connect(
             &mut self.leg,
@@ -729,7 +731,7 @@ impl InboundCall {
             winner,
             &env,
             &mut offer,
-            &mut recording,
+            recording.as_ref(),
             requests,
         )
         .await;
@@ -738,7 +740,7 @@ impl InboundCall {
         if employee.is_some() {
             self.answered_by.clone_from(&employee);
         }
-        if let Some(recorded) = recording.and_then(CallRecorder::finish) {
+        if let Some(recorded) = recording.and_then(|r| r.lock().finish()) {
             self.keep(recorded, "call", "call-end".into());
         }
         match exit {

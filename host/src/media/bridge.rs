@@ -77,16 +77,34 @@ impl RelayWatch for () {}
 /// Relays both ways until neither side has sent RTP for `timeout`. Stop it earlier by dropping
 /// the future.
 pub async fn relay(a: &BridgeSide, b: &BridgeSide, timeout: Duration) -> BridgeEnd {
-    relay_watching(a, b, timeout, &mut ()).await
+    relay_watching(a, b, timeout, ()).await
 }
 
 /// [`relay`], telling `watch` of the digits and (if it wants it) the audio either party sends.
+///
+/// The packets pass in a task of their own: whoever waits for the relay — a call's flow, whose
+/// CPU budget counts every wake-up — is woken when it ends, not for every packet (a bridged
+/// call would otherwise spend a flow's budget in minutes). Dropping the future stops the task.
 pub async fn relay_watching(
     a: &BridgeSide,
     b: &BridgeSide,
     timeout: Duration,
-    watch: &mut impl RelayWatch,
+    mut watch: impl RelayWatch + Send + 'static,
 ) -> BridgeEnd {
+    let (a, b) = (a.clone(), b.clone());
+    let packets = tokio::spawn(async move { relay_packets(&a, &b, timeout, &mut watch).await });
+    match tokio_util::task::AbortOnDropHandle::new(packets).await {
+        Ok(end) => end,
+        Err(e) => {
+            // A bug in the relay: the call ends as a dead one rather than hanging.
+            tracing::error!(error = %e, "the RTP relay failed");
+            BridgeEnd::Silent
+        }
+    }
+}
+
+/// The relay's loop (see [`relay_watching`]).
+async fn relay_packets(a: &BridgeSide, b: &BridgeSide, timeout: Duration, watch: &mut impl RelayWatch) -> BridgeEnd {
     let mut digits = [DtmfReceiver::default(), DtmfReceiver::default()];
     // For /metrics: handles taken once, so counting a packet is one atomic add.
     let relayed = metrics::counter!("switchboard_rtp_relayed_packets_total");
@@ -213,6 +231,67 @@ fn padding_len(packet: &[u8]) -> usize {
 mod tests {
     use super::*;
     use crate::media::rtp::RtpSender;
+    use crate::media::testing::polled;
+    use std::net::SocketAddr;
+    use tokio::net::UdpSocket;
+
+    /// A bridged call's relay is waited for by its flow, whose CPU budget counts every wake-up:
+    /// packets passing both ways wake the waiter a few times in all, not once per packet (a
+    /// debug build's flow ran out of its budget after 30 s of talk).
+    #[tokio::test]
+    async fn packets_pass_without_waking_whoever_waits_for_the_relay() {
+        let phones = [0, 1].map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+        let sides: Vec<BridgeSide> = phones
+            .iter()
+            .map(|phone| {
+                let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                socket.set_nonblocking(true).unwrap();
+                let socket = Arc::new(RtpSocket::plain(tokio::net::UdpSocket::from_std(socket).unwrap()));
+                BridgeSide::new(socket, side_at(phone.local_addr().unwrap()), 1)
+            })
+            .collect();
+        let phones = phones.map(|p| {
+            p.set_nonblocking(true).unwrap();
+            Arc::new(UdpSocket::from_std(p).unwrap())
+        });
+        // The phones talk in a task of their own: only the relay wakes the waiter.
+        let targets = sides.iter().map(|s| s.socket.local_addr().unwrap()).collect::<Vec<_>>();
+        let talking = phones.clone();
+        let talk = tokio::spawn(async move {
+            let mut sender = RtpSender::new(7, 100, 1000);
+            let mut packet = [0u8; 200];
+            for _ in 0..50 {
+                for (phone, far) in talking.iter().zip(&targets) {
+                    let n = sender.write(&mut packet, 8, &[0xd5; 160], 160);
+                    phone.send_to(&packet[..n], far).await.unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        });
+        let (end, polls) = polled(relay(&sides[0], &sides[1], Duration::from_millis(300))).await;
+        talk.await.unwrap();
+        assert_eq!(end, BridgeEnd::Silent, "after the talk, silence ends it");
+        for phone in &phones {
+            let mut buf = [0u8; 2048];
+            let mut heard = 0;
+            while phone.try_recv(&mut buf).is_ok() {
+                heard += 1;
+            }
+            assert_eq!(heard, 50, "each phone hears the other's packets");
+        }
+        assert!(
+            polls <= 4,
+            "the relay's waiter was polled {polls} times for 100 packets"
+        );
+    }
+
+    /// A PCMA party at `remote`, without events.
+    fn side_at(remote: SocketAddr) -> MediaOffer {
+        MediaOffer {
+            remote,
+            ..side(Codec::Pcma, 8, None)
+        }
+    }
 
     /// Parses, then rewrites, as the relay does.
     fn relayed(d: &Direction, packet: &mut [u8]) -> Option<usize> {

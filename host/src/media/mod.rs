@@ -23,3 +23,20 @@ pub use prompt::{Prompt, PromptError};
 pub use recorder::{CallRecorder, Recorded, Recorder};
 pub use sdp::{Codec, Direction, FaxMedia, LocalSdp, MediaOffer, OFFERED_TELEPHONE_EVENT};
 pub use session::{MediaSession, RecordEnd};
+
+/// For the media tests.
+#[cfg(test)]
+mod testing {
+    /// Runs `future` to its end; what it returned and how often it was polled (a flow waiting
+    /// on media is charged for each wake-up).
+    pub async fn polled<F: Future>(future: F) -> (F::Output, u32) {
+        let mut future = std::pin::pin!(future);
+        let mut polls = 0;
+        let out = std::future::poll_fn(|cx| {
+            polls += 1;
+            future.as_mut().poll(cx)
+        })
+        .await;
+        (out, polls)
+    }
+}

@@ -63,12 +63,16 @@ impl CallRecorder {
         track.recorder.push(timestamp, frame);
     }
 
-    /// The stereo WAV; `None` when neither party said anything.
-    pub fn finish(self) -> Option<Recorded> {
+    /// The stereo WAV of what was recorded, which is taken out; `None` when neither party said
+    /// anything.
+    pub fn finish(&mut self) -> Option<Recorded> {
         if !self.tracks.iter().any(|t| t.recorder.heard_speech()) {
             return None;
         }
-        let [a, b] = self.tracks.map(|t| (t.offset.unwrap_or(0), t.recorder.samples));
+        let [a, b] = [0, 1].map(|party| {
+            let track = &mut self.tracks[party];
+            (track.offset.unwrap_or(0), std::mem::take(&mut track.recorder.samples))
+        });
         let frames = (a.0 + a.1.len()).max(b.0 + b.1.len());
         let at = |(offset, samples): &(usize, Vec<i16>), i: usize| {
             i.checked_sub(*offset)

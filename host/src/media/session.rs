@@ -345,8 +345,8 @@ async fn receive_loop(socket: Arc<RtpSocket>, offer: MediaOffer, digits: mpsc::U
 #[cfg(test)]
 mod tests {
     use super::super::sdp::Codec;
+    use super::super::testing::polled;
     use super::*;
-    use std::future::Future;
     use tokio::net::UdpSocket;
 
     /// A session on loopback whose party is `peer`.
@@ -361,18 +361,6 @@ mod tests {
             ptime: 20,
         };
         (MediaSession::start(ours, offer, 1), peer)
-    }
-
-    /// Runs `future` to its end; what it returned and how often it was polled.
-    async fn polled<F: Future>(future: F) -> (F::Output, u32) {
-        let mut future = std::pin::pin!(future);
-        let mut polls = 0;
-        let out = std::future::poll_fn(|cx| {
-            polls += 1;
-            future.as_mut().poll(cx)
-        })
-        .await;
-        (out, polls)
     }
 
     /// The datagrams `peer` received within `wait`.

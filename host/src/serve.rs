@@ -336,8 +336,14 @@ async fn follow_other_nodes(
                     Ok(())
                 }
                 Change::Registrations(employee) => {
-                    store.registrations_changed(employee);
+                    store.registrations_changed(Some(employee));
                     Ok(())
+                }
+                // Whatever was announced while this node was not listening: read it all again.
+                Change::Missed => {
+                    store.employees_changed();
+                    store.registrations_changed(None);
+                    reload_after_missed(&store, &registry, &prompts, &offices, &companies).await
                 }
                 Change::OutboundRules => offices.reload_rules().await,
                 Change::Companies => companies.reload().await.map_err(anyhow::Error::from),
@@ -369,6 +375,22 @@ async fn follow_other_nodes(
             }
         }
     });
+    Ok(())
+}
+
+/// Reads again what nodes keep in memory of the database and announce changes of: routing,
+/// prompts, outbound rules, companies (employees and registrations are read again on use).
+async fn reload_after_missed(
+    store: &Store,
+    registry: &FlowRegistry,
+    prompts: &PromptLibrary,
+    offices: &Offices,
+    companies: &Companies,
+) -> anyhow::Result<()> {
+    registry.refresh().await?;
+    load_prompts(store, prompts).await?;
+    offices.reload_rules().await?;
+    companies.reload().await?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 mod callbacks;
 mod lamps;
 mod proxy;
+mod restart;
 
 use std::time::Duration;
 

@@ -14,7 +14,7 @@ use crate::tenant::CompanyId;
 const REPEAT: Duration = super::HEARTBEAT;
 /// What a node said and did not say again for this long is forgotten: when a node counts as
 /// gone (three repeats missed).
-const FORGET_AFTER: Duration = Duration::from_millis(super::GONE_AFTER_MS as u64);
+const FORGET_AFTER: Duration = super::GONE_AFTER;
 /// A notice's size: PostgreSQL takes payloads under 8000 bytes.
 const MAX_NOTICE: usize = 7_000;
 /// Changes gathered into one round of notices at most (a burst waits for the next round).

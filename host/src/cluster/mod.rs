@@ -16,13 +16,14 @@ use crate::call::Feature;
 use crate::call::record::unix_ms;
 use crate::live::LiveCall;
 use crate::sip::Presences;
-use crate::store::{Change, Store, Tenant};
+use crate::store::{Change, Store, Tenant, until_reachable};
 use crate::tenant::CompanyId;
 
 /// How often a node says it is alive.
 const HEARTBEAT: Duration = Duration::from_secs(5);
 /// A node silent for this long is gone (three heartbeats missed).
-const GONE_AFTER_MS: i64 = 3 * 5_000;
+const GONE_AFTER: Duration = Duration::from_secs(3 * HEARTBEAT.as_secs());
+const GONE_AFTER_MS: i64 = GONE_AFTER.as_millis() as i64;
 /// How often a node counts the other nodes' calls, for each company's limit of calls at once.
 const COUNT_OTHERS_EVERY: Duration = Duration::from_secs(1);
 
@@ -53,11 +54,22 @@ impl Cluster {
         let alive = cluster.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(HEARTBEAT);
+            // Since when this node has reached the database at every heartbeat. Another node is
+            // judged gone only once this one has heard for as long as it takes to call a node
+            // gone: after an outage of the database (or of this node's way to it), everyone's
+            // last heartbeat is old, and the nodes still alive need their next to say so.
+            let mut reaching_since = Some(tokio::time::Instant::now());
             loop {
                 every.tick().await;
                 let now = unix_ms();
                 if let Err(e) = alive.store.node_seen(&alive.node, now).await {
                     tracing::warn!(error = %e, "could not tell the other nodes this one is alive");
+                    reaching_since = None;
+                    continue;
+                }
+                let since = *reaching_since.get_or_insert_with(tokio::time::Instant::now);
+                if since.elapsed() < GONE_AFTER {
+                    continue;
                 }
                 match alive.store.forget_nodes(now - GONE_AFTER_MS).await {
                     Ok(cut) => {
@@ -90,16 +102,28 @@ impl Cluster {
     }
 
     /// Lists `call` for every node while the returned guard lives. The writes happen off the
-    /// call's path, in order (the row goes after it came, however short the call).
+    /// call's path, in order (the row goes after it came, however short the call). While the
+    /// database is unreachable, listing is tried again until the call ends, and unlisting until
+    /// it is done: a call that ends during an outage does not stay listed after it. (The
+    /// heartbeat says in the log that the database is away, not each call.)
     pub fn mirror(&self, call: &LiveCall) -> Mirrored {
-        let (ended, wait_for_end) = tokio::sync::oneshot::channel::<()>();
+        let (ended, mut wait_for_end) = tokio::sync::oneshot::channel::<()>();
         let (store, node, call) = (self.store.clone(), self.node.clone(), call.clone());
         tokio::spawn(async move {
-            if let Err(e) = store.company(call.company).put_live_call(&node, &call).await {
-                tracing::warn!(error = %e, call = %call.id, "could not list the call for the other nodes");
+            let tenant = store.company(call.company);
+            let listing = until_reachable(None, || false, || tenant.put_live_call(&node, &call));
+            tokio::select! {
+                listed = listing => {
+                    if let Err(e) = listed {
+                        tracing::warn!(error = %e, call = %call.id, "could not list the call for the other nodes");
+                    }
+                    let _ = wait_for_end.await;
+                }
+                // Ended while the database was away; the last try may have listed it.
+                _ = &mut wait_for_end => {}
             }
-            let _ = wait_for_end.await;
-            if let Err(e) = store.remove_live_call(&call.id).await {
+            let unlisting = until_reachable(None, || false, || store.remove_live_call(&call.id));
+            if let Err(e) = unlisting.await {
                 tracing::warn!(error = %e, call = %call.id, "could not unlist the call");
             }
         });

@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use super::live::NODE_LOST;
 use super::{CompanyId, Store, Tenant};
 use crate::records::{CallRecord, CallResult};
 
@@ -159,6 +160,12 @@ impl Tenant {
 
 /// Columns of a call record as `insert_call_records` writes them.
 const RECORD_COLUMNS: usize = 17;
+/// What a call's own record replaces of a stand-in record (all but the id and company).
+const RECORD_UPDATES: &str = "sip_call_id = excluded.sip_call_id, caller = excluded.caller, dialled = excluded.dialled,
+     flow_sha256 = excluded.flow_sha256, started_at = excluded.started_at, answered_at = excluded.answered_at,
+     answered_by = excluded.answered_by, ended_at = excluded.ended_at, outcome = excluded.outcome,
+     trace = excluded.trace, legs = excluded.legs, result = excluded.result, offered_to = excluded.offered_to,
+     ended_in = excluded.ended_in, wait_ms = excluded.wait_ms";
 
 impl Store {
     /// Writes call records, each with the company whose call it was (the [`Tenant`] that
@@ -190,10 +197,16 @@ pub(super) async fn write_call_records(
             format!("({})", cells.join(", "))
         })
         .collect();
+    // A record already there is kept — the same record written again, after a commit whose
+    // answer the database connection lost — unless it is the stand-in "node-lost" record the
+    // other nodes wrote while they could not hear from this node: the call's own record,
+    // written when the node is back, says more.
     let sql = format!(
         "INSERT INTO call_records (id, company_id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at,
-         answered_by, ended_at, outcome, trace, legs, result, offered_to, ended_in, wait_ms) VALUES {}",
-        rows.join(", ")
+         answered_by, ended_at, outcome, trace, legs, result, offered_to, ended_in, wait_ms) VALUES {}
+         ON CONFLICT (id) DO UPDATE SET {} WHERE call_records.outcome = '{NODE_LOST}' AND excluded.company_id = call_records.company_id",
+        rows.join(", "),
+        RECORD_UPDATES
     );
     let mut insert = sqlx::query(&sql);
     for (company, rec) in group {
@@ -226,7 +239,7 @@ pub(super) async fn write_call_records(
             .map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
             .collect();
         let sql = format!(
-            "INSERT INTO call_parties (company_id, party, started_at, call_id) VALUES {}",
+            "INSERT INTO call_parties (company_id, party, started_at, call_id) VALUES {} ON CONFLICT DO NOTHING",
             rows.join(", ")
         );
         let mut insert = sqlx::query(&sql);

@@ -246,13 +246,15 @@ impl Tenant {
     }
 
     /// Adds a line to a contact's history; a connected call or callback (`reached`) also makes
-    /// it the last contact.
+    /// it the last contact. A call's line (with its call id) already on the card is not added
+    /// again: the record writer writes its lines again when the database went away mid-way.
     pub async fn log_contact(&self, contact_id: i64, entry: &NewLogEntry<'_>, reached: bool) -> super::Result<()> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO contact_log (contact_id, at, action, result, employee_id, call_id)
              SELECT $1, $2, $3, $4, (SELECT id FROM employees WHERE company_id = $5 AND login = $6), $7
-             WHERE EXISTS (SELECT 1 FROM contacts WHERE id = $1 AND company_id = $5)",
+             WHERE EXISTS (SELECT 1 FROM contacts WHERE id = $1 AND company_id = $5)
+               AND NOT EXISTS (SELECT 1 FROM contact_log WHERE contact_id = $1 AND at = $2 AND action = $3 AND call_id = $7)",
         )
         .bind(contact_id)
         .bind(entry.at)

@@ -6,8 +6,9 @@
 //! (docs/benchmarks.md).
 //!
 //! No record is lost silently. While the database cannot be reached (restarting, the network)
-//! the writer keeps the group and tries again, waiting longer each time up to [`RETRY_MAX`];
-//! the queue behind it holds [`QUEUE`] records, then calls that end wait for room. A group the
+//! the writer keeps the group and tries again, waiting longer each time up to 5 s
+//! ([`super::until_reachable`]); the queue behind it holds [`QUEUE`] records, then calls that
+//! end wait for room. A group the
 //! database refuses is written again one record at a time, and a record that still fails goes
 //! to the log in full. [`Store::flush_call_records`] waits until everything queued is written;
 //! a node that stops waits so for a while, then gives up on the database and logs the rest in
@@ -30,10 +31,6 @@ const GROUP: usize = 64;
 /// How long the writer lets a group gather after its first record: a record is in the store
 /// this much later, and at hundreds of calls a second a commit serves dozens of them.
 const LINGER: Duration = Duration::from_millis(10);
-/// While the database is unreachable: the first wait before trying again, doubled each time up
-/// to the last.
-const RETRY_FIRST: Duration = Duration::from_millis(100);
-const RETRY_MAX: Duration = Duration::from_secs(5);
 
 pub(super) enum Queued {
     /// A record, and whether its lines go on its numbers' contact cards.
@@ -74,27 +71,7 @@ impl Writer {
         what: &str,
         write: impl Fn() -> F,
     ) -> super::Result<()> {
-        let mut wait = RETRY_FIRST;
-        let mut outage = None;
-        loop {
-            let result = write().await;
-            match &result {
-                Err(e) if e.is_unreachable() && !self.give_up.load(Ordering::Relaxed) => {
-                    if outage.is_none() {
-                        tracing::warn!(error = %e, "the database is unreachable: {what} wait");
-                        outage = Some(tokio::time::Instant::now());
-                    }
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(RETRY_MAX);
-                }
-                _ => {
-                    if let Some(since) = outage {
-                        tracing::info!(after = ?since.elapsed(), "the database is back: {what} written");
-                    }
-                    return result;
-                }
-            }
-        }
+        super::until_reachable(Some(what), || self.give_up.load(Ordering::Relaxed), write).await
     }
 }
 

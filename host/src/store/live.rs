@@ -127,6 +127,9 @@ impl Tenant {
     }
 }
 
+/// The outcome of a call whose node went silent while carrying it.
+pub(super) const NODE_LOST: &str = "node-lost";
+
 /// The record of a call whose node went silent at `last_seen` (Unix ms) while carrying it.
 /// Nothing of the call is known beyond what the node listed when it began.
 fn cut_short(id: String, caller: String, dialled: String, started_at: i64, last_seen: i64, node: String) -> CallRecord {
@@ -141,7 +144,7 @@ fn cut_short(id: String, caller: String, dialled: String, started_at: i64, last_
         answered_at: None,
         answered_by: None,
         ended_at,
-        outcome: "node-lost".into(),
+        outcome: NODE_LOST.into(),
         trace: vec![TraceEntry {
             at_ms: (ended_at - started_at) as u64,
             event: format!("node {node} stopped answering: the call was cut"),

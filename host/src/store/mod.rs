@@ -72,6 +72,42 @@ impl Error {
     }
 }
 
+/// While the database is unreachable: the first wait before trying again, doubled each time up
+/// to the last.
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `attempt` until it is done or fails for another reason than an unreachable database
+/// (that error is returned), waiting longer between tries up to [`RETRY_MAX`]. `give_up` is
+/// asked before each wait: when it says so, the last error is returned. With `what`, says in
+/// the log when the database went and when it came back (without, someone else says it).
+pub async fn until_reachable<T, F: Future<Output = Result<T>>>(
+    what: Option<&str>,
+    give_up: impl Fn() -> bool,
+    attempt: impl Fn() -> F,
+) -> Result<T> {
+    let mut wait = RETRY_FIRST;
+    let mut outage = None;
+    loop {
+        match attempt().await {
+            Err(e) if e.is_unreachable() && !give_up() => {
+                if let (None, Some(what)) = (outage, what) {
+                    tracing::warn!(error = %e, "the database is unreachable: {what} wait");
+                }
+                outage.get_or_insert_with(tokio::time::Instant::now);
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(RETRY_MAX);
+            }
+            result => {
+                if let (Some(since), Some(what)) = (outage, what) {
+                    tracing::info!(after = ?since.elapsed(), "the database is back: {what} written");
+                }
+                return result;
+            }
+        }
+    }
+}
+
 pub use crate::tenant::CompanyId;
 
 #[derive(Clone)]
@@ -140,6 +176,9 @@ pub enum Change {
     Feature { call: String, feature: String },
     /// Lines' states on a node, as `cluster.rs` writes them (busy lamps across nodes).
     Lines(String),
+    /// Not announced: this node's listener lost its connection, and whatever was announced
+    /// until it listened again did not reach it.
+    Missed,
 }
 
 impl Change {
@@ -154,6 +193,7 @@ impl Change {
             Change::HangUp(call) => format!("hangup:{call}"),
             Change::Feature { call, feature } => format!("feature:{call}:{feature}"),
             Change::Lines(lines) => format!("lines:{lines}"),
+            Change::Missed => "missed".into(),
         }
     }
 
@@ -180,6 +220,15 @@ impl Change {
 
 /// The PostgreSQL channel nodes tell each other about changes on.
 const CHANGES_CHANNEL: &str = "switchboard_changes";
+
+/// A connection of `pool` listening on [`CHANGES_CHANNEL`]; a lost connection is the caller's to
+/// replace (it knows that notices were missed).
+async fn listen(pool: &sqlx::PgPool) -> Result<sqlx::postgres::PgListener> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    listener.eager_reconnect(false);
+    listener.listen(CHANGES_CHANNEL).await?;
+    Ok(listener)
+}
 
 impl Store {
     /// The store as company `id` sees it.
@@ -273,19 +322,44 @@ impl Store {
         }
     }
 
-    /// Other nodes' (and this node's) changes as they are announced; `None` on SQLite. The
-    /// listener reconnects by itself after a lost connection.
+    /// Other nodes' (and this node's) changes as they are announced; `None` on SQLite. After a
+    /// lost connection the listener connects again (every second until it can) and hands on
+    /// [`Change::Missed`]: what was announced meanwhile did not reach it.
     pub async fn changes(&self) -> anyhow::Result<Option<tokio::sync::mpsc::UnboundedReceiver<Change>>> {
         let Some(url) = &self.postgres else {
             return Ok(None);
         };
-        let mut listener = sqlx::postgres::PgListener::connect(url).await?;
-        listener.listen(CHANGES_CHANNEL).await?;
+        // The listener's own connection; trying to connect gives up within 2 s (sqlx's pool
+        // would keep trying for 30 s, waiting up to 6 s between tries, while the database is
+        // back), and the loop below tries again a second later.
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(2))
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .connect_lazy(url)?;
+        let mut listener = Some(listen(&pool).await?);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             loop {
-                match listener.recv().await {
-                    Ok(notice) => {
+                let Some(connected) = listener.as_mut() else {
+                    match listen(&pool).await {
+                        Ok(again) => {
+                            tracing::info!("listening for other nodes' changes again");
+                            listener = Some(again);
+                            if tx.send(Change::Missed).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "listening for other nodes' changes");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        }
+                    }
+                    continue;
+                };
+                match connected.try_recv().await {
+                    Ok(Some(notice)) => {
                         let Some(change) = Change::from_payload(notice.payload()) else {
                             continue;
                         };
@@ -293,9 +367,13 @@ impl Store {
                             return;
                         }
                     }
+                    Ok(None) => {
+                        tracing::warn!("lost the connection that hears other nodes' changes");
+                        listener = None;
+                    }
                     Err(e) => {
-                        tracing::warn!(error = %e, "listening for other nodes' changes");
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        tracing::warn!(error = %e, "lost the connection that hears other nodes' changes");
+                        listener = None;
                     }
                 }
             }

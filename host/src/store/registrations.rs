@@ -12,8 +12,8 @@ use super::{Store, Tenant};
 /// Each employee's registrations in memory, read through on a miss: every call to an employee
 /// reads them, and the registrar on every REGISTER. Writes here drop the employee's entry;
 /// writes on another node announce it ([`super::Change::Registrations`]). Entries are kept at
-/// most [`BINDINGS_MAX_AGE`] when nodes share the database (a notice may be lost), and expired
-/// bindings are filtered out on every read.
+/// most [`BINDINGS_MAX_AGE`] when nodes share the database (a notice may be lost) — longer while
+/// the database cannot be reached —, and expired bindings are filtered out on every read.
 #[derive(Default)]
 pub(super) struct Bindings {
     state: parking_lot::Mutex<BindingsState>,
@@ -101,19 +101,30 @@ impl Store {
             return self.registrations_of(None, None, now).await;
         };
         let live = |all: &[Registration]| all.iter().filter(|r| r.expires_at > now).cloned().collect();
-        let generation = {
+        let (generation, kept) = {
             let state = self.bindings.state.lock();
             let max_age = if self.is_shared() {
                 BINDINGS_MAX_AGE
             } else {
                 Duration::MAX
             };
-            if let Some((_, kept)) = state.by_employee.get(&id).filter(|(at, _)| at.elapsed() < max_age) {
+            let kept = state.by_employee.get(&id);
+            if let Some((_, kept)) = kept.filter(|(at, _)| at.elapsed() < max_age) {
                 return Ok(live(kept));
             }
-            state.generation
+            (state.generation, kept.map(|(_, kept)| kept.clone()))
         };
-        let read = Arc::new(self.registrations_of(None, Some(id), now).await?);
+        let read = match self.registrations_of(None, Some(id), now).await {
+            Ok(read) => Arc::new(read),
+            // While the database is away, calls still reach the phones last read.
+            Err(e)
+                if e.is_unreachable()
+                    && let Some(kept) = kept =>
+            {
+                return Ok(live(&kept));
+            }
+            Err(e) => return Err(e),
+        };
         let mut state = self.bindings.state.lock();
         if state.generation == generation {
             state.by_employee.insert(id, (Instant::now(), read.clone()));
@@ -121,16 +132,20 @@ impl Store {
         Ok(live(&read))
     }
 
-    /// Employee `id`'s registrations changed (here, or on another node that announced it).
-    pub fn registrations_changed(&self, id: i64) {
+    /// Employee `id`'s registrations changed (here, or on another node that announced it);
+    /// everyone's may have (`None`).
+    pub fn registrations_changed(&self, id: Option<i64>) {
         let mut state = self.bindings.state.lock();
         state.generation += 1;
-        state.by_employee.remove(&id);
+        match id {
+            Some(id) => drop(state.by_employee.remove(&id)),
+            None => state.by_employee.clear(),
+        }
     }
 
     /// Marks `id`'s registrations changed here and tells the other nodes.
     pub(super) async fn registrations_written(&self, id: i64) {
-        self.registrations_changed(id);
+        self.registrations_changed(Some(id));
         self.announce(super::Change::Registrations(id)).await;
     }
 

@@ -4,6 +4,7 @@
 
 use super::test_support::TestDatabase;
 use super::*;
+use crate::live::LiveCall;
 use crate::records::{CallRecord, CallResult, LegRecord, TraceEntry};
 use futures::future::join_all;
 
@@ -366,7 +367,9 @@ async fn queued_call_records_are_written_in_groups_and_none_is_lost() {
             let caller = if n % 10 == 0 { "+15550100001" } else { "bob" };
             tenant.save_call_record(answered_call(n, caller), true).await;
         }
-        // The same id again: the database refuses its group.
+        // The same record again in one group, as after a write whose answer was lost: stored
+        // once (PostgreSQL refuses such a group — a row affected twice —, which is then
+        // written one record at a time).
         tenant.save_call_record(answered_call(7, "bob"), true).await;
         store.flush_call_records().await;
 
@@ -376,7 +379,7 @@ async fn queued_call_records_are_written_in_groups_and_none_is_lost() {
             ..CallFilter::default()
         };
         let written = tenant.call_records(&all).await.unwrap();
-        assert_eq!(written.len(), 150, "{db}: every record but the refused one");
+        assert_eq!(written.len(), 150, "{db}: every record, once");
         let anna = CallFilter {
             party: Some(Party {
                 login: "anna".into(),
@@ -402,6 +405,97 @@ async fn queued_call_records_are_written_in_groups_and_none_is_lost() {
     }
 }
 
+/// Writing a record and its card lines again — the record writer does after a commit whose
+/// answer was lost, or a group cut off mid-way — stores them once; a call's own record takes
+/// the place of the stand-in ("node-lost") the other nodes wrote while they could not hear from
+/// its node, and not the other way round.
+#[tokio::test]
+async fn a_record_written_again_is_stored_once_and_replaces_a_stand_in() {
+    for (db, store, cleanup) in stores().await {
+        let tenant = store.company(CompanyId::HOME);
+        let card = tenant
+            .put_contact("+15550100001", &ContactFields::default(), 1)
+            .await
+            .unwrap();
+        let record = answered_call(1, "+15550100001");
+        let line = NewLogEntry {
+            at: record.started_at,
+            action: "call-in",
+            result: &record.outcome,
+            employee: None,
+            call_id: Some(&record.id),
+        };
+        for _ in 0..2 {
+            tenant.insert_call_record(&record).await.unwrap();
+            tenant
+                .log_call_on_cards(&[("+15550100001", line.clone(), true)])
+                .await
+                .unwrap();
+        }
+        let all = CallFilter {
+            limit: 10,
+            ..CallFilter::default()
+        };
+        assert_eq!(tenant.call_records(&all).await.unwrap().len(), 1, "{db}");
+        assert_eq!(tenant.contact_log(card, 10).await.unwrap().len(), 1, "{db}");
+
+        // Nodes share PostgreSQL only.
+        if !store.is_shared() {
+            cleanup.run(store.clone()).await;
+            continue;
+        }
+        // Node n1 went silent with call q2 listed: a stand-in record, then the call's own.
+        let live = |id: &str| LiveCall {
+            id: id.into(),
+            company: CompanyId::HOME,
+            node: None,
+            caller: "bob".into(),
+            dialled: "101".into(),
+            started_at: 102,
+            stop: Default::default(),
+            requests: None,
+        };
+        store.node_seen("n1", 150).await.unwrap();
+        tenant.put_live_call("n1", &live("q2")).await.unwrap();
+        let cut = store.forget_nodes(1_000).await.unwrap();
+        assert_eq!(cut.len(), 1, "{db}");
+        let only = |id: &str| CallFilter {
+            id: Some(id.into()),
+            ..all.clone()
+        };
+        assert_eq!(
+            tenant.call_records(&only("q2")).await.unwrap()[0].outcome,
+            "node-lost",
+            "{db}"
+        );
+        tenant.insert_call_record(&answered_call(2, "bob")).await.unwrap();
+        let own = &tenant.call_records(&only("q2")).await.unwrap()[0];
+        assert_eq!((own.outcome.as_str(), own.ended_at), ("completed", 202), "{db}");
+        // The other way round (the node's record came first): the stand-in is not written.
+        store.node_seen("n2", 150).await.unwrap();
+        tenant.put_live_call("n2", &live("q2")).await.unwrap();
+        store.forget_nodes(1_000).await.unwrap();
+        assert_eq!(
+            tenant.call_records(&only("q2")).await.unwrap()[0].outcome,
+            "completed",
+            "{db}"
+        );
+        // Another company's record of the same id replaces nothing, nor sees it.
+        let stranger = store.company(CompanyId(2));
+        store.node_seen("n3", 150).await.unwrap();
+        tenant.put_live_call("n3", &live("q3")).await.unwrap();
+        store.forget_nodes(1_000).await.unwrap();
+        stranger.insert_call_record(&answered_call(3, "eve")).await.unwrap();
+        assert_eq!(
+            tenant.call_records(&only("q3")).await.unwrap()[0].outcome,
+            "node-lost",
+            "{db}"
+        );
+        assert!(stranger.call_records(&only("q3")).await.unwrap().is_empty(), "{db}");
+        cleanup.run(store.clone()).await;
+    }
+}
+
 /// PostgreSQL restarts while calls end: their records wait in the queue and are written once it
 /// is back (none lost, none twice, the contact card's lines too). A stopping node whose
 /// database stays away waits a while, then logs what is left.
@@ -418,6 +512,7 @@ async fn records_of_calls_that_end_while_the_database_restarts_are_written_after
         .unwrap();
     tenant.save_call_record(answered_call(0, "bob"), true).await;
     store.flush_call_records().await;
+    let mut changes = store.changes().await.unwrap().unwrap();
     postgres.stop();
     for n in 1..=100 {
         let caller = if n % 10 == 0 { "+15550100001" } else { "bob" };
@@ -444,6 +539,13 @@ async fn records_of_calls_that_end_while_the_database_restarts_are_written_after
         10,
         "the card's lines"
     );
+    // The node's listener is back, and says that it missed what was announced meanwhile.
+    let within = std::time::Duration::from_secs(10);
+    let next = tokio::time::timeout(within, changes.recv()).await;
+    assert!(matches!(next, Ok(Some(Change::Missed))), "{next:?}");
+    store.announce(Change::Numbers).await;
+    let next = tokio::time::timeout(within, changes.recv()).await;
+    assert!(matches!(next, Ok(Some(Change::Numbers))), "{next:?}");
 
     postgres.stop();
     tenant.save_call_record(answered_call(101, "bob"), true).await;

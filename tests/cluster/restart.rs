@@ -17,7 +17,7 @@ use crate::sipp::{self, Phone};
 const OUTAGE: Duration = Duration::from_secs(17);
 
 /// A relayed call on node a goes on through the outage with its audio both ways; three calls on
-/// node b end during it. Afterwards:
+/// node b end during it, and a new one on a is taken and ends. Afterwards:
 /// - no node took the other for gone (the call on a is still listed, nothing recorded as cut);
 /// - every call has its own record, once; no call stays listed;
 /// - both nodes listen to each other again: a number assigned on a after the restart is
@@ -87,6 +87,16 @@ async fn calls_go_on_and_their_records_are_kept_through_a_database_restart() {
                 b.log()
             );
         }
+        // A new call during the outage: the node knows the number, and its flow, from memory.
+        let rtp = RtpPeer::bind().await;
+        let run = sipp::call(a.sip, sipp::caller_hangs_up(1000), "+15550100612", rtp.port()).await;
+        assert!(
+            run.success,
+            "a new call on a, during the outage: {}\n{}",
+            run.output,
+            a.log()
+        );
+        assert!(stopped.elapsed() < OUTAGE, "the calls took longer than the outage");
         tokio::time::sleep_until((stopped + OUTAGE).into()).await;
         let starting = postgres.clone();
         tokio::task::spawn_blocking(move || starting.start_again())
@@ -127,11 +137,11 @@ async fn calls_go_on_and_their_records_are_kept_through_a_database_restart() {
     // Every call's own record, once; nothing listed any more, nothing cut.
     let records = b
         .get_json_until("/calls?limit=10", |r| {
-            r["calls"].as_array().is_some_and(|c| c.len() >= 4)
+            r["calls"].as_array().is_some_and(|c| c.len() >= 5)
         })
         .await;
     let records = records["calls"].as_array().unwrap();
-    assert_eq!(records.len(), 4, "{records:#?}");
+    assert_eq!(records.len(), 5, "{records:#?}");
     let long = records
         .iter()
         .find(|r| r["id"] == long_call.as_str())
@@ -142,7 +152,7 @@ async fn calls_go_on_and_their_records_are_kept_through_a_database_restart() {
         "{long}"
     );
     let short: Vec<_> = records.iter().filter(|r| r["dialled"] == "+15550100612").collect();
-    assert_eq!(short.len(), 3, "{records:#?}");
+    assert_eq!(short.len(), 4, "{records:#?}");
     assert!(short.iter().all(|r| r["outcome"] != "node-lost"), "{records:#?}");
     for server in [&a, &b] {
         server

@@ -29,6 +29,14 @@
 # registers and bob calls through Kamailio. CPU is then every node's and Kamailio's together
 # (Kamailio's alone in its own column), memory the first node's.
 #
+# With KILL_AFTER=S as well (NODES 2 or more), the last node is killed (SIGKILL) S seconds into
+# each step, and the step reports (on stderr): the calls begun after the kill that took over
+# 1 s to set up (Kamailio handed them to the dead node first, then to another after its 3-s
+# transaction timeout), how long after the kill the last of them began (when Kamailio had
+# marked the node down), the calls recorded as cut by the node left (`node-lost`), and the
+# calls still listed in progress after the settle (SETTLE of at least 20: a node counts as gone
+# after 15 s).
+#
 # Needs the release binary (cargo build --release -p switchboard), sipp, curl (and kamailio,
 # psql with NODES). Everything on 127.0.0.1; each step is bounded (10 s of calls, 60 s to
 # finish).
@@ -79,6 +87,12 @@ PY
   play="<nop><action><exec rtp_stream=\"$work/tone.alaw,-1,8\"/></action></nop>"
 fi
 
+# Through Kamailio, alice's answer copies its Record-Route, as phones do (RFC 3261 §12.1.1): the
+# node's BYE then goes back through the proxy that holds her binding. Without it, the BYE went
+# to her Contact directly, was never answered, and each call lasted 32 s more on its node.
+record_route=""
+((${NODES:-0})) && record_route="[last_Record-Route:]
+"
 cat > alice.xml <<EOF
 <?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="alice answers">
@@ -90,7 +104,7 @@ SIP/2.0 200 OK
 [last_To:];tag=[pid]a[call_number]
 [last_Call-ID:]
 [last_CSeq:]
-Contact: <sip:alice@[local_ip]:[local_port]>
+${record_route}Contact: <sip:alice@[local_ip]:[local_port]>
 Content-Type: application/sdp
 Content-Length: [len]
 
@@ -238,8 +252,10 @@ calls_at() {
     { retrans += $22; unexpected += $28; rejected += $30; timeout += $42; resent += $58 }
     END { printf "%s/s failures: no answer after retransmissions %d, unexpected message (503) %d, rejected %d, timeout %d; retransmissions sent %d\n",
       rate, retrans, unexpected, rejected, timeout, resent > "/dev/stderr" }'
+  # Each call's answer (ms since its sipp started) and setup time, kept for the kill report.
+  cat "$dir"/*/*_rtt.csv 2>/dev/null | grep -E '^[0-9.]+;[0-9.]+;' | cut -d';' -f1,2 >"$work/rtt-$rate" || true
   local times="$dir/times.txt"
-  cat "$dir"/*/*_rtt.csv 2>/dev/null | cut -d';' -f2 | grep -E '^[0-9.]+$' | sort -n >"$times" || true
+  cut -d';' -f2 "$work/rtt-$rate" | sort -n >"$times"
   awk -v ok="$ok" -v failed="$failed" '{ s += $1; v[NR] = $1 } END {
       n = NR; p = n ? v[int((n - 1) * 0.99) + 1] : 0
       printf "%s %s %.1f %.1f\n", ok, failed, n ? s / n : 0, p }' "$times"
@@ -294,6 +310,19 @@ alice_phone() {
   echo $!
 }
 
+# After a step with a node killed: what the callers and the node left saw of it (see KILL_AFTER).
+kill_report() {
+  local kill_ms=$((KILL_AFTER * 1000)) cut live
+  cut=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$http_port/calls?outcome=node-lost&limit=1000" |
+    python3 -c 'import json, sys; print(len(json.load(sys.stdin)["calls"]))')
+  live=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$http_port/calls/live" |
+    python3 -c 'import json, sys; print(len(json.load(sys.stdin)["calls"]))')
+  awk -F';' -v k="$kill_ms" -v rate="$rate" -v cut="$cut" -v live="$live" '
+    $1 - $2 >= k { after++; if ($2 > 1000) { slow++; if ($1 - $2 > last) last = $1 - $2 } }
+    END { printf "%s/s, node killed at %.1f s: of %d calls begun after, %d took over 1 s (the last began %.1f s after the kill); recorded as cut by the node left: %d; still listed in progress: %d\n",
+      rate, k / 1000, after, slow, slow ? (last - k) / 1000 : 0, cut, live > "/dev/stderr" }' "$work/rtt-$rate"
+}
+
 echo "mode $mode: calls of $((hold_ms / 1000)) s, $seconds s at each rate; machine: $(nproc) cores, $(uname -r)"
 printf "%-10s %-9s %8s %8s %10s %10s %9s %10s %12s %9s %9s %9s %9s %9s\n" rate where ok failed "avg ms" "p99 ms" "RTP lost" "CPU s" "CPU ms/call" \
   "idle MiB" "peak MiB" "end MiB" "settled" "heap MiB"
@@ -344,7 +373,8 @@ for rate in "${rates[@]}"; do
   phone=$(alice_phone "$target" "$(free_port)")
   # CPU ticks of every exchange and Kamailio (its processes: the one started and its children).
   proxy_cpu() { [[ -n $proxy_pid ]] || { echo 0; return; }; cat /proc/$proxy_pid/stat $(pgrep -P $proxy_pid | sed 's|.*|/proc/&/stat|') 2>/dev/null | awk '{ s += $14 + $15 } END { print s + 0 }'; }
-  cpu() { echo $(( $(cat $(printf '/proc/%s/stat ' "${servers[@]}") | awk '{ s += $14 + $15 } END { print s }') + $(proxy_cpu) )); }
+  # (A node killed during the step counts with what it had used when it was killed.)
+  cpu() { echo $(( $(cat $(printf '/proc/%s/stat ' "${servers[@]}") 2>/dev/null | awk '{ s += $14 + $15 } END { print s + 0 }') + $(cat "killed-cpu-$rate" 2>/dev/null || echo 0) + $(proxy_cpu) )); }
   idle=$(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' /proc/$server/status)
   before=$(cpu) proxy_before=$(proxy_cpu)
   (while sleep 0.5; do awk '/VmRSS/ { print int($2 / 1024) }' /proc/$server/status 2>/dev/null || exit; done >"rss-$rate") &
@@ -352,6 +382,12 @@ for rate in "${rates[@]}"; do
   if [[ $mode == soak ]]; then
     soak_sampler >"soak-$rate" &
     soaker=$!
+  fi
+  killer=""
+  if [[ -n ${KILL_AFTER:-} ]] && ((nodes >= 2)); then
+    victim=${servers[nodes - 1]}
+    (sleep "$KILL_AFTER" && awk '{ print $14 + $15 }' /proc/$victim/stat >"killed-cpu-$rate" && kill -9 "$victim") &
+    killer=$!
   fi
   read -r ok failed avg p99 < <(calls_at "$rate" "$target" bob.xml)
   after=$(cpu) proxy_after=$(proxy_cpu)
@@ -367,8 +403,10 @@ for rate in "${rates[@]}"; do
     kill "$soaker" 2>/dev/null || true
     cat "soak-$rate" >&2
   fi
+  [[ -n $killer ]] && kill_report
   kill "$phone" 2>/dev/null || true
-  kill "${servers[@]}" $proxy_pid; wait "${servers[@]}" $proxy_pid 2>/dev/null || true
+  kill "${servers[@]}" $proxy_pid 2>/dev/null || true # (a node killed during the step is gone)
+  wait "${servers[@]}" $proxy_pid 2>/dev/null || true
   if ((nodes)); then
     psql -q "$admin" -c "DROP DATABASE $db WITH (FORCE)"
     echo "$rate/s: Kamailio's CPU $(awk -v t=$((proxy_after - proxy_before)) -v hz="$ticks" 'BEGIN { printf "%.1f", t / hz }') s of the total" >&2

@@ -102,28 +102,23 @@ impl Cluster {
     }
 
     /// Lists `call` for every node while the returned guard lives. The writes happen off the
-    /// call's path, in order (the row goes after it came, however short the call). While the
-    /// database is unreachable, listing is tried again until the call ends, and unlisting until
-    /// it is done: a call that ends during an outage does not stay listed after it. (The
-    /// heartbeat says in the log that the database is away, not each call.)
+    /// call's path, in order: the row goes after it came, however short the call — a listing is
+    /// never cut off mid-way, or it could land after the unlisting. While the database is
+    /// unreachable, each is tried again until it is done, so a call that ends during an outage
+    /// is unlisted after it. (The heartbeat says in the log that the database is away, not each
+    /// call.)
     pub fn mirror(&self, call: &LiveCall) -> Mirrored {
-        let (ended, mut wait_for_end) = tokio::sync::oneshot::channel::<()>();
+        let (ended, wait_for_end) = tokio::sync::oneshot::channel::<()>();
         let (store, node, call) = (self.store.clone(), self.node.clone(), call.clone());
         tokio::spawn(async move {
             let tenant = store.company(call.company);
-            let listing = until_reachable(None, || false, || tenant.put_live_call(&node, &call));
-            tokio::select! {
-                listed = listing => {
-                    if let Err(e) = listed {
-                        tracing::warn!(error = %e, call = %call.id, "could not list the call for the other nodes");
-                    }
-                    let _ = wait_for_end.await;
-                }
-                // Ended while the database was away; the last try may have listed it.
-                _ = &mut wait_for_end => {}
+            let listed = until_reachable(None, || false, || tenant.put_live_call(&node, &call)).await;
+            if let Err(e) = listed {
+                tracing::warn!(error = %e, call = %call.id, "could not list the call for the other nodes");
             }
-            let unlisting = until_reachable(None, || false, || store.remove_live_call(&call.id));
-            if let Err(e) = unlisting.await {
+            let _ = wait_for_end.await;
+            let unlisted = until_reachable(None, || false, || store.remove_live_call(&call.id)).await;
+            if let Err(e) = unlisted {
                 tracing::warn!(error = %e, call = %call.id, "could not unlist the call");
             }
         });

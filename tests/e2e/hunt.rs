@@ -332,6 +332,30 @@ async fn ring_all_second_answers_the_others_are_cancelled_as_completed_elsewhere
     assert_eq!(record["outcome"], "completed", "{record}");
 }
 
+/// A phone that vanishes from the network during a call never answers our BYE: the call still
+/// ends when the caller hangs up — its record written at once, not after the BYE's 32 s of
+/// retransmissions (the harness waits 15 s for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_that_never_answers_our_bye_does_not_hold_the_call() {
+    let server = Server::start().await;
+    let alice = Desk::register(&server, "alice", "101").await;
+    server.assign(NUMBER, "hunt", json!({ "members": ["alice"] })).await;
+    let phone = alice.expect(&server, Phone::AnswersThenIgnoresBye { after_ms: 100 });
+    phones_listening().await;
+    let caller_rtp = RtpPeer::bind().await;
+    let run = sipp::call(server.sip, sipp::caller_hangs_up(500), NUMBER, caller_rtp.port()).await;
+    assert!(run.success, "caller: {}\nserver log:\n{}", run.output, server.log());
+    let record = server.call_record(NUMBER).await;
+    assert_eq!(
+        (record["outcome"].as_str(), record["answered_by"].as_str()),
+        (Some("caller-hangup"), Some("alice")),
+        "{record}"
+    );
+    assert!(alice.event("BYE").is_some(), "alice's phone got our BYE");
+    assert!(server.log().contains("no answer to our BYE yet"), "{}", server.log());
+    phone.abort();
+}
+
 /// Alice and bob in a hunt group with `settings`; each phone does what it is told, the caller
 /// runs `caller`. Returns once everyone's scenario passed.
 async fn hunt_of_two(

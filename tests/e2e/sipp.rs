@@ -765,6 +765,9 @@ pub enum Phone {
     HearsMessageLamp { waiting: bool },
     /// Rings until cancelled; the CANCEL must (or must not) say the call was completed elsewhere.
     RingsUntilCancelled { completed_elsewhere: bool },
+    /// Answers after `after_ms`, notes our BYE and never answers it (a phone gone from the
+    /// network), staying silent for 20 s.
+    AnswersThenIgnoresBye { after_ms: u64 },
     /// 486 Busy Here.
     Busy,
 }
@@ -891,6 +894,13 @@ Contact: <sip:[service]@[local_ip]:[local_port]>
     }
     let body = match behaviour {
         Phone::Answers { after_ms } => invite + &ringing + &answer(after_ms) + &bye_received,
+        Phone::AnswersThenIgnoresBye { after_ms } => {
+            let ignored = format!(
+                "<recv request=\"BYE\"><action>{}</action></recv>\n<pause milliseconds=\"20000\"/>\n",
+                note("BYE", "")
+            );
+            invite + &ringing + &answer(after_ms) + &ignored
+        }
         Phone::AnswersAndHearsInfoDigit { after_ms } => {
             let info = format!(
                 r#"<recv request="INFO">

@@ -325,9 +325,7 @@ impl OutboundLeg {
             return;
         }
         self.ended = true;
-        if let Err(e) = self.dialog.bye().await {
-            tracing::debug!(error = %e, "BYE failed");
-        }
+        super::leg::bye(self.dialog.clone()).await;
     }
 }
 

@@ -85,11 +85,13 @@ impl Store {
 
 impl Tenant {
     /// Takes callback `id` for this node (counting the attempt); false when another node took
-    /// it first or it was settled meanwhile.
+    /// it first, or it was settled or put back for later meanwhile (another node may have
+    /// placed it and been answered busy between this node's list and its claim).
     pub async fn claim_callback(&self, id: i64, now: i64, stale: i64) -> super::Result<bool> {
         let done = sqlx::query(
             "UPDATE callbacks SET status = 'calling', claimed_at = $1, attempts = attempts + 1
-             WHERE company_id = $2 AND id = $3 AND (status = 'open' OR (status = 'calling' AND claimed_at < $4))",
+             WHERE company_id = $2 AND id = $3 AND due_at <= $1
+               AND (status = 'open' OR (status = 'calling' AND claimed_at < $4))",
         )
         .bind(now)
         .bind(self.company())

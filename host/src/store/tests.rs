@@ -1341,6 +1341,31 @@ async fn racing_nodes_claim_each_due_call_once() {
         let mut claimed = won.concat();
         claimed.sort();
         assert_eq!(claimed, callbacks, "{db}: each request claimed once, by node: {won:?}");
+        // A node slower to claim than another was to place the call and put it back for later
+        // (the phone was busy) finds it not due yet: it does not place it a second time.
+        let home = nodes[0].company(CompanyId::HOME);
+        let claimed_now = nodes[0].due_callbacks(2_000, i64::MAX, 50).await.unwrap();
+        let placed = &claimed_now[0];
+        let busy = NewLogEntry {
+            at: 2_000,
+            action: "callback",
+            result: "busy",
+            employee: None,
+            call_id: None,
+        };
+        home.retry_callback(placed, 602_000, &busy).await.unwrap();
+        let late = nodes[1]
+            .company(CompanyId::HOME)
+            .claim_callback(placed.id, 2_100, 0)
+            .await;
+        assert!(
+            !late.unwrap(),
+            "{db}: a request put back for later is not claimed before it is due"
+        );
+        assert!(
+            home.claim_callback(placed.id, 602_000, 0).await.unwrap(),
+            "{db}: it is once due"
+        );
 
         let lists = join_all(nodes.iter().map(|node| node.due_follow_ups(2_000, 50))).await;
         let claims = nodes.iter().zip(lists).map(|(node, due)| async move {

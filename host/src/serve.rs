@@ -340,11 +340,7 @@ async fn follow_other_nodes(
                     Ok(())
                 }
                 // Whatever was announced while this node was not listening: read it all again.
-                Change::Missed => {
-                    store.employees_changed();
-                    store.registrations_changed(None);
-                    reload_after_missed(&store, &registry, &prompts, &offices, &companies).await
-                }
+                Change::Missed => reload_after_missed(&store, &registry, &prompts, &offices, &companies).await,
                 Change::OutboundRules => offices.reload_rules().await,
                 Change::Companies => companies.reload().await.map_err(anyhow::Error::from),
                 // Only the node that has the call can end it; the others do not know it.
@@ -379,7 +375,8 @@ async fn follow_other_nodes(
 }
 
 /// Reads again what nodes keep in memory of the database and announce changes of: routing,
-/// prompts, outbound rules, companies (employees and registrations are read again on use).
+/// prompts, outbound rules, companies; employees and registrations are marked stale (read
+/// again on use).
 async fn reload_after_missed(
     store: &Store,
     registry: &FlowRegistry,
@@ -387,6 +384,8 @@ async fn reload_after_missed(
     offices: &Offices,
     companies: &Companies,
 ) -> anyhow::Result<()> {
+    store.employees_changed();
+    store.registrations_changed(None);
     registry.refresh().await?;
     load_prompts(store, prompts).await?;
     offices.reload_rules().await?;

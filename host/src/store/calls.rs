@@ -158,14 +158,28 @@ impl Tenant {
     }
 }
 
-/// Columns of a call record as `insert_call_records` writes them.
-const RECORD_COLUMNS: usize = 17;
-/// What a call's own record replaces of a stand-in record (all but the id and company).
-const RECORD_UPDATES: &str = "sip_call_id = excluded.sip_call_id, caller = excluded.caller, dialled = excluded.dialled,
-     flow_sha256 = excluded.flow_sha256, started_at = excluded.started_at, answered_at = excluded.answered_at,
-     answered_by = excluded.answered_by, ended_at = excluded.ended_at, outcome = excluded.outcome,
-     trace = excluded.trace, legs = excluded.legs, result = excluded.result, offered_to = excluded.offered_to,
-     ended_in = excluded.ended_in, wait_ms = excluded.wait_ms";
+/// Columns of a call record as `insert_call_records` writes (and binds) them.
+const RECORD_COLUMNS: [&str; 17] = [
+    "id",
+    "company_id",
+    "sip_call_id",
+    "caller",
+    "dialled",
+    "flow_sha256",
+    "started_at",
+    "answered_at",
+    "answered_by",
+    "ended_at",
+    "outcome",
+    "trace",
+    "legs",
+    "result",
+    "offered_to",
+    "ended_in",
+    "wait_ms",
+];
+/// Of [`RECORD_COLUMNS`], those a call's own record cannot change of a stand-in record.
+const RECORD_KEY: [&str; 2] = ["id", "company_id"];
 
 impl Store {
     /// Writes call records, each with the company whose call it was (the [`Tenant`] that
@@ -192,8 +206,8 @@ pub(super) async fn write_call_records(
     }
     let rows: Vec<String> = (0..group.len())
         .map(|r| {
-            let first = r * RECORD_COLUMNS + 1;
-            let cells: Vec<String> = (first..first + RECORD_COLUMNS).map(|i| format!("${i}")).collect();
+            let first = r * RECORD_COLUMNS.len() + 1;
+            let cells: Vec<String> = (first..first + RECORD_COLUMNS.len()).map(|i| format!("${i}")).collect();
             format!("({})", cells.join(", "))
         })
         .collect();
@@ -201,12 +215,17 @@ pub(super) async fn write_call_records(
     // answer the database connection lost — unless it is the stand-in "node-lost" record the
     // other nodes wrote while they could not hear from this node: the call's own record,
     // written when the node is back, says more.
+    let replaced: Vec<String> = RECORD_COLUMNS
+        .iter()
+        .filter(|c| !RECORD_KEY.contains(c))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
     let sql = format!(
-        "INSERT INTO call_records (id, company_id, sip_call_id, caller, dialled, flow_sha256, started_at, answered_at,
-         answered_by, ended_at, outcome, trace, legs, result, offered_to, ended_in, wait_ms) VALUES {}
+        "INSERT INTO call_records ({}) VALUES {}
          ON CONFLICT (id) DO UPDATE SET {} WHERE call_records.outcome = '{NODE_LOST}' AND excluded.company_id = call_records.company_id",
+        RECORD_COLUMNS.join(", "),
         rows.join(", "),
-        RECORD_UPDATES
+        replaced.join(", ")
     );
     let mut insert = sqlx::query(&sql);
     for (company, rec) in group {

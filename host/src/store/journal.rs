@@ -8,11 +8,10 @@
 //! No record is lost silently. While the database cannot be reached (restarting, the network)
 //! the writer keeps the group and tries again, waiting longer each time up to 5 s
 //! ([`super::until_reachable`]); the queue behind it holds [`QUEUE`] records, then calls that
-//! end wait for room. A group the
-//! database refuses is written again one record at a time, and a record that still fails goes
-//! to the log in full. [`Store::flush_call_records`] waits until everything queued is written;
-//! a node that stops waits so for a while, then gives up on the database and logs the rest in
-//! full ([`Store::flush_call_records_within`]).
+//! end wait for room. A group the database refuses is written again one record at a time, and
+//! a record that still fails goes to the log in full. [`Store::flush_call_records`] waits until
+//! everything queued is written; a node that stops waits so for a while, then gives up on the
+//! database and logs the rest in full ([`Store::flush_call_records_within`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -7,7 +7,7 @@ use crate::call::Feature;
 use crate::call::record::unix_ms;
 use crate::call::{DialEnv, MediaEnv, OutboundRules, TollGate};
 use crate::callbacks::CallbackScheduler;
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, GuessCounters};
 use crate::companies::Companies;
 use crate::config::Config;
 use crate::exchange::Exchange;
@@ -150,7 +150,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let mail = start_mail(&store, &config)?;
     let live = Arc::new(LiveCalls::default());
-    let cluster = Cluster::join(&store, sip.presences()).await?;
+    let trunks = trunks(&config);
+    let auth = Arc::new(Authenticator::new(
+        store.secret("nonce").await?,
+        location.clone(),
+        trunks.clone(),
+    ));
+    let logins = Arc::new(LoginThrottle::default());
+    let guesses = GuessCounters {
+        sip: auth.guesses(),
+        logins: logins.guesses(),
+    };
+    let cluster = Cluster::join(&store, sip.presences(), guesses).await?;
     follow_other_nodes(
         &store,
         &registry,
@@ -171,12 +182,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         companies: companies.clone(),
         mail: mail.clone(),
     });
-    let trunks = trunks(&config);
-    let auth = Arc::new(Authenticator::new(
-        store.secret("nonce").await?,
-        location.clone(),
-        trunks.clone(),
-    ));
     let proxies = crate::sip::Proxies::new(config.sip_proxies.clone());
     sip.serve(trunks, proxies, exchange, auth)?;
     if let Some(every) = config.nat_keepalive {
@@ -205,7 +210,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         metrics: Some(metrics),
         live: live.clone(),
         cluster,
-        logins: Arc::new(LoginThrottle::default()),
+        logins,
         offices,
         mail,
         public_url: config.public_url.clone(),
@@ -351,6 +356,12 @@ async fn follow_other_nodes(
                 Change::Lines(ref notice) => {
                     if let Some(cluster) = &cluster {
                         cluster.lines_heard(notice);
+                    }
+                    Ok(())
+                }
+                Change::Guesses(ref notice) => {
+                    if let Some(cluster) = &cluster {
+                        cluster.guesses_heard(notice);
                     }
                     Ok(())
                 }

@@ -7,12 +7,18 @@
 //!   and [`Rate`], one bucket for all strangers together.
 //! - [`QuietLog`]: at most so many log lines per interval for a kind of event a stranger can
 //!   cause at will (malformed packets), with the number left out said in the next one.
+//!
+//! With several nodes, each node's [`Guesses`] tells the others of every wrong password (and of
+//! a right one that forgave wrong ones), and counts what they tell it: a guesser spread over
+//! the nodes by the proxy is locked out after as many guesses as on one node (`cluster/`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use tokio::sync::mpsc;
 
 /// How many addresses or (address, account) pairs a limiter remembers at most: a spoofing
 /// flood from millions of addresses must not grow it without end. Past it, entries that carry
@@ -20,6 +26,9 @@ use parking_lot::Mutex;
 const MAX_ENTRIES: usize = 100_000;
 /// Longer account names are cut to this for the key (what a stranger sends is not stored whole).
 const MAX_ACCOUNT_LEN: usize = 64;
+/// Guesses waiting to be told to the other nodes at most: past it, a guess counts on this node
+/// only (a burst must not grow the queue without end).
+const MAX_UNTOLD: usize = 10_000;
 
 /// How password guessing is slowed down.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +89,17 @@ struct GuessState {
 pub struct Guesses {
     limits: GuessLimits,
     state: Mutex<GuessState>,
+    /// Where this node's guesses go for the other nodes, once it shares them.
+    publish: OnceLock<mpsc::Sender<Guess>>,
+}
+
+/// A guess one node tells the others of: a wrong password, or a right one that forgave
+/// earlier wrong ones (`right`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guess {
+    pub ip: IpAddr,
+    pub account: String,
+    pub right: bool,
 }
 
 fn key(ip: IpAddr, account: &str) -> (IpAddr, String) {
@@ -91,6 +111,30 @@ impl Guesses {
         Guesses {
             limits,
             state: Mutex::default(),
+            publish: OnceLock::new(),
+        }
+    }
+
+    /// This node's guesses from now on, to tell the other nodes; `None` after the first call.
+    pub fn share(&self) -> Option<mpsc::Receiver<Guess>> {
+        let (tx, rx) = mpsc::channel(MAX_UNTOLD);
+        self.publish.set(tx).ok().map(|()| rx)
+    }
+
+    /// Another node's guess: counted as if made here (and not told again).
+    pub fn heard(&self, guess: Guess) {
+        if guess.right {
+            self.state.lock().pairs.remove(&key(guess.ip, &guess.account));
+        } else {
+            self.count_failure(guess.ip, &guess.account, Instant::now(), false);
+        }
+    }
+
+    fn tell(&self, ip: IpAddr, account: &str, right: bool) {
+        if let Some(others) = self.publish.get() {
+            let account = key(ip, account).1;
+            // Full: the other nodes miss this one; it still counts here.
+            let _ = others.try_send(Guess { ip, account, right });
         }
     }
 
@@ -109,9 +153,13 @@ impl Guesses {
         self.failed_at(ip, account, Instant::now());
     }
 
-    /// The right password: `ip`'s earlier wrong guesses at `account` are forgiven.
+    /// The right password: `ip`'s earlier wrong guesses at `account` are forgiven (the other
+    /// nodes are told only when there were some: not for every call a phone makes).
     pub fn succeeded(&self, ip: IpAddr, account: &str) {
-        self.state.lock().pairs.remove(&key(ip, account));
+        let forgiven = self.state.lock().pairs.remove(&key(ip, account)).is_some();
+        if forgiven {
+            self.tell(ip, account, true);
+        }
     }
 
     fn source_locked_at(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
@@ -130,6 +178,12 @@ impl Guesses {
     }
 
     fn failed_at(&self, ip: IpAddr, account: &str, now: Instant) {
+        self.count_failure(ip, account, now, true);
+        self.tell(ip, account, false);
+    }
+
+    /// Counts a wrong password, made here (`here`: a lock it causes is logged) or on another node.
+    fn count_failure(&self, ip: IpAddr, account: &str, now: Instant, here: bool) {
         let limits = self.limits;
         let mut state = self.state.lock();
         forget_quiet(&mut state, now, limits.window);
@@ -152,7 +206,9 @@ impl Guesses {
             pair.locked_until = Some(now + lock);
             pair.locks += 1;
             pair.failures = 0;
-            tracing::warn!(%ip, account, secs = lock.as_secs(), "too many wrong passwords: this address may not try this account for a while");
+            if here {
+                tracing::warn!(%ip, account, secs = lock.as_secs(), "too many wrong passwords: this address may not try this account for a while");
+            }
         }
         let Some(cap) = limits.source_failures else { return };
         let source = state.sources.entry(ip).or_insert(Source {
@@ -168,7 +224,9 @@ impl Guesses {
         if source.failures >= cap {
             source.locked_until = Some(now + limits.source_lock);
             source.failures = 0;
-            tracing::warn!(%ip, secs = limits.source_lock.as_secs(), "wrong passwords for many accounts: this address is refused for a while");
+            if here {
+                tracing::warn!(%ip, secs = limits.source_lock.as_secs(), "wrong passwords for many accounts: this address is refused for a while");
+            }
         }
     }
 }
@@ -366,6 +424,53 @@ mod tests {
             Some(Duration::from_secs(600))
         );
         assert_eq!(api.locked_at(stranger, "someone-else", t0), None);
+    }
+
+    /// Node b tells node a of its guesses: three wrong ones on b and two on a lock the pair on
+    /// both; a right password that forgave some is told, one that forgave nothing is not; what
+    /// is not yet told is bounded.
+    #[test]
+    fn guesses_on_other_nodes_count_here() {
+        let (a, b) = (Guesses::new(GuessLimits::SIP), Guesses::new(GuessLimits::SIP));
+        let mut told = b.share().unwrap();
+        assert!(b.share().is_none(), "once per node");
+        let stranger = ip("192.0.2.1");
+        for _ in 0..3 {
+            b.failed(stranger, "alice");
+        }
+        for _ in 0..3 {
+            let guess = told.try_recv().unwrap();
+            assert_eq!(
+                guess,
+                Guess {
+                    ip: stranger,
+                    account: "alice".into(),
+                    right: false
+                }
+            );
+            a.heard(guess);
+        }
+        a.failed(stranger, "alice");
+        assert_eq!(a.locked(stranger, "alice"), None);
+        a.failed(stranger, "alice");
+        assert!(
+            a.locked(stranger, "alice").is_some(),
+            "five wrong guesses, on two nodes"
+        );
+        assert!(b.locked(stranger, "alice").is_none(), "a does not share here");
+
+        b.succeeded(stranger, "alice");
+        let forgiven = told.try_recv().unwrap();
+        assert!(forgiven.right);
+        b.succeeded(stranger, "alice");
+        assert!(told.try_recv().is_err(), "nothing left to forgive: nothing told");
+        a.heard(forgiven);
+        assert_eq!(a.locked(stranger, "alice"), None);
+
+        for n in 0..MAX_UNTOLD + 10 {
+            b.failed(ip("192.0.2.2"), &format!("user{n}"));
+        }
+        assert_eq!(told.len(), MAX_UNTOLD, "the rest count on b only");
     }
 
     #[test]

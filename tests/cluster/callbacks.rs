@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::json;
-use switchboard::store::test_support::TestDatabase;
 
 use crate::contacts::around_the_clock;
 use crate::harness::Server;
@@ -31,15 +30,9 @@ fn placed(server: &Server, id: i64) -> usize {
 /// phone rings once, his card says so once, and one node's log says it placed it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_due_callback_is_placed_once_by_racing_nodes() {
-    let Some(db) = TestDatabase::create("switchboard_cluster").await else {
-        eprintln!("SWITCHBOARD_TEST_POSTGRES is not set: the cluster is not tested here");
+    let Some((_db, nodes)) = super::nodes_on_one_database(3, &["--callback-check-secs", "1"]).await else {
         return;
     };
-    let flags = ["--database", db.url.as_str(), "--callback-check-secs", "1"];
-    let mut nodes = Vec::new();
-    for _ in 0..3 {
-        nodes.push(Server::start_flagged(&flags).await);
-    }
     let a = &nodes[0];
     around_the_clock(a).await;
     let mut desks = Vec::new();

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use serde_json::json;
-use switchboard::store::test_support::TestDatabase;
 
 use crate::harness::{RtpPeer, Server};
 use crate::hunt::{Desk, finished, phones_listening};
@@ -16,13 +15,10 @@ const NUMBER: &str = "+15550100610";
 /// his call ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lamp_on_one_node_follows_a_call_on_another() {
-    let Some(db) = TestDatabase::create("switchboard_cluster").await else {
-        eprintln!("SWITCHBOARD_TEST_POSTGRES is not set: the cluster is not tested here");
+    let Some((_db, servers)) = super::nodes_on_one_database(2, &[]).await else {
         return;
     };
-    let flags = ["--database", db.url.as_str()];
-    let a = Server::start_flagged(&flags).await;
-    let b = Server::start_flagged(&flags).await;
+    let [a, b] = <[Server; 2]>::try_from(servers).ok().unwrap();
     let alice = Desk::register(&a, "alice", "101").await;
     let bob = Desk::register(&a, "bob", "102").await;
     a.assign(NUMBER, "hunt", json!({ "members": ["bob"] })).await;

@@ -6,6 +6,7 @@
 //! `kamailio` (tests/run-all.sh installs it).
 
 mod callbacks;
+mod guesses;
 mod lamps;
 mod proxy;
 mod restart;
@@ -24,18 +25,25 @@ use proxy::Proxy;
 /// A fresh database, and `count` nodes on it that trust the proxy about to start at the
 /// address returned; none when `SWITCHBOARD_TEST_POSTGRES` is not set.
 async fn nodes(count: usize) -> Option<(TestDatabase, std::net::SocketAddr, Vec<Server>)> {
+    let proxy = Proxy::free_address();
+    let (db, servers) = nodes_on_one_database(count, &["--sip-proxy", &proxy.to_string()]).await?;
+    Some((db, proxy, servers))
+}
+
+/// A fresh database, and `count` nodes on it started with `flags` besides; none when
+/// `SWITCHBOARD_TEST_POSTGRES` is not set.
+async fn nodes_on_one_database(count: usize, flags: &[&str]) -> Option<(TestDatabase, Vec<Server>)> {
     let Some(db) = TestDatabase::create("switchboard_cluster").await else {
         eprintln!("SWITCHBOARD_TEST_POSTGRES is not set: the cluster is not tested here");
         return None;
     };
-    let proxy = Proxy::free_address();
-    let proxy_flag = proxy.to_string();
-    let flags = ["--database", db.url.as_str(), "--sip-proxy", proxy_flag.as_str()];
+    let mut all_flags = vec!["--database", db.url.as_str()];
+    all_flags.extend_from_slice(flags);
     let mut servers = Vec::new();
     for _ in 0..count {
-        servers.push(Server::start_flagged(&flags).await);
+        servers.push(Server::start_flagged(&all_flags).await);
     }
-    Some((db, proxy, servers))
+    Some((db, servers))
 }
 
 /// Stops every node (SIGKILL, as the tests' servers are stopped).

@@ -17,7 +17,7 @@ use crate::sipp::{self, Phone};
 /// The carrier's signalling address in these tests.
 const TRUNK: &str = "127.0.0.5";
 /// Where the stranger sends from.
-const STRANGER: &str = "127.0.0.2";
+pub const STRANGER: &str = "127.0.0.2";
 const NUMBER: &str = "+15550100700";
 /// A national number (country code 1): the outbound rules would let an employee call it.
 const OUTSIDE: &str = "+15550100199";
@@ -327,7 +327,7 @@ async fn wait_for_status(socket: &UdpSocket, status: &str, within: Duration) -> 
 
 /// A REGISTER for `user` from `socket`, with `authorization` (a header line or nothing); the
 /// answer, if one comes within `wait`.
-async fn register_as(
+pub async fn register_as(
     socket: &UdpSocket,
     server: std::net::SocketAddr,
     user: &str,
@@ -348,7 +348,7 @@ async fn register_as(
     Some(String::from_utf8_lossy(&buf[..n]).to_string())
 }
 
-fn nonce_of(answer: &str) -> String {
+pub fn nonce_of(answer: &str) -> String {
     answer
         .split("nonce=\"")
         .nth(1)

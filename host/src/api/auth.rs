@@ -3,6 +3,8 @@
 //! an employee who logs in (`POST /login`, password kept as an Argon2 hash) gets a token of
 //! their own, with their role: an `admin` may do everything, a `user` see and edit himself.
 
+use std::sync::Arc;
+
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -250,7 +252,7 @@ pub const LOGIN_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_
 /// alone, which behind a reverse proxy is everybody's —, an address may try so many logins a
 /// minute whatever the outcome, and only a few Argon2 checks run at once, whoever asks.
 pub struct LoginThrottle {
-    guesses: Guesses,
+    guesses: Arc<Guesses>,
     attempts: Buckets,
     hashing: tokio::sync::Semaphore,
 }
@@ -267,7 +269,7 @@ const CONCURRENT_HASHES: usize = 2;
 impl Default for LoginThrottle {
     fn default() -> Self {
         LoginThrottle {
-            guesses: Guesses::new(GuessLimits::API),
+            guesses: Arc::new(Guesses::new(GuessLimits::API)),
             attempts: Buckets::new(LOGINS_PER_SEC, LOGIN_BURST),
             hashing: tokio::sync::Semaphore::new(CONCURRENT_HASHES),
         }
@@ -275,6 +277,11 @@ impl Default for LoginThrottle {
 }
 
 impl LoginThrottle {
+    /// The wrong passwords counted (shared with the other nodes).
+    pub fn guesses(&self) -> Arc<Guesses> {
+        self.guesses.clone()
+    }
+
     /// `Err` (the 429 to send) when `client` may not try to log in as `as_typed` now.
     fn admit(&self, client: std::net::IpAddr, as_typed: &str) -> Result<(), ApiError> {
         if !self.attempts.take(client) {

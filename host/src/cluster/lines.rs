@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::{MAX_BATCH, from_another, notices};
 use crate::sip::{LineNews, LineState, Presences};
 use crate::store::{Change, Store};
 use crate::tenant::CompanyId;
@@ -15,10 +16,6 @@ const REPEAT: Duration = super::HEARTBEAT;
 /// What a node said and did not say again for this long is forgotten: when a node counts as
 /// gone (three repeats missed).
 const FORGET_AFTER: Duration = super::GONE_AFTER;
-/// A notice's size: PostgreSQL takes payloads under 8000 bytes.
-const MAX_NOTICE: usize = 7_000;
-/// Changes gathered into one round of notices at most (a burst waits for the next round).
-const MAX_BATCH: usize = 1_000;
 
 /// Tells the other nodes of this node's lines from now on, in order, and forgets what they
 /// said when they stop saying it.
@@ -28,17 +25,14 @@ pub(super) fn share(store: Store, node: String, presences: Arc<Presences>) {
     };
     tokio::spawn(async move {
         let mut repeat = tokio::time::interval(REPEAT);
+        let mut batch = Vec::new();
         loop {
             let said = tokio::select! {
-                first = news.recv() => {
-                    let Some(first) = first else { return };
-                    let mut batch = vec![first];
-                    while batch.len() < MAX_BATCH
-                        && let Ok(more) = news.try_recv()
-                    {
-                        batch.push(more);
+                got = news.recv_many(&mut batch, MAX_BATCH) => {
+                    if got == 0 {
+                        return;
                     }
-                    batch
+                    std::mem::take(&mut batch)
                 }
                 _ = repeat.tick() => {
                     if let Some(before) = Instant::now().checked_sub(FORGET_AFTER) {
@@ -56,8 +50,7 @@ pub(super) fn share(store: Store, node: String, presences: Arc<Presences>) {
 
 /// What another node said of its lines; nothing for this node's own notices.
 pub(super) fn heard(notice: &str, own: &str, presences: &Presences) {
-    let mut entries = notice.lines();
-    let Some(node) = entries.next().filter(|node| *node != own) else {
+    let Some((node, entries)) = from_another(notice, own) else {
         return;
     };
     for news in entries.filter_map(decode) {
@@ -65,24 +58,12 @@ pub(super) fn heard(notice: &str, own: &str, presences: &Presences) {
     }
 }
 
-/// Notices saying `lines` for `node`: the node's id, then a line each — company, state, login.
+/// Notices saying `lines` for `node`: a line each — company, state, login.
 fn encode(node: &str, lines: &[LineNews]) -> Vec<String> {
-    let mut notices = Vec::new();
-    let mut notice = String::new();
-    for line in lines {
-        let entry = format!("\n{} {} {}", line.company.0, letter(line.state), line.login);
-        if notice.len() + entry.len() > MAX_NOTICE {
-            notices.push(std::mem::take(&mut notice));
-        }
-        if notice.is_empty() {
-            notice.push_str(node);
-        }
-        notice.push_str(&entry);
-    }
-    if !notice.is_empty() {
-        notices.push(notice);
-    }
-    notices
+    let entries = lines
+        .iter()
+        .map(|line| format!("{} {} {}", line.company.0, letter(line.state), line.login));
+    notices(node, entries)
 }
 
 fn decode(entry: &str) -> Option<LineNews> {
@@ -126,7 +107,7 @@ mod tests {
             .chain([news(2, "bob", LineState::Idle), news(2, "carol", LineState::Ringing)])
             .collect();
         let notices = encode("a1", &said);
-        assert!(notices.len() > 1 && notices.iter().all(|n| n.len() <= MAX_NOTICE));
+        assert!(notices.len() > 1 && notices.iter().all(|n| n.len() <= super::super::MAX_NOTICE));
         let decoded: Vec<LineNews> = notices
             .iter()
             .flat_map(|n| n.lines().skip(1).filter_map(decode).collect::<Vec<_>>())

@@ -4,9 +4,13 @@
 //! saying it is alive drops out of the list, and its rows are cleared. On SQLite there is one
 //! node and none of this runs.
 //!
-//! The nodes also tell each other their lines' states, for busy lamps (`lines.rs`).
+//! The nodes also tell each other their lines' states, for busy lamps (`lines.rs`), and the
+//! wrong passwords they count (`guesses.rs`).
 
+mod guesses;
 mod lines;
+
+pub use guesses::GuessCounters;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +30,10 @@ const GONE_AFTER: Duration = Duration::from_secs(3 * HEARTBEAT.as_secs());
 const GONE_AFTER_MS: i64 = GONE_AFTER.as_millis() as i64;
 /// How often a node counts the other nodes' calls, for each company's limit of calls at once.
 const COUNT_OTHERS_EVERY: Duration = Duration::from_secs(1);
+/// A notice's size: PostgreSQL takes payloads under 8000 bytes.
+const MAX_NOTICE: usize = 7_000;
+/// News gathered into one round of notices at most (a burst waits for the next round).
+const MAX_BATCH: usize = 1_000;
 
 pub struct Cluster {
     store: Store,
@@ -35,11 +43,17 @@ pub struct Cluster {
     elsewhere: parking_lot::Mutex<HashMap<CompanyId, i64>>,
     /// Every company's lines, which the nodes tell each other about.
     presences: Arc<Presences>,
+    /// Wrong passwords, which the nodes tell each other about.
+    guesses: GuessCounters,
 }
 
 impl Cluster {
     /// Joins the cluster when the store is shared (PostgreSQL); `None` on SQLite.
-    pub async fn join(store: &Store, presences: Arc<Presences>) -> anyhow::Result<Option<Arc<Cluster>>> {
+    pub async fn join(
+        store: &Store,
+        presences: Arc<Presences>,
+        guesses: GuessCounters,
+    ) -> anyhow::Result<Option<Arc<Cluster>>> {
         if !store.is_shared() {
             return Ok(None);
         }
@@ -48,8 +62,10 @@ impl Cluster {
             node: hex::encode(rand::random::<[u8; 6]>()),
             elsewhere: Default::default(),
             presences,
+            guesses,
         });
         lines::share(store.clone(), cluster.node.clone(), cluster.presences.clone());
+        guesses::share(store, &cluster.node, &cluster.guesses);
         cluster.store.node_seen(&cluster.node, unix_ms()).await?;
         let alive = cluster.clone();
         tokio::spawn(async move {
@@ -130,6 +146,11 @@ impl Cluster {
         lines::heard(notice, &self.node, &self.presences);
     }
 
+    /// Another node's notice of the wrong passwords it counted (`Change::Guesses`).
+    pub fn guesses_heard(&self, notice: &str) {
+        guesses::heard(notice, &self.node, &self.guesses);
+    }
+
     /// Company `company`'s calls in progress on the other nodes, as counted at most a second
     /// ago: its plan's limit of calls at once holds across the nodes (give or take the calls
     /// that began within that second).
@@ -167,6 +188,34 @@ impl Cluster {
         self.store.announce(change).await;
         Ok(true)
     }
+}
+
+/// Notices from `node` carrying `entries`, each under PostgreSQL's payload limit: the node's id
+/// on the first line, then an entry a line.
+fn notices(node: &str, entries: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut notices = Vec::new();
+    let mut notice = String::new();
+    for entry in entries {
+        if !notice.is_empty() && notice.len() + 1 + entry.len() > MAX_NOTICE {
+            notices.push(std::mem::take(&mut notice));
+        }
+        if notice.is_empty() {
+            notice.push_str(node);
+        }
+        notice.push('\n');
+        notice.push_str(&entry);
+    }
+    if !notice.is_empty() {
+        notices.push(notice);
+    }
+    notices
+}
+
+/// The node that sent `notice`, and its entries; `None` for this node's own notices.
+fn from_another<'a>(notice: &'a str, own: &str) -> Option<(&'a str, std::str::Lines<'a>)> {
+    let mut entries = notice.lines();
+    let node = entries.next().filter(|node| *node != own)?;
+    Some((node, entries))
 }
 
 /// The call is listed for the other nodes while this lives.

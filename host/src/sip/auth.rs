@@ -71,7 +71,7 @@ pub struct Authenticator {
     location: Arc<dyn Location>,
     /// Trunks that authenticate by digest (their accounts come before employees' logins).
     trunks: super::Trunks,
-    guesses: Guesses,
+    guesses: Arc<Guesses>,
     /// Failures are a stranger's to cause: logged at a bounded rate.
     failure_log: QuietLog,
 }
@@ -83,9 +83,14 @@ impl Authenticator {
             ledger: Arc::new(MemoryLedger::default()),
             location,
             trunks,
-            guesses: Guesses::new(GuessLimits::SIP),
+            guesses: Arc::new(Guesses::new(GuessLimits::SIP)),
             failure_log: QuietLog::new(20, std::time::Duration::from_secs(10)),
         }
+    }
+
+    /// The wrong passwords counted (shared with the other nodes).
+    pub fn guesses(&self) -> Arc<Guesses> {
+        self.guesses.clone()
     }
 
     pub(super) fn location(&self) -> &dyn Location {

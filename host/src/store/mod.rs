@@ -176,6 +176,8 @@ pub enum Change {
     Feature { call: String, feature: String },
     /// Lines' states on a node, as `cluster.rs` writes them (busy lamps across nodes).
     Lines(String),
+    /// Wrong passwords counted on a node, as `cluster/guesses.rs` writes them.
+    Guesses(String),
     /// Not announced: this node's listener lost its connection, and whatever was announced
     /// until it listened again did not reach it.
     Missed,
@@ -193,6 +195,7 @@ impl Change {
             Change::HangUp(call) => format!("hangup:{call}"),
             Change::Feature { call, feature } => format!("feature:{call}:{feature}"),
             Change::Lines(lines) => format!("lines:{lines}"),
+            Change::Guesses(guesses) => format!("guesses:{guesses}"),
             Change::Missed => "missed".into(),
         }
     }
@@ -206,6 +209,7 @@ impl Change {
             "companies" => Some(Change::Companies),
             other if let Some(id) = other.strip_prefix("registrations:") => id.parse().ok().map(Change::Registrations),
             other if let Some(lines) = other.strip_prefix("lines:") => Some(Change::Lines(lines.to_owned())),
+            other if let Some(guesses) = other.strip_prefix("guesses:") => Some(Change::Guesses(guesses.to_owned())),
             other => match (other.strip_prefix("hangup:"), other.strip_prefix("feature:")) {
                 (Some(call), _) => Some(Change::HangUp(call.to_owned())),
                 (_, Some(rest)) => rest.split_once(':').map(|(call, feature)| Change::Feature {

@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 use crate::call::queue::Queues;
 use crate::call::record::unix_ms;
 use crate::call::{CallbackDesk, CallbackRequest, DialEnv, OutboundRules, TollGate, number};
+use crate::cluster::QueueBoards;
 use crate::flow::{CompanyNumbers, FlowRegistry};
 use crate::location::StoreLocation;
 use crate::sip::Presences;
@@ -19,6 +20,15 @@ use crate::tenant::CompanyId;
 
 /// A day, for the callbacks a number may have a day.
 const DAY_MS: i64 = 86_400_000;
+
+/// What every company's queues and callback desk share on this node.
+#[derive(Clone)]
+pub struct Queueing {
+    /// Wakes the callback scheduler (a queue's kept place is due now).
+    pub callbacks_due: Arc<tokio::sync::Notify>,
+    /// The other nodes' queues, when several nodes share the database.
+    pub boards: Option<Arc<QueueBoards>>,
+}
 
 /// One company's callback requests as its calls file them (`call::CallbackDesk`).
 pub struct CompanyCallbacks {
@@ -35,10 +45,12 @@ impl CompanyCallbacks {
         tenant: Tenant,
         directory: Arc<dyn crate::call::Directory>,
         toll: Arc<TollGate>,
-        due_now: Arc<tokio::sync::Notify>,
+        queueing: &Queueing,
     ) -> (Arc<Queues>, Arc<Self>) {
+        let board = queueing.boards.as_ref().map(|b| b.of(tenant.id()));
+        let due_now = queueing.callbacks_due.clone();
         let desk = Arc::new(CompanyCallbacks { tenant, toll, due_now });
-        (Queues::new(directory, desk.clone()), desk)
+        (Queues::new(directory, desk.clone(), board), desk)
     }
 }
 
@@ -89,8 +101,7 @@ pub struct Offices {
     presences: Arc<Presences>,
     /// A company with no rules of its own may call national numbers in this country.
     country_code: String,
-    /// Wakes the callback scheduler (a queue's kept place is due now).
-    callbacks_due: Arc<tokio::sync::Notify>,
+    queueing: Queueing,
     offices: Mutex<HashMap<CompanyId, Arc<Office>>>,
 }
 
@@ -135,10 +146,10 @@ impl Offices {
         registry: Arc<FlowRegistry>,
         presences: Arc<Presences>,
         country_code: String,
-        callbacks_due: Arc<tokio::sync::Notify>,
+        queueing: Queueing,
     ) -> Self {
         Offices {
-            callbacks_due,
+            queueing,
             shared,
             store,
             location,
@@ -165,7 +176,7 @@ impl Offices {
         let toll = TollGate::new(rules);
         let tenant = self.store.company(id);
         let (queues, callbacks) =
-            CompanyCallbacks::with_queues(tenant, directory.clone(), toll.clone(), self.callbacks_due.clone());
+            CompanyCallbacks::with_queues(tenant, directory.clone(), toll.clone(), &self.queueing);
         let dial = DialEnv {
             company: id,
             presence,

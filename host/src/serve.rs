@@ -7,7 +7,7 @@ use crate::call::Feature;
 use crate::call::record::unix_ms;
 use crate::call::{DialEnv, MediaEnv, OutboundRules, TollGate};
 use crate::callbacks::CallbackScheduler;
-use crate::cluster::{Cluster, GuessCounters};
+use crate::cluster::{self, Cluster, GuessCounters, QueueBoards};
 use crate::companies::Companies;
 use crate::config::Config;
 use crate::exchange::Exchange;
@@ -18,7 +18,7 @@ use crate::location::{OutboundTrunk, StoreLocation};
 use crate::mail::Mailer;
 use crate::media::mixer::Rooms;
 use crate::media::{PortRange, Prompt, PromptLibrary};
-use crate::offices::{CompanyCallbacks, Offices};
+use crate::offices::{CompanyCallbacks, Offices, Queueing};
 use crate::sip::{Authenticator, SipServer, Trunk, TrunkAccount, Trunks};
 use crate::store::{Change, Store};
 use crate::tenant::CompanyId;
@@ -101,8 +101,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let callbacks_due = Arc::new(tokio::sync::Notify::new());
     let toll = TollGate::new(OutboundRules::national(&config.country_code));
     let home_tenant = store.company(CompanyId::HOME);
-    let (queues, callbacks) =
-        CompanyCallbacks::with_queues(home_tenant, home.clone(), toll.clone(), callbacks_due.clone());
+    // With several nodes on the database, this one's name among them, and its queues' board.
+    let node = cluster::new_node_id();
+    let queueing = Queueing {
+        callbacks_due: callbacks_due.clone(),
+        boards: store.is_shared().then(|| QueueBoards::start(&store, &node)),
+    };
+    let (queues, callbacks) = CompanyCallbacks::with_queues(home_tenant, home.clone(), toll.clone(), &queueing);
     let shared = DialEnv {
         queues,
         callbacks,
@@ -135,7 +140,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         registry.clone(),
         sip.presences(),
         config.country_code.clone(),
-        callbacks_due.clone(),
+        queueing,
     ));
     if let Some(every) = config.callback_check {
         CallbackScheduler {
@@ -161,7 +166,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         sip: auth.guesses(),
         logins: logins.guesses(),
     };
-    let cluster = Cluster::join(&store, sip.presences(), guesses).await?;
+    let cluster = Cluster::join(&store, &node, sip.presences(), guesses).await?;
     follow_other_nodes(
         &store,
         &registry,

@@ -9,6 +9,7 @@ mod callbacks;
 mod guesses;
 mod lamps;
 mod proxy;
+mod queues;
 mod restart;
 
 use std::time::Duration;

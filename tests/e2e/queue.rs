@@ -14,11 +14,11 @@ use crate::harness::{RtpPeer, Server, trace};
 use crate::hunt::{Desk, finished, phones_listening};
 use crate::sipp::{self, Phone};
 
-const NUMBER: &str = "+15550100700";
+pub const NUMBER: &str = "+15550100700";
 
 /// Sales with `members`; the number queues for it with `settings` (over short defaults: no
 /// announcements, 5 s of ringing an agent).
-async fn queue_for_sales(server: &Server, members: &[&str], settings: Value) {
+pub async fn queue_for_sales(server: &Server, members: &[&str], settings: Value) {
     let department = json!({ "name": "Sales", "extension": "600", "strategy": "ring_all", "step_secs": 1,
         "timeout_secs": 5, "members": members });
     let (status, body) = server.send(Method::PUT, "/departments/sales", department).await;
@@ -37,7 +37,7 @@ async fn pause(server: &Server, login: &str, paused: bool) {
 }
 
 /// A caller who stays until the exchange hangs up.
-fn caller_until_bye(server: &Server) -> tokio::task::JoinHandle<()> {
+pub fn caller_until_bye(server: &Server) -> tokio::task::JoinHandle<()> {
     caller(server, sipp::caller_waits_for_bye())
 }
 
@@ -57,14 +57,14 @@ fn caller(server: &Server, scenario: String) -> tokio::task::JoinHandle<()> {
 }
 
 /// When the record's answered leg was answered.
-fn answered_at(record: &Value) -> i64 {
+pub fn answered_at(record: &Value) -> i64 {
     let legs = record["legs"].as_array().unwrap();
     legs.iter()
         .find_map(|l| l["answered_at"].as_i64())
         .unwrap_or_else(|| panic!("no leg answered: {record}"))
 }
 
-const TALKS: Phone = Phone::AnswersThenHangsUp {
+pub const TALKS: Phone = Phone::AnswersThenHangsUp {
     after_ms: 200,
     hold_ms: 2_000,
 };

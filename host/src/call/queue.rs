@@ -14,6 +14,11 @@
 //! place becomes a callback request (`/callbacks`) that, when its turn comes, is handed to the
 //! free agent, and the callback scheduler rings the agent and then the caller.
 //!
+//! With several nodes on one database, each node's lines tell the others who waits since when
+//! and when each agent last talked and rests ([`QueueBoard`]). Before offering, a distributor
+//! leaves to the other nodes' callers who came first as many free agents as they need, counts
+//! an agent's last call on any node for "longest idle", and lets him wrap up wherever he talked.
+//!
 //! What Asterisk's app_queue calls `leastrecent` is [`QueueStrategy::LongestIdle`], `linear` is
 //! [`QueueStrategy::InOrder`], `ringall` is [`QueueStrategy::RingAll`]. Different from it: a
 //! paused agent still staffs the queue (callers may join), and the estimated wait comes from the
@@ -39,6 +44,9 @@ pub const NO_ANSWER_REST: Duration = Duration::from_secs(10);
 const CALLBACK_HOLD: Duration = Duration::from_secs(30);
 /// A kept place waits this long at most for its turn; its request then stays for people to take.
 const MAX_KEPT: Duration = Duration::from_secs(4 * 3600);
+/// How long a distributor waits for the other nodes' lines before serving its own as if alone
+/// (the database is slow or away).
+const BOARD_PATIENCE: Duration = Duration::from_millis(300);
 /// No line holds more callers than this, whatever a flow asks.
 pub const MAX_LENGTH: u32 = 500;
 /// Weight of the newest talk in the average talk time that estimates waits.
@@ -118,10 +126,87 @@ pub struct Offer {
     pub agents: Vec<String>,
 }
 
+/// Where the lines of the nodes that share a database meet (`cluster/`); none on a node alone.
+#[async_trait::async_trait]
+pub trait QueueBoard: Send + Sync {
+    /// What happened on one of this node's lines, for the other nodes: told in order, at once.
+    fn tell(&self, department: &str, news: BoardNews);
+    /// The department's callers on the other nodes not offered to anyone yet, and its agents'
+    /// last calls and rests on any node.
+    async fn elsewhere(&self, department: &str) -> anyhow::Result<Elsewhere>;
+}
+
+/// What a line tells the other nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoardNews {
+    /// Caller `place` joined the line at `joined_at` (unix ms).
+    Joined { place: u64, internal: bool, joined_at: i64 },
+    /// Agents are offered caller `place` now, or no longer.
+    Offered { place: u64, offered: bool },
+    /// Caller `place` left the line.
+    Left { place: u64 },
+    /// An agent talked or let an offer ring out.
+    Rests(AgentRest),
+}
+
+/// An agent's last queue call and rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRest {
+    pub login: String,
+    /// When his last queue call ended (unix ms); `None`: none yet (or, told, unchanged).
+    pub idle_since: Option<i64>,
+    /// Offered nobody before then (unix ms).
+    pub rest_until: i64,
+}
+
+/// A department's callers waiting on the other nodes, and its agents' rests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Elsewhere {
+    /// (internal, joined at, unix ms) for each caller not offered yet.
+    pub waiting: Vec<(bool, i64)>,
+    pub agents: Vec<AgentRest>,
+}
+
+/// [`Elsewhere`] on this node's clock, as the distributor last read it.
+#[derive(Debug, Default)]
+struct Others {
+    /// (internal, joined), in the order they are served.
+    waiting: Vec<(bool, Instant)>,
+    idle_since: HashMap<String, Instant>,
+    rest_until: HashMap<String, Instant>,
+}
+
+impl Others {
+    fn read(elsewhere: Elsewhere, now: Instant, now_ms: i64) -> Self {
+        let at = |ms: i64| match u64::try_from(now_ms - ms) {
+            Ok(ago) => now.checked_sub(Duration::from_millis(ago)).unwrap_or(now),
+            Err(_) => now + Duration::from_millis(ms.abs_diff(now_ms)),
+        };
+        let mut waiting: Vec<(bool, Instant)> = elsewhere
+            .waiting
+            .into_iter()
+            .map(|(internal, joined)| (internal, at(joined)))
+            .collect();
+        waiting.sort();
+        let mut others = Others {
+            waiting,
+            ..Others::default()
+        };
+        for agent in elsewhere.agents {
+            if let Some(idle) = agent.idle_since {
+                others.idle_since.insert(agent.login.clone(), at(idle));
+            }
+            others.rest_until.insert(agent.login, at(agent.rest_until));
+        }
+        others
+    }
+}
+
 /// One company's queues (its departments' lines) on this node.
 pub struct Queues {
     directory: Arc<dyn Directory>,
     desk: Arc<dyn CallbackDesk>,
+    board: Option<Arc<dyn QueueBoard>>,
     /// By department id; one per department that ever had a caller (agents' idle times live
     /// here).
     lines: Mutex<HashMap<String, Arc<Line>>>,
@@ -135,10 +220,15 @@ pub enum Joined {
 }
 
 impl Queues {
-    pub fn new(directory: Arc<dyn Directory>, desk: Arc<dyn CallbackDesk>) -> Arc<Self> {
+    pub fn new(
+        directory: Arc<dyn Directory>,
+        desk: Arc<dyn CallbackDesk>,
+        board: Option<Arc<dyn QueueBoard>>,
+    ) -> Arc<Self> {
         Arc::new(Queues {
             directory,
             desk,
+            board,
             lines: Mutex::default(),
         })
     }
@@ -157,7 +247,7 @@ impl Queues {
             .lines
             .lock()
             .entry(staff.department.clone())
-            .or_insert_with(|| Arc::new(Line::new(staff.department.clone())))
+            .or_insert_with(|| Arc::new(Line::new(staff.department.clone(), self.board.clone())))
             .clone();
         let (offers_to, offers) = mpsc::unbounded_channel();
         let max_length = opts.max_length.clamp(1, MAX_LENGTH) as usize;
@@ -168,6 +258,7 @@ impl Queues {
                 return Ok(Joined::Full);
             }
             let id = state.add(internal, opts.strategy, Seat::Caller(offers_to));
+            line.tell(&mut state);
             let start = !state.distributing;
             state.distributing = true;
             (id, start)
@@ -258,14 +349,40 @@ struct Line {
     state: Mutex<LineState>,
     /// Something changed that may let the distributor offer a caller.
     wake: Notify,
+    /// The other nodes' lines of the department.
+    board: Option<Arc<dyn QueueBoard>>,
 }
 
 impl Line {
-    fn new(department: String) -> Self {
+    fn new(department: String, board: Option<Arc<dyn QueueBoard>>) -> Self {
+        let state = LineState {
+            sharing: board.is_some(),
+            ..LineState::default()
+        };
         Line {
             department,
-            state: Mutex::default(),
+            state: Mutex::new(state),
             wake: Notify::new(),
+            board,
+        }
+    }
+
+    /// Changes the line's state by `f`, tells the other nodes, and wakes the distributor.
+    fn change<R>(&self, f: impl FnOnce(&mut LineState) -> R) -> R {
+        let mut state = self.state.lock();
+        let result = f(&mut state);
+        self.tell(&mut state);
+        drop(state);
+        self.wake.notify_one();
+        result
+    }
+
+    /// Tells the other nodes what changed in `state` (under its lock: they hear it in order).
+    fn tell(&self, state: &mut LineState) {
+        if let Some(board) = &self.board {
+            for news in state.news.drain(..) {
+                board.tell(&self.department, news);
+            }
         }
     }
 }
@@ -282,6 +399,11 @@ struct LineState {
     next_id: u64,
     /// A distributor task runs (while anyone waits).
     distributing: bool,
+    /// The other nodes' callers and agents, at the distributor's last look.
+    others: Others,
+    /// Other nodes share the department's line: what changed is gathered in `news` for them.
+    sharing: bool,
+    news: Vec<BoardNews>,
 }
 
 struct Waiting {
@@ -320,9 +442,22 @@ enum Hand {
 }
 
 impl LineState {
+    /// Something the other nodes are to be told.
+    fn note(&mut self, news: BoardNews) {
+        if self.sharing {
+            self.news.push(news);
+        }
+    }
+
     /// Adds a caller in his place: outside callers ahead of every internal one.
     fn add(&mut self, internal: bool, strategy: QueueStrategy, seat: Seat) -> u64 {
         self.next_id += 1;
+        let joined_at = super::record::unix_ms();
+        self.note(BoardNews::Joined {
+            place: self.next_id,
+            internal,
+            joined_at,
+        });
         let entry = Waiting {
             id: self.next_id,
             internal,
@@ -347,23 +482,49 @@ impl LineState {
         self.agents
             .get(login)
             .is_none_or(|m| !m.reserved && m.rest_until.is_none_or(|until| until <= now))
+            && self.others.rest_until.get(login).is_none_or(|until| *until <= now)
+    }
+
+    /// When agent `login` last ended a queue call, on this node or another; `None`: never.
+    fn idle_since(&self, login: &str) -> Option<Instant> {
+        let here = self.agents.get(login).and_then(|m| m.idle_since);
+        here.max(self.others.idle_since.get(login).copied())
     }
 
     /// Offers waiting callers, from the head, to the agents free now.
     fn match_agents(&mut self, staff: &Staff, now: Instant) -> Vec<Hand> {
         self.staffed = staff.staffed();
-        self.waiting
-            .retain(|w| !matches!(w.seat, Seat::Kept(_)) || now.duration_since(w.joined) < MAX_KEPT);
+        let expired: Vec<u64> = self
+            .waiting
+            .iter()
+            .filter(|w| matches!(w.seat, Seat::Kept(_)) && now.duration_since(w.joined) >= MAX_KEPT)
+            .map(|w| w.id)
+            .collect();
+        for id in expired {
+            self.remove(id);
+        }
         let mut ready: Vec<&str> = staff
             .agents
             .iter()
             .filter(|a| a.state == AgentState::Ready && self.free(&a.login, now))
             .map(|a| a.login.as_str())
             .collect();
+        // Never idle on record counts as idle the longest; ties go by the department's order.
+        let longest_idle = |ready: &[&str]| (0..ready.len()).min_by_key(|&i| self.idle_since(ready[i])).unwrap_or(0);
         let mut hands = Vec::new();
-        let mut served = Vec::new();
-        let LineState { waiting, agents, .. } = self;
-        for entry in waiting.iter_mut().filter(|w| w.offered.is_none()) {
+        let (mut offered, mut served) = (Vec::new(), Vec::new());
+        // Callers on other nodes who came first: each leaves one agent to his node (the one
+        // idle the longest, as its likeliest pick), which offers him at its next look.
+        let mut others_first = self.others.waiting.iter().peekable();
+        let mut picks: Vec<(u64, Vec<String>)> = Vec::new();
+        for entry in self.waiting.iter().filter(|w| w.offered.is_none()) {
+            while !ready.is_empty()
+                && others_first
+                    .next_if(|other| **other < (entry.internal, entry.joined))
+                    .is_some()
+            {
+                ready.remove(longest_idle(&ready));
+            }
             if ready.is_empty() {
                 break;
             }
@@ -373,10 +534,14 @@ impl LineState {
             } else if entry.strategy == QueueStrategy::InOrder {
                 vec![ready.remove(0).to_owned()]
             } else {
-                // Never idle on record counts as idle the longest; ties go by the department's order.
-                let idle = |login: &str| agents.get(login).and_then(|m| m.idle_since);
-                let longest = (0..ready.len()).min_by_key(|&i| idle(ready[i])).unwrap_or(0);
-                vec![ready.remove(longest).to_owned()]
+                vec![ready.remove(longest_idle(&ready)).to_owned()]
+            };
+            picks.push((entry.id, picked));
+        }
+        let LineState { waiting, agents, .. } = self;
+        for (id, picked) in picks {
+            let Some(entry) = waiting.iter_mut().find(|w| w.id == id) else {
+                continue;
             };
             match &entry.seat {
                 Seat::Caller(offers) => {
@@ -384,6 +549,7 @@ impl LineState {
                         agents.entry(login.clone()).or_default().reserved = true;
                     }
                     entry.offered = Some(picked.clone());
+                    offered.push(entry.id);
                     hands.push(Hand::Offer(offers.clone(), Offer { agents: picked }));
                 }
                 Seat::Kept(request) => {
@@ -394,7 +560,15 @@ impl LineState {
                 }
             }
         }
-        waiting.retain(|w| !served.contains(&w.id));
+        for id in offered {
+            self.note(BoardNews::Offered {
+                place: id,
+                offered: true,
+            });
+        }
+        for id in served {
+            self.remove(id);
+        }
         hands
     }
 
@@ -416,6 +590,7 @@ impl LineState {
     fn remove(&mut self, id: u64) -> Option<Waiting> {
         let at = self.waiting.iter().position(|w| w.id == id)?;
         let entry = self.waiting.remove(at);
+        self.note(BoardNews::Left { place: id });
         for login in entry.offered.iter().flatten() {
             self.agents.entry(login.clone()).or_default().reserved = false;
         }
@@ -446,62 +621,98 @@ impl Place {
 
     /// An offered agent answered: the caller leaves the line (the agent's line is busy now).
     pub fn answered(&self) {
-        self.line.state.lock().remove(self.id);
-        self.line.wake.notify_one();
+        self.line.change(|state| state.remove(self.id));
     }
 
     /// Nobody offered answered: they rest a while, and the caller waits on in his place.
     pub fn not_answered(&self) {
         let rest_until = Instant::now() + NO_ANSWER_REST;
-        let mut state = self.line.state.lock();
-        let LineState { waiting, agents, .. } = &mut *state;
-        if let Some(entry) = waiting.iter_mut().find(|w| w.id == self.id) {
-            for login in entry.offered.take().into_iter().flatten() {
-                let memo = agents.entry(login).or_default();
+        let rest_until_ms = super::record::unix_ms() + NO_ANSWER_REST.as_millis() as i64;
+        self.line.change(|state| {
+            let Some(entry) = state.waiting.iter_mut().find(|w| w.id == self.id) else {
+                return;
+            };
+            let offered = entry.offered.take().unwrap_or_default();
+            state.note(BoardNews::Offered {
+                place: self.id,
+                offered: false,
+            });
+            for login in offered {
+                let memo = state.agents.entry(login.clone()).or_default();
                 memo.reserved = false;
                 memo.rest_until = Some(rest_until);
+                state.note(BoardNews::Rests(AgentRest {
+                    login,
+                    idle_since: None,
+                    rest_until: rest_until_ms,
+                }));
             }
-        }
-        drop(state);
-        self.line.wake.notify_one();
+        });
     }
 
     /// The caller talked with agent `login` for `talk`: the agent wraps up, then is idle.
     pub fn talked(&self, login: Option<&str>, talk: Duration, wrap_up: Duration) {
         let now = Instant::now();
-        let mut state = self.line.state.lock();
-        state.talk = Some(match state.talk {
-            Some(average) => average.mul_f64(1.0 - TALK_WEIGHT) + talk.mul_f64(TALK_WEIGHT),
-            None => talk,
+        let now_ms = super::record::unix_ms();
+        self.line.change(|state| {
+            state.talk = Some(match state.talk {
+                Some(average) => average.mul_f64(1.0 - TALK_WEIGHT) + talk.mul_f64(TALK_WEIGHT),
+                None => talk,
+            });
+            if let Some(login) = login {
+                let memo = state.agents.entry(login.to_owned()).or_default();
+                memo.idle_since = Some(now);
+                memo.rest_until = Some(now + wrap_up);
+                state.note(BoardNews::Rests(AgentRest {
+                    login: login.to_owned(),
+                    idle_since: Some(now_ms),
+                    rest_until: now_ms + wrap_up.as_millis() as i64,
+                }));
+            }
         });
-        if let Some(login) = login {
-            let memo = state.agents.entry(login.to_owned()).or_default();
-            memo.idle_since = Some(now);
-            memo.rest_until = Some(now + wrap_up);
-        }
-        drop(state);
-        self.line.wake.notify_one();
     }
 
     /// The caller hangs up to be called back by callback request `request`, which keeps his
     /// place: when its turn comes, it is handed to the free agent.
     pub fn keep(mut self, request: i64) {
-        let mut state = self.line.state.lock();
-        if let Some(entry) = state.waiting.iter_mut().find(|w| w.id == self.id) {
+        self.kept = self.line.change(|state| {
+            let Some(entry) = state.waiting.iter_mut().find(|w| w.id == self.id) else {
+                return false;
+            };
             entry.seat = Seat::Kept(request);
-            entry.offered = None;
-            self.kept = true;
-        }
+            if entry.offered.take().is_some() {
+                state.note(BoardNews::Offered {
+                    place: self.id,
+                    offered: false,
+                });
+            }
+            true
+        });
     }
 }
 
 impl Drop for Place {
     fn drop(&mut self) {
         if !self.kept {
-            self.line.state.lock().remove(self.id);
-            self.line.wake.notify_one();
+            self.line.change(|state| state.remove(self.id));
         }
     }
+}
+
+/// What the other nodes' lines of the department say now, into the line's state. While it
+/// cannot be read (in time), the line is served as if this node were alone.
+async fn read_the_board(line: &Line) {
+    let Some(board) = &line.board else { return };
+    let others = match tokio::time::timeout(BOARD_PATIENCE, board.elsewhere(&line.department)).await {
+        Ok(Ok(elsewhere)) => Others::read(elsewhere, Instant::now(), super::record::unix_ms()),
+        // (The heartbeat says in the log that the database is away, not each line.)
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, queue = %line.department, "cannot read the other nodes' callers");
+            Others::default()
+        }
+        Err(_) => Others::default(),
+    };
+    line.state.lock().others = others;
 }
 
 /// Offers a line's waiting callers to its free agents until nobody waits.
@@ -516,7 +727,16 @@ async fn distribute(line: Arc<Line>, directory: Arc<dyn Directory>, desk: Arc<dy
         }
         match directory.staff(&line.department).await {
             Ok(Some(staff)) => {
-                let hands = line.state.lock().match_agents(&staff, Instant::now());
+                // The board after the agents' states: an agent whose call on another node just
+                // ended is seen free here only once that node said how long he wraps up (it
+                // writes that a few ms after his line turns idle, so the window is that small).
+                read_the_board(&line).await;
+                let hands = {
+                    let mut state = line.state.lock();
+                    let hands = state.match_agents(&staff, Instant::now());
+                    line.tell(&mut state);
+                    hands
+                };
                 for hand in hands {
                     match hand {
                         Hand::Offer(to, offer) => {
@@ -571,7 +791,7 @@ mod tests {
 
     /// A line of sales with one outside caller in it, and his place.
     fn first_caller(strategy: QueueStrategy) -> (Arc<Line>, Place) {
-        let line = Arc::new(Line::new("sales".into()));
+        let line = Arc::new(Line::new("sales".into(), None));
         let (to, offers) = mpsc::unbounded_channel();
         let id = line.state.lock().add(false, strategy, Seat::Caller(to));
         let place = Place {
@@ -650,6 +870,83 @@ mod tests {
             offered(&hands),
             [vec!["alice", "bob", "carol"]],
             "the head caller rings everyone; the next waits"
+        );
+    }
+
+    /// Another node's caller who came first is left an agent (the one idle the longest); an
+    /// internal one waits behind this node's outside caller; an agent's rest and last call on
+    /// another node count here; and what happens on the line is noted for the other nodes.
+    #[tokio::test]
+    async fn callers_on_other_nodes_who_came_first_are_left_agents() {
+        let now = Instant::now();
+        let now_ms = crate::call::record::unix_ms();
+        let two_ready = staff(&[("alice", Ready), ("bob", Ready)]);
+        let earlier = |internal: bool| Elsewhere {
+            waiting: vec![(internal, now_ms - 10_000)],
+            agents: vec![],
+        };
+        let mut line = LineState {
+            sharing: true,
+            ..LineState::default()
+        };
+        let (id, _a) = caller(&mut line, false, QueueStrategy::InOrder);
+        line.others = Others::read(earlier(false), now, now_ms);
+        assert!(
+            line.match_agents(&staff(&[("alice", Ready)]), now).is_empty(),
+            "the only agent is the earlier caller's"
+        );
+        let hands = line.match_agents(&two_ready, now);
+        assert_eq!(offered(&hands), [vec!["bob"]], "alice is left to the earlier caller");
+        assert!(matches!(line.news[0], BoardNews::Joined { place, internal: false, .. } if place == id));
+        assert_eq!(
+            line.news[1..],
+            [BoardNews::Offered {
+                place: id,
+                offered: true
+            }]
+        );
+        line.remove(id);
+        assert_eq!(line.news.last(), Some(&BoardNews::Left { place: id }));
+
+        let mut line = LineState::default();
+        let (_, _a) = caller(&mut line, false, QueueStrategy::InOrder);
+        line.others = Others::read(earlier(true), now, now_ms);
+        let hands = line.match_agents(&staff(&[("alice", Ready)]), now);
+        assert_eq!(offered(&hands), [vec!["alice"]], "outside callers first, on any node");
+        assert!(
+            line.news.is_empty(),
+            "nothing gathered when no other node shares the line"
+        );
+
+        // Bob talked on another node 10 s ago and wraps up there for 5 s more; alice talked here
+        // a minute ago: she has been idle the longest, and bob is not free.
+        let mut line = LineState::default();
+        line.agents.entry("alice".into()).or_default().idle_since = Some(now - Duration::from_secs(60));
+        let bob = AgentRest {
+            login: "bob".into(),
+            idle_since: Some(now_ms - 10_000),
+            rest_until: now_ms + 5_000,
+        };
+        let elsewhere = Elsewhere {
+            waiting: vec![],
+            agents: vec![bob.clone()],
+        };
+        line.others = Others::read(elsewhere, now, now_ms);
+        assert!(!line.free("bob", now) && line.free("bob", now + Duration::from_secs(6)));
+        let (_, _a) = caller(&mut line, false, QueueStrategy::LongestIdle);
+        let (_, _b) = caller(&mut line, false, QueueStrategy::LongestIdle);
+        let hands = line.match_agents(&two_ready, now);
+        assert_eq!(offered(&hands), [vec!["alice"]], "bob wraps up");
+        let rested = Elsewhere {
+            waiting: vec![],
+            agents: vec![AgentRest { rest_until: 0, ..bob }],
+        };
+        line.others = Others::read(rested, now, now_ms);
+        let hands = line.match_agents(&two_ready, now);
+        assert_eq!(offered(&hands), [vec!["bob"]]);
+        assert!(
+            line.idle_since("bob") > line.idle_since("alice"),
+            "his last call was later"
         );
     }
 

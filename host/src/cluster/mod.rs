@@ -9,8 +9,10 @@
 
 mod guesses;
 mod lines;
+mod queues;
 
 pub use guesses::GuessCounters;
+pub use queues::QueueBoards;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,10 +49,16 @@ pub struct Cluster {
     guesses: GuessCounters,
 }
 
+/// A new node id: a node is new on every start.
+pub fn new_node_id() -> String {
+    hex::encode(rand::random::<[u8; 6]>())
+}
+
 impl Cluster {
     /// Joins the cluster when the store is shared (PostgreSQL); `None` on SQLite.
     pub async fn join(
         store: &Store,
+        node: &str,
         presences: Arc<Presences>,
         guesses: GuessCounters,
     ) -> anyhow::Result<Option<Arc<Cluster>>> {
@@ -59,7 +67,7 @@ impl Cluster {
         }
         let cluster = Arc::new(Cluster {
             store: store.clone(),
-            node: hex::encode(rand::random::<[u8; 6]>()),
+            node: node.to_owned(),
             elsewhere: Default::default(),
             presences,
             guesses,

@@ -49,6 +49,11 @@ impl Store {
             .collect();
         let group: Vec<(CompanyId, &CallRecord)> = cut.iter().map(|(c, r)| (*c, r)).collect();
         super::calls::write_call_records(&mut tx, &group).await?;
+        // Their callers waiting in queues are gone with them.
+        sqlx::query("DELETE FROM queue_places p USING nodes n WHERE p.node = n.id AND n.seen_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM nodes WHERE seen_at < $1")
             .bind(before)
             .execute(&mut *tx)

@@ -1702,3 +1702,65 @@ async fn a_company_sees_only_its_own() {
         cleanup.run(store).await;
     }
 }
+
+/// The queues' board: a node's waiting callers are seen by the other nodes (not by itself),
+/// oldest first, until offered or gone; an agent's rest replaces the last, his last call stays
+/// when a rest does not say; another company sees none of it; a gone node's callers go with it.
+#[tokio::test]
+async fn queue_callers_and_agents_are_seen_by_the_other_nodes() {
+    for (db, store, cleanup) in stores().await {
+        let tenant = store.company(CompanyId::HOME);
+        let stranger = store.company(CompanyId(2));
+        store.node_seen("n1", 1_000).await.unwrap();
+        store.node_seen("n2", 1_000).await.unwrap();
+        tenant.queue_place_joined("n1", "sales", 2, true, 600).await.unwrap();
+        tenant.queue_place_joined("n1", "sales", 1, false, 500).await.unwrap();
+        tenant.queue_place_joined("n1", "sales", 1, false, 500).await.unwrap();
+        tenant.queue_place_joined("n1", "support", 3, false, 400).await.unwrap();
+        let waiting = |internal, joined_at| WaitingElsewhere { internal, joined_at };
+        let (seen, _) = tenant.queue_elsewhere("n2", "sales", 900).await.unwrap();
+        assert_eq!(seen, [waiting(false, 500), waiting(true, 600)], "{db}");
+        assert!(
+            tenant.queue_elsewhere("n1", "sales", 900).await.unwrap().0.is_empty(),
+            "{db}: its own"
+        );
+        assert!(
+            stranger.queue_elsewhere("n2", "sales", 900).await.unwrap().0.is_empty(),
+            "{db}"
+        );
+        assert!(
+            tenant.queue_elsewhere("n2", "sales", 1_001).await.unwrap().0.is_empty(),
+            "{db}: n1 is gone"
+        );
+        tenant.queue_place_offered("n1", "sales", 1, true).await.unwrap();
+        let (seen, _) = tenant.queue_elsewhere("n2", "sales", 900).await.unwrap();
+        assert_eq!(seen, [waiting(true, 600)], "{db}");
+        tenant.queue_place_offered("n1", "sales", 1, false).await.unwrap();
+        tenant.queue_place_left("n1", "sales", 2).await.unwrap();
+        let (seen, _) = tenant.queue_elsewhere("n2", "sales", 900).await.unwrap();
+        assert_eq!(seen, [waiting(false, 500)], "{db}");
+
+        let rest = |idle_since, rest_until| AgentRest {
+            login: "alice".into(),
+            idle_since,
+            rest_until,
+        };
+        tenant.queue_agent_rests("sales", &rest(Some(700), 705)).await.unwrap();
+        tenant.queue_agent_rests("sales", &rest(None, 800)).await.unwrap();
+        let (_, agents) = tenant.queue_elsewhere("n1", "sales", 900).await.unwrap();
+        assert_eq!(agents, [rest(Some(700), 800)], "{db}");
+        assert!(
+            stranger.queue_elsewhere("n1", "sales", 900).await.unwrap().1.is_empty(),
+            "{db}"
+        );
+
+        if store.is_shared() {
+            store.node_seen("n2", 2_000).await.unwrap();
+            store.forget_nodes(1_500).await.unwrap();
+            store.node_seen("n1", 3_000).await.unwrap();
+            let (seen, _) = tenant.queue_elsewhere("n2", "sales", 900).await.unwrap();
+            assert!(seen.is_empty(), "{db}: n1's callers went with it");
+        }
+        cleanup.run(store.clone()).await;
+    }
+}

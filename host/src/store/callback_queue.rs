@@ -86,9 +86,10 @@ impl Store {
 impl Tenant {
     /// Takes callback `id` for this node (counting the attempt); false when another node took
     /// it first, or it was settled or put back for later meanwhile (another node may have
-    /// placed it and been answered busy between this node's list and its claim).
+    /// placed it and been answered busy between this node's list and its claim), or another of
+    /// the employee's requests is being called back.
     pub async fn claim_callback(&self, id: i64, now: i64, stale: i64) -> super::Result<bool> {
-        let done = sqlx::query(
+        let claimed = sqlx::query(
             "UPDATE callbacks SET status = 'calling', claimed_at = $1, attempts = attempts + 1
              WHERE company_id = $2 AND id = $3 AND due_at <= $1
                AND (status = 'open' OR (status = 'calling' AND claimed_at < $4))",
@@ -98,8 +99,14 @@ impl Tenant {
         .bind(id)
         .bind(stale)
         .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .await;
+        match claimed {
+            Ok(done) => Ok(done.rows_affected() == 1),
+            // Another of the employee's requests is being called back (by any node): one at a
+            // time (the index `callbacks_one_calling_per_employee`).
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Puts a claimed callback back, due again at `due_at`, and notes the attempt on the card.

@@ -1300,17 +1300,21 @@ async fn racing_nodes_claim_each_due_call_once() {
             nodes.push(Store::open(&url).await.unwrap());
         }
         let home = nodes[0].company(CompanyId::HOME);
-        let anna = home
-            .add_employee("anna", &fields("Anna", "201"), secrets("h"), 1)
-            .await
-            .unwrap()
-            .unwrap();
-        let mut callbacks = Vec::new();
+        // One employee per request: each is called back once at a time (see below).
+        let mut employees = Vec::new();
         for n in 0..30 {
+            let login = format!("anna{n}");
+            let details = fields("Anna", &format!("2{n:02}"));
+            let added = home.add_employee(&login, &details, secrets("h"), 1).await;
+            employees.push(added.unwrap().unwrap());
+        }
+        let anna = &employees[0];
+        let mut callbacks = Vec::new();
+        for (n, employee) in employees.iter().enumerate() {
             let phone = format!("+155500010{n:02}");
             let request = NewCallback {
                 phone: &phone,
-                employee_id: Some(anna.id),
+                employee_id: Some(employee.id),
                 reason: "",
                 recording_id: None,
                 due_at: 1_000,
@@ -1366,6 +1370,29 @@ async fn racing_nodes_claim_each_due_call_once() {
             home.claim_callback(placed.id, 602_000, 0).await.unwrap(),
             "{db}: it is once due"
         );
+        // An employee is called back once at a time, whichever node claims: another request of
+        // his waits until the one being placed is settled.
+        let employee_id = employees.iter().find(|e| e.login == placed.employee).map(|e| e.id);
+        let another = NewCallback {
+            phone: "+15550003000",
+            employee_id,
+            reason: "",
+            recording_id: None,
+            due_at: 1_000,
+            now: 10,
+        };
+        let another = home.add_callback(&another).await.unwrap();
+        let claim = nodes[2]
+            .company(CompanyId::HOME)
+            .claim_callback(another, 602_000, 0)
+            .await;
+        assert!(!claim.unwrap(), "{db}: his other request is being placed");
+        home.retry_callback(placed, 900_000, &busy).await.unwrap();
+        let claim = nodes[2]
+            .company(CompanyId::HOME)
+            .claim_callback(another, 602_000, 0)
+            .await;
+        assert!(claim.unwrap(), "{db}: settled, the next may be placed");
 
         let lists = join_all(nodes.iter().map(|node| node.due_follow_ups(2_000, 50))).await;
         let claims = nodes.iter().zip(lists).map(|(node, due)| async move {

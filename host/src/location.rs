@@ -14,7 +14,7 @@ use crate::call::{
 };
 use crate::companies::Companies;
 use crate::schedule::Schedule;
-use crate::sip::{Binding, Domain, LineState, Location, Messages, Presence, TrunkLogin, unix_secs};
+use crate::sip::{Binding, Domain, LineState, Location, Messages, Presence, TrunkLogin, Unavailable, unix_secs};
 use crate::store::{Department, Employee, Registration, Store, Tenant};
 use crate::tenant::CompanyId;
 
@@ -81,6 +81,16 @@ impl Calendar for CompanyDirectory {
     }
 }
 
+/// A store error as sip/ is handed it: marked [`Unavailable`] when the database could not be
+/// reached, so the request is answered 503 with Retry-After (not 500).
+fn for_sip(e: crate::store::Error) -> anyhow::Error {
+    if e.is_unreachable() {
+        anyhow::Error::new(e).context(Unavailable)
+    } else {
+        e.into()
+    }
+}
+
 #[async_trait::async_trait]
 impl Location for StoreLocation {
     fn domain(&self, hosts: &[&str]) -> Domain {
@@ -96,21 +106,25 @@ impl Location for StoreLocation {
     }
 
     async fn credentials(&self, company: CompanyId, username: &str) -> anyhow::Result<Option<(i64, String)>> {
-        Ok(self.store.sip_credentials_of(company, username).await?)
+        Ok(self
+            .store
+            .sip_credentials_of(company, username)
+            .await
+            .map_err(for_sip)?)
     }
 
     async fn login_of(&self, company: CompanyId, user: &str) -> anyhow::Result<Option<String>> {
         let tenant = self.store.company(company);
-        let by_login = tenant.employee(user, false).await?;
+        let by_login = tenant.employee(user, false).await.map_err(for_sip)?;
         let employee = match by_login {
             Some(e) => Some(e),
-            None => tenant.employee(user, true).await?,
+            None => tenant.employee(user, true).await.map_err(for_sip)?,
         };
         Ok(employee.map(|e| e.login))
     }
 
     async fn all_bindings(&self, now: i64) -> anyhow::Result<Vec<(String, Binding)>> {
-        let registrations = self.store.registrations(None, now).await?;
+        let registrations = self.store.registrations(None, now).await.map_err(for_sip)?;
         Ok(registrations
             .into_iter()
             .filter_map(|r| Some((r.login.clone(), binding(r)?)))
@@ -118,7 +132,7 @@ impl Location for StoreLocation {
     }
 
     async fn bindings(&self, user: i64, now: i64) -> anyhow::Result<Vec<Binding>> {
-        let registrations = self.store.registrations(Some(user), now).await?;
+        let registrations = self.store.registrations(Some(user), now).await.map_err(for_sip)?;
         Ok(registrations.into_iter().filter_map(binding).collect())
     }
 
@@ -136,11 +150,12 @@ impl Location for StoreLocation {
         Ok(self
             .store
             .upsert_registration(&registration, unix_secs() as i64)
-            .await?)
+            .await
+            .map_err(for_sip)?)
     }
 
     async fn unbind(&self, user: i64, contact: Option<&str>) -> anyhow::Result<()> {
-        Ok(self.store.remove_registrations(user, contact).await?)
+        Ok(self.store.remove_registrations(user, contact).await.map_err(for_sip)?)
     }
 
     fn realm(&self, company: CompanyId) -> String {
@@ -148,7 +163,7 @@ impl Location for StoreLocation {
     }
 
     async fn messages(&self, company: CompanyId, login: &str) -> anyhow::Result<Messages> {
-        let (new, old) = self.store.company(company).messages(login).await?;
+        let (new, old) = self.store.company(company).messages(login).await.map_err(for_sip)?;
         Ok(Messages { new, old })
     }
 }

@@ -10,6 +10,8 @@ use switchboard::store::test_support::PrivatePostgres;
 
 use crate::harness::{Received, RtpPeer, Server};
 use crate::hunt::{Desk, finished, phones_listening};
+use crate::registrar::{PASSWORD, authorization};
+use crate::security::{nonce_of, register_as};
 use crate::sipp::{self, Phone};
 
 /// How long the database is away: more than the 15 s after which a silent node counts as gone,
@@ -22,6 +24,8 @@ const OUTAGE: Duration = Duration::from_secs(17);
 /// - every call has its own record, once; no call stays listed;
 /// - both nodes listen to each other again: a number assigned on a after the restart is
 ///   answered on b.
+///
+/// A REGISTER during the outage is answered 503 with Retry-After.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_go_on_and_their_records_are_kept_through_a_database_restart() {
     let Some(postgres) = PrivatePostgres::start() else {
@@ -78,6 +82,17 @@ async fn calls_go_on_and_their_records_are_kept_through_a_database_restart() {
         let stopping = postgres.clone();
         tokio::task::spawn_blocking(move || stopping.stop()).await.unwrap();
         let stopped = Instant::now();
+        // A phone registering now is told to try again later (503, Retry-After), not 500.
+        let node_a = a.sip;
+        let registering = tokio::spawn(async move {
+            let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let wait = Duration::from_secs(12);
+            let challenge = register_as(&socket, node_a, "alice", 1, "", wait).await;
+            let challenge = challenge.expect("a REGISTER is challenged without the database");
+            let credentials = authorization("alice", &nonce_of(&challenge), PASSWORD);
+            let answer = register_as(&socket, node_a, "alice", 2, &credentials, wait).await;
+            answer.expect("an answer to a REGISTER during the outage")
+        });
         for (_, call) in short_calls {
             let run = call.await.unwrap();
             assert!(
@@ -95,6 +110,11 @@ async fn calls_go_on_and_their_records_are_kept_through_a_database_restart() {
             "a new call on a, during the outage: {}\n{}",
             run.output,
             a.log()
+        );
+        let answer = registering.await.unwrap();
+        assert!(
+            answer.starts_with("SIP/2.0 503") && answer.contains("Retry-After: 10"),
+            "{answer}"
         );
         assert!(stopped.elapsed() < OUTAGE, "the calls took longer than the outage");
         tokio::time::sleep_until((stopped + OUTAGE).into()).await;

@@ -262,7 +262,27 @@ pub fn warning(text: &str) -> Header {
     Header::Warning(format!("399 switchboard \"{text}\"").into())
 }
 
+/// The storage behind [`super::Location`] cannot be reached now (the database is away): a
+/// request that needs it is to be tried again shortly.
+#[derive(Debug, thiserror::Error)]
+#[error("the storage is unreachable")]
+pub struct Unavailable;
+
+/// What a phone is told to wait before trying again when the storage is unreachable.
+const UNAVAILABLE_RETRY_AFTER_SECS: u32 = 10;
+
+/// The answer to a request the storage failed: 503 with Retry-After when it was unreachable
+/// (RFC 3261 §21.5.4: the phone tries again, or the proxy another node), else 500.
 pub fn internal(e: anyhow::Error) -> Answer {
+    if e.downcast_ref::<Unavailable>().is_some() {
+        // The heartbeat says in the log that the database is away, not each request.
+        tracing::debug!(error = %e, "user storage unreachable");
+        let retry = Header::RetryAfter(UNAVAILABLE_RETRY_AFTER_SECS.to_string().into());
+        return (
+            StatusCode::ServiceUnavailable,
+            vec![retry, warning("storage unavailable: try again shortly")],
+        );
+    }
     tracing::error!(error = %e, "user storage failed");
     (StatusCode::ServerInternalError, vec![])
 }
@@ -270,6 +290,24 @@ pub fn internal(e: anyhow::Error) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A storage that could not be reached asks the phone to try again later; any other
+    /// failure is the exchange's own (500).
+    #[test]
+    fn an_unreachable_storage_is_503_with_retry_after() {
+        let unreachable = anyhow::anyhow!("pool timed out").context(Unavailable);
+        let (status, headers) = internal(unreachable);
+        assert_eq!(status, StatusCode::ServiceUnavailable);
+        assert!(
+            headers
+                .iter()
+                .any(|h| matches!(h, Header::RetryAfter(v) if v.value() == "10"))
+        );
+        assert_eq!(
+            internal(anyhow::anyhow!("a refused statement")).0,
+            StatusCode::ServerInternalError
+        );
+    }
 
     #[test]
     fn the_digest_uri_must_name_the_request_uri() {

@@ -42,7 +42,7 @@ use rsipstack::{
 };
 use tokio_util::sync::CancellationToken;
 
-pub use auth::{Answer, Authenticator, suspended_reason, warning};
+pub use auth::{Answer, Authenticator, Unavailable, suspended_reason, warning};
 pub use blf::{LineNews, LineState, LineUse, Presence, Presences};
 pub use leg::{DialogKey, InboundLeg, LegEvent, Refer, Reinvite};
 pub use location::{Binding, Domain, Location, Messages};

@@ -28,9 +28,15 @@ async fn callers_on_two_nodes_are_served_in_the_order_they_came() {
     callers.push(caller_until_bye(&a));
     tokio::time::sleep(Duration::from_millis(700)).await;
     callers.push(caller_until_bye(&b));
-    // Both wait while alice talks, one on each node.
+    // Both wait while alice talks, one on each node; each node's wallboard shows the other's.
     for node in [&a, &b] {
-        node.get_json_until("/queues", |q| q["queues"][0]["waiting"] == 1).await;
+        let line = |q: &serde_json::Value| q["queues"][0].clone();
+        let board = node
+            .get_json_until("/queues", |q| {
+                line(q)["waiting"] == 1 && line(q)["waiting_elsewhere"] == 1
+            })
+            .await;
+        assert_eq!(line(&board)["agents"][0]["state"], "busy", "{board}");
     }
     finished(&a, "alice's call with the first caller", first).await;
     // The second caller is node a's: alice's phone sends its BYE there.

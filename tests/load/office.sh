@@ -37,6 +37,12 @@
 # calls still listed in progress after the settle (SETTLE of at least 20: a node counts as gone
 # after 15 s).
 #
+# With DB_OUTAGE=S:D as well (NODES 1 or more), the nodes' PostgreSQL — then a server of the
+# script's own, initdb'd for the run on a free port — is stopped S seconds into each step and
+# started again D seconds later; the step reports (on stderr) the calls the callers saw fail,
+# the call records in the database after the settle against the calls the callers made, the
+# records of calls cut (`node-lost`), and the calls still listed in progress.
+#
 # Needs the release binary (cargo build --release -p switchboard), sipp, curl (and kamailio,
 # psql with NODES). Everything on 127.0.0.1; each step is bounded (10 s of calls, 60 s to
 # finish).
@@ -310,6 +316,24 @@ alice_phone() {
   echo $!
 }
 
+# The nodes' own PostgreSQL (see DB_OUTAGE): pg_ctl as its owner, on port $pg_port.
+pg() {
+  local tool=$1
+  shift
+  runuser -u postgres -- "$pg_bin/$tool" "$@" >/dev/null
+}
+pg_start() { pg pg_ctl start -w -D "$pg_dir/data" -l "$pg_dir/log" -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1"; }
+pg_stop() { pg pg_ctl stop -m fast -w -D "$pg_dir/data"; }
+
+# After a step with the database stopped for a while (see DB_OUTAGE): what became of the calls.
+outage_report() {
+  local records cut live
+  records=$(psql -tA "${admin%/*}/$db" -c "SELECT COUNT(*) FROM call_records")
+  cut=$(psql -tA "${admin%/*}/$db" -c "SELECT COUNT(*) FROM call_records WHERE outcome = 'node-lost'")
+  live=$(psql -tA "${admin%/*}/$db" -c "SELECT COUNT(*) FROM live_calls")
+  echo "$rate/s, database stopped at ${DB_OUTAGE%%:*} s for ${DB_OUTAGE##*:} s: callers saw $failed of $((ok + failed)) calls fail; call records in the database: $records; recorded as cut: $cut; still listed in progress: $live" >&2
+}
+
 # After a step with a node killed: what the callers and the node left saw of it (see KILL_AFTER).
 kill_report() {
   local kill_ms=$((KILL_AFTER * 1000)) cut live
@@ -344,6 +368,18 @@ start_node() {
   servers[n]=$!
   for _ in $(seq 300); do grep -q "switchboard ready" "$out.out" 2>/dev/null && break; sleep 0.1; done
 }
+if [[ -n ${DB_OUTAGE:-} ]]; then
+  [[ $DB_OUTAGE =~ ^[0-9]+:[0-9]+$ ]] && ((nodes)) || { echo "DB_OUTAGE=S:D needs NODES" >&2; exit 2; }
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
+  # Its owner must reach it: not under the work directory (root's only).
+  pg_dir=$(mktemp -d /tmp/office-pg.XXXXXX)
+  chown postgres "$pg_dir"
+  pg_port=$(free_port)
+  pg initdb -A trust -U postgres -D "$pg_dir/data"
+  pg_start
+  trap 'kill $(jobs -p) 2>/dev/null || true; pg pg_ctl stop -m immediate -D "$pg_dir/data" || true; rm -rf "$pg_dir"; [[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
+  POSTGRES=postgres://postgres@127.0.0.1:$pg_port/postgres
+fi
 for rate in "${rates[@]}"; do
   # Through the exchange (or the cluster), fresh for each step.
   token=load-test-token
@@ -383,6 +419,11 @@ for rate in "${rates[@]}"; do
     soak_sampler >"soak-$rate" &
     soaker=$!
   fi
+  outage=""
+  if [[ -n ${DB_OUTAGE:-} ]]; then
+    (sleep "${DB_OUTAGE%%:*}" && pg_stop && sleep "${DB_OUTAGE##*:}" && pg_start) &
+    outage=$!
+  fi
   killer=""
   if [[ -n ${KILL_AFTER:-} ]] && ((nodes >= 2)); then
     victim=${servers[nodes - 1]}
@@ -404,6 +445,10 @@ for rate in "${rates[@]}"; do
     cat "soak-$rate" >&2
   fi
   [[ -n $killer ]] && kill_report
+  if [[ -n $outage ]]; then
+    wait "$outage"
+    outage_report
+  fi
   kill "$phone" 2>/dev/null || true
   kill "${servers[@]}" $proxy_pid 2>/dev/null || true # (a node killed during the step is gone)
   wait "${servers[@]}" $proxy_pid 2>/dev/null || true

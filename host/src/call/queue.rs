@@ -277,13 +277,15 @@ impl Queues {
     }
 
     /// Each line on this node now (every department that had a caller since the exchange
-    /// started), with its members' states: a wallboard.
+    /// started), with its members' states (a rest on another node counts) and the callers
+    /// waiting on the other nodes: a wallboard.
     pub async fn status(&self) -> anyhow::Result<Vec<LineStatus>> {
         let mut lines: Vec<Arc<Line>> = self.lines.lock().values().cloned().collect();
         lines.sort_by(|a, b| a.department.cmp(&b.department));
         let mut status = Vec::with_capacity(lines.len());
         for line in lines {
             let agents = self.directory.staff(&line.department).await?.map(|s| s.agents);
+            read_the_board(&line).await;
             let now = Instant::now();
             let state = line.state.lock();
             let on_line = |w: &&Waiting| matches!(w.seat, Seat::Caller(_));
@@ -291,6 +293,7 @@ impl Queues {
                 department: line.department.clone(),
                 waiting: state.waiting.iter().filter(on_line).count(),
                 kept_callbacks: state.waiting.iter().filter(|w| !on_line(w)).count(),
+                waiting_elsewhere: state.others.waiting.len(),
                 longest_wait_ms: state
                     .waiting
                     .iter()
@@ -328,6 +331,9 @@ pub struct LineStatus {
     pub waiting: usize,
     /// Callers who asked to be called back and keep their place.
     pub kept_callbacks: usize,
+    /// Callers for the department on the other nodes, not offered to an agent yet (always 0 on
+    /// a node alone).
+    pub waiting_elsewhere: usize,
     /// The longest a caller on the line has waited so far (ms).
     pub longest_wait_ms: u32,
     /// The line's average talk time, once it has had a call.

@@ -190,7 +190,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let proxies = crate::sip::Proxies::new(config.sip_proxies.clone());
     sip.serve(trunks, proxies, exchange, auth)?;
     if let Some(every) = config.nat_keepalive {
-        sip.keep_phones_reachable(location.clone(), every);
+        let share = cluster.clone().map(|c| c as Arc<dyn crate::sip::KeepAliveShare>);
+        sip.keep_phones_reachable(location.clone(), share, every);
     }
     match (config.outbound_register, config.outbound_trunk, &config.outbound_login) {
         (true, Some(carrier), Some(login)) => sip.register_with(carrier, login.clone()),

@@ -7,6 +7,7 @@
 
 mod callbacks;
 mod guesses;
+mod keepalives;
 mod lamps;
 mod proxy;
 mod queues;

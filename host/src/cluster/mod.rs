@@ -47,6 +47,9 @@ pub struct Cluster {
     presences: Arc<Presences>,
     /// Wrong passwords, which the nodes tell each other about.
     guesses: GuessCounters,
+    /// The live nodes' ids (this one's among them), as of the last heartbeat: each keeps its
+    /// share of the phones alive.
+    nodes: parking_lot::Mutex<Vec<String>>,
 }
 
 /// A new node id: a node is new on every start.
@@ -71,10 +74,12 @@ impl Cluster {
             elsewhere: Default::default(),
             presences,
             guesses,
+            nodes: Default::default(),
         });
         lines::share(store.clone(), cluster.node.clone(), cluster.presences.clone());
         guesses::share(store, &cluster.node, &cluster.guesses);
         cluster.store.node_seen(&cluster.node, unix_ms()).await?;
+        cluster.count_nodes(unix_ms()).await;
         let alive = cluster.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(HEARTBEAT);
@@ -91,6 +96,7 @@ impl Cluster {
                     reaching_since = None;
                     continue;
                 }
+                alive.count_nodes(now).await;
                 let since = *reaching_since.get_or_insert_with(tokio::time::Instant::now);
                 if since.elapsed() < GONE_AFTER {
                     continue;
@@ -149,6 +155,20 @@ impl Cluster {
         Mirrored { _ended: ended }
     }
 
+    /// Reads which nodes are alive at `now`.
+    async fn count_nodes(&self, now: i64) {
+        match self.store.live_nodes(now - GONE_AFTER_MS).await {
+            Ok(nodes) => {
+                let mut known = self.nodes.lock();
+                if *known != nodes {
+                    tracing::info!(?nodes, "the live nodes");
+                    *known = nodes;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read which nodes are alive"),
+        }
+    }
+
     /// Another node's notice of its lines' states (`Change::Lines`).
     pub fn lines_heard(&self, notice: &str) {
         lines::heard(notice, &self.node, &self.presences);
@@ -198,6 +218,25 @@ impl Cluster {
     }
 }
 
+impl crate::sip::KeepAliveShare for Cluster {
+    fn keeps(&self, contact: &str) -> bool {
+        in_share(contact, &self.nodes.lock(), &self.node)
+    }
+}
+
+/// Whether `key` is node `me`'s among `nodes` (sorted ids): each key is one node's, by a hash
+/// every node computes alike. A node not among them yet keeps every key (one more keep-alive
+/// rather than none).
+fn in_share(key: &str, nodes: &[String], me: &str) -> bool {
+    use sha2::Digest;
+    let Some(rank) = nodes.iter().position(|node| node == me) else {
+        return true;
+    };
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    let hash = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+    hash % nodes.len() as u64 == rank as u64
+}
+
 /// Notices from `node` carrying `entries`, each under PostgreSQL's payload limit: the node's id
 /// on the first line, then an entry a line.
 fn notices(node: &str, entries: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -229,4 +268,25 @@ fn from_another<'a>(notice: &'a str, own: &str) -> Option<(&'a str, std::str::Li
 /// The call is listed for the other nodes while this lives.
 pub struct Mirrored {
     _ended: tokio::sync::oneshot::Sender<()>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every phone is kept alive by one node of the live ones, and the phones are spread over
+    /// them; a node not counted yet keeps them all.
+    #[test]
+    fn each_phone_is_one_nodes_share() {
+        let nodes: Vec<String> = ["a1", "b2", "c3"].map(String::from).into();
+        let mut by_node = [0; 3];
+        for n in 0..300 {
+            let contact = format!("sip:phone{n}@192.0.2.{}:5060", n % 250);
+            let keepers: Vec<usize> = (0..3).filter(|&i| in_share(&contact, &nodes, &nodes[i])).collect();
+            assert_eq!(keepers.len(), 1, "{contact}: {keepers:?}");
+            by_node[keepers[0]] += 1;
+        }
+        assert!(by_node.iter().all(|&n| n > 50), "{by_node:?}");
+        assert!(in_share("sip:x@192.0.2.1", &nodes, "d4"));
+    }
 }

@@ -16,10 +16,17 @@ use tokio_util::sync::CancellationToken;
 
 use super::location::{Binding, Location};
 
-/// Pings every live binding each `every` until `cancel`.
+/// Which registered phones this node keeps alive: with several nodes on one database, each
+/// keeps its share (a phone needs one keep-alive, not one from every node).
+pub trait KeepAliveShare: Send + Sync {
+    fn keeps(&self, contact: &str) -> bool;
+}
+
+/// Pings every live binding (this node's share of them) each `every` until `cancel`.
 pub(super) async fn run(
     endpoint: EndpointInnerRef,
     location: Arc<dyn Location>,
+    share: Option<Arc<dyn KeepAliveShare>>,
     local: SocketAddr,
     every: Duration,
     cancel: CancellationToken,
@@ -36,7 +43,10 @@ pub(super) async fn run(
                 continue;
             }
         };
-        for (login, binding) in bindings {
+        let ours = bindings
+            .into_iter()
+            .filter(|(_, b)| share.as_ref().is_none_or(|share| share.keeps(&b.contact)));
+        for (login, binding) in ours {
             let endpoint = endpoint.clone();
             tokio::spawn(async move {
                 if !ping(endpoint, &binding, local).await {

@@ -44,6 +44,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use auth::{Answer, Authenticator, Unavailable, suspended_reason, warning};
 pub use blf::{LineNews, LineState, LineUse, Presence, Presences};
+pub use keepalive::KeepAliveShare;
 pub use leg::{DialogKey, InboundLeg, LegEvent, Refer, Reinvite};
 pub use location::{Binding, Domain, Location, Messages};
 pub use mwi::Mailboxes;
@@ -192,10 +193,15 @@ impl SipServer {
     }
 
     /// Sends a keep-alive OPTIONS to every registered phone each `every` (NAT bindings).
-    pub fn keep_phones_reachable(&self, location: Arc<dyn Location>, every: std::time::Duration) {
+    pub fn keep_phones_reachable(
+        &self,
+        location: Arc<dyn Location>,
+        share: Option<Arc<dyn KeepAliveShare>>,
+        every: std::time::Duration,
+    ) {
         let endpoint = self.endpoint.inner.clone();
         let cancel = self.cancel.child_token();
-        tokio::spawn(keepalive::run(endpoint, location, self.local, every, cancel));
+        tokio::spawn(keepalive::run(endpoint, location, share, self.local, every, cancel));
     }
 
     /// Places outbound legs from this server's address.

@@ -62,6 +62,16 @@ impl Store {
         Ok(cut.into_iter().map(|(_, r)| r).collect())
     }
 
+    /// The nodes seen since `seen_since`, by id.
+    pub async fn live_nodes(&self, seen_since: i64) -> super::Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM nodes WHERE seen_at >= $1 ORDER BY id")
+                .bind(seen_since)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     /// Calls in progress per company on the nodes other than `node` seen since `seen_since`.
     pub async fn calls_by_company(&self, node: &str, seen_since: i64) -> super::Result<Vec<(CompanyId, i64)>> {
         let rows = sqlx::query(

@@ -156,6 +156,59 @@ async fn a_phone_registered_through_the_proxy_is_called_from_every_node() {
     stop_all(servers).await;
 }
 
+/// An employee's phone calls a colleague's, both registered through the proxy: each call is
+/// challenged (407) and authenticated on the node the proxy picked, and reaches the colleague
+/// back through the proxy, on either node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_employee_calls_a_colleague_through_the_proxy_on_either_node() {
+    let Some((_db, at, servers)) = nodes(2).await else {
+        return;
+    };
+    let (a, b) = (&servers[0], &servers[1]);
+    let proxy = Proxy::start(at, &[a.sip, b.sip]).await;
+    add_employee(a, "alice", "101").await;
+    add_employee(a, "bob", "102").await;
+    let _alice = Desk::registered_at(proxy.sip, "alice").await;
+    let bob = Desk::registered_at(proxy.sip, "bob").await;
+    let mut calls = 0;
+    while calls_taken(a, "102") == 0 || calls_taken(b, "102") == 0 {
+        assert!(calls < 16, "16 calls all landed on one node");
+        calls += 1;
+        let phone = sipp::phone(Phone::Answers { after_ms: 100 })
+            .replace("[last_CSeq:]\nContact:", "[last_CSeq:]\n[last_Record-Route:]\nContact:");
+        let answers = bob.expect_scenario(proxy.sip, phone);
+        phones_listening().await;
+        let scenario = sipp::employee_calls("alice", sipp::Then::HangsUpAfter(300));
+        let args = [
+            "-au",
+            "alice",
+            "-ap",
+            crate::registrar::PASSWORD,
+            "-key",
+            "rtp_port",
+            "9",
+        ];
+        let run = sipp::run(proxy.sip, scenario, "102", &args).await;
+        assert!(
+            run.success,
+            "alice's call {calls}: {}\nproxy log:\n{}\na's log:\n{}\nb's log:\n{}",
+            run.output,
+            proxy.log(),
+            a.log(),
+            b.log()
+        );
+        finished(a, "bob", answers).await;
+    }
+    let last = b.nth_call("102", calls).await;
+    assert_eq!(
+        (&last["outcome"], &last["answered_by"]),
+        (&json!("completed"), &json!("bob")),
+        "{last}"
+    );
+    drop(proxy);
+    stop_all(servers).await;
+}
+
 /// A node gone without a word (kill -9): no caller notices. A call the proxy hands to it is
 /// handed to the node left once the dead one has not answered for the proxy's transaction
 /// timeout (3 s), and the proxy's probes (every second) mark it down, so the calls after go to

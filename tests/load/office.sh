@@ -320,7 +320,8 @@ alice_phone() {
 pg() {
   local tool=$1
   shift
-  runuser -u postgres -- "$pg_bin/$tool" "$@" >/dev/null
+  # (From a directory its owner may enter.)
+  (cd / && runuser -u postgres -- "$pg_bin/$tool" "$@" >/dev/null)
 }
 pg_start() { pg pg_ctl start -w -D "$pg_dir/data" -l "$pg_dir/log" -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1"; }
 pg_stop() { pg pg_ctl stop -m fast -w -D "$pg_dir/data"; }

@@ -131,9 +131,10 @@ impl Cluster {
         Ok(Some(cluster))
     }
 
-    /// Lists `call` for every node while the returned guard lives. The writes happen off the
-    /// call's path, in order: the row goes after it came, however short the call — a listing is
-    /// never cut off mid-way, or it could land after the unlisting. While the database is
+    /// Lists `call` for every node while the returned guard lives (the call's record, queued
+    /// before the guard drops, is written before the call is unlisted). The writes happen off
+    /// the call's path, in order: the row goes after it came, however short the call — a
+    /// listing is never cut off mid-way, or it could land after the unlisting. While the database is
     /// unreachable, each is tried again until it is done, so a call that ends during an outage
     /// is unlisted after it. (The heartbeat says in the log that the database is away, not each
     /// call.)
@@ -147,6 +148,10 @@ impl Cluster {
                 tracing::warn!(error = %e, call = %call.id, "could not list the call for the other nodes");
             }
             let _ = wait_for_end.await;
+            // The call's record is queued by now: the listing goes once the record is written.
+            // A node killed in between leaves the listing, and another node writes a stand-in
+            // (`node-lost`) for it; unlisted first, the call could end up with neither.
+            store.flush_call_records().await;
             let unlisted = until_reachable(None, || false, || store.remove_live_call(&call.id)).await;
             if let Err(e) = unlisted {
                 tracing::warn!(error = %e, call = %call.id, "could not unlist the call");
@@ -273,6 +278,76 @@ pub struct Mirrored {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::{CallRecord, CallResult};
+    use crate::store::CallFilter;
+    use crate::store::test_support::TestDatabase;
+    use crate::throttle::{GuessLimits, Guesses};
+
+    /// A call that ends is unlisted only once its record is written: at every moment, the other
+    /// nodes find the one or the other (a node killed in between leaves the listing, for which
+    /// they write a stand-in).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_is_unlisted_only_once_its_record_is_written() {
+        let Some(db) = TestDatabase::create("switchboard_test").await else {
+            return;
+        };
+        let store = Store::open(&db.url).await.unwrap();
+        let guesses = GuessCounters {
+            sip: Arc::new(Guesses::new(GuessLimits::SIP)),
+            logins: Arc::new(Guesses::new(GuessLimits::API)),
+        };
+        let cluster = Cluster::join(&store, &new_node_id(), Arc::default(), guesses)
+            .await
+            .unwrap()
+            .unwrap();
+        let tenant = store.company(CompanyId::HOME);
+        for n in 0..10 {
+            let id = format!("c{n}");
+            let call = LiveCall {
+                id: id.clone(),
+                company: CompanyId::HOME,
+                node: None,
+                caller: "+15550100001".into(),
+                dialled: "101".into(),
+                started_at: unix_ms(),
+                stop: Default::default(),
+                requests: None,
+            };
+            let listed = async || !tenant.live_calls(Some(&id), 0).await.unwrap().is_empty();
+            let mirrored = cluster.mirror(&call);
+            while !listed().await {
+                tokio::task::yield_now().await;
+            }
+            let record = CallRecord {
+                id: id.clone(),
+                sip_call_id: format!("{n}@test"),
+                caller: call.caller.clone(),
+                dialled: call.dialled.clone(),
+                flow: None,
+                started_at: call.started_at,
+                answered_at: None,
+                answered_by: None,
+                ended_at: unix_ms(),
+                outcome: "caller-hangup".into(),
+                trace: Vec::new(),
+                legs: Vec::new(),
+                result: CallResult::Abandoned,
+                offered_to: Vec::new(),
+                ended_in: None,
+                wait_ms: 0,
+            };
+            tenant.save_call_record(record, false).await;
+            drop(mirrored);
+            let only = CallFilter {
+                id: Some(id.clone()),
+                limit: 1,
+                ..CallFilter::default()
+            };
+            // Listed first, then recorded: once the listing is gone, the record is there.
+            while listed().await {}
+            assert_eq!(tenant.call_records(&only).await.unwrap().len(), 1, "{id}");
+        }
+    }
 
     /// Every phone is kept alive by one node of the live ones, and the phones are spread over
     /// them; a node not counted yet keeps them all.

@@ -344,8 +344,18 @@ pub async fn register_as(
     );
     socket.send_to(message.as_bytes(), server).await.unwrap();
     let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(wait, socket.recv(&mut buf)).await.ok()?.unwrap();
-    Some(String::from_utf8_lossy(&buf[..n]).to_string())
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let n = tokio::time::timeout_at(deadline, socket.recv(&mut buf))
+            .await
+            .ok()?
+            .unwrap();
+        let answer = String::from_utf8_lossy(&buf[..n]).to_string();
+        // A registered phone may get a request meanwhile (a keep-alive): not the answer.
+        if answer.starts_with("SIP/2.0 ") {
+            return Some(answer);
+        }
+    }
 }
 
 pub fn nonce_of(answer: &str) -> String {

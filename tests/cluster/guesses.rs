@@ -4,12 +4,11 @@
 
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::net::UdpSocket;
 
 use crate::harness::Server;
-use crate::registrar::{PASSWORD, add_employee, authorization};
-use crate::security::{STRANGER, nonce_of, register_as};
+use crate::registrar::{PASSWORD, add_employee};
+use crate::security::{STRANGER, log_in_as_alice, register_with_password, stranger_http};
 use crate::sipp;
 
 /// How long a node may take to hear another's guesses (a NOTIFY: milliseconds).
@@ -27,15 +26,12 @@ async fn wrong_passwords_on_two_nodes_count_together() {
     add_employee(&a, "alice", "101").await;
     let socket = UdpSocket::bind((STRANGER, 0)).await.unwrap();
     let wait = Duration::from_secs(1);
-    let mut cseq = 0;
+    let mut cseq = 1;
     // One guess at `node`: its answer (None: none came).
     let mut guess = async |node: &Server, n: usize| {
+        let first = cseq;
         cseq += 2;
-        let challenge = register_as(&socket, node.sip, "alice", cseq - 1, "", wait)
-            .await
-            .expect("a fresh REGISTER gets its challenge");
-        let guess = authorization("alice", &nonce_of(&challenge), &format!("guess{n}"));
-        register_as(&socket, node.sip, "alice", cseq, &guess, wait).await
+        register_with_password(&socket, node.sip, "alice", first, &format!("guess{n}"), wait).await
     };
     for (n, node) in [&a, &a, &a, &b, &b].into_iter().enumerate() {
         let answer = guess(node, n).await;
@@ -70,32 +66,18 @@ async fn wrong_passwords_on_two_nodes_count_together() {
         );
     }
 
-    let stranger = reqwest::Client::builder()
-        .local_address(STRANGER.parse::<std::net::IpAddr>().unwrap())
-        .build()
-        .unwrap();
-    let login = |client: &reqwest::Client, node: &Server, password: &str| {
-        client
-            .post(format!("{}/login", node.http))
-            .json(&json!({ "login": "alice", "password": password }))
-            .send()
-    };
+    let stranger = stranger_http();
     let mut statuses = Vec::new();
     for (n, node) in [&a, &a, &a, &b, &b].into_iter().enumerate() {
-        statuses.push(
-            login(&stranger, node, &format!("guess{n}"))
-                .await
-                .unwrap()
-                .status()
-                .as_u16(),
-        );
+        let answer = log_in_as_alice(&stranger, node, &format!("guess{n}")).await;
+        statuses.push(answer.status().as_u16());
     }
     assert_eq!(statuses, [401; 5]);
     tokio::time::sleep(HEARING).await;
     for node in [&a, &b] {
-        let refused = login(&stranger, node, "guess9").await.unwrap();
+        let refused = log_in_as_alice(&stranger, node, "guess9").await;
         assert_eq!(refused.status(), 429, "the sixth login");
-        let alice = login(&reqwest::Client::new(), node, PASSWORD).await.unwrap();
+        let alice = log_in_as_alice(&reqwest::Client::new(), node, PASSWORD).await;
         assert_eq!(alice.status(), 201, "alice logs in from her own address");
     }
     drop(a.stop().await);

@@ -9,8 +9,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::net::UdpSocket;
 
-use crate::registrar::{PASSWORD, add_employee, authorization};
-use crate::security::{nonce_of, register_as};
+use crate::registrar::{PASSWORD, add_employee};
+use crate::security::register_with_password;
 
 /// Twelve phones register, half on each node, both nodes sending keep-alives every second:
 /// once the nodes counted each other (at a heartbeat, every 5 s), each phone is pinged, and
@@ -27,9 +27,9 @@ async fn each_phone_is_kept_alive_by_one_node() {
         let node = nodes[n % 2].sip;
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let wait = Duration::from_secs(5);
-        let challenge = register_as(&socket, node, &login, 1, "", wait).await.unwrap();
-        let credentials = authorization(&login, &nonce_of(&challenge), PASSWORD);
-        let answer = register_as(&socket, node, &login, 2, &credentials, wait).await.unwrap();
+        let answer = register_with_password(&socket, node, &login, 1, PASSWORD, wait)
+            .await
+            .unwrap();
         assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
         phones.push(KeptAlive::answer(socket));
     }

@@ -69,6 +69,13 @@ async fn first_live_call(server: &Server, token: &str) -> String {
     }
 }
 
+/// A phone that answers a call through the proxy: it copies the proxy's Record-Route into its
+/// answers, as phones do, so the node's ACK and BYE go back through the proxy.
+fn answers_behind_the_proxy() -> String {
+    sipp::phone(Phone::Answers { after_ms: 100 })
+        .replace("[last_CSeq:]\nContact:", "[last_CSeq:]\n[last_Record-Route:]\nContact:")
+}
+
 /// How many calls to `dialled` node `server` took.
 fn calls_taken(server: &Server, dialled: &str) -> usize {
     let needle = format!("dialled={dialled}");
@@ -119,11 +126,7 @@ async fn a_phone_registered_through_the_proxy_is_called_from_every_node() {
             calls_taken(b, "+15550100601")
         );
         calls += 1;
-        // Alice's phone copies the proxy's Record-Route into its answers, as phones do: the
-        // node's ACK and BYE go back through the proxy.
-        let phone = sipp::phone(Phone::Answers { after_ms: 100 })
-            .replace("[last_CSeq:]\nContact:", "[last_CSeq:]\n[last_Record-Route:]\nContact:");
-        let answers = alice.expect_scenario(proxy.sip, phone);
+        let answers = alice.expect_scenario(proxy.sip, answers_behind_the_proxy());
         phones_listening().await;
         let caller_rtp = RtpPeer::bind().await;
         let run = sipp::call(proxy.sip, sipp::caller_hangs_up(300), "+15550100601", caller_rtp.port()).await;
@@ -174,9 +177,7 @@ async fn an_employee_calls_a_colleague_through_the_proxy_on_either_node() {
     while calls_taken(a, "102") == 0 || calls_taken(b, "102") == 0 {
         assert!(calls < 16, "16 calls all landed on one node");
         calls += 1;
-        let phone = sipp::phone(Phone::Answers { after_ms: 100 })
-            .replace("[last_CSeq:]\nContact:", "[last_CSeq:]\n[last_Record-Route:]\nContact:");
-        let answers = bob.expect_scenario(proxy.sip, phone);
+        let answers = bob.expect_scenario(proxy.sip, answers_behind_the_proxy());
         phones_listening().await;
         let scenario = sipp::employee_calls("alice", sipp::Then::HangsUpAfter(300));
         let args = [

@@ -10,8 +10,8 @@ use switchboard::store::test_support::PrivatePostgres;
 
 use crate::harness::{Received, RtpPeer, Server};
 use crate::hunt::{Desk, finished, phones_listening};
-use crate::registrar::{PASSWORD, authorization};
-use crate::security::{nonce_of, register_as};
+use crate::registrar::PASSWORD;
+use crate::security::register_with_password;
 use crate::sipp::{self, Phone};
 
 /// How long the database is away: more than the 15 s after which a silent node counts as gone,
@@ -87,10 +87,7 @@ async fn calls_go_on_and_their_records_are_kept_through_a_database_restart() {
         let registering = tokio::spawn(async move {
             let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
             let wait = Duration::from_secs(12);
-            let challenge = register_as(&socket, node_a, "alice", 1, "", wait).await;
-            let challenge = challenge.expect("a REGISTER is challenged without the database");
-            let credentials = authorization("alice", &nonce_of(&challenge), PASSWORD);
-            let answer = register_as(&socket, node_a, "alice", 2, &credentials, wait).await;
+            let answer = register_with_password(&socket, node_a, "alice", 1, PASSWORD, wait).await;
             answer.expect("an answer to a REGISTER during the outage")
         });
         for (_, call) in short_calls {

@@ -358,6 +358,42 @@ pub async fn register_as(
     }
 }
 
+/// A REGISTER for `user` from `socket`, challenged (CSeq `n`; the challenge must come), then
+/// again with the digest of `password` (CSeq `n + 1`): the answer to that, if one comes within
+/// `wait`.
+pub async fn register_with_password(
+    socket: &UdpSocket,
+    server: std::net::SocketAddr,
+    user: &str,
+    n: u32,
+    password: &str,
+    wait: Duration,
+) -> Option<String> {
+    let challenge = register_as(socket, server, user, n, "", wait)
+        .await
+        .expect("a fresh REGISTER gets its challenge");
+    let credentials = authorization(user, &nonce_of(&challenge), password);
+    register_as(socket, server, user, n + 1, &credentials, wait).await
+}
+
+/// An HTTP client whose requests come from the stranger's address.
+pub fn stranger_http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(STRANGER.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// `client` logs in to `server` as alice with `password`.
+pub async fn log_in_as_alice(client: &reqwest::Client, server: &Server, password: &str) -> reqwest::Response {
+    client
+        .post(format!("{}/login", server.http))
+        .json(&json!({ "login": "alice", "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
 pub fn nonce_of(answer: &str) -> String {
     answer
         .split("nonce=\"")
@@ -424,11 +460,7 @@ async fn a_strangers_guesses_never_lock_out_the_real_owner() {
     let wait = Duration::from_secs(1);
     let mut silenced = false;
     for n in 0..8u32 {
-        let Some(challenge) = register_as(&socket, server.sip, "alice", 2 * n + 1, "", wait).await else {
-            panic!("a fresh REGISTER gets its challenge");
-        };
-        let guess = authorization("alice", &nonce_of(&challenge), &format!("guess{n}"));
-        match register_as(&socket, server.sip, "alice", 2 * n + 2, &guess, wait).await {
+        match register_with_password(&socket, server.sip, "alice", 2 * n + 1, &format!("guess{n}"), wait).await {
             Some(answer) => assert!(answer.starts_with("SIP/2.0 403"), "{answer}"),
             None => silenced = true,
         }
@@ -448,24 +480,14 @@ async fn a_strangers_guesses_never_lock_out_the_real_owner() {
         server.log()
     );
 
-    let stranger = reqwest::Client::builder()
-        .local_address(STRANGER.parse::<std::net::IpAddr>().unwrap())
-        .build()
-        .unwrap();
-    let login = |client: &reqwest::Client, password: &str| {
-        client
-            .post(format!("{}/login", server.http))
-            .json(&json!({ "login": "alice", "password": password }))
-            .send()
-    };
+    let stranger = stranger_http();
     let mut statuses = Vec::new();
     for n in 0..6 {
-        statuses.push(login(&stranger, &format!("guess{n}")).await.unwrap().status().as_u16());
+        let answer = log_in_as_alice(&stranger, &server, &format!("guess{n}")).await;
+        statuses.push(answer.status().as_u16());
     }
     assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
-    let alice = login(&reqwest::Client::new(), crate::registrar::PASSWORD)
-        .await
-        .unwrap();
+    let alice = log_in_as_alice(&reqwest::Client::new(), &server, crate::registrar::PASSWORD).await;
     assert_eq!(alice.status(), 201, "alice logs in from her own address");
 }
 

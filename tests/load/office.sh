@@ -11,7 +11,7 @@
 # the exchange's CPU seconds and per call, and
 # its resident memory: idle (before the step, alice registered), its peak during the step,
 # right after it, and settled
-# (SETTLE seconds later, 40 by default: the calls' SIP transactions are gone by then), and the
+# (SETTLE seconds later, 90 by default: the calls' SIP transactions are gone by then), and the
 # heap then in use (the allocator's count; the rest of the settled memory is its own keeping).
 #
 #   tests/load/office.sh signalling 100 200 400 500     (1-s calls, no media)
@@ -61,7 +61,9 @@ esac
 seconds=10
 [[ $mode == soak ]] && seconds=${SOAK_SECONDS:-1800}
 # Seconds to wait after a step before reading the settled memory (SETTLE=0 skips the wait).
-settle=${SETTLE:-40}
+# A transaction ends up to 64×T1 (32 s) after its call, and rsipstack keeps its last message
+# another 64×T1 to answer late retransmissions; 90 s is past both, and jemalloc's 5-s decay.
+settle=${SETTLE:-90}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${SWITCHBOARD_BIN:-$root/target/release/switchboard}
 work=$(mktemp -d)
@@ -277,9 +279,12 @@ rtp_lost() {
 
 # The heap in use once settled, per the allocator (its /metrics): what the settled resident
 # memory holds beyond it is the allocator's own keeping, not ours.
+# In MiB, or in KiB with `heap_in_use KiB`.
 heap_in_use() {
-  curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$http_port/metrics" | awk '
-    /^switchboard_heap_allocated_bytes / { h = $2 } END { if (h) printf "%.0f", h / 1048576; else printf "-" }'
+  local unit=1048576
+  [[ ${1:-MiB} == KiB ]] && unit=1024
+  curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$http_port/metrics" | awk -v unit=$unit '
+    /^switchboard_heap_allocated_bytes / { h = $2 } END { if (h) printf "%.0f", h / unit; else printf "-" }'
 }
 
 # During a soak, every minute: seconds since the start, resident MiB, heap in use MiB, open
@@ -416,6 +421,13 @@ for rate in "${rates[@]}"; do
   before=$(cpu) proxy_before=$(proxy_cpu)
   (while sleep 0.5; do awk '/VmRSS/ { print int($2 / 1024) }' /proc/$server/status 2>/dev/null || exit; done >"rss-$rate") &
   sampler=$!
+  if [[ $mode == hold ]]; then
+    # The heap in use idle and with every call up (from 10 s to 20 s into the step; the
+    # allocator's figure in /metrics is at most 5 s old: idle once it is fresh, and at 17 s).
+    sleep 5
+    heap_idle=$(heap_in_use KiB)
+    (sleep 17 && heap_in_use KiB >"heap-up-$rate") &
+  fi
   if [[ $mode == soak ]]; then
     soak_sampler >"soak-$rate" &
     soaker=$!
@@ -437,7 +449,7 @@ for rate in "${rates[@]}"; do
   kill $sampler 2>/dev/null || true
   peak=$(sort -n "rss-$rate" | tail -1)
   rss=$(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' /proc/$server/status)
-  # Settled: once the calls' SIP transactions have timed out (32 s after their last message).
+  # Settled: once the calls' SIP transactions and their kept last messages are gone (see settle).
   sleep "$settle"
   settled=$(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' /proc/$server/status)
   heap=$(heap_in_use)
@@ -446,6 +458,11 @@ for rate in "${rates[@]}"; do
     cat "soak-$rate" >&2
   fi
   [[ -n $killer ]] && kill_report
+  if [[ $mode == hold ]]; then
+    awk -v rate="$rate" -v ok="$ok" -v idle="$idle" -v peak="$peak" -v h0="$heap_idle" -v h1="$(cat "heap-up-$rate")" 'BEGIN {
+      up = rate * 10; printf "%s/s: %d calls up at once (of %d ok); resident %d -> %d MiB: %.1f KiB per call; heap in use %.1f -> %.1f MiB: %.1f KiB per call\n",
+        rate, up, ok, idle, peak, (peak - idle) * 1024 / up, h0 / 1024, h1 / 1024, (h1 - h0) / up }' >&2
+  fi
   if [[ -n $outage ]]; then
     wait "$outage"
     outage_report

@@ -229,7 +229,7 @@ async fn talk(
                 Some(OutboundEvent::Refer(refer)) => {
                     let trying = callee.notify_transfer(100, "Trying", false);
                     let by = callee_employee.clone();
-                    if let Some(started) = start_transfer(refer, trying, transfer.is_some(), env, by).await {
+                    if let Some(started) = start_transfer(*refer, trying, transfer.is_some(), env, by).await {
                         transfer = Some(started);
                         by_caller = false;
                     }

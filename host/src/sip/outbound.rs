@@ -113,8 +113,9 @@ pub struct LegRequest {
 pub enum OutboundEvent {
     /// The answered party sent a re-INVITE or UPDATE with SDP (hold, resume).
     Reinvite(Reinvite),
-    /// The answered party asks us to transfer the call (REFER, RFC 3515).
-    Refer(Refer),
+    /// The answered party asks us to transfer the call (REFER, RFC 3515). Boxed: the largest
+    /// and rarest event, and a channel's first block holds 32 of the enum's size.
+    Refer(Box<Refer>),
     /// 180/183; `sdp` when the provisional carried early media.
     Ringing { code: u16, sdp: Option<Vec<u8>> },
     /// 2xx with the callee's SDP answer.
@@ -202,7 +203,7 @@ async fn report(
                     let _ = events.send(OutboundEvent::Ringing { code: resp.status_code.code(), sdp });
                 }
                 Some(DialogState::Refer(_, req, handle)) => {
-                    let _ = events.send(OutboundEvent::Refer(Refer::new(&req, handle)));
+                    let _ = events.send(OutboundEvent::Refer(Box::new(Refer::new(&req, handle))));
                 }
                 Some(DialogState::Info(_, req, handle)) => {
                     if let Some(digit) = super::leg::take_info_answered(&req, handle).await {

@@ -36,6 +36,7 @@ pub mod mpsc;
 #[cfg(feature = "platform-tokio")]
 pub use tokio::sync::mpsc;
 pub mod atomic64;
+pub mod boxed; // Switchboard fork
 pub mod net;
 #[cfg(not(feature = "std"))]
 pub mod rng;

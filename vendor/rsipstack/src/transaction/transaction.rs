@@ -2,7 +2,7 @@ use super::endpoint::EndpointInnerRef;
 use super::key::TransactionKey;
 use super::{SipConnection, TransactionState, TransactionTimer, TransactionType};
 use crate::dialog::DialogId;
-use crate::platform::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use crate::platform::boxed::{boxed_channel, BoxedReceiver, BoxedSender};
 use crate::prelude::*;
 use crate::sip::{
     ContentLength, HasHeaders, Header, HeadersExt, Method, Request, Response, SipMessage,
@@ -14,8 +14,9 @@ use crate::transport::SipAddr;
 use crate::{Error, Result};
 use tracing::{debug, trace, warn};
 
-pub type TransactionEventReceiver = UnboundedReceiver<TransactionEvent>;
-pub type TransactionEventSender = UnboundedSender<TransactionEvent>;
+// Switchboard fork: boxed slots, as a transaction lives up to 32 s past its call (platform::boxed).
+pub type TransactionEventReceiver = BoxedReceiver<TransactionEvent>;
+pub type TransactionEventSender = BoxedSender<TransactionEvent>;
 
 /// SIP Transaction Events
 ///
@@ -66,7 +67,7 @@ pub enum TransactionEvent {
 /// is not available yet.
 pub fn transaction_event_sender_noop() -> TransactionEventSender {
     #[cfg_attr(not(feature = "platform-tokio"), allow(unused_mut))]
-    let (tx, mut rx) = unbounded_channel::<TransactionEvent>();
+    let (tx, mut rx) = boxed_channel::<TransactionEvent>();
     crate::platform::spawn(async move {
         while let Some(_ev) = rx.recv().await {
             // drop
@@ -195,7 +196,7 @@ impl Transaction {
         connection: Option<SipConnection>,
         endpoint_inner: EndpointInnerRef,
     ) -> Self {
-        let (tu_sender, tu_receiver) = unbounded_channel();
+        let (tu_sender, tu_receiver) = boxed_channel();
         let state = if matches!(
             transaction_type,
             TransactionType::ServerInvite | TransactionType::ServerNonInvite

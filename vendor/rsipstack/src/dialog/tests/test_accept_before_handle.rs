@@ -17,7 +17,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc::unbounded_channel;
 use tokio_util::sync::CancellationToken;
 
 const CALL_ID: &str = "accept-before-handle-test";
@@ -67,7 +66,7 @@ async fn incoming_invite(
         .await
         .expect("timeout waiting for the INVITE")
         .unwrap();
-    let (state_sender, states) = unbounded_channel();
+    let (state_sender, states) = crate::platform::boxed::boxed_channel();
     let dialog = dialog_layer.get_or_create_server_invite(&tx, state_sender, None, None)?;
     Ok((dialog, tx, states, peer))
 }

@@ -15,7 +15,6 @@ use crate::transport::TransportLayer;
 use crate::EndpointBuilder;
 use std::time::Duration;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc::unbounded_channel;
 use tokio_util::sync::CancellationToken;
 
 /// Receive the next request of `method` at `peer`.
@@ -82,7 +81,7 @@ async fn test_forked_2xx_is_byed_without_touching_the_confirmed_dialog() -> crat
     tokio::spawn(async move { inner.serve().await });
 
     let layer = DialogLayer::new(endpoint.inner.clone());
-    let (state_sender, mut states) = unbounded_channel();
+    let (state_sender, mut states) = crate::platform::boxed::boxed_channel();
     let invite = InviteOption {
         caller: Uri::try_from("sip:alice@example.com")?,
         callee: Uri::try_from(format!("sip:bob@{}", peer.local_addr()?).as_str())?,

@@ -15,7 +15,6 @@ use crate::EndpointBuilder;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc::unbounded_channel;
 use tokio_util::sync::CancellationToken;
 
 const PEER_TAG: &str = "peer-tag";
@@ -123,7 +122,7 @@ async fn establish(
         }
     });
 
-    let (state_sender, mut state_receiver) = unbounded_channel();
+    let (state_sender, mut state_receiver) = crate::platform::boxed::boxed_channel();
     let invite_option = InviteOption {
         caller: Uri::try_from("sip:alice@example.com")?,
         callee: Uri::try_from(format!("sip:bob@127.0.0.1:{peer_port};transport=udp").as_str())?,

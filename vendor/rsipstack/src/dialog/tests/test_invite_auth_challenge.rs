@@ -161,7 +161,7 @@ fn is_auth_terminated(state: &DialogState) -> bool {
 async fn assert_challenge_returned_without_credential(status: StatusCode) -> crate::Result<()> {
     let (p, uas_incoming) = peers().await?;
     let mut seen = spawn_uas(uas_incoming, status.clone(), p.uas_port, true);
-    let (state_tx, mut state_rx) = unbounded_channel();
+    let (state_tx, mut state_rx) = crate::platform::boxed::boxed_channel();
 
     let opt = invite_option(&p, None);
     let (dialog, resp) = tokio::time::timeout(PROMPT, p.uac_layer.do_invite(opt, state_tx))
@@ -198,7 +198,7 @@ async fn test_invite_407_without_credential_is_final_response() -> crate::Result
 async fn test_legacy_client_dialog_401_without_credential_is_final_response() -> crate::Result<()> {
     let (p, uas_incoming) = peers().await?;
     let mut seen = spawn_uas(uas_incoming, StatusCode::Unauthorized, p.uas_port, true);
-    let (state_tx, _state_rx) = unbounded_channel();
+    let (state_tx, _state_rx) = crate::platform::boxed::boxed_channel();
     let opt = invite_option(&p, None);
     let (dialog, mut tx) = p.uac_layer.create_client_invite_dialog(opt, state_tx)?;
     let legacy = ClientInviteDialog::try_from(dialog)?;
@@ -222,7 +222,7 @@ async fn test_legacy_client_dialog_401_without_credential_is_final_response() ->
 async fn assert_challenge_retried_with_credential(status: StatusCode) -> crate::Result<()> {
     let (p, uas_incoming) = peers().await?;
     let mut seen = spawn_uas(uas_incoming, status.clone(), p.uas_port, true);
-    let (state_tx, _state_rx) = unbounded_channel();
+    let (state_tx, _state_rx) = crate::platform::boxed::boxed_channel();
     let opt = invite_option(&p, Some(credential()));
 
     let (dialog, resp) = tokio::time::timeout(PROMPT, p.uac_layer.do_invite(opt, state_tx))
@@ -260,7 +260,7 @@ async fn test_invite_challenge_after_authenticated_retry_is_final_response() -> 
     let status = StatusCode::Unauthorized;
     let (p, uas_incoming) = peers().await?;
     let mut seen = spawn_uas(uas_incoming, status.clone(), p.uas_port, false);
-    let (state_tx, _state_rx) = unbounded_channel();
+    let (state_tx, _state_rx) = crate::platform::boxed::boxed_channel();
     let opt = invite_option(&p, Some(credential()));
 
     let (dialog, resp) = tokio::time::timeout(PROMPT, p.uac_layer.do_invite(opt, state_tx))
@@ -288,7 +288,7 @@ async fn test_invite_challenge_after_authenticated_retry_is_final_response() -> 
 async fn test_cancelled_invite_is_not_retried_with_credential() -> crate::Result<()> {
     let (p, uas_incoming) = peers().await?;
     let mut seen = spawn_uas(uas_incoming, StatusCode::Unauthorized, p.uas_port, true);
-    let (state_tx, _state_rx) = unbounded_channel();
+    let (state_tx, _state_rx) = crate::platform::boxed::boxed_channel();
     let opt = invite_option(&p, Some(credential()));
     let layer = std::sync::Arc::new(p.uac_layer);
     let (dialog, join) = layer.do_invite_async(opt, state_tx)?;
@@ -361,7 +361,7 @@ fn spawn_stale_uas(
 async fn test_invite_stale_nonce_is_retried() -> crate::Result<()> {
     let (p, uas_incoming) = peers().await?;
     let mut seen = spawn_stale_uas(uas_incoming, p.uas_port, 1);
-    let (state_tx, _state_rx) = unbounded_channel();
+    let (state_tx, _state_rx) = crate::platform::boxed::boxed_channel();
     let opt = invite_option(&p, Some(credential()));
 
     let (dialog, resp) = tokio::time::timeout(PROMPT, p.uac_layer.do_invite(opt, state_tx))
@@ -389,7 +389,7 @@ async fn test_invite_stale_nonce_is_retried() -> crate::Result<()> {
 async fn test_invite_stale_nonce_retries_are_bounded() -> crate::Result<()> {
     let (p, uas_incoming) = peers().await?;
     let mut seen = spawn_stale_uas(uas_incoming, p.uas_port, usize::MAX);
-    let (state_tx, _state_rx) = unbounded_channel();
+    let (state_tx, _state_rx) = crate::platform::boxed::boxed_channel();
     let opt = invite_option(&p, Some(credential()));
 
     let (dialog, resp) = tokio::time::timeout(PROMPT, p.uac_layer.do_invite(opt, state_tx))

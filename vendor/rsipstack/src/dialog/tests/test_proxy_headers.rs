@@ -3,7 +3,6 @@ use crate::dialog::{dialog::DialogInner, DialogId};
 use crate::sip::{Header, HeadersExt, Method, Response, SipMessage, StatusCode, Transport};
 use crate::transaction::key::{TransactionKey, TransactionRole};
 use crate::transport::SipConnection;
-use tokio::sync::mpsc::unbounded_channel;
 
 #[tokio::test]
 async fn proxy_via_id_survives_received_and_responses() -> crate::Result<()> {
@@ -42,8 +41,8 @@ async fn proxy_via_id_survives_received_and_responses() -> crate::Result<()> {
             assert!(top.value().contains(";received=127.0.0.1"));
             assert!(top.value().contains(";rport=15070"));
             assert!(received.to_string().contains(&caller_via));
-            let (state_tx, _state_rx) = unbounded_channel();
-            let (tu_tx, _tu_rx) = unbounded_channel();
+            let (state_tx, _state_rx) = crate::platform::boxed::boxed_channel();
+            let (tu_tx, _tu_rx) = crate::platform::boxed::boxed_channel();
             let dialog = DialogInner::new(
                 TransactionRole::Server,
                 DialogId {
@@ -110,8 +109,8 @@ async fn proxy_record_route_server_keeps_order_and_parameters() -> crate::Result
         for field in fields {
             invite.headers.push(Header::RecordRoute(field.into()));
         }
-        let (state_tx, _state_rx) = unbounded_channel();
-        let (tu_tx, _tu_rx) = unbounded_channel();
+        let (state_tx, _state_rx) = crate::platform::boxed::boxed_channel();
+        let (tu_tx, _tu_rx) = crate::platform::boxed::boxed_channel();
         let dialog = DialogInner::new(
             TransactionRole::Server,
             DialogId {
@@ -164,8 +163,8 @@ async fn proxy_record_route_client_reverses_values_across_header_fields() -> cra
         for field in fields {
             response.headers.push(Header::RecordRoute(field.into()));
         }
-        let (state_tx, _state_rx) = unbounded_channel();
-        let (tu_tx, _tu_rx) = unbounded_channel();
+        let (state_tx, _state_rx) = crate::platform::boxed::boxed_channel();
+        let (tu_tx, _tu_rx) = crate::platform::boxed::boxed_channel();
         let dialog = DialogInner::new(
             TransactionRole::Client,
             DialogId {

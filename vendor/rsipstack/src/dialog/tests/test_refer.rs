@@ -1,6 +1,5 @@
 use std::sync::Arc;
 
-use tokio::sync::mpsc::unbounded_channel;
 
 use crate::dialog::{client_dialog::ClientInviteDialog, dialog::DialogInner, DialogId};
 use crate::sip::{ReferTo, Uri};
@@ -18,7 +17,7 @@ fn test_refer_to_from_uri_preserves_existing_uri_behavior() -> crate::Result<()>
 #[tokio::test]
 async fn test_client_dialog_refer_accepts_name_addr_values() -> crate::Result<()> {
     let endpoint = create_test_endpoint().await?;
-    let (state_sender, _) = unbounded_channel();
+    let (state_sender, _) = crate::platform::boxed::boxed_channel();
 
     let dialog_id = DialogId {
         call_id: "refer-name-addr".to_string(),
@@ -27,7 +26,7 @@ async fn test_client_dialog_refer_accepts_name_addr_values() -> crate::Result<()
     };
 
     let invite_req = create_invite_request("alice-tag", "bob-tag", "refer-name-addr");
-    let (tu_sender, _tu_receiver) = unbounded_channel();
+    let (tu_sender, _tu_receiver) = crate::platform::boxed::boxed_channel();
 
     let dialog_inner = DialogInner::new(
         TransactionRole::Client,
@@ -60,14 +59,14 @@ async fn test_refer_event_keeps_established_dialog_usable() -> crate::Result<()>
 
     let endpoint = create_test_endpoint().await?;
     for role in [TransactionRole::Client, TransactionRole::Server] {
-        let (state_sender, mut states) = unbounded_channel();
+        let (state_sender, mut states) = crate::platform::boxed::boxed_channel();
         let id = DialogId {
             call_id: "refer-established".into(),
             local_tag: "local".into(),
             remote_tag: "remote".into(),
         };
         let invite = create_invite_request("local", "remote", "refer-established");
-        let (tu_sender, _tu_receiver) = unbounded_channel();
+        let (tu_sender, _tu_receiver) = crate::platform::boxed::boxed_channel();
         let inner = DialogInner::new(
             role,
             id.clone(),

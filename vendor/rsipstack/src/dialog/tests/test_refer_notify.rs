@@ -56,7 +56,7 @@ async fn setup(token: &CancellationToken) -> crate::Result<Harness> {
         let _ = endpoint_inner.serve().await;
     });
 
-    let (state_sender, states) = unbounded_channel();
+    let (state_sender, states) = crate::platform::boxed::boxed_channel();
     let (dialog_sender, dialogs) = unbounded_channel();
     tokio::spawn(async move {
         while let Some(mut tx) = incoming.recv().await {

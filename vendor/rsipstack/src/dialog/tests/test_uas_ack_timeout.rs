@@ -136,7 +136,7 @@ async fn setup(
         let _ = endpoint_inner.serve().await;
     });
 
-    let (state_sender, states) = unbounded_channel();
+    let (state_sender, states) = crate::platform::boxed::boxed_channel();
     let (dialog_sender, dialogs) = unbounded_channel();
     tokio::spawn(async move {
         while let Some(mut tx) = incoming.recv().await {
@@ -586,7 +586,7 @@ async fn test_2xx_over_tcp_is_retransmitted_until_the_ack() -> crate::Result<()>
     // Poll Endpoint startup before connecting to its TCP listener.
     assert!(futures::poll!(&mut serving).is_pending());
     tokio::spawn(serving);
-    let (state_sender, mut states) = unbounded_channel();
+    let (state_sender, mut states) = crate::platform::boxed::boxed_channel();
     let (dialog_sender, mut dialogs) = unbounded_channel();
     tokio::spawn(async move {
         while let Some(mut tx) = incoming.recv().await {
@@ -1003,7 +1003,7 @@ async fn legacy_client_dialog_reinvite(ack: bool) -> crate::Result<()> {
         call_id: Some(CALL_ID.to_string()),
         ..Default::default()
     };
-    let (state_sender, mut states) = unbounded_channel();
+    let (state_sender, mut states) = crate::platform::boxed::boxed_channel();
     let invite = tokio::spawn(async move { dialog_layer.do_invite(option, state_sender).await });
     let mut buf = vec![0u8; 4096];
     let (len, _) = tokio::time::timeout(Duration::from_secs(2), peer.socket.recv_from(&mut buf))

@@ -87,8 +87,8 @@ fn dialog() -> crate::Result<Arc<DialogInner>> {
         local_tag: "a".to_string(),
         remote_tag: "b".to_string(),
     };
-    let (state_tx, _) = unbounded_channel();
-    let (tu_tx, _) = unbounded_channel();
+    let (state_tx, _) = crate::platform::boxed::boxed_channel();
+    let (tu_tx, _) = crate::platform::boxed::boxed_channel();
     let invite = request("INVITE", 1);
     let inner = DialogInner::new(
         TransactionRole::Client,

@@ -18,7 +18,8 @@
 #   tests/load/office.sh media 50 100                    (4-s calls, G.711 both ways)
 #   tests/load/office.sh hold 100                        (20-s calls, no media: RATE × 10 calls
 #                                                         up at once; the peak memory over idle,
-#                                                         divided by them, is the memory per call)
+#                                                         divided by them, is the memory per call,
+#                                                         resident and in the heap)
 #   tests/load/office.sh soak 600                        (1-s calls for SOAK_SECONDS, 1800 by
 #                                                         default; every minute: resident memory,
 #                                                         heap in use, open files, tasks, dialogs)
@@ -67,7 +68,32 @@ settle=${SETTLE:-90}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${SWITCHBOARD_BIN:-$root/target/release/switchboard}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; [[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
+# With EXCHANGE_CPU=P (25 to 100), the exchange (every node together) may use P % of one core:
+# a cgroup's CPU quota, over periods of 4 ms so that a pause lasts at most 3 ms (the kernel's
+# smallest quota is 1 ms, hence 25 % at least). Its capacity
+# then shrinks to a rate the load generator, on the same cores, can offer 4 times over: the
+# way to show overload here (see docs/benchmarks.md).
+cpu_group=""
+if [[ -n ${EXCHANGE_CPU:-} ]]; then
+  [[ $EXCHANGE_CPU =~ ^[0-9]+$ ]] && ((EXCHANGE_CPU >= 25 && EXCHANGE_CPU <= 100)) || { echo "EXCHANGE_CPU: 25 to 100" >&2; exit 2; }
+  if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then # cgroup v2
+    cpu_group=/sys/fs/cgroup/office-$$
+    mkdir "$cpu_group" && echo "$((EXCHANGE_CPU * 40)) 4000" >"$cpu_group/cpu.max"
+  else # cgroup v1
+    cpu_group=/sys/fs/cgroup/cpu/office-$$
+    mkdir "$cpu_group" && echo 4000 >"$cpu_group/cpu.cfs_period_us" && echo $((EXCHANGE_CPU * 40)) >"$cpu_group/cpu.cfs_quota_us"
+  fi
+fi
+# On exit: every process started stopped, the CPU group removed once empty, the work directory
+# removed unless KEEP.
+finish() {
+  kill $(jobs -p) 2>/dev/null || true
+  if [[ -n $cpu_group ]]; then
+    for _ in $(seq 50); do rmdir "$cpu_group" 2>/dev/null && break; sleep 0.1; done
+  fi
+  [[ -n ${KEEP:-} ]] || rm -rf "$work"
+}
+trap finish EXIT
 cd "$work"
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -354,6 +380,7 @@ kill_report() {
 }
 
 echo "mode $mode: calls of $((hold_ms / 1000)) s, $seconds s at each rate; machine: $(nproc) cores, $(uname -r)"
+[[ -z $cpu_group ]] || echo "the exchange may use $EXCHANGE_CPU % of one core"
 printf "%-10s %-9s %8s %8s %10s %10s %9s %10s %12s %9s %9s %9s %9s %9s\n" rate where ok failed "avg ms" "p99 ms" "RTP lost" "CPU s" "CPU ms/call" \
   "idle MiB" "peak MiB" "end MiB" "settled" "heap MiB"
 ticks=$(getconf CLK_TCK)
@@ -372,6 +399,7 @@ start_node() {
     --rtp-ports $((20000 + n * span))-$((19999 + (n + 1) * span)) --max-calls 20000 ${proxy:+--sip-proxy $proxy} \
     >"$out.out" 2>"$out.log" &
   servers[n]=$!
+  [[ -z $cpu_group ]] || echo "${servers[n]}" >"$cpu_group/cgroup.procs"
   for _ in $(seq 300); do grep -q "switchboard ready" "$out.out" 2>/dev/null && break; sleep 0.1; done
 }
 if [[ -n ${DB_OUTAGE:-} ]]; then
@@ -383,7 +411,7 @@ if [[ -n ${DB_OUTAGE:-} ]]; then
   pg_port=$(free_port)
   pg initdb -A trust -U postgres -D "$pg_dir/data"
   pg_start
-  trap 'kill $(jobs -p) 2>/dev/null || true; pg pg_ctl stop -m immediate -D "$pg_dir/data" || true; rm -rf "$pg_dir"; [[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
+  trap 'pg pg_ctl stop -m immediate -D "$pg_dir/data" || true; rm -rf "$pg_dir"; finish' EXIT
   POSTGRES=postgres://postgres@127.0.0.1:$pg_port/postgres
 fi
 for rate in "${rates[@]}"; do

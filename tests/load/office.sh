@@ -70,9 +70,9 @@ bin=${SWITCHBOARD_BIN:-$root/target/release/switchboard}
 work=$(mktemp -d)
 # With EXCHANGE_CPU=P (25 to 100), the exchange (every node together) may use P % of one core:
 # a cgroup's CPU quota, over periods of 4 ms so that a pause lasts at most 3 ms (the kernel's
-# smallest quota is 1 ms, hence 25 % at least). Its capacity
-# then shrinks to a rate the load generator, on the same cores, can offer 4 times over: the
-# way to show overload here (see docs/benchmarks.md).
+# smallest quota is 1 ms, hence 25 % at least). Its capacity then shrinks to a rate the load
+# generator, on the same cores, can offer 4 times over: the way to show overload here (see
+# docs/benchmarks.md).
 cpu_group=""
 if [[ -n ${EXCHANGE_CPU:-} ]]; then
   [[ $EXCHANGE_CPU =~ ^[0-9]+$ ]] && ((EXCHANGE_CPU >= 25 && EXCHANGE_CPU <= 100)) || { echo "EXCHANGE_CPU: 25 to 100" >&2; exit 2; }
@@ -445,17 +445,17 @@ for rate in "${rates[@]}"; do
   proxy_cpu() { [[ -n $proxy_pid ]] || { echo 0; return; }; cat /proc/$proxy_pid/stat $(pgrep -P $proxy_pid | sed 's|.*|/proc/&/stat|') 2>/dev/null | awk '{ s += $14 + $15 } END { print s + 0 }'; }
   # (A node killed during the step counts with what it had used when it was killed.)
   cpu() { echo $(( $(cat $(printf '/proc/%s/stat ' "${servers[@]}") 2>/dev/null | awk '{ s += $14 + $15 } END { print s + 0 }') + $(cat "killed-cpu-$rate" 2>/dev/null || echo 0) + $(proxy_cpu) )); }
+  if [[ $mode == hold ]]; then
+    # The heap in use idle (once the allocator's figure in /metrics, at most 5 s old, is fresh),
+    # before the step's CPU and memory are read; with every call up, at 17 s into the step.
+    sleep 5
+    heap_idle=$(heap_in_use KiB)
+  fi
   idle=$(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' /proc/$server/status)
   before=$(cpu) proxy_before=$(proxy_cpu)
   (while sleep 0.5; do awk '/VmRSS/ { print int($2 / 1024) }' /proc/$server/status 2>/dev/null || exit; done >"rss-$rate") &
   sampler=$!
-  if [[ $mode == hold ]]; then
-    # The heap in use idle and with every call up (from 10 s to 20 s into the step; the
-    # allocator's figure in /metrics is at most 5 s old: idle once it is fresh, and at 17 s).
-    sleep 5
-    heap_idle=$(heap_in_use KiB)
-    (sleep 17 && heap_in_use KiB >"heap-up-$rate") &
-  fi
+  [[ $mode == hold ]] && { (sleep 17 && heap_in_use KiB >"heap-up-$rate") & }
   if [[ $mode == soak ]]; then
     soak_sampler >"soak-$rate" &
     soaker=$!

@@ -261,9 +261,10 @@ mod tests {
         kind
     }
 
-    /// Datagrams that waited `ms` each, read 1 ms apart for 100 ms: the smoothed wait settles.
+    /// Datagrams that waited `ms` each, read 1 ms apart for 200 ms: the smoothed wait settles,
+    /// and has stayed long enough to count.
     fn behind_by(intake: &Intake, ms: u64) {
-        for _ in 0..100 {
+        for _ in 0..200 {
             intake.decide(b"", &Kind::Other, (HOME, 5070).into(), Some(Duration::from_millis(ms)));
             std::thread::sleep(Duration::from_millis(1));
         }

@@ -15,12 +15,19 @@
 //!   measures how late it runs; when every worker is busy, ready tasks (ours and every call's)
 //!   wait in line, and the lag is how long.
 //!
-//! The wait is compared with [`TARGET_LAG`]: above it, a growing share of new requests is
-//! refused — all of them at twice the target. UDP requests are refused at the socket, before
-//! the SIP stack parses them or keeps a transaction ([`super::intake`]); requests over TCP by
-//! the dispatcher. Requests that carry credentials are the second half of work already begun (the
-//! first INVITE was challenged), so they are refused only from twice the target on, and in-dialog
-//! requests never are. Like `toobusy` for Node and Kamailio's load-based `ratelimit`, it needs no
+//! The wait is compared with [`TARGET_LAG`]. Once it has stayed above the target for
+//! [`PERSISTENCE`], the node sheds: a growing share of new requests is refused — all of them at
+//! twice the target — until it has stayed at or below the target for [`RECOVERY`]. That is
+//! CoDel's rule (RFC 8289 §3.3: act on a queue that persists for an interval, not on a burst):
+//! without it, a moment's contention on the cores the node shares with its load generator
+//! lifted the smoothed wait past the target for some tens of milliseconds, and a node carrying
+//! 600 calls a second with 2-ms setups refused a few of them.
+//!
+//! UDP requests are refused at the socket, before the SIP stack parses them or keeps a
+//! transaction ([`super::intake`]); requests over TCP by the dispatcher. Requests that carry
+//! credentials are the second half of work already begun (the first INVITE was challenged), so
+//! they are refused only from twice the target on, and in-dialog requests never are. Like
+//! `toobusy` for Node and Kamailio's load-based `ratelimit`, it needs no
 //! capacity figure per machine: the machine's own lag says when it is full.
 
 use std::sync::Arc;
@@ -34,6 +41,14 @@ const PROBE_PERIOD: Duration = Duration::from_millis(5);
 /// scheduling rounds, and its target is 20 ms (DESIGN §9). At 10 ms, smoothed over 160 ms, the
 /// gate let the queues grow: at twice the capacity, setup took 1.2 s on average.
 const TARGET_LAG: Duration = Duration::from_millis(4);
+/// How long the wait must stay above the target before the node sheds (CoDel's interval, also
+/// 100 ms): the bursts that refused calls at an easy load were some tens of milliseconds (3 to
+/// 21 calls refused at 600 a second, with about a quarter of the new ones refused meanwhile).
+const PERSISTENCE: Duration = Duration::from_millis(100);
+/// How long the wait must stay at or below the target before the node stops shedding. While it
+/// sheds, the refused share keeps the wait near the target, and often just under it: ending
+/// the shedding there would let a new queue build for [`PERSISTENCE`] each time.
+const RECOVERY: Duration = Duration::from_secs(1);
 /// How much of each new probe the smoothed lag takes: an exponential moving average over about
 /// 8 probes, 40 ms. A burst is not overload, a second of it is.
 const SMOOTHING: f64 = 1.0 / 8.0;
@@ -63,6 +78,8 @@ pub struct Overload {
     lag_us: Arc<AtomicU64>,
     /// Smoothed socket wait, and when it was last updated.
     wait: Arc<parking_lot::Mutex<SocketWait>>,
+    /// Whether the node has been behind long enough to shed.
+    shedding: Arc<parking_lot::Mutex<Shedding>>,
     /// The refused shares added up (in thousandths): a request is refused each time the sum
     /// crosses a whole, which spreads the refusals evenly among the requests.
     refusals: Arc<AtomicU64>,
@@ -72,6 +89,29 @@ pub struct Overload {
 struct SocketWait {
     smoothed_us: f64,
     at: Option<Instant>,
+}
+
+/// Whether the node sheds: behind for [`PERSISTENCE`] turns it on, caught up for [`RECOVERY`]
+/// turns it off.
+#[derive(Default)]
+struct Shedding {
+    behind_since: Option<Instant>,
+    caught_up_since: Option<Instant>,
+    on: bool,
+}
+
+impl Shedding {
+    fn note(&mut self, behind: Duration, now: Instant) {
+        if behind > TARGET_LAG {
+            self.caught_up_since = None;
+            let since = *self.behind_since.get_or_insert(now);
+            self.on |= now - since >= PERSISTENCE;
+        } else {
+            self.behind_since = None;
+            let since = *self.caught_up_since.get_or_insert(now);
+            self.on &= now - since < RECOVERY;
+        }
+    }
 }
 
 impl Overload {
@@ -91,6 +131,7 @@ impl Overload {
                 let late = asked.elapsed().saturating_sub(PROBE_PERIOD + Duration::from_millis(1));
                 smoothed += SMOOTHING * (late.as_micros() as f64 - smoothed);
                 probe.lag_us.store(f64::to_bits(smoothed), Ordering::Relaxed);
+                probe.note_behind(probe.socket_wait());
                 metrics::gauge!("switchboard_scheduling_lag_seconds").set(smoothed / 1e6);
                 metrics::gauge!("switchboard_sip_socket_wait_seconds").set(probe.socket_wait().as_secs_f64());
             }
@@ -113,6 +154,15 @@ impl Overload {
         };
         state.smoothed_us += weight * (wait.as_micros() as f64 - state.smoothed_us);
         state.at = Some(now);
+        let socket_wait = Duration::from_micros(state.smoothed_us as u64);
+        drop(state);
+        self.note_behind(socket_wait);
+    }
+
+    /// Notes how far behind the node is, each time one of its waits changes.
+    fn note_behind(&self, socket_wait: Duration) {
+        let behind = self.lag().max(socket_wait);
+        self.shedding.lock().note(behind, Instant::now());
     }
 
     /// The smoothed socket wait (none when nothing was read lately).
@@ -136,6 +186,9 @@ impl Overload {
     }
 
     fn admit_behind(&self, behind: Duration, work: Work) -> bool {
+        if !self.shedding.lock().on {
+            return true;
+        }
         let share = refused_share(behind, work);
         if share <= 0.0 {
             return true;
@@ -187,6 +240,7 @@ mod tests {
         overload
             .lag_us
             .store(f64::to_bits(lag.as_micros() as f64), Ordering::Relaxed);
+        overload.shedding.lock().on = true;
         let admitted: Vec<bool> = (0..1000).map(|_| overload.admit(Work::Fresh)).collect();
         assert_eq!(admitted.iter().filter(|a| **a).count(), 500);
         assert!(
@@ -197,11 +251,43 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_is_not_overload_and_a_wait_that_persists_is() {
+        let ms = Duration::from_millis;
+        let start = Instant::now();
+        let mut shedding = Shedding::default();
+        let behind = |shedding: &mut Shedding, wait: Duration, from: u64, to: u64| {
+            for t in (from..to).step_by(5) {
+                shedding.note(wait, start + ms(t));
+            }
+        };
+        // A burst: 60 ms behind, then caught up.
+        behind(&mut shedding, ms(6), 0, 60);
+        assert!(!shedding.on);
+        behind(&mut shedding, ms(1), 60, 100);
+        // Behind for longer than the persistence: it sheds.
+        behind(&mut shedding, ms(6), 100, 200);
+        assert!(!shedding.on, "not yet");
+        behind(&mut shedding, ms(6), 200, 210);
+        assert!(shedding.on);
+        // Shedding keeps the wait about the target, now and then under it: it goes on.
+        for t in (210..2_000).step_by(100) {
+            behind(&mut shedding, ms(3), t, t + 50);
+            behind(&mut shedding, ms(5), t + 50, t + 100);
+            assert!(shedding.on, "{t}");
+        }
+        // Caught up for the recovery time: it stops.
+        behind(&mut shedding, ms(1), 2_000, 2_995);
+        assert!(shedding.on);
+        behind(&mut shedding, ms(1), 2_995, 3_010);
+        assert!(!shedding.on);
+    }
+
+    #[test]
     fn datagrams_that_waited_in_the_socket_refuse_new_work_until_the_queue_drains() {
         let overload = Overload::default();
         let ms = Duration::from_millis;
         assert!(overload.admit(Work::Fresh), "nothing read yet: nothing waits");
-        for _ in 0..50 {
+        for _ in 0..100 {
             overload.note_socket_wait(ms(30));
             std::thread::sleep(ms(2));
         }

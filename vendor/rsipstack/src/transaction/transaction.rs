@@ -186,6 +186,9 @@ pub struct Transaction {
     pub timer_m: Option<u64>, // client invite only (Accepted-state 64*T1 per RFC 6026 §7.2)
     retransmission: bool,
     is_cleaned_up: bool,
+    /// Timer M fired: the client INVITE absorbed 2xx retransmissions for its whole 64×T1
+    /// (Switchboard fork: see `cleanup`).
+    timer_m_fired: bool,
 }
 
 impl Transaction {
@@ -228,6 +231,7 @@ impl Transaction {
             tu_receiver,
             tu_sender,
             is_cleaned_up: false,
+            timer_m_fired: false,
         };
         tx.endpoint_inner
             .attach_transaction(&tx.key, tx.tu_sender.clone());
@@ -1269,8 +1273,11 @@ impl Transaction {
                 // listed explicitly so future timer additions force
                 // compile-time review here.
                 match (&self.transaction_type, &timer) {
-                    (TransactionType::ServerInvite, TransactionTimer::TimerL(_))
-                    | (TransactionType::ClientInvite, TransactionTimer::TimerM(_)) => {
+                    (TransactionType::ServerInvite, TransactionTimer::TimerL(_)) => {
+                        self.transition(TransactionState::Terminated)?;
+                    }
+                    (TransactionType::ClientInvite, TransactionTimer::TimerM(_)) => {
+                        self.timer_m_fired = true;
                         self.transition(TransactionState::Terminated)?;
                     }
                     (TransactionType::ServerInvite, TransactionTimer::TimerG(key, duration)) => {
@@ -1660,6 +1667,11 @@ impl Transaction {
 
         let last_message = {
             match self.transaction_type {
+                // Switchboard fork: after Timer M the server has stopped resending its 2xx
+                // (it stops 64×T1 after sending it, RFC 3261 §13.3.1.4), so an ACK kept for
+                // another 64×T1 would answer nothing. Upstream kept it: a quarter of the
+                // finished transactions a busy node holds, one per call for 32 s.
+                TransactionType::ClientInvite if self.timer_m_fired => None,
                 TransactionType::ClientInvite => {
                     //
                     // For client invite, make a placeholder ACK if in proceeding or trying state

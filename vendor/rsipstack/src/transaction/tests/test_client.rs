@@ -685,6 +685,51 @@ async fn test_invite_2xx_upstream_via_delivery_and_ack() -> Result<()> {
     Ok(())
 }
 
+/// Switchboard fork: a client INVITE whose Timer M ran (RFC 6026 §7.2) keeps no ACK among the
+/// finished transactions: the server stopped resending its 2xx by then. One dropped earlier,
+/// while 2xx retransmissions may still come, keeps its ACK to answer them.
+#[tokio::test]
+async fn test_client_invite_keeps_its_ack_only_while_2xx_may_come() -> Result<()> {
+    use crate::transaction::transaction::TransactionEvent;
+    use crate::transaction::{TransactionState, TransactionTimer};
+    use crate::transport::{channel::ChannelConnection, SipAddr, SipConnection};
+
+    for timer_m_fires in [true, false] {
+        let endpoint = super::create_test_endpoint(None).await?;
+        let addr = SipAddr::from("127.0.0.1:5090".parse::<std::net::SocketAddr>()?);
+        let (_incoming_tx, incoming_rx) = unbounded_channel();
+        let (outgoing_tx, mut outgoing_rx) = unbounded_channel();
+        let conn = SipConnection::Channel(
+            ChannelConnection::create_connection(incoming_rx, outgoing_tx, addr.clone(), None).await?,
+        );
+        let request = make_invite_request("sip:bob@127.0.0.1:5090")?;
+        let key = TransactionKey::from_request(&request, TransactionRole::Client)?;
+        let mut tx = Transaction::new_client(key.clone(), request.clone(), endpoint.inner.clone(), Some(conn.clone()));
+        tx.send().await?;
+        outgoing_rx.recv().await.expect("outgoing INVITE");
+        let mut response = endpoint.inner.make_response(&request, crate::sip::StatusCode::OK, None);
+        response.to_header_mut()?.mut_tag(crate::transaction::make_tag())?;
+        response.headers.push(Contact::new("<sip:bob@127.0.0.1:5090>").into());
+        endpoint.inner.on_received_message(response.clone().into(), conn.clone(), &addr).await?;
+        tokio::time::timeout(Duration::from_secs(1), tx.receive()).await.expect("in time").expect("the 2xx");
+        assert_eq!(tx.state, TransactionState::Accepted);
+        if timer_m_fires {
+            tx.tu_sender.send(TransactionEvent::Timer(TransactionTimer::TimerM(key.clone()))).unwrap();
+            assert!(tokio::time::timeout(Duration::from_secs(1), tx.receive()).await.expect("in time").is_none());
+            assert_eq!(tx.state, TransactionState::Terminated);
+            assert!(!endpoint.inner.finished_transactions.contains_key(&key));
+        } else {
+            drop(tx);
+            let kept = endpoint.inner.finished_transactions.get(&key).flatten();
+            assert!(
+                matches!(kept, Some(SipMessage::Request(ref ack)) if ack.method == crate::sip::Method::Ack),
+                "{kept:?}"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// RFC 3261 §17.1.2.2: Timer F still runs after a provisional response. A
 /// BYE answered with one 1xx and then nothing must end with a 408 at 64*T1,
 /// on unreliable and reliable transports alike.

@@ -446,6 +446,16 @@ impl EndpointInner {
                         {
                             self.forget_waiting_ack(dialog_id, req, &key);
                         }
+                        // Switchboard fork: the ACK of a 3xx-6xx ends what its response was
+                        // kept for (Timer H: until the ACK, RFC 3261 §17.2.1). Retransmitted
+                        // ACKs find no transaction and are dropped below, which is what Timer
+                        // I's absorbing does. Upstream kept the response 64×T1 from the drop:
+                        // each challenged call's 407, for 32 s.
+                        if matches!(&last_message, SipMessage::Response(r)
+                            if r.status_code.kind() != crate::sip::StatusCodeKind::Successful)
+                        {
+                            self.finished_transactions.remove(&key);
+                        }
                         return Ok(());
                     }
                     // For INVITE retransmissions, re-send the last response

@@ -1700,6 +1700,10 @@ impl Transaction {
                 TransactionType::ServerNonInvite => {
                     self.last_response.take().map(SipMessage::Response)
                 }
+                // Switchboard fork: Confirmed means the ACK of the 3xx-6xx has come; the
+                // response has nothing left to answer (the endpoint likewise drops it when
+                // the ACK finds it kept, see `on_received_message`).
+                TransactionType::ServerInvite if self.state == TransactionState::Confirmed => None,
                 // Kept: the matching ACK terminates an Accepted server
                 // INVITE before the dialog reads the 2xx for
                 // `DialogState::Confirmed`.

@@ -127,13 +127,15 @@ impl Overload {
                     _ = cancel.cancelled() => return,
                     _ = tokio::time::sleep(PROBE_PERIOD) => {}
                 }
+                let now = Instant::now();
                 // The timer's own granularity (1 ms) is not lag.
-                let late = asked.elapsed().saturating_sub(PROBE_PERIOD + Duration::from_millis(1));
+                let late = (now - asked).saturating_sub(PROBE_PERIOD + Duration::from_millis(1));
                 smoothed += SMOOTHING * (late.as_micros() as f64 - smoothed);
                 probe.lag_us.store(f64::to_bits(smoothed), Ordering::Relaxed);
-                probe.note_behind(probe.socket_wait());
+                let socket_wait = probe.socket_wait();
+                probe.note_behind(socket_wait, now);
                 metrics::gauge!("switchboard_scheduling_lag_seconds").set(smoothed / 1e6);
-                metrics::gauge!("switchboard_sip_socket_wait_seconds").set(probe.socket_wait().as_secs_f64());
+                metrics::gauge!("switchboard_sip_socket_wait_seconds").set(socket_wait.as_secs_f64());
             }
         });
         overload
@@ -156,13 +158,12 @@ impl Overload {
         state.at = Some(now);
         let socket_wait = Duration::from_micros(state.smoothed_us as u64);
         drop(state);
-        self.note_behind(socket_wait);
+        self.note_behind(socket_wait, now);
     }
 
-    /// Notes how far behind the node is, each time one of its waits changes.
-    fn note_behind(&self, socket_wait: Duration) {
-        let behind = self.lag().max(socket_wait);
-        self.shedding.lock().note(behind, Instant::now());
+    /// Notes how far behind the node is at `now`, each time one of its waits changes.
+    fn note_behind(&self, socket_wait: Duration, now: Instant) {
+        self.shedding.lock().note(self.lag().max(socket_wait), now);
     }
 
     /// The smoothed socket wait (none when nothing was read lately).
